@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "harness.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_SKIP 77
+
+static char tmpdir[4096];
+static pid_t tmpdir_owner;
+
+uint64_t vdi_test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void vdi_test_log(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* TAP diagnostics go to stdout; keep each line prefixed. */
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		printf("# %s\n", line);
+	fflush(stdout);
+}
+
+void vdi_test_fail(const char *file, int line, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vdi_test_log("%s:%d: %s", file, line, buf);
+	fflush(stderr);
+	_exit(1);
+}
+
+void vdi_test_skip(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* The parent reads the reason back from this file. */
+	f = fopen(getenv("VDI_TEST_SKIP_FILE") ? getenv("VDI_TEST_SKIP_FILE") : "/dev/null", "we");
+	if (f) {
+		fputs(buf, f);
+		fclose(f);
+	}
+	vdi_test_log("skip: %s", buf);
+	_exit(EXIT_SKIP);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void tmpdir_cleanup(void)
+{
+	if (tmpdir[0] && getpid() == tmpdir_owner && !getenv("VDI_TEST_KEEP"))
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *vdi_test_tmpdir(void)
+{
+	const char *base;
+
+	if (tmpdir[0])
+		return tmpdir;
+	base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	snprintf(tmpdir, sizeof(tmpdir), "%s/vdi-test-XXXXXX", base);
+	if (!mkdtemp(tmpdir)) {
+		tmpdir[0] = '\0';
+		vdi_test_fail(__FILE__, __LINE__, "mkdtemp: %m");
+	}
+	chmod(tmpdir, 0755);
+	tmpdir_owner = getpid();
+	atexit(tmpdir_cleanup);
+	return tmpdir;
+}
+
+static int run_one(const struct vdi_test *t, char *skip_reason, size_t skip_len)
+{
+	char skip_file[] = "/tmp/vdi-test-skip-XXXXXX";
+	int fd, status;
+	pid_t pid;
+
+	skip_reason[0] = '\0';
+	if (getenv("VDI_TEST_NOFORK")) {
+		t->fn();
+		return 0;
+	}
+
+	fd = mkstemp(skip_file);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		setenv("VDI_TEST_SKIP_FILE", skip_file, 1);
+		/* Each test gets its own tmpdir, removed when the test's process exits. */
+		tmpdir[0] = '\0';
+		setpgid(0, 0);
+		alarm(t->timeout_s ? t->timeout_s : 120);
+		t->fn();
+		fflush(stdout);
+		exit(0);
+	}
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	/* Anything the test left running in its process group goes with it. */
+	kill(-pid, SIGKILL);
+
+	{
+		FILE *f = fopen(skip_file, "re");
+
+		if (f) {
+			size_t n = fread(skip_reason, 1, skip_len - 1, f);
+
+			skip_reason[n] = '\0';
+			fclose(f);
+		}
+		unlink(skip_file);
+	}
+
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status)) {
+		vdi_test_log("%s: killed by signal %d (%s)%s", t->name, WTERMSIG(status),
+			     strsignal(WTERMSIG(status)),
+			     WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+	}
+	return 1;
+}
+
+int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n)
+{
+	const char *filter = getenv("VDI_TEST_FILTER");
+	size_t passed = 0, failed = 0, skipped = 0, planned = 0, idx = 0;
+
+	if (argc > 1)
+		filter = argv[1];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < n; i++)
+		if (!filter || strstr(tests[i].name, filter))
+			planned++;
+	printf("1..%zu\n", planned);
+
+	for (size_t i = 0; i < n; i++) {
+		char reason[1024];
+		uint64_t t0;
+		int r;
+
+		if (filter && !strstr(tests[i].name, filter))
+			continue;
+		idx++;
+		t0 = vdi_test_now_ms();
+		r = run_one(&tests[i], reason, sizeof(reason));
+		if (r == 0) {
+			passed++;
+			printf("ok %zu - %s (%" PRIu64 " ms)\n", idx, tests[i].name, vdi_test_now_ms() - t0);
+		} else if (r == EXIT_SKIP) {
+			skipped++;
+			printf("ok %zu - %s # SKIP %s\n", idx, tests[i].name, reason);
+		} else {
+			failed++;
+			printf("not ok %zu - %s\n", idx, tests[i].name);
+		}
+	}
+
+	printf("# %zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
+	if (failed)
+		return 1;
+	if (planned > 0 && skipped == planned)
+		return EXIT_SKIP;
+	return 0;
+}
