@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmpool on libvirt's test:///default driver (an in-memory hypervisor):
+ * names, template checks, domain XML rewriting, metadata, listing, events
+ * and every error path that needs no real QEMU.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "alloc.h"
+#include "harness.h"
+#include "private.h"
+#include "vmpool.h"
+
+#define TEST_URI "test:///default"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static char *make_qcow2(const char *name, const char *size)
+{
+	char *path, cmd[1024];
+
+	check(asprintf(&path, "%s/%s", vdi_test_tmpdir(), name) > 0);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' %s", path, size);
+	if (system(cmd) != 0)
+		vdi_test_skip("qemu-img (Debian qemu-utils) is needed to make a QCOW2 file");
+	return path;
+}
+
+static char *write_file(const char *name, const void *data, size_t len)
+{
+	char *path;
+	int fd;
+
+	check(asprintf(&path, "%s/%s", vdi_test_tmpdir(), name) > 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	check(fd >= 0);
+	check(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Evaluates an XPath expression (namespace prefix vdi bound) and returns the string value, or NULL. */
+static char *xpath(const char *xml, const char *expr)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr obj;
+	char *out = NULL;
+
+	check(doc);
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdi", (const xmlChar *)POOL_METADATA_NS);
+	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	if (obj && obj->type == XPATH_NODESET && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
+		xmlChar *s = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
+
+		out = strdup((const char *)s);
+		xmlFree(s);
+	} else if (obj && obj->type == XPATH_NUMBER) {
+		check(asprintf(&out, "%g", obj->floatval) > 0);
+	}
+	xmlXPathFreeObject(obj);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return out;
+}
+
+static const char guest_xml[] =
+	"<domain type='kvm' id='7'>"
+	"<name>golden</name><uuid>11111111-2222-3333-4444-555555555555</uuid>"
+	"<memory unit='KiB'>131072</memory><currentMemory unit='KiB'>131072</currentMemory><vcpu>1</vcpu>"
+	"<os><type arch='x86_64'>hvm</type></os>"
+	"<devices>"
+	"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/golden.img'/>"
+	"<backingStore/><target dev='vda' bus='virtio'/></disk>"
+	"<disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>"
+	"<interface type='user'><mac address='52:54:00:00:00:01'/><model type='virtio'/></interface>"
+	"<interface type='user'/>"
+	"<graphics type='vnc' port='5900' listen='0.0.0.0'/>"
+	"</devices></domain>";
+
+static struct pool_host *test_host(void)
+{
+	struct pool_host_options o = {
+		.uri = TEST_URI,
+		.storage_pool = "vdi",
+		.storage_path = "/vdi-images",
+		.runtime_dir = vdi_test_tmpdir(),
+	};
+	struct pool_error err = { { 0 } };
+	struct pool_host *host = NULL;
+	int r = pool_host_new(&o, &host, &err);
+
+	if (r < 0)
+		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	return host;
+}
+
+static struct pool_template *test_template(const char *xml)
+{
+	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "1G");
+	struct pool_template_options o = { .name = "golden", .disk_path = disk, .xml = xml };
+	struct pool_error err = { { 0 } };
+	struct pool_template *t = NULL;
+	int r = pool_template_new(&o, &t, &err);
+
+	if (r < 0)
+		vdi_test_fail(__FILE__, __LINE__, "pool_template_new: %s", err.message);
+	return t;
+}
+
+static bool domain_exists(const char *name)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virDomainPtr d;
+
+	check(c);
+	d = virDomainLookupByName(c, name);
+	if (d)
+		virDomainFree(d);
+	virConnectClose(c);
+	return d != NULL;
+}
+
+static size_t count_overlays(struct pool_host *host)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	check_ok(pool_overlay_list(host, &names, NULL));
+	while (names[n])
+		n++;
+	pool_strv_free(names);
+	return n;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static void test_domain_names(void)
+{
+	char buf[64], pool[64];
+	int64_t id;
+
+	check_ok(pool_domain_name("sales", 12, buf, sizeof(buf)));
+	check_str_eq(buf, "vdi-sales-12");
+	check_ok(pool_domain_name_parse(buf, pool, sizeof(pool), &id));
+	check_str_eq(pool, "sales");
+	check_int_eq(id, 12);
+
+	check_err(pool_domain_name("bad-name", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_domain_name("", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_domain_name("ok", -1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_domain_name("ok", 1, buf, 6), ENAMETOOLONG);
+	check_err(pool_domain_name("a23456789012345678901234567890123", 1, buf, sizeof(buf)), EINVAL);
+
+	check_err(pool_domain_name_parse("golden", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sales", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi--3", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sales-", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sales-01", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sales-1x", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sa les-1", pool, sizeof(pool), &id), EINVAL);
+	check_err(pool_domain_name_parse("vdi-sales-99999999999999999999", pool, sizeof(pool), &id), EINVAL);
+	check_ok(pool_domain_name_parse("vdi-sales-0", pool, sizeof(pool), &id));
+	check_int_eq(id, 0);
+}
+
+/* ---- QCOW2 probe and templates --------------------------------------------- */
+
+static void test_qcow2_probe(void)
+{
+	_cleanup_free_ char *good = make_qcow2("good.qcow2", "16G");
+	struct pool_error err = { { 0 } };
+	char raw[4096] = { 0 }, buf[512];
+	uint64_t size = 0;
+	_cleanup_free_ char *rawp = NULL, *trunc = NULL, *bad = NULL;
+	int fd;
+
+	check_ok(pool_qcow2_probe(good, &size, &err));
+	check_int_eq(size, 16ULL << 30);
+
+	rawp = write_file("raw.img", raw, sizeof(raw));
+	check_err(pool_qcow2_probe(rawp, &size, &err), EINVAL);
+	check_str_contains(err.message, "is not a QCOW2 image");
+	check_str_contains(err.message, "raw.img");
+
+	trunc = write_file("trunc.qcow2", "QFI\xfb\0\0\0\3", 8);
+	check_err(pool_qcow2_probe(trunc, &size, &err), EINVAL);
+
+	/* A real header with its cluster size scribbled over. */
+	fd = open(good, O_RDONLY);
+	check(fd >= 0 && read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf));
+	close(fd);
+	buf[20] = 0; buf[21] = 0; buf[22] = 0; buf[23] = 40;
+	bad = write_file("bad.qcow2", buf, sizeof(buf));
+	check_err(pool_qcow2_probe(bad, &size, &err), EINVAL);
+	check_str_contains(err.message, "corrupt");
+
+	check_err(pool_qcow2_probe("/nonexistent/disk.qcow2", &size, &err), ENOENT);
+	check_str_contains(err.message, "/nonexistent/disk.qcow2");
+	check_err(pool_qcow2_probe(vdi_test_tmpdir(), &size, &err), EINVAL);
+	check_str_contains(err.message, "not a regular file");
+}
+
+static void test_template_errors(void)
+{
+	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "1G");
+	struct pool_error err = { { 0 } };
+	struct pool_template *t = NULL;
+	struct pool_template_options o = { .name = "golden", .disk_path = disk };
+
+	o.name = "bad name";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "template name");
+	o.name = "golden";
+
+	o.disk_path = "relative.qcow2";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	o.disk_path = "/missing/base.qcow2";
+	check_err(pool_template_new(&o, &t, &err), ENOENT);
+	o.disk_path = disk;
+
+	o.xml = "<domain><name>x</name";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "not well-formed");
+	o.xml = "<network/>";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "<domain>");
+	o.xml = "<domain><memory>1</memory><os/><devices><disk/><disk device='disk'/></devices></domain>";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "2 disks");
+	o.xml = "<domain><os/></domain>";
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "<memory>");
+	o.xml = NULL;
+	o.vcpus = 100000;
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check(t == NULL);
+}
+
+static void test_template_default_and_overrides(void)
+{
+	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "3G");
+	struct pool_template_options o = { .name = "win11", .disk_path = disk, .memory_mib = 4096, .vcpus = 4 };
+	struct pool_template *t = NULL;
+	_cleanup_free_ char *mem = NULL, *unit = NULL, *vcpu = NULL, *video = NULL;
+
+	check_ok(pool_template_new(&o, &t, NULL));
+	check_int_eq(t->capacity, 3ULL << 30);
+	mem = xpath(t->xml, "/domain/memory");
+	unit = xpath(t->xml, "/domain/memory/@unit");
+	vcpu = xpath(t->xml, "/domain/vcpu");
+	video = xpath(t->xml, "/domain/devices/video/model/@type");
+	check_str_eq(mem, "4096");
+	check_str_eq(unit, "MiB");
+	check_str_eq(vcpu, "4");
+	check_str_eq(video, "qxl");
+	pool_template_free(t);
+
+	/* Overrides apply to a given XML too; currentMemory goes so that it cannot exceed memory. */
+	o.xml = guest_xml;
+	o.memory_mib = 256;
+	o.vcpus = 0;
+	check_ok(pool_template_new(&o, &t, NULL));
+	free(mem);
+	mem = xpath(t->xml, "/domain/memory");
+	check_str_eq(mem, "256");
+	check(xpath(t->xml, "/domain/currentMemory") == NULL);
+	free(vcpu);
+	vcpu = xpath(t->xml, "/domain/vcpu");
+	check_str_eq(vcpu, "1");
+	pool_template_free(t);
+}
+
+/* ---- domain XML rewriting ---------------------------------------------------- */
+
+static void test_domxml_for_clone(void)
+{
+	struct pool_domxml_params p = {
+		.name = "vdi-sales-3",
+		.uuid = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+		.virt_type = "qemu",
+		.disk_path = "/images/vdi-sales-3.qcow2",
+		.spice_socket = "/run/vdi/spice/vdi-sales-3.sock",
+		.spice_password = "s3cret",
+		.pool = "sales",
+		.desktop_id = 3,
+		.template_name = "golden",
+	};
+	_cleanup_free_ char *xml = NULL, *xml2 = NULL;
+	char *v;
+
+	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
+
+#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
+	XP_EQ("/domain/@type", "qemu");
+	check(xpath(xml, "/domain/@id") == NULL);
+	XP_EQ("/domain/name", "vdi-sales-3");
+	XP_EQ("/domain/uuid", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+	XP_EQ("count(/domain/metadata/vdi:desktop)", "1");
+	XP_EQ("/domain/metadata/vdi:desktop/@pool", "sales");
+	XP_EQ("/domain/metadata/vdi:desktop/@id", "3");
+	XP_EQ("/domain/metadata/vdi:desktop/@template", "golden");
+	XP_EQ("/domain/devices/disk[@device='disk']/@type", "file");
+	XP_EQ("/domain/devices/disk[@device='disk']/driver/@type", "qcow2");
+	XP_EQ("/domain/devices/disk[@device='disk']/source/@file", "/images/vdi-sales-3.qcow2");
+	XP_EQ("count(/domain/devices/disk[@device='disk']/backingStore)", "0");
+	XP_EQ("/domain/devices/disk[@device='cdrom']/target/@dev", "sda");
+	XP_EQ("count(/domain/devices/graphics)", "1");
+	XP_EQ("/domain/devices/graphics/@type", "spice");
+	XP_EQ("/domain/devices/graphics/@passwd", "s3cret");
+	XP_EQ("/domain/devices/graphics/listen/@type", "socket");
+	XP_EQ("/domain/devices/graphics/listen/@socket", "/run/vdi/spice/vdi-sales-3.sock");
+	XP_EQ("/domain/devices/video/model/@type", "qxl");
+	XP_EQ("count(/domain/devices/interface/mac)", "2");
+
+	/* Fresh MACs: not the template's, different between interfaces and between clones. */
+	{
+		_cleanup_free_ char *m1 = xpath(xml, "/domain/devices/interface[1]/mac/@address");
+		_cleanup_free_ char *m2 = xpath(xml, "/domain/devices/interface[2]/mac/@address");
+		_cleanup_free_ char *m3 = NULL;
+
+		check(m1 && m2);
+		check(strcmp(m1, "52:54:00:00:00:01") != 0);
+		check(strncmp(m1, "52:54:00:", 9) == 0);
+		check(strcmp(m1, m2) != 0);
+		check_ok(pool_domxml_for_clone(guest_xml, &p, &xml2, NULL));
+		m3 = xpath(xml2, "/domain/devices/interface[1]/mac/@address");
+		check(strcmp(m1, m3) != 0);
+	}
+
+	/* A clone of a clone keeps one metadata element, the new one. */
+	free(xml2);
+	p.pool = "eng";
+	check_ok(pool_domxml_for_clone(xml, &p, &xml2, NULL));
+	v = xpath(xml2, "count(/domain/metadata/vdi:desktop)");
+	check_str_eq(v, "1");
+	free(v);
+	v = xpath(xml2, "/domain/metadata/vdi:desktop/@pool");
+	check_str_eq(v, "eng");
+	free(v);
+#undef XP_EQ
+}
+
+static void test_domxml_escaping_and_missing_parts(void)
+{
+	struct pool_domxml_params p = {
+		.name = "vdi-a-1", .uuid = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", .virt_type = "kvm",
+		.disk_path = "/img/it's <odd> & \"quoted\".qcow2", .spice_socket = "/run/s.sock",
+		.spice_password = "p'\"<&>", .pool = "a", .desktop_id = 1, .template_name = "t",
+	};
+	_cleanup_free_ char *xml = NULL, *src = NULL, *pw = NULL, *dev = NULL;
+	struct pool_error err = { { 0 } };
+
+	/* No devices, no disk, no name: all added. */
+	check_ok(pool_domxml_for_clone("<domain><memory>1</memory><os/></domain>", &p, &xml, NULL));
+	src = xpath(xml, "/domain/devices/disk/source/@file");
+	pw = xpath(xml, "/domain/devices/graphics/@passwd");
+	dev = xpath(xml, "/domain/devices/disk/target/@dev");
+	check_str_eq(src, p.disk_path);
+	check_str_eq(pw, p.spice_password);
+	check_str_eq(dev, "vda");
+
+	check_err(pool_domxml_for_clone("<domain", &p, &xml, &err), EINVAL);
+	p.uuid = NULL;
+	check_err(pool_domxml_for_clone(guest_xml, &p, &xml, &err), EINVAL);
+}
+
+static void test_domxml_spice_ticket(void)
+{
+	static const char live[] =
+		"<domain type='qemu' id='4'><name>vdi-a-1</name><devices>"
+		"<graphics type='vnc' port='5901'/>"
+		"<graphics type='spice' passwd='old'><listen type='socket' socket='/run/s.sock'/></graphics>"
+		"</devices></domain>";
+	_cleanup_free_ char *g = NULL, *g2 = NULL;
+	char *v;
+
+	check_ok(pool_domxml_spice_ticket(live, "n3w", "2030-01-02T03:04:05", &g, NULL));
+	v = xpath(g, "/graphics/@passwd");
+	check_str_eq(v, "n3w");
+	free(v);
+	v = xpath(g, "/graphics/@passwdValidTo");
+	check_str_eq(v, "2030-01-02T03:04:05");
+	free(v);
+	v = xpath(g, "/graphics/listen/@socket");
+	check_str_eq(v, "/run/s.sock");
+	free(v);
+
+	check_ok(pool_domxml_spice_ticket(live, "n3w", NULL, &g2, NULL));
+	check(xpath(g2, "/graphics/@passwdValidTo") == NULL);
+
+	check_err(pool_domxml_spice_ticket("<domain><devices/></domain>", "x", NULL, &g2, NULL), ENOENT);
+}
+
+/* ---- hosts and desktops on test:///default -------------------------------------- */
+
+static void test_host_basics(void)
+{
+	struct pool_host *host = test_host();
+
+	check_str_eq(pool_host_virt_type(host), "test");
+	check_str_eq(pool_host_uri(host), TEST_URI);
+	check(pool_host_is_alive(host));
+	check_int_eq(pool_host_reconnects(host), 0);
+	check_int_eq(count_overlays(host), 0);
+	/* A second host on the same storage pool finds it instead of failing. */
+	pool_host_free(test_host());
+	pool_host_free(host);
+}
+
+static void test_host_errors(void)
+{
+	struct pool_host_options o = { .uri = TEST_URI, .storage_pool = "vdi", .runtime_dir = "/run/vdi" };
+	struct pool_error err = { { 0 } };
+	struct pool_host *host = NULL;
+
+	o.runtime_dir = "relative";
+	check_err(pool_host_new(&o, &host, &err), EINVAL);
+	o.runtime_dir = "/run/vdi";
+	o.virt_type = "xen";
+	check_err(pool_host_new(&o, &host, &err), EINVAL);
+	check_str_contains(err.message, "xen");
+	o.virt_type = "kvm";
+	check_err(pool_host_new(&o, &host, &err), EOPNOTSUPP);
+	check_str_contains(err.message, "kvm");
+	o.virt_type = NULL;
+	/* No pool and no path to create one at. */
+	check_err(pool_host_new(&o, &host, &err), ENOENT);
+	check_str_contains(err.message, "storage pool 'vdi'");
+
+	/* libvirtd down: nothing listens on that socket. */
+	o.uri = "qemu+unix:///system?socket=/nonexistent/libvirt-sock";
+	o.storage_path = "/var/lib/vdi/images";
+	check_err(pool_host_new(&o, &host, &err), ENOTCONN);
+	check_str_contains(err.message, "cannot connect to qemu+unix:///system");
+	check(host == NULL);
+}
+
+static void test_desktop_lifecycle(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_desktop_info info;
+	struct pool_desktop_info *list = NULL;
+	struct pool_error err = { { 0 } };
+	size_t n = 0;
+	char target[256];
+
+	check_ok(pool_desktop_create(host, t, "sales", 1, &err));
+	check_ok(pool_desktop_create(host, t, "sales", 2, &err));
+	check(domain_exists("vdi-sales-1"));
+	check_int_eq(count_overlays(host), 2);
+
+	check_ok(pool_desktop_get_info(host, "vdi-sales-1", &info, &err));
+	check_str_eq(info.pool, "sales");
+	check_int_eq(info.desktop_id, 1);
+	check_str_eq(info.template_name, "golden");
+	check_str_eq(info.overlay_path, "/vdi-images/vdi-sales-1.qcow2");
+	check_int_eq(info.state, POOL_DESKTOP_STOPPED);
+	check_int_eq(strlen(info.uuid), 36);
+	pool_desktop_info_finish(&info);
+
+	/* Listing finds ours only: test:///default ships a domain "test" of its own. */
+	check(domain_exists("test"));
+	check_ok(pool_desktop_list(host, &list, &n, &err));
+	check_int_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		check(strncmp(list[i].domain, "vdi-sales-", 10) == 0);
+	pool_desktop_list_free(list, n);
+
+	check_ok(pool_desktop_start(host, "vdi-sales-1", &err));
+	check_ok(pool_desktop_start(host, "vdi-sales-1", &err)); /* already running: fine */
+	check_ok(pool_desktop_get_info(host, "vdi-sales-1", &info, &err));
+	check_int_eq(info.state, POOL_DESKTOP_RUNNING);
+	pool_desktop_info_finish(&info);
+
+	check_ok(pool_desktop_spice_target(host, "vdi-sales-1", target, sizeof(target)));
+	check(startswith(target, "unix:"));
+	check(strstr(target, "/spice/vdi-sales-1.sock"));
+
+	/* The test driver ignores ACPI: shutdown falls back to destroy. */
+	check_int_eq(pool_desktop_shutdown(host, "vdi-sales-1", 300, &err), 0);
+	check_ok(pool_desktop_get_info(host, "vdi-sales-1", &info, &err));
+	check_int_eq(info.state, POOL_DESKTOP_STOPPED);
+	pool_desktop_info_finish(&info);
+
+	check_ok(pool_desktop_reset(host, t, "vdi-sales-2", &err));
+	check_int_eq(count_overlays(host), 2);
+
+	check_ok(pool_desktop_delete(host, "vdi-sales-1", &err));
+	check(!domain_exists("vdi-sales-1"));
+	check_int_eq(count_overlays(host), 1);
+	/* Deleting what is gone is not an error. */
+	check_ok(pool_desktop_delete(host, "vdi-sales-1", &err));
+
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+static void test_desktop_errors(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_error err = { { 0 } };
+
+	check_ok(pool_desktop_create(host, t, "sales", 1, &err));
+
+	/* Duplicate: refused, and nothing more created. */
+	check_err(pool_desktop_create(host, t, "sales", 1, &err), EEXIST);
+	check_str_contains(err.message, "vdi-sales-1");
+	check_int_eq(count_overlays(host), 1);
+
+	check_err(pool_desktop_create(host, t, "no-dash", 1, &err), EINVAL);
+	check_err(pool_desktop_create(host, t, "sales", -4, &err), EINVAL);
+	check_err(pool_desktop_create(host, NULL, "sales", 4, &err), EINVAL);
+
+	check_err(pool_desktop_start(host, "vdi-sales-9", &err), ENOENT);
+	check_str_contains(err.message, "vdi-sales-9");
+	check_err(pool_desktop_start(host, "test", &err), EINVAL);
+	check_err(pool_desktop_destroy(host, "vdi-sales-9", &err), ENOENT);
+	check_err(pool_desktop_reset(host, t, "vdi-sales-9", &err), ENOENT);
+	check_err(pool_desktop_set_ticket(host, "vdi-sales-1", "", 0, &err), EINVAL);
+	check_err(pool_desktop_set_ticket(host, "vdi-sales-1",
+					  "0123456789012345678901234567890123456789012345678901234567890", 0, &err),
+		  EINVAL);
+	check_err(pool_desktop_set_ticket(host, "vdi-sales-1", "has space", 0, &err), EINVAL);
+	check_err(pool_desktop_set_ticket(host, "vdi-sales-1", "ok", 0, &err), EAGAIN);
+	check_str_contains(err.message, "not running");
+
+	/* A template XML libvirt rejects: the overlay made before the define goes too. */
+	{
+		struct pool_template bad = *t;
+
+		bad.xml = (char *)"<domain><memory>1</memory><os><type>hvm</type></os>"
+				  "<devices><controller type='nonsense'/></devices></domain>";
+		check(pool_desktop_create(host, &bad, "sales", 2, &err) < 0);
+		check_str_contains(err.message, "vdi-sales-2");
+		check(!domain_exists("vdi-sales-2"));
+		check_int_eq(count_overlays(host), 1);
+	}
+
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+struct event_log {
+	pthread_mutex_t lock;
+	char text[4096];
+};
+
+static void record_event(struct pool_host *host, const struct pool_event *ev, void *userdata)
+{
+	struct event_log *log = userdata;
+	char line[128];
+
+	(void)host;
+	snprintf(line, sizeof(line), "%s:%s:%s:%lld\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-",
+		 ev->pool ? ev->pool : "-", (long long)ev->desktop_id);
+	pthread_mutex_lock(&log->lock);
+	strncat(log->text, line, sizeof(log->text) - strlen(log->text) - 1);
+	pthread_mutex_unlock(&log->lock);
+}
+
+static bool wait_for(struct event_log *log, const char *needle, unsigned ms)
+{
+	uint64_t end = vdi_test_now_ms() + ms;
+
+	while (vdi_test_now_ms() < end) {
+		bool found;
+
+		pthread_mutex_lock(&log->lock);
+		found = strstr(log->text, needle) != NULL;
+		pthread_mutex_unlock(&log->lock);
+		if (found)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+static void test_events(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	virConnectPtr c;
+	virDomainPtr d;
+
+	pool_host_set_event_handler(host, record_event, &log);
+	check_ok(pool_desktop_create(host, t, "ev", 5, NULL));
+	check_ok(pool_desktop_start(host, "vdi-ev-5", NULL));
+	check_ok(pool_desktop_destroy(host, "vdi-ev-5", NULL));
+	check_ok(pool_desktop_delete(host, "vdi-ev-5", NULL));
+
+	check(wait_for(&log, "defined:vdi-ev-5:ev:5", 5000));
+	check(wait_for(&log, "started:vdi-ev-5:ev:5", 5000));
+	check(wait_for(&log, "stopped:vdi-ev-5:ev:5", 5000));
+	check(wait_for(&log, "undefined:vdi-ev-5:ev:5", 5000));
+
+	/* Domains that are not ours make no events. */
+	c = virConnectOpen(TEST_URI);
+	d = virDomainLookupByName(c, "test");
+	check(d && virDomainSuspend(d) == 0 && virDomainResume(d) == 0);
+	virDomainFree(d);
+	virConnectClose(c);
+	usleep(200 * 1000);
+	check(strstr(log.text, ":test:") == NULL);
+
+	/* After NULL, no more calls. */
+	pool_host_set_event_handler(host, NULL, NULL);
+	log.text[0] = '\0';
+	check_ok(pool_desktop_create(host, t, "ev", 6, NULL));
+	usleep(200 * 1000);
+	check_str_eq(log.text, "");
+
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST(test_domain_names),
+	VDI_TEST(test_qcow2_probe),
+	VDI_TEST(test_template_errors),
+	VDI_TEST(test_template_default_and_overrides),
+	VDI_TEST(test_domxml_for_clone),
+	VDI_TEST(test_domxml_escaping_and_missing_parts),
+	VDI_TEST(test_domxml_spice_ticket),
+	VDI_TEST(test_host_basics),
+	VDI_TEST(test_host_errors),
+	VDI_TEST(test_desktop_lifecycle),
+	VDI_TEST(test_desktop_errors),
+	VDI_TEST(test_events),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}

@@ -1,0 +1,660 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/entities.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "private.h"
+#include "random.h"
+
+#define POOL_NAME_MAX 32
+#define DOMAIN_PREFIX "vdi-"
+#define OVERLAY_SUFFIX ".qcow2"
+#define SHUTDOWN_POLL_MS 100
+
+bool pool_name_is_valid(const char *pool)
+{
+	size_t len = pool ? strlen(pool) : 0;
+
+	if (len == 0 || len > POOL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = pool[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int pool_domain_name(const char *pool, int64_t desktop_id, char *buf, size_t len)
+{
+	int n;
+
+	if (!pool_name_is_valid(pool) || desktop_id < 0)
+		return -EINVAL;
+	n = snprintf(buf, len, DOMAIN_PREFIX "%s-%" PRId64, pool, desktop_id);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, int64_t *ret_id)
+{
+	const char *rest = startswith(name, DOMAIN_PREFIX), *dash;
+	int64_t id = 0;
+	size_t plen;
+
+	if (!rest || !(dash = strrchr(rest, '-')) || dash == rest || !dash[1])
+		return -EINVAL;
+	for (const char *p = dash + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10)
+			return -EINVAL;
+		id = id * 10 + (*p - '0');
+	}
+	if (dash[1] == '0' && dash[2])
+		return -EINVAL; /* no leading zeros: one name per desktop */
+	plen = (size_t)(dash - rest);
+	if (plen >= pool_len || plen > POOL_NAME_MAX)
+		return -EINVAL;
+	memcpy(ret_pool, rest, plen);
+	ret_pool[plen] = '\0';
+	if (!pool_name_is_valid(ret_pool))
+		return -EINVAL;
+	*ret_id = id;
+	return 0;
+}
+
+static bool is_our_domain_name(const char *domain)
+{
+	char pool[POOL_NAME_MAX + 1];
+	int64_t id;
+
+	return domain && pool_domain_name_parse(domain, pool, sizeof(pool), &id) >= 0;
+}
+
+static void overlay_name(const char *domain, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s" OVERLAY_SUFFIX, domain);
+}
+
+static int spice_socket_path(struct pool_host *host, const char *domain, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.sock", host->spice_dir, domain);
+
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *ret, struct pool_error *err)
+{
+	if (!is_our_domain_name(domain))
+		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
+	*ret = virDomainLookupByName(conn, domain);
+	if (!*ret)
+		return pool_error_libvirt(err, "desktop %s", domain);
+	return 0;
+}
+
+static int create_overlay(struct pool_host *host, virConnectPtr conn, const struct pool_template *t,
+			  const char *volname, virStorageVolPtr *ret, struct pool_error *err)
+{
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	_cleanup_free_ char *xml = NULL;
+	xmlChar *esc_path;
+	int n;
+
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp)
+		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+
+	/* The template path is the only string from outside: escape it for XML. */
+	esc_path = xmlEncodeSpecialChars(NULL, (const xmlChar *)t->disk_path);
+	if (!esc_path)
+		return -ENOMEM;
+	n = asprintf(&xml,
+		     "<volume><name>%s</name>"
+		     "<capacity unit='bytes'>%" PRIu64 "</capacity>"
+		     "<target><format type='qcow2'/><permissions><mode>0600</mode></permissions></target>"
+		     "<backingStore><path>%s</path><format type='qcow2'/></backingStore>"
+		     "</volume>",
+		     volname, t->capacity, (const char *)esc_path);
+	xmlFree(esc_path);
+	if (n < 0) {
+		xml = NULL;
+		return -ENOMEM;
+	}
+
+	*ret = virStorageVolCreateXML(sp, xml, 0);
+	if (!*ret)
+		return pool_error_libvirt(err, "cannot create overlay %s on template %s", volname, t->disk_path);
+	return 0;
+}
+
+static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct pool_error *err)
+{
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	_cleanup_vol_ virStorageVolPtr vol = NULL;
+	char volname[256];
+
+	overlay_name(domain, volname, sizeof(volname));
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp)
+		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+	vol = virStorageVolLookupByName(sp, volname);
+	if (!vol) {
+		const virError *e = virGetLastError();
+
+		if (e && e->code == VIR_ERR_NO_STORAGE_VOL)
+			return 0;
+		return pool_error_libvirt(err, "overlay %s", volname);
+	}
+	if (virStorageVolDelete(vol, 0) < 0)
+		return pool_error_libvirt(err, "cannot delete overlay %s", volname);
+	return 0;
+}
+
+int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
+			int64_t desktop_id, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	_cleanup_vol_ virStorageVolPtr vol = NULL;
+	_cleanup_free_ char *path = NULL, *xml = NULL;
+	char name[128], volname[160], uuid[37], password[33], socket[256];
+	struct pool_domxml_params p;
+	int r;
+
+	if (!t)
+		return pool_error_set(err, -EINVAL, "no template");
+	if (!pool_name_is_valid(pool))
+		return pool_error_set(err, -EINVAL, "pool name must be 1-%d characters of [A-Za-z0-9_]", POOL_NAME_MAX);
+	r = pool_domain_name(pool, desktop_id, name, sizeof(name));
+	if (r < 0)
+		return pool_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);
+	overlay_name(name, volname, sizeof(volname));
+	r = spice_socket_path(host, name, socket, sizeof(socket));
+	if (r < 0)
+		return pool_error_set(err, r, "SPICE socket path under %s is too long for a unix socket", host->spice_dir);
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+
+	dom = virDomainLookupByName(conn, name);
+	if (dom)
+		return pool_error_set(err, -EEXIST, "desktop %s exists already", name);
+	if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN)
+		return pool_error_libvirt(err, "cannot look up desktop %s", name);
+
+	r = create_overlay(host, conn, t, volname, &vol, err);
+	if (r < 0)
+		return r;
+
+	path = virStorageVolGetPath(vol);
+	if (!path) {
+		r = pool_error_libvirt(err, "cannot find the path of overlay %s", volname);
+		goto fail;
+	}
+	if ((r = vdi_random_uuid(uuid)) < 0 || (r = vdi_random_id(password, 32)) < 0) {
+		pool_error_set(err, r, "no randomness for desktop %s", name);
+		goto fail;
+	}
+
+	p = (struct pool_domxml_params){
+		.name = name,
+		.uuid = uuid,
+		.virt_type = host->virt_type,
+		.disk_path = path,
+		.spice_socket = socket,
+		.spice_password = password,
+		.pool = pool,
+		.desktop_id = desktop_id,
+		.template_name = t->name,
+	};
+	r = pool_domxml_for_clone(t->xml, &p, &xml, err);
+	if (r < 0)
+		goto fail;
+
+	dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+	if (!dom) {
+		r = pool_error_libvirt(err, "cannot define desktop %s", name);
+		goto fail;
+	}
+	explicit_bzero(password, sizeof(password));
+	return 0;
+
+fail:
+	/* Leave nothing half-created: the overlay goes with the failed definition. */
+	explicit_bzero(password, sizeof(password));
+	if (virStorageVolDelete(vol, 0) < 0)
+		vdi_debug("cannot remove overlay %s after a failed create: %s", volname, virGetLastErrorMessage());
+	return r;
+}
+
+int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) == 1)
+		return 0;
+	if (virDomainCreate(dom) < 0) {
+		r = pool_error_libvirt(err, "cannot start desktop %s", domain);
+		/* Started meanwhile by someone else: that is what the caller wanted. */
+		return virDomainIsActive(dom) == 1 ? 0 : r;
+	}
+	return 0;
+}
+
+static int destroy_dom(virDomainPtr dom, const char *domain, struct pool_error *err)
+{
+	if (virDomainIsActive(dom) != 1)
+		return 0;
+	if (virDomainDestroy(dom) < 0) {
+		int r = pool_error_libvirt(err, "cannot power off desktop %s", domain);
+
+		return virDomainIsActive(dom) == 0 ? 0 : r;
+	}
+	return 0;
+}
+
+int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	return destroy_dom(dom, domain, err);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
+			  struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	uint64_t deadline;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) != 1)
+		return 0;
+
+	if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
+		vdi_debug("ACPI shutdown of %s refused: %s", domain, virGetLastErrorMessage());
+
+	deadline = now_ms() + timeout_ms;
+	while (now_ms() < deadline) {
+		int active = virDomainIsActive(dom);
+
+		if (active == 0)
+			return 1;
+		if (active < 0)
+			return pool_error_libvirt(err, "cannot query desktop %s", domain);
+		usleep(SHUTDOWN_POLL_MS * 1000);
+	}
+	r = destroy_dom(dom, domain, err);
+	return r < 0 ? r : 0;
+}
+
+int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
+		       struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	_cleanup_vol_ virStorageVolPtr vol = NULL;
+	char volname[256];
+	int r;
+
+	if (!t)
+		return pool_error_set(err, -EINVAL, "no template");
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	r = destroy_dom(dom, domain, err);
+	if (r < 0)
+		return r;
+	r = delete_overlay(host, conn, domain, err);
+	if (r < 0)
+		return r;
+	overlay_name(domain, volname, sizeof(volname));
+	return create_overlay(host, conn, t, volname, &vol, err);
+}
+
+int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	char socket[256];
+	int r;
+
+	if (!is_our_domain_name(domain))
+		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+
+	dom = virDomainLookupByName(conn, domain);
+	if (dom) {
+		r = destroy_dom(dom, domain, err);
+		if (r < 0)
+			return r;
+		if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+						 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+						 VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
+		    virDomainUndefine(dom) < 0)
+			return pool_error_libvirt(err, "cannot undefine desktop %s", domain);
+	} else if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN) {
+		return pool_error_libvirt(err, "cannot look up desktop %s", domain);
+	}
+
+	r = delete_overlay(host, conn, domain, err);
+	if (r < 0)
+		return r;
+	if (spice_socket_path(host, domain, socket, sizeof(socket)) >= 0)
+		(void)unlink(socket);
+	return 0;
+}
+
+static bool is_valid_ticket(const char *password)
+{
+	size_t len = password ? strlen(password) : 0;
+
+	if (len == 0 || len > POOL_TICKET_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (password[i] < 0x21 || password[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const char *password,
+			    time_t valid_to, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	_cleanup_free_ char *live = NULL, *gxml = NULL;
+	char when[32];
+	int r;
+
+	if (!is_valid_ticket(password))
+		return pool_error_set(err, -EINVAL, "a SPICE ticket is 1-%d printable ASCII characters", POOL_TICKET_MAX);
+	if (valid_to) {
+		struct tm tm;
+
+		if (!gmtime_r(&valid_to, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm))
+			return pool_error_set(err, -EINVAL, "invalid ticket expiry");
+	}
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) != 1)
+		return pool_error_set(err, -EAGAIN, "desktop %s is not running", domain);
+
+	live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+	if (!live)
+		return pool_error_libvirt(err, "cannot read desktop %s", domain);
+	r = pool_domxml_spice_ticket(live, password, valid_to ? when : NULL, &gxml, err);
+	explicit_bzero(live, strlen(live));
+	if (r < 0)
+		return r;
+	r = virDomainUpdateDeviceFlags(dom, gxml, VIR_DOMAIN_AFFECT_LIVE);
+	explicit_bzero(gxml, strlen(gxml));
+	if (r < 0)
+		return pool_error_libvirt(err, "cannot set the SPICE ticket of desktop %s", domain);
+	return 0;
+}
+
+int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *buf, size_t len)
+{
+	char path[256];
+	int r, n;
+
+	if (!is_our_domain_name(domain))
+		return -EINVAL;
+	r = spice_socket_path(host, domain, path, sizeof(path));
+	if (r < 0)
+		return r;
+	n = snprintf(buf, len, "unix:%s", path);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+const char *pool_desktop_state_name(enum pool_desktop_state s)
+{
+	switch (s) {
+	case POOL_DESKTOP_STOPPED:
+		return "stopped";
+	case POOL_DESKTOP_RUNNING:
+		return "running";
+	case POOL_DESKTOP_PAUSED:
+		return "paused";
+	default:
+		return "other";
+	}
+}
+
+static enum pool_desktop_state map_state(int state)
+{
+	switch (state) {
+	case VIR_DOMAIN_RUNNING:
+	case VIR_DOMAIN_BLOCKED:
+		return POOL_DESKTOP_RUNNING;
+	case VIR_DOMAIN_PAUSED:
+	case VIR_DOMAIN_PMSUSPENDED:
+		return POOL_DESKTOP_PAUSED;
+	case VIR_DOMAIN_SHUTOFF:
+	case VIR_DOMAIN_CRASHED:
+		return POOL_DESKTOP_STOPPED;
+	default:
+		return POOL_DESKTOP_OTHER;
+	}
+}
+
+void pool_desktop_info_finish(struct pool_desktop_info *info)
+{
+	if (!info)
+		return;
+	free(info->domain);
+	free(info->uuid);
+	free(info->pool);
+	free(info->template_name);
+	free(info->overlay_path);
+	memset(info, 0, sizeof(*info));
+}
+
+/* Fills info from dom; -ENOENT when the domain carries no vdi metadata. */
+static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct pool_error *err)
+{
+	_cleanup_free_ char *xml = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	int state, reason, r;
+
+	memset(info, 0, sizeof(*info));
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (!xml)
+		return pool_error_libvirt(err, "cannot read desktop %s", virDomainGetName(dom));
+	r = pool_domxml_read_desktop(xml, info);
+	if (r < 0) {
+		pool_desktop_info_finish(info);
+		return r == -ENOENT ? r
+				    : pool_error_set(err, r, "domain %s has malformed vdi metadata", virDomainGetName(dom));
+	}
+	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+		pool_desktop_info_finish(info);
+		return pool_error_libvirt(err, "cannot query desktop %s", virDomainGetName(dom));
+	}
+	info->state = map_state(state);
+	info->domain = strdup(virDomainGetName(dom));
+	if (virDomainGetUUIDString(dom, uuid) == 0)
+		info->uuid = strdup(uuid);
+	if (!info->domain || !info->uuid) {
+		pool_desktop_info_finish(info);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int pool_desktop_get_info(struct pool_host *host, const char *domain, struct pool_desktop_info *ret,
+			  struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	r = lookup_domain(conn, domain, &dom, err);
+	if (r < 0)
+		return r;
+	r = read_info(dom, ret, err);
+	if (r == -ENOENT)
+		return pool_error_set(err, r, "domain %s carries no vdi metadata", domain);
+	return r;
+}
+
+void pool_desktop_list_free(struct pool_desktop_info *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		pool_desktop_info_finish(&list[i]);
+	free(list);
+}
+
+int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, size_t *ret_n,
+		      struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	struct pool_desktop_info *list = NULL;
+	virDomainPtr *doms = NULL;
+	size_t n = 0;
+	int count, r = 0;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	count = virConnectListAllDomains(conn, &doms, 0);
+	if (count < 0)
+		return pool_error_libvirt(err, "cannot list domains");
+
+	list = vdi_calloc((size_t)count, sizeof(*list));
+	if (!list)
+		r = -ENOMEM;
+	for (int i = 0; i < count; i++) {
+		if (r >= 0) {
+			int q = read_info(doms[i], &list[n], err);
+
+			if (q >= 0)
+				n++;
+			else if (q != -ENOENT && virDomainIsActive(doms[i]) >= 0)
+				r = q; /* a domain that vanished meanwhile is not an error */
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (r < 0) {
+		pool_desktop_list_free(list, n);
+		return r;
+	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
+}
+
+char **pool_strv_free(char **strv)
+{
+	for (char **s = strv; s && *s; s++)
+		free(*s);
+	free(strv);
+	return NULL;
+}
+
+int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	virStorageVolPtr *vols = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int count, r = 0;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp)
+		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+	/* See files libvirt did not create, e.g. left by a crash. */
+	if (virStoragePoolRefresh(sp, 0) < 0)
+		return pool_error_libvirt(err, "cannot refresh storage pool '%s'", host->opts.storage_pool);
+	count = virStoragePoolListAllVolumes(sp, &vols, 0);
+	if (count < 0)
+		return pool_error_libvirt(err, "cannot list storage pool '%s'", host->opts.storage_pool);
+
+	names = vdi_calloc((size_t)count + 1, sizeof(*names));
+	if (!names)
+		r = -ENOMEM;
+	for (int i = 0; i < count; i++) {
+		const char *name = virStorageVolGetName(vols[i]);
+		size_t len = name ? strlen(name) : 0;
+
+		if (r >= 0 && startswith(name, DOMAIN_PREFIX) && len > strlen(OVERLAY_SUFFIX) &&
+		    streq(name + len - strlen(OVERLAY_SUFFIX), OVERLAY_SUFFIX)) {
+			names[n] = strdup(name);
+			if (!names[n])
+				r = -ENOMEM;
+			else
+				n++;
+		}
+		virStorageVolFree(vols[i]);
+	}
+	free(vols);
+	if (r < 0) {
+		pool_strv_free(names);
+		return r;
+	}
+	*ret = names;
+	return 0;
+}

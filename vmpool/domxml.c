@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "alloc.h"
+#include "private.h"
+#include "random.h"
+
+/* Template XML is small; anything bigger than this is not a domain definition. */
+#define DOMXML_MAX (1024 * 1024)
+
+static bool is_elem(const xmlNode *n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && !n->ns && xmlStrcmp(n->name, (const xmlChar *)name) == 0;
+}
+
+static xmlNode *child(xmlNode *parent, const char *name)
+{
+	for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
+		if (is_elem(n, name))
+			return n;
+	return NULL;
+}
+
+/* Finds or appends child element name. */
+static xmlNode *ensure_child(xmlNode *parent, const char *name)
+{
+	xmlNode *n = child(parent, name);
+
+	return n ? n : xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
+}
+
+/* Replaces the content of n with text (escaped on output, never parsed). */
+static int set_text(xmlNode *n, const char *text)
+{
+	xmlNode *t;
+
+	if (!n)
+		return -ENOMEM;
+	while (n->children) {
+		xmlNode *c = n->children;
+
+		xmlUnlinkNode(c);
+		xmlFreeNode(c);
+	}
+	t = xmlNewText((const xmlChar *)text);
+	if (!t)
+		return -ENOMEM;
+	xmlAddChild(n, t);
+	return 0;
+}
+
+static int set_prop(xmlNode *n, const char *name, const char *value)
+{
+	return n && xmlSetProp(n, (const xmlChar *)name, (const xmlChar *)value) ? 0 : -ENOMEM;
+}
+
+static void remove_node(xmlNode *n)
+{
+	xmlUnlinkNode(n);
+	xmlFreeNode(n);
+}
+
+static void remove_children_named(xmlNode *parent, const char *name)
+{
+	xmlNode *n = parent ? parent->children : NULL;
+
+	while (n) {
+		xmlNode *next = n->next;
+
+		if (is_elem(n, name))
+			remove_node(n);
+		n = next;
+	}
+}
+
+static char *get_prop(const xmlNode *n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	char *s;
+
+	if (!v)
+		return NULL;
+	s = strdup((const char *)v);
+	xmlFree(v);
+	return s;
+}
+
+/* A system disk: <disk device='disk'> or a <disk> without device (libvirt's default). */
+static bool is_system_disk(xmlNode *n)
+{
+	_cleanup_free_ char *device = NULL;
+
+	if (!is_elem(n, "disk"))
+		return false;
+	device = get_prop(n, "device");
+	return !device || streq(device, "disk");
+}
+
+static int parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct pool_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *root;
+	size_t len;
+
+	if (!xml)
+		return pool_error_set(err, -EINVAL, "no domain XML");
+	len = strlen(xml);
+	if (len == 0 || len > DOMXML_MAX)
+		return pool_error_set(err, -EINVAL, "domain XML is empty or larger than %d bytes", DOMXML_MAX);
+
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
+	if (!doc) {
+		const xmlError *e = xmlGetLastError();
+
+		return pool_error_set(err, -EINVAL, "domain XML is not well-formed: line %d: %s", e ? e->line : 0,
+				      e && e->message ? e->message : "parse error");
+	}
+	root = xmlDocGetRootElement(doc);
+	if (!is_elem(root, "domain"))
+		return pool_error_set(err, -EINVAL, "domain XML must have a <domain> root element");
+
+	*ret_devices = ensure_child(root, "devices");
+	if (!*ret_devices)
+		return -ENOMEM;
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+static int dump(xmlDocPtr doc, char **ret)
+{
+	xmlChar *mem = NULL;
+	int len = 0;
+
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
+	if (!mem)
+		return -ENOMEM;
+	*ret = strdup((const char *)mem);
+	xmlFree(mem);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int count_system_disks(xmlNode *devices)
+{
+	int n = 0;
+
+	for (xmlNode *d = devices->children; d; d = d->next)
+		if (is_system_disk(d))
+			n++;
+	return n;
+}
+
+int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
+			       struct pool_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *root, *devices;
+	char num[32];
+	int r, disks;
+
+	r = parse_domain(xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	root = xmlDocGetRootElement(doc);
+
+	disks = count_system_disks(devices);
+	if (disks > 1)
+		return pool_error_set(err, -EINVAL,
+				      "domain XML has %d disks; a template has one system disk (its clones' overlay)", disks);
+
+	if (memory_mib > 0) {
+		xmlNode *mem;
+
+		snprintf(num, sizeof(num), "%u", memory_mib);
+		remove_children_named(root, "currentMemory");
+		mem = ensure_child(root, "memory");
+		if (set_text(mem, num) < 0 || set_prop(mem, "unit", "MiB") < 0)
+			return -ENOMEM;
+	} else if (!child(root, "memory")) {
+		return pool_error_set(err, -EINVAL, "domain XML has no <memory>");
+	}
+	if (vcpus > 0) {
+		snprintf(num, sizeof(num), "%u", vcpus);
+		if (set_text(ensure_child(root, "vcpu"), num) < 0)
+			return -ENOMEM;
+	}
+	if (!child(root, "os"))
+		return pool_error_set(err, -EINVAL, "domain XML has no <os>");
+
+	return dump(doc, ret);
+}
+
+int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct pool_error *err)
+{
+	static const char default_xml[] =
+		"<domain type='kvm'>"
+		"<name>template</name>"
+		"<memory unit='MiB'>2048</memory>"
+		"<vcpu>2</vcpu>"
+		"<os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>"
+		"<features><acpi/><apic/></features>"
+		"<cpu mode='host-model'/>"
+		"<clock offset='utc'/>"
+		"<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>"
+		"<devices>"
+		"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/dev/null'/>"
+		"<target dev='vda' bus='virtio'/></disk>"
+		"<interface type='user'><model type='virtio'/></interface>"
+		"<input type='tablet' bus='usb'/>"
+		"<video><model type='qxl'/></video>"
+		"<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>"
+		"<memballoon model='virtio'/>"
+		"</devices>"
+		"</domain>";
+
+	return pool_domxml_check_template(default_xml, memory_mib ? memory_mib : 2048, vcpus ? vcpus : 2, ret, err);
+}
+
+static int set_metadata(xmlNode *root, const struct pool_domxml_params *p)
+{
+	xmlNode *md = ensure_child(root, "metadata"), *n, *desk;
+	char id[32];
+	xmlNs *ns;
+
+	if (!md)
+		return -ENOMEM;
+	/* Drop any earlier vdi element (a template made from one of our own domains). */
+	n = md->children;
+	while (n) {
+		xmlNode *next = n->next;
+
+		if (n->type == XML_ELEMENT_NODE && n->ns && xmlStrcmp(n->ns->href, (const xmlChar *)POOL_METADATA_NS) == 0)
+			remove_node(n);
+		n = next;
+	}
+
+	desk = xmlNewChild(md, NULL, (const xmlChar *)"desktop", NULL);
+	if (!desk)
+		return -ENOMEM;
+	ns = xmlNewNs(desk, (const xmlChar *)POOL_METADATA_NS, (const xmlChar *)POOL_METADATA_PREFIX);
+	if (!ns)
+		return -ENOMEM;
+	xmlSetNs(desk, ns);
+	snprintf(id, sizeof(id), "%" PRId64, p->desktop_id);
+	if (set_prop(desk, "pool", p->pool) < 0 || set_prop(desk, "id", id) < 0 ||
+	    set_prop(desk, "template", p->template_name) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int set_system_disk(xmlNode *devices, const char *path)
+{
+	xmlNode *disk = NULL, *driver, *source;
+
+	for (xmlNode *d = devices->children; d && !disk; d = d->next)
+		if (is_system_disk(d))
+			disk = d;
+
+	if (!disk) {
+		xmlNode *target;
+
+		disk = xmlNewChild(devices, NULL, (const xmlChar *)"disk", NULL);
+		target = disk ? xmlNewChild(disk, NULL, (const xmlChar *)"target", NULL) : NULL;
+		if (!target || set_prop(disk, "device", "disk") < 0 || set_prop(target, "dev", "vda") < 0 ||
+		    set_prop(target, "bus", "virtio") < 0)
+			return -ENOMEM;
+	}
+	if (set_prop(disk, "type", "file") < 0)
+		return -ENOMEM;
+
+	driver = ensure_child(disk, "driver");
+	if (set_prop(driver, "name", "qemu") < 0 || set_prop(driver, "type", "qcow2") < 0)
+		return -ENOMEM;
+
+	/* libvirt reads the backing chain from the overlay's header. */
+	remove_children_named(disk, "source");
+	remove_children_named(disk, "backingStore");
+	source = xmlNewChild(disk, NULL, (const xmlChar *)"source", NULL);
+	if (set_prop(source, "file", path) < 0)
+		return -ENOMEM;
+	/* <source> comes before <target> by convention; libvirt accepts any order. */
+	xmlUnlinkNode(source);
+	if (driver->next)
+		xmlAddNextSibling(driver, source);
+	else
+		xmlAddChild(disk, source);
+	return 0;
+}
+
+static int set_macs(xmlNode *devices)
+{
+	for (xmlNode *n = devices->children; n; n = n->next) {
+		char mac[18];
+		int r;
+
+		if (!is_elem(n, "interface"))
+			continue;
+		r = vdi_random_mac(mac);
+		if (r < 0)
+			return r;
+		if (set_prop(ensure_child(n, "mac"), "address", mac) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int set_spice(xmlNode *devices, const char *socket, const char *password)
+{
+	xmlNode *g, *listen;
+
+	/* Exactly one display, SPICE on our socket, never without a ticket: VNC or others go. */
+	remove_children_named(devices, "graphics");
+	g = xmlNewChild(devices, NULL, (const xmlChar *)"graphics", NULL);
+	if (set_prop(g, "type", "spice") < 0 || set_prop(g, "autoport", "no") < 0 ||
+	    set_prop(g, "passwd", password) < 0)
+		return -ENOMEM;
+	listen = xmlNewChild(g, NULL, (const xmlChar *)"listen", NULL);
+	if (set_prop(listen, "type", "socket") < 0 || set_prop(listen, "socket", socket) < 0)
+		return -ENOMEM;
+
+	if (!child(devices, "video")) {
+		xmlNode *video = xmlNewChild(devices, NULL, (const xmlChar *)"video", NULL);
+		xmlNode *model = video ? xmlNewChild(video, NULL, (const xmlChar *)"model", NULL) : NULL;
+
+		if (set_prop(model, "type", "qxl") < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
+			  struct pool_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *root, *devices;
+	int r;
+
+	if (!p->name || !p->uuid || !p->virt_type || !p->disk_path || !p->spice_socket || !p->spice_password ||
+	    !p->pool || !p->template_name)
+		return pool_error_set(err, -EINVAL, "incomplete clone parameters");
+
+	r = parse_domain(template_xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	if (count_system_disks(devices) > 1)
+		return pool_error_set(err, -EINVAL, "template XML has more than one system disk");
+	root = xmlDocGetRootElement(doc);
+
+	if (set_prop(root, "type", p->virt_type) < 0)
+		return -ENOMEM;
+	/* libvirt rejects an id on a definition. */
+	xmlUnsetProp(root, (const xmlChar *)"id");
+	if (set_text(ensure_child(root, "name"), p->name) < 0 || set_text(ensure_child(root, "uuid"), p->uuid) < 0)
+		return -ENOMEM;
+	r = set_metadata(root, p);
+	if (r < 0)
+		return r;
+	r = set_system_disk(devices, p->disk_path);
+	if (r < 0)
+		return r;
+	r = set_macs(devices);
+	if (r < 0)
+		return r;
+	r = set_spice(devices, p->spice_socket, p->spice_password);
+	if (r < 0)
+		return r;
+
+	return dump(doc, ret);
+}
+
+int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
+			     struct pool_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices, *g = NULL;
+	xmlBufferPtr buf;
+	int r;
+
+	r = parse_domain(live_xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	for (xmlNode *n = devices->children; n && !g; n = n->next) {
+		_cleanup_free_ char *type = is_elem(n, "graphics") ? get_prop(n, "type") : NULL;
+
+		if (type && streq(type, "spice"))
+			g = n;
+	}
+	if (!g)
+		return pool_error_set(err, -ENOENT, "the desktop has no SPICE display");
+
+	if (set_prop(g, "passwd", password) < 0)
+		return -ENOMEM;
+	if (valid_to) {
+		if (set_prop(g, "passwdValidTo", valid_to) < 0)
+			return -ENOMEM;
+	} else {
+		xmlUnsetProp(g, (const xmlChar *)"passwdValidTo");
+	}
+
+	buf = xmlBufferCreate();
+	if (!buf)
+		return -ENOMEM;
+	if (xmlNodeDump(buf, doc, g, 0, 0) < 0) {
+		xmlBufferFree(buf);
+		return -ENOMEM;
+	}
+	*ret = strdup((const char *)xmlBufferContent(buf));
+	xmlBufferFree(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *root, *devices, *md, *desk = NULL;
+	_cleanup_free_ char *id = NULL;
+	char *end;
+	int r;
+
+	r = parse_domain(xml, &doc, &devices, NULL);
+	if (r < 0)
+		return r;
+	root = xmlDocGetRootElement(doc);
+
+	md = child(root, "metadata");
+	for (xmlNode *n = md ? md->children : NULL; n && !desk; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && n->ns && xmlStrcmp(n->ns->href, (const xmlChar *)POOL_METADATA_NS) == 0 &&
+		    xmlStrcmp(n->name, (const xmlChar *)"desktop") == 0)
+			desk = n;
+	if (!desk)
+		return -ENOENT;
+
+	id = get_prop(desk, "id");
+	info->pool = get_prop(desk, "pool");
+	info->template_name = get_prop(desk, "template");
+	if (!id || !info->pool)
+		return -EINVAL;
+	errno = 0;
+	info->desktop_id = strtoll(id, &end, 10);
+	if (errno || *end || end == id || info->desktop_id < 0)
+		return -EINVAL;
+
+	for (xmlNode *d = devices->children; d; d = d->next) {
+		if (is_system_disk(d)) {
+			xmlNode *src = child(d, "source");
+
+			info->overlay_path = src ? get_prop(src, "file") : NULL;
+			break;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <libvirt/virterror.h>
+
+#include "log.h"
+#include "private.h"
+
+/*
+ * libvirt's event loop is process-wide: it must be registered before the
+ * first connection is opened, and one thread runs it for every host.
+ */
+
+static void *event_thread_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (virEventRunDefaultImpl() < 0)
+			vdi_debug("libvirt event loop iteration failed: %s", virGetLastErrorMessage());
+	}
+	return NULL;
+}
+
+/* libvirt prints errors to stderr unless told otherwise; vmpool reports them to its callers. */
+static void quiet_error_handler(void *userdata, virErrorPtr error)
+{
+	(void)userdata;
+	(void)error;
+}
+
+static void events_init(void)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+		vdi_error("cannot initialise libvirt's event loop");
+		abort();
+	}
+	virSetErrorFunc(NULL, quiet_error_handler);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, event_thread_main, NULL) != 0) {
+		vdi_error("cannot start libvirt's event thread");
+		abort();
+	}
+	pthread_attr_destroy(&attr);
+}
+
+void pool_events_init_once(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, events_init);
+}
+
+const char *pool_event_type_name(enum pool_event_type type)
+{
+	static const char *const names[] = {
+		[POOL_EVENT_DEFINED] = "defined",
+		[POOL_EVENT_UNDEFINED] = "undefined",
+		[POOL_EVENT_STARTED] = "started",
+		[POOL_EVENT_SUSPENDED] = "suspended",
+		[POOL_EVENT_RESUMED] = "resumed",
+		[POOL_EVENT_SHUTDOWN] = "shutdown",
+		[POOL_EVENT_STOPPED] = "stopped",
+		[POOL_EVENT_CRASHED] = "crashed",
+		[POOL_EVENT_GRAPHICS_CONNECT] = "graphics-connect",
+		[POOL_EVENT_GRAPHICS_INITIALIZE] = "graphics-initialize",
+		[POOL_EVENT_GRAPHICS_DISCONNECT] = "graphics-disconnect",
+		[POOL_EVENT_HOST_LOST] = "host-lost",
+		[POOL_EVENT_HOST_BACK] = "host-back",
+	};
+
+	if ((size_t)type >= ELEMENTSOF(names) || !names[type])
+		return "unknown";
+	return names[type];
+}
+
+void pool_events_emit(struct pool_host *host, const struct pool_event *ev)
+{
+	pthread_mutex_lock(&host->event_lock);
+	if (host->event_fn)
+		host->event_fn(host, ev, host->event_userdata);
+	pthread_mutex_unlock(&host->event_lock);
+}
+
+void pool_host_set_event_handler(struct pool_host *host,
+				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
+				 void *userdata)
+{
+	pthread_mutex_lock(&host->event_lock);
+	host->event_fn = fn;
+	host->event_userdata = userdata;
+	pthread_mutex_unlock(&host->event_lock);
+}
+
+static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_event_type type, int detail)
+{
+	const char *name = virDomainGetName(dom);
+	char pool[64];
+	struct pool_event ev = { .type = type, .domain = name, .pool = pool, .detail = detail };
+
+	/* Only vdi's domains: the name says so without a round trip to libvirtd. */
+	if (!name || pool_domain_name_parse(name, pool, sizeof(pool), &ev.desktop_id) < 0)
+		return;
+	pool_events_emit(host, &ev);
+}
+
+static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	enum pool_event_type type;
+
+	(void)conn;
+	switch (event) {
+	case VIR_DOMAIN_EVENT_DEFINED:
+		type = POOL_EVENT_DEFINED;
+		break;
+	case VIR_DOMAIN_EVENT_UNDEFINED:
+		type = POOL_EVENT_UNDEFINED;
+		break;
+	case VIR_DOMAIN_EVENT_STARTED:
+		type = POOL_EVENT_STARTED;
+		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+	case VIR_DOMAIN_EVENT_PMSUSPENDED:
+		type = POOL_EVENT_SUSPENDED;
+		break;
+	case VIR_DOMAIN_EVENT_RESUMED:
+		type = POOL_EVENT_RESUMED;
+		break;
+	case VIR_DOMAIN_EVENT_SHUTDOWN:
+		type = POOL_EVENT_SHUTDOWN;
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		type = POOL_EVENT_STOPPED;
+		break;
+	case VIR_DOMAIN_EVENT_CRASHED:
+		type = POOL_EVENT_CRASHED;
+		break;
+	default:
+		return 0;
+	}
+	emit_domain(opaque, dom, type, detail);
+	return 0;
+}
+
+static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
+			const virDomainEventGraphicsAddress *local, const virDomainEventGraphicsAddress *remote,
+			const char *auth_scheme, const virDomainEventGraphicsSubject *subject, void *opaque)
+{
+	enum pool_event_type type;
+
+	(void)conn;
+	(void)local;
+	(void)remote;
+	(void)auth_scheme;
+	(void)subject;
+	switch (phase) {
+	case VIR_DOMAIN_EVENT_GRAPHICS_CONNECT:
+		type = POOL_EVENT_GRAPHICS_CONNECT;
+		break;
+	case VIR_DOMAIN_EVENT_GRAPHICS_INITIALIZE:
+		type = POOL_EVENT_GRAPHICS_INITIALIZE;
+		break;
+	case VIR_DOMAIN_EVENT_GRAPHICS_DISCONNECT:
+		type = POOL_EVENT_GRAPHICS_DISCONNECT;
+		break;
+	default:
+		return;
+	}
+	emit_domain(opaque, dom, type, phase);
+}
+
+int pool_events_register(struct pool_host *host, virConnectPtr conn, int ret_ids[2])
+{
+	int id;
+
+	ret_ids[0] = ret_ids[1] = -1;
+	pool_host_ref(host);
+	id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					      VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), host, pool_host_unref_cb);
+	if (id < 0) {
+		pool_host_unref(host);
+		return -EIO;
+	}
+	ret_ids[0] = id;
+
+	pool_host_ref(host);
+	id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_GRAPHICS,
+					      VIR_DOMAIN_EVENT_CALLBACK(graphics_cb), host, pool_host_unref_cb);
+	if (id < 0) {
+		/* The test driver has no graphics events; lifecycle events still flow. */
+		pool_host_unref(host);
+		return 0;
+	}
+	ret_ids[1] = id;
+	return 0;
+}
+
+void pool_events_deregister(virConnectPtr conn, const int ids[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (ids[i] >= 0)
+			(void)virConnectDomainEventDeregisterAny(conn, ids[i]);
+}

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xmlsave.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "private.h"
+
+/* Reconnect back-off after libvirtd went away. */
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 2000
+
+static void xmlXPathFreeContextp(xmlXPathContextPtr *p)
+{
+	if (*p)
+		xmlXPathFreeContext(*p);
+}
+
+static void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
+{
+	if (*p)
+		xmlXPathFreeObject(*p);
+}
+
+/* Evaluates expr and copies the string value of the first result into buf. */
+static int xpath_string(xmlXPathContextPtr ctx, const char *expr, char *buf, size_t len)
+{
+	_cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr obj = NULL;
+	xmlChar *s;
+
+	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	if (!obj || !obj->nodesetval || obj->nodesetval->nodeNr == 0)
+		return -ENOENT;
+	s = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
+	if (!s)
+		return -ENOENT;
+	snprintf(buf, len, "%s", (const char *)s);
+	xmlFree(s);
+	return 0;
+}
+
+/*
+ * From the host's capabilities: the domain type to use (kvm when the host
+ * offers it for its own architecture, else qemu, else the first one listed,
+ * as with the test driver) and the uid:gid QEMU runs as (DAC base label).
+ */
+static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_type, size_t type_len,
+			   uid_t *ret_uid, gid_t *ret_gid, struct pool_error *err)
+{
+	_cleanup_(xmlXPathFreeContextp) xmlXPathContextPtr ctx = NULL;
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	_cleanup_free_ char *caps = NULL;
+	char arch[64] = "", expr[256], label[64];
+	static const char *const order[] = { "kvm", "qemu" };
+	bool found = false;
+
+	caps = virConnectGetCapabilities(conn);
+	if (!caps)
+		return pool_error_libvirt(err, "cannot read the capabilities of %s", virConnectGetURI(conn));
+	doc = xmlReadMemory(caps, (int)strlen(caps), "capabilities.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
+	if (!doc || !(ctx = xmlXPathNewContext(doc)))
+		return pool_error_set(err, -EIO, "cannot parse the host's capabilities");
+
+	(void)xpath_string(ctx, "/capabilities/host/cpu/arch", arch, sizeof(arch));
+
+	if (wanted && !streq(wanted, "auto")) {
+		snprintf(expr, sizeof(expr), "/capabilities/guest[arch/@name='%s']/arch/domain[@type='%s']/@type", arch, wanted);
+		if (xpath_string(ctx, expr, ret_type, type_len) < 0)
+			return pool_error_set(err, -EOPNOTSUPP, "the host offers no '%s' domains for %s", wanted,
+					      arch[0] ? arch : "its architecture");
+		found = true;
+	}
+	for (size_t i = 0; !found && i < ELEMENTSOF(order); i++) {
+		snprintf(expr, sizeof(expr), "/capabilities/guest[arch/@name='%s']/arch/domain[@type='%s']/@type", arch, order[i]);
+		found = xpath_string(ctx, expr, ret_type, type_len) >= 0;
+	}
+	if (!found)
+		found = xpath_string(ctx, "/capabilities/guest/arch/domain/@type", ret_type, type_len) >= 0;
+	if (!found)
+		return pool_error_set(err, -EOPNOTSUPP, "the host offers no domain type for guests");
+
+	*ret_uid = (uid_t)-1;
+	*ret_gid = (gid_t)-1;
+	snprintf(expr, sizeof(expr), "/capabilities/host/secmodel[model='dac']/baselabel[@type='%s']", ret_type);
+	if (xpath_string(ctx, expr, label, sizeof(label)) >= 0) {
+		unsigned long u, g;
+
+		if (sscanf(label, "+%lu:+%lu", &u, &g) == 2) {
+			*ret_uid = (uid_t)u;
+			*ret_gid = (gid_t)g;
+		}
+	}
+	return 0;
+}
+
+static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struct pool_error *err)
+{
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	_cleanup_free_ char *xml = NULL;
+	int active;
+
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp) {
+		if (!host->opts.storage_path)
+			return pool_error_set(err, -ENOENT, "storage pool '%s' does not exist and no storage path is set",
+					      host->opts.storage_pool);
+		if (asprintf(&xml,
+			     "<pool type='dir'><name>%s</name>"
+			     "<target><path>%s</path><permissions><mode>0711</mode></permissions></target></pool>",
+			     host->opts.storage_pool, host->opts.storage_path) < 0) {
+			xml = NULL;
+			return -ENOMEM;
+		}
+		sp = virStoragePoolDefineXML(conn, xml, 0);
+		if (!sp) {
+			/* Another process may have defined it meanwhile. */
+			sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+			if (!sp)
+				return pool_error_libvirt(err, "cannot define storage pool '%s' at %s",
+							  host->opts.storage_pool, host->opts.storage_path);
+		} else if (virStoragePoolBuild(sp, 0) < 0) {
+			int r = pool_error_libvirt(err, "cannot create the directory %s of storage pool '%s'",
+						   host->opts.storage_path, host->opts.storage_pool);
+			(void)virStoragePoolUndefine(sp);
+			return r;
+		}
+		(void)virStoragePoolSetAutostart(sp, 1);
+	}
+
+	active = virStoragePoolIsActive(sp);
+	if (active < 0)
+		return pool_error_libvirt(err, "cannot query storage pool '%s'", host->opts.storage_pool);
+	if (!active && virStoragePoolCreate(sp, 0) < 0) {
+		if (virStoragePoolIsActive(sp) != 1)
+			return pool_error_libvirt(err, "cannot start storage pool '%s'", host->opts.storage_pool);
+	}
+	/* Learn about files put there while we were away (a crash between create and delete). */
+	(void)virStoragePoolRefresh(sp, 0);
+	return 0;
+}
+
+/* A local URI (qemu:///system) has no server part: the runtime dir is on this machine. */
+static bool uri_is_local(const char *uri)
+{
+	const char *p = strstr(uri, "://");
+
+	return p && p[3] == '/';
+}
+
+static int host_ensure_spice_dir(struct pool_host *host, uid_t uid, gid_t gid, struct pool_error *err)
+{
+	if (!uri_is_local(host->opts.uri) || startswith(host->opts.uri, "test:"))
+		return 0;
+
+	if (mkdir(host->opts.runtime_dir, 0755) < 0 && errno != EEXIST)
+		return pool_error_set(err, -errno, "cannot create runtime directory %s: %s", host->opts.runtime_dir,
+				      strerror(errno));
+	if (mkdir(host->spice_dir, 0770) < 0 && errno != EEXIST)
+		return pool_error_set(err, -errno, "cannot create SPICE socket directory %s: %s", host->spice_dir,
+				      strerror(errno));
+	/* QEMU creates the sockets: its group must be able to write here. */
+	if (gid != (gid_t)-1 && chown(host->spice_dir, (uid_t)-1, gid) < 0)
+		return pool_error_set(err, -errno, "cannot give %s to QEMU's group %u: %s", host->spice_dir,
+				      (unsigned)gid, strerror(errno));
+	(void)uid;
+	if (chmod(host->spice_dir, 0770) < 0)
+		return pool_error_set(err, -errno, "cannot chmod %s: %s", host->spice_dir, strerror(errno));
+	return 0;
+}
+
+static void close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+	struct pool_host *host = opaque;
+	struct pool_event ev = { .type = POOL_EVENT_HOST_LOST, .detail = reason };
+	bool ours;
+
+	pthread_mutex_lock(&host->lock);
+	ours = host->conn == conn && !host->dead;
+	if (ours) {
+		host->dead = true;
+		pthread_cond_broadcast(&host->cond);
+	}
+	pthread_mutex_unlock(&host->lock);
+
+	if (ours) {
+		vdi_debug("libvirt connection to %s closed (reason %d)", host->opts.uri, reason);
+		pool_events_emit(host, &ev);
+	}
+}
+
+/* Opens and prepares a new connection without holding host->lock. */
+static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2], struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	char type[sizeof(host->virt_type)];
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int r;
+
+	conn = virConnectOpen(host->opts.uri);
+	if (!conn) {
+		r = pool_error_libvirt(err, "cannot connect to %s", host->opts.uri);
+		/* Whatever libvirt said, the host is not reachable now. */
+		return r == -EACCES ? r : -ENOTCONN;
+	}
+
+	r = host_probe_caps(conn, host->opts.virt_type, type, sizeof(type), &uid, &gid, err);
+	if (r < 0)
+		return r;
+	r = host_ensure_storage(host, conn, err);
+	if (r < 0)
+		return r;
+	r = host_ensure_spice_dir(host, uid, gid, err);
+	if (r < 0)
+		return r;
+
+	/* Notice a dead or hung libvirtd within ~15 s, not at the next call. */
+	(void)virConnectSetKeepAlive(conn, 5, 3);
+	pool_host_ref(host);
+	if (virConnectRegisterCloseCallback(conn, close_cb, host, pool_host_unref_cb) < 0) {
+		pool_host_unref(host);
+		return pool_error_libvirt(err, "cannot watch the connection to %s", host->opts.uri);
+	}
+	r = pool_events_register(host, conn, ret_ids);
+	if (r < 0) {
+		(void)virConnectUnregisterCloseCallback(conn, close_cb);
+		return pool_error_libvirt(err, "cannot subscribe to events of %s", host->opts.uri);
+	}
+
+	pthread_mutex_lock(&host->lock);
+	snprintf(host->virt_type, sizeof(host->virt_type), "%s", type);
+	pthread_mutex_unlock(&host->lock);
+	*ret = TAKE_PTR(conn);
+	return 0;
+}
+
+static void host_drop(virConnectPtr conn, const int ids[2])
+{
+	if (!conn)
+		return;
+	pool_events_deregister(conn, ids);
+	(void)virConnectUnregisterCloseCallback(conn, close_cb);
+	virConnectClose(conn);
+}
+
+/*
+ * Makes sure host->conn is open.  One thread connects at a time; others
+ * wait for its result.  Called with host->lock held; returns with it held.
+ */
+static int host_ensure_connected_locked(struct pool_host *host, struct pool_error *err)
+{
+	for (;;) {
+		virConnectPtr fresh = NULL, old;
+		int fresh_ids[2], old_ids[2];
+		bool was_connected;
+		int r;
+
+		if (host->conn && !host->dead)
+			return 0;
+		if (host->stopping)
+			return pool_error_set(err, -ESHUTDOWN, "host %s is shutting down", host->opts.uri);
+		if (host->connecting) {
+			pthread_cond_wait(&host->cond, &host->lock);
+			if (!host->connecting && (!host->conn || host->dead))
+				return pool_error_set(err, -ENOTCONN, "cannot connect to %s", host->opts.uri);
+			continue;
+		}
+
+		host->connecting = true;
+		was_connected = host->ever_connected;
+		pthread_mutex_unlock(&host->lock);
+		r = host_open(host, &fresh, fresh_ids, err);
+		pthread_mutex_lock(&host->lock);
+		host->connecting = false;
+
+		if (r < 0) {
+			pthread_cond_broadcast(&host->cond);
+			return r;
+		}
+		old = host->conn;
+		old_ids[0] = host->cb_ids[0];
+		old_ids[1] = host->cb_ids[1];
+		host->conn = fresh;
+		host->cb_ids[0] = fresh_ids[0];
+		host->cb_ids[1] = fresh_ids[1];
+		host->dead = false;
+		host->ever_connected = true;
+		if (was_connected)
+			host->reconnects++;
+		pthread_cond_broadcast(&host->cond);
+
+		pthread_mutex_unlock(&host->lock);
+		host_drop(old, old_ids);
+		if (was_connected) {
+			struct pool_event ev = { .type = POOL_EVENT_HOST_BACK };
+
+			vdi_debug("reconnected to %s", host->opts.uri);
+			pool_events_emit(host, &ev);
+		}
+		pthread_mutex_lock(&host->lock);
+	}
+}
+
+int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&host->lock);
+	r = host_ensure_connected_locked(host, err);
+	if (r >= 0) {
+		virConnectRef(host->conn);
+		*ret = host->conn;
+	}
+	pthread_mutex_unlock(&host->lock);
+	return r;
+}
+
+static void cond_wait_ms(struct pool_host *host, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&host->cond, &host->lock, &ts);
+}
+
+/* Reconnects in the background, so that events flow again without waiting for the next call. */
+static void *monitor_main(void *arg)
+{
+	struct pool_host *host = arg;
+	unsigned backoff = RECONNECT_MIN_MS;
+
+	pthread_mutex_lock(&host->lock);
+	while (!host->stopping) {
+		if (host->conn && !host->dead) {
+			backoff = RECONNECT_MIN_MS;
+			cond_wait_ms(host, 1000);
+			continue;
+		}
+		if (!host->connecting && host_ensure_connected_locked(host, NULL) >= 0)
+			continue;
+		if (host->stopping)
+			break;
+		cond_wait_ms(host, backoff);
+		backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : backoff * 2;
+	}
+	pthread_mutex_unlock(&host->lock);
+	return NULL;
+}
+
+static bool is_valid_virt_type(const char *t)
+{
+	return !t || streq(t, "auto") || streq(t, "kvm") || streq(t, "qemu");
+}
+
+int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct pool_error *err)
+{
+	_cleanup_(pool_host_freep) struct pool_host *host = NULL;
+	pthread_condattr_t ca;
+	int r;
+
+	if (!opts || !opts->uri || !*opts->uri || !opts->storage_pool || !*opts->storage_pool ||
+	    !opts->runtime_dir || opts->runtime_dir[0] != '/')
+		return pool_error_set(err, -EINVAL, "a host needs a URI, a storage pool and an absolute runtime directory");
+	if (!is_valid_virt_type(opts->virt_type))
+		return pool_error_set(err, -EINVAL, "virt_type must be auto, kvm or qemu, not '%s'", opts->virt_type);
+	if (opts->storage_path && opts->storage_path[0] != '/')
+		return pool_error_set(err, -EINVAL, "storage path must be absolute: %s", opts->storage_path);
+
+	pool_events_init_once();
+
+	host = vdi_new0(struct pool_host);
+	if (!host)
+		return -ENOMEM;
+	atomic_init(&host->refs, 1);
+	pthread_mutex_init(&host->lock, NULL);
+	pthread_mutex_init(&host->event_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&host->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	host->cb_ids[0] = host->cb_ids[1] = -1;
+
+	host->opts.uri = strdup(opts->uri);
+	host->opts.storage_pool = strdup(opts->storage_pool);
+	host->opts.storage_path = vdi_strdup0(opts->storage_path);
+	host->opts.runtime_dir = strdup(opts->runtime_dir);
+	host->opts.virt_type = strdup(opts->virt_type ? opts->virt_type : "auto");
+	if (!host->opts.uri || !host->opts.storage_pool || (opts->storage_path && !host->opts.storage_path) ||
+	    !host->opts.runtime_dir || !host->opts.virt_type ||
+	    asprintf(&host->spice_dir, "%s/spice", opts->runtime_dir) < 0) {
+		host->spice_dir = NULL;
+		return -ENOMEM;
+	}
+
+	pthread_mutex_lock(&host->lock);
+	r = host_ensure_connected_locked(host, err);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return r;
+
+	r = -pthread_create(&host->monitor, NULL, monitor_main, host);
+	if (r < 0)
+		return pool_error_set(err, r, "cannot start the reconnect thread");
+	host->monitor_started = true;
+
+	*ret = TAKE_PTR(host);
+	return 0;
+}
+
+void pool_host_ref(struct pool_host *host)
+{
+	atomic_fetch_add(&host->refs, 1);
+}
+
+void pool_host_unref(struct pool_host *host)
+{
+	if (!host || atomic_fetch_sub(&host->refs, 1) != 1)
+		return;
+	free((char *)host->opts.uri);
+	free((char *)host->opts.storage_pool);
+	free((char *)host->opts.storage_path);
+	free((char *)host->opts.runtime_dir);
+	free((char *)host->opts.virt_type);
+	free(host->spice_dir);
+	pthread_cond_destroy(&host->cond);
+	pthread_mutex_destroy(&host->lock);
+	pthread_mutex_destroy(&host->event_lock);
+	free(host);
+}
+
+void pool_host_unref_cb(void *opaque)
+{
+	pool_host_unref(opaque);
+}
+
+struct pool_host *pool_host_free(struct pool_host *host)
+{
+	virConnectPtr conn;
+
+	if (!host)
+		return NULL;
+
+	pool_host_set_event_handler(host, NULL, NULL);
+	pthread_mutex_lock(&host->lock);
+	host->stopping = true;
+	pthread_cond_broadcast(&host->cond);
+	pthread_mutex_unlock(&host->lock);
+	if (host->monitor_started)
+		pthread_join(host->monitor, NULL);
+
+	pthread_mutex_lock(&host->lock);
+	conn = host->conn;
+	host->conn = NULL;
+	pthread_mutex_unlock(&host->lock);
+	host_drop(conn, host->cb_ids);
+
+	pool_host_unref(host);
+	return NULL;
+}
+
+const char *pool_host_virt_type(const struct pool_host *host)
+{
+	return host->virt_type;
+}
+
+const char *pool_host_uri(const struct pool_host *host)
+{
+	return host->opts.uri;
+}
+
+bool pool_host_is_alive(struct pool_host *host)
+{
+	bool alive;
+
+	pthread_mutex_lock(&host->lock);
+	alive = host->conn && !host->dead && virConnectIsAlive(host->conn) == 1;
+	pthread_mutex_unlock(&host->lock);
+	return alive;
+}
+
+unsigned pool_host_reconnects(struct pool_host *host)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&host->lock);
+	n = host->reconnects;
+	pthread_mutex_unlock(&host->lock);
+	return n;
+}

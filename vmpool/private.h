@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Internal to vmpool: shared between its files, not part of the API. */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <libvirt/libvirt.h>
+#include <libxml/tree.h>
+
+#include "cleanup.h"
+#include "vmpool.h"
+
+struct pool_host {
+	/* One reference for the owner, one per libvirt callback registration:
+	 * libvirt may still run a callback after deregistration returns. */
+	atomic_int refs;
+	struct pool_host_options opts; /* strings owned */
+	char *spice_dir;
+
+	pthread_mutex_t lock;          /* guards everything below */
+	pthread_cond_t cond;
+	virConnectPtr conn;            /* NULL while disconnected */
+	bool dead;                     /* close callback fired; conn awaits replacement */
+	bool stopping;
+	bool connecting;               /* one thread is opening a connection */
+	bool ever_connected;
+	unsigned reconnects;
+	char virt_type[16];
+	int cb_ids[2];                 /* event callbacks registered on conn */
+
+	pthread_t monitor;             /* reconnects after libvirtd went away */
+	bool monitor_started;
+
+	pthread_mutex_t event_lock;    /* held while the handler runs */
+	void (*event_fn)(struct pool_host *host, const struct pool_event *ev, void *userdata);
+	void *event_userdata;
+};
+
+void pool_host_ref(struct pool_host *host);
+void pool_host_unref(struct pool_host *host);
+/* For libvirt's freecb arguments. */
+void pool_host_unref_cb(void *opaque);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool_host *, pool_host_free)
+
+/* Sets err's message (when err is non-NULL) and returns r. */
+int pool_error_set(struct pool_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Turns libvirt's last error in this thread into an -errno and a message
+ * "<what>: <libvirt's message>".  Returns the -errno.
+ */
+int pool_error_libvirt(struct pool_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Takes a reference to the host's connection, reconnecting when it died.  Release with virConnectClose(). */
+int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err);
+
+/* Event plumbing (events.c). */
+void pool_events_init_once(void);
+/* Registers lifecycle and graphics callbacks on conn; ret_ids receives their ids (-1: none). */
+int pool_events_register(struct pool_host *host, virConnectPtr conn, int ret_ids[2]);
+void pool_events_deregister(virConnectPtr conn, const int ids[2]);
+void pool_events_emit(struct pool_host *host, const struct pool_event *ev);
+
+/* Domain XML for a clone (domxml.c): pure, unit-testable. */
+struct pool_domxml_params {
+	const char *name;
+	const char *uuid;
+	const char *virt_type;
+	const char *disk_path;
+	const char *spice_socket;
+	const char *spice_password;
+	const char *pool;
+	int64_t desktop_id;
+	const char *template_name;
+};
+
+int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
+			  struct pool_error *err);
+
+/* Checks that xml is a <domain> with at most one system disk; optionally sets memory and vcpus. */
+int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
+			       struct pool_error *err);
+
+/* A default desktop's domain XML. */
+int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct pool_error *err);
+
+/* Finds the SPICE <graphics> of a live domain XML and returns it with passwd/passwdValidTo set. */
+int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
+			     struct pool_error *err);
+
+/* From a domain XML: our metadata's pool/id/template and the system disk's path. */
+int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
+
+static inline void xmlFreeDocp(xmlDocPtr *d)
+{
+	if (*d)
+		xmlFreeDoc(*d);
+}
+#define _cleanup_xmldoc_ _cleanup_(xmlFreeDocp)
+
+static inline void virConnectClosep(virConnectPtr *c)
+{
+	if (*c)
+		virConnectClose(*c);
+}
+#define _cleanup_conn_ _cleanup_(virConnectClosep)
+
+static inline void virDomainFreep(virDomainPtr *d)
+{
+	if (*d)
+		virDomainFree(*d);
+}
+#define _cleanup_domain_ _cleanup_(virDomainFreep)
+
+static inline void virStoragePoolFreep(virStoragePoolPtr *p)
+{
+	if (*p)
+		virStoragePoolFree(*p);
+}
+#define _cleanup_spool_ _cleanup_(virStoragePoolFreep)
+
+static inline void virStorageVolFreep(virStorageVolPtr *v)
+{
+	if (*v)
+		virStorageVolFree(*v);
+}
+#define _cleanup_vol_ _cleanup_(virStorageVolFreep)

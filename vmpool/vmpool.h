@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * vmpool: the only code in vdi that talks to libvirt.
+ *
+ * A pool_host is one libvirt connection (qemu:///system, qemu+ssh://...,
+ * test:///default) that reconnects by itself after libvirtd restarts.  A
+ * pool_template is a base QCOW2 volume plus a domain XML.  A desktop is a
+ * QCOW2 overlay whose backing file is the template volume, created in the
+ * host's storage pool, plus a domain named vdi-<pool>-<id> whose <metadata>
+ * names its pool, id and template.
+ *
+ * Calls block on libvirt: callers with an event loop run them on worker
+ * threads.  All functions are thread-safe for a given host.  They return
+ * >= 0 on success and -errno on failure; where they take a struct
+ * pool_error *, it may be NULL, and on failure it receives a message that
+ * names what was wrong (no secrets).  Functions never leave anything
+ * half-created: a failed clone leaves neither overlay nor domain behind.
+ *
+ * Error codes used throughout:
+ *   -EINVAL   bad argument, corrupt template disk, bad template XML
+ *   -ENOENT   no such template file, domain or volume
+ *   -EEXIST   a domain or overlay of that name exists already
+ *   -ENOSPC   the storage pool has no room
+ *   -EACCES, -EPERM, -EROFS   the storage pool refuses writes
+ *   -ENOTCONN libvirtd does not answer (the host reconnects in the background)
+ *   -EIO      another libvirt failure; the message says which
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The XML namespace of the <metadata> element on vdi's domains. */
+#define POOL_METADATA_NS "https://vdi.invalid/xmlns/desktop/1"
+#define POOL_METADATA_PREFIX "vdi"
+
+/* Longest SPICE password QEMU accepts through libvirt. */
+#define POOL_TICKET_MAX 60
+
+struct pool_error {
+	char message[512];
+};
+
+/* ---- hosts --------------------------------------------------------------- */
+
+struct pool_host;
+
+struct pool_host_options {
+	const char *uri;          /* libvirt URI, e.g. "qemu:///system" (borrowed) */
+	const char *storage_pool; /* storage pool for overlays, created as a dir pool if missing */
+	const char *storage_path; /* directory of that pool when vmpool creates it */
+	const char *runtime_dir;  /* SPICE sockets live in <runtime_dir>/spice/ */
+	const char *virt_type;    /* "auto" or NULL: kvm when the host offers it, else qemu; or "kvm", "qemu" */
+};
+
+/*
+ * Creates a host and connects to it: opens the connection, makes sure the
+ * storage pool exists and is active, and detects the domain type.  Starts
+ * libvirt's event loop thread on first use in the process.
+ * opts is copied.  *ret is a new object: free it with pool_host_free().
+ */
+int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct pool_error *err);
+
+/* Disconnects and frees; accepts NULL; returns NULL. */
+struct pool_host *pool_host_free(struct pool_host *host);
+
+/* "kvm", "qemu" or (test driver) "test". Borrowed from host. */
+const char *pool_host_virt_type(const struct pool_host *host);
+const char *pool_host_uri(const struct pool_host *host);
+
+/* True while the connection is open; after libvirtd went away the host
+ * reconnects in the background, and the next call reconnects at once. */
+bool pool_host_is_alive(struct pool_host *host);
+
+/* How many times the host has reconnected since it was created. */
+unsigned pool_host_reconnects(struct pool_host *host);
+
+/* ---- events -------------------------------------------------------------- */
+
+enum pool_event_type {
+	POOL_EVENT_DEFINED,
+	POOL_EVENT_UNDEFINED,
+	POOL_EVENT_STARTED,
+	POOL_EVENT_SUSPENDED,
+	POOL_EVENT_RESUMED,
+	POOL_EVENT_SHUTDOWN,  /* the guest began shutting down */
+	POOL_EVENT_STOPPED,   /* the domain is no longer running (shut off, destroyed, failed) */
+	POOL_EVENT_CRASHED,
+	POOL_EVENT_GRAPHICS_CONNECT,
+	POOL_EVENT_GRAPHICS_INITIALIZE, /* a SPICE client authenticated */
+	POOL_EVENT_GRAPHICS_DISCONNECT,
+	POOL_EVENT_HOST_LOST, /* the libvirt connection closed */
+	POOL_EVENT_HOST_BACK, /* reconnected */
+};
+
+const char *pool_event_type_name(enum pool_event_type type);
+
+struct pool_event {
+	enum pool_event_type type;
+	const char *domain; /* NULL for host events */
+	const char *pool;   /* parsed from the domain name */
+	int64_t desktop_id;
+	int detail;         /* libvirt's event detail, for logs */
+};
+
+/*
+ * Delivers lifecycle and graphics events of vdi's domains (those named
+ * vdi-<pool>-<id>) and host connection events to fn, called on libvirt's
+ * event thread: it must not block for long.  The event and its strings are
+ * borrowed for the duration of the call.  fn = NULL stops delivery; after
+ * this returns, fn is no longer running and will not be called again.
+ */
+void pool_host_set_event_handler(struct pool_host *host,
+				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
+				 void *userdata);
+
+/* ---- templates ----------------------------------------------------------- */
+
+struct pool_template {
+	char *name;
+	char *disk_path;   /* absolute path of the base QCOW2 volume */
+	uint64_t capacity; /* virtual size in bytes, from the QCOW2 header */
+	char *xml;         /* domain XML clones are made from */
+};
+
+struct pool_template_options {
+	const char *name;      /* [A-Za-z0-9_.-], 1..64 */
+	const char *disk_path; /* base QCOW2 volume; must exist and be QCOW2 */
+	const char *xml;       /* domain XML, or NULL for a default desktop */
+	unsigned memory_mib;   /* 0: from the XML, or 2048 for the default */
+	unsigned vcpus;        /* 0: from the XML, or 2 for the default */
+};
+
+/*
+ * Checks the disk (exists, readable, a sane QCOW2 header) and the XML
+ * (well-formed <domain> with at most one disk), applies memory/vcpus, and
+ * returns a new template in *ret.  Local files only: the template's disk
+ * must be reachable at the same path on the host.
+ */
+int pool_template_new(const struct pool_template_options *opts, struct pool_template **ret,
+		      struct pool_error *err);
+struct pool_template *pool_template_free(struct pool_template *t);
+
+/* Reads a QCOW2 header: returns 0 and the virtual size, or -EINVAL (not QCOW2, corrupt), -errno. */
+int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct pool_error *err);
+
+/* ---- desktops ------------------------------------------------------------ */
+
+/* Pool names are [A-Za-z0-9_], 1..32 characters (no '-', so names parse back). */
+bool pool_name_is_valid(const char *pool);
+
+/* Writes "vdi-<pool>-<id>" into buf. Returns 0 or -EINVAL / -ENAMETOOLONG. */
+int pool_domain_name(const char *pool, int64_t desktop_id, char *buf, size_t len);
+
+/* Parses a domain name made by pool_domain_name(). Returns 0, or -EINVAL when it is not one of ours. */
+int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, int64_t *ret_id);
+
+/*
+ * Creates desktop <pool>/<desktop_id> from template t: the overlay volume
+ * "<domain>.qcow2" in the host's storage pool, backed by t->disk_path, and a
+ * persistent domain defined from t->xml with a fresh name, UUID, MACs,
+ * SPICE on <runtime_dir>/spice/<domain>.sock protected by a random ticket
+ * nobody knows, and the vdi <metadata>.  The domain is not started.
+ * On failure nothing is left behind.
+ */
+int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
+			int64_t desktop_id, struct pool_error *err);
+
+int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_error *err);
+
+/*
+ * Asks the guest to shut down (ACPI) and waits up to timeout_ms for it to
+ * stop; then destroys it.  Returns 1 when the guest stopped by itself, 0
+ * when it had to be destroyed or was not running.
+ */
+int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
+			  struct pool_error *err);
+
+/* Powers off at once. Not running is not an error. */
+int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool_error *err);
+
+/*
+ * Stops the desktop if running, discards its overlay and creates a fresh
+ * one backed by t (which may be a newer publication of the template).  The
+ * domain stays defined and stopped.
+ */
+int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
+		       struct pool_error *err);
+
+/* Destroys, undefines and deletes the overlay. Parts already gone are not an error. */
+int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_error *err);
+
+/*
+ * Sets the SPICE ticket of a running desktop: password (1..60 characters)
+ * valid until valid_to (UTC, seconds; 0 = no expiry).  New connections need
+ * it; open ones stay.
+ */
+int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const char *password,
+			    time_t valid_to, struct pool_error *err);
+
+/* Writes the SPICE target for the gateway, "unix:<path>", into buf. */
+int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *buf, size_t len);
+
+enum pool_desktop_state {
+	POOL_DESKTOP_STOPPED,
+	POOL_DESKTOP_RUNNING,
+	POOL_DESKTOP_PAUSED,
+	POOL_DESKTOP_OTHER,
+};
+
+const char *pool_desktop_state_name(enum pool_desktop_state s);
+
+struct pool_desktop_info {
+	char *domain;
+	char *uuid;
+	char *pool;
+	int64_t desktop_id;
+	char *template_name;
+	char *overlay_path;
+	enum pool_desktop_state state;
+};
+
+/* Fills *ret with the state of one of vdi's domains. Free with pool_desktop_info_finish(). */
+int pool_desktop_get_info(struct pool_host *host, const char *domain, struct pool_desktop_info *ret,
+			  struct pool_error *err);
+void pool_desktop_info_finish(struct pool_desktop_info *info);
+
+/*
+ * Lists every domain on the host that carries vdi's metadata (the input of
+ * reconcile).  *ret is a new array of *ret_n entries; free it with
+ * pool_desktop_list_free().
+ */
+int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, size_t *ret_n,
+		      struct pool_error *err);
+void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
+
+/*
+ * Lists the overlay volumes (names "vdi-*.qcow2") in the host's storage
+ * pool, whether or not a domain uses them: reconcile finds leaked ones
+ * with this.  *ret is a NULL-terminated array of new strings; free it
+ * with pool_strv_free().
+ */
+int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *err);
+char **pool_strv_free(char **strv);
