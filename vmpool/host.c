@@ -226,11 +226,10 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 
 	/* Notice a dead or hung libvirtd within ~15 s, not at the next call. */
 	(void)virConnectSetKeepAlive(conn, 5, 3);
-	pool_host_ref(host);
-	if (virConnectRegisterCloseCallback(conn, close_cb, host, pool_host_unref_cb) < 0) {
-		pool_host_unref(host);
+	/* No reference for this one: unregistering waits for a running close_cb (same lock), and
+	 * drivers without close callbacks (test:///) never call a freecb. */
+	if (virConnectRegisterCloseCallback(conn, close_cb, host, NULL) < 0)
 		return pool_error_libvirt(err, "cannot watch the connection to %s", host->opts.uri);
-	}
 	r = pool_events_register(host, conn, ret_ids);
 	if (r < 0) {
 		(void)virConnectUnregisterCloseCallback(conn, close_cb);
