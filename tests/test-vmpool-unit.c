@@ -402,6 +402,71 @@ static void test_domxml_spice_ticket(void)
 	check_err(pool_domxml_spice_ticket("<domain><devices/></domain>", "x", NULL, &g2, NULL), ENOENT);
 }
 
+/* ---- capabilities: which domain type "auto" picks ------------------------------ */
+
+static char *caps_xml(const char *arch, const char *feature, const char *domains)
+{
+	char *xml;
+
+	check(asprintf(&xml,
+		       "<capabilities><host><cpu><arch>%s</arch>%s</cpu>"
+		       "<secmodel><model>dac</model><doi>0</doi>"
+		       "<baselabel type='kvm'>+64055:+107</baselabel><baselabel type='qemu'>+64055:+108</baselabel>"
+		       "</secmodel></host>"
+		       "<guest><os_type>hvm</os_type><arch name='%s'>%s</arch></guest></capabilities>",
+		       arch, feature, arch, domains) > 0);
+	return xml;
+}
+
+static void test_caps_pick_domain_type(void)
+{
+	static const char both[] = "<domain type='qemu'/><domain type='kvm'/>";
+	struct pool_error err = { { 0 } };
+	char type[16];
+	uid_t uid;
+	gid_t gid;
+	char *x;
+
+	/* A real KVM host: kvm offered, and the CPU has svm (or vmx). */
+	x = caps_xml("x86_64", "<feature name='svm'/>", both);
+	check_ok(pool_caps_parse(x, "auto", type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "kvm");
+	check_int_eq(uid, 64055);
+	check_int_eq(gid, 107);
+	check_ok(pool_caps_parse(x, "qemu", type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "qemu");
+	check_int_eq(gid, 108);
+	free(x);
+
+	/* /dev/kvm passed through by a hypervisor without vmx/svm: guests would hang, so TCG. */
+	x = caps_xml("x86_64", "<feature name='hypervisor'/>", both);
+	check_ok(pool_caps_parse(x, "auto", type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "qemu");
+	/* Asked for explicitly, kvm is still used. */
+	check_ok(pool_caps_parse(x, "kvm", type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "kvm");
+	free(x);
+
+	/* No /dev/kvm at all. */
+	x = caps_xml("x86_64", "<feature name='vmx'/>", "<domain type='qemu'/>");
+	check_ok(pool_caps_parse(x, NULL, type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "qemu");
+	check_err(pool_caps_parse(x, "kvm", type, sizeof(type), &uid, &gid, &err), EOPNOTSUPP);
+	check_str_contains(err.message, "kvm");
+	free(x);
+
+	/* Other architectures have no vmx/svm flags: kvm when offered. */
+	x = caps_xml("aarch64", "", both);
+	check_ok(pool_caps_parse(x, "auto", type, sizeof(type), &uid, &gid, &err));
+	check_str_eq(type, "kvm");
+	free(x);
+
+	x = caps_xml("x86_64", "", "");
+	check_err(pool_caps_parse(x, "auto", type, sizeof(type), &uid, &gid, &err), EOPNOTSUPP);
+	free(x);
+	check_err(pool_caps_parse("<capabilities", "auto", type, sizeof(type), &uid, &gid, &err), EIO);
+}
+
 /* ---- hosts and desktops on test:///default -------------------------------------- */
 
 static void test_host_basics(void)
@@ -635,6 +700,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_domxml_for_clone),
 	VDI_TEST(test_domxml_escaping_and_missing_parts),
 	VDI_TEST(test_domxml_spice_ticket),
+	VDI_TEST(test_caps_pick_domain_type),
 	VDI_TEST(test_host_basics),
 	VDI_TEST(test_host_errors),
 	VDI_TEST(test_desktop_lifecycle),

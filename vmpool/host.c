@@ -50,23 +50,34 @@ static int xpath_string(xmlXPathContextPtr ctx, const char *expr, char *buf, siz
 }
 
 /*
- * From the host's capabilities: the domain type to use (kvm when the host
- * offers it for its own architecture, else qemu, else the first one listed,
- * as with the test driver) and the uid:gid QEMU runs as (DAC base label).
+ * libvirt offers kvm domains whenever /dev/kvm opens, but a hypervisor may
+ * pass /dev/kvm through without virtualisation extensions: guests then hang
+ * in the firmware.  On x86 the host CPU must also show vmx or svm.
  */
-static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_type, size_t type_len,
-			   uid_t *ret_uid, gid_t *ret_gid, struct pool_error *err)
+static bool kvm_usable(xmlXPathContextPtr ctx, const char *arch)
+{
+	char feature[16];
+
+	if (!streq(arch, "x86_64") && !streq(arch, "i686"))
+		return true;
+	return xpath_string(ctx, "/capabilities/host/cpu/feature[@name='vmx' or @name='svm']/@name", feature,
+			    sizeof(feature)) >= 0;
+}
+
+/*
+ * From the host's capabilities: the domain type to use (kvm when the host
+ * offers it for its own architecture and can run it, else qemu, else the
+ * first one listed, as with the test driver) and the uid:gid QEMU runs as (DAC base label).
+ */
+int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
+		    gid_t *ret_gid, struct pool_error *err)
 {
 	_cleanup_(xmlXPathFreeContextp) xmlXPathContextPtr ctx = NULL;
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
-	_cleanup_free_ char *caps = NULL;
 	char arch[64] = "", expr[256], label[64];
 	static const char *const order[] = { "kvm", "qemu" };
 	bool found = false;
 
-	caps = virConnectGetCapabilities(conn);
-	if (!caps)
-		return pool_error_libvirt(err, "cannot read the capabilities of %s", virConnectGetURI(conn));
 	doc = xmlReadMemory(caps, (int)strlen(caps), "capabilities.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
 	if (!doc || !(ctx = xmlXPathNewContext(doc)))
 		return pool_error_set(err, -EIO, "cannot parse the host's capabilities");
@@ -81,6 +92,8 @@ static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_typ
 		found = true;
 	}
 	for (size_t i = 0; !found && i < ELEMENTSOF(order); i++) {
+		if (streq(order[i], "kvm") && !kvm_usable(ctx, arch))
+			continue;
 		snprintf(expr, sizeof(expr), "/capabilities/guest[arch/@name='%s']/arch/domain[@type='%s']/@type", arch, order[i]);
 		found = xpath_string(ctx, expr, ret_type, type_len) >= 0;
 	}
@@ -101,6 +114,16 @@ static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_typ
 		}
 	}
 	return 0;
+}
+
+static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_type, size_t type_len,
+			   uid_t *ret_uid, gid_t *ret_gid, struct pool_error *err)
+{
+	_cleanup_free_ char *caps = virConnectGetCapabilities(conn);
+
+	if (!caps)
+		return pool_error_libvirt(err, "cannot read the capabilities of %s", virConnectGetURI(conn));
+	return pool_caps_parse(caps, wanted, ret_type, type_len, ret_uid, ret_gid, err);
 }
 
 static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struct pool_error *err)

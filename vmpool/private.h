@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include <libvirt/libvirt.h>
 #include <libxml/tree.h>
@@ -56,6 +57,13 @@ int pool_error_libvirt(struct pool_error *err, const char *fmt, ...) __attribute
 
 /* Takes a reference to the host's connection, reconnecting when it died.  Release with virConnectClose(). */
 int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err);
+
+/*
+ * From a host's capabilities XML: the domain type to use for wanted ("auto",
+ * "kvm", "qemu") and the uid:gid QEMU runs as ((uid_t)-1 when unknown).
+ */
+int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
+		    gid_t *ret_gid, struct pool_error *err);
 
 /* Event plumbing (events.c). */
 void pool_events_init_once(void);
