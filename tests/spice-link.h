@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * A minimal SPICE client for tests: the link handshake of the main channel
+ * and, optionally, ticket (password) authentication.  Enough to prove that
+ * a socket speaks SPICE and that a ticket is accepted, refused or expired.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* SpiceLinkErr values the tests look at. */
+#define SPICE_LINK_OK 0
+#define SPICE_LINK_PERMISSION_DENIED 7
+
+struct spice_link_result {
+	char magic[5];          /* "REDQ" from the server's reply */
+	uint32_t major, minor;  /* the server's protocol version */
+	uint32_t reply_error;   /* SpiceLinkReply.error */
+	bool auth_done;         /* a ticket was sent and a link result read */
+	uint32_t auth_result;   /* SPICE_LINK_OK or an error such as SPICE_LINK_PERMISSION_DENIED */
+};
+
+/*
+ * Connects to target ("unix:/path" or "tcp:host:port"), sends a SpiceLinkMess
+ * for the main channel and reads the SpiceLinkReply.  When password is not
+ * NULL it sends the ticket (password + NUL, RSA-OAEP encrypted with the
+ * server's key) and reads the link result.  timeout_ms bounds each read and
+ * write.  Returns 0 with *ret filled when the exchange completed, whatever
+ * the server answered; -errno on connection or protocol failure.
+ */
+int spice_link_probe(const char *target, const char *password, int timeout_ms, struct spice_link_result *ret);
