@@ -125,7 +125,8 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 	n = asprintf(&xml,
 		     "<volume><name>%s</name>"
 		     "<capacity unit='bytes'>%" PRIu64 "</capacity>"
-		     "<target><format type='qcow2'/><permissions><mode>0600</mode></permissions></target>"
+		     "<target><format type='qcow2'/><compat>1.1</compat>"
+		     "<permissions><mode>0600</mode></permissions></target>"
 		     "<backingStore><path>%s</path><format type='qcow2'/></backingStore>"
 		     "</volume>",
 		     volname, t->capacity, (const char *)esc_path);

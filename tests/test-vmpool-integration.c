@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmpool against a real libvirtd (qemu:///system) and QEMU, with the test
+ * guest built by tests/guest/build-guest.  Each test makes its own storage
+ * pool in its own temp dir and removes what it made; the last test checks
+ * that nothing of ours is left in libvirt.
+ *
+ * Environment (set by meson): VDI_TEST_GUEST_DIR, VDI_SOURCE_ROOT.
+ * VDI_TEST_VIRT_TYPE overrides the domain type (default: auto).
+ * VDI_SKIP_INTEGRATION=1 skips when no libvirtd answers; otherwise that fails.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "alloc.h"
+#include "harness.h"
+#include "spice-link.h"
+#include "vmpool.h"
+
+#define URI "qemu:///system"
+#define BANNER "VDI-TEST-GUEST READY"
+#define BOOT_TIMEOUT_MS 120000
+
+struct it {
+	char pool_name[64];   /* libvirt storage pool */
+	char images[512];
+	char run[512];
+	struct pool_host *host;
+	struct pool_template *tmpl;
+};
+
+/* ---- fixtures ---------------------------------------------------------------- */
+
+static const char *env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		vdi_test_fail(__FILE__, __LINE__, "%s is not set: run this test through meson", name);
+	return v;
+}
+
+static void require_libvirt(void)
+{
+	virConnectPtr c = virConnectOpen(URI);
+
+	if (c) {
+		virConnectClose(c);
+		return;
+	}
+	if (getenv("VDI_SKIP_INTEGRATION"))
+		vdi_test_skip("no libvirtd answers on %s", URI);
+	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", URI);
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	check(f);
+	check(getdelim(&buf, &len, '\0', f) > 0);
+	fclose(f);
+	return buf;
+}
+
+/* Replaces every occurrence of key in s (a new string is returned, s freed). */
+static char *replace(char *s, const char *key, const char *value)
+{
+	size_t from = 0;
+	char *p;
+
+	/* Resume after the inserted value: it may contain key itself. */
+	while ((p = strstr(s + from, key))) {
+		size_t at = (size_t)(p - s);
+		char *n;
+
+		check(asprintf(&n, "%.*s%s%s", (int)at, s, value, p + strlen(key)) > 0);
+		free(s);
+		s = n;
+		from = at + strlen(value);
+	}
+	return s;
+}
+
+static char *guest_path(const char *file)
+{
+	char *p;
+
+	check(asprintf(&p, "%s/%s", env_or_fail("VDI_TEST_GUEST_DIR"), file) > 0);
+	return p;
+}
+
+/* The guest's domain XML with kernel, initrd and extra kernel arguments filled in. */
+static char *guest_xml(const char *extra_cmdline)
+{
+	_cleanup_free_ char *xml_path = guest_path("guest.xml"), *kernel = guest_path("vmlinuz"),
+			    *initrd = guest_path("initrd.img");
+	char *xml = read_text(xml_path);
+
+	xml = replace(xml, "@KERNEL@", kernel);
+	xml = replace(xml, "@INITRD@", initrd);
+	if (extra_cmdline) {
+		char *with;
+
+		check(asprintf(&with, "%s</cmdline>", extra_cmdline) > 0);
+		check(strstr(xml, "</cmdline>"));
+		xml = replace(xml, "</cmdline>", with);
+		free(with);
+	}
+	return xml;
+}
+
+static struct pool_template *make_template(const char *name, const char *disk, const char *extra_cmdline)
+{
+	_cleanup_free_ char *xml = guest_xml(extra_cmdline);
+	struct pool_template_options o = { .name = name, .disk_path = disk, .xml = xml };
+	struct pool_error err = { { 0 } };
+	struct pool_template *t = NULL;
+
+	if (pool_template_new(&o, &t, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "template %s: %s", name, err.message);
+	return t;
+}
+
+static struct pool_host *open_host(struct it *it, struct pool_error *err, int *ret)
+{
+	struct pool_host_options o = {
+		.uri = URI,
+		.storage_pool = it->pool_name,
+		.storage_path = it->images,
+		.runtime_dir = it->run,
+		.virt_type = getenv("VDI_TEST_VIRT_TYPE"),
+	};
+	struct pool_host *host = NULL;
+
+	*ret = pool_host_new(&o, &host, err);
+	return host;
+}
+
+/*
+ * Storage pools are named vdi-test-<run>-<test>, <run> being the pid of the
+ * test binary's main process.  Pools of runs whose process is gone (killed
+ * by a timeout, say) are removed with their domains; those of this run are
+ * left for test_nothing_left_behind to find.
+ */
+static void cleanup_stale_runs(void)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virStoragePoolPtr *pools = NULL;
+	int n;
+
+	check(c);
+	n = virConnectListAllStoragePools(c, &pools, 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = virStoragePoolGetName(pools[i]);
+		int run = 0;
+
+		if (sscanf(name, "vdi-test-%d-", &run) == 1 && run > 0 && kill(run, 0) < 0 && errno == ESRCH) {
+			_cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pools[i], 0);
+			char *p = xml ? strstr(xml, "<path>") : NULL, *e = p ? strstr(p, "</path>") : NULL;
+			virDomainPtr *doms = NULL;
+			int nd;
+
+			if (p && e) {
+				*e = '\0';
+				p += strlen("<path>");
+				nd = virConnectListAllDomains(c, &doms, 0);
+				for (int j = 0; j < nd; j++) {
+					_cleanup_free_ char *dx = virDomainGetXMLDesc(doms[j], 0);
+
+					if (dx && strstr(dx, p)) {
+						(void)virDomainDestroy(doms[j]);
+						(void)virDomainUndefine(doms[j]);
+					}
+					virDomainFree(doms[j]);
+				}
+				free(doms);
+			}
+			(void)virStoragePoolDestroy(pools[i]);
+			(void)virStoragePoolUndefine(pools[i]);
+		}
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	virConnectClose(c);
+}
+
+static void it_setup_at(struct it *it, const char *images)
+{
+	struct pool_error err = { { 0 } };
+	_cleanup_free_ char *disk = guest_path("template.qcow2");
+	int r;
+
+	require_libvirt();
+	cleanup_stale_runs();
+	memset(it, 0, sizeof(*it));
+	snprintf(it->pool_name, sizeof(it->pool_name), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
+	snprintf(it->images, sizeof(it->images), "%s", images);
+	snprintf(it->run, sizeof(it->run), "%s/run", vdi_test_tmpdir());
+	it->host = open_host(it, &err, &r);
+	if (r < 0)
+		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	it->tmpl = make_template("guest", disk, NULL);
+}
+
+static void it_setup(struct it *it)
+{
+	char images[512];
+
+	snprintf(images, sizeof(images), "%s/images", vdi_test_tmpdir());
+	it_setup_at(it, images);
+}
+
+/* Deletes every desktop on the host's storage pool, then the pool itself. */
+static void it_teardown(struct it *it)
+{
+	struct pool_desktop_info *list = NULL;
+	size_t n = 0;
+	virConnectPtr c;
+	virStoragePoolPtr sp;
+
+	if (pool_desktop_list(it->host, &list, &n, NULL) >= 0) {
+		for (size_t i = 0; i < n; i++)
+			if (list[i].overlay_path && strstr(list[i].overlay_path, it->images))
+				(void)pool_desktop_delete(it->host, list[i].domain, NULL);
+		pool_desktop_list_free(list, n);
+	}
+	pool_template_free(it->tmpl);
+	pool_host_free(it->host);
+
+	c = virConnectOpen(URI);
+	check(c);
+	sp = virStoragePoolLookupByName(c, it->pool_name);
+	if (sp) {
+		(void)virStoragePoolDestroy(sp);
+		(void)virStoragePoolUndefine(sp);
+		virStoragePoolFree(sp);
+	}
+	virConnectClose(c);
+}
+
+static char *desktop_name(const char *pool, int64_t id)
+{
+	char *n = malloc(128);
+
+	check(n && pool_domain_name(pool, id, n, 128) >= 0);
+	return n;
+}
+
+/* ---- console ------------------------------------------------------------------ */
+
+/*
+ * Reads the desktop's serial console until needle appears (true) or the
+ * timeout passes (false).  The guest prints its banner every 2 s, so a
+ * console opened late still sees it.  The text read goes to out.
+ */
+static bool console_wait(const char *domain, const char *needle, unsigned timeout_ms, char *out, size_t outlen)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr d;
+	virStreamPtr st;
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	size_t used = 0;
+	bool found = false;
+
+	check(c);
+	d = virDomainLookupByName(c, domain);
+	check(d);
+	st = virStreamNew(c, VIR_STREAM_NONBLOCK);
+	check(st);
+	if (virDomainOpenConsole(d, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "cannot open the console of %s: %s", domain, virGetLastErrorMessage());
+
+	out[0] = '\0';
+	while (!found && vdi_test_now_ms() < end) {
+		char buf[4096];
+		int n = virStreamRecv(st, buf, sizeof(buf));
+
+		if (n == -2 || n == 0) {
+			usleep(20 * 1000);
+			if (n == 0)
+				break;
+			continue;
+		}
+		if (n < 0)
+			break;
+		/* Keep the tail: the banner repeats. */
+		if (used + (size_t)n >= outlen) {
+			size_t keep = outlen / 2;
+
+			memmove(out, out + used - keep, keep);
+			used = keep;
+		}
+		memcpy(out + used, buf, (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1);
+		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
+		out[used] = '\0';
+		found = strstr(out, needle) != NULL;
+	}
+	(void)virStreamAbort(st);
+	virStreamFree(st);
+	virDomainFree(d);
+	virConnectClose(c);
+	return found;
+}
+
+/* ---- libvirt checks -------------------------------------------------------------- */
+
+static bool domain_exists(const char *name)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr d;
+
+	check(c);
+	d = virDomainLookupByName(c, name);
+	if (d)
+		virDomainFree(d);
+	virConnectClose(c);
+	return d != NULL;
+}
+
+/* Overlay files in the pool's directory, by looking at the disk, not libvirt's idea of it. */
+static int count_files(const char *dir)
+{
+	char cmd[1024];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -maxdepth 1 -type f 2>/dev/null | wc -l", dir);
+	p = popen(cmd, "r");
+	check(p);
+	check(fscanf(p, "%d", &n) == 1);
+	pclose(p);
+	return n;
+}
+
+static char *read_marker(const char *disk)
+{
+	_cleanup_free_ char *script = NULL;
+	char cmd[2048], line[256] = "";
+	FILE *p;
+	size_t len;
+
+	check(asprintf(&script, "%s/tests/guest/read-marker", env_or_fail("VDI_SOURCE_ROOT")) > 0);
+	snprintf(cmd, sizeof(cmd), "'%s' '%s'", script, disk);
+	p = popen(cmd, "r");
+	check(p);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	check_int_eq(pclose(p), 0);
+	len = strlen(line);
+	while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		line[--len] = '\0';
+	return strdup(line);
+}
+
+static char *overlay_of(struct it *it, const char *domain)
+{
+	char *p;
+
+	check(asprintf(&p, "%s/%s.qcow2", it->images, domain) > 0);
+	return p;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void test_clone_ten_and_boot(void)
+{
+	struct it it;
+	static char console[8192];
+	uint64_t t0, created, booted[10];
+
+	it_setup(&it);
+	t0 = vdi_test_now_ms();
+	for (int i = 1; i <= 10; i++) {
+		struct pool_error err = { { 0 } };
+
+		if (pool_desktop_create(it.host, it.tmpl, "ten", i, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "create %d: %s", i, err.message);
+	}
+	created = vdi_test_now_ms() - t0;
+	vdi_test_log("10 clones created in %" PRIu64 " ms (type %s)", created, pool_host_virt_type(it.host));
+	check_int_eq(count_files(it.images), 10);
+
+	t0 = vdi_test_now_ms();
+	for (int i = 1; i <= 10; i++) {
+		_cleanup_free_ char *name = desktop_name("ten", i);
+		struct pool_error err = { { 0 } };
+
+		if (pool_desktop_start(it.host, name, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "start %s: %s", name, err.message);
+	}
+	for (int i = 1; i <= 10; i++) {
+		_cleanup_free_ char *name = desktop_name("ten", i);
+
+		if (!console_wait(name, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)))
+			vdi_test_fail(__FILE__, __LINE__, "%s showed no banner; console:\n%s", name, console);
+		booted[i - 1] = vdi_test_now_ms() - t0;
+	}
+	vdi_test_log("all 10 showed \"" BANNER "\"; last after %" PRIu64 " ms from the first start", booted[9]);
+
+	for (int i = 1; i <= 10; i++) {
+		_cleanup_free_ char *name = desktop_name("ten", i);
+
+		check_ok(pool_desktop_delete(it.host, name, NULL));
+		check(!domain_exists(name));
+	}
+	check_int_eq(count_files(it.images), 0);
+	it_teardown(&it);
+}
+
+/* Boots a desktop, waits for needle on its console, powers it off. */
+static void boot_and_expect(struct it *it, const char *domain, const char *needle)
+{
+	static char console[8192];
+	struct pool_error err = { { 0 } };
+
+	if (pool_desktop_start(it->host, domain, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "start %s: %s", domain, err.message);
+	if (!console_wait(domain, needle, BOOT_TIMEOUT_MS, console, sizeof(console)))
+		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console:\n%s", domain, needle, console);
+	/* The marker line comes before the banner: wait for the banner so the write is done. */
+	if (!strstr(console, BANNER))
+		check(console_wait(domain, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)));
+	check_ok(pool_desktop_destroy(it->host, domain, &err));
+}
+
+static void test_overlay_isolation_and_reset(void)
+{
+	struct it it;
+	_cleanup_free_ char *disk = guest_path("template.qcow2");
+	struct pool_template *marking;
+	_cleanup_free_ char *d1 = desktop_name("iso", 1), *d2 = desktop_name("iso", 2);
+	_cleanup_free_ char *o1 = NULL, *o2 = NULL;
+	char *m;
+
+	it_setup(&it);
+	/* Desktop 1 comes from a template whose kernel command line asks the guest to write a marker. */
+	marking = make_template("guest", disk, " vdi.marker=desk1mark");
+	check_ok(pool_desktop_create(it.host, marking, "iso", 1, NULL));
+	check_ok(pool_desktop_create(it.host, it.tmpl, "iso", 2, NULL));
+	o1 = overlay_of(&it, d1);
+	o2 = overlay_of(&it, d2);
+
+	boot_and_expect(&it, d1, "vdi-marker-written: desk1mark");
+	m = read_marker(o1);
+	check_str_eq(m, "desk1mark");
+	free(m);
+	m = read_marker(o2);
+	check_str_eq(m, "none");
+	free(m);
+	m = read_marker(disk);
+	check_str_eq(m, "none");
+	free(m);
+
+	/* Desktop 2 boots and finds no marker: the write landed in desktop 1's overlay only. */
+	boot_and_expect(&it, d2, "vdi-marker: none");
+
+	/* Reset discards the overlay: the marker is gone on disk and the guest sees none. */
+	check_ok(pool_desktop_reset(it.host, it.tmpl, d1, NULL));
+	m = read_marker(o1);
+	check_str_eq(m, "none");
+	free(m);
+	{
+		/* Boot desktop 1 again without the marker request to see what the guest reads. */
+		check_ok(pool_desktop_delete(it.host, d2, NULL));
+		boot_and_expect(&it, d1, "vdi-marker: none");
+	}
+
+	pool_template_free(marking);
+	it_teardown(&it);
+}
+
+static void make_template_with_data(const char *path, const char *size, unsigned data_mib)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' %s", path, size);
+	check_int_eq(system(cmd), 0);
+	/* Real data in the template, so that a copy would cost. */
+	snprintf(cmd, sizeof(cmd), "qemu-io -f qcow2 -c 'write -P 0xab 0 %uM' '%s' >/dev/null", data_mib, path);
+	check_int_eq(system(cmd), 0);
+}
+
+static uint64_t file_blocks_bytes(const char *path)
+{
+	struct stat st;
+
+	check(stat(path, &st) == 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void test_clone_cost_independent_of_template_size(void)
+{
+	struct it it;
+	char small[512], big[512];
+	struct pool_template *ts, *tb;
+	uint64_t ms_small = 0, ms_big = 0, max_overlay = 0;
+	const int n = 5;
+
+	it_setup(&it);
+	snprintf(small, sizeof(small), "%s/small.qcow2", vdi_test_tmpdir());
+	snprintf(big, sizeof(big), "%s/big.qcow2", vdi_test_tmpdir());
+	make_template_with_data(small, "1G", 64);
+	make_template_with_data(big, "16G", 256);
+	ts = make_template("small", small, NULL);
+	tb = make_template("big", big, NULL);
+	check_int_eq(ts->capacity, 1ULL << 30);
+	check_int_eq(tb->capacity, 16ULL << 30);
+
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *a = desktop_name("small", i), *b = desktop_name("big", i);
+		_cleanup_free_ char *oa = overlay_of(&it, a), *ob = overlay_of(&it, b);
+		uint64_t t0 = vdi_test_now_ms();
+
+		check_ok(pool_desktop_create(it.host, ts, "small", i, NULL));
+		ms_small += vdi_test_now_ms() - t0;
+		t0 = vdi_test_now_ms();
+		check_ok(pool_desktop_create(it.host, tb, "big", i, NULL));
+		ms_big += vdi_test_now_ms() - t0;
+
+		/* No template data is copied: each overlay holds only its QCOW2 metadata, whatever the template's size. */
+		max_overlay = file_blocks_bytes(oa) > max_overlay ? file_blocks_bytes(oa) : max_overlay;
+		max_overlay = file_blocks_bytes(ob) > max_overlay ? file_blocks_bytes(ob) : max_overlay;
+	}
+	check(max_overlay < 1024 * 1024);
+	check(file_blocks_bytes(small) >= 64ULL << 20);
+	check(file_blocks_bytes(big) >= 256ULL << 20);
+	vdi_test_log("mean create: %" PRIu64 " ms (1 GiB template) vs %" PRIu64 " ms (16 GiB); largest overlay %" PRIu64
+		     " KiB; bench/clone measures this properly",
+		     ms_small / n, ms_big / n, max_overlay / 1024);
+
+	pool_template_free(ts);
+	pool_template_free(tb);
+	it_teardown(&it);
+}
+
+struct event_log {
+	pthread_mutex_t lock;
+	char text[16384];
+};
+
+static void record_event(struct pool_host *host, const struct pool_event *ev, void *userdata)
+{
+	struct event_log *log = userdata;
+	char line[160];
+
+	(void)host;
+	snprintf(line, sizeof(line), "%s:%s\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-");
+	pthread_mutex_lock(&log->lock);
+	if (strlen(log->text) + strlen(line) < sizeof(log->text))
+		strcat(log->text, line);
+	pthread_mutex_unlock(&log->lock);
+}
+
+static bool wait_event(struct event_log *log, const char *needle, unsigned ms)
+{
+	uint64_t end = vdi_test_now_ms() + ms;
+
+	do {
+		bool found;
+
+		pthread_mutex_lock(&log->lock);
+		found = strstr(log->text, needle) != NULL;
+		pthread_mutex_unlock(&log->lock);
+		if (found)
+			return true;
+		usleep(20 * 1000);
+	} while (vdi_test_now_ms() < end);
+	vdi_test_log("no event \"%s\" within %u ms; events so far:\n%s", needle, ms, log->text);
+	return false;
+}
+
+static void test_spice_redq_ticket_and_graphics_events(void)
+{
+	struct it it;
+	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	_cleanup_free_ char *d = desktop_name("spice", 1);
+	struct spice_link_result res;
+	struct pool_error err = { { 0 } };
+	char target[512];
+
+	it_setup(&it);
+	pool_host_set_event_handler(it.host, record_event, &log);
+	check_ok(pool_desktop_create(it.host, it.tmpl, "spice", 1, NULL));
+	check_ok(pool_desktop_start(it.host, d, NULL));
+	check(wait_event(&log, "started:vdi-spice-1", 10000));
+	check_ok(pool_desktop_spice_target(it.host, d, target, sizeof(target)));
+
+	/* The socket answers the SPICE link with REDQ. */
+	check_ok(spice_link_probe(target, NULL, 5000, &res));
+	check_str_eq(res.magic, "REDQ");
+	check_int_eq(res.major, 2);
+
+	/* Before any console request the ticket is a random one nobody knows. */
+	check_ok(spice_link_probe(target, "", 5000, &res));
+	check(res.auth_done);
+	check(res.auth_result != 0);
+
+	/* A ticket valid for 3 s: accepted, a wrong one refused, and refused once expired. */
+	check_ok(pool_desktop_set_ticket(it.host, d, "Tick3t-One", time(NULL) + 3, &err));
+	check_ok(spice_link_probe(target, "Tick3t-One", 5000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, 0);
+	check(wait_event(&log, "graphics-connect:vdi-spice-1", 10000));
+	check(wait_event(&log, "graphics-initialize:vdi-spice-1", 10000));
+	check(wait_event(&log, "graphics-disconnect:vdi-spice-1", 10000));
+
+	check_ok(spice_link_probe(target, "wrong", 5000, &res));
+	check(res.auth_result != 0);
+	sleep(4);
+	check_ok(spice_link_probe(target, "Tick3t-One", 5000, &res));
+	check(res.auth_done);
+	check(res.auth_result != 0);
+
+	/* A fresh ticket without expiry works again. */
+	check_ok(pool_desktop_set_ticket(it.host, d, "Tick3t-Two", 0, &err));
+	check_ok(spice_link_probe(target, "Tick3t-Two", 5000, &res));
+	check_int_eq(res.auth_result, 0);
+
+	check_ok(pool_desktop_destroy(it.host, d, NULL));
+	check(wait_event(&log, "stopped:vdi-spice-1", 10000));
+	pool_host_set_event_handler(it.host, NULL, NULL);
+	it_teardown(&it);
+}
+
+static void restart_libvirtd(void)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s/tools/libvirt-host' restart", env_or_fail("VDI_SOURCE_ROOT"));
+	check_int_eq(system(cmd), 0);
+}
+
+static void stop_libvirtd(void)
+{
+	check_int_eq(system("pkill -TERM -x libvirtd; for i in $(seq 100); do pgrep -x libvirtd >/dev/null || exit 0; sleep 0.1; done; pkill -KILL -x libvirtd; true"), 0);
+}
+
+static void test_reconnect_after_libvirtd_restart(void)
+{
+	struct it it;
+	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	_cleanup_free_ char *d1 = desktop_name("rc", 1), *d2 = desktop_name("rc", 2);
+	struct pool_desktop_info info;
+	struct pool_error err = { { 0 } };
+	int r;
+
+	it_setup(&it);
+	pool_host_set_event_handler(it.host, record_event, &log);
+	check_ok(pool_desktop_create(it.host, it.tmpl, "rc", 1, NULL));
+	check_ok(pool_desktop_start(it.host, d1, NULL));
+
+	/* libvirtd down: a clear error, and nothing created. */
+	stop_libvirtd();
+	check(wait_event(&log, "host-lost:-", 20000));
+	r = pool_desktop_create(it.host, it.tmpl, "rc", 2, &err);
+	check_err(r, ENOTCONN);
+	check_str_contains(err.message, URI);
+	vdi_test_log("with libvirtd down: %s", err.message);
+
+	restart_libvirtd();
+	check(wait_event(&log, "host-back:-", 20000));
+	check(pool_host_is_alive(it.host));
+	check(pool_host_reconnects(it.host) >= 1);
+	check(!domain_exists(d2));
+	check_int_eq(count_files(it.images), 1);
+
+	/* The running desktop survived, and the host works as before, events included. */
+	check_ok(pool_desktop_get_info(it.host, d1, &info, NULL));
+	check_int_eq(info.state, POOL_DESKTOP_RUNNING);
+	pool_desktop_info_finish(&info);
+	check_ok(pool_desktop_create(it.host, it.tmpl, "rc", 2, NULL));
+	check(wait_event(&log, "defined:vdi-rc-2", 10000));
+	check_ok(pool_desktop_destroy(it.host, d1, NULL));
+	check(wait_event(&log, "stopped:vdi-rc-1", 10000));
+
+	pool_host_set_event_handler(it.host, NULL, NULL);
+	it_teardown(&it);
+}
+
+static void test_bad_template_disks(void)
+{
+	struct it it;
+	struct pool_error err = { { 0 } };
+	struct pool_template *t = NULL;
+	_cleanup_free_ char *xml = guest_xml(NULL);
+	char path[512], cmd[2048];
+	struct pool_template_options o = { .name = "bad", .xml = xml };
+
+	it_setup(&it);
+
+	o.disk_path = "/nonexistent/template.qcow2";
+	check_err(pool_template_new(&o, &t, &err), ENOENT);
+	check_str_contains(err.message, "/nonexistent/template.qcow2");
+
+	snprintf(path, sizeof(path), "%s/raw.img", vdi_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f raw '%s' 64M", path);
+	check_int_eq(system(cmd), 0);
+	o.disk_path = path;
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "not a QCOW2 image");
+
+	/* A QCOW2 whose L1 table offset points past the end of the file. */
+	snprintf(path, sizeof(path), "%s/corrupt.qcow2", vdi_test_tmpdir());
+	snprintf(cmd, sizeof(cmd),
+		 "qemu-img create -q -f qcow2 '%s' 1G && printf '\\x00\\x00\\x00\\x7f\\x00\\x00\\x00\\x00' | "
+		 "dd of='%s' bs=1 seek=40 conv=notrunc status=none", path, path);
+	check_int_eq(system(cmd), 0);
+	o.disk_path = path;
+	check_err(pool_template_new(&o, &t, &err), EINVAL);
+	check_str_contains(err.message, "corrupt");
+	check(t == NULL);
+
+	/* Nothing reached libvirt. */
+	check_int_eq(count_files(it.images), 0);
+	it_teardown(&it);
+}
+
+static void test_duplicate_names(void)
+{
+	struct it it;
+	struct pool_error err = { { 0 } };
+
+	it_setup(&it);
+	check_ok(pool_desktop_create(it.host, it.tmpl, "dup", 1, NULL));
+	check_err(pool_desktop_create(it.host, it.tmpl, "dup", 1, &err), EEXIST);
+	check_str_contains(err.message, "vdi-dup-1");
+	check_int_eq(count_files(it.images), 1);
+
+	/* An overlay left behind without its domain (a crash): refused, and the file is not overwritten. */
+	check_ok(pool_desktop_create(it.host, it.tmpl, "dup", 2, NULL));
+	{
+		virConnectPtr c = virConnectOpen(URI);
+		virDomainPtr dom = virDomainLookupByName(c, "vdi-dup-2");
+
+		check(dom && virDomainUndefine(dom) == 0);
+		virDomainFree(dom);
+		virConnectClose(c);
+	}
+	check_err(pool_desktop_create(it.host, it.tmpl, "dup", 2, &err), EEXIST);
+	check_str_contains(err.message, "vdi-dup-2.qcow2");
+	check(!domain_exists("vdi-dup-2"));
+	check_int_eq(count_files(it.images), 2);
+	it_teardown(&it);
+}
+
+/* Mounts a tmpfs of the given size at dir; skips where mounting is not allowed. */
+static void mount_tmpfs(const char *dir, const char *opts)
+{
+	check(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	if (mount("tmpfs", dir, "tmpfs", 0, opts) < 0)
+		vdi_test_skip("cannot mount a tmpfs at %s: %s", dir, strerror(errno));
+}
+
+static void test_storage_full(void)
+{
+	struct it it;
+	struct pool_error err = { { 0 } };
+	char images[512], cmd[1024];
+	int r;
+
+	snprintf(images, sizeof(images), "%s/full", vdi_test_tmpdir());
+	mount_tmpfs(images, "size=2m,mode=0755");
+	it_setup_at(&it, images);
+
+	/* Fill the file system to the last block. */
+	snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of='%s/filler' bs=64k status=none 2>/dev/null; true", images);
+	check_int_eq(system(cmd), 0);
+
+	r = pool_desktop_create(it.host, it.tmpl, "full", 1, &err);
+	vdi_test_log("full storage: %d (%s): %s", r, strerror(-r), err.message);
+	check_err(r, ENOSPC);
+	check_str_contains(err.message, "vdi-full-1");
+	check(!domain_exists("vdi-full-1"));
+	check_int_eq(count_files(images), 1); /* the filler only */
+
+	it_teardown(&it);
+	(void)umount2(images, MNT_DETACH);
+}
+
+static void test_storage_read_only(void)
+{
+	struct it it;
+	struct pool_error err = { { 0 } };
+	char images[512];
+	int r;
+
+	snprintf(images, sizeof(images), "%s/ro", vdi_test_tmpdir());
+	mount_tmpfs(images, "size=64m,mode=0755");
+	it_setup_at(&it, images);
+	check(mount(NULL, images, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0);
+
+	r = pool_desktop_create(it.host, it.tmpl, "ro", 1, &err);
+	vdi_test_log("read-only storage: %d (%s): %s", r, strerror(-r), err.message);
+	check(r == -EROFS || r == -EACCES || r == -EPERM);
+	check_str_contains(err.message, "vdi-ro-1");
+	check(!domain_exists("vdi-ro-1"));
+	check_int_eq(count_files(images), 0);
+
+	it_teardown(&it);
+	(void)umount2(images, MNT_DETACH);
+}
+
+/* Runs last: no domain or storage pool of these tests is left in libvirt. */
+static void test_nothing_left_behind(void)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	virStoragePoolPtr *pools = NULL;
+	int n;
+
+	require_libvirt();
+	cleanup_stale_runs();
+	c = virConnectOpen(URI);
+	check(c);
+	n = virConnectListAllDomains(c, &doms, 0);
+	check(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = virDomainGetName(doms[i]);
+		const char *ours[] = { "vdi-ten-", "vdi-iso-", "vdi-small-", "vdi-big-", "vdi-spice-", "vdi-rc-",
+				       "vdi-dup-", "vdi-full-", "vdi-ro-" };
+
+		for (size_t j = 0; j < ELEMENTSOF(ours); j++)
+			if (startswith(name, ours[j]))
+				vdi_test_fail(__FILE__, __LINE__, "domain %s was left behind", name);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	n = virConnectListAllStoragePools(c, &pools, 0);
+	check(n >= 0);
+	for (int i = 0; i < n; i++) {
+		char mine[64];
+
+		snprintf(mine, sizeof(mine), "vdi-test-%d-", (int)getppid());
+		if (startswith(virStoragePoolGetName(pools[i]), mine))
+			vdi_test_fail(__FILE__, __LINE__, "storage pool %s was left behind", virStoragePoolGetName(pools[i]));
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	virConnectClose(c);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_clone_ten_and_boot, 300),
+	VDI_TEST_TIMEOUT(test_overlay_isolation_and_reset, 300),
+	VDI_TEST_TIMEOUT(test_clone_cost_independent_of_template_size, 120),
+	VDI_TEST_TIMEOUT(test_spice_redq_ticket_and_graphics_events, 120),
+	VDI_TEST_TIMEOUT(test_reconnect_after_libvirtd_restart, 180),
+	VDI_TEST(test_bad_template_disks),
+	VDI_TEST(test_duplicate_names),
+	VDI_TEST(test_storage_full),
+	VDI_TEST(test_storage_read_only),
+	VDI_TEST(test_nothing_left_behind),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
