@@ -1,1 +1,512 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+
+/* ---- value parsers: each writes a message into msg on failure ---------------- */
+
+struct key_def {
+	const char *section;
+	const char *key;
+	/* Parses value into field, or writes what is wrong into msg and returns -EINVAL. */
+	int (*parse)(const struct key_def *def, const char *value, void *field, char *msg, size_t len);
+	size_t offset;
+	uint64_t min, max;         /* integers */
+	const char *const *choices; /* enums */
+};
+
+static int set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static int parse_string(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	(void)def;
+	if (!*value) {
+		snprintf(msg, len, "must not be empty");
+		return -EINVAL;
+	}
+	return set_string(field, value);
+}
+
+static int parse_path(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	(void)def;
+	if (value[0] != '/') {
+		snprintf(msg, len, "expected an absolute path, got \"%s\"", value);
+		return -EINVAL;
+	}
+	return set_string(field, value);
+}
+
+static int parse_uint(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)value[0]) || (v = strtoull(value, &end, 10), errno) || *end) {
+		snprintf(msg, len, "expected a whole number, got \"%s\"", value);
+		return -EINVAL;
+	}
+	if (v < def->min || v > def->max) {
+		snprintf(msg, len, "%llu is out of range %" PRIu64 "..%" PRIu64, v, def->min, def->max);
+		return -EINVAL;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+static int parse_enum(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	char choices[128] = "";
+
+	for (const char *const *c = def->choices; *c; c++) {
+		if (streq(*c, value))
+			return set_string(field, value);
+		if (c != def->choices)
+			strncat(choices, ", ", sizeof(choices) - strlen(choices) - 1);
+		strncat(choices, *c, sizeof(choices) - strlen(choices) - 1);
+	}
+	snprintf(msg, len, "expected one of %s, got \"%s\"", choices, value);
+	return -EINVAL;
+}
+
+/* host:port, [v6]:port or localhost:port, port 1..65535. */
+static int parse_listen(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	const char *colon, *host_end;
+	unsigned long port;
+	char *end;
+
+	(void)def;
+	if (value[0] == '[') {
+		host_end = strchr(value, ']');
+		colon = host_end && host_end[1] == ':' ? host_end + 1 : NULL;
+	} else {
+		colon = strrchr(value, ':');
+		host_end = colon;
+		if (colon && memchr(value, ':', (size_t)(colon - value)))
+			colon = NULL; /* bare IPv6 without brackets */
+	}
+	if (!colon || host_end == value || colon[1] == '\0') {
+		snprintf(msg, len, "expected host:port, got \"%s\"", value);
+		return -EINVAL;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1])) {
+		snprintf(msg, len, "expected a port 1..65535 in \"%s\"", value);
+		return -EINVAL;
+	}
+	return set_string(field, value);
+}
+
+static int parse_ws_url(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	(void)def;
+	if ((!startswith(value, "ws://") && !startswith(value, "wss://")) || strlen(value) <= strlen("wss://")) {
+		snprintf(msg, len, "expected a ws:// or wss:// URL, got \"%s\"", value);
+		return -EINVAL;
+	}
+	return set_string(field, value);
+}
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* A list separated by commas and/or blanks; at least one item. */
+static int parse_list(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char **list = NULL, *save = NULL;
+	size_t n = 0, cap = 0;
+
+	(void)def;
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (vdi_grow((void **)&list, &cap, n + 2, sizeof(*list)) < 0 || !(list[n] = strdup(tok))) {
+			strv_free(list);
+			return -ENOMEM;
+		}
+		list[++n] = NULL;
+	}
+	if (n == 0) {
+		snprintf(msg, len, "expected at least one item");
+		return -EINVAL;
+	}
+	strv_free(*(char ***)field);
+	*(char ***)field = list;
+	return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+#define F(m) offsetof(struct vdi_config, m)
+static const char *const virt_types[] = { "auto", "kvm", "qemu", NULL };
+
+static const struct key_def keys[] = {
+	{ "broker", "listen", parse_listen, F(broker.listen), 0, 0, NULL },
+	{ "broker", "admin_socket", parse_path, F(broker.admin_socket), 0, 0, NULL },
+	{ "broker", "session_ttl", parse_uint, F(broker.session_ttl), 60, 7 * 86400, NULL },
+	{ "broker", "login_max_failures", parse_uint, F(broker.login_max_failures), 1, 1000, NULL },
+	{ "broker", "login_lockout", parse_uint, F(broker.login_lockout), 0, 86400, NULL },
+	{ "broker", "web_root", parse_path, F(broker.web_root), 0, 0, NULL },
+	{ "database", "path", parse_path, F(database.path), 0, 0, NULL },
+	{ "pam", "service", parse_string, F(pam.service), 0, 0, NULL },
+	{ "pam", "admin_group", parse_string, F(pam.admin_group), 0, 0, NULL },
+	{ "libvirt", "hosts", parse_list, F(libvirt.hosts), 0, 0, NULL },
+	{ "libvirt", "storage_pool", parse_string, F(libvirt.storage_pool), 0, 0, NULL },
+	{ "libvirt", "storage_path", parse_path, F(libvirt.storage_path), 0, 0, NULL },
+	{ "libvirt", "runtime_dir", parse_path, F(libvirt.runtime_dir), 0, 0, NULL },
+	{ "libvirt", "virt_type", parse_enum, F(libvirt.virt_type), 0, 0, virt_types },
+	{ "gateway", "listen", parse_listen, F(gateway.listen), 0, 0, NULL },
+	{ "gateway", "public_url", parse_ws_url, F(gateway.public_url), 0, 0, NULL },
+	{ "gateway", "allowed_targets", parse_list, F(gateway.allowed_targets), 0, 0, NULL },
+	{ "tokens", "key_file", parse_path, F(tokens.key_file), 0, 0, NULL },
+	{ "tokens", "ttl", parse_uint, F(tokens.ttl), 5, 3600, NULL },
+};
+#undef F
+
+static const struct {
+	const char *section, *key, *value;
+} defaults[] = {
+	{ "broker", "listen", "127.0.0.1:8080" },
+	{ "broker", "admin_socket", "/run/vdi/admin.sock" },
+	{ "broker", "session_ttl", "28800" },
+	{ "broker", "login_max_failures", "5" },
+	{ "broker", "login_lockout", "300" },
+	{ "broker", "web_root", "/usr/share/vdi/web" },
+	{ "database", "path", "/var/lib/vdi/vdi.db" },
+	{ "pam", "service", "vdi" },
+	{ "pam", "admin_group", "vdiadmin" },
+	{ "libvirt", "hosts", "qemu:///system" },
+	{ "libvirt", "storage_pool", "vdi" },
+	{ "libvirt", "storage_path", "/var/lib/vdi/images" },
+	{ "libvirt", "runtime_dir", "/run/vdi" },
+	{ "libvirt", "virt_type", "auto" },
+	{ "gateway", "listen", "127.0.0.1:8081" },
+	{ "gateway", "public_url", "ws://127.0.0.1:8081" },
+	{ "gateway", "allowed_targets", "unix:/run/vdi/spice/" },
+	{ "tokens", "key_file", "/etc/vdi/token.key" },
+	{ "tokens", "ttl", "60" },
+};
+
+static const struct key_def *find_key(const char *section, const char *key, bool *ret_section_known)
+{
+	*ret_section_known = false;
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (!streq(keys[i].section, section))
+			continue;
+		*ret_section_known = true;
+		if (streq(keys[i].key, key))
+			return &keys[i];
+	}
+	return NULL;
+}
+
+void vdi_config_finish(struct vdi_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		void *field = (char *)cfg + keys[i].offset;
+
+		if (keys[i].parse == parse_list)
+			strv_free(*(char ***)field);
+		else if (keys[i].parse != parse_uint)
+			free(*(char **)field);
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int vdi_config_init(struct vdi_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+		bool known;
+		const struct key_def *def = find_key(defaults[i].section, defaults[i].key, &known);
+		char msg[128];
+
+		if (!def || def->parse(def, defaults[i].value, (char *)cfg + def->offset, msg, sizeof(msg)) < 0) {
+			vdi_config_finish(cfg);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* ---- reading files ----------------------------------------------------------------- */
+
+struct parse_ctx {
+	struct vdi_config *cfg;
+	bool seen[ELEMENTSOF(keys)];
+	int error;          /* first handler error */
+	char msg[512];      /* its message, without file:line */
+};
+
+static void ctx_fail(struct parse_ctx *ctx, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ctx_fail(struct parse_ctx *ctx, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->error)
+		return;
+	ctx->error = r;
+	va_start(ap, fmt);
+	vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	const struct key_def *def;
+	char msg[384] = "";
+	bool section_known;
+	size_t idx;
+	int r;
+
+	if (!name)
+		return 1; /* a section header alone */
+	if (!*section) {
+		ctx_fail(ctx, -EINVAL, "%s: key outside any section", name);
+		return 0;
+	}
+	def = find_key(section, name, &section_known);
+	if (!section_known) {
+		ctx_fail(ctx, -EINVAL, "[%s]: unknown section", section);
+		return 0;
+	}
+	if (!def) {
+		ctx_fail(ctx, -EINVAL, "[%s] %s: unknown key", section, name);
+		return 0;
+	}
+	idx = (size_t)(def - keys);
+	if (ctx->seen[idx]) {
+		ctx_fail(ctx, -EINVAL, "[%s] %s: given twice in this file", section, name);
+		return 0;
+	}
+	ctx->seen[idx] = true;
+
+	r = def->parse(def, value, (char *)ctx->cfg + def->offset, msg, sizeof(msg));
+	if (r < 0) {
+		ctx_fail(ctx, r, "[%s] %s: %s", section, name, r == -ENOMEM ? "out of memory" : msg);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * What inih would get wrong silently is an error here: lines it cuts, lines
+ * it takes as continuations of the previous key, and lines it ignores.
+ */
+static int prescan(const char *text, const char *name, char *err, size_t errlen)
+{
+	bool after_key = false;
+	unsigned line = 0;
+
+	for (const char *p = text; *p;) {
+		const char *end = strchr(p, '\n'), *s = p;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		line++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len > VDI_CONFIG_MAX_LINE) {
+			snprintf(err, errlen, "%s:%u: line longer than %d characters", name, line, VDI_CONFIG_MAX_LINE);
+			return -EINVAL;
+		}
+		if (line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+			s += 3;
+		while (s < p + len && (*s == ' ' || *s == '\t'))
+			s++;
+
+		if (s == p + len || *s == ';' || *s == '#') {
+			/* blank or comment */
+		} else if (s > p && after_key) {
+			snprintf(err, errlen, "%s:%u: indented line after a key: continuation lines are not supported", name,
+				 line);
+			return -EINVAL;
+		} else if (*s == '[') {
+			if (!memchr(s, ']', (size_t)(p + len - s))) {
+				snprintf(err, errlen, "%s:%u: section header without ']'", name, line);
+				return -EINVAL;
+			}
+			after_key = false;
+		} else if (!memchr(s, '=', (size_t)(p + len - s)) && !memchr(s, ':', (size_t)(p + len - s))) {
+			snprintf(err, errlen, "%s:%u: expected \"key = value\"", name, line);
+			return -EINVAL;
+		} else {
+			after_key = true;
+		}
+		if (memchr(p, '\0', len)) {
+			snprintf(err, errlen, "%s:%u: NUL byte", name, line);
+			return -EINVAL;
+		}
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
+}
+
+int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, char *err, size_t errlen)
+{
+	struct parse_ctx ctx = { .cfg = cfg };
+	int r, line;
+
+	r = prescan(text, name, err, errlen);
+	if (r < 0)
+		return r;
+	line = ini_parse_string(text, handler, &ctx);
+	if (line == -2)
+		return -ENOMEM;
+	if (line != 0 || ctx.error) {
+		snprintf(err, errlen, "%s:%d: %s", name, line, ctx.error ? ctx.msg : "syntax error");
+		return ctx.error ? ctx.error : -EINVAL;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, char **ret, char *err, size_t errlen)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t n;
+
+	if (!f) {
+		int r = -errno;
+
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -EINVAL;
+	}
+	if (st.st_size > VDI_CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, VDI_CONFIG_MAX_FILE);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read", path);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		return -EINVAL;
+	}
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int apply_file(struct vdi_config *cfg, const char *path, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_file(path, &text, err, errlen);
+
+	return r < 0 ? r : vdi_config_apply_string(cfg, text, path, err, errlen);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int apply_dropins(struct vdi_config *cfg, const char *path, char *err, size_t errlen)
+{
+	_cleanup_free_ char *dir = NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (asprintf(&dir, "%s.d", path) < 0) {
+		dir = NULL;
+		return -ENOMEM;
+	}
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(-r));
+		return r;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len <= 5 || !streq(de->d_name + len - 5, ".conf"))
+			continue;
+		if (vdi_grow((void **)&names, &cap, n + 1, sizeof(*names)) < 0 || !(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (r >= 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (r >= 0) {
+			_cleanup_free_ char *file = NULL;
+
+			if (asprintf(&file, "%s/%s", dir, names[i]) < 0) {
+				file = NULL;
+				r = -ENOMEM;
+			} else {
+				r = apply_file(cfg, file, err, errlen);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+int vdi_config_load(const char *path, struct vdi_config *cfg, char *err, size_t errlen)
+{
+	int r;
+
+	r = vdi_config_init(cfg);
+	if (r < 0)
+		return r;
+	r = apply_file(cfg, path, err, errlen);
+	if (r >= 0)
+		r = apply_dropins(cfg, path, err, errlen);
+	if (r < 0)
+		vdi_config_finish(cfg);
+	return r;
+}

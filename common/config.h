@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * vdi's configuration: /etc/vdi/vdi.conf (INI) plus the drop-ins
+ * /etc/vdi/vdi.conf.d/NAME.conf, read in strcmp order, later values winning.
+ *
+ * Strict: an unknown section or key, a key outside any section, a key given
+ * twice in one file, a bad value, a malformed, indented or over-long line
+ * all fail with -EINVAL and a message "FILE:LINE: [section] key: what".
+ * Parsing is table-driven (config.c); inih reads the files.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vdi_config {
+	struct {
+		char *listen;                /* host:port */
+		char *admin_socket;          /* path */
+		uint64_t session_ttl;        /* seconds */
+		uint64_t login_max_failures;
+		uint64_t login_lockout;      /* seconds */
+		char *web_root;              /* path */
+	} broker;
+	struct {
+		char *path;
+	} database;
+	struct {
+		char *service;
+		char *admin_group;
+	} pam;
+	struct {
+		char **hosts;                /* NULL-terminated list of libvirt URIs */
+		char *storage_pool;
+		char *storage_path;          /* directory of the storage pool when vdi creates it */
+		char *runtime_dir;
+		char *virt_type;             /* auto | kvm | qemu */
+	} libvirt;
+	struct {
+		char *listen;
+		char *public_url;            /* ws:// or wss:// */
+		char **allowed_targets;      /* NULL-terminated */
+	} gateway;
+	struct {
+		char *key_file;
+		uint64_t ttl;                /* seconds */
+	} tokens;
+};
+
+/* Fills cfg with the defaults. Returns 0 or -ENOMEM. */
+int vdi_config_init(struct vdi_config *cfg);
+
+/* Frees what cfg owns; accepts a zeroed or half-filled struct. */
+void vdi_config_finish(struct vdi_config *cfg);
+
+/*
+ * Sets the defaults, reads path (which must exist: -ENOENT otherwise) and
+ * then every <path>.d/NAME.conf.  On failure cfg holds no allocations and err
+ * (errlen bytes) names the file, line and key.
+ */
+int vdi_config_load(const char *path, struct vdi_config *cfg, char *err, size_t errlen);
+
+/* Applies the INI text to cfg (which holds defaults or earlier files); name appears in messages. */
+int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, char *err, size_t errlen);
+
+/* Longest line accepted (Debian's inih cuts longer lines silently). */
+#define VDI_CONFIG_MAX_LINE 190
+
+/* Largest configuration file read. */
+#define VDI_CONFIG_MAX_FILE (1024 * 1024)
