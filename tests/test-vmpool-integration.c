@@ -24,6 +24,7 @@
 #include "harness.h"
 #include "spice-link.h"
 #include "vmpool.h"
+#include "vmpool-test.h"
 
 #define URI "qemu:///system"
 #define BANNER "VDI-TEST-GUEST READY"
@@ -317,15 +318,7 @@ static bool console_wait(const char *domain, const char *needle, unsigned timeou
 
 static bool domain_exists(const char *name)
 {
-	virConnectPtr c = virConnectOpen(URI);
-	virDomainPtr d;
-
-	check(c);
-	d = virDomainLookupByName(c, name);
-	if (d)
-		virDomainFree(d);
-	virConnectClose(c);
-	return d != NULL;
+	return test_domain_exists(URI, name);
 }
 
 /* Overlay files in the pool's directory, by looking at the disk, not libvirt's idea of it. */
@@ -544,56 +537,20 @@ static void test_clone_cost_independent_of_template_size(void)
 	it_teardown(&it);
 }
 
-struct event_log {
-	pthread_mutex_t lock;
-	char text[16384];
-};
-
-static void record_event(struct pool_host *host, const struct pool_event *ev, void *userdata)
-{
-	struct event_log *log = userdata;
-	char line[160];
-
-	(void)host;
-	snprintf(line, sizeof(line), "%s:%s\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-");
-	pthread_mutex_lock(&log->lock);
-	if (strlen(log->text) + strlen(line) < sizeof(log->text))
-		strcat(log->text, line);
-	pthread_mutex_unlock(&log->lock);
-}
-
-static bool wait_event(struct event_log *log, const char *needle, unsigned ms)
-{
-	uint64_t end = vdi_test_now_ms() + ms;
-
-	do {
-		bool found;
-
-		pthread_mutex_lock(&log->lock);
-		found = strstr(log->text, needle) != NULL;
-		pthread_mutex_unlock(&log->lock);
-		if (found)
-			return true;
-		usleep(20 * 1000);
-	} while (vdi_test_now_ms() < end);
-	vdi_test_log("no event \"%s\" within %u ms; events so far:\n%s", needle, ms, log->text);
-	return false;
-}
-
 static void test_spice_redq_ticket_and_graphics_events(void)
 {
 	struct it it;
-	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct test_event_log log = TEST_EVENT_LOG_INIT;
 	_cleanup_free_ char *d = desktop_name("spice", 1);
 	struct spice_link_result res;
 	struct pool_error err = { { 0 } };
 	char target[512];
 
 	it_setup(&it);
-	pool_host_set_event_handler(it.host, record_event, &log);
+	pool_host_set_event_handler(it.host, test_event_record, &log);
 	check_ok(pool_desktop_create(it.host, it.tmpl, "spice", 1, NULL));
 	check_ok(pool_desktop_start(it.host, d, NULL));
-	check(wait_event(&log, "started:vdi-spice-1", 10000));
+	check(test_event_wait(&log, "started:vdi-spice-1", 10000));
 	check_ok(pool_desktop_spice_target(it.host, d, target, sizeof(target)));
 
 	/* The socket answers the SPICE link with REDQ. */
@@ -611,9 +568,9 @@ static void test_spice_redq_ticket_and_graphics_events(void)
 	check_ok(spice_link_probe(target, "Tick3t-One", 5000, &res));
 	check(res.auth_done);
 	check_int_eq(res.auth_result, 0);
-	check(wait_event(&log, "graphics-connect:vdi-spice-1", 10000));
-	check(wait_event(&log, "graphics-initialize:vdi-spice-1", 10000));
-	check(wait_event(&log, "graphics-disconnect:vdi-spice-1", 10000));
+	check(test_event_wait(&log, "graphics-connect:vdi-spice-1", 10000));
+	check(test_event_wait(&log, "graphics-initialize:vdi-spice-1", 10000));
+	check(test_event_wait(&log, "graphics-disconnect:vdi-spice-1", 10000));
 
 	check_ok(spice_link_probe(target, "wrong", 5000, &res));
 	check(res.auth_result != 0);
@@ -628,7 +585,7 @@ static void test_spice_redq_ticket_and_graphics_events(void)
 	check_int_eq(res.auth_result, 0);
 
 	check_ok(pool_desktop_destroy(it.host, d, NULL));
-	check(wait_event(&log, "stopped:vdi-spice-1", 10000));
+	check(test_event_wait(&log, "stopped:vdi-spice-1", 10000));
 	pool_host_set_event_handler(it.host, NULL, NULL);
 	it_teardown(&it);
 }
@@ -649,27 +606,27 @@ static void stop_libvirtd(void)
 static void test_reconnect_after_libvirtd_restart(void)
 {
 	struct it it;
-	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct test_event_log log = TEST_EVENT_LOG_INIT;
 	_cleanup_free_ char *d1 = desktop_name("rc", 1), *d2 = desktop_name("rc", 2);
 	struct pool_desktop_info info;
 	struct pool_error err = { { 0 } };
 	int r;
 
 	it_setup(&it);
-	pool_host_set_event_handler(it.host, record_event, &log);
+	pool_host_set_event_handler(it.host, test_event_record, &log);
 	check_ok(pool_desktop_create(it.host, it.tmpl, "rc", 1, NULL));
 	check_ok(pool_desktop_start(it.host, d1, NULL));
 
 	/* libvirtd down: a clear error, and nothing created. */
 	stop_libvirtd();
-	check(wait_event(&log, "host-lost:-", 20000));
+	check(test_event_wait(&log, "host-lost:-", 20000));
 	r = pool_desktop_create(it.host, it.tmpl, "rc", 2, &err);
 	check_err(r, ENOTCONN);
 	check_str_contains(err.message, URI);
 	vdi_test_log("with libvirtd down: %s", err.message);
 
 	restart_libvirtd();
-	check(wait_event(&log, "host-back:-", 20000));
+	check(test_event_wait(&log, "host-back:-", 20000));
 	check(pool_host_is_alive(it.host));
 	check(pool_host_reconnects(it.host) >= 1);
 	check(!domain_exists(d2));
@@ -680,9 +637,9 @@ static void test_reconnect_after_libvirtd_restart(void)
 	check_int_eq(info.state, POOL_DESKTOP_RUNNING);
 	pool_desktop_info_finish(&info);
 	check_ok(pool_desktop_create(it.host, it.tmpl, "rc", 2, NULL));
-	check(wait_event(&log, "defined:vdi-rc-2", 10000));
+	check(test_event_wait(&log, "defined:vdi-rc-2", 10000));
 	check_ok(pool_desktop_destroy(it.host, d1, NULL));
-	check(wait_event(&log, "stopped:vdi-rc-1", 10000));
+	check(test_event_wait(&log, "stopped:vdi-rc-1", 10000));
 
 	pool_host_set_event_handler(it.host, NULL, NULL);
 	it_teardown(&it);

@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "private.h"
 #include "vmpool.h"
+#include "vmpool-test.h"
 
 #define TEST_URI "test:///default"
 
@@ -120,15 +121,7 @@ static struct pool_template *test_template(const char *xml)
 
 static bool domain_exists(const char *name)
 {
-	virConnectPtr c = virConnectOpen(TEST_URI);
-	virDomainPtr d;
-
-	check(c);
-	d = virDomainLookupByName(c, name);
-	if (d)
-		virDomainFree(d);
-	virConnectClose(c);
-	return d != NULL;
+	return test_domain_exists(TEST_URI, name);
 }
 
 static size_t count_overlays(struct pool_host *host)
@@ -618,59 +611,24 @@ static void test_desktop_errors(void)
 	pool_host_free(host);
 }
 
-struct event_log {
-	pthread_mutex_t lock;
-	char text[4096];
-};
-
-static void record_event(struct pool_host *host, const struct pool_event *ev, void *userdata)
-{
-	struct event_log *log = userdata;
-	char line[128];
-
-	(void)host;
-	snprintf(line, sizeof(line), "%s:%s:%s:%lld\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-",
-		 ev->pool ? ev->pool : "-", (long long)ev->desktop_id);
-	pthread_mutex_lock(&log->lock);
-	strncat(log->text, line, sizeof(log->text) - strlen(log->text) - 1);
-	pthread_mutex_unlock(&log->lock);
-}
-
-static bool wait_for(struct event_log *log, const char *needle, unsigned ms)
-{
-	uint64_t end = vdi_test_now_ms() + ms;
-
-	while (vdi_test_now_ms() < end) {
-		bool found;
-
-		pthread_mutex_lock(&log->lock);
-		found = strstr(log->text, needle) != NULL;
-		pthread_mutex_unlock(&log->lock);
-		if (found)
-			return true;
-		usleep(10 * 1000);
-	}
-	return false;
-}
-
 static void test_events(void)
 {
 	struct pool_host *host = test_host();
 	struct pool_template *t = test_template(guest_xml);
-	struct event_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct test_event_log log = TEST_EVENT_LOG_INIT;
 	virConnectPtr c;
 	virDomainPtr d;
 
-	pool_host_set_event_handler(host, record_event, &log);
+	pool_host_set_event_handler(host, test_event_record, &log);
 	check_ok(pool_desktop_create(host, t, "ev", 5, NULL));
 	check_ok(pool_desktop_start(host, "vdi-ev-5", NULL));
 	check_ok(pool_desktop_destroy(host, "vdi-ev-5", NULL));
 	check_ok(pool_desktop_delete(host, "vdi-ev-5", NULL));
 
-	check(wait_for(&log, "defined:vdi-ev-5:ev:5", 5000));
-	check(wait_for(&log, "started:vdi-ev-5:ev:5", 5000));
-	check(wait_for(&log, "stopped:vdi-ev-5:ev:5", 5000));
-	check(wait_for(&log, "undefined:vdi-ev-5:ev:5", 5000));
+	check(test_event_wait(&log, "defined:vdi-ev-5:ev:5", 5000));
+	check(test_event_wait(&log, "started:vdi-ev-5:ev:5", 5000));
+	check(test_event_wait(&log, "stopped:vdi-ev-5:ev:5", 5000));
+	check(test_event_wait(&log, "undefined:vdi-ev-5:ev:5", 5000));
 
 	/* Domains that are not ours make no events. */
 	c = virConnectOpen(TEST_URI);

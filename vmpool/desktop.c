@@ -106,6 +106,15 @@ static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *r
 	return 0;
 }
 
+/* Takes a reference to the host's connection and looks up one of vdi's domains in it. */
+static int open_desktop(struct pool_host *host, const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
+			struct pool_error *err)
+{
+	int r = pool_host_conn(host, ret_conn, err);
+
+	return r < 0 ? r : lookup_domain(*ret_conn, domain, ret_dom, err);
+}
+
 static int create_overlay(struct pool_host *host, virConnectPtr conn, const struct pool_template *t,
 			  const char *volname, virStorageVolPtr *ret, struct pool_error *err)
 {
@@ -249,10 +258,7 @@ int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_e
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	int r;
 
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) == 1)
@@ -283,10 +289,7 @@ int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	int r;
 
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	return destroy_dom(dom, domain, err);
@@ -308,10 +311,7 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 	uint64_t deadline;
 	int r;
 
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1)
@@ -345,10 +345,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 
 	if (!t)
 		return pool_error_set(err, -EINVAL, "no template");
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	r = destroy_dom(dom, domain, err);
@@ -426,10 +423,7 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 			return pool_error_set(err, -EINVAL, "invalid ticket expiry");
 	}
 
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1)
@@ -545,10 +539,7 @@ int pool_desktop_get_info(struct pool_host *host, const char *domain, struct poo
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	int r;
 
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	r = lookup_domain(conn, domain, &dom, err);
+	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	r = read_info(dom, ret, err);
