@@ -124,6 +124,7 @@ struct pool_template {
 	char *disk_path;   /* absolute path of the base QCOW2 volume */
 	uint64_t capacity; /* virtual size in bytes, from the QCOW2 header */
 	char *xml;         /* domain XML clones are made from */
+	bool validated;    /* internal: the first clone's definition passed libvirt's schema check */
 };
 
 struct pool_template_options {
