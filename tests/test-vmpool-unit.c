@@ -611,6 +611,36 @@ static void test_desktop_errors(void)
 	pool_host_free(host);
 }
 
+static void test_first_clone_validates_template(void)
+{
+	static const char typo_xml[] =
+		"<domain><memory unit='MiB'>128</memory><os><type arch='i686'>hvm</type></os>"
+		"<devices><disk type='file' device='disk'><target dev='vda'/></disk>"
+		"<tablet-typo/></devices></domain>";
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(typo_xml);
+	struct pool_template *good = test_template(guest_xml);
+	struct pool_error err = { { 0 } };
+
+	/* libvirt's parser alone would ignore the unknown element; the schema check refuses it. */
+	check(!t->validated);
+	check(pool_desktop_create(host, t, "val", 1, &err) < 0);
+	check_str_contains(err.message, "vdi-val-1");
+	check(!t->validated);
+	check(pool_desktop_create(host, t, "val", 2, &err) < 0);
+	check(!domain_exists("vdi-val-1") && !domain_exists("vdi-val-2"));
+	check_int_eq(count_overlays(host), 0);
+
+	check_ok(pool_desktop_create(host, good, "val", 3, &err));
+	check(good->validated);
+	check_ok(pool_desktop_create(host, good, "val", 4, &err));
+	check_int_eq(count_overlays(host), 2);
+
+	pool_template_free(good);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 static void test_events(void)
 {
 	struct pool_host *host = test_host();
@@ -663,6 +693,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_host_errors),
 	VDI_TEST(test_desktop_lifecycle),
 	VDI_TEST(test_desktop_errors),
+	VDI_TEST(test_first_clone_validates_template),
 	VDI_TEST(test_events),
 };
 
