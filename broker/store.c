@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct broker_store {
+	sqlite3 *db;
+};
+
+/* Schema migrations: entry i brings user_version i to i + 1. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE templates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  disk_path TEXT NOT NULL,"
+	"  xml TEXT NOT NULL,"
+	"  version INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE pools ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  template_id INTEGER NOT NULL REFERENCES templates(id),"
+	"  persistent INTEGER NOT NULL CHECK (persistent IN (0, 1)),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  prestart INTEGER NOT NULL CHECK (prestart >= 0 AND prestart <= size),"
+	"  max_per_user INTEGER NOT NULL CHECK (max_per_user >= 1),"
+	"  idle_timeout INTEGER NOT NULL CHECK (idle_timeout >= 0),"
+	"  groups TEXT NOT NULL DEFAULT '',"
+	"  draining INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE desktops ("
+	"  id INTEGER PRIMARY KEY,"
+	"  pool_id INTEGER NOT NULL REFERENCES pools(id),"
+	"  host TEXT,"
+	"  state TEXT NOT NULL CHECK (state IN ('provisioning', 'stopped', 'starting', 'free', 'assigned',"
+	"    'connected', 'disconnected', 'resetting', 'error', 'deleting')),"
+	"  owner TEXT,"
+	"  template_version INTEGER,"
+	"  assigned_at INTEGER,"
+	"  last_disconnect INTEGER,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX desktops_pool_state ON desktops(pool_id, state);"
+	"CREATE INDEX desktops_owner ON desktops(owner);"
+	"CREATE TABLE sessions ("
+	"  id_hash BLOB PRIMARY KEY,"
+	"  user TEXT NOT NULL,"
+	"  groups TEXT NOT NULL DEFAULT '',"
+	"  admin INTEGER NOT NULL DEFAULT 0,"
+	"  csrf_hash BLOB NOT NULL,"
+	"  client TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX sessions_expires ON sessions(expires);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  actor TEXT,"
+	"  action TEXT NOT NULL,"
+	"  object TEXT,"
+	"  detail TEXT);"
+	"CREATE INDEX audit_time ON audit(time);",
+};
+
+_Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+static void finalizep(sqlite3_stmt **st)
+{
+	if (*st)
+		sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(finalizep)
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int errno_from_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+static int db_fail(struct broker_store *s, int rc, char *err, size_t errlen, const char *what)
+{
+	set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+	return errno_from_sqlite(rc);
+}
+
+/* Like db_fail() for an -errno already mapped from SQLite's result. */
+static int db_fail_errno(struct broker_store *s, int r, char *err, size_t errlen, const char *what)
+{
+	set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+	return r;
+}
+
+static int exec(struct broker_store *s, const char *sql, char *err, size_t errlen)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(s, rc, err, errlen, "database");
+}
+
+static int prepare(struct broker_store *s, const char *sql, sqlite3_stmt **ret)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+	return rc == SQLITE_OK ? 0 : errno_from_sqlite(rc);
+}
+
+static void rollback(struct broker_store *s)
+{
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int broker_store_schema_version(struct broker_store *s)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = prepare(s, "PRAGMA user_version", &st);
+
+	if (r < 0)
+		return r;
+	return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
+}
+
+static int migrate(struct broker_store *s, char *err, size_t errlen)
+{
+	int version, r;
+
+	/* Concurrent openers: the first to take the write lock migrates, the others see its result. */
+	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
+	if (r < 0)
+		return r;
+	version = broker_store_schema_version(s);
+	if (version < 0) {
+		rollback(s);
+		set_err(err, errlen, "cannot read the schema version");
+		return version;
+	}
+	if (version > BROKER_STORE_SCHEMA_VERSION) {
+		rollback(s);
+		set_err(err, errlen, "the database has schema version %d; this vdi knows up to %d (a newer vdi wrote it)",
+			version, BROKER_STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (; version < BROKER_STORE_SCHEMA_VERSION; version++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		r = exec(s, migrations[version], err, errlen);
+		if (r >= 0)
+			r = exec(s, pragma, err, errlen);
+		if (r < 0) {
+			rollback(s);
+			return r;
+		}
+	}
+	return exec(s, "COMMIT", err, errlen);
+}
+
+int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen)
+{
+	struct broker_store *s;
+	int rc, r;
+
+	s = vdi_new0(struct broker_store);
+	if (!s)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		broker_store_close(s);
+		return errno_from_sqlite(rc);
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 1);
+
+	r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err, errlen);
+	if (r >= 0)
+		r = migrate(s, err, errlen);
+	if (r < 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "%s", err ? err : "");
+		set_err(err, errlen, "database %s: %s", path, what);
+		broker_store_close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct broker_store *broker_store_close(struct broker_store *s)
+{
+	if (!s)
+		return NULL;
+	sqlite3_close_v2(s->db);
+	free(s);
+	return NULL;
+}
+
+/* ---- templates and pools ------------------------------------------------------------ */
+
+static bool is_valid_name(const char *name, size_t max)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
+			      int64_t now, char *err, size_t errlen)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml) {
+		set_err(err, errlen, "a template needs a name (1-64 characters), an absolute disk path and XML");
+		return -EINVAL;
+	}
+	r = prepare(s, "INSERT INTO templates (name, disk_path, xml, created) VALUES (?1, ?2, ?3, ?4)", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, disk_path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, xml, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		set_err(err, errlen, "template \"%s\" exists already", name);
+		return -EEXIST;
+	}
+	return db_fail(s, rc, err, errlen, "cannot add template");
+}
+
+int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, char *err,
+			  size_t errlen)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (!is_valid_name(d->name, 32)) {
+		set_err(err, errlen, "pool name must be 1-32 characters of [A-Za-z0-9_]");
+		return -EINVAL;
+	}
+	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0) {
+		set_err(err, errlen, "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
+			d->name);
+		return -EINVAL;
+	}
+	r = prepare(s,
+		    "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user, idle_timeout, groups,"
+		    " created) SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM templates WHERE name = ?2",
+		    &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->template_name ? d->template_name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->persistent);
+	sqlite3_bind_int64(st, 4, d->size);
+	sqlite3_bind_int64(st, 5, d->prestart);
+	sqlite3_bind_int64(st, 6, d->max_per_user);
+	sqlite3_bind_int64(st, 7, d->idle_timeout);
+	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, now);
+	rc = sqlite3_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		set_err(err, errlen, "pool \"%s\" exists already", d->name);
+		return -EEXIST;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(s, rc, err, errlen, "cannot add pool");
+	if (sqlite3_changes(s->db) == 0) {
+		set_err(err, errlen, "no template \"%s\"", d->template_name ? d->template_name : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* ---- desktops -------------------------------------------------------------------------- */
+
+bool broker_desktop_state_is_valid(const char *state)
+{
+	static const char *const states[] = { BROKER_DESKTOP_STATES };
+
+	for (size_t i = 0; state && i < ELEMENTSOF(states); i++)
+		if (streq(states[i], state))
+			return true;
+	return false;
+}
+
+/* Runs a statement whose first result column is an id; 1 and *ret when a row came, 0 when none. */
+static int step_id(sqlite3_stmt *st, int64_t *ret)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		return 1;
+	}
+	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
+static int assign_locked(struct broker_store *s, const char *pool, const char *user, int64_t now,
+			 struct broker_assignment *ret, char *err, size_t errlen)
+{
+	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
+				    *q_count = NULL, *q_new = NULL;
+	int64_t pool_id, size, count = 0, id = -1;
+	int r;
+
+	if ((r = prepare(s, "SELECT id, size FROM pools WHERE name = ?1 AND draining = 0", &q_pool)) < 0 ||
+	    (r = prepare(s, "SELECT id, state FROM desktops WHERE pool_id = ?1 AND owner = ?2"
+			    " AND state NOT IN ('deleting', 'error') ORDER BY id LIMIT 1", &q_mine)) < 0 ||
+	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
+			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'free'"
+			    " ORDER BY id LIMIT 1) RETURNING id", &q_running)) < 0 ||
+	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
+			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
+			    " ORDER BY id LIMIT 1) RETURNING id", &q_stopped)) < 0 ||
+	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND state != 'deleting'", &q_count)) < 0 ||
+	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated)"
+			    " VALUES (?1, 'provisioning', ?2, ?3, ?3) RETURNING id", &q_new)) < 0)
+		return db_fail_errno(s, r, err, errlen, "cannot prepare the assignment");
+
+	sqlite3_bind_text(q_pool, 1, pool, -1, SQLITE_STATIC);
+	r = sqlite3_step(q_pool);
+	if (r != SQLITE_ROW) {
+		if (r != SQLITE_DONE)
+			return db_fail(s, r, err, errlen, "cannot read pool");
+		set_err(err, errlen, "no pool \"%s\"", pool);
+		return -ENOENT;
+	}
+	pool_id = sqlite3_column_int64(q_pool, 0);
+	size = sqlite3_column_int64(q_pool, 1);
+
+	/* 1. The user's own desktop in this pool. */
+	sqlite3_bind_int64(q_mine, 1, pool_id);
+	sqlite3_bind_text(q_mine, 2, user, -1, SQLITE_STATIC);
+	r = sqlite3_step(q_mine);
+	if (r == SQLITE_ROW) {
+		ret->desktop_id = sqlite3_column_int64(q_mine, 0);
+		ret->action = BROKER_ASSIGN_EXISTING;
+		snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(q_mine, 1));
+		return 0;
+	}
+	if (r != SQLITE_DONE)
+		return db_fail(s, r, err, errlen, "cannot read desktops");
+
+	/* 2. A free running desktop, 3. a free stopped one. */
+	for (int pass = 0; pass < 2; pass++) {
+		sqlite3_stmt *q = pass == 0 ? q_running : q_stopped;
+
+		sqlite3_bind_int64(q, 1, pool_id);
+		sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, now);
+		r = step_id(q, &id);
+		if (r < 0)
+			return db_fail_errno(s, r, err, errlen, "cannot assign a desktop");
+		if (r > 0) {
+			ret->desktop_id = id;
+			ret->action = pass == 0 ? BROKER_ASSIGN_RUNNING : BROKER_ASSIGN_START;
+			snprintf(ret->state, sizeof(ret->state), "%s", pass == 0 ? "assigned" : "starting");
+			return 0;
+		}
+	}
+
+	/* 4. A new desktop while the pool has room. */
+	sqlite3_bind_int64(q_count, 1, pool_id);
+	r = step_id(q_count, &count);
+	if (r <= 0)
+		return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot count desktops");
+	if (count >= size) {
+		set_err(err, errlen, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
+		return -ENOSPC;
+	}
+	sqlite3_bind_int64(q_new, 1, pool_id);
+	sqlite3_bind_text(q_new, 2, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q_new, 3, now);
+	r = step_id(q_new, &id);
+	if (r <= 0)
+		return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot add a desktop");
+	ret->desktop_id = id;
+	ret->action = BROKER_ASSIGN_CLONE;
+	snprintf(ret->state, sizeof(ret->state), "provisioning");
+	return 0;
+}
+
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, int64_t now,
+			struct broker_assignment *ret, char *err, size_t errlen)
+{
+	int r;
+
+	if (!pool || !user || !*user) {
+		set_err(err, errlen, "a pool and a user are needed");
+		return -EINVAL;
+	}
+	/* The write lock first: no two assignments interleave between their reads and writes. */
+	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
+	if (r < 0)
+		return r;
+	r = assign_locked(s, pool, user, now, ret, err, errlen);
+	if (r < 0) {
+		rollback(s);
+		return r;
+	}
+	return exec(s, "COMMIT", err, errlen);
+}
+
+int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,
+				   int64_t now)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (!broker_desktop_state_is_valid(from) || !broker_desktop_state_is_valid(to))
+		return -EINVAL;
+	r = prepare(s, "UPDATE desktops SET state = ?3, updated = ?4 WHERE id = ?1 AND state = ?2", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return errno_from_sqlite(rc);
+	return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
+}
+
+int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
+		       const char *object, const char *detail)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (!action || !*action)
+		return -EINVAL;
+	r = prepare(s, "INSERT INTO audit (time, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The broker's state in SQLite: templates, pools, desktops, sessions and
+ * the audit log.  WAL mode; the schema is migrated by PRAGMA user_version.
+ * One broker_store per thread (SQLite connections are not shared); several
+ * connections, also from several processes, may open the same file.
+ *
+ * Functions return >= 0 or -errno; where they take char *err, a failure
+ * leaves a message there.  -EBUSY: the database stayed locked past the
+ * busy timeout.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct broker_store;
+
+/* The schema version this code writes; older files are migrated on open. */
+#define BROKER_STORE_SCHEMA_VERSION 1
+
+/* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
+int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen);
+struct broker_store *broker_store_close(struct broker_store *s);
+
+/* PRAGMA user_version of the open database. */
+int broker_store_schema_version(struct broker_store *s);
+
+/* ---- templates and pools ------------------------------------------------------ */
+
+struct broker_pool_def {
+	const char *name;       /* [A-Za-z0-9_]{1,32}: part of domain names */
+	const char *template_name;
+	bool persistent;        /* false: pooled (reset on release) */
+	int64_t size;           /* most desktops, >= 0 */
+	int64_t prestart;       /* free desktops kept running, 0..size */
+	int64_t max_per_user;   /* >= 1 */
+	int64_t idle_timeout;   /* seconds, 0 = never */
+	const char *groups;     /* comma-separated; "" = everyone */
+};
+
+int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
+			      int64_t now, char *err, size_t errlen);
+int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *def, int64_t now, char *err,
+			  size_t errlen);
+
+/* ---- desktops ------------------------------------------------------------------ */
+
+/* Desktop states as stored; see ARCHITECTURE.md for the transitions. */
+#define BROKER_DESKTOP_STATES \
+	"provisioning", "stopped", "starting", "free", "assigned", "connected", "disconnected", "resetting", \
+	"error", "deleting"
+
+bool broker_desktop_state_is_valid(const char *state);
+
+enum broker_assign_action {
+	BROKER_ASSIGN_EXISTING, /* the user already had this desktop: nothing to do but make sure it runs */
+	BROKER_ASSIGN_RUNNING,  /* a free running desktop: ready */
+	BROKER_ASSIGN_START,    /* a free stopped desktop, now "starting": start it */
+	BROKER_ASSIGN_CLONE,    /* a new desktop row, "provisioning": clone it, then start it */
+};
+
+struct broker_assignment {
+	int64_t desktop_id;
+	enum broker_assign_action action;
+	char state[16];         /* the desktop's state after the assignment */
+};
+
+/*
+ * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
+ * order: the user's desktop in that pool; a free running one; a free
+ * stopped one; a new row if the pool holds fewer than size; else -ENOSPC
+ * ("pool exhausted").  -ENOENT: no such pool.  Never gives one desktop to
+ * two users.
+ */
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, int64_t now,
+			struct broker_assignment *ret, char *err, size_t errlen);
+
+/* Moves desktop id from state `from` to `to` (-ESTALE when it is not in `from`). */
+int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,
+				   int64_t now);
+
+/* ---- audit ------------------------------------------------------------------------- */
+
+/* Appends an audit record; actor, object and detail may be NULL.  Never pass secrets. */
+int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
+		       const char *object, const char *detail);

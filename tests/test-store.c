@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+#include "store.h"
+
+#define NOW 1800000000
+
+static struct broker_store *open_store(const char *path)
+{
+	struct broker_store *s = NULL;
+	char err[256] = "";
+
+	if (broker_store_open(path, &s, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "open %s: %s", path, err);
+	return s;
+}
+
+static char *db_path(void)
+{
+	char *p;
+
+	check(asprintf(&p, "%s/vdi.db", vdi_test_tmpdir()) > 0);
+	return p;
+}
+
+/* Runs SQL on the file behind the store's back, as another process would. */
+static void sql(const char *path, const char *stmt)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	check(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, stmt, NULL, NULL, &msg) != SQLITE_OK)
+		vdi_test_fail(__FILE__, __LINE__, "%s: %s", stmt, msg);
+	sqlite3_close(db);
+}
+
+static long long sql_int(const char *path, const char *query)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v;
+
+	check(sqlite3_open(path, &db) == SQLITE_OK);
+	check(sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK);
+	check(sqlite3_step(st) == SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void add_pool(struct broker_store *s, const char *name, int64_t size)
+{
+	struct broker_pool_def d = { .name = name, .template_name = "golden", .size = size, .max_per_user = 1 };
+	char err[256];
+
+	if (broker_store_add_pool(s, &d, NOW, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "add pool: %s", err);
+}
+
+static void add_template(struct broker_store *s)
+{
+	char err[256];
+
+	check_ok(broker_store_add_template(s, "golden", "/images/golden.qcow2", "<domain/>", NOW, err, sizeof(err)));
+}
+
+static void test_open_and_migrate(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(":memory:");
+	char err[256];
+
+	check_int_eq(broker_store_schema_version(s), BROKER_STORE_SCHEMA_VERSION);
+	broker_store_close(s);
+
+	s = open_store(path);
+	add_template(s);
+	broker_store_close(s);
+	/* Reopening keeps the data and the version; the file is in WAL mode. */
+	s = open_store(path);
+	check_int_eq(broker_store_schema_version(s), BROKER_STORE_SCHEMA_VERSION);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates"), 1);
+	check_int_eq(sql_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	broker_store_close(s);
+
+	/* A file from a newer vdi is refused, untouched. */
+	sql(path, "PRAGMA user_version = 99");
+	check_err(broker_store_open(path, &s, err, sizeof(err)), EPROTO);
+	check_str_contains(err, "schema version 99");
+	check_str_contains(err, path);
+	check_int_eq(sql_int(path, "PRAGMA user_version"), 99);
+
+	/* Not a database at all. */
+	{
+		FILE *f;
+		_cleanup_free_ char *junk = NULL;
+
+		check(asprintf(&junk, "%s/junk.db", vdi_test_tmpdir()) > 0);
+		f = fopen(junk, "we");
+		check(f);
+		for (int i = 0; i < 512; i++)
+			fputs("this is not sqlite ", f);
+		fclose(f);
+		check_err(broker_store_open(junk, &s, err, sizeof(err)), EBADMSG);
+		check_str_contains(err, "junk.db");
+	}
+	check_err(broker_store_open("/nonexistent/dir/vdi.db", &s, err, sizeof(err)), ENOENT);
+}
+
+static void test_templates_and_pools(void)
+{
+	struct broker_store *s = open_store(":memory:");
+	struct broker_pool_def d = { .name = "sales", .template_name = "golden", .size = 4, .prestart = 1,
+				     .max_per_user = 1, .groups = "staff,sales" };
+	char err[256];
+
+	add_template(s);
+	check_err(broker_store_add_template(s, "golden", "/x.qcow2", "<domain/>", NOW, err, sizeof(err)), EEXIST);
+	check_str_contains(err, "\"golden\" exists already");
+	check_err(broker_store_add_template(s, "t", "relative.qcow2", "<domain/>", NOW, err, sizeof(err)), EINVAL);
+
+	check_ok(broker_store_add_pool(s, &d, NOW, err, sizeof(err)));
+	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EEXIST);
+	check_str_contains(err, "pool \"sales\" exists already");
+	d.name = "bad-name";
+	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	d.name = "eng";
+	d.prestart = 5;
+	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	d.prestart = 0;
+	d.max_per_user = 0;
+	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	d.max_per_user = 1;
+	d.template_name = "missing";
+	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), ENOENT);
+	check_str_contains(err, "no template \"missing\"");
+	broker_store_close(s);
+}
+
+static void test_assignment_order(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a;
+	char err[256];
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	/* Desktop 1 free and running, desktop 2 free and stopped, desktop 3 someone else's. */
+	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'free', 0), (2, 1, 'stopped', 0);"
+		  "INSERT INTO desktops (id, pool_id, state, owner, updated) VALUES (3, 1, 'assigned', 'carol', 0)");
+
+	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_RUNNING);
+	check_str_eq(a.state, "assigned");
+
+	check_ok(broker_store_assign(s, "p", "bob", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 2);
+	check_int_eq(a.action, BROKER_ASSIGN_START);
+	check_str_eq(a.state, "starting");
+
+	check_ok(broker_store_assign(s, "p", "dan", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
+	check_str_eq(a.state, "provisioning");
+	check_int_eq(a.desktop_id, 4);
+
+	/* Asking again returns the same desktop. */
+	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
+	check_ok(broker_store_assign(s, "p", "carol", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 3);
+
+	/* Four desktops, four users: the fifth is refused and nothing changes. */
+	check_err(broker_store_assign(s, "p", "eve", NOW, &a, err, sizeof(err)), ENOSPC);
+	check_str_contains(err, "pool exhausted");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 4);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'eve'"), 0);
+
+	/* A desktop being deleted does not count against the size, nor is it handed out. */
+	sql(path, "UPDATE desktops SET state = 'deleting', owner = NULL WHERE id = 4");
+	check_ok(broker_store_assign(s, "p", "eve", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
+	check(a.desktop_id != 4);
+
+	check_err(broker_store_assign(s, "nope", "ann", NOW, &a, err, sizeof(err)), ENOENT);
+	check_str_contains(err, "no pool \"nope\"");
+	check_err(broker_store_assign(s, "p", "", NOW, &a, err, sizeof(err)), EINVAL);
+	/* A draining pool hands out nothing. */
+	sql(path, "UPDATE pools SET draining = 1");
+	check_err(broker_store_assign(s, "p", "fay", NOW, &a, err, sizeof(err)), ENOENT);
+	broker_store_close(s);
+}
+
+struct racer {
+	const char *path;
+	char user[16];
+	int result;
+	int64_t desktop;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct broker_store *s = NULL;
+	struct broker_assignment a;
+	char err[256];
+
+	r->result = broker_store_open(r->path, &s, err, sizeof(err));
+	if (r->result < 0)
+		return NULL;
+	r->result = broker_store_assign(s, "p", r->user, NOW, &a, err, sizeof(err));
+	r->desktop = r->result >= 0 ? a.desktop_id : -1;
+	broker_store_close(s);
+	return NULL;
+}
+
+static void test_twenty_users_ten_desktops(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct racer racers[20];
+	pthread_t threads[20];
+	int ok = 0, exhausted = 0;
+
+	add_template(s);
+	add_pool(s, "p", 10);
+	broker_store_close(s);
+
+	for (int i = 0; i < 20; i++) {
+		racers[i] = (struct racer){ .path = path };
+		snprintf(racers[i].user, sizeof(racers[i].user), "user%02d", i);
+		check(pthread_create(&threads[i], NULL, race, &racers[i]) == 0);
+	}
+	for (int i = 0; i < 20; i++)
+		pthread_join(threads[i], NULL);
+
+	for (int i = 0; i < 20; i++) {
+		if (racers[i].result == 0)
+			ok++;
+		else if (racers[i].result == -ENOSPC)
+			exhausted++;
+		else
+			vdi_test_fail(__FILE__, __LINE__, "%s: %d", racers[i].user, racers[i].result);
+		for (int j = 0; j < i; j++)
+			if (racers[i].result == 0 && racers[j].result == 0)
+				check(racers[i].desktop != racers[j].desktop);
+	}
+	check_int_eq(ok, 10);
+	check_int_eq(exhausted, 10);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 10);
+	check_int_eq(sql_int(path, "SELECT count(DISTINCT owner) FROM desktops"), 10);
+}
+
+static void test_state_changes_and_audit(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a;
+	char err[256];
+
+	add_template(s);
+	add_pool(s, "p", 1);
+	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "starting", NOW + 1));
+	check_err(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "free", NOW + 2), ESTALE);
+	check_err(broker_store_set_desktop_state(s, a.desktop_id, "starting", "sleeping", NOW + 2), EINVAL);
+	check_err(broker_store_set_desktop_state(s, 999, "starting", "free", NOW + 2), ESTALE);
+	check_int_eq(sql_int(path, "SELECT updated FROM desktops WHERE id = 1"), NOW + 1);
+
+	check_ok(broker_store_audit(s, NOW, "ann", "login", NULL, "from 127.0.0.1"));
+	check_ok(broker_store_audit(s, NOW, "ann", "assign", "desktop 1", NULL));
+	check_err(broker_store_audit(s, NOW, "ann", "", NULL, NULL), EINVAL);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM audit WHERE actor = 'ann'"), 2);
+	broker_store_close(s);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST(test_open_and_migrate),
+	VDI_TEST(test_templates_and_pools),
+	VDI_TEST(test_assignment_order),
+	VDI_TEST(test_twenty_users_ten_desktops),
+	VDI_TEST(test_state_changes_and_audit),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
