@@ -205,9 +205,6 @@ int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n)
 	}
 
 	printf("# %zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
-	if (failed)
-		return 1;
-	if (planned > 0 && skipped == planned)
-		return EXIT_SKIP;
-	return 0;
+	/* Skips travel in the TAP stream ("# SKIP"): meson marks a file whose tests all skipped as SKIP. */
+	return failed ? 1 : 0;
 }

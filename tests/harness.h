@@ -12,7 +12,8 @@
  *
  * Environment: VDI_TEST_FILTER=substring runs only matching tests;
  * VDI_TEST_NOFORK=1 runs in-process (for gdb).  A test calls
- * vdi_test_skip() to skip; the process exits 77 when every test skipped.
+ * vdi_test_skip() to skip (its process exits 77); the skip is reported in
+ * the TAP stream, and the binary exits 0 unless a test failed.
  */
 
 #include <inttypes.h>
