@@ -87,3 +87,29 @@ int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const cha
 /* Appends an audit record; actor, object and detail may be NULL.  Never pass secrets. */
 int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
 		       const char *object, const char *detail);
+
+/* ---- sessions (rows; broker/session.h makes and checks them) ---------------------- */
+
+struct broker_session {
+	char *user;
+	char *groups;       /* comma-separated */
+	bool admin;
+	char *client;       /* the address it logged in from */
+	int64_t created, expires;
+	uint8_t csrf_hash[32];
+};
+
+void broker_session_finish(struct broker_session *s);
+
+/* Stores a session under the SHA-256 of its id (never the id itself). */
+int broker_store_session_put(struct broker_store *s, const uint8_t id_hash[32], const struct broker_session *row);
+
+/* The live session with that id hash at now: 0 and *ret, or -ENOENT (none, or expired). */
+int broker_store_session_get(struct broker_store *s, const uint8_t id_hash[32], int64_t now,
+			     struct broker_session *ret);
+
+/* Deletes one session (0 also when there was none). */
+int broker_store_session_delete(struct broker_store *s, const uint8_t id_hash[32]);
+
+/* Deletes the sessions expired at now; returns how many. */
+int broker_store_session_expire(struct broker_store *s, int64_t now);
