@@ -93,7 +93,7 @@ static int parse_enum(const struct key_def *def, const char *value, void *field,
 	return -EINVAL;
 }
 
-/* host:port, [v6]:port or localhost:port, port 1..65535. */
+/* host:port, [v6]:port or localhost:port; port 0..65535 (0: any free port, which the daemon logs). */
 static int parse_listen(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
 {
 	const char *colon, *host_end;
@@ -116,8 +116,8 @@ static int parse_listen(const struct key_def *def, const char *value, void *fiel
 	}
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1])) {
-		snprintf(msg, len, "expected a port 1..65535 in \"%s\"", value);
+	if (errno || *end || port > 65535 || !isdigit((unsigned char)colon[1])) {
+		snprintf(msg, len, "expected a port 0..65535 in \"%s\"", value);
 		return -EINVAL;
 	}
 	return set_string(field, value);

@@ -130,7 +130,8 @@ static void expect_error(const char *text, const char *want)
 static void test_errors_name_file_line_key(void)
 {
 	expect_error("[broker]\nlisten = 8080\n", "t.conf:2: [broker] listen: expected host:port, got \"8080\"");
-	expect_error("[broker]\nlisten = host:0\n", "t.conf:2: [broker] listen: expected a port 1..65535");
+	expect_error("[broker]\nlisten = host:65536\n", "t.conf:2: [broker] listen: expected a port 0..65535");
+	expect_error("[broker]\nlisten = host:http\n", "t.conf:2: [broker] listen: expected a port 0..65535");
 	expect_error("[broker]\nlisten = :80\n", "t.conf:2: [broker] listen: expected host:port");
 	expect_error("[broker]\nlisten = ::1:80\n", "expected host:port");
 	expect_error("\n[broker]\n\nsession_ttl = soon\n", "t.conf:4: [broker] session_ttl: expected a whole number, got \"soon\"");

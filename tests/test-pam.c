@@ -15,10 +15,6 @@
 
 static void require_wrappers(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	/* The normal build runs these; ASan aborts on pam_wrapper's dlopen. */
-	vdi_test_skip("pam_wrapper dlopens libpam with RTLD_DEEPBIND, which AddressSanitizer cannot run");
-#endif
 	if (!getenv("PAM_WRAPPER") || !getenv("NSS_WRAPPER_PASSWD"))
 		vdi_test_fail(__FILE__, __LINE__, "run through meson: pam_wrapper and nss_wrapper are not set up");
 }
@@ -98,6 +94,10 @@ static void test_unknown_service(void)
 	int r;
 
 	require_wrappers();
+#if defined(__SANITIZE_ADDRESS__)
+	/* pam_start() frees its handle on this path but not what it parsed: a leak inside libpam. */
+	vdi_test_skip("libpam leaks when pam_start() fails (not ours to free); covered by the normal build");
+#endif
 	r = broker_pam_login("no-such-service", "ann", "ann-secret", "vdiadmin", &l, err, sizeof(err));
 	check_err(r, EIO);
 	check_str_contains(err, "no-such-service");

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "http-client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+int http_request(int port, const char *method, const char *path, const char *headers, const char *body,
+		 size_t body_len, struct http_reply *ret)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 30 };
+	char head[4096], *buf = NULL, *sep;
+	size_t len = 0, cap = 0;
+	int fd, n;
+
+	memset(ret, 0, sizeof(*ret));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	n = snprintf(head, sizeof(head),
+		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%zu\r\n\r\n", method, path, port,
+		     headers ? headers : "", body ? "Content-Type: application/json\r\nContent-Length: " : "Content-Length: ",
+		     body ? body_len : 0);
+	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n || (body && send(fd, body, body_len, MSG_NOSIGNAL) != (ssize_t)body_len)) {
+		close(fd);
+		return -EIO;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (len + 4096 + 1 > cap) {
+			char *b = realloc(buf, cap = cap ? cap * 2 : 16384);
+
+			if (!b) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		got = recv(fd, buf + len, cap - len - 1, 0);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	if (!buf)
+		return -ECONNRESET;
+	buf[len] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &ret->status) != 1 || !(sep = strstr(buf, "\r\n\r\n"))) {
+		free(buf);
+		return -EPROTO;
+	}
+	snprintf(ret->headers, sizeof(ret->headers), "%.*s", (int)(sep - buf), buf);
+	for (char *p = ret->headers; *p; p++) {
+		/* lower-case header names: from each line start up to ':' */
+		if (p == ret->headers || p[-1] == '\n')
+			for (char *q = p; *q && *q != ':' && *q != '\r'; q++)
+				*q = (char)tolower((unsigned char)*q);
+	}
+	ret->body = strdup(sep + 4);
+	free(buf);
+	return ret->body ? 0 : -ENOMEM;
+}
+
+void http_reply_finish(struct http_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+const char *http_reply_header(const struct http_reply *r, const char *name, char *buf, size_t len)
+{
+	char needle[128];
+	const char *p, *e;
+
+	snprintf(needle, sizeof(needle), "\n%s:", name);
+	p = strstr(r->headers, needle);
+	if (!p)
+		return NULL;
+	p += strlen(needle);
+	while (*p == ' ')
+		p++;
+	e = strstr(p, "\r\n");
+	snprintf(buf, len, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
+	return buf;
+}
