@@ -77,6 +77,11 @@ static void login_complete(struct broker_req *req, void *data)
 	char ukey[300], akey[100];
 	int64_t now = broker_now();
 
+	/* Never run (the broker is stopping): neither a success nor a failure. */
+	if (j->result == -ECANCELED) {
+		login_job_free(j);
+		return;
+	}
 	snprintf(ukey, sizeof(ukey), "u:%s", j->user);
 	snprintf(akey, sizeof(akey), "a:%s", j->peer);
 
@@ -164,6 +169,7 @@ void broker_api_login(struct broker_req *req, void *userdata)
 		return;
 	}
 	j->b = b;
+	j->result = -ECANCELED; /* until login_work() runs */
 	if (broker_req_defer(req, login_work, login_complete, j) < 0) {
 		login_job_free(j);
 		broker_req_reply_error(req, 503, "the broker is busy; try again");
