@@ -34,6 +34,18 @@ static void log_va(int prio, const char *file, int line, const char *fmt, va_lis
 	fprintf(stderr, "<%d>[%s:%d] %s\n", prio, base, line, msg);
 }
 
+const char *vdi_log_safe(const char *in, char *out, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0)
+		return "";
+	for (; in && in[i] && i + 1 < len; i++)
+		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
+	out[i] = '\0';
+	return out;
+}
+
 void vdi_log_internal(int prio, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /*
@@ -13,6 +14,13 @@
 /* Messages above this priority are dropped.  Default LOG_INFO. */
 void vdi_log_set_max_priority(int prio);
 int vdi_log_get_max_priority(void);
+
+/*
+ * Copies untrusted text (a user name from a request) into out for a log
+ * line: control characters become '?', so it cannot start lines of its own.
+ * Returns out.
+ */
+const char *vdi_log_safe(const char *in, char *out, size_t len);
 
 void vdi_log_internal(int prio, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

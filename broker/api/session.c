@@ -88,7 +88,10 @@ static void login_complete(struct broker_req *req, void *data)
 	if (j->result < 0) {
 		broker_throttle_fail(b->throttle, ukey, now);
 		broker_throttle_fail(b->throttle, akey, now);
-		vdi_info("login of \"%s\" from %s refused: %s", j->user, j->peer, j->err);
+		char safe[128], why[300];
+
+		vdi_info("login of \"%s\" from %s refused: %s", vdi_log_safe(j->user, safe, sizeof(safe)), j->peer,
+			 vdi_log_safe(j->err, why, sizeof(why)));
 		(void)broker_store_audit(b->store, now, j->user, "login-failed", NULL, j->peer);
 		if (req) {
 			if (j->result == -EACCES)
@@ -119,7 +122,10 @@ static void login_complete(struct broker_req *req, void *data)
 					      json_pack("{s:s, s:o, s:b, s:s}", "user", j->login.user, "groups",
 							groups_json(j->login.groups), "admin", j->login.admin, "csrf", csrf),
 					      cookie);
-			vdi_info("login of \"%s\" from %s%s", j->login.user, j->peer, j->login.admin ? " (admin)" : "");
+			char safe[128];
+
+			vdi_info("login of \"%s\" from %s%s", vdi_log_safe(j->login.user, safe, sizeof(safe)), j->peer,
+				 j->login.admin ? " (admin)" : "");
 			(void)broker_store_audit(b->store, now, j->login.user, "login", NULL, j->peer);
 		}
 		explicit_bzero(id, sizeof(id));
