@@ -9,7 +9,9 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "desktops.h"
 #include "http.h"
+#include "log.h"
 #include "session.h"
 #include "store.h"
 #include "throttle.h"
@@ -21,7 +23,40 @@ static const struct broker_route routes[] = {
 	{ "POST", "/api/v1/login", broker_api_login },
 	{ "POST", "/api/v1/logout", broker_api_logout },
 	{ "GET", "/api/v1/me", broker_api_me },
+	{ "GET", "/metrics", broker_api_metrics },
+	{ "GET", "/api/v1/pools", broker_api_pools },
+	{ "POST", "/api/v1/pools/*/desktop", broker_api_pool_desktop },
+	{ "GET", "/api/v1/desktops", broker_api_desktops },
+	{ "POST", "/api/v1/desktops/*/console", broker_api_console },
+	{ "GET", "/api/v1/desktops/*/console.vv", broker_api_console_vv },
+	{ "POST", "/api/v1/desktops/*/release", broker_api_release },
+	{ "GET", "/api/v1/admin/templates", broker_api_admin_templates },
+	{ "POST", "/api/v1/admin/templates", broker_api_admin_template_add },
+	{ "DELETE", "/api/v1/admin/templates/*", broker_api_admin_template_remove },
+	{ "GET", "/api/v1/admin/pools", broker_api_admin_pools },
+	{ "POST", "/api/v1/admin/pools", broker_api_admin_pool_create },
+	{ "PATCH", "/api/v1/admin/pools/*", broker_api_admin_pool_update },
+	{ "DELETE", "/api/v1/admin/pools/*", broker_api_admin_pool_delete },
+	{ "GET", "/api/v1/admin/desktops", broker_api_admin_desktops },
+	{ "POST", "/api/v1/admin/desktops/*/reset", broker_api_admin_desktop_reset },
+	{ "POST", "/api/v1/admin/desktops/*/stop", broker_api_admin_desktop_stop },
+	{ "DELETE", "/api/v1/admin/desktops/*", broker_api_admin_desktop_delete },
+	{ "GET", "/api/v1/admin/sessions", broker_api_admin_sessions },
+	{ "DELETE", "/api/v1/admin/sessions", broker_api_admin_sessions_kill },
+	{ "DELETE", "/api/v1/admin/sessions/*", broker_api_admin_session_kill },
+	{ "GET", "/api/v1/admin/audit", broker_api_admin_audit },
+	{ "GET", "/api/v1/admin/hosts", broker_api_admin_hosts },
 };
+
+static void on_wake(void *userdata)
+{
+	broker_desks_wake(userdata);
+}
+
+static void on_tick(void *userdata)
+{
+	broker_desks_tick(userdata);
+}
 
 int64_t broker_now(void)
 {
@@ -44,6 +79,9 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	r = broker_store_open(b->cfg.database.path, &b->store, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err, errlen);
+	if (r < 0)
+		goto fail;
 	r = broker_throttle_new((unsigned)b->cfg.broker.login_max_failures, (unsigned)b->cfg.broker.login_lockout,
 				THROTTLE_ENTRIES, &b->throttle);
 	if (r < 0) {
@@ -52,6 +90,11 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	}
 	ho = (struct broker_http_options){
 		.listen = b->cfg.broker.listen,
+		.admin_socket = b->cfg.broker.admin_socket,
+		.web_root = b->cfg.broker.web_root,
+		.on_wake = on_wake,
+		.on_tick = on_tick,
+		.tick_ms = 1000,
 		.routes = routes,
 		.n_routes = ELEMENTSOF(routes),
 		.userdata = b,
@@ -62,6 +105,11 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	r = broker_http_new(&ho, &b->http, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = broker_desks_new(b, &b->desks, err, errlen);
+	if (r < 0)
+		goto fail;
+	/* What a crash or a restarted libvirtd left: repaired before anything else runs. */
+	broker_desks_reconcile(b);
 	*ret = b;
 	return 0;
 fail:
@@ -73,8 +121,12 @@ struct broker *broker_free(struct broker *b)
 {
 	if (!b)
 		return NULL;
-	broker_http_free(b->http);
+	/* No more events into the loop; then the workers (inside http), whose jobs use the hosts. */
+	broker_desks_stop_events(b->desks);
+	b->http = broker_http_free(b->http);
+	broker_desks_free(b->desks);
 	broker_throttle_free(b->throttle);
+	explicit_bzero(&b->token_key, sizeof(b->token_key));
 	broker_store_close(b->store);
 	vdi_config_finish(&b->cfg);
 	free(b);
@@ -128,5 +180,51 @@ int broker_require_session(struct broker *b, struct broker_req *req, bool csrf, 
 		broker_req_reply_error(req, 403, "missing or wrong X-CSRF-Token header");
 		return -EACCES;
 	}
+	return 0;
+}
+
+int broker_require_user(struct broker *b, struct broker_req *req, bool csrf, struct broker_session *ret)
+{
+	if (broker_req_on_admin_socket(req)) {
+		broker_req_reply_error(req, 400, "the admin socket serves /api/v1/admin; user paths need a login");
+		return -EACCES;
+	}
+	return broker_require_session(b, req, csrf, ret);
+}
+
+int broker_require_admin(struct broker *b, struct broker_req *req, char *actor, size_t len)
+{
+	struct broker_session s;
+	bool csrf = !streq(broker_req_method(req), "GET");
+
+	if (broker_req_on_admin_socket(req)) {
+		snprintf(actor, len, "admin-socket");
+		return 0;
+	}
+	if (broker_require_session(b, req, csrf, &s) < 0)
+		return -EACCES;
+	if (!s.admin) {
+		broker_session_finish(&s);
+		broker_req_reply_error(req, 403, "administrators only");
+		return -EACCES;
+	}
+	snprintf(actor, len, "%s", s.user);
+	broker_session_finish(&s);
+	return 0;
+}
+
+int broker_req_desktop_id(struct broker_req *req, unsigned i, int64_t *ret)
+{
+	const char *p = broker_req_param(req, i);
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = p && *p >= '1' && *p <= '9' ? strtoll(p, &end, 10) : 0;
+	if (v <= 0 || errno || !end || *end) {
+		broker_req_reply_error(req, 404, "no such desktop");
+		return -ENOENT;
+	}
+	*ret = v;
 	return 0;
 }

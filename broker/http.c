@@ -2,11 +2,16 @@
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -24,6 +29,9 @@ struct broker_req {
 	char method[8];
 	char path[256];
 	char peer[64];
+	bool admin_socket;
+	char params[BROKER_HTTP_MAX_PARAMS][128];
+	unsigned n_params;
 	char *body;
 	size_t body_len;
 	size_t body_expected;
@@ -35,6 +43,8 @@ struct broker_req {
 	char *reply;
 	size_t reply_len;
 	char *set_cookie;
+	const char *content_type; /* static string */
+	char *extra_header;       /* "name: value" or NULL */
 	int phase; /* 0 handling, 1 headers to write, 2 body to write */
 	bool close_after;
 	struct deferred *pending;
@@ -49,13 +59,20 @@ struct deferred {
 
 struct broker_http {
 	struct lws_context *ctx;
-	struct lws_vhost *vhost;
+	struct lws_vhost *vhost, *admin_vhost;
 	const struct broker_route *routes;
 	size_t n_routes;
 	void *userdata;
 	struct vdi_workers *workers;
 	atomic_bool stop;
+	atomic_bool woken;
 	struct lws_protocols protocols[2];
+	char *web_root; /* realpath, or NULL */
+	char *admin_socket;
+	void (*on_wake)(void *userdata);
+	void (*on_tick)(void *userdata);
+	unsigned tick_ms;
+	lws_sorted_usec_list_t tick;
 };
 
 struct pss {
@@ -73,21 +90,45 @@ static void req_free(struct broker_req *req)
 	free(req->body);
 	free(req->reply);
 	free(req->set_cookie);
+	free(req->extra_header);
 	free(req);
 }
 
-static void reply_raw(struct broker_req *req, unsigned status, char *body, const char *cookie)
+/* Takes body (len bytes). */
+static void reply_take(struct broker_req *req, unsigned status, const char *content_type, char *body, size_t len,
+		       const char *cookie, const char *extra)
 {
 	if (!req->wsi || req->phase != 0) {
 		free(body);
 		return;
 	}
 	req->status = status;
+	req->content_type = content_type;
 	req->reply = body;
-	req->reply_len = body ? strlen(body) : 0;
+	req->reply_len = body ? len : 0;
 	req->set_cookie = cookie ? strdup(cookie) : NULL;
+	req->extra_header = extra ? strdup(extra) : NULL;
 	req->phase = 1;
 	lws_callback_on_writable(req->wsi);
+}
+
+static void reply_raw(struct broker_req *req, unsigned status, char *body, const char *cookie)
+{
+	reply_take(req, status, "application/json", body, body ? strlen(body) : 0, cookie, NULL);
+}
+
+void broker_req_reply_raw(struct broker_req *req, unsigned status, const char *content_type, const char *body,
+			  size_t len, const char *extra)
+{
+	char *copy = malloc(len + 1);
+
+	if (!copy) {
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	reply_take(req, status, content_type, copy, len, NULL, extra);
 }
 
 void broker_req_reply_json(struct broker_req *req, unsigned status, json_t *body, const char *cookie)
@@ -118,7 +159,7 @@ static int write_reply(struct broker_req *req)
 	if (req->phase == 1) {
 		unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
 
-		if (lws_add_http_common_headers(wsi, req->status, "application/json", req->reply_len, &p, end) ||
+		if (lws_add_http_common_headers(wsi, req->status, req->content_type, req->reply_len, &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 						(const unsigned char *)"no-store", 8, &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
@@ -129,6 +170,19 @@ static int write_reply(struct broker_req *req)
 						(const unsigned char *)req->set_cookie, (int)strlen(req->set_cookie), &p,
 						end))
 			return -1;
+		if (req->extra_header) {
+			char name[64];
+			const char *colon = strchr(req->extra_header, ':'), *value;
+
+			if (!colon || (size_t)(colon - req->extra_header) + 2 > sizeof(name))
+				return -1;
+			snprintf(name, sizeof(name), "%.*s:", (int)(colon - req->extra_header), req->extra_header);
+			for (value = colon + 1; *value == ' '; value++)
+				;
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+							(int)strlen(value), &p, end))
+				return -1;
+		}
 		if (lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		req->phase = 2;
@@ -201,6 +255,12 @@ static void notify_loop(void *data)
 	lws_cancel_service(h->ctx);
 }
 
+void broker_http_wake(struct broker_http *h)
+{
+	atomic_store(&h->woken, true);
+	lws_cancel_service(h->ctx);
+}
+
 /* ---- requests -------------------------------------------------------------------------- */
 
 const char *broker_req_method(struct broker_req *req)
@@ -223,6 +283,55 @@ const char *broker_req_body(struct broker_req *req, size_t *ret_len)
 const char *broker_req_peer(struct broker_req *req)
 {
 	return req->peer;
+}
+
+bool broker_req_is_tls(struct broker_req *req)
+{
+	const char *origin = broker_req_header(req, "origin");
+	char proto[16];
+
+	if (origin && startswith(origin, "https://"))
+		return true;
+	return req->wsi && lws_hdr_custom_copy(req->wsi, proto, sizeof(proto), "x-forwarded-proto:", 18) > 0 &&
+	       strcasecmp(proto, "https") == 0;
+}
+
+bool broker_req_on_admin_socket(struct broker_req *req)
+{
+	return req->admin_socket;
+}
+
+bool broker_req_is_local(struct broker_req *req)
+{
+	return req->admin_socket || startswith(req->peer, "127.") || streq(req->peer, "::1") ||
+	       startswith(req->peer, "::ffff:127.");
+}
+
+const char *broker_req_param(struct broker_req *req, unsigned i)
+{
+	return i < req->n_params ? req->params[i] : NULL;
+}
+
+const char *broker_req_query(struct broker_req *req, const char *name, char *buf, size_t len)
+{
+	size_t nlen = strlen(name);
+	char frag[1024];
+
+	if (!req->wsi)
+		return NULL;
+	for (int i = 0; i < 64; i++) {
+		int n = lws_hdr_copy_fragment(req->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+
+		if (n < 0)
+			return NULL;
+		if (strncmp(frag, name, nlen) != 0 || frag[nlen] != '=')
+			continue;
+		if (strlen(frag + nlen + 1) >= len)
+			return NULL;
+		memcpy(buf, frag + nlen + 1, strlen(frag + nlen + 1) + 1);
+		return buf;
+	}
+	return NULL;
 }
 
 const char *broker_req_header(struct broker_req *req, const char *name)
@@ -277,28 +386,126 @@ const char *broker_req_cookie(struct broker_req *req, const char *name)
 	return NULL;
 }
 
-static void dispatch(struct broker_req *req)
+/* Whether path matches pattern ("*" = one non-empty segment); fills req's params. */
+static bool route_matches(struct broker_req *req, const char *pattern, const char *path)
+{
+	unsigned n = 0;
+
+	while (*pattern && *path) {
+		if (pattern[0] == '*' && (pattern[1] == '/' || pattern[1] == '\0')) {
+			size_t len = strcspn(path, "/");
+
+			if (len == 0 || len >= sizeof(req->params[0]) || n >= BROKER_HTTP_MAX_PARAMS)
+				return false;
+			memcpy(req->params[n], path, len);
+			req->params[n++][len] = '\0';
+			pattern++;
+			path += len;
+			continue;
+		}
+		if (*pattern != *path)
+			return false;
+		pattern++;
+		path++;
+	}
+	if (*pattern || *path)
+		return false;
+	req->n_params = n;
+	return true;
+}
+
+static const char *mime_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },   { ".json", "application/json" },
+		{ ".png", "image/png" },                 { ".svg", "image/svg+xml" },
+		{ ".ico", "image/x-icon" },              { ".txt", "text/plain; charset=utf-8" },
+		{ ".woff2", "font/woff2" },
+	};
+	const char *dot = strrchr(path, '.');
+
+	for (size_t i = 0; dot && i < ELEMENTSOF(types); i++)
+		if (strcasecmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+/*
+ * Serves a file under web_root: 1 when lws took over the reply, 0 when
+ * there is no such file (the caller answers 404), -1 to close.
+ */
+static int serve_file(struct broker_req *req)
+{
+	struct broker_http *h = req->http;
+	char want[PATH_MAX], real[PATH_MAX];
+	size_t root_len;
+	struct stat st;
+	int r;
+
+	if (!h->web_root || startswith(req->path, "/api/") || strstr(req->path, "/.") || strchr(req->path, '\\'))
+		return 0;
+	if (snprintf(want, sizeof(want), "%s%s%s", h->web_root, req->path,
+		     req->path[strlen(req->path) - 1] == '/' ? "index.html" : "") >= (int)sizeof(want))
+		return 0;
+	/* No way out of web_root, also not through symbolic links. */
+	if (!realpath(want, real))
+		return 0;
+	root_len = strlen(h->web_root);
+	if (strncmp(real, h->web_root, root_len) != 0 || real[root_len] != '/')
+		return 0;
+	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	req->phase = 4; /* lws writes the reply */
+	r = lws_serve_http_file(req->wsi, real, mime_type(real),
+				"x-content-type-options: nosniff\r\n", 33);
+	if (r < 0)
+		return -1;
+	if (r > 0 && lws_http_transaction_completed(req->wsi))
+		return -1;
+	return 1;
+}
+
+static int dispatch(struct broker_req *req)
 {
 	struct broker_http *h = req->http;
 	bool path_known = false;
 
 	for (size_t i = 0; i < h->n_routes; i++) {
-		if (!streq(h->routes[i].path, req->path))
+		if (!route_matches(req, h->routes[i].path, req->path))
 			continue;
 		path_known = true;
 		if (streq(h->routes[i].method, req->method)) {
 			h->routes[i].handler(req, h->userdata);
-			return;
+			return 0;
 		}
 	}
-	if (path_known)
+	if (path_known) {
 		broker_req_reply_error(req, 405, "method %s not allowed on %s", req->method, req->path);
-	else
-		broker_req_reply_error(req, 404, "no such resource");
+		return 0;
+	}
+	if (streq(req->method, "GET")) {
+		int r = serve_file(req);
+
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	broker_req_reply_error(req, 404, "no such resource");
+	return 0;
 }
 
 static int begin_request(struct lws *wsi, struct pss *pss, struct broker_http *h, const char *uri)
 {
+	static const struct {
+		enum lws_token_indexes token;
+		const char *name;
+	} methods[] = {
+		{ WSI_TOKEN_GET_URI, "GET" },       { WSI_TOKEN_POST_URI, "POST" },
+		{ WSI_TOKEN_PATCH_URI, "PATCH" },   { WSI_TOKEN_DELETE_URI, "DELETE" },
+		{ WSI_TOKEN_PUT_URI, "PUT" },
+	};
 	struct broker_req *req = vdi_new0(struct broker_req);
 	char clen[32];
 
@@ -307,20 +514,24 @@ static int begin_request(struct lws *wsi, struct pss *pss, struct broker_http *h
 	pss->req = req;
 	req->wsi = wsi;
 	req->http = h;
-	lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+	req->admin_socket = h->admin_vhost && lws_get_vhost(wsi) == h->admin_vhost;
+	if (req->admin_socket)
+		snprintf(req->peer, sizeof(req->peer), "admin-socket");
+	else
+		lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
 	snprintf(req->path, sizeof(req->path), "%s", uri ? uri : "/");
+	req->content_type = "application/json";
 
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
-		snprintf(req->method, sizeof(req->method), "POST");
-	else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
-		snprintf(req->method, sizeof(req->method), "GET");
-	else {
+	for (size_t i = 0; i < ELEMENTSOF(methods) && !req->method[0]; i++)
+		if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+			snprintf(req->method, sizeof(req->method), "%s", methods[i].name);
+	if (!req->method[0]) {
 		req->close_after = true;
 		broker_req_reply_error(req, 405, "method not allowed");
 		return 0;
 	}
 
-	if (streq(req->method, "POST")) {
+	if (!streq(req->method, "GET")) {
 		if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
 			req->body_expected = strtoull(clen, NULL, 10);
 		if (req->body_expected > BROKER_HTTP_MAX_BODY) {
@@ -331,8 +542,7 @@ static int begin_request(struct lws *wsi, struct pss *pss, struct broker_http *h
 		if (req->body_expected > 0)
 			return 0; /* wait for the body */
 	}
-	dispatch(req);
-	return 0;
+	return dispatch(req);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -370,11 +580,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (req && req->phase == 0)
-			dispatch(req);
+			return dispatch(req);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return req ? write_reply(req) : 0;
+		return req && req->phase != 4 ? write_reply(req) : 0;
+
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (req) {
@@ -387,12 +600,64 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (h && h->workers)
 			vdi_workers_drain(h->workers);
+		if (h && h->on_wake && atomic_exchange(&h->woken, false))
+			h->on_wake(h->userdata);
 		return 0;
 
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct broker_http *h = lws_container_of(sul, struct broker_http, tick);
+
+	if (h->on_tick)
+		h->on_tick(h->userdata);
+	lws_sul_schedule(h->ctx, 0, &h->tick, on_tick, (lws_usec_t)h->tick_ms * LWS_US_PER_MS);
+}
+
+/* The admin socket: a fresh unix socket at path, mode 0660. */
+static int listen_admin(struct broker_http *h, const char *path, const struct lws_context_creation_info *base,
+			char *err, size_t errlen)
+{
+	struct lws_context_creation_info info = *base;
+	struct sockaddr_un sun;
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "admin_socket \"%s\" is longer than a unix socket path may be", path);
+		return -ENAMETOOLONG;
+	}
+	/* A socket left by an earlier run goes; any other kind of file stays and is an error. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "admin_socket %s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		(void)unlink(path);
+	}
+	h->admin_socket = strdup(path);
+	if (!h->admin_socket)
+		return -ENOMEM;
+	info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+	info.iface = path;
+	info.port = 0;
+	info.vhost_name = "admin";
+	h->admin_vhost = lws_create_vhost(h->ctx, &info);
+	if (!h->admin_vhost) {
+		snprintf(err, errlen, "cannot listen on the admin socket %s", path);
+		return -EADDRINUSE;
+	}
+	if (chmod(path, 0660) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot set the mode of the admin socket %s: %s", path, strerror(-r));
+		return r;
+	}
+	return 0;
 }
 
 static void log_emit(int level, const char *line)
@@ -427,6 +692,12 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	h->routes = opts->routes;
 	h->n_routes = opts->n_routes;
 	h->userdata = opts->userdata;
+	h->on_wake = opts->on_wake;
+	h->on_tick = opts->on_tick;
+	h->tick_ms = opts->tick_ms;
+	/* A missing web root is no error: the API still works (the pages come with the package). */
+	if (opts->web_root)
+		h->web_root = realpath(opts->web_root, NULL);
 	h->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = callback,
@@ -442,8 +713,10 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	info.user = h;
 	info.timeout_secs = 20;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.vhost_name = "default";
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
+		free(h->web_root);
 		free(h);
 		snprintf(err, errlen, "cannot start the HTTP server");
 		return -EIO;
@@ -454,6 +727,15 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 		broker_http_free(h);
 		return -EADDRINUSE;
 	}
+	if (opts->admin_socket && *opts->admin_socket) {
+		r = listen_admin(h, opts->admin_socket, &info, err, errlen);
+		if (r < 0) {
+			broker_http_free(h);
+			return r;
+		}
+	}
+	if (h->tick_ms)
+		lws_sul_schedule(h->ctx, 0, &h->tick, on_tick, (lws_usec_t)h->tick_ms * LWS_US_PER_MS);
 	r = vdi_workers_new(opts->worker_threads ? opts->worker_threads : 4,
 			    opts->max_pending_jobs ? opts->max_pending_jobs : 256, notify_loop, h, &h->workers);
 	if (r < 0) {
@@ -475,6 +757,10 @@ struct broker_http *broker_http_free(struct broker_http *h)
 	h->workers = vdi_workers_free(h->workers);
 	if (h->ctx)
 		lws_context_destroy(h->ctx);
+	if (h->admin_socket)
+		(void)unlink(h->admin_socket);
+	free(h->admin_socket);
+	free(h->web_root);
 	free(h);
 	return NULL;
 }

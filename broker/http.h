@@ -20,14 +20,24 @@ struct vdi_workers;
 /* Largest request body read; larger ones get 413. */
 #define BROKER_HTTP_MAX_BODY (64 * 1024)
 
+/* Most "*" segments in a route's path. */
+#define BROKER_HTTP_MAX_PARAMS 4
+
 struct broker_route {
-	const char *method; /* "GET", "POST" */
-	const char *path;   /* exact path, e.g. "/api/v1/login" */
+	const char *method; /* "GET", "POST", "PATCH", "DELETE" */
+	/* The path; a "*" segment matches one non-empty segment, read with broker_req_param(). */
+	const char *path;
 	void (*handler)(struct broker_req *req, void *userdata);
 };
 
 struct broker_http_options {
 	const char *listen;          /* host:port */
+	const char *admin_socket;    /* path of a unix socket serving the same routes (mode 0660), or NULL */
+	const char *web_root;        /* GET of an unrouted path outside /api/ serves a file from here, or NULL */
+	/* Called on the loop thread after broker_http_wake() (from any thread) and on each tick. */
+	void (*on_wake)(void *userdata);
+	void (*on_tick)(void *userdata);
+	unsigned tick_ms;            /* 0: no tick */
 	const struct broker_route *routes;
 	size_t n_routes;
 	void *userdata;              /* passed to handlers */
@@ -41,6 +51,9 @@ struct broker_http *broker_http_free(struct broker_http *h);
 
 /* The port actually listened on (useful with port 0). */
 int broker_http_port(struct broker_http *h);
+
+/* Makes the loop call on_wake soon; thread-safe. */
+void broker_http_wake(struct broker_http *h);
 
 /* Runs the loop until broker_http_stop() (thread- and signal-safe). */
 int broker_http_run(struct broker_http *h);
@@ -56,11 +69,27 @@ const char *broker_req_body(struct broker_req *req, size_t *ret_len);
 const char *broker_req_header(struct broker_req *req, const char *name);
 /* The value of cookie name, or NULL. */
 const char *broker_req_cookie(struct broker_req *req, const char *name);
-/* The client's address as text. */
+/* The client's address as text ("admin-socket" on the admin socket). */
 const char *broker_req_peer(struct broker_req *req);
+/* Whether the client speaks TLS to us or to a proxy before us (Origin https://, X-Forwarded-Proto: https). */
+bool broker_req_is_tls(struct broker_req *req);
+/* Whether the request came over the admin unix socket. */
+bool broker_req_on_admin_socket(struct broker_req *req);
+/* Whether the client is on this host (loopback or the admin socket). */
+bool broker_req_is_local(struct broker_req *req);
+/* The value of the i-th "*" of the matched route, or NULL. */
+const char *broker_req_param(struct broker_req *req, unsigned i);
+/* The URL-decoded value of query argument name, copied into buf; NULL when absent or too long. */
+const char *broker_req_query(struct broker_req *req, const char *name, char *buf, size_t len);
 
 /* Replies with status and JSON body (reference taken). Adds Set-Cookie when cookie is not NULL. */
 void broker_req_reply_json(struct broker_req *req, unsigned status, json_t *body, const char *cookie);
+/*
+ * Replies with status, content type and body (len bytes, copied); extra
+ * is NULL or one more header line "name: value".
+ */
+void broker_req_reply_raw(struct broker_req *req, unsigned status, const char *content_type, const char *body,
+			  size_t len, const char *extra);
 /* Replies {"error": message}. */
 void broker_req_reply_error(struct broker_req *req, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "alloc.h"
@@ -71,6 +72,11 @@ static const char *const migrations[] = {
 	"  object TEXT,"
 	"  detail TEXT);"
 	"CREATE INDEX audit_time ON audit(time);",
+	/* 1 -> 2: what a template was made with; why a desktop is in "error". */
+	"ALTER TABLE templates ADD COLUMN memory_mib INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE templates ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE desktops ADD COLUMN message TEXT;"
+	"CREATE INDEX audit_actor ON audit(actor, time);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -351,15 +357,17 @@ static int step_id(sqlite3_stmt *st, int64_t *ret)
 	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }
 
-static int assign_locked(struct broker_store *s, const char *pool, const char *user, int64_t now,
+static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
 			 struct broker_assignment *ret, char *err, size_t errlen)
 {
 	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
-				    *q_count = NULL, *q_new = NULL;
-	int64_t pool_id, size, count = 0, id = -1;
+				    *q_count = NULL, *q_new = NULL, *q_owned = NULL;
+	int64_t pool_id, size, max_per_user, count = 0, owned = 0, id = -1;
 	int r;
 
-	if ((r = prepare(s, "SELECT id, size FROM pools WHERE name = ?1 AND draining = 0", &q_pool)) < 0 ||
+	if ((r = prepare(s, "SELECT id, size, max_per_user FROM pools WHERE name = ?1 AND draining = 0", &q_pool)) < 0 ||
+	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND owner = ?2"
+			    " AND state NOT IN ('deleting', 'error')", &q_owned)) < 0 ||
 	    (r = prepare(s, "SELECT id, state FROM desktops WHERE pool_id = ?1 AND owner = ?2"
 			    " AND state NOT IN ('deleting', 'error') ORDER BY id LIMIT 1", &q_mine)) < 0 ||
 	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
@@ -383,11 +391,26 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	}
 	pool_id = sqlite3_column_int64(q_pool, 0);
 	size = sqlite3_column_int64(q_pool, 1);
+	max_per_user = sqlite3_column_int64(q_pool, 2);
+
+	/* One more desktop for this user: only below max_per_user. */
+	if (want_new) {
+		sqlite3_bind_int64(q_owned, 1, pool_id);
+		sqlite3_bind_text(q_owned, 2, user, -1, SQLITE_STATIC);
+		r = step_id(q_owned, &owned);
+		if (r <= 0)
+			return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot count desktops");
+		if (owned >= max_per_user) {
+			set_err(err, errlen, "you have %lld desktops in pool \"%s\" already, the most it allows",
+				(long long)owned, pool);
+			return -EDQUOT;
+		}
+	}
 
 	/* 1. The user's own desktop in this pool. */
 	sqlite3_bind_int64(q_mine, 1, pool_id);
 	sqlite3_bind_text(q_mine, 2, user, -1, SQLITE_STATIC);
-	r = sqlite3_step(q_mine);
+	r = want_new ? SQLITE_DONE : sqlite3_step(q_mine);
 	if (r == SQLITE_ROW) {
 		ret->desktop_id = sqlite3_column_int64(q_mine, 0);
 		ret->action = BROKER_ASSIGN_EXISTING;
@@ -436,7 +459,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	return 0;
 }
 
-int broker_store_assign(struct broker_store *s, const char *pool, const char *user, int64_t now,
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
 			struct broker_assignment *ret, char *err, size_t errlen)
 {
 	int r;
@@ -449,7 +472,7 @@ int broker_store_assign(struct broker_store *s, const char *pool, const char *us
 	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
 	if (r < 0)
 		return r;
-	r = assign_locked(s, pool, user, now, ret, err, errlen);
+	r = assign_locked(s, pool, user, want_new, now, ret, err, errlen);
 	if (r < 0) {
 		rollback(s);
 		return r;
@@ -601,4 +624,125 @@ int broker_store_session_expire(struct broker_store *s, int64_t now)
 	sqlite3_bind_int64(st, 1, now);
 	rc = sqlite3_step(st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : errno_from_sqlite(rc);
+}
+
+/* ---- generic queries ---------------------------------------------------------------------- */
+
+/* Binds the arguments described by types: 'i' int64_t, 's' const char * (NULL binds NULL). */
+static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	for (int i = 0; types && types[i]; i++) {
+		int rc;
+
+		if (types[i] == 'i') {
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		} else if (types[i] == 's') {
+			const char *v = va_arg(ap, const char *);
+
+			rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
+		} else {
+			return -EINVAL;
+		}
+		if (rc != SQLITE_OK)
+			return errno_from_sqlite(rc);
+	}
+	return 0;
+}
+
+int broker_store_exec(struct broker_store *s, const char *sql, const char *types, ...)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r, rc;
+
+	r = prepare(s, sql, &st);
+	if (r < 0)
+		return r;
+	va_start(ap, types);
+	r = bind_args(st, types, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		return errno_from_sqlite(rc);
+	return sqlite3_changes(s->db);
+}
+
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(st, col));
+	case SQLITE_FLOAT:
+		return json_real(sqlite3_column_double(st, col));
+	case SQLITE_TEXT:
+		return json_stringn((const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col));
+	default:
+		return json_null();
+	}
+}
+
+int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, const char *types, ...)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	json_t *rows;
+	va_list ap;
+	int r, rc;
+
+	r = prepare(s, sql, &st);
+	if (r < 0)
+		return r;
+	va_start(ap, types);
+	r = bind_args(st, types, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	rows = json_array();
+	if (!rows)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = json_object();
+
+		if (!row || json_array_append_new(rows, row) < 0) {
+			json_decref(rows);
+			return -ENOMEM;
+		}
+		for (int c = 0; c < sqlite3_column_count(st); c++)
+			if (json_object_set_new(row, sqlite3_column_name(st, c), column_json(st, c)) < 0) {
+				json_decref(rows);
+				return -ENOMEM;
+			}
+	}
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return errno_from_sqlite(rc);
+	}
+	*ret = rows;
+	return (int)json_array_size(rows);
+}
+
+int broker_store_begin(struct broker_store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE", NULL, 0);
+}
+
+int broker_store_commit(struct broker_store *s)
+{
+	int r = exec(s, "COMMIT", NULL, 0);
+
+	if (r < 0)
+		rollback(s);
+	return r;
+}
+
+void broker_store_rollback(struct broker_store *s)
+{
+	rollback(s);
+}
+
+int64_t broker_store_last_id(struct broker_store *s)
+{
+	return sqlite3_last_insert_rowid(s->db);
 }

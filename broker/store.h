@@ -16,10 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct broker_store;
 
 /* The schema version this code writes; older files are migrated on open. */
-#define BROKER_STORE_SCHEMA_VERSION 1
+#define BROKER_STORE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
 int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen);
@@ -72,10 +74,11 @@ struct broker_assignment {
  * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
  * order: the user's desktop in that pool; a free running one; a free
  * stopped one; a new row if the pool holds fewer than size; else -ENOSPC
- * ("pool exhausted").  -ENOENT: no such pool.  Never gives one desktop to
- * two users.
+ * ("pool exhausted").  -ENOENT: no such pool (or it is draining).  Never
+ * gives one desktop to two users.  With want_new, the user's own desktops
+ * are skipped, and -EDQUOT refuses one beyond the pool's max_per_user.
  */
-int broker_store_assign(struct broker_store *s, const char *pool, const char *user, int64_t now,
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
 			struct broker_assignment *ret, char *err, size_t errlen);
 
 /* Moves desktop id from state `from` to `to` (-ESTALE when it is not in `from`). */
@@ -113,3 +116,25 @@ int broker_store_session_delete(struct broker_store *s, const uint8_t id_hash[32
 
 /* Deletes the sessions expired at now; returns how many. */
 int broker_store_session_expire(struct broker_store *s, int64_t now);
+
+/* ---- generic queries (the loop thread's lifecycle and API code) ---------------------- */
+
+/*
+ * Runs sql with arguments described by types ('i': int64_t, 's': const
+ * char *, NULL binds NULL).  Returns the number of rows changed, or -errno.
+ */
+int broker_store_exec(struct broker_store *s, const char *sql, const char *types, ...);
+
+/*
+ * Runs a query; *ret is a new JSON array with an object per row (column
+ * name -> integer, real, string or null).  Returns the number of rows.
+ */
+int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, const char *types, ...);
+
+/* BEGIN IMMEDIATE / COMMIT (rolls back when it fails) / ROLLBACK. */
+int broker_store_begin(struct broker_store *s);
+int broker_store_commit(struct broker_store *s);
+void broker_store_rollback(struct broker_store *s);
+
+/* The rowid of the last INSERT on this connection. */
+int64_t broker_store_last_id(struct broker_store *s);

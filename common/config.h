@@ -36,6 +36,7 @@ struct vdi_config {
 		char *storage_path;          /* directory of the storage pool when vdi creates it */
 		char *runtime_dir;
 		char *virt_type;             /* auto | kvm | qemu */
+		uint64_t shutdown_timeout;   /* seconds a guest gets to shut down before it is powered off */
 	} libvirt;
 	struct {
 		char *listen;

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "alloc.h"
+#include "token.h"
 #include "harness.h"
 #include "http-client.h"
 
@@ -38,10 +39,17 @@ static void start_broker(struct daemon *d, const char *extra_conf)
 	snprintf(conf, sizeof(conf), "%s/vdi.conf", vdi_test_tmpdir());
 	f = fopen(conf, "we");
 	check(f);
-	fprintf(f, "[broker]\nlisten = 127.0.0.1:0\nlogin_max_failures = 5\nlogin_lockout = 300\n%s"
-		   "[database]\npath = %s\n[pam]\nservice = vdi-test\nadmin_group = vdiadmin\n",
-		extra_conf ? extra_conf : "", d->db);
+	fprintf(f, "[broker]\nlisten = 127.0.0.1:0\nlogin_max_failures = 5\nlogin_lockout = 300\n"
+		   "admin_socket = %s/admin.sock\n%s"
+		   "[database]\npath = %s\n[pam]\nservice = vdi-test\nadmin_group = vdiadmin\n"
+		   "[libvirt]\nhosts = test:///default\nstorage_path = %s/images\nruntime_dir = %s/run\n"
+		   "[tokens]\nkey_file = %s/token.key\n",
+		vdi_test_tmpdir(), extra_conf ? extra_conf : "", d->db, vdi_test_tmpdir(), vdi_test_tmpdir(),
+		vdi_test_tmpdir());
 	fclose(f);
+	snprintf(line, sizeof(line), "%s/token.key", vdi_test_tmpdir());
+	if (access(line, F_OK) != 0)
+		check_ok(vdi_token_key_generate(line, NULL, 0));
 
 	check(pipe2(out, O_CLOEXEC) == 0);
 	d->pid = fork();

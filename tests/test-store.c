@@ -159,46 +159,46 @@ static void test_assignment_order(void)
 	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'free', 0), (2, 1, 'stopped', 0);"
 		  "INSERT INTO desktops (id, pool_id, state, owner, updated) VALUES (3, 1, 'assigned', 'carol', 0)");
 
-	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_RUNNING);
 	check_str_eq(a.state, "assigned");
 
-	check_ok(broker_store_assign(s, "p", "bob", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 2);
 	check_int_eq(a.action, BROKER_ASSIGN_START);
 	check_str_eq(a.state, "starting");
 
-	check_ok(broker_store_assign(s, "p", "dan", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "dan", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check_str_eq(a.state, "provisioning");
 	check_int_eq(a.desktop_id, 4);
 
 	/* Asking again returns the same desktop. */
-	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
-	check_ok(broker_store_assign(s, "p", "carol", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "carol", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 3);
 
 	/* Four desktops, four users: the fifth is refused and nothing changes. */
-	check_err(broker_store_assign(s, "p", "eve", NOW, &a, err, sizeof(err)), ENOSPC);
+	check_err(broker_store_assign(s, "p", "eve", false, NOW, &a, err, sizeof(err)), ENOSPC);
 	check_str_contains(err, "pool exhausted");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 4);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'eve'"), 0);
 
 	/* A desktop being deleted does not count against the size, nor is it handed out. */
 	sql(path, "UPDATE desktops SET state = 'deleting', owner = NULL WHERE id = 4");
-	check_ok(broker_store_assign(s, "p", "eve", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "eve", false, NOW, &a, err, sizeof(err)));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check(a.desktop_id != 4);
 
-	check_err(broker_store_assign(s, "nope", "ann", NOW, &a, err, sizeof(err)), ENOENT);
+	check_err(broker_store_assign(s, "nope", "ann", false, NOW, &a, err, sizeof(err)), ENOENT);
 	check_str_contains(err, "no pool \"nope\"");
-	check_err(broker_store_assign(s, "p", "", NOW, &a, err, sizeof(err)), EINVAL);
+	check_err(broker_store_assign(s, "p", "", false, NOW, &a, err, sizeof(err)), EINVAL);
 	/* A draining pool hands out nothing. */
 	sql(path, "UPDATE pools SET draining = 1");
-	check_err(broker_store_assign(s, "p", "fay", NOW, &a, err, sizeof(err)), ENOENT);
+	check_err(broker_store_assign(s, "p", "fay", false, NOW, &a, err, sizeof(err)), ENOENT);
 	broker_store_close(s);
 }
 
@@ -219,7 +219,7 @@ static void *race(void *arg)
 	r->result = broker_store_open(r->path, &s, err, sizeof(err));
 	if (r->result < 0)
 		return NULL;
-	r->result = broker_store_assign(s, "p", r->user, NOW, &a, err, sizeof(err));
+	r->result = broker_store_assign(s, "p", r->user, false, NOW, &a, err, sizeof(err));
 	r->desktop = r->result >= 0 ? a.desktop_id : -1;
 	broker_store_close(s);
 	return NULL;
@@ -271,7 +271,7 @@ static void test_state_changes_and_audit(void)
 
 	add_template(s);
 	add_pool(s, "p", 1);
-	check_ok(broker_store_assign(s, "p", "ann", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
 	check_ok(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "starting", NOW + 1));
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "free", NOW + 2), ESTALE);
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "starting", "sleeping", NOW + 2), EINVAL);
@@ -285,7 +285,61 @@ static void test_state_changes_and_audit(void)
 	broker_store_close(s);
 }
 
+static void test_max_per_user(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a, b;
+	char err[256];
+
+	add_template(s);
+	add_pool(s, "p", 5);
+	sql(path, "UPDATE pools SET max_per_user = 2");
+
+	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
+	/* Without "new" the same desktop comes back; with it, a second one, and no third. */
+	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &b, err, sizeof(err)));
+	check_int_eq(b.desktop_id, a.desktop_id);
+	check_ok(broker_store_assign(s, "p", "ann", true, NOW, &b, err, sizeof(err)));
+	check(b.desktop_id != a.desktop_id);
+	check_int_eq(b.action, BROKER_ASSIGN_CLONE);
+	check_err(broker_store_assign(s, "p", "ann", true, NOW, &b, err, sizeof(err)), EDQUOT);
+	check_str_contains(err, "you have 2 desktops in pool \"p\"");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'ann'"), 2);
+	/* Another user is not limited by ann's desktops. */
+	check_ok(broker_store_assign(s, "p", "bob", true, NOW, &b, err, sizeof(err)));
+	broker_store_close(s);
+}
+
+static void test_generic_queries(void)
+{
+	struct broker_store *s = open_store(":memory:");
+	json_t *rows = NULL;
+
+	add_template(s);
+	check_int_eq(broker_store_exec(s, "INSERT INTO audit (time, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
+				       "isss", (int64_t)7, "ann", "login", NULL), 1);
+	check_int_eq(broker_store_query(s, &rows, "SELECT time, actor, detail FROM audit WHERE actor = ?1", "s", "ann"),
+		     1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "time")), 7);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "actor")), "ann");
+	check(json_is_null(json_object_get(json_array_get(rows, 0), "detail")));
+	json_decref(rows);
+	/* Bad SQL and a bad type letter are errors, not crashes. */
+	check(broker_store_exec(s, "SELECT nonsense FROM nowhere", NULL) < 0);
+	check_err(broker_store_exec(s, "SELECT ?1", "x", 1), EINVAL);
+	/* A transaction rolled back leaves nothing. */
+	check_ok(broker_store_begin(s));
+	check_int_eq(broker_store_exec(s, "DELETE FROM audit", NULL), 1);
+	broker_store_rollback(s);
+	check_int_eq(broker_store_query(s, &rows, "SELECT id FROM audit", NULL), 1);
+	json_decref(rows);
+	broker_store_close(s);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST(test_max_per_user),
+	VDI_TEST(test_generic_queries),
 	VDI_TEST(test_open_and_migrate),
 	VDI_TEST(test_templates_and_pools),
 	VDI_TEST(test_assignment_order),

@@ -19,8 +19,10 @@
 struct login_job {
 	struct broker *b;
 	char *user, *password, *peer;
+	bool secure; /* the client came over TLS (to a TLS-terminating proxy) */
 	struct broker_login login;
 	int result;
+	double started, seconds; /* of the PAM conversation */
 	char err[256];
 };
 
@@ -40,8 +42,10 @@ static void login_work(void *data)
 {
 	struct login_job *j = data;
 
+	j->started = broker_monotonic();
 	j->result = broker_pam_login(j->b->cfg.pam.service, j->user, j->password, j->b->cfg.pam.admin_group,
 				     &j->login, j->err, sizeof(j->err));
+	j->seconds = broker_monotonic() - j->started;
 	explicit_bzero(j->password, strlen(j->password));
 }
 
@@ -84,8 +88,10 @@ static void login_complete(struct broker_req *req, void *data)
 	}
 	snprintf(ukey, sizeof(ukey), "u:%s", j->user);
 	snprintf(akey, sizeof(akey), "a:%s", j->peer);
+	broker_histogram_observe(&b->metrics.pam, j->seconds);
 
 	if (j->result < 0) {
+		b->metrics.logins_failed++;
 		broker_throttle_fail(b->throttle, ukey, now);
 		broker_throttle_fail(b->throttle, akey, now);
 		char safe[128], why[300];
@@ -106,6 +112,7 @@ static void login_complete(struct broker_req *req, void *data)
 	}
 
 	broker_throttle_clear(b->throttle, ukey);
+	b->metrics.logins_ok++;
 	if (req) {
 		char id[BROKER_SESSION_TOKEN_LEN + 1], csrf[BROKER_SESSION_TOKEN_LEN + 1], cookie[256];
 		_cleanup_free_ char *groups = join_groups(j->login.groups);
@@ -116,8 +123,8 @@ static void login_complete(struct broker_req *req, void *data)
 		if (r < 0) {
 			broker_req_reply_error(req, 500, "cannot start a session");
 		} else {
-			snprintf(cookie, sizeof(cookie), "vdi_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%llu",
-				 id, (unsigned long long)b->cfg.broker.session_ttl);
+			snprintf(cookie, sizeof(cookie), "vdi_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%llu%s",
+				 id, (unsigned long long)b->cfg.broker.session_ttl, j->secure ? "; Secure" : "");
 			broker_req_reply_json(req, 200,
 					      json_pack("{s:s, s:o, s:b, s:s}", "user", j->login.user, "groups",
 							groups_json(j->login.groups), "admin", j->login.admin, "csrf", csrf),
@@ -176,6 +183,7 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	}
 	j->b = b;
 	j->result = -ECANCELED; /* until login_work() runs */
+	j->secure = broker_req_is_tls(req);
 	if (broker_req_defer(req, login_work, login_complete, j) < 0) {
 		login_job_free(j);
 		broker_req_reply_error(req, 503, "the broker is busy; try again");

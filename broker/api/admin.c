@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* /api/v1/admin/...: templates, pools, desktops, sessions, audit, hosts (admins and the admin socket). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "broker.h"
+#include "cleanup.h"
+#include "desktops.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "vmpool.h"
+
+#define ACTOR_MAX 256
+
+/* Parses the request body as a JSON object with only the allowed members; else replies 400. */
+static json_t *admin_body(struct broker_req *req, const char *const *allowed)
+{
+	json_t *body = NULL;
+	const char *text;
+	char err[256];
+	size_t len;
+
+	text = broker_req_body(req, &len);
+	if (vdi_json_parse(text, len, true, &body, err, sizeof(err)) < 0 ||
+	    vdi_json_check_members(body, allowed, err, sizeof(err)) < 0) {
+		json_decref(body);
+		broker_req_reply_error(req, 400, "%s", err);
+		return NULL;
+	}
+	return body;
+}
+
+/* Replies {key: rows} (rows taken), or 500 when r < 0. */
+static void reply_rows(struct broker_req *req, int r, const char *key, json_t *rows)
+{
+	if (r < 0) {
+		json_decref(rows);
+		broker_req_reply_error(req, 500, "cannot read %s", key);
+		return;
+	}
+	broker_req_reply_json(req, 200, json_pack("{s:o}", key, rows), NULL);
+}
+
+static void admin_audit(struct broker *b, const char *actor, const char *action, const char *object, const char *detail)
+{
+	char safe[128];
+
+	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	vdi_info("%s %s by %s", action, object ? vdi_log_safe(object, safe, sizeof(safe)) : "", actor);
+}
+
+/* ---- templates -------------------------------------------------------------------------------- */
+
+static const char *const template_sql =
+	"SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created,"
+	" (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t";
+
+void broker_api_admin_templates(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX];
+	_cleanup_free_ char *sql = NULL;
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (asprintf(&sql, "%s ORDER BY t.name", template_sql) < 0) {
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	r = broker_store_query(b->store, &rows, sql, NULL);
+	reply_rows(req, r, "templates", rows);
+}
+
+struct template_job {
+	struct broker *b;
+	char actor[ACTOR_MAX];
+	char *name, *disk, *xml;
+	int64_t memory, vcpus;
+	struct pool_template *t;
+	int result;
+	struct pool_error err;
+};
+
+static void template_job_free(struct template_job *j)
+{
+	free(j->name);
+	free(j->disk);
+	free(j->xml);
+	pool_template_free(j->t);
+	free(j);
+}
+
+/* On a worker: the disk is read and the XML parsed, which may take a while on slow storage. */
+static void template_work(void *data)
+{
+	struct template_job *j = data;
+	struct pool_template_options o = {
+		.name = j->name,
+		.disk_path = j->disk,
+		.xml = j->xml,
+		.memory_mib = (unsigned)j->memory,
+		.vcpus = (unsigned)j->vcpus,
+	};
+
+	j->result = pool_template_new(&o, &j->t, &j->err);
+}
+
+static void template_complete(struct broker_req *req, void *data)
+{
+	struct template_job *j = data;
+	struct broker *b = j->b;
+	_cleanup_free_ char *sql = NULL;
+	json_t *rows = NULL;
+	char err[512];
+	int r;
+
+	if (!req)
+		goto out;
+	if (j->result < 0) {
+		broker_req_reply_error(req, 400, "%s", j->err.message);
+		goto out;
+	}
+	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, broker_now(), err, sizeof(err));
+	if (r < 0) {
+		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err);
+		goto out;
+	}
+	(void)broker_store_exec(b->store, "UPDATE templates SET memory_mib = ?2, vcpus = ?3 WHERE name = ?1", "sii",
+				j->t->name, j->memory, j->vcpus);
+	admin_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
+	if (asprintf(&sql, "%s WHERE t.name = ?1", template_sql) < 0 ||
+	    broker_store_query(b->store, &rows, sql, "s", j->t->name) <= 0) {
+		sql = NULL;
+		json_decref(rows);
+		broker_req_reply_error(req, 500, "cannot read the new template");
+		goto out;
+	}
+	broker_req_reply_json(req, 201, json_incref(json_array_get(rows, 0)), NULL);
+	json_decref(rows);
+out:
+	template_job_free(j);
+}
+
+void broker_api_admin_template_add(struct broker_req *req, void *userdata)
+{
+	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };
+	struct broker *b = userdata;
+	_cleanup_json_ json_t *body = NULL, *exists = NULL;
+	const char *name = NULL, *disk = NULL, *xml = NULL;
+	struct template_job *j;
+	int64_t memory = 0, vcpus = 0;
+	char actor[ACTOR_MAX], err[256];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+		return;
+	if (vdi_json_get_string(body, "name", true, &name, err, sizeof(err)) < 0 ||
+	    vdi_json_get_string(body, "disk", true, &disk, err, sizeof(err)) < 0 ||
+	    vdi_json_get_string(body, "xml", false, &xml, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "memory_mib", false, 0, 1024 * 1024, &memory, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "vcpus", false, 0, 512, &vcpus, err, sizeof(err)) < 0) {
+		broker_req_reply_error(req, 400, "%s", err);
+		return;
+	}
+	if (disk[0] != '/') {
+		broker_req_reply_error(req, 400, "\"disk\" must be an absolute path on the host");
+		return;
+	}
+	if (broker_store_query(b->store, &exists, "SELECT 1 FROM templates WHERE name = ?1", "s", name) > 0) {
+		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
+		return;
+	}
+	j = vdi_new0(struct template_job);
+	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml)))) {
+		if (j)
+			template_job_free(j);
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	j->b = b;
+	j->memory = memory;
+	j->vcpus = vcpus;
+	snprintf(j->actor, sizeof(j->actor), "%s", actor);
+	if (broker_req_defer(req, template_work, template_complete, j) < 0) {
+		template_job_free(j);
+		broker_req_reply_error(req, 503, "the broker is busy; try again");
+	}
+}
+
+void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	_cleanup_json_ json_t *rows = NULL;
+	char actor[ACTOR_MAX];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (broker_store_query(b->store, &rows,
+			       "SELECT (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
+			       " WHERE t.name = ?1",
+			       "s", name) <= 0) {
+		broker_req_reply_error(req, 404, "no such template");
+		return;
+	}
+	if (json_integer_value(json_object_get(json_array_get(rows, 0), "pools")) > 0) {
+		broker_req_reply_error(req, 409, "template \"%s\" is used by %lld pools; delete them first", name,
+				       (long long)json_integer_value(json_object_get(json_array_get(rows, 0), "pools")));
+		return;
+	}
+	if (broker_store_exec(b->store, "DELETE FROM templates WHERE name = ?1", "s", name) < 0) {
+		broker_req_reply_error(req, 500, "cannot remove template \"%s\"", name);
+		return;
+	}
+	admin_audit(b, actor, "template-remove", name, NULL);
+	broker_req_reply_json(req, 200, json_object(), NULL);
+}
+
+/* ---- pools ----------------------------------------------------------------------------------- */
+
+/* The pools (all, or the one named) as the admin API shows them. */
+static int pools_json(struct broker *b, const char *name, json_t **ret)
+{
+	_cleanup_json_ json_t *rows = NULL, *counts = NULL;
+	json_t *row, *c;
+	size_t i, k;
+	int r;
+
+	r = broker_store_query(b->store, &rows,
+			       "SELECT p.id, p.name, t.name AS template,"
+			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
+			       " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created"
+			       " FROM pools p JOIN templates t ON t.id = p.template_id"
+			       " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
+			       "s", name);
+	if (r < 0)
+		return r;
+	r = broker_store_query(b->store, &counts, "SELECT pool_id, state, count(*) AS n FROM desktops GROUP BY pool_id, state",
+			       NULL);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row) {
+		json_t *groups = json_array(), *desktops = json_object();
+		_cleanup_free_ char *g = strdup(json_string_value(json_object_get(row, "groups")));
+		char *save = NULL;
+
+		for (char *t = g ? strtok_r(g, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(groups, json_string(t));
+		json_array_foreach(counts, k, c)
+			if (json_integer_value(json_object_get(c, "pool_id")) == json_integer_value(json_object_get(row, "id")))
+				json_object_set(desktops, json_string_value(json_object_get(c, "state")),
+						json_object_get(c, "n"));
+		json_object_set_new(row, "groups", groups);
+		json_object_set_new(row, "desktops", desktops);
+		json_object_set_new(row, "draining", json_boolean(json_integer_value(json_object_get(row, "draining"))));
+		json_object_del(row, "id");
+	}
+	*ret = json_incref(rows);
+	return (int)json_array_size(rows);
+}
+
+void broker_api_admin_pools(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX];
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	r = pools_json(b, NULL, &rows);
+	reply_rows(req, r, "pools", rows);
+}
+
+/* Joins a JSON array of group names into "a,b"; -EINVAL (with err) on anything but plain names. */
+static int groups_string(json_t *groups, char **ret, char *err, size_t errlen)
+{
+	size_t i, len = 1;
+	json_t *g;
+	char *s;
+
+	if (!json_is_array(groups)) {
+		snprintf(err, errlen, "\"groups\" must be a list of group names");
+		return -EINVAL;
+	}
+	json_array_foreach(groups, i, g) {
+		const char *v = json_string_value(g);
+
+		if (!v || !*v || strlen(v) > 64 || strpbrk(v, ", \t\n")) {
+			snprintf(err, errlen, "\"groups\" must be a list of group names (1-64 characters, no commas or spaces)");
+			return -EINVAL;
+		}
+		len += strlen(v) + 1;
+	}
+	s = calloc(1, len);
+	if (!s)
+		return -ENOMEM;
+	json_array_foreach(groups, i, g) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, json_string_value(g));
+	}
+	*ret = s;
+	return 0;
+}
+
+static void reply_pool(struct broker *b, struct broker_req *req, unsigned status, const char *name)
+{
+	json_t *rows = NULL;
+
+	if (pools_json(b, name, &rows) <= 0) {
+		json_decref(rows);
+		broker_req_reply_error(req, 500, "cannot read pool \"%s\"", name);
+		return;
+	}
+	broker_req_reply_json(req, status, json_incref(json_array_get(rows, 0)), NULL);
+	json_decref(rows);
+}
+
+void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
+{
+	static const char *const members[] = { "name",	       "template",     "type",  "size",
+						"prestart",    "max_per_user", "idle_timeout", "groups", NULL };
+	struct broker *b = userdata;
+	_cleanup_json_ json_t *body = NULL;
+	_cleanup_free_ char *groups = NULL;
+	struct broker_pool_def d = { .max_per_user = 1 };
+	const char *type = "pooled";
+	char actor[ACTOR_MAX], err[256];
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+		return;
+	if (vdi_json_get_string(body, "name", true, &d.name, err, sizeof(err)) < 0 ||
+	    vdi_json_get_string(body, "template", true, &d.template_name, err, sizeof(err)) < 0 ||
+	    vdi_json_get_string(body, "type", false, &type, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "size", true, 0, 10000, &d.size, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "prestart", false, 0, 10000, &d.prestart, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "max_per_user", false, 1, 10000, &d.max_per_user, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "idle_timeout", false, 0, 30 * 86400, &d.idle_timeout, err, sizeof(err)) < 0 ||
+	    (json_object_get(body, "groups") && groups_string(json_object_get(body, "groups"), &groups, err, sizeof(err)) < 0)) {
+		broker_req_reply_error(req, 400, "%s", err);
+		return;
+	}
+	if (!streq(type, "pooled") && !streq(type, "persistent")) {
+		broker_req_reply_error(req, 400, "\"type\" must be \"pooled\" or \"persistent\"");
+		return;
+	}
+	d.persistent = streq(type, "persistent");
+	d.groups = groups;
+	r = broker_store_add_pool(b->store, &d, broker_now(), err, sizeof(err));
+	if (r < 0) {
+		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err);
+		return;
+	}
+	admin_audit(b, actor, "pool-create", d.name, type);
+	broker_desks_tick(b); /* spares for prestart */
+	reply_pool(b, req, 201, d.name);
+}
+
+void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
+{
+	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups", NULL };
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	_cleanup_json_ json_t *body = NULL, *rows = NULL;
+	_cleanup_free_ char *groups = NULL, *detail = NULL;
+	json_t *cur;
+	int64_t size, prestart, max_per_user, idle_timeout;
+	char actor[ACTOR_MAX], err[256];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+		return;
+	if (broker_store_query(b->store, &rows,
+			       "SELECT size, prestart, max_per_user, idle_timeout, groups FROM pools WHERE name = ?1", "s",
+			       name) <= 0) {
+		broker_req_reply_error(req, 404, "no such pool");
+		return;
+	}
+	cur = json_array_get(rows, 0);
+	size = json_integer_value(json_object_get(cur, "size"));
+	prestart = json_integer_value(json_object_get(cur, "prestart"));
+	max_per_user = json_integer_value(json_object_get(cur, "max_per_user"));
+	idle_timeout = json_integer_value(json_object_get(cur, "idle_timeout"));
+	if (vdi_json_get_int(body, "size", false, 0, 10000, &size, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "prestart", false, 0, 10000, &prestart, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "max_per_user", false, 1, 10000, &max_per_user, err, sizeof(err)) < 0 ||
+	    vdi_json_get_int(body, "idle_timeout", false, 0, 30 * 86400, &idle_timeout, err, sizeof(err)) < 0 ||
+	    (json_object_get(body, "groups") && groups_string(json_object_get(body, "groups"), &groups, err, sizeof(err)) < 0)) {
+		broker_req_reply_error(req, 400, "%s", err);
+		return;
+	}
+	if (prestart > size) {
+		broker_req_reply_error(req, 400, "\"prestart\" (%lld) must not exceed \"size\" (%lld)", (long long)prestart,
+				       (long long)size);
+		return;
+	}
+	if (broker_store_exec(b->store,
+			      "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
+			      " groups = coalesce(?6, groups) WHERE name = ?1",
+			      "siiiis", name, size, prestart, max_per_user, idle_timeout, groups) < 0) {
+		broker_req_reply_error(req, 500, "cannot update pool \"%s\"", name);
+		return;
+	}
+	detail = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	admin_audit(b, actor, "pool-update", name, detail);
+	broker_desks_tick(b);
+	reply_pool(b, req, 200, name);
+}
+
+void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	_cleanup_json_ json_t *rows = NULL;
+	char actor[ACTOR_MAX];
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (broker_store_query(b->store, &rows, "SELECT id FROM pools WHERE name = ?1", "s", name) <= 0) {
+		broker_req_reply_error(req, 404, "no such pool");
+		return;
+	}
+	admin_audit(b, actor, "pool-delete", name, "drain");
+	r = broker_desks_drain_pool(b, name, actor);
+	if (r < 0) {
+		broker_req_reply_error(req, 500, "cannot delete pool \"%s\": %s", name, strerror(-r));
+		return;
+	}
+	json_decref(rows);
+	rows = NULL;
+	if (broker_store_query(b->store, &rows, "SELECT id FROM pools WHERE name = ?1", "s", name) == 0) {
+		broker_req_reply_json(req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", true), NULL);
+		return;
+	}
+	broker_req_reply_json(req, 202, json_pack("{s:s, s:b, s:i}", "name", name, "draining", true, "desktops", r), NULL);
+}
+
+/* ---- desktops ---------------------------------------------------------------------------------- */
+
+void broker_api_admin_desktops(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX], pool[64], user[256], state[32];
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	r = broker_store_query(b->store, &rows,
+				      "SELECT d.id, p.name AS pool, d.host, d.state, d.owner,"
+				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
+				      " d.updated, d.message FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				      " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
+				      " AND (?3 IS NULL OR d.state = ?3) ORDER BY d.id",
+				      "sss", broker_req_query(req, "pool", pool, sizeof(pool)),
+				      broker_req_query(req, "user", user, sizeof(user)),
+				      broker_req_query(req, "state", state, sizeof(state)));
+	reply_rows(req, r, "desktops", rows);
+}
+
+static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(struct broker *, int64_t, const char *))
+{
+	char actor[ACTOR_MAX];
+	int64_t id;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || broker_req_desktop_id(req, 0, &id) < 0)
+		return;
+	r = fn(b, id, actor);
+	if (r == -ENOENT)
+		broker_req_reply_error(req, 404, "no such desktop");
+	else if (r == -EBUSY)
+		broker_req_reply_error(req, 409, "desktop %lld is busy; try again", (long long)id);
+	else if (r < 0)
+		broker_req_reply_error(req, 500, "desktop %lld: %s", (long long)id, strerror(-r));
+	else
+		broker_req_reply_json(req, 202, json_pack("{s:I}", "id", (json_int_t)id), NULL);
+}
+
+void broker_api_admin_desktop_reset(struct broker_req *req, void *userdata)
+{
+	desktop_action(req, userdata, broker_desks_reset);
+}
+
+void broker_api_admin_desktop_stop(struct broker_req *req, void *userdata)
+{
+	desktop_action(req, userdata, broker_desks_stop);
+}
+
+void broker_api_admin_desktop_delete(struct broker_req *req, void *userdata)
+{
+	desktop_action(req, userdata, broker_desks_delete);
+}
+
+/* ---- sessions ----------------------------------------------------------------------------------- */
+
+void broker_api_admin_sessions(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX];
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	r = broker_store_query(b->store, &rows,
+				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client, created, expires"
+				      " FROM sessions WHERE expires > ?1 ORDER BY created",
+				      "i", broker_now());
+	reply_rows(req, r, "sessions", rows);
+}
+
+static void kill_sessions(struct broker_req *req, struct broker *b, const char *actor, const char *id,
+			  const char *user)
+{
+	int r = broker_store_exec(b->store,
+				  "DELETE FROM sessions WHERE (?1 IS NOT NULL AND lower(hex(substr(id_hash, 1, 8))) = lower(?1))"
+				  " OR (?2 IS NOT NULL AND user = ?2)",
+				  "ss", id, user);
+
+	if (r < 0) {
+		broker_req_reply_error(req, 500, "cannot end sessions");
+		return;
+	}
+	if (r == 0) {
+		broker_req_reply_error(req, 404, "no such session");
+		return;
+	}
+	admin_audit(b, actor, "session-kill", user ? user : id, NULL);
+	broker_req_reply_json(req, 200, json_pack("{s:i}", "killed", r), NULL);
+}
+
+void broker_api_admin_session_kill(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *id = broker_req_param(req, 0);
+	char actor[ACTOR_MAX];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (strlen(id) != 16 || strspn(id, "0123456789abcdefABCDEF") != 16) {
+		broker_req_reply_error(req, 404, "no such session");
+		return;
+	}
+	kill_sessions(req, b, actor, id, NULL);
+}
+
+void broker_api_admin_sessions_kill(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX], user[256];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (!broker_req_query(req, "user", user, sizeof(user)) || !*user) {
+		broker_req_reply_error(req, 400, "say whose sessions: ?user=NAME");
+		return;
+	}
+	kill_sessions(req, b, actor, NULL, user);
+}
+
+/* ---- audit and hosts -------------------------------------------------------------------------------- */
+
+/* A query argument that must be a whole number in [min, max]; absent: def. -EINVAL replied. */
+static int query_int(struct broker_req *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *ret)
+{
+	char buf[32], *end = NULL;
+	long long v;
+
+	if (!broker_req_query(req, name, buf, sizeof(buf))) {
+		*ret = def;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (!*buf || errno || *end || v < min || v > max) {
+		broker_req_reply_error(req, 400, "\"%s\" must be a whole number between %lld and %lld", name,
+				       (long long)min, (long long)max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+void broker_api_admin_audit(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX], user[256], action[64], object[128];
+	int64_t since, until, limit;
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	if (query_int(req, "since", 0, INT64_MAX, 0, &since) < 0 || query_int(req, "until", 0, INT64_MAX, INT64_MAX, &until) < 0 ||
+	    query_int(req, "limit", 1, 1000, 100, &limit) < 0)
+		return;
+	r = broker_store_query(b->store, &rows,
+				      "SELECT id, time, actor, action, object, detail FROM audit"
+				      " WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)"
+				      " AND (?3 IS NULL OR object = ?3) AND time >= ?4 AND time <= ?5"
+				      " ORDER BY id DESC LIMIT ?6",
+				      "sssiii", broker_req_query(req, "user", user, sizeof(user)),
+				      broker_req_query(req, "action", action, sizeof(action)),
+				      broker_req_query(req, "object", object, sizeof(object)), since, until, limit);
+	reply_rows(req, r, "audit", rows);
+}
+
+void broker_api_admin_hosts(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	char actor[ACTOR_MAX];
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	broker_req_reply_json(req, 200, broker_desks_hosts_json(b), NULL);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* GET /metrics: Prometheus text format 0.0.4, for this host only. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "broker.h"
+#include "cleanup.h"
+#include "desktops.h"
+#include "http.h"
+#include "json.h"
+#include "metrics.h"
+#include "store.h"
+#include "vmpool.h"
+
+/* Label values are pool names and URIs; escape what the format wants escaped anyway. */
+static void label(FILE *f, const char *v)
+{
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+void broker_api_metrics(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	_cleanup_json_ json_t *rows = NULL;
+	_cleanup_free_ char *text = NULL, *h1 = NULL, *h2 = NULL;
+	size_t len = 0, l1 = 0, l2 = 0, i;
+	json_t *row;
+	FILE *f;
+
+	if (!broker_req_is_local(req)) {
+		broker_req_reply_error(req, 403, "metrics are served to this host only");
+		return;
+	}
+	if (broker_store_query(b->store, &rows,
+			       "SELECT p.name AS pool, d.state, count(*) AS n FROM desktops d JOIN pools p ON p.id = d.pool_id"
+			       " GROUP BY p.name, d.state ORDER BY p.name, d.state",
+			       NULL) < 0 ||
+	    broker_histogram_format(&b->metrics.assignment, "vdi_assignment_seconds",
+				    "Time from a desktop request to its answer.", &h1, &l1) < 0 ||
+	    broker_histogram_format(&b->metrics.pam, "vdi_pam_seconds", "Time of one PAM login conversation.", &h2,
+				    &l2) < 0) {
+		broker_req_reply_error(req, 500, "cannot gather the metrics");
+		return;
+	}
+	f = open_memstream(&text, &len);
+	if (!f) {
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	fprintf(f, "# HELP vdi_logins_total Logins by result.\n# TYPE vdi_logins_total counter\n"
+		   "vdi_logins_total{result=\"ok\"} %llu\nvdi_logins_total{result=\"failed\"} %llu\n",
+		(unsigned long long)b->metrics.logins_ok, (unsigned long long)b->metrics.logins_failed);
+	fprintf(f, "# HELP vdi_desktops Desktops by pool and state.\n# TYPE vdi_desktops gauge\n");
+	json_array_foreach(rows, i, row) {
+		fputs("vdi_desktops{pool=\"", f);
+		label(f, json_string_value(json_object_get(row, "pool")));
+		fputs("\",state=\"", f);
+		label(f, json_string_value(json_object_get(row, "state")));
+		fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(row, "n")));
+	}
+	fprintf(f, "# HELP vdi_host_up Whether the libvirt connection to a host is open.\n# TYPE vdi_host_up gauge\n");
+	for (size_t h = 0; h < broker_desks_n_hosts(b); h++) {
+		struct pool_host *host = broker_desks_host_at(b, h);
+
+		fputs("vdi_host_up{uri=\"", f);
+		label(f, pool_host_uri(host));
+		fprintf(f, "\"} %d\n", pool_host_is_alive(host) ? 1 : 0);
+	}
+	fwrite(h1, 1, l1, f);
+	fwrite(h2, 1, l2, f);
+	if (fclose(f) != 0) {
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	broker_req_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
+}

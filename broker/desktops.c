@@ -1,0 +1,1136 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "desktops.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "broker.h"
+#include "cleanup.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include "vmpool.h"
+#include "workers.h"
+
+/* Spares the prestart keeper makes or boots at once, over all pools. */
+#define KEEPER_PARALLEL 2
+/* Seconds between reconciles, and between sweeps of expired sessions. */
+#define RECONCILE_INTERVAL 60
+/* Events waiting for the loop; more are dropped (the next reconcile repairs what they would have). */
+#define EVENT_QUEUE_MAX 4096
+
+enum desk_op {
+	OP_CREATE,    /* clone (then start when job->start) */
+	OP_START,
+	OP_RESET,     /* fresh overlay (then start when job->start) */
+	OP_SHUTDOWN,  /* ACPI, then power off */
+	OP_DELETE,
+	OP_CHECK,     /* is it still running? (after a "stopped" event) */
+	OP_RECONCILE, /* list what libvirt holds */
+};
+
+static const char *const op_names[] = {
+	[OP_CREATE] = "create", [OP_START] = "start", [OP_RESET] = "reset", [OP_SHUTDOWN] = "stop",
+	[OP_DELETE] = "delete", [OP_CHECK] = "check", [OP_RECONCILE] = "reconcile",
+};
+
+struct host_listing {
+	struct pool_desktop_info *domains;
+	size_t n_domains;
+	char **overlays;
+	int result;
+	struct pool_error err;
+};
+
+struct desk_job {
+	struct broker *b;
+	enum desk_op op;
+	int64_t id;
+	char pool[40];
+	char domain[128];
+	char actor[128];  /* for the audit log */
+	struct pool_host *host;
+	bool start;
+	bool keeper;
+	unsigned shutdown_ms;
+	/* OP_CREATE, OP_RESET: the template, copied from the store */
+	char *tpl_name, *tpl_disk, *tpl_xml;
+	/* results */
+	int result;
+	int start_result;
+	enum pool_desktop_state state;
+	struct pool_error err;
+	/* OP_RECONCILE: one listing per host */
+	struct host_listing *listings;
+	size_t n_listings;
+};
+
+struct queued_event {
+	enum pool_event_type type;
+	char pool[40];
+	int64_t id;
+	size_t host;
+};
+
+struct host_slot {
+	struct broker_desks *owner;
+	size_t index;
+	struct pool_host *host;
+};
+
+struct broker_desks {
+	struct broker *b;
+	struct host_slot *hosts;
+	size_t n_hosts;
+
+	int64_t *busy;
+	size_t n_busy, busy_cap;
+	unsigned keeper_inflight;
+	bool reconciling;
+	int64_t last_reconcile, last_sweep;
+
+	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
+	struct queued_event *events;
+	size_t n_events;
+	unsigned long events_dropped;
+};
+
+static void keeper_run(struct broker *b);
+static int handle_stopped(struct broker *b, int64_t id);
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static int64_t jint(json_t *row, const char *key)
+{
+	return json_integer_value(json_object_get(row, key));
+}
+
+static const char *jstr(json_t *row, const char *key)
+{
+	return json_string_value(json_object_get(row, key));
+}
+
+static void audit(struct broker *b, const char *actor, const char *action, int64_t id, const char *detail)
+{
+	char object[32];
+
+	snprintf(object, sizeof(object), "desktop:%lld", (long long)id);
+	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	vdi_info("%s: desktop %lld by %s%s%s", action, (long long)id, actor ? actor : "broker", detail ? ": " : "",
+		 detail ? detail : "");
+}
+
+bool broker_desks_busy(struct broker *b, int64_t id)
+{
+	struct broker_desks *d = b->desks;
+
+	for (size_t i = 0; i < d->n_busy; i++)
+		if (d->busy[i] == id)
+			return true;
+	return false;
+}
+
+static int busy_add(struct broker_desks *d, int64_t id)
+{
+	if (d->n_busy == d->busy_cap) {
+		size_t cap = d->busy_cap ? d->busy_cap * 2 : 64;
+		int64_t *n = vdi_reallocarray(d->busy, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		d->busy = n;
+		d->busy_cap = cap;
+	}
+	d->busy[d->n_busy++] = id;
+	return 0;
+}
+
+static void busy_remove(struct broker_desks *d, int64_t id)
+{
+	for (size_t i = 0; i < d->n_busy; i++)
+		if (d->busy[i] == id) {
+			d->busy[i] = d->busy[--d->n_busy];
+			return;
+		}
+}
+
+struct pool_host *broker_desks_host(struct broker *b, const char *uri)
+{
+	struct broker_desks *d = b->desks;
+
+	for (size_t i = 0; uri && i < d->n_hosts; i++)
+		if (streq(pool_host_uri(d->hosts[i].host), uri))
+			return d->hosts[i].host;
+	return d->n_hosts ? d->hosts[0].host : NULL;
+}
+
+size_t broker_desks_n_hosts(struct broker *b)
+{
+	return b->desks->n_hosts;
+}
+
+struct pool_host *broker_desks_host_at(struct broker *b, size_t i)
+{
+	return i < b->desks->n_hosts ? b->desks->hosts[i].host : NULL;
+}
+
+/* The desktop's row with its pool's and template's settings; NULL when there is none. */
+static json_t *desktop_row(struct broker *b, int64_t id)
+{
+	json_t *rows = NULL, *row;
+
+	if (broker_store_query(b->store, &rows,
+			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent, p.draining,"
+			       " t.name AS template, t.disk_path, t.xml, t.version"
+			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
+			       " WHERE d.id = ?1",
+			       "i", id) <= 0) {
+		json_decref(rows);
+		return NULL;
+	}
+	row = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
+	return row;
+}
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+static void job_free(struct desk_job *j)
+{
+	if (!j)
+		return;
+	free(j->tpl_name);
+	free(j->tpl_disk);
+	free(j->tpl_xml);
+	for (size_t i = 0; i < j->n_listings; i++) {
+		pool_desktop_list_free(j->listings[i].domains, j->listings[i].n_domains);
+		pool_strv_free(j->listings[i].overlays);
+	}
+	free(j->listings);
+	free(j);
+}
+
+static int job_template(struct desk_job *j, struct pool_template **ret)
+{
+	struct pool_template_options o = {
+		.name = j->tpl_name,
+		.disk_path = j->tpl_disk,
+		.xml = j->tpl_xml,
+	};
+
+	return pool_template_new(&o, ret, &j->err);
+}
+
+/* On a worker thread: the libvirt part. */
+static void job_work(void *data)
+{
+	struct desk_job *j = data;
+	struct pool_template *t = NULL;
+	struct pool_desktop_info info;
+
+	j->start_result = 0;
+	switch (j->op) {
+	case OP_CREATE:
+		j->result = job_template(j, &t);
+		if (j->result >= 0)
+			j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+		if (j->result >= 0 && j->start)
+			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
+		break;
+	case OP_START:
+		j->result = pool_desktop_start(j->host, j->domain, &j->err);
+		break;
+	case OP_RESET:
+		j->result = job_template(j, &t);
+		if (j->result >= 0)
+			j->result = pool_desktop_reset(j->host, t, j->domain, &j->err);
+		if (j->result >= 0 && j->start)
+			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
+		break;
+	case OP_SHUTDOWN:
+		j->result = pool_desktop_shutdown(j->host, j->domain, j->shutdown_ms, &j->err);
+		break;
+	case OP_DELETE:
+		j->result = pool_desktop_delete(j->host, j->domain, &j->err);
+		break;
+	case OP_CHECK:
+		j->result = pool_desktop_get_info(j->host, j->domain, &info, &j->err);
+		if (j->result >= 0) {
+			j->state = info.state;
+			pool_desktop_info_finish(&info);
+		}
+		break;
+	case OP_RECONCILE:
+		for (size_t i = 0; i < j->n_listings; i++) {
+			struct host_listing *l = &j->listings[i];
+			struct pool_host *h = broker_desks_host_at(j->b, i);
+
+			l->result = pool_desktop_list(h, &l->domains, &l->n_domains, &l->err);
+			if (l->result >= 0)
+				l->result = pool_overlay_list(h, &l->overlays, &l->err);
+		}
+		j->result = 0;
+		break;
+	}
+	pool_template_free(t);
+}
+
+static void job_done(void *data, int cancelled);
+
+/*
+ * Starts op on desktop id (whose row is given, or read here).  The desktop
+ * is busy until the job is done.  Returns 0, -EBUSY, -ENOENT or -errno.
+ */
+static int job_submit(struct broker *b, enum desk_op op, int64_t id, json_t *row_in, bool start, bool keeper,
+		      const char *actor)
+{
+	struct broker_desks *d = b->desks;
+	_cleanup_json_ json_t *row = row_in ? json_incref(row_in) : desktop_row(b, id);
+	struct desk_job *j;
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	if (broker_desks_busy(b, id))
+		return -EBUSY;
+	j = vdi_new0(struct desk_job);
+	if (!j)
+		return -ENOMEM;
+	j->b = b;
+	j->op = op;
+	j->id = id;
+	j->start = start;
+	j->keeper = keeper;
+	j->shutdown_ms = (unsigned)b->cfg.libvirt.shutdown_timeout * 1000;
+	snprintf(j->pool, sizeof(j->pool), "%s", jstr(row, "pool"));
+	snprintf(j->actor, sizeof(j->actor), "%s", actor ? actor : "broker");
+	j->host = broker_desks_host(b, jstr(row, "host"));
+	r = pool_domain_name(j->pool, id, j->domain, sizeof(j->domain));
+	if (r >= 0 && (op == OP_CREATE || op == OP_RESET)) {
+		j->tpl_name = strdup(jstr(row, "template"));
+		j->tpl_disk = strdup(jstr(row, "disk_path"));
+		j->tpl_xml = strdup(jstr(row, "xml"));
+		if (!j->tpl_name || !j->tpl_disk || !j->tpl_xml)
+			r = -ENOMEM;
+	}
+	if (r >= 0 && !j->host)
+		r = -ENODEV;
+	if (r >= 0)
+		r = busy_add(d, id);
+	if (r < 0) {
+		job_free(j);
+		return r;
+	}
+	r = vdi_workers_submit(b->workers, job_work, job_done, j);
+	if (r < 0) {
+		busy_remove(d, id);
+		job_free(j);
+		return r;
+	}
+	if (keeper)
+		d->keeper_inflight++;
+	return 0;
+}
+
+/* A desktop that came up: free when nobody owns it, else assigned (from now: the idle clock starts). */
+static void mark_running(struct broker *b, int64_t id)
+{
+	int64_t now = broker_now();
+
+	(void)broker_store_exec(b->store,
+				"UPDATE desktops SET state = CASE WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
+				" assigned_at = CASE WHEN owner IS NULL THEN NULL ELSE ?2 END, last_disconnect = NULL,"
+				" message = NULL, updated = ?2 WHERE id = ?1",
+				"ii", id, now);
+}
+
+static void mark_error(struct broker *b, struct desk_job *j, int r)
+{
+	char detail[600];
+
+	snprintf(detail, sizeof(detail), "%s failed: %s", op_names[j->op],
+		 j->err.message[0] ? j->err.message : strerror(-r));
+	(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'error', message = ?2, updated = ?3 WHERE id = ?1",
+				"isi", j->id, detail, broker_now());
+	audit(b, j->actor, "error", j->id, detail);
+}
+
+/* Deletes the pool when it is draining and empty. */
+static void drain_finish(struct broker *b, const char *pool)
+{
+	int r = broker_store_exec(b->store,
+				  "DELETE FROM pools WHERE name = ?1 AND draining = 1"
+				  " AND NOT EXISTS (SELECT 1 FROM desktops WHERE pool_id = pools.id)",
+				  "s", pool);
+
+	if (r > 0) {
+		(void)broker_store_audit(b->store, broker_now(), "broker", "pool-delete", pool, "drained");
+		vdi_info("pool \"%s\" drained and deleted", pool);
+	}
+}
+
+/* A desktop nobody owns in a draining pool goes; returns true when it was handed to a delete. */
+static bool drain_desktop(struct broker *b, int64_t id)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+
+	if (!row || !jint(row, "draining") || jstr(row, "owner") || broker_desks_busy(b, id))
+		return false;
+	(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii",
+				id, broker_now());
+	return job_submit(b, OP_DELETE, id, row, false, false, "broker") >= 0;
+}
+
+static void reconcile_apply(struct broker *b, struct desk_job *j);
+
+/* On the loop thread: apply the outcome to the store. */
+static void job_done(void *data, int cancelled)
+{
+	struct desk_job *j = data;
+	struct broker *b = j->b;
+	struct broker_desks *d = b->desks;
+	int64_t now = broker_now();
+
+	if (j->op != OP_RECONCILE)
+		busy_remove(d, j->id);
+	if (j->keeper)
+		d->keeper_inflight--;
+	if (cancelled) {
+		/* The broker is stopping; the next start's reconcile finishes what this left. */
+		job_free(j);
+		return;
+	}
+
+	switch (j->op) {
+	case OP_CREATE:
+		if (j->result < 0) {
+			/* vmpool left nothing behind: neither does the store. */
+			(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+			audit(b, j->actor, "error", j->id, j->err.message);
+		} else if (j->start && j->start_result < 0) {
+			mark_error(b, j, j->start_result);
+		} else {
+			(void)broker_store_exec(b->store,
+						"UPDATE desktops SET template_version = (SELECT t.version FROM pools p JOIN"
+						" templates t ON t.id = p.template_id WHERE p.id = desktops.pool_id),"
+						" state = 'stopped', updated = ?2 WHERE id = ?1",
+						"ii", j->id, now);
+			if (j->start)
+				mark_running(b, j->id);
+		}
+		break;
+	case OP_START:
+		if (j->result < 0)
+			mark_error(b, j, j->result);
+		else
+			mark_running(b, j->id);
+		break;
+	case OP_RESET:
+		if (j->result < 0 || j->start_result < 0) {
+			mark_error(b, j, j->result < 0 ? j->result : j->start_result);
+		} else {
+			(void)broker_store_exec(b->store,
+						"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"
+						" template_version = (SELECT t.version FROM pools p JOIN templates t ON"
+						" t.id = p.template_id WHERE p.id = desktops.pool_id), updated = ?2 WHERE id = ?1",
+						"ii", j->id, now);
+			if (j->start)
+				mark_running(b, j->id);
+		}
+		break;
+	case OP_SHUTDOWN:
+		if (j->result < 0)
+			mark_error(b, j, j->result);
+		else
+			(void)broker_store_exec(b->store,
+						"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, updated = ?2"
+						" WHERE id = ?1",
+						"ii", j->id, now);
+		break;
+	case OP_DELETE:
+		if (j->result < 0) {
+			mark_error(b, j, j->result);
+		} else {
+			(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+			drain_finish(b, j->pool);
+		}
+		break;
+	case OP_CHECK:
+		if (j->result == -ENOENT || (j->result >= 0 && j->state != POOL_DESKTOP_RUNNING &&
+					     j->state != POOL_DESKTOP_PAUSED))
+			(void)handle_stopped(b, j->id);
+		break;
+	case OP_RECONCILE:
+		d->reconciling = false;
+		reconcile_apply(b, j);
+		break;
+	}
+	if (j->op != OP_RECONCILE && j->op != OP_DELETE && j->op != OP_CHECK)
+		(void)drain_desktop(b, j->id);
+	job_free(j);
+	keeper_run(b);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *state)
+{
+	int r = 0;
+
+	switch (action) {
+	case BROKER_ASSIGN_CLONE:
+		(void)broker_store_exec(b->store, "UPDATE desktops SET host = ?2 WHERE id = ?1", "is", id,
+					pool_host_uri(broker_desks_host(b, NULL)));
+		r = job_submit(b, OP_CREATE, id, NULL, true, false, NULL);
+		break;
+	case BROKER_ASSIGN_START:
+		r = job_submit(b, OP_START, id, NULL, false, false, NULL);
+		break;
+	case BROKER_ASSIGN_EXISTING:
+		/* A persistent desktop its owner (or the idle timer) shut down: boot it again. */
+		if (streq(state, "stopped") && !broker_desks_busy(b, id)) {
+			r = broker_store_exec(b->store,
+					      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1 AND"
+					      " state = 'stopped'",
+					      "ii", id, broker_now());
+			if (r > 0)
+				r = job_submit(b, OP_START, id, NULL, false, false, NULL);
+		}
+		break;
+	default:
+		break;
+	}
+	if (r < 0 && r != -EBUSY) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "cannot start the work on it: %s", strerror(-r));
+		(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'error', message = ?2 WHERE id = ?1", "is",
+					id, detail);
+		return r;
+	}
+	keeper_run(b);
+	return streq(state, "assigned") || streq(state, "connected") || streq(state, "disconnected") ? 1 : 0;
+}
+
+/* Pooled: back to the pool through a fresh overlay; persistent: shut down, kept by its owner. */
+static int give_back(struct broker *b, json_t *row, const char *actor, const char *action, const char *why)
+{
+	int64_t id = jint(row, "id");
+	int r;
+
+	if (broker_desks_busy(b, id))
+		return -EBUSY;
+	if (!jint(row, "persistent")) {
+		bool drain = jint(row, "draining");
+
+		r = broker_store_exec(b->store,
+				      "UPDATE desktops SET state = ?2, owner = NULL, assigned_at = NULL, last_disconnect = NULL,"
+				      " updated = ?3 WHERE id = ?1",
+				      "isi", id, drain ? "deleting" : "resetting", broker_now());
+		if (r >= 0)
+			r = job_submit(b, drain ? OP_DELETE : OP_RESET, id, row, false, false, actor);
+	} else {
+		r = job_submit(b, OP_SHUTDOWN, id, row, false, false, actor);
+	}
+	if (r >= 0)
+		audit(b, actor, action, id, why);
+	return r;
+}
+
+int broker_desks_release(struct broker *b, int64_t id, const char *actor, const char *why)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+
+	if (!row)
+		return -ENOENT;
+	return give_back(b, row, actor, streq(why ? why : "", "idle") ? "idle-reclaim" : "release", why);
+}
+
+int broker_desks_reset(struct broker *b, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	if (broker_desks_busy(b, id))
+		return -EBUSY;
+	/* Pooled desktops leave their user; a persistent one stays its owner's, with a fresh disk. */
+	r = broker_store_exec(b->store,
+			      "UPDATE desktops SET state = 'resetting', owner = CASE WHEN ?2 THEN owner ELSE NULL END,"
+			      " assigned_at = CASE WHEN ?2 THEN assigned_at ELSE NULL END, updated = ?3 WHERE id = ?1",
+			      "iii", id, jint(row, "persistent"), broker_now());
+	if (r >= 0)
+		r = job_submit(b, OP_RESET, id, row, false, false, actor);
+	if (r >= 0)
+		audit(b, actor, "reset", id, NULL);
+	return r;
+}
+
+int broker_desks_stop(struct broker *b, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	r = job_submit(b, OP_SHUTDOWN, id, row, false, false, actor);
+	if (r >= 0)
+		audit(b, actor, "stop", id, NULL);
+	return r;
+}
+
+int broker_desks_delete(struct broker *b, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	if (broker_desks_busy(b, id))
+		return -EBUSY;
+	r = broker_store_exec(b->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii", id,
+			      broker_now());
+	if (r >= 0)
+		r = job_submit(b, OP_DELETE, id, row, false, false, actor);
+	if (r >= 0)
+		audit(b, actor, "delete", id, NULL);
+	return r;
+}
+
+int broker_desks_drain_pool(struct broker *b, const char *pool, const char *actor)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+	int r;
+
+	r = broker_store_exec(b->store, "UPDATE pools SET draining = 1 WHERE name = ?1", "s", pool);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = broker_store_query(b->store, &rows,
+			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.name = ?1", "s", pool);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row)
+		(void)drain_desktop(b, jint(row, "id"));
+	drain_finish(b, pool);
+	return (int)json_array_size(rows);
+}
+
+/* A desktop found not running although the store says it runs. */
+static int handle_stopped(struct broker *b, int64_t id)
+{
+	_cleanup_json_ json_t *row = desktop_row(b, id);
+	const char *state;
+
+	if (!row || broker_desks_busy(b, id))
+		return 0;
+	state = jstr(row, "state");
+	if (!streq(state, "free") && !streq(state, "assigned") && !streq(state, "connected") &&
+	    !streq(state, "disconnected"))
+		return 0;
+	/* A pooled desktop its user shut down is done with: it goes back to the pool. */
+	if (jstr(row, "owner") && !jint(row, "persistent"))
+		return give_back(b, row, "broker", "release", "the guest stopped");
+	return broker_store_exec(b->store, "UPDATE desktops SET state = 'stopped', updated = ?2 WHERE id = ?1", "ii",
+				 id, broker_now());
+}
+
+/* Keeps `prestart` desktops of every pool free and running, a few at a time. */
+static void keeper_run(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	_cleanup_json_ json_t *pools = NULL;
+	size_t i;
+	json_t *p;
+
+	if (d->keeper_inflight >= KEEPER_PARALLEL)
+		return;
+	if (broker_store_query(b->store, &pools,
+			       "SELECT p.id, p.name, p.size, p.prestart,"
+			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
+			       "  AND state IN ('free', 'starting', 'provisioning')) AS ready,"
+			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
+			       " FROM pools p WHERE p.draining = 0 AND p.prestart > 0",
+			       NULL) < 0)
+		return;
+	json_array_foreach(pools, i, p) {
+		int64_t need = jint(p, "prestart") - jint(p, "ready"), total = jint(p, "total");
+
+		while (need > 0 && d->keeper_inflight < KEEPER_PARALLEL) {
+			_cleanup_json_ json_t *stopped = NULL;
+			int64_t id = 0;
+			size_t k;
+			json_t *s;
+			int r = -1;
+
+			/* A stopped spare boots faster than a new one is made. */
+			if (broker_store_query(b->store, &stopped,
+					       "SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
+					       " ORDER BY id",
+					       "i", jint(p, "id")) < 0)
+				return;
+			json_array_foreach(stopped, k, s) {
+				id = jint(s, "id");
+				if (broker_desks_busy(b, id))
+					continue;
+				r = broker_store_exec(b->store,
+						      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1"
+						      " AND state = 'stopped' AND owner IS NULL",
+						      "ii", id, broker_now());
+				if (r > 0 && job_submit(b, OP_START, id, NULL, false, true, "prestart") >= 0)
+					break;
+				r = -1;
+			}
+			if (r <= 0) {
+				if (total >= jint(p, "size"))
+					break;
+				if (broker_store_exec(b->store,
+						      "INSERT INTO desktops (pool_id, host, state, updated)"
+						      " VALUES (?1, ?2, 'provisioning', ?3)",
+						      "isi", jint(p, "id"), pool_host_uri(broker_desks_host(b, NULL)),
+						      broker_now()) <= 0)
+					return;
+				id = broker_store_last_id(b->store);
+				if (job_submit(b, OP_CREATE, id, NULL, true, true, "prestart") < 0) {
+					(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", id);
+					return;
+				}
+				total++;
+			}
+			need--;
+		}
+	}
+}
+
+/* ---- idle reclaim ---------------------------------------------------------------------- */
+
+static void idle_reclaim(struct broker *b, int64_t now)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+
+	/* Disconnected past idle_timeout, or assigned and never connected for as long. */
+	if (broker_store_query(b->store, &rows,
+			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.idle_timeout > 0 AND"
+			       " ((d.state = 'disconnected' AND d.last_disconnect + p.idle_timeout <= ?1) OR"
+			       "  (d.state = 'assigned' AND d.assigned_at + p.idle_timeout <= ?1))",
+			       "i", now) <= 0)
+		return;
+	json_array_foreach(rows, i, row) {
+		int64_t id = jint(row, "id");
+
+		if (!broker_desks_busy(b, id))
+			(void)broker_desks_release(b, id, "broker", "idle");
+	}
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+/* On libvirt's event thread: queue, and wake the loop. */
+static void on_pool_event(struct pool_host *host, const struct pool_event *ev, void *userdata)
+{
+	struct host_slot *slot = userdata;
+	struct broker_desks *d = slot->owner;
+	bool queued = false;
+
+	(void)host;
+	switch (ev->type) {
+	case POOL_EVENT_GRAPHICS_INITIALIZE:
+	case POOL_EVENT_GRAPHICS_DISCONNECT:
+	case POOL_EVENT_STOPPED:
+	case POOL_EVENT_CRASHED:
+	case POOL_EVENT_HOST_LOST:
+	case POOL_EVENT_HOST_BACK:
+		break;
+	default:
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (d->n_events < EVENT_QUEUE_MAX) {
+		struct queued_event *q = &d->events[d->n_events++];
+
+		q->type = ev->type;
+		snprintf(q->pool, sizeof(q->pool), "%s", ev->pool ? ev->pool : "");
+		q->id = ev->desktop_id;
+		q->host = slot->index;
+		queued = true;
+	} else {
+		d->events_dropped++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (queued)
+		broker_http_wake(d->b->http);
+}
+
+static void handle_event(struct broker *b, const struct queued_event *ev)
+{
+	int64_t now = broker_now();
+	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+
+	switch (ev->type) {
+	case POOL_EVENT_GRAPHICS_INITIALIZE:
+		if (broker_store_exec(b->store,
+				      "UPDATE desktops SET state = 'connected', updated = ?2 WHERE id = ?1"
+				      " AND state IN ('assigned', 'disconnected')",
+				      "ii", ev->id, now) > 0)
+			vdi_debug("desktop %lld: a SPICE client connected", (long long)ev->id);
+		break;
+	case POOL_EVENT_GRAPHICS_DISCONNECT:
+		if (broker_store_exec(b->store,
+				      "UPDATE desktops SET state = 'disconnected', last_disconnect = ?2, updated = ?2"
+				      " WHERE id = ?1 AND state = 'connected'",
+				      "ii", ev->id, now) > 0)
+			vdi_debug("desktop %lld: the SPICE client went away", (long long)ev->id);
+		break;
+	case POOL_EVENT_STOPPED:
+	case POOL_EVENT_CRASHED:
+		/* Our own operations stop desktops too: ask libvirt once more, after they are done. */
+		if (!broker_desks_busy(b, ev->id))
+			(void)job_submit(b, OP_CHECK, ev->id, NULL, false, false, "broker");
+		break;
+	case POOL_EVENT_HOST_LOST:
+		vdi_warn("libvirt host %s went away; reconnecting", uri);
+		break;
+	case POOL_EVENT_HOST_BACK:
+		vdi_info("libvirt host %s is back", uri);
+		broker_desks_reconcile(b);
+		break;
+	default:
+		break;
+	}
+}
+
+void broker_desks_wake(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	struct queued_event *evs;
+	size_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->n_events;
+	evs = n ? malloc(n * sizeof(*evs)) : NULL;
+	if (evs)
+		memcpy(evs, d->events, n * sizeof(*evs));
+	if (evs || !n)
+		d->n_events = 0;
+	pthread_mutex_unlock(&d->lock);
+	for (size_t i = 0; evs && i < n; i++)
+		handle_event(b, &evs[i]);
+	free(evs);
+}
+
+/* ---- reconcile ---------------------------------------------------------------------------- */
+
+void broker_desks_reconcile(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	struct desk_job *j;
+
+	if (d->reconciling)
+		return;
+	j = vdi_new0(struct desk_job);
+	if (!j)
+		return;
+	j->b = b;
+	j->op = OP_RECONCILE;
+	j->id = -1;
+	snprintf(j->actor, sizeof(j->actor), "broker");
+	j->listings = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct host_listing));
+	j->n_listings = d->n_hosts;
+	if (!j->listings || vdi_workers_submit(b->workers, job_work, job_done, j) < 0) {
+		job_free(j);
+		return;
+	}
+	d->reconciling = true;
+	d->last_reconcile = broker_now();
+}
+
+static const struct pool_desktop_info *find_domain(struct desk_job *j, size_t host, const char *name)
+{
+	struct host_listing *l = &j->listings[host];
+
+	for (size_t i = 0; i < l->n_domains; i++)
+		if (streq(l->domains[i].domain, name))
+			return &l->domains[i];
+	return NULL;
+}
+
+static bool find_overlay(struct desk_job *j, size_t host, const char *domain)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s.qcow2", domain);
+	for (char **o = j->listings[host].overlays; o && *o; o++)
+		if (streq(*o, name))
+			return true;
+	return false;
+}
+
+static size_t host_index(struct broker *b, const char *uri)
+{
+	for (size_t i = 0; uri && i < b->desks->n_hosts; i++)
+		if (streq(pool_host_uri(b->desks->hosts[i].host), uri))
+			return i;
+	return 0;
+}
+
+/* Deletes a domain and overlay no row owns (left by a crash, or by hand). */
+static void delete_orphan(struct broker *b, size_t host, const char *domain, unsigned *count)
+{
+	/* A job with no row behind it (id 0). */
+	struct desk_job *j = vdi_new0(struct desk_job);
+
+	if (!j)
+		return;
+	j->b = b;
+	j->op = OP_DELETE;
+	j->id = 0; /* no row */
+	j->host = b->desks->hosts[host].host;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	snprintf(j->actor, sizeof(j->actor), "reconcile");
+	if (vdi_workers_submit(b->workers, job_work, job_done, j) < 0) {
+		job_free(j);
+		return;
+	}
+	vdi_info("reconcile: deleting %s, which no desktop of the store owns", domain);
+	(*count)++;
+}
+
+static void reconcile_apply(struct broker *b, struct desk_job *j)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	unsigned fixed = 0, orphans = 0;
+	size_t i;
+	json_t *row;
+
+	for (size_t h = 0; h < j->n_listings; h++)
+		if (j->listings[h].result < 0) {
+			vdi_warn("reconcile: cannot list host %s: %s", pool_host_uri(b->desks->hosts[h].host),
+				 j->listings[h].err.message);
+			return; /* judge nothing on half a picture */
+		}
+
+	if (broker_store_query(b->store, &rows,
+			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent, p.draining,"
+			       " t.name AS template, t.disk_path, t.xml"
+			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
+			       NULL) < 0)
+		return;
+
+	/* 1. Every row against what libvirt holds. */
+	json_array_foreach(rows, i, row) {
+		int64_t id = jint(row, "id");
+		const char *state = jstr(row, "state");
+		size_t host = host_index(b, jstr(row, "host"));
+		const struct pool_desktop_info *dom;
+		bool has_overlay, running, persistent = jint(row, "persistent");
+		char name[128];
+
+		if (broker_desks_busy(b, id) || pool_domain_name(jstr(row, "pool"), id, name, sizeof(name)) < 0)
+			continue;
+		dom = find_domain(j, host, name);
+		has_overlay = find_overlay(j, host, name);
+		running = dom && (dom->state == POOL_DESKTOP_RUNNING || dom->state == POOL_DESKTOP_PAUSED);
+
+		if (streq(state, "deleting")) {
+			(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
+			fixed++;
+		} else if (!dom || !has_overlay) {
+			if (persistent && !streq(state, "provisioning")) {
+				/* A user's disk may be in what is left: an admin decides. */
+				if (!streq(state, "error")) {
+					(void)broker_store_exec(b->store,
+								"UPDATE desktops SET state = 'error', message = ?2 WHERE id = ?1",
+								"is", id, dom ? "its overlay is missing" : "its domain is missing");
+					audit(b, "reconcile", "error", id, dom ? "overlay missing" : "domain missing");
+					fixed++;
+				}
+			} else {
+				/* A half-made clone, or a pooled desktop that lost its parts: start afresh. */
+				(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'deleting' WHERE id = ?1", "i",
+							id);
+				(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
+				fixed++;
+			}
+		} else if (streq(state, "provisioning")) {
+			(void)broker_store_exec(b->store, "UPDATE desktops SET state = ?2 WHERE id = ?1", "is", id,
+						running ? (jstr(row, "owner") ? "assigned" : "free") : "stopped");
+			fixed++;
+		} else if (streq(state, "starting")) {
+			if (running) {
+				mark_running(b, id);
+			} else {
+				(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'stopped' WHERE id = ?1", "i",
+							id);
+			}
+			fixed++;
+		} else if (streq(state, "resetting")) {
+			(void)job_submit(b, OP_RESET, id, row, false, false, "reconcile");
+			fixed++;
+		} else if (streq(state, "stopped") && running) {
+			mark_running(b, id);
+			fixed++;
+		} else if (!running && (streq(state, "free") || streq(state, "assigned") || streq(state, "connected") ||
+					streq(state, "disconnected"))) {
+			(void)handle_stopped(b, id);
+			fixed++;
+		} else if (streq(state, "error") && !persistent && !jstr(row, "owner")) {
+			(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'deleting' WHERE id = ?1", "i", id);
+			(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
+			fixed++;
+		}
+	}
+
+	/* 2. What libvirt holds that no row owns. */
+	for (size_t h = 0; h < j->n_listings; h++) {
+		struct host_listing *l = &j->listings[h];
+		char pool[40], name[160];
+		int64_t id;
+
+		for (size_t k = 0; k < l->n_domains; k++) {
+			_cleanup_json_ json_t *r = NULL;
+
+			if (pool_domain_name_parse(l->domains[k].domain, pool, sizeof(pool), &id) < 0 ||
+			    broker_desks_busy(b, id))
+				continue;
+			if (broker_store_query(b->store, &r,
+					       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id"
+					       " WHERE d.id = ?1 AND p.name = ?2",
+					       "is", id, pool) == 0)
+				delete_orphan(b, h, l->domains[k].domain, &orphans);
+		}
+		for (char **o = l->overlays; o && *o; o++) {
+			_cleanup_json_ json_t *r = NULL;
+			size_t len = strlen(*o);
+
+			if (len <= 6 || len - 6 >= sizeof(name))
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 6), *o);
+			if (pool_domain_name_parse(name, pool, sizeof(pool), &id) < 0 || broker_desks_busy(b, id) ||
+			    find_domain(j, h, name))
+				continue;
+			if (broker_store_query(b->store, &r,
+					       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id"
+					       " WHERE d.id = ?1 AND p.name = ?2",
+					       "is", id, pool) == 0)
+				delete_orphan(b, h, name, &orphans);
+		}
+	}
+	if (fixed || orphans) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "%u desktops repaired, %u orphans deleted", fixed, orphans);
+		(void)broker_store_audit(b->store, broker_now(), "broker", "reconcile", NULL, detail);
+		vdi_info("reconcile: %s", detail);
+	}
+}
+
+/* ---- timers -------------------------------------------------------------------------------- */
+
+void broker_desks_tick(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	int64_t now = broker_now();
+
+	idle_reclaim(b, now);
+	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
+		broker_desks_reconcile(b);
+	if (now - d->last_sweep >= RECONCILE_INTERVAL) {
+		(void)broker_store_session_expire(b->store, now);
+		d->last_sweep = now;
+	}
+	keeper_run(b);
+}
+
+/* ---- hosts ---------------------------------------------------------------------------------- */
+
+json_t *broker_desks_hosts_json(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < d->n_hosts; i++) {
+		struct pool_host *h = d->hosts[i].host;
+		_cleanup_json_ json_t *count = NULL;
+
+		(void)broker_store_query(b->store, &count, "SELECT count(*) AS n FROM desktops WHERE host = ?1", "s",
+					 pool_host_uri(h));
+		json_array_append_new(list, json_pack("{s:s, s:b, s:s, s:I, s:I}", "uri", pool_host_uri(h), "alive",
+						      pool_host_is_alive(h), "virt_type", pool_host_virt_type(h),
+						      "reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
+						      (json_int_t)jint(json_array_get(count, 0), "n")));
+	}
+	return json_pack("{s:o}", "hosts", list ? list : json_array());
+}
+
+int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen)
+{
+	struct broker_desks *d = vdi_new0(struct broker_desks);
+	size_t n = 0;
+
+	if (!d)
+		return -ENOMEM;
+	d->b = b;
+	pthread_mutex_init(&d->lock, NULL);
+	d->events = vdi_calloc(EVENT_QUEUE_MAX, sizeof(struct queued_event));
+	for (char **u = b->cfg.libvirt.hosts; u && *u; u++)
+		n++;
+	d->hosts = vdi_calloc(n ? n : 1, sizeof(struct host_slot));
+	if (!d->events || !d->hosts) {
+		broker_desks_free(d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pool_host_options o = {
+			.uri = b->cfg.libvirt.hosts[i],
+			.storage_pool = b->cfg.libvirt.storage_pool,
+			.storage_path = b->cfg.libvirt.storage_path,
+			.runtime_dir = b->cfg.libvirt.runtime_dir,
+			.virt_type = b->cfg.libvirt.virt_type,
+		};
+		struct pool_error perr = { 0 };
+		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
+
+		if (r < 0) {
+			snprintf(err, errlen, "libvirt host %s: %s", o.uri, perr.message);
+			broker_desks_free(d);
+			return r;
+		}
+		d->hosts[i].owner = d;
+		d->hosts[i].index = i;
+		d->n_hosts++;
+		pool_host_set_event_handler(d->hosts[i].host, on_pool_event, &d->hosts[i]);
+	}
+	*ret = d;
+	return 0;
+}
+
+void broker_desks_stop_events(struct broker_desks *d)
+{
+	for (size_t i = 0; d && i < d->n_hosts; i++)
+		pool_host_set_event_handler(d->hosts[i].host, NULL, NULL);
+}
+
+struct broker_desks *broker_desks_free(struct broker_desks *d)
+{
+	if (!d)
+		return NULL;
+	broker_desks_stop_events(d);
+	for (size_t i = 0; i < d->n_hosts; i++)
+		pool_host_free(d->hosts[i].host);
+	free(d->hosts);
+	free(d->events);
+	free(d->busy);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	return NULL;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Desktop lifecycle: the broker's side of vmpool.  Runs every libvirt call
+ * on the worker pool and applies its outcome to the store on the loop
+ * thread; keeps spare desktops booted (prestart), reclaims idle ones,
+ * follows libvirt's events and reconciles libvirt with the store at start
+ * and every minute.  All functions run on the loop thread.
+ *
+ * Desktop states (ARCHITECTURE.md): provisioning -> stopped -> starting ->
+ * free -> assigned -> connected -> disconnected -> resetting -> stopped |
+ * free, plus error and deleting.  A desktop with a libvirt operation under
+ * way is "busy": nothing else starts on it until that operation is done.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct broker;
+struct broker_desks;
+struct pool_host;
+
+/* Connects to every configured host. */
+int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen);
+struct broker_desks *broker_desks_free(struct broker_desks *d);
+
+/* Stops libvirt's events (before the loop goes away); accepts NULL. */
+void broker_desks_stop_events(struct broker_desks *d);
+
+/* Loop-thread hooks: wake drains libvirt's events; tick runs timers (once a second). */
+void broker_desks_wake(struct broker *b);
+void broker_desks_tick(struct broker *b);
+
+/* Starts a reconcile now (also done at start and every minute). */
+void broker_desks_reconcile(struct broker *b);
+
+bool broker_desks_busy(struct broker *b, int64_t id);
+
+/*
+ * After broker_store_assign(): starts, or clones and starts, the desktop as
+ * its action needs, and refills the pool's spares.  Returns 1 when the
+ * desktop is running now, 0 when it is on its way.
+ */
+int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *state);
+
+/*
+ * The user (or the idle timer) is done with desktop id: pooled desktops
+ * are reset and go back to the pool, persistent ones shut down.  actor and
+ * why go to the audit log.  -ENOENT, -EBUSY.
+ */
+int broker_desks_release(struct broker *b, int64_t id, const char *actor, const char *why);
+
+/* Admin operations: -ENOENT, -EBUSY. */
+int broker_desks_reset(struct broker *b, int64_t id, const char *actor);
+int broker_desks_stop(struct broker *b, int64_t id, const char *actor);
+int broker_desks_delete(struct broker *b, int64_t id, const char *actor);
+
+/* Stops new assignments in pool and deletes its desktops as they become free; returns how many remain. */
+int broker_desks_drain_pool(struct broker *b, const char *pool, const char *actor);
+
+/* The host of a desktop row's host URI (NULL: the first host). Borrowed. */
+struct pool_host *broker_desks_host(struct broker *b, const char *uri);
+
+/* {"hosts": [...]} for the admin API: a new reference. */
+json_t *broker_desks_hosts_json(struct broker *b);
+
+/* Desktop ids and state counts for /metrics. */
+size_t broker_desks_n_hosts(struct broker *b);
+struct pool_host *broker_desks_host_at(struct broker *b, size_t i);
