@@ -9,30 +9,66 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+static int request(int fd, const char *host, const char *method, const char *path, const char *headers,
+		   const char *body, size_t body_len, struct http_reply *ret);
 
 int http_request(int port, const char *method, const char *path, const char *headers, const char *body,
 		 size_t body_len, struct http_reply *ret)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = 30 };
-	char head[4096], *buf = NULL, *sep;
-	size_t len = 0, cap = 0;
+	char host[32];
 	int fd, n;
 
 	memset(ret, 0, sizeof(*ret));
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		n = -errno;
 		close(fd);
 		return n;
 	}
+	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+	return request(fd, host, method, path, headers, body, body_len, ret);
+}
+
+int http_request_unix(const char *socket_path, const char *method, const char *path, const char *headers,
+		      const char *body, size_t body_len, struct http_reply *ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n;
+
+	memset(ret, 0, sizeof(*ret));
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	return request(fd, "localhost", method, path, headers, body, body_len, ret);
+}
+
+/* Sends the request on fd (taken) and reads the reply. */
+static int request(int fd, const char *host, const char *method, const char *path, const char *headers,
+		   const char *body, size_t body_len, struct http_reply *ret)
+{
+	struct timeval tv = { .tv_sec = 30 };
+	char head[4096], *buf = NULL, *sep;
+	size_t len = 0, cap = 0;
+	int n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%zu\r\n\r\n", method, path, port,
+		     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s%s%zu\r\n\r\n", method, path, host,
 		     headers ? headers : "", body ? "Content-Type: application/json\r\nContent-Length: " : "Content-Length: ",
 		     body ? body_len : 0);
 	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n || (body && send(fd, body, body_len, MSG_NOSIGNAL) != (ssize_t)body_len)) {

@@ -18,6 +18,9 @@ struct http_reply {
  */
 int http_request(int port, const char *method, const char *path, const char *headers, const char *body,
 		 size_t body_len, struct http_reply *ret);
+/* The same over the unix socket at socket_path. */
+int http_request_unix(const char *socket_path, const char *method, const char *path, const char *headers,
+		      const char *body, size_t body_len, struct http_reply *ret);
 void http_reply_finish(struct http_reply *r);
 
 /* The value of a header in r ("set-cookie"), copied into buf; NULL when absent. */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,121 +19,8 @@
 #include "alloc.h"
 #include "token.h"
 #include "harness.h"
+#include "broker-test.h"
 #include "http-client.h"
-
-struct daemon {
-	pid_t pid;
-	int port;
-	char db[512];
-};
-
-static void start_broker(struct daemon *d, const char *extra_conf)
-{
-	const char *bin = getenv("VDI_BROKER_BIN");
-	char conf[512], line[512];
-	int out[2];
-	FILE *f;
-
-	if (!bin || !getenv("PAM_WRAPPER"))
-		vdi_test_fail(__FILE__, __LINE__, "run through meson (VDI_BROKER_BIN, pam_wrapper)");
-	snprintf(d->db, sizeof(d->db), "%s/vdi.db", vdi_test_tmpdir());
-	snprintf(conf, sizeof(conf), "%s/vdi.conf", vdi_test_tmpdir());
-	f = fopen(conf, "we");
-	check(f);
-	fprintf(f, "[broker]\nlisten = 127.0.0.1:0\nlogin_max_failures = 5\nlogin_lockout = 300\n"
-		   "admin_socket = %s/admin.sock\n%s"
-		   "[database]\npath = %s\n[pam]\nservice = vdi-test\nadmin_group = vdiadmin\n"
-		   "[libvirt]\nhosts = test:///default\nstorage_path = %s/images\nruntime_dir = %s/run\n"
-		   "[tokens]\nkey_file = %s/token.key\n",
-		vdi_test_tmpdir(), extra_conf ? extra_conf : "", d->db, vdi_test_tmpdir(), vdi_test_tmpdir(),
-		vdi_test_tmpdir());
-	fclose(f);
-	snprintf(line, sizeof(line), "%s/token.key", vdi_test_tmpdir());
-	if (access(line, F_OK) != 0)
-		check_ok(vdi_token_key_generate(line, NULL, 0));
-
-	check(pipe2(out, O_CLOEXEC) == 0);
-	d->pid = fork();
-	check(d->pid >= 0);
-	if (d->pid == 0) {
-		dup2(out[1], 2);
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	/* The daemon says which port it got. */
-	f = fdopen(out[0], "r");
-	check(f);
-	d->port = 0;
-	while (!d->port && fgets(line, sizeof(line), f)) {
-		const char *p = strstr(line, "listening on port ");
-
-		if (p)
-			d->port = atoi(p + strlen("listening on port "));
-	}
-	check(d->port > 0);
-	/* Keep draining its log so it never blocks on a full pipe. */
-	if (fork() == 0) {
-		while (fgets(line, sizeof(line), f))
-			fputs(line, stderr);
-		_exit(0);
-	}
-	fclose(f);
-}
-
-static void stop_broker(struct daemon *d)
-{
-	int status;
-
-	check(kill(d->pid, SIGTERM) == 0);
-	check(waitpid(d->pid, &status, 0) == d->pid);
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-static struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers,
-			     const char *body)
-{
-	struct http_reply r;
-	int rc = http_request(d->port, method, path, headers, body, body ? strlen(body) : 0, &r);
-
-	if (rc < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, strerror(-rc));
-	return r;
-}
-
-static json_t *body_json(const struct http_reply *r)
-{
-	json_t *j = json_loads(r->body, 0, NULL);
-
-	if (!j)
-		vdi_test_fail(__FILE__, __LINE__, "reply is not JSON: %s", r->body);
-	return j;
-}
-
-/* Logs in; on 200 fills cookie ("vdi_session=...") and csrf. Returns the status. */
-static int login(struct daemon *d, const char *user, const char *pw, char *cookie, size_t clen, char *csrf,
-		 size_t slen)
-{
-	_cleanup_free_ char *body = NULL;
-	struct http_reply r;
-	char sc[512];
-	int status;
-
-	check(asprintf(&body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw) > 0);
-	r = req(d, "POST", "/api/v1/login", NULL, body);
-	status = r.status;
-	if (status == 200) {
-		json_t *j = body_json(&r);
-
-		check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
-		check(strchr(sc, ';'));
-		snprintf(cookie, clen, "%.*s", (int)(strchr(sc, ';') - sc), sc);
-		snprintf(csrf, slen, "%s", json_string_value(json_object_get(j, "csrf")));
-		json_decref(j);
-	}
-	http_reply_finish(&r);
-	return status;
-}
 
 static void check_alive(struct daemon *d)
 {
@@ -383,7 +271,455 @@ static void test_check_config(void)
 	check_int_eq(system(cmd), 0);
 }
 
+
+/* ---- pools and desktops on libvirt's test driver ------------------------------------------ */
+
+struct user {
+	char cookie[256], csrf[128], hdr[512];
+};
+
+static void user_login(struct daemon *d, struct user *u, const char *name, const char *pw)
+{
+	check_int_eq(login(d, name, pw, u->cookie, sizeof(u->cookie), u->csrf, sizeof(u->csrf)), 200);
+	snprintf(u->hdr, sizeof(u->hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\n", u->cookie, u->csrf);
+}
+
+/* A request as user u; returns the status and, when ret is not NULL, the JSON reply. */
+static int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
+		    json_t **ret)
+{
+	struct http_reply r = req(d, method, path, u ? u->hdr : NULL, body);
+	int status = r.status;
+
+	if (ret)
+		*ret = body_json(&r);
+	http_reply_finish(&r);
+	return status;
+}
+
+/* Fails unless the reply is status with {"error": ...} containing text. */
+static void expect_error(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
+			 int status, const char *text)
+{
+	json_t *j = NULL;
+	int got = user_req(d, u, method, path, body, &j);
+	const char *e = json_string_value(json_object_get(j, "error"));
+
+	if (got != status || !e || !strstr(e, text))
+		vdi_test_fail(__FILE__, __LINE__, "%s %s %s: expected %d \"%s\", got %d %s", method, path, body ? body : "",
+			      status, text, got, e ? e : "(no error)");
+	json_decref(j);
+}
+
+/* Waits until the user's desktop id is in state want; returns false after timeout_ms. */
+static bool wait_desktop_state(struct daemon *d, struct user *u, int64_t id, const char *want, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+
+	do {
+		json_t *j = NULL, *dk;
+		size_t i;
+		bool ok = false;
+
+		check_int_eq(user_req(d, u, "GET", "/api/v1/desktops", NULL, &j), 200);
+		json_array_foreach(json_object_get(j, "desktops"), i, dk)
+			if (json_integer_value(json_object_get(dk, "id")) == id &&
+			    streq(json_string_value(json_object_get(dk, "state")), want))
+				ok = true;
+		json_decref(j);
+		if (ok)
+			return true;
+		usleep(50 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return false;
+}
+
+/* Waits until the admin view of desktop id has the given state and owner (NULL: nobody). */
+static bool wait_admin_state(struct daemon *d, int64_t id, const char *state, const char *owner, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops?state=%s", state);
+	do {
+		json_t *j = admin_json(d, "GET", path, NULL, 200), *dk;
+		size_t i;
+		bool ok = false;
+
+		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
+			const char *o = json_string_value(json_object_get(dk, "owner"));
+
+			if (json_integer_value(json_object_get(dk, "id")) == id && (owner ? streq_ptr(o, owner) : !o))
+				ok = true;
+		}
+		json_decref(j);
+		if (ok)
+			return true;
+		usleep(50 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return false;
+}
+
+static void make_disk(const char *path)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' 64M", path);
+	check_int_eq(system(cmd), 0);
+}
+
+static void setup_pools(struct daemon *d)
+{
+	char body[1024], disk[512];
+	json_t *j;
+
+	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
+	j = admin_json(d, "POST", "/api/v1/admin/templates", body, 201);
+	check_str_eq(json_string_value(json_object_get(j, "disk")), disk);
+	json_decref(j);
+	json_decref(admin_json(d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"lab\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":2}", 201));
+	json_decref(admin_json(d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"staffonly\",\"template\":\"golden\",\"type\":\"persistent\",\"size\":5,"
+			       "\"max_per_user\":2,\"groups\":[\"staff\"]}",
+			       201));
+	json_decref(admin_json(d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"admins\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":1,"
+			       "\"groups\":[\"vdiadmin\"]}",
+			       201));
+}
+
+static void test_assignment_policy(void)
+{
+	struct daemon d;
+	struct user ann, bob, adm;
+	json_t *j;
+	int64_t ann_id, bob_id, second;
+	char path[128];
+
+	start_broker(&d, NULL);
+	setup_pools(&d);
+	user_login(&d, &ann, "ann", "ann-secret");
+	user_login(&d, &bob, "bob", "bob-secret");
+	user_login(&d, &adm, "adm", "adm-secret");
+
+	/* ann sees the pools she is entitled to, with counts. */
+	check_int_eq(user_req(&d, &ann, "GET", "/api/v1/pools", NULL, &j), 200);
+	check_int_eq(json_array_size(json_object_get(j, "pools")), 2);
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "pools"), 0), "name")), "lab");
+	check_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "pools"), 0), "free")), 2);
+	json_decref(j);
+
+	expect_error(&d, &ann, "POST", "/api/v1/pools/admins/desktop", NULL, 403, "not entitled");
+	expect_error(&d, &adm, "POST", "/api/v1/pools/staffonly/desktop", NULL, 403, "not entitled");
+	expect_error(&d, &ann, "POST", "/api/v1/pools/nope/desktop", NULL, 404, "no such pool");
+
+	/* The first request clones (202), the desktop comes up, the next request answers 200 with it. */
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	ann_id = json_integer_value(json_object_get(j, "id"));
+	check_str_eq(json_string_value(json_object_get(j, "pool")), "lab");
+	json_decref(j);
+	check(wait_desktop_state(&d, &ann, ann_id, "assigned", 10000));
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 200);
+	check_int_eq(json_integer_value(json_object_get(j, "id")), ann_id);
+	json_decref(j);
+	/* max_per_user = 1 in lab: no second one; 2 in staffonly. */
+	expect_error(&d, &ann, "POST", "/api/v1/pools/lab/desktop", "{\"new\":true}", 409, "the most it allows");
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", NULL, NULL), 202);
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", "{\"new\":true}", &j), 202);
+	second = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	expect_error(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", "{\"new\":true}", 409, "you have 2 desktops");
+
+	/* lab holds 2: bob gets the second, adm is refused. */
+	check_int_eq(user_req(&d, &bob, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	bob_id = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check(bob_id != ann_id);
+	expect_error(&d, &adm, "POST", "/api/v1/pools/lab/desktop", NULL, 503, "pool exhausted");
+
+	/* Another user's desktop does not exist for bob. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)ann_id);
+	expect_error(&d, &bob, "POST", path, NULL, 404, "no such desktop");
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)ann_id);
+	expect_error(&d, &bob, "POST", path, NULL, 404, "no such desktop");
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)second);
+	expect_error(&d, &bob, "GET", path, NULL, 404, "no such desktop");
+	check_int_eq(user_req(&d, &bob, "GET", "/api/v1/desktops", NULL, &j), 200);
+	check_int_eq(json_array_size(json_object_get(j, "desktops")), 1);
+	json_decref(j);
+
+	/* ann gives hers back: it is reset, nobody's, and then adm's. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)ann_id);
+	check_int_eq(user_req(&d, &ann, "POST", path, NULL, NULL), 202);
+	check(wait_admin_state(&d, ann_id, "stopped", NULL, 10000));
+	check_int_eq(user_req(&d, &adm, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	check_int_eq(json_integer_value(json_object_get(j, "id")), ann_id);
+	json_decref(j);
+	check(wait_admin_state(&d, ann_id, "assigned", "adm", 10000));
+
+	/* The audit log has all of it. */
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann&action=assign", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 3);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=release", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
+	json_decref(j);
+	check_alive(&d);
+	stop_broker(&d);
+}
+
+static void test_desktop_bad_input(void)
+{
+	static const struct {
+		const char *method, *path, *body;
+		int status;
+		const char *error;
+	} bad[] = {
+		{ "POST", "/api/v1/pools/lab/desktop", "{\"new\":", 400, "malformed JSON" },
+		{ "POST", "/api/v1/pools/lab/desktop", "{\"new\":\"yes\"}", 400, "\"new\" must be" },
+		{ "POST", "/api/v1/pools/lab/desktop", "{\"bogus\":1}", 400, "unknown member \"bogus\"" },
+		{ "POST", "/api/v1/pools/lab/desktop", "[1]", 400, "must be a JSON object" },
+		{ "POST", "/api/v1/pools/%F0%9F%90%A7/desktop", NULL, 404, "no such pool" },
+		{ "POST", "/api/v1/desktops/abc/release", NULL, 404, "no such desktop" },
+		{ "POST", "/api/v1/desktops/0/console", NULL, 404, "no such desktop" },
+		{ "POST", "/api/v1/desktops/-1/release", NULL, 404, "no such desktop" },
+		{ "POST", "/api/v1/desktops/99999999999999999999/release", NULL, 404, "no such desktop" },
+		{ "POST", "/api/v1/desktops/12/nothing", NULL, 404, "no such resource" },
+		{ "GET", "/api/v1/admin/pools", NULL, 403, "administrators only" },
+		{ "POST", "/api/v1/admin/pools", "{}", 403, "administrators only" },
+	};
+	struct daemon d;
+	struct user ann, adm;
+	struct http_reply r;
+	_cleanup_free_ char *big = NULL;
+
+	start_broker(&d, NULL);
+	setup_pools(&d);
+	user_login(&d, &ann, "ann", "ann-secret");
+	user_login(&d, &adm, "adm", "adm-secret");
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		expect_error(&d, &ann, bad[i].method, bad[i].path, bad[i].body, bad[i].status, bad[i].error);
+	/* A NUL in the path: libwebsockets' parser drops the connection before the broker sees the
+	 * request. Nothing may be served for it, and the daemon goes on. */
+	{
+		char hdr[512];
+		struct http_reply nul;
+		int rc;
+
+		snprintf(hdr, sizeof(hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\n", ann.cookie, ann.csrf);
+		rc = http_request(d.port, "POST", "/api/v1/pools/lab%00x/desktop", hdr, NULL, 0, &nul);
+		if (rc >= 0) {
+			check_int_eq(nul.status / 100, 4);
+			http_reply_finish(&nul);
+		}
+		check_alive(&d);
+	}
+
+	/* No CSRF token, no session, a foreign Origin. */
+	r = req(&d, "POST", "/api/v1/pools/lab/desktop", NULL, NULL);
+	check_int_eq(r.status, 401);
+	http_reply_finish(&r);
+	{
+		char hdr[512];
+
+		snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", ann.cookie);
+		r = req(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL);
+		check_int_eq(r.status, 403);
+		check_str_contains(r.body, "X-CSRF-Token");
+		http_reply_finish(&r);
+		snprintf(hdr, sizeof(hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\nOrigin: http://evil.example\r\n", ann.cookie,
+			 ann.csrf);
+		r = req(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL);
+		check_int_eq(r.status, 403);
+		check_str_contains(r.body, "cross-origin");
+		http_reply_finish(&r);
+	}
+	big = malloc(70000);
+	memset(big, ' ', 69999);
+	big[69999] = '\0';
+	expect_error(&d, &ann, "POST", "/api/v1/pools/lab/desktop", big, 413, "larger than");
+
+	/* Admin API: bad bodies, unknown names, and the checks of values. */
+	expect_error(&d, &adm, "POST", "/api/v1/admin/pools", "{\"name\":\"x-y\",\"template\":\"golden\",\"size\":1}", 400,
+		     "pool name");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/pools", "{\"name\":\"x\",\"template\":\"nope\",\"size\":1}", 404,
+		     "no template");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/pools", "{\"name\":\"x\",\"template\":\"golden\",\"size\":\"1\"}", 400,
+		     "\"size\" must be a whole number");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/pools",
+		     "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"type\":\"weird\"}", 400, "\"type\" must be");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/pools", "{\"name\":\"lab\",\"template\":\"golden\",\"size\":1}", 409,
+		     "exists already");
+	expect_error(&d, &adm, "PATCH", "/api/v1/admin/pools/lab", "{\"prestart\":5}", 400, "must not exceed");
+	expect_error(&d, &adm, "PATCH", "/api/v1/admin/pools/nope", "{\"size\":5}", 404, "no such pool");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/templates", "{\"name\":\"t2\",\"disk\":\"/nonexistent.qcow2\"}", 400,
+		     "nonexistent.qcow2");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/templates", "{\"name\":\"t2\",\"disk\":\"relative.qcow2\"}", 400,
+		     "absolute path");
+	expect_error(&d, &adm, "DELETE", "/api/v1/admin/templates/golden", NULL, 409, "used by 3 pools");
+	expect_error(&d, &adm, "GET", "/api/v1/admin/audit?limit=0", NULL, 400, "\"limit\" must be");
+	expect_error(&d, &adm, "DELETE", "/api/v1/admin/sessions/zz", NULL, 404, "no such session");
+	expect_error(&d, &adm, "POST", "/api/v1/admin/desktops/77/reset", NULL, 404, "no such desktop");
+	/* User paths are not served on the admin socket. */
+	r = admin_req(&d, "GET", "/api/v1/desktops", NULL);
+	check_int_eq(r.status, 400);
+	http_reply_finish(&r);
+	check_alive(&d);
+	stop_broker(&d);
+}
+
+static void test_admin_api(void)
+{
+	struct daemon d;
+	struct user ann, adm;
+	json_t *j;
+	char path[128];
+	int64_t id;
+
+	start_broker(&d, NULL);
+	setup_pools(&d);
+	user_login(&d, &ann, "ann", "ann-secret");
+	user_login(&d, &adm, "adm", "adm-secret");
+
+	/* An admin's session works like the socket, with the CSRF token. */
+	check_int_eq(user_req(&d, &adm, "PATCH", "/api/v1/admin/pools/lab", "{\"prestart\":1,\"size\":3}", &j), 200);
+	check_int_eq(json_integer_value(json_object_get(j, "prestart")), 1);
+	json_decref(j);
+	/* prestart 1: a spare comes up by itself. */
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		size_t n = 0;
+
+		while (n == 0 && vdi_test_now_ms() < end) {
+			j = admin_json(&d, "GET", "/api/v1/admin/desktops?pool=lab&state=free", NULL, 200);
+			n = json_array_size(json_object_get(j, "desktops"));
+			json_decref(j);
+			usleep(50 * 1000);
+		}
+		check_int_eq(n, 1);
+	}
+	/* ann gets that spare at once: 200. */
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 200);
+	id = json_integer_value(json_object_get(j, "id"));
+	check_str_eq(json_string_value(json_object_get(j, "state")), "assigned");
+	json_decref(j);
+
+	j = admin_json(&d, "GET", "/api/v1/admin/sessions", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "sessions")), 2);
+	json_decref(j);
+	j = admin_json(&d, "DELETE", "/api/v1/admin/sessions?user=ann", NULL, 200);
+	check_int_eq(json_integer_value(json_object_get(j, "killed")), 1);
+	json_decref(j);
+	expect_error(&d, &ann, "GET", "/api/v1/desktops", NULL, 401, "not logged in");
+
+	j = admin_json(&d, "GET", "/api/v1/admin/hosts", NULL, 200);
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "hosts"), 0), "uri")),
+		     "test:///default");
+	check(json_is_true(json_object_get(json_array_get(json_object_get(j, "hosts"), 0), "alive")));
+	json_decref(j);
+
+	/* Admin reset of ann's pooled desktop: nobody's, stopped, fresh. Then delete it. */
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/reset", (long long)id);
+	json_decref(admin_json(&d, "POST", path, NULL, 202));
+	check(wait_admin_state(&d, id, "stopped", NULL, 10000));
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld", (long long)id);
+	json_decref(admin_json(&d, "DELETE", path, NULL, 202));
+
+	/* Deleting pools drains them; then the template can go. */
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"prestart\":0}", 200));
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		size_t n = 1;
+
+		admin_json(&d, "DELETE", "/api/v1/admin/pools/staffonly", NULL, 200);
+		admin_json(&d, "DELETE", "/api/v1/admin/pools/admins", NULL, 200);
+		{
+			struct http_reply r = admin_req(&d, "DELETE", "/api/v1/admin/pools/lab", NULL);
+
+			check(r.status == 200 || r.status == 202);
+			http_reply_finish(&r);
+		}
+		while (n > 0 && vdi_test_now_ms() < end) {
+			j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
+			n = json_array_size(json_object_get(j, "pools"));
+			json_decref(j);
+			usleep(50 * 1000);
+		}
+		check_int_eq(n, 0);
+	}
+	json_decref(admin_json(&d, "DELETE", "/api/v1/admin/templates/golden", NULL, 200));
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=pool-delete", NULL, 200);
+	check(json_array_size(json_object_get(j, "audit")) >= 3);
+	json_decref(j);
+
+	/* Metrics: from loopback. */
+	{
+		struct http_reply r = req(&d, "GET", "/metrics", NULL, NULL);
+
+		check_int_eq(r.status, 200);
+		check_str_contains(r.body, "vdi_logins_total{result=\"ok\"} 2");
+		check_str_contains(r.body, "vdi_host_up{uri=\"test:///default\"} 1");
+		check_str_contains(r.body, "vdi_assignment_seconds_count 1");
+		check_str_contains(r.body, "vdi_pam_seconds_count 2");
+		http_reply_finish(&r);
+	}
+	stop_broker(&d);
+}
+
+static void test_static_files(void)
+{
+	struct daemon d;
+	struct http_reply r;
+	char conf[600], dir[512], file[600], hdr[256];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/web", vdi_test_tmpdir());
+	check(mkdir(dir, 0755) == 0);
+	snprintf(file, sizeof(file), "%s/index.html", dir);
+	f = fopen(file, "we");
+	check(f);
+	fputs("<!doctype html><title>vdi</title>", f);
+	fclose(f);
+	snprintf(conf, sizeof(conf), "web_root = %s\n", dir);
+	/* A secret next to the web root must stay out of reach. */
+	snprintf(file, sizeof(file), "%s/secret.txt", vdi_test_tmpdir());
+	f = fopen(file, "we");
+	check(f);
+	fputs("secret", f);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/web/link.txt", vdi_test_tmpdir());
+	check(symlink("../secret.txt", file) == 0);
+
+	start_broker(&d, conf);
+	r = req(&d, "GET", "/", NULL, NULL);
+	check_int_eq(r.status, 200);
+	check_str_eq(r.body, "<!doctype html><title>vdi</title>");
+	check(http_reply_header(&r, "content-type", hdr, sizeof(hdr)));
+	check_str_contains(hdr, "text/html");
+	http_reply_finish(&r);
+	r = req(&d, "GET", "/index.html", NULL, NULL);
+	check_int_eq(r.status, 200);
+	http_reply_finish(&r);
+	static const char *const refused[] = { "/../secret.txt", "/%2e%2e/secret.txt", "/link.txt", "/missing.js",
+					       "/.hidden" };
+	for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+		r = req(&d, "GET", refused[i], NULL, NULL);
+		if (r.status != 404 || strstr(r.body, "secret"))
+			vdi_test_fail(__FILE__, __LINE__, "%s: %d %s", refused[i], r.status, r.body);
+		http_reply_finish(&r);
+	}
+	check_alive(&d);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST(test_assignment_policy),
+	VDI_TEST(test_desktop_bad_input),
+	VDI_TEST(test_admin_api),
+	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),
 	VDI_TEST(test_bad_credentials_look_alike),
 	VDI_TEST(test_lockout),

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "config.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "text.h"
+
+static void vmessage(const char *fmt, va_list ap)
+{
+	char buf[2048], safe[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* Messages may carry the broker's text: no control characters reach the terminal. */
+	fprintf(stderr, "vdictl: %s\n", vdi_log_safe(buf, safe, sizeof(safe)));
+}
+
+int ctl_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vmessage(fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "Try '%s --help'.\n", ctl->prog);
+	return CTL_EXIT_USAGE;
+}
+
+int ctl_help(const struct ctl *ctl)
+{
+	printf("usage: %s%s%s\n", ctl->prog, *ctl->usage ? " " : "", ctl->usage);
+	return CTL_EXIT_OK;
+}
+
+int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uint64_t min, uint64_t max,
+		 uint64_t *ret)
+{
+	if (ctl_parse_uint(value, min, max, ret) < 0)
+		return ctl_usage_error(ctl, "bad number for %s: \"%s\" (expected a whole number %llu..%llu)", name,
+				       value, (unsigned long long)min, (unsigned long long)max);
+	return CTL_EXIT_OK;
+}
+
+int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'h') {
+			ctl_help(ctl);
+			return 0;
+		}
+		ctl_usage_error(ctl, NULL);
+		return -EINVAL;
+	}
+	if (argc - optind != nargs) {
+		if (nargs == 0)
+			ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+		else
+			ctl_usage_error(ctl, "%s expects %s", ctl->name, what);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int ctl_target(char **ret, const char *collection, const char *name, const char *suffix)
+{
+	_cleanup_free_ char *enc = NULL;
+	int r;
+
+	r = ctl_url_encode(name, &enc);
+	if (r < 0)
+		return r;
+	if (asprintf(ret, "/%s/%s%s%s", collection, enc, suffix ? "/" : "", suffix ? suffix : "") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The admin socket: --socket; else [broker] admin_socket from --config, or
+ * from CTL_DEFAULT_CONFIG when that exists; else CTL_DEFAULT_SOCKET.
+ */
+static int socket_path(const struct ctl *ctl, char **ret)
+{
+	const char *config = ctl->config ? ctl->config : CTL_DEFAULT_CONFIG;
+	struct vdi_config cfg;
+	char err[1024] = "";
+	int r;
+
+	if (ctl->socket) {
+		*ret = strdup(ctl->socket);
+		return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	if (!ctl->config && access(config, F_OK) < 0 && errno == ENOENT) {
+		*ret = strdup(CTL_DEFAULT_SOCKET);
+		return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	r = vdi_config_load(config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		if (!*err)
+			snprintf(err, sizeof(err), "%s: %s", config, strerror(-r));
+		return ctl_error(CTL_EXIT_USAGE, "%s (or give --socket)", err);
+	}
+	*ret = TAKE_PTR(cfg.broker.admin_socket);
+	vdi_config_finish(&cfg);
+	return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
+}
+
+int ctl_call(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret)
+{
+	_cleanup_(ctl_http_reply_finish) struct ctl_http_reply reply = { 0 };
+	_cleanup_free_ char *socket = NULL, *path = NULL, *text = NULL;
+	_cleanup_json_ json_t *j = NULL;
+	char err[1024] = "";
+	const char *msg;
+	int r;
+
+	r = socket_path(ctl, &socket);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (asprintf(&path, "/api/v1/admin%s", target) < 0) {
+		path = NULL;
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+		if (strlen(text) > CTL_MAX_REQUEST)
+			return ctl_error(CTL_EXIT_FAILED, "the request is larger than the broker takes (%d KiB)",
+					 CTL_MAX_REQUEST / 1024);
+	}
+
+	r = ctl_http_request(socket, method, path, text, &reply, err, sizeof(err));
+	if (r == -ENOMEM)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	if (r < 0)
+		return ctl_error(CTL_EXIT_UNREACHABLE, "%s", err);
+
+	if (reply.body_len == 0)
+		j = json_object();
+	else if (vdi_json_parse(reply.body, reply.body_len, false, &j, err, sizeof(err)) < 0)
+		j = NULL;
+
+	if (reply.status >= 400) {
+		msg = json_string_value(json_object_get(j, "error"));
+		if (msg)
+			return ctl_error(CTL_EXIT_FAILED, "%s", msg);
+		return ctl_error(CTL_EXIT_FAILED, "the broker answered HTTP %d", reply.status);
+	}
+	if (reply.status >= 300)
+		return ctl_error(CTL_EXIT_FAILED, "unexpected reply from the broker: HTTP %d", reply.status);
+	if (!j)
+		return ctl_error(CTL_EXIT_FAILED, "the broker's reply is not JSON: %s", err);
+	*ret = TAKE_PTR(j);
+	return CTL_EXIT_OK;
+}
+
+int ctl_print_json(const json_t *j)
+{
+	if (json_dumpf(j, stdout, JSON_INDENT(2)) < 0 || putchar('\n') == EOF)
+		return ctl_error(CTL_EXIT_FAILED, "cannot write the output");
+	return CTL_EXIT_OK;
+}
+
+int ctl_print_table(const struct ctl_table *t)
+{
+	int r = ctl_table_print(t, stdout);
+
+	if (r < 0)
+		return ctl_error(CTL_EXIT_FAILED, "cannot print the table: %s", strerror(-r));
+	return CTL_EXIT_OK;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * vdictl: the admin's command line.  It speaks the broker's admin API
+ * (docs/api.md, /api/v1/admin/...) over the unix socket [broker]
+ * admin_socket, prints tables, or the broker's JSON with --json.
+ *
+ * Each command is a function taking argv from its last word on
+ * (argv[0] = "create" for "vdictl pool create ...", renamed to the whole
+ * command for getopt's messages) and returning the process's exit status.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "table.h"
+
+/* vdictl's exit statuses. */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAILED = 1,      /* the broker refused (4xx/5xx), or a local step failed */
+	CTL_EXIT_USAGE = 2,       /* bad command line or configuration */
+	CTL_EXIT_UNREACHABLE = 3, /* no reply from the broker */
+};
+
+#define CTL_DEFAULT_CONFIG "/etc/vdi/vdi.conf"
+#define CTL_DEFAULT_SOCKET "/run/vdi/admin.sock"
+
+/* Largest request body the broker takes (docs/api.md). */
+#define CTL_MAX_REQUEST (64 * 1024)
+
+struct ctl {
+	const char *socket;   /* --socket, or NULL (borrowed) */
+	const char *config;   /* --config, or NULL for CTL_DEFAULT_CONFIG (borrowed) */
+	bool json;            /* --json: print the broker's replies as JSON */
+	const char *prog;     /* "vdictl pool create", for getopt's messages and --help (borrowed) */
+	const char *name;     /* "pool create", for vdictl's messages (borrowed) */
+	const char *usage;    /* the command's arguments, for --help (borrowed) */
+};
+
+/* ---- client.c: requests and output shared by the commands ------------------ */
+
+/*
+ * Sends method /api/v1/admin<target> (target borrowed, URL-encoded, e.g.
+ * "/pools/lab") with body (borrowed, may be NULL) to the broker.  On a 2xx
+ * reply *ret is its JSON (a new reference; an empty object for an empty
+ * body).  Otherwise prints why to stderr: the broker's "error" message, or
+ * why it could not be reached.  Returns an exit status.
+ */
+int ctl_call(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret);
+
+/* Prints j to stdout, indented (--json). Returns an exit status. */
+int ctl_print_json(const json_t *j);
+
+/* Prints t to stdout. Returns an exit status. */
+int ctl_print_table(const struct ctl_table *t);
+
+/* "vdictl: <message>" to stderr; returns status. */
+int ctl_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "vdictl: <message>" (when fmt is not NULL) and a hint at --help to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints the command's usage to stdout; returns CTL_EXIT_OK. */
+int ctl_help(const struct ctl *ctl);
+
+/*
+ * Parses the value of a number option strictly (name: "--size").  Returns
+ * CTL_EXIT_OK, or CTL_EXIT_USAGE after saying what is wrong.
+ */
+int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uint64_t min, uint64_t max,
+		 uint64_t *ret);
+
+/*
+ * Parses the options of a command that has none but --help, then expects
+ * exactly nargs arguments (named by what in messages) at argv[optind]...
+ * Returns 1 to go on, 0 after --help, -EINVAL after a usage message.
+ */
+int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what);
+
+/* The exit status for a ctl_parse_plain()-style result r <= 0. */
+static inline int ctl_parse_exit(int r)
+{
+	return r == 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+}
+
+/* "/<collection>/<name URL-encoded>[/<suffix>]" into a new string *ret. Returns 0 or -ENOMEM. */
+int ctl_target(char **ret, const char *collection, const char *name, const char *suffix);
+
+/* ---- the commands ------------------------------------------------------------ */
+
+int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv);
+
+int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv);
+
+int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_desktop_reset(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_desktop_stop(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_desktop_delete(const struct ctl *ctl, int argc, char **argv);
+
+int ctl_cmd_session_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv);
+
+int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv);
+
+int ctl_cmd_host_list(const struct ctl *ctl, int argc, char **argv);
+
+/* Local: writes a new token key; no socket. */
+int ctl_cmd_keygen(const struct ctl *ctl, int argc, char **argv);

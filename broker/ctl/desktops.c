@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vdictl desktop list|reset|stop|delete: /api/v1/admin/desktops. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "json.h"
+#include "text.h"
+
+int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pool", required_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "state", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const struct ctl_column columns[] = {
+		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
+		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" },
+	};
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+	_cleanup_free_ char *target = strdup("/desktops");
+	_cleanup_json_ json_t *reply = NULL;
+	size_t i;
+	json_t *e;
+	int c, r;
+
+	if (!target)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'p':
+			r = ctl_query_append(&target, "pool", optarg);
+			break;
+		case 'u':
+			r = ctl_query_append(&target, "user", optarg);
+			break;
+		case 's':
+			r = ctl_query_append(&target, "state", optarg);
+			break;
+		case 'h':
+			return ctl_help(ctl);
+		default:
+			return ctl_usage_error(ctl, NULL);
+		}
+		if (r < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	if (argc - optind != 0)
+		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+
+	r = ctl_call(ctl, "GET", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+
+	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(reply, "desktops"), i, e) {
+		char id[32], pool[256], state[32], owner[256], host[512], domain[256], assigned[32], disc[32], upd[32];
+		const char *cells[] = {
+			ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
+			ctl_cell(json_object_get(e, "pool"), pool, sizeof(pool)),
+			ctl_cell(json_object_get(e, "state"), state, sizeof(state)),
+			ctl_cell(json_object_get(e, "owner"), owner, sizeof(owner)),
+			ctl_cell(json_object_get(e, "host"), host, sizeof(host)),
+			ctl_cell(json_object_get(e, "domain"), domain, sizeof(domain)),
+			ctl_cell_time(json_object_get(e, "assigned_at"), assigned, sizeof(assigned)),
+			ctl_cell_time(json_object_get(e, "last_disconnect"), disc, sizeof(disc)),
+			ctl_cell_time(json_object_get(e, "updated"), upd, sizeof(upd)),
+		};
+
+		if (ctl_table_add_row(t, cells) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	return ctl_print_table(t);
+}
+
+/* method /desktops/ID[/action]; then prints "desktop ID is being <done>". */
+static int desktop_action(const struct ctl *ctl, int argc, char **argv, const char *method, const char *action,
+			  const char *done)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	uint64_t id;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 1, "a desktop ID");
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	if (ctl_parse_uint(argv[optind], 1, INT64_MAX, &id) < 0)
+		return ctl_usage_error(ctl, "bad desktop ID \"%s\": expected a positive whole number", argv[optind]);
+	if (asprintf(&target, "/desktops/%llu%s%s", (unsigned long long)id, action ? "/" : "",
+		     action ? action : "") < 0) {
+		target = NULL;
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	r = ctl_call(ctl, method, target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	printf("desktop %llu is being %s\n", (unsigned long long)id, done);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_desktop_reset(const struct ctl *ctl, int argc, char **argv)
+{
+	return desktop_action(ctl, argc, argv, "POST", "reset", "reset");
+}
+
+int ctl_cmd_desktop_stop(const struct ctl *ctl, int argc, char **argv)
+{
+	return desktop_action(ctl, argc, argv, "POST", "stop", "stopped");
+}
+
+int ctl_cmd_desktop_delete(const struct ctl *ctl, int argc, char **argv)
+{
+	return desktop_action(ctl, argc, argv, "DELETE", NULL, "deleted");
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vdictl pool list|create|update|delete: /api/v1/admin/pools. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "ctl.h"
+#include "json.h"
+#include "text.h"
+
+/* Limits for the numbers given on the command line; the broker checks its own. */
+#define COUNT_MAX 1000000
+#define IDLE_MAX (366 * 86400)
+
+int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct ctl_column columns[] = {
+		{ "NAME" }, { "TEMPLATE" }, { "TYPE" }, { "SIZE", true }, { "PRESTART", true },
+		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "DESKTOPS" },
+	};
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+	_cleanup_json_ json_t *reply = NULL;
+	size_t i;
+	json_t *e;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	r = ctl_call(ctl, "GET", "/pools", NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+
+	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(reply, "pools"), i, e) {
+		char name[256], tmpl[256], type[32], size[32], prestart[32], max[32], idle[32], groups[1024];
+		char counts[512], desktops[600];
+		json_t *g = json_object_get(e, "groups");
+
+		ctl_cell_counts(json_object_get(e, "desktops"), counts, sizeof(counts));
+		snprintf(desktops, sizeof(desktops), "%s%s", json_is_true(json_object_get(e, "draining")) ?
+			 "draining: " : "", counts);
+		const char *cells[] = {
+			ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
+			ctl_cell(json_object_get(e, "template"), tmpl, sizeof(tmpl)),
+			ctl_cell(json_object_get(e, "type"), type, sizeof(type)),
+			ctl_cell(json_object_get(e, "size"), size, sizeof(size)),
+			ctl_cell(json_object_get(e, "prestart"), prestart, sizeof(prestart)),
+			ctl_cell(json_object_get(e, "max_per_user"), max, sizeof(max)),
+			ctl_cell(json_object_get(e, "idle_timeout"), idle, sizeof(idle)),
+			/* No groups: everyone may use the pool. */
+			json_is_array(g) && json_array_size(g) == 0 ? "everyone" : ctl_cell(g, groups, sizeof(groups)),
+			desktops,
+		};
+
+		if (ctl_table_add_row(t, cells) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	return ctl_print_table(t);
+}
+
+/* "g1,g2" as a JSON array into *ret (a new reference); "" is the empty list. Returns an exit status. */
+static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
+{
+	_cleanup_json_ json_t *list = json_array();
+	_cleanup_free_ char *copy = strdup(value);
+	char *p = copy, *item;
+
+	if (!list || !copy)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	while (*value && (item = strsep(&p, ","))) {
+		json_t *s;
+
+		if (!*item || strchr(item, ' '))
+			return ctl_usage_error(ctl, "bad --groups \"%s\": expected group names separated by commas",
+					       value);
+		s = json_string(item);
+		if (!s)
+			return ctl_usage_error(ctl, "bad --groups: \"%s\" is not UTF-8 text", item);
+		if (json_array_append_new(list, s) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	*ret = TAKE_PTR(list);
+	return CTL_EXIT_OK;
+}
+
+/*
+ * Puts the value of a settings option (--size, ..., --groups as its getopt
+ * code opt) into body.  Returns an exit status, or -1 when opt is none of them.
+ */
+static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_t *body)
+{
+	static const struct {
+		int opt;
+		const char *name, *member;
+		uint64_t max;
+	} numbers[] = {
+		{ 's', "--size", "size", COUNT_MAX },
+		{ 'p', "--prestart", "prestart", COUNT_MAX },
+		{ 'u', "--max-per-user", "max_per_user", COUNT_MAX },
+		{ 'i', "--idle-timeout", "idle_timeout", IDLE_MAX },
+	};
+	json_t *groups = NULL;
+	uint64_t v;
+	int r;
+
+	if (opt == 'g') {
+		r = parse_groups(ctl, value, &groups);
+		if (r != CTL_EXIT_OK)
+			return r;
+		if (json_object_set_new(body, "groups", groups) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+		return CTL_EXIT_OK;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
+		if (numbers[i].opt != opt)
+			continue;
+		r = ctl_opt_uint(ctl, numbers[i].name, value, 0, numbers[i].max, &v);
+		if (r != CTL_EXIT_OK)
+			return r;
+		if (json_object_set_new(body, numbers[i].member, json_integer((json_int_t)v)) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+		return CTL_EXIT_OK;
+	}
+	return -1;
+}
+
+int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "template", required_argument, NULL, 't' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "size", required_argument, NULL, 's' },
+		{ "prestart", required_argument, NULL, 'p' },
+		{ "max-per-user", required_argument, NULL, 'u' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "groups", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
+	const char *tmpl = NULL, *type = "pooled", *name;
+	int c, r;
+
+	if (!body)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 't':
+			tmpl = optarg;
+			break;
+		case 'T':
+			if (!streq(optarg, "pooled") && !streq(optarg, "persistent"))
+				return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", optarg);
+			type = optarg;
+			break;
+		case 'h':
+			return ctl_help(ctl);
+		case '?':
+			return ctl_usage_error(ctl, NULL);
+		default:
+			r = pool_setting(ctl, c, optarg, body);
+			if (r != CTL_EXIT_OK)
+				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
+	name = argv[optind];
+	if (!tmpl)
+		return ctl_usage_error(ctl, "%s needs --template T", ctl->name);
+	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
+	    json_object_set_new(body, "template", json_string(tmpl)) < 0 ||
+	    json_object_set_new(body, "type", json_string(type)) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "the pool and template names must be UTF-8 text");
+
+	r = ctl_call(ctl, "POST", "/pools", body, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	printf("pool \"%s\" created\n", name);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "prestart", required_argument, NULL, 'p' },
+		{ "max-per-user", required_argument, NULL, 'u' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "groups", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	int c, r;
+
+	if (!body)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			return ctl_help(ctl);
+		case '?':
+			return ctl_usage_error(ctl, NULL);
+		default:
+			r = pool_setting(ctl, c, optarg, body);
+			if (r != CTL_EXIT_OK)
+				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
+	if (json_object_size(body) == 0)
+		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
+					    "--idle-timeout or --groups");
+	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+
+	r = ctl_call(ctl, "PATCH", target, body, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	printf("pool \"%s\" updated\n", argv[optind]);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	json_t *left;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	left = json_object_get(reply, "desktops");
+	if (json_is_true(json_object_get(reply, "draining")) && json_is_integer(left))
+		printf("pool \"%s\" draining: deleted once its %" JSON_INTEGER_FORMAT " desktop%s gone\n",
+		       argv[optind], json_integer_value(left), json_integer_value(left) == 1 ? " is" : "s are");
+	else
+		printf("pool \"%s\" deleted\n", argv[optind]);
+	return CTL_EXIT_OK;
+}

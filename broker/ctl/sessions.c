@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vdictl session list|kill: /api/v1/admin/sessions. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "json.h"
+#include "text.h"
+
+int ctl_cmd_session_list(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct ctl_column columns[] = {
+		{ "ID" }, { "USER" }, { "ADMIN" }, { "CLIENT" }, { "CREATED" }, { "EXPIRES" },
+	};
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+	_cleanup_json_ json_t *reply = NULL;
+	size_t i;
+	json_t *e;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	r = ctl_call(ctl, "GET", "/sessions", NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+
+	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(reply, "sessions"), i, e) {
+		char id[128], user[256], admin[8], client[256], created[32], expires[32];
+		json_t *a = json_object_get(e, "admin");
+		const char *cells[] = {
+			ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
+			ctl_cell(json_object_get(e, "user"), user, sizeof(user)),
+			/* A flag, as true/false or 1/0. */
+			json_is_integer(a) ? (json_integer_value(a) ? "yes" : "no") : ctl_cell(a, admin, sizeof(admin)),
+			ctl_cell(json_object_get(e, "client"), client, sizeof(client)),
+			ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+			ctl_cell_time(json_object_get(e, "expires"), expires, sizeof(expires)),
+		};
+
+		if (ctl_table_add_row(t, cells) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	return ctl_print_table(t);
+}
+
+int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	const char *user = NULL;
+	json_t *killed;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'u':
+			user = optarg;
+			break;
+		case 'h':
+			return ctl_help(ctl);
+		default:
+			return ctl_usage_error(ctl, NULL);
+		}
+	}
+	if (user ? argc - optind != 0 : argc - optind != 1)
+		return ctl_usage_error(ctl, "%s expects a session ID or --user USER", ctl->name);
+	if (user) {
+		target = strdup("/sessions");
+		r = target ? ctl_query_append(&target, "user", user) : -ENOMEM;
+	} else {
+		r = ctl_target(&target, "sessions", argv[optind], NULL);
+	}
+	if (r < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+
+	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	killed = json_object_get(reply, "killed");
+	if (json_is_integer(killed))
+		printf("%" JSON_INTEGER_FORMAT " session%s killed\n", json_integer_value(killed),
+		       json_integer_value(killed) == 1 ? "" : "s");
+	else
+		printf("sessions killed\n");
+	return CTL_EXIT_OK;
+}

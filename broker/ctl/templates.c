@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vdictl template list|add|remove: /api/v1/admin/templates. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "json.h"
+#include "text.h"
+
+int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct ctl_column columns[] = {
+		{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
+		{ "POOLS", true }, { "CREATED" }, { "DISK" },
+	};
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+	_cleanup_json_ json_t *reply = NULL;
+	size_t i;
+	json_t *e;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	r = ctl_call(ctl, "GET", "/templates", NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+
+	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(reply, "templates"), i, e) {
+		char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], disk[1024];
+		json_t *mib = json_object_get(e, "memory_mib");
+
+		if (json_is_integer(mib))
+			snprintf(memory, sizeof(memory), "%" JSON_INTEGER_FORMAT " MiB", json_integer_value(mib));
+		else
+			ctl_cell(mib, memory, sizeof(memory));
+		const char *cells[] = {
+			ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
+			ctl_cell(json_object_get(e, "version"), version, sizeof(version)),
+			memory,
+			ctl_cell(json_object_get(e, "vcpus"), vcpus, sizeof(vcpus)),
+			ctl_cell(json_object_get(e, "pools"), pools, sizeof(pools)),
+			ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+			ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
+		};
+
+		if (ctl_table_add_row(t, cells) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	}
+	return ctl_print_table(t);
+}
+
+/* Reads the text file path (at most CTL_MAX_REQUEST bytes) into *ret. Returns an exit status. */
+static int read_xml(const char *path, char **ret)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *text = NULL;
+	size_t n;
+
+	if (!f)
+		return ctl_error(CTL_EXIT_USAGE, "cannot open --xml %s: %s", path, strerror(errno));
+	text = malloc(CTL_MAX_REQUEST + 1);
+	if (!text)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	n = fread(text, 1, CTL_MAX_REQUEST + 1, f);
+	if (ferror(f))
+		return ctl_error(CTL_EXIT_USAGE, "cannot read --xml %s: %s", path, strerror(errno));
+	if (n > CTL_MAX_REQUEST)
+		return ctl_error(CTL_EXIT_USAGE, "--xml %s is larger than the broker takes (%d KiB)", path,
+				 CTL_MAX_REQUEST / 1024);
+	if (memchr(text, '\0', n))
+		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not a text file", path);
+	text[n] = '\0';
+	*ret = TAKE_PTR(text);
+	return CTL_EXIT_OK;
+}
+
+/* The disk as an absolute path: resolved when it exists here, else as given if it is absolute. */
+static int disk_path(const char *disk, char **ret)
+{
+	char *abs = realpath(disk, NULL);
+
+	if (abs) {
+		*ret = abs;
+		return CTL_EXIT_OK;
+	}
+	if (disk[0] != '/')
+		return ctl_error(CTL_EXIT_USAGE, "--disk %s: %s", disk, strerror(errno));
+	*ret = strdup(disk);
+	return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
+}
+
+int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "disk", required_argument, NULL, 'd' },
+		{ "xml", required_argument, NULL, 'x' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	_cleanup_free_ char *disk = NULL, *xml = NULL;
+	_cleanup_json_ json_t *body = NULL, *reply = NULL;
+	const char *disk_arg = NULL, *xml_arg = NULL, *name;
+	uint64_t memory = 0, vcpus = 0;
+	json_t *version;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'd':
+			disk_arg = optarg;
+			break;
+		case 'x':
+			xml_arg = optarg;
+			break;
+		case 'm':
+			r = ctl_opt_uint(ctl, "--memory", optarg, 1, 4 * 1024 * 1024, &memory);
+			if (r != CTL_EXIT_OK)
+				return r;
+			break;
+		case 'c':
+			r = ctl_opt_uint(ctl, "--vcpus", optarg, 1, 4096, &vcpus);
+			if (r != CTL_EXIT_OK)
+				return r;
+			break;
+		case 'h':
+			return ctl_help(ctl);
+		default:
+			return ctl_usage_error(ctl, NULL);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
+	name = argv[optind];
+	if (!disk_arg)
+		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
+
+	r = disk_path(disk_arg, &disk);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (xml_arg) {
+		r = read_xml(xml_arg, &xml);
+		if (r != CTL_EXIT_OK)
+			return r;
+	}
+	body = json_pack("{s:s, s:s}", "name", name, "disk", disk);
+	if (!body)
+		return ctl_error(CTL_EXIT_USAGE, "the name and --disk must be UTF-8 text");
+	if (xml && json_object_set_new(body, "xml", json_string(xml)) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", xml_arg);
+	if ((memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)memory)) < 0) ||
+	    (vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)vcpus)) < 0))
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+
+	r = ctl_call(ctl, "POST", "/templates", body, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	version = json_object_get(reply, "version");
+	if (json_is_integer(version))
+		printf("template \"%s\" added (version %" JSON_INTEGER_FORMAT ")\n", name, json_integer_value(version));
+	else
+		printf("template \"%s\" added\n", name);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	printf("template \"%s\" removed\n", argv[optind]);
+	return CTL_EXIT_OK;
+}

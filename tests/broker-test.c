@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "broker-test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "harness.h"
+#include "token.h"
+
+void start_broker(struct daemon *d, const char *extra_conf)
+{
+	start_broker_with(d, extra_conf, NULL);
+}
+
+void start_broker_with(struct daemon *d, const char *extra_conf, const char *libvirt_section)
+{
+	const char *bin = getenv("VDI_BROKER_BIN");
+	char conf[512], line[512];
+	FILE *f;
+
+	if (!bin || !getenv("PAM_WRAPPER"))
+		vdi_test_fail(__FILE__, __LINE__, "run through meson (VDI_BROKER_BIN, pam_wrapper)");
+	snprintf(d->db, sizeof(d->db), "%s/vdi.db", vdi_test_tmpdir());
+	snprintf(conf, sizeof(conf), "%s/vdi.conf", vdi_test_tmpdir());
+	f = fopen(conf, "we");
+	check(f);
+	fprintf(f, "[broker]\nlisten = 127.0.0.1:0\nlogin_max_failures = 5\nlogin_lockout = 300\n"
+		   "admin_socket = %s/admin.sock\n%s"
+		   "[database]\npath = %s\n[pam]\nservice = vdi-test\nadmin_group = vdiadmin\n"
+		   "[libvirt]\nstorage_path = %s/images\nruntime_dir = %s/run\n%s"
+		   "[tokens]\nkey_file = %s/token.key\n",
+		vdi_test_tmpdir(), extra_conf ? extra_conf : "", d->db, vdi_test_tmpdir(), vdi_test_tmpdir(),
+		libvirt_section ? libvirt_section : "hosts = test:///default\n", vdi_test_tmpdir());
+	snprintf(d->conf, sizeof(d->conf), "%s", conf);
+	snprintf(d->admin_socket, sizeof(d->admin_socket), "%s/admin.sock", vdi_test_tmpdir());
+	fclose(f);
+	snprintf(line, sizeof(line), "%s/token.key", vdi_test_tmpdir());
+	if (access(line, F_OK) != 0)
+		check_ok(vdi_token_key_generate(line, NULL, 0));
+
+	run_broker(d);
+}
+
+void run_broker(struct daemon *d)
+{
+	const char *bin = getenv("VDI_BROKER_BIN");
+	const char *conf = d->conf;
+	char line[512];
+	int out[2];
+	FILE *f;
+
+	check(pipe2(out, O_CLOEXEC) == 0);
+	d->pid = fork();
+	check(d->pid >= 0);
+	if (d->pid == 0) {
+		dup2(out[1], 2);
+		execl(bin, bin, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	/* The daemon says which port it got. */
+	f = fdopen(out[0], "r");
+	check(f);
+	d->port = 0;
+	while (!d->port && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "listening on port ");
+
+		if (p)
+			d->port = atoi(p + strlen("listening on port "));
+	}
+	check(d->port > 0);
+	/* Keep draining its log so it never blocks on a full pipe. */
+	if (fork() == 0) {
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+		_exit(0);
+	}
+	fclose(f);
+}
+
+void stop_broker(struct daemon *d)
+{
+	int status;
+
+	check(kill(d->pid, SIGTERM) == 0);
+	check(waitpid(d->pid, &status, 0) == d->pid);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers,
+			     const char *body)
+{
+	struct http_reply r;
+	int rc = http_request(d->port, method, path, headers, body, body ? strlen(body) : 0, &r);
+
+	if (rc < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, strerror(-rc));
+	return r;
+}
+
+json_t *body_json(const struct http_reply *r)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+
+	if (!j)
+		vdi_test_fail(__FILE__, __LINE__, "reply is not JSON: %s", r->body);
+	return j;
+}
+
+/* Logs in; on 200 fills cookie ("vdi_session=...") and csrf. Returns the status. */
+int login(struct daemon *d, const char *user, const char *pw, char *cookie, size_t clen, char *csrf,
+		 size_t slen)
+{
+	_cleanup_free_ char *body = NULL;
+	struct http_reply r;
+	char sc[512];
+	int status;
+
+	check(asprintf(&body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw) > 0);
+	r = req(d, "POST", "/api/v1/login", NULL, body);
+	status = r.status;
+	if (status == 200) {
+		json_t *j = body_json(&r);
+
+		check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
+		check(strchr(sc, ';'));
+		snprintf(cookie, clen, "%.*s", (int)(strchr(sc, ';') - sc), sc);
+		snprintf(csrf, slen, "%s", json_string_value(json_object_get(j, "csrf")));
+		json_decref(j);
+	}
+	http_reply_finish(&r);
+	return status;
+}
+
+void kill_broker(struct daemon *d)
+{
+	int status;
+
+	check(kill(d->pid, SIGKILL) == 0);
+	check(waitpid(d->pid, &status, 0) == d->pid);
+}
+
+struct http_reply admin_req(struct daemon *d, const char *method, const char *path, const char *body)
+{
+	struct http_reply r;
+	int rc = http_request_unix(d->admin_socket, method, path, NULL, body, body ? strlen(body) : 0, &r);
+
+	if (rc < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s %s on the admin socket: %s", method, path, strerror(-rc));
+	return r;
+}
+
+json_t *admin_json(struct daemon *d, const char *method, const char *path, const char *body, int want_status)
+{
+	struct http_reply r = admin_req(d, method, path, body);
+	json_t *j;
+
+	if (r.status != want_status)
+		vdi_test_fail(__FILE__, __LINE__, "%s %s: %d %s", method, path, r.status, r.body);
+	j = body_json(&r);
+	http_reply_finish(&r);
+	return j;
+}

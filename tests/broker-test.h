@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* vdi-broker as a daemon in a test's temp dir, and requests to it (PAM through pam_wrapper). */
+
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "http-client.h"
+
+struct daemon {
+	pid_t pid;
+	int port;
+	char db[512];
+	char conf[512];
+	char admin_socket[512];
+};
+
+/* Writes vdi.conf (with extra [broker] lines) and starts the broker on libvirt's test:///default. */
+void start_broker(struct daemon *d, const char *extra_conf);
+/* The same with the given [libvirt] lines (NULL: hosts = test:///default). */
+void start_broker_with(struct daemon *d, const char *extra_conf, const char *libvirt_section);
+/* Starts the broker again with the same configuration and database. */
+void run_broker(struct daemon *d);
+/* SIGTERM; checks that it exits 0. */
+void stop_broker(struct daemon *d);
+/* SIGKILL, as a crash would. */
+void kill_broker(struct daemon *d);
+
+struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers, const char *body);
+json_t *body_json(const struct http_reply *r);
+/* Logs in; on 200 fills cookie ("vdi_session=...") and csrf. Returns the status. */
+int login(struct daemon *d, const char *user, const char *pw, char *cookie, size_t clen, char *csrf, size_t slen);
+
+/* A request on the admin socket. */
+struct http_reply admin_req(struct daemon *d, const char *method, const char *path, const char *body);
+/* The same, failing the test unless the status is want_status; the reply's JSON. */
+json_t *admin_json(struct daemon *d, const char *method, const char *path, const char *body, int want_status);

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vdictl against the real vdi-broker: the broker runs in a temp dir on
+ * test:///default with its admin socket there, and each check runs the
+ * vdictl binary and looks at its exit status, its output, and what the
+ * broker holds afterwards (through vdictl --json).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "alloc.h"
+#include "harness.h"
+
+struct daemon {
+	pid_t pid;
+	char conf[512];
+	char socket[512];
+};
+
+struct run {
+	int status;      /* exit status */
+	char out[65536]; /* stdout */
+	char err[8192];  /* stderr */
+};
+
+static char *tmp_path(const char *name)
+{
+	static char paths[8][512];
+	static unsigned next;
+	char *p = paths[next++ % ELEMENTSOF(paths)];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", vdi_test_tmpdir(), name);
+	return p;
+}
+
+static void read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	check(fd >= 0);
+	n = read(fd, buf, len - 1);
+	check(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* Runs vdictl with args (NULL-terminated) in cwd (NULL: the temp dir); fills *res. */
+static void run_argv(struct run *res, const char *cwd, const char *const *args)
+{
+	const char *bin = getenv("VDICTL_BIN"), *argv[64];
+	char out[512], err[512];
+	size_t n = 0;
+	int status;
+	pid_t pid;
+
+	if (!bin)
+		vdi_test_fail(__FILE__, __LINE__, "run through meson (VDICTL_BIN)");
+	argv[n++] = bin;
+	for (; *args && n < ELEMENTSOF(argv) - 1; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	snprintf(out, sizeof(out), "%s", tmp_path("vdictl.out"));
+	snprintf(err, sizeof(err), "%s", tmp_path("vdictl.err"));
+
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || chdir(cwd ? cwd : vdi_test_tmpdir()) < 0)
+			_exit(126);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	check(waitpid(pid, &status, 0) == pid);
+	check(WIFEXITED(status));
+	res->status = WEXITSTATUS(status);
+	read_file(out, res->out, sizeof(res->out));
+	read_file(err, res->err, sizeof(res->err));
+	{
+		char line[1024] = "vdictl";
+
+		for (size_t i = 1; i < n; i++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s", argv[i]);
+		vdi_test_log("%s -> %d", line, res->status);
+	}
+	if (*res->err)
+		vdi_test_log("stderr: %s", res->err);
+}
+
+/* Collects the NULL-terminated arguments after ap's start into args (room for n, prefix first). */
+static void collect(const char **args, size_t n, const char *const *prefix, va_list ap)
+{
+	size_t k = 0;
+
+	for (; prefix && *prefix; prefix++)
+		args[k++] = *prefix;
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *)) {
+		check(k < n - 1);
+		args[k++] = a;
+	}
+	args[k] = NULL;
+}
+
+/* vdictl with the NULL-terminated arguments, in cwd (NULL: the temp dir). */
+static void __attribute__((sentinel)) vdictl(struct run *res, const char *cwd, ...)
+{
+	const char *args[64];
+	va_list ap;
+
+	va_start(ap, cwd);
+	collect(args, ELEMENTSOF(args), NULL, ap);
+	va_end(ap);
+	run_argv(res, cwd, args);
+}
+
+/* Checks the exit status, printing what vdictl said when it differs. */
+#define check_run(res, expected)                                                                          \
+	do {                                                                                              \
+		if ((res)->status != (expected))                                                          \
+			vdi_test_fail(__FILE__, __LINE__, "exit status %d, expected %d; stdout: %s; stderr: %s", \
+				      (res)->status, (expected), (res)->out, (res)->err);                 \
+	} while (0)
+
+static json_t *parse_json(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		vdi_test_fail(__FILE__, __LINE__, "not JSON (%s): %s", e.text, text);
+	return j;
+}
+
+/* The line of a table whose first column is first, or NULL. */
+static const char *table_line(const char *table, const char *first, char *buf, size_t len)
+{
+	for (const char *p = table; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p), k = strlen(first);
+
+		if (n > k && strncmp(p, first, k) == 0 && p[k] == ' ') {
+			snprintf(buf, len, "%.*s", (int)n, p);
+			return buf;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void start_broker(struct daemon *d)
+{
+	const char *bin = getenv("VDI_BROKER_BIN");
+	struct run r;
+	char line[512];
+	int out[2];
+	FILE *f;
+
+	if (!bin || !getenv("PAM_WRAPPER"))
+		vdi_test_fail(__FILE__, __LINE__, "run through meson (VDI_BROKER_BIN, pam_wrapper)");
+	/* The key comes from vdictl keygen, as an admin would make it. */
+	vdictl(&r, NULL, "keygen", tmp_path("token.key"), NULL);
+	check_run(&r, 0);
+
+	snprintf(d->conf, sizeof(d->conf), "%s", tmp_path("vdi.conf"));
+	snprintf(d->socket, sizeof(d->socket), "%s", tmp_path("admin.sock"));
+	f = fopen(d->conf, "we");
+	check(f);
+	fprintf(f, "[broker]\nlisten = 127.0.0.1:0\nadmin_socket = %s\nweb_root = %s\n"
+		   "[database]\npath = %s\n[pam]\nservice = vdi-test\nadmin_group = vdiadmin\n"
+		   "[libvirt]\nhosts = test:///default\nstorage_path = %s\nruntime_dir = %s\n"
+		   "[tokens]\nkey_file = %s\n",
+		d->socket, tmp_path("web"), tmp_path("vdi.db"), tmp_path("images"), tmp_path("run"),
+		tmp_path("token.key"));
+	fclose(f);
+
+	check(pipe2(out, O_CLOEXEC) == 0);
+	d->pid = fork();
+	check(d->pid >= 0);
+	if (d->pid == 0) {
+		dup2(out[1], 2);
+		execl(bin, bin, "--config", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	/* It is ready when it says which port it got. */
+	f = fdopen(out[0], "r");
+	check(f);
+	for (;;) {
+		if (!fgets(line, sizeof(line), f))
+			vdi_test_fail(__FILE__, __LINE__, "vdi-broker exited before listening");
+		fputs(line, stderr);
+		if (strstr(line, "listening on port "))
+			break;
+	}
+	/* Keep draining its log so it never blocks on a full pipe. */
+	if (fork() == 0) {
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+		_exit(0);
+	}
+	fclose(f);
+	for (int i = 0; i < 100 && access(d->socket, F_OK) != 0; i++)
+		usleep(50 * 1000);
+	check(access(d->socket, F_OK) == 0);
+}
+
+static void stop_broker(struct daemon *d)
+{
+	int status;
+
+	check(kill(d->pid, SIGTERM) == 0);
+	check(waitpid(d->pid, &status, 0) == d->pid);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A small QCOW2 disk in the temp dir; skips the test without qemu-img. */
+static const char *make_disk(const char *name)
+{
+	static char path[512];
+	char cmd[1024];
+
+	snprintf(path, sizeof(path), "%s", tmp_path(name));
+	if (system("command -v qemu-img >/dev/null 2>&1") != 0)
+		vdi_test_skip("no qemu-img");
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' 64M", path);
+	check(system(cmd) == 0);
+	return path;
+}
+
+/* vdictl --socket S --json ARGS... (NULL-terminated), which must succeed, as JSON (a new reference). */
+static json_t *__attribute__((sentinel)) json_of(const struct daemon *d, ...)
+{
+	const char *prefix[] = { "--socket", d->socket, "--json", NULL }, *args[64];
+	static struct run r;
+	va_list ap;
+
+	va_start(ap, d);
+	collect(args, ELEMENTSOF(args), prefix, ap);
+	va_end(ap);
+	run_argv(&r, NULL, args);
+	check_run(&r, 0);
+	return parse_json(r.out);
+}
+
+/* The element of the array with member key equal to value, or NULL. */
+static json_t *find(json_t *array, const char *key, const char *value)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(array, i, e)
+		if (streq_ptr(json_string_value(json_object_get(e, key)), value))
+			return e;
+	return NULL;
+}
+
+static void test_templates(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2");
+	char line[1024], real[PATH_MAX];
+	struct daemon d;
+	json_t *j, *t;
+
+	start_broker(&d);
+	check(realpath(disk, real));
+
+	/* Relative to the working directory: vdictl sends the absolute path. */
+	vdictl(&r, vdi_test_tmpdir(), "--socket", d.socket, "template", "add", "base", "--disk", "base.qcow2",
+	       "--memory", "512", "--vcpus", "1", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "template \"base\" added");
+	check_str_eq(r.err, "");
+
+	vdictl(&r, NULL, "--socket", d.socket, "template", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "NAME "));
+	check_str_contains(r.out, "MEMORY");
+	check(table_line(r.out, "base", line, sizeof(line)));
+	check_str_contains(line, real);
+	check_str_contains(line, "512 MiB");
+
+	j = json_of(&d, "template", "list", NULL);
+	t = find(json_object_get(j, "templates"), "name", "base");
+	check(t);
+	check_str_eq(json_string_value(json_object_get(t, "disk")), real);
+	check_int_eq(json_integer_value(json_object_get(t, "memory_mib")), 512);
+	check_int_eq(json_integer_value(json_object_get(t, "vcpus")), 1);
+	json_decref(j);
+
+	/* The same name again: the broker refuses, vdictl says why. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	check_str_contains(r.err, "exists");
+
+	/* A disk that is nowhere: refused here, nothing sent. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "ghost", "--disk", "no/such.qcow2", NULL);
+	check_run(&r, 2);
+
+	vdictl(&r, NULL, "--socket", d.socket, "template", "remove", "base", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "template \"base\" removed");
+	j = json_of(&d, "template", "list", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "templates")), 0);
+	json_decref(j);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "remove", "base", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	stop_broker(&d);
+}
+
+static void test_pools_desktops_audit(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2");
+	char line[1024];
+	struct daemon d;
+	json_t *j, *p, *e;
+	size_t i;
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 0);
+
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "create", "lab", "--template", "base", "--size", "2",
+	       "--prestart", "0", "--max-per-user", "1", "--idle-timeout", "600", "--groups", "staff,dev", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "pool \"lab\" created\n");
+
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "NAME "));
+	check(table_line(r.out, "lab", line, sizeof(line)));
+	check_str_contains(line, "base");
+	check_str_contains(line, "pooled");
+	check_str_contains(line, "staff,dev");
+
+	/* PATCH with only what is given. */
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "update", "lab", "--size", "3", "--groups", "", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "pool \"lab\" updated\n");
+	j = json_of(&d, "pool", "list", NULL);
+	p = find(json_object_get(j, "pools"), "name", "lab");
+	check(p);
+	check_int_eq(json_integer_value(json_object_get(p, "size")), 3);
+	check_int_eq(json_integer_value(json_object_get(p, "prestart")), 0);
+	check_int_eq(json_integer_value(json_object_get(p, "idle_timeout")), 600);
+	check_str_eq(json_string_value(json_object_get(p, "template")), "base");
+	check_str_eq(json_string_value(json_object_get(p, "type")), "pooled");
+	json_decref(j);
+
+	/* An unknown template: the broker's message, exit 1, no pool. */
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "create", "ghost", "--template", "nosuch", "--size", "1", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	check_str_contains(r.err, "template");
+	check(!strchr(r.err, '\n') || strchr(r.err, '\n')[1] == '\0');
+	check_str_eq(r.out, "");
+	j = json_of(&d, "pool", "list", NULL);
+	check(!find(json_object_get(j, "pools"), "name", "ghost"));
+	check_int_eq(json_array_size(json_object_get(j, "pools")), 1);
+	json_decref(j);
+
+	/* Desktops: a table with its header, and JSON for the pool. */
+	vdictl(&r, NULL, "--socket", d.socket, "desktop", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "ID  POOL  STATE  OWNER  HOST  DOMAIN  ASSIGNED  DISCONNECTED  UPDATED\n"));
+	j = json_of(&d, "desktop", "list", "--pool", "lab", "--state", "free", NULL);
+	check(json_is_array(json_object_get(j, "desktops")));
+	json_array_foreach(json_object_get(j, "desktops"), i, e) {
+		check_str_eq(json_string_value(json_object_get(e, "pool")), "lab");
+		check_str_eq(json_string_value(json_object_get(e, "state")), "free");
+	}
+	json_decref(j);
+	vdictl(&r, NULL, "--socket", d.socket, "desktop", "reset", "999999", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: no such desktop\n");
+
+	/* The audit log has the pool's creation, by the admin socket. */
+	vdictl(&r, NULL, "--socket", d.socket, "audit", "--action", "pool-create", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "ID  TIME "));
+	check_str_contains(r.out, "pool-create");
+	check_str_contains(r.out, "admin-socket");
+	check_str_contains(r.out, "lab");
+	j = json_of(&d, "audit", "--action", "pool-create", "--object", "lab", "--since", "2000-01-01", "--limit", "5",
+		    NULL);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
+	e = json_array_get(json_object_get(j, "audit"), 0);
+	check_str_eq(json_string_value(json_object_get(e, "action")), "pool-create");
+	check_str_eq(json_string_value(json_object_get(e, "object")), "lab");
+	check_str_eq(json_string_value(json_object_get(e, "actor")), "admin-socket");
+	json_decref(j);
+	/* Nothing after a day in the future: --since reaches the broker as unix seconds. */
+	j = json_of(&d, "audit", "--since", "2999-01-01T00:00", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 0);
+	json_decref(j);
+	j = json_of(&d, "audit", "--action", "pool-update", "--user", "admin-socket", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
+	json_decref(j);
+
+	vdictl(&r, NULL, "--socket", d.socket, "host", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "URI "));
+	check(table_line(r.out, "test:///default", line, sizeof(line)));
+	check_str_contains(line, "yes");
+
+	vdictl(&r, NULL, "--socket", d.socket, "session", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "ID "));
+	vdictl(&r, NULL, "--socket", d.socket, "session", "kill", "--user", "nobody", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+
+	/* A pool in use keeps its template. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "remove", "base", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "delete", "lab", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "pool \"lab\" d");
+	stop_broker(&d);
+}
+
+static void test_config_and_json(void)
+{
+	static struct run r;
+	struct daemon d;
+	json_t *j;
+
+	start_broker(&d);
+	/* No --socket: [broker] admin_socket from the configuration. */
+	vdictl(&r, NULL, "--config", d.conf, "pool", "list", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "NAME  TEMPLATE  TYPE  SIZE  PRESTART  MAX/USER  IDLE(s)  GROUPS  DESKTOPS\n");
+
+	vdictl(&r, NULL, "--config", d.conf, "--json", "host", "list", NULL);
+	check_run(&r, 0);
+	j = parse_json(r.out);
+	check(json_is_array(json_object_get(j, "hosts")));
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "hosts"), 0), "uri")),
+		     "test:///default");
+	json_decref(j);
+	/* Indented for people reading it too. */
+	check_str_contains(r.out, "\n  \"hosts\": [");
+
+	/* Errors stay on stderr in JSON mode. */
+	vdictl(&r, NULL, "--config", d.conf, "--json", "pool", "delete", "nosuch", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.out, "");
+	check_str_eq(r.err, "vdictl: no such pool\n");
+	stop_broker(&d);
+}
+
+static void test_local_errors(void)
+{
+	static struct run r;
+
+	/* Nobody on the socket. */
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "pool", "list", NULL);
+	check_run(&r, 3);
+	check(startswith(r.err, "vdictl: cannot connect to the socket "));
+	check_str_contains(r.err, "nothing.sock");
+	check_str_eq(r.out, "");
+
+	/* Numbers are whole numbers in range, checked before anything is sent. */
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "pool", "create", "p", "--template", "t", "--size",
+	       "3x", NULL);
+	check_run(&r, 2);
+	check_str_contains(r.err, "bad number for --size: \"3x\"");
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "pool", "update", "p", "--prestart", "-1", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "audit", "--limit", "1001", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "audit", "--since", "2024-02-30", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--socket", tmp_path("nothing.sock"), "desktop", "stop", "abc", NULL);
+	check_run(&r, 2);
+
+	vdictl(&r, NULL, "frobnicate", NULL);
+	check_run(&r, 2);
+	check_str_contains(r.err, "unknown command \"frobnicate\"");
+	check_str_contains(r.err, "--help");
+	vdictl(&r, NULL, "pool", "frob", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--bogus", "pool", "list", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--help", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "vdictl pool create NAME --template T");
+	vdictl(&r, NULL, "pool", "update", "--help", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "usage: vdictl pool update NAME"));
+
+	/* A configuration that is not there is an error when named. */
+	vdictl(&r, NULL, "--config", tmp_path("none.conf"), "pool", "list", NULL);
+	check_run(&r, 2);
+	check_str_contains(r.err, "none.conf");
+}
+
+static void test_keygen(void)
+{
+	static struct run r;
+	const char *path = tmp_path("new.key");
+	struct stat st;
+
+	vdictl(&r, NULL, "keygen", path, NULL);
+	check_run(&r, 0);
+	check(stat(path, &st) == 0);
+	check_int_eq(st.st_size, 32);
+	check_int_eq(st.st_mode & 0777, 0640);
+	check_str_contains(r.out, path);
+	/* Never overwritten. */
+	vdictl(&r, NULL, "keygen", path, NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "File exists");
+	vdictl(&r, NULL, "keygen", NULL);
+	check_run(&r, 2);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST(test_local_errors),
+	VDI_TEST(test_keygen),
+	VDI_TEST(test_templates),
+	VDI_TEST(test_pools_desktops_audit),
+	VDI_TEST(test_config_and_json),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
