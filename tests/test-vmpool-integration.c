@@ -40,15 +40,6 @@ struct it {
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
-static const char *env_or_fail(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v)
-		vdi_test_fail(__FILE__, __LINE__, "%s is not set: run this test through meson", name);
-	return v;
-}
-
 static void require_libvirt(void)
 {
 	virConnectPtr c = virConnectOpen(URI);
@@ -62,68 +53,9 @@ static void require_libvirt(void)
 	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", URI);
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	check(f);
-	check(getdelim(&buf, &len, '\0', f) > 0);
-	fclose(f);
-	return buf;
-}
-
-/* Replaces every occurrence of key in s (a new string is returned, s freed). */
-static char *replace(char *s, const char *key, const char *value)
-{
-	size_t from = 0;
-	char *p;
-
-	/* Resume after the inserted value: it may contain key itself. */
-	while ((p = strstr(s + from, key))) {
-		size_t at = (size_t)(p - s);
-		char *n;
-
-		check(asprintf(&n, "%.*s%s%s", (int)at, s, value, p + strlen(key)) > 0);
-		free(s);
-		s = n;
-		from = at + strlen(value);
-	}
-	return s;
-}
-
-static char *guest_path(const char *file)
-{
-	char *p;
-
-	check(asprintf(&p, "%s/%s", env_or_fail("VDI_TEST_GUEST_DIR"), file) > 0);
-	return p;
-}
-
-/* The guest's domain XML with kernel, initrd and extra kernel arguments filled in. */
-static char *guest_xml(const char *extra_cmdline)
-{
-	_cleanup_free_ char *xml_path = guest_path("guest.xml"), *kernel = guest_path("vmlinuz"),
-			    *initrd = guest_path("initrd.img");
-	char *xml = read_text(xml_path);
-
-	xml = replace(xml, "@KERNEL@", kernel);
-	xml = replace(xml, "@INITRD@", initrd);
-	if (extra_cmdline) {
-		char *with;
-
-		check(asprintf(&with, "%s</cmdline>", extra_cmdline) > 0);
-		check(strstr(xml, "</cmdline>"));
-		xml = replace(xml, "</cmdline>", with);
-		free(with);
-	}
-	return xml;
-}
-
 static struct pool_template *make_template(const char *name, const char *disk, const char *extra_cmdline)
 {
-	_cleanup_free_ char *xml = guest_xml(extra_cmdline);
+	_cleanup_free_ char *xml = test_guest_xml(extra_cmdline);
 	struct pool_template_options o = { .name = name, .disk_path = disk, .xml = xml };
 	struct pool_error err = { { 0 } };
 	struct pool_template *t = NULL;
@@ -199,7 +131,7 @@ static void cleanup_stale_runs(void)
 static void it_setup_at(struct it *it, const char *images)
 {
 	struct pool_error err = { { 0 } };
-	_cleanup_free_ char *disk = guest_path("template.qcow2");
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
 	int r;
 
 	require_libvirt();
@@ -260,60 +192,6 @@ static char *desktop_name(const char *pool, int64_t id)
 
 /* ---- console ------------------------------------------------------------------ */
 
-/*
- * Reads the desktop's serial console until needle appears (true) or the
- * timeout passes (false).  The guest prints its banner every 2 s, so a
- * console opened late still sees it.  The text read goes to out.
- */
-static bool console_wait(const char *domain, const char *needle, unsigned timeout_ms, char *out, size_t outlen)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virDomainPtr d;
-	virStreamPtr st;
-	uint64_t end = vdi_test_now_ms() + timeout_ms;
-	size_t used = 0;
-	bool found = false;
-
-	check(c);
-	d = virDomainLookupByName(c, domain);
-	check(d);
-	st = virStreamNew(c, VIR_STREAM_NONBLOCK);
-	check(st);
-	if (virDomainOpenConsole(d, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "cannot open the console of %s: %s", domain, virGetLastErrorMessage());
-
-	out[0] = '\0';
-	while (!found && vdi_test_now_ms() < end) {
-		char buf[4096];
-		int n = virStreamRecv(st, buf, sizeof(buf));
-
-		if (n == -2 || n == 0) {
-			usleep(20 * 1000);
-			if (n == 0)
-				break;
-			continue;
-		}
-		if (n < 0)
-			break;
-		/* Keep the tail: the banner repeats. */
-		if (used + (size_t)n >= outlen) {
-			size_t keep = outlen / 2;
-
-			memmove(out, out + used - keep, keep);
-			used = keep;
-		}
-		memcpy(out + used, buf, (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1);
-		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
-		out[used] = '\0';
-		found = strstr(out, needle) != NULL;
-	}
-	(void)virStreamAbort(st);
-	virStreamFree(st);
-	virDomainFree(d);
-	virConnectClose(c);
-	return found;
-}
-
 /* ---- libvirt checks -------------------------------------------------------------- */
 
 static bool domain_exists(const char *name)
@@ -343,7 +221,7 @@ static char *read_marker(const char *disk)
 	FILE *p;
 	size_t len;
 
-	check(asprintf(&script, "%s/tests/guest/read-marker", env_or_fail("VDI_SOURCE_ROOT")) > 0);
+	check(asprintf(&script, "%s/tests/guest/read-marker", test_env_or_fail("VDI_SOURCE_ROOT")) > 0);
 	snprintf(cmd, sizeof(cmd), "'%s' '%s'", script, disk);
 	p = popen(cmd, "r");
 	check(p);
@@ -395,7 +273,7 @@ static void test_clone_ten_and_boot(void)
 	for (int i = 1; i <= 10; i++) {
 		_cleanup_free_ char *name = desktop_name("ten", i);
 
-		if (!console_wait(name, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)))
+		if (!test_console_wait(URI, name, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)))
 			vdi_test_fail(__FILE__, __LINE__, "%s showed no banner; console:\n%s", name, console);
 		booted[i - 1] = vdi_test_now_ms() - t0;
 	}
@@ -419,18 +297,18 @@ static void boot_and_expect(struct it *it, const char *domain, const char *needl
 
 	if (pool_desktop_start(it->host, domain, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "start %s: %s", domain, err.message);
-	if (!console_wait(domain, needle, BOOT_TIMEOUT_MS, console, sizeof(console)))
+	if (!test_console_wait(URI, domain, needle, BOOT_TIMEOUT_MS, console, sizeof(console)))
 		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console:\n%s", domain, needle, console);
 	/* The marker line comes before the banner: wait for the banner so the write is done. */
 	if (!strstr(console, BANNER))
-		check(console_wait(domain, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)));
+		check(test_console_wait(URI, domain, BANNER, BOOT_TIMEOUT_MS, console, sizeof(console)));
 	check_ok(pool_desktop_destroy(it->host, domain, &err));
 }
 
 static void test_overlay_isolation_and_reset(void)
 {
 	struct it it;
-	_cleanup_free_ char *disk = guest_path("template.qcow2");
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
 	struct pool_template *marking;
 	_cleanup_free_ char *d1 = desktop_name("iso", 1), *d2 = desktop_name("iso", 2);
 	_cleanup_free_ char *o1 = NULL, *o2 = NULL;
@@ -594,7 +472,7 @@ static void restart_libvirtd(void)
 {
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd), "'%s/tools/libvirt-host' restart", env_or_fail("VDI_SOURCE_ROOT"));
+	snprintf(cmd, sizeof(cmd), "'%s/tools/libvirt-host' restart", test_env_or_fail("VDI_SOURCE_ROOT"));
 	check_int_eq(system(cmd), 0);
 }
 
@@ -650,7 +528,7 @@ static void test_bad_template_disks(void)
 	struct it it;
 	struct pool_error err = { { 0 } };
 	struct pool_template *t = NULL;
-	_cleanup_free_ char *xml = guest_xml(NULL);
+	_cleanup_free_ char *xml = test_guest_xml(NULL);
 	char path[512], cmd[2048];
 	struct pool_template_options o = { .name = "bad", .xml = xml };
 

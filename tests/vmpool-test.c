@@ -2,10 +2,12 @@
 #include "vmpool-test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #include "harness.h"
 
@@ -54,4 +56,127 @@ bool test_event_wait(struct test_event_log *log, const char *needle, unsigned ms
 	vdi_test_log("no event \"%s\" within %u ms; events so far:\n%s", needle, ms, log->text);
 	pthread_mutex_unlock(&log->lock);
 	return false;
+}
+
+const char *test_env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		vdi_test_fail(__FILE__, __LINE__, "%s is not set: run this test through meson", name);
+	return v;
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	check(f);
+	check(getdelim(&buf, &len, '\0', f) > 0);
+	fclose(f);
+	return buf;
+}
+
+/* Replaces every occurrence of key in s (a new string is returned, s freed). */
+static char *replace(char *s, const char *key, const char *value)
+{
+	size_t from = 0;
+	char *p;
+
+	/* Resume after the inserted value: it may contain key itself. */
+	while ((p = strstr(s + from, key))) {
+		size_t at = (size_t)(p - s);
+		char *n;
+
+		check(asprintf(&n, "%.*s%s%s", (int)at, s, value, p + strlen(key)) > 0);
+		free(s);
+		s = n;
+		from = at + strlen(value);
+	}
+	return s;
+}
+
+char *test_guest_path(const char *file)
+{
+	char *p;
+
+	check(asprintf(&p, "%s/%s", test_env_or_fail("VDI_TEST_GUEST_DIR"), file) > 0);
+	return p;
+}
+
+/* The guest's domain XML with kernel, initrd and extra kernel arguments filled in. */
+char *test_guest_xml(const char *extra_cmdline)
+{
+	_cleanup_free_ char *xml_path = test_guest_path("guest.xml"), *kernel = test_guest_path("vmlinuz"),
+			    *initrd = test_guest_path("initrd.img");
+	char *xml = read_text(xml_path);
+
+	xml = replace(xml, "@KERNEL@", kernel);
+	xml = replace(xml, "@INITRD@", initrd);
+	if (extra_cmdline) {
+		char *with;
+
+		check(asprintf(&with, "%s</cmdline>", extra_cmdline) > 0);
+		check(strstr(xml, "</cmdline>"));
+		xml = replace(xml, "</cmdline>", with);
+		free(with);
+	}
+	return xml;
+}
+
+/*
+ * Reads the desktop's serial console until needle appears (true) or the
+ * timeout passes (false).  The guest prints its banner every 2 s, so a
+ * console opened late still sees it.  The text read goes to out.
+ */
+bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
+		       size_t outlen)
+{
+	virConnectPtr c = virConnectOpen(uri);
+	virDomainPtr d;
+	virStreamPtr st;
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	size_t used = 0;
+	bool found = false;
+
+	check(c);
+	d = virDomainLookupByName(c, domain);
+	check(d);
+	st = virStreamNew(c, VIR_STREAM_NONBLOCK);
+	check(st);
+	if (virDomainOpenConsole(d, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "cannot open the console of %s: %s", domain, virGetLastErrorMessage());
+
+	out[0] = '\0';
+	while (!found && vdi_test_now_ms() < end) {
+		char buf[4096];
+		int n = virStreamRecv(st, buf, sizeof(buf));
+
+		if (n == -2 || n == 0) {
+			usleep(20 * 1000);
+			if (n == 0)
+				break;
+			continue;
+		}
+		if (n < 0)
+			break;
+		/* Keep the tail: the banner repeats. */
+		if (used + (size_t)n >= outlen) {
+			size_t keep = outlen / 2;
+
+			memmove(out, out + used - keep, keep);
+			used = keep;
+		}
+		memcpy(out + used, buf, (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1);
+		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
+		out[used] = '\0';
+		found = strstr(out, needle) != NULL;
+	}
+	(void)virStreamAbort(st);
+	virStreamFree(st);
+	virDomainFree(d);
+	virConnectClose(c);
+	return found;
 }

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vmpool.h"
 
@@ -24,3 +25,20 @@ void test_event_record(struct pool_host *host, const struct pool_event *ev, void
 
 /* Waits up to ms for needle to appear in the log; logs what came when it does not. */
 bool test_event_wait(struct test_event_log *log, const char *needle, unsigned ms);
+
+/* The value of an environment variable meson sets; fails the test when it is missing. */
+const char *test_env_or_fail(const char *name);
+
+/* A file of the test guest (VDI_TEST_GUEST_DIR); a new string. */
+char *test_guest_path(const char *file);
+
+/* The test guest's domain XML (VDI_TEST_GUEST_DIR) with extra kernel arguments; a new string. */
+char *test_guest_xml(const char *extra_cmdline);
+
+/*
+ * Reads the desktop's serial console until needle appears (true) or the
+ * timeout passes (false).  The guest prints its banner every 2 s, so a
+ * console opened late still sees it.  The text read goes to out.
+ */
+bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
+		       size_t outlen);
