@@ -47,6 +47,7 @@ struct broker_req {
 	char *extra_header;       /* "name: value" or NULL */
 	int phase; /* 0 handling, 1 headers to write, 2 body to write */
 	bool close_after;
+	bool dispatched; /* the handler ran: once per request */
 	struct deferred *pending;
 };
 
@@ -473,6 +474,7 @@ static int dispatch(struct broker_req *req)
 	struct broker_http *h = req->http;
 	bool path_known = false;
 
+	req->dispatched = true;
 	for (size_t i = 0; i < h->n_routes; i++) {
 		if (!route_matches(req, h->routes[i].path, req->path))
 			continue;
@@ -579,7 +581,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (req && req->phase == 0)
+		/* lws reports the completion of an empty POST body too, after begin_request() dispatched it. */
+		if (req && req->phase == 0 && !req->dispatched)
 			return dispatch(req);
 		return 0;
 
