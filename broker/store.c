@@ -77,6 +77,27 @@ static const char *const migrations[] = {
 	"ALTER TABLE templates ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE desktops ADD COLUMN message TEXT;"
 	"CREATE INDEX audit_actor ON audit(actor, time);",
+	/* 2 -> 3: desktop ids are never used twice (they name domains, overlays and audit entries). */
+	"CREATE TABLE desktops_new ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  pool_id INTEGER NOT NULL REFERENCES pools(id),"
+	"  host TEXT,"
+	"  state TEXT NOT NULL CHECK (state IN ('provisioning', 'stopped', 'starting', 'free', 'assigned',"
+	"    'connected', 'disconnected', 'resetting', 'error', 'deleting')),"
+	"  owner TEXT,"
+	"  template_version INTEGER,"
+	"  assigned_at INTEGER,"
+	"  last_disconnect INTEGER,"
+	"  updated INTEGER NOT NULL,"
+	"  message TEXT);"
+	"INSERT INTO desktops_new (id, pool_id, host, state, owner, template_version, assigned_at, last_disconnect,"
+	"  updated, message)"
+	" SELECT id, pool_id, host, state, owner, template_version, assigned_at, last_disconnect, updated, message"
+	" FROM desktops;"
+	"DROP TABLE desktops;"
+	"ALTER TABLE desktops_new RENAME TO desktops;"
+	"CREATE INDEX desktops_pool_state ON desktops(pool_id, state);"
+	"CREATE INDEX desktops_owner ON desktops(owner);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

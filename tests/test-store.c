@@ -116,6 +116,22 @@ static void test_open_and_migrate(void)
 	check_err(broker_store_open("/nonexistent/dir/vdi.db", &s, err, sizeof(err)), ENOENT);
 }
 
+/* Desktop ids name domains, overlays and audit entries: a deleted one is never given again. */
+static void test_desktop_ids_not_reused(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+
+	add_template(s);
+	add_pool(s, "lab", 5);
+	broker_store_close(s);
+	sql(path, "INSERT INTO desktops (pool_id, state, updated) VALUES (1, 'free', 1), (1, 'free', 1)");
+	check_int_eq(sql_int(path, "SELECT max(id) FROM desktops"), 2);
+	sql(path, "DELETE FROM desktops WHERE id = 2");
+	sql(path, "INSERT INTO desktops (pool_id, state, updated) VALUES (1, 'free', 1)");
+	check_int_eq(sql_int(path, "SELECT max(id) FROM desktops"), 3);
+}
+
 static void test_templates_and_pools(void)
 {
 	struct broker_store *s = open_store(":memory:");
@@ -341,6 +357,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_max_per_user),
 	VDI_TEST(test_generic_queries),
 	VDI_TEST(test_open_and_migrate),
+	VDI_TEST(test_desktop_ids_not_reused),
 	VDI_TEST(test_templates_and_pools),
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_twenty_users_ten_desktops),
