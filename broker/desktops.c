@@ -33,11 +33,12 @@ enum desk_op {
 	OP_DELETE,
 	OP_CHECK,     /* is it still running? (after a "stopped" event) */
 	OP_RECONCILE, /* list what libvirt holds */
+	OP_REBUILD,   /* delete what is left of a half-made clone, clone again (then start when job->start) */
 };
 
 static const char *const op_names[] = {
 	[OP_CREATE] = "create", [OP_START] = "start", [OP_RESET] = "reset", [OP_SHUTDOWN] = "stop",
-	[OP_DELETE] = "delete", [OP_CHECK] = "check", [OP_RECONCILE] = "reconcile",
+	[OP_DELETE] = "delete", [OP_CHECK] = "check", [OP_RECONCILE] = "reconcile", [OP_REBUILD] = "rebuild",
 };
 
 struct host_listing {
@@ -84,15 +85,22 @@ struct host_slot {
 	struct pool_host *host;
 };
 
+/* A small set of desktop ids. */
+struct id_set {
+	int64_t *ids;
+	size_t n, cap;
+};
+
 struct broker_desks {
 	struct broker *b;
 	struct host_slot *hosts;
 	size_t n_hosts;
 
-	int64_t *busy;
-	size_t n_busy, busy_cap;
+	struct id_set busy;    /* desktops with a job under way */
+	struct id_set touched; /* desktops whose job finished while a reconcile was listing */
 	unsigned keeper_inflight;
 	bool reconciling;
+	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	int64_t last_reconcile, last_sweep;
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
@@ -126,38 +134,41 @@ static void audit(struct broker *b, const char *actor, const char *action, int64
 		 detail ? detail : "");
 }
 
-bool broker_desks_busy(struct broker *b, int64_t id)
+static bool id_set_has(const struct id_set *set, int64_t id)
 {
-	struct broker_desks *d = b->desks;
-
-	for (size_t i = 0; i < d->n_busy; i++)
-		if (d->busy[i] == id)
+	for (size_t i = 0; i < set->n; i++)
+		if (set->ids[i] == id)
 			return true;
 	return false;
 }
 
-static int busy_add(struct broker_desks *d, int64_t id)
+static int id_set_add(struct id_set *set, int64_t id)
 {
-	if (d->n_busy == d->busy_cap) {
-		size_t cap = d->busy_cap ? d->busy_cap * 2 : 64;
-		int64_t *n = vdi_reallocarray(d->busy, cap, sizeof(*n));
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		int64_t *n = vdi_reallocarray(set->ids, cap, sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
-		d->busy = n;
-		d->busy_cap = cap;
+		set->ids = n;
+		set->cap = cap;
 	}
-	d->busy[d->n_busy++] = id;
+	set->ids[set->n++] = id;
 	return 0;
 }
 
-static void busy_remove(struct broker_desks *d, int64_t id)
+static void id_set_remove(struct id_set *set, int64_t id)
 {
-	for (size_t i = 0; i < d->n_busy; i++)
-		if (d->busy[i] == id) {
-			d->busy[i] = d->busy[--d->n_busy];
+	for (size_t i = 0; i < set->n; i++)
+		if (set->ids[i] == id) {
+			set->ids[i] = set->ids[--set->n];
 			return;
 		}
+}
+
+bool broker_desks_busy(struct broker *b, int64_t id)
+{
+	return id_set_has(&b->desks->busy, id);
 }
 
 struct pool_host *broker_desks_host(struct broker *b, const char *uri)
@@ -243,6 +254,15 @@ static void job_work(void *data)
 		if (j->result >= 0 && j->start)
 			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
+	case OP_REBUILD:
+		j->result = job_template(j, &t);
+		if (j->result >= 0)
+			j->result = pool_desktop_delete(j->host, j->domain, &j->err);
+		if (j->result >= 0)
+			j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+		if (j->result >= 0 && j->start)
+			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
+		break;
 	case OP_START:
 		j->result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
@@ -312,7 +332,7 @@ static int job_submit(struct broker *b, enum desk_op op, int64_t id, json_t *row
 	snprintf(j->actor, sizeof(j->actor), "%s", actor ? actor : "broker");
 	j->host = broker_desks_host(b, jstr(row, "host"));
 	r = pool_domain_name(j->pool, id, j->domain, sizeof(j->domain));
-	if (r >= 0 && (op == OP_CREATE || op == OP_RESET)) {
+	if (r >= 0 && (op == OP_CREATE || op == OP_RESET || op == OP_REBUILD)) {
 		j->tpl_name = strdup(jstr(row, "template"));
 		j->tpl_disk = strdup(jstr(row, "disk_path"));
 		j->tpl_xml = strdup(jstr(row, "xml"));
@@ -322,14 +342,14 @@ static int job_submit(struct broker *b, enum desk_op op, int64_t id, json_t *row
 	if (r >= 0 && !j->host)
 		r = -ENODEV;
 	if (r >= 0)
-		r = busy_add(d, id);
+		r = id_set_add(&d->busy, id);
 	if (r < 0) {
 		job_free(j);
 		return r;
 	}
 	r = vdi_workers_submit(b->workers, job_work, job_done, j);
 	if (r < 0) {
-		busy_remove(d, id);
+		id_set_remove(&d->busy, id);
 		job_free(j);
 		return r;
 	}
@@ -389,6 +409,22 @@ static bool drain_desktop(struct broker *b, int64_t id)
 
 static void reconcile_apply(struct broker *b, struct desk_job *j);
 
+/*
+ * A desktop assigned while another job had it (a check after libvirt's
+ * "stopped" event, say) is left "starting" with nothing under way: start it
+ * now that it is free.
+ */
+static void resume_start(struct broker *b, int64_t id)
+{
+	_cleanup_json_ json_t *row = NULL;
+
+	if (broker_desks_busy(b, id))
+		return;
+	row = desktop_row(b, id);
+	if (row && streq(jstr(row, "state"), "starting"))
+		(void)job_submit(b, OP_START, id, row, false, false, NULL);
+}
+
 /* On the loop thread: apply the outcome to the store. */
 static void job_done(void *data, int cancelled)
 {
@@ -397,8 +433,12 @@ static void job_done(void *data, int cancelled)
 	struct broker_desks *d = b->desks;
 	int64_t now = broker_now();
 
-	if (j->op != OP_RECONCILE)
-		busy_remove(d, j->id);
+	if (j->op != OP_RECONCILE) {
+		id_set_remove(&d->busy, j->id);
+		/* What libvirt held when the listing was taken may be older than this. */
+		if (d->reconciling && id_set_add(&d->touched, j->id) < 0)
+			d->touched_lost = true;
+	}
 	if (j->keeper)
 		d->keeper_inflight--;
 	if (cancelled) {
@@ -409,6 +449,7 @@ static void job_done(void *data, int cancelled)
 
 	switch (j->op) {
 	case OP_CREATE:
+	case OP_REBUILD:
 		if (j->result < 0) {
 			/* vmpool left nothing behind: neither does the store. */
 			(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
@@ -468,11 +509,16 @@ static void job_done(void *data, int cancelled)
 		break;
 	case OP_RECONCILE:
 		d->reconciling = false;
-		reconcile_apply(b, j);
+		if (!d->touched_lost)
+			reconcile_apply(b, j);
+		d->touched.n = 0;
+		d->touched_lost = false;
 		break;
 	}
 	if (j->op != OP_RECONCILE && j->op != OP_DELETE && j->op != OP_CHECK)
 		(void)drain_desktop(b, j->id);
+	if (j->op != OP_RECONCILE && j->id > 0)
+		resume_start(b, j->id);
 	job_free(j);
 	keeper_run(b);
 }
@@ -493,8 +539,9 @@ int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *
 		r = job_submit(b, OP_START, id, NULL, false, false, NULL);
 		break;
 	case BROKER_ASSIGN_EXISTING:
-		/* A persistent desktop its owner (or the idle timer) shut down: boot it again. */
-		if (streq(state, "stopped") && !broker_desks_busy(b, id)) {
+		/* A persistent desktop its owner (or the idle timer) shut down: boot it again (when the
+		 * desktop is busy, resume_start() does once that job is done). */
+		if (streq(state, "stopped")) {
 			r = broker_store_exec(b->store,
 					      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1 AND"
 					      " state = 'stopped'",
@@ -905,6 +952,12 @@ static void delete_orphan(struct broker *b, size_t host, const char *domain, uns
 	(*count)++;
 }
 
+/* The listing says nothing reliable of desktop id: a job has it, or had it while the listing was taken. */
+static bool stale(struct broker *b, int64_t id)
+{
+	return broker_desks_busy(b, id) || id_set_has(&b->desks->touched, id);
+}
+
 static void reconcile_apply(struct broker *b, struct desk_job *j)
 {
 	_cleanup_json_ json_t *rows = NULL;
@@ -935,7 +988,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		bool has_overlay, running, persistent = jint(row, "persistent");
 		char name[128];
 
-		if (broker_desks_busy(b, id) || pool_domain_name(jstr(row, "pool"), id, name, sizeof(name)) < 0)
+		if (stale(b, id) || pool_domain_name(jstr(row, "pool"), id, name, sizeof(name)) < 0)
 			continue;
 		dom = find_domain(j, host, name);
 		has_overlay = find_overlay(j, host, name);
@@ -943,6 +996,10 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 
 		if (streq(state, "deleting")) {
 			(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
+			fixed++;
+		} else if ((!dom || !has_overlay) && streq(state, "provisioning") && jstr(row, "owner")) {
+			/* A clone cut short (the broker was killed) that a user was promised: make it again. */
+			(void)job_submit(b, OP_REBUILD, id, row, true, false, "reconcile");
 			fixed++;
 		} else if (!dom || !has_overlay) {
 			if (persistent && !streq(state, "provisioning")) {
@@ -962,16 +1019,24 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 				fixed++;
 			}
 		} else if (streq(state, "provisioning")) {
-			(void)broker_store_exec(b->store, "UPDATE desktops SET state = ?2 WHERE id = ?1", "is", id,
-						running ? (jstr(row, "owner") ? "assigned" : "free") : "stopped");
-			fixed++;
-		} else if (streq(state, "starting")) {
+			/* The clone was made: adopt it, and start it when its user is waiting for it. */
 			if (running) {
 				mark_running(b, id);
+			} else if (jstr(row, "owner")) {
+				(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'starting' WHERE id = ?1", "i",
+							id);
+				(void)job_submit(b, OP_START, id, row, false, false, "reconcile");
 			} else {
 				(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'stopped' WHERE id = ?1", "i",
 							id);
 			}
+			fixed++;
+		} else if (streq(state, "starting")) {
+			/* A start cut short: finish it. */
+			if (running)
+				mark_running(b, id);
+			else
+				(void)job_submit(b, OP_START, id, row, false, false, "reconcile");
 			fixed++;
 		} else if (streq(state, "resetting")) {
 			(void)job_submit(b, OP_RESET, id, row, false, false, "reconcile");
@@ -999,8 +1064,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		for (size_t k = 0; k < l->n_domains; k++) {
 			_cleanup_json_ json_t *r = NULL;
 
-			if (pool_domain_name_parse(l->domains[k].domain, pool, sizeof(pool), &id) < 0 ||
-			    broker_desks_busy(b, id))
+			if (pool_domain_name_parse(l->domains[k].domain, pool, sizeof(pool), &id) < 0 || stale(b, id))
 				continue;
 			if (broker_store_query(b->store, &r,
 					       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id"
@@ -1015,7 +1079,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 			if (len <= 6 || len - 6 >= sizeof(name))
 				continue;
 			snprintf(name, sizeof(name), "%.*s", (int)(len - 6), *o);
-			if (pool_domain_name_parse(name, pool, sizeof(pool), &id) < 0 || broker_desks_busy(b, id) ||
+			if (pool_domain_name_parse(name, pool, sizeof(pool), &id) < 0 || stale(b, id) ||
 			    find_domain(j, h, name))
 				continue;
 			if (broker_store_query(b->store, &r,
@@ -1129,7 +1193,8 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 		pool_host_free(d->hosts[i].host);
 	free(d->hosts);
 	free(d->events);
-	free(d->busy);
+	free(d->busy.ids);
+	free(d->touched.ids);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	return NULL;
