@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,8 @@ void run_broker(struct daemon *d)
 	d->pid = fork();
 	check(d->pid >= 0);
 	if (d->pid == 0) {
+		/* A test that fails exits at once: its broker must not outlive it. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(out[1], 2);
 		execl(bin, bin, "--config", conf, (char *)NULL);
 		_exit(127);
@@ -167,4 +170,95 @@ json_t *admin_json(struct daemon *d, const char *method, const char *path, const
 	j = body_json(&r);
 	http_reply_finish(&r);
 	return j;
+}
+
+void check_alive(struct daemon *d)
+{
+	struct http_reply r = req(d, "GET", "/healthz", NULL, NULL);
+
+	check_int_eq(r.status, 200);
+	check_str_eq(r.body, "{\"status\":\"ok\"}");
+	http_reply_finish(&r);
+}
+
+void user_login(struct daemon *d, struct user *u, const char *name, const char *pw)
+{
+	check_int_eq(login(d, name, pw, u->cookie, sizeof(u->cookie), u->csrf, sizeof(u->csrf)), 200);
+	snprintf(u->hdr, sizeof(u->hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\n", u->cookie, u->csrf);
+}
+
+/* A request as user u; returns the status and, when ret is not NULL, the JSON reply. */
+int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
+		    json_t **ret)
+{
+	struct http_reply r = req(d, method, path, u ? u->hdr : NULL, body);
+	int status = r.status;
+
+	if (ret)
+		*ret = body_json(&r);
+	http_reply_finish(&r);
+	return status;
+}
+
+/* Fails unless the reply is status with {"error": ...} containing text. */
+void expect_error(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
+			 int status, const char *text)
+{
+	json_t *j = NULL;
+	int got = user_req(d, u, method, path, body, &j);
+	const char *e = json_string_value(json_object_get(j, "error"));
+
+	if (got != status || !e || !strstr(e, text))
+		vdi_test_fail(__FILE__, __LINE__, "%s %s %s: expected %d \"%s\", got %d %s", method, path, body ? body : "",
+			      status, text, got, e ? e : "(no error)");
+	json_decref(j);
+}
+
+/* Waits until the user's desktop id is in state want; returns false after timeout_ms. */
+bool wait_desktop_state(struct daemon *d, struct user *u, int64_t id, const char *want, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+
+	do {
+		json_t *j = NULL, *dk;
+		size_t i;
+		bool ok = false;
+
+		check_int_eq(user_req(d, u, "GET", "/api/v1/desktops", NULL, &j), 200);
+		json_array_foreach(json_object_get(j, "desktops"), i, dk)
+			if (json_integer_value(json_object_get(dk, "id")) == id &&
+			    streq(json_string_value(json_object_get(dk, "state")), want))
+				ok = true;
+		json_decref(j);
+		if (ok)
+			return true;
+		usleep(50 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return false;
+}
+
+/* Waits until the admin view of desktop id has the given state and owner (NULL: nobody). */
+bool wait_admin_state(struct daemon *d, int64_t id, const char *state, const char *owner, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops?state=%s", state);
+	do {
+		json_t *j = admin_json(d, "GET", path, NULL, 200), *dk;
+		size_t i;
+		bool ok = false;
+
+		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
+			const char *o = json_string_value(json_object_get(dk, "owner"));
+
+			if (json_integer_value(json_object_get(dk, "id")) == id && (owner ? streq_ptr(o, owner) : !o))
+				ok = true;
+		}
+		json_decref(j);
+		if (ok)
+			return true;
+		usleep(50 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return false;
 }

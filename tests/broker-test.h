@@ -3,6 +3,8 @@
 
 /* vdi-broker as a daemon in a test's temp dir, and requests to it (PAM through pam_wrapper). */
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -37,3 +39,23 @@ int login(struct daemon *d, const char *user, const char *pw, char *cookie, size
 struct http_reply admin_req(struct daemon *d, const char *method, const char *path, const char *body);
 /* The same, failing the test unless the status is want_status; the reply's JSON. */
 json_t *admin_json(struct daemon *d, const char *method, const char *path, const char *body, int want_status);
+
+/* GET /healthz answers 200. */
+void check_alive(struct daemon *d);
+
+/* A logged-in user: the cookie, the CSRF token and both as request headers. */
+struct user {
+	char cookie[256], csrf[128], hdr[512];
+};
+
+/* Logs name in (the test fails unless the answer is 200). */
+void user_login(struct daemon *d, struct user *u, const char *name, const char *pw);
+/* A request as user u (NULL: nobody); returns the status and, when ret is not NULL, the JSON reply. */
+int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body, json_t **ret);
+/* Fails unless the reply is status with {"error": ...} containing text. */
+void expect_error(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
+		  int status, const char *text);
+/* Waits until the user's desktop id is in state want; false after timeout_ms. */
+bool wait_desktop_state(struct daemon *d, struct user *u, int64_t id, const char *want, unsigned timeout_ms);
+/* Waits until the admin view of desktop id has the given state and owner (NULL: nobody); false after timeout_ms. */
+bool wait_admin_state(struct daemon *d, int64_t id, const char *state, const char *owner, unsigned timeout_ms);

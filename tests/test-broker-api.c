@@ -22,15 +22,6 @@
 #include "broker-test.h"
 #include "http-client.h"
 
-static void check_alive(struct daemon *d)
-{
-	struct http_reply r = req(d, "GET", "/healthz", NULL, NULL);
-
-	check_int_eq(r.status, 200);
-	check_str_eq(r.body, "{\"status\":\"ok\"}");
-	http_reply_finish(&r);
-}
-
 static void test_login_me_logout(void)
 {
 	struct daemon d;
@@ -273,92 +264,6 @@ static void test_check_config(void)
 
 
 /* ---- pools and desktops on libvirt's test driver ------------------------------------------ */
-
-struct user {
-	char cookie[256], csrf[128], hdr[512];
-};
-
-static void user_login(struct daemon *d, struct user *u, const char *name, const char *pw)
-{
-	check_int_eq(login(d, name, pw, u->cookie, sizeof(u->cookie), u->csrf, sizeof(u->csrf)), 200);
-	snprintf(u->hdr, sizeof(u->hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\n", u->cookie, u->csrf);
-}
-
-/* A request as user u; returns the status and, when ret is not NULL, the JSON reply. */
-static int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
-		    json_t **ret)
-{
-	struct http_reply r = req(d, method, path, u ? u->hdr : NULL, body);
-	int status = r.status;
-
-	if (ret)
-		*ret = body_json(&r);
-	http_reply_finish(&r);
-	return status;
-}
-
-/* Fails unless the reply is status with {"error": ...} containing text. */
-static void expect_error(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
-			 int status, const char *text)
-{
-	json_t *j = NULL;
-	int got = user_req(d, u, method, path, body, &j);
-	const char *e = json_string_value(json_object_get(j, "error"));
-
-	if (got != status || !e || !strstr(e, text))
-		vdi_test_fail(__FILE__, __LINE__, "%s %s %s: expected %d \"%s\", got %d %s", method, path, body ? body : "",
-			      status, text, got, e ? e : "(no error)");
-	json_decref(j);
-}
-
-/* Waits until the user's desktop id is in state want; returns false after timeout_ms. */
-static bool wait_desktop_state(struct daemon *d, struct user *u, int64_t id, const char *want, unsigned timeout_ms)
-{
-	uint64_t end = vdi_test_now_ms() + timeout_ms;
-
-	do {
-		json_t *j = NULL, *dk;
-		size_t i;
-		bool ok = false;
-
-		check_int_eq(user_req(d, u, "GET", "/api/v1/desktops", NULL, &j), 200);
-		json_array_foreach(json_object_get(j, "desktops"), i, dk)
-			if (json_integer_value(json_object_get(dk, "id")) == id &&
-			    streq(json_string_value(json_object_get(dk, "state")), want))
-				ok = true;
-		json_decref(j);
-		if (ok)
-			return true;
-		usleep(50 * 1000);
-	} while (vdi_test_now_ms() < end);
-	return false;
-}
-
-/* Waits until the admin view of desktop id has the given state and owner (NULL: nobody). */
-static bool wait_admin_state(struct daemon *d, int64_t id, const char *state, const char *owner, unsigned timeout_ms)
-{
-	uint64_t end = vdi_test_now_ms() + timeout_ms;
-	char path[128];
-
-	snprintf(path, sizeof(path), "/api/v1/admin/desktops?state=%s", state);
-	do {
-		json_t *j = admin_json(d, "GET", path, NULL, 200), *dk;
-		size_t i;
-		bool ok = false;
-
-		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
-			const char *o = json_string_value(json_object_get(dk, "owner"));
-
-			if (json_integer_value(json_object_get(dk, "id")) == id && (owner ? streq_ptr(o, owner) : !o))
-				ok = true;
-		}
-		json_decref(j);
-		if (ok)
-			return true;
-		usleep(50 * 1000);
-	} while (vdi_test_now_ms() < end);
-	return false;
-}
 
 static void make_disk(const char *path)
 {
@@ -634,8 +539,8 @@ static void test_admin_api(void)
 		uint64_t end = vdi_test_now_ms() + 10000;
 		size_t n = 1;
 
-		admin_json(&d, "DELETE", "/api/v1/admin/pools/staffonly", NULL, 200);
-		admin_json(&d, "DELETE", "/api/v1/admin/pools/admins", NULL, 200);
+		json_decref(admin_json(&d, "DELETE", "/api/v1/admin/pools/staffonly", NULL, 200));
+		json_decref(admin_json(&d, "DELETE", "/api/v1/admin/pools/admins", NULL, 200));
 		{
 			struct http_reply r = admin_req(&d, "DELETE", "/api/v1/admin/pools/lab", NULL);
 

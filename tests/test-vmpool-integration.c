@@ -80,54 +80,6 @@ static struct pool_host *open_host(struct it *it, struct pool_error *err, int *r
 	return host;
 }
 
-/*
- * Storage pools are named vdi-test-<run>-<test>, <run> being the pid of the
- * test binary's main process.  Pools of runs whose process is gone (killed
- * by a timeout, say) are removed with their domains; those of this run are
- * left for test_nothing_left_behind to find.
- */
-static void cleanup_stale_runs(void)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virStoragePoolPtr *pools = NULL;
-	int n;
-
-	check(c);
-	n = virConnectListAllStoragePools(c, &pools, 0);
-	for (int i = 0; i < n; i++) {
-		const char *name = virStoragePoolGetName(pools[i]);
-		int run = 0;
-
-		if (sscanf(name, "vdi-test-%d-", &run) == 1 && run > 0 && kill(run, 0) < 0 && errno == ESRCH) {
-			_cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pools[i], 0);
-			char *p = xml ? strstr(xml, "<path>") : NULL, *e = p ? strstr(p, "</path>") : NULL;
-			virDomainPtr *doms = NULL;
-			int nd;
-
-			if (p && e) {
-				*e = '\0';
-				p += strlen("<path>");
-				nd = virConnectListAllDomains(c, &doms, 0);
-				for (int j = 0; j < nd; j++) {
-					_cleanup_free_ char *dx = virDomainGetXMLDesc(doms[j], 0);
-
-					if (dx && strstr(dx, p)) {
-						(void)virDomainDestroy(doms[j]);
-						(void)virDomainUndefine(doms[j]);
-					}
-					virDomainFree(doms[j]);
-				}
-				free(doms);
-			}
-			(void)virStoragePoolDestroy(pools[i]);
-			(void)virStoragePoolUndefine(pools[i]);
-		}
-		virStoragePoolFree(pools[i]);
-	}
-	free(pools);
-	virConnectClose(c);
-}
-
 static void it_setup_at(struct it *it, const char *images)
 {
 	struct pool_error err = { { 0 } };
@@ -135,7 +87,7 @@ static void it_setup_at(struct it *it, const char *images)
 	int r;
 
 	require_libvirt();
-	cleanup_stale_runs();
+	test_cleanup_stale_runs(URI);
 	memset(it, 0, sizeof(*it));
 	snprintf(it->pool_name, sizeof(it->pool_name), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
 	snprintf(it->images, sizeof(it->images), "%s", images);
@@ -655,7 +607,7 @@ static void test_nothing_left_behind(void)
 	int n;
 
 	require_libvirt();
-	cleanup_stale_runs();
+	test_cleanup_stale_runs(URI);
 	c = virConnectOpen(URI);
 	check(c);
 	n = virConnectListAllDomains(c, &doms, 0);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vmpool-test.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <libvirt/virterror.h>
 
 #include "harness.h"
+#include "private.h"
 
 bool test_domain_exists(const char *uri, const char *name)
 {
@@ -134,13 +137,16 @@ char *test_guest_xml(const char *extra_cmdline)
 bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
 		       size_t outlen)
 {
-	virConnectPtr c = virConnectOpen(uri);
+	virConnectPtr c;
 	virDomainPtr d;
 	virStreamPtr st;
 	uint64_t end = vdi_test_now_ms() + timeout_ms;
 	size_t used = 0;
 	bool found = false;
 
+	/* A non-blocking stream only gets data while libvirt's event loop runs (vmpool's thread). */
+	pool_events_init_once();
+	c = virConnectOpen(uri);
 	check(c);
 	d = virDomainLookupByName(c, domain);
 	check(d);
@@ -154,14 +160,17 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
 		char buf[4096];
 		int n = virStreamRecv(st, buf, sizeof(buf));
 
-		if (n == -2 || n == 0) {
+		if (n == -2) {
 			usleep(20 * 1000);
-			if (n == 0)
-				break;
 			continue;
 		}
-		if (n < 0)
+		if (n <= 0) {
+			size_t left = outlen - used;
+
+			snprintf(out + used, left, "\n[the console stream ended: %s]\n",
+				 n == 0 ? "end of stream" : virGetLastErrorMessage());
 			break;
+		}
 		/* Keep the tail: the banner repeats. */
 		if (used + (size_t)n >= outlen) {
 			size_t keep = outlen / 2;
@@ -179,4 +188,46 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
 	virDomainFree(d);
 	virConnectClose(c);
 	return found;
+}
+
+void test_cleanup_stale_runs(const char *uri)
+{
+	virConnectPtr c = virConnectOpen(uri);
+	virStoragePoolPtr *pools = NULL;
+	int n;
+
+	check(c);
+	n = virConnectListAllStoragePools(c, &pools, 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = virStoragePoolGetName(pools[i]);
+		int run = 0;
+
+		if (sscanf(name, "vdi-test-%d-", &run) == 1 && run > 0 && kill(run, 0) < 0 && errno == ESRCH) {
+			_cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pools[i], 0);
+			char *p = xml ? strstr(xml, "<path>") : NULL, *e = p ? strstr(p, "</path>") : NULL;
+			virDomainPtr *doms = NULL;
+			int nd;
+
+			if (p && e) {
+				*e = '\0';
+				p += strlen("<path>");
+				nd = virConnectListAllDomains(c, &doms, 0);
+				for (int j = 0; j < nd; j++) {
+					_cleanup_free_ char *dx = virDomainGetXMLDesc(doms[j], 0);
+
+					if (dx && strstr(dx, p)) {
+						(void)virDomainDestroy(doms[j]);
+						(void)virDomainUndefine(doms[j]);
+					}
+					virDomainFree(doms[j]);
+				}
+				free(doms);
+			}
+			(void)virStoragePoolDestroy(pools[i]);
+			(void)virStoragePoolUndefine(pools[i]);
+		}
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	virConnectClose(c);
 }

@@ -42,3 +42,11 @@ char *test_guest_xml(const char *extra_cmdline);
  */
 bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
 		       size_t outlen);
+
+/*
+ * Test storage pools are named vdi-test-<run>-<test>, <run> being the pid of
+ * the test binary's main process.  Pools of runs whose process is gone
+ * (killed by a timeout, say) are removed with the domains whose disks are in
+ * them; those of live runs are left alone.
+ */
+void test_cleanup_stale_runs(const char *uri);

@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vdi-broker with real desktops: the broker runs in a temp dir against the
+ * real libvirtd (qemu:///system) with the test guest as its template, and
+ * PAM through pam_wrapper + pam_matrix with users made here (u01..u30).
+ * What the broker says is checked against libvirt, the disks and the
+ * guests' own consoles:
+ *
+ *  - a pooled desktop is reset between users (the guest of the second user
+ *    finds no marker of the first), a persistent one keeps its disk across
+ *    sessions and shutdowns;
+ *  - 20 users at once on a pool of 10: 10 desktops, 10 "pool exhausted";
+ *  - kill -9 during a 30-user assignment storm, restart: no desktop twice,
+ *    no domain or overlay without its row, nor a row without them;
+ *  - idle reclaim after a SPICE client came and went.
+ *
+ * Each test makes its own storage pool vdi-test-<run>-<test> (removed by
+ * test_cleanup_stale_runs() when a run dies) and its own broker pools, whose
+ * names carry the test's pid so that domain names never collide.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "alloc.h"
+#include "broker-test.h"
+#include "harness.h"
+#include "spice-link.h"
+#include "token.h"
+#include "vmpool.h"
+#include "vmpool-test.h"
+
+#define URI "qemu:///system"
+#define BANNER "VDI-TEST-GUEST READY"
+#define MARK "u01data"
+#define BOOT_MS 180000
+#define MAX_USERS 30
+
+struct fixture {
+	struct daemon d;
+	char storage_pool[64];
+	char images[512];
+	char pool[32];       /* the broker pool the test uses most: "p<pid>" */
+	char key_path[512];
+};
+
+/* ---- fixture ------------------------------------------------------------------------------- */
+
+static void require_libvirt(void)
+{
+	virConnectPtr c = virConnectOpen(URI);
+
+	if (c) {
+		virConnectClose(c);
+		return;
+	}
+	if (getenv("VDI_SKIP_INTEGRATION"))
+		vdi_test_skip("no libvirtd answers on %s", URI);
+	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", URI);
+}
+
+static void user_name(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "u%02d", i);
+}
+
+/* Users u01..u30 (password "uNN-pw") in the group "lab", for this test's broker only. */
+static void write_users(void)
+{
+	char path[600];
+	FILE *pw, *db, *gr;
+
+	snprintf(path, sizeof(path), "%s/passwd", vdi_test_tmpdir());
+	check(pw = fopen(path, "we"));
+	check_int_eq(setenv("NSS_WRAPPER_PASSWD", path, 1), 0);
+	snprintf(path, sizeof(path), "%s/passdb", vdi_test_tmpdir());
+	check(db = fopen(path, "we"));
+	check_int_eq(setenv("PAM_MATRIX_PASSWD", path, 1), 0);
+	snprintf(path, sizeof(path), "%s/group", vdi_test_tmpdir());
+	check(gr = fopen(path, "we"));
+	check_int_eq(setenv("NSS_WRAPPER_GROUP", path, 1), 0);
+	fputs("lab:x:4000:", gr);
+	for (int i = 1; i <= MAX_USERS; i++) {
+		char u[8];
+
+		user_name(i, u, sizeof(u));
+		fprintf(pw, "%s:x:%d:%d:User %d:/nonexistent:/usr/sbin/nologin\n", u, 5000 + i, 5000 + i, i);
+		fprintf(db, "%s:%s-pw:vdi-test\n", u, u);
+		fprintf(gr, "%s%s", i > 1 ? "," : "", u);
+	}
+	fputs("\n", gr);
+	fclose(pw);
+	fclose(db);
+	fclose(gr);
+}
+
+static void login_user(struct fixture *f, struct user *u, int i)
+{
+	char name[8], pw[16];
+
+	user_name(i, name, sizeof(name));
+	snprintf(pw, sizeof(pw), "%s-pw", name);
+	user_login(&f->d, u, name, pw);
+}
+
+/* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
+static void add_template(struct fixture *f, const char *name, const char *extra_cmdline)
+{
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(extra_cmdline);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
+	_cleanup_free_ char *text = json_dumps(body, 0);
+
+	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
+	json_decref(body);
+}
+
+static void add_pool(struct fixture *f, const char *name, const char *tmpl, const char *type, int size,
+		     int idle_timeout)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"template\":\"%s\",\"type\":\"%s\",\"size\":%d,\"idle_timeout\":%d,"
+		 "\"groups\":[\"lab\"]}",
+		 name, tmpl, type, size, idle_timeout);
+	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
+}
+
+static void setup(struct fixture *f)
+{
+	char libvirt[512];
+
+	require_libvirt();
+	test_cleanup_stale_runs(URI);
+	memset(f, 0, sizeof(*f));
+	snprintf(f->storage_pool, sizeof(f->storage_pool), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
+	snprintf(f->images, sizeof(f->images), "%s/images", vdi_test_tmpdir());
+	snprintf(f->pool, sizeof(f->pool), "p%d", (int)getpid());
+	snprintf(f->key_path, sizeof(f->key_path), "%s/token.key", vdi_test_tmpdir());
+	write_users();
+	snprintf(libvirt, sizeof(libvirt), "hosts = %s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
+		 f->storage_pool);
+	start_broker_with(&f->d, NULL, libvirt);
+}
+
+/* Domain names of this test's broker pools: "vdi-<p|q|s><pid>-<id>". */
+static bool ours(const char *name, char *pool, size_t poollen, int64_t *id)
+{
+	char suffix[24];
+	size_t slen;
+
+	if (pool_domain_name_parse(name, pool, poollen, id) < 0)
+		return false;
+	snprintf(suffix, sizeof(suffix), "%d", (int)getpid());
+	slen = strlen(suffix);
+	return strlen(pool) == slen + 1 && streq(pool + 1, suffix);
+}
+
+/* Removes every domain of this test and the storage pool (the temp dir goes with the test). */
+static void teardown(struct fixture *f)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	virStoragePoolPtr sp;
+	int n;
+
+	stop_broker(&f->d);
+	c = virConnectOpen(URI);
+	check(c);
+	n = virConnectListAllDomains(c, &doms, 0);
+	for (int i = 0; i < n; i++) {
+		char pool[40];
+		int64_t id;
+
+		if (ours(virDomainGetName(doms[i]), pool, sizeof(pool), &id)) {
+			(void)virDomainDestroy(doms[i]);
+			(void)virDomainUndefine(doms[i]);
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	sp = virStoragePoolLookupByName(c, f->storage_pool);
+	if (sp) {
+		(void)virStoragePoolDestroy(sp);
+		(void)virStoragePoolUndefine(sp);
+		virStoragePoolFree(sp);
+	}
+	virConnectClose(c);
+}
+
+/* ---- what libvirt and the disks hold -------------------------------------------------------- */
+
+struct id_set {
+	int64_t ids[256];
+	bool running[256];
+	size_t n;
+};
+
+static bool set_has(const struct id_set *s, int64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Desktop ids of pool's domains in libvirt. */
+static void libvirt_domains(const char *pool, struct id_set *ret)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr *doms = NULL;
+	int n;
+
+	check(c);
+	memset(ret, 0, sizeof(*ret));
+	n = virConnectListAllDomains(c, &doms, 0);
+	check(n >= 0);
+	for (int i = 0; i < n; i++) {
+		char p[40];
+		int64_t id;
+
+		if (pool_domain_name_parse(virDomainGetName(doms[i]), p, sizeof(p), &id) >= 0 && streq(p, pool) &&
+		    ret->n < ELEMENTSOF(ret->ids)) {
+			ret->running[ret->n] = virDomainIsActive(doms[i]) == 1;
+			ret->ids[ret->n++] = id;
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virConnectClose(c);
+}
+
+/* Desktop ids of pool's overlay files in the images directory (the disk itself, not libvirt's idea). */
+static void overlay_files(struct fixture *f, const char *pool, struct id_set *ret)
+{
+	DIR *dir = opendir(f->images);
+	struct dirent *e;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char name[256], p[40];
+		size_t len = strlen(e->d_name);
+		int64_t id;
+
+		if (len <= 6 || len >= sizeof(name) || !streq(e->d_name + len - 6, ".qcow2"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 6), e->d_name);
+		if (pool_domain_name_parse(name, p, sizeof(p), &id) >= 0 && streq(p, pool) &&
+		    ret->n < ELEMENTSOF(ret->ids))
+			ret->ids[ret->n++] = id;
+	}
+	closedir(dir);
+}
+
+static char *read_marker(const char *disk)
+{
+	_cleanup_free_ char *script = NULL;
+	char cmd[2048], line[256] = "";
+	FILE *p;
+	size_t len;
+
+	check(asprintf(&script, "%s/tests/guest/read-marker", test_env_or_fail("VDI_SOURCE_ROOT")) > 0);
+	snprintf(cmd, sizeof(cmd), "'%s' '%s'", script, disk);
+	check(p = popen(cmd, "r"));
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	check_int_eq(pclose(p), 0);
+	len = strlen(line);
+	while (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	return strdup(line);
+}
+
+static void domain_of(const char *pool, int64_t id, char *buf, size_t len)
+{
+	check_ok(pool_domain_name(pool, id, buf, len));
+}
+
+static char *overlay_of(struct fixture *f, const char *pool, int64_t id)
+{
+	char domain[128], *p;
+
+	domain_of(pool, id, domain, sizeof(domain));
+	check(asprintf(&p, "%s/%s.qcow2", f->images, domain) > 0);
+	return p;
+}
+
+/* Waits for needle on the desktop's console; fails the test with what it showed otherwise. */
+static void expect_console(const char *pool, int64_t id, const char *needle, char *out, size_t outlen)
+{
+	char domain[128];
+
+	domain_of(pool, id, domain, sizeof(domain));
+	if (!test_console_wait(URI, domain, needle, BOOT_MS, out, outlen))
+		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console; it showed:\n%s", domain, needle, out);
+}
+
+/* The admin's view of pool's desktops. */
+static json_t *admin_desktops(struct fixture *f, const char *pool)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops?pool=%s", pool);
+	return admin_json(&f->d, "GET", path, NULL, 200);
+}
+
+static bool transient(const char *state)
+{
+	return streq(state, "provisioning") || streq(state, "starting") || streq(state, "resetting") ||
+	       streq(state, "deleting");
+}
+
+/* Waits until no desktop of pool is on its way somewhere and the listing stays the same for 3 s. */
+static json_t *wait_settled(struct fixture *f, const char *pool, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms, stable_since = 0;
+	_cleanup_free_ char *last = NULL;
+
+	for (;;) {
+		json_t *j = admin_desktops(f, pool), *dk;
+		_cleanup_free_ char *text = NULL;
+		bool moving = false;
+		size_t i;
+
+		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
+			json_object_del(dk, "updated");
+			if (transient(json_string_value(json_object_get(dk, "state"))))
+				moving = true;
+		}
+		text = json_dumps(j, JSON_SORT_KEYS);
+		if (!moving && last && streq(text, last)) {
+			if (vdi_test_now_ms() - stable_since >= 3000)
+				return j;
+		} else {
+			stable_since = vdi_test_now_ms();
+			free(last);
+			last = TAKE_PTR(text);
+		}
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "pool %s did not settle: %s", pool, last);
+		json_decref(j);
+		usleep(200 * 1000);
+	}
+}
+
+/* The store, libvirt and the disk agree on pool: the same desktop ids everywhere. */
+static void check_no_orphans(struct fixture *f, const char *pool, json_t *listing)
+{
+	struct id_set doms, files;
+	json_t *dk;
+	size_t i, rows = json_array_size(json_object_get(listing, "desktops"));
+
+	libvirt_domains(pool, &doms);
+	overlay_files(f, pool, &files);
+	vdi_test_log("pool %s: %zu rows, %zu domains, %zu overlays", pool, rows, doms.n, files.n);
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+
+		if (!set_has(&doms, id) || !set_has(&files, id))
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld (%s) has %s%s", (long long)id,
+				      json_string_value(json_object_get(dk, "state")),
+				      set_has(&doms, id) ? "" : "no domain ", set_has(&files, id) ? "" : "no overlay");
+	}
+	check_int_eq(doms.n, rows);
+	check_int_eq(files.n, rows);
+}
+
+/* ---- pooled reset, persistent keep ---------------------------------------------------------- */
+
+static int64_t ask_desktop(struct fixture *f, struct user *u, const char *pool, int want_status)
+{
+	char path[128];
+	json_t *j = NULL;
+	int64_t id;
+
+	snprintf(path, sizeof(path), "/api/v1/pools/%s/desktop", pool);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, &j), want_status);
+	id = json_integer_value(json_object_get(j, "id"));
+	check(id > 0);
+	json_decref(j);
+	return id;
+}
+
+static void release(struct fixture *f, struct user *u, int64_t id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)id);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, NULL), 202);
+}
+
+static void test_pooled_reset_and_persistent_keep(void)
+{
+	static char console[16384];
+	struct fixture f;
+	struct user u1, u2;
+	char persistent[32], domain[128];
+	int64_t a, b;
+	char *m;
+
+	setup(&f);
+	snprintf(persistent, sizeof(persistent), "s%d", (int)getpid());
+	/* Every boot of this template writes the marker MARK to the disk after printing what it found. */
+	add_template(&f, "marking", " vdi.marker=" MARK);
+	add_pool(&f, f.pool, "marking", "pooled", 1, 0);
+	add_pool(&f, persistent, "marking", "persistent", 2, 0);
+	login_user(&f, &u1, 1);
+	login_user(&f, &u2, 2);
+
+	/* u01's pooled desktop boots from a fresh overlay and writes the marker. */
+	a = ask_desktop(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, a, "assigned", BOOT_MS));
+	expect_console(f.pool, a, "vdi-marker: none", console, sizeof(console));
+	expect_console(f.pool, a, BANNER " marker=" MARK, console, sizeof(console));
+
+	/* Released, it is reset before anyone can have it: the overlay on disk holds no marker. */
+	release(&f, &u1, a);
+	check(wait_admin_state(&f.d, a, "stopped", NULL, BOOT_MS));
+	m = read_marker(overlay_of(&f, f.pool, a));
+	check_str_eq(m, "none");
+	free(m);
+
+	/* u02 gets the same desktop (the pool holds one), and its guest finds nothing of u01's. */
+	check_int_eq(ask_desktop(&f, &u2, f.pool, 202), a);
+	check(wait_desktop_state(&f.d, &u2, a, "assigned", BOOT_MS));
+	expect_console(f.pool, a, "vdi-marker: ", console, sizeof(console));
+	if (!strstr(console, "vdi-marker: none") || strstr(console, "vdi-marker: " MARK))
+		vdi_test_fail(__FILE__, __LINE__, "u02's guest saw a marker:\n%s", console);
+
+	/* u01's persistent desktop: the same one in a new session, and its disk survives a shutdown. */
+	b = ask_desktop(&f, &u1, persistent, 202);
+	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
+	expect_console(persistent, b, BANNER " marker=" MARK, console, sizeof(console));
+	check_int_eq(user_req(&f.d, &u1, "POST", "/api/v1/logout", NULL, NULL), 200);
+	login_user(&f, &u1, 1);
+	check_int_eq(ask_desktop(&f, &u1, persistent, 200), b);
+
+	release(&f, &u1, b);
+	check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
+	domain_of(persistent, b, domain, sizeof(domain));
+	check(test_domain_exists(URI, domain));
+	m = read_marker(overlay_of(&f, persistent, b));
+	check_str_eq(m, MARK);
+	free(m);
+	/* Asked again, it boots from the kept disk: the guest finds the marker of its last boot. */
+	check_int_eq(ask_desktop(&f, &u1, persistent, 202), b);
+	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
+	expect_console(persistent, b, "vdi-marker: ", console, sizeof(console));
+	if (!strstr(console, "vdi-marker: " MARK))
+		vdi_test_fail(__FILE__, __LINE__, "the persistent desktop lost its disk:\n%s", console);
+
+	/* u02 has a persistent desktop of its own, not u01's. */
+	check(ask_desktop(&f, &u2, persistent, 202) != b);
+	teardown(&f);
+}
+
+/* ---- many users at once --------------------------------------------------------------------- */
+
+struct racer {
+	struct fixture *f;
+	struct user u;
+	pthread_barrier_t *start;
+	atomic_int *done;
+	char path[128];
+	int rc;          /* http_request's result */
+	int status;
+	int64_t id;
+	char error[256];
+	char body[256];
+};
+
+static void *race(void *data)
+{
+	struct racer *r = data;
+	struct http_reply rep;
+
+	pthread_barrier_wait(r->start);
+	r->rc = http_request(r->f->d.port, "POST", r->path, r->u.hdr, NULL, 0, &rep);
+	if (r->rc >= 0) {
+		json_t *j = json_loads(rep.body, 0, NULL);
+
+		r->status = rep.status;
+		snprintf(r->body, sizeof(r->body), "%s", rep.body ? rep.body : "");
+		r->id = json_integer_value(json_object_get(j, "id"));
+		snprintf(r->error, sizeof(r->error), "%s", json_string_value(json_object_get(j, "error")) ?: "");
+		json_decref(j);
+		http_reply_finish(&rep);
+	}
+	atomic_fetch_add(r->done, 1);
+	return NULL;
+}
+
+/*
+ * n users ask for a desktop of pool at once.  When kill_after is > 0 the
+ * broker gets SIGKILL as soon as that many answers came back.
+ */
+static void storm(struct fixture *f, const char *pool, struct racer *r, int n, int kill_after)
+{
+	pthread_t th[MAX_USERS];
+	pthread_barrier_t start;
+	atomic_int done = 0;
+
+	check(n <= MAX_USERS);
+	check_int_eq(pthread_barrier_init(&start, NULL, (unsigned)n + 1), 0);
+	for (int i = 0; i < n; i++) {
+		r[i].f = f;
+		r[i].start = &start;
+		r[i].done = &done;
+		snprintf(r[i].path, sizeof(r[i].path), "/api/v1/pools/%s/desktop", pool);
+		check_int_eq(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	}
+	pthread_barrier_wait(&start);
+	if (kill_after > 0) {
+		uint64_t end = vdi_test_now_ms() + 30000;
+
+		while (atomic_load(&done) < kill_after && vdi_test_now_ms() < end)
+			;
+		kill_broker(&f->d);
+		vdi_test_log("vdi-broker killed after %d of %d answers", atomic_load(&done), n);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+}
+
+static void test_twenty_users_on_ten(void)
+{
+	struct racer r[20] = { 0 };
+	struct fixture f;
+	struct id_set doms;
+	json_t *listing, *dk;
+	int granted = 0, exhausted = 0;
+	size_t i;
+
+	setup(&f);
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", 10, 0);
+	for (int k = 0; k < 20; k++)
+		login_user(&f, &r[k].u, k + 1);
+
+	storm(&f, f.pool, r, 20, 0);
+	for (int k = 0; k < 20; k++) {
+		check_int_eq(r[k].rc, 0);
+		if (r[k].status == 200 || r[k].status == 202) {
+			for (int m = 0; m < k; m++)
+				if ((r[m].status == 200 || r[m].status == 202) && r[m].id == r[k].id)
+					vdi_test_fail(__FILE__, __LINE__, "desktop %lld went to u%02d and u%02d",
+						      (long long)r[k].id, m + 1, k + 1);
+			granted++;
+		} else {
+			check_int_eq(r[k].status, 503);
+			check_str_contains(r[k].error, "pool exhausted");
+			exhausted++;
+		}
+	}
+	check_int_eq(granted, 10);
+	check_int_eq(exhausted, 10);
+
+	/* All ten come up, each its winner's, each a running domain of its own. */
+	listing = wait_settled(&f, f.pool, BOOT_MS);
+	check_int_eq(json_array_size(json_object_get(listing, "desktops")), 10);
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+		const char *owner = json_string_value(json_object_get(dk, "owner"));
+		bool found = false;
+
+		check_str_eq(json_string_value(json_object_get(dk, "state")), "assigned");
+		for (int k = 0; k < 20; k++) {
+			char name[8];
+
+			user_name(k + 1, name, sizeof(name));
+			if (r[k].status / 100 == 2 && r[k].id == id)
+				found = streq_ptr(owner, name);
+		}
+		if (!found)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld belongs to %s, who was not given it", (long long)id,
+				      owner ? owner : "nobody");
+	}
+	check_no_orphans(&f, f.pool, listing);
+	libvirt_domains(f.pool, &doms);
+	for (size_t k = 0; k < doms.n; k++)
+		check(doms.running[k]);
+	json_decref(listing);
+	teardown(&f);
+}
+
+static void test_kill9_during_storm(void)
+{
+	struct racer r[MAX_USERS] = { 0 }, again[MAX_USERS] = { 0 };
+	struct fixture f;
+	json_t *listing, *dk;
+	int answered = 0;
+	size_t i;
+
+	setup(&f);
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", MAX_USERS, 0);
+	for (int k = 0; k < MAX_USERS; k++)
+		login_user(&f, &r[k].u, k + 1);
+
+	/* Killed while clones are being made and started. */
+	storm(&f, f.pool, r, MAX_USERS, 10);
+	run_broker(&f.d);
+	listing = wait_settled(&f, f.pool, BOOT_MS);
+
+	/* Whoever was told a desktop id before the kill holds it now, running: the broker promised it. */
+	for (int k = 0; k < MAX_USERS; k++) {
+		char name[8];
+		bool held = false;
+
+		if (r[k].rc < 0 || r[k].status / 100 != 2)
+			continue;
+		answered++;
+		user_name(k + 1, name, sizeof(name));
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+			if (json_integer_value(json_object_get(dk, "id")) != r[k].id)
+				continue;
+			if (!streq_ptr(json_string_value(json_object_get(dk, "owner")), name))
+				vdi_test_fail(__FILE__, __LINE__, "desktop %lld was told to %s, now %s's", (long long)r[k].id,
+					      name, json_string_value(json_object_get(dk, "owner")) ?: "nobody's");
+			check_str_eq(json_string_value(json_object_get(dk, "state")), "assigned");
+			held = true;
+		}
+		if (!held)
+			vdi_test_fail(__FILE__, __LINE__, "%s was told desktop %lld (%d %s), which is gone", name,
+				      (long long)r[k].id, r[k].status, r[k].body);
+	}
+	vdi_test_log("%d users were given a desktop before the kill", answered);
+	/* No user holds two desktops, no desktop is in error. */
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		const char *owner = json_string_value(json_object_get(dk, "owner"));
+		json_t *other;
+		size_t k;
+
+		check(!streq(json_string_value(json_object_get(dk, "state")), "error"));
+		json_array_foreach(json_object_get(listing, "desktops"), k, other)
+			if (k != i && owner && streq_ptr(json_string_value(json_object_get(other, "owner")), owner))
+				vdi_test_fail(__FILE__, __LINE__, "%s holds two desktops", owner);
+	}
+	/* libvirt and the disk hold exactly what the store holds. */
+	check_no_orphans(&f, f.pool, listing);
+	json_decref(listing);
+
+	/* The broker carries on: everyone asks again (new sessions are not needed) and gets one of their own. */
+	for (int k = 0; k < MAX_USERS; k++)
+		again[k].u = r[k].u;
+	storm(&f, f.pool, again, MAX_USERS, 0);
+	for (int k = 0; k < MAX_USERS; k++) {
+		check_int_eq(again[k].rc, 0);
+		if (again[k].status != 200 && again[k].status != 202)
+			vdi_test_fail(__FILE__, __LINE__, "u%02d after the restart: %d %s", k + 1, again[k].status,
+				      again[k].error);
+		for (int m = 0; m < k; m++)
+			check(again[m].id != again[k].id);
+	}
+	listing = wait_settled(&f, f.pool, BOOT_MS);
+	check_int_eq(json_array_size(json_object_get(listing, "desktops")), MAX_USERS);
+	check_no_orphans(&f, f.pool, listing);
+	json_decref(listing);
+	teardown(&f);
+}
+
+/* ---- idle reclaim ------------------------------------------------------------------------- */
+
+static void test_idle_reclaim_after_spice_disconnect(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	struct spice_link_result res;
+	struct http_reply vv;
+	char path[128], err[256], hdr[600], old_password[128];
+	const char *token, *password;
+	json_t *j = NULL, *audit;
+	int64_t id;
+
+	setup(&f);
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", 1, 5);
+	login_user(&f, &u1, 1);
+	id = ask_desktop(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+
+	/* The remote-viewer file names the desktop and the gateway as a proxy (each console request
+	 * sets a fresh ticket: the one below is the one that counts). */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
+	snprintf(hdr, sizeof(hdr), "%s", u1.hdr);
+	vv = req(&f.d, "GET", path, hdr, NULL);
+	check_int_eq(vv.status, 200);
+	check_str_contains(vv.body, "type=spice");
+	snprintf(err, sizeof(err), "host=desktop-%lld", (long long)id);
+	check_str_contains(vv.body, err);
+	check_str_contains(vv.body, "proxy=http://token:");
+	{
+		const char *p = strstr(vv.body, "\npassword=");
+
+		check(p);
+		p += strlen("\npassword=");
+		snprintf(old_password, sizeof(old_password), "%.*s", (int)strcspn(p, "\n"), p);
+	}
+	http_reply_finish(&vv);
+
+	/* A console: a fresh SPICE ticket and a token for the gateway naming the desktop's socket. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	token = json_string_value(json_object_get(j, "token"));
+	password = json_string_value(json_object_get(j, "password"));
+	check(token && password);
+	check_str_contains(json_string_value(json_object_get(j, "url")), "/spice?token=");
+	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, token, time(NULL), &claims, NULL));
+	check_str_eq(claims.sub, "u01");
+	check_int_eq(claims.dsk, id);
+	check(startswith(claims.tgt, "unix:"));
+
+	/* The ticket of the remote-viewer file is no longer good; the new one is. */
+	check_ok(spice_link_probe(claims.tgt, old_password, 10000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
+	/* A SPICE client logs in with the ticket and goes away. */
+	check_ok(spice_link_probe(claims.tgt, password, 10000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	json_decref(j);
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+
+	/* idle_timeout later the desktop is taken back, reset, and free for the next user. */
+	check(wait_admin_state(&f.d, id, "stopped", NULL, 60000));
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=idle-reclaim&object=desktop:%lld", (long long)id);
+	audit = admin_json(&f.d, "GET", path, NULL, 200);
+	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
+	json_decref(audit);
+	{
+		char *m = read_marker(overlay_of(&f, f.pool, id));
+
+		check_str_eq(m, "none");
+		free(m);
+	}
+	teardown(&f);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_idle_reclaim_after_spice_disconnect, 300),
+	VDI_TEST_TIMEOUT(test_pooled_reset_and_persistent_keep, 900),
+	VDI_TEST_TIMEOUT(test_twenty_users_on_ten, 600),
+	VDI_TEST_TIMEOUT(test_kill9_during_storm, 900),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
