@@ -17,8 +17,10 @@ int vdi_log_get_max_priority(void);
 
 /*
  * Copies untrusted text (a user name from a request) into out for a log
- * line: control characters become '?', so it cannot start lines of its own.
- * Returns out.
+ * line: control characters (C0, DEL, C1), Unicode line separators and bidi
+ * controls, and bytes that are not well-formed UTF-8 become '?', so the
+ * text cannot start lines of its own nor read differently than it is.
+ * Truncates to len - 1 bytes, never inside a character.  Returns out.
  */
 const char *vdi_log_safe(const char *in, char *out, size_t len);
 
