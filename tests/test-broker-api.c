@@ -38,6 +38,7 @@ static void test_login_me_logout(void)
 	check_str_contains(sc, "vdi_session=");
 	check_str_contains(sc, "HttpOnly");
 	check_str_contains(sc, "SameSite=Strict");
+	check(!strstr(sc, "Secure"));
 	check(http_reply_header(&r, "content-type", hdr, sizeof(hdr)) && streq(hdr, "application/json"));
 	j = body_json(&r);
 	check_str_eq(json_string_value(json_object_get(j, "user")), "ann");
@@ -45,6 +46,14 @@ static void test_login_me_logout(void)
 	check_int_eq(strlen(json_string_value(json_object_get(j, "csrf"))), 64);
 	check_str_eq(json_string_value(json_array_get(json_object_get(j, "groups"), 1)), "staff");
 	json_decref(j);
+	http_reply_finish(&r);
+
+	/* Behind a TLS-terminating proxy the cookie is Secure. */
+	r = req(&d, "POST", "/api/v1/login", "X-Forwarded-Proto: https\r\n",
+		"{\"username\":\"ann\",\"password\":\"ann-secret\"}");
+	check_int_eq(r.status, 200);
+	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
+	check_str_contains(sc, "; Secure");
 	http_reply_finish(&r);
 
 	check_int_eq(login(&d, "ann", "ann-secret", cookie, sizeof(cookie), csrf, sizeof(csrf)), 200);
