@@ -520,6 +520,19 @@ static void test_admin_api(void)
 	id = json_integer_value(json_object_get(j, "id"));
 	check_str_eq(json_string_value(json_object_get(j, "state")), "assigned");
 	json_decref(j);
+	/* The keeper makes a new spare right away. */
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		int64_t spare = 0;
+
+		while (!spare && vdi_test_now_ms() < end) {
+			j = admin_json(&d, "GET", "/api/v1/admin/desktops?pool=lab&state=free", NULL, 200);
+			spare = json_integer_value(json_object_get(json_array_get(json_object_get(j, "desktops"), 0), "id"));
+			json_decref(j);
+			usleep(50 * 1000);
+		}
+		check(spare > 0 && spare != id);
+	}
 
 	j = admin_json(&d, "GET", "/api/v1/admin/sessions", NULL, 200);
 	check_int_eq(json_array_size(json_object_get(j, "sessions")), 2);
