@@ -108,6 +108,17 @@ static int request(int fd, const char *host, const char *method, const char *pat
 			for (char *q = p; *q && *q != ':' && *q != '\r'; q++)
 				*q = (char)tolower((unsigned char)*q);
 	}
+	{
+		/* A reply cut short (the server died while writing it) is no reply. */
+		size_t got_len = len - (size_t)(sep + 4 - buf);
+		char clen[32];
+
+		if (http_reply_header(ret, "content-length", clen, sizeof(clen)) &&
+		    strtoull(clen, NULL, 10) > got_len) {
+			free(buf);
+			return -EPIPE;
+		}
+	}
 	ret->body = strdup(sep + 4);
 	free(buf);
 	return ret->body ? 0 : -ENOMEM;

@@ -524,11 +524,13 @@ static void storm(struct fixture *f, const char *pool, struct racer *r, int n, i
 	pthread_barrier_wait(&start);
 	if (kill_after > 0) {
 		uint64_t end = vdi_test_now_ms() + 30000;
+		int seen;
 
 		while (atomic_load(&done) < kill_after && vdi_test_now_ms() < end)
 			;
+		seen = atomic_load(&done);
 		kill_broker(&f->d);
-		vdi_test_log("vdi-broker killed after %d of %d answers", atomic_load(&done), n);
+		vdi_test_log("vdi-broker killed after %d of %d answers", seen, n);
 	}
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
