@@ -827,23 +827,30 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
 		if (broker_store_exec(b->store,
 				      "UPDATE desktops SET state = 'connected', updated = ?2 WHERE id = ?1"
-				      " AND state IN ('assigned', 'disconnected')",
-				      "ii", ev->id, now) > 0)
+				      " AND state IN ('assigned', 'disconnected') AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
+				      "iis", ev->id, now, ev->pool) > 0)
 			vdi_debug("desktop %lld: a SPICE client connected", (long long)ev->id);
 		break;
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
 		if (broker_store_exec(b->store,
 				      "UPDATE desktops SET state = 'disconnected', last_disconnect = ?2, updated = ?2"
-				      " WHERE id = ?1 AND state = 'connected'",
-				      "ii", ev->id, now) > 0)
+				      " WHERE id = ?1 AND state = 'connected' AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
+				      "iis", ev->id, now, ev->pool) > 0)
 			vdi_debug("desktop %lld: the SPICE client went away", (long long)ev->id);
 		break;
 	case POOL_EVENT_STOPPED:
-	case POOL_EVENT_CRASHED:
-		/* Our own operations stop desktops too: ask libvirt once more, after they are done. */
-		if (!broker_desks_busy(b, ev->id))
-			(void)job_submit(b, OP_CHECK, ev->id, NULL, false, false, "broker");
+	case POOL_EVENT_CRASHED: {
+		/* Our own operations stop desktops too: ask libvirt once more, after they are done, and
+		 * only about a desktop the store believes running (a reset one is 'stopped' already). */
+		_cleanup_json_ json_t *row = broker_desks_busy(b, ev->id) ? NULL : desktop_row(b, ev->id);
+		const char *state = row ? jstr(row, "state") : NULL;
+
+		/* Events name the domain vdi-<pool>-<id>: another broker's desktop may share the id. */
+		if (state && streq(jstr(row, "pool"), ev->pool) && (streq(state, "free") || streq(state, "assigned") || streq(state, "connected") ||
+			      streq(state, "disconnected")))
+			(void)job_submit(b, OP_CHECK, ev->id, row, false, false, "broker");
 		break;
+	}
 	case POOL_EVENT_HOST_LOST:
 		vdi_warn("libvirt host %s went away; reconnecting", uri);
 		break;
@@ -950,6 +957,24 @@ static void delete_orphan(struct broker *b, size_t host, const char *domain, uns
 	}
 	vdi_info("reconcile: deleting %s, which no desktop of the store owns", domain);
 	(*count)++;
+}
+
+/*
+ * A domain or overlay named for desktop id of pool that no row holds.  Only
+ * pools this broker knows count: the host may hold another broker's pools
+ * (a demo beside the tests, say), which are not ours to judge.
+ */
+static bool is_orphan(struct broker *b, const char *pool, int64_t id)
+{
+	_cleanup_json_ json_t *r = NULL;
+
+	if (broker_store_query(b->store, &r,
+			       "SELECT (SELECT count(*) FROM pools WHERE name = ?2) AS known,"
+			       " (SELECT count(*) FROM desktops d JOIN pools p ON p.id = d.pool_id"
+			       "  WHERE d.id = ?1 AND p.name = ?2) AS owned",
+			       "is", id, pool) != 1)
+		return false;
+	return jint(json_array_get(r, 0), "known") > 0 && jint(json_array_get(r, 0), "owned") == 0;
 }
 
 /* The listing says nothing reliable of desktop id: a job has it, or had it while the listing was taken. */
@@ -1062,18 +1087,12 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		int64_t id;
 
 		for (size_t k = 0; k < l->n_domains; k++) {
-			_cleanup_json_ json_t *r = NULL;
-
 			if (pool_domain_name_parse(l->domains[k].domain, pool, sizeof(pool), &id) < 0 || stale(b, id))
 				continue;
-			if (broker_store_query(b->store, &r,
-					       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id"
-					       " WHERE d.id = ?1 AND p.name = ?2",
-					       "is", id, pool) == 0)
+			if (is_orphan(b, pool, id))
 				delete_orphan(b, h, l->domains[k].domain, &orphans);
 		}
 		for (char **o = l->overlays; o && *o; o++) {
-			_cleanup_json_ json_t *r = NULL;
 			size_t len = strlen(*o);
 
 			if (len <= 6 || len - 6 >= sizeof(name))
@@ -1082,10 +1101,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 			if (pool_domain_name_parse(name, pool, sizeof(pool), &id) < 0 || stale(b, id) ||
 			    find_domain(j, h, name))
 				continue;
-			if (broker_store_query(b->store, &r,
-					       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id"
-					       " WHERE d.id = ?1 AND p.name = ?2",
-					       "is", id, pool) == 0)
+			if (is_orphan(b, pool, id))
 				delete_orphan(b, h, name, &orphans);
 		}
 	}

@@ -755,7 +755,69 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 	teardown(&f);
 }
 
+/* ---- reconcile: orphans of our pools go, other pools' domains stay ------------------------------ */
+
+static void make_desktop(struct fixture *f, const char *pool, int64_t id)
+{
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(NULL);
+	char run[600];
+	struct pool_host_options ho = {
+		.uri = URI, .storage_pool = f->storage_pool, .storage_path = f->images, .runtime_dir = run,
+	};
+	struct pool_template_options to = { .name = "golden", .disk_path = disk, .xml = xml };
+	struct pool_error err = { { 0 } };
+	struct pool_host *host = NULL;
+	struct pool_template *t = NULL;
+
+	snprintf(run, sizeof(run), "%s/run", vdi_test_tmpdir());
+	if (pool_host_new(&ho, &host, &err) < 0 || pool_template_new(&to, &t, &err) < 0 ||
+	    pool_desktop_create(host, t, pool, id, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s-%lld: %s", pool, (long long)id, err.message);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+static void test_reconcile_deletes_orphans_of_its_pools_only(void)
+{
+	struct fixture f;
+	char foreign[32], orphan[128], other[128];
+	struct id_set doms, files;
+	uint64_t end;
+
+	setup(&f);
+	snprintf(foreign, sizeof(foreign), "q%d", (int)getpid());
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", 2, 0);
+	stop_broker(&f.d);
+
+	/* While the broker is down: a desktop of its pool that its store never heard of (what a crash
+	 * between clone and commit would leave), and a desktop of a pool it does not know. */
+	make_desktop(&f, f.pool, 999);
+	make_desktop(&f, foreign, 1);
+	domain_of(f.pool, 999, orphan, sizeof(orphan));
+	domain_of(foreign, 1, other, sizeof(other));
+	check(test_domain_exists(URI, orphan) && test_domain_exists(URI, other));
+
+	/* The reconcile at start deletes the first, domain and overlay, and leaves the other alone. */
+	run_broker(&f.d);
+	end = vdi_test_now_ms() + 60000;
+	while (test_domain_exists(URI, orphan) && vdi_test_now_ms() < end)
+		usleep(100 * 1000);
+	check(!test_domain_exists(URI, orphan));
+	libvirt_domains(f.pool, &doms);
+	overlay_files(&f, f.pool, &files);
+	check_int_eq(doms.n, 0);
+	for (end = vdi_test_now_ms() + 10000; files.n && vdi_test_now_ms() < end; overlay_files(&f, f.pool, &files))
+		usleep(100 * 1000);
+	check_int_eq(files.n, 0);
+	check(test_domain_exists(URI, other));
+	overlay_files(&f, foreign, &files);
+	check_int_eq(files.n, 1);
+	teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_reconcile_deletes_orphans_of_its_pools_only, 300),
 	VDI_TEST_TIMEOUT(test_idle_reclaim_after_spice_disconnect, 300),
 	VDI_TEST_TIMEOUT(test_pooled_reset_and_persistent_keep, 900),
 	VDI_TEST_TIMEOUT(test_twenty_users_on_ten, 600),
