@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "broker.h"
@@ -255,11 +256,18 @@ static void job_work(void *data)
 			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
 	case OP_REBUILD:
+		/* libvirtd may still be finishing a definition a killed broker asked for: then the
+		 * domain appears after the delete; delete it again. */
 		j->result = job_template(j, &t);
-		if (j->result >= 0)
+		for (int attempt = 0; j->result >= 0 && attempt < 3; attempt++) {
+			if (attempt)
+				usleep(200 * 1000);
 			j->result = pool_desktop_delete(j->host, j->domain, &j->err);
-		if (j->result >= 0)
-			j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+			if (j->result >= 0)
+				j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+			if (j->result != -EEXIST)
+				break;
+		}
 		if (j->result >= 0 && j->start)
 			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
@@ -448,8 +456,16 @@ static void job_done(void *data, int cancelled)
 	}
 
 	switch (j->op) {
-	case OP_CREATE:
 	case OP_REBUILD:
+		if (j->result < 0) {
+			/* A desktop promised to a user stays promised: the next reconcile tries again. */
+			(void)broker_store_exec(b->store, "UPDATE desktops SET message = ?2, updated = ?3 WHERE id = ?1",
+						"isi", j->id, j->err.message, now);
+			audit(b, j->actor, "error", j->id, j->err.message);
+			break;
+		}
+		/* fall through */
+	case OP_CREATE:
 		if (j->result < 0) {
 			/* vmpool left nothing behind: neither does the store. */
 			(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
