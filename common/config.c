@@ -190,6 +190,7 @@ static const struct key_def keys[] = {
 	{ "gateway", "listen", parse_listen, F(gateway.listen), 0, 0, NULL },
 	{ "gateway", "public_url", parse_ws_url, F(gateway.public_url), 0, 0, NULL },
 	{ "gateway", "allowed_targets", parse_list, F(gateway.allowed_targets), 0, 0, NULL },
+	{ "gateway", "idle_timeout", parse_uint, F(gateway.idle_timeout), 0, 7 * 86400, NULL },
 	{ "tokens", "key_file", parse_path, F(tokens.key_file), 0, 0, NULL },
 	{ "tokens", "ttl", parse_uint, F(tokens.ttl), 5, 3600, NULL },
 };
@@ -216,6 +217,7 @@ static const struct {
 	{ "gateway", "listen", "127.0.0.1:8081" },
 	{ "gateway", "public_url", "ws://127.0.0.1:8081" },
 	{ "gateway", "allowed_targets", "unix:/run/vdi/spice/" },
+	{ "gateway", "idle_timeout", "3600" },
 	{ "tokens", "key_file", "/etc/vdi/token.key" },
 	{ "tokens", "ttl", "60" },
 };

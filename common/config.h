@@ -42,6 +42,7 @@ struct vdi_config {
 		char *listen;
 		char *public_url;            /* ws:// or wss:// */
 		char **allowed_targets;      /* NULL-terminated */
+		uint64_t idle_timeout;       /* seconds without traffic before a relay is closed; 0: never */
 	} gateway;
 	struct {
 		char *key_file;

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vdi-gateway's server: one libwebsockets vhost on [gateway] listen with
+ * four protocols:
+ *   "http"        GET /healthz, GET /metrics (loopback only), and the check
+ *                 of every WebSocket upgrade (path, subprotocol, token) so a
+ *                 refusal gets a real 400/401/403;
+ *   "binary"      the WebSocket relays (relay.c); spice-html5 asks for it;
+ *   "vdi-connect" sockets that came as HTTP CONNECT: libwebsockets 4.1 turns
+ *                 them raw and hands over the request bytes (relay.c);
+ *   "vdi-target"  the sockets to the desktops, adopted (relay.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "config.h"
+#include "log.h"
+#include "private.h"
+#include "target.h"
+
+#define WS_RX_BUFFER (64 * 1024)
+
+/* ---- admission ------------------------------------------------------------------------------- */
+
+void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char *peer, const char *detail)
+{
+	gw->metrics.refused[why]++;
+	vdi_info("refused %s from %s: %s%s%s", what, peer && *peer ? peer : "?", gw_refusal_name(why),
+		 detail ? ": " : "", detail ? detail : "");
+}
+
+int gw_admit(struct gw *gw, const char *token, const char *what, const char *peer, struct vdi_token_claims *claims)
+{
+	const char *reason = NULL;
+	char safe[128];
+	int r;
+
+	if (!token || !*token) {
+		gw_refuse(gw, GW_REFUSED_NO_TOKEN, what, peer, NULL);
+		return GW_REFUSED_NO_TOKEN;
+	}
+	r = vdi_token_verify(&gw->key, token, (int64_t)time(NULL), claims, &reason);
+	if (r == -EKEYEXPIRED) {
+		gw_refuse(gw, GW_REFUSED_EXPIRED, what, peer, reason);
+		return GW_REFUSED_EXPIRED;
+	}
+	if (r == -EPERM) {
+		gw_refuse(gw, GW_REFUSED_SIGNATURE, what, peer, reason);
+		return GW_REFUSED_SIGNATURE;
+	}
+	if (r < 0) {
+		gw_refuse(gw, GW_REFUSED_MALFORMED, what, peer, reason);
+		return GW_REFUSED_MALFORMED;
+	}
+	if (!gw_target_allowed(claims->tgt, gw->cfg->gateway.allowed_targets)) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "target %s is not in allowed_targets",
+			 vdi_log_safe(claims->tgt, safe, sizeof(safe)));
+		gw_refuse(gw, GW_REFUSED_TARGET, what, peer, detail);
+		return GW_REFUSED_TARGET;
+	}
+	return -1;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------------ */
+
+/* A whole small reply, written at once (lws buffers what the socket does not take). */
+static int reply(struct lws *wsi, unsigned status, const char *type, const char *body)
+{
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	size_t len = strlen(body);
+	_cleanup_free_ unsigned char *out = malloc(LWS_PRE + len + 1);
+
+	if (!out || lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-store",
+					8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	memcpy(out + LWS_PRE, body, len);
+	if (lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int reply_error(struct lws *wsi, unsigned status, const char *msg)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	return reply(wsi, status, "application/json", body);
+}
+
+static bool is_loopback(struct lws *wsi)
+{
+	char peer[64] = "";
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	return streq(peer, "127.0.0.1") || streq(peer, "::1") || streq(peer, "::ffff:127.0.0.1");
+}
+
+/* Whether the comma-separated Sec-WebSocket-Protocol list names "binary". */
+static bool asks_binary(struct lws *wsi)
+{
+	char list[256];
+
+	if (lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL) <= 0)
+		return false;
+	for (char *save = NULL, *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		if (streq(t, "binary"))
+			return true;
+	return false;
+}
+
+/* Before a WebSocket is accepted: 0 goes on, 1 after a refusal was written, -1 hangs up. */
+static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
+{
+	static const unsigned status[GW_REFUSED_N] = {
+		[GW_REFUSED_NO_TOKEN] = 401, [GW_REFUSED_MALFORMED] = 401, [GW_REFUSED_SIGNATURE] = 401,
+		[GW_REFUSED_EXPIRED] = 401,  [GW_REFUSED_TARGET] = 403,    [GW_REFUSED_BAD_REQUEST] = 400,
+	};
+	struct vdi_token_claims claims;
+	char uri[64] = "", token[VDI_TOKEN_MAX + 1] = "", peer[64] = "";
+	const char *t;
+	int e;
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!upgrade || strcasecmp(upgrade, "websocket") != 0 ||
+	    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || !streq(uri, "/spice")) {
+		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "upgrade", peer, "only GET /spice takes a WebSocket");
+		return reply_error(wsi, 404, "no such resource") < 0 ? -1 : 1;
+	}
+	if (!asks_binary(wsi)) {
+		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "WebSocket", peer, "no subprotocol \"binary\"");
+		return reply_error(wsi, 400, "the WebSocket subprotocol must be \"binary\"") < 0 ? -1 : 1;
+	}
+	t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
+	e = gw_admit(gw, t, "WebSocket", peer, &claims);
+	explicit_bzero(token, sizeof(token));
+	if (e < 0)
+		return 0;
+	return reply_error(wsi, status[e] ? status[e] : 403, e == GW_REFUSED_TARGET ? "target not allowed"
+							   : e == GW_REFUSED_NO_TOKEN ? "a console token is required"
+										     : "invalid or expired console token") < 0
+		       ? -1
+		       : 1;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct gw *gw = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		const char *path = in;
+		char peer[64] = "";
+
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+			return reply_error(wsi, 405, "method not allowed");
+		if (streq(path, "/healthz"))
+			return reply(wsi, 200, "application/json", "{\"status\":\"ok\"}");
+		if (streq(path, "/metrics")) {
+			_cleanup_free_ char *text = NULL;
+
+			if (!is_loopback(wsi))
+				return reply_error(wsi, 403, "metrics are served to loopback only");
+			text = gw_metrics_text(&gw->metrics);
+			return text ? reply(wsi, 200, "text/plain; version=0.0.4", text) : -1;
+		}
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+		if (streq(path, "/spice")) {
+			gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "GET /spice", peer, "not a WebSocket upgrade");
+			return reply_error(wsi, 400, "GET /spice must be a WebSocket upgrade");
+		}
+		return reply_error(wsi, 404, "no such resource");
+	}
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(gw, wsi, in);
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+/* ---- life -------------------------------------------------------------------------------------- */
+
+static void log_emit(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "<4>[lws] %s", line);
+}
+
+/* Every relay is two sockets: take as many descriptors as we may. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errlen)
+{
+	/* A WebSocket quiet for 30 s is pinged; one that does not answer within 60 s more is closed. */
+	static const lws_retry_bo_t keepalive = { .secs_since_valid_ping = 30, .secs_since_valid_hangup = 90 };
+	struct lws_context_creation_info info;
+	char host[256];
+	const char *colon = cfg->gateway.listen ? strrchr(cfg->gateway.listen, ':') : NULL;
+	struct gw *gw;
+	int r;
+
+	if (!colon || (size_t)(colon - cfg->gateway.listen) >= sizeof(host)) {
+		snprintf(err, errlen, "[gateway] listen \"%s\" is not host:port",
+			 cfg->gateway.listen ? cfg->gateway.listen : "");
+		return -EINVAL;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->gateway.listen), cfg->gateway.listen);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+
+	gw = vdi_new0(struct gw);
+	if (!gw)
+		return -ENOMEM;
+	gw->cfg = cfg;
+	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err, errlen);
+	if (r < 0) {
+		free(gw);
+		return r;
+	}
+	raise_fd_limit();
+
+	gw->protocols[0] = (struct lws_protocols){ .name = "http", .callback = http_callback };
+	gw->protocols[1] = (struct lws_protocols){
+		.name = "binary", .callback = gw_relay_ws_callback, .rx_buffer_size = WS_RX_BUFFER,
+	};
+	gw->protocols[2] = (struct lws_protocols){ .name = "vdi-connect", .callback = gw_relay_connect_callback };
+	gw->protocols[3] = (struct lws_protocols){ .name = "vdi-target", .callback = gw_relay_target_callback };
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = atoi(colon + 1);
+	info.iface = host;
+	info.protocols = gw->protocols;
+	info.user = gw;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.vhost_name = "gateway";
+	/* A request must be complete within this (slowloris); WebSockets are pinged. */
+	info.timeout_secs = 10;
+	info.retry_and_idle_policy = &keepalive;
+	/* Raw reads of up to 64 KiB: big frames for spice-html5. */
+	info.pt_serv_buf_size = 64 * 1024;
+	/* CONNECT requests go raw, to "vdi-connect". */
+	info.listen_accept_role = "raw-skt";
+	info.listen_accept_protocol = "vdi-connect";
+	gw->ctx = lws_create_context(&info);
+	if (!gw->ctx) {
+		snprintf(err, errlen, "cannot start the event loop");
+		gw_free(gw);
+		return -EIO;
+	}
+	gw->vhost = lws_create_vhost(gw->ctx, &info);
+	if (!gw->vhost) {
+		snprintf(err, errlen, "cannot listen on %s", cfg->gateway.listen);
+		gw_free(gw);
+		return -EADDRINUSE;
+	}
+	*ret = gw;
+	return 0;
+}
+
+struct gw *gw_free(struct gw *gw)
+{
+	if (!gw)
+		return NULL;
+	if (gw->ctx)
+		lws_context_destroy(gw->ctx);
+	explicit_bzero(&gw->key, sizeof(gw->key));
+	free(gw);
+	return NULL;
+}
+
+int gw_port(struct gw *gw)
+{
+	return lws_get_vhost_listen_port(gw->vhost);
+}
+
+int gw_run(struct gw *gw)
+{
+	while (!atomic_load(&gw->stop))
+		if (lws_service(gw->ctx, 0) < 0)
+			return -EIO;
+	return 0;
+}
+
+void gw_stop(struct gw *gw)
+{
+	atomic_store(&gw->stop, true);
+	lws_cancel_service(gw->ctx);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * vdi-gateway: relays SPICE between browsers (WebSocket, GET /spice?token=T,
+ * subprotocol "binary") or thin clients (HTTP CONNECT desktop-<id>:5900,
+ * the token as proxy password) and the desktop's SPICE server named by the
+ * token.  One libwebsockets event loop; nothing blocks it.
+ */
+
+#include <stddef.h>
+
+struct vdi_config;
+struct gw;
+
+/* Reads the token key and listens on [gateway] listen.  cfg is borrowed for the gateway's life. */
+int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errlen);
+struct gw *gw_free(struct gw *gw);
+
+/* The TCP port listened on (useful with port 0). */
+int gw_port(struct gw *gw);
+
+/* Runs the event loop until gw_stop(); 0 or -errno. */
+int gw_run(struct gw *gw);
+
+/* From any thread or a signal handler. */
+void gw_stop(struct gw *gw);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The gateway's insides, shared by gateway.c (server, admission) and relay.c (the byte pumps). */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <libwebsockets.h>
+
+#include "gateway.h"
+#include "metrics.h"
+#include "token.h"
+
+struct vdi_config;
+
+struct gw {
+	const struct vdi_config *cfg;
+	struct vdi_token_key key;
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	struct lws_protocols protocols[5];
+	struct gw_metrics metrics;
+	atomic_bool stop;
+};
+
+/*
+ * Checks a console token for a new connection: signature, expiry, target
+ * within allowed_targets.  Returns -1 and fills *claims when admitted, else
+ * the refusal (counted and logged with what, from peer).
+ */
+int gw_admit(struct gw *gw, const char *token, const char *what, const char *peer, struct vdi_token_claims *claims);
+void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char *peer, const char *detail);
+
+/* relay.c: the protocols' callbacks. */
+int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int gw_relay_connect_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

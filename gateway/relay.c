@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The relays: one per client connection, a WebSocket (GET /spice) or a raw
+ * socket that came as HTTP CONNECT, paired with a raw socket to the
+ * desktop's SPICE server that the gateway connects itself and hands to
+ * libwebsockets (adoption), so all of it runs on the one event loop.
+ *
+ * Bytes wait in two bounded queues (client -> desktop "up", desktop ->
+ * client "down").  A queue above QUEUE_HIGH stops reading from its producer
+ * (lws_rx_flow_control) until it drains below QUEUE_LOW, so a slow reader
+ * on either side holds the gateway's memory per connection to about
+ * QUEUE_HIGH + one read each way.  Chunks are 16-64 KiB and each goes out
+ * as one WebSocket frame: spice-html5 reassembles small frames slowly.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "private.h"
+#include "proxy.h"
+#include "target.h"
+
+#define CHUNK_MIN (16 * 1024)
+#define FRAME_MAX (64 * 1024)
+#define QUEUE_HIGH (256 * 1024)
+#define QUEUE_LOW (64 * 1024)
+
+struct chunk {
+	struct chunk *next;
+	size_t len, cap;
+	unsigned char buf[]; /* LWS_PRE bytes of headroom, then cap bytes */
+};
+
+struct queue {
+	struct chunk *head, *tail;
+	size_t bytes;
+};
+
+struct relay {
+	struct gw *gw;
+	struct lws *client, *target;
+	bool ws;              /* the client is a WebSocket; else a raw CONNECT socket */
+	bool admitted;        /* a target was connected (CONNECT: after its request) */
+	bool connecting;      /* TCP connect under way */
+	bool client_paused, target_paused;
+	bool target_gone;     /* flush "down", then close the client */
+	bool close_after_flush;
+	struct queue up, down;
+	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
+	size_t head_len;
+	char desc[96];        /* "desktop 12 of ann", for the log */
+};
+
+/* ---- queues ------------------------------------------------------------------------------------ */
+
+static int queue_push(struct queue *q, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len) {
+		struct chunk *t = q->tail;
+		size_t n;
+
+		if (!t || t->len == t->cap) {
+			size_t cap = len > FRAME_MAX ? FRAME_MAX : len < CHUNK_MIN ? CHUNK_MIN : len;
+
+			t = malloc(sizeof(*t) + LWS_PRE + cap);
+			if (!t)
+				return -ENOMEM;
+			t->next = NULL;
+			t->len = 0;
+			t->cap = cap;
+			if (q->tail)
+				q->tail->next = t;
+			else
+				q->head = t;
+			q->tail = t;
+		}
+		n = t->cap - t->len < len ? t->cap - t->len : len;
+		memcpy(t->buf + LWS_PRE + t->len, p, n);
+		t->len += n;
+		q->bytes += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void queue_pop(struct queue *q)
+{
+	struct chunk *c = q->head;
+
+	if (!c)
+		return;
+	q->head = c->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->bytes -= c->len;
+	free(c);
+}
+
+static void queue_clear(struct queue *q)
+{
+	while (q->head)
+		queue_pop(q);
+}
+
+/* ---- relays ------------------------------------------------------------------------------------ */
+
+static void kill_wsi(struct lws *wsi)
+{
+	if (wsi)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void relay_maybe_free(struct relay *r)
+{
+	if (r->client || r->target)
+		return;
+	if (r->admitted)
+		r->gw->metrics.open--;
+	queue_clear(&r->up);
+	queue_clear(&r->down);
+	free(r);
+}
+
+static void touch(struct relay *r)
+{
+	uint64_t idle = r->gw->cfg->gateway.idle_timeout;
+
+	if (r->client && idle)
+		lws_set_timeout(r->client, PENDING_TIMEOUT_USER_OK, (int)(idle > 86400 * 7 ? 86400 * 7 : idle));
+}
+
+/* Connects the token's target and adopts the socket; -errno when it cannot be reached. */
+static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
+{
+	lws_adopt_desc_t desc = { 0 };
+	int fd = gw_target_connect(c->tgt);
+
+	if (fd < 0)
+		return fd;
+	desc.vh = r->gw->vhost;
+	desc.type = LWS_ADOPT_SOCKET; /* without LWS_ADOPT_HTTP: a raw socket */
+	desc.fd.sockfd = fd;
+	desc.vh_prot_name = "vdi-target";
+	desc.opaque = r;
+	r->connecting = startswith(c->tgt, "tcp:");
+	r->target = lws_adopt_descriptor_vhost_via_info(&desc); /* closes fd on failure */
+	if (!r->target)
+		return -ENOMEM;
+	r->admitted = true;
+	r->gw->metrics.open++;
+	r->gw->metrics.opened_total++;
+	snprintf(r->desc, sizeof(r->desc), "desktop %lld of %.40s", (long long)c->dsk, c->sub);
+	if (r->connecting)
+		lws_callback_on_writable(r->target);
+	touch(r);
+	return 0;
+}
+
+/* Bytes from the client: on to the desktop. */
+static int from_client(struct relay *r, const void *data, size_t len)
+{
+	if (!r->target || queue_push(&r->up, data, len) < 0)
+		return -1;
+	r->gw->metrics.bytes_to_target += len;
+	if (!r->connecting)
+		lws_callback_on_writable(r->target);
+	if (r->up.bytes >= QUEUE_HIGH && !r->client_paused) {
+		r->client_paused = true;
+		lws_rx_flow_control(r->client, 0);
+	}
+	touch(r);
+	return 0;
+}
+
+/* Bytes from the desktop: on to the client. */
+static int from_target(struct relay *r, const void *data, size_t len)
+{
+	if (!r->client || queue_push(&r->down, data, len) < 0)
+		return -1;
+	r->gw->metrics.bytes_to_client += len;
+	lws_callback_on_writable(r->client);
+	if (r->down.bytes >= QUEUE_HIGH && !r->target_paused) {
+		r->target_paused = true;
+		lws_rx_flow_control(r->target, 0);
+	}
+	touch(r);
+	return 0;
+}
+
+/* The client may take more: one chunk (one frame for a WebSocket). Returns -1 to close it. */
+static int client_writeable(struct relay *r)
+{
+	struct chunk *c = r->down.head;
+
+	if (c) {
+		if (lws_write(r->client, c->buf + LWS_PRE, c->len, r->ws ? LWS_WRITE_BINARY : LWS_WRITE_RAW) <
+		    (int)c->len)
+			return -1;
+		queue_pop(&r->down);
+		if (r->target_paused && r->down.bytes < QUEUE_LOW && r->target) {
+			r->target_paused = false;
+			lws_rx_flow_control(r->target, 1);
+		}
+	}
+	if (r->down.head)
+		lws_callback_on_writable(r->client);
+	else if (r->target_gone || r->close_after_flush)
+		return -1;
+	return 0;
+}
+
+static int target_writeable(struct relay *r)
+{
+	struct chunk *c;
+
+	if (r->connecting) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(lws_get_socket_fd(r->target), SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
+			vdi_info("relay for %s: cannot reach the desktop: %s", r->desc, strerror(err ? err : errno));
+			r->gw->metrics.refused[GW_REFUSED_UNREACHABLE]++;
+			return -1;
+		}
+		r->connecting = false;
+	}
+	c = r->up.head;
+	if (c) {
+		if (lws_write(r->target, c->buf + LWS_PRE, c->len, LWS_WRITE_RAW) < (int)c->len)
+			return -1;
+		queue_pop(&r->up);
+		if (r->client_paused && r->up.bytes < QUEUE_LOW && r->client) {
+			r->client_paused = false;
+			lws_rx_flow_control(r->client, 1);
+		}
+	}
+	if (r->up.head)
+		lws_callback_on_writable(r->target);
+	return 0;
+}
+
+static void client_closed(struct relay *r)
+{
+	r->client = NULL;
+	kill_wsi(r->target);
+	relay_maybe_free(r);
+}
+
+/* ---- WebSocket clients ("binary") ------------------------------------------------------------- */
+
+int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct gw *gw = lws_context_user(lws_get_context(wsi));
+	struct relay *r = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED: {
+		struct vdi_token_claims claims;
+		char token[VDI_TOKEN_MAX + 1] = "", peer[64] = "";
+		const char *t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
+		int e;
+
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+		/* Checked at the upgrade already (with a status for the client); the clock moved since. */
+		e = gw_admit(gw, t, "WebSocket", peer, &claims);
+		explicit_bzero(token, sizeof(token));
+		if (e >= 0)
+			return -1;
+		r = vdi_new0(struct relay);
+		if (!r)
+			return -1;
+		r->gw = gw;
+		r->ws = true;
+		r->client = wsi;
+		lws_set_opaque_user_data(wsi, r);
+		e = relay_connect(r, &claims);
+		if (e < 0) {
+			gw_refuse(gw, GW_REFUSED_UNREACHABLE, "WebSocket", peer, strerror(-e));
+			return -1; /* CLOSED frees r */
+		}
+		vdi_info("WebSocket relay from %s to %s", peer, r->desc);
+		return 0;
+	}
+	case LWS_CALLBACK_RECEIVE:
+		return r ? (from_client(r, in, len) < 0 ? -1 : 0) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return r ? client_writeable(r) : 0;
+	case LWS_CALLBACK_CLOSED:
+		if (r) {
+			lws_set_opaque_user_data(wsi, NULL);
+			client_closed(r);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- thin clients (HTTP CONNECT, then raw) ---------------------------------------------------- */
+
+/* Answers status and closes once it is sent. */
+static void connect_reply_close(struct relay *r, const char *status)
+{
+	char reply[256];
+
+	snprintf(reply, sizeof(reply),
+		 "HTTP/1.1 %s\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", status,
+		 streq(status, "407 Proxy Authentication Required") ? "Proxy-Authenticate: Basic realm=\"vdi\"\r\n" : "");
+	(void)queue_push(&r->down, reply, strlen(reply));
+	r->close_after_flush = true;
+	lws_callback_on_writable(r->client);
+}
+
+static void connect_refuse(struct relay *r, enum gw_refusal why, const char *peer, const char *status,
+			   const char *detail)
+{
+	gw_refuse(r->gw, why, "CONNECT", peer, detail);
+	connect_reply_close(r, status);
+}
+
+/* The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included). */
+static int connect_head(struct relay *r, const void *in, size_t len)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct gw_proxy_request req;
+	struct vdi_token_claims claims;
+	char peer[64] = "";
+	int n, e;
+
+	lws_get_peer_simple(r->client, peer, sizeof(peer));
+	if (len > sizeof(r->head) - r->head_len) {
+		connect_refuse(r, GW_REFUSED_BAD_REQUEST, peer, "400 Bad Request", "request head too long");
+		return 0;
+	}
+	memcpy(r->head + r->head_len, in, len);
+	r->head_len += len;
+	n = gw_proxy_parse(r->head, r->head_len, &req);
+	if (n == 0)
+		return 0; /* more to come */
+	if (n < 0) {
+		connect_refuse(r, GW_REFUSED_BAD_REQUEST, peer, n == -ENOENT ? "404 Not Found" : "400 Bad Request",
+			       n == -ENOENT ? "not a desktop-<id>:<port> authority" : "malformed CONNECT request");
+		return 0;
+	}
+	if (!req.token[0]) {
+		connect_refuse(r, GW_REFUSED_NO_TOKEN, peer, "407 Proxy Authentication Required", NULL);
+		return 0;
+	}
+	e = gw_admit(r->gw, req.token, "CONNECT", peer, &claims);
+	explicit_bzero(req.token, sizeof(req.token));
+	if (e >= 0) {
+		connect_reply_close(r, "403 Forbidden"); /* gw_admit counted and logged it */
+		return 0;
+	}
+	if (claims.dsk != req.desktop || req.port != 5900) {
+		connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden", "the token is for another desktop");
+		return 0;
+	}
+	e = relay_connect(r, &claims);
+	if (e < 0) {
+		connect_refuse(r, GW_REFUSED_UNREACHABLE, peer, "502 Bad Gateway", strerror(-e));
+		return 0;
+	}
+	vdi_info("CONNECT relay from %s to %s", peer, r->desc);
+	if (queue_push(&r->down, ok, strlen(ok)) < 0)
+		return -1;
+	lws_callback_on_writable(r->client);
+	/* Whatever came after the request is the client's first SPICE bytes. */
+	if (r->head_len > (size_t)n && from_client(r, r->head + n, r->head_len - (size_t)n) < 0)
+		return -1;
+	explicit_bzero(r->head, sizeof(r->head));
+	return 0;
+}
+
+int gw_relay_connect_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct gw *gw = lws_context_user(lws_get_context(wsi));
+	struct relay *r = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		r = vdi_new0(struct relay);
+		if (!r)
+			return -1;
+		r->gw = gw;
+		r->client = wsi;
+		lws_set_opaque_user_data(wsi, r);
+		/* The request must come whole, and soon. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		if (!r)
+			return -1;
+		if (r->close_after_flush)
+			return 0; /* refused: ignore the rest */
+		if (!r->admitted)
+			return connect_head(r, in, len);
+		return from_client(r, in, len) < 0 ? -1 : 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return r ? client_writeable(r) : 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (r) {
+			lws_set_opaque_user_data(wsi, NULL);
+			client_closed(r);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- the desktop side ----------------------------------------------------------------------- */
+
+int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct relay *r = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX:
+		return r ? (from_target(r, in, len) < 0 ? -1 : 0) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return r ? target_writeable(r) : -1;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (r) {
+			lws_set_opaque_user_data(wsi, NULL);
+			r->target = NULL;
+			r->target_gone = true;
+			/* What the desktop said last still reaches the client, then it is closed. */
+			if (r->client && !r->down.head)
+				kill_wsi(r->client);
+			else if (r->client)
+				lws_callback_on_writable(r->client);
+			relay_maybe_free(r);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Relay targets: the "tgt" claim of a console token, "unix:/path" or
+ * "tcp:ADDRESS:PORT" (ADDRESS numeric, IPv6 in brackets), checked against
+ * [gateway] allowed_targets and connected without blocking.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Whether target is one of allowed (a NULL-terminated list).  An entry
+ * ending in '/' ("unix:/run/vdi/spice/") admits the unix sockets directly
+ * in that directory; any other entry admits exactly itself.  Targets with
+ * "..", "//", control characters or a malformed form are never allowed.
+ */
+bool gw_target_allowed(const char *target, char *const *allowed);
+
+/*
+ * Starts a non-blocking connection to target.  Returns the socket (the
+ * connection may still be under way for TCP: wait for it to become
+ * writable and read SO_ERROR) or -errno: -EINVAL for a malformed target,
+ * -EAFNOSUPPORT for a host name (only numeric addresses are taken).
+ */
+int gw_target_connect(const char *target);

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vdi-gateway as a daemon on loopback in a temp dir, in front of a test
+ * target on a unix socket (a thread here that echoes, or streams a known
+ * pattern), driven by a real WebSocket client (tests/ws-client.c) and raw
+ * sockets for HTTP CONNECT: handshake and subprotocol, 100 MiB each way
+ * byte-exact, every kind of bad token and target, bad HTTP, metrics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "alloc.h"
+#include "harness.h"
+#include "http-client.h"
+#include "token.h"
+#include "ws-client.h"
+
+struct gateway {
+	pid_t pid;
+	int port;
+	char conf[512];
+	char key_path[512];
+	char log_path[512];
+	char spice_dir[512];
+	struct vdi_token_key key;
+};
+
+/* ---- the daemon ------------------------------------------------------------------------------ */
+
+static void start_gateway(struct gateway *g)
+{
+	const char *bin = getenv("VDI_GATEWAY_BIN");
+	char err[256], line[512];
+	FILE *f;
+	int out;
+	uint64_t end;
+
+	if (!bin)
+		vdi_test_fail(__FILE__, __LINE__, "run through meson (VDI_GATEWAY_BIN)");
+	memset(g, 0, sizeof(*g));
+	snprintf(g->conf, sizeof(g->conf), "%s/vdi.conf", vdi_test_tmpdir());
+	snprintf(g->key_path, sizeof(g->key_path), "%s/token.key", vdi_test_tmpdir());
+	snprintf(g->log_path, sizeof(g->log_path), "%s/gateway.log", vdi_test_tmpdir());
+	snprintf(g->spice_dir, sizeof(g->spice_dir), "%s/spice", vdi_test_tmpdir());
+	check(mkdir(g->spice_dir, 0755) == 0);
+	check_ok(vdi_token_key_generate(g->key_path, NULL, 0));
+	if (vdi_token_key_load(g->key_path, &g->key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check(f = fopen(g->conf, "we"));
+	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, tcp:127.0.0.1:1\n"
+		   "[tokens]\nkey_file = %s\n",
+		g->spice_dir, g->key_path);
+	fclose(f);
+
+	out = open(g->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	check(out >= 0);
+	g->pid = fork();
+	check(g->pid >= 0);
+	if (g->pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(out, 2);
+		execl(bin, bin, "--config", g->conf, (char *)NULL);
+		_exit(127);
+	}
+	close(out);
+	/* It says which port it got. */
+	for (end = vdi_test_now_ms() + 10000; !g->port && vdi_test_now_ms() < end; usleep(20 * 1000)) {
+		f = fopen(g->log_path, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			const char *p = strstr(line, "listening on port ");
+
+			if (p)
+				g->port = atoi(p + strlen("listening on port "));
+		}
+		if (f)
+			fclose(f);
+	}
+	check(g->port > 0);
+}
+
+static void stop_gateway(struct gateway *g)
+{
+	int status;
+
+	check(kill(g->pid, SIGTERM) == 0);
+	check(waitpid(g->pid, &status, 0) == g->pid);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static bool log_has(struct gateway *g, const char *needle)
+{
+	FILE *f = fopen(g->log_path, "re");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void check_healthy(struct gateway *g)
+{
+	struct http_reply r;
+
+	check_ok(http_request(g->port, "GET", "/healthz", NULL, NULL, 0, &r));
+	check_int_eq(r.status, 200);
+	http_reply_finish(&r);
+}
+
+/* A token for desktop dsk whose target is tgt, expiring in ttl seconds, signed with key. */
+static char *token_for(const struct vdi_token_key *key, int64_t dsk, const char *tgt, int64_t ttl)
+{
+	struct vdi_token_claims c = { .dsk = dsk, .exp = (int64_t)time(NULL) + ttl };
+	char *t = NULL;
+
+	snprintf(c.sub, sizeof(c.sub), "ann");
+	snprintf(c.tgt, sizeof(c.tgt), "%s", tgt);
+	check_ok(vdi_token_sign(key, &c, &t));
+	return t;
+}
+
+/* ---- the target: a unix socket server on a thread ------------------------------------------------- */
+
+enum target_mode {
+	TARGET_ECHO,    /* sends back what it reads */
+	TARGET_STREAM,  /* reads and checks `expect` bytes of the pattern, sends `send` bytes of it */
+};
+
+struct target {
+	char path[600];
+	int listen_fd;
+	enum target_mode mode;
+	uint64_t expect, send;
+	/* results */
+	uint64_t received, mismatches;
+	int connections;
+	pthread_t thread;
+};
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)((i * 131) ^ (i >> 9) ^ (i >> 17));
+}
+
+struct conn_args {
+	struct target *t;
+	int fd;
+};
+
+static void *stream_sender(void *data)
+{
+	struct conn_args *a = data;
+	uint8_t buf[65536];
+	uint64_t sent = 0;
+
+	while (sent < a->t->send) {
+		size_t n = a->t->send - sent < sizeof(buf) ? (size_t)(a->t->send - sent) : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(sent + i);
+		w = send(a->fd, buf, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		sent += (uint64_t)w;
+	}
+	return NULL;
+}
+
+/* One connection to the target; echo connections each get a thread of their own. */
+static void *target_conn(void *data)
+{
+	struct conn_args *a = data;
+	struct target *t = a->t;
+	pthread_t sender;
+	uint8_t *buf = malloc(65536);
+	ssize_t n;
+
+	check(buf);
+	if (t->mode == TARGET_STREAM)
+		pthread_create(&sender, NULL, stream_sender, a);
+	while ((n = recv(a->fd, buf, 65536, 0)) > 0) {
+		if (t->mode == TARGET_ECHO) {
+			if (send(a->fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				break;
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(t->received + (uint64_t)i))
+				t->mismatches++;
+		t->received += (uint64_t)n;
+		if (t->received >= t->expect)
+			break;
+	}
+	if (t->mode == TARGET_STREAM)
+		pthread_join(sender, NULL);
+	close(a->fd);
+	free(buf);
+	free(a);
+	return NULL;
+}
+
+static void *target_main(void *data)
+{
+	struct target *t = data;
+
+	for (;;) {
+		struct conn_args *a = calloc(1, sizeof(*a));
+		pthread_t th;
+
+		check(a);
+		a->t = t;
+		a->fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (a->fd < 0) {
+			free(a);
+			return NULL;
+		}
+		__atomic_add_fetch(&t->connections, 1, __ATOMIC_SEQ_CST);
+		check_int_eq(pthread_create(&th, NULL, target_conn, a), 0);
+		pthread_detach(th);
+	}
+}
+
+static void target_start(struct target *t, struct gateway *g, const char *name, enum target_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(t, 0, sizeof(*t));
+	t->mode = mode;
+	snprintf(t->path, sizeof(t->path), "%s/%s", g->spice_dir, name);
+	check(strlen(t->path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, t->path);
+	t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(t->listen_fd >= 0);
+	check(bind(t->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	check(listen(t->listen_fd, 64) == 0);
+	check_int_eq(pthread_create(&t->thread, NULL, target_main, t), 0);
+}
+
+static char *target_name(struct target *t)
+{
+	char *s;
+
+	check(asprintf(&s, "unix:%s", t->path) > 0);
+	return s;
+}
+
+/* ---- WebSocket ---------------------------------------------------------------------------------- */
+
+static void ws_open_token(struct ws_client *ws, struct gateway *g, const char *token, const char *proto)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "/spice?token=%s", token);
+	check_ok(ws_client_open(ws, g->port, path, proto));
+}
+
+static void test_handshake_and_echo(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint8_t *got = NULL;
+	size_t len = 0;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk1.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 1, tgt, 60);
+
+	/* spice-html5 asks for "binary" and Chromium insists that the reply names it. */
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+	check_str_eq(ws.protocol, "binary");
+	check_ok(ws_client_send(&ws, "REDQ-hello", 10));
+	check_ok(ws_client_recv(&ws, &got, &len, 5000));
+	check_int_eq(len, 10);
+	check(memcmp(got, "REDQ-hello", 10) == 0);
+	free(got);
+	/* Every SPICE channel opens its own WebSocket with the same URL: the token admits each. */
+	{
+		struct ws_client ws2;
+
+		ws_open_token(&ws2, &g, token, "binary");
+		check_int_eq(ws2.status, 101);
+		check_ok(ws_client_send(&ws2, "second", 6));
+		check_ok(ws_client_recv(&ws2, &got, &len, 5000));
+		check_int_eq(len, 6);
+		free(got);
+		ws_client_close(&ws2);
+	}
+	ws_client_close(&ws);
+
+	/* Without the subprotocol: 400, and nothing reaches the target. */
+	ws_open_token(&ws, &g, token, NULL);
+	check_int_eq(ws.status, 400);
+	check_str_contains(ws.body, "binary");
+	ws_client_close(&ws);
+	check_int_eq(t.connections, 2);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+struct pump {
+	struct ws_client *ws;
+	uint64_t bytes, received, mismatches;
+	int result;
+};
+
+static void *ws_sender(void *data)
+{
+	struct pump *p = data;
+	uint8_t *buf = malloc(65536);
+	uint64_t sent = 0;
+
+	while (buf && sent < p->bytes) {
+		size_t n = p->bytes - sent < 65536 ? (size_t)(p->bytes - sent) : 65536;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(sent + i);
+		p->result = ws_client_send(p->ws, buf, n);
+		if (p->result < 0)
+			break;
+		sent += n;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_hundred_mib_each_way(void)
+{
+	const uint64_t total = 100ull << 20;
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	struct pump up = { .bytes = total };
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	pthread_t sender;
+	uint64_t t0 = vdi_test_now_ms(), frames = 0, max_frame = 0;
+
+	start_gateway(&g);
+	target_start(&t, &g, "bulk.sock", TARGET_STREAM);
+	t.expect = total;
+	t.send = total;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 2, tgt, 60);
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+
+	up.ws = &ws;
+	check_int_eq(pthread_create(&sender, NULL, ws_sender, &up), 0);
+	while (up.received < total) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		check_ok(ws_client_recv(&ws, &got, &len, 30000));
+		for (size_t i = 0; i < len; i++)
+			if (got[i] != pattern(up.received + i))
+				up.mismatches++;
+		up.received += len;
+		frames++;
+		if (len > max_frame)
+			max_frame = len;
+		free(got);
+	}
+	pthread_join(sender, NULL);
+	check_ok(up.result);
+	/* The target has read all of it by now, or soon. */
+	for (uint64_t end = vdi_test_now_ms() + 30000; t.received < total && vdi_test_now_ms() < end;)
+		usleep(10 * 1000);
+	vdi_test_log("100 MiB each way in %llu ms; %llu frames to the client, largest %llu bytes",
+		     (unsigned long long)(vdi_test_now_ms() - t0), (unsigned long long)frames,
+		     (unsigned long long)max_frame);
+	check_int_eq(up.received, total);
+	check_int_eq(up.mismatches, 0);
+	check_int_eq(t.received, total);
+	check_int_eq(t.mismatches, 0);
+	check(max_frame <= 64 * 1024);
+	ws_client_close(&ws);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* ---- refusals ----------------------------------------------------------------------------------- */
+
+static void expect_ws_refused(struct gateway *g, const char *token, int status, const char *what)
+{
+	struct ws_client ws;
+
+	ws_open_token(&ws, g, token, "binary");
+	if (ws.status != status)
+		vdi_test_fail(__FILE__, __LINE__, "%s: expected %d, got %d %s", what, status, ws.status, ws.body);
+	check_str_contains(ws.body, "\"error\"");
+	ws_client_close(&ws);
+}
+
+static void test_bad_tokens_and_targets(void)
+{
+	struct gateway g;
+	struct target t;
+	struct vdi_token_key other;
+	_cleanup_free_ char *tgt = NULL, *good = NULL, *expired = NULL, *wrong_key = NULL, *outside = NULL,
+			    *traversal = NULL, *tcp = NULL, *tampered = NULL, *forged = NULL;
+	char err[256], path[700];
+	struct http_reply r;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk3.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	good = token_for(&g.key, 3, tgt, 60);
+	expired = token_for(&g.key, 3, tgt, -1);
+	snprintf(path, sizeof(path), "%s/other.key", vdi_test_tmpdir());
+	check_ok(vdi_token_key_generate(path, NULL, 0));
+	if (vdi_token_key_load(path, &other, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	wrong_key = token_for(&other, 3, tgt, 60);
+	outside = token_for(&g.key, 3, "unix:/run/libvirt/libvirt-sock", 60);
+	snprintf(path, sizeof(path), "unix:%s/../spice/desk3.sock", g.spice_dir);
+	traversal = token_for(&g.key, 3, path, 60);
+	tcp = token_for(&g.key, 3, "tcp:127.0.0.1:22", 60);
+	/* Tampered: the payload of another token with this one's signature. */
+	{
+		_cleanup_free_ char *other_desk = token_for(&g.key, 4, tgt, 60);
+		char *dot1 = strchr(good, '.'), *dot2 = strrchr(good, '.');
+		char *odot1 = strchr(other_desk, '.'), *odot2 = strrchr(other_desk, '.');
+
+		check(asprintf(&tampered, "v1.%.*s%s", (int)(odot2 - odot1 - 1), odot1 + 1, dot2) > 0);
+		(void)dot1;
+		/* Forged: a well-formed token whose signature is made up. */
+		check(asprintf(&forged, "%.*s.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", (int)(dot2 - good), good) > 0);
+	}
+
+	expect_ws_refused(&g, "", 401, "no token");
+	expect_ws_refused(&g, "garbage", 401, "malformed");
+	expect_ws_refused(&g, "v1.e30.AAAA", 401, "malformed claims");
+	expect_ws_refused(&g, expired, 401, "expired");
+	expect_ws_refused(&g, wrong_key, 401, "wrong key");
+	expect_ws_refused(&g, tampered, 401, "tampered");
+	expect_ws_refused(&g, forged, 401, "forged");
+	expect_ws_refused(&g, outside, 403, "target outside allowed_targets");
+	expect_ws_refused(&g, traversal, 403, "target with ..");
+	expect_ws_refused(&g, tcp, 403, "tcp target not allowed");
+	check_int_eq(t.connections, 0);
+	/* Refusals are logged, with their reason and without the token. */
+	check(log_has(&g, "127.0.0.1: expired"));
+	check(log_has(&g, "127.0.0.1: bad-signature"));
+	check(log_has(&g, "127.0.0.1: target"));
+	check(!log_has(&g, good + 10));
+	check(!log_has(&g, expired + 10));
+
+	/* The good one still works, and the counters say what happened. */
+	{
+		struct ws_client ws;
+
+		ws_open_token(&ws, &g, good, "binary");
+		check_int_eq(ws.status, 101);
+		ws_client_close(&ws);
+	}
+	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
+	check_int_eq(r.status, 200);
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"expired\"} 1");
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"bad-signature\"} 3");
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"target\"} 3");
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"no-token\"} 1");
+	check_str_contains(r.body, "vdi_gateway_connections_total 1");
+	http_reply_finish(&r);
+	stop_gateway(&g);
+}
+
+/* ---- HTTP CONNECT ----------------------------------------------------------------------------- */
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 15 };
+
+	check(fd >= 0);
+	check(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads until the end of an HTTP reply head (or the connection ends); returns the head. */
+static char *read_head(int fd)
+{
+	char *buf = calloc(1, 8192);
+	size_t len = 0;
+
+	check(buf);
+	while (len < 8191 && !strstr(buf, "\r\n\r\n")) {
+		ssize_t n = recv(fd, buf + len, 1, 0);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	return buf;
+}
+
+static char *connect_request(int64_t desktop, const char *token)
+{
+	char cred[4096], b64[6000], *req;
+
+	snprintf(cred, sizeof(cred), "token:%s", token);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred, (int)strlen(cred));
+	check(asprintf(&req,
+		       "CONNECT desktop-%lld:5900 HTTP/1.1\r\nHost: desktop-%lld:5900\r\n"
+		       "Proxy-Authorization: Basic %s\r\nUser-Agent: test\r\n\r\n",
+		       (long long)desktop, (long long)desktop, b64) > 0);
+	return req;
+}
+
+static void expect_connect_status(struct gateway *g, const char *request, const char *status)
+{
+	int fd = tcp_connect(g->port);
+	_cleanup_free_ char *head = NULL;
+
+	check(send(fd, request, strlen(request), MSG_NOSIGNAL) == (ssize_t)strlen(request));
+	head = read_head(fd);
+	if (!startswith(head, status))
+		vdi_test_fail(__FILE__, __LINE__, "%.60s...: expected \"%s\", got \"%s\"", request, status, head);
+	close(fd);
+}
+
+static void test_connect_relay(void)
+{
+	struct gateway g;
+	struct target t;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL, *head = NULL, *other = NULL, *bad = NULL,
+			    *expired = NULL;
+	char buf[64];
+	int fd;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk5.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 5, tgt, 60);
+
+	/* remote-viewer's way in: CONNECT with the token as proxy password, then SPICE bytes. */
+	req = connect_request(5, token);
+	fd = tcp_connect(g.port);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	check(send(fd, "REDQ-thin", 9, MSG_NOSIGNAL) == 9);
+	{
+		size_t got = 0;
+
+		while (got < 9) {
+			ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			check(n > 0);
+			got += (size_t)n;
+		}
+		check(memcmp(buf, "REDQ-thin", 9) == 0);
+	}
+	close(fd);
+
+	/* Refusals: no credentials, another desktop's id, a bad or expired token, not a desktop, junk. */
+	expect_connect_status(&g, "CONNECT desktop-5:5900 HTTP/1.1\r\nHost: desktop-5:5900\r\n\r\n",
+			      "HTTP/1.1 407 ");
+	other = connect_request(6, token);
+	expect_connect_status(&g, other, "HTTP/1.1 403 ");
+	bad = connect_request(5, "v1.e30.AAAA");
+	expect_connect_status(&g, bad, "HTTP/1.1 403 ");
+	{
+		_cleanup_free_ char *e = token_for(&g.key, 5, tgt, -5);
+
+		expired = connect_request(5, e);
+	}
+	expect_connect_status(&g, expired, "HTTP/1.1 403 ");
+	expect_connect_status(&g, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+			      "HTTP/1.1 404 ");
+	check_int_eq(t.connections, 1);
+	check(log_has(&g, "127.0.0.1: no-token"));
+	check(log_has(&g, "127.0.0.1: target: the token is for another desktop"));
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* ---- bad HTTP ------------------------------------------------------------------------------------ */
+
+static void test_bad_http_and_slowloris(void)
+{
+	struct gateway g;
+	struct target t;
+	struct http_reply r;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *huge = NULL;
+	int slow, fd;
+	uint64_t t0;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk7.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 7, tgt, 60);
+
+	check_ok(http_request(g.port, "GET", "/nope", NULL, NULL, 0, &r));
+	check_int_eq(r.status, 404);
+	check_str_eq(r.body, "{\"error\":\"no such resource\"}");
+	http_reply_finish(&r);
+	check_ok(http_request(g.port, "GET", "/spice?token=x", NULL, NULL, 0, &r));
+	check_int_eq(r.status, 400);
+	http_reply_finish(&r);
+	check_ok(http_request(g.port, "POST", "/spice", NULL, "{}", 2, &r));
+	check(r.status >= 400 && r.status < 500);
+	http_reply_finish(&r);
+
+	/* Junk, and headers far over the limit: refused (an error or a closed connection). */
+	fd = tcp_connect(g.port);
+	check(send(fd, "\x16\x03\x01 hello\r\n\r\n", 12, MSG_NOSIGNAL) > 0);
+	{
+		_cleanup_free_ char *head = read_head(fd);
+
+		check(!startswith(head, "HTTP/1.1 2"));
+	}
+	close(fd);
+	huge = malloc(64 * 1024);
+	memset(huge, 'a', 64 * 1024 - 1);
+	huge[64 * 1024 - 1] = '\0';
+	{
+		char *req = NULL;
+
+		check(asprintf(&req, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", huge) > 0);
+		fd = tcp_connect(g.port);
+		(void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+		{
+			_cleanup_free_ char *head = read_head(fd);
+
+			check(!startswith(head, "HTTP/1.1 2"));
+		}
+		close(fd);
+		free(req);
+	}
+
+	/* Slowloris: a request that never ends does not hold the gateway, and is dropped. */
+	slow = tcp_connect(g.port);
+	check(send(slow, "GET /spice?token=", 17, MSG_NOSIGNAL) == 17);
+	t0 = vdi_test_now_ms();
+	{
+		struct ws_client ws;
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		ws_open_token(&ws, &g, token, "binary");
+		check_int_eq(ws.status, 101);
+		check_ok(ws_client_send(&ws, "alive", 5));
+		check_ok(ws_client_recv(&ws, &got, &len, 5000));
+		free(got);
+		ws_client_close(&ws);
+	}
+	{
+		char c;
+		struct pollfd pfd = { .fd = slow, .events = POLLIN };
+
+		check(poll(&pfd, 1, 30000) == 1);
+		check(recv(slow, &c, 1, 0) <= 0);
+		vdi_test_log("the slow request was dropped after %llu ms",
+			     (unsigned long long)(vdi_test_now_ms() - t0));
+	}
+	close(slow);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+static void test_check_config(void)
+{
+	char conf[512], cmd[1200];
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/bad.conf", vdi_test_tmpdir());
+	check(f = fopen(conf, "we"));
+	fputs("[gateway]\nidle_timeout = soon\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check-config 2>&1 | grep -q 'bad.conf:2: \\[gateway\\] idle_timeout'",
+		 getenv("VDI_GATEWAY_BIN"), conf);
+	check_int_eq(system(cmd), 0);
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST(test_handshake_and_echo),
+	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
+	VDI_TEST(test_bad_tokens_and_targets),
+	VDI_TEST(test_connect_relay),
+	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
+	VDI_TEST(test_check_config),
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
