@@ -24,7 +24,8 @@
 #include "private.h"
 #include "target.h"
 
-#define WS_RX_BUFFER (64 * 1024)
+/* What a client sends is small (input, acks): 16 KiB a read, allocated per connection. */
+#define WS_RX_BUFFER (16 * 1024)
 
 /* ---- admission ------------------------------------------------------------------------------- */
 

@@ -234,8 +234,15 @@ static void *target_main(void *data)
 			return NULL;
 		}
 		__atomic_add_fetch(&t->connections, 1, __ATOMIC_SEQ_CST);
-		check_int_eq(pthread_create(&th, NULL, target_conn, a), 0);
-		pthread_detach(th);
+		{
+			pthread_attr_t attr;
+
+			pthread_attr_init(&attr);
+			pthread_attr_setstacksize(&attr, 256 * 1024);
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			check_int_eq(pthread_create(&th, &attr, target_conn, a), 0);
+			pthread_attr_destroy(&attr);
+		}
 	}
 }
 
@@ -397,6 +404,159 @@ static void test_hundred_mib_each_way(void)
 	check(max_frame <= 64 * 1024);
 	ws_client_close(&ws);
 	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* The gateway's resident memory, from /proc. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	check(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void test_slow_reader_bounded_memory(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t received = 0, mismatches = 0;
+	long before, stalled;
+
+	start_gateway(&g);
+	target_start(&t, &g, "flood.sock", TARGET_STREAM);
+	t.send = 4ull << 30; /* far more than will ever be read: the target blocks on a full socket */
+	tgt = target_name(&t);
+	token = token_for(&g.key, 8, tgt, 60);
+	before = rss_kib(g.pid);
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+
+	/* The client reads nothing for 3 s while the desktop side floods. */
+	usleep(3000 * 1000);
+	stalled = rss_kib(g.pid);
+	vdi_test_log("gateway RSS %ld KiB before, %ld KiB after 3 s of a flooding desktop and a stalled reader",
+		     before, stalled);
+	/* Two queues of 256 KiB, a 64 KiB read each way and libwebsockets' own buffers: far below 8 MiB. */
+	check(stalled - before < 8 * 1024);
+
+	/* Reading again, the stream resumes where it stopped, byte-exact. */
+	while (received < (32u << 20)) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		check_ok(ws_client_recv(&ws, &got, &len, 10000));
+		for (size_t i = 0; i < len; i++)
+			if (got[i] != pattern(received + i))
+				mismatches++;
+		received += len;
+		free(got);
+	}
+	check_int_eq(mismatches, 0);
+	ws_client_close(&ws);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+struct many {
+	struct gateway *g;
+	const char *token;
+	int first, count;
+	struct ws_client *ws;
+	int failures;
+};
+
+static void *open_many(void *data)
+{
+	struct many *m = data;
+
+	for (int i = m->first; i < m->first + m->count; i++) {
+		char path[2048];
+
+		snprintf(path, sizeof(path), "/spice?token=%s", m->token);
+		if (ws_client_open(&m->ws[i], m->g->port, path, "binary") < 0 || m->ws[i].status != 101)
+			m->failures++;
+	}
+	return NULL;
+}
+
+static void test_thousand_connections(void)
+{
+	enum { N = 1000, THREADS = 8 };
+	struct gateway g;
+	struct target t;
+	struct ws_client *ws = calloc(N, sizeof(*ws));
+	struct many m[THREADS];
+	pthread_t th[THREADS];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	struct http_reply r;
+	int failures = 0;
+	uint64_t t0;
+
+	check(ws);
+	start_gateway(&g);
+	target_start(&t, &g, "many.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 9, tgt, 120);
+
+	t0 = vdi_test_now_ms();
+	for (int k = 0; k < THREADS; k++) {
+		m[k] = (struct many){ .g = &g, .token = token, .first = k * (N / THREADS), .count = N / THREADS, .ws = ws };
+		check_int_eq(pthread_create(&th[k], NULL, open_many, &m[k]), 0);
+	}
+	for (int k = 0; k < THREADS; k++) {
+		pthread_join(th[k], NULL);
+		failures += m[k].failures;
+	}
+	check_int_eq(failures, 0);
+	vdi_test_log("%d WebSockets open in %llu ms", N, (unsigned long long)(vdi_test_now_ms() - t0));
+
+	/* All of them at once: each carries its own bytes. */
+	for (int i = 0; i < N; i++) {
+		char msg[32];
+
+		snprintf(msg, sizeof(msg), "conn-%04d", i);
+		check_ok(ws_client_send(&ws[i], msg, strlen(msg)));
+	}
+	for (int i = 0; i < N; i++) {
+		char msg[32];
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		snprintf(msg, sizeof(msg), "conn-%04d", i);
+		check_ok(ws_client_recv(&ws[i], &got, &len, 20000));
+		check_int_eq(len, strlen(msg));
+		check(memcmp(got, msg, len) == 0);
+		free(got);
+	}
+	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
+	check_str_contains(r.body, "vdi_gateway_connections 1000\n");
+	http_reply_finish(&r);
+	vdi_test_log("gateway RSS with %d relays: %ld KiB", N, rss_kib(g.pid));
+	for (int i = 0; i < N; i++)
+		ws_client_close(&ws[i]);
+	free(ws);
+	/* They all go. */
+	for (uint64_t end = vdi_test_now_ms() + 10000;; usleep(50 * 1000)) {
+		bool zero;
+
+		check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
+		zero = strstr(r.body, "vdi_gateway_connections 0\n") != NULL;
+		http_reply_finish(&r);
+		if (zero)
+			break;
+		check(vdi_test_now_ms() < end);
+	}
 	stop_gateway(&g);
 }
 
@@ -701,6 +861,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
 	VDI_TEST(test_bad_tokens_and_targets),
+	VDI_TEST_TIMEOUT(test_slow_reader_bounded_memory, 120),
+	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST(test_check_config),
