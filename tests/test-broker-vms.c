@@ -20,12 +20,15 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -52,6 +55,9 @@ struct fixture {
 	char images[512];
 	char pool[32];       /* the broker pool the test uses most: "p<pid>" */
 	char key_path[512];
+	pid_t gateway;         /* vdi-gateway, when the test started one */
+	int gateway_port;
+	char gateway_log[600];
 };
 
 /* ---- fixture ------------------------------------------------------------------------------- */
@@ -136,9 +142,62 @@ static void add_pool(struct fixture *f, const char *name, const char *tmpl, cons
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
 }
 
-static void setup(struct fixture *f)
+/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops. */
+static void start_gateway(struct fixture *f)
 {
-	char libvirt[512];
+	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
+	char conf[600], line[512];
+	uint64_t end;
+	FILE *c;
+	int out;
+
+	snprintf(conf, sizeof(conf), "%s/gateway.conf", vdi_test_tmpdir());
+	snprintf(f->gateway_log, sizeof(f->gateway_log), "%s/gateway.log", vdi_test_tmpdir());
+	check(c = fopen(conf, "we"));
+	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/\n[tokens]\nkey_file = %s\n",
+		vdi_test_tmpdir(), f->key_path);
+	fclose(c);
+	if (access(f->key_path, F_OK) != 0)
+		check_ok(vdi_token_key_generate(f->key_path, NULL, 0));
+	out = open(f->gateway_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	check(out >= 0);
+	f->gateway = fork();
+	check(f->gateway >= 0);
+	if (f->gateway == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(out, 2);
+		execl(bin, bin, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	close(out);
+	for (end = vdi_test_now_ms() + 10000; !f->gateway_port && vdi_test_now_ms() < end; usleep(20 * 1000)) {
+		FILE *l = fopen(f->gateway_log, "re");
+
+		while (l && fgets(line, sizeof(line), l))
+			if (strstr(line, "listening on port "))
+				f->gateway_port = atoi(strstr(line, "listening on port ") + strlen("listening on port "));
+		if (l)
+			fclose(l);
+	}
+	check(f->gateway_port > 0);
+}
+
+static bool gateway_log_has(struct fixture *f, const char *needle)
+{
+	FILE *l = fopen(f->gateway_log, "re");
+	char line[1024];
+	bool found = false;
+
+	while (l && !found && fgets(line, sizeof(line), l))
+		found = strstr(line, needle) != NULL;
+	if (l)
+		fclose(l);
+	return found;
+}
+
+static void setup_with(struct fixture *f, bool gateway)
+{
+	char libvirt[1024];
 
 	require_libvirt();
 	test_cleanup_stale_runs(URI);
@@ -150,7 +209,18 @@ static void setup(struct fixture *f)
 	write_users();
 	snprintf(libvirt, sizeof(libvirt), "hosts = %s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
 		 f->storage_pool);
+	if (gateway) {
+		/* The broker's console URLs and .vv files name the gateway. */
+		start_gateway(f);
+		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
+			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
+	}
 	start_broker_with(&f->d, NULL, libvirt);
+}
+
+static void setup(struct fixture *f)
+{
+	setup_with(f, false);
 }
 
 /* Domain names of this test's broker pools: "vdi-<p|q|s><pid>-<id>". */
@@ -175,6 +245,13 @@ static void teardown(struct fixture *f)
 	int n;
 
 	stop_broker(&f->d);
+	if (f->gateway > 0) {
+		int status;
+
+		check(kill(f->gateway, SIGTERM) == 0);
+		check(waitpid(f->gateway, &status, 0) == f->gateway);
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	c = virConnectOpen(URI);
 	check(c);
 	n = virConnectListAllDomains(c, &doms, 0);
@@ -816,7 +893,81 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 	teardown(&f);
 }
 
+/* ---- remote-viewer through the gateway ---------------------------------------------------------- */
+
+static void test_remote_viewer_through_gateway(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct http_reply vv;
+	char path[128], file[600], cmd[1600], log[600];
+	pid_t viewer;
+	int64_t id;
+	FILE *out;
+
+	if (access("/usr/bin/remote-viewer", X_OK) != 0 || access("/usr/bin/xvfb-run", X_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "remote-viewer and xvfb-run are needed: tools/install-deps installs them");
+	setup_with(&f, true);
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", 1, 0);
+	login_user(&f, &u1, 1);
+	id = ask_desktop(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+
+	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
+	vv = req(&f.d, "GET", path, u1.hdr, NULL);
+	check_int_eq(vv.status, 200);
+	snprintf(cmd, sizeof(cmd), "proxy=http://token:");
+	check_str_contains(vv.body, cmd);
+	snprintf(cmd, sizeof(cmd), "@127.0.0.1:%d\n", f.gateway_port);
+	check_str_contains(vv.body, cmd);
+	snprintf(file, sizeof(file), "%s/desktop.vv", vdi_test_tmpdir());
+	check(out = fopen(file, "we"));
+	fputs(vv.body, out);
+	fclose(out);
+	http_reply_finish(&vv);
+
+	/* remote-viewer opens it under a virtual X server: CONNECT through the gateway, the ticket to SPICE. */
+	snprintf(log, sizeof(log), "%s/remote-viewer.log", vdi_test_tmpdir());
+	viewer = fork();
+	check(viewer >= 0);
+	if (viewer == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setpgid(0, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl("/usr/bin/xvfb-run", "xvfb-run", "-a", "-s", "-screen 0 1024x768x24", "/usr/bin/remote-viewer",
+		      file, (char *)NULL);
+		_exit(127);
+	}
+	/* SPICE's main channel logged in: libvirt's graphics event moves the desktop to "connected". */
+	if (!wait_admin_state(&f.d, id, "connected", "u01", 60000)) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, f.gateway_log);
+		(void)system(cmd);
+		vdi_test_fail(__FILE__, __LINE__, "remote-viewer did not get to the desktop");
+	}
+	check(gateway_log_has(&f, "CONNECT relay from"));
+	snprintf(cmd, sizeof(cmd), "desktop %lld of u01", (long long)id);
+	check(gateway_log_has(&f, cmd));
+
+	/* When it goes, the desktop sees its client leave. */
+	kill(-viewer, SIGTERM);
+	waitpid(viewer, NULL, 0);
+	if (!wait_admin_state(&f.d, id, "disconnected", "u01", 30000)) {
+		struct http_reply m;
+
+		(void)system("ps aux | grep -E '[r]emote-viewer|[X]vfb' >&2");
+		check_ok(http_request(f.gateway_port, "GET", "/metrics", NULL, NULL, 0, &m));
+		vdi_test_fail(__FILE__, __LINE__, "the desktop did not see its client go; gateway:\n%s", m.body);
+	}
+	teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_remote_viewer_through_gateway, 300),
 	VDI_TEST_TIMEOUT(test_reconcile_deletes_orphans_of_its_pools_only, 300),
 	VDI_TEST_TIMEOUT(test_idle_reclaim_after_spice_disconnect, 300),
 	VDI_TEST_TIMEOUT(test_pooled_reset_and_persistent_keep, 900),
