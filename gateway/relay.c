@@ -13,6 +13,7 @@
  * as one WebSocket frame: spice-html5 reassembles small frames slowly.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,16 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 		return r ? target_writeable(r) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (r) {
+			/* A desktop that said its last words and hung up while we were not reading from it
+			 * (flow control): those words are still in the socket; take them before it goes. */
+			if (r->client && r->target_paused) {
+				uint8_t buf[16384];
+				ssize_t n;
+
+				while ((n = recv(lws_get_socket_fd(wsi), buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+					if (from_target(r, buf, (size_t)n) < 0)
+						break;
+			}
 			lws_set_opaque_user_data(wsi, NULL);
 			r->target = NULL;
 			r->target_gone = true;

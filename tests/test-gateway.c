@@ -447,8 +447,13 @@ static void test_slow_reader_bounded_memory(void)
 	stalled = rss_kib(g.pid);
 	vdi_test_log("gateway RSS %ld KiB before, %ld KiB after 3 s of a flooding desktop and a stalled reader",
 		     before, stalled);
-	/* Two queues of 256 KiB, a 64 KiB read each way and libwebsockets' own buffers: far below 8 MiB. */
+	/* Two queues of 256 KiB, a 64 KiB read each way and libwebsockets' own buffers: far below 8 MiB.
+	 * Under ASan (quarantine, shadow memory) RSS says less; unbounded buffering would still show. */
+#if defined(__SANITIZE_ADDRESS__)
+	check(stalled - before < 64 * 1024);
+#else
 	check(stalled - before < 8 * 1024);
+#endif
 
 	/* Reading again, the stream resumes where it stopped, byte-exact. */
 	while (received < (32u << 20)) {
@@ -843,6 +848,203 @@ static void test_bad_http_and_slowloris(void)
 	stop_gateway(&g);
 }
 
+/* ---- a real thin client: remote-viewer through CONNECT to the test SPICE server --------------------- */
+
+static const char *test_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		vdi_test_fail(__FILE__, __LINE__, "%s is not set: run this test through meson", name);
+	return v;
+}
+
+/* A child with its output in log, killed with the test. */
+static pid_t spawn(const char *log, char *const argv[], const char *display)
+{
+	pid_t pid = fork();
+
+	check(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (display)
+			setenv("DISPLAY", display, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+struct colour_area {
+	uint32_t rgb;
+	uint64_t count, sum_x, sum_y;
+};
+
+/*
+ * Reads Xvfb's screen (an XWD file, -fbdir) and counts the pixels of each
+ * colour in areas[], with their centroids.  False when the file is not a
+ * 32-bit little-endian XWD image.
+ */
+static bool screen_colours(const char *xwd, struct colour_area *areas, size_t n)
+{
+	FILE *f = fopen(xwd, "re");
+	uint8_t head[100], *row = NULL;
+	uint32_t hsize, width, height, bpp, bpl, ncolors;
+	bool ok = false;
+
+	for (size_t i = 0; i < n; i++)
+		areas[i].count = areas[i].sum_x = areas[i].sum_y = 0;
+	if (!f || fread(head, 1, sizeof(head), f) != sizeof(head))
+		goto out;
+	hsize = be32(head), width = be32(head + 16), height = be32(head + 20);
+	bpp = be32(head + 44), bpl = be32(head + 48), ncolors = be32(head + 76);
+	if (bpp != 32 || be32(head + 28) != 0 /* LSBFirst */ || bpl < width * 4 ||
+	    fseek(f, (long)hsize + (long)ncolors * 12, SEEK_SET) != 0)
+		goto out;
+	row = malloc(bpl);
+	check(row);
+	for (uint32_t y = 0; y < height; y++) {
+		if (fread(row, 1, bpl, f) != bpl)
+			goto out;
+		for (uint32_t x = 0; x < width; x++) {
+			uint32_t px = ((uint32_t)row[4 * x] | (uint32_t)row[4 * x + 1] << 8 | (uint32_t)row[4 * x + 2] << 16);
+
+			for (size_t i = 0; i < n; i++)
+				if (px == areas[i].rgb) {
+					areas[i].count++;
+					areas[i].sum_x += x;
+					areas[i].sum_y += y;
+				}
+		}
+	}
+	ok = true;
+out:
+	free(row);
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* The test server's picture: red | green over blue | white, each 320x240. */
+static bool shows_pattern(const char *xwd)
+{
+	struct colour_area a[4] = { { .rgb = 0xff0000 }, { .rgb = 0x00ff00 }, { .rgb = 0x0000ff }, { .rgb = 0xffffff } };
+	double cx[4], cy[4];
+
+	if (!screen_colours(xwd, a, 4))
+		return false;
+	for (int i = 0; i < 4; i++) {
+		if (a[i].count < 320 * 240 * 9 / 10)
+			return false;
+		cx[i] = (double)a[i].sum_x / (double)a[i].count;
+		cy[i] = (double)a[i].sum_y / (double)a[i].count;
+	}
+	/* red left of green, blue left of white, red above blue, green above white */
+	return cx[0] < cx[1] && cx[2] < cx[3] && cy[0] < cy[2] && cy[1] < cy[3];
+}
+
+static void test_remote_viewer_sees_the_picture(void)
+{
+	struct gateway g;
+	char sock[700], log[600], fbdir[600], xwd[700], vv[600], display[16] = "", ticket[] = "Pic-Ticket-1";
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	pid_t spice, xvfb, viewer;
+	int dfd[2];
+	FILE *f;
+	bool seen = false;
+
+	for (const char *const *b = (const char *const[]){ "/usr/bin/remote-viewer", "/usr/bin/Xvfb", NULL }; *b; b++)
+		if (access(*b, X_OK) != 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs it", *b);
+	start_gateway(&g);
+	snprintf(sock, sizeof(sock), "%s/picture.sock", g.spice_dir);
+	snprintf(log, sizeof(log), "%s/clients.log", vdi_test_tmpdir());
+	spice = spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
+		      NULL);
+	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
+		check(vdi_test_now_ms() < end);
+	check(asprintf(&tgt, "unix:%s", sock) > 0);
+	token = token_for(&g.key, 7, tgt, 120);
+
+	/* The .vv file as the broker writes it. */
+	snprintf(vv, sizeof(vv), "%s/desktop-7.vv", vdi_test_tmpdir());
+	check(f = fopen(vv, "we"));
+	fprintf(f, "[virt-viewer]\ntype=spice\nhost=desktop-7\nport=5900\npassword=%s\nproxy=http://token:%s@127.0.0.1:%d\n"
+		   "title=picture\n",
+		ticket, token, g.port);
+	fclose(f);
+
+	/* A virtual screen whose pixels are a file, and remote-viewer on it. */
+	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
+	check(mkdir(fbdir, 0755) == 0);
+	snprintf(xwd, sizeof(xwd), "%s/Xvfb_screen0", fbdir);
+	check(pipe(dfd) == 0);
+	{
+		char fdtext[16];
+
+		snprintf(fdtext, sizeof(fdtext), "%d", dfd[1]);
+		xvfb = spawn(log, (char *[]){ "/usr/bin/Xvfb", "-displayfd", fdtext, "-screen", "0", "1024x768x24", "-fbdir",
+					      fbdir, "-nolisten", "tcp", NULL },
+			     NULL);
+	}
+	close(dfd[1]);
+	{
+		ssize_t n = read(dfd[0], display + 1, sizeof(display) - 2);
+
+		check(n > 0);
+		display[0] = ':';
+		display[1 + n] = '\0';
+		display[strcspn(display, "\n")] = '\0';
+	}
+	close(dfd[0]);
+	viewer = spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, display);
+
+	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
+		seen = shows_pattern(xwd);
+	if (!seen) {
+		char cmd[1400];
+
+		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, g.log_path);
+		(void)system(cmd);
+	}
+	check(seen);
+	/* It came through the CONNECT relay, channel by channel. */
+	check(log_has(&g, "CONNECT relay from"));
+	check(file_has(log, "a client's channel is up"));
+
+	kill(viewer, SIGTERM);
+	waitpid(viewer, NULL, 0);
+	kill(xvfb, SIGTERM);
+	waitpid(xvfb, NULL, 0);
+	kill(spice, SIGTERM);
+	waitpid(spice, NULL, 0);
+	stop_gateway(&g);
+}
+
 static void test_check_config(void)
 {
 	char conf[512], cmd[1200];
@@ -865,6 +1067,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST(test_check_config),
 };
 
