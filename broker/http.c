@@ -561,7 +561,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return begin_request(wsi, pss, h, in);
 
 	case LWS_CALLBACK_HTTP_BODY:
-		if (!req || req->phase != 0)
+		/* lws also reports an empty body (in = NULL, len = 0). */
+		if (!req || req->phase != 0 || !len)
 			return 0;
 		if (req->body_len + len > BROKER_HTTP_MAX_BODY) {
 			req->close_after = true;

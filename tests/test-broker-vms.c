@@ -341,7 +341,8 @@ static void overlay_files(struct fixture *f, const char *pool, struct id_set *re
 	closedir(dir);
 }
 
-static char *read_marker(const char *disk)
+/* The marker in disk (which is taken: read_marker(overlay_of(...)) frees the path). */
+static char *read_marker(char *disk)
 {
 	_cleanup_free_ char *script = NULL;
 	char cmd[2048], line[256] = "";
@@ -357,6 +358,7 @@ static char *read_marker(const char *disk)
 	len = strlen(line);
 	while (len && line[len - 1] == '\n')
 		line[--len] = '\0';
+	free(disk);
 	return strdup(line);
 }
 
