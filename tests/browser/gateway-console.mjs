@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// spice-html5 (Debian's spice-html5) in Debian's chromium, driven by playwright-core, through
+// vdi-gateway's WebSocket relay to the test SPICE server (tests/spice/vdi-test-spice), which
+// shows four quadrants: red | green over blue | white.  The canvas spice-html5 draws is read
+// back pixel by pixel; a screenshot is kept in the test's directory.  TAP on stdout.
+//
+// Environment (meson sets it): VDI_GATEWAY_BIN, VDI_TEST_SPICE_BIN, VDI_SOURCE_ROOT.
+// VDI_TEST_KEEP=1 keeps the temp dir (screenshots, logs).
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SPICE_HTML5 = '/usr/share/spice-html5';
+const env = (name) => {
+	const v = process.env[name];
+	if (!v)
+		throw new Error(`${name} is not set: run this test through meson`);
+	return v;
+};
+
+const tap = [];
+let failed = 0;
+async function test(name, fn) {
+	const t0 = Date.now();
+	try {
+		await fn();
+		console.log(`ok ${tap.length + 1} - ${name} (${Date.now() - t0} ms)`);
+	} catch (e) {
+		failed++;
+		for (const line of String(e && e.stack || e).split('\n'))
+			console.log(`# ${line}`);
+		console.log(`not ok ${tap.length + 1} - ${name}`);
+	}
+	tap.push(name);
+}
+const check = (cond, what) => {
+	if (!cond)
+		throw new Error(`check failed: ${what}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- daemons -------------------------------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), 'vdi-browser-'));
+const children = [];
+process.on('exit', () => {
+	for (const c of children)
+		try { c.kill('SIGKILL'); } catch { /* gone */ }
+	if (!process.env.VDI_TEST_KEEP)
+		rmSync(dir, { recursive: true, force: true });
+});
+
+function start(bin, args, log, ready) {
+	const fd = openSync(join(dir, log), 'a');
+	const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+	children.push(child);
+	return (async () => {
+		for (let i = 0; i < 500; i++) {
+			const text = existsSync(join(dir, log)) ? readFileSync(join(dir, log), 'utf8') : '';
+			const m = text.match(ready);
+			if (m)
+				return m;
+			if (child.exitCode !== null)
+				throw new Error(`${bin} exited: ${text}`);
+			await sleep(20);
+		}
+		throw new Error(`${bin} did not get ready`);
+	})();
+}
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+function token(key, claims) {
+	const payload = b64url(JSON.stringify(claims));
+	const mac = createHmac('sha256', key).update(`v1.${payload}`).digest();
+	return `v1.${payload}.${b64url(mac)}`;
+}
+
+// ---- a static server for the page and spice-html5 ------------------------------------------------
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' };
+function serveStatic() {
+	const here = new URL('.', import.meta.url).pathname;
+	const server = createServer((req, res) => {
+		const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+		let file = null;
+		if (path === '/console.html')
+			file = join(here, 'console.html');
+		else if (path.startsWith('/spice-html5/'))
+			file = normalize(join(SPICE_HTML5, path.slice('/spice-html5/'.length)));
+		if (!file || !(file.startsWith(SPICE_HTML5) || file === join(here, 'console.html')) || !existsSync(file) ||
+		    !statSync(file).isFile()) {
+			res.writeHead(404).end();
+			return;
+		}
+		res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+		res.end(readFileSync(file));
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// ---- the test -------------------------------------------------------------------------------------
+
+const QUADRANTS = [
+	{ name: 'red', x: 160, y: 120, rgb: [255, 0, 0] },
+	{ name: 'green', x: 480, y: 120, rgb: [0, 255, 0] },
+	{ name: 'blue', x: 160, y: 360, rgb: [0, 0, 255] },
+	{ name: 'white', x: 480, y: 360, rgb: [255, 255, 255] },
+];
+
+async function main() {
+	console.log('1..2');
+	check(existsSync(CHROMIUM), `${CHROMIUM} (Debian chromium; tools/install-deps installs it)`);
+	check(existsSync(join(SPICE_HTML5, 'main.js')), `${SPICE_HTML5} (Debian spice-html5)`);
+
+	const key = randomBytes(32);
+	writeFileSync(join(dir, 'token.key'), key, { mode: 0o600 });
+	writeFileSync(join(dir, 'vdi.conf'),
+		`[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:${dir}/\n[tokens]\nkey_file = ${dir}/token.key\n`);
+	const ticket = 'Html5-Ticket';
+	const sock = join(dir, 'picture.sock');
+	await start(env('VDI_TEST_SPICE_BIN'), ['--unix', sock, '--password', ticket], 'spice.log', /ready/);
+	const gw = await start(env('VDI_GATEWAY_BIN'), ['--config', join(dir, 'vdi.conf')], 'gateway.log',
+		/listening on port (\d+)/);
+	const gwPort = Number(gw[1]);
+	const web = await serveStatic();
+	const webPort = web.address().port;
+	const browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+			'--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+	});
+
+	try {
+		await test('spice-html5 shows the test server\'s picture through the gateway', async () => {
+			const t = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 120,
+				jti: b64url(randomBytes(12)) });
+			const uri = `ws://127.0.0.1:${gwPort}/spice?token=${t}`;
+			const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+			const t0 = Date.now();
+			await page.goto(`http://127.0.0.1:${webPort}/console.html?uri=${encodeURIComponent(uri)}` +
+				`&password=${encodeURIComponent(ticket)}`);
+			// The canvas appears once the display channel has its surface; then it must show the picture.
+			let pixels = null;
+			for (let i = 0; i < 300 && !pixels; i++) {
+				const state = await page.evaluate(() => window.vdiConsole && window.vdiConsole.state);
+				check(state !== 'error', `spice-html5 failed: ${await page.evaluate(() => window.vdiConsole.error)}`);
+				pixels = await page.evaluate((qs) => {
+					const c = document.querySelector('#spice-screen canvas');
+					if (!c || c.width < 640 || c.height < 480)
+						return null;
+					const ctx = c.getContext('2d');
+					const got = qs.map((q) => Array.from(ctx.getImageData(q.x, q.y, 1, 1).data.slice(0, 3)));
+					return got.every((p, i) => p.join() === qs[i].rgb.join()) ? got : null;
+				}, QUADRANTS);
+				if (!pixels)
+					await sleep(100);
+			}
+			await page.screenshot({ path: join(dir, 'spice-html5.png') });
+			console.log(`# first frame with the picture after ${Date.now() - t0} ms; screenshot ${join(dir, 'spice-html5.png')}`);
+			check(pixels, 'the canvas shows red | green over blue | white at the quadrants\' centres');
+			const log = readFileSync(join(dir, 'gateway.log'), 'utf8');
+			check(/WebSocket relay from .* to desktop 11 of ann/.test(log), 'the gateway relayed the WebSockets');
+			await page.close();
+		});
+
+		await test('a token for another target, or expired, gets no picture', async () => {
+			const bad = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) - 5,
+				jti: b64url(randomBytes(12)) });
+			const page = await browser.newPage();
+			await page.goto(`http://127.0.0.1:${webPort}/console.html?uri=` +
+				encodeURIComponent(`ws://127.0.0.1:${gwPort}/spice?token=${bad}`) + `&password=${ticket}`);
+			let state = 'connecting';
+			for (let i = 0; i < 100 && state === 'connecting'; i++) {
+				await sleep(50);
+				state = await page.evaluate(() => window.vdiConsole.state);
+			}
+			const canvas = await page.evaluate(() => !!document.querySelector('#spice-screen canvas'));
+			check(state === 'error' && !canvas, `expired token: state ${state}, canvas ${canvas}`);
+			const log = readFileSync(join(dir, 'gateway.log'), 'utf8');
+			check(/refused WebSocket from .*: expired/.test(log), 'the gateway logged the refusal');
+			await page.close();
+		});
+	} finally {
+		await browser.close();
+		web.close();
+	}
+}
+
+main().then(() => process.exit(failed ? 1 : 0), (e) => {
+	console.log(`Bail out! ${String(e && e.stack || e).split('\n')[0]}`);
+	process.exit(1);
+});
