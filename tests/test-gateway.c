@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "http-client.h"
 #include "token.h"
+#include "screen.h"
 #include "ws-client.h"
 
 struct gateway {
@@ -859,28 +860,6 @@ static const char *test_env(const char *name)
 	return v;
 }
 
-/* A child with its output in log, killed with the test. */
-static pid_t spawn(const char *log, char *const argv[], const char *display)
-{
-	pid_t pid = fork();
-
-	check(pid >= 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (display)
-			setenv("DISPLAY", display, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 static bool file_has(const char *path, const char *needle)
 {
 	FILE *f = fopen(path, "re");
@@ -894,96 +873,36 @@ static bool file_has(const char *path, const char *needle)
 	return found;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-struct colour_area {
-	uint32_t rgb;
-	uint64_t count, sum_x, sum_y;
-};
-
-/*
- * Reads Xvfb's screen (an XWD file, -fbdir) and counts the pixels of each
- * colour in areas[], with their centroids.  False when the file is not a
- * 32-bit little-endian XWD image.
- */
-static bool screen_colours(const char *xwd, struct colour_area *areas, size_t n)
-{
-	FILE *f = fopen(xwd, "re");
-	uint8_t head[100], *row = NULL;
-	uint32_t hsize, width, height, bpp, bpl, ncolors;
-	bool ok = false;
-
-	for (size_t i = 0; i < n; i++)
-		areas[i].count = areas[i].sum_x = areas[i].sum_y = 0;
-	if (!f || fread(head, 1, sizeof(head), f) != sizeof(head))
-		goto out;
-	hsize = be32(head), width = be32(head + 16), height = be32(head + 20);
-	bpp = be32(head + 44), bpl = be32(head + 48), ncolors = be32(head + 76);
-	if (bpp != 32 || be32(head + 28) != 0 /* LSBFirst */ || bpl < width * 4 ||
-	    fseek(f, (long)hsize + (long)ncolors * 12, SEEK_SET) != 0)
-		goto out;
-	row = malloc(bpl);
-	check(row);
-	for (uint32_t y = 0; y < height; y++) {
-		if (fread(row, 1, bpl, f) != bpl)
-			goto out;
-		for (uint32_t x = 0; x < width; x++) {
-			uint32_t px = ((uint32_t)row[4 * x] | (uint32_t)row[4 * x + 1] << 8 | (uint32_t)row[4 * x + 2] << 16);
-
-			for (size_t i = 0; i < n; i++)
-				if (px == areas[i].rgb) {
-					areas[i].count++;
-					areas[i].sum_x += x;
-					areas[i].sum_y += y;
-				}
-		}
-	}
-	ok = true;
-out:
-	free(row);
-	if (f)
-		fclose(f);
-	return ok;
-}
-
 /* The test server's picture: red | green over blue | white, each 320x240. */
-static bool shows_pattern(const char *xwd)
+static bool shows_pattern(const struct screen *scr)
 {
-	struct colour_area a[4] = { { .rgb = 0xff0000 }, { .rgb = 0x00ff00 }, { .rgb = 0x0000ff }, { .rgb = 0xffffff } };
-	double cx[4], cy[4];
+	struct screen_colour c[4] = { { .rgb = 0xff0000 }, { .rgb = 0x00ff00 }, { .rgb = 0x0000ff }, { .rgb = 0xffffff } };
 
-	if (!screen_colours(xwd, a, 4))
+	if (!screen_colours(scr, c, 4))
 		return false;
-	for (int i = 0; i < 4; i++) {
-		if (a[i].count < 320 * 240 * 9 / 10)
+	for (int i = 0; i < 4; i++)
+		if (c[i].count < 320 * 240 * 9 / 10)
 			return false;
-		cx[i] = (double)a[i].sum_x / (double)a[i].count;
-		cy[i] = (double)a[i].sum_y / (double)a[i].count;
-	}
 	/* red left of green, blue left of white, red above blue, green above white */
-	return cx[0] < cx[1] && cx[2] < cx[3] && cy[0] < cy[2] && cy[1] < cy[3];
+	return c[0].x < c[1].x && c[2].x < c[3].x && c[0].y < c[2].y && c[1].y < c[3].y;
 }
 
 static void test_remote_viewer_sees_the_picture(void)
 {
 	struct gateway g;
-	char sock[700], log[600], fbdir[600], xwd[700], vv[600], display[16] = "", ticket[] = "Pic-Ticket-1";
+	char sock[700], log[600], fbdir[600], vv[600], ticket[] = "Pic-Ticket-1";
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
-	pid_t spice, xvfb, viewer;
-	int dfd[2];
+	struct screen scr;
+	pid_t spice, viewer;
 	FILE *f;
 	bool seen = false;
 
-	for (const char *const *b = (const char *const[]){ "/usr/bin/remote-viewer", "/usr/bin/Xvfb", NULL }; *b; b++)
-		if (access(*b, X_OK) != 0)
-			vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs it", *b);
+	if (access("/usr/bin/remote-viewer", X_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
 	start_gateway(&g);
 	snprintf(sock, sizeof(sock), "%s/picture.sock", g.spice_dir);
 	snprintf(log, sizeof(log), "%s/clients.log", vdi_test_tmpdir());
-	spice = spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
+	spice = screen_spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
 		      NULL);
 	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
 		check(vdi_test_now_ms() < end);
@@ -1000,31 +919,11 @@ static void test_remote_viewer_sees_the_picture(void)
 
 	/* A virtual screen whose pixels are a file, and remote-viewer on it. */
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
-	check(mkdir(fbdir, 0755) == 0);
-	snprintf(xwd, sizeof(xwd), "%s/Xvfb_screen0", fbdir);
-	check(pipe(dfd) == 0);
-	{
-		char fdtext[16];
-
-		snprintf(fdtext, sizeof(fdtext), "%d", dfd[1]);
-		xvfb = spawn(log, (char *[]){ "/usr/bin/Xvfb", "-displayfd", fdtext, "-screen", "0", "1024x768x24", "-fbdir",
-					      fbdir, "-nolisten", "tcp", NULL },
-			     NULL);
-	}
-	close(dfd[1]);
-	{
-		ssize_t n = read(dfd[0], display + 1, sizeof(display) - 2);
-
-		check(n > 0);
-		display[0] = ':';
-		display[1 + n] = '\0';
-		display[strcspn(display, "\n")] = '\0';
-	}
-	close(dfd[0]);
-	viewer = spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, display);
+	screen_start(&scr, fbdir, log);
+	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
 
 	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
-		seen = shows_pattern(xwd);
+		seen = shows_pattern(&scr);
 	if (!seen) {
 		char cmd[1400];
 
@@ -1038,8 +937,7 @@ static void test_remote_viewer_sees_the_picture(void)
 
 	kill(viewer, SIGTERM);
 	waitpid(viewer, NULL, 0);
-	kill(xvfb, SIGTERM);
-	waitpid(xvfb, NULL, 0);
+	screen_stop(&scr);
 	kill(spice, SIGTERM);
 	waitpid(spice, NULL, 0);
 	stop_gateway(&g);
