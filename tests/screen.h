@@ -36,3 +36,6 @@ bool screen_colours(const struct screen *s, struct screen_colour *c, size_t n);
 
 /* The text tesseract reads on the screen (a new string), or NULL. */
 char *screen_text(const struct screen *s);
+
+/* The text tesseract reads in an image file (PNG, PPM), or NULL. */
+char *image_text(const char *path);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -981,7 +982,71 @@ static void test_remote_viewer_through_gateway(void)
 	teardown(&f);
 }
 
+/* ---- spice-html5 in a browser through the gateway ------------------------------------------------ */
+
+static void test_browser_console_shows_banner(void)
+{
+	struct fixture f;
+	struct user u1;
+	char path[128], dir[600], log[700], stop[700], png[700], script[700];
+	const char *url, *password;
+	json_t *j = NULL;
+	pid_t node;
+	int64_t id;
+	char *text = NULL;
+	bool banner = false;
+
+	setup_with(&f, true);
+	add_template(&f, "golden", NULL);
+	add_pool(&f, f.pool, "golden", "pooled", 1, 0);
+	login_user(&f, &u1, 1);
+	id = ask_desktop(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+
+	/* What the console page gets from the broker: the gateway's URL with a token, and the ticket. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	url = json_string_value(json_object_get(j, "url"));
+	password = json_string_value(json_object_get(j, "password"));
+	check(url && password);
+	snprintf(dir, sizeof(dir), "%s/browser", vdi_test_tmpdir());
+	check(mkdir(dir, 0755) == 0);
+	snprintf(log, sizeof(log), "%s/browser.log", dir);
+	snprintf(script, sizeof(script), "%s/tests/browser/open-console.mjs", test_env_or_fail("VDI_SOURCE_ROOT"));
+	node = screen_spawn(log, (char *[]){ (char *)test_env_or_fail("VDI_NODE_BIN"), script, (char *)url,
+					     (char *)password, dir, NULL },
+			    NULL);
+	json_decref(j);
+
+	/* spice-html5 draws the guest's text console: its banner is in the screenshot. */
+	snprintf(png, sizeof(png), "%s/console.png", dir);
+	for (uint64_t end = vdi_test_now_ms() + BOOT_MS; !banner && vdi_test_now_ms() < end;) {
+		free(text);
+		text = image_text(png);
+		banner = text && strstr(text, "-TEST-GUEST READY");
+		if (!banner)
+			usleep(1000 * 1000);
+	}
+	snprintf(stop, sizeof(stop), "%s/stop", dir);
+	fclose(fopen(stop, "we"));
+	waitpid(node, NULL, 0);
+	if (!banner) {
+		char cmd[1400];
+
+		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, f.gateway_log);
+		(void)system(cmd);
+		vdi_test_fail(__FILE__, __LINE__, "no banner in the browser; OCR read:\n%s", text ? text : "");
+	}
+	free(text);
+	vdi_test_log("spice-html5 shows the guest's banner");
+	check(gateway_log_has(&f, "WebSocket relay from"));
+	/* libvirt saw the browser's SPICE session come and go. */
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_browser_console_shows_banner, 400),
 	VDI_TEST_TIMEOUT(test_remote_viewer_through_gateway, 300),
 	VDI_TEST_TIMEOUT(test_reconcile_deletes_orphans_of_its_pools_only, 300),
 	VDI_TEST_TIMEOUT(test_idle_reclaim_after_spice_disconnect, 300),

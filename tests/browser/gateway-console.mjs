@@ -9,14 +9,11 @@
 // VDI_TEST_KEEP=1 keeps the temp dir (screenshots, logs).
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { consoleUrl, launch, serveConsole } from './lib.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SPICE_HTML5 = '/usr/share/spice-html5';
 const env = (name) => {
 	const v = process.env[name];
 	if (!v)
@@ -81,29 +78,6 @@ function token(key, claims) {
 	return `v1.${payload}.${b64url(mac)}`;
 }
 
-// ---- a static server for the page and spice-html5 ------------------------------------------------
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' };
-function serveStatic() {
-	const here = new URL('.', import.meta.url).pathname;
-	const server = createServer((req, res) => {
-		const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-		let file = null;
-		if (path === '/console.html')
-			file = join(here, 'console.html');
-		else if (path.startsWith('/spice-html5/'))
-			file = normalize(join(SPICE_HTML5, path.slice('/spice-html5/'.length)));
-		if (!file || !(file.startsWith(SPICE_HTML5) || file === join(here, 'console.html')) || !existsSync(file) ||
-		    !statSync(file).isFile()) {
-			res.writeHead(404).end();
-			return;
-		}
-		res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
-		res.end(readFileSync(file));
-	});
-	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 // ---- the test -------------------------------------------------------------------------------------
 
 const QUADRANTS = [
@@ -115,8 +89,6 @@ const QUADRANTS = [
 
 async function main() {
 	console.log('1..2');
-	check(existsSync(CHROMIUM), `${CHROMIUM} (Debian chromium; tools/install-deps installs it)`);
-	check(existsSync(join(SPICE_HTML5, 'main.js')), `${SPICE_HTML5} (Debian spice-html5)`);
 
 	const key = randomBytes(32);
 	writeFileSync(join(dir, 'token.key'), key, { mode: 0o600 });
@@ -128,13 +100,8 @@ async function main() {
 	const gw = await start(env('VDI_GATEWAY_BIN'), ['--config', join(dir, 'vdi.conf')], 'gateway.log',
 		/listening on port (\d+)/);
 	const gwPort = Number(gw[1]);
-	const web = await serveStatic();
-	const webPort = web.address().port;
-	const browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-			'--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-	});
+	const web = await serveConsole();
+	const browser = await launch();
 
 	try {
 		await test('spice-html5 shows the test server\'s picture through the gateway', async () => {
@@ -143,8 +110,7 @@ async function main() {
 			const uri = `ws://127.0.0.1:${gwPort}/spice?token=${t}`;
 			const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
 			const t0 = Date.now();
-			await page.goto(`http://127.0.0.1:${webPort}/console.html?uri=${encodeURIComponent(uri)}` +
-				`&password=${encodeURIComponent(ticket)}`);
+			await page.goto(consoleUrl(web, uri, ticket));
 			// The canvas appears once the display channel has its surface; then it must show the picture.
 			let pixels = null;
 			for (let i = 0; i < 300 && !pixels; i++) {
@@ -173,8 +139,7 @@ async function main() {
 			const bad = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) - 5,
 				jti: b64url(randomBytes(12)) });
 			const page = await browser.newPage();
-			await page.goto(`http://127.0.0.1:${webPort}/console.html?uri=` +
-				encodeURIComponent(`ws://127.0.0.1:${gwPort}/spice?token=${bad}`) + `&password=${ticket}`);
+			await page.goto(consoleUrl(web, `ws://127.0.0.1:${gwPort}/spice?token=${bad}`, ticket));
 			let state = 'connecting';
 			for (let i = 0; i < 100 && state === 'connecting'; i++) {
 				await sleep(50);

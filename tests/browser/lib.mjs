@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// What the browser tests share: a static server for the bare console page and Debian's
+// spice-html5, and Debian's chromium launched through playwright-core (never a downloaded one).
+import { createServer } from 'node:http';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SPICE_HTML5 = '/usr/share/spice-html5';
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' };
+
+/* Serves /console.html (tests/browser/console.html) and /spice-html5/* on 127.0.0.1, any port. */
+export function serveConsole() {
+	const page = join(new URL('.', import.meta.url).pathname, 'console.html');
+	const server = createServer((req, res) => {
+		const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+		let file = null;
+		if (path === '/console.html')
+			file = page;
+		else if (path.startsWith('/spice-html5/'))
+			file = normalize(join(SPICE_HTML5, path.slice('/spice-html5/'.length)));
+		if (!file || !(file === page || file.startsWith(SPICE_HTML5 + '/')) || !existsSync(file) ||
+		    !statSync(file).isFile()) {
+			res.writeHead(404).end();
+			return;
+		}
+		res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+		res.end(readFileSync(file));
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+export function consoleUrl(server, uri, password) {
+	return `http://127.0.0.1:${server.address().port}/console.html?uri=${encodeURIComponent(uri)}` +
+		`&password=${encodeURIComponent(password)}`;
+}
+
+export async function launch() {
+	for (const need of [CHROMIUM, join(SPICE_HTML5, 'main.js')])
+		if (!existsSync(need))
+			throw new Error(`${need} is missing: tools/install-deps installs Debian's chromium and spice-html5`);
+	return chromium.launch({
+		executablePath: CHROMIUM,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+			'--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+	});
+}
