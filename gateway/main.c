@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "gateway.h"
 #include "log.h"
 
@@ -19,41 +19,14 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *path = "/etc/vdi/vdi.conf";
 	struct vdi_config cfg;
 	struct gw *gw = NULL;
-	bool check_only = false;
 	char err[1024] = "";
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'k': check_only = true; break;
-		case 'h':
-			printf("usage: %s [--config FILE] [--check-config]\n", argv[0]);
-			return 0;
-		default:
-			return 2;
-		}
-	}
-
-	r = vdi_config_load(path, &cfg, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "vdi-gateway: %s\n", err);
-		return 1;
-	}
-	if (check_only) {
-		vdi_config_finish(&cfg);
-		printf("%s: configuration OK\n", path);
-		return 0;
-	}
+	r = vdi_daemon_config(argc, argv, "vdi-gateway", &cfg);
+	if (r <= 0)
+		return -r;
 
 	signal(SIGPIPE, SIG_IGN);
 	r = gw_new(&cfg, &gw, err, sizeof(err));

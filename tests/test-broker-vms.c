@@ -64,19 +64,6 @@ struct fixture {
 
 /* ---- fixture ------------------------------------------------------------------------------- */
 
-static void require_libvirt(void)
-{
-	virConnectPtr c = virConnectOpen(URI);
-
-	if (c) {
-		virConnectClose(c);
-		return;
-	}
-	if (getenv("VDI_SKIP_INTEGRATION"))
-		vdi_test_skip("no libvirtd answers on %s", URI);
-	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", URI);
-}
-
 static void user_name(int i, char *buf, size_t len)
 {
 	snprintf(buf, len, "u%02d", i);
@@ -201,7 +188,7 @@ static void setup_with(struct fixture *f, bool gateway)
 {
 	char libvirt[1024];
 
-	require_libvirt();
+	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
 	memset(f, 0, sizeof(*f));
 	snprintf(f->storage_pool, sizeof(f->storage_pool), "vdi-test-%d-%d", (int)getppid(), (int)getpid());

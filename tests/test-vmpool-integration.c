@@ -40,19 +40,6 @@ struct it {
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
-static void require_libvirt(void)
-{
-	virConnectPtr c = virConnectOpen(URI);
-
-	if (c) {
-		virConnectClose(c);
-		return;
-	}
-	if (getenv("VDI_SKIP_INTEGRATION"))
-		vdi_test_skip("no libvirtd answers on %s", URI);
-	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", URI);
-}
-
 static struct pool_template *make_template(const char *name, const char *disk, const char *extra_cmdline)
 {
 	_cleanup_free_ char *xml = test_guest_xml(extra_cmdline);
@@ -86,7 +73,7 @@ static void it_setup_at(struct it *it, const char *images)
 	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
 	int r;
 
-	require_libvirt();
+	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
 	memset(it, 0, sizeof(*it));
 	snprintf(it->pool_name, sizeof(it->pool_name), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
@@ -606,7 +593,7 @@ static void test_nothing_left_behind(void)
 	virStoragePoolPtr *pools = NULL;
 	int n;
 
-	require_libvirt();
+	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
 	c = virConnectOpen(URI);
 	check(c);

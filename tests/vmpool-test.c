@@ -231,3 +231,16 @@ void test_cleanup_stale_runs(const char *uri)
 	free(pools);
 	virConnectClose(c);
 }
+
+void test_require_libvirt(const char *uri)
+{
+	virConnectPtr c = virConnectOpen(uri);
+
+	if (c) {
+		virConnectClose(c);
+		return;
+	}
+	if (getenv("VDI_SKIP_INTEGRATION"))
+		vdi_test_skip("no libvirtd answers on %s", uri);
+	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", uri);
+}

@@ -50,3 +50,6 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
  * them; those of live runs are left alone.
  */
 void test_cleanup_stale_runs(const char *uri);
+
+/* Returns when a libvirtd answers on uri; else skips (VDI_SKIP_INTEGRATION=1) or fails the test. */
+void test_require_libvirt(const char *uri);

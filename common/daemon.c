@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "daemon.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config *cfg)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = "/etc/vdi/vdi.conf";
+	bool check_only = false;
+	char err[1024] = "";
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': check_only = true; break;
+		case 'h':
+			printf("usage: %s [--config FILE] [--check-config]\n", argv[0]);
+			return 0;
+		default:
+			return -2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n", name, argv[optind]);
+		return -2;
+	}
+	if (vdi_config_load(path, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		return -1;
+	}
+	if (check_only) {
+		vdi_config_finish(cfg);
+		printf("%s: configuration OK\n", path);
+		return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* What vdi's daemons share on the command line: --config FILE, --check-config, --help. */
+
+#include "config.h"
+
+/*
+ * Parses argv and loads the configuration into cfg.  Returns 1 when the
+ * daemon should go on (cfg is loaded: vdi_config_finish() it), or 0 minus
+ * the exit status when it is done: after --help or --check-config (0), a
+ * bad option (2), or a configuration error (1, printed as "name: message").
+ */
+int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config *cfg);
