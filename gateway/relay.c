@@ -131,12 +131,17 @@ static void relay_maybe_free(struct relay *r)
 	free(r);
 }
 
+/* Traffic: the idle clock starts again (idle_timeout 0: no clock, also not the request's). */
 static void touch(struct relay *r)
 {
 	uint64_t idle = r->gw->cfg->gateway.idle_timeout;
 
-	if (r->client && idle)
+	if (!r->client)
+		return;
+	if (idle)
 		lws_set_timeout(r->client, PENDING_TIMEOUT_USER_OK, (int)(idle > 86400 * 7 ? 86400 * 7 : idle));
+	else
+		lws_set_timeout(r->client, NO_PENDING_TIMEOUT, 0);
 }
 
 /* Connects the token's target and adopts the socket; -errno when it cannot be reached. */

@@ -44,7 +44,15 @@ struct gateway {
 
 /* ---- the daemon ------------------------------------------------------------------------------ */
 
+static void start_gateway_with(struct gateway *g, const char *extra);
+
 static void start_gateway(struct gateway *g)
+{
+	start_gateway_with(g, "");
+}
+
+/* extra: more [gateway] lines. */
+static void start_gateway_with(struct gateway *g, const char *extra)
 {
 	const char *bin = getenv("VDI_GATEWAY_BIN");
 	char err[256], line[512];
@@ -64,9 +72,9 @@ static void start_gateway(struct gateway *g)
 	if (vdi_token_key_load(g->key_path, &g->key, err, sizeof(err)) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "%s", err);
 	check(f = fopen(g->conf, "we"));
-	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, tcp:127.0.0.1:1\n"
+	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, tcp:127.0.0.1:1\n%s"
 		   "[tokens]\nkey_file = %s\n",
-		g->spice_dir, g->key_path);
+		g->spice_dir, extra, g->key_path);
 	fclose(f);
 
 	out = open(g->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -943,6 +951,43 @@ static void test_remote_viewer_sees_the_picture(void)
 	stop_gateway(&g);
 }
 
+static void test_idle_timeout(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client quiet, busy;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	start_gateway_with(&g, "idle_timeout = 2\n");
+	target_start(&t, &g, "idle.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 12, tgt, 60);
+	ws_open_token(&quiet, &g, token, "binary");
+	ws_open_token(&busy, &g, token, "binary");
+	check_int_eq(quiet.status, 101);
+	check_int_eq(busy.status, 101);
+	/* One talks every half second for 4 s, the other says nothing. */
+	for (int i = 0; i < 8; i++) {
+		check_ok(ws_client_send(&busy, "tick", 4));
+		check_ok(ws_client_recv(&busy, &got, &len, 5000));
+		free(got);
+		usleep(500 * 1000);
+	}
+	/* The quiet one was closed after 2 s without traffic; the busy one is still open. */
+	r = ws_client_recv(&quiet, &got, &len, 1000);
+	check_err(r, EPIPE);
+	check_ok(ws_client_send(&busy, "still", 5));
+	check_ok(ws_client_recv(&busy, &got, &len, 5000));
+	check_int_eq(len, 5);
+	free(got);
+	ws_client_close(&quiet);
+	ws_client_close(&busy);
+	stop_gateway(&g);
+}
+
 static void test_check_config(void)
 {
 	char conf[512], cmd[1200];
@@ -966,6 +1011,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_connect_relay),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
+	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
 };
 
