@@ -92,6 +92,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.listen = b->cfg.broker.listen,
 		.admin_socket = b->cfg.broker.admin_socket,
 		.web_root = b->cfg.broker.web_root,
+		.spice_html5 = b->cfg.broker.spice_html5,
 		.on_wake = on_wake,
 		.on_tick = on_tick,
 		.tick_ms = 1000,

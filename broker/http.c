@@ -69,6 +69,7 @@ struct broker_http {
 	atomic_bool woken;
 	struct lws_protocols protocols[2];
 	char *web_root; /* realpath, or NULL */
+	char *spice_html5; /* realpath of the system's spice-html5, served under /spice-html5/, or NULL */
 	char *admin_socket;
 	void (*on_wake)(void *userdata);
 	void (*on_tick)(void *userdata);
@@ -435,27 +436,27 @@ static const char *mime_type(const char *path)
 }
 
 /*
- * Serves a file under web_root: 1 when lws took over the reply, 0 when
- * there is no such file (the caller answers 404), -1 to close.
+ * Serves path (starting with '/') from the directory root: 1 when lws took
+ * over the reply, 0 when there is no such file (the caller answers 404),
+ * -1 to close.
  */
-static int serve_file(struct broker_req *req)
+static int serve_from(struct broker_req *req, const char *root, const char *path)
 {
-	struct broker_http *h = req->http;
 	char want[PATH_MAX], real[PATH_MAX];
 	size_t root_len;
 	struct stat st;
 	int r;
 
-	if (!h->web_root || startswith(req->path, "/api/") || strstr(req->path, "/.") || strchr(req->path, '\\'))
+	if (!root || path[0] != '/' || strstr(path, "/.") || strchr(path, '\\'))
 		return 0;
-	if (snprintf(want, sizeof(want), "%s%s%s", h->web_root, req->path,
-		     req->path[strlen(req->path) - 1] == '/' ? "index.html" : "") >= (int)sizeof(want))
+	if (snprintf(want, sizeof(want), "%s%s%s", root, path, path[strlen(path) - 1] == '/' ? "index.html" : "") >=
+	    (int)sizeof(want))
 		return 0;
-	/* No way out of web_root, also not through symbolic links. */
+	/* No way out of root, also not through symbolic links. */
 	if (!realpath(want, real))
 		return 0;
-	root_len = strlen(h->web_root);
-	if (strncmp(real, h->web_root, root_len) != 0 || real[root_len] != '/')
+	root_len = strlen(root);
+	if (strncmp(real, root, root_len) != 0 || real[root_len] != '/')
 		return 0;
 	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
@@ -467,6 +468,18 @@ static int serve_file(struct broker_req *req)
 	if (r > 0 && lws_http_transaction_completed(req->wsi))
 		return -1;
 	return 1;
+}
+
+/* GET of an unrouted path: /spice-html5/... from the system's spice-html5, the rest from web_root. */
+static int serve_file(struct broker_req *req)
+{
+	struct broker_http *h = req->http;
+
+	if (startswith(req->path, "/api/"))
+		return 0;
+	if (startswith(req->path, "/spice-html5/"))
+		return serve_from(req, h->spice_html5, req->path + strlen("/spice-html5"));
+	return serve_from(req, h->web_root, req->path);
 }
 
 static int dispatch(struct broker_req *req)
@@ -702,6 +715,8 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	/* A missing web root is no error: the API still works (the pages come with the package). */
 	if (opts->web_root)
 		h->web_root = realpath(opts->web_root, NULL);
+	if (opts->spice_html5)
+		h->spice_html5 = realpath(opts->spice_html5, NULL);
 	h->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = callback,
@@ -721,6 +736,7 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
 		free(h->web_root);
+		free(h->spice_html5);
 		free(h);
 		snprintf(err, errlen, "cannot start the HTTP server");
 		return -EIO;
@@ -765,6 +781,7 @@ struct broker_http *broker_http_free(struct broker_http *h)
 		(void)unlink(h->admin_socket);
 	free(h->admin_socket);
 	free(h->web_root);
+	free(h->spice_html5);
 	free(h);
 	return NULL;
 }

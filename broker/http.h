@@ -34,6 +34,7 @@ struct broker_http_options {
 	const char *listen;          /* host:port */
 	const char *admin_socket;    /* path of a unix socket serving the same routes (mode 0660), or NULL */
 	const char *web_root;        /* GET of an unrouted path outside /api/ serves a file from here, or NULL */
+	const char *spice_html5;     /* GET /spice-html5/... serves the system's spice-html5 from here, or NULL */
 	/* Called on the loop thread after broker_http_wake() (from any thread) and on each tick. */
 	void (*on_wake)(void *userdata);
 	void (*on_tick)(void *userdata);

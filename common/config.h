@@ -22,6 +22,7 @@ struct vdi_config {
 		uint64_t login_max_failures;
 		uint64_t login_lockout;      /* seconds */
 		char *web_root;              /* path */
+		char *spice_html5;           /* path of the system's spice-html5, served under /spice-html5/ */
 	} broker;
 	struct {
 		char *path;

@@ -600,7 +600,7 @@ static void test_static_files(void)
 {
 	struct daemon d;
 	struct http_reply r;
-	char conf[600], dir[512], file[600], hdr[256];
+	char conf[1400], dir[512], file[600], hdr[256];
 	FILE *f;
 
 	snprintf(dir, sizeof(dir), "%s/web", vdi_test_tmpdir());
@@ -610,7 +610,19 @@ static void test_static_files(void)
 	check(f);
 	fputs("<!doctype html><title>vdi</title>", f);
 	fclose(f);
-	snprintf(conf, sizeof(conf), "web_root = %s\n", dir);
+	/* The system's spice-html5 comes under /spice-html5/ from its own directory. */
+	{
+		char sh[600], js[700];
+
+		snprintf(sh, sizeof(sh), "%s/spice-html5", vdi_test_tmpdir());
+		check(mkdir(sh, 0755) == 0);
+		snprintf(js, sizeof(js), "%s/main.js", sh);
+		f = fopen(js, "we");
+		check(f);
+		fputs("export class SpiceMainConn {}\n", f);
+		fclose(f);
+		snprintf(conf, sizeof(conf), "web_root = %s\nspice_html5 = %s\n", dir, sh);
+	}
 	/* A secret next to the web root must stay out of reach. */
 	snprintf(file, sizeof(file), "%s/secret.txt", vdi_test_tmpdir());
 	f = fopen(file, "we");
@@ -630,8 +642,15 @@ static void test_static_files(void)
 	r = req(&d, "GET", "/index.html", NULL, NULL);
 	check_int_eq(r.status, 200);
 	http_reply_finish(&r);
+	r = req(&d, "GET", "/spice-html5/main.js", NULL, NULL);
+	check_int_eq(r.status, 200);
+	check_str_eq(r.body, "export class SpiceMainConn {}\n");
+	check(http_reply_header(&r, "content-type", hdr, sizeof(hdr)));
+	check_str_contains(hdr, "text/javascript");
+	http_reply_finish(&r);
 	static const char *const refused[] = { "/../secret.txt", "/%2e%2e/secret.txt", "/link.txt", "/missing.js",
-					       "/.hidden" };
+					       "/.hidden", "/spice-html5/../secret.txt", "/spice-html5/%2e%2e/secret.txt",
+					       "/spice-html5/", "/spice-html5/nope.js", "/spice-html5" };
 	for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
 		r = req(&d, "GET", refused[i], NULL, NULL);
 		if (r.status != 404 || strstr(r.body, "secret"))
