@@ -164,7 +164,12 @@ static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 	r->admitted = true;
 	r->gw->metrics.open++;
 	r->gw->metrics.opened_total++;
-	snprintf(r->desc, sizeof(r->desc), "desktop %lld of %.40s", (long long)c->dsk, c->sub);
+	{
+		char user[41];
+
+		snprintf(r->desc, sizeof(r->desc), "desktop %lld of %s", (long long)c->dsk,
+			 vdi_log_safe(c->sub, user, sizeof(user)));
+	}
 	if (r->connecting)
 		lws_callback_on_writable(r->target);
 	touch(r);
