@@ -30,6 +30,22 @@ static int time_option(const struct ctl *ctl, char **target, const char *name, c
 	return CTL_EXIT_OK;
 }
 
+/* One row of the table: the cells of element e. */
+static int audit_row(json_t *e, struct ctl_table *t)
+{
+	char id[32], time[32], actor[256], action[64], object[256], detail[1024];
+	const char *cells[] = {
+		ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
+		ctl_cell_time(json_object_get(e, "time"), time, sizeof(time)),
+		ctl_cell(json_object_get(e, "actor"), actor, sizeof(actor)),
+		ctl_cell(json_object_get(e, "action"), action, sizeof(action)),
+		ctl_cell(json_object_get(e, "object"), object, sizeof(object)),
+		ctl_cell(json_object_get(e, "detail"), detail, sizeof(detail)),
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
 int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -45,12 +61,8 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "TIME" }, { "ACTOR" }, { "ACTION" }, { "OBJECT" }, { "DETAIL" },
 	};
-	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
 	_cleanup_free_ char *target = strdup("/audit");
-	_cleanup_json_ json_t *reply = NULL;
 	uint64_t limit;
-	size_t i;
-	json_t *e;
 	int c, r;
 
 	if (!target)
@@ -93,27 +105,5 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 0)
 		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
 
-	r = ctl_call(ctl, "GET", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-
-	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	json_array_foreach(json_object_get(reply, "audit"), i, e) {
-		char id[32], time[32], actor[256], action[64], object[256], detail[1024];
-		const char *cells[] = {
-			ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
-			ctl_cell_time(json_object_get(e, "time"), time, sizeof(time)),
-			ctl_cell(json_object_get(e, "actor"), actor, sizeof(actor)),
-			ctl_cell(json_object_get(e, "action"), action, sizeof(action)),
-			ctl_cell(json_object_get(e, "object"), object, sizeof(object)),
-			ctl_cell(json_object_get(e, "detail"), detail, sizeof(detail)),
-		};
-
-		if (ctl_table_add_row(t, cells) < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	return ctl_print_table(t);
+	return ctl_list(ctl, target, "audit", columns, ELEMENTSOF(columns), audit_row);
 }

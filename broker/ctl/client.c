@@ -199,3 +199,25 @@ int ctl_print_table(const struct ctl_table *t)
 		return ctl_error(CTL_EXIT_FAILED, "cannot print the table: %s", strerror(-r));
 	return CTL_EXIT_OK;
 }
+
+int ctl_list(const struct ctl *ctl, const char *target, const char *member, const struct ctl_column *columns,
+	     size_t n_columns, int (*row)(json_t *e, struct ctl_table *t))
+{
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+	_cleanup_json_ json_t *reply = NULL;
+	size_t i;
+	json_t *e;
+	int r;
+
+	r = ctl_call(ctl, "GET", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	if (ctl_table_new(columns, n_columns, &t) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(reply, member), i, e)
+		if (row(e, t) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	return ctl_print_table(t);
+}

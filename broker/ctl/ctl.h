@@ -55,6 +55,16 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 /* Prints j to stdout, indented (--json). Returns an exit status. */
 int ctl_print_json(const json_t *j);
 
+struct ctl_column;
+struct ctl_table;
+/*
+ * GET target and print it: with --json the reply as it is, else a table of
+ * columns with one row per element of the reply's array member, whose
+ * cells row() adds (ctl_table_add_row()'s result).  Returns the exit status.
+ */
+int ctl_list(const struct ctl *ctl, const char *target, const char *member, const struct ctl_column *columns,
+	     size_t n_columns, int (*row)(json_t *e, struct ctl_table *t));
+
 /* Prints t to stdout. Returns an exit status. */
 int ctl_print_table(const struct ctl_table *t);
 

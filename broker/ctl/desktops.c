@@ -11,6 +11,25 @@
 #include "json.h"
 #include "text.h"
 
+/* One row of the table: the cells of element e. */
+static int desktop_row(json_t *e, struct ctl_table *t)
+{
+	char id[32], pool[256], state[32], owner[256], host[512], domain[256], assigned[32], disc[32], upd[32];
+	const char *cells[] = {
+		ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
+		ctl_cell(json_object_get(e, "pool"), pool, sizeof(pool)),
+		ctl_cell(json_object_get(e, "state"), state, sizeof(state)),
+		ctl_cell(json_object_get(e, "owner"), owner, sizeof(owner)),
+		ctl_cell(json_object_get(e, "host"), host, sizeof(host)),
+		ctl_cell(json_object_get(e, "domain"), domain, sizeof(domain)),
+		ctl_cell_time(json_object_get(e, "assigned_at"), assigned, sizeof(assigned)),
+		ctl_cell_time(json_object_get(e, "last_disconnect"), disc, sizeof(disc)),
+		ctl_cell_time(json_object_get(e, "updated"), upd, sizeof(upd)),
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
 int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -24,11 +43,7 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
 		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" },
 	};
-	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
 	_cleanup_free_ char *target = strdup("/desktops");
-	_cleanup_json_ json_t *reply = NULL;
-	size_t i;
-	json_t *e;
 	int c, r;
 
 	if (!target)
@@ -56,32 +71,7 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 0)
 		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
 
-	r = ctl_call(ctl, "GET", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-
-	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	json_array_foreach(json_object_get(reply, "desktops"), i, e) {
-		char id[32], pool[256], state[32], owner[256], host[512], domain[256], assigned[32], disc[32], upd[32];
-		const char *cells[] = {
-			ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
-			ctl_cell(json_object_get(e, "pool"), pool, sizeof(pool)),
-			ctl_cell(json_object_get(e, "state"), state, sizeof(state)),
-			ctl_cell(json_object_get(e, "owner"), owner, sizeof(owner)),
-			ctl_cell(json_object_get(e, "host"), host, sizeof(host)),
-			ctl_cell(json_object_get(e, "domain"), domain, sizeof(domain)),
-			ctl_cell_time(json_object_get(e, "assigned_at"), assigned, sizeof(assigned)),
-			ctl_cell_time(json_object_get(e, "last_disconnect"), disc, sizeof(disc)),
-			ctl_cell_time(json_object_get(e, "updated"), upd, sizeof(upd)),
-		};
-
-		if (ctl_table_add_row(t, cells) < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	return ctl_print_table(t);
+	return ctl_list(ctl, target, "desktops", columns, ELEMENTSOF(columns), desktop_row);
 }
 
 /* method /desktops/ID[/action]; then prints "desktop ID is being <done>". */

@@ -16,54 +16,44 @@
 #define COUNT_MAX 1000000
 #define IDLE_MAX (366 * 86400)
 
+/* One row of the table: the cells of element e. */
+static int pool_row(json_t *e, struct ctl_table *t)
+{
+	char name[256], tmpl[256], type[32], size[32], prestart[32], max[32], idle[32], groups[1024];
+	char counts[512], desktops[600];
+	json_t *g = json_object_get(e, "groups");
+
+	ctl_cell_counts(json_object_get(e, "desktops"), counts, sizeof(counts));
+	snprintf(desktops, sizeof(desktops), "%s%s", json_is_true(json_object_get(e, "draining")) ?
+		 "draining: " : "", counts);
+	const char *cells[] = {
+		ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
+		ctl_cell(json_object_get(e, "template"), tmpl, sizeof(tmpl)),
+		ctl_cell(json_object_get(e, "type"), type, sizeof(type)),
+		ctl_cell(json_object_get(e, "size"), size, sizeof(size)),
+		ctl_cell(json_object_get(e, "prestart"), prestart, sizeof(prestart)),
+		ctl_cell(json_object_get(e, "max_per_user"), max, sizeof(max)),
+		ctl_cell(json_object_get(e, "idle_timeout"), idle, sizeof(idle)),
+		/* No groups: everyone may use the pool. */
+		json_is_array(g) && json_array_size(g) == 0 ? "everyone" : ctl_cell(g, groups, sizeof(groups)),
+		desktops,
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
 int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "NAME" }, { "TEMPLATE" }, { "TYPE" }, { "SIZE", true }, { "PRESTART", true },
 		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "DESKTOPS" },
 	};
-	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-	_cleanup_json_ json_t *reply = NULL;
-	size_t i;
-	json_t *e;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	r = ctl_call(ctl, "GET", "/pools", NULL, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-
-	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	json_array_foreach(json_object_get(reply, "pools"), i, e) {
-		char name[256], tmpl[256], type[32], size[32], prestart[32], max[32], idle[32], groups[1024];
-		char counts[512], desktops[600];
-		json_t *g = json_object_get(e, "groups");
-
-		ctl_cell_counts(json_object_get(e, "desktops"), counts, sizeof(counts));
-		snprintf(desktops, sizeof(desktops), "%s%s", json_is_true(json_object_get(e, "draining")) ?
-			 "draining: " : "", counts);
-		const char *cells[] = {
-			ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
-			ctl_cell(json_object_get(e, "template"), tmpl, sizeof(tmpl)),
-			ctl_cell(json_object_get(e, "type"), type, sizeof(type)),
-			ctl_cell(json_object_get(e, "size"), size, sizeof(size)),
-			ctl_cell(json_object_get(e, "prestart"), prestart, sizeof(prestart)),
-			ctl_cell(json_object_get(e, "max_per_user"), max, sizeof(max)),
-			ctl_cell(json_object_get(e, "idle_timeout"), idle, sizeof(idle)),
-			/* No groups: everyone may use the pool. */
-			json_is_array(g) && json_array_size(g) == 0 ? "everyone" : ctl_cell(g, groups, sizeof(groups)),
-			desktops,
-		};
-
-		if (ctl_table_add_row(t, cells) < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	return ctl_print_table(t);
+	return ctl_list(ctl, "/pools", "pools", columns, ELEMENTSOF(columns), pool_row);
 }
 
 /* "g1,g2" as a JSON array into *ret (a new reference); "" is the empty list. Returns an exit status. */

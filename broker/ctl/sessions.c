@@ -11,45 +11,35 @@
 #include "json.h"
 #include "text.h"
 
+/* One row of the table: the cells of element e. */
+static int session_row(json_t *e, struct ctl_table *t)
+{
+	char id[128], user[256], admin[8], client[256], created[32], expires[32];
+	json_t *a = json_object_get(e, "admin");
+	const char *cells[] = {
+		ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
+		ctl_cell(json_object_get(e, "user"), user, sizeof(user)),
+		/* A flag, as true/false or 1/0. */
+		json_is_integer(a) ? (json_integer_value(a) ? "yes" : "no") : ctl_cell(a, admin, sizeof(admin)),
+		ctl_cell(json_object_get(e, "client"), client, sizeof(client)),
+		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		ctl_cell_time(json_object_get(e, "expires"), expires, sizeof(expires)),
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
 int ctl_cmd_session_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "ID" }, { "USER" }, { "ADMIN" }, { "CLIENT" }, { "CREATED" }, { "EXPIRES" },
 	};
-	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-	_cleanup_json_ json_t *reply = NULL;
-	size_t i;
-	json_t *e;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	r = ctl_call(ctl, "GET", "/sessions", NULL, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-
-	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	json_array_foreach(json_object_get(reply, "sessions"), i, e) {
-		char id[128], user[256], admin[8], client[256], created[32], expires[32];
-		json_t *a = json_object_get(e, "admin");
-		const char *cells[] = {
-			ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
-			ctl_cell(json_object_get(e, "user"), user, sizeof(user)),
-			/* A flag, as true/false or 1/0. */
-			json_is_integer(a) ? (json_integer_value(a) ? "yes" : "no") : ctl_cell(a, admin, sizeof(admin)),
-			ctl_cell(json_object_get(e, "client"), client, sizeof(client)),
-			ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
-			ctl_cell_time(json_object_get(e, "expires"), expires, sizeof(expires)),
-		};
-
-		if (ctl_table_add_row(t, cells) < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	return ctl_print_table(t);
+	return ctl_list(ctl, "/sessions", "sessions", columns, ELEMENTSOF(columns), session_row);
 }
 
 int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)

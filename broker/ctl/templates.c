@@ -12,51 +12,41 @@
 #include "json.h"
 #include "text.h"
 
+/* One row of the table: the cells of element e. */
+static int template_row(json_t *e, struct ctl_table *t)
+{
+	char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], disk[1024];
+	json_t *mib = json_object_get(e, "memory_mib");
+
+	if (json_is_integer(mib))
+		snprintf(memory, sizeof(memory), "%" JSON_INTEGER_FORMAT " MiB", json_integer_value(mib));
+	else
+		ctl_cell(mib, memory, sizeof(memory));
+	const char *cells[] = {
+		ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
+		ctl_cell(json_object_get(e, "version"), version, sizeof(version)),
+		memory,
+		ctl_cell(json_object_get(e, "vcpus"), vcpus, sizeof(vcpus)),
+		ctl_cell(json_object_get(e, "pools"), pools, sizeof(pools)),
+		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
 		{ "POOLS", true }, { "CREATED" }, { "DISK" },
 	};
-	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-	_cleanup_json_ json_t *reply = NULL;
-	size_t i;
-	json_t *e;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	r = ctl_call(ctl, "GET", "/templates", NULL, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-
-	if (ctl_table_new(columns, ELEMENTSOF(columns), &t) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	json_array_foreach(json_object_get(reply, "templates"), i, e) {
-		char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], disk[1024];
-		json_t *mib = json_object_get(e, "memory_mib");
-
-		if (json_is_integer(mib))
-			snprintf(memory, sizeof(memory), "%" JSON_INTEGER_FORMAT " MiB", json_integer_value(mib));
-		else
-			ctl_cell(mib, memory, sizeof(memory));
-		const char *cells[] = {
-			ctl_cell(json_object_get(e, "name"), name, sizeof(name)),
-			ctl_cell(json_object_get(e, "version"), version, sizeof(version)),
-			memory,
-			ctl_cell(json_object_get(e, "vcpus"), vcpus, sizeof(vcpus)),
-			ctl_cell(json_object_get(e, "pools"), pools, sizeof(pools)),
-			ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
-			ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
-		};
-
-		if (ctl_table_add_row(t, cells) < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	return ctl_print_table(t);
+	return ctl_list(ctl, "/templates", "templates", columns, ELEMENTSOF(columns), template_row);
 }
 
 /* Reads the text file path (at most CTL_MAX_REQUEST bytes) into *ret. Returns an exit status. */
