@@ -606,6 +606,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/* A kept-alive connection finished a transaction: lws rebinds the protocol and frees
+		 * this per-session data, so the request goes now (browsers keep connections alive). */
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (req) {
 			req->wsi = NULL;
