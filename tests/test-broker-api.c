@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "broker-test.h"
 #include "http-client.h"
+#include "screen.h"
 
 static void test_login_me_logout(void)
 {
@@ -661,7 +662,36 @@ static void test_static_files(void)
 	stop_broker(&d);
 }
 
+/* The login page and "your desktops" (web/) in chromium, against this broker. */
+static void test_web_login_page(void)
+{
+	const char *node = getenv("VDI_NODE_BIN"), *src = getenv("VDI_SOURCE_ROOT");
+	char conf[700], script[700], url[64], dir[600], log[700], cmd[1600];
+	struct daemon d;
+	pid_t pid;
+	int status;
+
+	if (!node || !*node || !src)
+		vdi_test_fail(__FILE__, __LINE__, "VDI_NODE_BIN and VDI_SOURCE_ROOT are needed: run through meson with node installed");
+	snprintf(conf, sizeof(conf), "web_root = %s/web\n", src);
+	start_broker(&d, conf);
+	setup_pools(&d);
+	snprintf(script, sizeof(script), "%s/tests/browser/web-login.mjs", src);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", d.port);
+	snprintf(dir, sizeof(dir), "%s/shots", vdi_test_tmpdir());
+	check(mkdir(dir, 0755) == 0);
+	snprintf(log, sizeof(log), "%s/browser.log", dir);
+	pid = screen_spawn(log, (char *[]){ (char *)node, script, url, dir, NULL }, NULL);
+	check(waitpid(pid, &status, 0) == pid);
+	snprintf(cmd, sizeof(cmd), "sed 's/^/# /' '%s'", log);
+	(void)system(cmd);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_alive(&d);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
 	VDI_TEST(test_desktop_bad_input),
 	VDI_TEST(test_admin_api),

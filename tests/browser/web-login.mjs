@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The broker's login and "your desktops" page (web/) in Debian's chromium, for test-broker-api:
+//
+//   node web-login.mjs BROKER_URL DIR
+//
+// Expects users ann (ann-secret, group staff) on a broker with the pools lab (everyone),
+// staffonly (staff) and admins (vdiadmin).  Prints a line per step; exits 0 when all hold.
+// Screenshots go to DIR.
+import { join } from 'node:path';
+import { launch } from './lib.mjs';
+
+const [base, dir] = process.argv.slice(2);
+if (!base || !dir) {
+	console.error('usage: node web-login.mjs BROKER_URL DIR');
+	process.exit(2);
+}
+const check = (cond, what) => {
+	if (!cond)
+		throw new Error(what);
+	console.log(`ok: ${what}`);
+};
+
+const browser = await launch();
+let status = 0;
+try {
+	const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+	await page.goto(base + '/');
+	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	check(await page.isVisible('#username') && !(await page.isVisible('#desktops')), 'the login form shows first');
+	await page.screenshot({ path: join(dir, 'login.png') });
+
+	await page.fill('#username', 'ann');
+	await page.fill('#password', 'not-her-password');
+	await page.click('#login-button');
+	await page.waitForSelector('#login-error:not([hidden])', { timeout: 10000 });
+	check((await page.textContent('#login-error')).includes('Wrong user name or password'),
+		'a wrong password says so');
+
+	await page.fill('#password', 'ann-secret');
+	await page.click('#login-button');
+	await page.waitForSelector('#desktops:not([hidden])', { timeout: 10000 });
+	await page.waitForSelector('#pools tbody tr', { timeout: 10000 });
+	check(!(await page.isVisible('#login')), 'logged in, the login form is gone');
+	check((await page.textContent('#who')).trim() === 'ann', 'the page names the user');
+	const pools = await page.$$eval('#pools tbody tr', (rows) => rows.map((r) => r.dataset.pool));
+	check(pools.join() === 'lab,staffonly', `ann sees the pools she may use (${pools.join()})`);
+	await page.screenshot({ path: join(dir, 'desktops.png') });
+
+	await page.click('#logout');
+	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	await page.reload();
+	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	check(!(await page.isVisible('#desktops')), 'after logout (and a reload) only the login form shows');
+} catch (e) {
+	console.log(`not ok: ${e.message}`);
+	status = 1;
+} finally {
+	await browser.close();
+}
+process.exit(status);
