@@ -38,6 +38,7 @@
 
 #include "alloc.h"
 #include "broker-test.h"
+#include "desktop-fixture.h"
 #include "harness.h"
 #include "screen.h"
 #include "spice-link.h"
@@ -45,224 +46,11 @@
 #include "vmpool.h"
 #include "vmpool-test.h"
 
-#define URI "qemu:///system"
+#define URI FIXTURE_URI
 #define BANNER "VDI-TEST-GUEST READY"
 #define MARK "u01data"
 #define BOOT_MS 180000
-#define MAX_USERS 30
-
-struct fixture {
-	struct daemon d;
-	char storage_pool[64];
-	char images[512];
-	char pool[32];       /* the broker pool the test uses most: "p<pid>" */
-	char key_path[512];
-	pid_t gateway;         /* vdi-gateway, when the test started one */
-	int gateway_port;
-	char gateway_log[600];
-};
-
-/* ---- fixture ------------------------------------------------------------------------------- */
-
-static void user_name(int i, char *buf, size_t len)
-{
-	snprintf(buf, len, "u%02d", i);
-}
-
-/* Users u01..u30 (password "uNN-pw") in the group "lab", for this test's broker only. */
-static void write_users(void)
-{
-	char path[600];
-	FILE *pw, *db, *gr;
-
-	snprintf(path, sizeof(path), "%s/passwd", vdi_test_tmpdir());
-	check(pw = fopen(path, "we"));
-	check_int_eq(setenv("NSS_WRAPPER_PASSWD", path, 1), 0);
-	snprintf(path, sizeof(path), "%s/passdb", vdi_test_tmpdir());
-	check(db = fopen(path, "we"));
-	check_int_eq(setenv("PAM_MATRIX_PASSWD", path, 1), 0);
-	snprintf(path, sizeof(path), "%s/group", vdi_test_tmpdir());
-	check(gr = fopen(path, "we"));
-	check_int_eq(setenv("NSS_WRAPPER_GROUP", path, 1), 0);
-	fputs("lab:x:4000:", gr);
-	for (int i = 1; i <= MAX_USERS; i++) {
-		char u[8];
-
-		user_name(i, u, sizeof(u));
-		fprintf(pw, "%s:x:%d:%d:User %d:/nonexistent:/usr/sbin/nologin\n", u, 5000 + i, 5000 + i, i);
-		fprintf(db, "%s:%s-pw:vdi-test\n", u, u);
-		fprintf(gr, "%s%s", i > 1 ? "," : "", u);
-	}
-	fputs("\n", gr);
-	fclose(pw);
-	fclose(db);
-	fclose(gr);
-}
-
-static void login_user(struct fixture *f, struct user *u, int i)
-{
-	char name[8], pw[16];
-
-	user_name(i, name, sizeof(name));
-	snprintf(pw, sizeof(pw), "%s-pw", name);
-	user_login(&f->d, u, name, pw);
-}
-
-/* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
-static void add_template(struct fixture *f, const char *name, const char *extra_cmdline)
-{
-	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(extra_cmdline);
-	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
-	_cleanup_free_ char *text = json_dumps(body, 0);
-
-	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
-	json_decref(body);
-}
-
-static void add_pool(struct fixture *f, const char *name, const char *tmpl, const char *type, int size,
-		     int idle_timeout)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-		 "{\"name\":\"%s\",\"template\":\"%s\",\"type\":\"%s\",\"size\":%d,\"idle_timeout\":%d,"
-		 "\"groups\":[\"lab\"]}",
-		 name, tmpl, type, size, idle_timeout);
-	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
-}
-
-/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops. */
-static void start_gateway(struct fixture *f)
-{
-	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
-	char conf[600], line[512];
-	uint64_t end;
-	FILE *c;
-	int out;
-
-	snprintf(conf, sizeof(conf), "%s/gateway.conf", vdi_test_tmpdir());
-	snprintf(f->gateway_log, sizeof(f->gateway_log), "%s/gateway.log", vdi_test_tmpdir());
-	check(c = fopen(conf, "we"));
-	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/\n[tokens]\nkey_file = %s\n",
-		vdi_test_tmpdir(), f->key_path);
-	fclose(c);
-	if (access(f->key_path, F_OK) != 0)
-		check_ok(vdi_token_key_generate(f->key_path, NULL, 0));
-	out = open(f->gateway_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	check(out >= 0);
-	f->gateway = fork();
-	check(f->gateway >= 0);
-	if (f->gateway == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(out, 2);
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	close(out);
-	for (end = vdi_test_now_ms() + 10000; !f->gateway_port && vdi_test_now_ms() < end; usleep(20 * 1000)) {
-		FILE *l = fopen(f->gateway_log, "re");
-
-		while (l && fgets(line, sizeof(line), l))
-			if (strstr(line, "listening on port "))
-				f->gateway_port = atoi(strstr(line, "listening on port ") + strlen("listening on port "));
-		if (l)
-			fclose(l);
-	}
-	check(f->gateway_port > 0);
-}
-
-static bool gateway_log_has(struct fixture *f, const char *needle)
-{
-	FILE *l = fopen(f->gateway_log, "re");
-	char line[1024];
-	bool found = false;
-
-	while (l && !found && fgets(line, sizeof(line), l))
-		found = strstr(line, needle) != NULL;
-	if (l)
-		fclose(l);
-	return found;
-}
-
-static void setup_with(struct fixture *f, bool gateway)
-{
-	char libvirt[1024];
-
-	test_require_libvirt(URI);
-	test_cleanup_stale_runs(URI);
-	memset(f, 0, sizeof(*f));
-	snprintf(f->storage_pool, sizeof(f->storage_pool), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
-	snprintf(f->images, sizeof(f->images), "%s/images", vdi_test_tmpdir());
-	snprintf(f->pool, sizeof(f->pool), "p%d", (int)getpid());
-	snprintf(f->key_path, sizeof(f->key_path), "%s/token.key", vdi_test_tmpdir());
-	write_users();
-	snprintf(libvirt, sizeof(libvirt), "hosts = %s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
-		 f->storage_pool);
-	if (gateway) {
-		/* The broker's console URLs and .vv files name the gateway. */
-		start_gateway(f);
-		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
-			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
-	}
-	start_broker_with(&f->d, NULL, libvirt);
-}
-
-static void setup(struct fixture *f)
-{
-	setup_with(f, false);
-}
-
-/* Domain names of this test's broker pools: "vdi-<p|q|s><pid>-<id>". */
-static bool ours(const char *name, char *pool, size_t poollen, int64_t *id)
-{
-	char suffix[24];
-	size_t slen;
-
-	if (pool_domain_name_parse(name, pool, poollen, id) < 0)
-		return false;
-	snprintf(suffix, sizeof(suffix), "%d", (int)getpid());
-	slen = strlen(suffix);
-	return strlen(pool) == slen + 1 && streq(pool + 1, suffix);
-}
-
-/* Removes every domain of this test and the storage pool (the temp dir goes with the test). */
-static void teardown(struct fixture *f)
-{
-	virConnectPtr c;
-	virDomainPtr *doms = NULL;
-	virStoragePoolPtr sp;
-	int n;
-
-	stop_broker(&f->d);
-	if (f->gateway > 0) {
-		int status;
-
-		check(kill(f->gateway, SIGTERM) == 0);
-		check(waitpid(f->gateway, &status, 0) == f->gateway);
-		check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
-	c = virConnectOpen(URI);
-	check(c);
-	n = virConnectListAllDomains(c, &doms, 0);
-	for (int i = 0; i < n; i++) {
-		char pool[40];
-		int64_t id;
-
-		if (ours(virDomainGetName(doms[i]), pool, sizeof(pool), &id)) {
-			(void)virDomainDestroy(doms[i]);
-			(void)virDomainUndefine(doms[i]);
-		}
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	sp = virStoragePoolLookupByName(c, f->storage_pool);
-	if (sp) {
-		(void)virStoragePoolDestroy(sp);
-		(void)virStoragePoolUndefine(sp);
-		virStoragePoolFree(sp);
-	}
-	virConnectClose(c);
-}
+#define MAX_USERS FIXTURE_MAX_USERS
 
 /* ---- what libvirt and the disks hold -------------------------------------------------------- */
 
@@ -478,14 +266,14 @@ static void test_pooled_reset_and_persistent_keep(void)
 	int64_t a, b;
 	char *m;
 
-	setup(&f);
+	fixture_setup(&f, false, NULL);
 	snprintf(persistent, sizeof(persistent), "s%d", (int)getpid());
 	/* Every boot of this template writes the marker MARK to the disk after printing what it found. */
-	add_template(&f, "marking", " vdi.marker=" MARK);
-	add_pool(&f, f.pool, "marking", "pooled", 1, 0);
-	add_pool(&f, persistent, "marking", "persistent", 2, 0);
-	login_user(&f, &u1, 1);
-	login_user(&f, &u2, 2);
+	fixture_add_template(&f, "marking", " vdi.marker=" MARK);
+	fixture_add_pool(&f, f.pool, "marking", "pooled", 1, 0);
+	fixture_add_pool(&f, persistent, "marking", "persistent", 2, 0);
+	fixture_login(&f, &u1, 1);
+	fixture_login(&f, &u2, 2);
 
 	/* u01's pooled desktop boots from a fresh overlay and writes the marker. */
 	a = ask_desktop(&f, &u1, f.pool, 202);
@@ -512,7 +300,7 @@ static void test_pooled_reset_and_persistent_keep(void)
 	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
 	expect_console(persistent, b, BANNER " marker=" MARK, console, sizeof(console));
 	check_int_eq(user_req(&f.d, &u1, "POST", "/api/v1/logout", NULL, NULL), 200);
-	login_user(&f, &u1, 1);
+	fixture_login(&f, &u1, 1);
 	check_int_eq(ask_desktop(&f, &u1, persistent, 200), b);
 
 	release(&f, &u1, b);
@@ -531,7 +319,7 @@ static void test_pooled_reset_and_persistent_keep(void)
 
 	/* u02 has a persistent desktop of its own, not u01's. */
 	check(ask_desktop(&f, &u2, persistent, 202) != b);
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 /* ---- many users at once --------------------------------------------------------------------- */
@@ -614,11 +402,11 @@ static void test_twenty_users_on_ten(void)
 	int granted = 0, exhausted = 0;
 	size_t i;
 
-	setup(&f);
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", 10, 0);
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 10, 0);
 	for (int k = 0; k < 20; k++)
-		login_user(&f, &r[k].u, k + 1);
+		fixture_login(&f, &r[k].u, k + 1);
 
 	storm(&f, f.pool, r, 20, 0);
 	for (int k = 0; k < 20; k++) {
@@ -650,7 +438,7 @@ static void test_twenty_users_on_ten(void)
 		for (int k = 0; k < 20; k++) {
 			char name[8];
 
-			user_name(k + 1, name, sizeof(name));
+			fixture_user_name(k + 1, name, sizeof(name));
 			if (r[k].status / 100 == 2 && r[k].id == id)
 				found = streq_ptr(owner, name);
 		}
@@ -663,7 +451,7 @@ static void test_twenty_users_on_ten(void)
 	for (size_t k = 0; k < doms.n; k++)
 		check(doms.running[k]);
 	json_decref(listing);
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 static void test_kill9_during_storm(void)
@@ -674,11 +462,11 @@ static void test_kill9_during_storm(void)
 	int answered = 0;
 	size_t i;
 
-	setup(&f);
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", MAX_USERS, 0);
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", MAX_USERS, 0);
 	for (int k = 0; k < MAX_USERS; k++)
-		login_user(&f, &r[k].u, k + 1);
+		fixture_login(&f, &r[k].u, k + 1);
 
 	/* Killed while clones are being made and started. */
 	storm(&f, f.pool, r, MAX_USERS, 10);
@@ -693,7 +481,7 @@ static void test_kill9_during_storm(void)
 		if (r[k].rc < 0 || r[k].status / 100 != 2)
 			continue;
 		answered++;
-		user_name(k + 1, name, sizeof(name));
+		fixture_user_name(k + 1, name, sizeof(name));
 		json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
 			if (json_integer_value(json_object_get(dk, "id")) != r[k].id)
 				continue;
@@ -739,7 +527,7 @@ static void test_kill9_during_storm(void)
 	check_int_eq(json_array_size(json_object_get(listing, "desktops")), MAX_USERS);
 	check_no_orphans(&f, f.pool, listing);
 	json_decref(listing);
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 /* ---- idle reclaim ------------------------------------------------------------------------- */
@@ -757,10 +545,10 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 	json_t *j = NULL, *audit;
 	int64_t id;
 
-	setup(&f);
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", 1, 5);
-	login_user(&f, &u1, 1);
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 5);
+	fixture_login(&f, &u1, 1);
 	id = ask_desktop(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
@@ -820,7 +608,7 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 		check_str_eq(m, "none");
 		free(m);
 	}
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 /* ---- reconcile: orphans of our pools go, other pools' domains stay ------------------------------ */
@@ -852,10 +640,10 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 	struct id_set doms, files;
 	uint64_t end;
 
-	setup(&f);
+	fixture_setup(&f, false, NULL);
 	snprintf(foreign, sizeof(foreign), "q%d", (int)getpid());
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", 2, 0);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 2, 0);
 	stop_broker(&f.d);
 
 	/* While the broker is down: a desktop of its pool that its store never heard of (what a crash
@@ -881,7 +669,7 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 	check(test_domain_exists(URI, other));
 	overlay_files(&f, foreign, &files);
 	check_int_eq(files.n, 1);
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 /* ---- remote-viewer through the gateway ---------------------------------------------------------- */
@@ -899,10 +687,10 @@ static void test_remote_viewer_through_gateway(void)
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
-	setup_with(&f, true);
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", 1, 0);
-	login_user(&f, &u1, 1);
+	fixture_setup(&f, true, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
+	fixture_login(&f, &u1, 1);
 	id = ask_desktop(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
@@ -931,9 +719,9 @@ static void test_remote_viewer_through_gateway(void)
 		(void)system(cmd);
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer did not get to the desktop");
 	}
-	check(gateway_log_has(&f, "CONNECT relay from"));
+	check(fixture_gateway_log_has(&f, "CONNECT relay from"));
 	snprintf(cmd, sizeof(cmd), "desktop %lld of u01", (long long)id);
-	check(gateway_log_has(&f, cmd));
+	check(fixture_gateway_log_has(&f, cmd));
 
 	/* And the window shows the guest's console: its banner, read off the screen by OCR
 	 * (tesseract reads the VGA font's V as U now and then: the rest of the banner must be there). */
@@ -966,7 +754,7 @@ static void test_remote_viewer_through_gateway(void)
 		check_ok(http_request(f.gateway_port, "GET", "/metrics", NULL, NULL, 0, &m));
 		vdi_test_fail(__FILE__, __LINE__, "the desktop did not see its client go; gateway:\n%s", m.body);
 	}
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 /* ---- spice-html5 in a browser through the gateway ------------------------------------------------ */
@@ -983,10 +771,10 @@ static void test_browser_console_shows_banner(void)
 	char *text = NULL;
 	bool banner = false;
 
-	setup_with(&f, true);
-	add_template(&f, "golden", NULL);
-	add_pool(&f, f.pool, "golden", "pooled", 1, 0);
-	login_user(&f, &u1, 1);
+	fixture_setup(&f, true, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
+	fixture_login(&f, &u1, 1);
 	id = ask_desktop(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
@@ -1026,10 +814,10 @@ static void test_browser_console_shows_banner(void)
 	}
 	free(text);
 	vdi_test_log("spice-html5 shows the guest's banner");
-	check(gateway_log_has(&f, "WebSocket relay from"));
+	check(fixture_gateway_log_has(&f, "WebSocket relay from"));
 	/* libvirt saw the browser's SPICE session come and go. */
 	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
-	teardown(&f);
+	fixture_teardown(&f);
 }
 
 static const struct vdi_test tests[] = {

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The fixture of the tests with real desktops: see desktop-fixture.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libvirt/libvirt.h>
+
+#include "alloc.h"
+#include "desktop-fixture.h"
+#include "harness.h"
+#include "token.h"
+#include "vmpool.h"
+#include "vmpool-test.h"
+
+#define URI FIXTURE_URI
+#define MAX_USERS FIXTURE_MAX_USERS
+
+void fixture_user_name(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "u%02d", i);
+}
+
+/* Users u01..u30 (password "uNN-pw") in the group "lab" and the admin "adm" (password
+ * "adm-pw"), for this test's broker only. */
+static void write_users(void)
+{
+	char path[600];
+	FILE *pw, *db, *gr;
+
+	snprintf(path, sizeof(path), "%s/passwd", vdi_test_tmpdir());
+	check(pw = fopen(path, "we"));
+	check_int_eq(setenv("NSS_WRAPPER_PASSWD", path, 1), 0);
+	snprintf(path, sizeof(path), "%s/passdb", vdi_test_tmpdir());
+	check(db = fopen(path, "we"));
+	check_int_eq(setenv("PAM_MATRIX_PASSWD", path, 1), 0);
+	snprintf(path, sizeof(path), "%s/group", vdi_test_tmpdir());
+	check(gr = fopen(path, "we"));
+	check_int_eq(setenv("NSS_WRAPPER_GROUP", path, 1), 0);
+	fputs("lab:x:4000:", gr);
+	for (int i = 1; i <= MAX_USERS; i++) {
+		char u[8];
+
+		fixture_user_name(i, u, sizeof(u));
+		fprintf(pw, "%s:x:%d:%d:User %d:/nonexistent:/usr/sbin/nologin\n", u, 5000 + i, 5000 + i, i);
+		fprintf(db, "%s:%s-pw:vdi-test\n", u, u);
+		fprintf(gr, "%s%s", i > 1 ? "," : "", u);
+	}
+	fputs("\n", gr);
+	/* The admin: a member of [pam] admin_group. */
+	fputs("adm:x:4900:4900:Admin:/nonexistent:/usr/sbin/nologin\n", pw);
+	fputs("adm:adm-pw:vdi-test\n", db);
+	fputs("vdiadmin:x:4100:adm\n", gr);
+	fclose(pw);
+	fclose(db);
+	fclose(gr);
+}
+
+void fixture_login(struct fixture *f, struct user *u, int i)
+{
+	char name[8], pw[16];
+
+	fixture_user_name(i, name, sizeof(name));
+	snprintf(pw, sizeof(pw), "%s-pw", name);
+	user_login(&f->d, u, name, pw);
+}
+
+/* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
+void fixture_add_template(struct fixture *f, const char *name, const char *extra_cmdline)
+{
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(extra_cmdline);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
+	_cleanup_free_ char *text = json_dumps(body, 0);
+
+	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
+	json_decref(body);
+}
+
+void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, const char *type, int size,
+		     int idle_timeout)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"template\":\"%s\",\"type\":\"%s\",\"size\":%d,\"idle_timeout\":%d,"
+		 "\"groups\":[\"lab\"]}",
+		 name, tmpl, type, size, idle_timeout);
+	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
+}
+
+/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops. */
+static void start_gateway(struct fixture *f)
+{
+	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
+	char conf[600], line[512];
+	uint64_t end;
+	FILE *c;
+	int out;
+
+	snprintf(conf, sizeof(conf), "%s/gateway.conf", vdi_test_tmpdir());
+	snprintf(f->gateway_log, sizeof(f->gateway_log), "%s/gateway.log", vdi_test_tmpdir());
+	check(c = fopen(conf, "we"));
+	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/\n[tokens]\nkey_file = %s\n",
+		vdi_test_tmpdir(), f->key_path);
+	fclose(c);
+	if (access(f->key_path, F_OK) != 0)
+		check_ok(vdi_token_key_generate(f->key_path, NULL, 0));
+	out = open(f->gateway_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	check(out >= 0);
+	f->gateway = fork();
+	check(f->gateway >= 0);
+	if (f->gateway == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(out, 2);
+		execl(bin, bin, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	close(out);
+	for (end = vdi_test_now_ms() + 10000; !f->gateway_port && vdi_test_now_ms() < end; usleep(20 * 1000)) {
+		FILE *l = fopen(f->gateway_log, "re");
+
+		while (l && fgets(line, sizeof(line), l))
+			if (strstr(line, "listening on port "))
+				f->gateway_port = atoi(strstr(line, "listening on port ") + strlen("listening on port "));
+		if (l)
+			fclose(l);
+	}
+	check(f->gateway_port > 0);
+}
+
+bool fixture_gateway_log_has(struct fixture *f, const char *needle)
+{
+	FILE *l = fopen(f->gateway_log, "re");
+	char line[1024];
+	bool found = false;
+
+	while (l && !found && fgets(line, sizeof(line), l))
+		found = strstr(line, needle) != NULL;
+	if (l)
+		fclose(l);
+	return found;
+}
+
+void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf)
+{
+	char libvirt[1024];
+
+	test_require_libvirt(URI);
+	test_cleanup_stale_runs(URI);
+	memset(f, 0, sizeof(*f));
+	snprintf(f->storage_pool, sizeof(f->storage_pool), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
+	snprintf(f->images, sizeof(f->images), "%s/images", vdi_test_tmpdir());
+	snprintf(f->pool, sizeof(f->pool), "p%d", (int)getpid());
+	snprintf(f->key_path, sizeof(f->key_path), "%s/token.key", vdi_test_tmpdir());
+	write_users();
+	snprintf(libvirt, sizeof(libvirt), "hosts = %s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
+		 f->storage_pool);
+	if (gateway) {
+		/* The broker's console URLs and .vv files name the gateway. */
+		start_gateway(f);
+		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
+			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
+	}
+	start_broker_with(&f->d, broker_conf, libvirt);
+}
+
+/* Domain names of this test's broker pools: "vdi-<p|q|s><pid>-<id>". */
+bool fixture_ours(const char *name, char *pool, size_t poollen, int64_t *id)
+{
+	char suffix[24];
+	size_t slen;
+
+	if (pool_domain_name_parse(name, pool, poollen, id) < 0)
+		return false;
+	snprintf(suffix, sizeof(suffix), "%d", (int)getpid());
+	slen = strlen(suffix);
+	return strlen(pool) == slen + 1 && streq(pool + 1, suffix);
+}
+
+/* Removes every domain of this test and the storage pool (the temp dir goes with the test). */
+void fixture_teardown(struct fixture *f)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	virStoragePoolPtr sp;
+	int n;
+
+	stop_broker(&f->d);
+	if (f->gateway > 0) {
+		int status;
+
+		check(kill(f->gateway, SIGTERM) == 0);
+		check(waitpid(f->gateway, &status, 0) == f->gateway);
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	c = virConnectOpen(URI);
+	check(c);
+	n = virConnectListAllDomains(c, &doms, 0);
+	for (int i = 0; i < n; i++) {
+		char pool[40];
+		int64_t id;
+
+		if (fixture_ours(virDomainGetName(doms[i]), pool, sizeof(pool), &id)) {
+			(void)virDomainDestroy(doms[i]);
+			(void)virDomainUndefine(doms[i]);
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	sp = virStoragePoolLookupByName(c, f->storage_pool);
+	if (sp) {
+		(void)virStoragePoolDestroy(sp);
+		(void)virStoragePoolUndefine(sp);
+		virStoragePoolFree(sp);
+	}
+	virConnectClose(c);
+}
+

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The fixture of the tests with real desktops (test-broker-vms, test-browser-web): vdi-broker in
+ * the test's temp dir against the real libvirtd (qemu:///system), its own storage pool
+ * vdi-test-<run>-<test>, PAM through pam_wrapper + pam_matrix with the users u01..u30 (password
+ * "uNN-pw", group "lab") and the admin "adm" (password "adm-pw", group "vdiadmin"), and, when
+ * asked, vdi-gateway admitting the desktops' SPICE sockets.  Broker pool names carry the test's
+ * pid ("<letter><pid>") so that domain names never collide; fixture_teardown() removes every
+ * domain of such a pool and the storage pool.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker-test.h"
+
+#define FIXTURE_URI "qemu:///system"
+#define FIXTURE_MAX_USERS 30
+
+struct fixture {
+	struct daemon d;
+	char storage_pool[64];
+	char images[512];
+	char pool[32];       /* the broker pool the test uses most: "p<pid>" */
+	char key_path[512];
+	pid_t gateway;         /* vdi-gateway, when the test started one */
+	int gateway_port;
+	char gateway_log[600];
+};
+
+
+/* Template, users, broker (with broker_conf added to its [broker] section) and maybe a gateway. */
+void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf);
+void fixture_teardown(struct fixture *f);
+
+/* "u01".."u30". */
+void fixture_user_name(int i, char *buf, size_t len);
+/* Logs user uNN (i = NN) in. */
+void fixture_login(struct fixture *f, struct user *u, int i);
+/* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
+void fixture_add_template(struct fixture *f, const char *name, const char *extra_cmdline);
+/* A pool for the group "lab". */
+void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, const char *type, int size,
+		      int idle_timeout);
+bool fixture_gateway_log_has(struct fixture *f, const char *needle);
+/* Whether a domain name is of a pool of this test ("vdi-<letter><pid>-<id>"), and which. */
+bool fixture_ours(const char *name, char *pool, size_t poollen, int64_t *id);
