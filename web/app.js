@@ -1,30 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The login page and "your desktops": talks to vdi-broker's API (/api/v1, docs/api.md).
-const $ = (id) => document.getElementById(id);
-let csrf = sessionStorage.getItem('vdi-csrf') || '';
+// The login page and "your desktops": Connect (a desktop from a pool, with progress while it is
+// made or started, then the console), Release, the remote-viewer file, logout.
+import { $, api, button, csrf, el, header, RUNNING, show, stateCell, TRANSIENT, when } from '/api.js';
 
-async function api(method, path, body) {
-	const headers = { 'Accept': 'application/json' };
-	if (body !== undefined)
-		headers['Content-Type'] = 'application/json';
-	if (method !== 'GET' && csrf)
-		headers['X-CSRF-Token'] = csrf;
-	let res;
-	try {
-		res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-			credentials: 'same-origin' });
-	} catch (e) {
-		return { status: 0, json: { error: 'The server cannot be reached. Try again in a moment.' } };
-	}
-	let json = {};
-	try { json = await res.json(); } catch (e) { json = { error: `The server answered ${res.status}.` }; }
-	return { status: res.status, json };
-}
-
-function show(el, text) {
-	el.textContent = text;
-	el.hidden = !text;
-}
+let pollTimer = null;
+let connecting = null;   // {pool, id} while Connect waits for a desktop to run
 
 function loginError(status, json) {
 	switch (status) {
@@ -46,22 +26,89 @@ async function login(event) {
 		show($('login-error'), loginError(r.status, r.json));
 		return;
 	}
-	csrf = r.json.csrf;
-	sessionStorage.setItem('vdi-csrf', csrf);
+	csrf.set(r.json.csrf);
 	show($('login-error'), '');
 	await start();
 }
 
-async function logout() {
-	await api('POST', '/logout');
-	csrf = '';
-	sessionStorage.removeItem('vdi-csrf');
-	await start();
+function openConsole(id) {
+	location.href = `/console.html?id=${encodeURIComponent(id)}`;
 }
 
-function stateOf(pool, desktops) {
-	const mine = desktops.filter((d) => d.pool === pool.name);
-	return mine.length ? mine.map((d) => d.state).join(', ') : '—';
+// Connect: asks the pool for this user's desktop (the one they have, or a free one), waits while it
+// is provisioned or booted, then opens its console.
+async function connect(pool, btn) {
+	btn.disabled = true;
+	show($('desktops-error'), '');
+	show($('progress'), `Asking ${pool} for a desktop…`);
+	const r = await api('POST', `/pools/${encodeURIComponent(pool)}/desktop`);
+	if (r.status === 401)
+		return start();
+	if (r.status !== 200 && r.status !== 202) {
+		btn.disabled = false;
+		show($('progress'), '');
+		show($('desktops-error'), r.status === 503 ? `Every desktop of ${pool} is in use. Try again later.` :
+			`Cannot connect: ${r.json.error || r.status}.`);
+		return;
+	}
+	if (r.status === 200 && RUNNING.has(r.json.state))
+		return openConsole(r.json.id);
+	connecting = { pool, id: r.json.id, since: Date.now() };
+	await refresh();
+}
+
+async function release(d) {
+	const lose = d.type === 'pooled' ? ' It is reset for the next user: what is on it is lost.' : ' It shuts down and stays yours.';
+	if (!confirm(`Release desktop ${d.id} of ${d.pool}?${lose}`))
+		return;
+	const r = await api('POST', `/desktops/${d.id}/release`);
+	if (r.status === 401)
+		return start();
+	show($('desktops-error'), r.status === 202 ? '' : `Cannot release desktop ${d.id}: ${r.json.error || r.status}.`);
+	await refresh();
+}
+
+function poolRow(body, p, desktops) {
+	const row = body.insertRow();
+	row.dataset.pool = p.name;
+	row.insertCell().textContent = p.name;
+	row.insertCell().textContent = p.type;
+	row.insertCell().textContent = `${p.free} of ${p.size}`;
+	const state = row.insertCell();
+	const mine = desktops.filter((d) => d.pool === p.name);
+	if (mine.length)
+		stateCell(state, mine.map((d) => d.state).join(', '));
+	else
+		state.textContent = '—';
+	const actions = row.insertCell();
+	actions.className = 'actions';
+	const b = button('Connect', actions, () => connect(p.name, b), 'connect');
+	b.disabled = connecting !== null || (p.free === 0 && mine.length === 0);
+}
+
+function desktopRow(body, d) {
+	const row = body.insertRow();
+	row.dataset.id = d.id;
+	row.insertCell().textContent = `Desktop ${d.id}`;
+	row.insertCell().textContent = d.pool;
+	stateCell(row.insertCell(), d.state);
+	row.insertCell().textContent = when(d.assigned_at);
+	const actions = row.insertCell();
+	actions.className = 'actions';
+	if (RUNNING.has(d.state)) {
+		button('Open', actions, () => openConsole(d.id), 'open');
+		const vv = el('a', 'remote-viewer file', actions, 'vv');
+		vv.href = `/api/v1/desktops/${d.id}/console.vv`;
+		vv.download = `desktop-${d.id}.vv`;
+		vv.title = 'Open with remote-viewer (virt-viewer). It holds a short-lived ticket: download it again later.';
+	}
+	if (!TRANSIENT.has(d.state))
+		button('Release', actions, () => release(d), 'release');
+}
+
+function schedule(ms) {
+	clearTimeout(pollTimer);
+	pollTimer = setTimeout(refresh, ms);
 }
 
 async function refresh() {
@@ -69,43 +116,58 @@ async function refresh() {
 	if (pools.status === 401 || desktops.status === 401)
 		return start();
 	if (pools.status !== 200 || desktops.status !== 200) {
-		show($('desktops-error'), (pools.json.error || desktops.json.error) || 'The server has trouble.');
-		return;
+		show($('desktops-error'), `The server has trouble (${pools.json.error || desktops.json.error}).`);
+		return schedule(5000);
 	}
-	show($('desktops-error'), '');
+	const list = desktops.json.desktops;
+	if (connecting) {
+		const d = list.find((x) => x.id === connecting.id);
+		if (d && RUNNING.has(d.state)) {
+			show($('progress'), `Desktop ${d.id} is ready: opening its console…`);
+			return openConsole(d.id);
+		}
+		if (!d || d.state === 'error') {
+			show($('desktops-error'), `Desktop ${connecting.id} of ${connecting.pool} failed to start. Try again, or ask your administrator.`);
+			show($('progress'), '');
+			connecting = null;
+		} else {
+			const s = Math.round((Date.now() - connecting.since) / 1000);
+			show($('progress'), `Preparing desktop ${d.id} of ${connecting.pool}: ${d.state === 'provisioning' ?
+				'making it from its template' : 'starting it'} (${s} s)…`);
+		}
+	}
 	const body = $('pools').tBodies[0];
 	body.replaceChildren();
-	for (const p of pools.json.pools) {
-		const row = body.insertRow();
-		row.dataset.pool = p.name;
-		row.insertCell().textContent = p.name;
-		row.insertCell().textContent = p.type;
-		row.insertCell().textContent = `${p.free} of ${p.size}`;
-		const state = row.insertCell();
-		state.className = 'state';
-		state.textContent = stateOf(p, desktops.json.desktops);
-	}
+	for (const p of pools.json.pools)
+		poolRow(body, p, list);
 	$('no-pools').hidden = pools.json.pools.length > 0;
 	$('pools').hidden = pools.json.pools.length === 0;
+	const mine = $('mine').tBodies[0];
+	mine.replaceChildren();
+	for (const d of list)
+		desktopRow(mine, d);
+	$('mine').hidden = $('mine-title').hidden = list.length === 0;
+	// Poll quickly while something is under way, slowly otherwise (free counts change).
+	schedule(connecting || list.some((d) => TRANSIENT.has(d.state)) ? 1000 : 10000);
 }
 
 async function start() {
+	clearTimeout(pollTimer);
+	connecting = null;
+	show($('progress'), '');
 	const me = await api('GET', '/me');
 	const loggedIn = me.status === 200;
 	$('login').hidden = loggedIn;
 	$('desktops').hidden = !loggedIn;
-	$('logout').hidden = !loggedIn;
-	$('who').hidden = !loggedIn;
+	header(loggedIn ? me.json : null, start);
 	if (!loggedIn) {
 		if (me.status !== 401)
 			show($('login-error'), loginError(me.status, me.json));
 		$('username').focus();
 		return;
 	}
-	$('who').textContent = me.json.user + (me.json.admin ? ' (admin)' : '');
 	await refresh();
 }
 
 $('login').addEventListener('submit', login);
-$('logout').addEventListener('click', logout);
 start();

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The web pages end to end in Debian's chromium, against a vdi-broker and vdi-gateway with real
+// desktops (test-browser-web starts them and checks the store and libvirt afterwards):
+//
+//   node web-e2e.mjs BROKER_URL DIR POOL COLD_POOL NEW_POOL TEMPLATE
+//
+// POOL is a pooled pool with a desktop started ahead, for the group "lab"; COLD_POOL one whose
+// desktops are made when asked for; NEW_POOL is the name the admin gives the pool they create
+// from TEMPLATE.  Users: u01 and u02 (passwords "u01-pw",
+// "u02-pw", group "lab"), the admin adm ("adm-pw").  Prints "ok: ..." per step and
+// "connect-to-first-frame-ms: N"; exits 0 when every step holds.  Screenshots go to DIR:
+// login.png, desktops.png, console.png (the guest's banner in the browser), admin.png.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { launch } from './lib.mjs';
+
+const [base, dir, pool, coldPool, newPool, template] = process.argv.slice(2);
+if (!base || !dir || !pool || !coldPool || !newPool || !template) {
+	console.error('usage: node web-e2e.mjs BROKER_URL DIR POOL COLD_POOL NEW_POOL TEMPLATE');
+	process.exit(2);
+}
+const check = (cond, what) => {
+	if (!cond)
+		throw new Error(what);
+	console.log(`ok: ${what}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits until fn() (run in node) returns something true; returns it, or throws naming what.
+async function until(fn, what, ms) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v)
+			return v;
+		if (Date.now() > end)
+			throw new Error(`${what}: not within ${ms / 1000} s`);
+		await sleep(250);
+	}
+}
+
+function ocr(png) {
+	const r = spawnSync('tesseract', [png, '-'], { encoding: 'utf8' });
+	if (r.error)
+		throw new Error(`tesseract: ${r.error.message} (tools/install-deps installs it)`);
+	return r.stdout || '';
+}
+
+// Screenshots the console's picture until OCR reads needle in it; keeps the last one as file.
+async function consoleShows(page, needle, file, ms) {
+	let text = '';
+	await until(async () => {
+		await page.screenshot({ path: join(dir, file) });
+		text = ocr(join(dir, file));
+		return text.includes(needle);
+	}, `the console shows "${needle}" (OCR read: ${JSON.stringify(text.slice(-300))})`, ms);
+}
+
+async function login(page, user, password) {
+	await page.goto(base + '/');
+	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	await page.fill('#username', user);
+	await page.fill('#password', password);
+	await page.click('#login-button');
+	await page.waitForSelector('#desktops:not([hidden])', { timeout: 10000 });
+}
+
+// The page's own view of the API, with its cookie.
+const apiGet = (page, path) => page.evaluate(async (p) => {
+	const r = await fetch(`/api/v1${p}`);
+	return { status: r.status, json: await r.json().catch(() => null) };
+}, path);
+
+// Where the console's picture is, against the area it must fill.
+const layout = (page) => page.evaluate(() => {
+	const c = document.querySelector('#spice-screen canvas'), a = document.getElementById('spice-area');
+	if (!c)
+		return null;
+	const cr = c.getBoundingClientRect(), ar = a.getBoundingClientRect();
+	return { cw: cr.width, ch: cr.height, cx: cr.left - ar.left, cy: cr.top - ar.top, aw: ar.width, ah: ar.height };
+});
+function fills(l) {
+	// As large as fits: touches both sides in one direction, inside in the other, centred.
+	const wide = Math.abs(l.cw - l.aw) <= 2, tall = Math.abs(l.ch - l.ah) <= 2;
+	return (wide || tall) && l.cw <= l.aw + 2 && l.ch <= l.ah + 2 &&
+		Math.abs(l.cx * 2 + l.cw - l.aw) <= 3 && Math.abs(l.cy * 2 + l.ch - l.ah) <= 3;
+}
+
+const browser = await launch();
+let status = 0;
+try {
+	const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	const ctxB = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+	const ctxAdmin = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+	for (const c of [ctxA, ctxB, ctxAdmin])
+		c.on('page', (p) => p.on('dialog', (d) => d.accept()));
+	const a = await ctxA.newPage();
+
+	// --- user u01: wrong password, then in ---
+	await a.goto(base + '/');
+	await a.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	await a.fill('#username', 'u01');
+	await a.fill('#password', 'not-the-password');
+	await a.click('#login-button');
+	await a.waitForSelector('#login-error:not([hidden])', { timeout: 10000 });
+	check((await a.textContent('#login-error')).includes('Wrong user name or password'), 'a wrong password says so');
+	await a.fill('#password', '');
+	await a.screenshot({ path: join(dir, 'login.png') });
+	await login(a, 'u01', 'u01-pw');
+	const row = `#pools tbody tr[data-pool="${pool}"]`;
+	await a.waitForSelector(row, { timeout: 10000 });
+	check(!(await a.isVisible('#admin-link')), 'u01 (no admin) has no link to the administration');
+	await a.screenshot({ path: join(dir, 'desktops.png') });
+
+	// --- Connect: the prestarted desktop's console, timed to its first frame ---
+	const clicked = Date.now();
+	await a.click(`${row} button.connect`);
+	await a.waitForURL(/\/console\.html\?id=\d+$/, { timeout: 60000 });
+	const id = Number(new URL(a.url()).searchParams.get('id'));
+	const first = await until(() => a.evaluate(() => window.vdiConsole && window.vdiConsole.firstFrame &&
+		performance.timeOrigin + window.vdiConsole.firstFrame), 'a first frame', 60000);
+	console.log(`connect-to-first-frame-ms: ${Math.round(first - clicked)}`);
+	check(id > 0, `Connect opened the console of desktop ${id}`);
+	await consoleShows(a, 'TEST-GUEST READY', 'console.png', 120000);
+	check(true, 'the console shows the guest\'s banner');
+	let l = await layout(a);
+	check(l && fills(l), `the picture fills the window (${JSON.stringify(l)})`);
+	await a.setViewportSize({ width: 800, height: 900 });
+	l = await until(async () => { const x = await layout(a); return x && fills(x) && x.aw < 801 && x; },
+		'the picture follows the resize', 5000);
+	check(true, `after a resize it fills the new window (${JSON.stringify(l)})`);
+	await a.setViewportSize({ width: 1280, height: 800 });
+
+	// Ctrl-Alt-Del reaches the guest (its init prints a line for it).
+	await a.click('#cad');
+	await consoleShows(a, 'CTRL-ALT-DEL', 'cad.png', 30000);
+	check(true, 'Ctrl-Alt-Del reaches the guest');
+
+	// --- user u02, meanwhile: never sees u01's desktop ---
+	const b = await ctxB.newPage();
+	await login(b, 'u02', 'u02-pw');
+	await b.waitForSelector(row, { timeout: 10000 });
+	const mineB = await b.$$eval('#mine tbody tr', (rows) => rows.map((r) => r.dataset.id));
+	check(!mineB.includes(String(id)), `u02's page does not list desktop ${id}`);
+	const listB = await apiGet(b, '/desktops');
+	check(listB.status === 200 && !listB.json.desktops.some((d) => d.id === id), 'nor does u02\'s API');
+	check((await apiGet(b, `/desktops/${id}/console.vv`)).status === 404, `u02 gets 404 for desktop ${id}'s .vv`);
+	await b.goto(`${base}/console.html?id=${id}`);
+	await b.waitForSelector('#console-error:not([hidden])', { timeout: 10000 });
+	check((await b.textContent('#console-error')).includes(`no desktop ${id} of yours`) &&
+		await b.evaluate(() => window.vdiConsole.connects === 0), `u02 cannot open desktop ${id}'s console`);
+	await b.goto(`${base}/admin.html`);
+	await b.waitForSelector('#not-admin:not([hidden])', { timeout: 10000 });
+	check(!(await b.isVisible('#admin')) && (await b.$$('#pools tbody tr')).length === 0,
+		'the administration page shows a non-admin nothing');
+	check((await apiGet(b, '/admin/pools')).status === 403, 'and the admin API answers 403');
+
+	// --- u02 connects to a pool with nothing started: progress while it is made and boots ---
+	await b.goto(base + '/');
+	const cold = `#pools tbody tr[data-pool="${coldPool}"]`;
+	await b.waitForSelector(cold, { timeout: 10000 });
+	const coldClicked = Date.now();
+	await b.click(`${cold} button.connect`);
+	await b.waitForSelector('#progress:not([hidden])', { timeout: 10000 });
+	await b.waitForSelector(`${cold} .state progress`, { timeout: 10000 });
+	const progress = await b.textContent('#progress');
+	await b.screenshot({ path: join(dir, 'preparing.png') });
+	check(/Preparing desktop \d+ of /.test(progress), `while it is made, the page says so ("${progress}") with a progress bar`);
+	await b.waitForURL(/\/console\.html\?id=\d+$/, { timeout: 240000 });
+	await consoleShows(b, 'TEST-GUEST READY', 'cold.png', 180000);
+	console.log(`cold-connect-to-banner-ms: ${Date.now() - coldClicked}`);
+	check(true, 'then its console opens by itself and shows the guest');
+
+	// --- the connection drops: a fresh token, connected again ---
+	await a.evaluate(() => window.vdiConsole.conn.ws.close());
+	await until(() => a.evaluate(() => window.vdiConsole.connects === 2 && window.vdiConsole.state === 'connected' &&
+		window.vdiConsole.firstFrame), 'a reconnection', 30000);
+	await consoleShows(a, 'TEST-GUEST READY', 'reconnected.png', 60000);
+	check(true, 'after a dropped connection the console reconnects with a fresh token');
+
+	// --- back to the list: the .vv link, Release, logout ---
+	await a.click('#back');
+	const mineRow = `#mine tbody tr[data-id="${id}"]`;
+	await a.waitForSelector(mineRow, { timeout: 10000 });
+	const vv = await a.getAttribute(`${mineRow} a.vv`, 'href');
+	const vvReply = await a.evaluate(async (h) => { const r = await fetch(h); return { s: r.status, t: r.headers.get('content-type'), b: await r.text() }; }, vv);
+	check(vvReply.s === 200 && vvReply.t.startsWith('application/x-virt-viewer') && vvReply.b.includes('[virt-viewer]'),
+		'the remote-viewer link gives a .vv file');
+	await a.click(`${mineRow} button.release`);
+	await until(async () => (await a.$$(mineRow)).length === 0, 'the released desktop leaves the list', 30000);
+	check(true, `Release gave desktop ${id} back`);
+	await a.click('#logout');
+	await a.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	check((await apiGet(a, '/desktops')).status === 401, 'logged out: the API says 401');
+
+	// --- the admin: creates a pool, watches it provision, resets a desktop ---
+	const m = await ctxAdmin.newPage();
+	await login(m, 'adm', 'adm-pw');
+	check(await m.isVisible('#admin-link'), 'the admin has a link to the administration');
+	await m.click('#admin-link');
+	await m.waitForSelector('#admin:not([hidden])', { timeout: 10000 });
+	await m.fill('#pool-name', newPool);
+	await m.selectOption('#pool-template', template);
+	await m.selectOption('#pool-type', 'pooled');
+	await m.fill('#pool-size', '2');
+	await m.fill('#pool-prestart', '2');
+	await m.fill('#pool-groups', 'lab');
+	await m.click('#pool-create');
+	await m.waitForSelector(`#pools tbody tr[data-pool="${newPool}"]`, { timeout: 10000 });
+	check(!(await m.isVisible('#pool-error')), `the admin created pool ${newPool}`);
+	const seen = new Set();
+	const drows = `#desktops tbody tr[data-pool="${newPool}"]`;
+	await until(async () => {
+		const states = await m.$$eval(drows, (rows) => rows.map((r) => r.querySelector('.state span').textContent));
+		states.forEach((s) => seen.add(s));
+		return states.length === 2 && states.every((s) => s === 'free');
+	}, `both desktops of ${newPool} provisioned and started (seen: ${[...seen]})`, 240000);
+	check(seen.has('provisioning') || seen.has('starting'),
+		`the admin watched them provision (states seen: ${[...seen].join(', ')})`);
+	await m.screenshot({ path: join(dir, 'admin.png'), fullPage: true });
+	const victim = await m.getAttribute(drows, 'data-id');
+	const vrow = `#desktops tbody tr[data-id="${victim}"]`;
+	await m.click(`${vrow} button.reset`);
+	const after = new Set();
+	await until(async () => {
+		const s = await m.$$eval(`${vrow} .state span`, (e) => e.map((x) => x.textContent));
+		s.forEach((x) => after.add(x));
+		return after.has('resetting') && s[0] === 'free';
+	}, `desktop ${victim} reset (seen: ${[...after]})`, 240000);
+	check(true, `the admin reset desktop ${victim} (states: ${[...after].join(', ')})`);
+	await m.selectOption('#audit-action', 'reset');
+	await m.click('#audit-show');
+	await until(async () => (await m.$$eval('#audit tbody tr', (rows) => rows.map((r) => r.textContent)))
+		.some((t) => t.includes(`desktop:${victim}`) && t.includes('adm')), 'the reset in the audit log', 10000);
+	check(true, 'the audit log, filtered by action, shows the reset');
+	await m.click(`#pools tbody tr[data-pool="${newPool}"] button.delete`);
+	await until(async () => (await m.$$(`#pools tbody tr[data-pool="${newPool}"]`)).length === 0,
+		`pool ${newPool} deleted`, 120000);
+	check(true, `the admin deleted pool ${newPool}`);
+} catch (e) {
+	console.log(`not ok: ${e.message}`);
+	status = 1;
+} finally {
+	await browser.close();
+}
+process.exit(status);

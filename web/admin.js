@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Administration: pools (create, resize, delete), desktops (reset, stop, delete), sessions,
+// the audit log.  Only for members of the admin group: the API answers 403 to anyone else, and
+// this page then shows nothing but that.
+import { $, api, button, el, header, show, stateCell, TRANSIENT, when } from '/api.js';
+
+const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'connected', 'disconnected',
+	'resetting', 'error', 'deleting'];
+const IN_USE = ['assigned', 'connected', 'disconnected'];
+const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'release', 'reset', 'stop', 'delete',
+	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
+	'session-kill', 'reconcile'];
+let timer = null;
+
+// Runs an admin request; a failure shows in the page's error line.  Returns the reply or null.
+async function call(method, path, body, what) {
+	const r = await api(method, `/admin${path}`, body);
+	if (r.status === 401) {
+		location.href = '/';
+		return null;
+	}
+	if (r.status === 403) {
+		notAdmin();
+		return null;
+	}
+	if (r.status >= 400 || r.status === 0) {
+		show($('admin-error'), `${what}: ${r.json.error || r.status}`);
+		return null;
+	}
+	return r;
+}
+
+function notAdmin() {
+	clearTimeout(timer);
+	$('admin').hidden = true;
+	$('admin-nav').hidden = true;
+	$('not-admin').hidden = false;
+}
+
+function options(select, values) {
+	const keep = select.value;
+	const first = select.options[0] && select.options[0].value === '' ? select.options[0] : null;
+	select.replaceChildren(...(first ? [first] : []));
+	for (const v of values)
+		el('option', v, select).value = v;
+	if (values.includes(keep) || keep === '')
+		select.value = keep;
+}
+
+async function pools() {
+	const r = await call('GET', '/pools', undefined, 'Cannot list the pools');
+	if (!r)
+		return;
+	const body = $('pools').tBodies[0];
+	// The table is redrawn every few seconds: keep a size being typed.
+	const typed = {};
+	for (const i of body.querySelectorAll('input.size'))
+		if (i.value !== i.dataset.was || i === document.activeElement)
+			typed[i.dataset.pool] = { value: i.value, focus: i === document.activeElement };
+	body.replaceChildren();
+	for (const p of r.json.pools) {
+		const row = body.insertRow();
+		row.dataset.pool = p.name;
+		const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
+		row.insertCell().textContent = p.name + (p.draining ? ' (being deleted)' : '');
+		row.insertCell().textContent = p.template;
+		row.insertCell().textContent = p.type;
+		row.insertCell().textContent = count(['free']);
+		row.insertCell().textContent = count(IN_USE);
+		const other = row.insertCell();
+		other.className = 'other';
+		other.textContent = Object.entries(p.desktops).filter(([s]) => s !== 'free' && !IN_USE.includes(s))
+			.map(([s, n]) => `${n} ${s}`).join(', ') || '—';
+		const size = row.insertCell();
+		const input = el('input', null, size, 'size');
+		input.type = 'number';
+		input.min = 0;
+		input.value = p.size;
+		input.dataset.was = String(p.size);
+		input.dataset.pool = p.name;
+		if (typed[p.name]) {
+			input.value = typed[p.name].value;
+			if (typed[p.name].focus)
+				setTimeout(() => input.focus());
+		}
+		input.setAttribute('aria-label', `size of ${p.name}`);
+		button('Resize', size, async () => {
+			if (await call('PATCH', `/pools/${encodeURIComponent(p.name)}`, { size: Number(input.value) },
+				`Cannot resize ${p.name}`))
+				refresh();
+		}, 'resize');
+		row.insertCell().textContent = p.prestart;
+		row.insertCell().textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
+		const actions = row.insertCell();
+		if (!p.draining)
+			button('Delete', actions, async () => {
+				if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
+				    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
+					refresh();
+			}, 'delete');
+	}
+	options($('filter-pool'), r.json.pools.map((p) => p.name));
+}
+
+async function templates() {
+	const r = await call('GET', '/templates', undefined, 'Cannot list the templates');
+	if (r)
+		options($('pool-template'), r.json.templates.map((t) => t.name));
+}
+
+async function createPool(event) {
+	event.preventDefault();
+	const groups = $('pool-groups').value.split(/[\s,]+/).filter((g) => g);
+	const r = await api('POST', '/admin/pools', {
+		name: $('pool-name').value, template: $('pool-template').value, type: $('pool-type').value,
+		size: Number($('pool-size').value), prestart: Number($('pool-prestart').value || 0), groups,
+	});
+	if (r.status !== 201) {
+		show($('pool-error'), `Cannot create the pool: ${r.json.error || r.status}`);
+		return;
+	}
+	show($('pool-error'), '');
+	$('pool-name').value = '';
+	refresh();
+}
+
+async function desktops() {
+	const q = new URLSearchParams();
+	for (const [key, id] of [['pool', 'filter-pool'], ['state', 'filter-state'], ['user', 'filter-user']])
+		if ($(id).value)
+			q.set(key, $(id).value);
+	const r = await call('GET', `/desktops?${q}`, undefined, 'Cannot list the desktops');
+	if (!r)
+		return false;
+	const body = $('desktops').tBodies[0];
+	body.replaceChildren();
+	for (const d of r.json.desktops) {
+		const row = body.insertRow();
+		row.dataset.id = d.id;
+		row.dataset.pool = d.pool;
+		row.insertCell().textContent = d.id;
+		row.insertCell().textContent = d.pool;
+		stateCell(row.insertCell(), d.state);
+		row.insertCell().textContent = d.owner || '—';
+		row.insertCell().textContent = d.domain;
+		row.insertCell().textContent = when(d.assigned_at);
+		row.insertCell().textContent = when(d.updated);
+		const actions = row.insertCell();
+		actions.className = 'actions';
+		const act = (label, method, path, ask) => button(label, actions, async () => {
+			if ((!ask || confirm(ask)) && await call(method, path, undefined, `Cannot ${label.toLowerCase()} desktop ${d.id}`))
+				refresh();
+		}, label.toLowerCase());
+		if (!TRANSIENT.has(d.state)) {
+			act('Reset', 'POST', `/desktops/${d.id}/reset`,
+				d.owner ? `Reset desktop ${d.id}? ${d.owner} loses what is on it.` : null);
+			if (d.state !== 'stopped')
+				act('Stop', 'POST', `/desktops/${d.id}/stop`, d.owner ? `Stop desktop ${d.id} of ${d.owner}?` : null);
+			act('Delete', 'DELETE', `/desktops/${d.id}`, `Delete desktop ${d.id}${d.owner ? ` of ${d.owner}` : ''}?`);
+		}
+	}
+	$('no-desktops').hidden = r.json.desktops.length > 0;
+	return r.json.desktops.some((d) => TRANSIENT.has(d.state));
+}
+
+async function sessions() {
+	const r = await call('GET', '/sessions', undefined, 'Cannot list the sessions');
+	if (!r)
+		return;
+	const body = $('sessions').tBodies[0];
+	body.replaceChildren();
+	for (const s of r.json.sessions) {
+		const row = body.insertRow();
+		row.dataset.user = s.user;
+		for (const v of [s.id, s.user, s.admin ? 'yes' : 'no', s.client, when(s.created), when(s.expires)])
+			row.insertCell().textContent = v;
+		button('End', row.insertCell(), async () => {
+			if (confirm(`End ${s.user}'s session ${s.id}? They have to log in again.`) &&
+			    await call('DELETE', `/sessions/${encodeURIComponent(s.id)}`, undefined, 'Cannot end the session'))
+				refresh();
+		}, 'kill');
+	}
+}
+
+function seconds(input) {
+	return input.value ? Math.floor(new Date(input.value).getTime() / 1000) : null;
+}
+
+async function audit() {
+	const q = new URLSearchParams();
+	for (const [key, id] of [['user', 'audit-user'], ['action', 'audit-action'], ['object', 'audit-object'],
+		['limit', 'audit-limit']])
+		if ($(id).value)
+			q.set(key, $(id).value);
+	for (const [key, id] of [['since', 'audit-since'], ['until', 'audit-until']])
+		if (seconds($(id)) !== null)
+			q.set(key, seconds($(id)));
+	const r = await call('GET', `/audit?${q}`, undefined, 'Cannot read the audit log');
+	if (!r)
+		return;
+	const body = $('audit').tBodies[0];
+	body.replaceChildren();
+	for (const a of r.json.audit) {
+		const row = body.insertRow();
+		row.dataset.action = a.action;
+		for (const v of [when(a.time), a.actor, a.action, a.object, a.detail])
+			row.insertCell().textContent = v || '';
+	}
+}
+
+async function refresh() {
+	clearTimeout(timer);
+	show($('admin-error'), '');
+	await pools();
+	const busy = await desktops();
+	await sessions();
+	await audit();
+	if (!$('admin').hidden)
+		timer = setTimeout(refresh, busy ? 1000 : 5000);
+}
+
+async function main() {
+	const me = await api('GET', '/me');
+	if (me.status === 401) {
+		location.href = '/';
+		return;
+	}
+	header(me.status === 200 ? me.json : null);
+	if (me.status !== 200 || !me.json.admin)
+		return notAdmin();
+	$('admin').hidden = false;
+	$('admin-nav').hidden = false;
+	options($('filter-state'), STATES);
+	options($('audit-action'), ACTIONS);
+	$('pool-form').addEventListener('submit', createPool);
+	$('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
+	$('desktop-filter').addEventListener('change', refresh);
+	$('desktop-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
+	await templates();
+	await refresh();
+}
+
+main();

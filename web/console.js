@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The console: the system's spice-html5 (served by vdi-broker under /spice-html5/) on the
+// gateway URL of a fresh console token.  The picture is scaled to fill the window (and the guest
+// asked for the window's size when it runs a SPICE agent); a dropped connection or an expired
+// ticket is answered with a fresh token and a new connection.
+//
+// window.vdiConsole tells tests (and the curious) how it goes: state, connects, firstFrame (ms
+// since the page started loading, for the first frame of the current connection), error.
+import * as Spice from '/spice-html5/main.js';
+import { $, api, header, show } from '/api.js';
+
+const id = new URLSearchParams(location.search).get('id');
+const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
+let failures = 0;
+let retryTimer = null;
+let leaving = false;
+
+function status(text) {
+	$('status').textContent = text;
+}
+
+function fail(text) {
+	vc.state = 'failed';
+	vc.error = text;
+	status('Not connected');
+	show($('console-error'), text);
+}
+
+function canvas() {
+	return document.querySelector('#spice-screen canvas');
+}
+
+// Scales the desktop's picture to the largest size that fits the area, centred.  A transform
+// keeps spice-html5's mouse coordinates (offsetX/Y) in the desktop's own pixels.
+function fit() {
+	const c = canvas(), area = $('spice-area'), screen = $('spice-screen');
+	if (!c || !c.width || !c.height)
+		return;
+	const s = Math.min(area.clientWidth / c.width, area.clientHeight / c.height);
+	screen.style.width = `${c.width}px`;
+	screen.style.height = `${c.height}px`;
+	screen.style.transform = `translate(${Math.max(0, (area.clientWidth - c.width * s) / 2)}px, ` +
+		`${Math.max(0, (area.clientHeight - c.height * s) / 2)}px) scale(${s})`;
+	vc.scale = s;
+	vc.fitted = { w: c.width, h: c.height };
+}
+
+// With a SPICE agent in the guest, ask it for a display of the window's size (multiples of 8).
+let agentTimer = null;
+function askGuestSize() {
+	clearTimeout(agentTimer);
+	agentTimer = setTimeout(() => {
+		const sc = vc.conn, area = $('spice-area');
+		if (!sc || !sc.agent_connected)
+			return;
+		const w = area.clientWidth - area.clientWidth % 8, h = area.clientHeight - area.clientHeight % 8;
+		if (w > 0 && h > 0)
+			sc.resize_window(0, w, h, 32, 0, 0);
+	}, 300);
+}
+
+// The first frame: the canvas exists and something not black is on it (checked on a thumbnail).
+function watchFirstFrame(connection) {
+	const probe = document.createElement('canvas');
+	probe.width = 32;
+	probe.height = 24;
+	const ctx = probe.getContext('2d', { willReadFrequently: true });
+	const look = () => {
+		if (connection !== vc.connects || leaving)
+			return;
+		const c = canvas();
+		if (c && c.width) {
+			ctx.drawImage(c, 0, 0, probe.width, probe.height);
+			const px = ctx.getImageData(0, 0, probe.width, probe.height).data;
+			for (let i = 0; i < px.length; i += 4) {
+				if (px[i] || px[i + 1] || px[i + 2]) {
+					vc.firstFrame = performance.now();
+					fit();
+					return;
+				}
+			}
+		}
+		requestAnimationFrame(look);
+	};
+	requestAnimationFrame(look);
+}
+
+function retry(why) {
+	if (leaving)
+		return;
+	if (vc.conn) {
+		try { vc.conn.stop(); } catch (e) { /* already closed */ }
+		vc.conn = null;
+	}
+	failures++;
+	if (failures > 8)
+		return fail(`The connection to your desktop keeps failing (${why}). Reload the page to try again.`);
+	vc.state = 'reconnecting';
+	const wait = Math.min(500 * 2 ** (failures - 1), 8000);
+	status(`Reconnecting (${why})…`);
+	clearTimeout(retryTimer);
+	retryTimer = setTimeout(connect, wait);
+}
+
+// A fresh console token (and SPICE ticket) from the broker, then spice-html5 on it.
+async function connect() {
+	vc.state = 'connecting';
+	const r = await api('POST', `/desktops/${encodeURIComponent(id)}/console`);
+	if (r.status === 401) {
+		location.href = '/';
+		return;
+	}
+	if (r.status === 404)
+		return fail(`There is no desktop ${id} of yours.`);
+	if (r.status === 409)
+		return retry(`the desktop is not running: ${r.json.error}`);
+	if (r.status !== 200)
+		return retry(r.json.error || `the server answered ${r.status}`);
+	$('spice-screen').replaceChildren();
+	vc.connects++;
+	vc.firstFrame = null;
+	const connection = vc.connects;
+	try {
+		vc.conn = new Spice.SpiceMainConn({
+			uri: r.json.url,
+			password: r.json.password,
+			screen_id: 'spice-screen',
+			onsuccess: () => {
+				if (connection !== vc.connects)
+					return;
+				failures = 0;
+				vc.state = 'connected';
+				vc.error = null;
+				show($('console-error'), '');
+				status('Connected');
+			},
+			onerror: (e) => {
+				if (connection === vc.connects)
+					retry(String((e && e.message) || e || 'connection lost'));
+			},
+			onagent: askGuestSize,
+		});
+		window.spice_connection = vc.conn;
+	} catch (e) {
+		return retry(String(e));
+	}
+	watchFirstFrame(connection);
+}
+
+async function title() {
+	const r = await api('GET', '/desktops');
+	const d = r.status === 200 && r.json.desktops.find((x) => String(x.id) === id);
+	if (d) {
+		$('title').textContent = `Desktop ${d.id} (${d.pool})`;
+		document.title = `vdi — desktop ${d.id} (${d.pool})`;
+	}
+}
+
+async function main() {
+	if (!/^[1-9][0-9]*$/.test(id || ''))
+		return fail('No desktop given: open the console from your desktops.');
+	const me = await api('GET', '/me');
+	if (me.status === 401) {
+		location.href = '/';
+		return;
+	}
+	header(me.status === 200 ? me.json : null);
+	$('cad').addEventListener('click', () => {
+		Spice.sendCtrlAltDel(vc.conn);
+		const c = canvas();
+		if (c)
+			c.focus();
+	});
+	$('fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen().catch(() => {}));
+	window.addEventListener('resize', () => { fit(); askGuestSize(); });
+	window.addEventListener('pagehide', () => {
+		leaving = true;
+		if (vc.conn)
+			vc.conn.stop();
+	});
+	// The guest may change its resolution (a new canvas, or a new size): follow it.
+	setInterval(() => {
+		const c = canvas();
+		if (c && (c.width !== vc.fitted?.w || c.height !== vc.fitted?.h))
+			fit();
+	}, 500);
+	await title();
+	await connect();
+}
+
+main();
