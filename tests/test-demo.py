@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The README's first command: tools/demo runs on a pseudo-terminal as a person would run it (its
+# own directory, ports, pool and storage pool, so a demo of the machine is not touched), prints
+# the URL and the demo users, the user can log in and get the desktop started ahead, and Ctrl-C
+# typed into the terminal stops everything: exit status 130, no domain of its pool, no storage
+# pool, no vdi-broker or vdi-gateway left.  TAP on stdout.
+import json
+import os
+import pty
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+tests = 0
+failed = 0
+
+
+def ok(cond, what):
+    global tests, failed
+    tests += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (tests, what), flush=True)
+    if not cond:
+        failed += 1
+    return cond
+
+
+def virsh(*args):
+    r = subprocess.run(["virsh", "-q", "-c", "qemu:///system", *args], capture_output=True, text=True)
+    return r.stdout
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(port, method, path, body=None, cookie=None, csrf=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    if cookie:
+        req.add_header("Cookie", cookie)
+    if csrf:
+        req.add_header("X-CSRF-Token", csrf)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}"), r.headers.get("Set-Cookie")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}"), None
+
+
+def main():
+    source, build = os.environ["VDI_SOURCE_ROOT"], os.environ["VDI_BUILD_ROOT"]
+    tag = "t%d" % os.getpid()
+    port, gw_port = free_port(), free_port()
+    tmp = tempfile.mkdtemp(prefix="vdi-test-demo-")
+    os.chmod(tmp, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_PRELOAD", "MALLOC_"))}
+    env.update(VDI_DEMO_DIR=tmp, VDI_DEMO_PORT=str(port), VDI_DEMO_GATEWAY_PORT=str(gw_port),
+               VDI_DEMO_POOL=tag, VDI_DEMO_STORAGE_POOL="vdi-demo-" + tag, VDI_DEMO_BUILD=build)
+    print("1..8", flush=True)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(source)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.execve(os.path.join(source, "tools", "demo"), ["tools/demo"], env)
+    out = b""
+    end = time.time() + 600
+    while time.time() < end and b"Ctrl-C stops" not in out:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    text = out.decode(errors="replace")
+    url = "http://127.0.0.1:%d/" % port
+    if not ok(url in text and "demo  / demo" in text and "DEMO ONLY" in text,
+              "the demo prints the URL, the demo users and that they are for the demo only"):
+        sys.stdout.write("# " + text[-3000:].replace("\n", "\n# ") + "\n")
+
+    status, me, cookie = api(port, "POST", "/login", {"username": "demo", "password": "demo"})
+    ok(status == 200 and cookie, "demo / demo logs in")
+    cookie = (cookie or "").split(";")[0]
+    status, pools, _ = api(port, "GET", "/pools", cookie=cookie)
+    ok(status == 200 and any(p["name"] == tag and p["free"] >= 1 for p in pools.get("pools", [])),
+       "the demo pool has a desktop started ahead (%s)" % pools)
+    status, got, _ = api(port, "POST", "/pools/%s/desktop" % tag, cookie=cookie, csrf=me.get("csrf"))
+    ok(status == 200 and got.get("state") == "assigned", "Connect gets it at once (%d %s)" % (status, got))
+    ok(virsh("domstate", "vdi-%s-%s" % (tag, got.get("id"))).strip() == "running", "its domain runs")
+
+    os.write(fd, b"\x03")   # Ctrl-C, as typed: SIGINT to the terminal's foreground process group
+    end = time.time() + 300
+    while time.time() < end:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, st = os.waitpid(pid, 0)
+    ok(os.waitstatus_to_exitcode(st) == 130, "Ctrl-C ends the demo (exit status %d)" % os.waitstatus_to_exitcode(st))
+    left = [d for d in virsh("list", "--all", "--name").split() if d.startswith("vdi-%s-" % tag)]
+    ok(not left and "vdi-demo-" + tag not in virsh("pool-list", "--all", "--name"),
+       "no domain and no storage pool of the demo is left (%s)" % left)
+    daemons = subprocess.run(["pgrep", "-f", "--config %s/vdi.conf" % tmp], capture_output=True, text=True).stdout
+    ok(not daemons.strip(), "vdi-broker and vdi-gateway are gone")
+    subprocess.run(["rm", "-rf", tmp])
+    return 1 if failed else 0
+
+
+sys.exit(main())
