@@ -2,7 +2,7 @@
 // Administration: pools (create, resize, delete), desktops (reset, stop, delete), sessions,
 // the audit log.  Only for members of the admin group: the API answers 403 to anyone else, and
 // this page then shows nothing but that.
-import { $, api, button, el, header, show, stateCell, TRANSIENT, when } from '/api.js';
+import { $, api, button, el, header, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
 const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'connected', 'disconnected',
 	'resetting', 'error', 'deleting'];
@@ -220,7 +220,7 @@ async function refresh() {
 }
 
 async function main() {
-	const me = await api('GET', '/me');
+	const me = await whoami();
 	if (me.status === 401) {
 		location.href = '/';
 		return;

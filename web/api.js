@@ -26,7 +26,21 @@ export async function api(method, path, body) {
 	}
 	let json = {};
 	try { json = await res.json(); } catch (e) { json = { error: `the server answered ${res.status}` }; }
+	// A session whose CSRF token this browser lost (another login elsewhere, storage cleared)
+	// cannot change anything: the pages treat it as logged out, and logging in again mends it.
+	if (res.status === 403 && /X-CSRF-Token/.test(json.error || '')) {
+		csrf.set('');
+		return { status: 401, json: { error: 'Log in again to go on.' } };
+	}
 	return { status: res.status, json };
+}
+
+// GET /me, as a page needs it: 401 as well when this browser has no CSRF token for the session.
+export async function whoami() {
+	const me = await api('GET', '/me');
+	if (me.status === 200 && !csrf.get())
+		return { status: 401, json: { error: 'Log in again to go on.' } };
+	return me;
 }
 
 export function show(el, text) {

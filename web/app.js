@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The login page and "your desktops": Connect (a desktop from a pool, with progress while it is
 // made or started, then the console), Release, the remote-viewer file, logout.
-import { $, api, button, csrf, el, header, RUNNING, show, stateCell, TRANSIENT, when } from '/api.js';
+import { $, api, button, csrf, el, header, RUNNING, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
 let pollTimer = null;
 let connecting = null;   // {pool, id} while Connect waits for a desktop to run
@@ -155,7 +155,7 @@ async function start() {
 	clearTimeout(pollTimer);
 	connecting = null;
 	show($('progress'), '');
-	const me = await api('GET', '/me');
+	const me = await whoami();
 	const loggedIn = me.status === 200;
 	$('login').hidden = loggedIn;
 	$('desktops').hidden = !loggedIn;

@@ -7,7 +7,7 @@
 // window.vdiConsole tells tests (and the curious) how it goes: state, connects, firstFrame (ms
 // since the page started loading, for the first frame of the current connection), error.
 import * as Spice from '/spice-html5/main.js';
-import { $, api, header, show } from '/api.js';
+import { $, api, header, show, whoami } from '/api.js';
 
 const id = new URLSearchParams(location.search).get('id');
 const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
@@ -159,7 +159,7 @@ async function title() {
 async function main() {
 	if (!/^[1-9][0-9]*$/.test(id || ''))
 		return fail('No desktop given: open the console from your desktops.');
-	const me = await api('GET', '/me');
+	const me = await whoami();
 	if (me.status === 401) {
 		location.href = '/';
 		return;

@@ -234,7 +234,13 @@ try {
 	await until(async () => (await m.$$eval('#audit tbody tr', (rows) => rows.map((r) => r.textContent)))
 		.some((t) => t.includes(`desktop:${victim}`) && t.includes('adm')), 'the reset in the audit log', 10000);
 	check(true, 'the audit log, filtered by action, shows the reset');
-	await m.click(`#pools tbody tr[data-pool="${newPool}"] button.delete`);
+	const prow = `#pools tbody tr[data-pool="${newPool}"]`;
+	await m.fill(`${prow} input.size`, '3');
+	await m.click(`${prow} button.resize`);
+	await until(async () => (await apiGet(m, '/admin/pools')).json.pools.some((p) => p.name === newPool && p.size === 3),
+		`pool ${newPool} resized`, 10000);
+	check(await m.inputValue(`${prow} input.size`) === '3', `the admin resized pool ${newPool} to 3`);
+	await m.click(`${prow} button.delete`);
 	await until(async () => (await m.$$(`#pools tbody tr[data-pool="${newPool}"]`)).length === 0,
 		`pool ${newPool} deleted`, 120000);
 	check(true, `the admin deleted pool ${newPool}`);

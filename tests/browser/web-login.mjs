@@ -24,7 +24,8 @@ const check = (cond, what) => {
 const browser = await launch();
 let status = 0;
 try {
-	const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+	const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+	const page = await context.newPage();
 	await page.goto(base + '/');
 	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
 	check(await page.isVisible('#username') && !(await page.isVisible('#desktops')), 'the login form shows first');
@@ -46,6 +47,23 @@ try {
 	const pools = await page.$$eval('#pools tbody tr', (rows) => rows.map((r) => r.dataset.pool));
 	check(pools.join() === 'lab,staffonly', `ann sees the pools she may use (${pools.join()})`);
 	await page.screenshot({ path: join(dir, 'desktops.png') });
+
+	// A second tab of the session works (the CSRF token is shared); a browser that lost the token
+	// is sent to log in again instead of failing on every click.
+	const tab = await context.newPage();
+	await tab.goto(base + '/');
+	await tab.waitForSelector('#desktops:not([hidden])', { timeout: 10000 });
+	check(!(await tab.isVisible('#login')), 'a second tab is logged in too');
+	await tab.evaluate(() => localStorage.clear());
+	await tab.reload();
+	await tab.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+	check(true, 'without its CSRF token the page asks to log in again');
+	await tab.fill('#username', 'ann');
+	await tab.fill('#password', 'ann-secret');
+	await tab.click('#login-button');
+	await tab.waitForSelector('#desktops:not([hidden])', { timeout: 10000 });
+	check(true, 'and logging in again mends it');
+	await tab.close();
 
 	await page.click('#logout');
 	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
