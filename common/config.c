@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "paths.h"
 
 /* ---- value parsers: each writes a message into msg on failure ---------------- */
 
@@ -201,26 +202,26 @@ static const struct {
 	const char *section, *key, *value;
 } defaults[] = {
 	{ "broker", "listen", "127.0.0.1:8080" },
-	{ "broker", "admin_socket", "/run/vdi/admin.sock" },
+	{ "broker", "admin_socket", VDI_RUNDIR "/vdi/admin.sock" },
 	{ "broker", "session_ttl", "28800" },
 	{ "broker", "login_max_failures", "5" },
 	{ "broker", "login_lockout", "300" },
-	{ "broker", "web_root", "/usr/share/vdi/web" },
-	{ "broker", "spice_html5", "/usr/share/spice-html5" },
-	{ "database", "path", "/var/lib/vdi/vdi.db" },
+	{ "broker", "web_root", VDI_DATADIR "/vdi/web" },
+	{ "broker", "spice_html5", VDI_DATADIR "/spice-html5" },
+	{ "database", "path", VDI_LOCALSTATEDIR "/lib/vdi/vdi.db" },
 	{ "pam", "service", "vdi" },
 	{ "pam", "admin_group", "vdiadmin" },
 	{ "libvirt", "hosts", "qemu:///system" },
 	{ "libvirt", "storage_pool", "vdi" },
-	{ "libvirt", "storage_path", "/var/lib/vdi/images" },
-	{ "libvirt", "runtime_dir", "/run/vdi" },
+	{ "libvirt", "storage_path", VDI_LOCALSTATEDIR "/lib/vdi/images" },
+	{ "libvirt", "runtime_dir", VDI_RUNDIR "/vdi" },
 	{ "libvirt", "virt_type", "auto" },
 	{ "libvirt", "shutdown_timeout", "60" },
 	{ "gateway", "listen", "127.0.0.1:8081" },
 	{ "gateway", "public_url", "ws://127.0.0.1:8081" },
-	{ "gateway", "allowed_targets", "unix:/run/vdi/spice/" },
+	{ "gateway", "allowed_targets", "unix:" VDI_RUNDIR "/vdi/spice/" },
 	{ "gateway", "idle_timeout", "3600" },
-	{ "tokens", "key_file", "/etc/vdi/token.key" },
+	{ "tokens", "key_file", VDI_SYSCONFDIR "/vdi/token.key" },
 	{ "tokens", "ttl", "60" },
 };
 

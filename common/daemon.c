@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "paths.h"
+
 int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config *cfg)
 {
 	static const struct option opts[] = {
@@ -13,7 +15,7 @@ int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *path = "/etc/vdi/vdi.conf";
+	const char *path = VDI_CONFIG_FILE;
 	bool check_only = false;
 	char err[1024] = "";
 	int c;

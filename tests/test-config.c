@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "harness.h"
+#include "paths.h"
 
 static char *write_conf(const char *name, const char *text)
 {
@@ -35,24 +36,24 @@ static void test_defaults(void)
 
 	check_ok(vdi_config_init(&c));
 	check_str_eq(c.broker.listen, "127.0.0.1:8080");
-	check_str_eq(c.broker.admin_socket, "/run/vdi/admin.sock");
+	check_str_eq(c.broker.admin_socket, VDI_RUNDIR "/vdi/admin.sock");
 	check_int_eq(c.broker.session_ttl, 28800);
 	check_int_eq(c.broker.login_max_failures, 5);
 	check_int_eq(c.broker.login_lockout, 300);
-	check_str_eq(c.broker.web_root, "/usr/share/vdi/web");
-	check_str_eq(c.database.path, "/var/lib/vdi/vdi.db");
+	check_str_eq(c.broker.web_root, VDI_DATADIR "/vdi/web");
+	check_str_eq(c.database.path, VDI_LOCALSTATEDIR "/lib/vdi/vdi.db");
 	check_str_eq(c.pam.service, "vdi");
 	check_str_eq(c.pam.admin_group, "vdiadmin");
 	check_str_eq(c.libvirt.hosts[0], "qemu:///system");
 	check(c.libvirt.hosts[1] == NULL);
 	check_str_eq(c.libvirt.storage_pool, "vdi");
-	check_str_eq(c.libvirt.storage_path, "/var/lib/vdi/images");
-	check_str_eq(c.libvirt.runtime_dir, "/run/vdi");
+	check_str_eq(c.libvirt.storage_path, VDI_LOCALSTATEDIR "/lib/vdi/images");
+	check_str_eq(c.libvirt.runtime_dir, VDI_RUNDIR "/vdi");
 	check_str_eq(c.libvirt.virt_type, "auto");
 	check_str_eq(c.gateway.listen, "127.0.0.1:8081");
 	check_str_eq(c.gateway.public_url, "ws://127.0.0.1:8081");
-	check_str_eq(c.gateway.allowed_targets[0], "unix:/run/vdi/spice/");
-	check_str_eq(c.tokens.key_file, "/etc/vdi/token.key");
+	check_str_eq(c.gateway.allowed_targets[0], "unix:" VDI_RUNDIR "/vdi/spice/");
+	check_str_eq(c.tokens.key_file, VDI_SYSCONFDIR "/vdi/token.key");
 	check_int_eq(c.tokens.ttl, 60);
 	vdi_config_finish(&c);
 	vdi_config_finish(&c); /* twice is fine */

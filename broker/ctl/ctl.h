@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "paths.h"
 #include "table.h"
 
 /* vdictl's exit statuses. */
@@ -26,8 +27,8 @@ enum {
 	CTL_EXIT_UNREACHABLE = 3, /* no reply from the broker */
 };
 
-#define CTL_DEFAULT_CONFIG "/etc/vdi/vdi.conf"
-#define CTL_DEFAULT_SOCKET "/run/vdi/admin.sock"
+#define CTL_DEFAULT_CONFIG VDI_CONFIG_FILE
+#define CTL_DEFAULT_SOCKET VDI_RUNDIR "/vdi/admin.sock"
 
 /* Largest request body the broker takes (docs/api.md). */
 #define CTL_MAX_REQUEST (64 * 1024)
