@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The shipped sample configuration (packaging/vdi.conf.in, as meson configured it):
+#   - vdi-broker --check-config and vdi-gateway --check-config accept it as shipped;
+#   - it names every key the code knows (common/config.c), each in its own section, and the man
+#     page vdi.conf(5) documents the same keys;
+#   - with every key uncommented (the defaults it shows) it is still accepted.
+# TAP on stdout.
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sample, broker, gateway, source = sys.argv[1:5]
+n = 0
+failed = 0
+
+
+def ok(cond, what):
+    global n, failed
+    n += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, what), flush=True)
+    failed += 0 if cond else 1
+
+
+def check_config(binary, path):
+    r = subprocess.run([binary, "--check-config", "--config", path], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("# " + (r.stdout + r.stderr).replace("\n", "\n# "))
+    return r.returncode == 0
+
+
+def sample_keys(text):
+    keys, section = set(), None
+    for line in text.splitlines():
+        m = re.match(r"^\[(\w+)\]$", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"^#(\w+) = ", line)
+        if m:
+            keys.add((section, m.group(1)))
+    return keys
+
+
+print("1..5")
+text = open(sample).read()
+ok(check_config(broker, sample), "vdi-broker --check-config accepts the sample")
+ok(check_config(gateway, sample), "vdi-gateway --check-config accepts the sample")
+
+code = set(re.findall(r'^\t\{ "(\w+)", "(\w+)", parse_', open(os.path.join(source, "common/config.c")).read(), re.M))
+shown = sample_keys(text)
+ok(code and shown == code, "the sample shows every key of the code (missing: %s, unknown: %s)" %
+   (sorted(code - shown), sorted(shown - code)))
+
+man, section = set(), None
+for line in open(os.path.join(source, "docs/man/vdi.conf.5.scd")):
+    m = re.match(r"^# \[(\w+)\]", line)
+    if m:
+        section = m.group(1)
+    for k in re.findall(r"\*(\w+)\* = ", line):
+        man.add((section, k))
+ok(man == code, "vdi.conf(5) documents the same keys (missing: %s, unknown: %s)" %
+   (sorted(code - man), sorted(man - code)))
+
+with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+    f.write(re.sub(r"^#(\w+ = )", r"\1", text, flags=re.M))
+try:
+    ok(check_config(broker, f.name), "with every key uncommented (the defaults shown) it is accepted")
+finally:
+    os.unlink(f.name)
+sys.exit(1 if failed else 0)
