@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
 #include "desktops.h"
@@ -16,24 +17,6 @@
 #include "vmpool.h"
 
 #define ACTOR_MAX 256
-
-/* Parses the request body as a JSON object with only the allowed members; else replies 400. */
-static json_t *admin_body(struct broker_req *req, const char *const *allowed)
-{
-	json_t *body = NULL;
-	const char *text;
-	char err[256];
-	size_t len;
-
-	text = broker_req_body(req, &len);
-	if (vdi_json_parse(text, len, true, &body, err, sizeof(err)) < 0 ||
-	    vdi_json_check_members(body, allowed, err, sizeof(err)) < 0) {
-		json_decref(body);
-		broker_req_reply_error(req, 400, "%s", err);
-		return NULL;
-	}
-	return body;
-}
 
 /* Replies {key: rows} (rows taken), or 500 when r < 0. */
 static void reply_rows(struct broker_req *req, int r, const char *key, json_t *rows)
@@ -150,28 +133,24 @@ out:
 
 void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 {
-	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };
 	struct broker *b = userdata;
-	_cleanup_json_ json_t *body = NULL, *exists = NULL;
-	const char *name = NULL, *disk = NULL, *xml = NULL;
+	_cleanup_(broker_template_body_finish) struct broker_template_body body = { 0 };
+	_cleanup_json_ json_t *exists = NULL;
+	const char *name, *disk, *xml, *text;
 	struct template_job *j;
-	int64_t memory = 0, vcpus = 0;
 	char actor[ACTOR_MAX], err[256];
+	size_t len;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (vdi_json_get_string(body, "name", true, &name, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "disk", true, &disk, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "xml", false, &xml, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "memory_mib", false, 0, 1024 * 1024, &memory, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "vcpus", false, 0, 512, &vcpus, err, sizeof(err)) < 0) {
+	text = broker_req_body(req, &len);
+	if (broker_parse_template(text, len, &body, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
 		return;
 	}
-	if (disk[0] != '/') {
-		broker_req_reply_error(req, 400, "\"disk\" must be an absolute path on the host");
-		return;
-	}
+	name = body.name;
+	disk = body.disk;
+	xml = body.xml;
 	if (broker_store_query(b->store, &exists, "SELECT 1 FROM templates WHERE name = ?1", "s", name) > 0) {
 		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
 		return;
@@ -184,8 +163,8 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		return;
 	}
 	j->b = b;
-	j->memory = memory;
-	j->vcpus = vcpus;
+	j->memory = body.memory_mib;
+	j->vcpus = body.vcpus;
 	snprintf(j->actor, sizeof(j->actor), "%s", actor);
 	if (broker_req_defer(req, template_work, template_complete, j) < 0) {
 		template_job_free(j);
@@ -279,37 +258,6 @@ void broker_api_admin_pools(struct broker_req *req, void *userdata)
 }
 
 /* Joins a JSON array of group names into "a,b"; -EINVAL (with err) on anything but plain names. */
-static int groups_string(json_t *groups, char **ret, char *err, size_t errlen)
-{
-	size_t i, len = 1;
-	json_t *g;
-	char *s;
-
-	if (!json_is_array(groups)) {
-		snprintf(err, errlen, "\"groups\" must be a list of group names");
-		return -EINVAL;
-	}
-	json_array_foreach(groups, i, g) {
-		const char *v = json_string_value(g);
-
-		if (!v || !*v || strlen(v) > 64 || strpbrk(v, ", \t\n")) {
-			snprintf(err, errlen, "\"groups\" must be a list of group names (1-64 characters, no commas or spaces)");
-			return -EINVAL;
-		}
-		len += strlen(v) + 1;
-	}
-	s = calloc(1, len);
-	if (!s)
-		return -ENOMEM;
-	json_array_foreach(groups, i, g) {
-		if (i)
-			strcat(s, ",");
-		strcat(s, json_string_value(g));
-	}
-	*ret = s;
-	return 0;
-}
-
 static void reply_pool(struct broker *b, struct broker_req *req, unsigned status, const char *name)
 {
 	json_t *rows = NULL;
@@ -325,90 +273,79 @@ static void reply_pool(struct broker *b, struct broker_req *req, unsigned status
 
 void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 {
-	static const char *const members[] = { "name",	       "template",     "type",  "size",
-						"prestart",    "max_per_user", "idle_timeout", "groups", NULL };
 	struct broker *b = userdata;
-	_cleanup_json_ json_t *body = NULL;
-	_cleanup_free_ char *groups = NULL;
-	struct broker_pool_def d = { .max_per_user = 1 };
-	const char *type = "pooled";
+	_cleanup_(broker_pool_body_finish) struct broker_pool_body body = { 0 };
+	struct broker_pool_def d;
+	const char *text;
 	char actor[ACTOR_MAX], err[256];
+	size_t len;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (vdi_json_get_string(body, "name", true, &d.name, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "template", true, &d.template_name, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "type", false, &type, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "size", true, 0, 10000, &d.size, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "prestart", false, 0, 10000, &d.prestart, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "max_per_user", false, 1, 10000, &d.max_per_user, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "idle_timeout", false, 0, 30 * 86400, &d.idle_timeout, err, sizeof(err)) < 0 ||
-	    (json_object_get(body, "groups") && groups_string(json_object_get(body, "groups"), &groups, err, sizeof(err)) < 0)) {
+	text = broker_req_body(req, &len);
+	if (broker_parse_pool_create(text, len, &body, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
 		return;
 	}
-	if (!streq(type, "pooled") && !streq(type, "persistent")) {
-		broker_req_reply_error(req, 400, "\"type\" must be \"pooled\" or \"persistent\"");
-		return;
-	}
-	d.persistent = streq(type, "persistent");
-	d.groups = groups;
+	d = (struct broker_pool_def){
+		.name = body.name,
+		.template_name = body.template_name,
+		.persistent = body.persistent,
+		.size = body.size,
+		.prestart = body.prestart,
+		.max_per_user = body.max_per_user,
+		.idle_timeout = body.idle_timeout,
+		.groups = body.groups,
+	};
 	r = broker_store_add_pool(b->store, &d, broker_now(), err, sizeof(err));
 	if (r < 0) {
 		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err);
 		return;
 	}
-	admin_audit(b, actor, "pool-create", d.name, type);
+	admin_audit(b, actor, "pool-create", d.name, d.persistent ? "persistent" : "pooled");
 	broker_desks_tick(b); /* spares for prestart */
 	reply_pool(b, req, 201, d.name);
 }
 
 void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 {
-	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups", NULL };
 	struct broker *b = userdata;
-	const char *name = broker_req_param(req, 0);
-	_cleanup_json_ json_t *body = NULL, *rows = NULL;
-	_cleanup_free_ char *groups = NULL, *detail = NULL;
+	const char *name = broker_req_param(req, 0), *text;
+	_cleanup_(broker_pool_body_finish) struct broker_pool_body body = { 0 };
+	_cleanup_json_ json_t *rows = NULL;
+	_cleanup_free_ char *detail = NULL;
 	json_t *cur;
-	int64_t size, prestart, max_per_user, idle_timeout;
 	char actor[ACTOR_MAX], err[256];
+	size_t len;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || !(body = admin_body(req, members)))
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	if (broker_store_query(b->store, &rows,
-			       "SELECT size, prestart, max_per_user, idle_timeout, groups FROM pools WHERE name = ?1", "s",
+			       "SELECT size, prestart, max_per_user, idle_timeout FROM pools WHERE name = ?1", "s",
 			       name) <= 0) {
 		broker_req_reply_error(req, 404, "no such pool");
 		return;
 	}
 	cur = json_array_get(rows, 0);
-	size = json_integer_value(json_object_get(cur, "size"));
-	prestart = json_integer_value(json_object_get(cur, "prestart"));
-	max_per_user = json_integer_value(json_object_get(cur, "max_per_user"));
-	idle_timeout = json_integer_value(json_object_get(cur, "idle_timeout"));
-	if (vdi_json_get_int(body, "size", false, 0, 10000, &size, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "prestart", false, 0, 10000, &prestart, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "max_per_user", false, 1, 10000, &max_per_user, err, sizeof(err)) < 0 ||
-	    vdi_json_get_int(body, "idle_timeout", false, 0, 30 * 86400, &idle_timeout, err, sizeof(err)) < 0 ||
-	    (json_object_get(body, "groups") && groups_string(json_object_get(body, "groups"), &groups, err, sizeof(err)) < 0)) {
+	body.size = json_integer_value(json_object_get(cur, "size"));
+	body.prestart = json_integer_value(json_object_get(cur, "prestart"));
+	body.max_per_user = json_integer_value(json_object_get(cur, "max_per_user"));
+	body.idle_timeout = json_integer_value(json_object_get(cur, "idle_timeout"));
+	text = broker_req_body(req, &len);
+	if (broker_parse_pool_update(text, len, &body, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
-		return;
-	}
-	if (prestart > size) {
-		broker_req_reply_error(req, 400, "\"prestart\" (%lld) must not exceed \"size\" (%lld)", (long long)prestart,
-				       (long long)size);
 		return;
 	}
 	if (broker_store_exec(b->store,
 			      "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
 			      " groups = coalesce(?6, groups) WHERE name = ?1",
-			      "siiiis", name, size, prestart, max_per_user, idle_timeout, groups) < 0) {
+			      "siiiis", name, body.size, body.prestart, body.max_per_user, body.idle_timeout,
+			      body.groups) < 0) {
 		broker_req_reply_error(req, 500, "cannot update pool \"%s\"", name);
 		return;
 	}
-	detail = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	detail = json_dumps(body.json, JSON_COMPACT | JSON_SORT_KEYS);
 	admin_audit(b, actor, "pool-update", name, detail);
 	broker_desks_tick(b);
 	reply_pool(b, req, 200, name);

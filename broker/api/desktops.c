@@ -20,6 +20,7 @@
 #include "store.h"
 #include "token.h"
 #include "vmpool.h"
+#include "vv.h"
 
 /* SPICE ticket length: random [A-Za-z0-9], under POOL_TICKET_MAX. */
 #define TICKET_LEN 32
@@ -128,14 +129,6 @@ static void console_work(void *data)
 }
 
 /* host:port of the gateway's public URL ("ws://h:p/x" -> "h:p"). */
-static void gateway_authority(const char *url, char *buf, size_t len)
-{
-	const char *p = strstr(url, "://");
-
-	p = p ? p + 3 : url;
-	snprintf(buf, len, "%.*s", (int)strcspn(p, "/?#"), p);
-}
-
 static void console_complete(struct broker_req *req, void *data)
 {
 	struct console_job *j = data;
@@ -170,29 +163,20 @@ static void console_complete(struct broker_req *req, void *data)
 						"expires", (json_int_t)j->expires),
 				      NULL);
 	} else {
-		char gw[256], disposition[128];
-		int n;
+		char title[128], disposition[128];
+		size_t n;
 
-		gateway_authority(b->cfg.gateway.public_url, gw, sizeof(gw));
-		n = asprintf(&vv,
-			     "[virt-viewer]\n"
-			     "type=spice\n"
-			     "host=desktop-%lld\n"
-			     "port=5900\n"
-			     "password=%s\n"
-			     "proxy=http://token:%s@%s\n"
-			     "delete-this-file=1\n"
-			     "title=%s desktop %lld\n",
-			     (long long)j->id, j->password, token, gw, j->pool, (long long)j->id);
-		if (n < 0) {
-			vv = NULL;
-			broker_req_reply_error(req, 500, "out of memory");
+		snprintf(title, sizeof(title), "%s desktop %lld", j->pool, (long long)j->id);
+		if (broker_vv_write(&(struct broker_vv){ .desktop = j->id, .password = j->password, .token = token,
+							  .public_url = b->cfg.gateway.public_url, .title = title },
+				    &vv, &n) < 0) {
+			broker_req_reply_error(req, 500, "cannot write the remote-viewer file");
 			goto out;
 		}
 		snprintf(disposition, sizeof(disposition), "content-disposition: attachment; filename=\"desktop-%lld.vv\"",
 			 (long long)j->id);
-		broker_req_reply_raw(req, 200, "application/x-virt-viewer", vv, (size_t)n, disposition);
-		explicit_bzero(vv, (size_t)n);
+		broker_req_reply_raw(req, 200, "application/x-virt-viewer", vv, n, disposition);
+		explicit_bzero(vv, n);
 	}
 out:
 	if (token)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
 #include "desktops.h"
@@ -81,10 +82,9 @@ void broker_api_pools(struct broker_req *req, void *userdata)
 
 void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 {
-	static const char *const members[] = { "new", NULL };
 	struct broker *b = userdata;
 	const char *pool = broker_req_param(req, 0), *text;
-	_cleanup_json_ json_t *body = NULL, *rows = NULL, *after = NULL;
+	_cleanup_json_ json_t *rows = NULL, *after = NULL;
 	struct broker_assignment a;
 	struct broker_session s;
 	double t0 = broker_monotonic();
@@ -96,9 +96,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	if (broker_require_user(b, req, true, &s) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (len > 0 && (vdi_json_parse(text, len, true, &body, err, sizeof(err)) < 0 ||
-			vdi_json_check_members(body, members, err, sizeof(err)) < 0 ||
-			vdi_json_get_bool(body, "new", false, &want_new, err, sizeof(err)) < 0)) {
+	if (broker_parse_assign(text, len, &want_new, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
 		goto out;
 	}

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "bodies.h"
 #include "broker.h"
 #include "http.h"
 #include "json.h"
@@ -143,10 +144,9 @@ static void login_complete(struct broker_req *req, void *data)
 
 void broker_api_login(struct broker_req *req, void *userdata)
 {
-	static const char *const members[] = { "username", "password", NULL };
 	struct broker *b = userdata;
-	_cleanup_json_ json_t *body = NULL;
-	const char *user = NULL, *password = NULL, *text;
+	_cleanup_(broker_login_body_finish) struct broker_login_body body = { 0 };
+	const char *user, *password, *text;
 	char err[256], ukey[300], akey[100];
 	struct login_job *j;
 	int64_t wait, now = broker_now();
@@ -155,13 +155,12 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	if (broker_check_origin(req) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (vdi_json_parse(text, len, true, &body, err, sizeof(err)) < 0 ||
-	    vdi_json_check_members(body, members, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "username", true, &user, err, sizeof(err)) < 0 ||
-	    vdi_json_get_string(body, "password", true, &password, err, sizeof(err)) < 0) {
+	if (broker_parse_login(text, len, &body, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
 		return;
 	}
+	user = body.username;
+	password = body.password;
 
 	snprintf(ukey, sizeof(ukey), "u:%.256s", user);
 	snprintf(akey, sizeof(akey), "a:%s", broker_req_peer(req));

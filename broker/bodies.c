@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "bodies.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "json.h"
+
+/* The body as an object with only the allowed members. */
+static int object(const char *text, size_t len, const char *const *allowed, json_t **ret, char *err, size_t errlen)
+{
+	int r = vdi_json_parse(text, len, true, ret, err, errlen);
+
+	return r < 0 ? r : vdi_json_check_members(*ret, allowed, err, errlen);
+}
+
+int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, char *err, size_t errlen)
+{
+	static const char *const members[] = { "username", "password", NULL };
+	int r;
+
+	*ret = (struct broker_login_body){ 0 };
+	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "username", true, &ret->username, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "password", true, &ret->password, err, errlen)) < 0)
+		return r;
+	return 0;
+}
+
+void broker_login_body_finish(struct broker_login_body *b)
+{
+	json_decref(b->json);
+	*b = (struct broker_login_body){ 0 };
+}
+
+int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, size_t errlen)
+{
+	static const char *const members[] = { "new", NULL };
+	json_t *body = NULL;
+	int r;
+
+	*ret_new = false;
+	if (len == 0)
+		return 0;
+	if ((r = object(text, len, members, &body, err, errlen)) >= 0)
+		r = vdi_json_get_bool(body, "new", false, ret_new, err, errlen);
+	json_decref(body);
+	return r;
+}
+
+int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, char *err, size_t errlen)
+{
+	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };
+	int r;
+
+	*ret = (struct broker_template_body){ 0 };
+	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "xml", false, &ret->xml, err, errlen)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err, errlen)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err, errlen)) < 0)
+		return r;
+	if (ret->disk[0] != '/') {
+		snprintf(err, errlen, "\"disk\" must be an absolute path on the host");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void broker_template_body_finish(struct broker_template_body *b)
+{
+	json_decref(b->json);
+	*b = (struct broker_template_body){ 0 };
+}
+
+/* "groups": a list of group names, joined with commas. */
+static int groups_string(json_t *groups, char **ret, char *err, size_t errlen)
+{
+	size_t i, len = 1;
+	json_t *g;
+	char *s;
+
+	if (!json_is_array(groups)) {
+		snprintf(err, errlen, "\"groups\" must be a list of group names");
+		return -EINVAL;
+	}
+	json_array_foreach(groups, i, g) {
+		const char *v = json_string_value(g);
+
+		if (!v || !*v || strlen(v) > 64 || strpbrk(v, ", \t\r\n")) {
+			snprintf(err, errlen,
+				 "\"groups\" must be a list of group names (1-64 characters, no commas or spaces)");
+			return -EINVAL;
+		}
+		len += strlen(v) + 1;
+	}
+	s = calloc(1, len);
+	if (!s)
+		return -ENOMEM;
+	json_array_foreach(groups, i, g) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, json_string_value(g));
+	}
+	*ret = s;
+	return 0;
+}
+
+/* The members a pool's creation and update share. */
+static int pool_settings(struct broker_pool_body *ret, bool size_required, char *err, size_t errlen)
+{
+	json_t *groups = json_object_get(ret->json, "groups");
+	int r;
+
+	if ((r = vdi_json_get_int(ret->json, "size", size_required, 0, 10000, &ret->size, err, errlen)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "prestart", false, 0, 10000, &ret->prestart, err, errlen)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err, errlen)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err, errlen)) < 0 ||
+	    (groups && (r = groups_string(groups, &ret->groups, err, errlen)) < 0))
+		return r;
+	if (ret->prestart > ret->size) {
+		snprintf(err, errlen, "\"prestart\" (%lld) must not exceed \"size\" (%lld)", (long long)ret->prestart,
+			 (long long)ret->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen)
+{
+	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
+					       "max_per_user", "idle_timeout", "groups", NULL };
+	const char *type = "pooled";
+	int r;
+
+	*ret = (struct broker_pool_body){ .max_per_user = 1 };
+	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "template", true, &ret->template_name, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "type", false, &type, err, errlen)) < 0)
+		return r;
+	if (!streq(type, "pooled") && !streq(type, "persistent")) {
+		snprintf(err, errlen, "\"type\" must be \"pooled\" or \"persistent\"");
+		return -EINVAL;
+	}
+	ret->persistent = streq(type, "persistent");
+	return pool_settings(ret, true, err, errlen);
+}
+
+int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen)
+{
+	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups", NULL };
+	int r;
+
+	ret->json = NULL;
+	ret->groups = NULL;
+	ret->name = ret->template_name = NULL;
+	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0)
+		return r;
+	return pool_settings(ret, false, err, errlen);
+}
+
+void broker_pool_body_finish(struct broker_pool_body *b)
+{
+	json_decref(b->json);
+	free(b->groups);
+	*b = (struct broker_pool_body){ 0 };
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The JSON bodies of the API's requests, parsed and checked without any I/O
+ * (the handlers in api/ reply 400 with err when one fails; tests/fuzz feeds
+ * them anything).  A body is a JSON object with only the documented members.
+ * Each parser returns >= 0 and fills ret, whose strings live in ret->json
+ * until the matching *_finish(), or -EINVAL (-ENOMEM) with a message in err;
+ * ret needs *_finish() either way.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* POST /login */
+struct broker_login_body {
+	json_t *json;
+	const char *username, *password;
+};
+int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, char *err, size_t errlen);
+void broker_login_body_finish(struct broker_login_body *b);
+
+/* POST /pools/{pool}/desktop: an empty body, or {"new": bool}. */
+int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, size_t errlen);
+
+/* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given. */
+struct broker_template_body {
+	json_t *json;
+	const char *name, *disk, *xml;
+	int64_t memory_mib, vcpus;
+};
+int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, char *err,
+			  size_t errlen);
+void broker_template_body_finish(struct broker_template_body *b);
+
+/*
+ * POST /admin/pools (create: name, template, size required; type "pooled" or
+ * "persistent") and PATCH /admin/pools/{name} (update: the members given
+ * replace the current values the caller puts in ret, and prestart must not
+ * exceed size afterwards).  groups is "g1,g2" (names of 1-64 characters
+ * without commas or white space; "" = everyone) or NULL when not given.
+ */
+struct broker_pool_body {
+	json_t *json;
+	const char *name, *template_name;   /* create only */
+	bool persistent;                    /* create only */
+	int64_t size, prestart, max_per_user, idle_timeout;
+	char *groups;
+};
+int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen);
+int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen);
+void broker_pool_body_finish(struct broker_pool_body *b);
