@@ -118,8 +118,17 @@ try {
 	await a.click(`${row} button.connect`);
 	await a.waitForURL(/\/console\.html\?id=\d+$/, { timeout: 60000 });
 	const id = Number(new URL(a.url()).searchParams.get('id'));
-	const first = await until(() => a.evaluate(() => window.vdiConsole && window.vdiConsole.firstFrame &&
-		performance.timeOrigin + window.vdiConsole.firstFrame), 'a first frame', 60000);
+	let first;
+	try {
+		first = await until(() => a.evaluate(() => window.vdiConsole && window.vdiConsole.firstFrame &&
+			performance.timeOrigin + window.vdiConsole.firstFrame), 'a first frame', 120000);
+	} catch (e) {
+		await a.screenshot({ path: join(dir, 'console-no-frame.png') });
+		const vc = await a.evaluate(() => window.vdiConsole && { state: window.vdiConsole.state,
+			connects: window.vdiConsole.connects, error: window.vdiConsole.error,
+			canvas: !!document.querySelector('#spice-screen canvas') });
+		throw new Error(`${e.message}; console: ${JSON.stringify(vc)}`);
+	}
 	console.log(`connect-to-first-frame-ms: ${Math.round(first - clicked)}`);
 	check(id > 0, `Connect opened the console of desktop ${id}`);
 	await consoleShows(a, 'TEST-GUEST READY', 'console.png', 120000);
