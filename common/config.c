@@ -341,7 +341,7 @@ static int prescan(const char *text, const char *name, char *err, size_t errlen)
 
 	for (const char *p = text; *p;) {
 		const char *end = strchr(p, '\n'), *s = p;
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+		size_t len = end ? (size_t)(end - p) : strlen(p), raw = len;
 
 		line++;
 		if (len && p[len - 1] == '\r')
@@ -377,7 +377,7 @@ static int prescan(const char *text, const char *name, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%u: NUL byte", name, line);
 			return -EINVAL;
 		}
-		p = end ? end + 1 : p + len;
+		p = end ? end + 1 : p + raw;
 	}
 	return 0;
 }

@@ -179,6 +179,13 @@ static void test_long_lines_utf8_crlf_bom(void)
 	check_str_eq(c.pam.admin_group, "\xC3\xA9quipe-\xE7\xA0\x94\xE7\xA9\xB6");
 	vdi_config_finish(&c);
 
+	/* A file whose last line is a lone CR (no LF) ends (found by fuzz-config: it looped). */
+	check_ok(apply(&c, "[pam]\nservice = vdi\n\r", err, sizeof(err)));
+	check_str_eq(c.pam.service, "vdi");
+	vdi_config_finish(&c);
+	check_ok(apply(&c, "[pam]\nservice = vdi\r", err, sizeof(err)));
+	vdi_config_finish(&c);
+
 	/* Indentation before a section's first key is fine; so are inline comments. */
 	check_ok(apply(&c, "[pam]\n  service = vdi ; the PAM service\n", err, sizeof(err)));
 	check_str_eq(c.pam.service, "vdi");
