@@ -21,6 +21,7 @@ int vdi_log_get_max_priority(void)
 	return atomic_load(&max_priority);
 }
 
+static void log_va(int prio, const char *file, int line, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 static void log_va(int prio, const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[2048];

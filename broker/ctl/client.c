@@ -17,6 +17,7 @@
 #include "log.h"
 #include "text.h"
 
+static void vmessage(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static void vmessage(const char *fmt, va_list ap)
 {
 	char buf[2048], safe[2048];
