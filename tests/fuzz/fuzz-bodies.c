@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Every API request body parser (broker/bodies.h) on the same bytes.
+ * Invariants: a refusal has a message; what is accepted has its required
+ * members and every number in its documented range, prestart within size,
+ * groups made of names without separators; nothing leaks (ASan).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bodies.h"
+#include "fuzz.h"
+
+static void check_groups(const char *g)
+{
+	if (!g)
+		return;
+	FUZZ_CHECK(!strpbrk(g, " \t\r\n"));
+	FUZZ_CHECK(g[0] != ',' && (!*g || g[strlen(g) - 1] != ',') && !strstr(g, ",,"));
+}
+
+static void check_pool(const struct broker_pool_body *p)
+{
+	FUZZ_CHECK(p->size >= 0 && p->size <= 10000 && p->prestart >= 0 && p->prestart <= p->size);
+	FUZZ_CHECK(p->max_per_user >= 1 && p->max_per_user <= 10000);
+	FUZZ_CHECK(p->idle_timeout >= 0 && p->idle_timeout <= 30 * 86400);
+	check_groups(p->groups);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	char err[256];
+	bool want_new;
+	int r;
+
+	if (size > 64 * 1024)
+		return 0;
+	{
+		struct broker_login_body b;
+
+		err[0] = '\0';
+		r = broker_parse_login(text, size, &b, err, sizeof(err));
+		FUZZ_CHECK(r == 0 ? b.username && b.password : err[0] != '\0' || r == -ENOMEM);
+		broker_login_body_finish(&b);
+	}
+	err[0] = '\0';
+	r = broker_parse_assign(text, size, &want_new, err, sizeof(err));
+	FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+	{
+		struct broker_template_body b;
+
+		err[0] = '\0';
+		r = broker_parse_template(text, size, &b, err, sizeof(err));
+		FUZZ_CHECK(r == 0 ? b.name && b.disk && b.disk[0] == '/' && b.memory_mib >= 0 && b.vcpus >= 0 &&
+				    b.vcpus <= 512
+				  : err[0] != '\0' || r == -ENOMEM);
+		broker_template_body_finish(&b);
+	}
+	{
+		struct broker_pool_body b;
+
+		err[0] = '\0';
+		r = broker_parse_pool_create(text, size, &b, err, sizeof(err));
+		FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+		if (r == 0) {
+			FUZZ_CHECK(b.name && b.template_name);
+			check_pool(&b);
+		}
+		broker_pool_body_finish(&b);
+	}
+	{
+		/* An update on top of a pool as it is now: size 3, prestart 2. */
+		struct broker_pool_body b = { .size = 3, .prestart = 2, .max_per_user = 1 };
+
+		err[0] = '\0';
+		r = broker_parse_pool_update(text, size, &b, err, sizeof(err));
+		FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+		if (r == 0)
+			check_pool(&b);
+		broker_pool_body_finish(&b);
+	}
+	return 0;
+}
