@@ -43,6 +43,7 @@ struct vdi_config {
 		char *listen;
 		char *public_url;            /* ws:// or wss:// */
 		char **allowed_targets;      /* NULL-terminated */
+		char **allowed_origins;      /* NULL-terminated; "*" = any */
 		uint64_t idle_timeout;       /* seconds without traffic before a relay is closed; 0: never */
 	} gateway;
 	struct {

@@ -125,9 +125,10 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	static const unsigned status[GW_REFUSED_N] = {
 		[GW_REFUSED_NO_TOKEN] = 401, [GW_REFUSED_MALFORMED] = 401, [GW_REFUSED_SIGNATURE] = 401,
 		[GW_REFUSED_EXPIRED] = 401,  [GW_REFUSED_TARGET] = 403,    [GW_REFUSED_BAD_REQUEST] = 400,
+		[GW_REFUSED_ORIGIN] = 403,
 	};
 	struct vdi_token_claims claims;
-	char uri[64] = "", token[VDI_TOKEN_MAX + 1] = "", peer[64] = "";
+	char uri[64] = "", token[VDI_TOKEN_MAX + 1] = "", peer[64] = "", origin[256] = "";
 	const char *t;
 	int e;
 
@@ -140,6 +141,15 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	if (!asks_binary(wsi)) {
 		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "WebSocket", peer, "no subprotocol \"binary\"");
 		return reply_error(wsi, 400, "the WebSocket subprotocol must be \"binary\"") < 0 ? -1 : 1;
+	}
+	/* A browser names the page's origin; other clients send none. */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0 ||
+	     !gw_origin_allowed(origin, gw->cfg->gateway.allowed_origins))) {
+		char safe[300];
+
+		gw_refuse(gw, GW_REFUSED_ORIGIN, "WebSocket", peer, vdi_log_safe(origin, safe, sizeof(safe)));
+		return reply_error(wsi, 403, "origin not allowed") < 0 ? -1 : 1;
 	}
 	t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
 	e = gw_admit(gw, t, "WebSocket", peer, &claims);

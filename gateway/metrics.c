@@ -10,7 +10,7 @@ const char *gw_refusal_name(enum gw_refusal r)
 	static const char *const names[] = {
 		[GW_REFUSED_NO_TOKEN] = "no-token",       [GW_REFUSED_MALFORMED] = "malformed",
 		[GW_REFUSED_SIGNATURE] = "bad-signature", [GW_REFUSED_EXPIRED] = "expired",
-		[GW_REFUSED_TARGET] = "target",           [GW_REFUSED_BAD_REQUEST] = "bad-request",
+		[GW_REFUSED_TARGET] = "target",           [GW_REFUSED_BAD_REQUEST] = "bad-request", [GW_REFUSED_ORIGIN] = "origin",
 		[GW_REFUSED_UNREACHABLE] = "unreachable",
 	};
 

@@ -13,6 +13,7 @@ enum gw_refusal {
 	GW_REFUSED_EXPIRED,
 	GW_REFUSED_TARGET,       /* tgt outside allowed_targets, or not the CONNECT's desktop */
 	GW_REFUSED_BAD_REQUEST,  /* neither /spice nor a well-formed CONNECT */
+	GW_REFUSED_ORIGIN,       /* a WebSocket from a page of an origin not in allowed_origins */
 	GW_REFUSED_UNREACHABLE,  /* the target did not answer */
 	GW_REFUSED_N,
 };

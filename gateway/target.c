@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -129,4 +130,12 @@ int gw_target_connect(const char *target)
 		}
 		return fd;
 	}
+}
+
+bool gw_origin_allowed(const char *origin, char *const *allowed)
+{
+	for (; allowed && *allowed; allowed++)
+		if (streq(*allowed, "*") || strcasecmp(*allowed, origin) == 0)
+			return true;
+	return false;
 }

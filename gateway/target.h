@@ -19,6 +19,13 @@
 bool gw_target_allowed(const char *target, char *const *allowed);
 
 /*
+ * Whether a browser's Origin ("https://host[:port]") may open a WebSocket:
+ * allowed ([gateway] allowed_origins, NULL-terminated) holds "*" (any) or
+ * the origin itself (compared without regard to ASCII case).
+ */
+bool gw_origin_allowed(const char *origin, char *const *allowed);
+
+/*
  * Starts a non-blocking connection to target.  Returns the socket (the
  * connection may still be under way for TCP: wait for it to become
  * writable and read SO_ERROR) or -errno: -EINVAL for a malformed target,

@@ -79,9 +79,25 @@ static void test_target_allowed(void)
 	check_err(gw_target_connect("unix:/nonexistent/dir/x.sock"), ENOENT);
 }
 
+static void test_origin_allowed(void)
+{
+	char *site[] = { "https://vdi.example.org", "http://127.0.0.1:8080", NULL }, *any[] = { "*", NULL };
+
+	check(gw_origin_allowed("https://vdi.example.org", site));
+	check(gw_origin_allowed("HTTPS://VDI.example.org", site));
+	check(gw_origin_allowed("http://127.0.0.1:8080", site));
+	check(!gw_origin_allowed("https://evil.example", site));
+	check(!gw_origin_allowed("https://vdi.example.org.evil.example", site));
+	check(!gw_origin_allowed("http://127.0.0.1:8081", site));
+	check(!gw_origin_allowed("null", site));
+	check(!gw_origin_allowed("https://vdi.example.org", (char *[]){ NULL }));
+	check(gw_origin_allowed("https://anything.example", any));
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_proxy_parse),
 	VDI_TEST(test_target_allowed),
+	VDI_TEST(test_origin_allowed),
 };
 
 int main(int argc, char **argv)

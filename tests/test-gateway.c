@@ -717,6 +717,45 @@ static void expect_connect_status(struct gateway *g, const char *request, const 
 	close(fd);
 }
 
+/* [gateway] allowed_origins: a browser's WebSocket from another site's page is refused. */
+static void test_foreign_origin(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	struct http_reply r;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	char path[4096];
+	static const struct {
+		const char *headers;
+		int status;
+	} cases[] = {
+		{ "Origin: https://evil.example\r\n", 403 },
+		{ "Origin: https://vdi.example.org.evil.example\r\n", 403 },
+		{ "Origin: null\r\n", 403 },
+		{ "Origin: https://vdi.example.org\r\n", 101 },
+		{ "Origin: HTTPS://VDI.EXAMPLE.ORG\r\n", 101 },
+		{ NULL, 101 }, /* not a browser: no Origin */
+	};
+
+	start_gateway_with(&g, "allowed_origins = https://vdi.example.org\n");
+	target_start(&t, &g, "desk5.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 5, tgt, 60);
+	snprintf(path, sizeof(path), "/spice?token=%s", token);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		check_ok(ws_client_open_with(&ws, g.port, path, "binary", cases[i].headers));
+		if (ws.status != cases[i].status)
+			vdi_test_fail(__FILE__, __LINE__, "%s: expected %d, got %d %s", cases[i].headers ? cases[i].headers : "no Origin",
+				      cases[i].status, ws.status, ws.body);
+		ws_client_close(&ws);
+	}
+	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"origin\"} 3");
+	check(log_has(&g, "127.0.0.1: origin: https://evil.example"));
+	stop_gateway(&g);
+}
+
 static void test_connect_relay(void)
 {
 	struct gateway g;
@@ -1006,6 +1045,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
 	VDI_TEST(test_bad_tokens_and_targets),
+	VDI_TEST(test_foreign_origin),
 	VDI_TEST_TIMEOUT(test_slow_reader_bounded_memory, 120),
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),

@@ -36,6 +36,11 @@ static int send_all(int fd, const void *data, size_t len)
 
 int ws_client_open(struct ws_client *ws, int port, const char *path, const char *subprotocol)
 {
+	return ws_client_open_with(ws, port, path, subprotocol, NULL);
+}
+
+int ws_client_open_with(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	char req[4096], buf[8192], key[32], proto[128] = "";
@@ -73,8 +78,8 @@ int ws_client_open(struct ws_client *ws, int port, const char *path, const char 
 		snprintf(proto, sizeof(proto), "Sec-WebSocket-Protocol: %s\r\n", subprotocol);
 	snprintf(req, sizeof(req),
 		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-		 path, port, key, proto);
+		 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s\r\n",
+		 path, port, key, proto, headers ? headers : "");
 	r = send_all(ws->fd, req, strlen(req));
 	if (r < 0)
 		return r;

@@ -25,6 +25,8 @@ struct ws_client {
  * the connection or the reply failed.  ws_client_close() in any case.
  */
 int ws_client_open(struct ws_client *ws, int port, const char *path, const char *subprotocol);
+/* The same with more request header lines (each ending in \r\n), e.g. "Origin: ...\r\n". */
+int ws_client_open_with(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers);
 
 /* Sends data as one binary frame; 0 or -errno. Safe while another thread receives. */
 int ws_client_send(struct ws_client *ws, const void *data, size_t len);
