@@ -97,7 +97,7 @@ static int request(int fd, const char *host, const char *method, const char *pat
 	if (!buf)
 		return -ECONNRESET;
 	buf[len] = '\0';
-	if (sscanf(buf, "HTTP/1.1 %d", &ret->status) != 1 || !(sep = strstr(buf, "\r\n\r\n"))) {
+	if (sscanf(buf, "HTTP/1.%*[01] %d", &ret->status) != 1 || !(sep = strstr(buf, "\r\n\r\n"))) {
 		free(buf);
 		return -EPROTO;
 	}

@@ -690,6 +690,125 @@ static void test_web_login_page(void)
 	stop_broker(&d);
 }
 
+/* ---- security: every admin route, session fixation, header injection ---------------------- */
+
+/* The admin routes of the broker's own table (broker/broker.c), '*' filled in. */
+static size_t admin_routes(char methods[][8], char paths[][128], size_t max)
+{
+	const char *src = getenv("VDI_SOURCE_ROOT");
+	char file[600], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	if (!src)
+		vdi_test_fail(__FILE__, __LINE__, "VDI_SOURCE_ROOT is needed: run through meson");
+	snprintf(file, sizeof(file), "%s/broker/broker.c", src);
+	check(f = fopen(file, "re"));
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char m[8], pth[100];
+
+		if (sscanf(line, " { \"%7[A-Z]\", \"%99[^\"]\",", m, pth) != 2 || !strstr(pth, "/api/v1/admin/"))
+			continue;
+		const char *star = strchr(pth, '*');
+
+		snprintf(methods[n], 8, "%s", m);
+		if (star)
+			snprintf(paths[n], 128, "%.*s%s%s", (int)(star - pth), pth,
+				 strstr(pth, "/pools/") || strstr(pth, "/templates/") ? "lab" : "1", star + 1);
+		else
+			snprintf(paths[n], 128, "%s", pth);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void test_admin_routes_refuse_everyone_else(void)
+{
+	char methods[64][8], paths[64][128];
+	struct daemon d;
+	struct user ann;
+	size_t n;
+	json_t *j;
+
+	size_t pools;
+
+	start_broker(&d, NULL);
+	setup_pools(&d);
+	j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
+	pools = json_array_size(json_object_get(j, "pools"));
+	json_decref(j);
+	user_login(&d, &ann, "ann", "ann-secret");
+	n = admin_routes(methods, paths, 64);
+	check(n >= 16);
+	for (size_t i = 0; i < n; i++) {
+		const char *body = streq(methods[i], "GET") || streq(methods[i], "DELETE") ? NULL : "{}";
+		int st;
+
+		st = user_req(&d, NULL, methods[i], paths[i], body, NULL);
+		if (st != 401)
+			vdi_test_fail(__FILE__, __LINE__, "%s %s without a login: %d, not 401", methods[i], paths[i], st);
+		st = user_req(&d, &ann, methods[i], paths[i], body, NULL);
+		if (st != 403)
+			vdi_test_fail(__FILE__, __LINE__, "%s %s as the non-admin ann: %d, not 403", methods[i], paths[i], st);
+	}
+	vdi_test_log("%zu admin routes: 401 without a login, 403 for a non-admin", n);
+	/* Nothing changed: the pool and template are there, and ann did nothing an admin does. */
+	j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "pools")), pools);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann", NULL, 200);
+	for (size_t i = 0; i < json_array_size(json_object_get(j, "audit")); i++)
+		check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "audit"), i), "action")),
+			     "login");
+	json_decref(j);
+	stop_broker(&d);
+}
+
+static void test_session_fixation_and_header_injection(void)
+{
+	static const char planted[] = "vdi_session=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	static const char *const paths[] = {
+		"/x%0d%0aSet-Cookie:%20evil=1",
+		"/api/v1/x%0d%0aX-Evil:%201",
+		"/api/v1/admin/audit?user=a%0d%0aX-Evil:%201",
+		"/api/v1/desktops/1%0d%0aX-Evil:%201/console.vv",
+	};
+	struct daemon d;
+	struct http_reply r;
+	char hdr[600], sc[512];
+
+	start_broker(&d, NULL);
+	/* A cookie planted before the login is not the session after it. */
+	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\nContent-Type: application/json\r\n", planted);
+	r = req(&d, "POST", "/api/v1/login", hdr, "{\"username\":\"ann\",\"password\":\"ann-secret\"}");
+	check_int_eq(r.status, 200);
+	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
+	check(!strstr(sc, planted + strlen("vdi_session=")));
+	http_reply_finish(&r);
+	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", planted);
+	r = req(&d, "GET", "/api/v1/me", hdr, NULL);
+	check_int_eq(r.status, 401);
+	http_reply_finish(&r);
+	/* CR LF in paths and queries never becomes a header of the reply (libwebsockets may also
+	 * drop such a request without a reply: no header either way). */
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+		int rc = http_request(d.port, "GET", paths[i], NULL, NULL, 0, &r);
+
+		if (rc < 0) {
+			vdi_test_log("GET %s: dropped without a reply (%s)", paths[i], strerror(-rc));
+			continue;
+		}
+		if (strstr(r.headers, "evil"))
+			vdi_test_fail(__FILE__, __LINE__, "GET %s: injected header in\n%s", paths[i], r.headers);
+		check(r.status >= 400);
+		vdi_test_log("GET %s: %d, no injected header", paths[i], r.status);
+		http_reply_finish(&r);
+	}
+	check_alive(&d);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -702,6 +821,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_session_expiry),
 	VDI_TEST(test_origin_and_bad_input),
 	VDI_TEST(test_check_config),
+	VDI_TEST(test_admin_routes_refuse_everyone_else),
+	VDI_TEST(test_session_fixation_and_header_injection),
 };
 
 int main(int argc, char **argv)
