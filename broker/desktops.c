@@ -1137,6 +1137,7 @@ void broker_desks_tick(struct broker *b)
 	struct broker_desks *d = b->desks;
 	int64_t now = broker_now();
 
+	(void)broker_store_audit_flush(b->store);
 	idle_reclaim(b, now);
 	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);

@@ -12,11 +12,25 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "log.h"
 
-#define BUSY_TIMEOUT_MS 5000
+/* The store is used on the event loop: a database another process keeps locked may stall it
+ * this long per statement, no longer (the request then fails with -EBUSY).  Opening, migrating
+ * and closing are not on a serving loop and wait longer. */
+#define BUSY_TIMEOUT_MS 200
+#define BUSY_TIMEOUT_SLOW_MS 5000
+/* Audit records waiting for a busy database, in order; beyond this many, new ones are refused. */
+#define AUDIT_PENDING_MAX 100000
+
+struct pending_audit {
+	int64_t time;
+	char *actor, *action, *object, *detail;
+};
 
 struct broker_store {
 	sqlite3 *db;
+	struct pending_audit *pending;  /* audit records the database was too busy to take */
+	size_t n_pending, cap_pending;
 };
 
 /* Schema migrations: entry i brings user_version i to i + 1. */
@@ -239,7 +253,7 @@ int broker_store_open(const char *path, struct broker_store **ret, char *err, si
 		broker_store_close(s);
 		return errno_from_sqlite(rc);
 	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_SLOW_MS);
 	sqlite3_extended_result_codes(s->db, 1);
 
 	r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err, errlen);
@@ -253,14 +267,31 @@ int broker_store_open(const char *path, struct broker_store **ret, char *err, si
 		broker_store_close(s);
 		return r;
 	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	*ret = s;
 	return 0;
+}
+
+static void pending_audit_free(struct pending_audit *p)
+{
+	free(p->actor);
+	free(p->action);
+	free(p->object);
+	free(p->detail);
 }
 
 struct broker_store *broker_store_close(struct broker_store *s)
 {
 	if (!s)
 		return NULL;
+	if (s->db && s->n_pending) {
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_SLOW_MS);
+		if (broker_store_audit_flush(s) < 0)
+			vdi_warn("%zu audit records lost: the database stayed busy", s->n_pending);
+	}
+	for (size_t i = 0; i < s->n_pending; i++)
+		pending_audit_free(&s->pending[i]);
+	free(s->pending);
 	sqlite3_close_v2(s->db);
 	free(s);
 	return NULL;
@@ -522,14 +553,12 @@ int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const cha
 	return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
 }
 
-int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
-		       const char *object, const char *detail)
+static int audit_insert(struct broker_store *s, int64_t now, const char *actor, const char *action,
+			const char *object, const char *detail)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if (!action || !*action)
-		return -EINVAL;
 	r = prepare(s, "INSERT INTO audit (time, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
 	if (r < 0)
 		return r;
@@ -540,6 +569,65 @@ int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, c
 	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+}
+
+int broker_store_audit_flush(struct broker_store *s)
+{
+	size_t done = 0;
+	int r = 0;
+
+	while (done < s->n_pending) {
+		struct pending_audit *p = &s->pending[done];
+
+		r = audit_insert(s, p->time, p->actor, p->action, p->object, p->detail);
+		if (r < 0)
+			break;
+		pending_audit_free(p);
+		done++;
+	}
+	memmove(s->pending, s->pending + done, (s->n_pending - done) * sizeof(*s->pending));
+	s->n_pending -= done;
+	return r < 0 ? r : 0;
+}
+
+static char *strdup_null(const char *v, bool *fail)
+{
+	char *c = v ? strdup(v) : NULL;
+
+	if (v && !c)
+		*fail = true;
+	return c;
+}
+
+int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
+		       const char *object, const char *detail)
+{
+	struct pending_audit *p;
+	bool fail = false;
+	int r;
+
+	if (!action || !*action)
+		return -EINVAL;
+	/* Records that waited go first, so the log keeps its order. */
+	if (s->n_pending == 0 || broker_store_audit_flush(s) >= 0) {
+		r = audit_insert(s, now, actor, action, object, detail);
+		if (r != -EBUSY)
+			return r;
+	}
+	/* The database is busy (another process holds it): keep the record until it is free. */
+	if (s->n_pending >= AUDIT_PENDING_MAX)
+		return -ENOBUFS;
+	if (vdi_grow((void **)&s->pending, &s->cap_pending, s->n_pending + 1, sizeof(*s->pending)) < 0)
+		return -ENOMEM;
+	p = &s->pending[s->n_pending];
+	*p = (struct pending_audit){ .time = now, .actor = strdup_null(actor, &fail), .action = strdup_null(action, &fail),
+				     .object = strdup_null(object, &fail), .detail = strdup_null(detail, &fail) };
+	if (fail) {
+		pending_audit_free(p);
+		return -ENOMEM;
+	}
+	s->n_pending++;
+	return 0;
 }
 
 /* ---- sessions ---------------------------------------------------------------------------- */

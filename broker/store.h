@@ -87,9 +87,16 @@ int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const cha
 
 /* ---- audit ------------------------------------------------------------------------- */
 
-/* Appends an audit record; actor, object and detail may be NULL.  Never pass secrets. */
+/*
+ * Appends an audit record; actor, object and detail may be NULL.  Never pass
+ * secrets.  While another process keeps the database busy the record waits
+ * in memory (in order, up to 100,000: then -ENOBUFS) and is written by the
+ * next record or broker_store_audit_flush().
+ */
 int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, const char *action,
 		       const char *object, const char *detail);
+/* Writes the records that waited; -EBUSY while the database is still busy. */
+int broker_store_audit_flush(struct broker_store *s);
 
 /* ---- sessions (rows; broker/session.h makes and checks them) ---------------------- */
 

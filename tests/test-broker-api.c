@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -809,6 +810,62 @@ static void test_session_fixation_and_header_injection(void)
 	stop_broker(&d);
 }
 
+/* ---- the database locked by another process ----------------------------------------------- */
+
+static void test_database_locked_by_another_process(void)
+{
+	struct daemon d;
+	struct user ann, bob;
+	struct http_reply r;
+	struct pollfd pfd;
+	char cmd[1400], line[64];
+	FILE *locker;
+	json_t *j;
+
+	start_broker(&d, NULL);
+	user_login(&d, &ann, "ann", "ann-secret");
+	/* Another process (an admin's sqlite3 shell, a backup tool) takes the write lock for 3 s. */
+	snprintf(cmd, sizeof(cmd),
+		 "exec env -u LD_PRELOAD python3 -c 'import sqlite3, sys, time\n"
+		 "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)\n"
+		 "c.execute(\"BEGIN EXCLUSIVE\")\nprint(\"locked\", flush=True)\ntime.sleep(3)\n"
+		 "c.execute(\"COMMIT\")\nprint(\"released\", flush=True)' '%s'",
+		 d.db);
+	check(locker = popen(cmd, "r"));
+	check(fgets(line, sizeof(line), locker) && strstr(line, "locked"));
+
+	/* Meanwhile the broker answers at once: health, reads, and clear refusals for writes. */
+	r = req(&d, "GET", "/healthz", NULL, NULL);
+	check_int_eq(r.status, 200);
+	http_reply_finish(&r);
+	check_int_eq(user_req(&d, &ann, "GET", "/api/v1/desktops", NULL, NULL), 200);
+	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"bob\",\"password\":\"bob-secret\"}");
+	check_int_eq(r.status, 503);
+	check_str_contains(r.body, "busy");
+	http_reply_finish(&r);
+	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"wrong\"}");
+	check_int_eq(r.status, 401);
+	http_reply_finish(&r);
+	pfd = (struct pollfd){ .fd = fileno(locker), .events = POLLIN };
+	check_int_eq(poll(&pfd, 1, 0), 0); /* all of that while the lock was still held */
+	vdi_test_log("while another process held the database: /healthz 200, reads 200, a login 503 (busy)");
+
+	check(fgets(line, sizeof(line), locker) && strstr(line, "released"));
+	check_int_eq(pclose(locker), 0);
+	/* Afterwards everything works again, and the failed login made during the lock is in the log. */
+	user_login(&d, &bob, "bob", "bob-secret");
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann&action=login-failed", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?limit=3", NULL, 200);
+	/* In order: ann's failed login, then bob's login. */
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "audit"), 0), "action")), "login");
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "audit"), 1), "action")),
+		     "login-failed");
+	json_decref(j);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -823,6 +880,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_check_config),
 	VDI_TEST(test_admin_routes_refuse_everyone_else),
 	VDI_TEST(test_session_fixation_and_header_injection),
+	VDI_TEST(test_database_locked_by_another_process),
 };
 
 int main(int argc, char **argv)

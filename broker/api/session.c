@@ -121,7 +121,9 @@ static void login_complete(struct broker_req *req, void *data)
 							(int64_t)b->cfg.broker.session_ttl, id, csrf)
 			       : -ENOMEM;
 
-		if (r < 0) {
+		if (r == -EBUSY) {
+			broker_req_reply_error(req, 503, "the database is busy; try again in a moment");
+		} else if (r < 0) {
 			broker_req_reply_error(req, 500, "cannot start a session");
 		} else {
 			snprintf(cookie, sizeof(cookie), "vdi_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%llu%s",
