@@ -208,7 +208,7 @@ static const struct {
 	{ "broker", "login_max_failures", "5" },
 	{ "broker", "login_lockout", "300" },
 	{ "broker", "web_root", VDI_DATADIR "/vdi/web" },
-	{ "broker", "spice_html5", VDI_DATADIR "/spice-html5" },
+	{ "broker", "spice_html5", "/usr/share/spice-html5" }, /* Debian's package, wherever vdi is */
 	{ "database", "path", VDI_LOCALSTATEDIR "/lib/vdi/vdi.db" },
 	{ "pam", "service", "vdi" },
 	{ "pam", "admin_group", "vdiadmin" },

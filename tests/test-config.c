@@ -41,6 +41,7 @@ static void test_defaults(void)
 	check_int_eq(c.broker.login_max_failures, 5);
 	check_int_eq(c.broker.login_lockout, 300);
 	check_str_eq(c.broker.web_root, VDI_DATADIR "/vdi/web");
+	check_str_eq(c.broker.spice_html5, "/usr/share/spice-html5"); /* Debian's, not under our prefix */
 	check_str_eq(c.database.path, VDI_LOCALSTATEDIR "/lib/vdi/vdi.db");
 	check_str_eq(c.pam.service, "vdi");
 	check_str_eq(c.pam.admin_group, "vdiadmin");

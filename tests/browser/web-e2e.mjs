@@ -89,12 +89,19 @@ function fills(l) {
 
 const browser = await launch();
 let status = 0;
+const trouble = [];
 try {
 	const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 	const ctxB = await browser.newContext({ viewport: { width: 1024, height: 700 } });
 	const ctxAdmin = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-	for (const c of [ctxA, ctxB, ctxAdmin])
-		c.on('page', (p) => p.on('dialog', (d) => d.accept()));
+	// What the pages could not load, and what they complained about: said when a step fails.
+	for (const c of [ctxA, ctxB, ctxAdmin]) {
+		c.on('page', (p) => {
+			p.on('dialog', (d) => d.accept());
+			p.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/api/')) trouble.push(`${r.status()} ${r.url()}`); });
+			p.on('pageerror', (e) => trouble.push(`page error: ${e.message}`));
+		});
+	}
 	const a = await ctxA.newPage();
 
 	// --- user u01: wrong password, then in ---
@@ -255,6 +262,8 @@ try {
 	check(true, `the admin deleted pool ${newPool}`);
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
+	for (const t of trouble)
+		console.log(`  ${t}`);
 	status = 1;
 } finally {
 	await browser.close();
