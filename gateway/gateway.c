@@ -36,7 +36,8 @@ void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char 
 		 detail ? ": " : "", detail ? detail : "");
 }
 
-int gw_admit(struct gw *gw, const char *token, const char *what, const char *peer, struct vdi_token_claims *claims)
+int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, const char *peer,
+	     struct vdi_token_claims *claims)
 {
 	const char *reason = NULL;
 	char safe[128];
@@ -46,7 +47,7 @@ int gw_admit(struct gw *gw, const char *token, const char *what, const char *pee
 		gw_refuse(gw, GW_REFUSED_NO_TOKEN, what, peer, NULL);
 		return GW_REFUSED_NO_TOKEN;
 	}
-	r = vdi_token_verify(&gw->key, token, (int64_t)time(NULL), claims, &reason);
+	r = vdi_token_verify(&gw->key, token, now, claims, &reason);
 	if (r == -EKEYEXPIRED) {
 		gw_refuse(gw, GW_REFUSED_EXPIRED, what, peer, reason);
 		return GW_REFUSED_EXPIRED;
@@ -152,7 +153,7 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 		return reply_error(wsi, 403, "origin not allowed") < 0 ? -1 : 1;
 	}
 	t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
-	e = gw_admit(gw, t, "WebSocket", peer, &claims);
+	e = gw_admit(gw, t, (int64_t)time(NULL), "WebSocket", peer, &claims);
 	explicit_bzero(token, sizeof(token));
 	if (e < 0)
 		return 0;

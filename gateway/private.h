@@ -25,11 +25,12 @@ struct gw {
 };
 
 /*
- * Checks a console token for a new connection: signature, expiry, target
- * within allowed_targets.  Returns -1 and fills *claims when admitted, else
+ * Checks a console token for a new connection: signature, expiry at now
+ * (unix seconds; 0 skips it), target within allowed_targets.  Returns -1 and fills *claims when admitted, else
  * the refusal (counted and logged with what, from peer).
  */
-int gw_admit(struct gw *gw, const char *token, const char *what, const char *peer, struct vdi_token_claims *claims);
+int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, const char *peer,
+	     struct vdi_token_claims *claims);
 void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char *peer, const char *detail);
 
 /* relay.c: the protocols' callbacks. */

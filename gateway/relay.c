@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -282,8 +283,10 @@ int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		int e;
 
 		lws_get_peer_simple(wsi, peer, sizeof(peer));
-		/* Checked at the upgrade already (with a status for the client); the clock moved since. */
-		e = gw_admit(gw, t, "WebSocket", peer, &claims);
+		/* Checked at the upgrade (with a status for the client), the time included: here only its
+		 * claims are needed.  Judging its time again could close a WebSocket the client was just
+		 * told is open, at the token's last second or when the wall clock jumps. */
+		e = gw_admit(gw, t, 0, "WebSocket", peer, &claims);
 		explicit_bzero(token, sizeof(token));
 		if (e >= 0)
 			return -1;
@@ -367,7 +370,7 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_refuse(r, GW_REFUSED_NO_TOKEN, peer, "407 Proxy Authentication Required", NULL);
 		return 0;
 	}
-	e = gw_admit(r->gw, req.token, "CONNECT", peer, &claims);
+	e = gw_admit(r->gw, req.token, (int64_t)time(NULL), "CONNECT", peer, &claims);
 	explicit_bzero(req.token, sizeof(req.token));
 	if (e >= 0) {
 		connect_reply_close(r, "403 Forbidden"); /* gw_admit counted and logged it */

@@ -134,6 +134,22 @@ static void check_healthy(struct gateway *g)
 	http_reply_finish(&r);
 }
 
+/* Waits (10 s at most) until the gateway's metrics say no relay is open. */
+static void wait_no_relays(struct gateway *g)
+{
+	for (uint64_t end = vdi_test_now_ms() + 10000;; usleep(50 * 1000)) {
+		struct http_reply r;
+		bool zero;
+
+		check_ok(http_request(g->port, "GET", "/metrics", NULL, NULL, 0, &r));
+		zero = strstr(r.body, "\nvdi_gateway_connections 0\n") != NULL;
+		http_reply_finish(&r);
+		if (zero)
+			return;
+		check(vdi_test_now_ms() < end);
+	}
+}
+
 /* A token for desktop dsk whose target is tgt, expiring in ttl seconds, signed with key. */
 static char *token_for(const struct vdi_token_key *key, int64_t dsk, const char *tgt, int64_t ttl)
 {
@@ -158,6 +174,7 @@ struct target {
 	int listen_fd;
 	enum target_mode mode;
 	uint64_t expect, send;
+	uint64_t vanish_after;  /* TARGET_STREAM: after sending this many bytes, hang up and go (0: never) */
 	/* results */
 	uint64_t received, mismatches;
 	int connections;
@@ -190,6 +207,13 @@ static void *stream_sender(void *data)
 		if (w <= 0)
 			break;
 		sent += (uint64_t)w;
+		if (a->t->vanish_after && sent >= a->t->vanish_after) {
+			/* The desktop goes away mid-stream: its socket file and listener with it. */
+			unlink(a->t->path);
+			shutdown(a->t->listen_fd, SHUT_RDWR);
+			shutdown(a->fd, SHUT_RDWR);
+			break;
+		}
 	}
 	return NULL;
 }
@@ -561,16 +585,7 @@ static void test_thousand_connections(void)
 		ws_client_close(&ws[i]);
 	free(ws);
 	/* They all go. */
-	for (uint64_t end = vdi_test_now_ms() + 10000;; usleep(50 * 1000)) {
-		bool zero;
-
-		check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
-		zero = strstr(r.body, "vdi_gateway_connections 0\n") != NULL;
-		http_reply_finish(&r);
-		if (zero)
-			break;
-		check(vdi_test_now_ms() < end);
-	}
+	wait_no_relays(&g);
 	stop_gateway(&g);
 }
 
@@ -715,6 +730,119 @@ static void expect_connect_status(struct gateway *g, const char *request, const 
 	if (!startswith(head, status))
 		vdi_test_fail(__FILE__, __LINE__, "%.60s...: expected \"%s\", got \"%s\"", request, status, head);
 	close(fd);
+}
+
+/* Sets the wall clock of a gateway started by start_gateway_faketime() to real time + offset seconds. */
+static void set_clock(const char *file, long offset)
+{
+	FILE *f = fopen(file, "we");
+
+	check(f);
+	fprintf(f, "%+lds\n", offset);
+	fclose(f);
+}
+
+/* The gateway's wall clock jumps (libfaketime; the monotonic clock is left alone, as with a real
+ * jump): open relays live on, tokens are judged by the gateway's own clock. */
+static void test_clock_jumps(void)
+{
+	const char *lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+	struct gateway g;
+	struct target t;
+	struct ws_client ws, late;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *expired = NULL;
+	char clock[600];
+	uint8_t *got;
+	size_t len;
+
+	if (access(lib, R_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", lib);
+	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
+	set_clock(clock, 0);
+	check_int_eq(setenv("LD_PRELOAD", lib, 1), 0);
+	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
+	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
+	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	start_gateway_with(&g, "idle_timeout = 3600\n");
+	unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	target_start(&t, &g, "clock.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 7, tgt, 60);
+	expired = token_for(&g.key, 7, tgt, -1);
+
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+	/* Two hours forward, more than idle_timeout: the open relay goes on; the token, 60 s long,
+	 * is now past its time for new connections. */
+	set_clock(clock, 7200);
+	check_ok(ws_client_send(&ws, "after-jump", 10));
+	check_ok(ws_client_recv(&ws, &got, &len, 5000));
+	check(len == 10 && memcmp(got, "after-jump", 10) == 0);
+	free(got);
+	ws_open_token(&late, &g, token, "binary");
+	check_int_eq(late.status, 401);
+	ws_client_close(&late);
+	/* 50 s back: the token works again; and a token expired a second ago still passes there, for
+	 * its 50 s of skew (clocks must agree to well within [tokens] ttl). */
+	set_clock(clock, -50);
+	ws_open_token(&late, &g, token, "binary");
+	check_int_eq(late.status, 101);
+	ws_client_close(&late);
+	ws_open_token(&late, &g, expired, "binary");
+	check_int_eq(late.status, 101);
+	ws_client_close(&late);
+	check_ok(ws_client_send(&ws, "still", 5));
+	check_ok(ws_client_recv(&ws, &got, &len, 5000));
+	check_int_eq(len, 5);
+	free(got);
+	ws_client_close(&ws);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* The desktop vanishes in the middle of a stream: the browser's WebSocket is closed, the relay
+ * freed, the next connection refused, the gateway fine. */
+static void test_target_vanishes_mid_stream(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	struct http_reply r;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t got = 0;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	start_gateway(&g);
+	target_start(&t, &g, "gone.sock", TARGET_STREAM);
+	t.send = 1ull << 40;
+	t.vanish_after = 8u << 20;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 6, tgt, 60);
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+	while ((rc = ws_client_recv(&ws, &buf, &len, 10000)) == 0) {
+		got += len;
+		free(buf);
+	}
+	ws_client_close(&ws);
+	vdi_test_log("%llu bytes, then the WebSocket ended: %s", (unsigned long long)got, strerror(-rc));
+	check_int_eq(rc, -EPIPE);
+	check(got > 0 && got <= t.vanish_after + (4u << 20));
+	/* The relay is gone from the gateway's books. */
+	wait_no_relays(&g);
+	/* The same token now finds no desktop: the WebSocket does not stay open. */
+	ws_open_token(&ws, &g, token, "binary");
+	if (ws.status == 101)
+		check_int_eq(ws_client_recv(&ws, &buf, &len, 10000), -EPIPE);
+	ws_client_close(&ws);
+	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
+	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"unreachable\"} 1");
+	http_reply_finish(&r);
+	check_healthy(&g);
+	stop_gateway(&g);
 }
 
 /* [gateway] allowed_origins: a browser's WebSocket from another site's page is refused. */
@@ -1046,6 +1174,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
 	VDI_TEST(test_bad_tokens_and_targets),
 	VDI_TEST(test_foreign_origin),
+	VDI_TEST_TIMEOUT(test_target_vanishes_mid_stream, 120),
+	VDI_TEST(test_clock_jumps),
 	VDI_TEST_TIMEOUT(test_slow_reader_bounded_memory, 120),
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
