@@ -100,6 +100,10 @@ struct broker_desks {
 	struct id_set busy;    /* desktops with a job under way */
 	struct id_set touched; /* desktops whose job finished while a reconcile was listing */
 	unsigned keeper_inflight;
+	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
+	 * the next try, longer each time: no stream of desktops made only to fail. */
+	unsigned keeper_failures;
+	int64_t keeper_pause_until;
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	int64_t last_reconcile, last_sweep;
@@ -447,8 +451,17 @@ static void job_done(void *data, int cancelled)
 		if (d->reconciling && id_set_add(&d->touched, j->id) < 0)
 			d->touched_lost = true;
 	}
-	if (j->keeper)
+	if (j->keeper) {
 		d->keeper_inflight--;
+		if (!cancelled && (j->result < 0 || (j->start && j->start_result < 0))) {
+			unsigned shift = d->keeper_failures < 6 ? d->keeper_failures : 6;
+
+			d->keeper_failures++;
+			d->keeper_pause_until = now + (5 << shift); /* 5 s, doubling to 5 min 20 s */
+		} else if (!cancelled) {
+			d->keeper_failures = 0;
+		}
+	}
 	if (cancelled) {
 		/* The broker is stopping; the next start's reconcile finishes what this left. */
 		job_free(j);
@@ -714,7 +727,10 @@ static void keeper_run(struct broker *b)
 	size_t i;
 	json_t *p;
 
-	if (d->keeper_inflight >= KEEPER_PARALLEL)
+	if (d->keeper_inflight >= KEEPER_PARALLEL || broker_now() < d->keeper_pause_until)
+		return;
+	/* Nothing is made or started while the host is away; its return wakes the keeper. */
+	if (!broker_desks_host(b, NULL) || !pool_host_is_alive(broker_desks_host(b, NULL)))
 		return;
 	if (broker_store_query(b->store, &pools,
 			       "SELECT p.id, p.name, p.size, p.prestart,"
@@ -872,6 +888,8 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 		break;
 	case POOL_EVENT_HOST_BACK:
 		vdi_info("libvirt host %s is back", uri);
+		b->desks->keeper_failures = 0;
+		b->desks->keeper_pause_until = 0;
 		broker_desks_reconcile(b);
 		break;
 	default:
