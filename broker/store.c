@@ -576,18 +576,22 @@ int broker_store_audit_flush(struct broker_store *s)
 	size_t done = 0;
 	int r = 0;
 
+	if (s->n_pending == 0)
+		return 0;
 	while (done < s->n_pending) {
 		struct pending_audit *p = &s->pending[done];
 
 		r = audit_insert(s, p->time, p->actor, p->action, p->object, p->detail);
-		if (r < 0)
+		if (r == -EBUSY)
 			break;
+		if (r < 0)
+			vdi_warn("an audit record (%s) that waited for the database is lost: %s", p->action, strerror(-r));
 		pending_audit_free(p);
 		done++;
 	}
 	memmove(s->pending, s->pending + done, (s->n_pending - done) * sizeof(*s->pending));
 	s->n_pending -= done;
-	return r < 0 ? r : 0;
+	return r == -EBUSY ? r : 0;
 }
 
 static char *strdup_null(const char *v, bool *fail)
