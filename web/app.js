@@ -4,7 +4,8 @@
 import { $, api, button, csrf, el, header, RUNNING, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
 let pollTimer = null;
-let connecting = null;   // {pool, id} while Connect waits for a desktop to run
+let connecting = null;   // {pool, id, since, stoppedSince} while Connect waits for a desktop to run
+let serverTrouble = false;  // the error line says the server had trouble (cleared when it answers again)
 
 function loginError(status, json) {
 	switch (status) {
@@ -117,7 +118,12 @@ async function refresh() {
 		return start();
 	if (pools.status !== 200 || desktops.status !== 200) {
 		show($('desktops-error'), `The server has trouble (${pools.json.error || desktops.json.error}).`);
+		serverTrouble = true;
 		return schedule(5000);
+	}
+	if (serverTrouble) {
+		show($('desktops-error'), '');
+		serverTrouble = false;
 	}
 	const list = desktops.json.desktops;
 	if (connecting) {
@@ -126,8 +132,15 @@ async function refresh() {
 			show($('progress'), `Desktop ${d.id} is ready: opening its console…`);
 			return openConsole(d.id);
 		}
-		if (!d || d.state === 'error') {
-			show($('desktops-error'), `Desktop ${connecting.id} of ${connecting.pool} failed to start. Try again, or ask your administrator.`);
+		// "stopped" comes and goes between being made and being started; one that stays stopped
+		// (its guest shut down, an admin stopped it) ends the wait like an error.
+		if (d && d.state === 'stopped')
+			connecting.stoppedSince = connecting.stoppedSince || Date.now();
+		else if (d)
+			connecting.stoppedSince = 0;
+		if (!d || d.state === 'error' || (!TRANSIENT.has(d.state) && d.state !== 'stopped') ||
+		    (connecting.stoppedSince && Date.now() - connecting.stoppedSince > 30000)) {
+			show($('desktops-error'), `Desktop ${connecting.id} of ${connecting.pool} did not start. Try again, or ask your administrator.`);
 			show($('progress'), '');
 			connecting = null;
 		} else {

@@ -12,7 +12,7 @@ import { $, api, header, show, whoami } from '/api.js';
 const id = new URLSearchParams(location.search).get('id');
 const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
 let failures = 0;
-let retryTimer = null;
+let retryTimer = null, stableTimer = null;
 let leaving = false;
 
 function status(text) {
@@ -59,14 +59,16 @@ function askGuestSize() {
 	}, 300);
 }
 
-// The first frame: the canvas exists and something not black is on it (checked on a thumbnail).
+// The first frame: the canvas exists and something not black is on it (checked on a thumbnail
+// every animation frame, for a minute at most: a guest may keep a black screen).
 function watchFirstFrame(connection) {
 	const probe = document.createElement('canvas');
 	probe.width = 32;
 	probe.height = 24;
 	const ctx = probe.getContext('2d', { willReadFrequently: true });
+	const until = performance.now() + 60000;
 	const look = () => {
-		if (connection !== vc.connects || leaving)
+		if (connection !== vc.connects || leaving || performance.now() > until)
 			return;
 		const c = canvas();
 		if (c && c.width) {
@@ -88,6 +90,7 @@ function watchFirstFrame(connection) {
 function retry(why) {
 	if (leaving)
 		return;
+	clearTimeout(stableTimer);
 	if (vc.conn) {
 		try { vc.conn.stop(); } catch (e) { /* already closed */ }
 		vc.conn = null;
@@ -128,7 +131,10 @@ async function connect() {
 			onsuccess: () => {
 				if (connection !== vc.connects)
 					return;
-				failures = 0;
+				// Failures count until a connection has lasted: another client taking the desktop
+				// (a second tab, remote-viewer) must not make two consoles take turns for ever.
+				clearTimeout(stableTimer);
+				stableTimer = setTimeout(() => { failures = 0; }, 30000);
 				vc.state = 'connected';
 				vc.error = null;
 				show($('console-error'), '');
@@ -175,8 +181,20 @@ async function main() {
 	window.addEventListener('resize', () => { fit(); askGuestSize(); });
 	window.addEventListener('pagehide', () => {
 		leaving = true;
-		if (vc.conn)
+		clearTimeout(retryTimer);
+		clearTimeout(stableTimer);
+		if (vc.conn) {
 			vc.conn.stop();
+			vc.conn = null;
+		}
+	});
+	// Back from the browser's back/forward cache: a fresh token and a new connection.
+	window.addEventListener('pageshow', (e) => {
+		if (!e.persisted)
+			return;
+		leaving = false;
+		failures = 0;
+		connect();
 	});
 	// The guest may change its resolution (a new canvas, or a new size): follow it.
 	setInterval(() => {
