@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The fixture of the tests with real desktops: see desktop-fixture.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -223,3 +224,169 @@ void fixture_teardown(struct fixture *f)
 	virConnectClose(c);
 }
 
+/* ---- what libvirt and the disks hold -------------------------------------------------------- */
+
+
+bool fixture_ids_has(const struct fixture_ids *s, int64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Desktop ids of pool's domains in libvirt. */
+void fixture_libvirt_ids(const char *pool, struct fixture_ids *ret)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr *doms = NULL;
+	int n;
+
+	check(c);
+	memset(ret, 0, sizeof(*ret));
+	n = virConnectListAllDomains(c, &doms, 0);
+	check(n >= 0);
+	for (int i = 0; i < n; i++) {
+		char p[40];
+		int64_t id;
+
+		if (pool_domain_name_parse(virDomainGetName(doms[i]), p, sizeof(p), &id) >= 0 && streq(p, pool) &&
+		    ret->n < ELEMENTSOF(ret->ids)) {
+			ret->running[ret->n] = virDomainIsActive(doms[i]) == 1;
+			ret->ids[ret->n++] = id;
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virConnectClose(c);
+}
+
+/* Desktop ids of pool's overlay files in the images directory (the disk itself, not libvirt's idea). */
+void fixture_overlay_ids(struct fixture *f, const char *pool, struct fixture_ids *ret)
+{
+	DIR *dir = opendir(f->images);
+	struct dirent *e;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char name[256], p[40];
+		size_t len = strlen(e->d_name);
+		int64_t id;
+
+		if (len <= 6 || len >= sizeof(name) || !streq(e->d_name + len - 6, ".qcow2"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 6), e->d_name);
+		if (pool_domain_name_parse(name, p, sizeof(p), &id) >= 0 && streq(p, pool) &&
+		    ret->n < ELEMENTSOF(ret->ids))
+			ret->ids[ret->n++] = id;
+	}
+	closedir(dir);
+}
+
+void fixture_domain(const char *pool, int64_t id, char *buf, size_t len)
+{
+	check_ok(pool_domain_name(pool, id, buf, len));
+}
+
+char *fixture_overlay(struct fixture *f, const char *pool, int64_t id)
+{
+	char domain[128], *p;
+
+	fixture_domain(pool, id, domain, sizeof(domain));
+	check(asprintf(&p, "%s/%s.qcow2", f->images, domain) > 0);
+	return p;
+}
+
+/* The admin's view of pool's desktops. */
+json_t *fixture_desktops(struct fixture *f, const char *pool)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops?pool=%s", pool);
+	return admin_json(&f->d, "GET", path, NULL, 200);
+}
+
+static bool transient(const char *state)
+{
+	return streq(state, "provisioning") || streq(state, "starting") || streq(state, "resetting") ||
+	       streq(state, "deleting");
+}
+
+/* Waits until no desktop of pool is on its way somewhere and the listing stays the same for 3 s. */
+json_t *fixture_wait_settled(struct fixture *f, const char *pool, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms, stable_since = 0;
+	_cleanup_free_ char *last = NULL;
+
+	for (;;) {
+		json_t *j = fixture_desktops(f, pool), *dk;
+		_cleanup_free_ char *text = NULL;
+		bool moving = false;
+		size_t i;
+
+		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
+			json_object_del(dk, "updated");
+			if (transient(json_string_value(json_object_get(dk, "state"))))
+				moving = true;
+		}
+		text = json_dumps(j, JSON_SORT_KEYS);
+		if (!moving && last && streq(text, last)) {
+			if (vdi_test_now_ms() - stable_since >= 3000)
+				return j;
+		} else {
+			stable_since = vdi_test_now_ms();
+			free(last);
+			last = TAKE_PTR(text);
+		}
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "pool %s did not settle: %s", pool, last);
+		json_decref(j);
+		usleep(200 * 1000);
+	}
+}
+
+/* The store, libvirt and the disk agree on pool: the same desktop ids everywhere. */
+void fixture_check_no_orphans(struct fixture *f, const char *pool, json_t *listing)
+{
+	struct fixture_ids doms, files;
+	json_t *dk;
+	size_t i, rows = json_array_size(json_object_get(listing, "desktops"));
+
+	fixture_libvirt_ids(pool, &doms);
+	fixture_overlay_ids(f, pool, &files);
+	vdi_test_log("pool %s: %zu rows, %zu domains, %zu overlays", pool, rows, doms.n, files.n);
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+
+		if (!fixture_ids_has(&doms, id) || !fixture_ids_has(&files, id))
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld (%s) has %s%s", (long long)id,
+				      json_string_value(json_object_get(dk, "state")),
+				      fixture_ids_has(&doms, id) ? "" : "no domain ", fixture_ids_has(&files, id) ? "" : "no overlay");
+	}
+	check_int_eq(doms.n, rows);
+	check_int_eq(files.n, rows);
+}
+
+int64_t fixture_ask(struct fixture *f, struct user *u, const char *pool, int want_status)
+{
+	char path[128];
+	json_t *j = NULL;
+	int64_t id;
+
+	snprintf(path, sizeof(path), "/api/v1/pools/%s/desktop", pool);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, &j), want_status);
+	id = json_integer_value(json_object_get(j, "id"));
+	check(id > 0);
+	json_decref(j);
+	return id;
+}
+
+void fixture_release(struct fixture *f, struct user *u, int64_t id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)id);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, NULL), 202);
+}

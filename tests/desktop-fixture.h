@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "broker-test.h"
 
 #define FIXTURE_URI "qemu:///system"
@@ -48,3 +50,31 @@ void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, con
 bool fixture_gateway_log_has(struct fixture *f, const char *needle);
 /* Whether a domain name is of a pool of this test ("vdi-<letter><pid>-<id>"), and which. */
 bool fixture_ours(const char *name, char *pool, size_t poollen, int64_t *id);
+
+/* ---- what libvirt and the disks hold, against the store ---- */
+
+struct fixture_ids {
+	int64_t ids[256];
+	bool running[256];
+	size_t n;
+};
+
+bool fixture_ids_has(const struct fixture_ids *s, int64_t id);
+/* Desktop ids of pool's domains in libvirt (and which run). */
+void fixture_libvirt_ids(const char *pool, struct fixture_ids *ret);
+/* Desktop ids of pool's overlay files in the images directory. */
+void fixture_overlay_ids(struct fixture *f, const char *pool, struct fixture_ids *ret);
+/* "vdi-<pool>-<id>" into buf. */
+void fixture_domain(const char *pool, int64_t id, char *buf, size_t len);
+/* The path of the desktop's overlay (free() it). */
+char *fixture_overlay(struct fixture *f, const char *pool, int64_t id);
+/* The admin's view of pool's desktops. */
+json_t *fixture_desktops(struct fixture *f, const char *pool);
+/* Waits until no desktop of pool is on its way somewhere and the listing stays the same for 3 s. */
+json_t *fixture_wait_settled(struct fixture *f, const char *pool, unsigned timeout_ms);
+/* The store, libvirt and the disk agree on pool: the same desktop ids everywhere. */
+void fixture_check_no_orphans(struct fixture *f, const char *pool, json_t *listing);
+/* POST /pools/{pool}/desktop as u, expecting want_status; the desktop's id. */
+int64_t fixture_ask(struct fixture *f, struct user *u, const char *pool, int want_status);
+/* POST /desktops/{id}/release as u (202). */
+void fixture_release(struct fixture *f, struct user *u, int64_t id);

@@ -10,7 +10,7 @@
  *    finds no marker of the first), a persistent one keeps its disk across
  *    sessions and shutdowns;
  *  - 20 users at once on a pool of 10: 10 desktops, 10 "pool exhausted";
- *  - kill -9 during a 30-user assignment storm, restart: no desktop twice,
+ *  - kill -9 (and SIGTERM) during a 30-user assignment storm, restart: no desktop twice,
  *    no domain or overlay without its row, nor a row without them;
  *  - idle reclaim after a SPICE client came and went.
  *
@@ -52,73 +52,9 @@
 #define BOOT_MS 180000
 #define MAX_USERS FIXTURE_MAX_USERS
 
-/* ---- what libvirt and the disks hold -------------------------------------------------------- */
+/* ---- the guest's marker and console ------------------------------------------------------- */
 
-struct id_set {
-	int64_t ids[256];
-	bool running[256];
-	size_t n;
-};
-
-static bool set_has(const struct id_set *s, int64_t id)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->ids[i] == id)
-			return true;
-	return false;
-}
-
-/* Desktop ids of pool's domains in libvirt. */
-static void libvirt_domains(const char *pool, struct id_set *ret)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virDomainPtr *doms = NULL;
-	int n;
-
-	check(c);
-	memset(ret, 0, sizeof(*ret));
-	n = virConnectListAllDomains(c, &doms, 0);
-	check(n >= 0);
-	for (int i = 0; i < n; i++) {
-		char p[40];
-		int64_t id;
-
-		if (pool_domain_name_parse(virDomainGetName(doms[i]), p, sizeof(p), &id) >= 0 && streq(p, pool) &&
-		    ret->n < ELEMENTSOF(ret->ids)) {
-			ret->running[ret->n] = virDomainIsActive(doms[i]) == 1;
-			ret->ids[ret->n++] = id;
-		}
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	virConnectClose(c);
-}
-
-/* Desktop ids of pool's overlay files in the images directory (the disk itself, not libvirt's idea). */
-static void overlay_files(struct fixture *f, const char *pool, struct id_set *ret)
-{
-	DIR *dir = opendir(f->images);
-	struct dirent *e;
-
-	memset(ret, 0, sizeof(*ret));
-	if (!dir)
-		return;
-	while ((e = readdir(dir))) {
-		char name[256], p[40];
-		size_t len = strlen(e->d_name);
-		int64_t id;
-
-		if (len <= 6 || len >= sizeof(name) || !streq(e->d_name + len - 6, ".qcow2"))
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(len - 6), e->d_name);
-		if (pool_domain_name_parse(name, p, sizeof(p), &id) >= 0 && streq(p, pool) &&
-		    ret->n < ELEMENTSOF(ret->ids))
-			ret->ids[ret->n++] = id;
-	}
-	closedir(dir);
-}
-
-/* The marker in disk (which is taken: read_marker(overlay_of(...)) frees the path). */
+/* The marker in disk (which is taken: read_marker(fixture_overlay(...)) frees the path). */
 static char *read_marker(char *disk)
 {
 	_cleanup_free_ char *script = NULL;
@@ -139,123 +75,17 @@ static char *read_marker(char *disk)
 	return strdup(line);
 }
 
-static void domain_of(const char *pool, int64_t id, char *buf, size_t len)
-{
-	check_ok(pool_domain_name(pool, id, buf, len));
-}
-
-static char *overlay_of(struct fixture *f, const char *pool, int64_t id)
-{
-	char domain[128], *p;
-
-	domain_of(pool, id, domain, sizeof(domain));
-	check(asprintf(&p, "%s/%s.qcow2", f->images, domain) > 0);
-	return p;
-}
-
 /* Waits for needle on the desktop's console; fails the test with what it showed otherwise. */
 static void expect_console(const char *pool, int64_t id, const char *needle, char *out, size_t outlen)
 {
 	char domain[128];
 
-	domain_of(pool, id, domain, sizeof(domain));
+	fixture_domain(pool, id, domain, sizeof(domain));
 	if (!test_console_wait(URI, domain, needle, BOOT_MS, out, outlen))
 		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console; it showed:\n%s", domain, needle, out);
 }
 
-/* The admin's view of pool's desktops. */
-static json_t *admin_desktops(struct fixture *f, const char *pool)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/api/v1/admin/desktops?pool=%s", pool);
-	return admin_json(&f->d, "GET", path, NULL, 200);
-}
-
-static bool transient(const char *state)
-{
-	return streq(state, "provisioning") || streq(state, "starting") || streq(state, "resetting") ||
-	       streq(state, "deleting");
-}
-
-/* Waits until no desktop of pool is on its way somewhere and the listing stays the same for 3 s. */
-static json_t *wait_settled(struct fixture *f, const char *pool, unsigned timeout_ms)
-{
-	uint64_t end = vdi_test_now_ms() + timeout_ms, stable_since = 0;
-	_cleanup_free_ char *last = NULL;
-
-	for (;;) {
-		json_t *j = admin_desktops(f, pool), *dk;
-		_cleanup_free_ char *text = NULL;
-		bool moving = false;
-		size_t i;
-
-		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
-			json_object_del(dk, "updated");
-			if (transient(json_string_value(json_object_get(dk, "state"))))
-				moving = true;
-		}
-		text = json_dumps(j, JSON_SORT_KEYS);
-		if (!moving && last && streq(text, last)) {
-			if (vdi_test_now_ms() - stable_since >= 3000)
-				return j;
-		} else {
-			stable_since = vdi_test_now_ms();
-			free(last);
-			last = TAKE_PTR(text);
-		}
-		if (vdi_test_now_ms() > end)
-			vdi_test_fail(__FILE__, __LINE__, "pool %s did not settle: %s", pool, last);
-		json_decref(j);
-		usleep(200 * 1000);
-	}
-}
-
-/* The store, libvirt and the disk agree on pool: the same desktop ids everywhere. */
-static void check_no_orphans(struct fixture *f, const char *pool, json_t *listing)
-{
-	struct id_set doms, files;
-	json_t *dk;
-	size_t i, rows = json_array_size(json_object_get(listing, "desktops"));
-
-	libvirt_domains(pool, &doms);
-	overlay_files(f, pool, &files);
-	vdi_test_log("pool %s: %zu rows, %zu domains, %zu overlays", pool, rows, doms.n, files.n);
-	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
-		int64_t id = json_integer_value(json_object_get(dk, "id"));
-
-		if (!set_has(&doms, id) || !set_has(&files, id))
-			vdi_test_fail(__FILE__, __LINE__, "desktop %lld (%s) has %s%s", (long long)id,
-				      json_string_value(json_object_get(dk, "state")),
-				      set_has(&doms, id) ? "" : "no domain ", set_has(&files, id) ? "" : "no overlay");
-	}
-	check_int_eq(doms.n, rows);
-	check_int_eq(files.n, rows);
-}
-
 /* ---- pooled reset, persistent keep ---------------------------------------------------------- */
-
-static int64_t ask_desktop(struct fixture *f, struct user *u, const char *pool, int want_status)
-{
-	char path[128];
-	json_t *j = NULL;
-	int64_t id;
-
-	snprintf(path, sizeof(path), "/api/v1/pools/%s/desktop", pool);
-	check_int_eq(user_req(&f->d, u, "POST", path, NULL, &j), want_status);
-	id = json_integer_value(json_object_get(j, "id"));
-	check(id > 0);
-	json_decref(j);
-	return id;
-}
-
-static void release(struct fixture *f, struct user *u, int64_t id)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)id);
-	check_int_eq(user_req(&f->d, u, "POST", path, NULL, NULL), 202);
-}
 
 static void test_pooled_reset_and_persistent_keep(void)
 {
@@ -276,49 +106,49 @@ static void test_pooled_reset_and_persistent_keep(void)
 	fixture_login(&f, &u2, 2);
 
 	/* u01's pooled desktop boots from a fresh overlay and writes the marker. */
-	a = ask_desktop(&f, &u1, f.pool, 202);
+	a = fixture_ask(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, a, "assigned", BOOT_MS));
 	expect_console(f.pool, a, "vdi-marker: none", console, sizeof(console));
 	expect_console(f.pool, a, BANNER " marker=" MARK, console, sizeof(console));
 
 	/* Released, it is reset before anyone can have it: the overlay on disk holds no marker. */
-	release(&f, &u1, a);
+	fixture_release(&f, &u1, a);
 	check(wait_admin_state(&f.d, a, "stopped", NULL, BOOT_MS));
-	m = read_marker(overlay_of(&f, f.pool, a));
+	m = read_marker(fixture_overlay(&f, f.pool, a));
 	check_str_eq(m, "none");
 	free(m);
 
 	/* u02 gets the same desktop (the pool holds one), and its guest finds nothing of u01's. */
-	check_int_eq(ask_desktop(&f, &u2, f.pool, 202), a);
+	check_int_eq(fixture_ask(&f, &u2, f.pool, 202), a);
 	check(wait_desktop_state(&f.d, &u2, a, "assigned", BOOT_MS));
 	expect_console(f.pool, a, "vdi-marker: ", console, sizeof(console));
 	if (!strstr(console, "vdi-marker: none") || strstr(console, "vdi-marker: " MARK))
 		vdi_test_fail(__FILE__, __LINE__, "u02's guest saw a marker:\n%s", console);
 
 	/* u01's persistent desktop: the same one in a new session, and its disk survives a shutdown. */
-	b = ask_desktop(&f, &u1, persistent, 202);
+	b = fixture_ask(&f, &u1, persistent, 202);
 	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
 	expect_console(persistent, b, BANNER " marker=" MARK, console, sizeof(console));
 	check_int_eq(user_req(&f.d, &u1, "POST", "/api/v1/logout", NULL, NULL), 200);
 	fixture_login(&f, &u1, 1);
-	check_int_eq(ask_desktop(&f, &u1, persistent, 200), b);
+	check_int_eq(fixture_ask(&f, &u1, persistent, 200), b);
 
-	release(&f, &u1, b);
+	fixture_release(&f, &u1, b);
 	check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
-	domain_of(persistent, b, domain, sizeof(domain));
+	fixture_domain(persistent, b, domain, sizeof(domain));
 	check(test_domain_exists(URI, domain));
-	m = read_marker(overlay_of(&f, persistent, b));
+	m = read_marker(fixture_overlay(&f, persistent, b));
 	check_str_eq(m, MARK);
 	free(m);
 	/* Asked again, it boots from the kept disk: the guest finds the marker of its last boot. */
-	check_int_eq(ask_desktop(&f, &u1, persistent, 202), b);
+	check_int_eq(fixture_ask(&f, &u1, persistent, 202), b);
 	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
 	expect_console(persistent, b, "vdi-marker: ", console, sizeof(console));
 	if (!strstr(console, "vdi-marker: " MARK))
 		vdi_test_fail(__FILE__, __LINE__, "the persistent desktop lost its disk:\n%s", console);
 
 	/* u02 has a persistent desktop of its own, not u01's. */
-	check(ask_desktop(&f, &u2, persistent, 202) != b);
+	check(fixture_ask(&f, &u2, persistent, 202) != b);
 	fixture_teardown(&f);
 }
 
@@ -360,9 +190,10 @@ static void *race(void *data)
 
 /*
  * n users ask for a desktop of pool at once.  When kill_after is > 0 the
- * broker gets SIGKILL as soon as that many answers came back.
+ * broker gets sig as soon as that many answers came back: SIGKILL, or
+ * SIGTERM, after which it must exit 0 by itself.
  */
-static void storm(struct fixture *f, const char *pool, struct racer *r, int n, int kill_after)
+static void storm(struct fixture *f, const char *pool, struct racer *r, int n, int kill_after, int sig)
 {
 	pthread_t th[MAX_USERS];
 	pthread_barrier_t start;
@@ -385,8 +216,16 @@ static void storm(struct fixture *f, const char *pool, struct racer *r, int n, i
 		while (atomic_load(&done) < kill_after && vdi_test_now_ms() < end)
 			;
 		seen = atomic_load(&done);
-		kill_broker(&f->d);
-		vdi_test_log("vdi-broker killed after %d of %d answers", seen, n);
+		if (sig == SIGKILL) {
+			kill_broker(&f->d);
+		} else {
+			uint64_t t0 = vdi_test_now_ms();
+
+			stop_broker(&f->d); /* SIGTERM, then it must exit 0 */
+			vdi_test_log("vdi-broker stopped by itself %llu ms after SIGTERM",
+				     (unsigned long long)(vdi_test_now_ms() - t0));
+		}
+		vdi_test_log("vdi-broker got %s after %d of %d answers", strsignal(sig), seen, n);
 	}
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
@@ -397,7 +236,7 @@ static void test_twenty_users_on_ten(void)
 {
 	struct racer r[20] = { 0 };
 	struct fixture f;
-	struct id_set doms;
+	struct fixture_ids doms;
 	json_t *listing, *dk;
 	int granted = 0, exhausted = 0;
 	size_t i;
@@ -408,7 +247,7 @@ static void test_twenty_users_on_ten(void)
 	for (int k = 0; k < 20; k++)
 		fixture_login(&f, &r[k].u, k + 1);
 
-	storm(&f, f.pool, r, 20, 0);
+	storm(&f, f.pool, r, 20, 0, 0);
 	for (int k = 0; k < 20; k++) {
 		check_int_eq(r[k].rc, 0);
 		if (r[k].status == 200 || r[k].status == 202) {
@@ -427,7 +266,7 @@ static void test_twenty_users_on_ten(void)
 	check_int_eq(exhausted, 10);
 
 	/* All ten come up, each its winner's, each a running domain of its own. */
-	listing = wait_settled(&f, f.pool, BOOT_MS);
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
 	check_int_eq(json_array_size(json_object_get(listing, "desktops")), 10);
 	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
 		int64_t id = json_integer_value(json_object_get(dk, "id"));
@@ -446,15 +285,20 @@ static void test_twenty_users_on_ten(void)
 			vdi_test_fail(__FILE__, __LINE__, "desktop %lld belongs to %s, who was not given it", (long long)id,
 				      owner ? owner : "nobody");
 	}
-	check_no_orphans(&f, f.pool, listing);
-	libvirt_domains(f.pool, &doms);
+	fixture_check_no_orphans(&f, f.pool, listing);
+	fixture_libvirt_ids(f.pool, &doms);
 	for (size_t k = 0; k < doms.n; k++)
 		check(doms.running[k]);
 	json_decref(listing);
 	fixture_teardown(&f);
 }
 
-static void test_kill9_during_storm(void)
+/*
+ * The broker gets sig (SIGKILL or SIGTERM) during a 30-user assignment
+ * storm and is started again: no promise is broken, no desktop is given
+ * twice, the store, libvirt and the disk agree, and everyone can ask again.
+ */
+static void stopped_during_storm(int sig)
 {
 	struct racer r[MAX_USERS] = { 0 }, again[MAX_USERS] = { 0 };
 	struct fixture f;
@@ -469,9 +313,9 @@ static void test_kill9_during_storm(void)
 		fixture_login(&f, &r[k].u, k + 1);
 
 	/* Killed while clones are being made and started. */
-	storm(&f, f.pool, r, MAX_USERS, 10);
+	storm(&f, f.pool, r, MAX_USERS, 10, sig);
 	run_broker(&f.d);
-	listing = wait_settled(&f, f.pool, BOOT_MS);
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
 
 	/* Whoever was told a desktop id before the kill holds it now, running: the broker promised it. */
 	for (int k = 0; k < MAX_USERS; k++) {
@@ -508,13 +352,13 @@ static void test_kill9_during_storm(void)
 				vdi_test_fail(__FILE__, __LINE__, "%s holds two desktops", owner);
 	}
 	/* libvirt and the disk hold exactly what the store holds. */
-	check_no_orphans(&f, f.pool, listing);
+	fixture_check_no_orphans(&f, f.pool, listing);
 	json_decref(listing);
 
 	/* The broker carries on: everyone asks again (new sessions are not needed) and gets one of their own. */
 	for (int k = 0; k < MAX_USERS; k++)
 		again[k].u = r[k].u;
-	storm(&f, f.pool, again, MAX_USERS, 0);
+	storm(&f, f.pool, again, MAX_USERS, 0, 0);
 	for (int k = 0; k < MAX_USERS; k++) {
 		check_int_eq(again[k].rc, 0);
 		if (again[k].status != 200 && again[k].status != 202)
@@ -523,11 +367,21 @@ static void test_kill9_during_storm(void)
 		for (int m = 0; m < k; m++)
 			check(again[m].id != again[k].id);
 	}
-	listing = wait_settled(&f, f.pool, BOOT_MS);
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
 	check_int_eq(json_array_size(json_object_get(listing, "desktops")), MAX_USERS);
-	check_no_orphans(&f, f.pool, listing);
+	fixture_check_no_orphans(&f, f.pool, listing);
 	json_decref(listing);
 	fixture_teardown(&f);
+}
+
+static void test_kill9_during_storm(void)
+{
+	stopped_during_storm(SIGKILL);
+}
+
+static void test_sigterm_during_storm(void)
+{
+	stopped_during_storm(SIGTERM);
 }
 
 /* ---- idle reclaim ------------------------------------------------------------------------- */
@@ -549,7 +403,7 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 	fixture_add_template(&f, "golden", NULL);
 	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 5);
 	fixture_login(&f, &u1, 1);
-	id = ask_desktop(&f, &u1, f.pool, 202);
+	id = fixture_ask(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
 	/* The remote-viewer file names the desktop and the gateway as a proxy (each console request
@@ -603,7 +457,7 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
 	json_decref(audit);
 	{
-		char *m = read_marker(overlay_of(&f, f.pool, id));
+		char *m = read_marker(fixture_overlay(&f, f.pool, id));
 
 		check_str_eq(m, "none");
 		free(m);
@@ -637,7 +491,7 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 {
 	struct fixture f;
 	char foreign[32], orphan[128], other[128];
-	struct id_set doms, files;
+	struct fixture_ids doms, files;
 	uint64_t end;
 
 	fixture_setup(&f, false, NULL);
@@ -650,8 +504,8 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 	 * between clone and commit would leave), and a desktop of a pool it does not know. */
 	make_desktop(&f, f.pool, 999);
 	make_desktop(&f, foreign, 1);
-	domain_of(f.pool, 999, orphan, sizeof(orphan));
-	domain_of(foreign, 1, other, sizeof(other));
+	fixture_domain(f.pool, 999, orphan, sizeof(orphan));
+	fixture_domain(foreign, 1, other, sizeof(other));
 	check(test_domain_exists(URI, orphan) && test_domain_exists(URI, other));
 
 	/* The reconcile at start deletes the first, domain and overlay, and leaves the other alone. */
@@ -660,14 +514,14 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 	while (test_domain_exists(URI, orphan) && vdi_test_now_ms() < end)
 		usleep(100 * 1000);
 	check(!test_domain_exists(URI, orphan));
-	libvirt_domains(f.pool, &doms);
-	overlay_files(&f, f.pool, &files);
+	fixture_libvirt_ids(f.pool, &doms);
+	fixture_overlay_ids(&f, f.pool, &files);
 	check_int_eq(doms.n, 0);
-	for (end = vdi_test_now_ms() + 10000; files.n && vdi_test_now_ms() < end; overlay_files(&f, f.pool, &files))
+	for (end = vdi_test_now_ms() + 10000; files.n && vdi_test_now_ms() < end; fixture_overlay_ids(&f, f.pool, &files))
 		usleep(100 * 1000);
 	check_int_eq(files.n, 0);
 	check(test_domain_exists(URI, other));
-	overlay_files(&f, foreign, &files);
+	fixture_overlay_ids(&f, foreign, &files);
 	check_int_eq(files.n, 1);
 	fixture_teardown(&f);
 }
@@ -691,7 +545,7 @@ static void test_remote_viewer_through_gateway(void)
 	fixture_add_template(&f, "golden", NULL);
 	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
 	fixture_login(&f, &u1, 1);
-	id = ask_desktop(&f, &u1, f.pool, 202);
+	id = fixture_ask(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
 	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
@@ -775,7 +629,7 @@ static void test_browser_console_shows_banner(void)
 	fixture_add_template(&f, "golden", NULL);
 	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
 	fixture_login(&f, &u1, 1);
-	id = ask_desktop(&f, &u1, f.pool, 202);
+	id = fixture_ask(&f, &u1, f.pool, 202);
 	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
 
 	/* What the console page gets from the broker: the gateway's URL with a token, and the ticket. */
@@ -828,6 +682,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_pooled_reset_and_persistent_keep, 900),
 	VDI_TEST_TIMEOUT(test_twenty_users_on_ten, 600),
 	VDI_TEST_TIMEOUT(test_kill9_during_storm, 900),
+	VDI_TEST_TIMEOUT(test_sigterm_during_storm, 900),
 };
 
 int main(int argc, char **argv)

@@ -215,6 +215,15 @@ def main():
         status, me, cookie = http(port, "POST", "/login", {"username": USER, "password": PASSWORD})
         ok(status == 200 and me.get("user") == USER, "the local user %s logs in through the PAM service vdi" % USER)
         cookie = (cookie or "").split(";")[0]
+        # The machine's account rules hold: an expired account may not log in, a locked one neither.
+        run("chage", "-E", "0", USER)
+        expired, _, _ = http(port, "POST", "/login", {"username": USER, "password": PASSWORD})
+        run("chage", "-E", "-1", USER)
+        run("usermod", "-L", USER)
+        locked, _, _ = http(port, "POST", "/login", {"username": USER, "password": PASSWORD})
+        run("usermod", "-U", USER)
+        ok(expired == 403 and locked == 401,
+           "an expired account gets 403 and a locked one 401, with the right password (%d, %d)" % (expired, locked))
 
         # --- the admin's part with the installed vdictl, the user's desktop ---
         guest = os.path.join(BUILD, "tests", "guest")
