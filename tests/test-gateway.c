@@ -880,6 +880,7 @@ static void test_foreign_origin(void)
 	}
 	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
 	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"origin\"} 3");
+	http_reply_finish(&r);
 	check(log_has(&g, "127.0.0.1: origin: https://evil.example"));
 	stop_gateway(&g);
 }
