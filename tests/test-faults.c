@@ -8,7 +8,10 @@
  *    up whole, nothing twice, nothing orphaned;
  *  - a desktop's QEMU killed under its user: a pooled desktop goes back to
  *    its pool (reset) and the user gets a running one when asking again; a
- *    persistent one is marked stopped, stays its owner's and starts again.
+ *    persistent one is marked stopped, stays its owner's and starts again;
+ *  - the storage pool's file system full: the user's desktop cannot be made,
+ *    the audit log says why, nothing is left over; with space again the
+ *    next ask gets a running desktop.
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -190,9 +193,84 @@ static void test_desktop_qemu_killed(void)
 	fixture_teardown(&f);
 }
 
+/* ---- the storage pool out of space ----------------------------------------------------------- */
+
+/* The audit records of action for desktop id, as one string. */
+static char *audit_details(struct fixture *f, const char *action, int64_t id)
+{
+	char path[160];
+	json_t *j, *a;
+	size_t i;
+	char *out = strdup("");
+
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=%s&object=desktop:%lld", action, (long long)id);
+	j = admin_json(&f->d, "GET", path, NULL, 200);
+	json_array_foreach(json_object_get(j, "audit"), i, a) {
+		char *more = NULL;
+
+		check(asprintf(&more, "%s%s\n", out, json_string_value(json_object_get(a, "detail")) ?: "") > 0);
+		free(out);
+		out = more;
+	}
+	json_decref(j);
+	return out;
+}
+
+static void test_storage_full(void)
+{
+	struct fixture f;
+	struct user u1;
+	char cmd[1400], filler[600];
+	json_t *listing;
+	int64_t id, again;
+	bool gone = false;
+
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 2, 0);
+	/* The desktops' disks go to a 4 MiB file system, filled up but for 32 KiB. */
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=4m vdi-test-full '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+	snprintf(filler, sizeof(filler), "%s/filler", f.images);
+	snprintf(cmd, sizeof(cmd), "fallocate -l %d '%s'", 4 * 1024 * 1024 - 32 * 1024, filler);
+	check_int_eq(system(cmd), 0);
+	fixture_login(&f, &u1, 1);
+
+	/* A desktop cannot be made: the user is not left waiting for it, and nothing is left over. */
+	id = fixture_ask(&f, &u1, f.pool, 202);
+	for (uint64_t end = vdi_test_now_ms() + 60000; !gone && vdi_test_now_ms() < end; usleep(200 * 1000)) {
+		check_int_eq(user_req(&f.d, &u1, "GET", "/api/v1/desktops", NULL, &listing), 200);
+		gone = json_array_size(json_object_get(listing, "desktops")) == 0;
+		json_decref(listing);
+	}
+	check(gone);
+	{
+		_cleanup_free_ char *why = audit_details(&f, "error", id);
+
+		vdi_test_log("desktop %lld could not be made: %s", (long long)id, why);
+		check(strstr(why, "space") != NULL);
+	}
+	listing = fixture_wait_settled(&f, f.pool, 60000);
+	check_int_eq(json_array_size(json_object_get(listing, "desktops")), 0);
+	fixture_check_no_orphans(&f, f.pool, listing);
+	json_decref(listing);
+
+	/* Space again: the next ask gets a desktop that runs. */
+	check(unlink(filler) == 0);
+	again = fixture_ask(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, again, "assigned", BOOT_MS));
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
+	fixture_check_no_orphans(&f, f.pool, listing);
+	json_decref(listing);
+	fixture_teardown(&f);
+	snprintf(cmd, sizeof(cmd), "umount '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
+	VDI_TEST_TIMEOUT(test_storage_full, 600),
 };
 
 int main(int argc, char **argv)
