@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -754,6 +755,33 @@ static void test_admin_routes_refuse_everyone_else(void)
 			vdi_test_fail(__FILE__, __LINE__, "%s %s as the non-admin ann: %d, not 403", methods[i], paths[i], st);
 	}
 	vdi_test_log("%zu admin routes: 401 without a login, 403 for a non-admin", n);
+	/* The admin socket: mode 0660, root's; another user (nobody) cannot even connect, although
+	 * the directories on the way let them through. */
+	{
+		struct stat st;
+		pid_t child;
+		int status;
+
+		check(stat(d.admin_socket, &st) == 0);
+		check_int_eq(st.st_mode & 0777, 0660);
+		check(chmod(vdi_test_tmpdir(), 0711) == 0);
+		child = fork();
+		check(child >= 0);
+		if (child == 0) {
+			struct http_reply rep;
+			int rc;
+
+			if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(2);
+			rc = http_request_unix(d.admin_socket, "GET", "/api/v1/admin/pools", NULL, NULL, 0, &rep);
+			_exit(rc == -EACCES ? 0 : 1);
+		}
+		check(waitpid(child, &status, 0) == child);
+		check(WIFEXITED(status));
+		check_int_eq(WEXITSTATUS(status), 0);
+		check(chmod(vdi_test_tmpdir(), 0700) == 0);
+		vdi_test_log("the admin socket is 0660 root: user nobody gets EACCES connecting to it");
+	}
 	/* Nothing changed: the pool and template are there, and ann did nothing an admin does. */
 	j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
 	check_int_eq(json_array_size(json_object_get(j, "pools")), pools);
