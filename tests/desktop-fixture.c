@@ -390,3 +390,15 @@ void fixture_release(struct fixture *f, struct user *u, int64_t id)
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)id);
 	check_int_eq(user_req(&f->d, u, "POST", path, NULL, NULL), 202);
 }
+
+int64_t fixture_running_desktop(struct fixture *f, struct user *u, int idle_timeout)
+{
+	int64_t id;
+
+	fixture_add_template(f, "golden", NULL);
+	fixture_add_pool(f, f->pool, "golden", "pooled", 1, idle_timeout);
+	fixture_login(f, u, 1);
+	id = fixture_ask(f, u, f->pool, 202);
+	check(wait_desktop_state(&f->d, u, id, "assigned", FIXTURE_BOOT_MS));
+	return id;
+}

@@ -21,6 +21,7 @@
 
 #define FIXTURE_URI "qemu:///system"
 #define FIXTURE_MAX_USERS 30
+#define FIXTURE_BOOT_MS 180000 /* a desktop made and booted under TCG, on a busy machine */
 
 struct fixture {
 	struct daemon d;
@@ -76,5 +77,10 @@ json_t *fixture_wait_settled(struct fixture *f, const char *pool, unsigned timeo
 void fixture_check_no_orphans(struct fixture *f, const char *pool, json_t *listing);
 /* POST /pools/{pool}/desktop as u, expecting want_status; the desktop's id. */
 int64_t fixture_ask(struct fixture *f, struct user *u, const char *pool, int want_status);
+/*
+ * The opening many tests share: template "golden", the pool f->pool (pooled, size 1, the
+ * idle_timeout given), u01 logged in as *u and given its desktop, running.  Returns its id.
+ */
+int64_t fixture_running_desktop(struct fixture *f, struct user *u, int idle_timeout);
 /* POST /desktops/{id}/release as u (202). */
 void fixture_release(struct fixture *f, struct user *u, int64_t id);

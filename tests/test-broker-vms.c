@@ -49,7 +49,7 @@
 #define URI FIXTURE_URI
 #define BANNER "VDI-TEST-GUEST READY"
 #define MARK "u01data"
-#define BOOT_MS 180000
+#define BOOT_MS FIXTURE_BOOT_MS
 #define MAX_USERS FIXTURE_MAX_USERS
 
 /* ---- the guest's marker and console ------------------------------------------------------- */
@@ -400,11 +400,7 @@ static void test_idle_reclaim_after_spice_disconnect(void)
 	int64_t id;
 
 	fixture_setup(&f, false, NULL);
-	fixture_add_template(&f, "golden", NULL);
-	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 5);
-	fixture_login(&f, &u1, 1);
-	id = fixture_ask(&f, &u1, f.pool, 202);
-	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+	id = fixture_running_desktop(&f, &u1, 5);
 
 	/* The remote-viewer file names the desktop and the gateway as a proxy (each console request
 	 * sets a fresh ticket: the one below is the one that counts). */
@@ -542,11 +538,7 @@ static void test_remote_viewer_through_gateway(void)
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
 	fixture_setup(&f, true, NULL);
-	fixture_add_template(&f, "golden", NULL);
-	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
-	fixture_login(&f, &u1, 1);
-	id = fixture_ask(&f, &u1, f.pool, 202);
-	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+	id = fixture_running_desktop(&f, &u1, 0);
 
 	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
@@ -626,11 +618,7 @@ static void test_browser_console_shows_banner(void)
 	bool banner = false;
 
 	fixture_setup(&f, true, NULL);
-	fixture_add_template(&f, "golden", NULL);
-	fixture_add_pool(&f, f.pool, "golden", "pooled", 1, 0);
-	fixture_login(&f, &u1, 1);
-	id = fixture_ask(&f, &u1, f.pool, 202);
-	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+	id = fixture_running_desktop(&f, &u1, 0);
 
 	/* What the console page gets from the broker: the gateway's URL with a token, and the ticket. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);

@@ -56,6 +56,20 @@ def api(port, method, path, body=None, cookie=None, csrf=None):
         return e.code, json.loads(e.read() or b"{}"), None
 
 
+def read_until(fd, out, needle, seconds):
+    """Appends what the terminal prints to out until needle shows (None: until it closes)."""
+    end = time.time() + seconds
+    while time.time() < end and (needle is None or needle not in out):
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def main():
     source, build = os.environ["VDI_SOURCE_ROOT"], os.environ["VDI_BUILD_ROOT"]
     tag = "t%d" % os.getpid()
@@ -71,16 +85,7 @@ def main():
         os.chdir(source)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(os.path.join(source, "tools", "demo"), ["tools/demo"], env)
-    out = b""
-    end = time.time() + 600
-    while time.time() < end and b"Ctrl-C stops" not in out:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_until(fd, b"", b"Ctrl-C stops", 600)
     text = out.decode(errors="replace")
     url = "http://127.0.0.1:%d/" % port
     if not ok(url in text and "demo  / demo" in text and "DEMO ONLY" in text,
@@ -98,15 +103,7 @@ def main():
     ok(virsh("domstate", "vdi-%s-%s" % (tag, got.get("id"))).strip() == "running", "its domain runs")
 
     os.write(fd, b"\x03")   # Ctrl-C, as typed: SIGINT to the terminal's foreground process group
-    end = time.time() + 300
-    while time.time() < end:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_until(fd, out, None, 300)
     _, st = os.waitpid(pid, 0)
     ok(os.waitstatus_to_exitcode(st) == 130, "Ctrl-C ends the demo (exit status %d)" % os.waitstatus_to_exitcode(st))
     left = [d for d in virsh("list", "--all", "--name").split() if d.startswith("vdi-%s-" % tag)]
