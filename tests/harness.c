@@ -17,6 +17,21 @@
 static char tmpdir[4096];
 static pid_t tmpdir_owner;
 
+/* The forked test writes why it skipped or failed here; the parent reads it back. */
+static void write_reason(const char *text)
+{
+	const char *path = getenv("VDI_TEST_REASON_FILE");
+	FILE *f;
+
+	if (!path)
+		return;
+	f = fopen(path, "we");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
 uint64_t vdi_test_now_ms(void)
 {
 	struct timespec ts;
@@ -48,6 +63,12 @@ void vdi_test_fail(const char *file, int line, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	vdi_test_log("%s:%d: %s", file, line, buf);
+	{
+		char reason[4200];
+
+		snprintf(reason, sizeof(reason), "%s:%d: %s", file, line, buf);
+		write_reason(reason);
+	}
 	fflush(stderr);
 	_exit(1);
 }
@@ -56,17 +77,11 @@ void vdi_test_skip(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
-	FILE *f;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	/* The parent reads the reason back from this file. */
-	f = fopen(getenv("VDI_TEST_SKIP_FILE") ? getenv("VDI_TEST_SKIP_FILE") : "/dev/null", "we");
-	if (f) {
-		fputs(buf, f);
-		fclose(f);
-	}
+	write_reason(buf);
 	vdi_test_log("skip: %s", buf);
 	_exit(EXIT_SKIP);
 }
@@ -106,19 +121,19 @@ const char *vdi_test_tmpdir(void)
 	return tmpdir;
 }
 
-static int run_one(const struct vdi_test *t, char *skip_reason, size_t skip_len)
+static int run_one(const struct vdi_test *t, char *reason, size_t reason_len)
 {
-	char skip_file[] = "/tmp/vdi-test-skip-XXXXXX";
+	char reason_file[] = "/tmp/vdi-test-reason-XXXXXX";
 	int fd, status;
 	pid_t pid;
 
-	skip_reason[0] = '\0';
+	reason[0] = '\0';
 	if (getenv("VDI_TEST_NOFORK")) {
 		t->fn();
 		return 0;
 	}
 
-	fd = mkstemp(skip_file);
+	fd = mkstemp(reason_file);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -129,7 +144,7 @@ static int run_one(const struct vdi_test *t, char *skip_reason, size_t skip_len)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		setenv("VDI_TEST_SKIP_FILE", skip_file, 1);
+		setenv("VDI_TEST_REASON_FILE", reason_file, 1);
 		/* Each test gets its own tmpdir, removed when the test's process exits. */
 		tmpdir[0] = '\0';
 		setpgid(0, 0);
@@ -147,23 +162,23 @@ static int run_one(const struct vdi_test *t, char *skip_reason, size_t skip_len)
 	kill(-pid, SIGKILL);
 
 	{
-		FILE *f = fopen(skip_file, "re");
+		FILE *f = fopen(reason_file, "re");
 
 		if (f) {
-			size_t n = fread(skip_reason, 1, skip_len - 1, f);
+			size_t n = fread(reason, 1, reason_len - 1, f);
 
-			skip_reason[n] = '\0';
+			reason[n] = '\0';
 			fclose(f);
 		}
-		unlink(skip_file);
+		unlink(reason_file);
 	}
 
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status)) {
-		vdi_test_log("%s: killed by signal %d (%s)%s", t->name, WTERMSIG(status),
-			     strsignal(WTERMSIG(status)),
-			     WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+		snprintf(reason, reason_len, "killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+			 WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+		vdi_test_log("%s: %s", t->name, reason);
 	}
 	return 1;
 }
@@ -172,6 +187,10 @@ int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n)
 {
 	const char *filter = getenv("VDI_TEST_FILTER");
 	size_t passed = 0, failed = 0, skipped = 0, planned = 0, idx = 0;
+	/* The failures again at the very end: a long log is often shown only by its tail. */
+	char *summary = NULL;
+	size_t summary_len = 0;
+	FILE *sf = open_memstream(&summary, &summary_len);
 
 	if (argc > 1)
 		filter = argv[1];
@@ -201,9 +220,16 @@ int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n)
 		} else {
 			failed++;
 			printf("not ok %zu - %s\n", idx, tests[i].name);
+			if (sf)
+				fprintf(sf, "# failed: %s: %s\n", tests[i].name, reason[0] ? reason : "(no message)");
 		}
 	}
 
+	if (sf) {
+		fclose(sf);
+		fputs(summary ? summary : "", stdout);
+		free(summary);
+	}
 	printf("# %zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
 	/* Skips travel in the TAP stream ("# SKIP"): meson marks a file whose tests all skipped as SKIP. */
 	return failed ? 1 : 0;
