@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "cleanup.h"
 #include "paths.h"
+#include "tcp-target.h"
 
 /* ---- value parsers: each writes a message into msg on failure ---------------- */
 
@@ -167,6 +168,28 @@ static int parse_list(const struct key_def *def, const char *value, void *field,
 	return 0;
 }
 
+/* A list of relay targets: "unix:/dir/", "unix:/path/sock" or "tcp:ADDRESS[/PREFIX]:PORT[-PORT]". */
+static int parse_targets(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+{
+	int r = parse_list(def, value, field, msg, len);
+
+	if (r < 0)
+		return r;
+	for (char **t = *(char ***)field; *t; t++) {
+		struct vdi_tcp_pattern p;
+
+		if (startswith(*t, "unix:/"))
+			continue;
+		if (!startswith(*t, "tcp:")) {
+			snprintf(msg, len, "expected unix:/PATH or tcp:ADDRESS[/PREFIX]:PORT[-PORT], got \"%s\"", *t);
+			return -EINVAL;
+		}
+		if (vdi_tcp_pattern_parse(*t, &p, msg, len) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 #define F(m) offsetof(struct vdi_config, m)
@@ -191,7 +214,7 @@ static const struct key_def keys[] = {
 	{ "libvirt", "shutdown_timeout", parse_uint, F(libvirt.shutdown_timeout), 0, 3600, NULL },
 	{ "gateway", "listen", parse_listen, F(gateway.listen), 0, 0, NULL },
 	{ "gateway", "public_url", parse_ws_url, F(gateway.public_url), 0, 0, NULL },
-	{ "gateway", "allowed_targets", parse_list, F(gateway.allowed_targets), 0, 0, NULL },
+	{ "gateway", "allowed_targets", parse_targets, F(gateway.allowed_targets), 0, 0, NULL },
 	{ "gateway", "allowed_origins", parse_list, F(gateway.allowed_origins), 0, 0, NULL },
 	{ "gateway", "idle_timeout", parse_uint, F(gateway.idle_timeout), 0, 7 * 86400, NULL },
 	{ "tokens", "key_file", parse_path, F(tokens.key_file), 0, 0, NULL },

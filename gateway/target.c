@@ -2,7 +2,8 @@
 #include "target.h"
 
 #include <errno.h>
-#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "tcp-target.h"
 
 /* The path of a "unix:" target when it is well-formed: absolute, no "." or ".." segment, no "//". */
 static const char *unix_path(const char *target)
@@ -35,55 +37,31 @@ static const char *unix_path(const char *target)
 	return path;
 }
 
-/* Splits "tcp:ADDRESS:PORT" into its parts; false when malformed. */
-static bool tcp_parts(const char *target, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *rest, *colon;
-	size_t n;
-
-	if (!startswith(target, "tcp:"))
-		return false;
-	rest = target + strlen("tcp:");
-	colon = strrchr(rest, ':');
-	if (!colon || colon == rest || !colon[1] || strlen(colon + 1) >= portlen ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
-		return false;
-	n = (size_t)(colon - rest);
-	if (rest[0] == '[') {
-		if (n < 3 || rest[n - 1] != ']')
-			return false;
-		rest++;
-		n -= 2;
-	}
-	if (n >= hostlen)
-		return false;
-	memcpy(host, rest, n);
-	host[n] = '\0';
-	if (strspn(host, "0123456789abcdefABCDEF.:") != n)
-		return false;
-	snprintf(port, portlen, "%s", colon + 1);
-	return true;
-}
-
 bool gw_target_allowed(const char *target, char *const *allowed)
 {
-	char host[64], port[8];
+	struct vdi_tcp_pattern tcp, pattern;
+	char msg[256];
 	bool is_unix;
 
 	if (!target)
 		return false;
 	is_unix = unix_path(target) != NULL;
-	if (!is_unix && !tcp_parts(target, host, sizeof(host), port, sizeof(port)))
+	if (!is_unix && vdi_tcp_target_parse(target, &tcp) < 0)
 		return false;
 	for (char *const *a = allowed; a && *a; a++) {
 		size_t len = strlen(*a);
 
-		if (streq(*a, target))
+		if (is_unix) {
+			if (streq(*a, target))
+				return true;
+			/* A directory: sockets directly in it, not in its subdirectories. */
+			if (len > 0 && (*a)[len - 1] == '/' && strncmp(*a, target, len) == 0 &&
+			    !strchr(target + len, '/'))
+				return true;
+		} else if (vdi_tcp_pattern_parse(*a, &pattern, msg, sizeof(msg)) == 0 &&
+			   vdi_tcp_pattern_match(&pattern, &tcp)) {
 			return true;
-		/* A directory: sockets directly in it, not in its subdirectories. */
-		if (is_unix && len > 0 && (*a)[len - 1] == '/' && strncmp(*a, target, len) == 0 &&
-		    !strchr(target + len, '/'))
-			return true;
+		}
 	}
 	return false;
 }
@@ -107,23 +85,31 @@ int gw_target_connect(const char *target)
 		}
 		return fd;
 	} else {
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-		struct addrinfo *ai = NULL;
-		char host[64], port[8];
+		struct sockaddr_storage ss = { 0 };
+		struct vdi_tcp_pattern t;
+		socklen_t sslen;
 
-		if (!tcp_parts(target, host, sizeof(host), port, sizeof(port)))
+		if (vdi_tcp_target_parse(target, &t) < 0)
 			return -EINVAL;
-		if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
-			return -EAFNOSUPPORT;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			r = -errno;
-			freeaddrinfo(ai);
-			return r;
+		if (t.family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)t.port_lo);
+			memcpy(&sin->sin_addr, t.addr, 4);
+			sslen = sizeof(*sin);
+		} else {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons((uint16_t)t.port_lo);
+			memcpy(&sin6->sin6_addr, t.addr, 16);
+			sslen = sizeof(*sin6);
 		}
-		r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		freeaddrinfo(ai);
-		if (r < 0 && errno != EINPROGRESS) {
+		fd = socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS) {
 			r = -errno;
 			close(fd);
 			return r;

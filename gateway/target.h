@@ -13,8 +13,10 @@
 /*
  * Whether target is one of allowed (a NULL-terminated list).  An entry
  * ending in '/' ("unix:/run/vdi/spice/") admits the unix sockets directly
- * in that directory; any other entry admits exactly itself.  Targets with
- * "..", "//", control characters or a malformed form are never allowed.
+ * in that directory; "tcp:ADDRESS[/PREFIX]:PORT[-PORT]" admits the TCP
+ * targets in that network and port range (tcp-target.h); any other entry
+ * admits exactly itself.  Targets with "..", "//", control characters or a
+ * malformed form are never allowed.
  */
 bool gw_target_allowed(const char *target, char *const *allowed);
 
@@ -29,6 +31,6 @@ bool gw_origin_allowed(const char *origin, char *const *allowed);
  * Starts a non-blocking connection to target.  Returns the socket (the
  * connection may still be under way for TCP: wait for it to become
  * writable and read SO_ERROR) or -errno: -EINVAL for a malformed target,
- * -EAFNOSUPPORT for a host name (only numeric addresses are taken).
+ * including a host name (only numeric addresses are taken).
  */
 int gw_target_connect(const char *target);

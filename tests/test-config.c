@@ -151,6 +151,15 @@ static void test_errors_name_file_line_key(void)
 	expect_error("[libvirt]\nvirt_type = xen\n", "t.conf:2: [libvirt] virt_type: expected one of auto, kvm, qemu, got \"xen\"");
 	expect_error("[libvirt]\nhosts = , ,\n", "t.conf:2: [libvirt] hosts: expected at least one item");
 	expect_error("[gateway]\npublic_url = http://x\n", "t.conf:2: [gateway] public_url: expected a ws:// or wss:// URL");
+	expect_error("[gateway]\nallowed_targets = /run/vdi/spice/\n",
+		     "t.conf:2: [gateway] allowed_targets: expected unix:/PATH or tcp:ADDRESS[/PREFIX]:PORT[-PORT], got \"/run/vdi/spice/\"");
+	expect_error("[gateway]\nallowed_targets = unix:/x/, tcp:host2.example:5900\n",
+		     "t.conf:2: [gateway] allowed_targets: \"host2.example\" is not a numeric IPv4 address");
+	expect_error("[gateway]\nallowed_targets = tcp:10.0.0.5:5999-5900\n",
+		     "t.conf:2: [gateway] allowed_targets: expected a port 1..65535 or a range LOW-HIGH at the end of \"tcp:10.0.0.5:5999-5900\"");
+	expect_error("[gateway]\nallowed_targets = tcp:10.0.0.5/24:5900\n", "has bits set beyond its /24 prefix");
+	expect_error("[gateway]\nallowed_targets = tcp:10.0.0.0/33:5900\n", "expected a prefix length 0..32");
+	expect_error("[gateway]\nallowed_targets = tcp:::1:5900\n", "or a bracketed IPv6 address");
 	expect_error("[tokens]\nttl = 1\n", "t.conf:2: [tokens] ttl: 1 is out of range 5..3600");
 	expect_error("[pam]\nservice = vdi\njust words\n", "t.conf:3: expected \"key = value\"");
 	expect_error("[pam\nservice = vdi\n", "t.conf:1: section header without ']'");

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The gateway's parsers: CONNECT requests and relay targets. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "proxy.h"
 #include "target.h"
+#include "tcp-target.h"
 
 #define REQ(s) s, strlen(s)
 
@@ -79,6 +85,77 @@ static void test_target_allowed(void)
 	check_err(gw_target_connect("unix:/nonexistent/dir/x.sock"), ENOENT);
 }
 
+/* TCP targets of remote hosts: networks and port ranges (tcp-target.h). */
+static void test_target_tcp_ranges(void)
+{
+	char *allowed[] = { "tcp:192.0.2.10:5900-5999", "tcp:10.1.0.0/16:5900-6099", "tcp:[2001:db8::]/32:5900-5901",
+			    "tcp:[::1]:5930", NULL };
+	struct vdi_tcp_pattern p;
+	char msg[256];
+
+	check(gw_target_allowed("tcp:192.0.2.10:5900", allowed));
+	check(gw_target_allowed("tcp:192.0.2.10:5999", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.10:5899", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.10:6000", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.11:5900", allowed));
+	check(gw_target_allowed("tcp:10.1.255.254:6099", allowed));
+	check(gw_target_allowed("tcp:10.1.0.1:5900", allowed));
+	check(!gw_target_allowed("tcp:10.2.0.1:5900", allowed));
+	check(!gw_target_allowed("tcp:10.1.0.1:22", allowed));
+	check(gw_target_allowed("tcp:[2001:db8:ffff::7]:5901", allowed));
+	check(!gw_target_allowed("tcp:[2001:db9::7]:5901", allowed));
+	check(gw_target_allowed("tcp:[::1]:5930", allowed));
+	check(!gw_target_allowed("tcp:[::1]:5931", allowed));
+	/* A token's target is one address and one port, never a pattern. */
+	check(!gw_target_allowed("tcp:10.1.0.0/16:5900", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.10:5900-5901", allowed));
+	check(!gw_target_allowed("tcp:::1:5930", allowed));
+	check(!gw_target_allowed("tcp:[192.0.2.10]:5900", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.10:05900x", allowed));
+	check(!gw_target_allowed("tcp:192.0.2.10:0", allowed));
+	/* An IPv4 pattern never admits IPv6, and the other way round. */
+	check(!gw_target_allowed("tcp:[::ffff:192.0.2.10]:5900", allowed));
+	/* The parser's answers. */
+	check_int_eq(vdi_tcp_pattern_parse("tcp:0.0.0.0/0:1-65535", &p, msg, sizeof(msg)), 0);
+	check_int_eq(p.prefix, 0);
+	check_int_eq(p.port_hi, 65535);
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1/24:5900", &p, msg, sizeof(msg)), EINVAL);
+	check_str_contains(msg, "bits set beyond its /24 prefix");
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:70000", &p, msg, sizeof(msg)), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:[fe80::1:5900", &p, msg, sizeof(msg)), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:", &p, msg, sizeof(msg)), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:/8:5900", &p, msg, sizeof(msg)), EINVAL);
+}
+
+/* gw_target_connect() reaches a TCP listener at the target's address and port. */
+static void test_target_tcp_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t salen = sizeof(sa);
+	struct pollfd pfd;
+	char target[64];
+	int lfd, fd, afd, err = -1;
+
+	check((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	check_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	check_int_eq(listen(lfd, 1), 0);
+	check_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(target, sizeof(target), "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
+	check((fd = gw_target_connect(target)) >= 0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	check_int_eq(poll(&pfd, 1, 5000), 1);
+	salen = sizeof(err);
+	check_int_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &salen), 0);
+	check_int_eq(err, 0);
+	check((afd = accept(lfd, NULL, NULL)) >= 0);
+	check_int_eq(write(fd, "x", 1), 1);
+	check_int_eq(read(afd, target, 1), 1);
+	check(target[0] == 'x');
+	close(afd);
+	close(fd);
+	close(lfd);
+}
+
 static void test_origin_allowed(void)
 {
 	char *site[] = { "https://vdi.example.org", "http://127.0.0.1:8080", NULL }, *any[] = { "*", NULL };
@@ -97,6 +174,8 @@ static void test_origin_allowed(void)
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_proxy_parse),
 	VDI_TEST(test_target_allowed),
+	VDI_TEST(test_target_tcp_ranges),
+	VDI_TEST(test_target_tcp_connect),
 	VDI_TEST(test_origin_allowed),
 };
 
