@@ -149,12 +149,40 @@ bool fixture_gateway_log_has(struct fixture *f, const char *needle)
 	return found;
 }
 
+/* Destroys and undefines the domains whose names are this test process's (fixture_ours()). */
+static void remove_our_domains(virConnectPtr c)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(c, &doms, 0);
+
+	for (int i = 0; i < n; i++) {
+		char pool[40];
+		int64_t id;
+
+		if (fixture_ours(virDomainGetName(doms[i]), pool, sizeof(pool), &id)) {
+			(void)virDomainDestroy(doms[i]);
+			(void)virDomainUndefine(doms[i]);
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+}
+
 void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf)
 {
 	char libvirt[1024];
 
 	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
+	{
+		/* A killed run of long ago may have left domains under the names this pid gives its
+		 * pools (pids come round again): they would make our desktops' names taken. */
+		virConnectPtr c = virConnectOpen(URI);
+
+		check(c);
+		remove_our_domains(c);
+		virConnectClose(c);
+	}
 	memset(f, 0, sizeof(*f));
 	snprintf(f->storage_pool, sizeof(f->storage_pool), "vdi-test-%d-%d", (int)getppid(), (int)getpid());
 	snprintf(f->images, sizeof(f->images), "%s/images", vdi_test_tmpdir());
@@ -189,9 +217,7 @@ bool fixture_ours(const char *name, char *pool, size_t poollen, int64_t *id)
 void fixture_teardown(struct fixture *f)
 {
 	virConnectPtr c;
-	virDomainPtr *doms = NULL;
 	virStoragePoolPtr sp;
-	int n;
 
 	stop_broker(&f->d);
 	if (f->gateway > 0) {
@@ -203,18 +229,7 @@ void fixture_teardown(struct fixture *f)
 	}
 	c = virConnectOpen(URI);
 	check(c);
-	n = virConnectListAllDomains(c, &doms, 0);
-	for (int i = 0; i < n; i++) {
-		char pool[40];
-		int64_t id;
-
-		if (fixture_ours(virDomainGetName(doms[i]), pool, sizeof(pool), &id)) {
-			(void)virDomainDestroy(doms[i]);
-			(void)virDomainUndefine(doms[i]);
-		}
-		virDomainFree(doms[i]);
-	}
-	free(doms);
+	remove_our_domains(c);
 	sp = virStoragePoolLookupByName(c, f->storage_pool);
 	if (sp) {
 		(void)virStoragePoolDestroy(sp);
