@@ -299,7 +299,8 @@ static int host_ensure_connected_locked(struct pool_host *host, struct pool_erro
 		}
 
 		host->connecting = true;
-		was_connected = host->ever_connected;
+		/* A host that was away from the start announces its first connection as a return. */
+		was_connected = host->ever_connected || host->opts.connect_later;
 		pthread_mutex_unlock(&host->lock);
 		r = host_open(host, &fresh, fresh_ids, err);
 		pthread_mutex_lock(&host->lock);
@@ -316,9 +317,9 @@ static int host_ensure_connected_locked(struct pool_host *host, struct pool_erro
 		host->cb_ids[0] = fresh_ids[0];
 		host->cb_ids[1] = fresh_ids[1];
 		host->dead = false;
-		host->ever_connected = true;
-		if (was_connected)
+		if (host->ever_connected)
 			host->reconnects++;
+		host->ever_connected = true;
 		pthread_cond_broadcast(&host->cond);
 
 		pthread_mutex_unlock(&host->lock);
@@ -430,10 +431,11 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 		return -ENOMEM;
 	}
 
+	host->opts.connect_later = opts->connect_later;
 	pthread_mutex_lock(&host->lock);
 	r = host_ensure_connected_locked(host, err);
 	pthread_mutex_unlock(&host->lock);
-	if (r < 0)
+	if (r < 0 && !(opts->connect_later && r == -ENOTCONN))
 		return r;
 
 	r = -pthread_create(&host->monitor, NULL, monitor_main, host);
@@ -524,4 +526,41 @@ unsigned pool_host_reconnects(struct pool_host *host)
 	n = host->reconnects;
 	pthread_mutex_unlock(&host->lock);
 	return n;
+}
+
+int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	unsigned long long bytes;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	/* libvirt reports 0 as a failure, also where a driver has nothing to tell (the test driver
+	 * of an XML file without NUMA cells): 0 bytes free from a host that answers is taken as it is. */
+	bytes = virNodeGetFreeMemory(conn);
+	if (bytes == 0 && virConnectIsAlive(conn) != 1)
+		return pool_error_libvirt(err, "cannot read the free memory of %s", host->opts.uri);
+	virResetLastError();
+	*ret = bytes;
+	return 0;
+}
+
+int pool_host_has_file(struct pool_host *host, const char *path, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	virStorageVolPtr vol;
+	int r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	vol = virStorageVolLookupByPath(conn, path);
+	if (vol) {
+		virStorageVolFree(vol);
+		return 1;
+	}
+	virResetLastError();
+	return uri_is_local(host->opts.uri) && access(path, R_OK) == 0 ? 1 : 0;
 }

@@ -54,12 +54,16 @@ struct pool_host_options {
 	const char *storage_path; /* directory of that pool when vmpool creates it */
 	const char *runtime_dir;  /* SPICE sockets live in <runtime_dir>/spice/ */
 	const char *virt_type;    /* "auto" or NULL: kvm when the host offers it, else qemu; or "kvm", "qemu" */
+	bool connect_later;       /* a host that does not answer yet is not an error: it connects in the
+				   * background and announces itself with POOL_EVENT_HOST_BACK */
 };
 
 /*
  * Creates a host and connects to it: opens the connection, makes sure the
  * storage pool exists and is active, and detects the domain type.  Starts
- * libvirt's event loop thread on first use in the process.
+ * libvirt's event loop thread on first use in the process.  With
+ * opts->connect_later, a host that cannot be reached yet is returned all
+ * the same (not alive, virt type "" until it connects).
  * opts is copied.  *ret is a new object: free it with pool_host_free().
  */
 int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct pool_error *err);
@@ -77,6 +81,17 @@ bool pool_host_is_alive(struct pool_host *host);
 
 /* How many times the host has reconnected since it was created. */
 unsigned pool_host_reconnects(struct pool_host *host);
+
+/* The host's free memory in bytes (virNodeGetFreeMemory).  Blocks on libvirt. */
+int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_error *err);
+
+/*
+ * Whether the host can read path (a template's disk): through a volume of
+ * one of its storage pools, or, for a host on this machine (a URI without a
+ * server part), as a readable local file.  Returns 1, 0, or -errno when the
+ * host cannot be asked.  Blocks on libvirt.
+ */
+int pool_host_has_file(struct pool_host *host, const char *path, struct pool_error *err);
 
 /* ---- events -------------------------------------------------------------- */
 
