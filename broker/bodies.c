@@ -51,6 +51,23 @@ int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, 
 	return r;
 }
 
+int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, char *err, size_t errlen)
+{
+	static const char *const members[] = { "host", NULL };
+	int r;
+
+	*ret_json = NULL;
+	*ret = NULL;
+	if ((r = object(text, len, members, ret_json, err, errlen)) < 0 ||
+	    (r = vdi_json_get_string(*ret_json, "host", true, ret, err, errlen)) < 0) {
+		json_decref(*ret_json);
+		*ret_json = NULL;
+		*ret = NULL;
+		return r;
+	}
+	return 0;
+}
+
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, char *err, size_t errlen)
 {
 	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };

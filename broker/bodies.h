@@ -27,6 +27,9 @@ void broker_login_body_finish(struct broker_login_body *b);
 /* POST /pools/{pool}/desktop: an empty body, or {"new": bool}. */
 int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, size_t errlen);
 
+/* POST /admin/hosts/drain and /admin/hosts/resume: {"host": URI}; *ret is borrowed from *ret_json. */
+int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, char *err, size_t errlen);
+
 /* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given. */
 struct broker_template_body {
 	json_t *json;

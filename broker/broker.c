@@ -46,6 +46,8 @@ static const struct broker_route routes[] = {
 	{ "DELETE", "/api/v1/admin/sessions/*", broker_api_admin_session_kill },
 	{ "GET", "/api/v1/admin/audit", broker_api_admin_audit },
 	{ "GET", "/api/v1/admin/hosts", broker_api_admin_hosts },
+	{ "POST", "/api/v1/admin/hosts/drain", broker_api_admin_host_drain },
+	{ "POST", "/api/v1/admin/hosts/resume", broker_api_admin_host_resume },
 };
 
 static void on_wake(void *userdata)

@@ -95,3 +95,5 @@ void broker_api_admin_session_kill(struct broker_req *req, void *userdata);
 void broker_api_admin_sessions_kill(struct broker_req *req, void *userdata);
 void broker_api_admin_audit(struct broker_req *req, void *userdata);
 void broker_api_admin_hosts(struct broker_req *req, void *userdata);
+void broker_api_admin_host_drain(struct broker_req *req, void *userdata);
+void broker_api_admin_host_resume(struct broker_req *req, void *userdata);

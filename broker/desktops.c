@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@
 #define RECONCILE_INTERVAL 60
 /* Events waiting for the loop; more are dropped (the next reconcile repairs what they would have). */
 #define EVENT_QUEUE_MAX 4096
+/* Seconds between looks at the hosts' free memory and templates. */
+#define HOST_LOOK_INTERVAL 10
+/* What placement reckons a new desktop takes when its template does not say. */
+#define DEFAULT_DESKTOP_MIB 1024
 
 enum desk_op {
 	OP_CREATE,    /* clone (then start when job->start) */
@@ -84,6 +89,26 @@ struct host_slot {
 	struct broker_desks *owner;
 	size_t index;
 	struct pool_host *host;
+	bool draining;         /* an admin is emptying it: nothing new goes there (table hosts) */
+	/* From the last look (every HOST_LOOK_INTERVAL s, on a worker): */
+	bool looked;
+	uint64_t free_memory;  /* bytes */
+	char **templates;      /* names of the templates whose disk it reads; NULL-terminated */
+	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
+	uint64_t placed_bytes; /* what the desktops placed here since that look will take */
+};
+
+/* A look at every host: free memory, and which templates' disks each one reads. */
+struct host_look {
+	struct broker *b;
+	char **tpl_names, **tpl_disks; /* NULL-terminated, the same length */
+	struct {
+		int result;
+		struct pool_error err;
+		uint64_t free_memory;
+		bool *has; /* per template */
+	} *hosts;
+	size_t n_hosts;
 };
 
 /* A small set of desktop ids. */
@@ -106,7 +131,8 @@ struct broker_desks {
 	int64_t keeper_pause_until;
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
-	int64_t last_reconcile, last_sweep;
+	bool looking;      /* a host_look is under way */
+	int64_t last_reconcile, last_sweep, last_look;
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -115,6 +141,7 @@ struct broker_desks {
 };
 
 static void keeper_run(struct broker *b);
+static void host_look(struct broker *b);
 static int handle_stopped(struct broker *b, int64_t id);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -176,14 +203,104 @@ bool broker_desks_busy(struct broker *b, int64_t id)
 	return id_set_has(&b->desks->busy, id);
 }
 
+static struct host_slot *slot_of(struct broker *b, const char *uri)
+{
+	for (size_t i = 0; uri && i < b->desks->n_hosts; i++)
+		if (streq(pool_host_uri(b->desks->hosts[i].host), uri))
+			return &b->desks->hosts[i];
+	return NULL;
+}
+
 struct pool_host *broker_desks_host(struct broker *b, const char *uri)
 {
-	struct broker_desks *d = b->desks;
+	struct host_slot *slot;
 
-	for (size_t i = 0; uri && i < d->n_hosts; i++)
-		if (streq(pool_host_uri(d->hosts[i].host), uri))
-			return d->hosts[i].host;
-	return d->n_hosts ? d->hosts[0].host : NULL;
+	/* Rows older than several hosts name none: they are the first host's. */
+	if (!uri)
+		return b->desks->n_hosts ? b->desks->hosts[0].host : NULL;
+	/* A host no longer configured has no connection: nothing can be done with its desktops. */
+	slot = slot_of(b, uri);
+	return slot ? slot->host : NULL;
+}
+
+static bool strv_has(char **strv, const char *name)
+{
+	for (char **t = strv; t && *t; t++)
+		if (streq(*t, name))
+			return true;
+	return false;
+}
+
+/* Whether new desktops of template may go to slot now. */
+static bool slot_can_take(struct host_slot *slot, const char *template)
+{
+	if (slot->draining || !pool_host_is_alive(slot->host))
+		return false;
+	/* A template added since the last look is taken to be there: the clone says otherwise. */
+	return !strv_has(slot->missing, template);
+}
+
+/* Appends a copy of name to the NULL-terminated *strv (which may be NULL). */
+static int strv_push(char ***strv, const char *name)
+{
+	size_t n = 0;
+	char **grown;
+
+	while (*strv && (*strv)[n])
+		n++;
+	grown = vdi_reallocarray(*strv, n + 2, sizeof(char *));
+	if (!grown)
+		return -ENOMEM;
+	*strv = grown;
+	grown[n] = strdup(name);
+	grown[n + 1] = NULL;
+	return grown[n] ? 0 : -ENOMEM;
+}
+
+const char *broker_desks_place(struct broker *b, const char *template)
+{
+	struct broker_desks *d = b->desks;
+	_cleanup_json_ json_t *counts = NULL;
+	struct host_slot *best = NULL;
+	int64_t best_free = 0, best_count = 0;
+
+	if (d->n_hosts > 1 && broker_store_query(b->store, &counts,
+						 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting'"
+						 " GROUP BY host", NULL) < 0)
+		return NULL;
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct host_slot *slot = &d->hosts[i];
+		int64_t free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes, count = 0;
+		size_t k;
+		json_t *c;
+
+		if (!slot_can_take(slot, template))
+			continue;
+		json_array_foreach(counts, k, c) {
+			const char *h = jstr(c, "host");
+
+			/* Rows without a host are the first host's. */
+			if (h ? streq(h, pool_host_uri(slot->host)) : i == 0)
+				count += jint(c, "n");
+		}
+		/* The most free memory (less what was placed since the last look), then the fewest desktops. */
+		if (!best || free_bytes > best_free || (free_bytes == best_free && count < best_count)) {
+			best = slot;
+			best_free = free_bytes;
+			best_count = count;
+		}
+	}
+	return best ? pool_host_uri(best->host) : NULL;
+}
+
+/* A new desktop of row's template went to row's host: reckon its memory until the next look. */
+static void note_placed(struct broker *b, json_t *row)
+{
+	struct host_slot *slot = slot_of(b, jstr(row, "host"));
+	int64_t mib = jint(row, "memory_mib");
+
+	if (slot)
+		slot->placed_bytes += (uint64_t)(mib > 0 ? mib : DEFAULT_DESKTOP_MIB) << 20;
 }
 
 size_t broker_desks_n_hosts(struct broker *b)
@@ -202,10 +319,11 @@ static json_t *desktop_row(struct broker *b, int64_t id)
 	json_t *rows = NULL, *row;
 
 	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent, p.draining,"
-			       " t.name AS template, t.disk_path, t.xml, t.version"
+			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent,"
+			       " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
+			       " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
-			       " WHERE d.id = ?1",
+			       " LEFT JOIN hosts h ON h.uri = d.host WHERE d.id = ?1",
 			       "i", id) <= 0) {
 		json_decref(rows);
 		return NULL;
@@ -559,11 +677,15 @@ int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *
 	int r = 0;
 
 	switch (action) {
-	case BROKER_ASSIGN_CLONE:
-		(void)broker_store_exec(b->store, "UPDATE desktops SET host = ?2 WHERE id = ?1", "is", id,
-					pool_host_uri(broker_desks_host(b, NULL)));
-		r = job_submit(b, OP_CREATE, id, NULL, true, false, NULL);
+	case BROKER_ASSIGN_CLONE: {
+		/* The store put it on the host broker_desks_place() chose. */
+		_cleanup_json_ json_t *row = desktop_row(b, id);
+
+		if (row)
+			note_placed(b, row);
+		r = job_submit(b, OP_CREATE, id, row, true, false, NULL);
 		break;
+	}
 	case BROKER_ASSIGN_START:
 		r = job_submit(b, OP_START, id, NULL, false, false, NULL);
 		break;
@@ -729,15 +851,12 @@ static void keeper_run(struct broker *b)
 
 	if (d->keeper_inflight >= KEEPER_PARALLEL || broker_now() < d->keeper_pause_until)
 		return;
-	/* Nothing is made or started while the host is away; its return wakes the keeper. */
-	if (!broker_desks_host(b, NULL) || !pool_host_is_alive(broker_desks_host(b, NULL)))
-		return;
 	if (broker_store_query(b->store, &pools,
-			       "SELECT p.id, p.name, p.size, p.prestart,"
+			       "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
 			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
 			       "  AND state IN ('free', 'starting', 'provisioning')) AS ready,"
 			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
-			       " FROM pools p WHERE p.draining = 0 AND p.prestart > 0",
+			       " FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.draining = 0 AND p.prestart > 0",
 			       NULL) < 0)
 		return;
 	json_array_foreach(pools, i, p) {
@@ -750,15 +869,18 @@ static void keeper_run(struct broker *b)
 			json_t *s;
 			int r = -1;
 
-			/* A stopped spare boots faster than a new one is made. */
+			/* A stopped spare boots faster than a new one is made (on a host that can run it). */
 			if (broker_store_query(b->store, &stopped,
-					       "SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
+					       "SELECT id, host FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
 					       " ORDER BY id",
 					       "i", jint(p, "id")) < 0)
 				return;
 			json_array_foreach(stopped, k, s) {
+				struct pool_host *h = broker_desks_host(b, jstr(s, "host"));
+				struct host_slot *slot = jstr(s, "host") ? slot_of(b, jstr(s, "host")) : d->hosts;
+
 				id = jint(s, "id");
-				if (broker_desks_busy(b, id))
+				if (broker_desks_busy(b, id) || !h || !slot || slot->draining || !pool_host_is_alive(h))
 					continue;
 				r = broker_store_exec(b->store,
 						      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1"
@@ -769,16 +891,22 @@ static void keeper_run(struct broker *b)
 				r = -1;
 			}
 			if (r <= 0) {
-				if (total >= jint(p, "size"))
+				/* Nothing is made while no host can take it; a host's return wakes the keeper. */
+				const char *host = broker_desks_place(b, jstr(p, "template"));
+				_cleanup_json_ json_t *row = NULL;
+
+				if (total >= jint(p, "size") || !host)
 					break;
 				if (broker_store_exec(b->store,
 						      "INSERT INTO desktops (pool_id, host, state, updated)"
 						      " VALUES (?1, ?2, 'provisioning', ?3)",
-						      "isi", jint(p, "id"), pool_host_uri(broker_desks_host(b, NULL)),
-						      broker_now()) <= 0)
+						      "isi", jint(p, "id"), host, broker_now()) <= 0)
 					return;
 				id = broker_store_last_id(b->store);
-				if (job_submit(b, OP_CREATE, id, NULL, true, true, "prestart") < 0) {
+				row = desktop_row(b, id);
+				if (row)
+					note_placed(b, row);
+				if (!row || job_submit(b, OP_CREATE, id, row, true, true, "prestart") < 0) {
 					(void)broker_store_exec(b->store, "DELETE FROM desktops WHERE id = ?1", "i", id);
 					return;
 				}
@@ -885,12 +1013,16 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 	}
 	case POOL_EVENT_HOST_LOST:
 		vdi_warn("libvirt host %s went away; reconnecting", uri);
+		/* Its desktops are unavailable; new assignments go to the other hosts. */
+		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
 		break;
 	case POOL_EVENT_HOST_BACK:
 		vdi_info("libvirt host %s is back", uri);
+		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
 		b->desks->keeper_failures = 0;
 		b->desks->keeper_pause_until = 0;
 		broker_desks_reconcile(b);
+		host_look(b);
 		break;
 	default:
 		break;
@@ -914,6 +1046,107 @@ void broker_desks_wake(struct broker *b)
 	for (size_t i = 0; evs && i < n; i++)
 		handle_event(b, &evs[i]);
 	free(evs);
+}
+
+/* ---- looking at the hosts ------------------------------------------------------------------ */
+
+static struct host_look *host_look_free(struct host_look *l)
+{
+	if (!l)
+		return NULL;
+	for (size_t i = 0; l->hosts && i < l->n_hosts; i++)
+		free(l->hosts[i].has);
+	free(l->hosts);
+	pool_strv_free(l->tpl_names);
+	pool_strv_free(l->tpl_disks);
+	free(l);
+	return NULL;
+}
+
+/* On a worker thread: free memory, and which template disks each host reads. */
+static void host_look_work(void *data)
+{
+	struct host_look *l = data;
+
+	for (size_t i = 0; i < l->n_hosts; i++) {
+		struct pool_host *h = broker_desks_host_at(l->b, i);
+
+		if (!pool_host_is_alive(h)) {
+			l->hosts[i].result = -ENOTCONN;
+			continue;
+		}
+		l->hosts[i].result = pool_host_free_memory(h, &l->hosts[i].free_memory, &l->hosts[i].err);
+		for (size_t t = 0; l->hosts[i].result >= 0 && l->tpl_disks[t]; t++)
+			l->hosts[i].has[t] = pool_host_has_file(h, l->tpl_disks[t], NULL) > 0;
+	}
+}
+
+static void host_look_done(void *data, int cancelled)
+{
+	struct host_look *l = data;
+	struct broker *b = l->b;
+	struct broker_desks *d = b->desks;
+
+	d->looking = false;
+	for (size_t i = 0; !cancelled && i < l->n_hosts && i < d->n_hosts; i++) {
+		struct host_slot *slot = &d->hosts[i];
+
+		if (l->hosts[i].result < 0) {
+			if (l->hosts[i].result != -ENOTCONN)
+				vdi_warn("cannot look at libvirt host %s: %s", pool_host_uri(slot->host),
+					 l->hosts[i].err.message);
+			continue;
+		}
+		slot->free_memory = l->hosts[i].free_memory;
+		slot->placed_bytes = 0;
+		slot->templates = pool_strv_free(slot->templates);
+		slot->missing = pool_strv_free(slot->missing);
+		for (size_t t = 0; l->tpl_names[t]; t++)
+			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
+		slot->looked = true;
+	}
+	host_look_free(l);
+	if (!cancelled)
+		keeper_run(b);
+}
+
+/* Starts a look at every host (also done every HOST_LOOK_INTERVAL seconds). */
+static void host_look(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	_cleanup_json_ json_t *tpls = NULL;
+	struct host_look *l;
+	size_t n, i;
+	json_t *t;
+	bool fail = false;
+
+	if (d->looking || broker_store_query(b->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
+		return;
+	n = json_array_size(tpls);
+	l = vdi_new0(struct host_look);
+	if (!l)
+		return;
+	l->b = b;
+	l->n_hosts = d->n_hosts;
+	l->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(*l->hosts));
+	l->tpl_names = vdi_calloc(n + 1, sizeof(char *));
+	l->tpl_disks = vdi_calloc(n + 1, sizeof(char *));
+	fail = !l->hosts || !l->tpl_names || !l->tpl_disks;
+	for (i = 0; !fail && i < d->n_hosts; i++)
+		fail = !(l->hosts[i].has = vdi_calloc(n + 1, sizeof(bool)));
+	json_array_foreach(tpls, i, t) {
+		if (fail)
+			break;
+		l->tpl_names[i] = strdup(jstr(t, "name"));
+		l->tpl_disks[i] = strdup(jstr(t, "disk_path"));
+		fail = !l->tpl_names[i] || !l->tpl_disks[i];
+	}
+	if (fail || vdi_workers_submit(b->workers, host_look_work, host_look_done, l) < 0) {
+		host_look_free(l);
+		return;
+	}
+	d->looking = true;
+	d->last_look = broker_now();
 }
 
 /* ---- reconcile ---------------------------------------------------------------------------- */
@@ -963,12 +1196,15 @@ static bool find_overlay(struct desk_job *j, size_t host, const char *domain)
 	return false;
 }
 
+/* The index of a row's host: 0 for rows without one, SIZE_MAX for a host no longer configured. */
 static size_t host_index(struct broker *b, const char *uri)
 {
-	for (size_t i = 0; uri && i < b->desks->n_hosts; i++)
+	if (!uri)
+		return 0;
+	for (size_t i = 0; i < b->desks->n_hosts; i++)
 		if (streq(pool_host_uri(b->desks->hosts[i].host), uri))
 			return i;
-	return 0;
+	return SIZE_MAX;
 }
 
 /* Deletes a domain and overlay no row owns (left by a crash, or by hand). */
@@ -1024,12 +1260,11 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 	size_t i;
 	json_t *row;
 
+	/* A host that could not be listed is judged on its return (HOST_BACK starts a reconcile). */
 	for (size_t h = 0; h < j->n_listings; h++)
-		if (j->listings[h].result < 0) {
-			vdi_warn("reconcile: cannot list host %s: %s", pool_host_uri(b->desks->hosts[h].host),
-				 j->listings[h].err.message);
-			return; /* judge nothing on half a picture */
-		}
+		if (j->listings[h].result < 0)
+			vdi_warn("reconcile: cannot list host %s (its desktops are left as they are): %s",
+				 pool_host_uri(b->desks->hosts[h].host), j->listings[h].err.message);
 
 	if (broker_store_query(b->store, &rows,
 			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent, p.draining,"
@@ -1047,7 +1282,8 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		bool has_overlay, running, persistent = jint(row, "persistent");
 		char name[128];
 
-		if (stale(b, id) || pool_domain_name(jstr(row, "pool"), id, name, sizeof(name)) < 0)
+		if (host >= j->n_listings || j->listings[host].result < 0 || stale(b, id) ||
+		    pool_domain_name(jstr(row, "pool"), id, name, sizeof(name)) < 0)
 			continue;
 		dom = find_domain(j, host, name);
 		has_overlay = find_overlay(j, host, name);
@@ -1120,6 +1356,8 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		char pool[40], name[160];
 		int64_t id;
 
+		if (l->result < 0)
+			continue;
 		for (size_t k = 0; k < l->n_domains; k++) {
 			if (pool_domain_name_parse(l->domains[k].domain, pool, sizeof(pool), &id) < 0 || stale(b, id))
 				continue;
@@ -1163,6 +1401,8 @@ void broker_desks_tick(struct broker *b)
 		(void)broker_store_session_expire(b->store, now);
 		d->last_sweep = now;
 	}
+	if (now - d->last_look >= HOST_LOOK_INTERVAL)
+		host_look(b);
 	keeper_run(b);
 }
 
@@ -1174,22 +1414,70 @@ json_t *broker_desks_hosts_json(struct broker *b)
 	json_t *list = json_array();
 
 	for (size_t i = 0; list && i < d->n_hosts; i++) {
-		struct pool_host *h = d->hosts[i].host;
+		struct host_slot *slot = &d->hosts[i];
+		struct pool_host *h = slot->host;
 		_cleanup_json_ json_t *count = NULL;
+		json_t *templates = json_array();
 
-		(void)broker_store_query(b->store, &count, "SELECT count(*) AS n FROM desktops WHERE host = ?1", "s",
-					 pool_host_uri(h));
-		json_array_append_new(list, json_pack("{s:s, s:b, s:s, s:I, s:I}", "uri", pool_host_uri(h), "alive",
-						      pool_host_is_alive(h), "virt_type", pool_host_virt_type(h),
-						      "reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
-						      (json_int_t)jint(json_array_get(count, 0), "n")));
+		/* Rows without a host (older than several hosts) are the first host's. */
+		(void)broker_store_query(b->store, &count,
+					 "SELECT count(*) AS n FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
+					 pool_host_uri(h), (int64_t)(i == 0));
+		for (char **t = slot->templates; templates && t && *t; t++)
+			json_array_append_new(templates, json_string(*t));
+		json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o}", "uri", pool_host_uri(h),
+						      "alive", pool_host_is_alive(h), "draining", slot->draining,
+						      "virt_type", pool_host_virt_type(h), "reconnects",
+						      (json_int_t)pool_host_reconnects(h), "desktops",
+						      (json_int_t)jint(json_array_get(count, 0), "n"), "free_memory",
+						      slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(),
+						      "templates", slot->looked && templates ? templates : json_null()));
+		if (!slot->looked)
+			json_decref(templates);
 	}
 	return json_pack("{s:o}", "hosts", list ? list : json_array());
+}
+
+int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const char *actor)
+{
+	struct host_slot *slot = slot_of(b, uri);
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+	int r;
+
+	if (!slot)
+		return -ENOENT;
+	r = broker_store_exec(b->store, "UPDATE hosts SET draining = ?2 WHERE uri = ?1", "si", uri, (int64_t)drain);
+	if (r < 0)
+		return r;
+	slot->draining = drain;
+	(void)broker_store_audit(b->store, broker_now(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
+	vdi_info("%s: host %s by %s", drain ? "drain" : "resume", uri, actor ? actor : "broker");
+	if (!drain) {
+		keeper_run(b);
+		return 0;
+	}
+	/* Free desktops go now; the others when their users release them (persistent ones stay). */
+	r = broker_store_query(b->store, &rows, "SELECT id FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
+			       uri, (int64_t)(slot == b->desks->hosts));
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row)
+		(void)drain_desktop(b, jint(row, "id"));
+	keeper_run(b);
+	json_decref(rows);
+	rows = NULL;
+	r = broker_store_query(b->store, &rows,
+			       "SELECT count(*) AS n FROM desktops WHERE (host = ?1 OR (host IS NULL AND ?2)) AND state != 'deleting'",
+			       "si", uri, (int64_t)(slot == b->desks->hosts));
+	return r < 0 ? r : (int)jint(json_array_get(rows, 0), "n");
 }
 
 int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen)
 {
 	struct broker_desks *d = vdi_new0(struct broker_desks);
+	_cleanup_json_ json_t *row = NULL;
 	size_t n = 0;
 
 	if (!d)
@@ -1211,6 +1499,8 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 			.storage_path = b->cfg.libvirt.storage_path,
 			.runtime_dir = b->cfg.libvirt.runtime_dir,
 			.virt_type = b->cfg.libvirt.virt_type,
+			/* One host away must not keep the others from serving. */
+			.connect_later = n > 1,
 		};
 		struct pool_error perr = { 0 };
 		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
@@ -1224,6 +1514,20 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 		d->hosts[i].index = i;
 		d->n_hosts++;
 		pool_host_set_event_handler(d->hosts[i].host, on_pool_event, &d->hosts[i]);
+		if (!pool_host_is_alive(d->hosts[i].host))
+			vdi_warn("libvirt host %s does not answer: its desktops are unavailable until it does: %s", o.uri,
+				 perr.message[0] ? perr.message : "not connected");
+		if (broker_store_exec(b->store, "INSERT OR IGNORE INTO hosts (uri) VALUES (?1)", "s", o.uri) < 0 ||
+		    broker_store_exec(b->store, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", o.uri,
+				      (int64_t)pool_host_is_alive(d->hosts[i].host)) < 0 ||
+		    broker_store_query(b->store, &row, "SELECT draining FROM hosts WHERE uri = ?1", "s", o.uri) < 0) {
+			snprintf(err, errlen, "cannot record libvirt host %s in the database", o.uri);
+			broker_desks_free(d);
+			return -EIO;
+		}
+		d->hosts[i].draining = jint(json_array_get(row, 0), "draining");
+		json_decref(row);
+		row = NULL;
 	}
 	*ret = d;
 	return 0;
@@ -1240,8 +1544,11 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	if (!d)
 		return NULL;
 	broker_desks_stop_events(d);
-	for (size_t i = 0; i < d->n_hosts; i++)
+	for (size_t i = 0; i < d->n_hosts; i++) {
 		pool_host_free(d->hosts[i].host);
+		pool_strv_free(d->hosts[i].templates);
+		pool_strv_free(d->hosts[i].missing);
+	}
 	free(d->hosts);
 	free(d->events);
 	free(d->busy.ids);

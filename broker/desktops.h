@@ -65,6 +65,22 @@ int broker_desks_drain_pool(struct broker *b, const char *pool, const char *acto
 /* The host of a desktop row's host URI (NULL: the first host). Borrowed. */
 struct pool_host *broker_desks_host(struct broker *b, const char *uri);
 
+/*
+ * Where a new desktop of template goes: among the hosts that answer, are not
+ * draining and read the template's disk, the one with the most free memory
+ * (less what desktops placed there since the last look will take), then the
+ * fewest desktops.  Returns its URI (borrowed), or NULL when no host can.
+ */
+const char *broker_desks_place(struct broker *b, const char *template);
+
+/*
+ * drain: nothing new goes to host uri, its free desktops are deleted now and
+ * pooled ones when their users release them (persistent desktops stay, with
+ * their owners).  Returns how many desktops remain on it.  !drain: the host
+ * takes desktops again; returns 0.  -ENOENT: no such host.
+ */
+int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const char *actor);
+
 /* {"hosts": [...]} for the admin API: a new reference. */
 json_t *broker_desks_hosts_json(struct broker *b);
 

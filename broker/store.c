@@ -112,6 +112,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE desktops_new RENAME TO desktops;"
 	"CREATE INDEX desktops_pool_state ON desktops(pool_id, state);"
 	"CREATE INDEX desktops_owner ON desktops(owner);",
+	/* 3 -> 4: libvirt hosts: whether they answer and whether an admin is emptying them. */
+	"CREATE TABLE hosts ("
+	"  uri TEXT PRIMARY KEY,"
+	"  up INTEGER NOT NULL DEFAULT 1 CHECK (up IN (0, 1)),"
+	"  draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1)));"
+	"CREATE INDEX desktops_host ON desktops(host);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -409,8 +415,11 @@ static int step_id(sqlite3_stmt *st, int64_t *ret)
 	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
 }
 
-static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
-			 struct broker_assignment *ret, char *err, size_t errlen)
+/* SQL: the desktop row d's host may hand out desktops (it answers and is not being emptied). */
+#define HOST_USABLE "(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
+
+static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new,
+			 const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
 {
 	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
 				    *q_count = NULL, *q_new = NULL, *q_owned = NULL;
@@ -424,13 +433,13 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 			    " AND state NOT IN ('deleting', 'error') ORDER BY id LIMIT 1", &q_mine)) < 0 ||
 	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
 			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'free'"
-			    " ORDER BY id LIMIT 1) RETURNING id", &q_running)) < 0 ||
+			    " AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id", &q_running)) < 0 ||
 	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
 			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
-			    " ORDER BY id LIMIT 1) RETURNING id", &q_stopped)) < 0 ||
+			    " AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id", &q_stopped)) < 0 ||
 	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND state != 'deleting'", &q_count)) < 0 ||
-	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated)"
-			    " VALUES (?1, 'provisioning', ?2, ?3, ?3) RETURNING id", &q_new)) < 0)
+	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated, host)"
+			    " VALUES (?1, 'provisioning', ?2, ?3, ?3, ?4) RETURNING id", &q_new)) < 0)
 		return db_fail_errno(s, r, err, errlen, "cannot prepare the assignment");
 
 	sqlite3_bind_text(q_pool, 1, pool, -1, SQLITE_STATIC);
@@ -499,9 +508,15 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		set_err(err, errlen, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
 		return -ENOSPC;
 	}
+	if (!new_host) {
+		set_err(err, errlen, "no host can take a new desktop of pool \"%s\" now (hosts down, draining or"
+			" without its template)", pool);
+		return -EHOSTUNREACH;
+	}
 	sqlite3_bind_int64(q_new, 1, pool_id);
 	sqlite3_bind_text(q_new, 2, user, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q_new, 3, now);
+	sqlite3_bind_text(q_new, 4, new_host, -1, SQLITE_STATIC);
 	r = step_id(q_new, &id);
 	if (r <= 0)
 		return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot add a desktop");
@@ -511,8 +526,8 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	return 0;
 }
 
-int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
-			struct broker_assignment *ret, char *err, size_t errlen)
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
+			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
 {
 	int r;
 
@@ -524,7 +539,7 @@ int broker_store_assign(struct broker_store *s, const char *pool, const char *us
 	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
 	if (r < 0)
 		return r;
-	r = assign_locked(s, pool, user, want_new, now, ret, err, errlen);
+	r = assign_locked(s, pool, user, want_new, new_host, now, ret, err, errlen);
 	if (r < 0) {
 		rollback(s);
 		return r;

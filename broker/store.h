@@ -21,7 +21,7 @@
 struct broker_store;
 
 /* The schema version this code writes; older files are migrated on open. */
-#define BROKER_STORE_SCHEMA_VERSION 3
+#define BROKER_STORE_SCHEMA_VERSION 4
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
 int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen);
@@ -64,6 +64,14 @@ enum broker_assign_action {
 	BROKER_ASSIGN_CLONE,    /* a new desktop row, "provisioning": clone it, then start it */
 };
 
+/*
+ * SQL for the state of desktop row d as users and admins see it: "unavailable" while its
+ * host does not answer (the stored state is what it was; reconcile judges it on the host's
+ * return), else the stored state.
+ */
+#define BROKER_SQL_SHOWN_STATE \
+	"(CASE WHEN d.host IN (SELECT uri FROM hosts WHERE up = 0) THEN 'unavailable' ELSE d.state END)"
+
 struct broker_assignment {
 	int64_t desktop_id;
 	enum broker_assign_action action;
@@ -73,13 +81,16 @@ struct broker_assignment {
 /*
  * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
  * order: the user's desktop in that pool; a free running one; a free
- * stopped one; a new row if the pool holds fewer than size; else -ENOSPC
- * ("pool exhausted").  -ENOENT: no such pool (or it is draining).  Never
- * gives one desktop to two users.  With want_new, the user's own desktops
- * are skipped, and -EDQUOT refuses one beyond the pool's max_per_user.
+ * stopped one; a new row on new_host if the pool holds fewer than size;
+ * else -ENOSPC ("pool exhausted").  Free desktops on hosts that are down or
+ * draining (table hosts) are passed over; new_host NULL (no host can take a
+ * desktop) makes that last step -EHOSTUNREACH.  -ENOENT: no such pool (or it
+ * is draining).  Never gives one desktop to two users.  With want_new, the
+ * user's own desktops are skipped, and -EDQUOT refuses one beyond the pool's
+ * max_per_user.
  */
-int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new, int64_t now,
-			struct broker_assignment *ret, char *err, size_t errlen);
+int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
+			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen);
 
 /* Moves desktop id from state `from` to `to` (-ESTALE when it is not in `from`). */
 int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,

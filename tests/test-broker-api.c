@@ -894,6 +894,208 @@ static void test_database_locked_by_another_process(void)
 	stop_broker(&d);
 }
 
+/* ---- several hosts ---------------------------------------------------------------------------- */
+
+/* The admin view of the hosts; fails unless there are n. */
+static json_t *hosts(struct daemon *d, size_t n)
+{
+	json_t *j = admin_json(d, "GET", "/api/v1/admin/hosts", NULL, 200);
+
+	check_int_eq(json_array_size(json_object_get(j, "hosts")), n);
+	return j;
+}
+
+static json_t *host_at(json_t *hosts_json, size_t i)
+{
+	return json_array_get(json_object_get(hosts_json, "hosts"), i);
+}
+
+/* The host of desktop id in the admin view. */
+static char *desktop_host(struct daemon *d, int64_t id)
+{
+	json_t *j = admin_json(d, "GET", "/api/v1/admin/desktops", NULL, 200), *dk;
+	char *host = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "desktops"), i, dk)
+		if (json_integer_value(json_object_get(dk, "id")) == id)
+			host = strdup(json_string_value(json_object_get(dk, "host")) ?: "");
+	json_decref(j);
+	check(host);
+	return host;
+}
+
+/* One more desktop of pool "spread" for u: its id (202 expected). */
+static int64_t one_more(struct daemon *d, struct user *u)
+{
+	json_t *j;
+	int64_t id;
+
+	check_int_eq(user_req(d, u, "POST", "/api/v1/pools/spread/desktop", "{\"new\":true}", &j), 202);
+	id = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	return id;
+}
+
+/*
+ * Three hosts: libvirt's test:///default (a few MiB free, as the test driver says), a second test
+ * driver from an XML file (0 bytes free) and one that never answers.  New desktops go to the
+ * host with the most free memory, then spread; a drained host takes nothing new, loses its free
+ * desktops and its pooled ones on release; the host that does not answer takes nothing.
+ */
+static void test_hosts_placement_and_drain(void)
+{
+	char libvirt[1024], h2[600], h2_uri[640], body[800], disk[512];
+	const char *h1_uri = "test:///default", *down_uri = "qemu+tcp://127.0.0.1:1/system";
+	int64_t ids[6], on_h1 = 0, on_h2 = 0, h2_desktop = 0;
+	struct daemon d;
+	struct user ann;
+	uint64_t end;
+	json_t *j;
+	FILE *f;
+
+	snprintf(h2, sizeof(h2), "%s/host2.xml", vdi_test_tmpdir());
+	check(f = fopen(h2, "we"));
+	fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
+	      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
+	fclose(f);
+	snprintf(h2_uri, sizeof(h2_uri), "test://%s", h2);
+	snprintf(libvirt, sizeof(libvirt), "hosts = %s, %s, %s\n", h2_uri, h1_uri, down_uri);
+	start_broker_with(&d, NULL, libvirt);
+
+	/* Each host as the broker sees it, once it has looked at them. */
+	end = vdi_test_now_ms() + 15000;
+	for (;;) {
+		j = hosts(&d, 3);
+		if (json_is_integer(json_object_get(host_at(j, 0), "free_memory")) &&
+		    json_is_integer(json_object_get(host_at(j, 1), "free_memory")))
+			break;
+		json_decref(j);
+		check(vdi_test_now_ms() < end);
+		usleep(100 * 1000);
+	}
+	check_str_eq(json_string_value(json_object_get(host_at(j, 0), "uri")), h2_uri);
+	check(json_is_true(json_object_get(host_at(j, 0), "alive")));
+	check_int_eq(json_integer_value(json_object_get(host_at(j, 0), "free_memory")), 0);
+	check(json_integer_value(json_object_get(host_at(j, 1), "free_memory")) > 0);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "templates")), 0);
+	check_str_eq(json_string_value(json_object_get(host_at(j, 2), "uri")), down_uri);
+	check(json_is_false(json_object_get(host_at(j, 2), "alive")));
+	check(json_is_null(json_object_get(host_at(j, 2), "free_memory")));
+	check(json_is_false(json_object_get(host_at(j, 1), "draining")));
+	json_decref(j);
+
+	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/templates", body, 201));
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"spread\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":6,"
+			       "\"max_per_user\":6}", 201));
+	user_login(&d, &ann, "ann", "ann-secret");
+
+	/* The first goes to the host with the most free memory, although it is listed second. */
+	ids[0] = one_more(&d, &ann);
+	{
+		char *h = desktop_host(&d, ids[0]);
+
+		check_str_eq(h, h1_uri);
+		free(h);
+	}
+	/* What it takes is reckoned there: the next ones spread over both answering hosts. */
+	for (int k = 1; k < 4; k++)
+		ids[k] = one_more(&d, &ann);
+	for (int k = 0; k < 4; k++) {
+		char *h = desktop_host(&d, ids[k]);
+
+		check(streq(h, h1_uri) || streq(h, h2_uri));
+		if (streq(h, h1_uri)) {
+			on_h1++;
+		} else {
+			on_h2++;
+			h2_desktop = ids[k];
+		}
+		free(h);
+		check(wait_desktop_state(&d, &ann, ids[k], "assigned", 10000));
+	}
+	vdi_test_log("4 desktops: %lld on %s, %lld on %s", (long long)on_h1, h1_uri, (long long)on_h2, h2_uri);
+	check(on_h1 >= 1 && on_h2 >= 1);
+
+	/* Drain host 2: its desktops are ann's, so they stay until she releases them. */
+	snprintf(body, sizeof(body), "{\"host\":\"%s\"}", h2_uri);
+	j = admin_json(&d, "POST", "/api/v1/admin/hosts/drain", body, 200);
+	check(json_is_true(json_object_get(j, "draining")));
+	check_int_eq(json_integer_value(json_object_get(j, "remaining")), on_h2);
+	json_decref(j);
+	j = hosts(&d, 3);
+	check(json_is_true(json_object_get(host_at(j, 0), "draining")));
+	check_int_eq(json_integer_value(json_object_get(host_at(j, 0), "desktops")), on_h2);
+	json_decref(j);
+	/* Nothing new goes there. */
+	ids[4] = one_more(&d, &ann);
+	{
+		char *h = desktop_host(&d, ids[4]);
+
+		check_str_eq(h, h1_uri);
+		free(h);
+	}
+	/* A pooled desktop released on a draining host is deleted, not reset for the next user. */
+	{
+		char path[128];
+
+		check(wait_desktop_state(&d, &ann, h2_desktop, "assigned", 10000));
+		snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)h2_desktop);
+		check_int_eq(user_req(&d, &ann, "POST", path, NULL, NULL), 202);
+		end = vdi_test_now_ms() + 10000;
+		for (;;) {
+			j = hosts(&d, 3);
+			if (json_integer_value(json_object_get(host_at(j, 0), "desktops")) == on_h2 - 1)
+				break;
+			json_decref(j);
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+		json_decref(j);
+	}
+
+	/* With every answering host drained, a desktop that must be made has nowhere to go. */
+	snprintf(body, sizeof(body), "{\"host\":\"%s\"}", h1_uri);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", body, 200));
+	expect_error(&d, &ann, "POST", "/api/v1/pools/spread/desktop", "{\"new\":true}", 503, "no host can take a new desktop");
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/resume", body, 200));
+	snprintf(body, sizeof(body), "{\"host\":\"%s\"}", h2_uri);
+	j = admin_json(&d, "POST", "/api/v1/admin/hosts/resume", body, 200);
+	check(json_is_false(json_object_get(j, "draining")));
+	json_decref(j);
+	j = hosts(&d, 3);
+	check(json_is_false(json_object_get(host_at(j, 0), "draining")));
+	check(json_is_false(json_object_get(host_at(j, 1), "draining")));
+	json_decref(j);
+	ids[5] = one_more(&d, &ann);
+	check(wait_desktop_state(&d, &ann, ids[5], "assigned", 10000));
+
+	/* Bad requests. */
+	j = admin_json(&d, "POST", "/api/v1/admin/hosts/drain", "{\"host\":\"qemu+ssh://nowhere/system\"}", 404);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "no host \"qemu+ssh://nowhere/system\"");
+	json_decref(j);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", "{}", 400));
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", "{\"host\":\"test:///default\",\"x\":1}", 400));
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/resume", "[", 400));
+	/* The admins' actions are in the audit log. */
+	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=host-drain", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "audit")), 2);
+	json_decref(j);
+	/* Draining survives a restart (table hosts). */
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", body, 200));
+	stop_broker(&d);
+	run_broker(&d);
+	j = hosts(&d, 3);
+	check(json_is_true(json_object_get(host_at(j, 0), "draining")));
+	check(json_is_false(json_object_get(host_at(j, 1), "draining")));
+	json_decref(j);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -909,6 +1111,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_admin_routes_refuse_everyone_else),
 	VDI_TEST(test_session_fixation_and_header_injection),
 	VDI_TEST(test_database_locked_by_another_process),
+	VDI_TEST_TIMEOUT(test_hosts_placement_and_drain, 120),
 };
 
 int main(int argc, char **argv)

@@ -175,46 +175,86 @@ static void test_assignment_order(void)
 	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'free', 0), (2, 1, 'stopped', 0);"
 		  "INSERT INTO desktops (id, pool_id, state, owner, updated) VALUES (3, 1, 'assigned', 'carol', 0)");
 
-	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_RUNNING);
 	check_str_eq(a.state, "assigned");
 
-	check_ok(broker_store_assign(s, "p", "bob", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 2);
 	check_int_eq(a.action, BROKER_ASSIGN_START);
 	check_str_eq(a.state, "starting");
 
-	check_ok(broker_store_assign(s, "p", "dan", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "dan", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check_str_eq(a.state, "provisioning");
 	check_int_eq(a.desktop_id, 4);
 
 	/* Asking again returns the same desktop. */
-	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
-	check_ok(broker_store_assign(s, "p", "carol", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.desktop_id, 3);
 
 	/* Four desktops, four users: the fifth is refused and nothing changes. */
-	check_err(broker_store_assign(s, "p", "eve", false, NOW, &a, err, sizeof(err)), ENOSPC);
+	check_err(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOSPC);
 	check_str_contains(err, "pool exhausted");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 4);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'eve'"), 0);
 
 	/* A desktop being deleted does not count against the size, nor is it handed out. */
 	sql(path, "UPDATE desktops SET state = 'deleting', owner = NULL WHERE id = 4");
-	check_ok(broker_store_assign(s, "p", "eve", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check(a.desktop_id != 4);
 
-	check_err(broker_store_assign(s, "nope", "ann", false, NOW, &a, err, sizeof(err)), ENOENT);
+	check_err(broker_store_assign(s, "nope", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOENT);
 	check_str_contains(err, "no pool \"nope\"");
-	check_err(broker_store_assign(s, "p", "", false, NOW, &a, err, sizeof(err)), EINVAL);
+	check_err(broker_store_assign(s, "p", "", false, "qemu:///system", NOW, &a, err, sizeof(err)), EINVAL);
 	/* A draining pool hands out nothing. */
 	sql(path, "UPDATE pools SET draining = 1");
-	check_err(broker_store_assign(s, "p", "fay", false, NOW, &a, err, sizeof(err)), ENOENT);
+	check_err(broker_store_assign(s, "p", "fay", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOENT);
+	broker_store_close(s);
+}
+
+/* Free desktops on hosts that are down or being drained are passed over; new ones go to new_host. */
+static void test_assignment_across_hosts(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a;
+	char err[256];
+
+	add_template(s);
+	add_pool(s, "p", 6);
+	sql(path, "INSERT INTO hosts (uri, up, draining) VALUES ('qemu+tcp://h1/system', 1, 0),"
+		  " ('qemu+tcp://h2/system', 0, 0), ('qemu+tcp://h3/system', 1, 1);"
+		  "INSERT INTO desktops (id, pool_id, host, state, updated) VALUES"
+		  " (1, 1, 'qemu+tcp://h2/system', 'free', 0), (2, 1, 'qemu+tcp://h3/system', 'free', 0),"
+		  " (3, 1, 'qemu+tcp://h2/system', 'stopped', 0), (4, 1, 'qemu+tcp://h1/system', 'stopped', 0)");
+
+	/* Desktops 1-3 sit on a host that is down or draining: the stopped one on h1 is taken. */
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu+tcp://h1/system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 4);
+	check_int_eq(a.action, BROKER_ASSIGN_START);
+	/* Then a new one, on the host the broker chose. */
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu+tcp://h1/system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'bob' AND host = 'qemu+tcp://h1/system'"), 1);
+	/* No host can take one: refused, and no row is left. */
+	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)), EHOSTUNREACH);
+	check_str_contains(err, "no host can take a new desktop");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'carol'"), 0);
+	/* h2 is back: its free desktop is handed out again. */
+	sql(path, "UPDATE hosts SET up = 1 WHERE uri = 'qemu+tcp://h2/system'");
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	/* A user keeps the desktop they have, whatever its host. */
+	sql(path, "UPDATE hosts SET up = 0 WHERE uri = 'qemu+tcp://h2/system'");
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
 	broker_store_close(s);
 }
 
@@ -235,7 +275,7 @@ static void *race(void *arg)
 	r->result = broker_store_open(r->path, &s, err, sizeof(err));
 	if (r->result < 0)
 		return NULL;
-	r->result = broker_store_assign(s, "p", r->user, false, NOW, &a, err, sizeof(err));
+	r->result = broker_store_assign(s, "p", r->user, false, "qemu:///system", NOW, &a, err, sizeof(err));
 	r->desktop = r->result >= 0 ? a.desktop_id : -1;
 	broker_store_close(s);
 	return NULL;
@@ -287,7 +327,7 @@ static void test_state_changes_and_audit(void)
 
 	add_template(s);
 	add_pool(s, "p", 1);
-	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_ok(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "starting", NOW + 1));
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "free", NOW + 2), ESTALE);
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "starting", "sleeping", NOW + 2), EINVAL);
@@ -312,18 +352,18 @@ static void test_max_per_user(void)
 	add_pool(s, "p", 5);
 	sql(path, "UPDATE pools SET max_per_user = 2");
 
-	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	/* Without "new" the same desktop comes back; with it, a second one, and no third. */
-	check_ok(broker_store_assign(s, "p", "ann", false, NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &b, err, sizeof(err)));
 	check_int_eq(b.desktop_id, a.desktop_id);
-	check_ok(broker_store_assign(s, "p", "ann", true, NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, err, sizeof(err)));
 	check(b.desktop_id != a.desktop_id);
 	check_int_eq(b.action, BROKER_ASSIGN_CLONE);
-	check_err(broker_store_assign(s, "p", "ann", true, NOW, &b, err, sizeof(err)), EDQUOT);
+	check_err(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, err, sizeof(err)), EDQUOT);
 	check_str_contains(err, "you have 2 desktops in pool \"p\"");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'ann'"), 2);
 	/* Another user is not limited by ann's desktops. */
-	check_ok(broker_store_assign(s, "p", "bob", true, NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", true, "qemu:///system", NOW, &b, err, sizeof(err)));
 	broker_store_close(s);
 }
 
@@ -360,6 +400,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_ids_not_reused),
 	VDI_TEST(test_templates_and_pools),
 	VDI_TEST(test_assignment_order),
+	VDI_TEST(test_assignment_across_hosts),
 	VDI_TEST(test_twenty_users_ten_desktops),
 	VDI_TEST(test_state_changes_and_audit),
 };

@@ -5,11 +5,11 @@
 import { $, api, button, el, header, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
 const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'connected', 'disconnected',
-	'resetting', 'error', 'deleting'];
+	'resetting', 'error', 'deleting', 'unavailable'];
 const IN_USE = ['assigned', 'connected', 'disconnected'];
 const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'release', 'reset', 'stop', 'delete',
 	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
-	'session-kill', 'reconcile'];
+	'session-kill', 'reconcile', 'host-drain', 'host-resume'];
 let timer = null;
 
 // Runs an admin request; a failure shows in the page's error line.  Returns the reply or null.

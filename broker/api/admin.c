@@ -392,11 +392,11 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	r = broker_store_query(b->store, &rows,
-				      "SELECT d.id, p.name AS pool, d.host, d.state, d.owner,"
+				      "SELECT d.id, p.name AS pool, d.host, " BROKER_SQL_SHOWN_STATE " AS state, d.owner,"
 				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
 				      " d.updated, d.message FROM desktops d JOIN pools p ON p.id = d.pool_id"
 				      " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
-				      " AND (?3 IS NULL OR d.state = ?3) ORDER BY d.id",
+				      " AND (?3 IS NULL OR " BROKER_SQL_SHOWN_STATE " = ?3) ORDER BY d.id",
 				      "sss", broker_req_query(req, "pool", pool, sizeof(pool)),
 				      broker_req_query(req, "user", user, sizeof(user)),
 				      broker_req_query(req, "state", state, sizeof(state)));
@@ -559,4 +559,39 @@ void broker_api_admin_hosts(struct broker_req *req, void *userdata)
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	broker_req_reply_json(req, 200, broker_desks_hosts_json(b), NULL);
+}
+
+static void host_drain(struct broker_req *req, struct broker *b, bool drain)
+{
+	_cleanup_json_ json_t *body = NULL;
+	char actor[ACTOR_MAX], err[512];
+	const char *host, *text;
+	size_t len;
+	int r;
+
+	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+		return;
+	text = broker_req_body(req, &len);
+	if (broker_parse_host(text, len, &body, &host, err, sizeof(err)) < 0) {
+		broker_req_reply_error(req, 400, "%s", err);
+		return;
+	}
+	r = broker_desks_drain_host(b, host, drain, actor);
+	if (r == -ENOENT)
+		broker_req_reply_error(req, 404, "no host \"%s\" in [libvirt] hosts", host);
+	else if (r < 0)
+		broker_req_reply_error(req, 500, "cannot %s host %s: %s", drain ? "drain" : "resume", host, strerror(-r));
+	else
+		broker_req_reply_json(req, 200,
+				      json_pack("{s:s, s:b, s:i}", "host", host, "draining", drain, "remaining", r), NULL);
+}
+
+void broker_api_admin_host_drain(struct broker_req *req, void *userdata)
+{
+	host_drain(req, userdata, true);
+}
+
+void broker_api_admin_host_resume(struct broker_req *req, void *userdata)
+{
+	host_drain(req, userdata, false);
 }

@@ -34,7 +34,7 @@ void broker_api_desktops(struct broker_req *req, void *userdata)
 	if (broker_require_user(b, req, false, &s) < 0)
 		return;
 	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, p.name AS pool, d.state,"
+			       "SELECT d.id, p.name AS pool, " BROKER_SQL_SHOWN_STATE " AS state,"
 			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, d.assigned_at"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE d.owner = ?1 ORDER BY d.id",
 			       "s", s.user) < 0)
@@ -52,7 +52,8 @@ static json_t *owned_desktop(struct broker *b, struct broker_req *req, const cha
 	if (broker_req_desktop_id(req, 0, ret_id) < 0)
 		return NULL;
 	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, d.state, d.host, p.name AS pool, p.persistent FROM desktops d"
+			       "SELECT d.id, " BROKER_SQL_SHOWN_STATE " AS state, d.host, p.name AS pool, p.persistent"
+			       " FROM desktops d"
 			       " JOIN pools p ON p.id = d.pool_id WHERE d.id = ?1 AND d.owner = ?2",
 			       "is", *ret_id, user) <= 0) {
 		json_decref(rows);
@@ -198,6 +199,10 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	if (!row)
 		goto out;
 	state = json_string_value(json_object_get(row, "state"));
+	if (streq(state, "unavailable")) {
+		broker_req_reply_error(req, 503, "desktop %lld is unavailable: its host does not answer now", (long long)id);
+		goto out;
+	}
 	if (broker_desks_busy(b, id) ||
 	    !(streq(state, "assigned") || streq(state, "connected") || streq(state, "disconnected"))) {
 		broker_req_reply_error(req, 409, "desktop %lld is not running (it is %s); try again when it is", (long long)id,

@@ -88,6 +88,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	struct broker_assignment a;
 	struct broker_session s;
 	double t0 = broker_monotonic();
+	const char *new_host;
 	bool want_new = false;
 	char err[512];
 	size_t len;
@@ -100,7 +101,10 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 400, "%s", err);
 		goto out;
 	}
-	if (broker_store_query(b->store, &rows, "SELECT groups FROM pools WHERE name = ?1 AND draining = 0", "s", pool) <= 0) {
+	if (broker_store_query(b->store, &rows,
+			       "SELECT p.groups, t.name AS template FROM pools p JOIN templates t ON t.id = p.template_id"
+			       " WHERE p.name = ?1 AND p.draining = 0",
+			       "s", pool) <= 0) {
 		broker_req_reply_error(req, 404, "no such pool");
 		goto out;
 	}
@@ -109,7 +113,9 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 		goto out;
 	}
 
-	r = broker_store_assign(b->store, pool, s.user, want_new, broker_now(), &a, err, sizeof(err));
+	/* Where a new desktop would go, should the user need one. */
+	new_host = broker_desks_place(b, json_string_value(json_object_get(json_array_get(rows, 0), "template")));
+	r = broker_store_assign(b->store, pool, s.user, want_new, new_host, broker_now(), &a, err, sizeof(err));
 	switch (r) {
 	case 0:
 		break;
@@ -117,6 +123,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 404, "no such pool");
 		goto out;
 	case -ENOSPC:
+	case -EHOSTUNREACH:
 		broker_req_reply_error(req, 503, "%s", err);
 		goto out;
 	case -EDQUOT:

@@ -36,6 +36,8 @@ static const struct command commands[] = {
 	{ "audit", NULL, ctl_cmd_audit,
 	  "[--user U] [--action A] [--object O] [--since T] [--until T] [--limit N]" },
 	{ "host", "list", ctl_cmd_host_list, "" },
+	{ "host", "drain", ctl_cmd_host_drain, "URI" },
+	{ "host", "resume", ctl_cmd_host_resume, "URI" },
 	{ "keygen", NULL, ctl_cmd_keygen, "PATH" },
 };
 

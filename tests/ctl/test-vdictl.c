@@ -418,6 +418,25 @@ static void test_pools_desktops_audit(void)
 	check(startswith(r.out, "URI "));
 	check(table_line(r.out, "test:///default", line, sizeof(line)));
 	check_str_contains(line, "yes");
+	/* Drain and resume: the table says so, a host not configured is refused. */
+	vdictl(&r, NULL, "--socket", d.socket, "host", "drain", "test:///default", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "host test:///default is draining: ");
+	j = json_of(&d, "host", "list", NULL);
+	check(json_is_true(json_object_get(json_array_get(json_object_get(j, "hosts"), 0), "draining")));
+	json_decref(j);
+	vdictl(&r, NULL, "--socket", d.socket, "host", "resume", "test:///default", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "host test:///default takes new desktops again");
+	vdictl(&r, NULL, "--socket", d.socket, "host", "list", NULL);
+	check_run(&r, 0);
+	check(table_line(r.out, "test:///default", line, sizeof(line)));
+	check(strstr(line, " yes ") && strstr(line, " no "));
+	vdictl(&r, NULL, "--socket", d.socket, "host", "drain", "qemu+ssh://elsewhere/system", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "no host \"qemu+ssh://elsewhere/system\"");
+	vdictl(&r, NULL, "--socket", d.socket, "host", "drain", NULL);
+	check_run(&r, 2);
 
 	vdictl(&r, NULL, "--socket", d.socket, "session", "list", NULL);
 	check_run(&r, 0);

@@ -70,6 +70,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broker_pool_body_finish(&b);
 	}
 	{
+		json_t *j;
+		const char *host;
+
+		err[0] = '\0';
+		r = broker_parse_host(text, size, &j, &host, err, sizeof(err));
+		FUZZ_CHECK(r == 0 ? j && host : !j && !host && (err[0] != '\0' || r == -ENOMEM));
+		json_decref(j);
+	}
+	{
 		/* An update on top of a pool as it is now: size 3, prestart 2. */
 		struct broker_pool_body b = { .size = 3, .prestart = 2, .max_per_user = 1 };
 
