@@ -344,6 +344,41 @@ static void test_domxml_for_clone(void)
 #undef XP_EQ
 }
 
+/* A remote host's desktop: SPICE on the host's address, a port libvirt picks, still a ticket. */
+static void test_domxml_spice_on_tcp(void)
+{
+	struct pool_domxml_params p = {
+		.name = "vdi-sales-4", .uuid = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeef", .virt_type = "kvm",
+		.disk_path = "/images/vdi-sales-4.qcow2", .spice_socket = "/run/vdi/spice/vdi-sales-4.sock",
+		.spice_address = "10.203.0.2", .spice_password = "s3cret", .pool = "sales", .desktop_id = 4,
+		.template_name = "golden",
+	};
+	_cleanup_free_ char *xml = NULL;
+	unsigned port = 0;
+	char *v;
+
+	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
+#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
+	XP_EQ("count(/domain/devices/graphics)", "1");
+	XP_EQ("/domain/devices/graphics/@autoport", "yes");
+	XP_EQ("/domain/devices/graphics/@passwd", "s3cret");
+	XP_EQ("/domain/devices/graphics/listen/@type", "address");
+	XP_EQ("/domain/devices/graphics/listen/@address", "10.203.0.2");
+	XP_EQ("count(/domain/devices/graphics/listen/@socket)", "0");
+#undef XP_EQ
+	/* Not running: no port yet. */
+	check_err(pool_domxml_spice_port(xml, &port), ENOENT);
+	check_ok(pool_domxml_spice_port("<domain><devices><graphics type='vnc' port='5900'/>"
+					"<graphics type='spice' port='5907' autoport='yes'/></devices></domain>",
+					&port));
+	check_int_eq(port, 5907);
+	check_err(pool_domxml_spice_port("<domain><devices><graphics type='spice' port='-1'/></devices></domain>", &port),
+		  ENOENT);
+	check_err(pool_domxml_spice_port("<domain><devices><graphics type='spice' port='99999'/></devices></domain>",
+					 &port), ENOENT);
+	check_err(pool_domxml_spice_port("<domain><devices/></domain>", &port), ENOENT);
+}
+
 static void test_domxml_escaping_and_missing_parts(void)
 {
 	struct pool_domxml_params p = {
@@ -686,6 +721,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_errors),
 	VDI_TEST(test_template_default_and_overrides),
 	VDI_TEST(test_domxml_for_clone),
+	VDI_TEST(test_domxml_spice_on_tcp),
 	VDI_TEST(test_domxml_escaping_and_missing_parts),
 	VDI_TEST(test_domxml_spice_ticket),
 	VDI_TEST(test_caps_pick_domain_type),

@@ -228,6 +228,7 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 		.virt_type = host->virt_type,
 		.disk_path = path,
 		.spice_socket = socket,
+		.spice_address = host->spice_address[0] ? host->spice_address : NULL,
 		.spice_password = password,
 		.pool = pool,
 		.desktop_id = desktop_id,
@@ -459,6 +460,26 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 
 	if (!is_our_domain_name(domain))
 		return -EINVAL;
+	if (host->spice_address[0]) {
+		/* A remote host: the port libvirt gave the running desktop, on the host's address. */
+		_cleanup_conn_ virConnectPtr conn = NULL;
+		_cleanup_domain_ virDomainPtr dom = NULL;
+		_cleanup_free_ char *xml = NULL;
+		unsigned port;
+
+		r = open_desktop(host, domain, &conn, &dom, NULL);
+		if (r < 0)
+			return r;
+		xml = virDomainGetXMLDesc(dom, 0);
+		if (!xml)
+			return pool_error_libvirt(NULL, "desktop %s", domain);
+		r = pool_domxml_spice_port(xml, &port);
+		if (r < 0)
+			return r;
+		n = snprintf(buf, len, strchr(host->spice_address, ':') ? "tcp:[%s]:%u" : "tcp:%s:%u", host->spice_address,
+			     port);
+		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	}
 	r = spice_socket_path(host, domain, path, sizeof(path));
 	if (r < 0)
 		return r;

@@ -311,19 +311,24 @@ static int set_macs(xmlNode *devices)
 	return 0;
 }
 
-static int set_spice(xmlNode *devices, const char *socket, const char *password)
+static int set_spice(xmlNode *devices, const char *socket, const char *address, const char *password)
 {
 	xmlNode *g, *listen;
 
-	/* Exactly one display, SPICE on our socket, never without a ticket: VNC or others go. */
+	/* Exactly one display, SPICE on our socket (or the remote host's address, on a port libvirt
+	 * picks), never without a ticket: VNC or others go. */
 	remove_children_named(devices, "graphics");
 	g = xmlNewChild(devices, NULL, (const xmlChar *)"graphics", NULL);
-	if (set_prop(g, "type", "spice") < 0 || set_prop(g, "autoport", "no") < 0 ||
+	if (set_prop(g, "type", "spice") < 0 || set_prop(g, "autoport", address ? "yes" : "no") < 0 ||
 	    set_prop(g, "passwd", password) < 0)
 		return -ENOMEM;
 	listen = xmlNewChild(g, NULL, (const xmlChar *)"listen", NULL);
-	if (set_prop(listen, "type", "socket") < 0 || set_prop(listen, "socket", socket) < 0)
+	if (address) {
+		if (set_prop(listen, "type", "address") < 0 || set_prop(listen, "address", address) < 0)
+			return -ENOMEM;
+	} else if (set_prop(listen, "type", "socket") < 0 || set_prop(listen, "socket", socket) < 0) {
 		return -ENOMEM;
+	}
 
 	if (!child(devices, "video")) {
 		xmlNode *video = xmlNewChild(devices, NULL, (const xmlChar *)"video", NULL);
@@ -342,7 +347,8 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 	xmlNode *root, *devices;
 	int r;
 
-	if (!p->name || !p->uuid || !p->virt_type || !p->disk_path || !p->spice_socket || !p->spice_password ||
+	if (!p->name || !p->uuid || !p->virt_type || !p->disk_path || (!p->spice_socket && !p->spice_address) ||
+	    !p->spice_password ||
 	    !p->pool || !p->template_name)
 		return pool_error_set(err, -EINVAL, "incomplete clone parameters");
 
@@ -368,7 +374,7 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 	r = set_macs(devices);
 	if (r < 0)
 		return r;
-	r = set_spice(devices, p->spice_socket, p->spice_password);
+	r = set_spice(devices, p->spice_address ? NULL : p->spice_socket, p->spice_address, p->spice_password);
 	if (r < 0)
 		return r;
 
@@ -456,4 +462,34 @@ int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info)
 		}
 	}
 	return 0;
+}
+
+int pool_domxml_spice_port(const char *live_xml, unsigned *ret)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices;
+	int r;
+
+	r = parse_domain(live_xml, &doc, &devices, NULL);
+	if (r < 0)
+		return r;
+	for (xmlNode *n = devices->children; n; n = n->next) {
+		_cleanup_free_ char *type = is_elem(n, "graphics") ? get_prop(n, "type") : NULL;
+		_cleanup_free_ char *port = NULL;
+		char *end;
+		unsigned long v;
+
+		if (!type || !streq(type, "spice"))
+			continue;
+		port = get_prop(n, "port");
+		if (!port)
+			return -ENOENT;
+		errno = 0;
+		v = strtoul(port, &end, 10);
+		if (errno || *end || v == 0 || v > 65535)
+			return -ENOENT; /* "-1": not listening on TCP (yet) */
+		*ret = (unsigned)v;
+		return 0;
+	}
+	return -ENOENT;
 }

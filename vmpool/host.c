@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +182,55 @@ static bool uri_is_local(const char *uri)
 	return p && p[3] == '/';
 }
 
+/*
+ * The numeric address of a remote URI's server ("qemu+tcp://user@h2.example:16509/system" ->
+ * the address h2.example resolves to), where its desktops listen for SPICE; "" for a local URI.
+ * Blocks on the resolver: only called while connecting.
+ */
+static int spice_address_of(const char *uri, char *buf, size_t len, struct pool_error *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	const char *start, *end, *at;
+	char name[256];
+	int r;
+
+	buf[0] = '\0';
+	if (uri_is_local(uri))
+		return 0;
+	start = strstr(uri, "://");
+	if (!start)
+		return pool_error_set(err, -EINVAL, "cannot find the server of %s", uri);
+	start += 3;
+	end = start + strcspn(start, "/?");
+	at = memchr(start, '@', (size_t)(end - start));
+	if (at)
+		start = at + 1;
+	if (*start == '[') {
+		start++;
+		end = memchr(start, ']', (size_t)(end - start));
+		if (!end)
+			return pool_error_set(err, -EINVAL, "bad IPv6 address in %s", uri);
+	} else {
+		const char *colon = memchr(start, ':', (size_t)(end - start));
+
+		if (colon)
+			end = colon;
+	}
+	if (end == start || (size_t)(end - start) >= sizeof(name))
+		return pool_error_set(err, -EINVAL, "cannot find the server of %s", uri);
+	memcpy(name, start, (size_t)(end - start));
+	name[end - start] = '\0';
+	r = getaddrinfo(name, NULL, &hints, &ai);
+	if (r != 0 || !ai)
+		return pool_error_set(err, -ENOTCONN, "cannot resolve %s (the server of %s): %s", name, uri,
+				      gai_strerror(r));
+	r = getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	if (r != 0)
+		return pool_error_set(err, -EINVAL, "cannot write the address of %s: %s", name, gai_strerror(r));
+	return 0;
+}
+
 static int host_ensure_spice_dir(struct pool_host *host, uid_t uid, gid_t gid, struct pool_error *err)
 {
 	if (!uri_is_local(host->opts.uri) || startswith(host->opts.uri, "test:"))
@@ -225,7 +276,7 @@ static void close_cb(virConnectPtr conn, int reason, void *opaque)
 static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2], struct pool_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
-	char type[sizeof(host->virt_type)];
+	char type[sizeof(host->virt_type)], address[sizeof(host->spice_address)];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	int r;
@@ -238,6 +289,9 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 	}
 
 	r = host_probe_caps(conn, host->opts.virt_type, type, sizeof(type), &uid, &gid, err);
+	if (r < 0)
+		return r;
+	r = spice_address_of(host->opts.uri, address, sizeof(address), err);
 	if (r < 0)
 		return r;
 	r = host_ensure_storage(host, conn, err);
@@ -261,6 +315,7 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 
 	pthread_mutex_lock(&host->lock);
 	snprintf(host->virt_type, sizeof(host->virt_type), "%s", type);
+	snprintf(host->spice_address, sizeof(host->spice_address), "%s", address);
 	pthread_mutex_unlock(&host->lock);
 	*ret = TAKE_PTR(conn);
 	return 0;

@@ -29,6 +29,9 @@ struct pool_host {
 	bool ever_connected;
 	unsigned reconnects;
 	char virt_type[16];
+	/* Where desktops of a remote host listen for SPICE: the numeric address of the URI's server
+	 * (IPv6 without brackets); empty for a host on this machine (unix sockets). */
+	char spice_address[64];
 	int cb_ids[2];                 /* event callbacks registered on conn */
 
 	pthread_t monitor;             /* reconnects after libvirtd went away */
@@ -78,7 +81,8 @@ struct pool_domxml_params {
 	const char *uuid;
 	const char *virt_type;
 	const char *disk_path;
-	const char *spice_socket;
+	const char *spice_socket;   /* a unix socket, or */
+	const char *spice_address;  /* a TCP address (any port libvirt picks) */
 	const char *spice_password;
 	const char *pool;
 	int64_t desktop_id;
@@ -98,6 +102,9 @@ int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct 
 /* Finds the SPICE <graphics> of a live domain XML and returns it with passwd/passwdValidTo set. */
 int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
 			     struct pool_error *err);
+
+/* The TCP port of the SPICE <graphics> of a live domain XML (-ENOENT: none, or not on TCP). */
+int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
