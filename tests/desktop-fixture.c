@@ -96,8 +96,8 @@ void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, con
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
 }
 
-/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops. */
-static void start_gateway(struct fixture *f)
+/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets). */
+static void start_gateway(struct fixture *f, const char *extra_targets)
 {
 	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
 	char conf[600], line[512];
@@ -108,8 +108,8 @@ static void start_gateway(struct fixture *f)
 	snprintf(conf, sizeof(conf), "%s/gateway.conf", vdi_test_tmpdir());
 	snprintf(f->gateway_log, sizeof(f->gateway_log), "%s/gateway.log", vdi_test_tmpdir());
 	check(c = fopen(conf, "we"));
-	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/\n[tokens]\nkey_file = %s\n",
-		vdi_test_tmpdir(), f->key_path);
+	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/%s%s\n[tokens]\nkey_file = %s\n",
+		vdi_test_tmpdir(), extra_targets ? ", " : "", extra_targets ? extra_targets : "", f->key_path);
 	fclose(c);
 	if (access(f->key_path, F_OK) != 0)
 		check_ok(vdi_token_key_generate(f->key_path, NULL, 0));
@@ -170,7 +170,13 @@ static void remove_our_domains(virConnectPtr c)
 
 void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf)
 {
-	char libvirt[1024];
+	fixture_setup_with(f, gateway, broker_conf, NULL);
+}
+
+void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o)
+{
+	static const struct fixture_options none = { 0 };
+	char libvirt[2048];
 
 	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
@@ -189,11 +195,13 @@ void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf)
 	snprintf(f->pool, sizeof(f->pool), "p%d", (int)getpid());
 	snprintf(f->key_path, sizeof(f->key_path), "%s/token.key", vdi_test_tmpdir());
 	write_users();
-	snprintf(libvirt, sizeof(libvirt), "hosts = %s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
-		 f->storage_pool);
+	if (!o)
+		o = &none;
+	snprintf(libvirt, sizeof(libvirt), "hosts = %s%s%s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
+		 o->extra_hosts ? ", " : "", o->extra_hosts ? o->extra_hosts : "", f->storage_pool);
 	if (gateway) {
 		/* The broker's console URLs and .vv files name the gateway. */
-		start_gateway(f);
+		start_gateway(f, o->extra_targets);
 		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
 			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
 	}

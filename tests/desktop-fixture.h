@@ -37,6 +37,14 @@ struct fixture {
 
 /* Template, users, broker (with broker_conf added to its [broker] section) and maybe a gateway. */
 void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf);
+
+/* More for the tests of several hosts. */
+struct fixture_options {
+	const char *extra_hosts;    /* appended to [libvirt] hosts */
+	const char *extra_targets;  /* appended to the gateway's allowed_targets */
+};
+
+void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o);
 void fixture_teardown(struct fixture *f);
 
 /* "u01".."u30". */

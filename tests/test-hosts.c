@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One broker, two libvirt hosts with real desktops: this machine's libvirtd (qemu:///system) and a
+ * second libvirtd in network and mount namespaces of its own (tests/second-host), registered over
+ * qemu+tcp on a veth address, with its own /etc/libvirt, /var/lib/libvirt and storage directory.
+ *
+ *  - a pool spreads over both hosts; a desktop on host 2 listens for SPICE on host 2's address,
+ *    with a ticket, and its console token names that TCP target;
+ *  - host 2's libvirtd is killed: its desktops are "unavailable", a console request for one is
+ *    refused, new assignments go to host 1;
+ *  - host 2's libvirtd comes back: the broker reconnects, reconcile finds its desktops still
+ *    running, and they are available again;
+ *  - host 2 drained: its free desktops go, nothing new goes there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libvirt/libvirt.h>
+
+#include "alloc.h"
+#include "broker-test.h"
+#include "desktop-fixture.h"
+#include "harness.h"
+#include "spice-link.h"
+#include "token.h"
+#include "vmpool-test.h"
+
+#define BOOT_MS FIXTURE_BOOT_MS
+
+struct second_host {
+	char dir[256];
+	char addr[64];
+	char uri[128];
+	char script[600];
+};
+
+static void second_host_run(struct second_host *h, const char *verb)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s '%s' >&2", h->script, verb, h->dir);
+	check_int_eq(system(cmd), 0);
+}
+
+/*
+ * Starts host 2, with a private directory over storage (as another machine has its own disks),
+ * and a janitor: a process outside the test's process group that stops host 2 when the test's
+ * process ends however it ends (a failed check exits at once).
+ */
+static void second_host_start(struct second_host *h, const char *storage)
+{
+	char cmd[2048];
+	int fds[2];
+	FILE *p;
+	pid_t pid;
+
+	snprintf(h->script, sizeof(h->script), "%s/tests/second-host", test_env_or_fail("VDI_SOURCE_ROOT"));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/vdi-host2-%d", (int)getpid());
+	/* Close-on-exec: host 2's daemons must not hold the write end (nor the test's output). */
+	check_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		char c;
+
+		setsid();
+		/* Nothing of the test's output stays open here: its runner waits for that to close. */
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(fds[1]);
+		while (read(fds[0], &c, 1) != 0)
+			;
+		execl("/bin/sh", "sh", "-c", "\"$0\" stop \"$1\" >/dev/null 2>&1; rm -rf \"$1\"", h->script, h->dir,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]); /* fds[1] stays open, unused, until this process ends */
+
+	snprintf(cmd, sizeof(cmd), "'%s' start '%s' '%s'", h->script, h->dir, storage);
+	p = popen(cmd, "r");
+	check(p);
+	check(fgets(h->addr, sizeof(h->addr), p) != NULL);
+	check_int_eq(pclose(p), 0);
+	h->addr[strcspn(h->addr, "\n")] = '\0';
+	snprintf(h->uri, sizeof(h->uri), "qemu+tcp://%s/system", h->addr);
+	vdi_test_log("host 2 answers on %s", h->uri);
+}
+
+/* Runs virsh on host 2; returns its output (free it). */
+static char *virsh2(struct second_host *h, const char *args)
+{
+	char cmd[1024], *out = NULL;
+	size_t len = 0;
+	FILE *p, *m;
+	int c;
+
+	snprintf(cmd, sizeof(cmd), "virsh -q -c '%s' %s 2>&1", h->uri, args);
+	p = popen(cmd, "r");
+	check(p);
+	m = open_memstream(&out, &len);
+	check(m);
+	while ((c = fgetc(p)) != EOF)
+		fputc(c, m);
+	fclose(m);
+	pclose(p);
+	return out;
+}
+
+/* The admin's view of desktop id: its host and state (both new strings). */
+static void desktop_view(struct fixture *f, int64_t id, char **host, char **state)
+{
+	json_t *j = fixture_desktops(f, f->pool), *dk;
+	size_t i;
+
+	*host = *state = NULL;
+	json_array_foreach(json_object_get(j, "desktops"), i, dk)
+		if (json_integer_value(json_object_get(dk, "id")) == id) {
+			*host = strdup(json_string_value(json_object_get(dk, "host")) ?: "");
+			*state = strdup(json_string_value(json_object_get(dk, "state")) ?: "");
+		}
+	json_decref(j);
+	check(*host && *state);
+}
+
+static bool wait_state(struct fixture *f, int64_t id, const char *want, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	char last[32] = "";
+
+	do {
+		char *host, *state;
+		bool ok;
+
+		desktop_view(f, id, &host, &state);
+		ok = streq(state, want);
+		if (!streq(last, state))
+			vdi_test_log("desktop %lld on %s: %s", (long long)id, host, state);
+		snprintf(last, sizeof(last), "%s", state);
+		free(host);
+		free(state);
+		if (ok)
+			return true;
+		usleep(200 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return false;
+}
+
+/* A console for desktop id as u: its SPICE target and ticket, from the token and the reply. */
+static int console(struct fixture *f, struct user *u, int64_t id, char *target, size_t tlen, char *password,
+		   size_t plen)
+{
+	struct vdi_token_claims claims;
+	struct vdi_token_key key;
+	char path[128], err[256];
+	json_t *j = NULL;
+	int status;
+
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	status = user_req(&f->d, u, "POST", path, NULL, &j);
+	if (status == 200) {
+		if (vdi_token_key_load(f->key_path, &key, err, sizeof(err)) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s", err);
+		check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims,
+					  NULL));
+		snprintf(target, tlen, "%s", claims.tgt);
+		snprintf(password, plen, "%s", json_string_value(json_object_get(j, "password")));
+	} else if (j) {
+		vdi_test_log("console of desktop %lld: %d %s", (long long)id, status,
+			     json_string_value(json_object_get(j, "error")) ?: "");
+	}
+	json_decref(j);
+	return status;
+}
+
+static void test_two_hosts(void)
+{
+	struct second_host h = { 0 };
+	struct fixture_options o = { 0 };
+	struct fixture f;
+	struct user u[8];
+	int64_t ids[8] = { 0 }, on_h2 = 0, h2_id = 0, extra;
+	char storage[400], targets[128], hosts_line[160], target[600], password[128], *host, *state, *out;
+	struct spice_link_result res;
+	int n_h1 = 0, n_h2 = 0;
+	json_t *j;
+
+	test_require_libvirt(FIXTURE_URI);
+	/* Where the broker's configuration (broker-test.c) puts overlays, on either host. */
+	snprintf(storage, sizeof(storage), "%s/images", vdi_test_tmpdir());
+	second_host_start(&h, storage);
+	/* Host 2 holds the template through a storage pool of its own over the test guest's directory. */
+	{
+		_cleanup_free_ char *disk = test_guest_path("template.qcow2");
+		char args[900];
+
+		*strrchr(disk, '/') = '\0';
+		snprintf(args, sizeof(args), "pool-create-as vdi-templates dir --target '%s'", disk);
+		free(virsh2(&h, args));
+		out = virsh2(&h, "pool-list --name");
+		check_str_contains(out, "vdi-templates");
+		free(out);
+	}
+
+	snprintf(hosts_line, sizeof(hosts_line), "%s", h.uri);
+	snprintf(targets, sizeof(targets), "tcp:%s:5900-65535", h.addr);
+	o.extra_hosts = hosts_line;
+	o.extra_targets = targets;
+	fixture_setup_with(&f, true, NULL, &o);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "pooled", 8, 0);
+
+	/* Both hosts answer; host 2 reads the template. */
+	{
+		uint64_t end = vdi_test_now_ms() + 30000;
+
+		for (;;) {
+			json_t *h2;
+
+			j = admin_json(&f.d, "GET", "/api/v1/admin/hosts", NULL, 200);
+			h2 = json_array_get(json_object_get(j, "hosts"), 1);
+			check_str_eq(json_string_value(json_object_get(h2, "uri")), h.uri);
+			if (json_is_true(json_object_get(h2, "alive")) && json_array_size(json_object_get(h2, "templates")) == 1)
+				break;
+			json_decref(j);
+			check(vdi_test_now_ms() < end);
+			usleep(200 * 1000);
+		}
+		json_decref(j);
+	}
+
+	/* Four users: their desktops spread over both hosts. */
+	for (int k = 0; k < 4; k++) {
+		fixture_login(&f, &u[k], k + 1);
+		ids[k] = fixture_ask(&f, &u[k], f.pool, 202);
+	}
+	for (int k = 0; k < 4; k++) {
+		check(wait_state(&f, ids[k], "assigned", BOOT_MS));
+		desktop_view(&f, ids[k], &host, &state);
+		if (streq(host, h.uri)) {
+			n_h2++;
+			h2_id = ids[k];
+			on_h2 = k;
+		} else {
+			check_str_eq(host, FIXTURE_URI);
+			n_h1++;
+		}
+		free(host);
+		free(state);
+	}
+	vdi_test_log("4 desktops: %d on %s, %d on %s", n_h1, FIXTURE_URI, n_h2, h.uri);
+	check(n_h1 >= 1 && n_h2 >= 1);
+
+	/* A desktop of host 2 runs there, and listens for SPICE on host 2's address with a ticket. */
+	{
+		char dom[128], args[200];
+
+		fixture_domain(f.pool, h2_id, dom, sizeof(dom));
+		snprintf(args, sizeof(args), "domstate %s", dom);
+		out = virsh2(&h, args);
+		check_str_contains(out, "running");
+		free(out);
+	}
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 200);
+	{
+		char prefix[96];
+
+		snprintf(prefix, sizeof(prefix), "tcp:%s:", h.addr);
+		check(startswith(target, prefix));
+	}
+	check_ok(spice_link_probe(target, "not-the-ticket", 10000, &res));
+	check_str_eq(res.magic, "REDQ");
+	check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
+	check_ok(spice_link_probe(target, password, 10000, &res));
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	check(wait_state(&f, h2_id, "disconnected", 30000));
+
+	/* Host 2's libvirtd dies: its desktops are unavailable, and their consoles refused. */
+	second_host_run(&h, "kill");
+	check(wait_state(&f, h2_id, "unavailable", 60000));
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 503);
+	/* New desktops go to host 1. */
+	fixture_login(&f, &u[4], 5);
+	extra = fixture_ask(&f, &u[4], f.pool, 202);
+	check(wait_state(&f, extra, "assigned", BOOT_MS));
+	desktop_view(&f, extra, &host, &state);
+	check_str_eq(host, FIXTURE_URI);
+	free(host);
+	free(state);
+
+	/* It comes back: the broker reconnects, its desktops (whose QEMUs lived on) are available. */
+	second_host_run(&h, "revive");
+	/* As it was before: its SPICE client (the probe above) has come and gone. */
+	check(wait_state(&f, h2_id, "disconnected", 90000));
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 200);
+	check_ok(spice_link_probe(target, password, 10000, &res));
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
+
+	/* Drained: nothing new goes to host 2. */
+	{
+		char body[256];
+
+		snprintf(body, sizeof(body), "{\"host\":\"%s\"}", h.uri);
+		j = admin_json(&f.d, "POST", "/api/v1/admin/hosts/drain", body, 200);
+		check_int_eq(json_integer_value(json_object_get(j, "remaining")), n_h2);
+		json_decref(j);
+	}
+	fixture_login(&f, &u[5], 6);
+	extra = fixture_ask(&f, &u[5], f.pool, 202);
+	desktop_view(&f, extra, &host, &state);
+	check_str_eq(host, FIXTURE_URI);
+	free(host);
+	free(state);
+	check(wait_state(&f, extra, "assigned", BOOT_MS));
+
+	fixture_teardown(&f);
+	second_host_run(&h, "stop");
+}
+
+static const struct vdi_test tests[] = {
+	VDI_TEST_TIMEOUT(test_two_hosts, 900),
+};
+
+int main(int argc, char **argv)
+{
+	return vdi_test_main(argc, argv, tests, ELEMENTSOF(tests));
+}
