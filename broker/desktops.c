@@ -92,6 +92,7 @@ struct host_slot {
 	bool draining;         /* an admin is emptying it: nothing new goes there (table hosts) */
 	/* From the last look (every HOST_LOOK_INTERVAL s, on a worker): */
 	bool looked;
+	int64_t looked_at;     /* unix seconds */
 	uint64_t free_memory;  /* bytes */
 	char **templates;      /* names of the templates whose disk it reads; NULL-terminated */
 	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
@@ -203,9 +204,15 @@ bool broker_desks_busy(struct broker *b, int64_t id)
 	return id_set_has(&b->desks->busy, id);
 }
 
+/*
+ * The host of a desktop row's host URI.  Rows older than several hosts name none: they are the
+ * first host's.  A host no longer configured has none (nothing can be done with its desktops).
+ */
 static struct host_slot *slot_of(struct broker *b, const char *uri)
 {
-	for (size_t i = 0; uri && i < b->desks->n_hosts; i++)
+	if (!uri)
+		return b->desks->n_hosts ? &b->desks->hosts[0] : NULL;
+	for (size_t i = 0; i < b->desks->n_hosts; i++)
 		if (streq(pool_host_uri(b->desks->hosts[i].host), uri))
 			return &b->desks->hosts[i];
 	return NULL;
@@ -213,13 +220,8 @@ static struct host_slot *slot_of(struct broker *b, const char *uri)
 
 struct pool_host *broker_desks_host(struct broker *b, const char *uri)
 {
-	struct host_slot *slot;
+	struct host_slot *slot = slot_of(b, uri);
 
-	/* Rows older than several hosts name none: they are the first host's. */
-	if (!uri)
-		return b->desks->n_hosts ? b->desks->hosts[0].host : NULL;
-	/* A host no longer configured has no connection: nothing can be done with its desktops. */
-	slot = slot_of(b, uri);
 	return slot ? slot->host : NULL;
 }
 
@@ -257,40 +259,51 @@ static int strv_push(char ***strv, const char *name)
 	return grown[n] ? 0 : -ENOMEM;
 }
 
+/* What placement reckons free on slot: its free memory at the last look, less what went there since. */
+static int64_t slot_free(const struct host_slot *slot)
+{
+	return (int64_t)slot->free_memory - (int64_t)slot->placed_bytes;
+}
+
 const char *broker_desks_place(struct broker *b, const char *template)
 {
 	struct broker_desks *d = b->desks;
 	_cleanup_json_ json_t *counts = NULL;
 	struct host_slot *best = NULL;
-	int64_t best_free = 0, best_count = 0;
+	int64_t best_count = INT64_MAX, most;
+	size_t ties = 0;
 
-	if (d->n_hosts > 1 && broker_store_query(b->store, &counts,
-						 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting'"
-						 " GROUP BY host", NULL) < 0)
-		return NULL;
+	/* The most free memory... */
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (slot_can_take(&d->hosts[i], template) && (!best || slot_free(&d->hosts[i]) > slot_free(best)))
+			best = &d->hosts[i];
+	for (size_t i = 0; best && i < d->n_hosts; i++)
+		if (slot_can_take(&d->hosts[i], template) && slot_free(&d->hosts[i]) == slot_free(best))
+			ties++;
+	if (ties < 2)
+		return best ? pool_host_uri(best->host) : NULL;
+	/* ...then, among hosts with as much, the fewest desktops (counted only for a tie). */
+	if (broker_store_query(b->store, &counts,
+			       "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting' GROUP BY host", NULL) < 0)
+		return pool_host_uri(best->host);
+	most = slot_free(best);
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct host_slot *slot = &d->hosts[i];
-		int64_t free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes, count = 0;
+		int64_t count = 0;
 		size_t k;
 		json_t *c;
 
-		if (!slot_can_take(slot, template))
+		if (!slot_can_take(slot, template) || slot_free(slot) != most)
 			continue;
-		json_array_foreach(counts, k, c) {
-			const char *h = jstr(c, "host");
-
-			/* Rows without a host are the first host's. */
-			if (h ? streq(h, pool_host_uri(slot->host)) : i == 0)
+		json_array_foreach(counts, k, c)
+			if (slot_of(b, jstr(c, "host")) == slot)
 				count += jint(c, "n");
-		}
-		/* The most free memory (less what was placed since the last look), then the fewest desktops. */
-		if (!best || free_bytes > best_free || (free_bytes == best_free && count < best_count)) {
+		if (count < best_count) {
 			best = slot;
-			best_free = free_bytes;
 			best_count = count;
 		}
 	}
-	return best ? pool_host_uri(best->host) : NULL;
+	return pool_host_uri(best->host);
 }
 
 /* A new desktop of row's template went to row's host: reckon its memory until the next look. */
@@ -876,11 +889,10 @@ static void keeper_run(struct broker *b)
 					       "i", jint(p, "id")) < 0)
 				return;
 			json_array_foreach(stopped, k, s) {
-				struct pool_host *h = broker_desks_host(b, jstr(s, "host"));
-				struct host_slot *slot = jstr(s, "host") ? slot_of(b, jstr(s, "host")) : d->hosts;
+				struct host_slot *slot = slot_of(b, jstr(s, "host"));
 
 				id = jint(s, "id");
-				if (broker_desks_busy(b, id) || !h || !slot || slot->draining || !pool_host_is_alive(h))
+				if (broker_desks_busy(b, id) || !slot || slot->draining || !pool_host_is_alive(slot->host))
 					continue;
 				r = broker_store_exec(b->store,
 						      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1"
@@ -1104,6 +1116,7 @@ static void host_look_done(void *data, int cancelled)
 		for (size_t t = 0; l->tpl_names[t]; t++)
 			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
 		slot->looked = true;
+		slot->looked_at = broker_now();
 	}
 	host_look_free(l);
 	if (!cancelled)
@@ -1425,13 +1438,14 @@ json_t *broker_desks_hosts_json(struct broker *b)
 					 pool_host_uri(h), (int64_t)(i == 0));
 		for (char **t = slot->templates; templates && t && *t; t++)
 			json_array_append_new(templates, json_string(*t));
-		json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o}", "uri", pool_host_uri(h),
+		json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o, s:o}", "uri", pool_host_uri(h),
 						      "alive", pool_host_is_alive(h), "draining", slot->draining,
 						      "virt_type", pool_host_virt_type(h), "reconnects",
 						      (json_int_t)pool_host_reconnects(h), "desktops",
 						      (json_int_t)jint(json_array_get(count, 0), "n"), "free_memory",
 						      slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(),
-						      "templates", slot->looked && templates ? templates : json_null()));
+						      "templates", slot->looked && templates ? templates : json_null(),
+						      "looked_at", slot->looked ? json_integer(slot->looked_at) : json_null()));
 		if (!slot->looked)
 			json_decref(templates);
 	}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1096,6 +1097,80 @@ static void test_hosts_placement_and_drain(void)
 	stop_broker(&d);
 }
 
+/* Two test-driver hosts from XML files: both report 0 bytes free. */
+static void two_equal_hosts(char *libvirt, size_t len, char uris[2][640])
+{
+	for (int i = 0; i < 2; i++) {
+		char path[600];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/equal%d.xml", vdi_test_tmpdir(), i + 1);
+		check(f = fopen(path, "we"));
+		fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
+		      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
+		fclose(f);
+		snprintf(uris[i], sizeof(uris[i]), "test://%s", path);
+	}
+	snprintf(libvirt, len, "hosts = %s, %s\n", uris[0], uris[1]);
+}
+
+/* Waits until the broker has looked at both hosts after unix time t. */
+static void wait_looked_after(struct daemon *d, int64_t t)
+{
+	uint64_t end = vdi_test_now_ms() + 30000;
+
+	for (;;) {
+		json_t *j = hosts(d, 2);
+		bool done = json_integer_value(json_object_get(host_at(j, 0), "looked_at")) > t &&
+			    json_integer_value(json_object_get(host_at(j, 1), "looked_at")) > t;
+
+		json_decref(j);
+		if (done)
+			return;
+		check(vdi_test_now_ms() < end);
+		usleep(200 * 1000);
+	}
+}
+
+/*
+ * Hosts with as much free memory: the one with fewer desktops gets the next.  Once the broker has
+ * looked at the hosts again after the first desktop, nothing placed is reckoned against a host's
+ * memory any more: only the count of desktops tells the hosts apart, and the second desktop must
+ * go to the second host, although the first is listed first.
+ */
+static void test_hosts_fewest_desktops_on_a_tie(void)
+{
+	char libvirt[1400], uris[2][640], body[800], disk[512];
+	struct daemon d;
+	struct user ann;
+	int64_t first, second;
+	char *h;
+
+	two_equal_hosts(libvirt, sizeof(libvirt), uris);
+	start_broker_with(&d, NULL, libvirt);
+	wait_looked_after(&d, 0);
+	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/templates", body, 201));
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"spread\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":4,"
+			       "\"max_per_user\":4}", 201));
+	user_login(&d, &ann, "ann", "ann-secret");
+	first = one_more(&d, &ann);
+	h = desktop_host(&d, first);
+	check_str_eq(h, uris[0]); /* a tie of everything: the first listed */
+	free(h);
+	check(wait_desktop_state(&d, &ann, first, "assigned", 10000));
+
+	wait_looked_after(&d, (int64_t)time(NULL));
+	second = one_more(&d, &ann);
+	h = desktop_host(&d, second);
+	check_str_eq(h, uris[1]);
+	free(h);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -1112,6 +1187,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_session_fixation_and_header_injection),
 	VDI_TEST(test_database_locked_by_another_process),
 	VDI_TEST_TIMEOUT(test_hosts_placement_and_drain, 120),
+	VDI_TEST_TIMEOUT(test_hosts_fewest_desktops_on_a_tie, 120),
 };
 
 int main(int argc, char **argv)
