@@ -270,7 +270,7 @@ void vdi_config_finish(struct vdi_config *cfg)
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 		void *field = (char *)cfg + keys[i].offset;
 
-		if (keys[i].parse == parse_list)
+		if (keys[i].parse == parse_list || keys[i].parse == parse_targets)
 			strv_free(*(char ***)field);
 		else if (keys[i].parse != parse_uint)
 			free(*(char **)field);
