@@ -159,7 +159,18 @@ static int encrypt_ticket(const uint8_t *der, size_t der_len, const char *passwo
 
 int spice_link_probe(const char *target, const char *password, int timeout_ms, struct spice_link_result *ret)
 {
-	_cleanup_close_ int fd = -1;
+	int fd;
+
+	memset(ret, 0, sizeof(*ret));
+	fd = connect_target(target, timeout_ms);
+	if (fd < 0)
+		return fd;
+	return spice_link_probe_fd(fd, password, timeout_ms, ret);
+}
+
+int spice_link_probe_fd(int fd_in, const char *password, int timeout_ms, struct spice_link_result *ret)
+{
+	_cleanup_close_ int fd = fd_in;
 	_cleanup_free_ uint8_t *body = NULL;
 	struct {
 		struct link_header h;
@@ -173,10 +184,12 @@ int spice_link_probe(const char *target, const char *password, int timeout_ms, s
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	fd = connect_target(target, timeout_ms);
-	if (fd < 0)
-		return fd;
+	{
+		struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	memset(&msg, 0, sizeof(msg));
 	msg.h.magic = htole32(SPICE_MAGIC_LE);
 	msg.h.major = htole32(SPICE_VERSION_MAJOR);

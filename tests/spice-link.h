@@ -31,3 +31,6 @@ struct spice_link_result {
  * the server answered; -errno on connection or protocol failure.
  */
 int spice_link_probe(const char *target, const char *password, int timeout_ms, struct spice_link_result *ret);
+
+/* The same on a connection already open (through a proxy, say); fd is taken and closed. */
+int spice_link_probe_fd(int fd, const char *password, int timeout_ms, struct spice_link_result *ret);

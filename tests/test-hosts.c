@@ -5,25 +5,30 @@
  * qemu+tcp on a veth address, with its own /etc/libvirt, /var/lib/libvirt and storage directory.
  *
  *  - a pool spreads over both hosts; a desktop on host 2 listens for SPICE on host 2's address,
- *    with a ticket, and its console token names that TCP target;
+ *    with a ticket, its console token names that TCP target, and remote-viewer's way through
+ *    the gateway (HTTP CONNECT with the token) reaches it;
  *  - host 2's libvirtd is killed: its desktops are "unavailable", a console request for one is
  *    refused, new assignments go to host 1;
  *  - host 2's libvirtd comes back: the broker reconnects, reconcile finds its desktops still
  *    running, and they are available again;
  *  - host 2 drained: its free desktops go, nothing new goes there.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <libvirt/libvirt.h>
+#include <openssl/evp.h>
 
 #include "alloc.h"
 #include "broker-test.h"
@@ -155,9 +160,9 @@ static bool wait_state(struct fixture *f, int64_t id, const char *want, unsigned
 	return false;
 }
 
-/* A console for desktop id as u: its SPICE target and ticket, from the token and the reply. */
+/* A console for desktop id as u: its SPICE target and ticket, from the token and the reply (and the token). */
 static int console(struct fixture *f, struct user *u, int64_t id, char *target, size_t tlen, char *password,
-		   size_t plen)
+		   size_t plen, char **token)
 {
 	struct vdi_token_claims claims;
 	struct vdi_token_key key;
@@ -174,12 +179,47 @@ static int console(struct fixture *f, struct user *u, int64_t id, char *target, 
 					  NULL));
 		snprintf(target, tlen, "%s", claims.tgt);
 		snprintf(password, plen, "%s", json_string_value(json_object_get(j, "password")));
+		if (token)
+			*token = strdup(json_string_value(json_object_get(j, "token")));
 	} else if (j) {
 		vdi_test_log("console of desktop %lld: %d %s", (long long)id, status,
 			     json_string_value(json_object_get(j, "error")) ?: "");
 	}
 	json_decref(j);
 	return status;
+}
+
+/*
+ * remote-viewer's way to desktop id: HTTP CONNECT through the gateway with the console token as
+ * the proxy password, then the SPICE link with the ticket over that tunnel.
+ */
+static void spice_through_gateway(struct fixture *f, int64_t id, const char *token, const char *password)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->gateway_port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct spice_link_result res;
+	char cred[4096], b64[6000], req[7000], head[1024];
+	size_t len = 0;
+	int fd;
+
+	snprintf(cred, sizeof(cred), "token:%s", token);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred, (int)strlen(cred));
+	snprintf(req, sizeof(req),
+		 "CONNECT desktop-%lld:5900 HTTP/1.1\r\nHost: desktop-%lld:5900\r\nProxy-Authorization: Basic %s\r\n\r\n",
+		 (long long)id, (long long)id, b64);
+	check((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	check_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	/* The gateway's answer, a byte at a time up to its blank line: what follows is SPICE. */
+	while (len < sizeof(head) - 1 && !strstr(head, "\r\n\r\n")) {
+		check(recv(fd, head + len, 1, 0) == 1);
+		head[++len] = '\0';
+	}
+	if (!startswith(head, "HTTP/1.1 200"))
+		vdi_test_fail(__FILE__, __LINE__, "the gateway answered CONNECT with: %s", head);
+	check_ok(spice_link_probe_fd(fd, password, 10000, &res));
+	check_str_eq(res.magic, "REDQ");
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
 }
 
 static void test_two_hosts(void)
@@ -189,7 +229,7 @@ static void test_two_hosts(void)
 	struct fixture f;
 	struct user u[8];
 	int64_t ids[8] = { 0 }, on_h2 = 0, h2_id = 0, extra;
-	char storage[400], targets[128], hosts_line[160], target[600], password[128], *host, *state, *out;
+	char storage[400], targets[128], hosts_line[160], target[600], password[128], *host, *state, *out, *token = NULL;
 	struct spice_link_result res;
 	int n_h1 = 0, n_h2 = 0;
 	json_t *j;
@@ -270,7 +310,7 @@ static void test_two_hosts(void)
 		check_str_contains(out, "running");
 		free(out);
 	}
-	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 200);
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password), &token), 200);
 	{
 		char prefix[96];
 
@@ -280,14 +320,16 @@ static void test_two_hosts(void)
 	check_ok(spice_link_probe(target, "not-the-ticket", 10000, &res));
 	check_str_eq(res.magic, "REDQ");
 	check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
-	check_ok(spice_link_probe(target, password, 10000, &res));
-	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	/* Through the gateway, which reaches host 2 over TCP (allowed_targets tcp:ADDRESS:5900-65535). */
+	spice_through_gateway(&f, h2_id, token, password);
+	free(token);
+	check(fixture_gateway_log_has(&f, "CONNECT relay from"));
 	check(wait_state(&f, h2_id, "disconnected", 30000));
 
 	/* Host 2's libvirtd dies: its desktops are unavailable, and their consoles refused. */
 	second_host_run(&h, "kill");
 	check(wait_state(&f, h2_id, "unavailable", 60000));
-	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 503);
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password), NULL), 503);
 	/* New desktops go to host 1. */
 	fixture_login(&f, &u[4], 5);
 	extra = fixture_ask(&f, &u[4], f.pool, 202);
@@ -301,9 +343,9 @@ static void test_two_hosts(void)
 	second_host_run(&h, "revive");
 	/* As it was before: its SPICE client (the probe above) has come and gone. */
 	check(wait_state(&f, h2_id, "disconnected", 90000));
-	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password)), 200);
-	check_ok(spice_link_probe(target, password, 10000, &res));
-	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password), &token), 200);
+	spice_through_gateway(&f, h2_id, token, password);
+	free(token);
 
 	/* Drained: nothing new goes to host 2. */
 	{
