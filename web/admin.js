@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Administration: pools (create, resize, delete), desktops (reset, stop, delete), sessions,
-// the audit log.  Only for members of the admin group: the API answers 403 to anyone else, and
+// Administration: pools (create, resize, delete), desktops (reset, stop, delete), hosts (drain,
+// resume), sessions, the audit log.  Only for members of the admin group: the API answers 403 to anyone else, and
 // this page then shows nothing but that.
 import { $, api, button, el, header, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
@@ -143,6 +143,7 @@ async function desktops() {
 		stateCell(row.insertCell(), d.state);
 		row.insertCell().textContent = d.owner || '—';
 		row.insertCell().textContent = d.domain;
+		row.insertCell().textContent = d.host || '';
 		row.insertCell().textContent = when(d.assigned_at);
 		row.insertCell().textContent = when(d.updated);
 		const actions = row.insertCell();
@@ -161,6 +162,39 @@ async function desktops() {
 	}
 	$('no-desktops').hidden = r.json.desktops.length > 0;
 	return r.json.desktops.some((d) => TRANSIENT.has(d.state));
+}
+
+function mib(bytes) {
+	return bytes === null || bytes === undefined ? '' : `${Math.round(bytes / 1048576)} MiB`;
+}
+
+async function hosts() {
+	const r = await call('GET', '/hosts', undefined, 'Cannot list the hosts');
+	if (!r)
+		return;
+	const body = $('hosts').tBodies[0];
+	body.replaceChildren();
+	for (const h of r.json.hosts) {
+		const row = body.insertRow();
+		row.dataset.uri = h.uri;
+		for (const v of [h.uri, h.alive ? 'yes' : 'no', h.draining ? 'yes' : 'no', h.desktops, mib(h.free_memory),
+			(h.templates || []).join(', ')])
+			row.insertCell().textContent = v;
+		row.cells[1].className = h.alive ? 'alive' : 'down';
+		const actions = row.insertCell();
+		if (h.draining)
+			button('Resume', actions, async () => {
+				if (await call('POST', '/hosts/resume', { host: h.uri }, 'Cannot resume the host'))
+					refresh();
+			}, 'resume');
+		else
+			button('Drain', actions, async () => {
+				if (confirm(`Drain ${h.uri}? No new desktop goes there; its free desktops are deleted now and ` +
+					    'pooled ones when released. Persistent desktops stay.') &&
+				    await call('POST', '/hosts/drain', { host: h.uri }, 'Cannot drain the host'))
+					refresh();
+			}, 'drain');
+	}
 }
 
 async function sessions() {
@@ -213,6 +247,7 @@ async function refresh() {
 	show($('admin-error'), '');
 	await pools();
 	const busy = await desktops();
+	await hosts();
 	await sessions();
 	await audit();
 	if (!$('admin').hidden)

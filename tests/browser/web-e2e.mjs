@@ -260,6 +260,19 @@ try {
 	await until(async () => (await m.$$(`#pools tbody tr[data-pool="${newPool}"]`)).length === 0,
 		`pool ${newPool} deleted`, 120000);
 	check(true, `the admin deleted pool ${newPool}`);
+
+	// --- hosts: the one libvirt host answers; the admin drains it and resumes it ---
+	const hrow = '#hosts tbody tr[data-uri="qemu:///system"]';
+	await until(async () => (await m.$$(hrow)).length === 1, 'the host in the hosts table', 10000);
+	check(await m.textContent(`${hrow} td:nth-child(2)`) === 'yes', 'the hosts table says qemu:///system answers');
+	await m.click(`${hrow} button.drain`);
+	await until(async () => (await apiGet(m, '/admin/hosts')).json.hosts[0].draining === true &&
+		(await m.textContent(`${hrow} td:nth-child(3)`)) === 'yes', 'the host draining', 10000);
+	check(true, 'the admin drained qemu:///system (the API and the table say so)');
+	await m.click(`${hrow} button.resume`);
+	await until(async () => (await apiGet(m, '/admin/hosts')).json.hosts[0].draining === false &&
+		(await m.textContent(`${hrow} td:nth-child(3)`)) === 'no', 'the host resumed', 10000);
+	check(true, 'and resumed it');
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	for (const t of trouble)
