@@ -926,6 +926,32 @@ static char *desktop_host(struct daemon *d, int64_t id)
 	return host;
 }
 
+/* A libvirt test driver host from an XML file at path: it reports 0 bytes free. */
+static void write_test_host(const char *path)
+{
+	FILE *f;
+
+	check(f = fopen(path, "we"));
+	fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
+	      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
+	fclose(f);
+}
+
+/* Template "golden" and pool "spread" of size desktops, as many a user's. */
+static void spread_pool(struct daemon *d, int size)
+{
+	char body[800], disk[512];
+
+	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
+	json_decref(admin_json(d, "POST", "/api/v1/admin/templates", body, 201));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"spread\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":%d,\"max_per_user\":%d}",
+		 size, size);
+	json_decref(admin_json(d, "POST", "/api/v1/admin/pools", body, 201));
+}
+
 /* One more desktop of pool "spread" for u: its id (202 expected). */
 static int64_t one_more(struct daemon *d, struct user *u)
 {
@@ -946,20 +972,16 @@ static int64_t one_more(struct daemon *d, struct user *u)
  */
 static void test_hosts_placement_and_drain(void)
 {
-	char libvirt[1024], h2[600], h2_uri[640], body[800], disk[512];
+	char libvirt[1024], h2[600], h2_uri[640], body[800];
 	const char *h1_uri = "test:///default", *down_uri = "qemu+tcp://127.0.0.1:1/system";
 	int64_t ids[6], on_h1 = 0, on_h2 = 0, h2_desktop = 0;
 	struct daemon d;
 	struct user ann;
 	uint64_t end;
 	json_t *j;
-	FILE *f;
 
 	snprintf(h2, sizeof(h2), "%s/host2.xml", vdi_test_tmpdir());
-	check(f = fopen(h2, "we"));
-	fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
-	      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
-	fclose(f);
+	write_test_host(h2);
 	snprintf(h2_uri, sizeof(h2_uri), "test://%s", h2);
 	snprintf(libvirt, sizeof(libvirt), "hosts = %s, %s, %s\n", h2_uri, h1_uri, down_uri);
 	start_broker_with(&d, NULL, libvirt);
@@ -986,13 +1008,7 @@ static void test_hosts_placement_and_drain(void)
 	check(json_is_false(json_object_get(host_at(j, 1), "draining")));
 	json_decref(j);
 
-	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
-	make_disk(disk);
-	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
-	json_decref(admin_json(&d, "POST", "/api/v1/admin/templates", body, 201));
-	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
-			       "{\"name\":\"spread\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":6,"
-			       "\"max_per_user\":6}", 201));
+	spread_pool(&d, 6);
 	user_login(&d, &ann, "ann", "ann-secret");
 
 	/* The first goes to the host with the most free memory, although it is listed second. */
@@ -1102,13 +1118,9 @@ static void two_equal_hosts(char *libvirt, size_t len, char uris[2][640])
 {
 	for (int i = 0; i < 2; i++) {
 		char path[600];
-		FILE *f;
 
 		snprintf(path, sizeof(path), "%s/equal%d.xml", vdi_test_tmpdir(), i + 1);
-		check(f = fopen(path, "we"));
-		fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
-		      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
-		fclose(f);
+		write_test_host(path);
 		snprintf(uris[i], sizeof(uris[i]), "test://%s", path);
 	}
 	snprintf(libvirt, len, "hosts = %s, %s\n", uris[0], uris[1]);
@@ -1140,7 +1152,7 @@ static void wait_looked_after(struct daemon *d, int64_t t)
  */
 static void test_hosts_fewest_desktops_on_a_tie(void)
 {
-	char libvirt[1400], uris[2][640], body[800], disk[512];
+	char libvirt[1400], uris[2][640];
 	struct daemon d;
 	struct user ann;
 	int64_t first, second;
@@ -1149,13 +1161,7 @@ static void test_hosts_fewest_desktops_on_a_tie(void)
 	two_equal_hosts(libvirt, sizeof(libvirt), uris);
 	start_broker_with(&d, NULL, libvirt);
 	wait_looked_after(&d, 0);
-	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
-	make_disk(disk);
-	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
-	json_decref(admin_json(&d, "POST", "/api/v1/admin/templates", body, 201));
-	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
-			       "{\"name\":\"spread\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":4,"
-			       "\"max_per_user\":4}", 201));
+	spread_pool(&d, 4);
 	user_login(&d, &ann, "ann", "ann-secret");
 	first = one_more(&d, &ann);
 	h = desktop_host(&d, first);
