@@ -151,6 +151,11 @@ int broker_port(struct broker *b)
 	return broker_http_port(b->http);
 }
 
+const char *broker_address(struct broker *b)
+{
+	return broker_http_address(b->http);
+}
+
 int broker_check_origin(struct broker_req *req)
 {
 	const char *origin = broker_req_header(req, "origin"), *host = broker_req_header(req, "host"), *rest;

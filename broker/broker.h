@@ -36,6 +36,8 @@ struct broker *broker_free(struct broker *b);
 int broker_run(struct broker *b);
 void broker_stop(struct broker *b);
 int broker_port(struct broker *b);
+/* Where it listens, for logs: "127.0.0.1", "::1" or "every address". */
+const char *broker_address(struct broker *b);
 
 int64_t broker_now(void);
 

@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "listen.h"
 #include "workers.h"
 
 #define HEADER_MAX 4096
@@ -75,6 +76,7 @@ struct broker_http {
 	void (*on_tick)(void *userdata);
 	unsigned tick_ms;
 	lws_sorted_usec_list_t tick;
+	struct vdi_listen where; /* [broker] listen, resolved */
 };
 
 struct pss {
@@ -689,22 +691,13 @@ static void log_emit(int level, const char *line)
 int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
+	struct vdi_listen where;
 	struct broker_http *h;
-	char host[256];
-	const char *colon;
-	int port, r;
+	int r;
 
-	colon = opts->listen ? strrchr(opts->listen, ':') : NULL;
-	if (!colon || (size_t)(colon - opts->listen) >= sizeof(host)) {
-		snprintf(err, errlen, "listen address \"%s\" is not host:port", opts->listen ? opts->listen : "");
-		return -EINVAL;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - opts->listen), opts->listen);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	port = atoi(colon + 1);
+	r = vdi_listen_resolve(opts->listen ? opts->listen : "", &where, err, errlen);
+	if (r < 0)
+		return r;
 
 	h = vdi_new0(struct broker_http);
 	if (!h)
@@ -715,6 +708,7 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	h->on_wake = opts->on_wake;
 	h->on_tick = opts->on_tick;
 	h->tick_ms = opts->tick_ms;
+	h->where = where;
 	/* A missing web root is no error: the API still works (the pages come with the package). */
 	if (opts->web_root)
 		h->web_root = realpath(opts->web_root, NULL);
@@ -729,12 +723,16 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
-	info.port = port;
-	info.iface = host;
+	info.port = (int)where.port;
+	/* lws puts an IPv4 address into an IPv6 socket's flow label (and so listens on every address):
+	 * an IPv4 address gets an IPv4 socket. */
+	info.iface = where.family == AF_UNSPEC ? NULL : where.address;
 	info.protocols = h->protocols;
 	info.user = h;
 	info.timeout_secs = 20;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (where.family == AF_INET)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.vhost_name = "default";
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
@@ -792,6 +790,11 @@ struct broker_http *broker_http_free(struct broker_http *h)
 int broker_http_port(struct broker_http *h)
 {
 	return lws_get_vhost_listen_port(h->vhost);
+}
+
+const char *broker_http_address(struct broker_http *h)
+{
+	return vdi_listen_describe(&h->where);
 }
 
 int broker_http_run(struct broker_http *h)

@@ -52,6 +52,8 @@ struct broker_http *broker_http_free(struct broker_http *h);
 
 /* The port actually listened on (useful with port 0). */
 int broker_http_port(struct broker_http *h);
+/* The address it listens on, for logs: "127.0.0.1", "::1" or "every address". */
+const char *broker_http_address(struct broker_http *h);
 
 /* Makes the loop call on_wake soon; thread-safe. */
 void broker_http_wake(struct broker_http *h);

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	running = b;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	vdi_info("vdi-broker listening on port %d", broker_port(b));
+	vdi_info("vdi-broker listening on port %d at %s", broker_port(b), broker_address(b));
 	r = broker_run(b);
 	running = NULL;
 	broker_free(b);

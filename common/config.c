@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "listen.h"
 #include "paths.h"
 #include "tcp-target.h"
 
@@ -95,33 +96,17 @@ static int parse_enum(const struct key_def *def, const char *value, void *field,
 	return -EINVAL;
 }
 
-/* host:port, [v6]:port or localhost:port; port 0..65535 (0: any free port, which the daemon logs). */
+/* ADDRESS:PORT as common/listen.h reads it; a host name is resolved when the daemon starts. */
 static int parse_listen(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
 {
-	const char *colon, *host_end;
-	unsigned long port;
-	char *end;
+	char host[256];
+	unsigned port;
+	int r;
 
 	(void)def;
-	if (value[0] == '[') {
-		host_end = strchr(value, ']');
-		colon = host_end && host_end[1] == ':' ? host_end + 1 : NULL;
-	} else {
-		colon = strrchr(value, ':');
-		host_end = colon;
-		if (colon && memchr(value, ':', (size_t)(colon - value)))
-			colon = NULL; /* bare IPv6 without brackets */
-	}
-	if (!colon || host_end == value || colon[1] == '\0') {
-		snprintf(msg, len, "expected host:port, got \"%s\"", value);
-		return -EINVAL;
-	}
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port > 65535 || !isdigit((unsigned char)colon[1])) {
-		snprintf(msg, len, "expected a port 0..65535 in \"%s\"", value);
-		return -EINVAL;
-	}
+	r = vdi_listen_split(value, host, sizeof(host), &port, msg, len);
+	if (r < 0)
+		return r;
 	return set_string(field, value);
 }
 

@@ -223,26 +223,19 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	/* A WebSocket quiet for 30 s is pinged; one that does not answer within 60 s more is closed. */
 	static const lws_retry_bo_t keepalive = { .secs_since_valid_ping = 30, .secs_since_valid_hangup = 90 };
 	struct lws_context_creation_info info;
-	char host[256];
-	const char *colon = cfg->gateway.listen ? strrchr(cfg->gateway.listen, ':') : NULL;
+	struct vdi_listen where;
 	struct gw *gw;
 	int r;
 
-	if (!colon || (size_t)(colon - cfg->gateway.listen) >= sizeof(host)) {
-		snprintf(err, errlen, "[gateway] listen \"%s\" is not host:port",
-			 cfg->gateway.listen ? cfg->gateway.listen : "");
-		return -EINVAL;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->gateway.listen), cfg->gateway.listen);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
+	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err, errlen);
+	if (r < 0)
+		return r;
 
 	gw = vdi_new0(struct gw);
 	if (!gw)
 		return -ENOMEM;
 	gw->cfg = cfg;
+	gw->where = where;
 	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err, errlen);
 	if (r < 0) {
 		free(gw);
@@ -259,11 +252,15 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
-	info.port = atoi(colon + 1);
-	info.iface = host;
+	info.port = (int)where.port;
+	/* lws puts an IPv4 address into an IPv6 socket's flow label (and so listens on every address):
+	 * an IPv4 address gets an IPv4 socket. */
+	info.iface = where.family == AF_UNSPEC ? NULL : where.address;
 	info.protocols = gw->protocols;
 	info.user = gw;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (where.family == AF_INET)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.vhost_name = "gateway";
 	/* A request must be complete within this (slowloris); WebSockets are pinged. */
 	info.timeout_secs = 10;
@@ -303,6 +300,11 @@ struct gw *gw_free(struct gw *gw)
 int gw_port(struct gw *gw)
 {
 	return lws_get_vhost_listen_port(gw->vhost);
+}
+
+const char *gw_address(struct gw *gw)
+{
+	return vdi_listen_describe(&gw->where);
 }
 
 int gw_run(struct gw *gw)

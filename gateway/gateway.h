@@ -19,6 +19,8 @@ struct gw *gw_free(struct gw *gw);
 
 /* The TCP port listened on (useful with port 0). */
 int gw_port(struct gw *gw);
+/* Where it listens, for logs: "127.0.0.1", "::1" or "every address". */
+const char *gw_address(struct gw *gw);
 
 /* Runs the event loop until gw_stop(); 0 or -errno. */
 int gw_run(struct gw *gw);

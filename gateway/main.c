@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	running = gw;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	vdi_info("vdi-gateway listening on port %d", gw_port(gw));
+	vdi_info("vdi-gateway listening on port %d at %s", gw_port(gw), gw_address(gw));
 	r = gw_run(gw);
 	running = NULL;
 	gw_free(gw);

@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "gateway.h"
+#include "listen.h"
 #include "metrics.h"
 #include "token.h"
 
@@ -19,6 +20,7 @@ struct gw {
 	struct vdi_token_key key;
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
+	struct vdi_listen where; /* [gateway] listen, resolved */
 	struct lws_protocols protocols[5];
 	struct gw_metrics metrics;
 	atomic_bool stop;

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A decimal port 0..65535 and nothing else. */
+static bool parse_port(const char *s, unsigned *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v > 65535)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
+int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret_port, char *msg, size_t len)
+{
+	const char *host_start = text, *host_end, *colon;
+	size_t n;
+
+	if (text[0] == '[') {
+		host_start = text + 1;
+		host_end = strchr(text, ']');
+		colon = host_end && host_end[1] == ':' ? host_end + 1 : NULL;
+	} else {
+		colon = strrchr(text, ':');
+		host_end = colon;
+		if (colon && memchr(text, ':', (size_t)(colon - text))) {
+			snprintf(msg, len, "expected host:port with an IPv6 address in brackets ([::1]:8080), got \"%s\"", text);
+			return -EINVAL;
+		}
+	}
+	if (!colon || host_end == host_start) {
+		snprintf(msg, len, "expected host:port, got \"%s\"", text);
+		return -EINVAL;
+	}
+	if (!parse_port(colon + 1, ret_port)) {
+		snprintf(msg, len, "expected a port 0..65535 in \"%s\"", text);
+		return -EINVAL;
+	}
+	n = (size_t)(host_end - host_start);
+	if (n >= hostlen) {
+		snprintf(msg, len, "the host in \"%s\" is too long", text);
+		return -EINVAL;
+	}
+	memcpy(host, host_start, n);
+	host[n] = '\0';
+	if (text[0] == '[') {
+		struct in6_addr a6;
+
+		if (inet_pton(AF_INET6, host, &a6) != 1) {
+			snprintf(msg, len, "\"%s\" in \"%s\" is not an IPv6 address", host, text);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Whether this machine has the address: a bind to it on port 0 (lws would wait for it silently). */
+static int probe(const struct vdi_listen *l, const char *text, char *msg, size_t len)
+{
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa = { 0 };
+	socklen_t salen;
+	int fd, r = 0;
+
+	if (l->family == AF_INET) {
+		sa.v4.sin_family = AF_INET;
+		(void)inet_pton(AF_INET, l->address, &sa.v4.sin_addr);
+		salen = sizeof(sa.v4);
+	} else {
+		sa.v6.sin6_family = AF_INET6;
+		(void)inet_pton(AF_INET6, l->address, &sa.v6.sin6_addr);
+		salen = sizeof(sa.v6);
+	}
+	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (const struct sockaddr *)&sa, salen) < 0) {
+		r = -errno;
+		snprintf(msg, len, "cannot listen on \"%s\": %s is not an address of this machine (%s)", text,
+			 l->address, strerror(-r));
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size_t len)
+{
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	char host[256];
+	struct addrinfo *ai = NULL;
+	int r;
+
+	*ret = (struct vdi_listen){ .family = AF_UNSPEC };
+	r = vdi_listen_split(text, host, sizeof(host), &ret->port, msg, len);
+	if (r < 0)
+		return r;
+	if (strcmp(host, "*") == 0)
+		return 0;
+	r = getaddrinfo(host, NULL, &hints, &ai);
+	if (r != 0 || !ai) {
+		snprintf(msg, len, "cannot resolve \"%s\" in \"%s\": %s", host, text,
+			 r != 0 ? gai_strerror(r) : "no address");
+		if (ai)
+			freeaddrinfo(ai);
+		return -EADDRNOTAVAIL;
+	}
+	ret->family = ai->ai_family;
+	if (ai->ai_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, ret->address,
+			  sizeof(ret->address));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ret->address,
+			  sizeof(ret->address));
+	freeaddrinfo(ai);
+	return probe(ret, text, msg, len);
+}
+
+const char *vdi_listen_describe(const struct vdi_listen *l)
+{
+	return l->family == AF_UNSPEC ? "every address" : l->address;
+}
