@@ -24,7 +24,8 @@
 #define KEEPER_PARALLEL 2
 /* Seconds between reconciles, and between sweeps of expired sessions. */
 #define RECONCILE_INTERVAL 60
-/* Events waiting for the loop; more are dropped (the next reconcile repairs what they would have). */
+/* Events waiting for the loop, and events the loop keeps while the database refuses their writes;
+ * more are dropped (the next reconcile repairs what it can of what they would have done). */
 #define EVENT_QUEUE_MAX 4096
 /* Seconds between looks at the hosts' free memory and templates. */
 #define HOST_LOOK_INTERVAL 10
@@ -83,6 +84,7 @@ struct queued_event {
 	char pool[40];
 	int64_t id;
 	size_t host;
+	int64_t at; /* when the loop first tried it (0: not yet): a retry records that time */
 };
 
 struct host_slot {
@@ -139,6 +141,11 @@ struct broker_desks {
 	struct queued_event *events;
 	size_t n_events;
 	unsigned long events_dropped;
+	/* The loop's own: events taken from the queue, in order, the first of which the database
+	 * refused (busy); they are tried again on the next wake or tick, before newer ones. */
+	struct queued_event *kept;
+	size_t n_kept;
+	bool events_waited; /* kept events were refused at the last try */
 };
 
 static void keeper_run(struct broker *b);
@@ -990,24 +997,39 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 		broker_http_wake(d->b->http);
 }
 
-static void handle_event(struct broker *b, const struct queued_event *ev)
+/* A store write that may go through later: the database is locked by another process, or short of memory or disk. */
+static bool store_may_retry(int r)
 {
-	int64_t now = broker_now();
-	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+	return r == -EBUSY || r == -ENOMEM || r == -ENOSPC;
+}
 
+/*
+ * Applies one event to the store.  Returns < 0 when a write it needs failed
+ * in a way worth another try (the event is then kept, see events_apply());
+ * other failures are logged and the event is done with.
+ */
+static int handle_event(struct broker *b, struct queued_event *ev)
+{
+	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+	int r = 0;
+
+	if (!ev->at)
+		ev->at = broker_now();
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
-		if (broker_store_exec(b->store,
+		r = broker_store_exec(b->store,
 				      "UPDATE desktops SET state = 'connected', updated = ?2 WHERE id = ?1"
 				      " AND state IN ('assigned', 'disconnected') AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, now, ev->pool) > 0)
+				      "iis", ev->id, ev->at, ev->pool);
+		if (r > 0)
 			vdi_debug("desktop %lld: a SPICE client connected", (long long)ev->id);
 		break;
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
-		if (broker_store_exec(b->store,
+		r = broker_store_exec(b->store,
 				      "UPDATE desktops SET state = 'disconnected', last_disconnect = ?2, updated = ?2"
 				      " WHERE id = ?1 AND state = 'connected' AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, now, ev->pool) > 0)
+				      "iis", ev->id, ev->at, ev->pool);
+		if (r > 0)
 			vdi_debug("desktop %lld: the SPICE client went away", (long long)ev->id);
 		break;
 	case POOL_EVENT_STOPPED:
@@ -1024,13 +1046,16 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 		break;
 	}
 	case POOL_EVENT_HOST_LOST:
-		vdi_warn("libvirt host %s went away; reconnecting", uri);
 		/* Its desktops are unavailable; new assignments go to the other hosts. */
-		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
+		r = broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
+		if (r >= 0)
+			vdi_warn("libvirt host %s went away; reconnecting", uri);
 		break;
 	case POOL_EVENT_HOST_BACK:
+		r = broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
+		if (r < 0)
+			break;
 		vdi_info("libvirt host %s is back", uri);
-		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
 		b->desks->keeper_failures = 0;
 		b->desks->keeper_pause_until = 0;
 		broker_desks_reconcile(b);
@@ -1039,25 +1064,64 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 	default:
 		break;
 	}
+	if (r < 0 && !store_may_retry(r)) {
+		vdi_warn("libvirt event %s of desktop %lld not applied: %s", pool_event_type_name(ev->type),
+			 (long long)ev->id, strerror(-r));
+		r = 0;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* Moves the queued events (as many as fit) behind those the loop kept; under the queue's lock. */
+static void events_take(struct broker_desks *d)
+{
+	size_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->n_events < EVENT_QUEUE_MAX - d->n_kept ? d->n_events : EVENT_QUEUE_MAX - d->n_kept;
+	memcpy(d->kept + d->n_kept, d->events, n * sizeof(*d->events));
+	memmove(d->events, d->events + n, (d->n_events - n) * sizeof(*d->events));
+	d->n_events -= n;
+	d->n_kept += n;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Applies the kept events in order.  The first one the database refuses, and
+ * all after it, stay for the next wake or tick: a desktop's events are never
+ * applied out of order, and one busy database costs one busy timeout per
+ * try, not one per event.
+ */
+static void events_apply(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	size_t done = 0;
+	bool waited = d->events_waited;
+	int r = 0;
+
+	while (done < d->n_kept && (r = handle_event(b, &d->kept[done])) >= 0)
+		done++;
+	memmove(d->kept, d->kept + done, (d->n_kept - done) * sizeof(*d->kept));
+	d->n_kept -= done;
+	d->events_waited = d->n_kept > 0;
+	if (d->n_kept && !waited)
+		vdi_warn("the database refuses writes (%s): %zu libvirt events wait, and are tried again each second",
+			 strerror(-r), d->n_kept);
+	else if (!d->n_kept && waited)
+		vdi_info("the libvirt events that waited for the database are applied");
+}
+
+size_t broker_desks_events_waiting(struct broker *b)
+{
+	return b->desks->n_kept;
 }
 
 void broker_desks_wake(struct broker *b)
 {
-	struct broker_desks *d = b->desks;
-	struct queued_event *evs;
-	size_t n;
-
-	pthread_mutex_lock(&d->lock);
-	n = d->n_events;
-	evs = n ? malloc(n * sizeof(*evs)) : NULL;
-	if (evs)
-		memcpy(evs, d->events, n * sizeof(*evs));
-	if (evs || !n)
-		d->n_events = 0;
-	pthread_mutex_unlock(&d->lock);
-	for (size_t i = 0; evs && i < n; i++)
-		handle_event(b, &evs[i]);
-	free(evs);
+	events_take(b->desks);
+	/* While the database refuses them, the tick tries again (once a second), not every wake. */
+	if (!b->desks->events_waited)
+		events_apply(b);
 }
 
 /* ---- looking at the hosts ------------------------------------------------------------------ */
@@ -1407,6 +1471,8 @@ void broker_desks_tick(struct broker *b)
 	int64_t now = broker_now();
 
 	(void)broker_store_audit_flush(b->store);
+	if (d->n_kept)
+		events_apply(b); /* those the database refused: before anything reads the state they set */
 	idle_reclaim(b, now);
 	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
@@ -1499,10 +1565,11 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 	d->b = b;
 	pthread_mutex_init(&d->lock, NULL);
 	d->events = vdi_calloc(EVENT_QUEUE_MAX, sizeof(struct queued_event));
+	d->kept = vdi_calloc(EVENT_QUEUE_MAX, sizeof(struct queued_event));
 	for (char **u = b->cfg.libvirt.hosts; u && *u; u++)
 		n++;
 	d->hosts = vdi_calloc(n ? n : 1, sizeof(struct host_slot));
-	if (!d->events || !d->hosts) {
+	if (!d->events || !d->kept || !d->hosts) {
 		broker_desks_free(d);
 		return -ENOMEM;
 	}
@@ -1565,6 +1632,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	}
 	free(d->hosts);
 	free(d->events);
+	free(d->kept);
 	free(d->busy.ids);
 	free(d->touched.ids);
 	pthread_mutex_destroy(&d->lock);

@@ -11,7 +11,10 @@
  *    persistent one is marked stopped, stays its owner's and starts again;
  *  - the storage pool's file system full: the user's desktop cannot be made,
  *    the audit log says why, nothing is left over; with space again the
- *    next ask gets a running desktop.
+ *    next ask gets a running desktop;
+ *  - another process holds the database's write lock while a SPICE client
+ *    goes away: the broker keeps libvirt's event and applies it once the
+ *    lock is gone (disconnected, then reclaimed when idle).
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -21,13 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "alloc.h"
 #include "desktop-fixture.h"
 #include "harness.h"
+#include "spice-link.h"
+#include "token.h"
 #include "vmpool-test.h"
 
 #define BOOT_MS 180000
@@ -267,10 +275,96 @@ static void test_storage_full(void)
 	check_int_eq(system(cmd), 0);
 }
 
+/* ---- libvirt events while another process holds the database --------------------------------- */
+
+/* The broker's vdi_events_waiting gauge (from /metrics on the admin socket); -1 when it has none. */
+static long events_waiting(struct fixture *f)
+{
+	struct http_reply r = admin_req(&f->d, "GET", "/metrics", NULL);
+	const char *p = r.status == 200 ? strstr(r.body, "\nvdi_events_waiting ") : NULL;
+	long n = p ? strtol(p + strlen("\nvdi_events_waiting "), NULL, 10) : -1;
+
+	http_reply_finish(&r);
+	return n;
+}
+
+/* A SPICE client that stays: logs into the desktop's main channel with the console's ticket. */
+static int spice_client_open(const char *target, const char *password)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct spice_link_result res;
+	int fd;
+
+	check(startswith(target, "unix:") && strlen(target + 5) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, target + 5);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(fd >= 0);
+	check(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	/* The probe closes what it is given: a duplicate, so that the connection stays open. */
+	check_ok(spice_link_probe_fd(dup(fd), password, 10000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	return fd;
+}
+
+static void test_disconnect_while_database_locked(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	char path[128], err[256];
+	json_t *j = NULL, *audit;
+	sqlite3 *db = NULL;
+	long waiting = -1;
+	int64_t id;
+	int fd;
+
+	fixture_setup(&f, false, NULL);
+	id = fixture_running_desktop(&f, &u1, 20);
+
+	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+
+	/* Another process takes the database's write lock; the client goes away meanwhile. */
+	check_int_eq(sqlite3_open_v2(f.d.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	close(fd);
+	vdi_test_log("database locked; the SPICE client of desktop %lld went away", (long long)id);
+	/* The broker has the event and could not write it (it says so in /metrics). */
+	for (uint64_t end = vdi_test_now_ms() + 30000; waiting < 1 && vdi_test_now_ms() < end; usleep(100 * 1000))
+		waiting = events_waiting(&f);
+	vdi_test_log("libvirt events waiting for the database: %ld", waiting);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 0));
+	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	vdi_test_log("database released");
+
+	/* The event was kept, not lost: disconnected, then idle_timeout later reclaimed and reset. */
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	check(waiting >= 1);
+	check(wait_admin_state(&f.d, id, "stopped", NULL, 90000));
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=idle-reclaim&object=desktop:%lld", (long long)id);
+	audit = admin_json(&f.d, "GET", path, NULL, 200);
+	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
+	json_decref(audit);
+	check_int_eq(events_waiting(&f), 0);
+	fixture_teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
+	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
 };
 
 int main(int argc, char **argv)
