@@ -14,7 +14,10 @@
  *    next ask gets a running desktop;
  *  - another process holds the database's write lock while a SPICE client
  *    goes away: the broker keeps libvirt's event and applies it once the
- *    lock is gone (disconnected, then reclaimed when idle).
+ *    lock is gone (disconnected, then reclaimed when idle);
+ *  - a running desktop's storage fills up: QEMU pauses the guest, the desktop
+ *    is in error with the reason and nobody gets it; with room again the
+ *    broker resumes it, the guest's write completes and it is free again.
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libvirt/libvirt.h>
 #include <sqlite3.h>
 
 #include "alloc.h"
@@ -360,11 +364,131 @@ static void test_disconnect_while_database_locked(void)
 	fixture_teardown(&f);
 }
 
+/* ---- a running desktop whose storage fills up ---------------------------------------------------- */
+
+/* The admin's view of the first desktop of pool in state (a new reference), or NULL after timeout_ms. */
+static json_t *wait_pool_desktop(struct fixture *f, const char *pool, const char *state, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+
+	do {
+		json_t *listing = fixture_desktops(f, pool), *dk, *found = NULL;
+		size_t i;
+
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+			if (!found && streq_ptr(json_string_value(json_object_get(dk, "state")), state))
+				found = json_incref(dk);
+		json_decref(listing);
+		if (found)
+			return found;
+		usleep(200 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return NULL;
+}
+
+/* libvirt's state and state reason of domain. */
+static void domain_state(const char *domain, int *state, int *reason)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	check(virDomainGetState(d, state, reason, 0) == 0);
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+static void test_paused_on_full_storage(void)
+{
+	struct fixture f;
+	struct user u1;
+	char cmd[1400], body[400], domain[128], path[160];
+	_cleanup_free_ char *console = vdi_calloc(16384, 1);
+	json_t *dk, *audit;
+	int64_t id;
+	int state, reason;
+
+	fixture_setup(&f, false, NULL);
+	/* The desktops' disks go to an 8 MiB file system; the spare's guest writes 24 MiB at boot. */
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=8m vdi-test-paused '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+	fixture_add_template(&f, "filling", " vdi.fill=24");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"template\":\"filling\",\"type\":\"pooled\",\"size\":1,\"prestart\":1,\"groups\":[\"lab\"]}",
+		 f.pool);
+	json_decref(admin_json(&f.d, "POST", "/api/v1/admin/pools", body, 201));
+
+	/* QEMU pauses the guest on the full disk: the admin sees the desktop in error, and why. */
+	dk = wait_pool_desktop(&f, f.pool, "error", FIXTURE_BOOT_MS);
+	if (!dk) {
+		json_t *listing = fixture_desktops(&f, f.pool);
+		_cleanup_free_ char *text = json_dumps(listing, JSON_INDENT(1));
+
+		vdi_test_fail(__FILE__, __LINE__, "the spare never went to error:\n%s", text);
+	}
+	id = json_integer_value(json_object_get(dk, "id"));
+	vdi_test_log("desktop %lld: %s", (long long)id, json_string_value(json_object_get(dk, "message")));
+	check_str_contains(json_string_value(json_object_get(dk, "message")), "paused by the hypervisor");
+	check(json_is_null(json_object_get(dk, "owner")));
+	json_decref(dk);
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_PAUSED);
+	check_int_eq(reason, VIR_DOMAIN_PAUSED_IOERROR);
+
+	/* The broker tries to resume it (every 10 s): QEMU stops it again at once, and libvirt now
+	 * says why.  It stays out of service. */
+	for (uint64_t end = vdi_test_now_ms() + 60000;; usleep(200 * 1000)) {
+		bool refined;
+
+		dk = wait_pool_desktop(&f, f.pool, "error", 0);
+		check(dk);
+		refined = strstr(json_string_value(json_object_get(dk, "message")) ?: "", "no space left") != NULL;
+		if (refined)
+			vdi_test_log("desktop %lld: %s", (long long)id, json_string_value(json_object_get(dk, "message")));
+		json_decref(dk);
+		if (refined)
+			break;
+		check(vdi_test_now_ms() < end);
+	}
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_PAUSED);
+	check_int_eq(reason, VIR_DOMAIN_PAUSED_IOERROR);
+
+	/* It is the pool's only desktop, and nobody gets it. */
+	fixture_login(&f, &u1, 1);
+	snprintf(path, sizeof(path), "/api/v1/pools/%s/desktop", f.pool);
+	expect_error(&f.d, &u1, "POST", path, NULL, 503, "pool exhausted");
+	check(wait_admin_state(&f.d, id, "error", NULL, 0));
+
+	/* Room again: the broker resumes it, the guest's write goes through, and it is free again. */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=128m '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+	vdi_test_log("the file system under the desktops' disks has room again");
+	check(wait_admin_state(&f.d, id, "free", NULL, 120000));
+	if (!test_console_wait(FIXTURE_URI, domain, "vdi-fill-done: 24", 120000, console, 16384))
+		vdi_test_fail(__FILE__, __LINE__, "the guest never finished its write:\n%s", console);
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_RUNNING);
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=resume&object=desktop:%lld", (long long)id);
+	audit = admin_json(&f.d, "GET", path, NULL, 200);
+	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
+	json_decref(audit);
+
+	/* Back in service: the next user gets it, running. */
+	check_int_eq(fixture_ask(&f, &u1, f.pool, 200), id);
+	check(wait_admin_state(&f.d, id, "assigned", "u01", 0));
+	fixture_teardown(&f);
+	snprintf(cmd, sizeof(cmd), "umount '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
 	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
+	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
 };
 
 int main(int argc, char **argv)
