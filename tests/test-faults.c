@@ -17,7 +17,9 @@
  *    lock is gone (disconnected, then reclaimed when idle);
  *  - a running desktop's storage fills up: QEMU pauses the guest, the desktop
  *    is in error with the reason and nobody gets it; with room again the
- *    broker resumes it, the guest's write completes and it is free again.
+ *    broker resumes it, the guest's write completes and it is free again;
+ *  - a desktop paused through libvirt (virsh suspend): in error, its owner's,
+ *    and back in service, in the state its SPICE client left it, when resumed.
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -33,6 +35,7 @@
 
 #include <jansson.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <sqlite3.h>
 
 #include "alloc.h"
@@ -483,12 +486,73 @@ static void test_paused_on_full_storage(void)
 	check_int_eq(system(cmd), 0);
 }
 
+/* Suspends (pause) or resumes domain through libvirt, as an admin with virsh would. */
+static void domain_pause(const char *domain, bool pause)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	if ((pause ? virDomainSuspend(d) : virDomainResume(d)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", pause ? "suspend" : "resume", domain, virGetLastErrorMessage());
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+static void test_paused_by_admin(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	char path[128], err[256], domain[128];
+	json_t *j = NULL, *dk;
+	int64_t id;
+	int fd;
+
+	fixture_setup(&f, false, NULL);
+	id = fixture_running_desktop(&f, &u1, 0);
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+
+	/* Paused through libvirt: out of service, still its owner's, and the admin sees why. */
+	domain_pause(domain, true);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+	dk = wait_pool_desktop(&f, f.pool, "error", 0);
+	check(dk);
+	check_str_contains(json_string_value(json_object_get(dk, "message")), "paused through libvirt");
+	json_decref(dk);
+	/* Its user goes away meanwhile; resumed, it is back to what it is then: disconnected. */
+	close(fd);
+	domain_pause(domain, false);
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+
+	/* Without the events (paused, then resumed, while the broker is down), reconcile finds both. */
+	stop_broker(&f.d);
+	domain_pause(domain, true);
+	run_broker(&f.d);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+	stop_broker(&f.d);
+	domain_pause(domain, false);
+	run_broker(&f.d);
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	fixture_teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
 	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
 	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
+	VDI_TEST_TIMEOUT(test_paused_by_admin, 600),
 };
 
 int main(int argc, char **argv)
