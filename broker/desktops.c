@@ -1178,9 +1178,10 @@ static bool store_may_retry(int r)
 static int handle_event(struct broker *b, struct queued_event *ev)
 {
 	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+	bool first = !ev->at;
 	int r = 0;
 
-	if (!ev->at)
+	if (first)
 		ev->at = broker_now();
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
@@ -1231,16 +1232,17 @@ static int handle_event(struct broker *b, struct queued_event *ev)
 		break;
 	}
 	case POOL_EVENT_HOST_LOST:
+		if (first)
+			vdi_warn("libvirt host %s went away; reconnecting", uri);
 		/* Its desktops are unavailable; new assignments go to the other hosts. */
 		r = broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
-		if (r >= 0)
-			vdi_warn("libvirt host %s went away; reconnecting", uri);
 		break;
 	case POOL_EVENT_HOST_BACK:
+		if (first)
+			vdi_info("libvirt host %s is back", uri);
 		r = broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
 		if (r < 0)
 			break;
-		vdi_info("libvirt host %s is back", uri);
 		b->desks->keeper_failures = 0;
 		b->desks->keeper_pause_until = 0;
 		broker_desks_reconcile(b);
