@@ -24,7 +24,8 @@
 #define KEEPER_PARALLEL 2
 /* Seconds between reconciles, and between sweeps of expired sessions. */
 #define RECONCILE_INTERVAL 60
-/* Events waiting for the loop; more are dropped (the next reconcile repairs what they would have). */
+/* Events waiting for the loop, and events the loop keeps while the database refuses their writes;
+ * more are dropped (the next reconcile repairs what it can of what they would have done). */
 #define EVENT_QUEUE_MAX 4096
 /* Seconds between looks at the hosts' free memory and templates. */
 #define HOST_LOOK_INTERVAL 10
@@ -40,11 +41,13 @@ enum desk_op {
 	OP_CHECK,     /* is it still running? (after a "stopped" event) */
 	OP_RECONCILE, /* list what libvirt holds */
 	OP_REBUILD,   /* delete what is left of a half-made clone, clone again (then start when job->start) */
+	OP_RESUME,    /* resume a desktop the hypervisor paused on a disk error, when that is gone */
 };
 
 static const char *const op_names[] = {
 	[OP_CREATE] = "create", [OP_START] = "start", [OP_RESET] = "reset", [OP_SHUTDOWN] = "stop",
 	[OP_DELETE] = "delete", [OP_CHECK] = "check", [OP_RECONCILE] = "reconcile", [OP_REBUILD] = "rebuild",
+	[OP_RESUME] = "resume",
 };
 
 struct host_listing {
@@ -72,6 +75,7 @@ struct desk_job {
 	int result;
 	int start_result;
 	enum pool_desktop_state state;
+	enum pool_pause_reason pause_reason; /* OP_RESUME: why it is paused (still) */
 	struct pool_error err;
 	/* OP_RECONCILE: one listing per host */
 	struct host_listing *listings;
@@ -83,6 +87,8 @@ struct queued_event {
 	char pool[40];
 	int64_t id;
 	size_t host;
+	enum pool_pause_reason pause_reason; /* POOL_EVENT_SUSPENDED */
+	int64_t at; /* when the loop first tried it (0: not yet): a retry records that time */
 };
 
 struct host_slot {
@@ -139,6 +145,11 @@ struct broker_desks {
 	struct queued_event *events;
 	size_t n_events;
 	unsigned long events_dropped;
+	/* The loop's own: events taken from the queue, in order, the first of which the database
+	 * refused (busy); they are tried again on the next wake or tick, before newer ones. */
+	struct queued_event *kept;
+	size_t n_kept;
+	bool events_waited; /* kept events were refused at the last try */
 };
 
 static void keeper_run(struct broker *b);
@@ -332,7 +343,7 @@ static json_t *desktop_row(struct broker *b, int64_t id)
 	json_t *rows = NULL, *row;
 
 	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent,"
+			       "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
 			       " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
 			       " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
@@ -372,6 +383,42 @@ static int job_template(struct desk_job *j, struct pool_template **ret)
 	};
 
 	return pool_template_new(&o, ret, &j->err);
+}
+
+/* A pause the broker undoes by itself once its cause is gone: a disk error (a full storage pool). */
+static bool pause_is_resumable(enum pool_pause_reason why)
+{
+	return why == POOL_PAUSE_NOSPACE || why == POOL_PAUSE_IOERROR;
+}
+
+/* A pause that takes the desktop out of service: all but libvirt's own, short ones. */
+static bool pause_is_halt(enum pool_pause_reason why)
+{
+	return why != POOL_PAUSE_NONE && why != POOL_PAUSE_LIBVIRT;
+}
+
+/* On a worker: resumes the desktop when it is paused on a disk error; j->state says what it is after. */
+static void job_resume(struct desk_job *j)
+{
+	struct pool_desktop_info info;
+
+	j->result = pool_desktop_get_info(j->host, j->domain, &info, &j->err);
+	if (j->result < 0)
+		return;
+	j->state = info.state;
+	j->pause_reason = info.pause_reason;
+	pool_desktop_info_finish(&info);
+	if (j->state != POOL_DESKTOP_PAUSED || !pause_is_resumable(j->pause_reason))
+		return;
+	j->result = pool_desktop_resume(j->host, j->domain, &j->err);
+	if (j->result >= 0) {
+		j->state = POOL_DESKTOP_RUNNING;
+		j->pause_reason = POOL_PAUSE_NONE;
+	} else if (j->result == -EAGAIN && pool_desktop_get_info(j->host, j->domain, &info, NULL) >= 0) {
+		/* Paused again: libvirt now tells a full disk from another error. */
+		j->pause_reason = info.pause_reason;
+		pool_desktop_info_finish(&info);
+	}
 }
 
 /* On a worker thread: the libvirt part. */
@@ -428,6 +475,9 @@ static void job_work(void *data)
 			j->state = info.state;
 			pool_desktop_info_finish(&info);
 		}
+		break;
+	case OP_RESUME:
+		job_resume(j);
 		break;
 	case OP_RECONCILE:
 		for (size_t i = 0; i < j->n_listings; i++) {
@@ -509,7 +559,7 @@ static void mark_running(struct broker *b, int64_t id)
 	(void)broker_store_exec(b->store,
 				"UPDATE desktops SET state = CASE WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
 				" assigned_at = CASE WHEN owner IS NULL THEN NULL ELSE ?2 END, last_disconnect = NULL,"
-				" message = NULL, updated = ?2 WHERE id = ?1",
+				" message = NULL, paused_from = NULL, updated = ?2 WHERE id = ?1",
 				"ii", id, now);
 }
 
@@ -519,9 +569,125 @@ static void mark_error(struct broker *b, struct desk_job *j, int r)
 
 	snprintf(detail, sizeof(detail), "%s failed: %s", op_names[j->op],
 		 j->err.message[0] ? j->err.message : strerror(-r));
-	(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'error', message = ?2, updated = ?3 WHERE id = ?1",
+	(void)broker_store_exec(b->store,
+				"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3 WHERE id = ?1",
 				"isi", j->id, detail, broker_now());
 	audit(b, j->actor, "error", j->id, detail);
+}
+
+/* ---- paused desktops ------------------------------------------------------------------------
+ *
+ * A desktop the hypervisor paused (a disk error: QEMU's werror=enospc on a full storage pool),
+ * or someone paused through libvirt, is out of service: state "error" with the reason in its
+ * message for admins, and "paused_from" keeps the state it goes back to (free, assigned,
+ * connected, disconnected) when it runs again.  Assignment never hands out an "error" desktop.
+ * The broker resumes those paused on a disk error (on each look at the hosts, every 10 s), and
+ * takes back any that runs again, whoever resumed it.  libvirt's own short pauses (start-up,
+ * migration, save, snapshot) are left alone: the desktop counts as running.
+ */
+
+static const char *pause_message(enum pool_pause_reason why)
+{
+	switch (why) {
+	case POOL_PAUSE_NOSPACE:
+		return "paused by the hypervisor: no space left for its disk (storage pool full); resumed when there is room";
+	case POOL_PAUSE_IOERROR:
+		return "paused by the hypervisor: I/O error on its disk (storage full?); resumed when the error is gone";
+	case POOL_PAUSE_USER:
+		return "paused through libvirt (virsh suspend?): back in service when resumed";
+	default:
+		return "paused by the hypervisor (watchdog, guest panic or a failed operation): resume it with virsh, or reset it";
+	}
+}
+
+/* Whether a row's desktop is paused out of service: "error" with the state to go back to. */
+static bool row_is_paused(json_t *row)
+{
+	return streq(jstr(row, "state"), "error") && jstr(row, "paused_from");
+}
+
+/* Takes a paused desktop out of service (row: its row, borrowed).  Returns < 0 when the write failed. */
+static int mark_paused(struct broker *b, json_t *row, enum pool_pause_reason why)
+{
+	const char *state = jstr(row, "state"), *msg = pause_message(why);
+	int64_t id = jint(row, "id");
+	int r;
+
+	if (row_is_paused(row)) {
+		if (streq(jstr(row, "message") ?: "", msg))
+			return 0;
+		return broker_store_exec(b->store, "UPDATE desktops SET message = ?2 WHERE id = ?1 AND state = 'error'", "is",
+					 id, msg);
+	}
+	/* A failed job's error is an admin's matter; a desktop on its way to a reset or delete is left to it. */
+	if (streq(state, "error") || streq(state, "resetting") || streq(state, "deleting"))
+		return 0;
+	r = broker_store_exec(b->store,
+			      "UPDATE desktops SET paused_from = CASE WHEN state IN ('free', 'assigned', 'connected', 'disconnected')"
+			      " THEN state WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
+			      " state = 'error', message = ?3, updated = ?4 WHERE id = ?1 AND state = ?2",
+			      "issi", id, state, msg, broker_now());
+	if (r > 0)
+		audit(b, "broker", "error", id, msg);
+	return r;
+}
+
+/* A paused desktop runs again: back to the state it had, its idle clock started afresh. */
+static int mark_unpaused(struct broker *b, int64_t id)
+{
+	int64_t now = broker_now();
+	int r = broker_store_exec(b->store,
+				  "UPDATE desktops SET state = paused_from, paused_from = NULL, message = NULL, updated = ?2,"
+				  " assigned_at = CASE WHEN paused_from = 'assigned' THEN ?2 ELSE assigned_at END,"
+				  " last_disconnect = CASE WHEN paused_from = 'disconnected' THEN ?2 ELSE last_disconnect END"
+				  " WHERE id = ?1 AND state = 'error' AND paused_from IS NOT NULL",
+				  "ii", id, now);
+
+	if (r > 0)
+		audit(b, "broker", "resume", id, "running again");
+	return r;
+}
+
+/* Resumes what the hypervisor paused on a disk error, and takes back what runs again (a worker each). */
+static void resume_paused(struct broker *b)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+
+	if (broker_store_query(b->store, &rows, "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL",
+			       NULL) <= 0)
+		return;
+	json_array_foreach(rows, i, row) {
+		_cleanup_json_ json_t *full = desktop_row(b, jint(row, "id"));
+		struct host_slot *slot = full ? slot_of(b, jstr(full, "host")) : NULL;
+
+		if (slot && pool_host_is_alive(slot->host) && !broker_desks_busy(b, jint(full, "id")))
+			(void)job_submit(b, OP_RESUME, jint(full, "id"), full, false, false, "broker");
+	}
+}
+
+/* On the loop: what an OP_RESUME found. */
+static void resume_done(struct broker *b, struct desk_job *j)
+{
+	_cleanup_json_ json_t *row = NULL;
+
+	if (j->result == -EAGAIN || (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED)) {
+		/* Still paused (the disk is still full, say): the reason may be known better now. */
+		row = desktop_row(b, j->id);
+		if (row && pause_is_halt(j->pause_reason))
+			(void)mark_paused(b, row, j->pause_reason);
+		vdi_debug("desktop %lld stays paused: %s", (long long)j->id,
+			  j->result < 0 ? j->err.message : pool_pause_reason_name(j->pause_reason));
+	} else if (j->result >= 0 && j->state == POOL_DESKTOP_RUNNING) {
+		(void)mark_unpaused(b, j->id);
+	} else if (j->result == -ENOENT || j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
+		/* It stopped meanwhile: what a stopped desktop of its former state becomes. */
+		if (mark_unpaused(b, j->id) > 0)
+			(void)handle_stopped(b, j->id);
+	} else if (j->result < 0) {
+		vdi_debug("desktop %lld: cannot resume: %s", (long long)j->id, j->err.message);
+	}
 }
 
 /* Deletes the pool when it is draining and empty. */
@@ -667,6 +833,9 @@ static void job_done(void *data, int cancelled)
 					     j->state != POOL_DESKTOP_PAUSED))
 			(void)handle_stopped(b, j->id);
 		break;
+	case OP_RESUME:
+		resume_done(b, j);
+		break;
 	case OP_RECONCILE:
 		d->reconciling = false;
 		if (!d->touched_lost)
@@ -721,7 +890,8 @@ int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "cannot start the work on it: %s", strerror(-r));
-		(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'error', message = ?2 WHERE id = ?1", "is",
+		(void)broker_store_exec(b->store,
+					"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL WHERE id = ?1", "is",
 					id, detail);
 		return r;
 	}
@@ -967,6 +1137,8 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
 	case POOL_EVENT_STOPPED:
 	case POOL_EVENT_CRASHED:
+	case POOL_EVENT_SUSPENDED:
+	case POOL_EVENT_RESUMED:
 	case POOL_EVENT_HOST_LOST:
 	case POOL_EVENT_HOST_BACK:
 		break;
@@ -981,6 +1153,8 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 		snprintf(q->pool, sizeof(q->pool), "%s", ev->pool ? ev->pool : "");
 		q->id = ev->desktop_id;
 		q->host = slot->index;
+		q->pause_reason = ev->pause_reason;
+		q->at = 0;
 		queued = true;
 	} else {
 		d->events_dropped++;
@@ -990,24 +1164,45 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 		broker_http_wake(d->b->http);
 }
 
-static void handle_event(struct broker *b, const struct queued_event *ev)
+/* A store write that may go through later: the database is locked by another process, or short of memory or disk. */
+static bool store_may_retry(int r)
 {
-	int64_t now = broker_now();
-	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+	return r == -EBUSY || r == -ENOMEM || r == -ENOSPC;
+}
 
+/*
+ * Applies one event to the store.  Returns < 0 when a write it needs failed
+ * in a way worth another try (the event is then kept, see events_apply());
+ * other failures are logged and the event is done with.
+ */
+static int handle_event(struct broker *b, struct queued_event *ev)
+{
+	const char *uri = pool_host_uri(b->desks->hosts[ev->host].host);
+	bool first = !ev->at;
+	int r = 0;
+
+	if (first)
+		ev->at = broker_now();
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
-		if (broker_store_exec(b->store,
-				      "UPDATE desktops SET state = 'connected', updated = ?2 WHERE id = ?1"
-				      " AND state IN ('assigned', 'disconnected') AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, now, ev->pool) > 0)
+		/* A paused desktop's SPICE clients come and go too: the state it goes back to follows them. */
+		r = broker_store_exec(b->store,
+				      "UPDATE desktops SET state = CASE state WHEN 'error' THEN 'error' ELSE 'connected' END,"
+				      " paused_from = CASE state WHEN 'error' THEN 'connected' ELSE paused_from END, updated = ?2"
+				      " WHERE id = ?1 AND (state IN ('assigned', 'disconnected') OR (state = 'error' AND"
+				      " paused_from IN ('assigned', 'disconnected'))) AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
+				      "iis", ev->id, ev->at, ev->pool);
+		if (r > 0)
 			vdi_debug("desktop %lld: a SPICE client connected", (long long)ev->id);
 		break;
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
-		if (broker_store_exec(b->store,
-				      "UPDATE desktops SET state = 'disconnected', last_disconnect = ?2, updated = ?2"
-				      " WHERE id = ?1 AND state = 'connected' AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, now, ev->pool) > 0)
+		r = broker_store_exec(b->store,
+				      "UPDATE desktops SET state = CASE state WHEN 'error' THEN 'error' ELSE 'disconnected' END,"
+				      " paused_from = CASE state WHEN 'error' THEN 'disconnected' ELSE paused_from END,"
+				      " last_disconnect = ?2, updated = ?2 WHERE id = ?1 AND (state = 'connected' OR"
+				      " (state = 'error' AND paused_from = 'connected')) AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
+				      "iis", ev->id, ev->at, ev->pool);
+		if (r > 0)
 			vdi_debug("desktop %lld: the SPICE client went away", (long long)ev->id);
 		break;
 	case POOL_EVENT_STOPPED:
@@ -1023,14 +1218,31 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 			(void)job_submit(b, OP_CHECK, ev->id, row, false, false, "broker");
 		break;
 	}
+	case POOL_EVENT_SUSPENDED:
+	case POOL_EVENT_RESUMED: {
+		/* A desktop with a job under way is judged when the job is done (reconcile, resume). */
+		_cleanup_json_ json_t *row = broker_desks_busy(b, ev->id) ? NULL : desktop_row(b, ev->id);
+
+		if (!row || !streq(jstr(row, "pool"), ev->pool))
+			break;
+		if (ev->type == POOL_EVENT_RESUMED)
+			r = mark_unpaused(b, ev->id);
+		else if (pause_is_halt(ev->pause_reason))
+			r = mark_paused(b, row, ev->pause_reason);
+		break;
+	}
 	case POOL_EVENT_HOST_LOST:
-		vdi_warn("libvirt host %s went away; reconnecting", uri);
+		if (first)
+			vdi_warn("libvirt host %s went away; reconnecting", uri);
 		/* Its desktops are unavailable; new assignments go to the other hosts. */
-		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
+		r = broker_store_exec(b->store, "UPDATE hosts SET up = 0 WHERE uri = ?1", "s", uri);
 		break;
 	case POOL_EVENT_HOST_BACK:
-		vdi_info("libvirt host %s is back", uri);
-		(void)broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
+		if (first)
+			vdi_info("libvirt host %s is back", uri);
+		r = broker_store_exec(b->store, "UPDATE hosts SET up = 1 WHERE uri = ?1", "s", uri);
+		if (r < 0)
+			break;
 		b->desks->keeper_failures = 0;
 		b->desks->keeper_pause_until = 0;
 		broker_desks_reconcile(b);
@@ -1039,25 +1251,64 @@ static void handle_event(struct broker *b, const struct queued_event *ev)
 	default:
 		break;
 	}
+	if (r < 0 && !store_may_retry(r)) {
+		vdi_warn("libvirt event %s of desktop %lld not applied: %s", pool_event_type_name(ev->type),
+			 (long long)ev->id, strerror(-r));
+		r = 0;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* Moves the queued events (as many as fit) behind those the loop kept; under the queue's lock. */
+static void events_take(struct broker_desks *d)
+{
+	size_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->n_events < EVENT_QUEUE_MAX - d->n_kept ? d->n_events : EVENT_QUEUE_MAX - d->n_kept;
+	memcpy(d->kept + d->n_kept, d->events, n * sizeof(*d->events));
+	memmove(d->events, d->events + n, (d->n_events - n) * sizeof(*d->events));
+	d->n_events -= n;
+	d->n_kept += n;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Applies the kept events in order.  The first one the database refuses, and
+ * all after it, stay for the next wake or tick: a desktop's events are never
+ * applied out of order, and one busy database costs one busy timeout per
+ * try, not one per event.
+ */
+static void events_apply(struct broker *b)
+{
+	struct broker_desks *d = b->desks;
+	size_t done = 0;
+	bool waited = d->events_waited;
+	int r = 0;
+
+	while (done < d->n_kept && (r = handle_event(b, &d->kept[done])) >= 0)
+		done++;
+	memmove(d->kept, d->kept + done, (d->n_kept - done) * sizeof(*d->kept));
+	d->n_kept -= done;
+	d->events_waited = d->n_kept > 0;
+	if (d->n_kept && !waited)
+		vdi_warn("the database refuses writes (%s): %zu libvirt events wait, and are tried again each second",
+			 strerror(-r), d->n_kept);
+	else if (!d->n_kept && waited)
+		vdi_info("the libvirt events that waited for the database are applied");
+}
+
+size_t broker_desks_events_waiting(struct broker *b)
+{
+	return b->desks->n_kept;
 }
 
 void broker_desks_wake(struct broker *b)
 {
-	struct broker_desks *d = b->desks;
-	struct queued_event *evs;
-	size_t n;
-
-	pthread_mutex_lock(&d->lock);
-	n = d->n_events;
-	evs = n ? malloc(n * sizeof(*evs)) : NULL;
-	if (evs)
-		memcpy(evs, d->events, n * sizeof(*evs));
-	if (evs || !n)
-		d->n_events = 0;
-	pthread_mutex_unlock(&d->lock);
-	for (size_t i = 0; evs && i < n; i++)
-		handle_event(b, &evs[i]);
-	free(evs);
+	events_take(b->desks);
+	/* While the database refuses them, the tick tries again (once a second), not every wake. */
+	if (!b->desks->events_waited)
+		events_apply(b);
 }
 
 /* ---- looking at the hosts ------------------------------------------------------------------ */
@@ -1133,6 +1384,8 @@ static void host_look(struct broker *b)
 	json_t *t;
 	bool fail = false;
 
+	/* The hosts' paused desktops are looked at too. */
+	resume_paused(b);
 	if (d->looking || broker_store_query(b->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
 		return;
 	n = json_array_size(tpls);
@@ -1280,8 +1533,8 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 				 pool_host_uri(b->desks->hosts[h].host), j->listings[h].err.message);
 
 	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, d.state, d.owner, d.host, p.name AS pool, p.persistent, p.draining,"
-			       " t.name AS template, t.disk_path, t.xml"
+			       "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
+			       " p.draining, t.name AS template, t.disk_path, t.xml"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
 			       NULL) < 0)
 		return;
@@ -1292,7 +1545,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		const char *state = jstr(row, "state");
 		size_t host = host_index(b, jstr(row, "host"));
 		const struct pool_desktop_info *dom;
-		bool has_overlay, running, persistent = jint(row, "persistent");
+		bool has_overlay, running, halted, persistent = jint(row, "persistent");
 		char name[128];
 
 		if (host >= j->n_listings || j->listings[host].result < 0 || stale(b, id) ||
@@ -1301,6 +1554,8 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		dom = find_domain(j, host, name);
 		has_overlay = find_overlay(j, host, name);
 		running = dom && (dom->state == POOL_DESKTOP_RUNNING || dom->state == POOL_DESKTOP_PAUSED);
+		/* Paused by a disk error, a person or a fault: not in service (libvirt's own pauses are). */
+		halted = dom && dom->state == POOL_DESKTOP_PAUSED && pause_is_halt(dom->pause_reason);
 
 		if (streq(state, "deleting")) {
 			(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
@@ -1314,7 +1569,8 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 				/* A user's disk may be in what is left: an admin decides. */
 				if (!streq(state, "error")) {
 					(void)broker_store_exec(b->store,
-								"UPDATE desktops SET state = 'error', message = ?2 WHERE id = ?1",
+								"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL"
+								" WHERE id = ?1",
 								"is", id, dom ? "its overlay is missing" : "its domain is missing");
 					audit(b, "reconcile", "error", id, dom ? "overlay missing" : "domain missing");
 					fixed++;
@@ -1324,6 +1580,16 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 				(void)broker_store_exec(b->store, "UPDATE desktops SET state = 'deleting' WHERE id = ?1", "i",
 							id);
 				(void)job_submit(b, OP_DELETE, id, row, false, false, "reconcile");
+				fixed++;
+			}
+		} else if (halted && !streq(state, "error") && !streq(state, "resetting")) {
+			if (mark_paused(b, row, dom->pause_reason) > 0)
+				fixed++;
+		} else if (row_is_paused(row)) {
+			/* Paused: the looks at the hosts resume it.  Running or stopped again: take it back. */
+			if (!halted && mark_unpaused(b, id) > 0) {
+				if (!running)
+					(void)handle_stopped(b, id);
 				fixed++;
 			}
 		} else if (streq(state, "provisioning")) {
@@ -1407,6 +1673,8 @@ void broker_desks_tick(struct broker *b)
 	int64_t now = broker_now();
 
 	(void)broker_store_audit_flush(b->store);
+	if (d->n_kept)
+		events_apply(b); /* those the database refused: before anything reads the state they set */
 	idle_reclaim(b, now);
 	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
@@ -1499,10 +1767,11 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 	d->b = b;
 	pthread_mutex_init(&d->lock, NULL);
 	d->events = vdi_calloc(EVENT_QUEUE_MAX, sizeof(struct queued_event));
+	d->kept = vdi_calloc(EVENT_QUEUE_MAX, sizeof(struct queued_event));
 	for (char **u = b->cfg.libvirt.hosts; u && *u; u++)
 		n++;
 	d->hosts = vdi_calloc(n ? n : 1, sizeof(struct host_slot));
-	if (!d->events || !d->hosts) {
+	if (!d->events || !d->kept || !d->hosts) {
 		broker_desks_free(d);
 		return -ENOMEM;
 	}
@@ -1565,6 +1834,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	}
 	free(d->hosts);
 	free(d->events);
+	free(d->kept);
 	free(d->busy.ids);
 	free(d->touched.ids);
 	pthread_mutex_destroy(&d->lock);

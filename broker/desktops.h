@@ -35,6 +35,9 @@ void broker_desks_stop_events(struct broker_desks *d);
 void broker_desks_wake(struct broker *b);
 void broker_desks_tick(struct broker *b);
 
+/* libvirt events the loop keeps because the database refused their writes (tried again each tick). */
+size_t broker_desks_events_waiting(struct broker *b);
+
 /* Starts a reconcile now (also done at start and every minute). */
 void broker_desks_reconcile(struct broker *b);
 

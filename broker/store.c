@@ -118,6 +118,8 @@ static const char *const migrations[] = {
 	"  up INTEGER NOT NULL DEFAULT 1 CHECK (up IN (0, 1)),"
 	"  draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1)));"
 	"CREATE INDEX desktops_host ON desktops(host);",
+	/* 4 -> 5: a desktop the hypervisor paused is in "error" while paused; the state it goes back to. */
+	"ALTER TABLE desktops ADD COLUMN paused_from TEXT;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

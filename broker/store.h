@@ -21,7 +21,7 @@
 struct broker_store;
 
 /* The schema version this code writes; older files are migrated on open. */
-#define BROKER_STORE_SCHEMA_VERSION 4
+#define BROKER_STORE_SCHEMA_VERSION 5
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
 int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen);

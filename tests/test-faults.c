@@ -11,7 +11,15 @@
  *    persistent one is marked stopped, stays its owner's and starts again;
  *  - the storage pool's file system full: the user's desktop cannot be made,
  *    the audit log says why, nothing is left over; with space again the
- *    next ask gets a running desktop.
+ *    next ask gets a running desktop;
+ *  - another process holds the database's write lock while a SPICE client
+ *    goes away: the broker keeps libvirt's event and applies it once the
+ *    lock is gone (disconnected, then reclaimed when idle);
+ *  - a running desktop's storage fills up: QEMU pauses the guest, the desktop
+ *    is in error with the reason and nobody gets it; with room again the
+ *    broker resumes it, the guest's write completes and it is free again;
+ *  - a desktop paused through libvirt (virsh suspend): in error, its owner's,
+ *    and back in service, in the state its SPICE client left it, when resumed.
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -21,13 +29,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <sqlite3.h>
 
 #include "alloc.h"
 #include "desktop-fixture.h"
 #include "harness.h"
+#include "spice-link.h"
+#include "token.h"
 #include "vmpool-test.h"
 
 #define BOOT_MS 180000
@@ -267,10 +282,277 @@ static void test_storage_full(void)
 	check_int_eq(system(cmd), 0);
 }
 
+/* ---- libvirt events while another process holds the database --------------------------------- */
+
+/* The broker's vdi_events_waiting gauge (from /metrics on the admin socket); -1 when it has none. */
+static long events_waiting(struct fixture *f)
+{
+	struct http_reply r = admin_req(&f->d, "GET", "/metrics", NULL);
+	const char *p = r.status == 200 ? strstr(r.body, "\nvdi_events_waiting ") : NULL;
+	long n = p ? strtol(p + strlen("\nvdi_events_waiting "), NULL, 10) : -1;
+
+	http_reply_finish(&r);
+	return n;
+}
+
+/* A SPICE client that stays: logs into the desktop's main channel with the console's ticket. */
+static int spice_client_open(const char *target, const char *password)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct spice_link_result res;
+	int fd;
+
+	check(startswith(target, "unix:") && strlen(target + 5) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, target + 5);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(fd >= 0);
+	check(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	/* The probe closes what it is given: a duplicate, so that the connection stays open. */
+	check_ok(spice_link_probe_fd(dup(fd), password, 10000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, SPICE_LINK_OK);
+	return fd;
+}
+
+static void test_disconnect_while_database_locked(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	char path[128], err[256];
+	json_t *j = NULL, *audit;
+	sqlite3 *db = NULL;
+	long waiting = -1;
+	int64_t id;
+	int fd;
+
+	fixture_setup(&f, false, NULL);
+	id = fixture_running_desktop(&f, &u1, 20);
+
+	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+
+	/* Another process takes the database's write lock; the client goes away meanwhile. */
+	check_int_eq(sqlite3_open_v2(f.d.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	close(fd);
+	vdi_test_log("database locked; the SPICE client of desktop %lld went away", (long long)id);
+	/* The broker has the event and could not write it (it says so in /metrics). */
+	for (uint64_t end = vdi_test_now_ms() + 30000; waiting < 1 && vdi_test_now_ms() < end; usleep(100 * 1000))
+		waiting = events_waiting(&f);
+	vdi_test_log("libvirt events waiting for the database: %ld", waiting);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 0));
+	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	vdi_test_log("database released");
+
+	/* The event was kept, not lost: disconnected, then idle_timeout later reclaimed and reset. */
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	check(waiting >= 1);
+	check(wait_admin_state(&f.d, id, "stopped", NULL, 90000));
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=idle-reclaim&object=desktop:%lld", (long long)id);
+	audit = admin_json(&f.d, "GET", path, NULL, 200);
+	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
+	json_decref(audit);
+	check_int_eq(events_waiting(&f), 0);
+	fixture_teardown(&f);
+}
+
+/* ---- a running desktop whose storage fills up ---------------------------------------------------- */
+
+/* The admin's view of the first desktop of pool in state (a new reference), or NULL after timeout_ms. */
+static json_t *wait_pool_desktop(struct fixture *f, const char *pool, const char *state, unsigned timeout_ms)
+{
+	uint64_t end = vdi_test_now_ms() + timeout_ms;
+
+	do {
+		json_t *listing = fixture_desktops(f, pool), *dk, *found = NULL;
+		size_t i;
+
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+			if (!found && streq_ptr(json_string_value(json_object_get(dk, "state")), state))
+				found = json_incref(dk);
+		json_decref(listing);
+		if (found)
+			return found;
+		usleep(200 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return NULL;
+}
+
+/* libvirt's state and state reason of domain. */
+static void domain_state(const char *domain, int *state, int *reason)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	check(virDomainGetState(d, state, reason, 0) == 0);
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+static void test_paused_on_full_storage(void)
+{
+	struct fixture f;
+	struct user u1;
+	char cmd[1400], body[400], domain[128], path[160];
+	_cleanup_free_ char *console = vdi_calloc(16384, 1);
+	json_t *dk, *audit;
+	int64_t id;
+	int state, reason;
+
+	fixture_setup(&f, false, NULL);
+	/* The desktops' disks go to an 8 MiB file system; the spare's guest writes 24 MiB at boot. */
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=8m vdi-test-paused '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+	fixture_add_template(&f, "filling", " vdi.fill=24");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"template\":\"filling\",\"type\":\"pooled\",\"size\":1,\"prestart\":1,\"groups\":[\"lab\"]}",
+		 f.pool);
+	json_decref(admin_json(&f.d, "POST", "/api/v1/admin/pools", body, 201));
+
+	/* QEMU pauses the guest on the full disk: the admin sees the desktop in error, and why. */
+	dk = wait_pool_desktop(&f, f.pool, "error", FIXTURE_BOOT_MS);
+	if (!dk) {
+		json_t *listing = fixture_desktops(&f, f.pool);
+		_cleanup_free_ char *text = json_dumps(listing, JSON_INDENT(1));
+
+		vdi_test_fail(__FILE__, __LINE__, "the spare never went to error:\n%s", text);
+	}
+	id = json_integer_value(json_object_get(dk, "id"));
+	vdi_test_log("desktop %lld: %s", (long long)id, json_string_value(json_object_get(dk, "message")));
+	check_str_contains(json_string_value(json_object_get(dk, "message")), "paused by the hypervisor");
+	check(json_is_null(json_object_get(dk, "owner")));
+	json_decref(dk);
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_PAUSED);
+	check_int_eq(reason, VIR_DOMAIN_PAUSED_IOERROR);
+
+	/* The broker tries to resume it (every 10 s): QEMU stops it again at once, and libvirt now
+	 * says why.  It stays out of service. */
+	for (uint64_t end = vdi_test_now_ms() + 60000;; usleep(200 * 1000)) {
+		bool refined;
+
+		dk = wait_pool_desktop(&f, f.pool, "error", 0);
+		check(dk);
+		refined = strstr(json_string_value(json_object_get(dk, "message")) ?: "", "no space left") != NULL;
+		if (refined)
+			vdi_test_log("desktop %lld: %s", (long long)id, json_string_value(json_object_get(dk, "message")));
+		json_decref(dk);
+		if (refined)
+			break;
+		check(vdi_test_now_ms() < end);
+	}
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_PAUSED);
+	check_int_eq(reason, VIR_DOMAIN_PAUSED_IOERROR);
+
+	/* It is the pool's only desktop, and nobody gets it. */
+	fixture_login(&f, &u1, 1);
+	snprintf(path, sizeof(path), "/api/v1/pools/%s/desktop", f.pool);
+	expect_error(&f.d, &u1, "POST", path, NULL, 503, "pool exhausted");
+	check(wait_admin_state(&f.d, id, "error", NULL, 0));
+
+	/* Room again: the broker resumes it, the guest's write goes through, and it is free again. */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=128m '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+	vdi_test_log("the file system under the desktops' disks has room again");
+	check(wait_admin_state(&f.d, id, "free", NULL, 120000));
+	if (!test_console_wait(FIXTURE_URI, domain, "vdi-fill-done: 24", 120000, console, 16384))
+		vdi_test_fail(__FILE__, __LINE__, "the guest never finished its write:\n%s", console);
+	domain_state(domain, &state, &reason);
+	check_int_eq(state, VIR_DOMAIN_RUNNING);
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=resume&object=desktop:%lld", (long long)id);
+	audit = admin_json(&f.d, "GET", path, NULL, 200);
+	check_int_eq(json_array_size(json_object_get(audit, "audit")), 1);
+	json_decref(audit);
+
+	/* Back in service: the next user gets it, running. */
+	check_int_eq(fixture_ask(&f, &u1, f.pool, 200), id);
+	check(wait_admin_state(&f.d, id, "assigned", "u01", 0));
+	fixture_teardown(&f);
+	snprintf(cmd, sizeof(cmd), "umount '%s'", f.images);
+	check_int_eq(system(cmd), 0);
+}
+
+/* Suspends (pause) or resumes domain through libvirt, as an admin with virsh would. */
+static void domain_pause(const char *domain, bool pause)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	if ((pause ? virDomainSuspend(d) : virDomainResume(d)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", pause ? "suspend" : "resume", domain, virGetLastErrorMessage());
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+static void test_paused_by_admin(void)
+{
+	struct fixture f;
+	struct user u1;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	char path[128], err[256], domain[128];
+	json_t *j = NULL, *dk;
+	int64_t id;
+	int fd;
+
+	fixture_setup(&f, false, NULL);
+	id = fixture_running_desktop(&f, &u1, 0);
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+
+	/* Paused through libvirt: out of service, still its owner's, and the admin sees why. */
+	domain_pause(domain, true);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+	dk = wait_pool_desktop(&f, f.pool, "error", 0);
+	check(dk);
+	check_str_contains(json_string_value(json_object_get(dk, "message")), "paused through libvirt");
+	json_decref(dk);
+	/* Its user goes away meanwhile; resumed, it is back to what it is then: disconnected. */
+	close(fd);
+	domain_pause(domain, false);
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+
+	/* Without the events (paused, then resumed, while the broker is down), reconcile finds both. */
+	stop_broker(&f.d);
+	domain_pause(domain, true);
+	run_broker(&f.d);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+	stop_broker(&f.d);
+	domain_pause(domain, false);
+	run_broker(&f.d);
+	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	fixture_teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
+	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
+	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
+	VDI_TEST_TIMEOUT(test_paused_by_admin, 600),
 };
 
 int main(int argc, char **argv)

@@ -676,6 +676,51 @@ static void test_first_clone_validates_template(void)
 	pool_host_free(host);
 }
 
+/* A desktop paused through libvirt: why, resumed, and what resume says of one that is not running. */
+static void test_desktop_pause_and_resume(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_desktop_info info;
+	struct pool_error err = { { 0 } };
+	virConnectPtr c;
+	virDomainPtr d;
+
+	check_ok(pool_desktop_create(host, t, "sales", 7, &err));
+	check_ok(pool_desktop_start(host, "vdi-sales-7", &err));
+	check_ok(pool_desktop_get_info(host, "vdi-sales-7", &info, &err));
+	check_int_eq(info.pause_reason, POOL_PAUSE_NONE);
+	pool_desktop_info_finish(&info);
+
+	c = virConnectOpen(TEST_URI);
+	check(c);
+	d = virDomainLookupByName(c, "vdi-sales-7");
+	check(d);
+	check(virDomainSuspend(d) == 0);
+	check_ok(pool_desktop_get_info(host, "vdi-sales-7", &info, &err));
+	check_int_eq(info.state, POOL_DESKTOP_PAUSED);
+	check_int_eq(info.pause_reason, POOL_PAUSE_USER);
+	pool_desktop_info_finish(&info);
+
+	check_ok(pool_desktop_resume(host, "vdi-sales-7", &err));
+	check_ok(pool_desktop_get_info(host, "vdi-sales-7", &info, &err));
+	check_int_eq(info.state, POOL_DESKTOP_RUNNING);
+	check_int_eq(info.pause_reason, POOL_PAUSE_NONE);
+	pool_desktop_info_finish(&info);
+	check_ok(pool_desktop_resume(host, "vdi-sales-7", &err)); /* running already: fine */
+
+	check_ok(pool_desktop_destroy(host, "vdi-sales-7", &err));
+	check_int_eq(pool_desktop_resume(host, "vdi-sales-7", &err), -ESRCH);
+	check_str_contains(err.message, "not running");
+	check_int_eq(pool_desktop_resume(host, "vdi-sales-8", &err), -ENOENT);
+
+	virDomainFree(d);
+	virConnectClose(c);
+	check_ok(pool_desktop_delete(host, "vdi-sales-7", &err));
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 static void test_events(void)
 {
 	struct pool_host *host = test_host();
@@ -730,6 +775,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_lifecycle),
 	VDI_TEST(test_desktop_errors),
 	VDI_TEST(test_first_clone_validates_template),
+	VDI_TEST(test_desktop_pause_and_resume),
 	VDI_TEST(test_events),
 };
 

@@ -501,6 +501,94 @@ const char *pool_desktop_state_name(enum pool_desktop_state s)
 	}
 }
 
+const char *pool_pause_reason_name(enum pool_pause_reason r)
+{
+	switch (r) {
+	case POOL_PAUSE_NONE:
+		return "not paused";
+	case POOL_PAUSE_NOSPACE:
+		return "no space left for its disk";
+	case POOL_PAUSE_IOERROR:
+		return "an I/O error on its disk";
+	case POOL_PAUSE_USER:
+		return "paused through libvirt";
+	case POOL_PAUSE_LIBVIRT:
+		return "an operation of libvirt";
+	default:
+		return "watchdog, guest panic or a failed operation";
+	}
+}
+
+/* Whether any disk of dom reports "no space" (virDomainGetDiskErrors). */
+static bool disk_out_of_space(virDomainPtr dom)
+{
+	virDomainDiskError errors[16];
+	bool full = false;
+	int n = virDomainGetDiskErrors(dom, errors, ELEMENTSOF(errors), 0);
+
+	for (int i = 0; i < n; i++) {
+		full = full || errors[i].error == VIR_DOMAIN_DISK_ERROR_NO_SPACE;
+		free(errors[i].disk);
+	}
+	return full;
+}
+
+/* Why dom is paused, from its state and state reason (virDomainGetState). */
+static enum pool_pause_reason map_pause(virDomainPtr dom, int state, int reason)
+{
+	if (state == VIR_DOMAIN_PMSUSPENDED)
+		return POOL_PAUSE_OTHER;
+	if (state != VIR_DOMAIN_PAUSED)
+		return POOL_PAUSE_NONE;
+	switch (reason) {
+	case VIR_DOMAIN_PAUSED_IOERROR:
+		return disk_out_of_space(dom) ? POOL_PAUSE_NOSPACE : POOL_PAUSE_IOERROR;
+	case VIR_DOMAIN_PAUSED_USER:
+		return POOL_PAUSE_USER;
+	case VIR_DOMAIN_PAUSED_MIGRATION:
+	case VIR_DOMAIN_PAUSED_SAVE:
+	case VIR_DOMAIN_PAUSED_DUMP:
+	case VIR_DOMAIN_PAUSED_FROM_SNAPSHOT:
+	case VIR_DOMAIN_PAUSED_SHUTTING_DOWN:
+	case VIR_DOMAIN_PAUSED_SNAPSHOT:
+	case VIR_DOMAIN_PAUSED_STARTING_UP:
+	case VIR_DOMAIN_PAUSED_POSTCOPY:
+		return POOL_PAUSE_LIBVIRT;
+	default:
+		return POOL_PAUSE_OTHER;
+	}
+}
+
+int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	int state, reason, r;
+	uint64_t end;
+
+	r = open_desktop(host, domain, &conn, &dom, err);
+	if (r < 0)
+		return r;
+	if (virDomainGetState(dom, &state, &reason, 0) < 0)
+		return pool_error_libvirt(err, "cannot query desktop %s", domain);
+	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED)
+		return 0;
+	if (state != VIR_DOMAIN_PAUSED)
+		return pool_error_set(err, -ESRCH, "desktop %s is not running", domain);
+	if (virDomainResume(dom) < 0)
+		return pool_error_libvirt(err, "cannot resume desktop %s", domain);
+	/* QEMU retries the requests it stopped on when it runs again, and fails them at once when
+	 * their cause is still there. */
+	for (end = now_ms() + 1000; now_ms() < end; usleep(50 * 1000)) {
+		if (virDomainGetState(dom, &state, &reason, 0) < 0)
+			return pool_error_libvirt(err, "cannot query desktop %s", domain);
+		if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED)
+			return pool_error_set(err, -EAGAIN, "desktop %s paused again: %s", domain,
+					      pool_pause_reason_name(map_pause(dom, state, reason)));
+	}
+	return 0;
+}
+
 static enum pool_desktop_state map_state(int state)
 {
 	switch (state) {
@@ -552,6 +640,7 @@ static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct po
 		return pool_error_libvirt(err, "cannot query desktop %s", virDomainGetName(dom));
 	}
 	info->state = map_state(state);
+	info->pause_reason = map_pause(dom, state, reason);
 	info->domain = strdup(virDomainGetName(dom));
 	if (virDomainGetUUIDString(dom, uuid) == 0)
 		info->uuid = strdup(uuid);

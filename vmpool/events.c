@@ -98,11 +98,30 @@ void pool_host_set_event_handler(struct pool_host *host,
 	pthread_mutex_unlock(&host->event_lock);
 }
 
-static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_event_type type, int detail)
+/* Why a VIR_DOMAIN_EVENT_SUSPENDED event paused the domain. */
+static enum pool_pause_reason suspended_reason(int detail)
+{
+	switch (detail) {
+	case VIR_DOMAIN_EVENT_SUSPENDED_IOERROR:
+		return POOL_PAUSE_IOERROR;
+	case VIR_DOMAIN_EVENT_SUSPENDED_PAUSED:
+		return POOL_PAUSE_USER;
+	case VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED:
+	case VIR_DOMAIN_EVENT_SUSPENDED_RESTORED:
+	case VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT:
+	case VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY:
+		return POOL_PAUSE_LIBVIRT;
+	default:
+		return POOL_PAUSE_OTHER;
+	}
+}
+
+static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_event_type type, int detail,
+			enum pool_pause_reason why)
 {
 	const char *name = virDomainGetName(dom);
 	char pool[64];
-	struct pool_event ev = { .type = type, .domain = name, .pool = pool, .detail = detail };
+	struct pool_event ev = { .type = type, .domain = name, .pool = pool, .detail = detail, .pause_reason = why };
 
 	/* Only vdi's domains: the name says so without a round trip to libvirtd. */
 	if (!name || pool_domain_name_parse(name, pool, sizeof(pool), &ev.desktop_id) < 0)
@@ -112,6 +131,7 @@ static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_even
 
 static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
+	enum pool_pause_reason why = POOL_PAUSE_NONE;
 	enum pool_event_type type;
 
 	(void)conn;
@@ -126,8 +146,12 @@ static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int det
 		type = POOL_EVENT_STARTED;
 		break;
 	case VIR_DOMAIN_EVENT_SUSPENDED:
+		type = POOL_EVENT_SUSPENDED;
+		why = suspended_reason(detail);
+		break;
 	case VIR_DOMAIN_EVENT_PMSUSPENDED:
 		type = POOL_EVENT_SUSPENDED;
+		why = POOL_PAUSE_OTHER;
 		break;
 	case VIR_DOMAIN_EVENT_RESUMED:
 		type = POOL_EVENT_RESUMED;
@@ -144,7 +168,7 @@ static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int det
 	default:
 		return 0;
 	}
-	emit_domain(opaque, dom, type, detail);
+	emit_domain(opaque, dom, type, detail, why);
 	return 0;
 }
 
@@ -172,7 +196,7 @@ static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
 	default:
 		return;
 	}
-	emit_domain(opaque, dom, type, phase);
+	emit_domain(opaque, dom, type, phase, POOL_PAUSE_NONE);
 }
 
 int pool_events_register(struct pool_host *host, virConnectPtr conn, int ret_ids[2])

@@ -113,12 +113,26 @@ enum pool_event_type {
 
 const char *pool_event_type_name(enum pool_event_type type);
 
+/* Why a domain is paused (what libvirt's state reason or event detail says). */
+enum pool_pause_reason {
+	POOL_PAUSE_NONE,    /* not paused */
+	POOL_PAUSE_NOSPACE, /* QEMU stopped it on a disk write that found no space (werror=enospc, QEMU's default) */
+	POOL_PAUSE_IOERROR, /* QEMU stopped it on another disk error (or libvirt cannot say which) */
+	POOL_PAUSE_USER,    /* someone paused it through libvirt (virsh suspend) */
+	POOL_PAUSE_LIBVIRT, /* libvirt paused it for an operation of its own, which resumes it: start-up,
+			     * migration, save, dump, snapshot */
+	POOL_PAUSE_OTHER,   /* watchdog, guest panic, a failed operation, a guest asleep (S3), unknown */
+};
+
+const char *pool_pause_reason_name(enum pool_pause_reason r);
+
 struct pool_event {
 	enum pool_event_type type;
 	const char *domain; /* NULL for host events */
 	const char *pool;   /* parsed from the domain name */
 	int64_t desktop_id;
 	int detail;         /* libvirt's event detail, for logs */
+	enum pool_pause_reason pause_reason; /* POOL_EVENT_SUSPENDED: why (NOSPACE is never told here: IOERROR) */
 };
 
 /*
@@ -199,6 +213,16 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool_error *err);
 
 /*
+ * Resumes a paused desktop (virDomainResume) and watches it for a second:
+ * QEMU retries the disk requests it stopped on, and stops again at once
+ * when their cause (a full storage pool, say) is still there.  Returns 0
+ * when it runs (also when it was running already), -EAGAIN when it paused
+ * again (err says why), -ESRCH when it is not running at all, -ENOENT,
+ * -ENOTCONN, -EIO.  Blocks on libvirt.
+ */
+int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_error *err);
+
+/*
  * Stops the desktop if running, discards its overlay and creates a fresh
  * one backed by t (which may be a newer publication of the template).  The
  * domain stays defined and stopped.
@@ -237,6 +261,7 @@ struct pool_desktop_info {
 	char *template_name;
 	char *overlay_path;
 	enum pool_desktop_state state;
+	enum pool_pause_reason pause_reason; /* POOL_DESKTOP_PAUSED: why (NONE otherwise) */
 };
 
 /* Fills *ret with the state of one of vdi's domains. Free with pool_desktop_info_finish(). */

@@ -74,6 +74,9 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 		label(f, pool_host_uri(host));
 		fprintf(f, "\"} %d\n", pool_host_is_alive(host) ? 1 : 0);
 	}
+	fprintf(f, "# HELP vdi_events_waiting libvirt events kept while the database refuses their writes.\n"
+		   "# TYPE vdi_events_waiting gauge\nvdi_events_waiting %zu\n",
+		broker_desks_events_waiting(b));
 	fwrite(h1, 1, l1, f);
 	fwrite(h2, 1, l2, f);
 	if (fclose(f) != 0) {
