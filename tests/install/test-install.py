@@ -364,6 +364,14 @@ def main():
         ok(state == "assigned" and virsh("domstate", domain).strip() == "running",
            "the user gets a desktop, running in the container's libvirtd (%s %s)" % (status, got)) or \
             note(journal("vdi-broker")[-3000:])
+        # docs/templates.md: the template's disk is used in place, as the overlay's backing file,
+        # and libvirt hands it to QEMU's user while a desktop runs on it.
+        vols = [line.split()[-1] for line in virsh("vol-list", "vdi-" + TAG).splitlines() if line.strip()]
+        info = json.loads(c("qemu-img", "info", "-U", "--output=json", vols[0]).stdout) if vols else {}
+        owner = c("stat", "-c", "%U:%G", "/var/lib/vdi/templates/golden.qcow2").stdout.strip()
+        ok(info.get("backing-filename") == "/var/lib/vdi/templates/golden.qcow2" and owner == "libvirt-qemu:libvirt-qemu",
+           "the desktop's overlay has the template's disk itself as backing file, owned by libvirt-qemu while "
+           "the desktop runs (%s, %s)" % (info.get("backing-filename"), owner))
         status, con, _ = http(port, "POST", "/desktops/%s/console" % did, cookie=cookie, csrf=me.get("csrf"))
         said = spice_through_gateway(gw_port, did, con.get("token", "")) if status == 200 else "console %d" % status
         ok(said == "desktop answered", "its SPICE console answers through the unprivileged gateway (%s)" % said) or \
@@ -377,6 +385,8 @@ def main():
                                      TAG in c("vdictl", "pool", "list").stdout):
             time.sleep(0.5)
         c("vdictl", "template", "remove", "golden")
+        note("the template's disk, its desktops gone: %s" %
+             c("stat", "-c", "%U:%G", "/var/lib/vdi/templates/golden.qcow2").stdout.strip())
         left = [d for d in virsh("list", "--all", "--name").split() if d.startswith("vdi-%s-" % TAG)]
         volumes = virsh("vol-list", "vdi-" + TAG).split()
         ok(not left and not volumes and TAG not in c("vdictl", "pool", "list").stdout,
