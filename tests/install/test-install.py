@@ -403,9 +403,11 @@ def main():
            c("test", "-f", "/etc/vdi/vdi.conf", check=False).returncode == 0 and
            c("test", "-f", "/etc/vdi/token.key", check=False).returncode == 0,
            "apt-get remove: programs gone, configuration and key kept")
-        c("rm", dropin)   # the admin's own file (docs/install.md)
         c("apt-get", "-y", "-q", "purge", *PACKAGES)
-        ok(c("test", "-e", "/etc/vdi", check=False).returncode != 0, "apt-get purge: /etc/vdi (configuration, key) is gone")
+        left = c("find", "/etc/vdi", check=False).stdout.split()
+        ok(left == ["/etc/vdi", "/etc/vdi/vdi.conf.d", dropin],
+           "apt-get purge: the configuration and the key are gone, the admin's drop-in stays (%s)" % left)
+        c("rm", "-r", "/etc/vdi")   # as docs/install.md says
         ok(c("test", "-e", "/var/lib/vdi", check=False).returncode != 0 and not any(installed(p) for p in PACKAGES),
            "and so are the database and /var/lib/vdi; dpkg knows none of the packages")
         ok(c("test", "-e", "/lib/systemd/system/vdi-broker.service", check=False).returncode != 0, "the units are gone")
