@@ -38,12 +38,25 @@ USER = "vdiit%d" % os.getpid()
 PASSWORD = "It-%d-pw!" % os.getpid()
 SHARED = "/srv/vdi-it"           # the test's files, bound into the container
 UNITS = ("vdi-broker", "vdi-gateway")
-# The highest overall exposure systemd-analyze security may rate each unit (0 best, 10 worst).
-# The units rate 2.8 and 1.9 today: what is left is what each daemon needs (the broker runs as
-# root for pam_unix and libvirt's socket and keeps the DAC capabilities to set up the SPICE
-# socket directories; both use the network). The limits are those levels rounded up to the next
-# 0.1 step of any single setting systemd rates, so dropping any one hardening line fails.
-EXPOSURE_MAX = {"vdi-broker": 2.9, "vdi-gateway": 2.0}
+# systemd-analyze security rates each unit's settings (✓ or ✗) and sums them into an exposure
+# level, 0 best, 10 worst. A unit may fail only the checks listed here, what each daemon needs:
+# both use the network and unix sockets, run in the host's root with its /proc, devices and
+# users (the broker's PAM and libvirt; the gateway's SPICE sockets, through QEMU's group); the
+# broker runs as root (pam_unix, libvirt's socket) with the DAC capabilities and chown, netlink
+# (libvirt, PAM's audit), a read-only /home (PAM modules may read there) and a group-readable
+# umask for its sockets' directories. Any other ✗ fails the test: dropping any one hardening
+# line of either unit does (tried one by one), but the broker's UMask= and ProtectHome=, whose
+# checks are ✗ already. The levels are today's (2.8 and 1.9), the most allowed.
+COMMON_X = {"SystemCallFilter=~@resources", "SystemCallFilter=~@privileged", "RootDirectory=/RootImage=",
+            "PrivateMounts=", "RestrictAddressFamilies=~AF_UNIX", "RestrictAddressFamilies=~AF_(INET|INET6)",
+            "ProtectProc=", "ProcSubset=", "PrivateNetwork=", "PrivateUsers=", "DeviceAllow=", "IPAddressDeny="}
+ALLOWED_X = {
+    "vdi-broker": COMMON_X | {"User=/DynamicUser=", "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
+                              "CapabilityBoundingSet=~CAP_(CHOWN|FSETID|SETFCAP)", "CapabilityBoundingSet=~CAP_AUDIT_*",
+                              "RestrictAddressFamilies=~AF_NETLINK", "ProtectHome=", "UMask="},
+    "vdi-gateway": COMMON_X | {"RemoveIPC=", "SupplementaryGroups="},
+}
+EXPOSURE_MAX = {"vdi-broker": 2.8, "vdi-gateway": 1.9}
 n = failed = 0
 
 
@@ -269,8 +282,10 @@ def main():
             r = c("systemd-analyze", "security", "--offline=true", "--no-pager", path, check=False)
             m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
             level = float(m.group(1)) if m else 99
-            ok(level <= EXPOSURE_MAX[u], "systemd-analyze security rates %s at %.1f, at most %.1f" %
-               (u, level, EXPOSURE_MAX[u])) or note(r.stdout + r.stderr)
+            failing = {line.split()[1] for line in r.stdout.splitlines() if line.startswith("\u2717 ")}
+            ok(m and level <= EXPOSURE_MAX[u] and failing <= ALLOWED_X[u],
+               "systemd-analyze security rates %s at %.1f (at most %.1f), failing only the allowed checks "
+               "(others: %s)" % (u, level, EXPOSURE_MAX[u], sorted(failing - ALLOWED_X[u]))) or note(r.stdout + r.stderr)
         r = c("vdi-broker", "--check-config", check=False)
         ok(r.returncode == 0 and "configuration OK" in r.stdout and "/etc/vdi/vdi.conf" in r.stdout,
            "vdi-broker --check-config accepts the shipped /etc/vdi/vdi.conf") or note(r.stdout + r.stderr)
