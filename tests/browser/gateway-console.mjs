@@ -189,7 +189,8 @@ async function main() {
 					await sleep(100);
 				const s = await state();
 				check(s.connects >= 3 && s.state === 'connected' && tokens.length >= 3,
-					`refused once, it connects again (${JSON.stringify(s)}, ${tokens.length} tokens; console: ${JSON.stringify(logged.slice(-12))}; gateway: ${readFileSync(join(dir, "gateway.log"), "utf8").slice(-1500)})`);
+					`refused once, it connects again (${JSON.stringify(s)}, ${tokens.length} tokens; ` +
+					`console: ${JSON.stringify(logged.slice(-12))}; gateway: ${readFileSync(join(dir, 'gateway.log'), 'utf8').slice(-1500)})`);
 				const log = readFileSync(join(dir, 'gateway.log'), 'utf8');
 				check(/refused WebSocket from .*: expired/.test(log), 'the gateway refused the expired token');
 				// spice-html5 did report the refused socket, and its URL, with the token hidden.
