@@ -260,6 +260,7 @@ void vdi_config_finish(struct vdi_config *cfg)
 		else if (keys[i].parse != parse_uint)
 			free(*(char **)field);
 	}
+	strv_free(cfg->files);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -448,12 +449,31 @@ static int read_file(const char *path, char **ret, char *err, size_t errlen)
 	return 0;
 }
 
+/* Appends a copy of path to cfg->files. */
+static int note_file(struct vdi_config *cfg, const char *path)
+{
+	size_t n = 0;
+	char **files;
+
+	while (cfg->files && cfg->files[n])
+		n++;
+	files = vdi_reallocarray(cfg->files, n + 2, sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	cfg->files = files;
+	files[n + 1] = NULL;
+	files[n] = strdup(path);
+	return files[n] ? 0 : -ENOMEM;
+}
+
 static int apply_file(struct vdi_config *cfg, const char *path, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	int r = read_file(path, &text, err, errlen);
 
-	return r < 0 ? r : vdi_config_apply_string(cfg, text, path, err, errlen);
+	if (r >= 0)
+		r = vdi_config_apply_string(cfg, text, path, err, errlen);
+	return r < 0 ? r : note_file(cfg, path);
 }
 
 static int cmp_names(const void *a, const void *b)

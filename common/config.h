@@ -50,6 +50,7 @@ struct vdi_config {
 		char *key_file;
 		uint64_t ttl;                /* seconds */
 	} tokens;
+	char **files;                        /* NULL-terminated: the files vdi_config_load read, in order */
 };
 
 /* Fills cfg with the defaults. Returns 0 or -ENOMEM. */
@@ -60,8 +61,9 @@ void vdi_config_finish(struct vdi_config *cfg);
 
 /*
  * Sets the defaults, reads path (which must exist: -ENOENT otherwise) and
- * then every <path>.d/NAME.conf.  On failure cfg holds no allocations and err
- * (errlen bytes) names the file, line and key.
+ * then every <path>.d/NAME.conf; cfg->files lists the files read, in the
+ * order read.  On failure cfg holds no allocations and err (errlen bytes)
+ * names the file, line and key.
  */
 int vdi_config_load(const char *path, struct vdi_config *cfg, char *err, size_t errlen);
 

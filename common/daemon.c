@@ -41,8 +41,10 @@ int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config
 		return -1;
 	}
 	if (check_only) {
+		printf("configuration OK, read in this order:\n");
+		for (char **f = cfg->files; f && *f; f++)
+			printf("  %s\n", *f);
 		vdi_config_finish(cfg);
-		printf("%s: configuration OK\n", path);
 		return 0;
 	}
 	return 1;

@@ -211,6 +211,8 @@ static void test_load_with_dropins(void)
 	/* No drop-in directory: fine. */
 	check_ok(vdi_config_load(main_path, &c, err, sizeof(err)));
 	check_str_eq(c.pam.service, "main");
+	check(c.files && c.files[0] && !c.files[1]);
+	check_str_eq(c.files[0], main_path);
 	vdi_config_finish(&c);
 
 	snprintf(dir, sizeof(dir), "%s.d", main_path);
@@ -223,13 +225,18 @@ static void test_load_with_dropins(void)
 	check_str_eq(c.pam.service, "twenty");  /* 20-b after 10-a */
 	check_str_eq(c.pam.admin_group, "g10");
 	check_int_eq(c.tokens.ttl, 10);          /* from the main file */
+	/* Every file read, in the order read: what --check-config prints. */
+	check(c.files && c.files[0] && c.files[1] && c.files[2] && !c.files[3]);
+	check_str_eq(c.files[0], main_path);
+	check_str_contains(c.files[1], "/vdi.conf.d/10-a.conf");
+	check_str_contains(c.files[2], "/vdi.conf.d/20-b.conf");
 	vdi_config_finish(&c);
 
 	/* The same key in two files is fine (later wins); an error in a drop-in names that file. */
 	free(write_conf("vdi.conf.d/40-bad.conf", "[tokens]\n\nttl = many\n"));
 	check_err(vdi_config_load(main_path, &c, err, sizeof(err)), EINVAL);
 	check_str_contains(err, "vdi.conf.d/40-bad.conf:3: [tokens] ttl: expected a whole number");
-	check(c.pam.service == NULL); /* nothing left allocated on failure */
+	check(c.pam.service == NULL && c.files == NULL); /* nothing left allocated on failure */
 }
 
 static void test_missing_and_odd_files(void)

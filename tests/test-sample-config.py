@@ -5,7 +5,8 @@
 #   - vdi-broker --check-config and vdi-gateway --check-config accept it as shipped;
 #   - it names every key the code knows (common/config.c), each in its own section, and the man
 #     page vdi.conf(5) documents the same keys;
-#   - with every key uncommented (the defaults it shows) it is still accepted.
+#   - with every key uncommented (the defaults it shows) it is still accepted;
+#   - --check-config names every file it read, the main file and then each drop-in in order.
 # TAP on stdout.
 import os
 import re
@@ -44,7 +45,7 @@ def sample_keys(text):
     return keys
 
 
-print("1..5")
+print("1..6")
 text = open(sample).read()
 ok(check_config(broker, sample), "vdi-broker --check-config accepts the sample")
 ok(check_config(gateway, sample), "vdi-gateway --check-config accepts the sample")
@@ -70,4 +71,16 @@ try:
     ok(check_config(broker, f.name), "with every key uncommented (the defaults shown) it is accepted")
 finally:
     os.unlink(f.name)
+with tempfile.TemporaryDirectory() as d:
+    main = os.path.join(d, "vdi.conf")
+    open(main, "w").write(text)
+    os.mkdir(main + ".d")
+    for name, body in (("20-b.conf", "[tokens]\nttl = 20\n"), ("10-a.conf", "[tokens]\nttl = 10\n"),
+                       ("30-c.conf.off", "[tokens]\nttl = 30\n")):
+        open(os.path.join(main + ".d", name), "w").write(body)
+    r = subprocess.run([broker, "--check-config", "--config", main], capture_output=True, text=True)
+    named = [line.strip() for line in r.stdout.splitlines()[1:]]
+    want = [main, main + ".d/10-a.conf", main + ".d/20-b.conf"]
+    ok(r.returncode == 0 and "configuration OK" in r.stdout and named == want,
+       "--check-config names every file it read, in order (%r)" % r.stdout)
 sys.exit(1 if failed else 0)

@@ -9,6 +9,44 @@
 import * as Spice from '/spice-html5/main.js';
 import { $, api, header, show, whoami } from '/api.js';
 
+// spice-html5 writes its WebSocket's URL to the browser's console when the socket fails
+// (spiceconn.js: "Can't connect to websocket on URL: …", "Unable to connect to …"), and that URL
+// holds the console token (GET /spice?token=T).  So spice-html5 is given the URL with the token
+// hidden, and the sockets it opens connect to the real one, whose url they also show hidden.
+const HIDDEN = 'hidden';
+const realUrls = new Map();   // the URL shown (token hidden) -> the real one, of the latest token
+
+function hideToken(url) {
+	try {
+		const u = new URL(url);
+		if (!u.searchParams.has('token'))
+			return String(url);
+		u.searchParams.set('token', HIDDEN);
+		return u.href;
+	} catch (e) {
+		return String(url);
+	}
+}
+
+const PageWebSocket = window.WebSocket;
+window.WebSocket = class extends PageWebSocket {
+	constructor(url, protocols) {
+		super(realUrls.get(String(url)) ?? url, protocols);
+	}
+
+	get url() {
+		return hideToken(super.url);
+	}
+};
+
+// The URL to give spice-html5 for a token's URL.
+function shownUrl(url) {
+	const shown = hideToken(url);
+	realUrls.clear();
+	realUrls.set(shown, url);
+	return shown;
+}
+
 const id = new URLSearchParams(location.search).get('id');
 const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
 let failures = 0;
@@ -125,7 +163,7 @@ async function connect() {
 	const connection = vc.connects;
 	try {
 		vc.conn = new Spice.SpiceMainConn({
-			uri: r.json.url,
+			uri: shownUrl(r.json.url),
 			password: r.json.password,
 			screen_id: 'spice-screen',
 			onsuccess: () => {

@@ -33,6 +33,36 @@ export function serveConsole() {
 	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/*
+ * Serves the real pages (web/) and /spice-html5/* on 127.0.0.1, any port, with api(req, body)
+ * answering /api/v1/... in the broker's place: it returns [status, json].
+ */
+export function serveWeb(api) {
+	const web = normalize(join(new URL('.', import.meta.url).pathname, '..', '..', 'web'));
+	const server = createServer((req, res) => {
+		const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+		if (path.startsWith('/api/v1/')) {
+			let body = '';
+			req.on('data', (d) => { body += d; });
+			req.on('end', () => {
+				const [status, json] = api(req.method, path.slice('/api/v1'.length), body);
+				res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+			});
+			return;
+		}
+		const file = path.startsWith('/spice-html5/') ? normalize(join(SPICE_HTML5, path.slice('/spice-html5/'.length)))
+			: normalize(join(web, path));
+		if (!(file.startsWith(SPICE_HTML5 + '/') || file.startsWith(web + '/')) || !existsSync(file) ||
+		    !statSync(file).isFile()) {
+			res.writeHead(404).end();
+			return;
+		}
+		res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+		res.end(readFileSync(file));
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
 export function consoleUrl(server, uri, password) {
 	return `http://127.0.0.1:${server.address().port}/console.html?uri=${encodeURIComponent(uri)}` +
 		`&password=${encodeURIComponent(password)}`;
