@@ -424,11 +424,15 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 			 const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
 {
 	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
-				    *q_count = NULL, *q_new = NULL, *q_owned = NULL;
+				    *q_count = NULL, *q_new = NULL, *q_owned = NULL, *q_broken = NULL;
 	int64_t pool_id, size, max_per_user, count = 0, owned = 0, id = -1;
+	bool persistent;
 	int r;
 
-	if ((r = prepare(s, "SELECT id, size, max_per_user FROM pools WHERE name = ?1 AND draining = 0", &q_pool)) < 0 ||
+	if ((r = prepare(s, "SELECT id, size, max_per_user, persistent FROM pools WHERE name = ?1 AND draining = 0",
+			 &q_pool)) < 0 ||
+	    (r = prepare(s, "SELECT id, message FROM desktops WHERE pool_id = ?1 AND owner = ?2 AND state = 'error'"
+			    " ORDER BY id LIMIT 1", &q_broken)) < 0 ||
 	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND owner = ?2"
 			    " AND state NOT IN ('deleting', 'error')", &q_owned)) < 0 ||
 	    (r = prepare(s, "SELECT id, state FROM desktops WHERE pool_id = ?1 AND owner = ?2"
@@ -455,6 +459,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	pool_id = sqlite3_column_int64(q_pool, 0);
 	size = sqlite3_column_int64(q_pool, 1);
 	max_per_user = sqlite3_column_int64(q_pool, 2);
+	persistent = sqlite3_column_int64(q_pool, 3) != 0;
 
 	/* One more desktop for this user: only below max_per_user. */
 	if (want_new) {
@@ -482,6 +487,22 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	}
 	if (r != SQLITE_DONE)
 		return db_fail(s, r, err, errlen, "cannot read desktops");
+	/* A persistent desktop out of service stays the user's: no second one with another disk. */
+	if (persistent && !want_new) {
+		sqlite3_bind_int64(q_broken, 1, pool_id);
+		sqlite3_bind_text(q_broken, 2, user, -1, SQLITE_STATIC);
+		r = sqlite3_step(q_broken);
+		if (r == SQLITE_ROW) {
+			const char *why = (const char *)sqlite3_column_text(q_broken, 1);
+
+			set_err(err, errlen, "your desktop %lld in pool \"%s\" is out of service (%s); an administrator"
+				" can repair or reset it", (long long)sqlite3_column_int64(q_broken, 0), pool,
+				why ? why : "error");
+			return -EHOSTDOWN;
+		}
+		if (r != SQLITE_DONE)
+			return db_fail(s, r, err, errlen, "cannot read desktops");
+	}
 
 	/* 2. A free running desktop, 3. a free stopped one. */
 	for (int pass = 0; pass < 2; pass++) {

@@ -218,6 +218,39 @@ static void test_assignment_order(void)
 	broker_store_close(s);
 }
 
+/* A persistent desktop in "error" (paused on a full disk, say) stays its owner's: no second one. */
+static void test_persistent_desktop_in_error(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "mine", .template_name = "golden", .size = 4, .max_per_user = 1,
+				     .persistent = true };
+	struct broker_assignment a;
+	char err[256];
+
+	add_template(s);
+	check_ok(broker_store_add_pool(s, &d, NOW, err, sizeof(err)));
+	add_pool(s, "shared", 4);
+	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, updated, message) VALUES"
+		  " (1, 1, 'error', 'ann', 0, 'paused by the hypervisor: no space left'),"
+		  " (2, 2, 'error', 'ann', 0, 'paused by the hypervisor: no space left')");
+	check_err(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)), EHOSTDOWN);
+	check_str_contains(err, "your desktop 1 in pool \"mine\" is out of service (paused by the hypervisor");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE pool_id = 1"), 1);
+	/* Another user of that pool, and ann in a pooled pool, are served as before. */
+	check_ok(broker_store_assign(s, "mine", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
+	check_ok(broker_store_assign(s, "shared", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
+	check(a.desktop_id != 2);
+	/* Once it is repaired, it is hers again. */
+	sql(path, "UPDATE desktops SET state = 'stopped', message = NULL WHERE id = 1");
+	check_ok(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
+	broker_store_close(s);
+}
+
 /* Free desktops on hosts that are down or being drained are passed over; new ones go to new_host. */
 static void test_assignment_across_hosts(void)
 {
@@ -401,6 +434,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_templates_and_pools),
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_assignment_across_hosts),
+	VDI_TEST(test_persistent_desktop_in_error),
 	VDI_TEST(test_twenty_users_ten_desktops),
 	VDI_TEST(test_state_changes_and_audit),
 };

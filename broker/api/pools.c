@@ -124,6 +124,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 		goto out;
 	case -ENOSPC:
 	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
 		broker_req_reply_error(req, 503, "%s", err);
 		goto out;
 	case -EDQUOT:
