@@ -546,7 +546,7 @@ static long relays_bound_kib(int n)
 
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's redzones and shadow memory on top (its quarantine is off for these tests). */
-	kib = 2 * kib + 64 * 1024;
+	kib = 2 * kib + 16 * 1024;
 #endif
 	return kib;
 }
@@ -895,7 +895,7 @@ static void test_thousand_connections(void)
 	vdi_test_log("gateway RSS %ld KiB before, %ld KiB more with %d relays (%ld KiB each)", before, grown, N,
 		     grown / N);
 #if defined(__SANITIZE_ADDRESS__)
-	check(grown < 2 * (N * 64 + RELAY_SLACK_KIB) + 64 * 1024);
+	check(grown < 2 * (N * 64 + RELAY_SLACK_KIB) + 16 * 1024);
 #else
 	check(grown < N * 64 + RELAY_SLACK_KIB);
 #endif
