@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -286,6 +287,33 @@ static void make_disk(const char *path)
 	check_int_eq(system(cmd), 0);
 }
 
+/* One number from the broker's store, read beside the running daemon. */
+static long long store_int(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static long long store_int(struct daemon *d, const char *fmt, ...)
+{
+	_cleanup_free_ char *q = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&q, fmt, ap);
+	va_end(ap);
+	check(r > 0);
+	check(sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		vdi_test_fail(__FILE__, __LINE__, "%s: %s", q, sqlite3_errmsg(db));
+	check(sqlite3_step(st) == SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 static void setup_pools(struct daemon *d)
 {
 	char body[1024], disk[512];
@@ -314,7 +342,7 @@ static void test_assignment_policy(void)
 	struct daemon d;
 	struct user ann, bob, adm;
 	json_t *j;
-	int64_t ann_id, bob_id, second;
+	int64_t ann_id, bob_id, first, second;
 	char path[128];
 
 	start_broker(&d, NULL);
@@ -345,11 +373,25 @@ static void test_assignment_policy(void)
 	json_decref(j);
 	/* max_per_user = 1 in lab: no second one; 2 in staffonly. */
 	expect_error(&d, &ann, "POST", "/api/v1/pools/lab/desktop", "{\"new\":true}", 409, "the most it allows");
-	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", NULL, NULL), 202);
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", NULL, &j), 202);
+	first = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
 	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", "{\"new\":true}", &j), 202);
 	second = json_integer_value(json_object_get(j, "id"));
 	json_decref(j);
 	expect_error(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", "{\"new\":true}", 409, "you have 2 desktops");
+	/* Two of them, both hers, both up, in the store and in her listing. */
+	check(first > 0 && second > 0 && first != second && first != ann_id && second != ann_id);
+	check(wait_desktop_state(&d, &ann, first, "assigned", 10000));
+	check(wait_desktop_state(&d, &ann, second, "assigned", 10000));
+	check_int_eq(store_int(&d,
+			       "SELECT count(*) FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.name = 'staffonly'"
+			       " AND d.owner = 'ann' AND d.state = 'assigned' AND d.id != %lld",
+			       (long long)ann_id),
+		     2);
+	check_int_eq(user_req(&d, &ann, "GET", "/api/v1/desktops", NULL, &j), 200);
+	check_int_eq(json_array_size(json_object_get(j, "desktops")), 3);
+	json_decref(j);
 
 	/* lab holds 2: bob gets the second, adm is refused. */
 	check_int_eq(user_req(&d, &bob, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
@@ -556,8 +598,27 @@ static void test_admin_api(void)
 	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/reset", (long long)id);
 	json_decref(admin_json(&d, "POST", path, NULL, 202));
 	check(wait_admin_state(&d, id, "stopped", NULL, 10000));
+	check_int_eq(store_int(&d, "SELECT count(*) FROM desktops WHERE id = %lld AND state = 'stopped' AND owner IS NULL"
+				   " AND assigned_at IS NULL", (long long)id), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'reset' AND object = 'desktop:%lld'",
+			       (long long)id), 1);
 	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld", (long long)id);
 	json_decref(admin_json(&d, "DELETE", path, NULL, 202));
+	/* Deleted: gone from the store and the listing once libvirt's domain is gone, and audited. */
+	for (uint64_t end = vdi_test_now_ms() + 10000;
+	     store_int(&d, "SELECT count(*) FROM desktops WHERE id = %lld", (long long)id) > 0; usleep(50 * 1000))
+		check(vdi_test_now_ms() < end);
+	j = admin_json(&d, "GET", "/api/v1/admin/desktops?pool=lab", NULL, 200);
+	{
+		size_t i;
+		json_t *dk;
+
+		json_array_foreach(json_object_get(j, "desktops"), i, dk)
+			check(json_integer_value(json_object_get(dk, "id")) != id);
+	}
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'delete' AND object = 'desktop:%lld'",
+			       (long long)id), 1);
 
 	/* Deleting pools drains them; then the template can go. */
 	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"prestart\":0}", 200));
@@ -567,12 +628,11 @@ static void test_admin_api(void)
 
 		json_decref(admin_json(&d, "DELETE", "/api/v1/admin/pools/staffonly", NULL, 200));
 		json_decref(admin_json(&d, "DELETE", "/api/v1/admin/pools/admins", NULL, 200));
-		{
-			struct http_reply r = admin_req(&d, "DELETE", "/api/v1/admin/pools/lab", NULL);
-
-			check(r.status == 200 || r.status == 202);
-			http_reply_finish(&r);
-		}
+		/* lab still has its spare: it drains (202), then goes by itself. */
+		j = admin_json(&d, "DELETE", "/api/v1/admin/pools/lab", NULL, 202);
+		check(json_is_true(json_object_get(j, "draining")));
+		check(json_integer_value(json_object_get(j, "desktops")) >= 1);
+		json_decref(j);
 		while (n > 0 && vdi_test_now_ms() < end) {
 			j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
 			n = json_array_size(json_object_get(j, "pools"));
@@ -581,6 +641,11 @@ static void test_admin_api(void)
 		}
 		check_int_eq(n, 0);
 	}
+	/* Nothing of the pools is left in the store; lab's drain ended with the broker deleting it. */
+	check_int_eq(store_int(&d, "SELECT count(*) FROM desktops"), 0);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools"), 0);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-delete' AND object = 'lab'"
+				   " AND actor = 'broker' AND detail = 'drained'"), 1);
 	json_decref(admin_json(&d, "DELETE", "/api/v1/admin/templates/golden", NULL, 200));
 	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=pool-delete", NULL, 200);
 	check(json_array_size(json_object_get(j, "audit")) >= 3);

@@ -30,9 +30,22 @@ def ok(cond, what):
     return cond
 
 
+class VirshError(Exception):
+    pass
+
+
 def virsh(*args):
+    """virsh's output; VirshError when it fails (an unanswered question is not an empty answer)."""
     r = subprocess.run(["virsh", "-q", "-c", "qemu:///system", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise VirshError("virsh %s: exit status %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
     return r.stdout
+
+
+def demo_in_libvirt(tag):
+    """The demo's domains and whether its storage pool exists, as libvirt says."""
+    domains = [d for d in virsh("list", "--all", "--name").split() if d.startswith("vdi-%s-" % tag)]
+    return domains, "vdi-demo-" + tag in virsh("pool-list", "--all", "--name").split()
 
 
 def free_port():
@@ -79,7 +92,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_PRELOAD", "MALLOC_"))}
     env.update(VDI_DEMO_DIR=tmp, VDI_DEMO_PORT=str(port), VDI_DEMO_GATEWAY_PORT=str(gw_port),
                VDI_DEMO_POOL=tag, VDI_DEMO_STORAGE_POOL="vdi-demo-" + tag, VDI_DEMO_BUILD=build)
-    print("1..8", flush=True)
+    print("1..9", flush=True)
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(source)
@@ -100,15 +113,28 @@ def main():
        "the demo pool has a desktop started ahead (%s)" % pools)
     status, got, _ = api(port, "POST", "/pools/%s/desktop" % tag, cookie=cookie, csrf=me.get("csrf"))
     ok(status == 200 and got.get("state") == "assigned", "Connect gets it at once (%d %s)" % (status, got))
-    ok(virsh("domstate", "vdi-%s-%s" % (tag, got.get("id"))).strip() == "running", "its domain runs")
+    try:
+        state = virsh("domstate", "vdi-%s-%s" % (tag, got.get("id"))).strip()
+    except VirshError as e:
+        state = str(e)
+    ok(state == "running", "its domain runs (%s)" % state)
+    # The same questions as after Ctrl-C, while the demo runs: they see its domain and storage pool.
+    try:
+        domains, storage = demo_in_libvirt(tag)
+        ok(bool(domains) and storage, "libvirt lists the demo's domains %s and its storage pool" % domains)
+    except VirshError as e:
+        ok(False, "libvirt lists the demo's domains and storage pool: %s" % e)
 
     os.write(fd, b"\x03")   # Ctrl-C, as typed: SIGINT to the terminal's foreground process group
     out = read_until(fd, out, None, 300)
     _, st = os.waitpid(pid, 0)
     ok(os.waitstatus_to_exitcode(st) == 130, "Ctrl-C ends the demo (exit status %d)" % os.waitstatus_to_exitcode(st))
-    left = [d for d in virsh("list", "--all", "--name").split() if d.startswith("vdi-%s-" % tag)]
-    ok(not left and "vdi-demo-" + tag not in virsh("pool-list", "--all", "--name"),
-       "no domain and no storage pool of the demo is left (%s)" % left)
+    try:
+        left, storage = demo_in_libvirt(tag)
+        ok(not left and not storage,
+           "no domain and no storage pool of the demo is left (%s%s)" % (left, ", the storage pool" if storage else ""))
+    except VirshError as e:
+        ok(False, "no domain and no storage pool of the demo is left: %s" % e)
     daemons = subprocess.run(["pgrep", "-f", "--config %s/vdi.conf" % tmp], capture_output=True, text=True).stdout
     ok(not daemons.strip(), "vdi-broker and vdi-gateway are gone")
     subprocess.run(["rm", "-rf", tmp])

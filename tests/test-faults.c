@@ -115,7 +115,21 @@ static void test_libvirtd_killed_during_provisioning(void)
 	check(libvirtd > 0);
 	check(kill(libvirtd, SIGKILL) == 0);
 	vdi_test_log("libvirtd (pid %d) killed while the pool was being made", (int)libvirtd);
-	usleep(2000 * 1000);
+	/* The broker sees the host down: not alive, or (where a service manager restarts libvirtd
+	 * at once) connected again after it was lost. */
+	for (end = vdi_test_now_ms() + 30000;; usleep(50 * 1000)) {
+		json_t *host;
+		bool down;
+
+		hosts = admin_json(&f.d, "GET", "/api/v1/admin/hosts", NULL, 200);
+		host = json_array_get(json_object_get(hosts, "hosts"), 0);
+		down = json_is_false(json_object_get(host, "alive")) ||
+		       json_integer_value(json_object_get(host, "reconnects")) >= 1;
+		json_decref(hosts);
+		if (down)
+			break;
+		check(vdi_test_now_ms() < end);
+	}
 	check_alive(&f.d);
 	libvirt_host("start");
 

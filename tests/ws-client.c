@@ -14,8 +14,6 @@
 
 #include "random.h"
 
-static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static int send_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -50,6 +48,7 @@ int ws_client_open_with(struct ws_client *ws, int port, const char *path, const 
 	int r;
 
 	memset(ws, 0, sizeof(*ws));
+	pthread_mutex_init(&ws->send_lock, NULL);
 	ws->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ws->fd < 0)
 		return -errno;
@@ -159,9 +158,9 @@ static int send_frame(struct ws_client *ws, unsigned opcode, const void *data, s
 	memcpy(buf + h, mask, 4);
 	for (size_t i = 0; i < len; i++)
 		buf[h + 4 + i] = ((const uint8_t *)data)[i] ^ mask[i & 3];
-	pthread_mutex_lock(&send_lock);
+	pthread_mutex_lock(&ws->send_lock);
 	r = send_all(ws->fd, buf, h + 4 + len);
-	pthread_mutex_unlock(&send_lock);
+	pthread_mutex_unlock(&ws->send_lock);
 	free(buf);
 	return r;
 }

@@ -7,6 +7,7 @@
  * Enough to drive vdi-gateway the way spice-html5 does.
  */
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@ struct ws_client {
 	char body[1024];       /* the reply's body when it was refused */
 	uint8_t *pending;      /* bytes read past the handshake */
 	size_t pending_len;
+	pthread_mutex_t send_lock; /* one frame at a time: a sender and pongs from the receiver */
 };
 
 /*
