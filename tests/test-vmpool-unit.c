@@ -759,8 +759,10 @@ static void test_events(void)
 	check(strstr(log.text, ":test:") == NULL);
 	check(strstr(log.text, "suspended:") == NULL && strstr(log.text, "resumed:") == NULL);
 
-	/* After NULL, no more calls: none for vdi-ev-7, defined then.  A handler set afterwards gets
-	 * vdi-ev-8's event, which came later, and nothing of vdi-ev-7's. */
+	/* Once set_event_handler() returns, the old handler is never called again: not for vdi-ev-7,
+	 * defined while there was none, nor for vdi-ev-8, defined under a new handler, whose arrival
+	 * there says that libvirt has delivered everything before it.  (vdi-ev-7's own event may
+	 * reach the new handler: libvirt dispatches it after it was queued.) */
 	pool_host_set_event_handler(host, NULL, NULL);
 	pthread_mutex_lock(&log.lock);
 	log.text[0] = '\0';
@@ -772,7 +774,6 @@ static void test_events(void)
 		pool_host_set_event_handler(host, test_event_record, &later);
 		check_ok(pool_desktop_create(host, t, "ev", 8, NULL));
 		check(test_event_wait(&later, "defined:vdi-ev-8:ev:8", 5000));
-		check(strstr(later.text, "vdi-ev-7") == NULL);
 		pool_host_set_event_handler(host, NULL, NULL);
 	}
 	check_str_eq(log.text, "");
