@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "log.h"
@@ -62,7 +62,7 @@ static void on_tick(void *userdata)
 
 int64_t broker_now(void)
 {
-	return (int64_t)time(NULL);
+	return vdi_clock_steady();
 }
 
 int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
@@ -77,6 +77,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	}
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	(void)broker_now(); /* the steady clock starts from the wall clock now */
 
 	r = broker_store_open(b->cfg.database.path, &b->store, err, errlen);
 	if (r < 0)

@@ -37,6 +37,16 @@ int broker_run(struct broker *b);
 void broker_stop(struct broker *b);
 int broker_port(struct broker *b);
 
+/*
+ * The broker's clock: unix seconds on the steady clock (common/clock.h), the wall clock at
+ * the broker's start plus the monotonic time since.  Every time the broker stores or keeps
+ * to judge a duration by (sessions' created and expires, desktops' assigned_at,
+ * last_disconnect and updated, lockouts, the lifecycle's intervals) is on this clock, so that
+ * a jump of the wall clock while it runs moves none of them.  What only people read (the
+ * audit log, templates' and pools' created, hosts' looked_at) and what other programs judge
+ * (console tokens, SPICE tickets) is on the wall clock (vdi_clock_wall()); steady times are
+ * shown plus vdi_clock_steady_offset().
+ */
 int64_t broker_now(void);
 
 /*

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -92,7 +93,7 @@ struct host_slot {
 	bool draining;         /* an admin is emptying it: nothing new goes there (table hosts) */
 	/* From the last look (every HOST_LOOK_INTERVAL s, on a worker): */
 	bool looked;
-	int64_t looked_at;     /* unix seconds */
+	int64_t looked_at;     /* unix seconds, on the wall clock (shown only) */
 	uint64_t free_memory;  /* bytes */
 	char **templates;      /* names of the templates whose disk it reads; NULL-terminated */
 	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
@@ -133,7 +134,7 @@ struct broker_desks {
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	bool looking;      /* a host_look is under way */
-	int64_t last_reconcile, last_sweep, last_look;
+	int64_t last_reconcile, last_sweep, last_look; /* broker_now() */
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -162,7 +163,7 @@ static void audit(struct broker *b, const char *actor, const char *action, int64
 	char object[32];
 
 	snprintf(object, sizeof(object), "desktop:%lld", (long long)id);
-	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, action, object, detail);
 	vdi_info("%s: desktop %lld by %s%s%s", action, (long long)id, actor ? actor : "broker", detail ? ": " : "",
 		 detail ? detail : "");
 }
@@ -533,7 +534,7 @@ static void drain_finish(struct broker *b, const char *pool)
 				  "s", pool);
 
 	if (r > 0) {
-		(void)broker_store_audit(b->store, broker_now(), "broker", "pool-delete", pool, "drained");
+		(void)broker_store_audit(b->store, vdi_clock_wall(), "broker", "pool-delete", pool, "drained");
 		vdi_info("pool \"%s\" drained and deleted", pool);
 	}
 }
@@ -1116,7 +1117,7 @@ static void host_look_done(void *data, int cancelled)
 		for (size_t t = 0; l->tpl_names[t]; t++)
 			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
 		slot->looked = true;
-		slot->looked_at = broker_now();
+		slot->looked_at = vdi_clock_wall();
 	}
 	host_look_free(l);
 	if (!cancelled)
@@ -1394,7 +1395,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "%u desktops repaired, %u orphans deleted", fixed, orphans);
-		(void)broker_store_audit(b->store, broker_now(), "broker", "reconcile", NULL, detail);
+		(void)broker_store_audit(b->store, vdi_clock_wall(), "broker", "reconcile", NULL, detail);
 		vdi_info("reconcile: %s", detail);
 	}
 }
@@ -1466,7 +1467,7 @@ int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const
 	if (r < 0)
 		return r;
 	slot->draining = drain;
-	(void)broker_store_audit(b->store, broker_now(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
 	vdi_info("%s: host %s by %s", drain ? "drain" : "resume", uri, actor ? actor : "broker");
 	if (!drain) {
 		keeper_run(b);

@@ -116,7 +116,7 @@ struct broker_session {
 	char *groups;       /* comma-separated */
 	bool admin;
 	char *client;       /* the address it logged in from */
-	int64_t created, expires;
+	int64_t created, expires; /* on the broker's clock (broker_now()), not the wall clock */
 	uint8_t csrf_hash[32];
 };
 

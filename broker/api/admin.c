@@ -9,6 +9,7 @@
 #include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -33,7 +34,7 @@ static void admin_audit(struct broker *b, const char *actor, const char *action,
 {
 	char safe[128];
 
-	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, action, object, detail);
 	vdi_info("%s %s by %s", action, object ? vdi_log_safe(object, safe, sizeof(safe)) : "", actor);
 }
 
@@ -110,7 +111,7 @@ static void template_complete(struct broker_req *req, void *data)
 		broker_req_reply_error(req, 400, "%s", j->err.message);
 		goto out;
 	}
-	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, broker_now(), err, sizeof(err));
+	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), err, sizeof(err));
 	if (r < 0) {
 		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err);
 		goto out;
@@ -298,7 +299,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.idle_timeout = body.idle_timeout,
 		.groups = body.groups,
 	};
-	r = broker_store_add_pool(b->store, &d, broker_now(), err, sizeof(err));
+	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), err, sizeof(err));
 	if (r < 0) {
 		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err);
 		return;
@@ -391,15 +392,17 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
+	/* The times are on the broker's clock: shown on the wall clock. */
 	r = broker_store_query(b->store, &rows,
 				      "SELECT d.id, p.name AS pool, d.host, " BROKER_SQL_SHOWN_STATE " AS state, d.owner,"
-				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
-				      " d.updated, d.message FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at + ?4 AS assigned_at,"
+				      " d.last_disconnect + ?4 AS last_disconnect, d.updated + ?4 AS updated, d.message"
+				      " FROM desktops d JOIN pools p ON p.id = d.pool_id"
 				      " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
 				      " AND (?3 IS NULL OR " BROKER_SQL_SHOWN_STATE " = ?3) ORDER BY d.id",
-				      "sss", broker_req_query(req, "pool", pool, sizeof(pool)),
+				      "sssi", broker_req_query(req, "pool", pool, sizeof(pool)),
 				      broker_req_query(req, "user", user, sizeof(user)),
-				      broker_req_query(req, "state", state, sizeof(state)));
+				      broker_req_query(req, "state", state, sizeof(state)), vdi_clock_steady_offset());
 	reply_rows(req, r, "desktops", rows);
 }
 
@@ -448,10 +451,12 @@ void broker_api_admin_sessions(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
+	/* created and expires are on the broker's clock: shown on the wall clock. */
 	r = broker_store_query(b->store, &rows,
-				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client, created, expires"
+				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client,"
+				      " created + ?2 AS created, expires + ?2 AS expires"
 				      " FROM sessions WHERE expires > ?1 ORDER BY created",
-				      "i", broker_now());
+				      "ii", broker_now(), vdi_clock_steady_offset());
 	reply_rows(req, r, "sessions", rows);
 }
 

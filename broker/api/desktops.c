@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -33,11 +34,13 @@ void broker_api_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_user(b, req, false, &s) < 0)
 		return;
+	/* assigned_at is on the broker's clock: shown on the wall clock. */
 	if (broker_store_query(b->store, &rows,
 			       "SELECT d.id, p.name AS pool, " BROKER_SQL_SHOWN_STATE " AS state,"
-			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, d.assigned_at"
+			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type,"
+			       " d.assigned_at + ?2 AS assigned_at"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE d.owner = ?1 ORDER BY d.id",
-			       "s", s.user) < 0)
+			       "si", s.user, vdi_clock_steady_offset()) < 0)
 		broker_req_reply_error(req, 500, "cannot read your desktops");
 	else
 		broker_req_reply_json(req, 200, json_pack("{s:o}", "desktops", rows), NULL);
@@ -157,7 +160,7 @@ static void console_complete(struct broker_req *req, void *data)
 		goto out;
 	}
 	snprintf(object, sizeof(object), "desktop:%lld", (long long)j->id);
-	(void)broker_store_audit(b->store, broker_now(), j->user, "console", object, j->vv ? "remote-viewer" : "browser");
+	(void)broker_store_audit(b->store, vdi_clock_wall(), j->user, "console", object, j->vv ? "remote-viewer" : "browser");
 	if (!j->vv) {
 		broker_req_reply_json(req, 200,
 				      json_pack("{s:s, s:s, s:s, s:I}", "url", url, "token", token, "password", j->password,
@@ -218,7 +221,8 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	j->vv = vv;
 	j->id = id;
 	j->host = broker_desks_host(b, json_string_value(json_object_get(row, "host")));
-	j->expires = broker_now() + (int64_t)b->cfg.tokens.ttl;
+	/* Unix seconds: the gateway and QEMU judge them by their own wall clocks. */
+	j->expires = vdi_clock_wall() + (int64_t)b->cfg.tokens.ttl;
 	snprintf(j->user, sizeof(j->user), "%s", s.user);
 	snprintf(j->pool, sizeof(j->pool), "%s", json_string_value(json_object_get(row, "pool")));
 	if (!j->host || pool_domain_name(j->pool, id, j->domain, sizeof(j->domain)) < 0 ||
