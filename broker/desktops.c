@@ -130,11 +130,11 @@ struct broker_desks {
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
 	unsigned keeper_failures;
-	int64_t keeper_pause_until;
+	int64_t keeper_pause_until; /* vdi_clock_steady() */
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	bool looking;      /* a host_look is under way */
-	int64_t last_reconcile, last_sweep, last_look; /* broker_now() */
+	int64_t last_reconcile, last_sweep, last_look; /* vdi_clock_steady() */
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -589,7 +589,7 @@ static void job_done(void *data, int cancelled)
 			unsigned shift = d->keeper_failures < 6 ? d->keeper_failures : 6;
 
 			d->keeper_failures++;
-			d->keeper_pause_until = now + (5 << shift); /* 5 s, doubling to 5 min 20 s */
+			d->keeper_pause_until = vdi_clock_steady() + (5 << shift); /* 5 s, doubling to 5 min 20 s */
 		} else if (!cancelled) {
 			d->keeper_failures = 0;
 		}
@@ -863,7 +863,7 @@ static void keeper_run(struct broker *b)
 	size_t i;
 	json_t *p;
 
-	if (d->keeper_inflight >= KEEPER_PARALLEL || broker_now() < d->keeper_pause_until)
+	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
 		return;
 	if (broker_store_query(b->store, &pools,
 			       "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
@@ -1160,7 +1160,7 @@ static void host_look(struct broker *b)
 		return;
 	}
 	d->looking = true;
-	d->last_look = broker_now();
+	d->last_look = vdi_clock_steady();
 }
 
 /* ---- reconcile ---------------------------------------------------------------------------- */
@@ -1186,7 +1186,7 @@ void broker_desks_reconcile(struct broker *b)
 		return;
 	}
 	d->reconciling = true;
-	d->last_reconcile = broker_now();
+	d->last_reconcile = vdi_clock_steady();
 }
 
 static const struct pool_desktop_info *find_domain(struct desk_job *j, size_t host, const char *name)
@@ -1405,17 +1405,17 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 void broker_desks_tick(struct broker *b)
 {
 	struct broker_desks *d = b->desks;
-	int64_t now = broker_now();
+	int64_t now = broker_now(), steady = vdi_clock_steady();
 
 	(void)broker_store_audit_flush(b->store);
 	idle_reclaim(b, now);
-	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
+	if (steady - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
-	if (now - d->last_sweep >= RECONCILE_INTERVAL) {
+	if (steady - d->last_sweep >= RECONCILE_INTERVAL) {
 		(void)broker_store_session_expire(b->store, now);
-		d->last_sweep = now;
+		d->last_sweep = steady;
 	}
-	if (now - d->last_look >= HOST_LOOK_INTERVAL)
+	if (steady - d->last_look >= HOST_LOOK_INTERVAL)
 		host_look(b);
 	keeper_run(b);
 }

@@ -45,8 +45,3 @@ int64_t vdi_clock_steady(void)
 	/* Whole seconds of the wall clock at the anchor, then the monotonic time since. */
 	return (int64_t)anchor_wall.tv_sec + (anchor_wall.tv_nsec + ns_of(&now) - ns_of(&anchor_mono)) / NSEC;
 }
-
-int64_t vdi_clock_steady_offset(void)
-{
-	return vdi_clock_wall() - vdi_clock_steady();
-}

@@ -6,9 +6,9 @@
  * admin sets it.  The monotonic clock (CLOCK_MONOTONIC) never jumps but counts from an
  * unspecified start.  The steady clock is the two together: unix seconds, like the wall
  * clock, that advance like the monotonic clock: the wall clock's reading when the process
- * first asked for it, plus the monotonic time since.  Durations are judged on the steady
- * (or monotonic) clock, so that a jump of the wall clock neither ends them early nor
- * stretches them; a new process starts the steady clock again from the wall clock.
+ * first asked for it, plus the monotonic time since.  Durations kept in memory are judged
+ * on the steady (or monotonic) clock, so that a jump of the wall clock neither ends them
+ * early nor stretches them; unlike monotonic seconds, a steady time of 0 is long ago.
  * All functions are thread-safe.
  */
 
@@ -22,6 +22,3 @@ int64_t vdi_clock_wall(void);
 
 /* Unix seconds on the steady clock (anchored at the first call in this process). */
 int64_t vdi_clock_steady(void);
-
-/* The wall clock minus the steady clock now: add it to a steady time to show it as a wall time. */
-int64_t vdi_clock_steady_offset(void);

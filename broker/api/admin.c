@@ -392,17 +392,15 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	/* The times are on the broker's clock: shown on the wall clock. */
 	r = broker_store_query(b->store, &rows,
 				      "SELECT d.id, p.name AS pool, d.host, " BROKER_SQL_SHOWN_STATE " AS state, d.owner,"
-				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at + ?4 AS assigned_at,"
-				      " d.last_disconnect + ?4 AS last_disconnect, d.updated + ?4 AS updated, d.message"
-				      " FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
+				      " d.updated, d.message FROM desktops d JOIN pools p ON p.id = d.pool_id"
 				      " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
 				      " AND (?3 IS NULL OR " BROKER_SQL_SHOWN_STATE " = ?3) ORDER BY d.id",
-				      "sssi", broker_req_query(req, "pool", pool, sizeof(pool)),
+				      "sss", broker_req_query(req, "pool", pool, sizeof(pool)),
 				      broker_req_query(req, "user", user, sizeof(user)),
-				      broker_req_query(req, "state", state, sizeof(state)), vdi_clock_steady_offset());
+				      broker_req_query(req, "state", state, sizeof(state)));
 	reply_rows(req, r, "desktops", rows);
 }
 
@@ -451,12 +449,10 @@ void broker_api_admin_sessions(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	/* created and expires are on the broker's clock: shown on the wall clock. */
 	r = broker_store_query(b->store, &rows,
-				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client,"
-				      " created + ?2 AS created, expires + ?2 AS expires"
+				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client, created, expires"
 				      " FROM sessions WHERE expires > ?1 ORDER BY created",
-				      "ii", broker_now(), vdi_clock_steady_offset());
+				      "i", broker_now());
 	reply_rows(req, r, "sessions", rows);
 }
 

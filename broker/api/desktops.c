@@ -34,13 +34,11 @@ void broker_api_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_user(b, req, false, &s) < 0)
 		return;
-	/* assigned_at is on the broker's clock: shown on the wall clock. */
 	if (broker_store_query(b->store, &rows,
 			       "SELECT d.id, p.name AS pool, " BROKER_SQL_SHOWN_STATE " AS state,"
-			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type,"
-			       " d.assigned_at + ?2 AS assigned_at"
+			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, d.assigned_at"
 			       " FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE d.owner = ?1 ORDER BY d.id",
-			       "si", s.user, vdi_clock_steady_offset()) < 0)
+			       "s", s.user) < 0)
 		broker_req_reply_error(req, 500, "cannot read your desktops");
 	else
 		broker_req_reply_json(req, 200, json_pack("{s:o}", "desktops", rows), NULL);

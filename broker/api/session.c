@@ -81,7 +81,7 @@ static void login_complete(struct broker_req *req, void *data)
 	struct login_job *j = data;
 	struct broker *b = j->b;
 	char ukey[300], akey[100];
-	int64_t now = broker_now(), wall = vdi_clock_wall();
+	int64_t now = broker_now(), steady = vdi_clock_steady(), wall = vdi_clock_wall();
 
 	/* Never run (the broker is stopping): neither a success nor a failure. */
 	if (j->result == -ECANCELED) {
@@ -94,8 +94,8 @@ static void login_complete(struct broker_req *req, void *data)
 
 	if (j->result < 0) {
 		b->metrics.logins_failed++;
-		broker_throttle_fail(b->throttle, ukey, now);
-		broker_throttle_fail(b->throttle, akey, now);
+		broker_throttle_fail(b->throttle, ukey, steady);
+		broker_throttle_fail(b->throttle, akey, steady);
 		char safe[128], why[300];
 
 		vdi_info("login of \"%s\" from %s refused: %s", vdi_log_safe(j->user, safe, sizeof(safe)), j->peer,
@@ -152,7 +152,7 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	const char *user, *password, *text;
 	char err[256], ukey[300], akey[100];
 	struct login_job *j;
-	int64_t wait, now = broker_now();
+	int64_t wait, now = vdi_clock_steady();
 	size_t len;
 
 	if (broker_check_origin(req) < 0)
