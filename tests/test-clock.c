@@ -2,8 +2,9 @@
 /*
  * The broker's wall clock jumps while it runs (libfaketime, with the monotonic clock left alone,
  * as with NTP stepping a clock): sessions, idle desktops and login lockouts keep their durations,
- * neither ended early by a forward jump nor frozen by a backward one.  Desktops on libvirt's test
- * driver: an assigned desktop that nobody connects to is what the idle timer judges.
+ * neither ended early by a forward jump nor frozen by a backward one, and a restart after a jump
+ * finds the stored times right.  Desktops on libvirt's test driver: an assigned desktop that
+ * nobody connects to is what the idle timer judges.
  */
 #include <stdio.h>
 #include <stdlib.h>
