@@ -2,13 +2,14 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "log.h"
@@ -17,6 +18,11 @@
 #include "throttle.h"
 
 #define THROTTLE_ENTRIES 65536
+/* A wall clock further than this from broker_now() has jumped (seconds; both tick alike otherwise). */
+#define CLOCK_STEP_MIN 2
+
+/* What broker_now() adds to the steady clock: the wall clock's jumps it has followed. */
+static _Atomic int64_t clock_shift;
 
 static const struct broker_route routes[] = {
 	{ "GET", "/healthz", broker_api_healthz },
@@ -55,14 +61,32 @@ static void on_wake(void *userdata)
 	broker_desks_wake(userdata);
 }
 
-static void on_tick(void *userdata)
-{
-	broker_desks_tick(userdata);
-}
-
 int64_t broker_now(void)
 {
-	return (int64_t)time(NULL);
+	return vdi_clock_steady() + atomic_load(&clock_shift);
+}
+
+/*
+ * The wall clock jumped (NTP stepping it, an admin): broker_now() and the times stored on it move
+ * by as much, in one transaction, so that durations under way keep their length and the stored
+ * times stay wall times (for people, and for the next start).  A busy database: the next tick.
+ */
+static void follow_wall_clock(struct broker *b)
+{
+	int64_t delta = vdi_clock_wall() - broker_now();
+
+	if (delta > -CLOCK_STEP_MIN && delta < CLOCK_STEP_MIN)
+		return;
+	if (broker_store_shift_times(b->store, delta) < 0)
+		return;
+	atomic_fetch_add(&clock_shift, delta);
+	vdi_info("the wall clock jumped %+lld s: sessions and desktops' times moved with it", (long long)delta);
+}
+
+static void on_tick(void *userdata)
+{
+	follow_wall_clock(userdata);
+	broker_desks_tick(userdata);
 }
 
 int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
@@ -77,6 +101,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	}
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	(void)broker_now(); /* the steady clock starts from the wall clock now */
 
 	r = broker_store_open(b->cfg.database.path, &b->store, err, errlen);
 	if (r < 0)

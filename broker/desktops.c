@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -98,7 +99,7 @@ struct host_slot {
 	bool draining;         /* an admin is emptying it: nothing new goes there (table hosts) */
 	/* From the last look (every HOST_LOOK_INTERVAL s, on a worker): */
 	bool looked;
-	int64_t looked_at;     /* unix seconds */
+	int64_t looked_at;     /* unix seconds, on the wall clock (shown only) */
 	uint64_t free_memory;  /* bytes */
 	char **templates;      /* names of the templates whose disk it reads; NULL-terminated */
 	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
@@ -135,11 +136,11 @@ struct broker_desks {
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
 	unsigned keeper_failures;
-	int64_t keeper_pause_until;
+	int64_t keeper_pause_until; /* vdi_clock_steady() */
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	bool looking;      /* a host_look is under way */
-	int64_t last_reconcile, last_sweep, last_look;
+	int64_t last_reconcile, last_sweep, last_look; /* vdi_clock_steady() */
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -173,7 +174,7 @@ static void audit(struct broker *b, const char *actor, const char *action, int64
 	char object[32];
 
 	snprintf(object, sizeof(object), "desktop:%lld", (long long)id);
-	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, action, object, detail);
 	vdi_info("%s: desktop %lld by %s%s%s", action, (long long)id, actor ? actor : "broker", detail ? ": " : "",
 		 detail ? detail : "");
 }
@@ -699,7 +700,7 @@ static void drain_finish(struct broker *b, const char *pool)
 				  "s", pool);
 
 	if (r > 0) {
-		(void)broker_store_audit(b->store, broker_now(), "broker", "pool-delete", pool, "drained");
+		(void)broker_store_audit(b->store, vdi_clock_wall(), "broker", "pool-delete", pool, "drained");
 		vdi_info("pool \"%s\" drained and deleted", pool);
 	}
 }
@@ -754,7 +755,7 @@ static void job_done(void *data, int cancelled)
 			unsigned shift = d->keeper_failures < 6 ? d->keeper_failures : 6;
 
 			d->keeper_failures++;
-			d->keeper_pause_until = now + (5 << shift); /* 5 s, doubling to 5 min 20 s */
+			d->keeper_pause_until = vdi_clock_steady() + (5 << shift); /* 5 s, doubling to 5 min 20 s */
 		} else if (!cancelled) {
 			d->keeper_failures = 0;
 		}
@@ -1032,7 +1033,7 @@ static void keeper_run(struct broker *b)
 	size_t i;
 	json_t *p;
 
-	if (d->keeper_inflight >= KEEPER_PARALLEL || broker_now() < d->keeper_pause_until)
+	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
 		return;
 	if (broker_store_query(b->store, &pools,
 			       "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
@@ -1367,7 +1368,7 @@ static void host_look_done(void *data, int cancelled)
 		for (size_t t = 0; l->tpl_names[t]; t++)
 			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
 		slot->looked = true;
-		slot->looked_at = broker_now();
+		slot->looked_at = vdi_clock_wall();
 	}
 	host_look_free(l);
 	if (!cancelled)
@@ -1412,7 +1413,7 @@ static void host_look(struct broker *b)
 		return;
 	}
 	d->looking = true;
-	d->last_look = broker_now();
+	d->last_look = vdi_clock_steady();
 }
 
 /* ---- reconcile ---------------------------------------------------------------------------- */
@@ -1438,7 +1439,7 @@ void broker_desks_reconcile(struct broker *b)
 		return;
 	}
 	d->reconciling = true;
-	d->last_reconcile = broker_now();
+	d->last_reconcile = vdi_clock_steady();
 }
 
 static const struct pool_desktop_info *find_domain(struct desk_job *j, size_t host, const char *name)
@@ -1660,7 +1661,7 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "%u desktops repaired, %u orphans deleted", fixed, orphans);
-		(void)broker_store_audit(b->store, broker_now(), "broker", "reconcile", NULL, detail);
+		(void)broker_store_audit(b->store, vdi_clock_wall(), "broker", "reconcile", NULL, detail);
 		vdi_info("reconcile: %s", detail);
 	}
 }
@@ -1670,19 +1671,19 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 void broker_desks_tick(struct broker *b)
 {
 	struct broker_desks *d = b->desks;
-	int64_t now = broker_now();
+	int64_t now = broker_now(), steady = vdi_clock_steady();
 
 	(void)broker_store_audit_flush(b->store);
 	if (d->n_kept)
 		events_apply(b); /* those the database refused: before anything reads the state they set */
 	idle_reclaim(b, now);
-	if (now - d->last_reconcile >= RECONCILE_INTERVAL)
+	if (steady - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
-	if (now - d->last_sweep >= RECONCILE_INTERVAL) {
+	if (steady - d->last_sweep >= RECONCILE_INTERVAL) {
 		(void)broker_store_session_expire(b->store, now);
-		d->last_sweep = now;
+		d->last_sweep = steady;
 	}
-	if (now - d->last_look >= HOST_LOOK_INTERVAL)
+	if (steady - d->last_look >= HOST_LOOK_INTERVAL)
 		host_look(b);
 	keeper_run(b);
 }
@@ -1734,7 +1735,7 @@ int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const
 	if (r < 0)
 		return r;
 	slot->draining = drain;
-	(void)broker_store_audit(b->store, broker_now(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
 	vdi_info("%s: host %s by %s", drain ? "drain" : "resume", uri, actor ? actor : "broker");
 	if (!drain) {
 		keeper_run(b);

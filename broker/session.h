@@ -16,7 +16,8 @@
 #define BROKER_SESSION_TOKEN_LEN 64
 
 /*
- * Starts a session for user that lives ttl seconds from now.  ret_id and
+ * Starts a session for user that lives ttl seconds from now (on the broker's clock,
+ * broker_now(), so that a jump of the wall clock neither ends it nor stretches it).  ret_id and
  * ret_csrf (BROKER_SESSION_TOKEN_LEN + 1 bytes each) receive the id and
  * the CSRF token; they exist nowhere else.
  */

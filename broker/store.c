@@ -777,6 +777,25 @@ int broker_store_session_expire(struct broker_store *s, int64_t now)
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : errno_from_sqlite(rc);
 }
 
+int broker_store_shift_times(struct broker_store *s, int64_t delta)
+{
+	int r = broker_store_begin(s);
+
+	if (r < 0)
+		return r;
+	r = broker_store_exec(s, "UPDATE sessions SET created = created + ?1, expires = expires + ?1", "i", delta);
+	if (r >= 0)
+		r = broker_store_exec(s,
+				      "UPDATE desktops SET assigned_at = assigned_at + ?1,"
+				      " last_disconnect = last_disconnect + ?1, updated = updated + ?1",
+				      "i", delta);
+	if (r < 0) {
+		broker_store_rollback(s);
+		return r;
+	}
+	return broker_store_commit(s);
+}
+
 /* ---- generic queries ---------------------------------------------------------------------- */
 
 /* Binds the arguments described by types: 'i' int64_t, 's' const char * (NULL binds NULL). */

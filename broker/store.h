@@ -117,7 +117,7 @@ struct broker_session {
 	char *groups;       /* comma-separated */
 	bool admin;
 	char *client;       /* the address it logged in from */
-	int64_t created, expires;
+	int64_t created, expires; /* on the broker's clock, broker_now() */
 	uint8_t csrf_hash[32];
 };
 
@@ -135,6 +135,12 @@ int broker_store_session_delete(struct broker_store *s, const uint8_t id_hash[32
 
 /* Deletes the sessions expired at now; returns how many. */
 int broker_store_session_expire(struct broker_store *s, int64_t now);
+
+/*
+ * Adds delta seconds to every time stored on broker_now() (sessions' created and expires,
+ * desktops' assigned_at, last_disconnect and updated), in one transaction.
+ */
+int broker_store_shift_times(struct broker_store *s, int64_t delta);
 
 /* ---- generic queries (the loop thread's lifecycle and API code) ---------------------- */
 

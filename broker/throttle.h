@@ -7,6 +7,7 @@
  * lockout seconds have passed.  Failures further apart than lockout do not
  * add up.  Memory is bounded: at most max_entries keys are remembered; when
  * full, keys that are neither locked nor recent go first.  Thread-safe.
+ * "now" is in seconds on a clock that does not jump (vdi_clock_steady()).
  */
 
 #include <stddef.h>

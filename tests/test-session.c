@@ -117,9 +117,50 @@ static void test_expiry_and_bad_ids(void)
 	broker_store_close(st);
 }
 
+/* The wall clock jumped: the stored times move with it, and the session keeps its length. */
+static void test_shift_times(void)
+{
+	_cleanup_free_ char *path = NULL;
+	struct broker_store *st = open_store(&path);
+	char a[65], ca[65];
+	struct broker_session s;
+	json_t *rows = NULL;
+
+	check_ok(broker_session_create(st, "ann", "", false, NULL, NOW, 60, a, ca));
+	check_int_eq(broker_store_exec(st, "INSERT INTO templates (name, disk_path, xml, created) VALUES ('t', '/d', '', 1)",
+				       NULL), 1);
+	check_int_eq(broker_store_exec(st,
+				       "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
+				       " idle_timeout, created) VALUES ('p', 1, 0, 1, 0, 1, 60, 1)", NULL), 1);
+	check_int_eq(broker_store_exec(st,
+				       "INSERT INTO desktops (pool_id, state, owner, assigned_at, last_disconnect, updated)"
+				       " VALUES (1, 'disconnected', 'ann', ?1, ?1 + 5, ?1 + 5), (1, 'free', NULL, NULL, NULL, ?1)",
+				       "i", (int64_t)NOW), 2);
+
+	check_ok(broker_store_shift_times(st, -36000));
+	check_err(broker_session_find(st, a, NOW + 10, &s), ENOENT); /* its times are 10 h earlier now */
+	check_ok(broker_session_find(st, a, NOW - 36000 + 59, &s));
+	check_int_eq(s.created, NOW - 36000);
+	check_int_eq(s.expires, NOW - 36000 + 60);
+	broker_session_finish(&s);
+	check_err(broker_session_find(st, a, NOW - 36000 + 60, &s), ENOENT);
+
+	check_int_eq(broker_store_query(st, &rows, "SELECT assigned_at, last_disconnect, updated FROM desktops ORDER BY id",
+					NULL), 2);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "assigned_at")), NOW - 36000);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "last_disconnect")), NOW - 36000 + 5);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "updated")), NOW - 36000 + 5);
+	check(json_is_null(json_object_get(json_array_get(rows, 1), "assigned_at")));
+	check(json_is_null(json_object_get(json_array_get(rows, 1), "last_disconnect")));
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 1), "updated")), NOW - 36000);
+	json_decref(rows);
+	broker_store_close(st);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_create_find_end),
 	VDI_TEST(test_expiry_and_bad_ids),
+	VDI_TEST(test_shift_times),
 };
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -33,7 +34,7 @@ static void admin_audit(struct broker *b, const char *actor, const char *action,
 {
 	char safe[128];
 
-	(void)broker_store_audit(b->store, broker_now(), actor, action, object, detail);
+	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, action, object, detail);
 	vdi_info("%s %s by %s", action, object ? vdi_log_safe(object, safe, sizeof(safe)) : "", actor);
 }
 
@@ -110,7 +111,7 @@ static void template_complete(struct broker_req *req, void *data)
 		broker_req_reply_error(req, 400, "%s", j->err.message);
 		goto out;
 	}
-	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, broker_now(), err, sizeof(err));
+	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), err, sizeof(err));
 	if (r < 0) {
 		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err);
 		goto out;
@@ -298,7 +299,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.idle_timeout = body.idle_timeout,
 		.groups = body.groups,
 	};
-	r = broker_store_add_pool(b->store, &d, broker_now(), err, sizeof(err));
+	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), err, sizeof(err));
 	if (r < 0) {
 		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err);
 		return;

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -157,7 +158,7 @@ static void console_complete(struct broker_req *req, void *data)
 		goto out;
 	}
 	snprintf(object, sizeof(object), "desktop:%lld", (long long)j->id);
-	(void)broker_store_audit(b->store, broker_now(), j->user, "console", object, j->vv ? "remote-viewer" : "browser");
+	(void)broker_store_audit(b->store, vdi_clock_wall(), j->user, "console", object, j->vv ? "remote-viewer" : "browser");
 	if (!j->vv) {
 		broker_req_reply_json(req, 200,
 				      json_pack("{s:s, s:s, s:s, s:I}", "url", url, "token", token, "password", j->password,
@@ -218,7 +219,8 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	j->vv = vv;
 	j->id = id;
 	j->host = broker_desks_host(b, json_string_value(json_object_get(row, "host")));
-	j->expires = broker_now() + (int64_t)b->cfg.tokens.ttl;
+	/* Unix seconds: the gateway and QEMU judge them by their own wall clocks. */
+	j->expires = vdi_clock_wall() + (int64_t)b->cfg.tokens.ttl;
 	snprintf(j->user, sizeof(j->user), "%s", s.user);
 	snprintf(j->pool, sizeof(j->pool), "%s", json_string_value(json_object_get(row, "pool")));
 	if (!j->host || pool_domain_name(j->pool, id, j->domain, sizeof(j->domain)) < 0 ||

@@ -9,6 +9,7 @@
 #include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -141,7 +142,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 		char object[32];
 
 		snprintf(object, sizeof(object), "desktop:%lld", (long long)a.desktop_id);
-		(void)broker_store_audit(b->store, broker_now(), s.user, "assign", object, pool);
+		(void)broker_store_audit(b->store, vdi_clock_wall(), s.user, "assign", object, pool);
 	}
 	running = broker_desks_assigned(b, a.desktop_id, a.action, a.state);
 	if (running < 0) {

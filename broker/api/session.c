@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "bodies.h"
 #include "broker.h"
 #include "http.h"
@@ -80,7 +81,7 @@ static void login_complete(struct broker_req *req, void *data)
 	struct login_job *j = data;
 	struct broker *b = j->b;
 	char ukey[300], akey[100];
-	int64_t now = broker_now();
+	int64_t now = broker_now(), steady = vdi_clock_steady(), wall = vdi_clock_wall();
 
 	/* Never run (the broker is stopping): neither a success nor a failure. */
 	if (j->result == -ECANCELED) {
@@ -93,13 +94,13 @@ static void login_complete(struct broker_req *req, void *data)
 
 	if (j->result < 0) {
 		b->metrics.logins_failed++;
-		broker_throttle_fail(b->throttle, ukey, now);
-		broker_throttle_fail(b->throttle, akey, now);
+		broker_throttle_fail(b->throttle, ukey, steady);
+		broker_throttle_fail(b->throttle, akey, steady);
 		char safe[128], why[300];
 
 		vdi_info("login of \"%s\" from %s refused: %s", vdi_log_safe(j->user, safe, sizeof(safe)), j->peer,
 			 vdi_log_safe(j->err, why, sizeof(why)));
-		(void)broker_store_audit(b->store, now, j->user, "login-failed", NULL, j->peer);
+		(void)broker_store_audit(b->store, wall, j->user, "login-failed", NULL, j->peer);
 		if (req) {
 			if (j->result == -EACCES)
 				broker_req_reply_error(req, 401, "invalid user name or password");
@@ -136,7 +137,7 @@ static void login_complete(struct broker_req *req, void *data)
 
 			vdi_info("login of \"%s\" from %s%s", vdi_log_safe(j->login.user, safe, sizeof(safe)), j->peer,
 				 j->login.admin ? " (admin)" : "");
-			(void)broker_store_audit(b->store, now, j->login.user, "login", NULL, j->peer);
+			(void)broker_store_audit(b->store, wall, j->login.user, "login", NULL, j->peer);
 		}
 		explicit_bzero(id, sizeof(id));
 		explicit_bzero(csrf, sizeof(csrf));
@@ -151,7 +152,7 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	const char *user, *password, *text;
 	char err[256], ukey[300], akey[100];
 	struct login_job *j;
-	int64_t wait, now = broker_now();
+	int64_t wait, now = vdi_clock_steady();
 	size_t len;
 
 	if (broker_check_origin(req) < 0)
@@ -199,7 +200,7 @@ void broker_api_logout(struct broker_req *req, void *userdata)
 	if (broker_require_session(b, req, true, &s) < 0)
 		return;
 	(void)broker_session_end(b->store, broker_req_cookie(req, "vdi_session"));
-	(void)broker_store_audit(b->store, broker_now(), s.user, "logout", NULL, broker_req_peer(req));
+	(void)broker_store_audit(b->store, vdi_clock_wall(), s.user, "logout", NULL, broker_req_peer(req));
 	broker_session_finish(&s);
 	broker_req_reply_json(req, 200, json_object(), "vdi_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 }
