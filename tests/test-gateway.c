@@ -1064,7 +1064,7 @@ static void set_clock(const char *file, long offset)
  * jump): open relays live on, tokens are judged by the gateway's own clock. */
 static void test_clock_jumps(void)
 {
-	const char *lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+	const char *lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 	struct gateway g;
 	struct target t;
 	struct ws_client ws, late;
