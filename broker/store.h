@@ -81,7 +81,9 @@ struct broker_assignment {
 /*
  * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
  * order: the user's desktop in that pool; a free running one; a free
- * stopped one; a new row on new_host if the pool holds fewer than size;
+ * stopped one; a spare on its way up (prestart: provisioning or starting,
+ * nobody's), which becomes the user's as it is (BROKER_ASSIGN_EXISTING);
+ * a new row on new_host if the pool holds fewer than size;
  * else -ENOSPC ("pool exhausted").  Free desktops on hosts that are down or
  * draining (table hosts) are passed over; new_host NULL (no host can take a
  * desktop) makes that last step -EHOSTUNREACH.  -ENOENT: no such pool (or it
