@@ -10,6 +10,8 @@
  *    finds no marker of the first), a persistent one keeps its disk across
  *    sessions and shutdowns;
  *  - 20 users at once on a pool of 10: 10 desktops, 10 "pool exhausted";
+ *  - 16 users at once on a pool of 8 with 5 spares booted: 8 desktops (the spares among them),
+ *    8 "pool exhausted", each desktop its winner's in the store, libvirt and its SPICE server;
  *  - kill -9 (and SIGTERM) during a 30-user assignment storm, restart: no desktop twice,
  *    no domain or overlay without its row, nor a row without them;
  *  - resets by an admin, after a QEMU crash and by idle reclaim after remote-viewer came and went
@@ -308,6 +310,138 @@ static void test_twenty_users_on_ten(void)
 	for (size_t k = 0; k < doms.n; k++)
 		check(doms.running[k]);
 	json_decref(listing);
+	fixture_teardown(&f);
+}
+
+/*
+ * 16 users at once on a pool of 8 whose 5 spares are booted and free: the race for free running
+ * desktops.  8 granted (the 5 spares among them, and no other clone than the 3 more the pool
+ * allows), 8 "pool exhausted"; no desktop is anyone's but its one winner's, in the store, in
+ * libvirt and at the SPICE server (each winner's ticket, set after all the others', is the one
+ * its desktop takes).
+ */
+static void test_sixteen_users_on_prestarted(void)
+{
+	enum { USERS = 16, SIZE = 8, PRESTART = 5 };
+	struct racer r[USERS] = { 0 };
+	struct fixture f;
+	struct fixture_ids spares, doms;
+	json_t *listing, *dk;
+	char body[512], token[4096], target[USERS][600], password[USERS][128];
+	int granted = 0, exhausted = 0;
+	size_t i;
+
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":%d,\"prestart\":%d,"
+		 "\"groups\":[\"lab\"]}",
+		 f.pool, SIZE, PRESTART);
+	json_decref(admin_json(&f.d, "POST", "/api/v1/admin/pools", body, 201));
+	for (int k = 0; k < USERS; k++)
+		fixture_login(&f, &r[k].u, k + 1);
+
+	/* The spares: booted, free, running in libvirt. */
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
+	check_int_eq(json_array_size(json_object_get(listing, "desktops")), PRESTART);
+	memset(&spares, 0, sizeof(spares));
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		check_str_eq(json_string_value(json_object_get(dk, "state")), "free");
+		spares.ids[spares.n++] = json_integer_value(json_object_get(dk, "id"));
+	}
+	fixture_check_libvirt_agrees(&f, f.pool, listing);
+	json_decref(listing);
+
+	storm(&f, f.pool, r, USERS, 0, 0, NULL);
+	for (int k = 0; k < USERS; k++) {
+		check_int_eq(r[k].rc, 0);
+		if (r[k].status == 200 || r[k].status == 202) {
+			for (int m = 0; m < k; m++)
+				if (r[m].status / 100 == 2 && r[m].id == r[k].id)
+					vdi_test_fail(__FILE__, __LINE__, "desktop %lld went to u%02d and u%02d",
+						      (long long)r[k].id, m + 1, k + 1);
+			granted++;
+		} else {
+			check_int_eq(r[k].status, 503);
+			check_str_contains(r[k].error, "pool exhausted");
+			exhausted++;
+		}
+	}
+	check_int_eq(granted, SIZE);
+	check_int_eq(exhausted, USERS - SIZE);
+	/* No spare was left while someone waited for a new clone. */
+	for (size_t s = 0; s < spares.n; s++) {
+		bool given = false;
+
+		for (int k = 0; k < USERS; k++)
+			given |= r[k].status / 100 == 2 && r[k].id == spares.ids[s];
+		if (!given)
+			vdi_test_fail(__FILE__, __LINE__, "spare %lld was given to nobody", (long long)spares.ids[s]);
+	}
+
+	/* The store: each desktop its winner's, assigned; libvirt: SIZE domains, all running. */
+	listing = fixture_wait_settled(&f, f.pool, BOOT_MS);
+	check_int_eq(json_array_size(json_object_get(listing, "desktops")), SIZE);
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+		const char *owner = json_string_value(json_object_get(dk, "owner"));
+		bool found = false;
+
+		check_str_eq(json_string_value(json_object_get(dk, "state")), "assigned");
+		for (int k = 0; k < USERS; k++) {
+			char name[8];
+
+			fixture_user_name(k + 1, name, sizeof(name));
+			if (r[k].status / 100 == 2 && r[k].id == id)
+				found = streq_ptr(owner, name);
+		}
+		if (!found)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld belongs to %s, who was not given it", (long long)id,
+				      owner ? owner : "nobody");
+	}
+	fixture_check_no_orphans(&f, f.pool, listing);
+	fixture_check_libvirt_agrees(&f, f.pool, listing);
+	fixture_libvirt_ids(f.pool, &doms);
+	check_int_eq(doms.n, SIZE);
+	json_decref(listing);
+
+	/* The SPICE servers: every winner sets a ticket on its desktop, then each ticket still opens its
+	 * own desktop (had two winners shared one, the first one's ticket would be gone) and no other. */
+	for (int k = 0; k < USERS; k++) {
+		struct vdi_token_key key;
+		struct vdi_token_claims claims;
+		char path[128], err[256];
+		json_t *j = NULL;
+
+		if (r[k].status / 100 != 2)
+			continue;
+		snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)r[k].id);
+		check_int_eq(user_req(&f.d, &r[k].u, "POST", path, NULL, &j), 200);
+		snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
+		snprintf(password[k], sizeof(password[k]), "%s", json_string_value(json_object_get(j, "password")));
+		if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s", err);
+		check_ok(vdi_token_verify(&key, token, time(NULL), &claims, NULL));
+		snprintf(target[k], sizeof(target[k]), "%s", claims.tgt);
+		json_decref(j);
+	}
+	for (int k = 0; k < USERS; k++) {
+		struct spice_link_result res;
+
+		if (r[k].status / 100 != 2)
+			continue;
+		check_ok(spice_link_probe(target[k], password[k], 10000, &res));
+		if (res.auth_result != SPICE_LINK_OK)
+			vdi_test_fail(__FILE__, __LINE__, "u%02d's ticket does not open its desktop %lld", k + 1,
+				      (long long)r[k].id);
+		for (int m = 0; m < USERS; m++)
+			if (m != k && r[m].status / 100 == 2) {
+				check(!streq(target[m], target[k]));
+				check_ok(spice_link_probe(target[m], password[k], 10000, &res));
+				check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
+				break;
+			}
+	}
 	fixture_teardown(&f);
 }
 
@@ -910,6 +1044,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_old_console_does_not_reach_next_user, 300),
 	VDI_TEST_TIMEOUT(test_pooled_reset_and_persistent_keep, 900),
 	VDI_TEST_TIMEOUT(test_twenty_users_on_ten, 600),
+	VDI_TEST_TIMEOUT(test_sixteen_users_on_prestarted, 600),
 	VDI_TEST_TIMEOUT(test_kill9_during_storm, 900),
 	VDI_TEST_TIMEOUT(test_sigterm_during_storm, 900),
 };
