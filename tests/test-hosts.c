@@ -7,10 +7,11 @@
  *  - a pool spreads over both hosts; a desktop on host 2 listens for SPICE on host 2's address,
  *    with a ticket, its console token names that TCP target, and remote-viewer's way through
  *    the gateway (HTTP CONNECT with the token) reaches it;
+ *  - host 2 made to report far more free memory than host 1: the next desktop goes there;
  *  - host 2's libvirtd is killed: its desktops are "unavailable", a console request for one is
- *    refused, new assignments go to host 1;
+ *    refused (no token, no ticket, no audit record), new assignments go to host 1;
  *  - host 2's libvirtd comes back: the broker reconnects, reconcile finds its desktops still
- *    running, and they are available again;
+ *    running, and they are available again; rows, domains and volumes agree on both hosts;
  *  - host 2 drained: its free desktops go, nothing new goes there.
  */
 #include <arpa/inet.h>
