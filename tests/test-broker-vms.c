@@ -781,6 +781,7 @@ static void console_of(struct fixture *f, struct user *u, int64_t id, char *toke
  * u01 opens a console (token and ticket), releases the desktop; u02 gets it (a pool of one).
  * u01's token and ticket, still within their lifetime, do not reach u02's desktop: the SPICE
  * server of the desktop's new boot refuses the old ticket, through the gateway and directly.
+ * The same for u02's after u02 logs out and the desktop, reset, goes back to u01.
  */
 static void test_old_console_does_not_reach_next_user(void)
 {
@@ -832,6 +833,26 @@ static void test_old_console_does_not_reach_next_user(void)
 	check_int_eq(status, 200);
 	check_int_eq(res.auth_result, SPICE_LINK_OK);
 	check(wait_admin_state(&f.d, id, "disconnected", "u02", 30000));
+
+	/* u02 logs out; the desktop (still u02's) is reset by an admin and goes to u01: u02's token and
+	 * ticket do not reach it either. */
+	check_int_eq(user_req(&f.d, &u2, "POST", "/api/v1/logout", NULL, NULL), 200);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/reset", (long long)id);
+		json_decref(admin_json(&f.d, "POST", path, NULL, 202));
+	}
+	check(wait_admin_state(&f.d, id, "stopped", NULL, BOOT_MS));
+	check_int_eq(fixture_ask(&f, &u1, f.pool, 202), id);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", BOOT_MS));
+	check_ok(spice_link_via_gateway(f.gateway_port, id, token_b, pass_b, 10000, &status, &res));
+	vdi_test_log("u02's old token after logout and reset: gateway %d, SPICE %s %u", status, res.magic, res.auth_result);
+	if (status == 200)
+		check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
+	check_ok(spice_link_probe(target_b, pass_b, 10000, &res));
+	check(res.auth_done);
+	check_int_eq(res.auth_result, SPICE_LINK_PERMISSION_DENIED);
 	fixture_teardown(&f);
 }
 
