@@ -580,6 +580,20 @@ static int64_t boot_clean_and_mark(struct fixture *f, struct user *u, int want_s
 	return id;
 }
 
+/* How many audit records of action the desktop has. */
+static size_t audit_count(struct fixture *f, int64_t id, const char *action)
+{
+	char path[160];
+	json_t *audit;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=%s&object=desktop:%lld", action, (long long)id);
+	audit = admin_json(&f->d, "GET", path, NULL, 200);
+	n = json_array_size(json_object_get(audit, "audit"));
+	json_decref(audit);
+	return n;
+}
+
 /* The desktop was reset: stopped, nobody's, its overlay without the marker, the audit says why. */
 static void check_reset(struct fixture *f, int64_t id, const char *action, const char *detail)
 {
@@ -741,15 +755,25 @@ static void test_resets_wipe_the_disk(void)
 	kill_qemu(f.pool, id);
 	check_reset(&f, id, "release", "the guest stopped");
 
-	/* remote-viewer comes and goes; idle_timeout later the desktop is taken back and reset. */
-	check_int_eq(boot_clean_and_mark(&f, &u1, 202), id);
-	viewer = remote_viewer_connect(&f, &u1, id, &scr);
+	/* remote-viewer comes and goes; idle_timeout later the desktop is taken back and reset.
+	 * Debian 12's spice-server segfaults now and then as a client leaves (its "SPICE Worker"
+	 * thread, in dmesg): the desktop then goes back as "the guest stopped", and the idle path
+	 * is tried again on a new boot, at most three times. */
 	snprintf(path, sizeof(path), "/api/v1/admin/pools/%s", f.pool);
-	json_decref(admin_json(&f.d, "PATCH", path, "{\"idle_timeout\":5}", 200));
-	kill(viewer, SIGTERM);
-	waitpid(viewer, NULL, 0);
-	screen_stop(&scr);
-	check(wait_admin_state(&f.d, id, "disconnected", "u01", 30000));
+	for (int attempt = 1;; attempt++) {
+		check_int_eq(boot_clean_and_mark(&f, &u1, 202), id);
+		viewer = remote_viewer_connect(&f, &u1, id, &scr);
+		json_decref(admin_json(&f.d, "PATCH", path, "{\"idle_timeout\":5}", 200));
+		kill(viewer, SIGTERM);
+		waitpid(viewer, NULL, 0);
+		screen_stop(&scr);
+		check(wait_admin_state(&f.d, id, "stopped", NULL, BOOT_MS));
+		if (audit_count(&f, id, "idle-reclaim") > 0 || attempt == 3)
+			break;
+		check_int_eq(audit_count(&f, id, "release"), attempt + 1);
+		vdi_test_log("QEMU died as remote-viewer left (attempt %d); again", attempt);
+		json_decref(admin_json(&f.d, "PATCH", path, "{\"idle_timeout\":0}", 200));
+	}
 	check_reset(&f, id, "idle-reclaim", NULL);
 	fixture_teardown(&f);
 }
