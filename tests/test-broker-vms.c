@@ -445,7 +445,11 @@ static void test_sixteen_users_on_prestarted(void)
 	fixture_teardown(&f);
 }
 
-/* The kill landed while desktops were still being made: some not yet running, some users unanswered. */
+/*
+ * The kill landed while desktops were still being made: some promised, and fewer running in
+ * libvirt than users asked.  (The broker answers 202 once the row is in, before the clone: all 30
+ * may have their answer, unread, when the signal goes; the clones are what it interrupts.)
+ */
 static void check_mid_storm(const struct storm_stop *at, const struct racer *r, int n, int sig)
 {
 	size_t running = 0;
@@ -457,12 +461,9 @@ static void check_mid_storm(const struct storm_stop *at, const struct racer *r, 
 		died += r[k].rc < 0;
 	vdi_test_log("at the %s: %d of %d answered, %zu domains defined, %zu running; %d requests died", strsignal(sig),
 		     at->answered, n, at->domains.n, running, died);
-	if (at->answered <= 0 || at->answered >= n || running >= (size_t)n)
+	if (at->answered <= 0 || running >= (size_t)n)
 		vdi_test_fail(__FILE__, __LINE__, "the %s did not land mid-storm: %d of %d answered, %zu of %d running",
 			      strsignal(sig), at->answered, n, running, n);
-	/* Killed, the broker left requests without an answer (their connections were reset). */
-	if (sig == SIGKILL)
-		check(died > 0);
 }
 
 /*
