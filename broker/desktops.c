@@ -872,6 +872,9 @@ int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *
 	case BROKER_ASSIGN_START:
 		r = job_submit(b, OP_START, id, NULL, false, false, NULL);
 		break;
+	case BROKER_ASSIGN_SPARE:
+		/* The keeper's job under way brings it up; its end sees the owner and makes it "assigned". */
+		break;
 	case BROKER_ASSIGN_EXISTING:
 		/* A persistent desktop its owner (or the idle timer) shut down: boot it again (when the
 		 * desktop is busy, resume_start() does once that job is done). */

@@ -424,7 +424,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 			 const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
 {
 	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
-				    *q_count = NULL, *q_new = NULL, *q_owned = NULL, *q_broken = NULL;
+				    *q_count = NULL, *q_new = NULL, *q_owned = NULL, *q_broken = NULL, *q_spare = NULL;
 	int64_t pool_id, size, max_per_user, count = 0, owned = 0, id = -1;
 	bool persistent;
 	int r;
@@ -443,6 +443,10 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
 			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
 			    " AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id", &q_stopped)) < 0 ||
+	    (r = prepare(s, "UPDATE desktops SET owner = ?2, assigned_at = ?3, updated = ?3"
+			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL"
+			    " AND state IN ('provisioning', 'starting') AND " HOST_USABLE " ORDER BY id LIMIT 1)"
+			    " RETURNING id, state", &q_spare)) < 0 ||
 	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND state != 'deleting'", &q_count)) < 0 ||
 	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated, host)"
 			    " VALUES (?1, 'provisioning', ?2, ?3, ?3, ?4) RETURNING id", &q_new)) < 0)
@@ -522,7 +526,21 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		}
 	}
 
-	/* 4. A new desktop while the pool has room. */
+	/* 4. A spare on its way up (prestart): the user's once it runs. */
+	sqlite3_bind_int64(q_spare, 1, pool_id);
+	sqlite3_bind_text(q_spare, 2, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q_spare, 3, now);
+	r = sqlite3_step(q_spare);
+	if (r == SQLITE_ROW) {
+		ret->desktop_id = sqlite3_column_int64(q_spare, 0);
+		ret->action = BROKER_ASSIGN_SPARE;
+		snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(q_spare, 1));
+		return 0;
+	}
+	if (r != SQLITE_DONE)
+		return db_fail(s, r, err, errlen, "cannot assign a desktop");
+
+	/* 5. A new desktop while the pool has room. */
 	sqlite3_bind_int64(q_count, 1, pool_id);
 	r = step_id(q_count, &count);
 	if (r <= 0)

@@ -62,6 +62,7 @@ enum broker_assign_action {
 	BROKER_ASSIGN_RUNNING,  /* a free running desktop: ready */
 	BROKER_ASSIGN_START,    /* a free stopped desktop, now "starting": start it */
 	BROKER_ASSIGN_CLONE,    /* a new desktop row, "provisioning": clone it, then start it */
+	BROKER_ASSIGN_SPARE,    /* a spare on its way up, now the user's: the job under way brings it up */
 };
 
 /*
@@ -81,7 +82,9 @@ struct broker_assignment {
 /*
  * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
  * order: the user's desktop in that pool; a free running one; a free
- * stopped one; a new row on new_host if the pool holds fewer than size;
+ * stopped one; a spare on its way up (prestart: provisioning or starting,
+ * nobody's), which becomes the user's as it is (BROKER_ASSIGN_SPARE);
+ * a new row on new_host if the pool holds fewer than size;
  * else -ENOSPC ("pool exhausted").  Free desktops on hosts that are down or
  * draining (table hosts) are passed over; new_host NULL (no host can take a
  * desktop) makes that last step -EHOSTUNREACH.  -ENOENT: no such pool (or it

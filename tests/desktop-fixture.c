@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #include "alloc.h"
 #include "desktop-fixture.h"
@@ -261,7 +262,12 @@ bool fixture_ids_has(const struct fixture_ids *s, int64_t id)
 /* Desktop ids of pool's domains in libvirt. */
 void fixture_libvirt_ids(const char *pool, struct fixture_ids *ret)
 {
-	virConnectPtr c = virConnectOpen(URI);
+	fixture_libvirt_ids_at(URI, pool, ret);
+}
+
+void fixture_libvirt_ids_at(const char *uri, const char *pool, struct fixture_ids *ret)
+{
+	virConnectPtr c = virConnectOpen(uri);
 	virDomainPtr *doms = NULL;
 	int n;
 
@@ -306,6 +312,117 @@ void fixture_overlay_ids(struct fixture *f, const char *pool, struct fixture_ids
 			ret->ids[ret->n++] = id;
 	}
 	closedir(dir);
+}
+
+/* Whether name is "vdi-<pool>-<id><suffix>"; its id. */
+static bool desktop_file_name(const char *name, const char *suffix, const char *pool, int64_t *id)
+{
+	size_t len = strlen(name), slen = strlen(suffix);
+	char base[256], p[40];
+
+	if (len <= slen || len - slen >= sizeof(base) || !streq(name + len - slen, suffix))
+		return false;
+	snprintf(base, sizeof(base), "%.*s", (int)(len - slen), name);
+	return pool_domain_name_parse(base, p, sizeof(p), id) >= 0 && streq(p, pool);
+}
+
+void fixture_volume_ids_at(const char *uri, const char *storage_pool, const char *pool, struct fixture_ids *ret)
+{
+	virConnectPtr c = virConnectOpen(uri);
+	virStoragePoolPtr sp;
+	virStorageVolPtr *vols = NULL;
+	int n;
+
+	check(c);
+	memset(ret, 0, sizeof(*ret));
+	sp = virStoragePoolLookupByName(c, storage_pool);
+	if (!sp)
+		vdi_test_fail(__FILE__, __LINE__, "no storage pool %s on %s: %s", storage_pool, uri, virGetLastErrorMessage());
+	check_int_eq(virStoragePoolRefresh(sp, 0), 0);
+	n = virStoragePoolListAllVolumes(sp, &vols, 0);
+	check(n >= 0);
+	for (int i = 0; i < n; i++) {
+		int64_t id;
+
+		if (desktop_file_name(virStorageVolGetName(vols[i]), ".qcow2", pool, &id) && ret->n < ELEMENTSOF(ret->ids))
+			ret->ids[ret->n++] = id;
+		virStorageVolFree(vols[i]);
+	}
+	free(vols);
+	virStoragePoolFree(sp);
+	virConnectClose(c);
+}
+
+void fixture_socket_ids(const char *pool, struct fixture_ids *ret)
+{
+	char path[600];
+	DIR *dir;
+	struct dirent *e;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(path, sizeof(path), "%s/run/spice", vdi_test_tmpdir());
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		int64_t id;
+
+		if (desktop_file_name(e->d_name, ".sock", pool, &id) && ret->n < ELEMENTSOF(ret->ids))
+			ret->ids[ret->n++] = id;
+	}
+	closedir(dir);
+}
+
+static bool store_says_running(const char *state)
+{
+	return streq(state, "free") || streq(state, "assigned") || streq(state, "connected") ||
+	       streq(state, "disconnected");
+}
+
+void fixture_check_libvirt_agrees(struct fixture *f, const char *pool, json_t *listing)
+{
+	struct fixture_ids doms, vols, socks;
+	json_t *rows = json_object_get(listing, "desktops"), *dk;
+	size_t i, n_running = 0;
+
+	fixture_libvirt_ids(pool, &doms);
+	fixture_volume_ids_at(URI, f->storage_pool, pool, &vols);
+	fixture_socket_ids(pool, &socks);
+	json_array_foreach(rows, i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+		const char *state = json_string_value(json_object_get(dk, "state"));
+		bool active = false;
+		size_t nvol = 0;
+
+		for (size_t k = 0; k < doms.n; k++)
+			if (doms.ids[k] == id)
+				active = doms.running[k];
+		for (size_t k = 0; k < vols.n; k++)
+			nvol += vols.ids[k] == id;
+		if (store_says_running(state) && !active)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld is %s in the store, not running in libvirt", (long long)id,
+				      state);
+		if (streq(state, "stopped") && active)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld is stopped in the store, running in libvirt", (long long)id);
+		if (nvol != 1)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld has %zu volumes in storage pool %s", (long long)id, nvol,
+				      f->storage_pool);
+		n_running += active;
+	}
+	/* Every volume is of a row (one each, above): no other. */
+	check_int_eq(vols.n, json_array_size(rows));
+	for (size_t k = 0; k < socks.n; k++) {
+		bool active = false;
+
+		for (size_t m = 0; m < doms.n; m++)
+			if (doms.ids[m] == socks.ids[k])
+				active = doms.running[m];
+		if (!active)
+			vdi_test_fail(__FILE__, __LINE__, "SPICE socket of desktop %lld left, with no desktop running",
+				      (long long)socks.ids[k]);
+	}
+	vdi_test_log("pool %s: %zu rows, %zu running in libvirt, %zu volumes, %zu SPICE sockets", pool,
+		     json_array_size(rows), n_running, vols.n, socks.n);
 }
 
 void fixture_domain(const char *pool, int64_t id, char *buf, size_t len)

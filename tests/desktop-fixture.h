@@ -71,8 +71,22 @@ struct fixture_ids {
 bool fixture_ids_has(const struct fixture_ids *s, int64_t id);
 /* Desktop ids of pool's domains in libvirt (and which run). */
 void fixture_libvirt_ids(const char *pool, struct fixture_ids *ret);
+/* The same on the libvirt host at uri. */
+void fixture_libvirt_ids_at(const char *uri, const char *pool, struct fixture_ids *ret);
 /* Desktop ids of pool's overlay files in the images directory. */
 void fixture_overlay_ids(struct fixture *f, const char *pool, struct fixture_ids *ret);
+/* Desktop ids of pool's volumes ("vdi-<pool>-<id>.qcow2") in libvirt's storage pool storage_pool on the
+ * host at uri, after a refresh; ret->n counts every such volume, duplicates included. */
+void fixture_volume_ids_at(const char *uri, const char *storage_pool, const char *pool, struct fixture_ids *ret);
+/* Desktop ids of pool's SPICE sockets in the broker's runtime directory. */
+void fixture_socket_ids(const char *pool, struct fixture_ids *ret);
+/*
+ * What libvirt says against what the store says, for pool's desktops on this machine: each desktop
+ * the store calls running (free, assigned, connected, disconnected) is active in libvirt, each
+ * "stopped" one is not; the storage pool holds exactly one volume per row and no other; no SPICE
+ * socket is left without a running desktop.
+ */
+void fixture_check_libvirt_agrees(struct fixture *f, const char *pool, json_t *listing);
 /* "vdi-<pool>-<id>" into buf. */
 void fixture_domain(const char *pool, int64_t id, char *buf, size_t len);
 /* The path of the desktop's overlay (free() it). */

@@ -265,3 +265,54 @@ int spice_link_probe_fd(int fd_in, const char *password, int timeout_ms, struct 
 	}
 	return 0;
 }
+
+int spice_link_via_gateway(int gateway_port, int64_t desktop, const char *token, const char *password, int timeout_ms,
+			   int *http_status, struct spice_link_result *ret)
+{
+	_cleanup_free_ char *cred = NULL, *b64 = NULL, *req = NULL;
+	_cleanup_close_ int fd = -1;
+	char target[32], head[1024];
+	size_t len = 0;
+	int n;
+
+	memset(ret, 0, sizeof(*ret));
+	*http_status = 0;
+	snprintf(target, sizeof(target), "tcp:127.0.0.1:%d", gateway_port);
+	if (asprintf(&cred, "token:%s", token) < 0)
+		return -ENOMEM;
+	b64 = malloc(4 * (strlen(cred) / 3 + 1) + 1);
+	if (!b64)
+		return -ENOMEM;
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred, (int)strlen(cred));
+	n = asprintf(&req, "CONNECT desktop-%lld:5900 HTTP/1.1\r\nHost: desktop-%lld:5900\r\nProxy-Authorization: Basic %s\r\n\r\n",
+		     (long long)desktop, (long long)desktop, b64);
+	if (n < 0)
+		return -ENOMEM;
+	fd = connect_target(target, timeout_ms);
+	if (fd < 0)
+		return fd;
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+		return -errno;
+	/* The gateway's answer, a byte at a time up to its blank line: what follows is SPICE. */
+	head[0] = '\0';
+	while (!strstr(head, "\r\n\r\n")) {
+		ssize_t got;
+
+		if (len == sizeof(head) - 1)
+			return -EPROTO;
+		got = recv(fd, head + len, 1, 0);
+		if (got == 0)
+			break;
+		if (got < 0)
+			return -errno;
+		head[++len] = '\0';
+	}
+	/* Closed without a word: refused (*http_status stays 0). */
+	if (len == 0)
+		return 0;
+	if (sscanf(head, "HTTP/1.%*d %d", http_status) != 1)
+		return -EPROTO;
+	if (*http_status != 200)
+		return 0;
+	return spice_link_probe_fd(TAKE_FD(fd), password, timeout_ms, ret);
+}

@@ -34,3 +34,12 @@ int spice_link_probe(const char *target, const char *password, int timeout_ms, s
 
 /* The same on a connection already open (through a proxy, say); fd is taken and closed. */
 int spice_link_probe_fd(int fd, const char *password, int timeout_ms, struct spice_link_result *ret);
+
+/*
+ * remote-viewer's way to a desktop: HTTP CONNECT desktop-<desktop>:5900 through the gateway on
+ * 127.0.0.1:gateway_port with token as the proxy password, then the link (and password) over the
+ * tunnel.  *http_status gets the gateway's answer; only when it is 200 is *ret filled.  Returns 0
+ * when the exchange completed, whatever either answered; -errno on connection or protocol failure.
+ */
+int spice_link_via_gateway(int gateway_port, int64_t desktop, const char *token, const char *password, int timeout_ms,
+			   int *http_status, struct spice_link_result *ret);

@@ -7,10 +7,11 @@
  *  - a pool spreads over both hosts; a desktop on host 2 listens for SPICE on host 2's address,
  *    with a ticket, its console token names that TCP target, and remote-viewer's way through
  *    the gateway (HTTP CONNECT with the token) reaches it;
+ *  - host 2 made to report far more free memory than host 1: the next desktop goes there;
  *  - host 2's libvirtd is killed: its desktops are "unavailable", a console request for one is
- *    refused, new assignments go to host 1;
+ *    refused (no token, no ticket, no audit record), new assignments go to host 1;
  *  - host 2's libvirtd comes back: the broker reconnects, reconcile finds its desktops still
- *    running, and they are available again;
+ *    running, and they are available again; rows, domains and volumes agree on both hosts;
  *  - host 2 drained: its free desktops go, nothing new goes there.
  */
 #include <arpa/inet.h>
@@ -222,14 +223,78 @@ static void spice_through_gateway(struct fixture *f, int64_t id, const char *tok
 	check_int_eq(res.auth_result, SPICE_LINK_OK);
 }
 
+/*
+ * Host 2 reports 64 GiB more free memory than this machine has: its libvirtd (through libnuma)
+ * reads /sys/devices/system/node/nodeN/meminfo and /proc/meminfo, here copies with MemFree raised,
+ * bound over them in host 2's own mount namespace only.
+ */
+static void second_host_more_memory(struct second_host *h)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; ns=/proc/$(cat '%s/run/virtlogd.pid')/ns/mnt; i=0;"
+		 " for f in /proc/meminfo /sys/devices/system/node/node*/meminfo; do"
+		 "  [ -e \"$f\" ] || continue; i=$((i+1));"
+		 "  awk '{ for (k = 1; k < NF; k++) if ($k ~ /^(MemFree|MemTotal|MemAvailable):$/) $(k + 1) += 67108864; print }'"
+		 "   \"$f\" > '%s/meminfo.'$i;"
+		 "  nsenter --mount=$ns mount --bind '%s/meminfo.'$i \"$f\";"
+		 " done >&2",
+		 h->dir, h->dir, h->dir);
+	check_int_eq(system(cmd), 0);
+}
+
+/* Free memory of the two hosts as the broker saw it at its last look (0 when it has not looked). */
+static void hosts_free_memory(struct fixture *f, int64_t *h1, int64_t *h2)
+{
+	json_t *j = admin_json(&f->d, "GET", "/api/v1/admin/hosts", NULL, 200), *hosts = json_object_get(j, "hosts");
+
+	*h1 = json_integer_value(json_object_get(json_array_get(hosts, 0), "free_memory"));
+	*h2 = json_integer_value(json_object_get(json_array_get(hosts, 1), "free_memory"));
+	json_decref(j);
+}
+
+/*
+ * The store's rows, the domains and the volumes on either host are the same desktops: no domain
+ * or volume without its row on the same host, no row without its domain and exactly one volume.
+ */
+static void check_no_orphans_on(struct fixture *f, const char *uri)
+{
+	struct fixture_ids doms, vols;
+	json_t *j = fixture_desktops(f, f->pool), *dk;
+	size_t i, rows = 0;
+
+	fixture_libvirt_ids_at(uri, f->pool, &doms);
+	fixture_volume_ids_at(uri, f->storage_pool, f->pool, &vols);
+	json_array_foreach(json_object_get(j, "desktops"), i, dk) {
+		int64_t id = json_integer_value(json_object_get(dk, "id"));
+		size_t nvol = 0;
+
+		if (!streq_ptr(json_string_value(json_object_get(dk, "host")), uri))
+			continue;
+		rows++;
+		for (size_t k = 0; k < vols.n; k++)
+			nvol += vols.ids[k] == id;
+		if (!fixture_ids_has(&doms, id) || nvol != 1)
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld on %s: %s, %zu volumes", (long long)id, uri,
+				      fixture_ids_has(&doms, id) ? "a domain" : "no domain", nvol);
+	}
+	vdi_test_log("%s: %zu rows, %zu domains, %zu volumes of pool %s", uri, rows, doms.n, vols.n, f->pool);
+	check_int_eq(doms.n, rows);
+	check_int_eq(vols.n, rows);
+	json_decref(j);
+}
+
 static void test_two_hosts(void)
 {
 	struct second_host h = { 0 };
 	struct fixture_options o = { 0 };
 	struct fixture f;
 	struct user u[8];
-	int64_t ids[8] = { 0 }, on_h2 = 0, h2_id = 0, extra;
+	int64_t ids[8] = { 0 }, on_h2 = 0, h2_id = 0, extra, preferred;
 	char storage[400], targets[128], hosts_line[160], target[600], password[128], *host, *state, *out, *token = NULL;
+	char audit_path[160];
+	size_t consoles;
 	struct spice_link_result res;
 	int n_h1 = 0, n_h2 = 0;
 	json_t *j;
@@ -326,13 +391,57 @@ static void test_two_hosts(void)
 	check(fixture_gateway_log_has(&f, "CONNECT relay from"));
 	check(wait_state(&f, h2_id, "disconnected", 30000));
 
+	/* Host 2 has far more free memory than host 1: the next desktop goes there. */
+	second_host_more_memory(&h);
+	{
+		uint64_t end = vdi_test_now_ms() + 60000;
+		int64_t m1, m2;
+
+		do {
+			usleep(500 * 1000);
+			hosts_free_memory(&f, &m1, &m2);
+		} while (m2 < m1 + ((int64_t)32 << 30) && vdi_test_now_ms() < end);
+		vdi_test_log("free memory: %lld MiB on host 1, %lld MiB on host 2", (long long)(m1 >> 20),
+			     (long long)(m2 >> 20));
+		check(m2 >= m1 + ((int64_t)32 << 30));
+	}
+	fixture_login(&f, &u[4], 5);
+	preferred = fixture_ask(&f, &u[4], f.pool, 202);
+	check(wait_state(&f, preferred, "assigned", BOOT_MS));
+	desktop_view(&f, preferred, &host, &state);
+	check_str_eq(host, h.uri);
+	free(host);
+	free(state);
+	n_h2++;
+
 	/* Host 2's libvirtd dies: its desktops are unavailable, and their consoles refused. */
+	snprintf(audit_path, sizeof(audit_path), "/api/v1/admin/audit?action=console&object=desktop:%lld", (long long)h2_id);
+	j = admin_json(&f.d, "GET", audit_path, NULL, 200);
+	consoles = json_array_size(json_object_get(j, "audit"));
+	json_decref(j);
 	second_host_run(&h, "kill");
 	check(wait_state(&f, h2_id, "unavailable", 60000));
-	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password), NULL), 503);
-	/* New desktops go to host 1. */
-	fixture_login(&f, &u[4], 5);
-	extra = fixture_ask(&f, &u[4], f.pool, 202);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)h2_id);
+		j = NULL;
+		check_int_eq(user_req(&f.d, &u[on_h2], "POST", path, NULL, &j), 503);
+		/* Refused: no token, no ticket, nothing in the audit, and the desktop still unavailable. */
+		check(json_object_get(j, "error") && !json_object_get(j, "token") && !json_object_get(j, "password"));
+		json_decref(j);
+		j = admin_json(&f.d, "GET", audit_path, NULL, 200);
+		check_int_eq(json_array_size(json_object_get(j, "audit")), consoles);
+		json_decref(j);
+		desktop_view(&f, h2_id, &host, &state);
+		check_str_eq(host, h.uri);
+		check_str_eq(state, "unavailable");
+		free(host);
+		free(state);
+	}
+	/* New desktops go to host 1, although host 2 had the most free memory at the last look. */
+	fixture_login(&f, &u[5], 6);
+	extra = fixture_ask(&f, &u[5], f.pool, 202);
 	check(wait_state(&f, extra, "assigned", BOOT_MS));
 	desktop_view(&f, extra, &host, &state);
 	check_str_eq(host, FIXTURE_URI);
@@ -346,8 +455,13 @@ static void test_two_hosts(void)
 	check_int_eq(console(&f, &u[on_h2], h2_id, target, sizeof(target), password, sizeof(password), &token), 200);
 	spice_through_gateway(&f, h2_id, token, password);
 	free(token);
+	check(wait_state(&f, preferred, "assigned", 60000));
+	/* Nothing was left behind or made twice on either host: rows, domains and volumes agree. */
+	check(wait_state(&f, h2_id, "disconnected", 30000));
+	check_no_orphans_on(&f, FIXTURE_URI);
+	check_no_orphans_on(&f, h.uri);
 
-	/* Drained: nothing new goes to host 2. */
+	/* Drained: nothing new goes to host 2, for all its free memory. */
 	{
 		char body[256];
 
@@ -356,8 +470,8 @@ static void test_two_hosts(void)
 		check_int_eq(json_integer_value(json_object_get(j, "remaining")), n_h2);
 		json_decref(j);
 	}
-	fixture_login(&f, &u[5], 6);
-	extra = fixture_ask(&f, &u[5], f.pool, 202);
+	fixture_login(&f, &u[6], 7);
+	extra = fixture_ask(&f, &u[6], f.pool, 202);
 	desktop_view(&f, extra, &host, &state);
 	check_str_eq(host, FIXTURE_URI);
 	free(host);

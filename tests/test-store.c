@@ -218,6 +218,34 @@ static void test_assignment_order(void)
 	broker_store_close(s);
 }
 
+/* A spare on its way up (prestart) goes to a user before a pool that is full says "exhausted". */
+static void test_spare_on_its_way_up(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a;
+	char err[256];
+
+	add_template(s);
+	add_pool(s, "p", 2);
+	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'provisioning', 0), (2, 1, 'starting', 0)");
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_SPARE);
+	check_str_eq(a.state, "provisioning");
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 2);
+	check_str_eq(a.state, "starting");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'ann' AND id = 1 AND state = 'provisioning'"), 1);
+	/* Asking again: her own desktop, nothing new. */
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
+	check_err(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOSPC);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 2);
+	broker_store_close(s);
+}
+
 /* A persistent desktop in "error" (paused on a full disk, say) stays its owner's: no second one. */
 static void test_persistent_desktop_in_error(void)
 {
@@ -435,6 +463,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_assignment_across_hosts),
 	VDI_TEST(test_persistent_desktop_in_error),
+	VDI_TEST(test_spare_on_its_way_up),
 	VDI_TEST(test_twenty_users_ten_desktops),
 	VDI_TEST(test_state_changes_and_audit),
 };
