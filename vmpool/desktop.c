@@ -16,76 +16,7 @@
 #include "private.h"
 #include "random.h"
 
-#define POOL_NAME_MAX 32
-#define DOMAIN_PREFIX "vdi-"
-#define OVERLAY_SUFFIX ".qcow2"
 #define SHUTDOWN_POLL_MS 100
-
-bool pool_name_is_valid(const char *pool)
-{
-	size_t len = pool ? strlen(pool) : 0;
-
-	if (len == 0 || len > POOL_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = pool[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-int pool_domain_name(const char *pool, int64_t desktop_id, char *buf, size_t len)
-{
-	int n;
-
-	if (!pool_name_is_valid(pool) || desktop_id < 0)
-		return -EINVAL;
-	n = snprintf(buf, len, DOMAIN_PREFIX "%s-%" PRId64, pool, desktop_id);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, int64_t *ret_id)
-{
-	const char *rest = startswith(name, DOMAIN_PREFIX), *dash;
-	int64_t id = 0;
-	size_t plen;
-
-	if (!rest || !(dash = strrchr(rest, '-')) || dash == rest || !dash[1])
-		return -EINVAL;
-	for (const char *p = dash + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10)
-			return -EINVAL;
-		id = id * 10 + (*p - '0');
-	}
-	if (dash[1] == '0' && dash[2])
-		return -EINVAL; /* no leading zeros: one name per desktop */
-	plen = (size_t)(dash - rest);
-	if (plen >= pool_len || plen > POOL_NAME_MAX)
-		return -EINVAL;
-	memcpy(ret_pool, rest, plen);
-	ret_pool[plen] = '\0';
-	if (!pool_name_is_valid(ret_pool))
-		return -EINVAL;
-	*ret_id = id;
-	return 0;
-}
-
-static bool is_our_domain_name(const char *domain)
-{
-	char pool[POOL_NAME_MAX + 1];
-	int64_t id;
-
-	return domain && pool_domain_name_parse(domain, pool, sizeof(pool), &id) >= 0;
-}
-
-static void overlay_name(const char *domain, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s" OVERLAY_SUFFIX, domain);
-}
 
 static int spice_socket_path(struct pool_host *host, const char *domain, char *buf, size_t len)
 {
@@ -98,7 +29,7 @@ static int spice_socket_path(struct pool_host *host, const char *domain, char *b
 
 static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *ret, struct pool_error *err)
 {
-	if (!is_our_domain_name(domain))
+	if (!pool_domain_name_is_ours(domain))
 		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
 	*ret = virDomainLookupByName(conn, domain);
 	if (!*ret)
@@ -157,7 +88,7 @@ static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char
 	_cleanup_vol_ virStorageVolPtr vol = NULL;
 	char volname[256];
 
-	overlay_name(domain, volname, sizeof(volname));
+	pool_overlay_name(domain, volname, sizeof(volname));
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp)
 		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
@@ -193,7 +124,7 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	r = pool_domain_name(pool, desktop_id, name, sizeof(name));
 	if (r < 0)
 		return pool_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);
-	overlay_name(name, volname, sizeof(volname));
+	pool_overlay_name(name, volname, sizeof(volname));
 	r = spice_socket_path(host, name, socket, sizeof(socket));
 	if (r < 0)
 		return pool_error_set(err, r, "SPICE socket path under %s is too long for a unix socket", host->spice_dir);
@@ -364,7 +295,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 	r = delete_overlay(host, conn, domain, err);
 	if (r < 0)
 		return r;
-	overlay_name(domain, volname, sizeof(volname));
+	pool_overlay_name(domain, volname, sizeof(volname));
 	return create_overlay(host, conn, t, volname, &vol, err);
 }
 
@@ -375,7 +306,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_
 	char socket[256];
 	int r;
 
-	if (!is_our_domain_name(domain))
+	if (!pool_domain_name_is_ours(domain))
 		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
 	r = pool_host_conn(host, &conn, err);
 	if (r < 0)
@@ -458,7 +389,7 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 	char path[256];
 	int r, n;
 
-	if (!is_our_domain_name(domain))
+	if (!pool_domain_name_is_ours(domain))
 		return -EINVAL;
 	if (host->spice_address[0]) {
 		/* A remote host: the port libvirt gave the running desktop, on the host's address. */
@@ -749,10 +680,8 @@ int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *er
 		r = -ENOMEM;
 	for (int i = 0; i < count; i++) {
 		const char *name = virStorageVolGetName(vols[i]);
-		size_t len = name ? strlen(name) : 0;
 
-		if (r >= 0 && startswith(name, DOMAIN_PREFIX) && len > strlen(OVERLAY_SUFFIX) &&
-		    streq(name + len - strlen(OVERLAY_SUFFIX), OVERLAY_SUFFIX)) {
+		if (r >= 0 && pool_overlay_name_is_ours(name)) {
 			names[n] = strdup(name);
 			if (!names[n])
 				r = -ENOMEM;

@@ -13,6 +13,16 @@
 #include "cleanup.h"
 #include "vmpool.h"
 
+/* Names (naming.c): pure. */
+#define POOL_NAME_MAX 32
+
+/* Whether domain is a name pool_domain_name() makes (NULL: no). */
+bool pool_domain_name_is_ours(const char *domain);
+/* Writes the overlay volume's name of a domain, "<domain>.qcow2", into buf (truncated to len). */
+void pool_overlay_name(const char *domain, char *buf, size_t len);
+/* Whether a volume's name is one of vdi's overlays ("vdi-*.qcow2"; NULL: no). */
+bool pool_overlay_name_is_ours(const char *volume);
+
 struct pool_host {
 	/* One reference for the owner, one per libvirt callback registration:
 	 * libvirt may still run a callback after deregistration returns. */
