@@ -9,6 +9,11 @@
 #include "private.h"
 
 /*
+ * libvirt's events, translated: the process-wide event loop thread, and the
+ * lifecycle and graphics callbacks on a connection it is given, which turn
+ * libvirt's events of vdi's domains into struct pool_event for a sink it is
+ * given.  It knows nothing of hosts; host.c owns the handler and calls here.
+ *
  * libvirt's event loop is process-wide: it must be registered before the
  * first connection is opened, and one thread runs it for every host.
  */
@@ -80,24 +85,6 @@ const char *pool_event_type_name(enum pool_event_type type)
 	return names[type];
 }
 
-void pool_events_emit(struct pool_host *host, const struct pool_event *ev)
-{
-	pthread_mutex_lock(&host->event_lock);
-	if (host->event_fn)
-		host->event_fn(host, ev, host->event_userdata);
-	pthread_mutex_unlock(&host->event_lock);
-}
-
-void pool_host_set_event_handler(struct pool_host *host,
-				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
-				 void *userdata)
-{
-	pthread_mutex_lock(&host->event_lock);
-	host->event_fn = fn;
-	host->event_userdata = userdata;
-	pthread_mutex_unlock(&host->event_lock);
-}
-
 /* Why a VIR_DOMAIN_EVENT_SUSPENDED event paused the domain. */
 static enum pool_pause_reason suspended_reason(int detail)
 {
@@ -116,7 +103,7 @@ static enum pool_pause_reason suspended_reason(int detail)
 	}
 }
 
-static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_event_type type, int detail,
+static void emit_domain(const struct pool_event_sink *sink, virDomainPtr dom, enum pool_event_type type, int detail,
 			enum pool_pause_reason why)
 {
 	const char *name = virDomainGetName(dom);
@@ -126,7 +113,7 @@ static void emit_domain(struct pool_host *host, virDomainPtr dom, enum pool_even
 	/* Only vdi's domains: the name says so without a round trip to libvirtd. */
 	if (!name || pool_domain_name_parse(name, pool, sizeof(pool), &ev.desktop_id) < 0)
 		return;
-	pool_events_emit(host, &ev);
+	sink->deliver(sink->opaque, &ev);
 }
 
 static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
@@ -199,29 +186,35 @@ static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
 	emit_domain(opaque, dom, type, phase, POOL_PAUSE_NONE);
 }
 
-int pool_events_register(struct pool_host *host, virConnectPtr conn, int ret_ids[2])
+/* libvirt's freecb: the registration is gone, its hold on the sink's owner with it. */
+static void registration_freed(void *opaque)
+{
+	const struct pool_event_sink *sink = opaque;
+
+	sink->release(sink->opaque);
+}
+
+/* Registers one callback holding its own reference on the sink's owner. */
+static int register_one(virConnectPtr conn, const struct pool_event_sink *sink, int event_id,
+			virConnectDomainEventGenericCallback cb)
 {
 	int id;
 
-	ret_ids[0] = ret_ids[1] = -1;
-	pool_host_ref(host);
-	id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-					      VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), host, pool_host_unref_cb);
-	if (id < 0) {
-		pool_host_unref(host);
-		return -EIO;
-	}
-	ret_ids[0] = id;
+	sink->hold(sink->opaque);
+	id = virConnectDomainEventRegisterAny(conn, NULL, event_id, cb, (void *)sink, registration_freed);
+	if (id < 0)
+		sink->release(sink->opaque);
+	return id;
+}
 
-	pool_host_ref(host);
-	id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_GRAPHICS,
-					      VIR_DOMAIN_EVENT_CALLBACK(graphics_cb), host, pool_host_unref_cb);
-	if (id < 0) {
-		/* The test driver has no graphics events; lifecycle events still flow. */
-		pool_host_unref(host);
-		return 0;
-	}
-	ret_ids[1] = id;
+int pool_events_register(virConnectPtr conn, const struct pool_event_sink *sink, int ret_ids[2])
+{
+	ret_ids[1] = -1;
+	ret_ids[0] = register_one(conn, sink, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb));
+	if (ret_ids[0] < 0)
+		return -EIO;
+	/* The test driver has no graphics events; lifecycle events still flow. */
+	ret_ids[1] = register_one(conn, sink, VIR_DOMAIN_EVENT_ID_GRAPHICS, VIR_DOMAIN_EVENT_CALLBACK(graphics_cb));
 	return 0;
 }
 

@@ -252,6 +252,56 @@ static int host_ensure_spice_dir(struct pool_host *host, uid_t uid, gid_t gid, s
 	return 0;
 }
 
+/* One reference for the owner, one per libvirt callback registration: the sink's hold and release. */
+static void host_hold(void *opaque)
+{
+	struct pool_host *host = opaque;
+
+	atomic_fetch_add(&host->refs, 1);
+}
+
+static void host_release(void *opaque)
+{
+	struct pool_host *host = opaque;
+
+	if (!host || atomic_fetch_sub(&host->refs, 1) != 1)
+		return;
+	free((char *)host->opts.uri);
+	free((char *)host->opts.storage_pool);
+	free((char *)host->opts.storage_path);
+	free((char *)host->opts.runtime_dir);
+	free((char *)host->opts.virt_type);
+	free(host->spice_dir);
+	pthread_cond_destroy(&host->cond);
+	pthread_mutex_destroy(&host->lock);
+	pthread_mutex_destroy(&host->event_lock);
+	free(host);
+}
+
+static void host_emit(struct pool_host *host, const struct pool_event *ev)
+{
+	pthread_mutex_lock(&host->event_lock);
+	if (host->event_fn)
+		host->event_fn(host, ev, host->event_userdata);
+	pthread_mutex_unlock(&host->event_lock);
+}
+
+void pool_host_set_event_handler(struct pool_host *host,
+				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
+				 void *userdata)
+{
+	pthread_mutex_lock(&host->event_lock);
+	host->event_fn = fn;
+	host->event_userdata = userdata;
+	pthread_mutex_unlock(&host->event_lock);
+}
+
+/* The sink's deliver: domain events from events.c reach the host's handler. */
+static void host_deliver(void *opaque, const struct pool_event *ev)
+{
+	host_emit(opaque, ev);
+}
+
 static void close_cb(virConnectPtr conn, int reason, void *opaque)
 {
 	struct pool_host *host = opaque;
@@ -268,7 +318,7 @@ static void close_cb(virConnectPtr conn, int reason, void *opaque)
 
 	if (ours) {
 		vdi_debug("libvirt connection to %s closed (reason %d)", host->opts.uri, reason);
-		pool_events_emit(host, &ev);
+		host_emit(host, &ev);
 	}
 }
 
@@ -307,7 +357,7 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 	 * drivers without close callbacks (test:///) never call a freecb. */
 	if (virConnectRegisterCloseCallback(conn, close_cb, host, NULL) < 0)
 		return pool_error_libvirt(err, "cannot watch the connection to %s", host->opts.uri);
-	r = pool_events_register(host, conn, ret_ids);
+	r = pool_events_register(conn, &host->sink, ret_ids);
 	if (r < 0) {
 		(void)virConnectUnregisterCloseCallback(conn, close_cb);
 		return pool_error_libvirt(err, "cannot subscribe to events of %s", host->opts.uri);
@@ -383,7 +433,7 @@ static int host_ensure_connected_locked(struct pool_host *host, struct pool_erro
 			struct pool_event ev = { .type = POOL_EVENT_HOST_BACK };
 
 			vdi_debug("reconnected to %s", host->opts.uri);
-			pool_events_emit(host, &ev);
+			host_emit(host, &ev);
 		}
 		pthread_mutex_lock(&host->lock);
 	}
@@ -473,6 +523,9 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 	pthread_cond_init(&host->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	host->cb_ids[0] = host->cb_ids[1] = -1;
+	host->sink = (struct pool_event_sink){
+		.deliver = host_deliver, .hold = host_hold, .release = host_release, .opaque = host,
+	};
 
 	host->opts.uri = strdup(opts->uri);
 	host->opts.storage_pool = strdup(opts->storage_pool);
@@ -502,32 +555,6 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 	return 0;
 }
 
-void pool_host_ref(struct pool_host *host)
-{
-	atomic_fetch_add(&host->refs, 1);
-}
-
-void pool_host_unref(struct pool_host *host)
-{
-	if (!host || atomic_fetch_sub(&host->refs, 1) != 1)
-		return;
-	free((char *)host->opts.uri);
-	free((char *)host->opts.storage_pool);
-	free((char *)host->opts.storage_path);
-	free((char *)host->opts.runtime_dir);
-	free((char *)host->opts.virt_type);
-	free(host->spice_dir);
-	pthread_cond_destroy(&host->cond);
-	pthread_mutex_destroy(&host->lock);
-	pthread_mutex_destroy(&host->event_lock);
-	free(host);
-}
-
-void pool_host_unref_cb(void *opaque)
-{
-	pool_host_unref(opaque);
-}
-
 struct pool_host *pool_host_free(struct pool_host *host)
 {
 	virConnectPtr conn;
@@ -549,7 +576,7 @@ struct pool_host *pool_host_free(struct pool_host *host)
 	pthread_mutex_unlock(&host->lock);
 	host_drop(conn, host->cb_ids);
 
-	pool_host_unref(host);
+	host_release(host);
 	return NULL;
 }
 

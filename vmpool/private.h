@@ -1,7 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Internal to vmpool: shared between its files, not part of the API. */
+/*
+ * Internal to vmpool: shared between its files, not part of the API.
+ * Each section names the file that owns it.  Calls go one way, no circles:
+ *
+ *   desktop.c ──▶ host.c ──▶ events.c ──▶ naming.c
+ *   desktop.c ──▶ naming.c, domxml.c;   template.c ──▶ domxml.c;   all ──▶ error.c
+ *
+ * host.c owns struct pool_host and its event handler; events.c registers
+ * libvirt's callbacks on a connection it is given and hands what they say
+ * to a sink it is given (struct pool_event_sink), never calling back into
+ * host.c by name; naming.c is pure.
+ */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,7 +24,8 @@
 #include "cleanup.h"
 #include "vmpool.h"
 
-/* Names (naming.c): pure. */
+/* ---- names (naming.c): pure ---------------------------------------------- */
+
 #define POOL_NAME_MAX 32
 
 /* Whether domain is a name pool_domain_name() makes (NULL: no). */
@@ -23,12 +35,42 @@ void pool_overlay_name(const char *domain, char *buf, size_t len);
 /* Whether a volume's name is one of vdi's overlays ("vdi-*.qcow2"; NULL: no). */
 bool pool_overlay_name_is_ours(const char *volume);
 
+/* ---- events (events.c) ----------------------------------------------------- */
+
+/*
+ * Where events.c sends the events of one connection.  Borrowed by the
+ * registrations: it must stay where it is until libvirt released the last
+ * of them.  Each registration holds the owner (hold(opaque)) and libvirt
+ * releases it (release(opaque)) once the callback can no longer run, which
+ * may be after deregistration returned.  deliver runs on libvirt's event thread.
+ */
+struct pool_event_sink {
+	void (*deliver)(void *opaque, const struct pool_event *ev);
+	void (*hold)(void *opaque);
+	void (*release)(void *opaque);
+	void *opaque;
+};
+
+/* Starts libvirt's event loop thread, once per process; aborts when it cannot. */
+void pool_events_init_once(void);
+/*
+ * Registers lifecycle and graphics callbacks on conn (borrowed) that deliver
+ * vdi's domains' events to sink (borrowed, see above); ret_ids receives their
+ * ids (-1: none; a driver without graphics events has only the first).
+ * Returns 0, or -EIO when not even the lifecycle callback could be registered.
+ */
+int pool_events_register(virConnectPtr conn, const struct pool_event_sink *sink, int ret_ids[2]);
+void pool_events_deregister(virConnectPtr conn, const int ids[2]);
+
+/* ---- hosts (host.c) -------------------------------------------------------- */
+
 struct pool_host {
 	/* One reference for the owner, one per libvirt callback registration:
 	 * libvirt may still run a callback after deregistration returns. */
 	atomic_int refs;
 	struct pool_host_options opts; /* strings owned */
 	char *spice_dir;
+	struct pool_event_sink sink;   /* set once: events.c's view of this host (opaque = the host) */
 
 	pthread_mutex_t lock;          /* guards everything below */
 	pthread_cond_t cond;
@@ -52,21 +94,7 @@ struct pool_host {
 	void *event_userdata;
 };
 
-void pool_host_ref(struct pool_host *host);
-void pool_host_unref(struct pool_host *host);
-/* For libvirt's freecb arguments. */
-void pool_host_unref_cb(void *opaque);
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool_host *, pool_host_free)
-
-/* Sets err's message (when err is non-NULL) and returns r. */
-int pool_error_set(struct pool_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/*
- * Turns libvirt's last error in this thread into an -errno and a message
- * "<what>: <libvirt's message>".  Returns the -errno.
- */
-int pool_error_libvirt(struct pool_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Takes a reference to the host's connection, reconnecting when it died.  Release with virConnectClose(). */
 int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err);
@@ -78,14 +106,20 @@ int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error
 int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
 		    gid_t *ret_gid, struct pool_error *err);
 
-/* Event plumbing (events.c). */
-void pool_events_init_once(void);
-/* Registers lifecycle and graphics callbacks on conn; ret_ids receives their ids (-1: none). */
-int pool_events_register(struct pool_host *host, virConnectPtr conn, int ret_ids[2]);
-void pool_events_deregister(virConnectPtr conn, const int ids[2]);
-void pool_events_emit(struct pool_host *host, const struct pool_event *ev);
+/* ---- errors (error.c) ------------------------------------------------------ */
 
-/* Domain XML for a clone (domxml.c): pure, unit-testable. */
+/* Sets err's message (when err is non-NULL) and returns r. */
+int pool_error_set(struct pool_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Turns libvirt's last error in this thread into an -errno and a message
+ * "<what>: <libvirt's message>".  Returns the -errno.
+ */
+int pool_error_libvirt(struct pool_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- domain XML (domxml.c): pure, unit-testable ---------------------------- */
+
+/* Domain XML for a clone. */
 struct pool_domxml_params {
 	const char *name;
 	const char *uuid;
@@ -118,6 +152,8 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
+
+/* ---- cleanup helpers for libxml2 and libvirt objects ---------------------- */
 
 static inline void xmlFreeDocp(xmlDocPtr *d)
 {
