@@ -13,10 +13,25 @@
  *
  * Calls block on libvirt: callers with an event loop run them on worker
  * threads.  All functions are thread-safe for a given host.  They return
- * >= 0 on success and -errno on failure; where they take a struct
- * pool_error *, it may be NULL, and on failure it receives a message that
- * names what was wrong (no secrets).  Functions never leave anything
+ * >= 0 on success and -errno on failure.  Functions never leave anything
  * half-created: a failed clone leaves neither overlay nor domain behind.
+ *
+ * Error messages (vmpool's one convention, no global error state): a
+ * function that can fail for a reason worth telling takes a struct
+ * pool_error *err as its last parameter, owned by the caller, which may be
+ * NULL.  On failure it receives one line that names the object and the
+ * reason (libvirt's, when libvirt said no), never a secret; on success its
+ * content means nothing (a call that got past a failure on the way, such as
+ * a host created with connect_later, may have written one).  Running out of
+ * memory returns -ENOMEM without a message, so a caller starts from an empty
+ * message ({0}) and, when it is still empty, tells strerror(-r).  The few
+ * calls without err (the names, pool_desktop_spice_target) tell only -errno.
+ *
+ * Who owns what inside (vmpool/private.h has the map): host.c the
+ * connection, its reconnects and the event handler; events.c libvirt's event
+ * loop thread and the callbacks that turn libvirt's events into struct
+ * pool_event; naming.c the names below; template.c templates; desktop.c and
+ * domxml.c desktops; error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML
@@ -137,10 +152,13 @@ struct pool_event {
 
 /*
  * Delivers lifecycle and graphics events of vdi's domains (those named
- * vdi-<pool>-<id>) and host connection events to fn, called on libvirt's
- * event thread: it must not block for long.  The event and its strings are
- * borrowed for the duration of the call.  fn = NULL stops delivery; after
- * this returns, fn is no longer running and will not be called again.
+ * vdi-<pool>-<id>, as pool_domain_name() makes them) and host connection
+ * events to fn, on every connection the host opens, reconnects included.
+ * fn is called on libvirt's event thread (POOL_EVENT_HOST_BACK: on the
+ * thread that reconnected), one call at a time: it must not block for long.
+ * The event and its strings are borrowed for the duration of the call.
+ * fn = NULL stops delivery; after this returns, fn is no longer running and
+ * will not be called again.
  */
 void pool_host_set_event_handler(struct pool_host *host,
 				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
