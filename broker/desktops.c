@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "template-cache.h"
 #include "vmpool.h"
 #include "workers.h"
 
@@ -129,6 +130,7 @@ struct broker_desks {
 	struct broker *b;
 	struct host_slot *hosts;
 	size_t n_hosts;
+	struct broker_template_cache *templates; /* the jobs' vmpool templates */
 
 	struct id_set busy;    /* desktops with a job under way */
 	struct id_set touched; /* desktops whose job finished while a reconcile was listing */
@@ -375,15 +377,10 @@ static void job_free(struct desk_job *j)
 	free(j);
 }
 
-static int job_template(struct desk_job *j, struct pool_template **ret)
+/* On a worker: the job's template, from the cache (a reference in *ret). */
+static int job_template(struct desk_job *j, struct broker_template **ret)
 {
-	struct pool_template_options o = {
-		.name = j->tpl_name,
-		.disk_path = j->tpl_disk,
-		.xml = j->tpl_xml,
-	};
-
-	return pool_template_new(&o, ret, &j->err);
+	return broker_template_cache_get(j->b->desks->templates, j->tpl_name, j->tpl_disk, j->tpl_xml, ret, &j->err);
 }
 
 /* A pause the broker undoes by itself once its cause is gone: a disk error (a full storage pool). */
@@ -426,7 +423,7 @@ static void job_resume(struct desk_job *j)
 static void job_work(void *data)
 {
 	struct desk_job *j = data;
-	struct pool_template *t = NULL;
+	struct broker_template *t = NULL;
 	struct pool_desktop_info info;
 
 	j->start_result = 0;
@@ -434,7 +431,7 @@ static void job_work(void *data)
 	case OP_CREATE:
 		j->result = job_template(j, &t);
 		if (j->result >= 0)
-			j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+			j->result = pool_desktop_create(j->host, broker_template_pool(t), j->pool, j->id, &j->err);
 		if (j->result >= 0 && j->start)
 			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
@@ -447,7 +444,7 @@ static void job_work(void *data)
 				usleep(200 * 1000);
 			j->result = pool_desktop_delete(j->host, j->domain, &j->err);
 			if (j->result >= 0)
-				j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+				j->result = pool_desktop_create(j->host, broker_template_pool(t), j->pool, j->id, &j->err);
 			if (j->result != -EEXIST)
 				break;
 		}
@@ -460,7 +457,7 @@ static void job_work(void *data)
 	case OP_RESET:
 		j->result = job_template(j, &t);
 		if (j->result >= 0)
-			j->result = pool_desktop_reset(j->host, t, j->domain, &j->err);
+			j->result = pool_desktop_reset(j->host, broker_template_pool(t), j->domain, &j->err);
 		if (j->result >= 0 && j->start)
 			j->start_result = pool_desktop_start(j->host, j->domain, &j->err);
 		break;
@@ -492,7 +489,7 @@ static void job_work(void *data)
 		j->result = 0;
 		break;
 	}
-	pool_template_free(t);
+	broker_template_unref(t);
 }
 
 static void job_done(void *data, int cancelled);
@@ -1302,6 +1299,11 @@ static void events_apply(struct broker *b)
 		vdi_info("the libvirt events that waited for the database are applied");
 }
 
+struct broker_template_cache *broker_desks_templates(struct broker *b)
+{
+	return b->desks->templates;
+}
+
 size_t broker_desks_events_waiting(struct broker *b)
 {
 	return b->desks->n_kept;
@@ -1775,7 +1777,7 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 	for (char **u = b->cfg.libvirt.hosts; u && *u; u++)
 		n++;
 	d->hosts = vdi_calloc(n ? n : 1, sizeof(struct host_slot));
-	if (!d->events || !d->kept || !d->hosts) {
+	if (!d->events || !d->kept || !d->hosts || broker_template_cache_new(&d->templates) < 0) {
 		broker_desks_free(d);
 		return -ENOMEM;
 	}
@@ -1837,6 +1839,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 		pool_strv_free(d->hosts[i].missing);
 	}
 	free(d->hosts);
+	broker_template_cache_free(d->templates);
 	free(d->events);
 	free(d->kept);
 	free(d->busy.ids);

@@ -22,6 +22,7 @@
 
 struct broker;
 struct broker_desks;
+struct broker_template_cache;
 struct pool_host;
 
 /* Connects to every configured host. */
@@ -34,6 +35,9 @@ void broker_desks_stop_events(struct broker_desks *d);
 /* Loop-thread hooks: wake drains libvirt's events; tick runs timers (once a second). */
 void broker_desks_wake(struct broker *b);
 void broker_desks_tick(struct broker *b);
+
+/* The vmpool templates the jobs use (template-cache.h); borrowed, lives as long as the module. */
+struct broker_template_cache *broker_desks_templates(struct broker *b);
 
 /* libvirt events the loop keeps because the database refused their writes (tried again each tick). */
 size_t broker_desks_events_waiting(struct broker *b);

@@ -1242,6 +1242,69 @@ static void test_hosts_fewest_desktops_on_a_tie(void)
 	stop_broker(&d);
 }
 
+/* A counter of the broker's /metrics (from loopback); -1 when it has none. */
+static long long metric(struct daemon *d, const char *name)
+{
+	struct http_reply r = req(d, "GET", "/metrics", NULL, NULL);
+	char line[128];
+	const char *p;
+	long long n;
+
+	check_int_eq(r.status, 200);
+	snprintf(line, sizeof(line), "\n%s ", name);
+	p = strstr(r.body, line);
+	n = p ? strtoll(p + strlen(line), NULL, 10) : -1;
+	http_reply_finish(&r);
+	return n;
+}
+
+/* Deletes desktop id as an admin and waits until its row is gone. */
+static void delete_desktop(struct daemon *d, int64_t id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld", (long long)id);
+	json_decref(admin_json(d, "DELETE", path, NULL, 202));
+	for (uint64_t end = vdi_test_now_ms() + 10000;
+	     store_int(d, "SELECT count(*) FROM desktops WHERE id = %lld", (long long)id) > 0; usleep(50 * 1000))
+		check(vdi_test_now_ms() < end);
+}
+
+/*
+ * The jobs share one vmpool template per template (so that vmpool validates only the first
+ * clone): four desktops of one pool make it once.  A template removed and added again under the
+ * same name (its file may have been replaced) is made afresh.
+ */
+static void test_template_cache(void)
+{
+	struct daemon d;
+	struct user ann;
+	int64_t ids[4];
+
+	start_broker(&d, NULL);
+	spread_pool(&d, 4);
+	user_login(&d, &ann, "ann", "ann-secret");
+	check_int_eq(metric(&d, "vdi_template_cache_misses_total"), 0);
+	check_int_eq(metric(&d, "vdi_template_cache_hits_total"), 0);
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+		ids[i] = one_more(&d, &ann);
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+		check(wait_desktop_state(&d, &ann, ids[i], "assigned", 10000));
+	check_int_eq(metric(&d, "vdi_template_cache_misses_total"), 1);
+	check(metric(&d, "vdi_template_cache_hits_total") >= (long long)ELEMENTSOF(ids) - 1);
+
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+		delete_desktop(&d, ids[i]);
+	json_decref(admin_json(&d, "DELETE", "/api/v1/admin/pools/spread", NULL, 200));
+	json_decref(admin_json(&d, "DELETE", "/api/v1/admin/templates/golden", NULL, 200));
+	spread_pool(&d, 4);
+	ids[0] = one_more(&d, &ann);
+	check(wait_desktop_state(&d, &ann, ids[0], "assigned", 10000));
+	check_int_eq(metric(&d, "vdi_template_cache_misses_total"), 2);
+	check_alive(&d);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -1259,6 +1322,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_database_locked_by_another_process),
 	VDI_TEST_TIMEOUT(test_hosts_placement_and_drain, 120),
 	VDI_TEST_TIMEOUT(test_hosts_fewest_desktops_on_a_tie, 120),
+	VDI_TEST(test_template_cache),
 };
 
 int main(int argc, char **argv)

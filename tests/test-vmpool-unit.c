@@ -26,22 +26,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static char *make_qcow2(const char *name, const char *size)
-{
-	char *path, cmd[1024];
-	int r;
-
-	check(asprintf(&path, "%s/%s", vdi_test_tmpdir(), name) > 0);
-	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' %s", path, size);
-	r = system(cmd);
-	/* Only a missing qemu-img (the shell's 127) is a reason to skip; its failures are failures. */
-	if (r != -1 && WIFEXITED(r) && WEXITSTATUS(r) == 127)
-		vdi_test_skip("qemu-img (Debian qemu-utils) is needed to make a QCOW2 file");
-	if (r != 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s: status %d", cmd, r);
-	return path;
-}
-
 static char *write_file(const char *name, const void *data, size_t len)
 {
 	char *path;
@@ -114,7 +98,7 @@ static struct pool_host *test_host(void)
 
 static struct pool_template *test_template(const char *xml)
 {
-	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "1G");
+	_cleanup_free_ char *disk = test_make_qcow2("base.qcow2", "1G");
 	struct pool_template_options o = { .name = "golden", .disk_path = disk, .xml = xml };
 	struct pool_error err = { { 0 } };
 	struct pool_template *t = NULL;
@@ -177,7 +161,7 @@ static void test_domain_names(void)
 
 static void test_qcow2_probe(void)
 {
-	_cleanup_free_ char *good = make_qcow2("good.qcow2", "16G");
+	_cleanup_free_ char *good = test_make_qcow2("good.qcow2", "16G");
 	struct pool_error err = { { 0 } };
 	char raw[4096] = { 0 }, buf[512];
 	uint64_t size = 0;
@@ -212,7 +196,7 @@ static void test_qcow2_probe(void)
 
 static void test_template_errors(void)
 {
-	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "1G");
+	_cleanup_free_ char *disk = test_make_qcow2("base.qcow2", "1G");
 	struct pool_error err = { { 0 } };
 	struct pool_template *t = NULL;
 	struct pool_template_options o = { .name = "golden", .disk_path = disk };
@@ -248,7 +232,7 @@ static void test_template_errors(void)
 
 static void test_template_default_and_overrides(void)
 {
-	_cleanup_free_ char *disk = make_qcow2("base.qcow2", "3G");
+	_cleanup_free_ char *disk = test_make_qcow2("base.qcow2", "3G");
 	struct pool_template_options o = { .name = "win11", .disk_path = disk, .memory_mib = 4096, .vcpus = 4 };
 	struct pool_template *t = NULL;
 	_cleanup_free_ char *mem = NULL, *unit = NULL, *vcpu = NULL, *video = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -243,4 +244,20 @@ void test_require_libvirt(const char *uri)
 	if (getenv("VDI_SKIP_INTEGRATION"))
 		vdi_test_skip("no libvirtd answers on %s", uri);
 	vdi_test_fail(__FILE__, __LINE__, "no libvirtd answers on %s: run tools/libvirt-host first", uri);
+}
+
+char *test_make_qcow2(const char *name, const char *size)
+{
+	char *path, cmd[1024];
+	int r;
+
+	check(asprintf(&path, "%s/%s", vdi_test_tmpdir(), name) > 0);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' %s", path, size);
+	r = system(cmd);
+	/* Only a missing qemu-img (the shell's 127) is a reason to skip; its failures are failures. */
+	if (r != -1 && WIFEXITED(r) && WEXITSTATUS(r) == 127)
+		vdi_test_skip("qemu-img (Debian qemu-utils) is needed to make a QCOW2 file");
+	if (r != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s: status %d", cmd, r);
+	return path;
 }

@@ -26,6 +26,10 @@ void test_event_record(struct pool_host *host, const struct pool_event *ev, void
 /* Waits up to ms for needle to appear in the log; logs what came when it does not. */
 bool test_event_wait(struct test_event_log *log, const char *needle, unsigned ms);
 
+/* A new QCOW2 file <tmpdir>/name of virtual size size ("1G") made by qemu-img; its path, a new string.
+ * Skips the test when qemu-img is missing. */
+char *test_make_qcow2(const char *name, const char *size);
+
 /* The value of an environment variable meson sets; fails the test when it is missing. */
 const char *test_env_or_fail(const char *name);
 

@@ -187,6 +187,12 @@ struct pool_template_options {
  * (well-formed <domain> with at most one disk), applies memory/vcpus, and
  * returns a new template in *ret.  Local files only: the template's disk
  * must be reachable at the same path on the host.
+ *
+ * A template does not change after this (but for its validated flag, which
+ * vmpool reads and sets atomically), so threads may clone from one template
+ * at once.  pool_desktop_create() asks libvirt to validate the definition
+ * until one clone of this object has passed: keep one object per template
+ * rather than making one per clone.
  */
 int pool_template_new(const struct pool_template_options *opts, struct pool_template **ret,
 		      struct pool_error *err);

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+#include "template-cache.h"
 #include "vmpool.h"
 
 #define ACTOR_MAX 256
@@ -198,6 +199,8 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 500, "cannot remove template \"%s\"", name);
 		return;
 	}
+	/* A template added again under this name (its file replaced, maybe) is made and validated afresh. */
+	broker_template_cache_forget(broker_desks_templates(b), name);
 	admin_audit(b, actor, "template-remove", name, NULL);
 	broker_req_reply_json(req, 200, json_object(), NULL);
 }

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "store.h"
+#include "template-cache.h"
 #include "vmpool.h"
 
 /* Label values are pool names and URIs; escape what the format wants escaped anyway. */
@@ -32,6 +33,7 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 	_cleanup_json_ json_t *rows = NULL;
 	_cleanup_free_ char *text = NULL, *h1 = NULL, *h2 = NULL;
 	size_t len = 0, l1 = 0, l2 = 0, i;
+	struct broker_template_cache_stats tc;
 	json_t *row;
 	FILE *f;
 
@@ -77,6 +79,12 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 	fprintf(f, "# HELP vdi_events_waiting libvirt events kept while the database refuses their writes.\n"
 		   "# TYPE vdi_events_waiting gauge\nvdi_events_waiting %zu\n",
 		broker_desks_events_waiting(b));
+	broker_template_cache_stats(broker_desks_templates(b), &tc);
+	fprintf(f, "# HELP vdi_template_cache_hits_total Clones and resets whose vmpool template was made already.\n"
+		   "# TYPE vdi_template_cache_hits_total counter\nvdi_template_cache_hits_total %llu\n"
+		   "# HELP vdi_template_cache_misses_total Clones and resets that made their vmpool template.\n"
+		   "# TYPE vdi_template_cache_misses_total counter\nvdi_template_cache_misses_total %llu\n",
+		(unsigned long long)tc.hits, (unsigned long long)tc.misses);
 	fwrite(h1, 1, l1, f);
 	fwrite(h2, 1, l2, f);
 	if (fclose(f) != 0) {
