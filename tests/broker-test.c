@@ -249,11 +249,7 @@ json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *
 
 void check_alive(struct daemon *d)
 {
-	struct http_reply r = req(d, "GET", "/healthz", NULL, NULL);
-
-	check_int_eq(r.status, 200);
-	check_str_eq(r.body, "{\"status\":\"ok\"}");
-	http_reply_finish(&r);
+	expect_body(d, "GET", "/healthz", NULL, NULL, 200, "{\"status\":\"ok\"}");
 }
 
 void user_login(struct daemon *d, struct user *u, const char *name, const char *pw)
