@@ -247,6 +247,15 @@ json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *
 	return j;
 }
 
+size_t admin_count_at(const char *file, int line, struct daemon *d, const char *path, const char *member)
+{
+	json_t *j = admin_json_at(file, line, d, "GET", path, NULL, 200);
+	size_t n = json_array_size(json_object_get(j, member));
+
+	json_decref(j);
+	return n;
+}
+
 void check_alive(struct daemon *d)
 {
 	expect_body(d, "GET", "/healthz", NULL, NULL, 200, "{\"status\":\"ok\"}");
@@ -269,6 +278,16 @@ int user_req(struct daemon *d, struct user *u, const char *method, const char *p
 		*ret = body_json(&r);
 	http_reply_finish(&r);
 	return status;
+}
+
+size_t user_count_at(const char *file, int line, struct daemon *d, struct user *u, const char *path,
+		     const char *member)
+{
+	json_t *j = req_json_at(file, line, d, "GET", path, u ? u->hdr : NULL, NULL, 200);
+	size_t n = json_array_size(json_object_get(j, member));
+
+	json_decref(j);
+	return n;
 }
 
 /* Fails unless the reply is status with {"error": ...} containing text. */

@@ -76,6 +76,11 @@ struct http_reply admin_req(struct daemon *d, const char *method, const char *pa
 json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 		      const char *body, int want_status);
 
+/* The length of the array member in what GET path answers with 200 on the admin socket (failing at the caller's
+ * file:line otherwise). */
+#define admin_count(d, path, member) admin_count_at(__FILE__, __LINE__, d, path, member)
+size_t admin_count_at(const char *file, int line, struct daemon *d, const char *path, const char *member);
+
 /* GET /healthz answers 200. */
 void check_alive(struct daemon *d);
 
@@ -88,6 +93,10 @@ struct user {
 void user_login(struct daemon *d, struct user *u, const char *name, const char *pw);
 /* A request as user u (NULL: nobody); returns the status and, when ret is not NULL, the JSON reply. */
 int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body, json_t **ret);
+/* The same as admin_count as user u (NULL: nobody) on the web port. */
+#define user_count(d, u, path, member) user_count_at(__FILE__, __LINE__, d, u, path, member)
+size_t user_count_at(const char *file, int line, struct daemon *d, struct user *u, const char *path,
+		     const char *member);
 /* Fails (at the caller's file:line) unless the reply is status with {"error": ...} containing text. */
 #define expect_error(d, u, method, path, body, status, text) \
 	expect_error_at(__FILE__, __LINE__, d, u, method, path, body, status, text)
