@@ -268,14 +268,14 @@ void user_login(struct daemon *d, struct user *u, const char *name, const char *
 }
 
 /* A request as user u; returns the status and, when ret is not NULL, the JSON reply. */
-int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
-		    json_t **ret)
+int user_req_at(const char *file, int line, struct daemon *d, struct user *u, const char *method, const char *path,
+		const char *body, json_t **ret)
 {
-	struct http_reply r = req(d, method, path, u ? u->hdr : NULL, body);
+	struct http_reply r = reply_at(file, line, d, method, path, u ? u->hdr : NULL, body);
 	int status = r.status;
 
 	if (ret)
-		*ret = body_json(&r);
+		*ret = json_at(file, line, method, path, &r);
 	http_reply_finish(&r);
 	return status;
 }

@@ -91,8 +91,11 @@ struct user {
 
 /* Logs name in (the test fails unless the answer is 200). */
 void user_login(struct daemon *d, struct user *u, const char *name, const char *pw);
-/* A request as user u (NULL: nobody); returns the status and, when ret is not NULL, the JSON reply. */
-int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body, json_t **ret);
+/* A request as user u (NULL: nobody); returns the status and, when ret is not NULL, the JSON reply (failing at the
+ * caller's file:line unless it is JSON). */
+#define user_req(d, u, method, path, body, ret) user_req_at(__FILE__, __LINE__, d, u, method, path, body, ret)
+int user_req_at(const char *file, int line, struct daemon *d, struct user *u, const char *method, const char *path,
+		const char *body, json_t **ret);
 /* The same as admin_count as user u (NULL: nobody) on the web port. */
 #define user_count(d, u, path, member) user_count_at(__FILE__, __LINE__, d, u, path, member)
 size_t user_count_at(const char *file, int line, struct daemon *d, struct user *u, const char *path,
