@@ -65,6 +65,7 @@ char *req_text_at(const char *file, int line, struct daemon *d, const char *meth
 		  const char *headers, const char *body, int want);
 json_t *req_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 		    const char *headers, const char *body, int want);
+
 /* Logs in; on 200 fills cookie ("vdi_session=...") and csrf. Returns the status. */
 int login(struct daemon *d, const char *user, const char *pw, char *cookie, size_t clen, char *csrf, size_t slen);
 
