@@ -97,15 +97,32 @@ void stop_broker(struct daemon *d)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers,
-			     const char *body)
+/* The reply to a request on the web port; fails at file:line when none comes. */
+static struct http_reply reply_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+				  const char *headers, const char *body)
 {
 	struct http_reply r;
 	int rc = http_request(d->port, method, path, headers, body, body ? strlen(body) : 0, &r);
 
 	if (rc < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, strerror(-rc));
+		vdi_test_fail(file, line, "%s %s: %s", method, path, strerror(-rc));
 	return r;
+}
+
+struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers,
+			     const char *body)
+{
+	return reply_at(__FILE__, __LINE__, d, method, path, headers, body);
+}
+
+/* r's body as JSON (a new reference); fails at file:line unless it is JSON. */
+static json_t *json_at(const char *file, int line, const char *method, const char *path, const struct http_reply *r)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+
+	if (!j)
+		vdi_test_fail(file, line, "%s %s: reply is not JSON: %s", method, path, r->body);
+	return j;
 }
 
 json_t *body_json(const struct http_reply *r)
@@ -114,6 +131,56 @@ json_t *body_json(const struct http_reply *r)
 
 	if (!j)
 		vdi_test_fail(__FILE__, __LINE__, "reply is not JSON: %s", r->body);
+	return j;
+}
+
+struct http_reply req_status_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+				const char *headers, const char *body, int want)
+{
+	struct http_reply r = reply_at(file, line, d, method, path, headers, body);
+
+	if (r.status != want)
+		vdi_test_fail(file, line, "%s %s: %d, not %d: %.400s", method, path, r.status, want, r.body);
+	return r;
+}
+
+void expect_reply_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		     const char *headers, const char *body, int want, const char *part)
+{
+	struct http_reply r = req_status_at(file, line, d, method, path, headers, body, want);
+
+	if (part && !strstr(r.body, part))
+		vdi_test_fail(file, line, "%s %s: %d without \"%s\" in its body: %.400s", method, path, r.status, part,
+			      r.body);
+	http_reply_finish(&r);
+}
+
+void expect_body_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		    const char *headers, const char *body, int want, const char *text)
+{
+	struct http_reply r = req_status_at(file, line, d, method, path, headers, body, want);
+
+	if (!streq(r.body, text))
+		vdi_test_fail(file, line, "%s %s: %d with the body \"%.400s\", not \"%s\"", method, path, r.status,
+			      r.body, text);
+	http_reply_finish(&r);
+}
+
+char *req_text_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		  const char *headers, const char *body, int want)
+{
+	struct http_reply r = req_status_at(file, line, d, method, path, headers, body, want);
+
+	return TAKE_PTR(r.body);
+}
+
+json_t *req_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		    const char *headers, const char *body, int want)
+{
+	struct http_reply r = req_status_at(file, line, d, method, path, headers, body, want);
+	json_t *j = json_at(file, line, method, path, &r);
+
+	http_reply_finish(&r);
 	return j;
 }
 
@@ -150,35 +217,48 @@ void kill_broker(struct daemon *d)
 	check(waitpid(d->pid, &status, 0) == d->pid);
 }
 
-struct http_reply admin_req(struct daemon *d, const char *method, const char *path, const char *body)
+/* The reply to a request on the admin socket; fails at file:line when none comes. */
+static struct http_reply admin_reply_at(const char *file, int line, struct daemon *d, const char *method,
+					const char *path, const char *body)
 {
 	struct http_reply r;
 	int rc = http_request_unix(d->admin_socket, method, path, NULL, body, body ? strlen(body) : 0, &r);
 
 	if (rc < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s %s on the admin socket: %s", method, path, strerror(-rc));
+		vdi_test_fail(file, line, "%s %s on the admin socket: %s", method, path, strerror(-rc));
 	return r;
 }
 
-json_t *admin_json(struct daemon *d, const char *method, const char *path, const char *body, int want_status)
+struct http_reply admin_req(struct daemon *d, const char *method, const char *path, const char *body)
 {
-	struct http_reply r = admin_req(d, method, path, body);
+	return admin_reply_at(__FILE__, __LINE__, d, method, path, body);
+}
+
+json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		      const char *body, int want_status)
+{
+	struct http_reply r = admin_reply_at(file, line, d, method, path, body);
 	json_t *j;
 
 	if (r.status != want_status)
-		vdi_test_fail(__FILE__, __LINE__, "%s %s: %d %s", method, path, r.status, r.body);
-	j = body_json(&r);
+		vdi_test_fail(file, line, "%s %s: %d %s", method, path, r.status, r.body);
+	j = json_at(file, line, method, path, &r);
 	http_reply_finish(&r);
 	return j;
 }
 
+size_t admin_count_at(const char *file, int line, struct daemon *d, const char *path, const char *member)
+{
+	json_t *j = admin_json_at(file, line, d, "GET", path, NULL, 200);
+	size_t n = json_array_size(json_object_get(j, member));
+
+	json_decref(j);
+	return n;
+}
+
 void check_alive(struct daemon *d)
 {
-	struct http_reply r = req(d, "GET", "/healthz", NULL, NULL);
-
-	check_int_eq(r.status, 200);
-	check_str_eq(r.body, "{\"status\":\"ok\"}");
-	http_reply_finish(&r);
+	expect_body(d, "GET", "/healthz", NULL, NULL, 200, "{\"status\":\"ok\"}");
 }
 
 void user_login(struct daemon *d, struct user *u, const char *name, const char *pw)
@@ -188,30 +268,41 @@ void user_login(struct daemon *d, struct user *u, const char *name, const char *
 }
 
 /* A request as user u; returns the status and, when ret is not NULL, the JSON reply. */
-int user_req(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
-		    json_t **ret)
+int user_req_at(const char *file, int line, struct daemon *d, struct user *u, const char *method, const char *path,
+		const char *body, json_t **ret)
 {
-	struct http_reply r = req(d, method, path, u ? u->hdr : NULL, body);
+	struct http_reply r = reply_at(file, line, d, method, path, u ? u->hdr : NULL, body);
 	int status = r.status;
 
 	if (ret)
-		*ret = body_json(&r);
+		*ret = json_at(file, line, method, path, &r);
 	http_reply_finish(&r);
 	return status;
 }
 
-/* Fails unless the reply is status with {"error": ...} containing text. */
-void expect_error(struct daemon *d, struct user *u, const char *method, const char *path, const char *body,
-			 int status, const char *text)
+size_t user_count_at(const char *file, int line, struct daemon *d, struct user *u, const char *path,
+		     const char *member)
 {
-	json_t *j = NULL;
-	int got = user_req(d, u, method, path, body, &j);
+	json_t *j = req_json_at(file, line, d, "GET", path, u ? u->hdr : NULL, NULL, 200);
+	size_t n = json_array_size(json_object_get(j, member));
+
+	json_decref(j);
+	return n;
+}
+
+/* Fails unless the reply is status with {"error": ...} containing text. */
+void expect_error_at(const char *file, int line, struct daemon *d, struct user *u, const char *method,
+		     const char *path, const char *body, int status, const char *text)
+{
+	struct http_reply r = reply_at(file, line, d, method, path, u ? u->hdr : NULL, body);
+	json_t *j = json_at(file, line, method, path, &r);
 	const char *e = json_string_value(json_object_get(j, "error"));
 
-	if (got != status || !e || !strstr(e, text))
-		vdi_test_fail(__FILE__, __LINE__, "%s %s %s: expected %d \"%s\", got %d %s", method, path, body ? body : "",
-			      status, text, got, e ? e : "(no error)");
+	if (r.status != status || !e || !strstr(e, text))
+		vdi_test_fail(file, line, "%s %s %.200s: expected %d \"%s\", got %d %s", method, path, body ? body : "",
+			      status, text, r.status, e ? e : "(no error)");
 	json_decref(j);
+	http_reply_finish(&r);
 }
 
 /* Waits until the user's desktop id is in state want; returns false after timeout_ms. */

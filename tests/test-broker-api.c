@@ -37,8 +37,7 @@ static void test_login_me_logout(void)
 	start_broker(&d, NULL);
 	check_alive(&d);
 
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-	check_int_eq(r.status, 200);
+	r = req_status(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 200);
 	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
 	check_str_contains(sc, "vdi_session=");
 	check_str_contains(sc, "HttpOnly");
@@ -54,59 +53,38 @@ static void test_login_me_logout(void)
 	http_reply_finish(&r);
 
 	/* Behind a TLS-terminating proxy the cookie is Secure. */
-	r = req(&d, "POST", "/api/v1/login", "X-Forwarded-Proto: https\r\n",
-		"{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-	check_int_eq(r.status, 200);
+	r = req_status(&d, "POST", "/api/v1/login", "X-Forwarded-Proto: https\r\n",
+		       "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 200);
 	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
 	check_str_contains(sc, "; Secure");
 	http_reply_finish(&r);
 
 	check_int_eq(login(&d, "ann", "ann-secret", cookie, sizeof(cookie), csrf, sizeof(csrf)), 200);
 	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", cookie);
-	r = req(&d, "GET", "/api/v1/me", hdr, NULL);
-	check_int_eq(r.status, 200);
-	check_str_eq(r.body, "{\"user\":\"ann\",\"groups\":[\"ann\",\"staff\"],\"admin\":false}");
-	http_reply_finish(&r);
-
-	r = req(&d, "GET", "/api/v1/me", NULL, NULL);
-	check_int_eq(r.status, 401);
-	check_str_eq(r.body, "{\"error\":\"not logged in\"}");
-	http_reply_finish(&r);
+	expect_body(&d, "GET", "/api/v1/me", hdr, NULL, 200, "{\"user\":\"ann\",\"groups\":[\"ann\",\"staff\"],\"admin\":false}");
+	expect_body(&d, "GET", "/api/v1/me", NULL, NULL, 401, "{\"error\":\"not logged in\"}");
 
 	/* Logout changes state: without the CSRF token it is refused and the session lives on. */
-	r = req(&d, "POST", "/api/v1/logout", hdr, NULL);
-	check_int_eq(r.status, 403);
-	check_str_contains(r.body, "X-CSRF-Token");
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/logout", hdr, NULL, 403, "X-CSRF-Token");
 	{
 		char with[1024];
 
 		snprintf(with, sizeof(with), "%sX-CSRF-Token: %s\r\n", hdr, "0000000000000000000000000000000000000000000000000000000000000000");
-		r = req(&d, "POST", "/api/v1/logout", with, NULL);
-		check_int_eq(r.status, 403);
-		http_reply_finish(&r);
-		r = req(&d, "GET", "/api/v1/me", hdr, NULL);
-		check_int_eq(r.status, 200);
-		http_reply_finish(&r);
+		expect_reply(&d, "POST", "/api/v1/logout", with, NULL, 403, NULL);
+		expect_reply(&d, "GET", "/api/v1/me", hdr, NULL, 200, NULL);
 
 		snprintf(with, sizeof(with), "%sX-CSRF-Token: %s\r\n", hdr, csrf);
-		r = req(&d, "POST", "/api/v1/logout", with, NULL);
-		check_int_eq(r.status, 200);
+		r = req_status(&d, "POST", "/api/v1/logout", with, NULL, 200);
 		check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
 		check_str_contains(sc, "Max-Age=0");
 		http_reply_finish(&r);
 	}
-	r = req(&d, "GET", "/api/v1/me", hdr, NULL);
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "GET", "/api/v1/me", hdr, NULL, 401, NULL);
 
 	/* An admin is a member of the admin group. */
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"adm\",\"password\":\"adm-secret\"}");
-	check_int_eq(r.status, 200);
-	j = body_json(&r);
+	j = req_json(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"adm\",\"password\":\"adm-secret\"}", 200);
 	check(json_is_true(json_object_get(j, "admin")));
 	json_decref(j);
-	http_reply_finish(&r);
 	stop_broker(&d);
 }
 
@@ -126,9 +104,7 @@ static void test_bad_credentials_look_alike(void)
 	http_reply_finish(&b);
 
 	/* Right password, but the account may not log in here. */
-	a = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"expired\",\"password\":\"exp-secret\"}");
-	check_int_eq(a.status, 403);
-	http_reply_finish(&a);
+	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"expired\",\"password\":\"exp-secret\"}", 403, NULL);
 	stop_broker(&d);
 }
 
@@ -136,16 +112,13 @@ static void test_lockout(void)
 {
 	struct daemon d;
 	char cookie[256], csrf[128];
-	struct http_reply r;
 
 	start_broker(&d, NULL);
 	for (int i = 0; i < 5; i++)
 		check_int_eq(login(&d, "bob", "guess", cookie, sizeof(cookie), csrf, sizeof(csrf)), 401);
 	/* Locked: the right password does not help, and the address is locked for everyone. */
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"bob\",\"password\":\"bob-secret\"}");
-	check_int_eq(r.status, 429);
-	check_str_contains(r.body, "too many failed logins");
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"bob\",\"password\":\"bob-secret\"}", 429,
+		     "too many failed logins");
 	check_int_eq(login(&d, "ann", "ann-secret", cookie, sizeof(cookie), csrf, sizeof(csrf)), 429);
 	check_alive(&d);
 	stop_broker(&d);
@@ -169,7 +142,6 @@ static void test_session_expiry(void)
 {
 	struct daemon d;
 	char cookie[256], csrf[128], hdr[512];
-	struct http_reply r;
 	sqlite3 *db;
 
 	start_broker(&d, NULL);
@@ -180,9 +152,7 @@ static void test_session_expiry(void)
 	sqlite3_busy_timeout(db, 5000);
 	check(sqlite3_exec(db, "UPDATE sessions SET expires = strftime('%s', 'now') - 1", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
-	r = req(&d, "GET", "/api/v1/me", hdr, NULL);
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "GET", "/api/v1/me", hdr, NULL, 401, NULL);
 	stop_broker(&d);
 }
 
@@ -198,59 +168,34 @@ static void test_origin_and_bad_input(void)
 		{ "{\"username\":\"\xc3\x28\",\"password\":\"x\"}", "malformed JSON" },
 	};
 	struct daemon d;
-	struct http_reply r;
 	_cleanup_free_ char *big = NULL;
 
 	start_broker(&d, NULL);
-	r = req(&d, "POST", "/api/v1/login", "Origin: http://evil.example\r\n",
-		"{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-	check_int_eq(r.status, 403);
-	check_str_contains(r.body, "cross-origin");
-	http_reply_finish(&r);
-	r = req(&d, "POST", "/api/v1/login", "Origin: http://127.0.0.1:1\r\n",
-		"{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-	check_int_eq(r.status, 403);
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/login", "Origin: http://evil.example\r\n",
+		     "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 403, "cross-origin");
+	expect_reply(&d, "POST", "/api/v1/login", "Origin: http://127.0.0.1:1\r\n",
+		     "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 403, NULL);
 	{
 		char same[128];
 
 		snprintf(same, sizeof(same), "Origin: http://127.0.0.1:%d\r\n", d.port);
-		r = req(&d, "POST", "/api/v1/login", same, "{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-		check_int_eq(r.status, 200);
-		http_reply_finish(&r);
+		expect_reply(&d, "POST", "/api/v1/login", same, "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 200,
+			     NULL);
 	}
 
-	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		json_t *j;
-
-		r = req(&d, "POST", "/api/v1/login", NULL, bad[i][0]);
-		j = body_json(&r);
-		if (r.status != 400 || !json_is_string(json_object_get(j, "error")) ||
-		    !strstr(json_string_value(json_object_get(j, "error")), bad[i][1]))
-			vdi_test_fail(__FILE__, __LINE__, "%s: %d %s", bad[i][0], r.status, r.body);
-		json_decref(j);
-		http_reply_finish(&r);
-	}
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		expect_error(&d, NULL, "POST", "/api/v1/login", bad[i][0], 400, bad[i][1]);
 	/* Odd but valid unicode is just an unknown user. */
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"\xf0\x9f\x90\xa7 \\u202e\",\"password\":\"x\"}");
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"\xf0\x9f\x90\xa7 \\u202e\",\"password\":\"x\"}",
+		     401, NULL);
 
 	big = malloc(100000);
 	memset(big, 'x', 99999);
 	big[99999] = '\0';
-	r = req(&d, "POST", "/api/v1/login", NULL, big);
-	check_int_eq(r.status, 413);
-	check_str_contains(r.body, "larger than");
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/login", NULL, big, 413, "larger than");
 
-	r = req(&d, "GET", "/api/v1/nothing-here", NULL, NULL);
-	check_int_eq(r.status, 404);
-	check_str_eq(r.body, "{\"error\":\"no such resource\"}");
-	http_reply_finish(&r);
-	r = req(&d, "GET", "/api/v1/login", NULL, NULL);
-	check_int_eq(r.status, 405);
-	http_reply_finish(&r);
+	expect_body(&d, "GET", "/api/v1/nothing-here", NULL, NULL, 404, "{\"error\":\"no such resource\"}");
+	expect_reply(&d, "GET", "/api/v1/login", NULL, NULL, 405, NULL);
 
 	check_alive(&d);
 	stop_broker(&d);
@@ -389,9 +334,7 @@ static void test_assignment_policy(void)
 			       " AND d.owner = 'ann' AND d.state = 'assigned' AND d.id != %lld",
 			       (long long)ann_id),
 		     2);
-	check_int_eq(user_req(&d, &ann, "GET", "/api/v1/desktops", NULL, &j), 200);
-	check_int_eq(json_array_size(json_object_get(j, "desktops")), 3);
-	json_decref(j);
+	check_int_eq(user_count(&d, &ann, "/api/v1/desktops", "desktops"), 3);
 
 	/* lab holds 2: bob gets the second, adm is refused. */
 	check_int_eq(user_req(&d, &bob, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
@@ -407,9 +350,7 @@ static void test_assignment_policy(void)
 	expect_error(&d, &bob, "POST", path, NULL, 404, "no such desktop");
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)second);
 	expect_error(&d, &bob, "GET", path, NULL, 404, "no such desktop");
-	check_int_eq(user_req(&d, &bob, "GET", "/api/v1/desktops", NULL, &j), 200);
-	check_int_eq(json_array_size(json_object_get(j, "desktops")), 1);
-	json_decref(j);
+	check_int_eq(user_count(&d, &bob, "/api/v1/desktops", "desktops"), 1);
 
 	/* ann gives hers back: it is reset, nobody's, and then adm's. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/release", (long long)ann_id);
@@ -421,12 +362,8 @@ static void test_assignment_policy(void)
 	check(wait_admin_state(&d, ann_id, "assigned", "adm", 10000));
 
 	/* The audit log has all of it. */
-	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann&action=assign", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "audit")), 3);
-	json_decref(j);
-	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=release", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
-	json_decref(j);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?user=ann&action=assign", "audit"), 3);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=release", "audit"), 1);
 	check_alive(&d);
 	stop_broker(&d);
 }
@@ -479,23 +416,15 @@ static void test_desktop_bad_input(void)
 	}
 
 	/* No CSRF token, no session, a foreign Origin. */
-	r = req(&d, "POST", "/api/v1/pools/lab/desktop", NULL, NULL);
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/pools/lab/desktop", NULL, NULL, 401, NULL);
 	{
 		char hdr[512];
 
 		snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", ann.cookie);
-		r = req(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL);
-		check_int_eq(r.status, 403);
-		check_str_contains(r.body, "X-CSRF-Token");
-		http_reply_finish(&r);
+		expect_reply(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL, 403, "X-CSRF-Token");
 		snprintf(hdr, sizeof(hdr), "Cookie: %s\r\nX-CSRF-Token: %s\r\nOrigin: http://evil.example\r\n", ann.cookie,
 			 ann.csrf);
-		r = req(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL);
-		check_int_eq(r.status, 403);
-		check_str_contains(r.body, "cross-origin");
-		http_reply_finish(&r);
+		expect_reply(&d, "POST", "/api/v1/pools/lab/desktop", hdr, NULL, 403, "cross-origin");
 	}
 	big = malloc(70000);
 	memset(big, ' ', 69999);
@@ -580,9 +509,7 @@ static void test_admin_api(void)
 		check(spare > 0 && spare != id);
 	}
 
-	j = admin_json(&d, "GET", "/api/v1/admin/sessions", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "sessions")), 2);
-	json_decref(j);
+	check_int_eq(admin_count(&d, "/api/v1/admin/sessions", "sessions"), 2);
 	j = admin_json(&d, "DELETE", "/api/v1/admin/sessions?user=ann", NULL, 200);
 	check_int_eq(json_integer_value(json_object_get(j, "killed")), 1);
 	json_decref(j);
@@ -647,20 +574,16 @@ static void test_admin_api(void)
 	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-delete' AND object = 'lab'"
 				   " AND actor = 'broker' AND detail = 'drained'"), 1);
 	json_decref(admin_json(&d, "DELETE", "/api/v1/admin/templates/golden", NULL, 200));
-	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=pool-delete", NULL, 200);
-	check(json_array_size(json_object_get(j, "audit")) >= 3);
-	json_decref(j);
+	check(admin_count(&d, "/api/v1/admin/audit?action=pool-delete", "audit") >= 3);
 
 	/* Metrics: from loopback. */
 	{
-		struct http_reply r = req(&d, "GET", "/metrics", NULL, NULL);
+		_cleanup_free_ char *metrics = req_text(&d, "GET", "/metrics", NULL, NULL, 200);
 
-		check_int_eq(r.status, 200);
-		check_str_contains(r.body, "vdi_logins_total{result=\"ok\"} 2");
-		check_str_contains(r.body, "vdi_host_up{uri=\"test:///default\"} 1");
-		check_str_contains(r.body, "vdi_assignment_seconds_count 1");
-		check_str_contains(r.body, "vdi_pam_seconds_count 2");
-		http_reply_finish(&r);
+		check_str_contains(metrics, "vdi_logins_total{result=\"ok\"} 2");
+		check_str_contains(metrics, "vdi_host_up{uri=\"test:///default\"} 1");
+		check_str_contains(metrics, "vdi_assignment_seconds_count 1");
+		check_str_contains(metrics, "vdi_pam_seconds_count 2");
 	}
 	stop_broker(&d);
 }
@@ -702,17 +625,13 @@ static void test_static_files(void)
 	check(symlink("../secret.txt", file) == 0);
 
 	start_broker(&d, conf);
-	r = req(&d, "GET", "/", NULL, NULL);
-	check_int_eq(r.status, 200);
+	r = req_status(&d, "GET", "/", NULL, NULL, 200);
 	check_str_eq(r.body, "<!doctype html><title>vdi</title>");
 	check(http_reply_header(&r, "content-type", hdr, sizeof(hdr)));
 	check_str_contains(hdr, "text/html");
 	http_reply_finish(&r);
-	r = req(&d, "GET", "/index.html", NULL, NULL);
-	check_int_eq(r.status, 200);
-	http_reply_finish(&r);
-	r = req(&d, "GET", "/spice-html5/main.js", NULL, NULL);
-	check_int_eq(r.status, 200);
+	expect_reply(&d, "GET", "/index.html", NULL, NULL, 200, NULL);
+	r = req_status(&d, "GET", "/spice-html5/main.js", NULL, NULL, 200);
 	check_str_eq(r.body, "export class SpiceMainConn {}\n");
 	check(http_reply_header(&r, "content-type", hdr, sizeof(hdr)));
 	check_str_contains(hdr, "text/javascript");
@@ -849,9 +768,7 @@ static void test_admin_routes_refuse_everyone_else(void)
 		vdi_test_log("the admin socket is 0660 root: user nobody gets EACCES connecting to it");
 	}
 	/* Nothing changed: the pool and template are there, and ann did nothing an admin does. */
-	j = admin_json(&d, "GET", "/api/v1/admin/pools", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "pools")), pools);
-	json_decref(j);
+	check_int_eq(admin_count(&d, "/api/v1/admin/pools", "pools"), pools);
 	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann", NULL, 200);
 	for (size_t i = 0; i < json_array_size(json_object_get(j, "audit")); i++)
 		check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "audit"), i), "action")),
@@ -876,15 +793,12 @@ static void test_session_fixation_and_header_injection(void)
 	start_broker(&d, NULL);
 	/* A cookie planted before the login is not the session after it. */
 	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\nContent-Type: application/json\r\n", planted);
-	r = req(&d, "POST", "/api/v1/login", hdr, "{\"username\":\"ann\",\"password\":\"ann-secret\"}");
-	check_int_eq(r.status, 200);
+	r = req_status(&d, "POST", "/api/v1/login", hdr, "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 200);
 	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
 	check(!strstr(sc, planted + strlen("vdi_session=")));
 	http_reply_finish(&r);
 	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", planted);
-	r = req(&d, "GET", "/api/v1/me", hdr, NULL);
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "GET", "/api/v1/me", hdr, NULL, 401, NULL);
 	/* CR LF in paths and queries never becomes a header of the reply (libwebsockets may also
 	 * drop such a request without a reply: no header either way). */
 	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
@@ -910,7 +824,6 @@ static void test_database_locked_by_another_process(void)
 {
 	struct daemon d;
 	struct user ann, bob;
-	struct http_reply r;
 	struct pollfd pfd;
 	char cmd[1400], line[64];
 	FILE *locker;
@@ -929,17 +842,10 @@ static void test_database_locked_by_another_process(void)
 	check(fgets(line, sizeof(line), locker) && strstr(line, "locked"));
 
 	/* Meanwhile the broker answers at once: health, reads, and clear refusals for writes. */
-	r = req(&d, "GET", "/healthz", NULL, NULL);
-	check_int_eq(r.status, 200);
-	http_reply_finish(&r);
+	expect_reply(&d, "GET", "/healthz", NULL, NULL, 200, NULL);
 	check_int_eq(user_req(&d, &ann, "GET", "/api/v1/desktops", NULL, NULL), 200);
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"bob\",\"password\":\"bob-secret\"}");
-	check_int_eq(r.status, 503);
-	check_str_contains(r.body, "busy");
-	http_reply_finish(&r);
-	r = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"wrong\"}");
-	check_int_eq(r.status, 401);
-	http_reply_finish(&r);
+	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"bob\",\"password\":\"bob-secret\"}", 503, "busy");
+	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"wrong\"}", 401, NULL);
 	pfd = (struct pollfd){ .fd = fileno(locker), .events = POLLIN };
 	check_int_eq(poll(&pfd, 1, 0), 0); /* all of that while the lock was still held */
 	vdi_test_log("while another process held the database: /healthz 200, reads 200, a login 503 (busy)");
@@ -948,9 +854,7 @@ static void test_database_locked_by_another_process(void)
 	check_int_eq(pclose(locker), 0);
 	/* Afterwards everything works again, and the failed login made during the lock is in the log. */
 	user_login(&d, &bob, "bob", "bob-secret");
-	j = admin_json(&d, "GET", "/api/v1/admin/audit?user=ann&action=login-failed", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "audit")), 1);
-	json_decref(j);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?user=ann&action=login-failed", "audit"), 1);
 	j = admin_json(&d, "GET", "/api/v1/admin/audit?limit=3", NULL, 200);
 	/* In order: ann's failed login, then bob's login. */
 	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "audit"), 0), "action")), "login");
@@ -1164,9 +1068,7 @@ static void test_hosts_placement_and_drain(void)
 	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", "{\"host\":\"test:///default\",\"x\":1}", 400));
 	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/resume", "[", 400));
 	/* The admins' actions are in the audit log. */
-	j = admin_json(&d, "GET", "/api/v1/admin/audit?action=host-drain", NULL, 200);
-	check_int_eq(json_array_size(json_object_get(j, "audit")), 2);
-	json_decref(j);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=host-drain", "audit"), 2);
 	/* Draining survives a restart (table hosts). */
 	json_decref(admin_json(&d, "POST", "/api/v1/admin/hosts/drain", body, 200));
 	stop_broker(&d);

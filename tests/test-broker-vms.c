@@ -648,26 +648,24 @@ static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id
 	struct vdi_token_key key;
 	struct vdi_token_claims claims;
 	struct spice_link_result res;
-	struct http_reply vv;
+	_cleanup_free_ char *vv = NULL;
 	char path[128], err[256], old_password[128];
 	const char *token, *password;
 	json_t *j = NULL;
 
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
-	vv = req(&f->d, "GET", path, u1->hdr, NULL);
-	check_int_eq(vv.status, 200);
-	check_str_contains(vv.body, "type=spice");
+	vv = req_text(&f->d, "GET", path, u1->hdr, NULL, 200);
+	check_str_contains(vv, "type=spice");
 	snprintf(err, sizeof(err), "host=desktop-%lld", (long long)id);
-	check_str_contains(vv.body, err);
-	check_str_contains(vv.body, "proxy=http://token:");
+	check_str_contains(vv, err);
+	check_str_contains(vv, "proxy=http://token:");
 	{
-		const char *p = strstr(vv.body, "\npassword=");
+		const char *p = strstr(vv, "\npassword=");
 
 		check(p);
 		p += strlen("\npassword=");
 		snprintf(old_password, sizeof(old_password), "%.*s", (int)strcspn(p, "\n"), p);
 	}
-	http_reply_finish(&vv);
 
 	/* A console: a fresh SPICE ticket and a token for the gateway naming the desktop's socket. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
@@ -698,20 +696,18 @@ static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id
 static pid_t remote_viewer_connect(struct fixture *f, struct user *u, int64_t id, struct screen *scr)
 {
 	char path[128], file[600], log[600], fbdir[600], cmd[1400];
-	struct http_reply vv;
+	_cleanup_free_ char *vv = NULL;
 	pid_t viewer;
 	FILE *out;
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
-	vv = req(&f->d, "GET", path, u->hdr, NULL);
-	check_int_eq(vv.status, 200);
+	vv = req_text(&f->d, "GET", path, u->hdr, NULL, 200);
 	snprintf(file, sizeof(file), "%s/desktop-%lld.vv", vdi_test_tmpdir(), (long long)id);
 	check(out = fopen(file, "we"));
-	fputs(vv.body, out);
+	fputs(vv, out);
 	fclose(out);
-	http_reply_finish(&vv);
 	snprintf(log, sizeof(log), "%s/remote-viewer.log", vdi_test_tmpdir());
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(scr, fbdir, log);
@@ -948,7 +944,7 @@ static void test_remote_viewer_through_gateway(void)
 {
 	struct fixture f;
 	struct user u1;
-	struct http_reply vv;
+	_cleanup_free_ char *vv = NULL;
 	char path[128], file[600], cmd[1600], log[600], fbdir[600];
 	struct screen scr;
 	pid_t viewer;
@@ -962,17 +958,15 @@ static void test_remote_viewer_through_gateway(void)
 
 	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
-	vv = req(&f.d, "GET", path, u1.hdr, NULL);
-	check_int_eq(vv.status, 200);
+	vv = req_text(&f.d, "GET", path, u1.hdr, NULL, 200);
 	snprintf(cmd, sizeof(cmd), "proxy=http://token:");
-	check_str_contains(vv.body, cmd);
+	check_str_contains(vv, cmd);
 	snprintf(cmd, sizeof(cmd), "@127.0.0.1:%d\n", f.gateway_port);
-	check_str_contains(vv.body, cmd);
+	check_str_contains(vv, cmd);
 	snprintf(file, sizeof(file), "%s/desktop.vv", vdi_test_tmpdir());
 	check(out = fopen(file, "we"));
-	fputs(vv.body, out);
+	fputs(vv, out);
 	fclose(out);
-	http_reply_finish(&vv);
 
 	/* remote-viewer opens it on a virtual X screen: CONNECT through the gateway, the ticket to SPICE. */
 	snprintf(log, sizeof(log), "%s/remote-viewer.log", vdi_test_tmpdir());
