@@ -664,6 +664,9 @@ static int listen_admin(struct broker_http *h, const char *path, const struct lw
 	h->admin_socket = strdup(path);
 	if (!h->admin_socket)
 		return -ENOMEM;
+	/* Nothing of the TCP listener's address family options applies to a unix socket. */
+	info.options &= ~(uint64_t)(LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE |
+				    LWS_SERVER_OPTION_DISABLE_IPV6);
 	info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
 	info.iface = path;
 	info.port = 0;
@@ -733,6 +736,12 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (where.family == AF_INET)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* An IPv6 address takes IPv6 alone ([::] is every IPv6 address); "*" takes both, whatever
+	 * net.ipv6.bindv6only says. */
+	else if (where.family == AF_INET6)
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+	else
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
 	info.vhost_name = "default";
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 	char err[1024] = "";
 	int r;
 
-	r = vdi_daemon_config(argc, argv, "vdi-broker", &cfg);
+	r = vdi_daemon_config(argc, argv, "vdi-broker", "broker", &cfg);
 	if (r <= 0)
 		return -r;
 

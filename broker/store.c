@@ -431,7 +431,8 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 
 	if ((r = prepare(s, "SELECT id, size, max_per_user, persistent FROM pools WHERE name = ?1 AND draining = 0",
 			 &q_pool)) < 0 ||
-	    (r = prepare(s, "SELECT id, message FROM desktops WHERE pool_id = ?1 AND owner = ?2 AND state = 'error'"
+	    (r = prepare(s, "SELECT id, message, paused_from IS NOT NULL AS paused FROM desktops WHERE pool_id = ?1"
+			    " AND owner = ?2 AND state = 'error' AND (?3 OR paused_from IS NOT NULL)"
 			    " ORDER BY id LIMIT 1", &q_broken)) < 0 ||
 	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND owner = ?2"
 			    " AND state NOT IN ('deleting', 'error')", &q_owned)) < 0 ||
@@ -491,17 +492,23 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	}
 	if (r != SQLITE_DONE)
 		return db_fail(s, r, err, errlen, "cannot read desktops");
-	/* A persistent desktop out of service stays the user's: no second one with another disk. */
-	if (persistent && !want_new) {
+	/* A desktop out of service stays the user's when it is persistent (no second one with another
+	 * disk) or paused (it comes back as it was): no second desktop meanwhile.  Only a pause says
+	 * why: other messages are the hypervisor's, with paths, for admins. */
+	if (!want_new) {
 		sqlite3_bind_int64(q_broken, 1, pool_id);
 		sqlite3_bind_text(q_broken, 2, user, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q_broken, 3, persistent);
 		r = sqlite3_step(q_broken);
 		if (r == SQLITE_ROW) {
 			const char *why = (const char *)sqlite3_column_text(q_broken, 1);
+			bool paused = sqlite3_column_int(q_broken, 2) != 0;
 
-			set_err(err, errlen, "your desktop %lld in pool \"%s\" is out of service (%s); an administrator"
-				" can repair or reset it", (long long)sqlite3_column_int64(q_broken, 0), pool,
-				why ? why : "error");
+			set_err(err, errlen, "your desktop %lld in pool \"%s\" is out of service%s%s%s; %s",
+				(long long)sqlite3_column_int64(q_broken, 0), pool, paused && why ? " (" : "",
+				paused && why ? why : "", paused && why ? ")" : "",
+				paused ? "it comes back as it was once the cause is gone"
+				       : "an administrator can repair or reset it");
 			return -EHOSTDOWN;
 		}
 		if (r != SQLITE_DONE)

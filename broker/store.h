@@ -90,8 +90,9 @@ struct broker_assignment {
  * desktop) makes that last step -EHOSTUNREACH.  -ENOENT: no such pool (or it
  * is draining).  Never gives one desktop to two users.  With want_new, the
  * user's own desktops are skipped, and -EDQUOT refuses one beyond the pool's
- * max_per_user.  In a persistent pool, a user whose desktop there is in "error"
- * gets -EHOSTDOWN (with its message in err), not a second desktop with another disk.
+ * max_per_user.  A user whose desktop there is in "error" and persistent, or
+ * paused by the hypervisor (any pool), gets -EHOSTDOWN, not a second desktop;
+ * err says why only for a pause (other messages are for admins).
  */
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
 			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen);

@@ -17,7 +17,7 @@ static int64_t ns_of(const struct timespec *ts)
 static void anchor(void)
 {
 	clock_gettime(CLOCK_REALTIME, &anchor_wall);
-	clock_gettime(CLOCK_MONOTONIC, &anchor_mono);
+	clock_gettime(CLOCK_BOOTTIME, &anchor_mono);
 }
 
 double vdi_clock_mono(void)
@@ -41,7 +41,7 @@ int64_t vdi_clock_steady(void)
 	struct timespec now;
 
 	pthread_once(&anchor_once, anchor);
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_BOOTTIME, &now);
 	/* Whole seconds of the wall clock at the anchor, then the monotonic time since. */
 	return (int64_t)anchor_wall.tv_sec + (anchor_wall.tv_nsec + ns_of(&now) - ns_of(&anchor_mono)) / NSEC;
 }

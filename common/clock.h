@@ -6,7 +6,8 @@
  * admin sets it.  The monotonic clock (CLOCK_MONOTONIC) never jumps but counts from an
  * unspecified start.  The steady clock is the two together: unix seconds, like the wall
  * clock, that advance like the monotonic clock: the wall clock's reading when the process
- * first asked for it, plus the monotonic time since.  Durations kept in memory are judged
+ * first asked for it, plus the time since on CLOCK_BOOTTIME (monotonic, and counting the time
+ * the machine was suspended, so that a suspend is not taken for a jump of the wall clock).  Durations kept in memory are judged
  * on the steady (or monotonic) clock, so that a jump of the wall clock neither ends them
  * early nor stretches them; unlike monotonic seconds, a steady time of 0 is long ago.
  * All functions are thread-safe.

@@ -5,9 +5,25 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "alloc.h"
+#include "listen.h"
 #include "paths.h"
 
-int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config *cfg)
+/* The daemon's listen address as it would start: resolved, and one of this machine's. */
+static int check_listen(const char *name, const char *listen_key, const struct vdi_config *cfg)
+{
+	const char *listen = streq(listen_key, "gateway") ? cfg->gateway.listen : cfg->broker.listen;
+	struct vdi_listen where;
+	char msg[512];
+
+	if (vdi_listen_resolve(listen ? listen : "", &where, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "%s: [%s] listen: %s\n", name, listen_key, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int vdi_daemon_config(int argc, char **argv, const char *name, const char *listen_key, struct vdi_config *cfg)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -41,6 +57,10 @@ int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config
 		return -1;
 	}
 	if (check_only) {
+		if (check_listen(name, listen_key, cfg) < 0) {
+			vdi_config_finish(cfg);
+			return -1;
+		}
 		printf("configuration OK, read in this order:\n");
 		for (char **f = cfg->files; f && *f; f++)
 			printf("  %s\n", *f);

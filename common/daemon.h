@@ -10,5 +10,8 @@
  * daemon should go on (cfg is loaded: vdi_config_finish() it), or 0 minus
  * the exit status when it is done: after --help or --check-config (0), a
  * bad option (2), or a configuration error (1, printed as "name: message").
+ * --check-config also resolves the daemon's own listen address (listen_key:
+ * "broker" or "gateway") and checks that this machine has it, as the daemon
+ * does when it starts.
  */
-int vdi_daemon_config(int argc, char **argv, const char *name, struct vdi_config *cfg);
+int vdi_daemon_config(int argc, char **argv, const char *name, const char *listen_key, struct vdi_config *cfg);

@@ -106,6 +106,7 @@ int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size
 	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	char host[256];
 	struct addrinfo *ai = NULL;
+	const struct addrinfo *pick;
 	int r;
 
 	*ret = (struct vdi_listen){ .family = AF_UNSPEC };
@@ -122,12 +123,20 @@ int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size
 			freeaddrinfo(ai);
 		return -EADDRNOTAVAIL;
 	}
-	ret->family = ai->ai_family;
-	if (ai->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, ret->address,
+	/* A name's first IPv4 address, else its first IPv6 one: "localhost" is 127.0.0.1, where
+	 * proxies look for it, even where the resolver lists ::1 first. */
+	pick = ai;
+	for (const struct addrinfo *p = ai; p; p = p->ai_next)
+		if (p->ai_family == AF_INET) {
+			pick = p;
+			break;
+		}
+	ret->family = pick->ai_family;
+	if (pick->ai_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)pick->ai_addr)->sin_addr, ret->address,
 			  sizeof(ret->address));
 	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ret->address,
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, ret->address,
 			  sizeof(ret->address));
 	freeaddrinfo(ai);
 	return probe(ret, text, msg, len);

@@ -6,8 +6,8 @@
  *
  *   127.0.0.1:8080     one IPv4 address
  *   [::1]:8080         one IPv6 address (brackets required)
- *   localhost:8080     a host name, resolved once at start (its first address)
- *   0.0.0.0:8080       every IPv4 address;  [::]:8080  every IPv6 address
+ *   localhost:8080     a host name, resolved once at start (its first IPv4 address, else IPv6)
+ *   0.0.0.0:8080       every IPv4 address;  [::]:8080  every IPv6 address (IPv6 only)
  *   *:8080             every address, IPv4 and IPv6
  *
  * Port 0 asks for any free port (the daemon logs the one it got).  Nothing here does I/O but

@@ -261,6 +261,12 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (where.family == AF_INET)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* An IPv6 address takes IPv6 alone ([::] is every IPv6 address); "*" takes both, whatever
+	 * net.ipv6.bindv6only says. */
+	else if (where.family == AF_INET6)
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+	else
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
 	info.vhost_name = "gateway";
 	/* A request must be complete within this (slowloris); WebSockets are pinged. */
 	info.timeout_secs = 10;

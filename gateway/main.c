@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 	char err[1024] = "";
 	int r;
 
-	r = vdi_daemon_config(argc, argv, "vdi-gateway", &cfg);
+	r = vdi_daemon_config(argc, argv, "vdi-gateway", "gateway", &cfg);
 	if (r <= 0)
 		return -r;
 

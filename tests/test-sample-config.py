@@ -45,7 +45,7 @@ def sample_keys(text):
     return keys
 
 
-print("1..6")
+print("1..8")
 text = open(sample).read()
 ok(check_config(broker, sample), "vdi-broker --check-config accepts the sample")
 ok(check_config(gateway, sample), "vdi-gateway --check-config accepts the sample")
@@ -83,4 +83,15 @@ with tempfile.TemporaryDirectory() as d:
     want = [main, main + ".d/10-a.conf", main + ".d/20-b.conf"]
     ok(r.returncode == 0 and "configuration OK" in r.stdout and named == want,
        "--check-config names every file it read, in order (%r)" % r.stdout)
+# --check-config resolves each daemon's own listen address, as the daemon does when it starts.
+with tempfile.TemporaryDirectory() as d:
+    conf = os.path.join(d, "vdi.conf")
+    open(conf, "w").write("[broker]\nlisten = 203.0.113.77:8080\n[gateway]\nlisten = no-such-host.invalid:8081\n")
+    rb = subprocess.run([broker, "--check-config", "--config", conf], capture_output=True, text=True)
+    rg = subprocess.run([gateway, "--check-config", "--config", conf], capture_output=True, text=True)
+    ok(rb.returncode == 1 and "[broker] listen: " in rb.stderr and
+       "203.0.113.77 is not an address of this machine" in rb.stderr and "configuration OK" not in rb.stdout,
+       "vdi-broker --check-config refuses an address this machine lacks (%r)" % rb.stderr)
+    ok(rg.returncode == 1 and "[gateway] listen: cannot resolve \"no-such-host.invalid\"" in rg.stderr,
+       "vdi-gateway --check-config refuses a name that does not resolve (%r)" % rg.stderr)
 sys.exit(1 if failed else 0)

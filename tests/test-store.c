@@ -259,13 +259,22 @@ static void test_persistent_desktop_in_error(void)
 	add_template(s);
 	check_ok(broker_store_add_pool(s, &d, NOW, err, sizeof(err)));
 	add_pool(s, "shared", 4);
-	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, updated, message) VALUES"
-		  " (1, 1, 'error', 'ann', 0, 'paused by the hypervisor: no space left'),"
-		  " (2, 2, 'error', 'ann', 0, 'paused by the hypervisor: no space left')");
+	/* 1: ann's persistent desktop failed (a message for admins: not shown to her); 2: her pooled
+	 * desktop failed; 3: carol's pooled one is paused by the hypervisor. */
+	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, updated, message, paused_from) VALUES"
+		  " (1, 1, 'error', 'ann', 0, 'cannot start: /var/lib/vdi/images/x.qcow2: Permission denied', NULL),"
+		  " (2, 2, 'error', 'ann', 0, 'cannot start: qemu exited', NULL),"
+		  " (3, 2, 'error', 'carol', 0, 'paused by the hypervisor: no space left', 'assigned')");
 	check_err(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)), EHOSTDOWN);
-	check_str_contains(err, "your desktop 1 in pool \"mine\" is out of service (paused by the hypervisor");
+	check_str_contains(err, "your desktop 1 in pool \"mine\" is out of service; an administrator can repair");
+	check(!strstr(err, "/var/lib"));
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE pool_id = 1"), 1);
-	/* Another user of that pool, and ann in a pooled pool, are served as before. */
+	check_err(broker_store_assign(s, "shared", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)),
+		  EHOSTDOWN);
+	check_str_contains(err, "your desktop 3 in pool \"shared\" is out of service (paused by the hypervisor: no"
+				" space left); it comes back as it was");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'carol'"), 1);
+	/* Another user of that pool, and ann in a pooled pool (her desktop failed, not paused), are served. */
 	check_ok(broker_store_assign(s, "mine", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check_ok(broker_store_assign(s, "shared", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
