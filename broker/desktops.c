@@ -133,7 +133,7 @@ struct broker_desks {
 	struct broker_template_cache *templates; /* the jobs' vmpool templates */
 
 	struct id_set busy;    /* desktops with a job under way */
-	struct id_set touched; /* desktops whose job finished while a reconcile was listing */
+	struct id_set touched; /* desktops whose job finished, or that had an event, while a reconcile was listing */
 	unsigned keeper_inflight;
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
@@ -1252,6 +1252,9 @@ static int handle_event(struct broker *b, struct queued_event *ev)
 	default:
 		break;
 	}
+	/* What libvirt held when a listing under way was taken may be older than this event. */
+	if (r >= 0 && ev->id > 0 && b->desks->reconciling && id_set_add(&b->desks->touched, ev->id) < 0)
+		b->desks->touched_lost = true;
 	if (r < 0 && !store_may_retry(r)) {
 		vdi_warn("libvirt event %s of desktop %lld not applied: %s", pool_event_type_name(ev->type),
 			 (long long)ev->id, strerror(-r));
