@@ -1130,8 +1130,6 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 {
 	struct host_slot *slot = userdata;
 	struct broker_desks *d = slot->owner;
-	bool queued = false;
-
 	(void)host;
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
@@ -1156,13 +1154,12 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 		q->host = slot->index;
 		q->pause_reason = ev->pause_reason;
 		q->at = 0;
-		queued = true;
 	} else {
 		d->events_dropped++;
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (queued)
-		broker_http_wake(d->b->http);
+	/* A full queue too: the loop empties it. */
+	broker_http_wake(d->b->http);
 }
 
 /* A store write that may go through later: the database is locked by another process, or short of memory or disk. */
@@ -1682,8 +1679,11 @@ void broker_desks_tick(struct broker *b)
 	int64_t now = broker_now(), steady = vdi_clock_steady();
 
 	(void)broker_store_audit_flush(b->store);
+	/* Those the database refused, then those queued since (a missed wake too): before anything
+	 * reads the state they set. */
+	events_take(d);
 	if (d->n_kept)
-		events_apply(b); /* those the database refused: before anything reads the state they set */
+		events_apply(b);
 	idle_reclaim(b, now);
 	if (steady - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
