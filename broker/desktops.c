@@ -389,10 +389,11 @@ static bool pause_is_resumable(enum pool_pause_reason why)
 	return why == POOL_PAUSE_NOSPACE || why == POOL_PAUSE_IOERROR;
 }
 
-/* A pause that takes the desktop out of service: all but libvirt's own, short ones. */
+/* A pause that takes the desktop out of service: all but libvirt's own, short ones, and a guest's
+ * sleep (suspend to RAM: the guest chose it, and its user's input or console wakes it). */
 static bool pause_is_halt(enum pool_pause_reason why)
 {
-	return why != POOL_PAUSE_NONE && why != POOL_PAUSE_LIBVIRT;
+	return why != POOL_PAUSE_NONE && why != POOL_PAUSE_LIBVIRT && why != POOL_PAUSE_ASLEEP;
 }
 
 /* On a worker: resumes the desktop when it is paused on a disk error; j->state says what it is after. */
@@ -581,7 +582,8 @@ static void mark_error(struct broker *b, struct desk_job *j, int r)
  * connected, disconnected) when it runs again.  Assignment never hands out an "error" desktop.
  * The broker resumes those paused on a disk error (on each look at the hosts, every 10 s), and
  * takes back any that runs again, whoever resumed it.  libvirt's own short pauses (start-up,
- * migration, save, snapshot) are left alone: the desktop counts as running.
+ * migration, save, snapshot) and a guest asleep (suspended to RAM) are left alone: the desktop
+ * counts as running.
  */
 
 static const char *pause_message(enum pool_pause_reason why)
@@ -670,7 +672,10 @@ static void resume_done(struct broker *b, struct desk_job *j)
 {
 	_cleanup_json_ json_t *row = NULL;
 
-	if (j->result == -EAGAIN || (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED)) {
+	if (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED && !pause_is_halt(j->pause_reason)) {
+		/* Asleep, or in an operation of libvirt's: in service (the guest is not at fault). */
+		(void)mark_unpaused(b, j->id);
+	} else if (j->result == -EAGAIN || (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED)) {
 		/* Still paused (the disk is still full, say): the reason may be known better now. */
 		row = desktop_row(b, j->id);
 		if (row && pause_is_halt(j->pause_reason))
