@@ -1314,6 +1314,13 @@ size_t broker_desks_events_waiting(struct broker *b)
 	return b->desks->n_kept;
 }
 
+void broker_desks_shift_times(struct broker *b, int64_t delta)
+{
+	for (size_t i = 0; i < b->desks->n_kept; i++)
+		if (b->desks->kept[i].at)
+			b->desks->kept[i].at += delta;
+}
+
 void broker_desks_wake(struct broker *b)
 {
 	events_take(b->desks);
