@@ -134,6 +134,7 @@ struct broker_desks {
 
 	struct id_set busy;    /* desktops with a job under way */
 	struct id_set touched; /* desktops whose job finished, or that had an event, while a reconcile was listing */
+	struct id_set recheck; /* desktops paused or resumed while a job had them: looked at when it is done */
 	unsigned keeper_inflight;
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
@@ -737,6 +738,24 @@ static void resume_start(struct broker *b, int64_t id)
 		(void)job_submit(b, OP_START, id, row, false, false, NULL);
 }
 
+/*
+ * A desktop paused or resumed while a job had it (the event was not applied): when nothing else
+ * has it now, a resume job reads its state and marks it (resume_done()), resuming it when a
+ * disk error paused it.
+ */
+static void pause_recheck(struct broker *b, struct desk_job *j)
+{
+	int64_t id = j->id;
+
+	/* A resume job read the state after the events it caused (its own resume, a pause again). */
+	if (j->op == OP_RESUME)
+		id_set_remove(&b->desks->recheck, id);
+	if (!id_set_has(&b->desks->recheck, id) || broker_desks_busy(b, id))
+		return;
+	id_set_remove(&b->desks->recheck, id);
+	(void)job_submit(b, OP_RESUME, id, NULL, false, false, "broker");
+}
+
 /* On the loop thread: apply the outcome to the store. */
 static void job_done(void *data, int cancelled)
 {
@@ -849,8 +868,10 @@ static void job_done(void *data, int cancelled)
 	}
 	if (j->op != OP_RECONCILE && j->op != OP_DELETE && j->op != OP_CHECK)
 		(void)drain_desktop(b, j->id);
-	if (j->op != OP_RECONCILE && j->id > 0)
+	if (j->op != OP_RECONCILE && j->id > 0) {
 		resume_start(b, j->id);
+		pause_recheck(b, j);
+	}
 	job_free(j);
 	keeper_run(b);
 }
@@ -1223,12 +1244,18 @@ static int handle_event(struct broker *b, struct queued_event *ev)
 	}
 	case POOL_EVENT_SUSPENDED:
 	case POOL_EVENT_RESUMED: {
-		/* A desktop with a job under way is judged when the job is done (reconcile, resume). */
-		_cleanup_json_ json_t *row = broker_desks_busy(b, ev->id) ? NULL : desktop_row(b, ev->id);
+		/* A desktop with a job under way is looked at again when the job is done (pause_recheck()). */
+		_cleanup_json_ json_t *row = desktop_row(b, ev->id);
 
 		if (!row || !streq(jstr(row, "pool"), ev->pool))
 			break;
-		if (ev->type == POOL_EVENT_RESUMED)
+		if (broker_desks_busy(b, ev->id)) {
+			/* Not the short pauses of every start; a paused one that runs, though. */
+			bool matters = ev->type == POOL_EVENT_RESUMED ? row_is_paused(row) : pause_is_halt(ev->pause_reason);
+
+			if (matters && !id_set_has(&b->desks->recheck, ev->id))
+				r = id_set_add(&b->desks->recheck, ev->id);
+		} else if (ev->type == POOL_EVENT_RESUMED)
 			r = mark_unpaused(b, ev->id);
 		else if (pause_is_halt(ev->pause_reason))
 			r = mark_paused(b, row, ev->pause_reason);
@@ -1859,6 +1886,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	free(d->kept);
 	free(d->busy.ids);
 	free(d->touched.ids);
+	free(d->recheck.ids);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	return NULL;
