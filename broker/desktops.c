@@ -685,7 +685,14 @@ static void resume_done(struct broker *b, struct desk_job *j)
 			  j->result < 0 ? j->err.message : pool_pause_reason_name(j->pause_reason));
 	} else if (j->result >= 0 && j->state == POOL_DESKTOP_RUNNING) {
 		(void)mark_unpaused(b, j->id);
-	} else if (j->result == -ENOENT || j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
+	} else if (j->result == -ENOENT) {
+		/* Its domain is gone: out of service for good (an admin resets or deletes it). */
+		if (broker_store_exec(b->store,
+				      "UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3"
+				      " WHERE id = ?1 AND state = 'error' AND paused_from IS NOT NULL",
+				      "isi", j->id, "its domain is gone", broker_now()) > 0)
+			audit(b, "broker", "error", j->id, "its domain is gone");
+	} else if (j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
 		/* It stopped meanwhile: what a stopped desktop of its former state becomes. */
 		if (mark_unpaused(b, j->id) > 0)
 			(void)handle_stopped(b, j->id);
@@ -1611,8 +1618,9 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 			fixed++;
 		} else if (!dom || !has_overlay) {
 			if (persistent && !streq(state, "provisioning")) {
-				/* A user's disk may be in what is left: an admin decides. */
-				if (!streq(state, "error")) {
+				/* A user's disk may be in what is left: an admin decides (a paused one too: it
+				 * never runs again). */
+				if (!streq(state, "error") || jstr(row, "paused_from")) {
 					(void)broker_store_exec(b->store,
 								"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL"
 								" WHERE id = ?1",
