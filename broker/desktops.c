@@ -31,6 +31,9 @@
 #define EVENT_QUEUE_MAX 4096
 /* Seconds between looks at the hosts' free memory and templates. */
 #define HOST_LOOK_INTERVAL 10
+/* Seconds between tries to resume the desktops paused on a disk error, and how many at once. */
+#define RESUME_INTERVAL 10
+#define RESUME_PARALLEL 2
 /* What placement reckons a new desktop takes when its template does not say. */
 #define DEFAULT_DESKTOP_MIB 1024
 
@@ -136,6 +139,8 @@ struct broker_desks {
 	struct id_set touched; /* desktops whose job finished, or that had an event, while a reconcile was listing */
 	struct id_set recheck; /* desktops paused or resumed while a job had them: looked at when it is done */
 	unsigned keeper_inflight;
+	unsigned resume_inflight;   /* OP_RESUME jobs under way */
+	int64_t resume_last;        /* the desktop the last resume pass tried last: the next starts after it */
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
 	unsigned keeper_failures;
@@ -143,7 +148,7 @@ struct broker_desks {
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	bool looking;      /* a host_look is under way */
-	int64_t last_reconcile, last_sweep, last_look; /* vdi_clock_steady() */
+	int64_t last_reconcile, last_sweep, last_look, last_resume; /* vdi_clock_steady() */
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -548,6 +553,8 @@ static int job_submit(struct broker *b, enum desk_op op, int64_t id, json_t *row
 	}
 	if (keeper)
 		d->keeper_inflight++;
+	if (op == OP_RESUME)
+		d->resume_inflight++;
 	return 0;
 }
 
@@ -581,7 +588,7 @@ static void mark_error(struct broker *b, struct desk_job *j, int r)
  * or someone paused through libvirt, is out of service: state "error" with the reason in its
  * message for admins, and "paused_from" keeps the state it goes back to (free, assigned,
  * connected, disconnected) when it runs again.  Assignment never hands out an "error" desktop.
- * The broker resumes those paused on a disk error (on each look at the hosts, every 10 s), and
+ * The broker resumes those paused on a disk error (every 10 s, two at a time), and
  * takes back any that runs again, whoever resumed it.  libvirt's own short pauses (start-up,
  * migration, save, snapshot) and a guest asleep (suspended to RAM) are left alone: the desktop
  * counts as running.
@@ -649,22 +656,32 @@ static int mark_unpaused(struct broker *b, int64_t id)
 	return r;
 }
 
-/* Resumes what the hypervisor paused on a disk error, and takes back what runs again (a worker each). */
+/*
+ * Resumes what the hypervisor paused on a disk error, and takes back what runs again (a worker
+ * each, RESUME_PARALLEL at most; each pass goes on after the desktop the last one tried last, so
+ * that many paused desktops all get their turn).
+ */
 static void resume_paused(struct broker *b)
 {
+	struct broker_desks *d = b->desks;
 	_cleanup_json_ json_t *rows = NULL;
 	size_t i;
 	json_t *row;
 
-	if (broker_store_query(b->store, &rows, "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL",
-			       NULL) <= 0)
+	if (d->resume_inflight >= RESUME_PARALLEL ||
+	    broker_store_query(b->store, &rows,
+			       "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL ORDER BY id <= ?1, id",
+			       "i", d->resume_last) <= 0)
 		return;
 	json_array_foreach(rows, i, row) {
 		_cleanup_json_ json_t *full = desktop_row(b, jint(row, "id"));
 		struct host_slot *slot = full ? slot_of(b, jstr(full, "host")) : NULL;
 
-		if (slot && pool_host_is_alive(slot->host) && !broker_desks_busy(b, jint(full, "id")))
-			(void)job_submit(b, OP_RESUME, jint(full, "id"), full, false, false, "broker");
+		if (d->resume_inflight >= RESUME_PARALLEL)
+			break;
+		if (slot && pool_host_is_alive(slot->host) && !broker_desks_busy(b, jint(full, "id")) &&
+		    job_submit(b, OP_RESUME, jint(full, "id"), full, false, false, "broker") >= 0)
+			d->resume_last = jint(full, "id");
 	}
 }
 
@@ -771,6 +788,8 @@ static void job_done(void *data, int cancelled)
 	struct broker_desks *d = b->desks;
 	int64_t now = broker_now();
 
+	if (j->op == OP_RESUME)
+		d->resume_inflight--;
 	if (j->op != OP_RECONCILE) {
 		id_set_remove(&d->busy, j->id);
 		/* What libvirt held when the listing was taken may be older than this. */
@@ -1436,8 +1455,6 @@ static void host_look(struct broker *b)
 	json_t *t;
 	bool fail = false;
 
-	/* The hosts' paused desktops are looked at too. */
-	resume_paused(b);
 	if (d->looking || broker_store_query(b->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
 		return;
 	n = json_array_size(tpls);
@@ -1740,6 +1757,10 @@ void broker_desks_tick(struct broker *b)
 	}
 	if (steady - d->last_look >= HOST_LOOK_INTERVAL)
 		host_look(b);
+	if (steady - d->last_resume >= RESUME_INTERVAL) {
+		resume_paused(b);
+		d->last_resume = steady;
+	}
 	keeper_run(b);
 }
 
