@@ -19,7 +19,8 @@
  *    is in error with the reason and nobody gets it; with room again the
  *    broker resumes it, the guest's write completes and it is free again;
  *  - a desktop paused through libvirt (virsh suspend): in error, its owner's,
- *    and back in service, in the state its SPICE client left it, when resumed.
+ *    and back in service, in the state its SPICE client left it, when resumed;
+ *    never back in service when its domain goes while it is paused (persistent).
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -504,6 +505,43 @@ static void domain_pause(const char *domain, bool pause)
 	virConnectClose(c);
 }
 
+/* Powers domain off and undefines it, as an admin with virsh would. */
+static void domain_remove(const char *domain)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	if (virDomainDestroy(d) < 0 || virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "remove %s: %s", domain, virGetLastErrorMessage());
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+/* Waits until desktop id is in error because its domain is gone or missing. */
+static bool wait_domain_gone_noted(struct fixture *f, int64_t id, unsigned timeout_ms)
+{
+	for (uint64_t end = vdi_test_now_ms() + timeout_ms; vdi_test_now_ms() < end; usleep(200 * 1000)) {
+		json_t *listing = fixture_desktops(f, f->pool), *dk, *found = NULL;
+		bool done;
+		size_t i;
+
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+			if (json_integer_value(json_object_get(dk, "id")) == id)
+				found = dk;
+		done = found && streq(json_string_value(json_object_get(found, "state")), "error") &&
+		       strstr(json_string_value(json_object_get(found, "message")) ?: "", "its domain is ");
+		if (done)
+			vdi_test_log("desktop %lld: %s (%s)", (long long)id,
+				     json_string_value(json_object_get(found, "state")),
+				     json_string_value(json_object_get(found, "message")) ?: "");
+		json_decref(listing);
+		if (done)
+			return true;
+	}
+	return false;
+}
+
 static void test_paused_by_admin(void)
 {
 	struct fixture f;
@@ -551,6 +589,36 @@ static void test_paused_by_admin(void)
 	fixture_teardown(&f);
 }
 
+static void test_paused_domain_gone(void)
+{
+	struct fixture f;
+	struct user u1;
+	char path[128], domain[128];
+	int64_t id;
+
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "persistent", 1, 0);
+	fixture_login(&f, &u1, 1);
+	id = fixture_ask(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", FIXTURE_BOOT_MS));
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	domain_pause(domain, true);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+
+	/* Its domain goes while the broker is down (with it up, libvirt's destroy shows it stopped
+	 * first, which is what a stopped desktop becomes): reconcile finds it missing, or the resume
+	 * pass finds it gone; either way it is an error for good, never back in service. */
+	stop_broker(&f.d);
+	domain_remove(domain);
+	run_broker(&f.d);
+	check(wait_domain_gone_noted(&f, id, 120000));
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=resume&object=desktop:%lld", (long long)id);
+	check_int_eq(admin_count(&f.d, path, "audit"), 0);
+	check(wait_admin_state(&f.d, id, "error", "u01", 0));
+	fixture_teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
@@ -558,6 +626,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
 	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
 	VDI_TEST_TIMEOUT(test_paused_by_admin, 600),
+	VDI_TEST_TIMEOUT(test_paused_domain_gone, 600),
 };
 
 int main(int argc, char **argv)
