@@ -1182,6 +1182,7 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 {
 	struct host_slot *slot = userdata;
 	struct broker_desks *d = slot->owner;
+
 	(void)host;
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
