@@ -14,7 +14,8 @@
  *    next ask gets a running desktop;
  *  - another process holds the database's write lock while a SPICE client
  *    goes away: the broker keeps libvirt's event and applies it once the
- *    lock is gone (disconnected, then reclaimed when idle);
+ *    lock is gone (disconnected, then reclaimed when idle), also when the
+ *    broker's wall clock jumps meanwhile;
  *  - a running desktop's storage fills up: QEMU pauses the guest, the desktop
  *    is in error with the reason and nobody gets it; with room again the
  *    broker resumes it, the guest's write completes and it is free again;
@@ -324,7 +325,55 @@ static int spice_client_open(const char *target, const char *password)
 	return fd;
 }
 
-static void test_disconnect_while_database_locked(void)
+/* The thread-safe variant of libfaketime (as in test-clock). */
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* The wall clock of a broker started under faketime_env(): real time + offset seconds. */
+static void set_clock(long offset)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/clock", vdi_test_tmpdir());
+	check(f = fopen(path, "we"));
+	fprintf(f, "%+lds\n", offset);
+	fclose(f);
+}
+
+/* Sets up the environment that puts the broker fixture_setup() starts under libfaketime (its
+ * wall clock only); returns the LD_PRELOAD to put back (new, may be NULL). */
+static char *faketime_env(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *saved = old ? strdup(old) : NULL, clock[600];
+	_cleanup_free_ char *preload = NULL;
+
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
+	check(!old || saved);
+	set_clock(0);
+	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
+	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
+	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
+	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
+	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
+	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	return saved;
+}
+
+static void faketime_env_end(char *saved)
+{
+	if (saved)
+		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	free(saved);
+}
+
+/* A SPICE client goes away while another process holds the database; the broker's wall clock
+ * jumps jump seconds meanwhile (0: none). */
+static void disconnect_while_locked(long jump)
 {
 	struct fixture f;
 	struct user u1;
@@ -337,7 +386,14 @@ static void test_disconnect_while_database_locked(void)
 	int64_t id;
 	int fd;
 
-	fixture_setup(&f, false, NULL);
+	if (jump) {
+		char *saved = faketime_env();
+
+		fixture_setup(&f, false, NULL);
+		faketime_env_end(saved);
+	} else {
+		fixture_setup(&f, false, NULL);
+	}
 	id = fixture_running_desktop(&f, &u1, 20);
 
 	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
@@ -361,6 +417,12 @@ static void test_disconnect_while_database_locked(void)
 		waiting = events_waiting(&f);
 	vdi_test_log("libvirt events waiting for the database: %ld", waiting);
 	check(wait_admin_state(&f.d, id, "connected", "u01", 0));
+	if (jump) {
+		/* The broker follows the jump once it can write (the stored times move with it); the
+		 * time the waiting event recorded must move too, or its idle clock is off by as much. */
+		set_clock(jump);
+		vdi_test_log("the broker's wall clock jumped %+ld s", jump);
+	}
 	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	vdi_test_log("database released");
@@ -373,6 +435,17 @@ static void test_disconnect_while_database_locked(void)
 	check_int_eq(admin_count(&f.d, path, "audit"), 1);
 	check_int_eq(events_waiting(&f), 0);
 	fixture_teardown(&f);
+}
+
+static void test_disconnect_while_database_locked(void)
+{
+	disconnect_while_locked(0);
+}
+
+/* The wall clock goes back 10 h meanwhile: the disconnect is still seconds ago, reclaimed when idle. */
+static void test_disconnect_while_database_locked_clock_back(void)
+{
+	disconnect_while_locked(-36000);
 }
 
 /* ---- a running desktop whose storage fills up ---------------------------------------------------- */
@@ -624,6 +697,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
 	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
+	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked_clock_back, 600),
 	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
 	VDI_TEST_TIMEOUT(test_paused_by_admin, 600),
 	VDI_TEST_TIMEOUT(test_paused_domain_gone, 600),
