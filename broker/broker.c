@@ -80,6 +80,7 @@ static void follow_wall_clock(struct broker *b)
 	if (broker_store_shift_times(b->store, delta) < 0)
 		return;
 	atomic_fetch_add(&clock_shift, delta);
+	broker_desks_shift_times(b, delta);
 	vdi_info("the wall clock jumped %+lld s: sessions and desktops' times moved with it", (long long)delta);
 }
 

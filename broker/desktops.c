@@ -31,6 +31,9 @@
 #define EVENT_QUEUE_MAX 4096
 /* Seconds between looks at the hosts' free memory and templates. */
 #define HOST_LOOK_INTERVAL 10
+/* Seconds between tries to resume the desktops paused on a disk error, and how many at once. */
+#define RESUME_INTERVAL 10
+#define RESUME_PARALLEL 2
 /* What placement reckons a new desktop takes when its template does not say. */
 #define DEFAULT_DESKTOP_MIB 1024
 
@@ -133,8 +136,11 @@ struct broker_desks {
 	struct broker_template_cache *templates; /* the jobs' vmpool templates */
 
 	struct id_set busy;    /* desktops with a job under way */
-	struct id_set touched; /* desktops whose job finished while a reconcile was listing */
+	struct id_set touched; /* desktops whose job finished, or that had an event, while a reconcile was listing */
+	struct id_set recheck; /* desktops paused or resumed while a job had them: looked at when it is done */
 	unsigned keeper_inflight;
+	unsigned resume_inflight;   /* OP_RESUME jobs under way */
+	int64_t resume_last;        /* the desktop the last resume pass tried last: the next starts after it */
 	/* After the keeper's jobs fail (a host that cannot make or start desktops), it waits before
 	 * the next try, longer each time: no stream of desktops made only to fail. */
 	unsigned keeper_failures;
@@ -142,7 +148,7 @@ struct broker_desks {
 	bool reconciling;
 	bool touched_lost; /* touched is incomplete: judge nothing on this listing */
 	bool looking;      /* a host_look is under way */
-	int64_t last_reconcile, last_sweep, last_look; /* vdi_clock_steady() */
+	int64_t last_reconcile, last_sweep, last_look, last_resume; /* vdi_clock_steady() */
 
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct queued_event *events;
@@ -389,10 +395,11 @@ static bool pause_is_resumable(enum pool_pause_reason why)
 	return why == POOL_PAUSE_NOSPACE || why == POOL_PAUSE_IOERROR;
 }
 
-/* A pause that takes the desktop out of service: all but libvirt's own, short ones. */
+/* A pause that takes the desktop out of service: all but libvirt's own, short ones, and a guest's
+ * sleep (suspend to RAM: the guest chose it, and its user's input or console wakes it). */
 static bool pause_is_halt(enum pool_pause_reason why)
 {
-	return why != POOL_PAUSE_NONE && why != POOL_PAUSE_LIBVIRT;
+	return why != POOL_PAUSE_NONE && why != POOL_PAUSE_LIBVIRT && why != POOL_PAUSE_ASLEEP;
 }
 
 /* On a worker: resumes the desktop when it is paused on a disk error; j->state says what it is after. */
@@ -546,6 +553,8 @@ static int job_submit(struct broker *b, enum desk_op op, int64_t id, json_t *row
 	}
 	if (keeper)
 		d->keeper_inflight++;
+	if (op == OP_RESUME)
+		d->resume_inflight++;
 	return 0;
 }
 
@@ -579,9 +588,10 @@ static void mark_error(struct broker *b, struct desk_job *j, int r)
  * or someone paused through libvirt, is out of service: state "error" with the reason in its
  * message for admins, and "paused_from" keeps the state it goes back to (free, assigned,
  * connected, disconnected) when it runs again.  Assignment never hands out an "error" desktop.
- * The broker resumes those paused on a disk error (on each look at the hosts, every 10 s), and
+ * The broker resumes those paused on a disk error (every 10 s, two at a time), and
  * takes back any that runs again, whoever resumed it.  libvirt's own short pauses (start-up,
- * migration, save, snapshot) are left alone: the desktop counts as running.
+ * migration, save, snapshot) and a guest asleep (suspended to RAM) are left alone: the desktop
+ * counts as running.
  */
 
 static const char *pause_message(enum pool_pause_reason why)
@@ -646,22 +656,32 @@ static int mark_unpaused(struct broker *b, int64_t id)
 	return r;
 }
 
-/* Resumes what the hypervisor paused on a disk error, and takes back what runs again (a worker each). */
+/*
+ * Resumes what the hypervisor paused on a disk error, and takes back what runs again (a worker
+ * each, RESUME_PARALLEL at most; each pass goes on after the desktop the last one tried last, so
+ * that many paused desktops all get their turn).
+ */
 static void resume_paused(struct broker *b)
 {
+	struct broker_desks *d = b->desks;
 	_cleanup_json_ json_t *rows = NULL;
 	size_t i;
 	json_t *row;
 
-	if (broker_store_query(b->store, &rows, "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL",
-			       NULL) <= 0)
+	if (d->resume_inflight >= RESUME_PARALLEL ||
+	    broker_store_query(b->store, &rows,
+			       "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL ORDER BY id <= ?1, id",
+			       "i", d->resume_last) <= 0)
 		return;
 	json_array_foreach(rows, i, row) {
 		_cleanup_json_ json_t *full = desktop_row(b, jint(row, "id"));
 		struct host_slot *slot = full ? slot_of(b, jstr(full, "host")) : NULL;
 
-		if (slot && pool_host_is_alive(slot->host) && !broker_desks_busy(b, jint(full, "id")))
-			(void)job_submit(b, OP_RESUME, jint(full, "id"), full, false, false, "broker");
+		if (d->resume_inflight >= RESUME_PARALLEL)
+			break;
+		if (slot && pool_host_is_alive(slot->host) && !broker_desks_busy(b, jint(full, "id")) &&
+		    job_submit(b, OP_RESUME, jint(full, "id"), full, false, false, "broker") >= 0)
+			d->resume_last = jint(full, "id");
 	}
 }
 
@@ -670,7 +690,10 @@ static void resume_done(struct broker *b, struct desk_job *j)
 {
 	_cleanup_json_ json_t *row = NULL;
 
-	if (j->result == -EAGAIN || (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED)) {
+	if (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED && !pause_is_halt(j->pause_reason)) {
+		/* Asleep, or in an operation of libvirt's: in service (the guest is not at fault). */
+		(void)mark_unpaused(b, j->id);
+	} else if (j->result == -EAGAIN || (j->result >= 0 && j->state == POOL_DESKTOP_PAUSED)) {
 		/* Still paused (the disk is still full, say): the reason may be known better now. */
 		row = desktop_row(b, j->id);
 		if (row && pause_is_halt(j->pause_reason))
@@ -679,7 +702,14 @@ static void resume_done(struct broker *b, struct desk_job *j)
 			  j->result < 0 ? j->err.message : pool_pause_reason_name(j->pause_reason));
 	} else if (j->result >= 0 && j->state == POOL_DESKTOP_RUNNING) {
 		(void)mark_unpaused(b, j->id);
-	} else if (j->result == -ENOENT || j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
+	} else if (j->result == -ENOENT) {
+		/* Its domain is gone: out of service for good (an admin resets or deletes it). */
+		if (broker_store_exec(b->store,
+				      "UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3"
+				      " WHERE id = ?1 AND state = 'error' AND paused_from IS NOT NULL",
+				      "isi", j->id, "its domain is gone", broker_now()) > 0)
+			audit(b, "broker", "error", j->id, "its domain is gone");
+	} else if (j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
 		/* It stopped meanwhile: what a stopped desktop of its former state becomes. */
 		if (mark_unpaused(b, j->id) > 0)
 			(void)handle_stopped(b, j->id);
@@ -732,6 +762,24 @@ static void resume_start(struct broker *b, int64_t id)
 		(void)job_submit(b, OP_START, id, row, false, false, NULL);
 }
 
+/*
+ * A desktop paused or resumed while a job had it (the event was not applied): when nothing else
+ * has it now, a resume job reads its state and marks it (resume_done()), resuming it when a
+ * disk error paused it.
+ */
+static void pause_recheck(struct broker *b, struct desk_job *j)
+{
+	int64_t id = j->id;
+
+	/* A resume job read the state after the events it caused (its own resume, a pause again). */
+	if (j->op == OP_RESUME)
+		id_set_remove(&b->desks->recheck, id);
+	if (!id_set_has(&b->desks->recheck, id) || broker_desks_busy(b, id))
+		return;
+	id_set_remove(&b->desks->recheck, id);
+	(void)job_submit(b, OP_RESUME, id, NULL, false, false, "broker");
+}
+
 /* On the loop thread: apply the outcome to the store. */
 static void job_done(void *data, int cancelled)
 {
@@ -740,6 +788,8 @@ static void job_done(void *data, int cancelled)
 	struct broker_desks *d = b->desks;
 	int64_t now = broker_now();
 
+	if (j->op == OP_RESUME)
+		d->resume_inflight--;
 	if (j->op != OP_RECONCILE) {
 		id_set_remove(&d->busy, j->id);
 		/* What libvirt held when the listing was taken may be older than this. */
@@ -844,8 +894,10 @@ static void job_done(void *data, int cancelled)
 	}
 	if (j->op != OP_RECONCILE && j->op != OP_DELETE && j->op != OP_CHECK)
 		(void)drain_desktop(b, j->id);
-	if (j->op != OP_RECONCILE && j->id > 0)
+	if (j->op != OP_RECONCILE && j->id > 0) {
 		resume_start(b, j->id);
+		pause_recheck(b, j);
+	}
 	job_free(j);
 	keeper_run(b);
 }
@@ -1130,7 +1182,6 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 {
 	struct host_slot *slot = userdata;
 	struct broker_desks *d = slot->owner;
-	bool queued = false;
 
 	(void)host;
 	switch (ev->type) {
@@ -1156,13 +1207,12 @@ static void on_pool_event(struct pool_host *host, const struct pool_event *ev, v
 		q->host = slot->index;
 		q->pause_reason = ev->pause_reason;
 		q->at = 0;
-		queued = true;
 	} else {
 		d->events_dropped++;
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (queued)
-		broker_http_wake(d->b->http);
+	/* A full queue too: the loop empties it. */
+	broker_http_wake(d->b->http);
 }
 
 /* A store write that may go through later: the database is locked by another process, or short of memory or disk. */
@@ -1221,12 +1271,18 @@ static int handle_event(struct broker *b, struct queued_event *ev)
 	}
 	case POOL_EVENT_SUSPENDED:
 	case POOL_EVENT_RESUMED: {
-		/* A desktop with a job under way is judged when the job is done (reconcile, resume). */
-		_cleanup_json_ json_t *row = broker_desks_busy(b, ev->id) ? NULL : desktop_row(b, ev->id);
+		/* A desktop with a job under way is looked at again when the job is done (pause_recheck()). */
+		_cleanup_json_ json_t *row = desktop_row(b, ev->id);
 
 		if (!row || !streq(jstr(row, "pool"), ev->pool))
 			break;
-		if (ev->type == POOL_EVENT_RESUMED)
+		if (broker_desks_busy(b, ev->id)) {
+			/* Not the short pauses of every start; a paused one that runs, though. */
+			bool matters = ev->type == POOL_EVENT_RESUMED ? row_is_paused(row) : pause_is_halt(ev->pause_reason);
+
+			if (matters && !id_set_has(&b->desks->recheck, ev->id))
+				r = id_set_add(&b->desks->recheck, ev->id);
+		} else if (ev->type == POOL_EVENT_RESUMED)
 			r = mark_unpaused(b, ev->id);
 		else if (pause_is_halt(ev->pause_reason))
 			r = mark_paused(b, row, ev->pause_reason);
@@ -1252,6 +1308,9 @@ static int handle_event(struct broker *b, struct queued_event *ev)
 	default:
 		break;
 	}
+	/* What libvirt held when a listing under way was taken may be older than this event. */
+	if (r >= 0 && ev->id > 0 && b->desks->reconciling && id_set_add(&b->desks->touched, ev->id) < 0)
+		b->desks->touched_lost = true;
 	if (r < 0 && !store_may_retry(r)) {
 		vdi_warn("libvirt event %s of desktop %lld not applied: %s", pool_event_type_name(ev->type),
 			 (long long)ev->id, strerror(-r));
@@ -1307,6 +1366,13 @@ struct broker_template_cache *broker_desks_templates(struct broker *b)
 size_t broker_desks_events_waiting(struct broker *b)
 {
 	return b->desks->n_kept;
+}
+
+void broker_desks_shift_times(struct broker *b, int64_t delta)
+{
+	for (size_t i = 0; i < b->desks->n_kept; i++)
+		if (b->desks->kept[i].at)
+			b->desks->kept[i].at += delta;
 }
 
 void broker_desks_wake(struct broker *b)
@@ -1390,8 +1456,6 @@ static void host_look(struct broker *b)
 	json_t *t;
 	bool fail = false;
 
-	/* The hosts' paused desktops are looked at too. */
-	resume_paused(b);
 	if (d->looking || broker_store_query(b->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
 		return;
 	n = json_array_size(tpls);
@@ -1572,8 +1636,9 @@ static void reconcile_apply(struct broker *b, struct desk_job *j)
 			fixed++;
 		} else if (!dom || !has_overlay) {
 			if (persistent && !streq(state, "provisioning")) {
-				/* A user's disk may be in what is left: an admin decides. */
-				if (!streq(state, "error")) {
+				/* A user's disk may be in what is left: an admin decides (a paused one too: it
+				 * never runs again). */
+				if (!streq(state, "error") || jstr(row, "paused_from")) {
 					(void)broker_store_exec(b->store,
 								"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL"
 								" WHERE id = ?1",
@@ -1679,8 +1744,11 @@ void broker_desks_tick(struct broker *b)
 	int64_t now = broker_now(), steady = vdi_clock_steady();
 
 	(void)broker_store_audit_flush(b->store);
+	/* Those the database refused, then those queued since (a missed wake too): before anything
+	 * reads the state they set. */
+	events_take(d);
 	if (d->n_kept)
-		events_apply(b); /* those the database refused: before anything reads the state they set */
+		events_apply(b);
 	idle_reclaim(b, now);
 	if (steady - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_desks_reconcile(b);
@@ -1690,6 +1758,10 @@ void broker_desks_tick(struct broker *b)
 	}
 	if (steady - d->last_look >= HOST_LOOK_INTERVAL)
 		host_look(b);
+	if (steady - d->last_resume >= RESUME_INTERVAL) {
+		resume_paused(b);
+		d->last_resume = steady;
+	}
 	keeper_run(b);
 }
 
@@ -1844,6 +1916,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	free(d->kept);
 	free(d->busy.ids);
 	free(d->touched.ids);
+	free(d->recheck.ids);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	return NULL;

@@ -42,6 +42,10 @@ struct broker_template_cache *broker_desks_templates(struct broker *b);
 /* libvirt events the loop keeps because the database refused their writes (tried again each tick). */
 size_t broker_desks_events_waiting(struct broker *b);
 
+/* The wall clock jumped by delta seconds (broker_now() follows it): the times the waiting events
+ * recorded move with it. */
+void broker_desks_shift_times(struct broker *b, int64_t delta);
+
 /* Starts a reconcile now (also done at start and every minute). */
 void broker_desks_reconcile(struct broker *b);
 

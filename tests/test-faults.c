@@ -14,12 +14,14 @@
  *    next ask gets a running desktop;
  *  - another process holds the database's write lock while a SPICE client
  *    goes away: the broker keeps libvirt's event and applies it once the
- *    lock is gone (disconnected, then reclaimed when idle);
+ *    lock is gone (disconnected, then reclaimed when idle), also when the
+ *    broker's wall clock jumps meanwhile;
  *  - a running desktop's storage fills up: QEMU pauses the guest, the desktop
  *    is in error with the reason and nobody gets it; with room again the
  *    broker resumes it, the guest's write completes and it is free again;
  *  - a desktop paused through libvirt (virsh suspend): in error, its owner's,
- *    and back in service, in the state its SPICE client left it, when resumed.
+ *    and back in service, in the state its SPICE client left it, when resumed;
+ *    never back in service when its domain goes while it is paused (persistent).
  *
  * (SIGKILL and SIGTERM of the broker during an assignment storm are in
  * test-broker-vms; a target vanishing mid-stream is in test-gateway.)
@@ -323,7 +325,55 @@ static int spice_client_open(const char *target, const char *password)
 	return fd;
 }
 
-static void test_disconnect_while_database_locked(void)
+/* The thread-safe variant of libfaketime (as in test-clock). */
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* The wall clock of a broker started under faketime_env(): real time + offset seconds. */
+static void set_clock(long offset)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/clock", vdi_test_tmpdir());
+	check(f = fopen(path, "we"));
+	fprintf(f, "%+lds\n", offset);
+	fclose(f);
+}
+
+/* Sets up the environment that puts the broker fixture_setup() starts under libfaketime (its
+ * wall clock only); returns the LD_PRELOAD to put back (new, may be NULL). */
+static char *faketime_env(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *saved = old ? strdup(old) : NULL, clock[600];
+	_cleanup_free_ char *preload = NULL;
+
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
+	check(!old || saved);
+	set_clock(0);
+	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
+	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
+	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
+	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
+	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
+	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	return saved;
+}
+
+static void faketime_env_end(char *saved)
+{
+	if (saved)
+		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	free(saved);
+}
+
+/* A SPICE client goes away while another process holds the database; the broker's wall clock
+ * jumps jump seconds meanwhile (0: none). */
+static void disconnect_while_locked(long jump)
 {
 	struct fixture f;
 	struct user u1;
@@ -336,7 +386,14 @@ static void test_disconnect_while_database_locked(void)
 	int64_t id;
 	int fd;
 
-	fixture_setup(&f, false, NULL);
+	if (jump) {
+		char *saved = faketime_env();
+
+		fixture_setup(&f, false, NULL);
+		faketime_env_end(saved);
+	} else {
+		fixture_setup(&f, false, NULL);
+	}
 	id = fixture_running_desktop(&f, &u1, 20);
 
 	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
@@ -360,6 +417,12 @@ static void test_disconnect_while_database_locked(void)
 		waiting = events_waiting(&f);
 	vdi_test_log("libvirt events waiting for the database: %ld", waiting);
 	check(wait_admin_state(&f.d, id, "connected", "u01", 0));
+	if (jump) {
+		/* The broker follows the jump once it can write (the stored times move with it); the
+		 * time the waiting event recorded must move too, or its idle clock is off by as much. */
+		set_clock(jump);
+		vdi_test_log("the broker's wall clock jumped %+ld s", jump);
+	}
 	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	vdi_test_log("database released");
@@ -372,6 +435,17 @@ static void test_disconnect_while_database_locked(void)
 	check_int_eq(admin_count(&f.d, path, "audit"), 1);
 	check_int_eq(events_waiting(&f), 0);
 	fixture_teardown(&f);
+}
+
+static void test_disconnect_while_database_locked(void)
+{
+	disconnect_while_locked(0);
+}
+
+/* The wall clock goes back 10 h meanwhile: the disconnect is still seconds ago, reclaimed when idle. */
+static void test_disconnect_while_database_locked_clock_back(void)
+{
+	disconnect_while_locked(-36000);
 }
 
 /* ---- a running desktop whose storage fills up ---------------------------------------------------- */
@@ -504,6 +578,43 @@ static void domain_pause(const char *domain, bool pause)
 	virConnectClose(c);
 }
 
+/* Powers domain off and undefines it, as an admin with virsh would. */
+static void domain_remove(const char *domain)
+{
+	virConnectPtr c = virConnectOpen(FIXTURE_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+
+	check(d);
+	if (virDomainDestroy(d) < 0 || virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "remove %s: %s", domain, virGetLastErrorMessage());
+	virDomainFree(d);
+	virConnectClose(c);
+}
+
+/* Waits until desktop id is in error because its domain is gone or missing. */
+static bool wait_domain_gone_noted(struct fixture *f, int64_t id, unsigned timeout_ms)
+{
+	for (uint64_t end = vdi_test_now_ms() + timeout_ms; vdi_test_now_ms() < end; usleep(200 * 1000)) {
+		json_t *listing = fixture_desktops(f, f->pool), *dk, *found = NULL;
+		bool done;
+		size_t i;
+
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+			if (json_integer_value(json_object_get(dk, "id")) == id)
+				found = dk;
+		done = found && streq(json_string_value(json_object_get(found, "state")), "error") &&
+		       strstr(json_string_value(json_object_get(found, "message")) ?: "", "its domain is ");
+		if (done)
+			vdi_test_log("desktop %lld: %s (%s)", (long long)id,
+				     json_string_value(json_object_get(found, "state")),
+				     json_string_value(json_object_get(found, "message")) ?: "");
+		json_decref(listing);
+		if (done)
+			return true;
+	}
+	return false;
+}
+
 static void test_paused_by_admin(void)
 {
 	struct fixture f;
@@ -551,13 +662,45 @@ static void test_paused_by_admin(void)
 	fixture_teardown(&f);
 }
 
+static void test_paused_domain_gone(void)
+{
+	struct fixture f;
+	struct user u1;
+	char path[128], domain[128];
+	int64_t id;
+
+	fixture_setup(&f, false, NULL);
+	fixture_add_template(&f, "golden", NULL);
+	fixture_add_pool(&f, f.pool, "golden", "persistent", 1, 0);
+	fixture_login(&f, &u1, 1);
+	id = fixture_ask(&f, &u1, f.pool, 202);
+	check(wait_desktop_state(&f.d, &u1, id, "assigned", FIXTURE_BOOT_MS));
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	domain_pause(domain, true);
+	check(wait_admin_state(&f.d, id, "error", "u01", 30000));
+
+	/* Its domain goes while the broker is down (with it up, libvirt's destroy shows it stopped
+	 * first, which is what a stopped desktop becomes): reconcile finds it missing, or the resume
+	 * pass finds it gone; either way it is an error for good, never back in service. */
+	stop_broker(&f.d);
+	domain_remove(domain);
+	run_broker(&f.d);
+	check(wait_domain_gone_noted(&f, id, 120000));
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=resume&object=desktop:%lld", (long long)id);
+	check_int_eq(admin_count(&f.d, path, "audit"), 0);
+	check(wait_admin_state(&f.d, id, "error", "u01", 0));
+	fixture_teardown(&f);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_desktop_qemu_killed, 900),
 	VDI_TEST_TIMEOUT(test_libvirtd_killed_during_provisioning, 900),
 	VDI_TEST_TIMEOUT(test_storage_full, 600),
 	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked, 600),
+	VDI_TEST_TIMEOUT(test_disconnect_while_database_locked_clock_back, 600),
 	VDI_TEST_TIMEOUT(test_paused_on_full_storage, 900),
 	VDI_TEST_TIMEOUT(test_paused_by_admin, 600),
+	VDI_TEST_TIMEOUT(test_paused_domain_gone, 600),
 };
 
 int main(int argc, char **argv)

@@ -445,6 +445,8 @@ const char *pool_pause_reason_name(enum pool_pause_reason r)
 		return "paused through libvirt";
 	case POOL_PAUSE_LIBVIRT:
 		return "an operation of libvirt";
+	case POOL_PAUSE_ASLEEP:
+		return "the guest is asleep (suspended to RAM)";
 	default:
 		return "watchdog, guest panic or a failed operation";
 	}
@@ -468,7 +470,7 @@ static bool disk_out_of_space(virDomainPtr dom)
 static enum pool_pause_reason map_pause(virDomainPtr dom, int state, int reason)
 {
 	if (state == VIR_DOMAIN_PMSUSPENDED)
-		return POOL_PAUSE_OTHER;
+		return POOL_PAUSE_ASLEEP;
 	if (state != VIR_DOMAIN_PAUSED)
 		return POOL_PAUSE_NONE;
 	switch (reason) {

@@ -138,7 +138,7 @@ static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int det
 		break;
 	case VIR_DOMAIN_EVENT_PMSUSPENDED:
 		type = POOL_EVENT_SUSPENDED;
-		why = POOL_PAUSE_OTHER;
+		why = POOL_PAUSE_ASLEEP;
 		break;
 	case VIR_DOMAIN_EVENT_RESUMED:
 		type = POOL_EVENT_RESUMED;

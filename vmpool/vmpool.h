@@ -136,7 +136,9 @@ enum pool_pause_reason {
 	POOL_PAUSE_USER,    /* someone paused it through libvirt (virsh suspend) */
 	POOL_PAUSE_LIBVIRT, /* libvirt paused it for an operation of its own, which resumes it: start-up,
 			     * migration, save, dump, snapshot */
-	POOL_PAUSE_OTHER,   /* watchdog, guest panic, a failed operation, a guest asleep (S3), unknown */
+	POOL_PAUSE_OTHER,   /* watchdog, guest panic, a failed operation, unknown */
+	POOL_PAUSE_ASLEEP,  /* the guest suspended itself to RAM (S3, libvirt's PMSUSPENDED): its choice, not a
+			     * fault; a SPICE client's input wakes it */
 };
 
 const char *pool_pause_reason_name(enum pool_pause_reason r);
