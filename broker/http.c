@@ -17,7 +17,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
-#include "listen.h"
+#include "lws-listen.h"
 #include "workers.h"
 
 #define HEADER_MAX 4096
@@ -726,22 +726,11 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
-	info.port = (int)where.port;
-	/* lws puts an IPv4 address into an IPv6 socket's flow label (and so listens on every address):
-	 * an IPv4 address gets an IPv4 socket. */
-	info.iface = where.family == AF_UNSPEC ? NULL : where.address;
 	info.protocols = h->protocols;
 	info.user = h;
 	info.timeout_secs = 20;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (where.family == AF_INET)
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	/* An IPv6 address takes IPv6 alone ([::] is every IPv6 address); "*" takes both, whatever
-	 * net.ipv6.bindv6only says. */
-	else if (where.family == AF_INET6)
-		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
-	else
-		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
+	vdi_listen_to_lws(&h->where, &info);
 	info.vhost_name = "default";
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {

@@ -252,21 +252,10 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
-	info.port = (int)where.port;
-	/* lws puts an IPv4 address into an IPv6 socket's flow label (and so listens on every address):
-	 * an IPv4 address gets an IPv4 socket. */
-	info.iface = where.family == AF_UNSPEC ? NULL : where.address;
 	info.protocols = gw->protocols;
 	info.user = gw;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (where.family == AF_INET)
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	/* An IPv6 address takes IPv6 alone ([::] is every IPv6 address); "*" takes both, whatever
-	 * net.ipv6.bindv6only says. */
-	else if (where.family == AF_INET6)
-		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
-	else
-		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
+	vdi_listen_to_lws(&gw->where, &info);
 	info.vhost_name = "gateway";
 	/* A request must be complete within this (slowloris); WebSockets are pinged. */
 	info.timeout_secs = 10;

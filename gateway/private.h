@@ -9,7 +9,7 @@
 #include <libwebsockets.h>
 
 #include "gateway.h"
-#include "listen.h"
+#include "lws-listen.h"
 #include "metrics.h"
 #include "token.h"
 
