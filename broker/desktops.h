@@ -20,61 +20,72 @@
 
 #include <jansson.h>
 
-struct broker;
 struct broker_desks;
+struct broker_store;
 struct broker_template_cache;
 struct pool_host;
+struct vdi_config;
+struct vdi_workers;
 
-/* Connects to every configured host. */
-int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen);
+struct broker_desks_options {
+	const struct vdi_config *cfg;  /* [libvirt]; borrowed, outlives the module */
+	struct broker_store *store;    /* the loop thread's connection; borrowed */
+	struct vdi_workers *workers;   /* where libvirt's calls run; borrowed, stopped before the module goes */
+	/* Called from libvirt's event thread: the loop is to call broker_desks_wake() soon. */
+	void (*wake)(void *data);
+	void *wake_data;
+};
+
+/* Connects to every configured host (module map: desktops-private.h). */
+int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, char *err, size_t errlen);
 struct broker_desks *broker_desks_free(struct broker_desks *d);
 
 /* Stops libvirt's events (before the loop goes away); accepts NULL. */
 void broker_desks_stop_events(struct broker_desks *d);
 
 /* Loop-thread hooks: wake drains libvirt's events; tick runs timers (once a second). */
-void broker_desks_wake(struct broker *b);
-void broker_desks_tick(struct broker *b);
+void broker_desks_wake(struct broker_desks *d);
+void broker_desks_tick(struct broker_desks *d);
 
 /* The vmpool templates the jobs use (template-cache.h); borrowed, lives as long as the module. */
-struct broker_template_cache *broker_desks_templates(struct broker *b);
+struct broker_template_cache *broker_desks_templates(struct broker_desks *d);
 
 /* libvirt events the loop keeps because the database refused their writes (tried again each tick). */
-size_t broker_desks_events_waiting(struct broker *b);
+size_t broker_desks_events_waiting(struct broker_desks *d);
 
 /* The wall clock jumped by delta seconds (broker_now() follows it): the times the waiting events
  * recorded move with it. */
-void broker_desks_shift_times(struct broker *b, int64_t delta);
+void broker_desks_shift_times(struct broker_desks *d, int64_t delta);
 
 /* Starts a reconcile now (also done at start and every minute). */
-void broker_desks_reconcile(struct broker *b);
+void broker_desks_reconcile(struct broker_desks *d);
 
-bool broker_desks_busy(struct broker *b, int64_t id);
+bool broker_desks_busy(struct broker_desks *d, int64_t id);
 
 /*
  * After broker_store_assign(): starts, or clones and starts, the desktop as
  * its action needs, and refills the pool's spares.  Returns 1 when the
  * desktop is running now, 0 when it is on its way.
  */
-int broker_desks_assigned(struct broker *b, int64_t id, int action, const char *state);
+int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const char *state);
 
 /*
  * The user (or the idle timer) is done with desktop id: pooled desktops
  * are reset and go back to the pool, persistent ones shut down.  actor and
  * why go to the audit log.  -ENOENT, -EBUSY.
  */
-int broker_desks_release(struct broker *b, int64_t id, const char *actor, const char *why);
+int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, const char *why);
 
 /* Admin operations: -ENOENT, -EBUSY. */
-int broker_desks_reset(struct broker *b, int64_t id, const char *actor);
-int broker_desks_stop(struct broker *b, int64_t id, const char *actor);
-int broker_desks_delete(struct broker *b, int64_t id, const char *actor);
+int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor);
+int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor);
+int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor);
 
 /* Stops new assignments in pool and deletes its desktops as they become free; returns how many remain. */
-int broker_desks_drain_pool(struct broker *b, const char *pool, const char *actor);
+int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor);
 
 /* The host of a desktop row's host URI (NULL: the first host). Borrowed. */
-struct pool_host *broker_desks_host(struct broker *b, const char *uri);
+struct pool_host *broker_desks_host(struct broker_desks *d, const char *uri);
 
 /*
  * Where a new desktop of template goes: among the hosts that answer, are not
@@ -82,7 +93,7 @@ struct pool_host *broker_desks_host(struct broker *b, const char *uri);
  * (less what desktops placed there since the last look will take), then the
  * fewest desktops.  Returns its URI (borrowed), or NULL when no host can.
  */
-const char *broker_desks_place(struct broker *b, const char *template);
+const char *broker_desks_place(struct broker_desks *d, const char *template);
 
 /*
  * drain: nothing new goes to host uri, its free desktops are deleted now and
@@ -90,11 +101,11 @@ const char *broker_desks_place(struct broker *b, const char *template);
  * their owners).  Returns how many desktops remain on it.  !drain: the host
  * takes desktops again; returns 0.  -ENOENT: no such host.
  */
-int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const char *actor);
+int broker_desks_drain_host(struct broker_desks *d, const char *uri, bool drain, const char *actor);
 
 /* {"hosts": [...]} for the admin API: a new reference. */
-json_t *broker_desks_hosts_json(struct broker *b);
+json_t *broker_desks_hosts_json(struct broker_desks *d);
 
-/* Desktop ids and state counts for /metrics. */
-size_t broker_desks_n_hosts(struct broker *b);
-struct pool_host *broker_desks_host_at(struct broker *b, size_t i);
+/* The hosts, for /metrics. */
+size_t broker_desks_n_hosts(struct broker_desks *d);
+struct pool_host *broker_desks_host_at(struct broker_desks *d, size_t i);

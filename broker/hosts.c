@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "hosts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "clock.h"
+#include "config.h"
+#include "desktops-private.h"
+#include "json.h"
+#include "log.h"
+#include "placement.h"
+#include "store.h"
+#include "workers.h"
+
+/* A look at every host: free memory, and which templates' disks each one reads. */
+struct host_look {
+	struct broker_desks *d;
+	char **tpl_names, **tpl_disks; /* NULL-terminated, the same length */
+	struct {
+		int result;
+		struct pool_error err;
+		uint64_t free_memory;
+		bool *has; /* per template */
+	} *hosts;
+	size_t n_hosts;
+};
+
+struct broker_host_slot *broker_hosts_slot(struct broker_desks *d, const char *uri)
+{
+	if (!uri)
+		return d->n_hosts ? &d->hosts[0] : NULL;
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (streq(pool_host_uri(d->hosts[i].host), uri))
+			return &d->hosts[i];
+	return NULL;
+}
+
+struct pool_host *broker_hosts_find(struct broker_desks *d, const char *uri)
+{
+	struct broker_host_slot *slot = broker_hosts_slot(d, uri);
+
+	return slot ? slot->host : NULL;
+}
+
+bool broker_hosts_can_run(const struct broker_host_slot *slot)
+{
+	return slot && !slot->draining && pool_host_is_alive(slot->host);
+}
+
+size_t broker_desks_n_hosts(struct broker_desks *d)
+{
+	return d->n_hosts;
+}
+
+struct pool_host *broker_desks_host_at(struct broker_desks *d, size_t i)
+{
+	return i < d->n_hosts ? d->hosts[i].host : NULL;
+}
+
+static bool strv_has(char **strv, const char *name)
+{
+	for (char **t = strv; t && *t; t++)
+		if (streq(*t, name))
+			return true;
+	return false;
+}
+
+/* Appends a copy of name to the NULL-terminated *strv (which may be NULL). */
+static int strv_push(char ***strv, const char *name)
+{
+	size_t n = 0;
+	char **grown;
+
+	while (*strv && (*strv)[n])
+		n++;
+	grown = vdi_reallocarray(*strv, n + 2, sizeof(char *));
+	if (!grown)
+		return -ENOMEM;
+	*strv = grown;
+	grown[n] = strdup(name);
+	grown[n + 1] = NULL;
+	return grown[n] ? 0 : -ENOMEM;
+}
+
+/* ---- placement ------------------------------------------------------------------------------ */
+
+const char *broker_hosts_place(struct broker_desks *d, const char *template)
+{
+	_cleanup_free_ struct broker_place_candidate *c = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(*c));
+	_cleanup_json_ json_t *counts = NULL;
+	size_t k;
+	json_t *row;
+	int pick;
+
+	if (!c)
+		return NULL;
+	/* A failed count leaves every host at 0: memory alone decides. */
+	(void)broker_store_query(d->store, &counts,
+				 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting' GROUP BY host", NULL);
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct broker_host_slot *slot = &d->hosts[i];
+
+		/* A template added since the last look is taken to be there: the clone says otherwise. */
+		c[i].can_take = broker_hosts_can_run(slot) && !strv_has(slot->missing, template);
+		c[i].free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes;
+	}
+	json_array_foreach(counts, k, row) {
+		struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));
+
+		if (slot)
+			c[slot->index].desktops += broker_jint(row, "n");
+	}
+	pick = broker_placement_pick(c, d->n_hosts);
+	return pick >= 0 ? pool_host_uri(d->hosts[pick].host) : NULL;
+}
+
+void broker_hosts_note_placed(struct broker_desks *d, json_t *row)
+{
+	struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));
+	int64_t mib = broker_jint(row, "memory_mib");
+
+	if (slot)
+		slot->placed_bytes += (uint64_t)(mib > 0 ? mib : BROKER_DEFAULT_DESKTOP_MIB) << 20;
+}
+
+/* ---- looking at the hosts ------------------------------------------------------------------ */
+
+static struct host_look *host_look_free(struct host_look *l)
+{
+	if (!l)
+		return NULL;
+	for (size_t i = 0; l->hosts && i < l->n_hosts; i++)
+		free(l->hosts[i].has);
+	free(l->hosts);
+	pool_strv_free(l->tpl_names);
+	pool_strv_free(l->tpl_disks);
+	free(l);
+	return NULL;
+}
+
+/* On a worker thread: free memory, and which template disks each host reads. */
+static void host_look_work(void *data)
+{
+	struct host_look *l = data;
+
+	for (size_t i = 0; i < l->n_hosts; i++) {
+		struct pool_host *h = l->d->hosts[i].host;
+
+		if (!pool_host_is_alive(h)) {
+			l->hosts[i].result = -ENOTCONN;
+			continue;
+		}
+		l->hosts[i].result = pool_host_free_memory(h, &l->hosts[i].free_memory, &l->hosts[i].err);
+		for (size_t t = 0; l->hosts[i].result >= 0 && l->tpl_disks[t]; t++)
+			l->hosts[i].has[t] = pool_host_has_file(h, l->tpl_disks[t], NULL) > 0;
+	}
+}
+
+static void host_look_done(void *data, int cancelled)
+{
+	struct host_look *l = data;
+	struct broker_desks *d = l->d;
+
+	d->looking = false;
+	for (size_t i = 0; !cancelled && i < l->n_hosts && i < d->n_hosts; i++) {
+		struct broker_host_slot *slot = &d->hosts[i];
+
+		if (l->hosts[i].result < 0) {
+			if (l->hosts[i].result != -ENOTCONN)
+				vdi_warn("cannot look at libvirt host %s: %s", pool_host_uri(slot->host),
+					 l->hosts[i].err.message);
+			continue;
+		}
+		slot->free_memory = l->hosts[i].free_memory;
+		slot->placed_bytes = 0;
+		slot->templates = pool_strv_free(slot->templates);
+		slot->missing = pool_strv_free(slot->missing);
+		for (size_t t = 0; l->tpl_names[t]; t++)
+			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
+		slot->looked = true;
+		slot->looked_at = vdi_clock_wall();
+	}
+	host_look_free(l);
+	if (!cancelled && d->kick)
+		d->kick(d);
+}
+
+/* A new look with room for n templates (names and disks to fill); NULL when out of memory. */
+static struct host_look *host_look_new(struct broker_desks *d, size_t n)
+{
+	struct host_look *l = vdi_new0(struct host_look);
+	bool fail;
+
+	if (!l)
+		return NULL;
+	l->d = d;
+	l->n_hosts = d->n_hosts;
+	l->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(*l->hosts));
+	l->tpl_names = vdi_calloc(n + 1, sizeof(char *));
+	l->tpl_disks = vdi_calloc(n + 1, sizeof(char *));
+	fail = !l->hosts || !l->tpl_names || !l->tpl_disks;
+	for (size_t i = 0; !fail && i < d->n_hosts; i++)
+		fail = !(l->hosts[i].has = vdi_calloc(n + 1, sizeof(bool)));
+	return fail ? host_look_free(l) : l;
+}
+
+void broker_hosts_look(struct broker_desks *d)
+{
+	_cleanup_json_ json_t *tpls = NULL;
+	struct host_look *l;
+	size_t i;
+	json_t *t;
+	bool fail = false;
+
+	if (d->looking || broker_store_query(d->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
+		return;
+	l = host_look_new(d, json_array_size(tpls));
+	if (!l)
+		return;
+	json_array_foreach(tpls, i, t) {
+		l->tpl_names[i] = strdup(broker_jstr(t, "name"));
+		l->tpl_disks[i] = strdup(broker_jstr(t, "disk_path"));
+		if ((fail = !l->tpl_names[i] || !l->tpl_disks[i]))
+			break;
+	}
+	if (fail || vdi_workers_submit(d->workers, host_look_work, host_look_done, l) < 0) {
+		host_look_free(l);
+		return;
+	}
+	d->looking = true;
+	d->last_look = vdi_clock_steady();
+}
+
+/* ---- the hosts, for admins ------------------------------------------------------------------ */
+
+static json_t *host_json(struct broker_desks *d, size_t i)
+{
+	struct broker_host_slot *slot = &d->hosts[i];
+	struct pool_host *h = slot->host;
+	_cleanup_json_ json_t *count = NULL;
+	json_t *templates = slot->looked ? json_array() : NULL;
+
+	/* Rows without a host (older than several hosts) are the first host's. */
+	(void)broker_store_query(d->store, &count,
+				 "SELECT count(*) AS n FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
+				 pool_host_uri(h), (int64_t)(i == 0));
+	for (char **t = slot->templates; templates && t && *t; t++)
+		json_array_append_new(templates, json_string(*t));
+	return json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o, s:o}", "uri", pool_host_uri(h), "alive",
+			 pool_host_is_alive(h), "draining", slot->draining, "virt_type", pool_host_virt_type(h),
+			 "reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
+			 (json_int_t)broker_jint(json_array_get(count, 0), "n"), "free_memory",
+			 slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(), "templates",
+			 templates ? templates : json_null(), "looked_at",
+			 slot->looked ? json_integer(slot->looked_at) : json_null());
+}
+
+json_t *broker_desks_hosts_json(struct broker_desks *d)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < d->n_hosts; i++)
+		json_array_append_new(list, host_json(d, i));
+	return json_pack("{s:o}", "hosts", list ? list : json_array());
+}
+
+int broker_hosts_set_draining(struct broker_desks *d, const char *uri, bool drain)
+{
+	struct broker_host_slot *slot = broker_hosts_slot(d, uri);
+	int r;
+
+	if (!uri || !slot)
+		return -ENOENT;
+	r = broker_store_exec(d->store, "UPDATE hosts SET draining = ?2 WHERE uri = ?1", "si", uri, (int64_t)drain);
+	if (r < 0)
+		return r;
+	slot->draining = drain;
+	return 0;
+}
+
+/* ---- connecting ---------------------------------------------------------------------------- */
+
+/* Records host i in the store (up or not) and reads whether it is draining. */
+static int host_record(struct broker_desks *d, size_t i)
+{
+	const char *uri = pool_host_uri(d->hosts[i].host);
+	_cleanup_json_ json_t *row = NULL;
+
+	if (broker_store_exec(d->store, "INSERT OR IGNORE INTO hosts (uri) VALUES (?1)", "s", uri) < 0 ||
+	    broker_store_exec(d->store, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", uri,
+			      (int64_t)pool_host_is_alive(d->hosts[i].host)) < 0 ||
+	    broker_store_query(d->store, &row, "SELECT draining FROM hosts WHERE uri = ?1", "s", uri) < 0)
+		return -EIO;
+	d->hosts[i].draining = broker_jint(json_array_get(row, 0), "draining");
+	return 0;
+}
+
+int broker_hosts_new(struct broker_desks *d, char *err, size_t errlen)
+{
+	const struct vdi_config *cfg = d->cfg;
+	size_t n = 0;
+
+	for (char **u = cfg->libvirt.hosts; u && *u; u++)
+		n++;
+	d->hosts = vdi_calloc(n ? n : 1, sizeof(struct broker_host_slot));
+	if (!d->hosts)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct pool_host_options o = {
+			.uri = cfg->libvirt.hosts[i],
+			.storage_pool = cfg->libvirt.storage_pool,
+			.storage_path = cfg->libvirt.storage_path,
+			.runtime_dir = cfg->libvirt.runtime_dir,
+			.virt_type = cfg->libvirt.virt_type,
+			/* One host away must not keep the others from serving. */
+			.connect_later = n > 1,
+		};
+		struct pool_error perr = { 0 };
+		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
+
+		if (r < 0) {
+			snprintf(err, errlen, "libvirt host %s: %s", o.uri, perr.message);
+			return r;
+		}
+		d->hosts[i].owner = d;
+		d->hosts[i].index = i;
+		d->n_hosts++;
+		if (!pool_host_is_alive(d->hosts[i].host))
+			vdi_warn("libvirt host %s does not answer: its desktops are unavailable until it does: %s", o.uri,
+				 perr.message[0] ? perr.message : "not connected");
+		if (host_record(d, i) < 0) {
+			snprintf(err, errlen, "cannot record libvirt host %s in the database", o.uri);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void broker_hosts_free(struct broker_desks *d)
+{
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		pool_host_free(d->hosts[i].host);
+		pool_strv_free(d->hosts[i].templates);
+		pool_strv_free(d->hosts[i].missing);
+	}
+	free(d->hosts);
+	d->hosts = NULL;
+	d->n_hosts = 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The libvirt hosts of the desktop module: one slot each (its connection, whether it is
+ * draining, and what the last look at it found: free memory, which templates' disks it reads),
+ * and placement's view of them.  Loop thread; the looks run on a worker.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct broker_desks;
+struct broker_host_slot;
+struct pool_error;
+struct pool_host;
+
+/* Connects to every configured host and records them in the store (table hosts). */
+int broker_hosts_new(struct broker_desks *d, char *err, size_t errlen);
+void broker_hosts_free(struct broker_desks *d);
+
+/*
+ * The slot of a desktop row's host URI (borrowed).  Rows older than several hosts name none
+ * (NULL): they are the first host's.  A host no longer configured has none (NULL).
+ */
+struct broker_host_slot *broker_hosts_slot(struct broker_desks *d, const char *uri);
+/* The same, as its vmpool host (borrowed) or NULL. */
+struct pool_host *broker_hosts_find(struct broker_desks *d, const char *uri);
+
+/* Whether slot answers and is not draining. */
+bool broker_hosts_can_run(const struct broker_host_slot *slot);
+
+/* Starts a look at every host (also done every few seconds by the tick); d->kick runs after it. */
+void broker_hosts_look(struct broker_desks *d);
+
+/* Where a new desktop of template goes (placement.h): its host's URI (borrowed), or NULL when no host can. */
+const char *broker_hosts_place(struct broker_desks *d, const char *template);
+
+/* A new desktop of row's template went to row's host: reckon its memory until the next look. */
+void broker_hosts_note_placed(struct broker_desks *d, json_t *row);
+
+/* Marks host uri draining or not, in the store too.  -ENOENT: no such host. */
+int broker_hosts_set_draining(struct broker_desks *d, const char *uri, bool drain);

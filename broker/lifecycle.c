@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "clock.h"
+#include "desktops-private.h"
+#include "hosts.h"
+#include "jobs.h"
+#include "json.h"
+#include "log.h"
+#include "now.h"
+#include "store.h"
+
+void broker_desks_audit(struct broker_desks *d, const char *actor, const char *action, int64_t id, const char *detail)
+{
+	char object[32];
+
+	snprintf(object, sizeof(object), "desktop:%lld", (long long)id);
+	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, action, object, detail);
+	vdi_info("%s: desktop %lld by %s%s%s", action, (long long)id, actor ? actor : "broker", detail ? ": " : "",
+		 detail ? detail : "");
+}
+
+void broker_lifecycle_mark_running(struct broker_desks *d, int64_t id)
+{
+	int64_t now = broker_now();
+
+	(void)broker_store_exec(d->store,
+				"UPDATE desktops SET state = CASE WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
+				" assigned_at = CASE WHEN owner IS NULL THEN NULL ELSE ?2 END, last_disconnect = NULL,"
+				" message = NULL, paused_from = NULL, updated = ?2 WHERE id = ?1",
+				"ii", id, now);
+}
+
+static void mark_error(struct broker_desks *d, struct broker_job *j, int r)
+{
+	char detail[600];
+
+	snprintf(detail, sizeof(detail), "%s failed: %s", broker_job_op_name(j->op),
+		 j->err.message[0] ? j->err.message : strerror(-r));
+	(void)broker_store_exec(d->store,
+				"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3 WHERE id = ?1",
+				"isi", j->id, detail, broker_now());
+	broker_desks_audit(d, j->actor, "error", j->id, detail);
+}
+
+/* Deletes the pool when it is draining and empty. */
+static void drain_finish(struct broker_desks *d, const char *pool)
+{
+	int r = broker_store_exec(d->store,
+				  "DELETE FROM pools WHERE name = ?1 AND draining = 1"
+				  " AND NOT EXISTS (SELECT 1 FROM desktops WHERE pool_id = pools.id)",
+				  "s", pool);
+
+	if (r > 0) {
+		(void)broker_store_audit(d->store, vdi_clock_wall(), "broker", "pool-delete", pool, "drained");
+		vdi_info("pool \"%s\" drained and deleted", pool);
+	}
+}
+
+static int submit(struct broker_desks *d, enum broker_job_op op, int64_t id, json_t *row, bool start,
+		  const char *actor)
+{
+	return broker_job_submit(d, op, id, row, start, false, actor, broker_lifecycle_job_done);
+}
+
+bool broker_lifecycle_drain_desktop(struct broker_desks *d, int64_t id)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+
+	if (!row || !broker_jint(row, "draining") || broker_jstr(row, "owner") || broker_desks_busy(d, id))
+		return false;
+	(void)broker_store_exec(d->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii",
+				id, broker_now());
+	return submit(d, BROKER_JOB_DELETE, id, row, false, "broker") >= 0;
+}
+
+void broker_lifecycle_resume_start(struct broker_desks *d, int64_t id)
+{
+	_cleanup_json_ json_t *row = NULL;
+
+	if (broker_desks_busy(d, id))
+		return;
+	row = broker_desktop_row(d, id);
+	if (row && streq(broker_jstr(row, "state"), "starting"))
+		(void)submit(d, BROKER_JOB_START, id, row, false, NULL);
+}
+
+/* ---- what each job's outcome means -------------------------------------------------------- */
+
+/* A clone made (or not), and started when asked. */
+static void create_done(struct broker_desks *d, struct broker_job *j)
+{
+	if (j->result < 0 && j->op == BROKER_JOB_REBUILD) {
+		/* A desktop promised to a user stays promised: the next reconcile tries again. */
+		(void)broker_store_exec(d->store, "UPDATE desktops SET message = ?2, updated = ?3 WHERE id = ?1", "isi",
+					j->id, j->err.message, broker_now());
+		broker_desks_audit(d, j->actor, "error", j->id, j->err.message);
+	} else if (j->result < 0) {
+		/* vmpool left nothing behind: neither does the store. */
+		(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+		broker_desks_audit(d, j->actor, "error", j->id, j->err.message);
+	} else if (j->start && j->start_result < 0) {
+		mark_error(d, j, j->start_result);
+	} else {
+		(void)broker_store_exec(d->store,
+					"UPDATE desktops SET template_version = (SELECT t.version FROM pools p JOIN"
+					" templates t ON t.id = p.template_id WHERE p.id = desktops.pool_id),"
+					" state = 'stopped', updated = ?2 WHERE id = ?1",
+					"ii", j->id, broker_now());
+		if (j->start)
+			broker_lifecycle_mark_running(d, j->id);
+	}
+}
+
+static void reset_done(struct broker_desks *d, struct broker_job *j)
+{
+	if (j->result < 0 || j->start_result < 0) {
+		mark_error(d, j, j->result < 0 ? j->result : j->start_result);
+		return;
+	}
+	(void)broker_store_exec(d->store,
+				"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"
+				" template_version = (SELECT t.version FROM pools p JOIN templates t ON"
+				" t.id = p.template_id WHERE p.id = desktops.pool_id), updated = ?2 WHERE id = ?1",
+				"ii", j->id, broker_now());
+	if (j->start)
+		broker_lifecycle_mark_running(d, j->id);
+}
+
+void broker_lifecycle_job_done(struct broker_job *j, bool cancelled)
+{
+	struct broker_desks *d = j->d;
+
+	if (cancelled)
+		return;
+	switch (j->op) {
+	case BROKER_JOB_CREATE:
+	case BROKER_JOB_REBUILD:
+		create_done(d, j);
+		break;
+	case BROKER_JOB_START:
+		if (j->result < 0)
+			mark_error(d, j, j->result);
+		else
+			broker_lifecycle_mark_running(d, j->id);
+		break;
+	case BROKER_JOB_RESET:
+		reset_done(d, j);
+		break;
+	case BROKER_JOB_SHUTDOWN:
+		if (j->result < 0)
+			mark_error(d, j, j->result);
+		else
+			(void)broker_store_exec(d->store,
+						"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, updated = ?2"
+						" WHERE id = ?1",
+						"ii", j->id, broker_now());
+		break;
+	case BROKER_JOB_DELETE:
+		if (j->result < 0) {
+			mark_error(d, j, j->result);
+		} else {
+			(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+			drain_finish(d, j->pool);
+		}
+		break;
+	case BROKER_JOB_CHECK:
+		if (j->result == -ENOENT ||
+		    (j->result >= 0 && j->state != POOL_DESKTOP_RUNNING && j->state != POOL_DESKTOP_PAUSED))
+			(void)broker_lifecycle_stopped(d, j->id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+/* A persistent desktop its owner (or the idle timer) shut down: boot it again (when the desktop
+ * is busy, broker_lifecycle_resume_start() does once that job is done). */
+static int start_existing(struct broker_desks *d, int64_t id, const char *state)
+{
+	int r;
+
+	if (!streq(state, "stopped"))
+		return 0;
+	r = broker_store_exec(d->store, "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1 AND state = 'stopped'",
+			      "ii", id, broker_now());
+	return r > 0 ? submit(d, BROKER_JOB_START, id, NULL, false, NULL) : r;
+}
+
+int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const char *state)
+{
+	_cleanup_json_ json_t *row = NULL;
+	int r = 0;
+
+	switch (action) {
+	case BROKER_ASSIGN_CLONE:
+		/* The store put it on the host placement chose. */
+		row = broker_desktop_row(d, id);
+		if (row)
+			broker_hosts_note_placed(d, row);
+		r = submit(d, BROKER_JOB_CREATE, id, row, true, NULL);
+		break;
+	case BROKER_ASSIGN_START:
+		r = submit(d, BROKER_JOB_START, id, NULL, false, NULL);
+		break;
+	case BROKER_ASSIGN_SPARE:
+		/* The keeper's job under way brings it up; its end sees the owner and makes it "assigned". */
+		break;
+	case BROKER_ASSIGN_EXISTING:
+		r = start_existing(d, id, state);
+		break;
+	default:
+		break;
+	}
+	if (r < 0 && r != -EBUSY) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "cannot start the work on it: %s", strerror(-r));
+		(void)broker_store_exec(d->store,
+					"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL WHERE id = ?1", "is",
+					id, detail);
+		return r;
+	}
+	d->kick(d);
+	return streq(state, "assigned") || streq(state, "connected") || streq(state, "disconnected") ? 1 : 0;
+}
+
+/* Pooled: back to the pool through a fresh overlay; persistent: shut down, kept by its owner. */
+static int give_back(struct broker_desks *d, json_t *row, const char *actor, const char *action, const char *why)
+{
+	int64_t id = broker_jint(row, "id");
+	int r;
+
+	if (broker_desks_busy(d, id))
+		return -EBUSY;
+	if (!broker_jint(row, "persistent")) {
+		bool drain = broker_jint(row, "draining");
+
+		r = broker_store_exec(d->store,
+				      "UPDATE desktops SET state = ?2, owner = NULL, assigned_at = NULL, last_disconnect = NULL,"
+				      " updated = ?3 WHERE id = ?1",
+				      "isi", id, drain ? "deleting" : "resetting", broker_now());
+		if (r >= 0)
+			r = submit(d, drain ? BROKER_JOB_DELETE : BROKER_JOB_RESET, id, row, false, actor);
+	} else {
+		r = submit(d, BROKER_JOB_SHUTDOWN, id, row, false, actor);
+	}
+	if (r >= 0)
+		broker_desks_audit(d, actor, action, id, why);
+	return r;
+}
+
+int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, const char *why)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+
+	if (!row)
+		return -ENOENT;
+	return give_back(d, row, actor, streq(why ? why : "", "idle") ? "idle-reclaim" : "release", why);
+}
+
+int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	if (broker_desks_busy(d, id))
+		return -EBUSY;
+	/* Pooled desktops leave their user; a persistent one stays its owner's, with a fresh disk. */
+	r = broker_store_exec(d->store,
+			      "UPDATE desktops SET state = 'resetting', owner = CASE WHEN ?2 THEN owner ELSE NULL END,"
+			      " assigned_at = CASE WHEN ?2 THEN assigned_at ELSE NULL END, updated = ?3 WHERE id = ?1",
+			      "iii", id, broker_jint(row, "persistent"), broker_now());
+	if (r >= 0)
+		r = submit(d, BROKER_JOB_RESET, id, row, false, actor);
+	if (r >= 0)
+		broker_desks_audit(d, actor, "reset", id, NULL);
+	return r;
+}
+
+int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	r = submit(d, BROKER_JOB_SHUTDOWN, id, row, false, actor);
+	if (r >= 0)
+		broker_desks_audit(d, actor, "stop", id, NULL);
+	return r;
+}
+
+int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+	int r;
+
+	if (!row)
+		return -ENOENT;
+	if (broker_desks_busy(d, id))
+		return -EBUSY;
+	r = broker_store_exec(d->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii", id,
+			      broker_now());
+	if (r >= 0)
+		r = submit(d, BROKER_JOB_DELETE, id, row, false, actor);
+	if (r >= 0)
+		broker_desks_audit(d, actor, "delete", id, NULL);
+	return r;
+}
+
+int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+	int r;
+
+	(void)actor;
+	r = broker_store_exec(d->store, "UPDATE pools SET draining = 1 WHERE name = ?1", "s", pool);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = broker_store_query(d->store, &rows,
+			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.name = ?1", "s", pool);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row)
+		(void)broker_lifecycle_drain_desktop(d, broker_jint(row, "id"));
+	drain_finish(d, pool);
+	return (int)json_array_size(rows);
+}
+
+int broker_desks_drain_host(struct broker_desks *d, const char *uri, bool drain, const char *actor)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	int64_t first = broker_hosts_slot(d, uri) == d->hosts;
+	size_t i;
+	json_t *row;
+	int r;
+
+	r = broker_hosts_set_draining(d, uri, drain);
+	if (r < 0)
+		return r;
+	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, drain ? "host-drain" : "host-resume", uri, NULL);
+	vdi_info("%s: host %s by %s", drain ? "drain" : "resume", uri, actor ? actor : "broker");
+	if (!drain) {
+		d->kick(d);
+		return 0;
+	}
+	/* Free desktops go now; the others when their users release them (persistent ones stay). */
+	r = broker_store_query(d->store, &rows, "SELECT id FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
+			       uri, first);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row)
+		(void)broker_lifecycle_drain_desktop(d, broker_jint(row, "id"));
+	d->kick(d);
+	json_decref(rows);
+	rows = NULL;
+	r = broker_store_query(d->store, &rows,
+			       "SELECT count(*) AS n FROM desktops WHERE (host = ?1 OR (host IS NULL AND ?2)) AND state != 'deleting'",
+			       "si", uri, first);
+	return r < 0 ? r : (int)broker_jint(json_array_get(rows, 0), "n");
+}
+
+int broker_lifecycle_stopped(struct broker_desks *d, int64_t id)
+{
+	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+
+	if (!row || broker_desks_busy(d, id) || !broker_state_is_running(broker_jstr(row, "state")))
+		return 0;
+	/* A pooled desktop its user shut down is done with: it goes back to the pool. */
+	if (broker_jstr(row, "owner") && !broker_jint(row, "persistent"))
+		return give_back(d, row, "broker", "release", "the guest stopped");
+	return broker_store_exec(d->store, "UPDATE desktops SET state = 'stopped', updated = ?2 WHERE id = ?1", "ii",
+				 id, broker_now());
+}

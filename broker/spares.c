@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "spares.h"
+
+#include "cleanup.h"
+#include "clock.h"
+#include "desktops-private.h"
+#include "hosts.h"
+#include "jobs.h"
+#include "json.h"
+#include "lifecycle.h"
+#include "now.h"
+#include "store.h"
+
+/* Spares the keeper makes or boots at once, over all pools. */
+#define KEEPER_PARALLEL 2
+
+static int keeper_submit(struct broker_desks *d, enum broker_job_op op, int64_t id, json_t *row)
+{
+	int r = broker_job_submit(d, op, id, row, op == BROKER_JOB_CREATE, true, "prestart", broker_lifecycle_job_done);
+
+	if (r >= 0)
+		d->keeper_inflight++;
+	return r;
+}
+
+/* A stopped spare boots faster than a new one is made (on a host that can run it): true when one is on its way. */
+static bool boot_stopped(struct broker_desks *d, int64_t pool_id)
+{
+	_cleanup_json_ json_t *stopped = NULL;
+	size_t k;
+	json_t *s;
+
+	if (broker_store_query(d->store, &stopped,
+			       "SELECT id, host FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
+			       " ORDER BY id",
+			       "i", pool_id) < 0)
+		return false;
+	json_array_foreach(stopped, k, s) {
+		int64_t id = broker_jint(s, "id");
+
+		if (broker_desks_busy(d, id) || !broker_hosts_can_run(broker_hosts_slot(d, broker_jstr(s, "host"))))
+			continue;
+		if (broker_store_exec(d->store,
+				      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1"
+				      " AND state = 'stopped' AND owner IS NULL",
+				      "ii", id, broker_now()) > 0 &&
+		    keeper_submit(d, BROKER_JOB_START, id, NULL) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Makes a new spare of pool p (a row of keep()'s query) on the host placement picks: < 0 to stop the keeper. */
+static int make_spare(struct broker_desks *d, json_t *p, const char *host)
+{
+	_cleanup_json_ json_t *row = NULL;
+	int64_t id;
+
+	if (broker_store_exec(d->store, "INSERT INTO desktops (pool_id, host, state, updated) VALUES (?1, ?2, 'provisioning', ?3)",
+			      "isi", broker_jint(p, "id"), host, broker_now()) <= 0)
+		return -EIO;
+	id = broker_store_last_id(d->store);
+	row = broker_desktop_row(d, id);
+	if (row)
+		broker_hosts_note_placed(d, row);
+	if (!row || keeper_submit(d, BROKER_JOB_CREATE, id, row) < 0) {
+		(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", id);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Fills pool p's spares; < 0 to stop the keeper. */
+static int keep_pool(struct broker_desks *d, json_t *p)
+{
+	int64_t need = broker_jint(p, "prestart") - broker_jint(p, "ready"), total = broker_jint(p, "total");
+
+	for (; need > 0 && d->keeper_inflight < KEEPER_PARALLEL; need--) {
+		const char *host;
+
+		if (boot_stopped(d, broker_jint(p, "id")))
+			continue;
+		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
+		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template")) : NULL;
+		if (!host)
+			break;
+		if (make_spare(d, p, host) < 0)
+			return -EIO;
+		total++;
+	}
+	return 0;
+}
+
+void broker_spares_keep(struct broker_desks *d)
+{
+	_cleanup_json_ json_t *pools = NULL;
+	size_t i;
+	json_t *p;
+
+	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
+		return;
+	if (broker_store_query(d->store, &pools,
+			       "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
+			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
+			       "  AND state IN ('free', 'starting', 'provisioning')) AS ready,"
+			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
+			       " FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.draining = 0 AND p.prestart > 0",
+			       NULL) < 0)
+		return;
+	json_array_foreach(pools, i, p)
+		if (keep_pool(d, p) < 0)
+			return;
+}
+
+void broker_spares_job_finished(struct broker_desks *d, struct broker_job *j)
+{
+	if (!j->keeper)
+		return;
+	d->keeper_inflight--;
+	if (j->result < 0 || (j->start && j->start_result < 0)) {
+		unsigned shift = d->keeper_failures < 6 ? d->keeper_failures : 6;
+
+		d->keeper_failures++;
+		d->keeper_pause_until = vdi_clock_steady() + (5 << shift); /* 5 s, doubling to 5 min 20 s */
+	} else {
+		d->keeper_failures = 0;
+	}
+}
+
+void broker_spares_forget_failures(struct broker_desks *d)
+{
+	d->keeper_failures = 0;
+	d->keeper_pause_until = 0;
+}
+
+void broker_spares_reclaim_idle(struct broker_desks *d, int64_t now)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+
+	/* Disconnected past idle_timeout, or assigned and never connected for as long. */
+	if (broker_store_query(d->store, &rows,
+			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.idle_timeout > 0 AND"
+			       " ((d.state = 'disconnected' AND d.last_disconnect + p.idle_timeout <= ?1) OR"
+			       "  (d.state = 'assigned' AND d.assigned_at + p.idle_timeout <= ?1))",
+			       "i", now) <= 0)
+		return;
+	json_array_foreach(rows, i, row) {
+		int64_t id = broker_jint(row, "id");
+
+		if (!broker_desks_busy(d, id))
+			(void)broker_desks_release(d, id, "broker", "idle");
+	}
+}
