@@ -15,6 +15,7 @@
 #include "log.h"
 #include "store.h"
 #include "throttle.h"
+#include "workers.h"
 
 #define THROTTLE_ENTRIES 65536
 /* A wall clock further than this from broker_now() has jumped (seconds; both tick alike otherwise). */
@@ -89,6 +90,14 @@ static void on_tick(void *userdata)
 	broker_desks_tick(userdata);
 }
 
+/* The workers' notify (from a worker thread): the loop runs the completions. */
+static void on_job_done(void *userdata)
+{
+	struct broker *b = userdata;
+
+	broker_http_notify(b->http);
+}
+
 int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
 {
 	struct broker *b = vdi_new0(struct broker);
@@ -115,6 +124,12 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		snprintf(err, errlen, "cannot set up login throttling");
 		goto fail;
 	}
+	/* No job is submitted before b->http exists. */
+	r = vdi_workers_new(8, 512, on_job_done, b, &b->workers);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start worker threads");
+		goto fail;
+	}
 	ho = (struct broker_http_options){
 		.listen = b->cfg.broker.listen,
 		.admin_socket = b->cfg.broker.admin_socket,
@@ -126,9 +141,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.routes = routes,
 		.n_routes = ELEMENTSOF(routes),
 		.userdata = b,
-		.workers = &b->workers,
-		.worker_threads = 8,
-		.max_pending_jobs = 512,
+		.workers = b->workers,
 	};
 	r = broker_http_new(&ho, &b->http, err, errlen);
 	if (r < 0)
@@ -149,8 +162,12 @@ struct broker *broker_free(struct broker *b)
 {
 	if (!b)
 		return NULL;
-	/* No more events into the loop; then the workers (inside http), whose jobs use the hosts. */
+	/*
+	 * No more events into the loop; then the workers, whose jobs use the hosts and whose
+	 * completions may still reference http's requests; then http.
+	 */
 	broker_desks_stop_events(b->desks);
+	b->workers = vdi_workers_free(b->workers);
 	b->http = broker_http_free(b->http);
 	broker_desks_free(b->desks);
 	broker_throttle_free(b->throttle);

@@ -252,10 +252,8 @@ int broker_req_defer(struct broker_req *req, void (*work)(void *data),
 	return 0;
 }
 
-static void notify_loop(void *data)
+void broker_http_notify(struct broker_http *h)
 {
-	struct broker_http *h = data;
-
 	lws_cancel_service(h->ctx);
 }
 
@@ -655,6 +653,7 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	h->userdata = opts->userdata;
 	h->on_wake = opts->on_wake;
 	h->on_tick = opts->on_tick;
+	h->workers = opts->workers;
 	h->tick_ms = opts->tick_ms;
 	h->where = where;
 	broker_static_init(&h->files, opts->web_root, opts->spice_html5);
@@ -695,15 +694,6 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	}
 	if (h->tick_ms)
 		lws_sul_schedule(h->ctx, 0, &h->tick, on_tick, (lws_usec_t)h->tick_ms * LWS_US_PER_MS);
-	r = vdi_workers_new(opts->worker_threads ? opts->worker_threads : 4,
-			    opts->max_pending_jobs ? opts->max_pending_jobs : 256, notify_loop, h, &h->workers);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot start worker threads");
-		broker_http_free(h);
-		return r;
-	}
-	if (opts->workers)
-		*opts->workers = h->workers;
 	*ret = h;
 	return 0;
 }
@@ -712,8 +702,7 @@ struct broker_http *broker_http_free(struct broker_http *h)
 {
 	if (!h)
 		return NULL;
-	/* Workers first: their completions may still reference requests of the context. */
-	h->workers = vdi_workers_free(h->workers);
+	/* Its owner freed the workers before: their completions may still reference requests of the context. */
 	if (h->ctx)
 		lws_context_destroy(h->ctx);
 	if (h->admin_socket)
