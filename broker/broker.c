@@ -13,9 +13,9 @@
 #include "desktops.h"
 #include "http.h"
 #include "log.h"
-#include "session.h"
 #include "store.h"
 #include "throttle.h"
+#include "workers.h"
 
 #define THROTTLE_ENTRIES 65536
 /* A wall clock further than this from broker_now() has jumped (seconds; both tick alike otherwise). */
@@ -90,6 +90,14 @@ static void on_tick(void *userdata)
 	broker_desks_tick(userdata);
 }
 
+/* The workers' notify (from a worker thread): the loop runs the completions. */
+static void on_job_done(void *userdata)
+{
+	struct broker *b = userdata;
+
+	broker_http_notify(b->http);
+}
+
 int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
 {
 	struct broker *b = vdi_new0(struct broker);
@@ -116,6 +124,12 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		snprintf(err, errlen, "cannot set up login throttling");
 		goto fail;
 	}
+	/* No job is submitted before b->http exists. */
+	r = vdi_workers_new(8, 512, on_job_done, b, &b->workers);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start worker threads");
+		goto fail;
+	}
 	ho = (struct broker_http_options){
 		.listen = b->cfg.broker.listen,
 		.admin_socket = b->cfg.broker.admin_socket,
@@ -127,9 +141,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.routes = routes,
 		.n_routes = ELEMENTSOF(routes),
 		.userdata = b,
-		.workers = &b->workers,
-		.worker_threads = 8,
-		.max_pending_jobs = 512,
+		.workers = b->workers,
 	};
 	r = broker_http_new(&ho, &b->http, err, errlen);
 	if (r < 0)
@@ -150,8 +162,12 @@ struct broker *broker_free(struct broker *b)
 {
 	if (!b)
 		return NULL;
-	/* No more events into the loop; then the workers (inside http), whose jobs use the hosts. */
+	/*
+	 * No more events into the loop; then the workers, whose jobs use the hosts and whose
+	 * completions may still reference http's requests; then http.
+	 */
 	broker_desks_stop_events(b->desks);
+	b->workers = vdi_workers_free(b->workers);
 	b->http = broker_http_free(b->http);
 	broker_desks_free(b->desks);
 	broker_throttle_free(b->throttle);
@@ -180,85 +196,4 @@ int broker_port(struct broker *b)
 const char *broker_address(struct broker *b)
 {
 	return broker_http_address(b->http);
-}
-
-int broker_check_origin(struct broker_req *req)
-{
-	const char *origin = broker_req_header(req, "origin"), *host = broker_req_header(req, "host"), *rest;
-	char host_copy[512];
-
-	if (!origin)
-		return 0; /* not a browser's cross-site request */
-	snprintf(host_copy, sizeof(host_copy), "%s", host ? host : "");
-	rest = startswith(origin, "http://");
-	if (!rest)
-		rest = startswith(origin, "https://");
-	if (rest && host && streq(rest, host_copy))
-		return 0;
-	broker_req_reply_error(req, 403, "cross-origin request refused");
-	return -EPERM;
-}
-
-int broker_require_session(struct broker *b, struct broker_req *req, bool csrf, struct broker_session *ret)
-{
-	const char *id = broker_req_cookie(req, "vdi_session");
-
-	if (broker_check_origin(req) < 0)
-		return -EACCES;
-	if (!id || broker_session_find(b->store, id, broker_now(), ret) < 0) {
-		broker_req_reply_error(req, 401, "not logged in");
-		return -EACCES;
-	}
-	if (csrf && !broker_session_csrf_ok(ret, broker_req_header(req, "x-csrf-token"))) {
-		broker_session_finish(ret);
-		broker_req_reply_error(req, 403, "missing or wrong X-CSRF-Token header");
-		return -EACCES;
-	}
-	return 0;
-}
-
-int broker_require_user(struct broker *b, struct broker_req *req, bool csrf, struct broker_session *ret)
-{
-	if (broker_req_on_admin_socket(req)) {
-		broker_req_reply_error(req, 400, "the admin socket serves /api/v1/admin; user paths need a login");
-		return -EACCES;
-	}
-	return broker_require_session(b, req, csrf, ret);
-}
-
-int broker_require_admin(struct broker *b, struct broker_req *req, char *actor, size_t len)
-{
-	struct broker_session s;
-	bool csrf = !streq(broker_req_method(req), "GET");
-
-	if (broker_req_on_admin_socket(req)) {
-		snprintf(actor, len, "admin-socket");
-		return 0;
-	}
-	if (broker_require_session(b, req, csrf, &s) < 0)
-		return -EACCES;
-	if (!s.admin) {
-		broker_session_finish(&s);
-		broker_req_reply_error(req, 403, "administrators only");
-		return -EACCES;
-	}
-	snprintf(actor, len, "%s", s.user);
-	broker_session_finish(&s);
-	return 0;
-}
-
-int broker_req_desktop_id(struct broker_req *req, unsigned i, int64_t *ret)
-{
-	const char *p = broker_req_param(req, i);
-	char *end = NULL;
-	long long v;
-
-	errno = 0;
-	v = p && *p >= '1' && *p <= '9' ? strtoll(p, &end, 10) : 0;
-	if (v <= 0 || errno || !end || *end) {
-		broker_req_reply_error(req, 404, "no such desktop");
-		return -ENOENT;
-	}
-	*ret = v;
-	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "http-static.h"
 #include "lws-listen.h"
 #include "workers.h"
 
@@ -69,8 +70,7 @@ struct broker_http {
 	atomic_bool stop;
 	atomic_bool woken;
 	struct lws_protocols protocols[2];
-	char *web_root; /* realpath, or NULL */
-	char *spice_html5; /* realpath of the system's spice-html5, served under /spice-html5/, or NULL */
+	struct broker_static files; /* web_root and spice_html5 */
 	char *admin_socket;
 	void (*on_wake)(void *userdata);
 	void (*on_tick)(void *userdata);
@@ -252,10 +252,8 @@ int broker_req_defer(struct broker_req *req, void (*work)(void *data),
 	return 0;
 }
 
-static void notify_loop(void *data)
+void broker_http_notify(struct broker_http *h)
 {
-	struct broker_http *h = data;
-
 	lws_cancel_service(h->ctx);
 }
 
@@ -418,70 +416,15 @@ static bool route_matches(struct broker_req *req, const char *pattern, const cha
 	return true;
 }
 
-static const char *mime_type(const char *path)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-		{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
-		{ ".css", "text/css; charset=utf-8" },   { ".json", "application/json" },
-		{ ".png", "image/png" },                 { ".svg", "image/svg+xml" },
-		{ ".ico", "image/x-icon" },              { ".txt", "text/plain; charset=utf-8" },
-		{ ".woff2", "font/woff2" },
-	};
-	const char *dot = strrchr(path, '.');
-
-	for (size_t i = 0; dot && i < ELEMENTSOF(types); i++)
-		if (strcasecmp(dot, types[i].ext) == 0)
-			return types[i].type;
-	return "application/octet-stream";
-}
-
-/*
- * Serves path (starting with '/') from the directory root: 1 when lws took
- * over the reply, 0 when there is no such file (the caller answers 404),
- * -1 to close.
- */
-static int serve_from(struct broker_req *req, const char *root, const char *path)
-{
-	char want[PATH_MAX], real[PATH_MAX];
-	size_t root_len;
-	struct stat st;
-	int r;
-
-	if (!root || path[0] != '/' || strstr(path, "/.") || strchr(path, '\\'))
-		return 0;
-	if (snprintf(want, sizeof(want), "%s%s%s", root, path, path[strlen(path) - 1] == '/' ? "index.html" : "") >=
-	    (int)sizeof(want))
-		return 0;
-	/* No way out of root, also not through symbolic links. */
-	if (!realpath(want, real))
-		return 0;
-	root_len = strlen(root);
-	if (strncmp(real, root, root_len) != 0 || real[root_len] != '/')
-		return 0;
-	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;
-	req->phase = 4; /* lws writes the reply */
-	r = lws_serve_http_file(req->wsi, real, mime_type(real),
-				"x-content-type-options: nosniff\r\n", 33);
-	if (r < 0)
-		return -1;
-	if (r > 0 && lws_http_transaction_completed(req->wsi))
-		return -1;
-	return 1;
-}
-
-/* GET of an unrouted path: /spice-html5/... from the system's spice-html5, the rest from web_root. */
+/* GET of an unrouted path: 1 when lws took over the reply, 0 when there is no such file (the caller answers 404). */
 static int serve_file(struct broker_req *req)
 {
-	struct broker_http *h = req->http;
+	char real[PATH_MAX];
 
-	if (startswith(req->path, "/api/"))
+	if (!broker_static_find(&req->http->files, req->path, real, sizeof(real)))
 		return 0;
-	if (startswith(req->path, "/spice-html5/"))
-		return serve_from(req, h->spice_html5, req->path + strlen("/spice-html5"));
-	return serve_from(req, h->web_root, req->path);
+	req->phase = 4; /* lws writes the reply */
+	return broker_static_send(req->wsi, real) < 0 ? -1 : 1;
 }
 
 static int dispatch(struct broker_req *req)
@@ -710,13 +653,10 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	h->userdata = opts->userdata;
 	h->on_wake = opts->on_wake;
 	h->on_tick = opts->on_tick;
+	h->workers = opts->workers;
 	h->tick_ms = opts->tick_ms;
 	h->where = where;
-	/* A missing web root is no error: the API still works (the pages come with the package). */
-	if (opts->web_root)
-		h->web_root = realpath(opts->web_root, NULL);
-	if (opts->spice_html5)
-		h->spice_html5 = realpath(opts->spice_html5, NULL);
+	broker_static_init(&h->files, opts->web_root, opts->spice_html5);
 	h->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = callback,
@@ -734,8 +674,7 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	info.vhost_name = "default";
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
-		free(h->web_root);
-		free(h->spice_html5);
+		broker_static_finish(&h->files);
 		free(h);
 		snprintf(err, errlen, "cannot start the HTTP server");
 		return -EIO;
@@ -755,15 +694,6 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	}
 	if (h->tick_ms)
 		lws_sul_schedule(h->ctx, 0, &h->tick, on_tick, (lws_usec_t)h->tick_ms * LWS_US_PER_MS);
-	r = vdi_workers_new(opts->worker_threads ? opts->worker_threads : 4,
-			    opts->max_pending_jobs ? opts->max_pending_jobs : 256, notify_loop, h, &h->workers);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot start worker threads");
-		broker_http_free(h);
-		return r;
-	}
-	if (opts->workers)
-		*opts->workers = h->workers;
 	*ret = h;
 	return 0;
 }
@@ -772,15 +702,13 @@ struct broker_http *broker_http_free(struct broker_http *h)
 {
 	if (!h)
 		return NULL;
-	/* Workers first: their completions may still reference requests of the context. */
-	h->workers = vdi_workers_free(h->workers);
+	/* Its owner freed the workers before: their completions may still reference requests of the context. */
 	if (h->ctx)
 		lws_context_destroy(h->ctx);
 	if (h->admin_socket)
 		(void)unlink(h->admin_socket);
 	free(h->admin_socket);
-	free(h->web_root);
-	free(h->spice_html5);
+	broker_static_finish(&h->files);
 	free(h);
 	return NULL;
 }

@@ -42,9 +42,11 @@ struct broker_http_options {
 	const struct broker_route *routes;
 	size_t n_routes;
 	void *userdata;              /* passed to handlers */
-	struct vdi_workers **workers; /* set by broker_http_new: the pool whose completions the loop drains */
-	unsigned worker_threads;
-	size_t max_pending_jobs;
+	/*
+	 * Borrowed: the pool broker_req_defer() submits to and whose completions the loop drains.  Its
+	 * notify calls broker_http_notify(); it is freed before broker_http_free().
+	 */
+	struct vdi_workers *workers;
 };
 
 int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, char *err, size_t errlen);
@@ -57,6 +59,9 @@ const char *broker_http_address(struct broker_http *h);
 
 /* Makes the loop call on_wake soon; thread-safe. */
 void broker_http_wake(struct broker_http *h);
+
+/* The workers' notify: makes the loop run the finished jobs' completions soon; thread-safe. */
+void broker_http_notify(struct broker_http *h);
 
 /* Runs the loop until broker_http_stop() (thread- and signal-safe). */
 int broker_http_run(struct broker_http *h);

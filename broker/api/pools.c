@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "alloc.h"
 #include "bodies.h"
 #include "broker.h"
@@ -15,30 +16,6 @@
 #include "json.h"
 #include "session.h"
 #include "store.h"
-
-/* Whether a member of user_groups (comma-separated) may use a pool restricted to pool_groups ("" = anyone). */
-bool broker_entitled(const char *pool_groups, const char *user_groups)
-{
-	_cleanup_free_ char *want = NULL;
-	char *save = NULL;
-
-	if (!pool_groups || !*pool_groups)
-		return true;
-	want = strdup(pool_groups);
-	for (char *g = want ? strtok_r(want, ",", &save) : NULL; g; g = strtok_r(NULL, ",", &save)) {
-		size_t len = strlen(g);
-
-		for (const char *p = user_groups; p && *p;) {
-			const char *end = strchr(p, ',');
-			size_t plen = end ? (size_t)(end - p) : strlen(p);
-
-			if (plen == len && strncmp(p, g, len) == 0)
-				return true;
-			p = end ? end + 1 : NULL;
-		}
-	}
-	return false;
-}
 
 void broker_api_pools(struct broker_req *req, void *userdata)
 {
