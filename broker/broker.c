@@ -2,7 +2,6 @@
 #include "broker.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "desktops.h"
 #include "http.h"
 #include "log.h"
+#include "now.h"
 #include "store.h"
 #include "throttle.h"
 #include "workers.h"
@@ -21,8 +21,6 @@
 /* A wall clock further than this from broker_now() has jumped (seconds; both tick alike otherwise). */
 #define CLOCK_STEP_MIN 2
 
-/* What broker_now() adds to the steady clock: the wall clock's jumps it has followed. */
-static _Atomic int64_t clock_shift;
 
 static const struct broker_route routes[] = {
 	{ "GET", "/healthz", broker_api_healthz },
@@ -56,14 +54,17 @@ static const struct broker_route routes[] = {
 	{ "POST", "/api/v1/admin/hosts/resume", broker_api_admin_host_resume },
 };
 
-static void on_wake(void *userdata)
+/* From libvirt's event thread: the loop drains the desktops' event queue (on_wake). */
+static void wake_loop(void *http)
 {
-	broker_desks_wake(userdata);
+	broker_http_wake(http);
 }
 
-int64_t broker_now(void)
+static void on_wake(void *userdata)
 {
-	return vdi_clock_steady() + atomic_load(&clock_shift);
+	struct broker *b = userdata;
+
+	broker_desks_wake(b->desks);
 }
 
 /*
@@ -79,15 +80,15 @@ static void follow_wall_clock(struct broker *b)
 		return;
 	if (broker_store_shift_times(b->store, delta) < 0)
 		return;
-	atomic_fetch_add(&clock_shift, delta);
-	broker_desks_shift_times(b, delta);
+	broker_now_shift(delta);
+	broker_desks_shift_times(b->desks, delta);
 	vdi_info("the wall clock jumped %+lld s: sessions and desktops' times moved with it", (long long)delta);
 }
 
 static void on_tick(void *userdata)
 {
 	follow_wall_clock(userdata);
-	broker_desks_tick(userdata);
+	broker_desks_tick(((struct broker *)userdata)->desks);
 }
 
 /* The workers' notify (from a worker thread): the loop runs the completions. */
@@ -102,6 +103,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 {
 	struct broker *b = vdi_new0(struct broker);
 	struct broker_http_options ho;
+	struct broker_desks_options desks_opts;
 	int r;
 
 	if (!b) {
@@ -146,11 +148,18 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	r = broker_http_new(&ho, &b->http, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = broker_desks_new(b, &b->desks, err, errlen);
+	desks_opts = (struct broker_desks_options){
+		.cfg = &b->cfg,
+		.store = b->store,
+		.workers = b->workers,
+		.wake = wake_loop,
+		.wake_data = b->http,
+	};
+	r = broker_desks_new(&desks_opts, &b->desks, err, errlen);
 	if (r < 0)
 		goto fail;
 	/* What a crash or a restarted libvirtd left: repaired before anything else runs. */
-	broker_desks_reconcile(b);
+	broker_desks_reconcile(b->desks);
 	*ret = b;
 	return 0;
 fail:

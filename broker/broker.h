@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "now.h"
 #include "token.h"
 
 struct broker_http;
@@ -38,17 +39,6 @@ int broker_port(struct broker *b);
 /* Where it listens, for logs: "127.0.0.1", "::1" or "every address". */
 const char *broker_address(struct broker *b);
 
-/*
- * The broker's clock for the times it stores and judges durations by (sessions' created and
- * expires, desktops' assigned_at, last_disconnect and updated): unix seconds that advance on
- * the monotonic clock.  When the wall clock jumps, the next tick (1 s) moves this clock and
- * those stored times by as much at once, so that a duration under way keeps its length and the
- * stored times stay wall times.  Durations kept only in memory (lockouts, the keeper's backoff,
- * the tick's intervals) use vdi_clock_steady(), which never moves.  What only people read (the
- * audit log, templates' and pools' created, hosts' looked_at) and what other programs judge
- * (console tokens, SPICE tickets) is on the wall clock, vdi_clock_wall().
- */
-int64_t broker_now(void);
 
 /* API verb groups (broker/api/). */
 void broker_api_login(struct broker_req *req, void *userdata);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "clock.h"
 #include "desktops-private.h"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "desktops-private.h"
 #include "hosts.h"

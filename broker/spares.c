@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "spares.h"
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "clock.h"
 #include "desktops-private.h"

@@ -421,15 +421,19 @@ static int step_id(sqlite3_stmt *st, int64_t *ret)
 #define HOST_USABLE "(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
 
 static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			 const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
+			 const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
+			 size_t errlen)
 {
+	_cleanup_free_ char *template = NULL;
+	const char *new_host;
 	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
 				    *q_count = NULL, *q_new = NULL, *q_owned = NULL, *q_broken = NULL, *q_spare = NULL;
 	int64_t pool_id, size, max_per_user, count = 0, owned = 0, id = -1;
 	bool persistent;
 	int r;
 
-	if ((r = prepare(s, "SELECT id, size, max_per_user, persistent FROM pools WHERE name = ?1 AND draining = 0",
+	if ((r = prepare(s, "SELECT p.id, p.size, p.max_per_user, p.persistent, t.name FROM pools p"
+			    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1 AND p.draining = 0",
 			 &q_pool)) < 0 ||
 	    (r = prepare(s, "SELECT id, message, paused_from IS NOT NULL AS paused FROM desktops WHERE pool_id = ?1"
 			    " AND owner = ?2 AND state = 'error' AND (?3 OR paused_from IS NOT NULL)"
@@ -465,6 +469,9 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	size = sqlite3_column_int64(q_pool, 1);
 	max_per_user = sqlite3_column_int64(q_pool, 2);
 	persistent = sqlite3_column_int64(q_pool, 3) != 0;
+	template = strdup((const char *)sqlite3_column_text(q_pool, 4));
+	if (!template)
+		return -ENOMEM;
 
 	/* One more desktop for this user: only below max_per_user. */
 	if (want_new) {
@@ -556,6 +563,8 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		set_err(err, errlen, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
 		return -ENOSPC;
 	}
+	/* Where it goes is asked only now that a clone is needed. */
+	new_host = place->place(place->data, template);
 	if (!new_host) {
 		set_err(err, errlen, "no host can take a new desktop of pool \"%s\" now (hosts down, draining or"
 			" without its template)", pool);
@@ -574,8 +583,23 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	return 0;
 }
 
+static const char *place_on(void *data, const char *template)
+{
+	(void)template;
+	return data;
+}
+
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
 			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
+{
+	struct broker_place place = { place_on, (void *)new_host };
+
+	return broker_store_assign_placed(s, pool, user, want_new, &place, now, ret, err, errlen);
+}
+
+int broker_store_assign_placed(struct broker_store *s, const char *pool, const char *user, bool want_new,
+			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
+			       size_t errlen)
 {
 	int r;
 
@@ -587,7 +611,7 @@ int broker_store_assign(struct broker_store *s, const char *pool, const char *us
 	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
 	if (r < 0)
 		return r;
-	r = assign_locked(s, pool, user, want_new, new_host, now, ret, err, errlen);
+	r = assign_locked(s, pool, user, want_new, place, now, ret, err, errlen);
 	if (r < 0) {
 		rollback(s);
 		return r;

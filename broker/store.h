@@ -97,6 +97,17 @@ struct broker_assignment {
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
 			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen);
 
+/* Where a new desktop of template goes: a host URI (borrowed), or NULL when no host can take it. */
+struct broker_place {
+	const char *(*place)(void *data, const char *template);
+	void *data;
+};
+
+/* The same, with place asked (inside the transaction) only when a new desktop is needed. */
+int broker_store_assign_placed(struct broker_store *s, const char *pool, const char *user, bool want_new,
+			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
+			       size_t errlen);
+
 /* Moves desktop id from state `from` to `to` (-ESTALE when it is not in `from`). */
 int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,
 				   int64_t now);

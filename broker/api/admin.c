@@ -201,7 +201,7 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 		return;
 	}
 	/* A template added again under this name (its file replaced, maybe) is made and validated afresh. */
-	broker_template_cache_forget(broker_desks_templates(b), name);
+	broker_template_cache_forget(broker_desks_templates(b->desks), name);
 	admin_audit(b, actor, "template-remove", name, NULL);
 	broker_req_reply_json(req, 200, json_object(), NULL);
 }
@@ -309,7 +309,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		return;
 	}
 	admin_audit(b, actor, "pool-create", d.name, d.persistent ? "persistent" : "pooled");
-	broker_desks_tick(b); /* spares for prestart */
+	broker_desks_tick(b->desks); /* spares for prestart */
 	reply_pool(b, req, 201, d.name);
 }
 
@@ -352,7 +352,7 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	}
 	detail = json_dumps(body.json, JSON_COMPACT | JSON_SORT_KEYS);
 	admin_audit(b, actor, "pool-update", name, detail);
-	broker_desks_tick(b);
+	broker_desks_tick(b->desks);
 	reply_pool(b, req, 200, name);
 }
 
@@ -371,7 +371,7 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 		return;
 	}
 	admin_audit(b, actor, "pool-delete", name, "drain");
-	r = broker_desks_drain_pool(b, name, actor);
+	r = broker_desks_drain_pool(b->desks, name, actor);
 	if (r < 0) {
 		broker_req_reply_error(req, 500, "cannot delete pool \"%s\": %s", name, strerror(-r));
 		return;
@@ -408,7 +408,7 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	reply_rows(req, r, "desktops", rows);
 }
 
-static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(struct broker *, int64_t, const char *))
+static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(struct broker_desks *, int64_t, const char *))
 {
 	char actor[ACTOR_MAX];
 	int64_t id;
@@ -416,7 +416,7 @@ static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(s
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || broker_req_desktop_id(req, 0, &id) < 0)
 		return;
-	r = fn(b, id, actor);
+	r = fn(b->desks, id, actor);
 	if (r == -ENOENT)
 		broker_req_reply_error(req, 404, "no such desktop");
 	else if (r == -EBUSY)
@@ -563,7 +563,7 @@ void broker_api_admin_hosts(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	broker_req_reply_json(req, 200, broker_desks_hosts_json(b), NULL);
+	broker_req_reply_json(req, 200, broker_desks_hosts_json(b->desks), NULL);
 }
 
 static void host_drain(struct broker_req *req, struct broker *b, bool drain)
@@ -581,7 +581,7 @@ static void host_drain(struct broker_req *req, struct broker *b, bool drain)
 		broker_req_reply_error(req, 400, "%s", err);
 		return;
 	}
-	r = broker_desks_drain_host(b, host, drain, actor);
+	r = broker_desks_drain_host(b->desks, host, drain, actor);
 	if (r == -ENOENT)
 		broker_req_reply_error(req, 404, "no host \"%s\" in [libvirt] hosts", host);
 	else if (r < 0)

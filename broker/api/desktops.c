@@ -80,7 +80,7 @@ void broker_api_release(struct broker_req *req, void *userdata)
 	row = owned_desktop(b, req, s.user, &id);
 	if (!row)
 		goto out;
-	r = broker_desks_release(b, id, s.user, "user");
+	r = broker_desks_release(b->desks, id, s.user, "user");
 	if (r == -EBUSY) {
 		broker_req_reply_error(req, 409, "desktop %lld is busy; try again", (long long)id);
 		goto out;
@@ -205,10 +205,10 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 		broker_req_reply_error(req, 503, "desktop %lld is unavailable: its host does not answer now", (long long)id);
 		goto out;
 	}
-	if (broker_desks_busy(b, id) ||
+	if (broker_desks_busy(b->desks, id) ||
 	    !(streq(state, "assigned") || streq(state, "connected") || streq(state, "disconnected"))) {
 		broker_req_reply_error(req, 409, "desktop %lld is not running (it is %s); try again when it is", (long long)id,
-				       broker_desks_busy(b, id) ? "busy" : state);
+				       broker_desks_busy(b->desks, id) ? "busy" : state);
 		goto out;
 	}
 	j = vdi_new0(struct console_job);
@@ -219,7 +219,7 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	j->b = b;
 	j->vv = vv;
 	j->id = id;
-	j->host = broker_desks_host(b, json_string_value(json_object_get(row, "host")));
+	j->host = broker_desks_host(b->desks, json_string_value(json_object_get(row, "host")));
 	/* Unix seconds: the gateway and QEMU judge them by their own wall clocks. */
 	j->expires = vdi_clock_wall() + (int64_t)b->cfg.tokens.ttl;
 	snprintf(j->user, sizeof(j->user), "%s", s.user);

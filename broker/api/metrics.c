@@ -69,8 +69,8 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 		fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(row, "n")));
 	}
 	fprintf(f, "# HELP vdi_host_up Whether the libvirt connection to a host is open.\n# TYPE vdi_host_up gauge\n");
-	for (size_t h = 0; h < broker_desks_n_hosts(b); h++) {
-		struct pool_host *host = broker_desks_host_at(b, h);
+	for (size_t h = 0; h < broker_desks_n_hosts(b->desks); h++) {
+		struct pool_host *host = broker_desks_host_at(b->desks, h);
 
 		fputs("vdi_host_up{uri=\"", f);
 		label(f, pool_host_uri(host));
@@ -78,8 +78,8 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 	}
 	fprintf(f, "# HELP vdi_events_waiting libvirt events kept while the database refuses their writes.\n"
 		   "# TYPE vdi_events_waiting gauge\nvdi_events_waiting %zu\n",
-		broker_desks_events_waiting(b));
-	broker_template_cache_stats(broker_desks_templates(b), &tc);
+		broker_desks_events_waiting(b->desks));
+	broker_template_cache_stats(broker_desks_templates(b->desks), &tc);
 	fprintf(f, "# HELP vdi_template_cache_hits_total Clones and resets whose vmpool template was made already.\n"
 		   "# TYPE vdi_template_cache_hits_total counter\nvdi_template_cache_hits_total %llu\n"
 		   "# HELP vdi_template_cache_misses_total Clones and resets that made their vmpool template.\n"

@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "cleanup.h"
 #include "clock.h"
+#include "assign.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
@@ -58,82 +59,54 @@ void broker_api_pools(struct broker_req *req, void *userdata)
 	broker_req_reply_json(req, 200, json_pack("{s:o}", "pools", list), NULL);
 }
 
+/* The HTTP status of an assignment's failure. */
+static int assign_status(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return 404;
+	case -EACCES:
+		return 403;
+	case -ENOSPC:
+	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
+	case -EBUSY:
+		return 503;
+	case -EDQUOT:
+		return 409;
+	default:
+		return 500;
+	}
+}
+
 void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	const char *pool = broker_req_param(req, 0), *text;
-	_cleanup_json_ json_t *rows = NULL, *after = NULL;
-	struct broker_assignment a;
+	struct broker_assign_request rq = { .pool = pool };
+	struct broker_assign_result a;
 	struct broker_session s;
 	double t0 = broker_monotonic();
-	const char *new_host;
-	bool want_new = false;
 	char err[512];
 	size_t len;
-	int r, running;
+	int r;
 
 	if (broker_require_user(b, req, true, &s) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_assign(text, len, &want_new, err, sizeof(err)) < 0) {
+	if (broker_parse_assign(text, len, &rq.want_new, err, sizeof(err)) < 0) {
 		broker_req_reply_error(req, 400, "%s", err);
 		goto out;
 	}
-	if (broker_store_query(b->store, &rows,
-			       "SELECT p.groups, t.name AS template FROM pools p JOIN templates t ON t.id = p.template_id"
-			       " WHERE p.name = ?1 AND p.draining = 0",
-			       "s", pool) <= 0) {
-		broker_req_reply_error(req, 404, "no such pool");
+	rq.user = s.user;
+	rq.groups = s.groups;
+	r = broker_desks_assign(b->desks, &rq, &a, err, sizeof(err));
+	if (r < 0) {
+		broker_req_reply_error(req, assign_status(r), "%s", err);
 		goto out;
 	}
-	if (!broker_entitled(json_string_value(json_object_get(json_array_get(rows, 0), "groups")), s.groups)) {
-		broker_req_reply_error(req, 403, "you are not entitled to pool \"%s\"", pool);
-		goto out;
-	}
-
-	/* Where a new desktop would go, should the user need one. */
-	new_host = broker_desks_place(b, json_string_value(json_object_get(json_array_get(rows, 0), "template")));
-	r = broker_store_assign(b->store, pool, s.user, want_new, new_host, broker_now(), &a, err, sizeof(err));
-	switch (r) {
-	case 0:
-		break;
-	case -ENOENT:
-		broker_req_reply_error(req, 404, "no such pool");
-		goto out;
-	case -ENOSPC:
-	case -EHOSTUNREACH:
-	case -EHOSTDOWN:
-		broker_req_reply_error(req, 503, "%s", err);
-		goto out;
-	case -EDQUOT:
-		broker_req_reply_error(req, 409, "%s", err);
-		goto out;
-	case -EBUSY:
-		broker_req_reply_error(req, 503, "the broker is busy; try again");
-		goto out;
-	default:
-		broker_req_reply_error(req, 500, "cannot assign a desktop");
-		goto out;
-	}
-	if (a.action != BROKER_ASSIGN_EXISTING) {
-		char object[32];
-
-		snprintf(object, sizeof(object), "desktop:%lld", (long long)a.desktop_id);
-		(void)broker_store_audit(b->store, vdi_clock_wall(), s.user, "assign", object, pool);
-	}
-	running = broker_desks_assigned(b, a.desktop_id, a.action, a.state);
-	if (running < 0) {
-		broker_req_reply_error(req, 500, "cannot start desktop %lld", (long long)a.desktop_id);
-		goto out;
-	}
-	if (broker_store_query(b->store, &after, "SELECT state FROM desktops WHERE id = ?1", "i", a.desktop_id) <= 0) {
-		broker_req_reply_error(req, 500, "desktop %lld vanished", (long long)a.desktop_id);
-		goto out;
-	}
-	broker_req_reply_json(req, running ? 200 : 202,
-			      json_pack("{s:I, s:O, s:s}", "id", (json_int_t)a.desktop_id, "state",
-					json_object_get(json_array_get(after, 0), "state"), "pool", pool),
-			      NULL);
+	broker_req_reply_json(req, a.running ? 200 : 202,
+			      json_pack("{s:I, s:s, s:s}", "id", (json_int_t)a.id, "state", a.state, "pool", pool), NULL);
 	broker_histogram_observe(&b->metrics.assignment, broker_monotonic() - t0);
 out:
 	broker_session_finish(&s);
