@@ -60,7 +60,7 @@ struct host_listing {
 	size_t n_domains;
 	char **overlays;
 	int result;
-	struct pool_error err;
+	struct vdi_error err;
 };
 
 struct desk_job {
@@ -81,7 +81,7 @@ struct desk_job {
 	int start_result;
 	enum pool_desktop_state state;
 	enum pool_pause_reason pause_reason; /* OP_RESUME: why it is paused (still) */
-	struct pool_error err;
+	struct vdi_error err;
 	/* OP_RECONCILE: one listing per host */
 	struct host_listing *listings;
 	size_t n_listings;
@@ -116,7 +116,7 @@ struct host_look {
 	char **tpl_names, **tpl_disks; /* NULL-terminated, the same length */
 	struct {
 		int result;
-		struct pool_error err;
+		struct vdi_error err;
 		uint64_t free_memory;
 		bool *has; /* per template */
 	} *hosts;
@@ -1863,7 +1863,7 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 			/* One host away must not keep the others from serving. */
 			.connect_later = n > 1,
 		};
-		struct pool_error perr = { 0 };
+		struct vdi_error perr = { 0 };
 		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
 
 		if (r < 0) {

@@ -887,7 +887,7 @@ static void make_desktop(struct fixture *f, const char *pool, int64_t id)
 		.uri = URI, .storage_pool = f->storage_pool, .storage_path = f->images, .runtime_dir = run,
 	};
 	struct pool_template_options to = { .name = "golden", .disk_path = disk, .xml = xml };
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_host *host = NULL;
 	struct pool_template *t = NULL;
 

@@ -70,7 +70,7 @@ struct template_job {
 	int64_t memory, vcpus;
 	struct pool_template *t;
 	int result;
-	struct pool_error err;
+	struct vdi_error err;
 };
 
 static void template_job_free(struct template_job *j)
