@@ -90,7 +90,7 @@ static void on_tick(void *userdata)
 	broker_desks_tick(userdata);
 }
 
-int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
+int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *err)
 {
 	struct broker *b = vdi_new0(struct broker);
 	struct broker_http_options ho;
@@ -104,16 +104,16 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	memset(cfg, 0, sizeof(*cfg));
 	(void)broker_now(); /* the steady clock starts from the wall clock now */
 
-	r = broker_store_open(b->cfg.database.path, &b->store, err, errlen);
+	r = broker_store_open(b->cfg.database.path, &b->store, err);
 	if (r < 0)
 		goto fail;
-	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err, errlen);
+	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err);
 	if (r < 0)
 		goto fail;
 	r = broker_throttle_new((unsigned)b->cfg.broker.login_max_failures, (unsigned)b->cfg.broker.login_lockout,
 				THROTTLE_ENTRIES, &b->throttle);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot set up login throttling");
+		vdi_error_set(err, r, "cannot set up login throttling");
 		goto fail;
 	}
 	ho = (struct broker_http_options){
@@ -131,10 +131,10 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.worker_threads = 8,
 		.max_pending_jobs = 512,
 	};
-	r = broker_http_new(&ho, &b->http, err, errlen);
+	r = broker_http_new(&ho, &b->http, err);
 	if (r < 0)
 		goto fail;
-	r = broker_desks_new(b, &b->desks, err, errlen);
+	r = broker_desks_new(b, &b->desks, err);
 	if (r < 0)
 		goto fail;
 	/* What a crash or a restarted libvirtd left: repaired before anything else runs. */

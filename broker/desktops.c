@@ -1834,7 +1834,7 @@ int broker_desks_drain_host(struct broker *b, const char *uri, bool drain, const
 	return r < 0 ? r : (int)jint(json_array_get(rows, 0), "n");
 }
 
-int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen)
+int broker_desks_new(struct broker *b, struct broker_desks **ret, struct vdi_error *err)
 {
 	struct broker_desks *d = vdi_new0(struct broker_desks);
 	_cleanup_json_ json_t *row = NULL;
@@ -1867,7 +1867,7 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
 
 		if (r < 0) {
-			snprintf(err, errlen, "libvirt host %s: %s", o.uri, perr.message);
+			vdi_error_set(err, 0, "libvirt host %s: %s", o.uri, perr.message);
 			broker_desks_free(d);
 			return r;
 		}
@@ -1882,7 +1882,7 @@ int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, siz
 		    broker_store_exec(b->store, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", o.uri,
 				      (int64_t)pool_host_is_alive(d->hosts[i].host)) < 0 ||
 		    broker_store_query(b->store, &row, "SELECT draining FROM hosts WHERE uri = ?1", "s", o.uri) < 0) {
-			snprintf(err, errlen, "cannot record libvirt host %s in the database", o.uri);
+			vdi_error_set(err, 0, "cannot record libvirt host %s in the database", o.uri);
 			broker_desks_free(d);
 			return -EIO;
 		}

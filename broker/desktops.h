@@ -20,13 +20,15 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 struct broker;
 struct broker_desks;
 struct broker_template_cache;
 struct pool_host;
 
 /* Connects to every configured host. */
-int broker_desks_new(struct broker *b, struct broker_desks **ret, char *err, size_t errlen);
+int broker_desks_new(struct broker *b, struct broker_desks **ret, struct vdi_error *err);
 struct broker_desks *broker_desks_free(struct broker_desks *d);
 
 /* Stops libvirt's events (before the loop goes away); accepts NULL. */

@@ -218,7 +218,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errlen)
+int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 {
 	/* A WebSocket quiet for 30 s is pinged; one that does not answer within 60 s more is closed. */
 	static const lws_retry_bo_t keepalive = { .secs_since_valid_ping = 30, .secs_since_valid_hangup = 90 };
@@ -227,7 +227,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	struct gw *gw;
 	int r;
 
-	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err, errlen);
+	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err);
 	if (r < 0)
 		return r;
 
@@ -236,7 +236,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 		return -ENOMEM;
 	gw->cfg = cfg;
 	gw->where = where;
-	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err, errlen);
+	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err);
 	if (r < 0) {
 		free(gw);
 		return r;
@@ -267,13 +267,13 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	info.listen_accept_protocol = "vdi-connect";
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
-		snprintf(err, errlen, "cannot start the event loop");
+		vdi_error_set(err, -EIO, "cannot start the event loop");
 		gw_free(gw);
 		return -EIO;
 	}
 	gw->vhost = lws_create_vhost(gw->ctx, &info);
 	if (!gw->vhost) {
-		snprintf(err, errlen, "cannot listen on %s", cfg->gateway.listen);
+		vdi_error_set(err, -EADDRINUSE, "cannot listen on %s", cfg->gateway.listen);
 		gw_free(gw);
 		return -EADDRINUSE;
 	}

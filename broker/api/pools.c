@@ -91,15 +91,15 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	double t0 = broker_monotonic();
 	const char *new_host;
 	bool want_new = false;
-	char err[512];
+	struct vdi_error err = { 0 };
 	size_t len;
 	int r, running;
 
 	if (broker_require_user(b, req, true, &s) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_assign(text, len, &want_new, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_assign(text, len, &want_new, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		goto out;
 	}
 	if (broker_store_query(b->store, &rows,
@@ -116,7 +116,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 
 	/* Where a new desktop would go, should the user need one. */
 	new_host = broker_desks_place(b, json_string_value(json_object_get(json_array_get(rows, 0), "template")));
-	r = broker_store_assign(b->store, pool, s.user, want_new, new_host, broker_now(), &a, err, sizeof(err));
+	r = broker_store_assign(b->store, pool, s.user, want_new, new_host, broker_now(), &a, &err);
 	switch (r) {
 	case 0:
 		break;
@@ -126,10 +126,10 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	case -ENOSPC:
 	case -EHOSTUNREACH:
 	case -EHOSTDOWN:
-		broker_req_reply_error(req, 503, "%s", err);
+		broker_req_reply_error(req, 503, "%s", err.message);
 		goto out;
 	case -EDQUOT:
-		broker_req_reply_error(req, 409, "%s", err);
+		broker_req_reply_error(req, 409, "%s", err.message);
 		goto out;
 	case -EBUSY:
 		broker_req_reply_error(req, 503, "the broker is busy; try again");
