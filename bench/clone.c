@@ -96,7 +96,7 @@ static int make_template(const char *path, const char *size, unsigned data_mib)
 static int time_clones(struct pool_host *host, const struct pool_template *t, const char *pool, int count,
 		       double *create_ms, double *delete_ms)
 {
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	int made = 0, r = 0;
 
 	for (int i = 0; i < count && !interrupted; i++) {
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	char dir[512], images[600], run_dir[600], small[600], big[600], spool[64], cmd[1200];
 	struct pool_host *host = NULL;
 	struct pool_template *ts = NULL, *tb = NULL;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	double *cs, *cb, *ds, *db, vc[64];
 	struct stats s_small, s_big, s_dsmall, s_dbig, s_vc;
 	int c, ns = 0, nb = 0, nvc = 0, status = 1;

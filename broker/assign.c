@@ -28,19 +28,19 @@ static int pool_groups(struct broker_desks *d, const char *pool, json_t **ret)
 }
 
 /* The store's words are for users where they say why there is no desktop; else these. */
-static int assign_failed(int r, char *err, size_t errlen)
+static int assign_failed(int r, struct vdi_error *err)
 {
 	if (r == -ENOENT)
-		snprintf(err, errlen, "no such pool");
-	else if (r == -EBUSY)
-		snprintf(err, errlen, "the broker is busy; try again");
-	else if (r != -ENOSPC && r != -EHOSTUNREACH && r != -EHOSTDOWN && r != -EDQUOT)
-		snprintf(err, errlen, "cannot assign a desktop");
+		return vdi_error_set(err, r, "no such pool");
+	if (r == -EBUSY)
+		return vdi_error_set(err, r, "the broker is busy; try again");
+	if (r != -ENOSPC && r != -EHOSTUNREACH && r != -EHOSTDOWN && r != -EDQUOT)
+		return vdi_error_set(err, r, "cannot assign a desktop");
 	return r;
 }
 
 int broker_desks_assign(struct broker_desks *d, const struct broker_assign_request *rq, struct broker_assign_result *ret,
-			char *err, size_t errlen)
+			struct vdi_error *err)
 {
 	_cleanup_json_ json_t *rows = NULL, *after = NULL;
 	struct broker_place where = { place, d };
@@ -48,17 +48,13 @@ int broker_desks_assign(struct broker_desks *d, const struct broker_assign_reque
 	int r;
 
 	r = pool_groups(d, rq->pool, &rows);
-	if (r < 0) {
-		snprintf(err, errlen, r == -ENOENT ? "no such pool" : "cannot read the pool");
-		return r;
-	}
-	if (!broker_entitled(broker_jstr(json_array_get(rows, 0), "groups"), rq->groups)) {
-		snprintf(err, errlen, "you are not entitled to pool \"%s\"", rq->pool);
-		return -EACCES;
-	}
-	r = broker_store_assign_placed(d->store, rq->pool, rq->user, rq->want_new, &where, broker_now(), &a, err, errlen);
 	if (r < 0)
-		return assign_failed(r, err, errlen);
+		return vdi_error_set(err, r, r == -ENOENT ? "no such pool" : "cannot read the pool");
+	if (!broker_entitled(broker_jstr(json_array_get(rows, 0), "groups"), rq->groups))
+		return vdi_error_set(err, -EACCES, "you are not entitled to pool \"%s\"", rq->pool);
+	r = broker_store_assign_placed(d->store, rq->pool, rq->user, rq->want_new, &where, broker_now(), &a, err);
+	if (r < 0)
+		return assign_failed(r, err);
 	if (a.action != BROKER_ASSIGN_EXISTING) {
 		char object[32];
 
@@ -66,16 +62,12 @@ int broker_desks_assign(struct broker_desks *d, const struct broker_assign_reque
 		(void)broker_store_audit(d->store, vdi_clock_wall(), rq->user, "assign", object, rq->pool);
 	}
 	r = broker_desks_assigned(d, a.desktop_id, a.action, a.state);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot start desktop %lld", (long long)a.desktop_id);
-		return -EIO;
-	}
+	if (r < 0)
+		return vdi_error_set(err, -EIO, "cannot start desktop %lld", (long long)a.desktop_id);
 	ret->id = a.desktop_id;
 	ret->running = r > 0;
-	if (broker_store_query(d->store, &after, "SELECT state FROM desktops WHERE id = ?1", "i", a.desktop_id) <= 0) {
-		snprintf(err, errlen, "desktop %lld vanished", (long long)a.desktop_id);
-		return -EIO;
-	}
+	if (broker_store_query(d->store, &after, "SELECT state FROM desktops WHERE id = ?1", "i", a.desktop_id) <= 0)
+		return vdi_error_set(err, -EIO, "desktop %lld vanished", (long long)a.desktop_id);
 	snprintf(ret->state, sizeof(ret->state), "%s", broker_jstr(json_array_get(after, 0), "state"));
 	return 0;
 }

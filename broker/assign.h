@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 struct broker_desks;
 
 struct broker_assign_request {
@@ -33,4 +35,4 @@ struct broker_assign_result {
  * database stayed locked), or another -errno.
  */
 int broker_desks_assign(struct broker_desks *d, const struct broker_assign_request *rq, struct broker_assign_result *ret,
-			char *err, size_t errlen);
+			struct vdi_error *err);

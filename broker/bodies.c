@@ -10,22 +10,22 @@
 #include "json.h"
 
 /* The body as an object with only the allowed members. */
-static int object(const char *text, size_t len, const char *const *allowed, json_t **ret, char *err, size_t errlen)
+static int object(const char *text, size_t len, const char *const *allowed, json_t **ret, struct vdi_error *err)
 {
-	int r = vdi_json_parse(text, len, true, ret, err, errlen);
+	int r = vdi_json_parse(text, len, true, ret, err);
 
-	return r < 0 ? r : vdi_json_check_members(*ret, allowed, err, errlen);
+	return r < 0 ? r : vdi_json_check_members(*ret, allowed, err);
 }
 
-int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, char *err, size_t errlen)
+int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "username", "password", NULL };
 	int r;
 
 	*ret = (struct broker_login_body){ 0 };
-	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "username", true, &ret->username, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "password", true, &ret->password, err, errlen)) < 0)
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "username", true, &ret->username, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "password", true, &ret->password, err)) < 0)
 		return r;
 	return 0;
 }
@@ -36,7 +36,7 @@ void broker_login_body_finish(struct broker_login_body *b)
 	*b = (struct broker_login_body){ 0 };
 }
 
-int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, size_t errlen)
+int broker_parse_assign(const char *text, size_t len, bool *ret_new, struct vdi_error *err)
 {
 	static const char *const members[] = { "new", NULL };
 	json_t *body = NULL;
@@ -45,21 +45,21 @@ int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, 
 	*ret_new = false;
 	if (len == 0)
 		return 0;
-	if ((r = object(text, len, members, &body, err, errlen)) >= 0)
-		r = vdi_json_get_bool(body, "new", false, ret_new, err, errlen);
+	if ((r = object(text, len, members, &body, err)) >= 0)
+		r = vdi_json_get_bool(body, "new", false, ret_new, err);
 	json_decref(body);
 	return r;
 }
 
-int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, char *err, size_t errlen)
+int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "host", NULL };
 	int r;
 
 	*ret_json = NULL;
 	*ret = NULL;
-	if ((r = object(text, len, members, ret_json, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(*ret_json, "host", true, ret, err, errlen)) < 0) {
+	if ((r = object(text, len, members, ret_json, err)) < 0 ||
+	    (r = vdi_json_get_string(*ret_json, "host", true, ret, err)) < 0) {
 		json_decref(*ret_json);
 		*ret_json = NULL;
 		*ret = NULL;
@@ -68,23 +68,21 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
 	return 0;
 }
 
-int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, char *err, size_t errlen)
+int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };
 	int r;
 
 	*ret = (struct broker_template_body){ 0 };
-	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "xml", false, &ret->xml, err, errlen)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err, errlen)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err, errlen)) < 0)
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "xml", false, &ret->xml, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0)
 		return r;
-	if (ret->disk[0] != '/') {
-		snprintf(err, errlen, "\"disk\" must be an absolute path on the host");
-		return -EINVAL;
-	}
+	if (ret->disk[0] != '/')
+		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
 	return 0;
 }
 
@@ -95,24 +93,20 @@ void broker_template_body_finish(struct broker_template_body *b)
 }
 
 /* "groups": a list of group names, joined with commas. */
-static int groups_string(json_t *groups, char **ret, char *err, size_t errlen)
+static int groups_string(json_t *groups, char **ret, struct vdi_error *err)
 {
 	size_t i, len = 1;
 	json_t *g;
 	char *s;
 
-	if (!json_is_array(groups)) {
-		snprintf(err, errlen, "\"groups\" must be a list of group names");
-		return -EINVAL;
-	}
+	if (!json_is_array(groups))
+		return vdi_error_set(err, -EINVAL, "\"groups\" must be a list of group names");
 	json_array_foreach(groups, i, g) {
 		const char *v = json_string_value(g);
 
-		if (!v || !*v || strlen(v) > 64 || strpbrk(v, ", \t\r\n")) {
-			snprintf(err, errlen,
-				 "\"groups\" must be a list of group names (1-64 characters, no commas or spaces)");
-			return -EINVAL;
-		}
+		if (!v || !*v || strlen(v) > 64 || strpbrk(v, ", \t\r\n"))
+			return vdi_error_set(err, -EINVAL,
+					     "\"groups\" must be a list of group names (1-64 characters, no commas or spaces)");
 		len += strlen(v) + 1;
 	}
 	s = calloc(1, len);
@@ -128,26 +122,24 @@ static int groups_string(json_t *groups, char **ret, char *err, size_t errlen)
 }
 
 /* The members a pool's creation and update share. */
-static int pool_settings(struct broker_pool_body *ret, bool size_required, char *err, size_t errlen)
+static int pool_settings(struct broker_pool_body *ret, bool size_required, struct vdi_error *err)
 {
 	json_t *groups = json_object_get(ret->json, "groups");
 	int r;
 
-	if ((r = vdi_json_get_int(ret->json, "size", size_required, 0, 10000, &ret->size, err, errlen)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "prestart", false, 0, 10000, &ret->prestart, err, errlen)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err, errlen)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err, errlen)) < 0 ||
-	    (groups && (r = groups_string(groups, &ret->groups, err, errlen)) < 0))
+	if ((r = vdi_json_get_int(ret->json, "size", size_required, 0, 10000, &ret->size, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "prestart", false, 0, 10000, &ret->prestart, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err)) < 0 ||
+	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0))
 		return r;
-	if (ret->prestart > ret->size) {
-		snprintf(err, errlen, "\"prestart\" (%lld) must not exceed \"size\" (%lld)", (long long)ret->prestart,
-			 (long long)ret->size);
-		return -EINVAL;
-	}
+	if (ret->prestart > ret->size)
+		return vdi_error_set(err, -EINVAL, "\"prestart\" (%lld) must not exceed \"size\" (%lld)",
+				     (long long)ret->prestart, (long long)ret->size);
 	return 0;
 }
 
-int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen)
+int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
 					       "max_per_user", "idle_timeout", "groups", NULL };
@@ -155,20 +147,18 @@ int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_bo
 	int r;
 
 	*ret = (struct broker_pool_body){ .max_per_user = 1 };
-	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "template", true, &ret->template_name, err, errlen)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "type", false, &type, err, errlen)) < 0)
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "template", true, &ret->template_name, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "type", false, &type, err)) < 0)
 		return r;
-	if (!streq(type, "pooled") && !streq(type, "persistent")) {
-		snprintf(err, errlen, "\"type\" must be \"pooled\" or \"persistent\"");
-		return -EINVAL;
-	}
+	if (!streq(type, "pooled") && !streq(type, "persistent"))
+		return vdi_error_set(err, -EINVAL, "\"type\" must be \"pooled\" or \"persistent\"");
 	ret->persistent = streq(type, "persistent");
-	return pool_settings(ret, true, err, errlen);
+	return pool_settings(ret, true, err);
 }
 
-int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen)
+int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups", NULL };
 	int r;
@@ -176,9 +166,9 @@ int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_bo
 	ret->json = NULL;
 	ret->groups = NULL;
 	ret->name = ret->template_name = NULL;
-	if ((r = object(text, len, members, &ret->json, err, errlen)) < 0)
+	if ((r = object(text, len, members, &ret->json, err)) < 0)
 		return r;
-	return pool_settings(ret, false, err, errlen);
+	return pool_settings(ret, false, err);
 }
 
 void broker_pool_body_finish(struct broker_pool_body *b)

@@ -16,19 +16,21 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 /* POST /login */
 struct broker_login_body {
 	json_t *json;
 	const char *username, *password;
 };
-int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, char *err, size_t errlen);
+int broker_parse_login(const char *text, size_t len, struct broker_login_body *ret, struct vdi_error *err);
 void broker_login_body_finish(struct broker_login_body *b);
 
 /* POST /pools/{pool}/desktop: an empty body, or {"new": bool}. */
-int broker_parse_assign(const char *text, size_t len, bool *ret_new, char *err, size_t errlen);
+int broker_parse_assign(const char *text, size_t len, bool *ret_new, struct vdi_error *err);
 
 /* POST /admin/hosts/drain and /admin/hosts/resume: {"host": URI}; *ret is borrowed from *ret_json. */
-int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, char *err, size_t errlen);
+int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, struct vdi_error *err);
 
 /* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given. */
 struct broker_template_body {
@@ -36,8 +38,7 @@ struct broker_template_body {
 	const char *name, *disk, *xml;
 	int64_t memory_mib, vcpus;
 };
-int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, char *err,
-			  size_t errlen);
+int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
 void broker_template_body_finish(struct broker_template_body *b);
 
 /*
@@ -54,6 +55,6 @@ struct broker_pool_body {
 	int64_t size, prestart, max_per_user, idle_timeout;
 	char *groups;
 };
-int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen);
-int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, char *err, size_t errlen);
+int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
+int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 void broker_pool_body_finish(struct broker_pool_body *b);

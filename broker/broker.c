@@ -99,7 +99,7 @@ static void on_job_done(void *userdata)
 	broker_http_notify(b->http);
 }
 
-int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen)
+int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *err)
 {
 	struct broker *b = vdi_new0(struct broker);
 	struct broker_http_options ho;
@@ -114,22 +114,22 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 	memset(cfg, 0, sizeof(*cfg));
 	(void)broker_now(); /* the steady clock starts from the wall clock now */
 
-	r = broker_store_open(b->cfg.database.path, &b->store, err, errlen);
+	r = broker_store_open(b->cfg.database.path, &b->store, err);
 	if (r < 0)
 		goto fail;
-	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err, errlen);
+	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err);
 	if (r < 0)
 		goto fail;
 	r = broker_throttle_new((unsigned)b->cfg.broker.login_max_failures, (unsigned)b->cfg.broker.login_lockout,
 				THROTTLE_ENTRIES, &b->throttle);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot set up login throttling");
+		vdi_error_set(err, r, "cannot set up login throttling");
 		goto fail;
 	}
 	/* No job is submitted before b->http exists. */
 	r = vdi_workers_new(8, 512, on_job_done, b, &b->workers);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot start worker threads");
+		vdi_error_set(err, r, "cannot start worker threads");
 		goto fail;
 	}
 	ho = (struct broker_http_options){
@@ -145,7 +145,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.userdata = b,
 		.workers = b->workers,
 	};
-	r = broker_http_new(&ho, &b->http, err, errlen);
+	r = broker_http_new(&ho, &b->http, err);
 	if (r < 0)
 		goto fail;
 	desks_opts = (struct broker_desks_options){
@@ -155,7 +155,7 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t er
 		.wake = wake_loop,
 		.wake_data = b->http,
 	};
-	r = broker_desks_new(&desks_opts, &b->desks, err, errlen);
+	r = broker_desks_new(&desks_opts, &b->desks, err);
 	if (r < 0)
 		goto fail;
 	/* What a crash or a restarted libvirtd left: repaired before anything else runs. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "error.h"
 #include "metrics.h"
 #include "now.h"
 #include "token.h"
@@ -31,7 +32,7 @@ struct broker {
 };
 
 /* Starts a broker from cfg (taken, even on failure). */
-int broker_new(struct vdi_config *cfg, struct broker **ret, char *err, size_t errlen);
+int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *err);
 struct broker *broker_free(struct broker *b);
 int broker_run(struct broker *b);
 void broker_stop(struct broker *b);

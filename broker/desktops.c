@@ -38,7 +38,7 @@ static void job_finished(struct broker_desks *d, struct broker_job *j)
 	broker_spares_keep(d);
 }
 
-int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, char *err, size_t errlen)
+int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, struct vdi_error *err)
 {
 	struct broker_desks *d = vdi_new0(struct broker_desks);
 	int r;
@@ -59,7 +59,7 @@ int broker_desks_new(const struct broker_desks_options *o, struct broker_desks *
 		broker_desks_free(d);
 		return r;
 	}
-	r = broker_hosts_new(d, err, errlen);
+	r = broker_hosts_new(d, err);
 	if (r < 0) {
 		broker_desks_free(d);
 		return r;

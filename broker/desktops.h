@@ -20,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 struct broker_desks;
 struct broker_store;
 struct broker_template_cache;
@@ -37,7 +39,7 @@ struct broker_desks_options {
 };
 
 /* Connects to every configured host (module map: desktops-private.h). */
-int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, char *err, size_t errlen);
+int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, struct vdi_error *err);
 struct broker_desks *broker_desks_free(struct broker_desks *d);
 
 /* Stops libvirt's events (before the loop goes away); accepts NULL. */

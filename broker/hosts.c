@@ -23,7 +23,7 @@ struct host_look {
 	char **tpl_names, **tpl_disks; /* NULL-terminated, the same length */
 	struct {
 		int result;
-		struct pool_error err;
+		struct vdi_error err;
 		uint64_t free_memory;
 		bool *has; /* per template */
 	} *hosts;
@@ -300,7 +300,7 @@ static int host_record(struct broker_desks *d, size_t i)
 	return 0;
 }
 
-int broker_hosts_new(struct broker_desks *d, char *err, size_t errlen)
+int broker_hosts_new(struct broker_desks *d, struct vdi_error *err)
 {
 	const struct vdi_config *cfg = d->cfg;
 	size_t n = 0;
@@ -320,23 +320,19 @@ int broker_hosts_new(struct broker_desks *d, char *err, size_t errlen)
 			/* One host away must not keep the others from serving. */
 			.connect_later = n > 1,
 		};
-		struct pool_error perr = { 0 };
+		struct vdi_error perr = { 0 };
 		int r = pool_host_new(&o, &d->hosts[i].host, &perr);
 
-		if (r < 0) {
-			snprintf(err, errlen, "libvirt host %s: %s", o.uri, perr.message);
-			return r;
-		}
+		if (r < 0)
+			return vdi_error_set(err, r, "libvirt host %s: %s", o.uri, perr.message);
 		d->hosts[i].owner = d;
 		d->hosts[i].index = i;
 		d->n_hosts++;
 		if (!pool_host_is_alive(d->hosts[i].host))
 			vdi_warn("libvirt host %s does not answer: its desktops are unavailable until it does: %s", o.uri,
 				 perr.message[0] ? perr.message : "not connected");
-		if (host_record(d, i) < 0) {
-			snprintf(err, errlen, "cannot record libvirt host %s in the database", o.uri);
-			return -EIO;
-		}
+		if (host_record(d, i) < 0)
+			return vdi_error_set(err, -EIO, "cannot record libvirt host %s in the database", o.uri);
 	}
 	return 0;
 }

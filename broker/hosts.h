@@ -12,13 +12,15 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 struct broker_desks;
 struct broker_host_slot;
-struct pool_error;
+struct vdi_error;
 struct pool_host;
 
 /* Connects to every configured host and records them in the store (table hosts). */
-int broker_hosts_new(struct broker_desks *d, char *err, size_t errlen);
+int broker_hosts_new(struct broker_desks *d, struct vdi_error *err);
 void broker_hosts_free(struct broker_desks *d);
 
 /*

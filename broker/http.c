@@ -586,22 +586,19 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 
 /* The admin socket: a fresh unix socket at path, mode 0660. */
 static int listen_admin(struct broker_http *h, const char *path, const struct lws_context_creation_info *base,
-			char *err, size_t errlen)
+			struct vdi_error *err)
 {
 	struct lws_context_creation_info info = *base;
 	struct sockaddr_un sun;
 	struct stat st;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "admin_socket \"%s\" is longer than a unix socket path may be", path);
-		return -ENAMETOOLONG;
-	}
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return vdi_error_set(err, -ENAMETOOLONG, "admin_socket \"%s\" is longer than a unix socket path may be",
+				     path);
 	/* A socket left by an earlier run goes; any other kind of file stays and is an error. */
 	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "admin_socket %s exists and is not a socket", path);
-			return -EEXIST;
-		}
+		if (!S_ISSOCK(st.st_mode))
+			return vdi_error_set(err, -EEXIST, "admin_socket %s exists and is not a socket", path);
 		(void)unlink(path);
 	}
 	h->admin_socket = strdup(path);
@@ -615,15 +612,12 @@ static int listen_admin(struct broker_http *h, const char *path, const struct lw
 	info.port = 0;
 	info.vhost_name = "admin";
 	h->admin_vhost = lws_create_vhost(h->ctx, &info);
-	if (!h->admin_vhost) {
-		snprintf(err, errlen, "cannot listen on the admin socket %s", path);
-		return -EADDRINUSE;
-	}
+	if (!h->admin_vhost)
+		return vdi_error_set(err, -EADDRINUSE, "cannot listen on the admin socket %s", path);
 	if (chmod(path, 0660) < 0) {
 		int r = -errno;
 
-		snprintf(err, errlen, "cannot set the mode of the admin socket %s: %s", path, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "cannot set the mode of the admin socket %s: %s", path, strerror(-r));
 	}
 	return 0;
 }
@@ -634,14 +628,14 @@ static void log_emit(int level, const char *line)
 	fprintf(stderr, "<4>[lws] %s", line);
 }
 
-int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, char *err, size_t errlen)
+int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, struct vdi_error *err)
 {
 	struct lws_context_creation_info info;
 	struct vdi_listen where;
 	struct broker_http *h;
 	int r;
 
-	r = vdi_listen_resolve(opts->listen ? opts->listen : "", &where, err, errlen);
+	r = vdi_listen_resolve(opts->listen ? opts->listen : "", &where, err);
 	if (r < 0)
 		return r;
 
@@ -676,17 +670,16 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	if (!h->ctx) {
 		broker_static_finish(&h->files);
 		free(h);
-		snprintf(err, errlen, "cannot start the HTTP server");
-		return -EIO;
+		return vdi_error_set(err, -EIO, "cannot start the HTTP server");
 	}
 	h->vhost = lws_create_vhost(h->ctx, &info);
 	if (!h->vhost) {
-		snprintf(err, errlen, "cannot listen on %s", opts->listen);
+		vdi_error_set(err, -EADDRINUSE, "cannot listen on %s", opts->listen);
 		broker_http_free(h);
 		return -EADDRINUSE;
 	}
 	if (opts->admin_socket && *opts->admin_socket) {
-		r = listen_admin(h, opts->admin_socket, &info, err, errlen);
+		r = listen_admin(h, opts->admin_socket, &info, err);
 		if (r < 0) {
 			broker_http_free(h);
 			return r;

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 struct broker_http;
 struct broker_req;
 struct vdi_workers;
@@ -49,7 +51,7 @@ struct broker_http_options {
 	struct vdi_workers *workers;
 };
 
-int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, char *err, size_t errlen);
+int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, struct vdi_error *err);
 struct broker_http *broker_http_free(struct broker_http *h);
 
 /* The port actually listened on (useful with port 0). */

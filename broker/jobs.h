@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "error.h"
 #include "vmpool.h"
 
 struct broker_desks;
@@ -36,7 +37,7 @@ struct broker_host_listing {
 	size_t n_domains;
 	char **overlays;
 	int result;
-	struct pool_error err;
+	struct vdi_error err;
 };
 
 struct broker_job {
@@ -59,7 +60,7 @@ struct broker_job {
 	int start_result;
 	enum pool_desktop_state state;
 	enum pool_pause_reason pause_reason; /* BROKER_JOB_RESUME: why it is paused (still) */
-	struct pool_error err;
+	struct vdi_error err;
 	/* BROKER_JOB_RECONCILE: one listing per host */
 	struct broker_host_listing *listings;
 	size_t n_listings;

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
 	struct vdi_config cfg;
 	struct broker *b = NULL;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	int r;
 
 	r = vdi_daemon_config(argc, argv, "vdi-broker", "broker", &cfg);
@@ -30,9 +30,9 @@ int main(int argc, char **argv)
 		return -r;
 
 	signal(SIGPIPE, SIG_IGN);
-	r = broker_new(&cfg, &b, err, sizeof(err));
+	r = broker_new(&cfg, &b, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdi-broker: %s\n", err);
+		fprintf(stderr, "vdi-broker: %s\n", err.message);
 		vdi_config_finish(&cfg);
 		return 1;
 	}

@@ -83,7 +83,7 @@ void broker_login_finish(struct broker_login *login)
 }
 
 /* Fills login->groups and login->admin from the user's group list. */
-static int read_groups(struct broker_login *login, const char *admin_group, char *err, size_t errlen)
+static int read_groups(struct broker_login *login, const char *admin_group, struct vdi_error *err)
 {
 	struct passwd pw, *pwp = NULL;
 	_cleanup_free_ char *buf = NULL;
@@ -97,10 +97,8 @@ static int read_groups(struct broker_login *login, const char *admin_group, char
 	if (!buf)
 		return -ENOMEM;
 	r = getpwnam_r(login->user, &pw, buf, (size_t)bufsize, &pwp);
-	if (r != 0 || !pwp) {
-		snprintf(err, errlen, "user \"%s\" passed PAM but has no passwd entry", login->user);
-		return -ENOENT;
-	}
+	if (r != 0 || !pwp)
+		return vdi_error_set(err, -ENOENT, "user \"%s\" passed PAM but has no passwd entry", login->user);
 
 	for (;;) {
 		int want = n;
@@ -135,7 +133,7 @@ static int read_groups(struct broker_login *login, const char *admin_group, char
 }
 
 int broker_pam_login(const char *service, const char *user, const char *password, const char *admin_group,
-		     struct broker_login *ret, char *err, size_t errlen)
+		     struct broker_login *ret, struct vdi_error *err)
 {
 	struct conv_data data = { .user = user, .password = password };
 	struct pam_conv conv = { .conv = conversation, .appdata_ptr = &data };
@@ -146,27 +144,23 @@ int broker_pam_login(const char *service, const char *user, const char *password
 
 	if (!service || !user || !password || !*user || strlen(user) > LOGIN_FIELD_MAX ||
 	    strlen(password) > LOGIN_FIELD_MAX) {
-		snprintf(err, errlen, "invalid user name or password");
-		return -EACCES;
+		return vdi_error_set(err, -EACCES, "invalid user name or password");
 	}
 
 	rc = pam_start(service, user, &conv, &pamh);
-	if (rc != PAM_SUCCESS) {
-		snprintf(err, errlen, "PAM service \"%s\" cannot start: %s", service, pam_strerror(NULL, rc));
-		return -EIO;
-	}
+	if (rc != PAM_SUCCESS)
+		return vdi_error_set(err, -EIO, "PAM service \"%s\" cannot start: %s", service, pam_strerror(NULL, rc));
 
 	rc = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc != PAM_SUCCESS) {
 		/* Unknown user and wrong password look the same from outside. */
-		snprintf(err, errlen, "authentication of \"%s\" failed: %s", user, pam_strerror(pamh, rc));
 		r = rc == PAM_ABORT || rc == PAM_BUF_ERR || rc == PAM_SYSTEM_ERR ? -EIO : -EACCES;
+		vdi_error_set(err, r, "authentication of \"%s\" failed: %s", user, pam_strerror(pamh, rc));
 		goto out;
 	}
 	rc = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc != PAM_SUCCESS) {
-		snprintf(err, errlen, "account \"%s\" may not log in: %s", user, pam_strerror(pamh, rc));
-		r = -EPERM;
+		r = vdi_error_set(err, -EPERM, "account \"%s\" may not log in: %s", user, pam_strerror(pamh, rc));
 		goto out;
 	}
 
@@ -176,7 +170,7 @@ int broker_pam_login(const char *service, const char *user, const char *password
 		r = -ENOMEM;
 		goto out;
 	}
-	r = read_groups(&login, admin_group, err, errlen);
+	r = read_groups(&login, admin_group, err);
 	if (r < 0)
 		goto out;
 	*ret = login;

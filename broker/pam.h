@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error.h"
+
 struct broker_login {
 	char *user;     /* the name PAM settled on (PAM_USER) */
 	char **groups;  /* NULL-terminated group names, primary group first */
@@ -25,7 +27,7 @@ struct broker_login {
  * itself failed.  err gets a message fit for the log, without secrets.
  */
 int broker_pam_login(const char *service, const char *user, const char *password, const char *admin_group,
-		     struct broker_login *ret, char *err, size_t errlen);
+		     struct broker_login *ret, struct vdi_error *err);
 
 /* Frees what login holds; accepts a zeroed struct. */
 void broker_login_finish(struct broker_login *login);

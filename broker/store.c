@@ -131,18 +131,6 @@ static void finalizep(sqlite3_stmt **st)
 }
 #define _cleanup_stmt_ _cleanup_(finalizep)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int errno_from_sqlite(int rc)
 {
 	switch (rc & 0xff) {
@@ -170,24 +158,22 @@ static int errno_from_sqlite(int rc)
 	}
 }
 
-static int db_fail(struct broker_store *s, int rc, char *err, size_t errlen, const char *what)
+static int db_fail(struct broker_store *s, int rc, struct vdi_error *err, const char *what)
 {
-	set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
-	return errno_from_sqlite(rc);
+	return vdi_error_set(err, errno_from_sqlite(rc), "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* Like db_fail() for an -errno already mapped from SQLite's result. */
-static int db_fail_errno(struct broker_store *s, int r, char *err, size_t errlen, const char *what)
+static int db_fail_errno(struct broker_store *s, int r, struct vdi_error *err, const char *what)
 {
-	set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
-	return r;
+	return vdi_error_set(err, r, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int exec(struct broker_store *s, const char *sql, char *err, size_t errlen)
+static int exec(struct broker_store *s, const char *sql, struct vdi_error *err)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? 0 : db_fail(s, rc, err, errlen, "database");
+	return rc == SQLITE_OK ? 0 : db_fail(s, rc, err, "database");
 }
 
 static int prepare(struct broker_store *s, const char *sql, sqlite3_stmt **ret)
@@ -212,42 +198,41 @@ int broker_store_schema_version(struct broker_store *s)
 	return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
 }
 
-static int migrate(struct broker_store *s, char *err, size_t errlen)
+static int migrate(struct broker_store *s, struct vdi_error *err)
 {
 	int version, r;
 
 	/* Concurrent openers: the first to take the write lock migrates, the others see its result. */
-	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
+	r = exec(s, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
 	version = broker_store_schema_version(s);
 	if (version < 0) {
 		rollback(s);
-		set_err(err, errlen, "cannot read the schema version");
-		return version;
+		return vdi_error_set(err, version, "cannot read the schema version");
 	}
 	if (version > BROKER_STORE_SCHEMA_VERSION) {
 		rollback(s);
-		set_err(err, errlen, "the database has schema version %d; this vdi knows up to %d (a newer vdi wrote it)",
-			version, BROKER_STORE_SCHEMA_VERSION);
-		return -EPROTO;
+		return vdi_error_set(err, -EPROTO,
+				     "the database has schema version %d; this vdi knows up to %d (a newer vdi wrote it)",
+				     version, BROKER_STORE_SCHEMA_VERSION);
 	}
 	for (; version < BROKER_STORE_SCHEMA_VERSION; version++) {
 		char pragma[64];
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		r = exec(s, migrations[version], err, errlen);
+		r = exec(s, migrations[version], err);
 		if (r >= 0)
-			r = exec(s, pragma, err, errlen);
+			r = exec(s, pragma, err);
 		if (r < 0) {
 			rollback(s);
 			return r;
 		}
 	}
-	return exec(s, "COMMIT", err, errlen);
+	return exec(s, "COMMIT", err);
 }
 
-int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen)
+int broker_store_open(const char *path, struct broker_store **ret, struct vdi_error *err)
 {
 	struct broker_store *s;
 	int rc, r;
@@ -257,21 +242,22 @@ int broker_store_open(const char *path, struct broker_store **ret, char *err, si
 		return -ENOMEM;
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		vdi_error_set(err, 0, "cannot open database %s: %s", path,
+			      s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		broker_store_close(s);
 		return errno_from_sqlite(rc);
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_SLOW_MS);
 	sqlite3_extended_result_codes(s->db, 1);
 
-	r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err, errlen);
+	r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
 	if (r >= 0)
-		r = migrate(s, err, errlen);
+		r = migrate(s, err);
 	if (r < 0) {
-		char what[256];
+		char what[VDI_ERROR_MAX];
 
-		snprintf(what, sizeof(what), "%s", err ? err : "");
-		set_err(err, errlen, "database %s: %s", path, what);
+		snprintf(what, sizeof(what), "%s", err ? err->message : "");
+		vdi_error_set(err, r, "database %s: %s", path, what);
 		broker_store_close(s);
 		return r;
 	}
@@ -323,15 +309,14 @@ static bool is_valid_name(const char *name, size_t max)
 }
 
 int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
-			      int64_t now, char *err, size_t errlen)
+			      int64_t now, struct vdi_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml) {
-		set_err(err, errlen, "a template needs a name (1-64 characters), an absolute disk path and XML");
-		return -EINVAL;
-	}
+	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml)
+		return vdi_error_set(err, -EINVAL,
+				     "a template needs a name (1-64 characters), an absolute disk path and XML");
 	r = prepare(s, "INSERT INTO templates (name, disk_path, xml, created) VALUES (?1, ?2, ?3, ?4)", &st);
 	if (r < 0)
 		return r;
@@ -342,28 +327,22 @@ int broker_store_add_template(struct broker_store *s, const char *name, const ch
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		return 0;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		set_err(err, errlen, "template \"%s\" exists already", name);
-		return -EEXIST;
-	}
-	return db_fail(s, rc, err, errlen, "cannot add template");
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vdi_error_set(err, -EEXIST, "template \"%s\" exists already", name);
+	return db_fail(s, rc, err, "cannot add template");
 }
 
-int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, char *err,
-			  size_t errlen)
+int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, struct vdi_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	if (!is_valid_name(d->name, 32)) {
-		set_err(err, errlen, "pool name must be 1-32 characters of [A-Za-z0-9_]");
-		return -EINVAL;
-	}
-	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0) {
-		set_err(err, errlen, "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
-			d->name);
-		return -EINVAL;
-	}
+	if (!is_valid_name(d->name, 32))
+		return vdi_error_set(err, -EINVAL, "pool name must be 1-32 characters of [A-Za-z0-9_]");
+	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0)
+		return vdi_error_set(err, -EINVAL,
+				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
+				     d->name);
 	r = prepare(s,
 		    "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user, idle_timeout, groups,"
 		    " created) SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM templates WHERE name = ?2",
@@ -380,16 +359,12 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, now);
 	rc = sqlite3_step(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		set_err(err, errlen, "pool \"%s\" exists already", d->name);
-		return -EEXIST;
-	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
 	if (rc != SQLITE_DONE)
-		return db_fail(s, rc, err, errlen, "cannot add pool");
-	if (sqlite3_changes(s->db) == 0) {
-		set_err(err, errlen, "no template \"%s\"", d->template_name ? d->template_name : "");
-		return -ENOENT;
-	}
+		return db_fail(s, rc, err, "cannot add pool");
+	if (sqlite3_changes(s->db) == 0)
+		return vdi_error_set(err, -ENOENT, "no template \"%s\"", d->template_name ? d->template_name : "");
 	return 0;
 }
 
@@ -421,8 +396,7 @@ static int step_id(sqlite3_stmt *st, int64_t *ret)
 #define HOST_USABLE "(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
 
 static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			 const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
-			 size_t errlen)
+			 const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
 {
 	_cleanup_free_ char *template = NULL;
 	const char *new_host;
@@ -455,15 +429,14 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND state != 'deleting'", &q_count)) < 0 ||
 	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated, host)"
 			    " VALUES (?1, 'provisioning', ?2, ?3, ?3, ?4) RETURNING id", &q_new)) < 0)
-		return db_fail_errno(s, r, err, errlen, "cannot prepare the assignment");
+		return db_fail_errno(s, r, err, "cannot prepare the assignment");
 
 	sqlite3_bind_text(q_pool, 1, pool, -1, SQLITE_STATIC);
 	r = sqlite3_step(q_pool);
 	if (r != SQLITE_ROW) {
 		if (r != SQLITE_DONE)
-			return db_fail(s, r, err, errlen, "cannot read pool");
-		set_err(err, errlen, "no pool \"%s\"", pool);
-		return -ENOENT;
+			return db_fail(s, r, err, "cannot read pool");
+		return vdi_error_set(err, -ENOENT, "no pool \"%s\"", pool);
 	}
 	pool_id = sqlite3_column_int64(q_pool, 0);
 	size = sqlite3_column_int64(q_pool, 1);
@@ -479,12 +452,11 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		sqlite3_bind_text(q_owned, 2, user, -1, SQLITE_STATIC);
 		r = step_id(q_owned, &owned);
 		if (r <= 0)
-			return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot count desktops");
-		if (owned >= max_per_user) {
-			set_err(err, errlen, "you have %lld desktops in pool \"%s\" already, the most it allows",
-				(long long)owned, pool);
-			return -EDQUOT;
-		}
+			return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot count desktops");
+		if (owned >= max_per_user)
+			return vdi_error_set(err, -EDQUOT,
+					     "you have %lld desktops in pool \"%s\" already, the most it allows",
+					     (long long)owned, pool);
 	}
 
 	/* 1. The user's own desktop in this pool. */
@@ -498,7 +470,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		return 0;
 	}
 	if (r != SQLITE_DONE)
-		return db_fail(s, r, err, errlen, "cannot read desktops");
+		return db_fail(s, r, err, "cannot read desktops");
 	/* A desktop out of service stays the user's when it is persistent (no second one with another
 	 * disk) or paused (it comes back as it was): no second desktop meanwhile.  Only a pause says
 	 * why: other messages are the hypervisor's, with paths, for admins. */
@@ -511,15 +483,16 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 			const char *why = (const char *)sqlite3_column_text(q_broken, 1);
 			bool paused = sqlite3_column_int(q_broken, 2) != 0;
 
-			set_err(err, errlen, "your desktop %lld in pool \"%s\" is out of service%s%s%s; %s",
-				(long long)sqlite3_column_int64(q_broken, 0), pool, paused && why ? " (" : "",
-				paused && why ? why : "", paused && why ? ")" : "",
-				paused ? "it comes back as it was once the cause is gone"
-				       : "an administrator can repair or reset it");
-			return -EHOSTDOWN;
+			return vdi_error_set(err, -EHOSTDOWN,
+					     "your desktop %lld in pool \"%s\" is out of service%s%s%s; %s",
+					     (long long)sqlite3_column_int64(q_broken, 0), pool,
+					     paused && why ? " (" : "", paused && why ? why : "",
+					     paused && why ? ")" : "",
+					     paused ? "it comes back as it was once the cause is gone"
+						    : "an administrator can repair or reset it");
 		}
 		if (r != SQLITE_DONE)
-			return db_fail(s, r, err, errlen, "cannot read desktops");
+			return db_fail(s, r, err, "cannot read desktops");
 	}
 
 	/* 2. A free running desktop, 3. a free stopped one. */
@@ -531,7 +504,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		sqlite3_bind_int64(q, 3, now);
 		r = step_id(q, &id);
 		if (r < 0)
-			return db_fail_errno(s, r, err, errlen, "cannot assign a desktop");
+			return db_fail_errno(s, r, err, "cannot assign a desktop");
 		if (r > 0) {
 			ret->desktop_id = id;
 			ret->action = pass == 0 ? BROKER_ASSIGN_RUNNING : BROKER_ASSIGN_START;
@@ -552,23 +525,21 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 		return 0;
 	}
 	if (r != SQLITE_DONE)
-		return db_fail(s, r, err, errlen, "cannot assign a desktop");
+		return db_fail(s, r, err, "cannot assign a desktop");
 
 	/* 5. A new desktop while the pool has room. */
 	sqlite3_bind_int64(q_count, 1, pool_id);
 	r = step_id(q_count, &count);
 	if (r <= 0)
-		return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot count desktops");
+		return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot count desktops");
 	if (count >= size) {
-		set_err(err, errlen, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
-		return -ENOSPC;
+		return vdi_error_set(err, -ENOSPC, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
 	}
 	/* Where it goes is asked only now that a clone is needed. */
 	new_host = place->place(place->data, template);
 	if (!new_host) {
-		set_err(err, errlen, "no host can take a new desktop of pool \"%s\" now (hosts down, draining or"
+		return vdi_error_set(err, -EHOSTUNREACH, "no host can take a new desktop of pool \"%s\" now (hosts down, draining or"
 			" without its template)", pool);
-		return -EHOSTUNREACH;
 	}
 	sqlite3_bind_int64(q_new, 1, pool_id);
 	sqlite3_bind_text(q_new, 2, user, -1, SQLITE_STATIC);
@@ -576,7 +547,7 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	sqlite3_bind_text(q_new, 4, new_host, -1, SQLITE_STATIC);
 	r = step_id(q_new, &id);
 	if (r <= 0)
-		return db_fail_errno(s, r < 0 ? r : -EIO, err, errlen, "cannot add a desktop");
+		return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot add a desktop");
 	ret->desktop_id = id;
 	ret->action = BROKER_ASSIGN_CLONE;
 	snprintf(ret->state, sizeof(ret->state), "provisioning");
@@ -590,33 +561,30 @@ static const char *place_on(void *data, const char *template)
 }
 
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen)
+			const char *new_host, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
 {
 	struct broker_place place = { place_on, (void *)new_host };
 
-	return broker_store_assign_placed(s, pool, user, want_new, &place, now, ret, err, errlen);
+	return broker_store_assign_placed(s, pool, user, want_new, &place, now, ret, err);
 }
 
 int broker_store_assign_placed(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
-			       size_t errlen)
+			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
 {
 	int r;
 
-	if (!pool || !user || !*user) {
-		set_err(err, errlen, "a pool and a user are needed");
-		return -EINVAL;
-	}
+	if (!pool || !user || !*user)
+		return vdi_error_set(err, -EINVAL, "a pool and a user are needed");
 	/* The write lock first: no two assignments interleave between their reads and writes. */
-	r = exec(s, "BEGIN IMMEDIATE", err, errlen);
+	r = exec(s, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
-	r = assign_locked(s, pool, user, want_new, place, now, ret, err, errlen);
+	r = assign_locked(s, pool, user, want_new, place, now, ret, err);
 	if (r < 0) {
 		rollback(s);
 		return r;
 	}
-	return exec(s, "COMMIT", err, errlen);
+	return exec(s, "COMMIT", err);
 }
 
 int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,
@@ -944,12 +912,12 @@ int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, co
 
 int broker_store_begin(struct broker_store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE", NULL, 0);
+	return exec(s, "BEGIN IMMEDIATE", NULL);
 }
 
 int broker_store_commit(struct broker_store *s)
 {
-	int r = exec(s, "COMMIT", NULL, 0);
+	int r = exec(s, "COMMIT", NULL);
 
 	if (r < 0)
 		rollback(s);

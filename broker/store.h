@@ -18,13 +18,15 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 struct broker_store;
 
 /* The schema version this code writes; older files are migrated on open. */
 #define BROKER_STORE_SCHEMA_VERSION 5
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
-int broker_store_open(const char *path, struct broker_store **ret, char *err, size_t errlen);
+int broker_store_open(const char *path, struct broker_store **ret, struct vdi_error *err);
 struct broker_store *broker_store_close(struct broker_store *s);
 
 /* PRAGMA user_version of the open database. */
@@ -44,9 +46,8 @@ struct broker_pool_def {
 };
 
 int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
-			      int64_t now, char *err, size_t errlen);
-int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *def, int64_t now, char *err,
-			  size_t errlen);
+			      int64_t now, struct vdi_error *err);
+int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *def, int64_t now, struct vdi_error *err);
 
 /* ---- desktops ------------------------------------------------------------------ */
 
@@ -95,7 +96,7 @@ struct broker_assignment {
  * err says why only for a pause (other messages are for admins).
  */
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			const char *new_host, int64_t now, struct broker_assignment *ret, char *err, size_t errlen);
+			const char *new_host, int64_t now, struct broker_assignment *ret, struct vdi_error *err);
 
 /* Where a new desktop of template goes: a host URI (borrowed), or NULL when no host can take it. */
 struct broker_place {
@@ -105,8 +106,7 @@ struct broker_place {
 
 /* The same, with place asked (inside the transaction) only when a new desktop is needed. */
 int broker_store_assign_placed(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, char *err,
-			       size_t errlen);
+			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err);
 
 /* Moves desktop id from state `from` to `to` (-ESTALE when it is not in `from`). */
 int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,

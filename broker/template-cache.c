@@ -104,7 +104,7 @@ static struct broker_template *entry_take(struct broker_template_cache *c, const
 }
 
 int broker_template_cache_get(struct broker_template_cache *c, const char *name, const char *disk_path,
-			      const char *xml, struct broker_template **ret, struct pool_error *err)
+			      const char *xml, struct broker_template **ret, struct vdi_error *err)
 {
 	struct pool_template_options o = { .name = name, .disk_path = disk_path, .xml = xml };
 	struct broker_template *e;

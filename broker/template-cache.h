@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct pool_error;
+struct vdi_error;
 struct pool_template;
 
 struct broker_template_cache;
@@ -46,7 +46,7 @@ struct broker_template_cache *broker_template_cache_free(struct broker_template_
  * err filled (err may be NULL).
  */
 int broker_template_cache_get(struct broker_template_cache *c, const char *name, const char *disk_path,
-			      const char *xml, struct broker_template **ret, struct pool_error *err);
+			      const char *xml, struct broker_template **ret, struct vdi_error *err);
 
 /* The vmpool template of a reference: borrowed, valid until the reference goes. */
 const struct pool_template *broker_template_pool(const struct broker_template *t);

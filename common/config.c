@@ -20,13 +20,13 @@
 #include "paths.h"
 #include "tcp-target.h"
 
-/* ---- value parsers: each writes a message into msg on failure ---------------- */
+/* ---- value parsers: each writes a message into err on failure ---------------- */
 
 struct key_def {
 	const char *section;
 	const char *key;
-	/* Parses value into field, or writes what is wrong into msg and returns -EINVAL. */
-	int (*parse)(const struct key_def *def, const char *value, void *field, char *msg, size_t len);
+	/* Parses value into field, or writes what is wrong into err and returns -EINVAL. */
+	int (*parse)(const struct key_def *def, const char *value, void *field, struct vdi_error *err);
 	size_t offset;
 	uint64_t min, max;         /* integers */
 	const char *const *choices; /* enums */
@@ -43,45 +43,37 @@ static int set_string(char **field, const char *value)
 	return 0;
 }
 
-static int parse_string(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_string(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	(void)def;
-	if (!*value) {
-		snprintf(msg, len, "must not be empty");
-		return -EINVAL;
-	}
+	if (!*value)
+		return vdi_error_set(err, -EINVAL, "must not be empty");
 	return set_string(field, value);
 }
 
-static int parse_path(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_path(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	(void)def;
-	if (value[0] != '/') {
-		snprintf(msg, len, "expected an absolute path, got \"%s\"", value);
-		return -EINVAL;
-	}
+	if (value[0] != '/')
+		return vdi_error_set(err, -EINVAL, "expected an absolute path, got \"%s\"", value);
 	return set_string(field, value);
 }
 
-static int parse_uint(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_uint(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	unsigned long long v;
 	char *end;
 
 	errno = 0;
-	if (!isdigit((unsigned char)value[0]) || (v = strtoull(value, &end, 10), errno) || *end) {
-		snprintf(msg, len, "expected a whole number, got \"%s\"", value);
-		return -EINVAL;
-	}
-	if (v < def->min || v > def->max) {
-		snprintf(msg, len, "%llu is out of range %" PRIu64 "..%" PRIu64, v, def->min, def->max);
-		return -EINVAL;
-	}
+	if (!isdigit((unsigned char)value[0]) || (v = strtoull(value, &end, 10), errno) || *end)
+		return vdi_error_set(err, -EINVAL, "expected a whole number, got \"%s\"", value);
+	if (v < def->min || v > def->max)
+		return vdi_error_set(err, -EINVAL, "%llu is out of range %" PRIu64 "..%" PRIu64, v, def->min, def->max);
 	*(uint64_t *)field = v;
 	return 0;
 }
 
-static int parse_enum(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_enum(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	char choices[128] = "";
 
@@ -92,31 +84,28 @@ static int parse_enum(const struct key_def *def, const char *value, void *field,
 			strncat(choices, ", ", sizeof(choices) - strlen(choices) - 1);
 		strncat(choices, *c, sizeof(choices) - strlen(choices) - 1);
 	}
-	snprintf(msg, len, "expected one of %s, got \"%s\"", choices, value);
-	return -EINVAL;
+	return vdi_error_set(err, -EINVAL, "expected one of %s, got \"%s\"", choices, value);
 }
 
 /* ADDRESS:PORT as common/listen.h reads it; a host name is resolved when the daemon starts. */
-static int parse_listen(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_listen(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	char host[256];
 	unsigned port;
 	int r;
 
 	(void)def;
-	r = vdi_listen_split(value, host, sizeof(host), &port, msg, len);
+	r = vdi_listen_split(value, host, sizeof(host), &port, err);
 	if (r < 0)
 		return r;
 	return set_string(field, value);
 }
 
-static int parse_ws_url(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_ws_url(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	(void)def;
-	if ((!startswith(value, "ws://") && !startswith(value, "wss://")) || strlen(value) <= strlen("wss://")) {
-		snprintf(msg, len, "expected a ws:// or wss:// URL, got \"%s\"", value);
-		return -EINVAL;
-	}
+	if ((!startswith(value, "ws://") && !startswith(value, "wss://")) || strlen(value) <= strlen("wss://"))
+		return vdi_error_set(err, -EINVAL, "expected a ws:// or wss:// URL, got \"%s\"", value);
 	return set_string(field, value);
 }
 
@@ -128,7 +117,7 @@ static void strv_free(char **v)
 }
 
 /* A list separated by commas and/or blanks; at least one item. */
-static int parse_list(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_list(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
 	_cleanup_free_ char *copy = strdup(value);
 	char **list = NULL, *save = NULL;
@@ -144,19 +133,17 @@ static int parse_list(const struct key_def *def, const char *value, void *field,
 		}
 		list[++n] = NULL;
 	}
-	if (n == 0) {
-		snprintf(msg, len, "expected at least one item");
-		return -EINVAL;
-	}
+	if (n == 0)
+		return vdi_error_set(err, -EINVAL, "expected at least one item");
 	strv_free(*(char ***)field);
 	*(char ***)field = list;
 	return 0;
 }
 
 /* A list of relay targets: "unix:/dir/", "unix:/path/sock" or "tcp:ADDRESS[/PREFIX]:PORT[-PORT]". */
-static int parse_targets(const struct key_def *def, const char *value, void *field, char *msg, size_t len)
+static int parse_targets(const struct key_def *def, const char *value, void *field, struct vdi_error *err)
 {
-	int r = parse_list(def, value, field, msg, len);
+	int r = parse_list(def, value, field, err);
 
 	if (r < 0)
 		return r;
@@ -165,11 +152,10 @@ static int parse_targets(const struct key_def *def, const char *value, void *fie
 
 		if (startswith(*t, "unix:/"))
 			continue;
-		if (!startswith(*t, "tcp:")) {
-			snprintf(msg, len, "expected unix:/PATH or tcp:ADDRESS[/PREFIX]:PORT[-PORT], got \"%s\"", *t);
-			return -EINVAL;
-		}
-		if (vdi_tcp_pattern_parse(*t, &p, msg, len) < 0)
+		if (!startswith(*t, "tcp:"))
+			return vdi_error_set(err, -EINVAL,
+					     "expected unix:/PATH or tcp:ADDRESS[/PREFIX]:PORT[-PORT], got \"%s\"", *t);
+		if (vdi_tcp_pattern_parse(*t, &p, err) < 0)
 			return -EINVAL;
 	}
 	return 0;
@@ -270,9 +256,8 @@ int vdi_config_init(struct vdi_config *cfg)
 	for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
 		bool known;
 		const struct key_def *def = find_key(defaults[i].section, defaults[i].key, &known);
-		char msg[128];
 
-		if (!def || def->parse(def, defaults[i].value, (char *)cfg + def->offset, msg, sizeof(msg)) < 0) {
+		if (!def || def->parse(def, defaults[i].value, (char *)cfg + def->offset, NULL) < 0) {
 			vdi_config_finish(cfg);
 			return -ENOMEM;
 		}
@@ -306,7 +291,7 @@ static int handler(void *user, const char *section, const char *name, const char
 {
 	struct parse_ctx *ctx = user;
 	const struct key_def *def;
-	char msg[384] = "";
+	struct vdi_error msg = { 0 };
 	bool section_known;
 	size_t idx;
 	int r;
@@ -333,9 +318,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	ctx->seen[idx] = true;
 
-	r = def->parse(def, value, (char *)ctx->cfg + def->offset, msg, sizeof(msg));
+	r = def->parse(def, value, (char *)ctx->cfg + def->offset, &msg);
 	if (r < 0) {
-		ctx_fail(ctx, r, "[%s] %s: %s", section, name, r == -ENOMEM ? "out of memory" : msg);
+		ctx_fail(ctx, r, "[%s] %s: %s", section, name, r == -ENOMEM ? "out of memory" : msg.message);
 		return 0;
 	}
 	return 1;
@@ -345,7 +330,7 @@ static int handler(void *user, const char *section, const char *name, const char
  * What inih would get wrong silently is an error here: lines it cuts, lines
  * it takes as continuations of the previous key, and lines it ignores.
  */
-static int prescan(const char *text, const char *name, char *err, size_t errlen)
+static int prescan(const char *text, const char *name, struct vdi_error *err)
 {
 	bool after_key = false;
 	unsigned line = 0;
@@ -357,10 +342,9 @@ static int prescan(const char *text, const char *name, char *err, size_t errlen)
 		line++;
 		if (len && p[len - 1] == '\r')
 			len--;
-		if (len > VDI_CONFIG_MAX_LINE) {
-			snprintf(err, errlen, "%s:%u: line longer than %d characters", name, line, VDI_CONFIG_MAX_LINE);
-			return -EINVAL;
-		}
+		if (len > VDI_CONFIG_MAX_LINE)
+			return vdi_error_set(err, -EINVAL, "%s:%u: line longer than %d characters", name, line,
+					     VDI_CONFIG_MAX_LINE);
 		if (line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 			s += 3;
 		while (s < p + len && (*s == ' ' || *s == '\t'))
@@ -369,49 +353,43 @@ static int prescan(const char *text, const char *name, char *err, size_t errlen)
 		if (s == p + len || *s == ';' || *s == '#') {
 			/* blank or comment */
 		} else if (s > p && after_key) {
-			snprintf(err, errlen, "%s:%u: indented line after a key: continuation lines are not supported", name,
-				 line);
-			return -EINVAL;
+			return vdi_error_set(err, -EINVAL,
+					     "%s:%u: indented line after a key: continuation lines are not supported",
+					     name, line);
 		} else if (*s == '[') {
-			if (!memchr(s, ']', (size_t)(p + len - s))) {
-				snprintf(err, errlen, "%s:%u: section header without ']'", name, line);
-				return -EINVAL;
-			}
+			if (!memchr(s, ']', (size_t)(p + len - s)))
+				return vdi_error_set(err, -EINVAL, "%s:%u: section header without ']'", name, line);
 			after_key = false;
 		} else if (!memchr(s, '=', (size_t)(p + len - s)) && !memchr(s, ':', (size_t)(p + len - s))) {
-			snprintf(err, errlen, "%s:%u: expected \"key = value\"", name, line);
-			return -EINVAL;
+			return vdi_error_set(err, -EINVAL, "%s:%u: expected \"key = value\"", name, line);
 		} else {
 			after_key = true;
 		}
-		if (memchr(p, '\0', len)) {
-			snprintf(err, errlen, "%s:%u: NUL byte", name, line);
-			return -EINVAL;
-		}
+		if (memchr(p, '\0', len))
+			return vdi_error_set(err, -EINVAL, "%s:%u: NUL byte", name, line);
 		p = end ? end + 1 : p + raw;
 	}
 	return 0;
 }
 
-int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, char *err, size_t errlen)
+int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, struct vdi_error *err)
 {
 	struct parse_ctx ctx = { .cfg = cfg };
 	int r, line;
 
-	r = prescan(text, name, err, errlen);
+	r = prescan(text, name, err);
 	if (r < 0)
 		return r;
 	line = ini_parse_string(text, handler, &ctx);
 	if (line == -2)
 		return -ENOMEM;
-	if (line != 0 || ctx.error) {
-		snprintf(err, errlen, "%s:%d: %s", name, line, ctx.error ? ctx.msg : "syntax error");
-		return ctx.error ? ctx.error : -EINVAL;
-	}
+	if (line != 0 || ctx.error)
+		return vdi_error_set(err, ctx.error ? ctx.error : -EINVAL, "%s:%d: %s", name, line,
+				     ctx.error ? ctx.msg : "syntax error");
 	return 0;
 }
 
-static int read_file(const char *path, char **ret, char *err, size_t errlen)
+static int read_file(const char *path, char **ret, struct vdi_error *err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	_cleanup_free_ char *buf = NULL;
@@ -421,30 +399,21 @@ static int read_file(const char *path, char **ret, char *err, size_t errlen)
 	if (!f) {
 		int r = -errno;
 
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "%s: cannot open: %s", path, strerror(-r));
 	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -EINVAL;
-	}
-	if (st.st_size > VDI_CONFIG_MAX_FILE) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, VDI_CONFIG_MAX_FILE);
-		return -EFBIG;
-	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode))
+		return vdi_error_set(err, -EINVAL, "%s: not a regular file", path);
+	if (st.st_size > VDI_CONFIG_MAX_FILE)
+		return vdi_error_set(err, -EFBIG, "%s: larger than %d bytes", path, VDI_CONFIG_MAX_FILE);
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
 	n = fread(buf, 1, (size_t)st.st_size, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: cannot read", path);
-		return -EIO;
-	}
+	if (ferror(f))
+		return vdi_error_set(err, -EIO, "%s: cannot read", path);
 	buf[n] = '\0';
-	if (strlen(buf) != n) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		return -EINVAL;
-	}
+	if (strlen(buf) != n)
+		return vdi_error_set(err, -EINVAL, "%s: contains a NUL byte", path);
 	*ret = TAKE_PTR(buf);
 	return 0;
 }
@@ -466,13 +435,13 @@ static int note_file(struct vdi_config *cfg, const char *path)
 	return files[n] ? 0 : -ENOMEM;
 }
 
-static int apply_file(struct vdi_config *cfg, const char *path, char *err, size_t errlen)
+static int apply_file(struct vdi_config *cfg, const char *path, struct vdi_error *err)
 {
 	_cleanup_free_ char *text = NULL;
-	int r = read_file(path, &text, err, errlen);
+	int r = read_file(path, &text, err);
 
 	if (r >= 0)
-		r = vdi_config_apply_string(cfg, text, path, err, errlen);
+		r = vdi_config_apply_string(cfg, text, path, err);
 	return r < 0 ? r : note_file(cfg, path);
 }
 
@@ -481,7 +450,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int apply_dropins(struct vdi_config *cfg, const char *path, char *err, size_t errlen)
+static int apply_dropins(struct vdi_config *cfg, const char *path, struct vdi_error *err)
 {
 	_cleanup_free_ char *dir = NULL;
 	char **names = NULL;
@@ -499,8 +468,7 @@ static int apply_dropins(struct vdi_config *cfg, const char *path, char *err, si
 		if (errno == ENOENT)
 			return 0;
 		r = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "%s: cannot open: %s", dir, strerror(-r));
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -524,7 +492,7 @@ static int apply_dropins(struct vdi_config *cfg, const char *path, char *err, si
 				file = NULL;
 				r = -ENOMEM;
 			} else {
-				r = apply_file(cfg, file, err, errlen);
+				r = apply_file(cfg, file, err);
 			}
 		}
 		free(names[i]);
@@ -533,16 +501,16 @@ static int apply_dropins(struct vdi_config *cfg, const char *path, char *err, si
 	return r;
 }
 
-int vdi_config_load(const char *path, struct vdi_config *cfg, char *err, size_t errlen)
+int vdi_config_load(const char *path, struct vdi_config *cfg, struct vdi_error *err)
 {
 	int r;
 
 	r = vdi_config_init(cfg);
 	if (r < 0)
 		return r;
-	r = apply_file(cfg, path, err, errlen);
+	r = apply_file(cfg, path, err);
 	if (r >= 0)
-		r = apply_dropins(cfg, path, err, errlen);
+		r = apply_dropins(cfg, path, err);
 	if (r < 0)
 		vdi_config_finish(cfg);
 	return r;

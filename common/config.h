@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 struct vdi_config {
 	struct {
 		char *listen;                /* host:port */
@@ -62,13 +64,13 @@ void vdi_config_finish(struct vdi_config *cfg);
 /*
  * Sets the defaults, reads path (which must exist: -ENOENT otherwise) and
  * then every <path>.d/NAME.conf; cfg->files lists the files read, in the
- * order read.  On failure cfg holds no allocations and err (errlen bytes)
+ * order read.  On failure cfg holds no allocations and err
  * names the file, line and key.
  */
-int vdi_config_load(const char *path, struct vdi_config *cfg, char *err, size_t errlen);
+int vdi_config_load(const char *path, struct vdi_config *cfg, struct vdi_error *err);
 
 /* Applies the INI text to cfg (which holds defaults or earlier files); name appears in messages. */
-int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, char *err, size_t errlen);
+int vdi_config_apply_string(struct vdi_config *cfg, const char *text, const char *name, struct vdi_error *err);
 
 /* Longest line accepted (Debian's inih cuts longer lines silently). */
 #define VDI_CONFIG_MAX_LINE 190

@@ -14,10 +14,10 @@ static int check_listen(const char *name, const char *listen_key, const struct v
 {
 	const char *listen = streq(listen_key, "gateway") ? cfg->gateway.listen : cfg->broker.listen;
 	struct vdi_listen where;
-	char msg[512];
+	struct vdi_error msg = { 0 };
 
-	if (vdi_listen_resolve(listen ? listen : "", &where, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "%s: [%s] listen: %s\n", name, listen_key, msg);
+	if (vdi_listen_resolve(listen ? listen : "", &where, &msg) < 0) {
+		fprintf(stderr, "%s: [%s] listen: %s\n", name, listen_key, msg.message);
 		return -1;
 	}
 	return 0;
@@ -33,7 +33,7 @@ int vdi_daemon_config(int argc, char **argv, const char *name, const char *liste
 	};
 	const char *path = VDI_CONFIG_FILE;
 	bool check_only = false;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	int c;
 
 	optind = 1;
@@ -52,8 +52,8 @@ int vdi_daemon_config(int argc, char **argv, const char *name, const char *liste
 		fprintf(stderr, "%s: unexpected argument \"%s\"\n", name, argv[optind]);
 		return -2;
 	}
-	if (vdi_config_load(path, cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", name, err);
+	if (vdi_config_load(path, cfg, &err) < 0) {
+		fprintf(stderr, "%s: %s\n", name, err.message);
 		return -1;
 	}
 	if (check_only) {

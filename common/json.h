@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 /* jansson (>= 2.9) provides json_decrefp for its json_auto_t. */
 #define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
 
@@ -25,7 +27,7 @@
  * deeper than VDI_JSON_MAX_DEPTH and, when want_object, anything but an
  * object at the top.  -EINVAL with a message in err on bad input.
  */
-int vdi_json_parse(const char *buf, size_t len, bool want_object, json_t **ret, char *err, size_t errlen);
+int vdi_json_parse(const char *buf, size_t len, bool want_object, json_t **ret, struct vdi_error *err);
 
 /* Compact UTF-8 text of j into a new string *ret. Returns 0 or -ENOMEM. */
 int vdi_json_dump(const json_t *j, char **ret);
@@ -36,11 +38,10 @@ int vdi_json_dump(const json_t *j, char **ret);
  * a member of the wrong type or range is -EINVAL ("\"key\" must be ...").
  * Strings are borrowed from obj.
  */
-int vdi_json_get_string(const json_t *obj, const char *key, bool required, const char **ret, char *err,
-			size_t errlen);
+int vdi_json_get_string(const json_t *obj, const char *key, bool required, const char **ret, struct vdi_error *err);
 int vdi_json_get_int(const json_t *obj, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,
-		     char *err, size_t errlen);
-int vdi_json_get_bool(const json_t *obj, const char *key, bool required, bool *ret, char *err, size_t errlen);
+		     struct vdi_error *err);
+int vdi_json_get_bool(const json_t *obj, const char *key, bool required, bool *ret, struct vdi_error *err);
 
 /* Fails with -EINVAL ("unknown member \"x\"") when obj has a member not in the NULL-terminated list. */
-int vdi_json_check_members(const json_t *obj, const char *const *allowed, char *err, size_t errlen);
+int vdi_json_check_members(const json_t *obj, const char *const *allowed, struct vdi_error *err);

@@ -28,7 +28,7 @@ static bool parse_port(const char *s, unsigned *ret)
 	return true;
 }
 
-int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret_port, char *msg, size_t len)
+int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret_port, struct vdi_error *err)
 {
 	const char *host_start = text, *host_end, *colon;
 	size_t n;
@@ -40,39 +40,31 @@ int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret
 	} else {
 		colon = strrchr(text, ':');
 		host_end = colon;
-		if (colon && memchr(text, ':', (size_t)(colon - text))) {
-			snprintf(msg, len, "expected host:port with an IPv6 address in brackets ([::1]:8080), got \"%s\"", text);
-			return -EINVAL;
-		}
+		if (colon && memchr(text, ':', (size_t)(colon - text)))
+			return vdi_error_set(err, -EINVAL,
+					     "expected host:port with an IPv6 address in brackets ([::1]:8080), got \"%s\"",
+					     text);
 	}
-	if (!colon || host_end == host_start) {
-		snprintf(msg, len, "expected host:port, got \"%s\"", text);
-		return -EINVAL;
-	}
-	if (!parse_port(colon + 1, ret_port)) {
-		snprintf(msg, len, "expected a port 0..65535 in \"%s\"", text);
-		return -EINVAL;
-	}
+	if (!colon || host_end == host_start)
+		return vdi_error_set(err, -EINVAL, "expected host:port, got \"%s\"", text);
+	if (!parse_port(colon + 1, ret_port))
+		return vdi_error_set(err, -EINVAL, "expected a port 0..65535 in \"%s\"", text);
 	n = (size_t)(host_end - host_start);
-	if (n >= hostlen) {
-		snprintf(msg, len, "the host in \"%s\" is too long", text);
-		return -EINVAL;
-	}
+	if (n >= hostlen)
+		return vdi_error_set(err, -EINVAL, "the host in \"%s\" is too long", text);
 	memcpy(host, host_start, n);
 	host[n] = '\0';
 	if (text[0] == '[') {
 		struct in6_addr a6;
 
-		if (inet_pton(AF_INET6, host, &a6) != 1) {
-			snprintf(msg, len, "\"%s\" in \"%s\" is not an IPv6 address", host, text);
-			return -EINVAL;
-		}
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return vdi_error_set(err, -EINVAL, "\"%s\" in \"%s\" is not an IPv6 address", host, text);
 	}
 	return 0;
 }
 
 /* Whether this machine has the address: a bind to it on port 0 (lws would wait for it silently). */
-static int probe(const struct vdi_listen *l, const char *text, char *msg, size_t len)
+static int probe(const struct vdi_listen *l, const char *text, struct vdi_error *err)
 {
 	union {
 		struct sockaddr_in v4;
@@ -93,15 +85,15 @@ static int probe(const struct vdi_listen *l, const char *text, char *msg, size_t
 	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (const struct sockaddr *)&sa, salen) < 0) {
 		r = -errno;
-		snprintf(msg, len, "cannot listen on \"%s\": %s is not an address of this machine (%s)", text,
-			 l->address, strerror(-r));
+		vdi_error_set(err, r, "cannot listen on \"%s\": %s is not an address of this machine (%s)", text,
+			      l->address, strerror(-r));
 	}
 	if (fd >= 0)
 		close(fd);
 	return r;
 }
 
-int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size_t len)
+int vdi_listen_resolve(const char *text, struct vdi_listen *ret, struct vdi_error *err)
 {
 	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	char host[256];
@@ -110,15 +102,15 @@ int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size
 	int r;
 
 	*ret = (struct vdi_listen){ .family = AF_UNSPEC };
-	r = vdi_listen_split(text, host, sizeof(host), &ret->port, msg, len);
+	r = vdi_listen_split(text, host, sizeof(host), &ret->port, err);
 	if (r < 0)
 		return r;
 	if (strcmp(host, "*") == 0)
 		return 0;
 	r = getaddrinfo(host, NULL, &hints, &ai);
 	if (r != 0 || !ai) {
-		snprintf(msg, len, "cannot resolve \"%s\" in \"%s\": %s", host, text,
-			 r != 0 ? gai_strerror(r) : "no address");
+		vdi_error_set(err, -EADDRNOTAVAIL, "cannot resolve \"%s\" in \"%s\": %s", host, text,
+			      r != 0 ? gai_strerror(r) : "no address");
 		if (ai)
 			freeaddrinfo(ai);
 		return -EADDRNOTAVAIL;
@@ -139,7 +131,7 @@ int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, ret->address,
 			  sizeof(ret->address));
 	freeaddrinfo(ai);
-	return probe(ret, text, msg, len);
+	return probe(ret, text, err);
 }
 
 const char *vdi_listen_describe(const struct vdi_listen *l)

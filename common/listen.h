@@ -17,6 +17,8 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "error.h"
+
 struct vdi_listen {
 	int family;                     /* AF_INET, AF_INET6, or AF_UNSPEC for "*" (every address) */
 	char address[INET6_ADDRSTRLEN]; /* numeric, without brackets; "" for "*" */
@@ -27,7 +29,7 @@ struct vdi_listen {
  * Splits text into its host (brackets removed; "*" kept) and port without resolving anything.
  * Returns 0, or -EINVAL with a message in msg that says what is wrong.
  */
-int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret_port, char *msg, size_t len);
+int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret_port, struct vdi_error *err);
 
 /*
  * Parses text and resolves a host name (getaddrinfo, once) into *ret, and checks that the
@@ -35,7 +37,7 @@ int vdi_listen_split(const char *text, char *host, size_t hostlen, unsigned *ret
  * name that does not resolve or an address this machine does not have (or another -errno of
  * that check); msg says which.
  */
-int vdi_listen_resolve(const char *text, struct vdi_listen *ret, char *msg, size_t len);
+int vdi_listen_resolve(const char *text, struct vdi_listen *ret, struct vdi_error *err);
 
 /* "127.0.0.1", "::1" or "every address": for logs. */
 const char *vdi_listen_describe(const struct vdi_listen *l);

@@ -28,55 +28,43 @@ static bool number(const char *s, const char *e, unsigned lo, unsigned hi, unsig
 	return true;
 }
 
-static int parse(const char *text, bool exact, struct vdi_tcp_pattern *ret, char *msg, size_t len)
+static int parse(const char *text, bool exact, struct vdi_tcp_pattern *ret, struct vdi_error *err)
 {
 	const char *rest, *addr_end, *ports, *dash, *slash;
 	char addr[INET6_ADDRSTRLEN];
 	size_t n;
 
 	*ret = (struct vdi_tcp_pattern){ 0 };
-	if (!startswith(text, "tcp:")) {
-		snprintf(msg, len, "expected \"tcp:\" at the start of \"%s\"", text);
-		return -EINVAL;
-	}
+	if (!startswith(text, "tcp:"))
+		return vdi_error_set(err, -EINVAL, "expected \"tcp:\" at the start of \"%s\"", text);
 	rest = text + strlen("tcp:");
 	if (rest[0] == '[') {
 		addr_end = strchr(rest, ']');
-		if (!addr_end || addr_end[1] == '\0') {
-			snprintf(msg, len, "expected [IPV6-ADDRESS]:PORT in \"%s\"", text);
-			return -EINVAL;
-		}
+		if (!addr_end || addr_end[1] == '\0')
+			return vdi_error_set(err, -EINVAL, "expected [IPV6-ADDRESS]:PORT in \"%s\"", text);
 		rest++;
 		ports = addr_end + 1;
 		slash = NULL;
 		if (*ports == '/') {
 			slash = ports;
 			ports = strchr(slash, ':');
-			if (!ports) {
-				snprintf(msg, len, "expected a port after the prefix in \"%s\"", text);
-				return -EINVAL;
-			}
+			if (!ports)
+				return vdi_error_set(err, -EINVAL, "expected a port after the prefix in \"%s\"", text);
 		}
-		if (*ports != ':') {
-			snprintf(msg, len, "expected ':' and a port after the address in \"%s\"", text);
-			return -EINVAL;
-		}
+		if (*ports != ':')
+			return vdi_error_set(err, -EINVAL, "expected ':' and a port after the address in \"%s\"", text);
 	} else {
 		ports = strrchr(rest, ':');
-		if (!ports) {
-			snprintf(msg, len, "expected ADDRESS:PORT in \"%s\"", text);
-			return -EINVAL;
-		}
+		if (!ports)
+			return vdi_error_set(err, -EINVAL, "expected ADDRESS:PORT in \"%s\"", text);
 		addr_end = ports;
 		slash = memchr(rest, '/', (size_t)(addr_end - rest));
 		if (slash)
 			addr_end = slash;
 	}
 	n = (size_t)(addr_end - rest);
-	if (n == 0 || n >= sizeof(addr)) {
-		snprintf(msg, len, "expected a numeric address in \"%s\"", text);
-		return -EINVAL;
-	}
+	if (n == 0 || n >= sizeof(addr))
+		return vdi_error_set(err, -EINVAL, "expected a numeric address in \"%s\"", text);
 	memcpy(addr, rest, n);
 	addr[n] = '\0';
 	if (inet_pton(AF_INET, addr, ret->addr) == 1 && text[strlen("tcp:")] != '[') {
@@ -86,46 +74,41 @@ static int parse(const char *text, bool exact, struct vdi_tcp_pattern *ret, char
 		ret->family = AF_INET6;
 		ret->prefix = 128;
 	} else {
-		snprintf(msg, len, "\"%s\" is not a numeric IPv4 address or a bracketed IPv6 address (in \"%s\")", addr,
-			 text);
-		return -EINVAL;
+		return vdi_error_set(err, -EINVAL,
+				     "\"%s\" is not a numeric IPv4 address or a bracketed IPv6 address (in \"%s\")",
+				     addr, text);
 	}
 	if (slash) {
 		unsigned max = ret->prefix;
 
-		if (exact || !number(slash + 1, ports, 0, max, &ret->prefix)) {
-			snprintf(msg, len, "expected a prefix length 0..%u after '/' in \"%s\"", max, text);
-			return -EINVAL;
-		}
+		if (exact || !number(slash + 1, ports, 0, max, &ret->prefix))
+			return vdi_error_set(err, -EINVAL, "expected a prefix length 0..%u after '/' in \"%s\"", max,
+					     text);
 		for (unsigned bit = ret->prefix; bit < max; bit++)
-			if (ret->addr[bit / 8] & (0x80 >> (bit % 8))) {
-				snprintf(msg, len, "the address in \"%s\" has bits set beyond its /%u prefix", text,
-					 ret->prefix);
-				return -EINVAL;
-			}
+			if (ret->addr[bit / 8] & (0x80 >> (bit % 8)))
+				return vdi_error_set(err, -EINVAL,
+						     "the address in \"%s\" has bits set beyond its /%u prefix", text,
+						     ret->prefix);
 	}
 	ports++;
 	dash = exact ? NULL : strchr(ports, '-');
 	if (!number(ports, dash ? dash : ports + strlen(ports), 1, 65535, &ret->port_lo) ||
 	    !number(dash ? dash + 1 : ports, ports + strlen(ports), 1, 65535, &ret->port_hi) ||
 	    ret->port_hi < ret->port_lo) {
-		snprintf(msg, len, "expected a port 1..65535%s at the end of \"%s\"", exact ? "" : " or a range LOW-HIGH",
-			 text);
-		return -EINVAL;
+		return vdi_error_set(err, -EINVAL, "expected a port 1..65535%s at the end of \"%s\"",
+				     exact ? "" : " or a range LOW-HIGH", text);
 	}
 	return 0;
 }
 
-int vdi_tcp_pattern_parse(const char *text, struct vdi_tcp_pattern *ret, char *msg, size_t len)
+int vdi_tcp_pattern_parse(const char *text, struct vdi_tcp_pattern *ret, struct vdi_error *err)
 {
-	return parse(text, false, ret, msg, len);
+	return parse(text, false, ret, err);
 }
 
 int vdi_tcp_target_parse(const char *text, struct vdi_tcp_pattern *ret)
 {
-	char msg[256];
-
-	return parse(text, true, ret, msg, sizeof(msg));
+	return parse(text, true, ret, NULL);
 }
 
 bool vdi_tcp_pattern_match(const struct vdi_tcp_pattern *p, const struct vdi_tcp_pattern *t)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error.h"
+
 struct vdi_tcp_pattern {
 	int family;              /* AF_INET or AF_INET6 */
 	unsigned char addr[16];  /* network byte order */
@@ -23,7 +25,7 @@ struct vdi_tcp_pattern {
  * that says what is wrong.  Bits beyond the prefix must be zero ("10.0.0.1/24" is refused:
  * it is probably a typo for a host).
  */
-int vdi_tcp_pattern_parse(const char *text, struct vdi_tcp_pattern *ret, char *msg, size_t len);
+int vdi_tcp_pattern_parse(const char *text, struct vdi_tcp_pattern *ret, struct vdi_error *err);
 
 /* Parses an exact "tcp:ADDRESS:PORT" (a token's target) into a pattern matching only it. */
 int vdi_tcp_target_parse(const char *text, struct vdi_tcp_pattern *ret);

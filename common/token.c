@@ -82,7 +82,7 @@ int vdi_base64url_decode(const char *in, size_t inlen, uint8_t *out, size_t outl
 	return (int)o;
 }
 
-int vdi_token_key_load(const char *path, struct vdi_token_key *ret, char *err, size_t errlen)
+int vdi_token_key_load(const char *path, struct vdi_token_key *ret, struct vdi_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -92,36 +92,29 @@ int vdi_token_key_load(const char *path, struct vdi_token_key *ret, char *err, s
 	if (fd < 0) {
 		int r = -errno;
 
-		snprintf(err, errlen, "token key %s: %s", path, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "token key %s: %s", path, strerror(-r));
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "token key %s: not a regular file", path);
-		return -EINVAL;
-	}
-	if (st.st_mode & S_IROTH) {
-		snprintf(err, errlen, "token key %s: readable by everyone (mode %04o); chmod o-r it", path,
-			 (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return vdi_error_set(err, -EINVAL, "token key %s: not a regular file", path);
+	if (st.st_mode & S_IROTH)
+		return vdi_error_set(err, -EPERM, "token key %s: readable by everyone (mode %04o); chmod o-r it", path,
+				     (unsigned)(st.st_mode & 07777));
 	n = read(fd, ret->bytes, sizeof(ret->bytes));
 	if (n < 0) {
 		int r = -errno;
 
-		snprintf(err, errlen, "token key %s: %s", path, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "token key %s: %s", path, strerror(-r));
 	}
 	if (n < VDI_TOKEN_KEY_MIN || st.st_size > VDI_TOKEN_KEY_MAX) {
 		explicit_bzero(ret->bytes, sizeof(ret->bytes));
-		snprintf(err, errlen, "token key %s: must hold %d to %d bytes, holds %lld", path, VDI_TOKEN_KEY_MIN,
-			 VDI_TOKEN_KEY_MAX, (long long)st.st_size);
-		return -EINVAL;
+		return vdi_error_set(err, -EINVAL, "token key %s: must hold %d to %d bytes, holds %lld", path,
+				     VDI_TOKEN_KEY_MIN, VDI_TOKEN_KEY_MAX, (long long)st.st_size);
 	}
 	ret->len = (size_t)n;
 	return 0;
 }
 
-int vdi_token_key_generate(const char *path, char *err, size_t errlen)
+int vdi_token_key_generate(const char *path, struct vdi_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	uint8_t key[VDI_TOKEN_KEY_MIN];
@@ -133,7 +126,7 @@ int vdi_token_key_generate(const char *path, char *err, size_t errlen)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "token key %s: %s", path, strerror(-r));
+		vdi_error_set(err, r, "token key %s: %s", path, strerror(-r));
 		explicit_bzero(key, sizeof(key));
 		return r;
 	}
@@ -141,7 +134,7 @@ int vdi_token_key_generate(const char *path, char *err, size_t errlen)
 	explicit_bzero(key, sizeof(key));
 	if (r < 0) {
 		unlink(path);
-		snprintf(err, errlen, "token key %s: cannot write", path);
+		vdi_error_set(err, r, "token key %s: cannot write", path);
 	}
 	return r;
 }

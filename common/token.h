@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define VDI_TOKEN_KEY_MIN 32
 #define VDI_TOKEN_KEY_MAX 256
 #define VDI_TOKEN_MAX 2048 /* longest token accepted */
@@ -38,10 +40,10 @@ struct vdi_token_claims {
  * Reads a key file: 32 to 256 bytes, used as they are.  Refuses a file
  * that others may read (mode o+r).  err names the file and the problem.
  */
-int vdi_token_key_load(const char *path, struct vdi_token_key *ret, char *err, size_t errlen);
+int vdi_token_key_load(const char *path, struct vdi_token_key *ret, struct vdi_error *err);
 
 /* Writes a new random 32-byte key to path (mode 0640), refusing to overwrite. */
-int vdi_token_key_generate(const char *path, char *err, size_t errlen);
+int vdi_token_key_generate(const char *path, struct vdi_error *err);
 
 /* Signs claims; *ret is a new string.  jti is filled with a fresh random id when empty. */
 int vdi_token_sign(const struct vdi_token_key *key, struct vdi_token_claims *claims, char **ret);

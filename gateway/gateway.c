@@ -36,39 +36,40 @@ void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char 
 		 detail ? ": " : "", detail ? detail : "");
 }
 
+/* Counts and logs the refusal, tells it through why (may be NULL): -EACCES. */
+static int refuse_admission(struct gw *gw, enum gw_refusal refusal, const char *what, const char *peer,
+			    const char *detail, enum gw_refusal *why)
+{
+	gw_refuse(gw, refusal, what, peer, detail);
+	if (why)
+		*why = refusal;
+	return -EACCES;
+}
+
 int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, const char *peer,
-	     struct vdi_token_claims *claims)
+	     struct vdi_token_claims *claims, enum gw_refusal *why)
 {
 	const char *reason = NULL;
 	char safe[128];
 	int r;
 
-	if (!token || !*token) {
-		gw_refuse(gw, GW_REFUSED_NO_TOKEN, what, peer, NULL);
-		return GW_REFUSED_NO_TOKEN;
-	}
+	if (!token || !*token)
+		return refuse_admission(gw, GW_REFUSED_NO_TOKEN, what, peer, NULL, why);
 	r = vdi_token_verify(&gw->key, token, now, claims, &reason);
-	if (r == -EKEYEXPIRED) {
-		gw_refuse(gw, GW_REFUSED_EXPIRED, what, peer, reason);
-		return GW_REFUSED_EXPIRED;
-	}
-	if (r == -EPERM) {
-		gw_refuse(gw, GW_REFUSED_SIGNATURE, what, peer, reason);
-		return GW_REFUSED_SIGNATURE;
-	}
-	if (r < 0) {
-		gw_refuse(gw, GW_REFUSED_MALFORMED, what, peer, reason);
-		return GW_REFUSED_MALFORMED;
-	}
+	if (r == -EKEYEXPIRED)
+		return refuse_admission(gw, GW_REFUSED_EXPIRED, what, peer, reason, why);
+	if (r == -EPERM)
+		return refuse_admission(gw, GW_REFUSED_SIGNATURE, what, peer, reason, why);
+	if (r < 0)
+		return refuse_admission(gw, GW_REFUSED_MALFORMED, what, peer, reason, why);
 	if (!gw_target_allowed(claims->tgt, gw->cfg->gateway.allowed_targets)) {
 		char detail[256];
 
 		snprintf(detail, sizeof(detail), "target %s is not in allowed_targets",
 			 vdi_log_safe(claims->tgt, safe, sizeof(safe)));
-		gw_refuse(gw, GW_REFUSED_TARGET, what, peer, detail);
-		return GW_REFUSED_TARGET;
+		return refuse_admission(gw, GW_REFUSED_TARGET, what, peer, detail, why);
 	}
-	return -1;
+	return 0;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------------ */
@@ -130,8 +131,9 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	};
 	struct vdi_token_claims claims;
 	char uri[64] = "", token[VDI_TOKEN_MAX + 1] = "", peer[64] = "", origin[256] = "";
+	enum gw_refusal e;
 	const char *t;
-	int e;
+	int r;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	if (!upgrade || strcasecmp(upgrade, "websocket") != 0 ||
@@ -153,9 +155,9 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 		return reply_error(wsi, 403, "origin not allowed") < 0 ? -1 : 1;
 	}
 	t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
-	e = gw_admit(gw, t, (int64_t)time(NULL), "WebSocket", peer, &claims);
+	r = gw_admit(gw, t, (int64_t)time(NULL), "WebSocket", peer, &claims, &e);
 	explicit_bzero(token, sizeof(token));
-	if (e < 0)
+	if (r >= 0)
 		return 0;
 	return reply_error(wsi, status[e] ? status[e] : 403, e == GW_REFUSED_TARGET ? "target not allowed"
 							   : e == GW_REFUSED_NO_TOKEN ? "a console token is required"
@@ -218,7 +220,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errlen)
+int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 {
 	/* A WebSocket quiet for 30 s is pinged; one that does not answer within 60 s more is closed. */
 	static const lws_retry_bo_t keepalive = { .secs_since_valid_ping = 30, .secs_since_valid_hangup = 90 };
@@ -227,7 +229,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	struct gw *gw;
 	int r;
 
-	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err, errlen);
+	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err);
 	if (r < 0)
 		return r;
 
@@ -236,7 +238,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 		return -ENOMEM;
 	gw->cfg = cfg;
 	gw->where = where;
-	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err, errlen);
+	r = vdi_token_key_load(cfg->tokens.key_file, &gw->key, err);
 	if (r < 0) {
 		free(gw);
 		return r;
@@ -267,13 +269,13 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errl
 	info.listen_accept_protocol = "vdi-connect";
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
-		snprintf(err, errlen, "cannot start the event loop");
+		vdi_error_set(err, -EIO, "cannot start the event loop");
 		gw_free(gw);
 		return -EIO;
 	}
 	gw->vhost = lws_create_vhost(gw->ctx, &info);
 	if (!gw->vhost) {
-		snprintf(err, errlen, "cannot listen on %s", cfg->gateway.listen);
+		vdi_error_set(err, -EADDRINUSE, "cannot listen on %s", cfg->gateway.listen);
 		gw_free(gw);
 		return -EADDRINUSE;
 	}

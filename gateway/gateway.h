@@ -10,11 +10,13 @@
 
 #include <stddef.h>
 
+#include "error.h"
+
 struct vdi_config;
 struct gw;
 
 /* Reads the token key and listens on [gateway] listen.  cfg is borrowed for the gateway's life. */
-int gw_new(const struct vdi_config *cfg, struct gw **ret, char *err, size_t errlen);
+int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err);
 struct gw *gw_free(struct gw *gw);
 
 /* The TCP port listened on (useful with port 0). */

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 {
 	struct vdi_config cfg;
 	struct gw *gw = NULL;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	int r;
 
 	r = vdi_daemon_config(argc, argv, "vdi-gateway", "gateway", &cfg);
@@ -29,9 +29,9 @@ int main(int argc, char **argv)
 		return -r;
 
 	signal(SIGPIPE, SIG_IGN);
-	r = gw_new(&cfg, &gw, err, sizeof(err));
+	r = gw_new(&cfg, &gw, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdi-gateway: %s\n", err);
+		fprintf(stderr, "vdi-gateway: %s\n", err.message);
 		vdi_config_finish(&cfg);
 		return 1;
 	}

@@ -27,12 +27,13 @@ struct gw {
 };
 
 /*
- * Checks a console token for a new connection: signature, expiry at now
- * (unix seconds; 0 skips it), target within allowed_targets.  Returns -1 and fills *claims when admitted, else
- * the refusal (counted and logged with what, from peer).
+ * Checks a console token (borrowed, may be NULL) for a new connection: signature, expiry at now
+ * (unix seconds; 0 skips it), target within allowed_targets.  Returns 0 and fills *claims when
+ * admitted, else -EACCES with the refusal in *why (may be NULL), counted and logged with what,
+ * from peer (both borrowed).
  */
 int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, const char *peer,
-	     struct vdi_token_claims *claims);
+	     struct vdi_token_claims *claims, enum gw_refusal *why);
 void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char *peer, const char *detail);
 
 /* relay.c: the protocols' callbacks. */

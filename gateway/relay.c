@@ -286,9 +286,9 @@ int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		/* Checked at the upgrade (with a status for the client), the time included: here only its
 		 * claims are needed.  Judging its time again could close a WebSocket the client was just
 		 * told is open, at the token's last second or when the wall clock jumps. */
-		e = gw_admit(gw, t, 0, "WebSocket", peer, &claims);
+		e = gw_admit(gw, t, 0, "WebSocket", peer, &claims, NULL);
 		explicit_bzero(token, sizeof(token));
-		if (e >= 0)
+		if (e < 0)
 			return -1;
 		r = vdi_new0(struct relay);
 		if (!r)
@@ -370,9 +370,9 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_refuse(r, GW_REFUSED_NO_TOKEN, peer, "407 Proxy Authentication Required", NULL);
 		return 0;
 	}
-	e = gw_admit(r->gw, req.token, (int64_t)time(NULL), "CONNECT", peer, &claims);
+	e = gw_admit(r->gw, req.token, (int64_t)time(NULL), "CONNECT", peer, &claims, NULL);
 	explicit_bzero(req.token, sizeof(req.token));
-	if (e >= 0) {
+	if (e < 0) {
 		connect_reply_close(r, "403 Forbidden"); /* gw_admit counted and logged it */
 		return 0;
 	}

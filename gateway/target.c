@@ -40,7 +40,6 @@ static const char *unix_path(const char *target)
 bool gw_target_allowed(const char *target, char *const *allowed)
 {
 	struct vdi_tcp_pattern tcp, pattern;
-	char msg[256];
 	bool is_unix;
 
 	if (!target)
@@ -58,7 +57,7 @@ bool gw_target_allowed(const char *target, char *const *allowed)
 			if (len > 0 && (*a)[len - 1] == '/' && strncmp(*a, target, len) == 0 &&
 			    !strchr(target + len, '/'))
 				return true;
-		} else if (vdi_tcp_pattern_parse(*a, &pattern, msg, sizeof(msg)) == 0 &&
+		} else if (vdi_tcp_pattern_parse(*a, &pattern, NULL) == 0 &&
 			   vdi_tcp_pattern_match(&pattern, &tcp)) {
 			return true;
 		}

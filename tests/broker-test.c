@@ -44,7 +44,7 @@ void start_broker_with(struct daemon *d, const char *extra_conf, const char *lib
 	fclose(f);
 	snprintf(line, sizeof(line), "%s/token.key", vdi_test_tmpdir());
 	if (access(line, F_OK) != 0)
-		check_ok(vdi_token_key_generate(line, NULL, 0));
+		check_ok(vdi_token_key_generate(line, NULL));
 
 	run_broker(d);
 }

@@ -113,7 +113,7 @@ static void start_gateway(struct fixture *f, const char *extra_targets)
 		vdi_test_tmpdir(), extra_targets ? ", " : "", extra_targets ? extra_targets : "", f->key_path);
 	fclose(c);
 	if (access(f->key_path, F_OK) != 0)
-		check_ok(vdi_token_key_generate(f->key_path, NULL, 0));
+		check_ok(vdi_token_key_generate(f->key_path, NULL));
 	out = open(f->gateway_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	check(out >= 0);
 	f->gateway = fork();

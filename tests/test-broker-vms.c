@@ -410,7 +410,8 @@ static void test_sixteen_users_on_prestarted(void)
 	for (int k = 0; k < USERS; k++) {
 		struct vdi_token_key key;
 		struct vdi_token_claims claims;
-		char path[128], err[256];
+		struct vdi_error err = { 0 };
+		char path[128];
 		json_t *j = NULL;
 
 		if (r[k].status / 100 != 2)
@@ -419,8 +420,8 @@ static void test_sixteen_users_on_prestarted(void)
 		check_int_eq(user_req(&f.d, &r[k].u, "POST", path, NULL, &j), 200);
 		snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
 		snprintf(password[k], sizeof(password[k]), "%s", json_string_value(json_object_get(j, "password")));
-		if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
-			vdi_test_fail(__FILE__, __LINE__, "%s", err);
+		if (vdi_token_key_load(f.key_path, &key, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 		check_ok(vdi_token_verify(&key, token, time(NULL), &claims, NULL));
 		snprintf(target[k], sizeof(target[k]), "%s", claims.tgt);
 		json_decref(j);
@@ -649,15 +650,16 @@ static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id
 	struct vdi_token_claims claims;
 	struct spice_link_result res;
 	_cleanup_free_ char *vv = NULL;
-	char path[128], err[256], old_password[128];
+	struct vdi_error err = { 0 };
+	char path[128], host[64], old_password[128];
 	const char *token, *password;
 	json_t *j = NULL;
 
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
 	vv = req_text(&f->d, "GET", path, u1->hdr, NULL, 200);
 	check_str_contains(vv, "type=spice");
-	snprintf(err, sizeof(err), "host=desktop-%lld", (long long)id);
-	check_str_contains(vv, err);
+	snprintf(host, sizeof(host), "host=desktop-%lld", (long long)id);
+	check_str_contains(vv, host);
 	check_str_contains(vv, "proxy=http://token:");
 	{
 		const char *p = strstr(vv, "\npassword=");
@@ -674,8 +676,8 @@ static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id
 	password = json_string_value(json_object_get(j, "password"));
 	check(token && password);
 	check_str_contains(json_string_value(json_object_get(j, "url")), "/spice?token=");
-	if (vdi_token_key_load(f->key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	if (vdi_token_key_load(f->key_path, &key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check_ok(vdi_token_verify(&key, token, time(NULL), &claims, NULL));
 	check_str_eq(claims.sub, "u01");
 	check_int_eq(claims.dsk, id);
@@ -783,7 +785,8 @@ static void console_of(struct fixture *f, struct user *u, int64_t id, char *toke
 {
 	struct vdi_token_key key;
 	struct vdi_token_claims claims;
-	char path[128], err[256];
+	struct vdi_error err = { 0 };
+	char path[128];
 	json_t *j = NULL;
 
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
@@ -791,8 +794,8 @@ static void console_of(struct fixture *f, struct user *u, int64_t id, char *toke
 	snprintf(token, toklen, "%s", json_string_value(json_object_get(j, "token")) ?: "");
 	snprintf(password, plen, "%s", json_string_value(json_object_get(j, "password")) ?: "");
 	check(*token && *password);
-	if (vdi_token_key_load(f->key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	if (vdi_token_key_load(f->key_path, &key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check_ok(vdi_token_verify(&key, token, time(NULL), &claims, NULL));
 	snprintf(target, tlen, "%s", claims.tgt);
 	json_decref(j);
@@ -887,7 +890,7 @@ static void make_desktop(struct fixture *f, const char *pool, int64_t id)
 		.uri = URI, .storage_pool = f->storage_pool, .storage_path = f->images, .runtime_dir = run,
 	};
 	struct pool_template_options to = { .name = "golden", .disk_path = disk, .xml = xml };
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_host *host = NULL;
 	struct pool_template *t = NULL;
 

@@ -23,11 +23,11 @@ static char *write_conf(const char *name, const char *text)
 }
 
 /* Applies text on top of the defaults; returns the result and leaves the message in err. */
-static int apply(struct vdi_config *cfg, const char *text, char *err, size_t len)
+static int apply(struct vdi_config *cfg, const char *text, struct vdi_error *err)
 {
 	check_ok(vdi_config_init(cfg));
-	err[0] = '\0';
-	return vdi_config_apply_string(cfg, text, "t.conf", err, len);
+	err->message[0] = '\0';
+	return vdi_config_apply_string(cfg, text, "t.conf", err);
 }
 
 static void test_defaults(void)
@@ -91,9 +91,9 @@ static void test_every_key(void)
 		"key_file = /etc/vdi/k\n"
 		"ttl = 30\n";
 	struct vdi_config c;
-	char err[512];
+	struct vdi_error err = { 0 };
 
-	check_ok(apply(&c, text, err, sizeof(err)));
+	check_ok(apply(&c, text, &err));
 	check_str_eq(c.broker.listen, "[::1]:9000");
 	check_int_eq(c.broker.session_ttl, 3600);
 	check_int_eq(c.broker.login_max_failures, 3);
@@ -119,13 +119,13 @@ static void test_every_key(void)
 static void expect_error(const char *text, const char *want)
 {
 	struct vdi_config c;
-	char err[512];
-	int r = apply(&c, text, err, sizeof(err));
+	struct vdi_error err = { 0 };
+	int r = apply(&c, text, &err);
 
 	if (r != -EINVAL)
 		vdi_test_fail(__FILE__, __LINE__, "expected -EINVAL for %s, got %d", want, r);
-	if (!strstr(err, want))
-		vdi_test_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", err, want);
+	if (!strstr(err.message, want))
+		vdi_test_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", err.message, want);
 	vdi_config_finish(&c);
 }
 
@@ -170,34 +170,35 @@ static void test_errors_name_file_line_key(void)
 static void test_long_lines_utf8_crlf_bom(void)
 {
 	struct vdi_config c;
-	char err[512], text[600];
+	struct vdi_error err = { 0 };
+	char text[600];
 
 	/* Debian's inih cuts lines near 200 characters without a word: refused here. */
 	snprintf(text, sizeof(text), "[pam]\nservice = %0*d\n", 300, 7);
-	check_err(apply(&c, text, err, sizeof(err)), EINVAL);
-	check_str_contains(err, "t.conf:2: line longer than");
+	check_err(apply(&c, text, &err), EINVAL);
+	check_str_contains(err.message, "t.conf:2: line longer than");
 	vdi_config_finish(&c);
 
 	/* Just under the limit is fine and kept whole. */
 	snprintf(text, sizeof(text), "[pam]\nservice = %0*d\n", VDI_CONFIG_MAX_LINE - 10, 7);
-	check_ok(apply(&c, text, err, sizeof(err)));
+	check_ok(apply(&c, text, &err));
 	check_int_eq(strlen(c.pam.service), VDI_CONFIG_MAX_LINE - 10);
 	vdi_config_finish(&c);
 
-	check_ok(apply(&c, "\xEF\xBB\xBF[pam]\r\nservice = vdi\r\nadmin_group = \xC3\xA9quipe-\xE7\xA0\x94\xE7\xA9\xB6\r\n", err, sizeof(err)));
+	check_ok(apply(&c, "\xEF\xBB\xBF[pam]\r\nservice = vdi\r\nadmin_group = \xC3\xA9quipe-\xE7\xA0\x94\xE7\xA9\xB6\r\n", &err));
 	check_str_eq(c.pam.service, "vdi");
 	check_str_eq(c.pam.admin_group, "\xC3\xA9quipe-\xE7\xA0\x94\xE7\xA9\xB6");
 	vdi_config_finish(&c);
 
 	/* A file whose last line is a lone CR (no LF) ends (found by fuzz-config: it looped). */
-	check_ok(apply(&c, "[pam]\nservice = vdi\n\r", err, sizeof(err)));
+	check_ok(apply(&c, "[pam]\nservice = vdi\n\r", &err));
 	check_str_eq(c.pam.service, "vdi");
 	vdi_config_finish(&c);
-	check_ok(apply(&c, "[pam]\nservice = vdi\r", err, sizeof(err)));
+	check_ok(apply(&c, "[pam]\nservice = vdi\r", &err));
 	vdi_config_finish(&c);
 
 	/* Indentation before a section's first key is fine; so are inline comments. */
-	check_ok(apply(&c, "[pam]\n  service = vdi ; the PAM service\n", err, sizeof(err)));
+	check_ok(apply(&c, "[pam]\n  service = vdi ; the PAM service\n", &err));
 	check_str_eq(c.pam.service, "vdi");
 	vdi_config_finish(&c);
 }
@@ -205,11 +206,12 @@ static void test_long_lines_utf8_crlf_bom(void)
 static void test_load_with_dropins(void)
 {
 	_cleanup_free_ char *main_path = write_conf("vdi.conf", "[pam]\nservice = main\nadmin_group = g0\n[tokens]\nttl = 10\n");
-	char dir[512], err[512];
+	struct vdi_error err = { 0 };
+	char dir[512];
 	struct vdi_config c;
 
 	/* No drop-in directory: fine. */
-	check_ok(vdi_config_load(main_path, &c, err, sizeof(err)));
+	check_ok(vdi_config_load(main_path, &c, &err));
 	check_str_eq(c.pam.service, "main");
 	check(c.files && c.files[0] && !c.files[1]);
 	check_str_eq(c.files[0], main_path);
@@ -221,7 +223,7 @@ static void test_load_with_dropins(void)
 	free(write_conf("vdi.conf.d/10-a.conf", "[pam]\nservice = ten\nadmin_group = g10\n"));
 	free(write_conf("vdi.conf.d/30-c.conf.disabled", "[pam]\nservice = ignored\n"));
 	free(write_conf("vdi.conf.d/.hidden.conf", "[pam]\nservice = hidden\n"));
-	check_ok(vdi_config_load(main_path, &c, err, sizeof(err)));
+	check_ok(vdi_config_load(main_path, &c, &err));
 	check_str_eq(c.pam.service, "twenty");  /* 20-b after 10-a */
 	check_str_eq(c.pam.admin_group, "g10");
 	check_int_eq(c.tokens.ttl, 10);          /* from the main file */
@@ -234,21 +236,21 @@ static void test_load_with_dropins(void)
 
 	/* The same key in two files is fine (later wins); an error in a drop-in names that file. */
 	free(write_conf("vdi.conf.d/40-bad.conf", "[tokens]\n\nttl = many\n"));
-	check_err(vdi_config_load(main_path, &c, err, sizeof(err)), EINVAL);
-	check_str_contains(err, "vdi.conf.d/40-bad.conf:3: [tokens] ttl: expected a whole number");
+	check_err(vdi_config_load(main_path, &c, &err), EINVAL);
+	check_str_contains(err.message, "vdi.conf.d/40-bad.conf:3: [tokens] ttl: expected a whole number");
 	check(c.pam.service == NULL && c.files == NULL); /* nothing left allocated on failure */
 }
 
 static void test_missing_and_odd_files(void)
 {
 	struct vdi_config c;
-	char err[512];
+	struct vdi_error err = { 0 };
 	_cleanup_free_ char *path = NULL;
 
-	check_err(vdi_config_load("/nonexistent/vdi.conf", &c, err, sizeof(err)), ENOENT);
-	check_str_contains(err, "/nonexistent/vdi.conf: cannot open");
-	check_err(vdi_config_load(vdi_test_tmpdir(), &c, err, sizeof(err)), EINVAL);
-	check_str_contains(err, "not a regular file");
+	check_err(vdi_config_load("/nonexistent/vdi.conf", &c, &err), ENOENT);
+	check_str_contains(err.message, "/nonexistent/vdi.conf: cannot open");
+	check_err(vdi_config_load(vdi_test_tmpdir(), &c, &err), EINVAL);
+	check_str_contains(err.message, "not a regular file");
 
 	check(asprintf(&path, "%s/nul.conf", vdi_test_tmpdir()) > 0);
 	{
@@ -258,8 +260,8 @@ static void test_missing_and_odd_files(void)
 		fwrite("[pam]\nservice = a\0b\n", 1, 20, f);
 		fclose(f);
 	}
-	check_err(vdi_config_load(path, &c, err, sizeof(err)), EINVAL);
-	check_str_contains(err, "NUL byte");
+	check_err(vdi_config_load(path, &c, &err), EINVAL);
+	check_str_contains(err.message, "NUL byte");
 }
 
 static const struct vdi_test tests[] = {

@@ -379,7 +379,8 @@ static void disconnect_while_locked(long jump)
 	struct user u1;
 	struct vdi_token_key key;
 	struct vdi_token_claims claims;
-	char path[128], err[256];
+	struct vdi_error err = { 0 };
+	char path[128];
 	json_t *j = NULL;
 	sqlite3 *db = NULL;
 	long waiting = -1;
@@ -399,8 +400,8 @@ static void disconnect_while_locked(long jump)
 	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
 	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	if (vdi_token_key_load(f.key_path, &key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
 	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
 	json_decref(j);
@@ -621,7 +622,8 @@ static void test_paused_by_admin(void)
 	struct user u1;
 	struct vdi_token_key key;
 	struct vdi_token_claims claims;
-	char path[128], err[256], domain[128];
+	struct vdi_error err = { 0 };
+	char path[128], domain[128];
 	json_t *j = NULL, *dk;
 	int64_t id;
 	int fd;
@@ -631,8 +633,8 @@ static void test_paused_by_admin(void)
 	fixture_domain(f.pool, id, domain, sizeof(domain));
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
 	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	if (vdi_token_key_load(f.key_path, &key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
 	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
 	json_decref(j);

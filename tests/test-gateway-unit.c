@@ -91,7 +91,7 @@ static void test_target_tcp_ranges(void)
 	char *allowed[] = { "tcp:192.0.2.10:5900-5999", "tcp:10.1.0.0/16:5900-6099", "tcp:[2001:db8::]/32:5900-5901",
 			    "tcp:[::1]:5930", NULL };
 	struct vdi_tcp_pattern p;
-	char msg[256];
+	struct vdi_error err = { 0 };
 
 	check(gw_target_allowed("tcp:192.0.2.10:5900", allowed));
 	check(gw_target_allowed("tcp:192.0.2.10:5999", allowed));
@@ -116,15 +116,15 @@ static void test_target_tcp_ranges(void)
 	/* An IPv4 pattern never admits IPv6, and the other way round. */
 	check(!gw_target_allowed("tcp:[::ffff:192.0.2.10]:5900", allowed));
 	/* The parser's answers. */
-	check_int_eq(vdi_tcp_pattern_parse("tcp:0.0.0.0/0:1-65535", &p, msg, sizeof(msg)), 0);
+	check_int_eq(vdi_tcp_pattern_parse("tcp:0.0.0.0/0:1-65535", &p, &err), 0);
 	check_int_eq(p.prefix, 0);
 	check_int_eq(p.port_hi, 65535);
-	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1/24:5900", &p, msg, sizeof(msg)), EINVAL);
-	check_str_contains(msg, "bits set beyond its /24 prefix");
-	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:70000", &p, msg, sizeof(msg)), EINVAL);
-	check_err(vdi_tcp_pattern_parse("tcp:[fe80::1:5900", &p, msg, sizeof(msg)), EINVAL);
-	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:", &p, msg, sizeof(msg)), EINVAL);
-	check_err(vdi_tcp_pattern_parse("tcp:/8:5900", &p, msg, sizeof(msg)), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1/24:5900", &p, &err), EINVAL);
+	check_str_contains(err.message, "bits set beyond its /24 prefix");
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:70000", &p, &err), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:[fe80::1:5900", &p, &err), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:10.0.0.1:", &p, &err), EINVAL);
+	check_err(vdi_tcp_pattern_parse("tcp:/8:5900", &p, &err), EINVAL);
 }
 
 /* gw_target_connect() reaches a TCP listener at the target's address and port. */

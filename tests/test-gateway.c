@@ -59,7 +59,8 @@ static void start_gateway(struct gateway *g)
 static void start_gateway_with(struct gateway *g, const char *extra)
 {
 	const char *bin = getenv("VDI_GATEWAY_BIN");
-	char err[256], line[512];
+	struct vdi_error err = { 0 };
+	char line[512];
 	FILE *f;
 	int out;
 	uint64_t end;
@@ -72,9 +73,9 @@ static void start_gateway_with(struct gateway *g, const char *extra)
 	snprintf(g->log_path, sizeof(g->log_path), "%s/gateway.log", vdi_test_tmpdir());
 	snprintf(g->spice_dir, sizeof(g->spice_dir), "%s/spice", vdi_test_tmpdir());
 	check(mkdir(g->spice_dir, 0755) == 0);
-	check_ok(vdi_token_key_generate(g->key_path, NULL, 0));
-	if (vdi_token_key_load(g->key_path, &g->key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_key_generate(g->key_path, NULL));
+	if (vdi_token_key_load(g->key_path, &g->key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check(f = fopen(g->conf, "we"));
 	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, tcp:127.0.0.1:1\n%s"
 		   "[tokens]\nkey_file = %s\n",
@@ -927,7 +928,8 @@ static void test_bad_tokens_and_targets(void)
 	struct vdi_token_key other;
 	_cleanup_free_ char *tgt = NULL, *good = NULL, *expired = NULL, *wrong_key = NULL, *outside = NULL,
 			    *traversal = NULL, *tcp = NULL, *tampered = NULL, *forged = NULL;
-	char err[256], path[700];
+	struct vdi_error err = { 0 };
+	char path[700];
 	struct http_reply r;
 
 	start_gateway(&g);
@@ -936,9 +938,9 @@ static void test_bad_tokens_and_targets(void)
 	good = token_for(&g.key, 3, tgt, 60);
 	expired = token_for(&g.key, 3, tgt, -1);
 	snprintf(path, sizeof(path), "%s/other.key", vdi_test_tmpdir());
-	check_ok(vdi_token_key_generate(path, NULL, 0));
-	if (vdi_token_key_load(path, &other, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_key_generate(path, NULL));
+	if (vdi_token_key_load(path, &other, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	wrong_key = token_for(&other, 3, tgt, 60);
 	outside = token_for(&g.key, 3, "unix:/run/libvirt/libvirt-sock", 60);
 	snprintf(path, sizeof(path), "unix:%s/../spice/desk3.sock", g.spice_dir);

@@ -167,15 +167,16 @@ static int console(struct fixture *f, struct user *u, int64_t id, char *target, 
 {
 	struct vdi_token_claims claims;
 	struct vdi_token_key key;
-	char path[128], err[256];
+	struct vdi_error err = { 0 };
+	char path[128];
 	json_t *j = NULL;
 	int status;
 
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
 	status = user_req(&f->d, u, "POST", path, NULL, &j);
 	if (status == 200) {
-		if (vdi_token_key_load(f->key_path, &key, err, sizeof(err)) < 0)
-			vdi_test_fail(__FILE__, __LINE__, "%s", err);
+		if (vdi_token_key_load(f->key_path, &key, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 		check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims,
 					  NULL));
 		snprintf(target, tlen, "%s", claims.tgt);

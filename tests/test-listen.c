@@ -30,18 +30,19 @@
 
 static void test_parse_split(void)
 {
-	char host[256], msg[256];
+	struct vdi_error err = { 0 };
+	char host[256];
 	unsigned port;
 
-	check_ok(vdi_listen_split("127.0.0.1:8080", host, sizeof(host), &port, msg, sizeof(msg)));
+	check_ok(vdi_listen_split("127.0.0.1:8080", host, sizeof(host), &port, &err));
 	check_str_eq(host, "127.0.0.1");
 	check_int_eq(port, 8080);
-	check_ok(vdi_listen_split("[::1]:0", host, sizeof(host), &port, msg, sizeof(msg)));
+	check_ok(vdi_listen_split("[::1]:0", host, sizeof(host), &port, &err));
 	check_str_eq(host, "::1");
 	check_int_eq(port, 0);
-	check_ok(vdi_listen_split("*:65535", host, sizeof(host), &port, msg, sizeof(msg)));
+	check_ok(vdi_listen_split("*:65535", host, sizeof(host), &port, &err));
 	check_str_eq(host, "*");
-	check_ok(vdi_listen_split("broker.example:443", host, sizeof(host), &port, msg, sizeof(msg)));
+	check_ok(vdi_listen_split("broker.example:443", host, sizeof(host), &port, &err));
 	check_str_eq(host, "broker.example");
 
 	static const struct {
@@ -61,34 +62,34 @@ static void test_parse_split(void)
 		{ "127.0.0.1:000080", "expected a port" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		msg[0] = '\0';
-		check_int_eq(vdi_listen_split(bad[i].text, host, sizeof(host), &port, msg, sizeof(msg)), -EINVAL);
-		check_str_contains(msg, bad[i].says);
+		err.message[0] = '\0';
+		check_int_eq(vdi_listen_split(bad[i].text, host, sizeof(host), &port, &err), -EINVAL);
+		check_str_contains(err.message, bad[i].says);
 	}
 }
 
 static void test_parse_resolve(void)
 {
 	struct vdi_listen l;
-	char msg[256];
+	struct vdi_error err = { 0 };
 
-	check_ok(vdi_listen_resolve("127.0.0.1:8080", &l, msg, sizeof(msg)));
+	check_ok(vdi_listen_resolve("127.0.0.1:8080", &l, &err));
 	check_int_eq(l.family, AF_INET);
 	check_str_eq(l.address, "127.0.0.1");
 	check_str_eq(vdi_listen_describe(&l), "127.0.0.1");
-	check_ok(vdi_listen_resolve("[::1]:8080", &l, msg, sizeof(msg)));
+	check_ok(vdi_listen_resolve("[::1]:8080", &l, &err));
 	check_int_eq(l.family, AF_INET6);
 	check_str_eq(l.address, "::1");
-	check_ok(vdi_listen_resolve("*:8080", &l, msg, sizeof(msg)));
+	check_ok(vdi_listen_resolve("*:8080", &l, &err));
 	check_int_eq(l.family, AF_UNSPEC);
 	check_str_eq(vdi_listen_describe(&l), "every address");
-	check_ok(vdi_listen_resolve("localhost:8080", &l, msg, sizeof(msg)));
+	check_ok(vdi_listen_resolve("localhost:8080", &l, &err));
 	check_str_eq(l.address, "127.0.0.1"); /* IPv4 first, whatever order the resolver gives */
 	/* An address this machine does not have (TEST-NET-3), and a name that does not resolve. */
-	check_int_eq(vdi_listen_resolve("203.0.113.77:8080", &l, msg, sizeof(msg)), -EADDRNOTAVAIL);
-	check_str_contains(msg, "203.0.113.77 is not an address of this machine");
-	check_int_eq(vdi_listen_resolve("no-such-host.invalid:8080", &l, msg, sizeof(msg)), -EADDRNOTAVAIL);
-	check_str_contains(msg, "cannot resolve \"no-such-host.invalid\"");
+	check_int_eq(vdi_listen_resolve("203.0.113.77:8080", &l, &err), -EADDRNOTAVAIL);
+	check_str_contains(err.message, "203.0.113.77 is not an address of this machine");
+	check_int_eq(vdi_listen_resolve("no-such-host.invalid:8080", &l, &err), -EADDRNOTAVAIL);
+	check_str_contains(err.message, "cannot resolve \"no-such-host.invalid\"");
 }
 
 /* ---- the daemons in a namespace of their own --------------------------------------------- */
@@ -265,7 +266,7 @@ static void check_daemon(const char *env, write_conf_fn write_conf)
 		vdi_test_fail(__FILE__, __LINE__, "%s is not set: run through meson", env);
 	enter_namespace();
 	snprintf(key, sizeof(key), "%s/token.key", vdi_test_tmpdir());
-	check_ok(vdi_token_key_generate(key, NULL, 0));
+	check_ok(vdi_token_key_generate(key, NULL));
 	snprintf(conf, sizeof(conf), "%s/vdi.conf", vdi_test_tmpdir());
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		write_conf(conf, cases[i].listen);

@@ -30,10 +30,10 @@ static bool has_group(const struct broker_login *l, const char *g)
 static void test_login_ok_with_groups(void)
 {
 	struct broker_login l = { 0 };
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	require_wrappers();
-	check_ok(broker_pam_login(SERVICE, "ann", "ann-secret", "vdiadmin", &l, err, sizeof(err)));
+	check_ok(broker_pam_login(SERVICE, "ann", "ann-secret", "vdiadmin", &l, &err));
 	check_str_eq(l.user, "ann");
 	check_str_eq(l.groups[0], "ann"); /* primary group first */
 	check(has_group(&l, "staff"));
@@ -41,7 +41,7 @@ static void test_login_ok_with_groups(void)
 	check(!l.admin);
 	broker_login_finish(&l);
 
-	check_ok(broker_pam_login(SERVICE, "adm", "adm-secret", "vdiadmin", &l, err, sizeof(err)));
+	check_ok(broker_pam_login(SERVICE, "adm", "adm-secret", "vdiadmin", &l, &err));
 	check(l.admin);
 	check(has_group(&l, "vdiadmin"));
 	broker_login_finish(&l);
@@ -51,46 +51,46 @@ static void test_login_ok_with_groups(void)
 static void test_bad_password_and_unknown_user_look_alike(void)
 {
 	struct broker_login l = { 0 };
-	char err[256];
+	struct vdi_error err = { 0 };
 	char long_pw[2048];
 
 	require_wrappers();
-	check_err(broker_pam_login(SERVICE, "ann", "wrong", "vdiadmin", &l, err, sizeof(err)), EACCES);
-	check(!strstr(err, "wrong")); /* never the password */
-	check_err(broker_pam_login(SERVICE, "nobody-here", "ann-secret", "vdiadmin", &l, err, sizeof(err)), EACCES);
-	check(!strstr(err, "ann-secret"));
-	check_err(broker_pam_login(SERVICE, "ann", "", "vdiadmin", &l, err, sizeof(err)), EACCES);
-	check_err(broker_pam_login(SERVICE, "", "x", "vdiadmin", &l, err, sizeof(err)), EACCES);
+	check_err(broker_pam_login(SERVICE, "ann", "wrong", "vdiadmin", &l, &err), EACCES);
+	check(!strstr(err.message, "wrong")); /* never the password */
+	check_err(broker_pam_login(SERVICE, "nobody-here", "ann-secret", "vdiadmin", &l, &err), EACCES);
+	check(!strstr(err.message, "ann-secret"));
+	check_err(broker_pam_login(SERVICE, "ann", "", "vdiadmin", &l, &err), EACCES);
+	check_err(broker_pam_login(SERVICE, "", "x", "vdiadmin", &l, &err), EACCES);
 	memset(long_pw, 'a', sizeof(long_pw) - 1);
 	long_pw[sizeof(long_pw) - 1] = '\0';
-	check_err(broker_pam_login(SERVICE, "ann", long_pw, "vdiadmin", &l, err, sizeof(err)), EACCES);
+	check_err(broker_pam_login(SERVICE, "ann", long_pw, "vdiadmin", &l, &err), EACCES);
 	/* Odd bytes in names reach PAM as they are and fail like any unknown user. */
-	check_err(broker_pam_login(SERVICE, "ann\n", "ann-secret", "vdiadmin", &l, err, sizeof(err)), EACCES);
-	check_err(broker_pam_login(SERVICE, "\xc3\xa9mile", "x", "vdiadmin", &l, err, sizeof(err)), EACCES);
+	check_err(broker_pam_login(SERVICE, "ann\n", "ann-secret", "vdiadmin", &l, &err), EACCES);
+	check_err(broker_pam_login(SERVICE, "\xc3\xa9mile", "x", "vdiadmin", &l, &err), EACCES);
 	check(l.user == NULL);
 }
 
 static void test_account_refused_after_right_password(void)
 {
 	struct broker_login l = { 0 };
-	char err[256];
+	struct vdi_error err = { 0 };
 	int r;
 
 	require_wrappers();
 	/* pam_matrix lets "expired" log in to another service only: account management refuses it here. */
-	r = broker_pam_login(SERVICE, "expired", "exp-secret", "vdiadmin", &l, err, sizeof(err));
+	r = broker_pam_login(SERVICE, "expired", "exp-secret", "vdiadmin", &l, &err);
 	check_err(r, EPERM);
-	check_str_contains(err, "may not log in");
+	check_str_contains(err.message, "may not log in");
 	check(l.user == NULL);
 	/* PAM says yes but the user has no passwd entry: no login. */
-	check_err(broker_pam_login(SERVICE, "ghost", "ghost-secret", "vdiadmin", &l, err, sizeof(err)), ENOENT);
-	check_str_contains(err, "no passwd entry");
+	check_err(broker_pam_login(SERVICE, "ghost", "ghost-secret", "vdiadmin", &l, &err), ENOENT);
+	check_str_contains(err.message, "no passwd entry");
 }
 
 static void test_unknown_service(void)
 {
 	struct broker_login l = { 0 };
-	char err[256];
+	struct vdi_error err = { 0 };
 	int r;
 
 	require_wrappers();
@@ -98,9 +98,9 @@ static void test_unknown_service(void)
 	/* pam_start() frees its handle on this path but not what it parsed: a leak inside libpam. */
 	vdi_test_skip("libpam leaks when pam_start() fails (not ours to free); covered by the normal build");
 #endif
-	r = broker_pam_login("no-such-service", "ann", "ann-secret", "vdiadmin", &l, err, sizeof(err));
+	r = broker_pam_login("no-such-service", "ann", "ann-secret", "vdiadmin", &l, &err);
 	check_err(r, EIO);
-	check_str_contains(err, "no-such-service");
+	check_str_contains(err.message, "no-such-service");
 	check(l.user == NULL);
 }
 

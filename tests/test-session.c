@@ -11,11 +11,11 @@
 static struct broker_store *open_store(char **ret_path)
 {
 	struct broker_store *s = NULL;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	check(asprintf(ret_path, "%s/vdi.db", vdi_test_tmpdir()) > 0);
-	if (broker_store_open(*ret_path, &s, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	if (broker_store_open(*ret_path, &s, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	return s;
 }
 

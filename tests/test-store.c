@@ -14,10 +14,10 @@
 static struct broker_store *open_store(const char *path)
 {
 	struct broker_store *s = NULL;
-	char err[256] = "";
+	struct vdi_error err = { 0 };
 
-	if (broker_store_open(path, &s, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "open %s: %s", path, err);
+	if (broker_store_open(path, &s, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "open %s: %s", path, err.message);
 	return s;
 }
 
@@ -60,24 +60,24 @@ static long long sql_int(const char *path, const char *query)
 static void add_pool(struct broker_store *s, const char *name, int64_t size)
 {
 	struct broker_pool_def d = { .name = name, .template_name = "golden", .size = size, .max_per_user = 1 };
-	char err[256];
+	struct vdi_error err = { 0 };
 
-	if (broker_store_add_pool(s, &d, NOW, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "add pool: %s", err);
+	if (broker_store_add_pool(s, &d, NOW, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "add pool: %s", err.message);
 }
 
 static void add_template(struct broker_store *s)
 {
-	char err[256];
+	struct vdi_error err = { 0 };
 
-	check_ok(broker_store_add_template(s, "golden", "/images/golden.qcow2", "<domain/>", NOW, err, sizeof(err)));
+	check_ok(broker_store_add_template(s, "golden", "/images/golden.qcow2", "<domain/>", NOW, &err));
 }
 
 static void test_open_and_migrate(void)
 {
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(":memory:");
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	check_int_eq(broker_store_schema_version(s), BROKER_STORE_SCHEMA_VERSION);
 	broker_store_close(s);
@@ -94,9 +94,9 @@ static void test_open_and_migrate(void)
 
 	/* A file from a newer vdi is refused, untouched. */
 	sql(path, "PRAGMA user_version = 99");
-	check_err(broker_store_open(path, &s, err, sizeof(err)), EPROTO);
-	check_str_contains(err, "schema version 99");
-	check_str_contains(err, path);
+	check_err(broker_store_open(path, &s, &err), EPROTO);
+	check_str_contains(err.message, "schema version 99");
+	check_str_contains(err.message, path);
 	check_int_eq(sql_int(path, "PRAGMA user_version"), 99);
 
 	/* Not a database at all. */
@@ -110,10 +110,10 @@ static void test_open_and_migrate(void)
 		for (int i = 0; i < 512; i++)
 			fputs("this is not sqlite ", f);
 		fclose(f);
-		check_err(broker_store_open(junk, &s, err, sizeof(err)), EBADMSG);
-		check_str_contains(err, "junk.db");
+		check_err(broker_store_open(junk, &s, &err), EBADMSG);
+		check_str_contains(err.message, "junk.db");
 	}
-	check_err(broker_store_open("/nonexistent/dir/vdi.db", &s, err, sizeof(err)), ENOENT);
+	check_err(broker_store_open("/nonexistent/dir/vdi.db", &s, &err), ENOENT);
 }
 
 /* Desktop ids name domains, overlays and audit entries: a deleted one is never given again. */
@@ -137,28 +137,28 @@ static void test_templates_and_pools(void)
 	struct broker_store *s = open_store(":memory:");
 	struct broker_pool_def d = { .name = "sales", .template_name = "golden", .size = 4, .prestart = 1,
 				     .max_per_user = 1, .groups = "staff,sales" };
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
-	check_err(broker_store_add_template(s, "golden", "/x.qcow2", "<domain/>", NOW, err, sizeof(err)), EEXIST);
-	check_str_contains(err, "\"golden\" exists already");
-	check_err(broker_store_add_template(s, "t", "relative.qcow2", "<domain/>", NOW, err, sizeof(err)), EINVAL);
+	check_err(broker_store_add_template(s, "golden", "/x.qcow2", "<domain/>", NOW, &err), EEXIST);
+	check_str_contains(err.message, "\"golden\" exists already");
+	check_err(broker_store_add_template(s, "t", "relative.qcow2", "<domain/>", NOW, &err), EINVAL);
 
-	check_ok(broker_store_add_pool(s, &d, NOW, err, sizeof(err)));
-	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EEXIST);
-	check_str_contains(err, "pool \"sales\" exists already");
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EEXIST);
+	check_str_contains(err.message, "pool \"sales\" exists already");
 	d.name = "bad-name";
-	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
 	d.name = "eng";
 	d.prestart = 5;
-	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
 	d.prestart = 0;
 	d.max_per_user = 0;
-	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), EINVAL);
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
 	d.max_per_user = 1;
 	d.template_name = "missing";
-	check_err(broker_store_add_pool(s, &d, NOW, err, sizeof(err)), ENOENT);
-	check_str_contains(err, "no template \"missing\"");
+	check_err(broker_store_add_pool(s, &d, NOW, &err), ENOENT);
+	check_str_contains(err.message, "no template \"missing\"");
 	broker_store_close(s);
 }
 
@@ -167,7 +167,7 @@ static void test_assignment_order(void)
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(path);
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
 	add_pool(s, "p", 4);
@@ -175,46 +175,46 @@ static void test_assignment_order(void)
 	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'free', 0), (2, 1, 'stopped', 0);"
 		  "INSERT INTO desktops (id, pool_id, state, owner, updated) VALUES (3, 1, 'assigned', 'carol', 0)");
 
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_RUNNING);
 	check_str_eq(a.state, "assigned");
 
-	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 2);
 	check_int_eq(a.action, BROKER_ASSIGN_START);
 	check_str_eq(a.state, "starting");
 
-	check_ok(broker_store_assign(s, "p", "dan", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "dan", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check_str_eq(a.state, "provisioning");
 	check_int_eq(a.desktop_id, 4);
 
 	/* Asking again returns the same desktop. */
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
-	check_ok(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 3);
 
 	/* Four desktops, four users: the fifth is refused and nothing changes. */
-	check_err(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOSPC);
-	check_str_contains(err, "pool exhausted");
+	check_err(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, &err), ENOSPC);
+	check_str_contains(err.message, "pool exhausted");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 4);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'eve'"), 0);
 
 	/* A desktop being deleted does not count against the size, nor is it handed out. */
 	sql(path, "UPDATE desktops SET state = 'deleting', owner = NULL WHERE id = 4");
-	check_ok(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "eve", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check(a.desktop_id != 4);
 
-	check_err(broker_store_assign(s, "nope", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOENT);
-	check_str_contains(err, "no pool \"nope\"");
-	check_err(broker_store_assign(s, "p", "", false, "qemu:///system", NOW, &a, err, sizeof(err)), EINVAL);
+	check_err(broker_store_assign(s, "nope", "ann", false, "qemu:///system", NOW, &a, &err), ENOENT);
+	check_str_contains(err.message, "no pool \"nope\"");
+	check_err(broker_store_assign(s, "p", "", false, "qemu:///system", NOW, &a, &err), EINVAL);
 	/* A draining pool hands out nothing. */
 	sql(path, "UPDATE pools SET draining = 1");
-	check_err(broker_store_assign(s, "p", "fay", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOENT);
+	check_err(broker_store_assign(s, "p", "fay", false, "qemu:///system", NOW, &a, &err), ENOENT);
 	broker_store_close(s);
 }
 
@@ -224,24 +224,24 @@ static void test_spare_on_its_way_up(void)
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(path);
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
 	add_pool(s, "p", 2);
 	sql(path, "INSERT INTO desktops (id, pool_id, state, updated) VALUES (1, 1, 'provisioning', 0), (2, 1, 'starting', 0)");
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_SPARE);
 	check_str_eq(a.state, "provisioning");
-	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 2);
 	check_str_eq(a.state, "starting");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'ann' AND id = 1 AND state = 'provisioning'"), 1);
 	/* Asking again: her own desktop, nothing new. */
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
-	check_err(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)), ENOSPC);
+	check_err(broker_store_assign(s, "p", "carol", false, "qemu:///system", NOW, &a, &err), ENOSPC);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 2);
 	broker_store_close(s);
 }
@@ -254,10 +254,10 @@ static void test_persistent_desktop_in_error(void)
 	struct broker_pool_def d = { .name = "mine", .template_name = "golden", .size = 4, .max_per_user = 1,
 				     .persistent = true };
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
-	check_ok(broker_store_add_pool(s, &d, NOW, err, sizeof(err)));
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
 	add_pool(s, "shared", 4);
 	/* 1: ann's persistent desktop failed (a message for admins: not shown to her); 2: her pooled
 	 * desktop failed; 3: carol's pooled one is paused by the hypervisor. */
@@ -265,24 +265,24 @@ static void test_persistent_desktop_in_error(void)
 		  " (1, 1, 'error', 'ann', 0, 'cannot start: /var/lib/vdi/images/x.qcow2: Permission denied', NULL),"
 		  " (2, 2, 'error', 'ann', 0, 'cannot start: qemu exited', NULL),"
 		  " (3, 2, 'error', 'carol', 0, 'paused by the hypervisor: no space left', 'assigned')");
-	check_err(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)), EHOSTDOWN);
-	check_str_contains(err, "your desktop 1 in pool \"mine\" is out of service; an administrator can repair");
-	check(!strstr(err, "/var/lib"));
+	check_err(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, &err), EHOSTDOWN);
+	check_str_contains(err.message, "your desktop 1 in pool \"mine\" is out of service; an administrator can repair");
+	check(!strstr(err.message, "/var/lib"));
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE pool_id = 1"), 1);
-	check_err(broker_store_assign(s, "shared", "carol", false, "qemu:///system", NOW, &a, err, sizeof(err)),
+	check_err(broker_store_assign(s, "shared", "carol", false, "qemu:///system", NOW, &a, &err),
 		  EHOSTDOWN);
-	check_str_contains(err, "your desktop 3 in pool \"shared\" is out of service (paused by the hypervisor: no"
+	check_str_contains(err.message, "your desktop 3 in pool \"shared\" is out of service (paused by the hypervisor: no"
 				" space left); it comes back as it was");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'carol'"), 1);
 	/* Another user of that pool, and ann in a pooled pool (her desktop failed, not paused), are served. */
-	check_ok(broker_store_assign(s, "mine", "bob", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "mine", "bob", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
-	check_ok(broker_store_assign(s, "shared", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "shared", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check(a.desktop_id != 2);
 	/* Once it is repaired, it is hers again. */
 	sql(path, "UPDATE desktops SET state = 'stopped', message = NULL WHERE id = 1");
-	check_ok(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "mine", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
 	broker_store_close(s);
@@ -294,7 +294,7 @@ static void test_assignment_across_hosts(void)
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(path);
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
 	add_pool(s, "p", 6);
@@ -305,24 +305,24 @@ static void test_assignment_across_hosts(void)
 		  " (3, 1, 'qemu+tcp://h2/system', 'stopped', 0), (4, 1, 'qemu+tcp://h1/system', 'stopped', 0)");
 
 	/* Desktops 1-3 sit on a host that is down or draining: the stopped one on h1 is taken. */
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu+tcp://h1/system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu+tcp://h1/system", NOW, &a, &err));
 	check_int_eq(a.desktop_id, 4);
 	check_int_eq(a.action, BROKER_ASSIGN_START);
 	/* Then a new one, on the host the broker chose. */
-	check_ok(broker_store_assign(s, "p", "bob", false, "qemu+tcp://h1/system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu+tcp://h1/system", NOW, &a, &err));
 	check_int_eq(a.action, BROKER_ASSIGN_CLONE);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'bob' AND host = 'qemu+tcp://h1/system'"), 1);
 	/* No host can take one: refused, and no row is left. */
-	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)), EHOSTUNREACH);
-	check_str_contains(err, "no host can take a new desktop");
+	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err), EHOSTUNREACH);
+	check_str_contains(err.message, "no host can take a new desktop");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'carol'"), 0);
 	/* h2 is back: its free desktop is handed out again. */
 	sql(path, "UPDATE hosts SET up = 1 WHERE uri = 'qemu+tcp://h2/system'");
-	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	/* A user keeps the desktop they have, whatever its host. */
 	sql(path, "UPDATE hosts SET up = 0 WHERE uri = 'qemu+tcp://h2/system'");
-	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err));
 	check_int_eq(a.desktop_id, 1);
 	check_int_eq(a.action, BROKER_ASSIGN_EXISTING);
 	broker_store_close(s);
@@ -340,12 +340,12 @@ static void *race(void *arg)
 	struct racer *r = arg;
 	struct broker_store *s = NULL;
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
-	r->result = broker_store_open(r->path, &s, err, sizeof(err));
+	r->result = broker_store_open(r->path, &s, &err);
 	if (r->result < 0)
 		return NULL;
-	r->result = broker_store_assign(s, "p", r->user, false, "qemu:///system", NOW, &a, err, sizeof(err));
+	r->result = broker_store_assign(s, "p", r->user, false, "qemu:///system", NOW, &a, &err);
 	r->desktop = r->result >= 0 ? a.desktop_id : -1;
 	broker_store_close(s);
 	return NULL;
@@ -393,11 +393,11 @@ static void test_state_changes_and_audit(void)
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(path);
 	struct broker_assignment a;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
 	add_pool(s, "p", 1);
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	check_ok(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "starting", NOW + 1));
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "provisioning", "free", NOW + 2), ESTALE);
 	check_err(broker_store_set_desktop_state(s, a.desktop_id, "starting", "sleeping", NOW + 2), EINVAL);
@@ -416,24 +416,24 @@ static void test_max_per_user(void)
 	_cleanup_free_ char *path = db_path();
 	struct broker_store *s = open_store(path);
 	struct broker_assignment a, b;
-	char err[256];
+	struct vdi_error err = { 0 };
 
 	add_template(s);
 	add_pool(s, "p", 5);
 	sql(path, "UPDATE pools SET max_per_user = 2");
 
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
 	/* Without "new" the same desktop comes back; with it, a second one, and no third. */
-	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &b, &err));
 	check_int_eq(b.desktop_id, a.desktop_id);
-	check_ok(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, &err));
 	check(b.desktop_id != a.desktop_id);
 	check_int_eq(b.action, BROKER_ASSIGN_CLONE);
-	check_err(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, err, sizeof(err)), EDQUOT);
-	check_str_contains(err, "you have 2 desktops in pool \"p\"");
+	check_err(broker_store_assign(s, "p", "ann", true, "qemu:///system", NOW, &b, &err), EDQUOT);
+	check_str_contains(err.message, "you have 2 desktops in pool \"p\"");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE owner = 'ann'"), 2);
 	/* Another user is not limited by ann's desktops. */
-	check_ok(broker_store_assign(s, "p", "bob", true, "qemu:///system", NOW, &b, err, sizeof(err)));
+	check_ok(broker_store_assign(s, "p", "bob", true, "qemu:///system", NOW, &b, &err));
 	broker_store_close(s);
 }
 

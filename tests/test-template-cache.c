@@ -30,7 +30,7 @@ static void test_hit_and_miss(void)
 	_cleanup_(broker_template_cache_freep) struct broker_template_cache *c = NULL;
 	_cleanup_free_ char *disk = test_make_qcow2("golden.qcow2", "64M");
 	struct broker_template *a = NULL, *b = NULL, *x = NULL;
-	struct pool_error err = { 0 };
+	struct vdi_error err = { 0 };
 	char cmd[1024];
 
 	check_ok(broker_template_cache_new(&c));
@@ -76,7 +76,7 @@ static void test_disk_gone(void)
 	_cleanup_(broker_template_cache_freep) struct broker_template_cache *c = NULL;
 	_cleanup_free_ char *disk = test_make_qcow2("gone.qcow2", "64M");
 	struct broker_template *t = NULL;
-	struct pool_error err = { 0 };
+	struct vdi_error err = { 0 };
 
 	check_ok(broker_template_cache_new(&c));
 	check_ok(broker_template_cache_get(c, "gone", disk, NULL, &t, &err));

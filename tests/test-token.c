@@ -206,31 +206,32 @@ static void test_signed_but_malformed_claims(void)
 
 static void test_keys(void)
 {
-	char path[512], err[256];
+	struct vdi_error err = { 0 };
+	char path[512];
 	struct vdi_token_key k;
 	struct stat st;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/token.key", vdi_test_tmpdir());
-	check_ok(vdi_token_key_generate(path, err, sizeof(err)));
+	check_ok(vdi_token_key_generate(path, &err));
 	check(stat(path, &st) == 0);
 	check_int_eq(st.st_mode & 0777, 0640);
 	check_int_eq(st.st_size, 32);
-	check_ok(vdi_token_key_load(path, &k, err, sizeof(err)));
+	check_ok(vdi_token_key_load(path, &k, &err));
 	check_int_eq(k.len, 32);
-	check_err(vdi_token_key_generate(path, err, sizeof(err)), EEXIST);
+	check_err(vdi_token_key_generate(path, &err), EEXIST);
 
 	chmod(path, 0644);
-	check_err(vdi_token_key_load(path, &k, err, sizeof(err)), EPERM);
-	check_str_contains(err, "readable by everyone");
+	check_err(vdi_token_key_load(path, &k, &err), EPERM);
+	check_str_contains(err.message, "readable by everyone");
 
 	snprintf(path, sizeof(path), "%s/short.key", vdi_test_tmpdir());
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	check(fd >= 0 && write(fd, "0123456789abcdef", 16) == 16);
 	close(fd);
-	check_err(vdi_token_key_load(path, &k, err, sizeof(err)), EINVAL);
-	check_str_contains(err, "32 to 256 bytes");
-	check_err(vdi_token_key_load("/nonexistent/token.key", &k, err, sizeof(err)), ENOENT);
+	check_err(vdi_token_key_load(path, &k, &err), EINVAL);
+	check_str_contains(err.message, "32 to 256 bytes");
+	check_err(vdi_token_key_load("/nonexistent/token.key", &k, &err), ENOENT);
 
 	/* A short key never signs or verifies. */
 	k.len = 16;

@@ -47,7 +47,7 @@ static struct pool_template *make_template(const char *name, const char *disk, c
 {
 	_cleanup_free_ char *xml = test_guest_xml(extra_cmdline);
 	struct pool_template_options o = { .name = name, .disk_path = disk, .xml = xml };
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_template *t = NULL;
 
 	if (pool_template_new(&o, &t, &err) < 0)
@@ -55,7 +55,7 @@ static struct pool_template *make_template(const char *name, const char *disk, c
 	return t;
 }
 
-static struct pool_host *open_host(struct it *it, struct pool_error *err, int *ret)
+static struct pool_host *open_host(struct it *it, struct vdi_error *err, int *ret)
 {
 	struct pool_host_options o = {
 		.uri = URI,
@@ -72,7 +72,7 @@ static struct pool_host *open_host(struct it *it, struct pool_error *err, int *r
 
 static void it_setup_at(struct it *it, const char *images)
 {
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
 	int r;
 
@@ -195,7 +195,7 @@ static void test_clone_ten_and_boot(void)
 	it_setup(&it);
 	t0 = vdi_test_now_ms();
 	for (int i = 1; i <= 10; i++) {
-		struct pool_error err = { { 0 } };
+		struct vdi_error err = { { 0 } };
 
 		if (pool_desktop_create(it.host, it.tmpl, "ten", i, &err) < 0)
 			vdi_test_fail(__FILE__, __LINE__, "create %d: %s", i, err.message);
@@ -207,7 +207,7 @@ static void test_clone_ten_and_boot(void)
 	t0 = vdi_test_now_ms();
 	for (int i = 1; i <= 10; i++) {
 		_cleanup_free_ char *name = desktop_name("ten", i);
-		struct pool_error err = { { 0 } };
+		struct vdi_error err = { { 0 } };
 
 		if (pool_desktop_start(it.host, name, &err) < 0)
 			vdi_test_fail(__FILE__, __LINE__, "start %s: %s", name, err.message);
@@ -235,7 +235,7 @@ static void test_clone_ten_and_boot(void)
 static void boot_and_expect(struct it *it, const char *domain, const char *needle)
 {
 	static char console[8192];
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 
 	if (pool_desktop_start(it->host, domain, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "start %s: %s", domain, err.message);
@@ -363,7 +363,7 @@ static void test_spice_redq_ticket_and_graphics_events(void)
 	struct test_event_log log = TEST_EVENT_LOG_INIT;
 	_cleanup_free_ char *d = desktop_name("spice", 1);
 	struct spice_link_result res;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	char target[512];
 
 	it_setup(&it);
@@ -433,7 +433,7 @@ static void test_reconnect_after_libvirtd_restart(void)
 	struct test_event_log log = TEST_EVENT_LOG_INIT;
 	_cleanup_free_ char *d1 = desktop_name("rc", 1), *d2 = desktop_name("rc", 2);
 	struct pool_desktop_info info;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	int r;
 
 	it_setup(&it);
@@ -472,7 +472,7 @@ static void test_reconnect_after_libvirtd_restart(void)
 static void test_bad_template_disks(void)
 {
 	struct it it;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_template *t = NULL;
 	_cleanup_free_ char *xml = test_guest_xml(NULL);
 	char path[512], cmd[2048];
@@ -510,7 +510,7 @@ static void test_bad_template_disks(void)
 static void test_duplicate_names(void)
 {
 	struct it it;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 
 	it_setup(&it);
 	check_ok(pool_desktop_create(it.host, it.tmpl, "dup", 1, NULL));
@@ -575,7 +575,7 @@ static void fill_file_system(const char *dir, const char *path)
 static void test_storage_full(void)
 {
 	struct it it;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	char images[512], filler[600];
 	int r;
 
@@ -601,7 +601,7 @@ static void test_storage_full(void)
 static void test_storage_read_only(void)
 {
 	struct it it;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	char images[512];
 	int r;
 

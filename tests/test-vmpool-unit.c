@@ -87,7 +87,7 @@ static struct pool_host *test_host(void)
 		.storage_path = "/vdi-images",
 		.runtime_dir = vdi_test_tmpdir(),
 	};
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_host *host = NULL;
 	int r = pool_host_new(&o, &host, &err);
 
@@ -100,7 +100,7 @@ static struct pool_template *test_template(const char *xml)
 {
 	_cleanup_free_ char *disk = test_make_qcow2("base.qcow2", "1G");
 	struct pool_template_options o = { .name = "golden", .disk_path = disk, .xml = xml };
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_template *t = NULL;
 	int r = pool_template_new(&o, &t, &err);
 
@@ -162,7 +162,7 @@ static void test_domain_names(void)
 static void test_qcow2_probe(void)
 {
 	_cleanup_free_ char *good = test_make_qcow2("good.qcow2", "16G");
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	char raw[4096] = { 0 }, buf[512];
 	uint64_t size = 0;
 	_cleanup_free_ char *rawp = NULL, *trunc = NULL, *bad = NULL;
@@ -197,7 +197,7 @@ static void test_qcow2_probe(void)
 static void test_template_errors(void)
 {
 	_cleanup_free_ char *disk = test_make_qcow2("base.qcow2", "1G");
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_template *t = NULL;
 	struct pool_template_options o = { .name = "golden", .disk_path = disk };
 
@@ -377,7 +377,7 @@ static void test_domxml_escaping_and_missing_parts(void)
 		.spice_password = "p'\"<&>", .pool = "a", .desktop_id = 1, .template_name = "t",
 	};
 	_cleanup_free_ char *xml = NULL, *src = NULL, *pw = NULL, *dev = NULL;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 
 	/* No devices, no disk, no name: all added. */
 	check_ok(pool_domxml_for_clone("<domain><memory>1</memory><os/></domain>", &p, &xml, NULL));
@@ -439,7 +439,7 @@ static char *caps_xml(const char *arch, const char *feature, const char *domains
 static void test_caps_pick_domain_type(void)
 {
 	static const char both[] = "<domain type='qemu'/><domain type='kvm'/>";
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	char type[16];
 	uid_t uid;
 	gid_t gid;
@@ -504,7 +504,7 @@ static void test_host_basics(void)
 static void test_host_errors(void)
 {
 	struct pool_host_options o = { .uri = TEST_URI, .storage_pool = "vdi", .runtime_dir = "/run/vdi" };
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	struct pool_host *host = NULL;
 
 	o.runtime_dir = "relative";
@@ -535,7 +535,7 @@ static void test_desktop_lifecycle(void)
 	struct pool_template *t = test_template(guest_xml);
 	struct pool_desktop_info info;
 	struct pool_desktop_info *list = NULL;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	size_t n = 0;
 	char target[256];
 
@@ -594,7 +594,7 @@ static void test_desktop_errors(void)
 {
 	struct pool_host *host = test_host();
 	struct pool_template *t = test_template(guest_xml);
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 
 	check_ok(pool_desktop_create(host, t, "sales", 1, &err));
 
@@ -645,7 +645,7 @@ static void test_first_clone_validates_template(void)
 	struct pool_host *host = test_host();
 	struct pool_template *t = test_template(typo_xml);
 	struct pool_template *good = test_template(guest_xml);
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 
 	/* libvirt's parser alone would ignore the unknown element; the schema check refuses it. */
 	check(!t->validated);
@@ -672,7 +672,7 @@ static void test_desktop_pause_and_resume(void)
 	struct pool_host *host = test_host();
 	struct pool_template *t = test_template(guest_xml);
 	struct pool_desktop_info info;
-	struct pool_error err = { { 0 } };
+	struct vdi_error err = { { 0 } };
 	virConnectPtr c;
 	virDomainPtr d;
 

@@ -27,19 +27,19 @@ static int spice_socket_path(struct pool_host *host, const char *domain, char *b
 	return 0;
 }
 
-static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *ret, struct pool_error *err)
+static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *ret, struct vdi_error *err)
 {
 	if (!pool_domain_name_is_ours(domain))
-		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
+		return vdi_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
 	*ret = virDomainLookupByName(conn, domain);
 	if (!*ret)
-		return pool_error_libvirt(err, "desktop %s", domain);
+		return pool_libvirt_error(err, "desktop %s", domain);
 	return 0;
 }
 
 /* Takes a reference to the host's connection and looks up one of vdi's domains in it. */
 static int open_desktop(struct pool_host *host, const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
-			struct pool_error *err)
+			struct vdi_error *err)
 {
 	int r = pool_host_conn(host, ret_conn, err);
 
@@ -47,7 +47,7 @@ static int open_desktop(struct pool_host *host, const char *domain, virConnectPt
 }
 
 static int create_overlay(struct pool_host *host, virConnectPtr conn, const struct pool_template *t,
-			  const char *volname, virStorageVolPtr *ret, struct pool_error *err)
+			  const char *volname, virStorageVolPtr *ret, struct vdi_error *err)
 {
 	_cleanup_spool_ virStoragePoolPtr sp = NULL;
 	_cleanup_free_ char *xml = NULL;
@@ -56,7 +56,7 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp)
-		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
 
 	/* The template path is the only string from outside: escape it for XML. */
 	esc_path = xmlEncodeSpecialChars(NULL, (const xmlChar *)t->disk_path);
@@ -78,11 +78,11 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 
 	*ret = virStorageVolCreateXML(sp, xml, 0);
 	if (!*ret)
-		return pool_error_libvirt(err, "cannot create overlay %s on template %s", volname, t->disk_path);
+		return pool_libvirt_error(err, "cannot create overlay %s on template %s", volname, t->disk_path);
 	return 0;
 }
 
-static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct pool_error *err)
+static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
 {
 	_cleanup_spool_ virStoragePoolPtr sp = NULL;
 	_cleanup_vol_ virStorageVolPtr vol = NULL;
@@ -91,22 +91,22 @@ static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char
 	pool_overlay_name(domain, volname, sizeof(volname));
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp)
-		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
 	vol = virStorageVolLookupByName(sp, volname);
 	if (!vol) {
 		const virError *e = virGetLastError();
 
 		if (e && e->code == VIR_ERR_NO_STORAGE_VOL)
 			return 0;
-		return pool_error_libvirt(err, "overlay %s", volname);
+		return pool_libvirt_error(err, "overlay %s", volname);
 	}
 	if (virStorageVolDelete(vol, 0) < 0)
-		return pool_error_libvirt(err, "cannot delete overlay %s", volname);
+		return pool_libvirt_error(err, "cannot delete overlay %s", volname);
 	return 0;
 }
 
 int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
-			int64_t desktop_id, struct pool_error *err)
+			int64_t desktop_id, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -118,16 +118,16 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	int r;
 
 	if (!t)
-		return pool_error_set(err, -EINVAL, "no template");
+		return vdi_error_set(err, -EINVAL, "no template");
 	if (!pool_name_is_valid(pool))
-		return pool_error_set(err, -EINVAL, "pool name must be 1-%d characters of [A-Za-z0-9_]", POOL_NAME_MAX);
+		return vdi_error_set(err, -EINVAL, "pool name must be 1-%d characters of [A-Za-z0-9_]", POOL_NAME_MAX);
 	r = pool_domain_name(pool, desktop_id, name, sizeof(name));
 	if (r < 0)
-		return pool_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);
+		return vdi_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);
 	pool_overlay_name(name, volname, sizeof(volname));
 	r = spice_socket_path(host, name, socket, sizeof(socket));
 	if (r < 0)
-		return pool_error_set(err, r, "SPICE socket path under %s is too long for a unix socket", host->spice_dir);
+		return vdi_error_set(err, r, "SPICE socket path under %s is too long for a unix socket", host->spice_dir);
 
 	r = pool_host_conn(host, &conn, err);
 	if (r < 0)
@@ -135,9 +135,9 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 
 	dom = virDomainLookupByName(conn, name);
 	if (dom)
-		return pool_error_set(err, -EEXIST, "desktop %s exists already", name);
+		return vdi_error_set(err, -EEXIST, "desktop %s exists already", name);
 	if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN)
-		return pool_error_libvirt(err, "cannot look up desktop %s", name);
+		return pool_libvirt_error(err, "cannot look up desktop %s", name);
 
 	r = create_overlay(host, conn, t, volname, &vol, err);
 	if (r < 0)
@@ -145,11 +145,11 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 
 	path = virStorageVolGetPath(vol);
 	if (!path) {
-		r = pool_error_libvirt(err, "cannot find the path of overlay %s", volname);
+		r = pool_libvirt_error(err, "cannot find the path of overlay %s", volname);
 		goto fail;
 	}
 	if ((r = vdi_random_uuid(uuid)) < 0 || (r = vdi_random_id(password, 32)) < 0) {
-		pool_error_set(err, r, "no randomness for desktop %s", name);
+		vdi_error_set(err, r, "no randomness for desktop %s", name);
 		goto fail;
 	}
 
@@ -177,7 +177,7 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	validated = __atomic_load_n(&((struct pool_template *)t)->validated, __ATOMIC_ACQUIRE);
 	dom = virDomainDefineXMLFlags(conn, xml, validated ? 0 : VIR_DOMAIN_DEFINE_VALIDATE);
 	if (!dom) {
-		r = pool_error_libvirt(err, "cannot define desktop %s", name);
+		r = pool_libvirt_error(err, "cannot define desktop %s", name);
 		goto fail;
 	}
 	if (!validated)
@@ -193,7 +193,7 @@ fail:
 	return r;
 }
 
-int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_error *err)
+int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -205,26 +205,26 @@ int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_e
 	if (virDomainIsActive(dom) == 1)
 		return 0;
 	if (virDomainCreate(dom) < 0) {
-		r = pool_error_libvirt(err, "cannot start desktop %s", domain);
+		r = pool_libvirt_error(err, "cannot start desktop %s", domain);
 		/* Started meanwhile by someone else: that is what the caller wanted. */
 		return virDomainIsActive(dom) == 1 ? 0 : r;
 	}
 	return 0;
 }
 
-static int destroy_dom(virDomainPtr dom, const char *domain, struct pool_error *err)
+static int destroy_dom(virDomainPtr dom, const char *domain, struct vdi_error *err)
 {
 	if (virDomainIsActive(dom) != 1)
 		return 0;
 	if (virDomainDestroy(dom) < 0) {
-		int r = pool_error_libvirt(err, "cannot power off desktop %s", domain);
+		int r = pool_libvirt_error(err, "cannot power off desktop %s", domain);
 
 		return virDomainIsActive(dom) == 0 ? 0 : r;
 	}
 	return 0;
 }
 
-int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool_error *err)
+int pool_desktop_destroy(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -245,7 +245,7 @@ static uint64_t now_ms(void)
 }
 
 int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
-			  struct pool_error *err)
+			  struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -268,7 +268,7 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 		if (active == 0)
 			return 1;
 		if (active < 0)
-			return pool_error_libvirt(err, "cannot query desktop %s", domain);
+			return pool_libvirt_error(err, "cannot query desktop %s", domain);
 		usleep(SHUTDOWN_POLL_MS * 1000);
 	}
 	r = destroy_dom(dom, domain, err);
@@ -276,7 +276,7 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 }
 
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
-		       struct pool_error *err)
+		       struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -285,7 +285,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 	int r;
 
 	if (!t)
-		return pool_error_set(err, -EINVAL, "no template");
+		return vdi_error_set(err, -EINVAL, "no template");
 	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
@@ -299,7 +299,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 	return create_overlay(host, conn, t, volname, &vol, err);
 }
 
-int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_error *err)
+int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -307,7 +307,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_
 	int r;
 
 	if (!pool_domain_name_is_ours(domain))
-		return pool_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
+		return vdi_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
 	r = pool_host_conn(host, &conn, err);
 	if (r < 0)
 		return r;
@@ -321,9 +321,9 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_
 						 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
 						 VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
 		    virDomainUndefine(dom) < 0)
-			return pool_error_libvirt(err, "cannot undefine desktop %s", domain);
+			return pool_libvirt_error(err, "cannot undefine desktop %s", domain);
 	} else if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN) {
-		return pool_error_libvirt(err, "cannot look up desktop %s", domain);
+		return pool_libvirt_error(err, "cannot look up desktop %s", domain);
 	}
 
 	r = delete_overlay(host, conn, domain, err);
@@ -347,7 +347,7 @@ static bool is_valid_ticket(const char *password)
 }
 
 int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const char *password,
-			    time_t valid_to, struct pool_error *err)
+			    time_t valid_to, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -356,23 +356,23 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 	int r;
 
 	if (!is_valid_ticket(password))
-		return pool_error_set(err, -EINVAL, "a SPICE ticket is 1-%d printable ASCII characters", POOL_TICKET_MAX);
+		return vdi_error_set(err, -EINVAL, "a SPICE ticket is 1-%d printable ASCII characters", POOL_TICKET_MAX);
 	if (valid_to) {
 		struct tm tm;
 
 		if (!gmtime_r(&valid_to, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm))
-			return pool_error_set(err, -EINVAL, "invalid ticket expiry");
+			return vdi_error_set(err, -EINVAL, "invalid ticket expiry");
 	}
 
 	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1)
-		return pool_error_set(err, -EAGAIN, "desktop %s is not running", domain);
+		return vdi_error_set(err, -EAGAIN, "desktop %s is not running", domain);
 
 	live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
 	if (!live)
-		return pool_error_libvirt(err, "cannot read desktop %s", domain);
+		return pool_libvirt_error(err, "cannot read desktop %s", domain);
 	r = pool_domxml_spice_ticket(live, password, valid_to ? when : NULL, &gxml, err);
 	explicit_bzero(live, strlen(live));
 	if (r < 0)
@@ -380,7 +380,7 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 	r = virDomainUpdateDeviceFlags(dom, gxml, VIR_DOMAIN_AFFECT_LIVE);
 	explicit_bzero(gxml, strlen(gxml));
 	if (r < 0)
-		return pool_error_libvirt(err, "cannot set the SPICE ticket of desktop %s", domain);
+		return pool_libvirt_error(err, "cannot set the SPICE ticket of desktop %s", domain);
 	return 0;
 }
 
@@ -403,7 +403,7 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 			return r;
 		xml = virDomainGetXMLDesc(dom, 0);
 		if (!xml)
-			return pool_error_libvirt(NULL, "desktop %s", domain);
+			return pool_libvirt_error(NULL, "desktop %s", domain);
 		r = pool_domxml_spice_port(xml, &port);
 		if (r < 0)
 			return r;
@@ -492,7 +492,7 @@ static enum pool_pause_reason map_pause(virDomainPtr dom, int state, int reason)
 	}
 }
 
-int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_error *err)
+int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -503,20 +503,20 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_
 	if (r < 0)
 		return r;
 	if (virDomainGetState(dom, &state, &reason, 0) < 0)
-		return pool_error_libvirt(err, "cannot query desktop %s", domain);
+		return pool_libvirt_error(err, "cannot query desktop %s", domain);
 	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED)
 		return 0;
 	if (state != VIR_DOMAIN_PAUSED)
-		return pool_error_set(err, -ESRCH, "desktop %s is not running", domain);
+		return vdi_error_set(err, -ESRCH, "desktop %s is not running", domain);
 	if (virDomainResume(dom) < 0)
-		return pool_error_libvirt(err, "cannot resume desktop %s", domain);
+		return pool_libvirt_error(err, "cannot resume desktop %s", domain);
 	/* QEMU retries the requests it stopped on when it runs again, and fails them at once when
 	 * their cause is still there. */
 	for (end = now_ms() + 1000; now_ms() < end; usleep(50 * 1000)) {
 		if (virDomainGetState(dom, &state, &reason, 0) < 0)
-			return pool_error_libvirt(err, "cannot query desktop %s", domain);
+			return pool_libvirt_error(err, "cannot query desktop %s", domain);
 		if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED)
-			return pool_error_set(err, -EAGAIN, "desktop %s paused again: %s", domain,
+			return vdi_error_set(err, -EAGAIN, "desktop %s paused again: %s", domain,
 					      pool_pause_reason_name(map_pause(dom, state, reason)));
 	}
 	return 0;
@@ -552,7 +552,7 @@ void pool_desktop_info_finish(struct pool_desktop_info *info)
 }
 
 /* Fills info from dom; -ENOENT when the domain carries no vdi metadata. */
-static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct pool_error *err)
+static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct vdi_error *err)
 {
 	_cleanup_free_ char *xml = NULL;
 	char uuid[VIR_UUID_STRING_BUFLEN];
@@ -561,16 +561,16 @@ static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct po
 	memset(info, 0, sizeof(*info));
 	xml = virDomainGetXMLDesc(dom, 0);
 	if (!xml)
-		return pool_error_libvirt(err, "cannot read desktop %s", virDomainGetName(dom));
+		return pool_libvirt_error(err, "cannot read desktop %s", virDomainGetName(dom));
 	r = pool_domxml_read_desktop(xml, info);
 	if (r < 0) {
 		pool_desktop_info_finish(info);
 		return r == -ENOENT ? r
-				    : pool_error_set(err, r, "domain %s has malformed vdi metadata", virDomainGetName(dom));
+				    : vdi_error_set(err, r, "domain %s has malformed vdi metadata", virDomainGetName(dom));
 	}
 	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
 		pool_desktop_info_finish(info);
-		return pool_error_libvirt(err, "cannot query desktop %s", virDomainGetName(dom));
+		return pool_libvirt_error(err, "cannot query desktop %s", virDomainGetName(dom));
 	}
 	info->state = map_state(state);
 	info->pause_reason = map_pause(dom, state, reason);
@@ -585,7 +585,7 @@ static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct po
 }
 
 int pool_desktop_get_info(struct pool_host *host, const char *domain, struct pool_desktop_info *ret,
-			  struct pool_error *err)
+			  struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
@@ -596,7 +596,7 @@ int pool_desktop_get_info(struct pool_host *host, const char *domain, struct poo
 		return r;
 	r = read_info(dom, ret, err);
 	if (r == -ENOENT)
-		return pool_error_set(err, r, "domain %s carries no vdi metadata", domain);
+		return vdi_error_set(err, r, "domain %s carries no vdi metadata", domain);
 	return r;
 }
 
@@ -608,7 +608,7 @@ void pool_desktop_list_free(struct pool_desktop_info *list, size_t n)
 }
 
 int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, size_t *ret_n,
-		      struct pool_error *err)
+		      struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	struct pool_desktop_info *list = NULL;
@@ -621,7 +621,7 @@ int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, si
 		return r;
 	count = virConnectListAllDomains(conn, &doms, 0);
 	if (count < 0)
-		return pool_error_libvirt(err, "cannot list domains");
+		return pool_libvirt_error(err, "cannot list domains");
 
 	list = vdi_calloc((size_t)count, sizeof(*list));
 	if (!list)
@@ -655,7 +655,7 @@ char **pool_strv_free(char **strv)
 	return NULL;
 }
 
-int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *err)
+int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_spool_ virStoragePoolPtr sp = NULL;
@@ -669,13 +669,13 @@ int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *er
 		return r;
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp)
-		return pool_error_libvirt(err, "storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
 	/* See files libvirt did not create, e.g. left by a crash. */
 	if (virStoragePoolRefresh(sp, 0) < 0)
-		return pool_error_libvirt(err, "cannot refresh storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "cannot refresh storage pool '%s'", host->opts.storage_pool);
 	count = virStoragePoolListAllVolumes(sp, &vols, 0);
 	if (count < 0)
-		return pool_error_libvirt(err, "cannot list storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "cannot list storage pool '%s'", host->opts.storage_pool);
 
 	names = vdi_calloc((size_t)count + 1, sizeof(*names));
 	if (!names)

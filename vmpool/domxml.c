@@ -103,29 +103,29 @@ static bool is_system_disk(xmlNode *n)
 	return !device || streq(device, "disk");
 }
 
-static int parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct pool_error *err)
+static int parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct vdi_error *err)
 {
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
 	xmlNode *root;
 	size_t len;
 
 	if (!xml)
-		return pool_error_set(err, -EINVAL, "no domain XML");
+		return vdi_error_set(err, -EINVAL, "no domain XML");
 	len = strlen(xml);
 	if (len == 0 || len > DOMXML_MAX)
-		return pool_error_set(err, -EINVAL, "domain XML is empty or larger than %d bytes", DOMXML_MAX);
+		return vdi_error_set(err, -EINVAL, "domain XML is empty or larger than %d bytes", DOMXML_MAX);
 
 	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
 	if (!doc) {
 		const xmlError *e = xmlGetLastError();
 
-		return pool_error_set(err, -EINVAL, "domain XML is not well-formed: line %d: %s", e ? e->line : 0,
+		return vdi_error_set(err, -EINVAL, "domain XML is not well-formed: line %d: %s", e ? e->line : 0,
 				      e && e->message ? e->message : "parse error");
 	}
 	root = xmlDocGetRootElement(doc);
 	if (!is_elem(root, "domain"))
-		return pool_error_set(err, -EINVAL, "domain XML must have a <domain> root element");
+		return vdi_error_set(err, -EINVAL, "domain XML must have a <domain> root element");
 
 	*ret_devices = ensure_child(root, "devices");
 	if (!*ret_devices)
@@ -158,7 +158,7 @@ static int count_system_disks(xmlNode *devices)
 }
 
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
-			       struct pool_error *err)
+			       struct vdi_error *err)
 {
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
 	xmlNode *root, *devices;
@@ -172,7 +172,7 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 
 	disks = count_system_disks(devices);
 	if (disks > 1)
-		return pool_error_set(err, -EINVAL,
+		return vdi_error_set(err, -EINVAL,
 				      "domain XML has %d disks; a template has one system disk (its clones' overlay)", disks);
 
 	if (memory_mib > 0) {
@@ -184,7 +184,7 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 		if (set_text(mem, num) < 0 || set_prop(mem, "unit", "MiB") < 0)
 			return -ENOMEM;
 	} else if (!child(root, "memory")) {
-		return pool_error_set(err, -EINVAL, "domain XML has no <memory>");
+		return vdi_error_set(err, -EINVAL, "domain XML has no <memory>");
 	}
 	if (vcpus > 0) {
 		snprintf(num, sizeof(num), "%u", vcpus);
@@ -192,12 +192,12 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 			return -ENOMEM;
 	}
 	if (!child(root, "os"))
-		return pool_error_set(err, -EINVAL, "domain XML has no <os>");
+		return vdi_error_set(err, -EINVAL, "domain XML has no <os>");
 
 	return dump(doc, ret);
 }
 
-int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct pool_error *err)
+int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct vdi_error *err)
 {
 	static const char default_xml[] =
 		"<domain type='kvm'>"
@@ -341,7 +341,7 @@ static int set_spice(xmlNode *devices, const char *socket, const char *address, 
 }
 
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
-			  struct pool_error *err)
+			  struct vdi_error *err)
 {
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
 	xmlNode *root, *devices;
@@ -350,13 +350,13 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 	if (!p->name || !p->uuid || !p->virt_type || !p->disk_path || (!p->spice_socket && !p->spice_address) ||
 	    !p->spice_password ||
 	    !p->pool || !p->template_name)
-		return pool_error_set(err, -EINVAL, "incomplete clone parameters");
+		return vdi_error_set(err, -EINVAL, "incomplete clone parameters");
 
 	r = parse_domain(template_xml, &doc, &devices, err);
 	if (r < 0)
 		return r;
 	if (count_system_disks(devices) > 1)
-		return pool_error_set(err, -EINVAL, "template XML has more than one system disk");
+		return vdi_error_set(err, -EINVAL, "template XML has more than one system disk");
 	root = xmlDocGetRootElement(doc);
 
 	if (set_prop(root, "type", p->virt_type) < 0)
@@ -382,7 +382,7 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 }
 
 int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
-			     struct pool_error *err)
+			     struct vdi_error *err)
 {
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
 	xmlNode *devices, *g = NULL;
@@ -399,7 +399,7 @@ int pool_domxml_spice_ticket(const char *live_xml, const char *password, const c
 			g = n;
 	}
 	if (!g)
-		return pool_error_set(err, -ENOENT, "the desktop has no SPICE display");
+		return vdi_error_set(err, -ENOENT, "the desktop has no SPICE display");
 
 	if (set_prop(g, "passwd", password) < 0)
 		return -ENOMEM;

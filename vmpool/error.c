@@ -8,18 +8,6 @@
 
 #include "private.h"
 
-int pool_error_set(struct pool_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return r;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 static int errno_from_virerror(const virError *e)
 {
 	if (!e)
@@ -73,7 +61,7 @@ static int errno_from_virerror(const virError *e)
 	return -EIO;
 }
 
-int pool_error_libvirt(struct pool_error *err, const char *fmt, ...)
+int pool_libvirt_error(struct vdi_error *err, const char *fmt, ...)
 {
 	const virError *e = virGetLastError();
 	char what[256];

@@ -72,7 +72,7 @@ static bool kvm_usable(xmlXPathContextPtr ctx, const char *arch)
  * first one listed, as with the test driver) and the uid:gid QEMU runs as (DAC base label).
  */
 int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
-		    gid_t *ret_gid, struct pool_error *err)
+		    gid_t *ret_gid, struct vdi_error *err)
 {
 	_cleanup_(xmlXPathFreeContextp) xmlXPathContextPtr ctx = NULL;
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
@@ -82,14 +82,14 @@ int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t
 
 	doc = xmlReadMemory(caps, (int)strlen(caps), "capabilities.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
 	if (!doc || !(ctx = xmlXPathNewContext(doc)))
-		return pool_error_set(err, -EIO, "cannot parse the host's capabilities");
+		return vdi_error_set(err, -EIO, "cannot parse the host's capabilities");
 
 	(void)xpath_string(ctx, "/capabilities/host/cpu/arch", arch, sizeof(arch));
 
 	if (wanted && !streq(wanted, "auto")) {
 		snprintf(expr, sizeof(expr), "/capabilities/guest[arch/@name='%s']/arch/domain[@type='%s']/@type", arch, wanted);
 		if (xpath_string(ctx, expr, ret_type, type_len) < 0)
-			return pool_error_set(err, -EOPNOTSUPP, "the host offers no '%s' domains for %s", wanted,
+			return vdi_error_set(err, -EOPNOTSUPP, "the host offers no '%s' domains for %s", wanted,
 					      arch[0] ? arch : "its architecture");
 		found = true;
 	}
@@ -102,7 +102,7 @@ int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t
 	if (!found)
 		found = xpath_string(ctx, "/capabilities/guest/arch/domain/@type", ret_type, type_len) >= 0;
 	if (!found)
-		return pool_error_set(err, -EOPNOTSUPP, "the host offers no domain type for guests");
+		return vdi_error_set(err, -EOPNOTSUPP, "the host offers no domain type for guests");
 
 	*ret_uid = (uid_t)-1;
 	*ret_gid = (gid_t)-1;
@@ -119,16 +119,16 @@ int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t
 }
 
 static int host_probe_caps(virConnectPtr conn, const char *wanted, char *ret_type, size_t type_len,
-			   uid_t *ret_uid, gid_t *ret_gid, struct pool_error *err)
+			   uid_t *ret_uid, gid_t *ret_gid, struct vdi_error *err)
 {
 	_cleanup_free_ char *caps = virConnectGetCapabilities(conn);
 
 	if (!caps)
-		return pool_error_libvirt(err, "cannot read the capabilities of %s", virConnectGetURI(conn));
+		return pool_libvirt_error(err, "cannot read the capabilities of %s", virConnectGetURI(conn));
 	return pool_caps_parse(caps, wanted, ret_type, type_len, ret_uid, ret_gid, err);
 }
 
-static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struct pool_error *err)
+static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struct vdi_error *err)
 {
 	_cleanup_spool_ virStoragePoolPtr sp = NULL;
 	_cleanup_free_ char *xml = NULL;
@@ -137,7 +137,7 @@ static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struc
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp) {
 		if (!host->opts.storage_path)
-			return pool_error_set(err, -ENOENT, "storage pool '%s' does not exist and no storage path is set",
+			return vdi_error_set(err, -ENOENT, "storage pool '%s' does not exist and no storage path is set",
 					      host->opts.storage_pool);
 		if (asprintf(&xml,
 			     "<pool type='dir'><name>%s</name>"
@@ -151,10 +151,10 @@ static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struc
 			/* Another process may have defined it meanwhile. */
 			sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 			if (!sp)
-				return pool_error_libvirt(err, "cannot define storage pool '%s' at %s",
+				return pool_libvirt_error(err, "cannot define storage pool '%s' at %s",
 							  host->opts.storage_pool, host->opts.storage_path);
 		} else if (virStoragePoolBuild(sp, 0) < 0) {
-			int r = pool_error_libvirt(err, "cannot create the directory %s of storage pool '%s'",
+			int r = pool_libvirt_error(err, "cannot create the directory %s of storage pool '%s'",
 						   host->opts.storage_path, host->opts.storage_pool);
 			(void)virStoragePoolUndefine(sp);
 			return r;
@@ -164,10 +164,10 @@ static int host_ensure_storage(struct pool_host *host, virConnectPtr conn, struc
 
 	active = virStoragePoolIsActive(sp);
 	if (active < 0)
-		return pool_error_libvirt(err, "cannot query storage pool '%s'", host->opts.storage_pool);
+		return pool_libvirt_error(err, "cannot query storage pool '%s'", host->opts.storage_pool);
 	if (!active && virStoragePoolCreate(sp, 0) < 0) {
 		if (virStoragePoolIsActive(sp) != 1)
-			return pool_error_libvirt(err, "cannot start storage pool '%s'", host->opts.storage_pool);
+			return pool_libvirt_error(err, "cannot start storage pool '%s'", host->opts.storage_pool);
 	}
 	/* Learn about files put there while we were away (a crash between create and delete). */
 	(void)virStoragePoolRefresh(sp, 0);
@@ -187,7 +187,7 @@ static bool uri_is_local(const char *uri)
  * the address h2.example resolves to), where its desktops listen for SPICE; "" for a local URI.
  * Blocks on the resolver: only called while connecting.
  */
-static int spice_address_of(const char *uri, char *buf, size_t len, struct pool_error *err)
+static int spice_address_of(const char *uri, char *buf, size_t len, struct vdi_error *err)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	const char *start, *end, *at;
@@ -199,7 +199,7 @@ static int spice_address_of(const char *uri, char *buf, size_t len, struct pool_
 		return 0;
 	start = strstr(uri, "://");
 	if (!start)
-		return pool_error_set(err, -EINVAL, "cannot find the server of %s", uri);
+		return vdi_error_set(err, -EINVAL, "cannot find the server of %s", uri);
 	start += 3;
 	end = start + strcspn(start, "/?");
 	at = memchr(start, '@', (size_t)(end - start));
@@ -209,7 +209,7 @@ static int spice_address_of(const char *uri, char *buf, size_t len, struct pool_
 		start++;
 		end = memchr(start, ']', (size_t)(end - start));
 		if (!end)
-			return pool_error_set(err, -EINVAL, "bad IPv6 address in %s", uri);
+			return vdi_error_set(err, -EINVAL, "bad IPv6 address in %s", uri);
 	} else {
 		const char *colon = memchr(start, ':', (size_t)(end - start));
 
@@ -217,38 +217,38 @@ static int spice_address_of(const char *uri, char *buf, size_t len, struct pool_
 			end = colon;
 	}
 	if (end == start || (size_t)(end - start) >= sizeof(name))
-		return pool_error_set(err, -EINVAL, "cannot find the server of %s", uri);
+		return vdi_error_set(err, -EINVAL, "cannot find the server of %s", uri);
 	memcpy(name, start, (size_t)(end - start));
 	name[end - start] = '\0';
 	r = getaddrinfo(name, NULL, &hints, &ai);
 	if (r != 0 || !ai)
-		return pool_error_set(err, -ENOTCONN, "cannot resolve %s (the server of %s): %s", name, uri,
+		return vdi_error_set(err, -ENOTCONN, "cannot resolve %s (the server of %s): %s", name, uri,
 				      gai_strerror(r));
 	r = getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(ai);
 	if (r != 0)
-		return pool_error_set(err, -EINVAL, "cannot write the address of %s: %s", name, gai_strerror(r));
+		return vdi_error_set(err, -EINVAL, "cannot write the address of %s: %s", name, gai_strerror(r));
 	return 0;
 }
 
-static int host_ensure_spice_dir(struct pool_host *host, uid_t uid, gid_t gid, struct pool_error *err)
+static int host_ensure_spice_dir(struct pool_host *host, uid_t uid, gid_t gid, struct vdi_error *err)
 {
 	if (!uri_is_local(host->opts.uri) || startswith(host->opts.uri, "test:"))
 		return 0;
 
 	if (mkdir(host->opts.runtime_dir, 0755) < 0 && errno != EEXIST)
-		return pool_error_set(err, -errno, "cannot create runtime directory %s: %s", host->opts.runtime_dir,
+		return vdi_error_set(err, -errno, "cannot create runtime directory %s: %s", host->opts.runtime_dir,
 				      strerror(errno));
 	if (mkdir(host->spice_dir, 0770) < 0 && errno != EEXIST)
-		return pool_error_set(err, -errno, "cannot create SPICE socket directory %s: %s", host->spice_dir,
+		return vdi_error_set(err, -errno, "cannot create SPICE socket directory %s: %s", host->spice_dir,
 				      strerror(errno));
 	/* QEMU creates the sockets: its group must be able to write here. */
 	if (gid != (gid_t)-1 && chown(host->spice_dir, (uid_t)-1, gid) < 0)
-		return pool_error_set(err, -errno, "cannot give %s to QEMU's group %u: %s", host->spice_dir,
+		return vdi_error_set(err, -errno, "cannot give %s to QEMU's group %u: %s", host->spice_dir,
 				      (unsigned)gid, strerror(errno));
 	(void)uid;
 	if (chmod(host->spice_dir, 0770) < 0)
-		return pool_error_set(err, -errno, "cannot chmod %s: %s", host->spice_dir, strerror(errno));
+		return vdi_error_set(err, -errno, "cannot chmod %s: %s", host->spice_dir, strerror(errno));
 	return 0;
 }
 
@@ -323,7 +323,7 @@ static void close_cb(virConnectPtr conn, int reason, void *opaque)
 }
 
 /* Opens and prepares a new connection without holding host->lock. */
-static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2], struct pool_error *err)
+static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2], struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	char type[sizeof(host->virt_type)], address[sizeof(host->spice_address)];
@@ -333,7 +333,7 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 
 	conn = virConnectOpen(host->opts.uri);
 	if (!conn) {
-		r = pool_error_libvirt(err, "cannot connect to %s", host->opts.uri);
+		r = pool_libvirt_error(err, "cannot connect to %s", host->opts.uri);
 		/* Whatever libvirt said, the host is not reachable now. */
 		return r == -EACCES ? r : -ENOTCONN;
 	}
@@ -356,11 +356,11 @@ static int host_open(struct pool_host *host, virConnectPtr *ret, int ret_ids[2],
 	/* No reference for this one: unregistering waits for a running close_cb (same lock), and
 	 * drivers without close callbacks (test:///) never call a freecb. */
 	if (virConnectRegisterCloseCallback(conn, close_cb, host, NULL) < 0)
-		return pool_error_libvirt(err, "cannot watch the connection to %s", host->opts.uri);
+		return pool_libvirt_error(err, "cannot watch the connection to %s", host->opts.uri);
 	r = pool_events_register(conn, &host->sink, ret_ids);
 	if (r < 0) {
 		(void)virConnectUnregisterCloseCallback(conn, close_cb);
-		return pool_error_libvirt(err, "cannot subscribe to events of %s", host->opts.uri);
+		return pool_libvirt_error(err, "cannot subscribe to events of %s", host->opts.uri);
 	}
 
 	pthread_mutex_lock(&host->lock);
@@ -384,7 +384,7 @@ static void host_drop(virConnectPtr conn, const int ids[2])
  * Makes sure host->conn is open.  One thread connects at a time; others
  * wait for its result.  Called with host->lock held; returns with it held.
  */
-static int host_ensure_connected_locked(struct pool_host *host, struct pool_error *err)
+static int host_ensure_connected_locked(struct pool_host *host, struct vdi_error *err)
 {
 	for (;;) {
 		virConnectPtr fresh = NULL, old;
@@ -395,11 +395,11 @@ static int host_ensure_connected_locked(struct pool_host *host, struct pool_erro
 		if (host->conn && !host->dead)
 			return 0;
 		if (host->stopping)
-			return pool_error_set(err, -ESHUTDOWN, "host %s is shutting down", host->opts.uri);
+			return vdi_error_set(err, -ESHUTDOWN, "host %s is shutting down", host->opts.uri);
 		if (host->connecting) {
 			pthread_cond_wait(&host->cond, &host->lock);
 			if (!host->connecting && (!host->conn || host->dead))
-				return pool_error_set(err, -ENOTCONN, "cannot connect to %s", host->opts.uri);
+				return vdi_error_set(err, -ENOTCONN, "cannot connect to %s", host->opts.uri);
 			continue;
 		}
 
@@ -439,7 +439,7 @@ static int host_ensure_connected_locked(struct pool_host *host, struct pool_erro
 	}
 }
 
-int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err)
+int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct vdi_error *err)
 {
 	int r;
 
@@ -496,7 +496,7 @@ static bool is_valid_virt_type(const char *t)
 	return !t || streq(t, "auto") || streq(t, "kvm") || streq(t, "qemu");
 }
 
-int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct pool_error *err)
+int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct vdi_error *err)
 {
 	_cleanup_(pool_host_freep) struct pool_host *host = NULL;
 	pthread_condattr_t ca;
@@ -504,11 +504,11 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 
 	if (!opts || !opts->uri || !*opts->uri || !opts->storage_pool || !*opts->storage_pool ||
 	    !opts->runtime_dir || opts->runtime_dir[0] != '/')
-		return pool_error_set(err, -EINVAL, "a host needs a URI, a storage pool and an absolute runtime directory");
+		return vdi_error_set(err, -EINVAL, "a host needs a URI, a storage pool and an absolute runtime directory");
 	if (!is_valid_virt_type(opts->virt_type))
-		return pool_error_set(err, -EINVAL, "virt_type must be auto, kvm or qemu, not '%s'", opts->virt_type);
+		return vdi_error_set(err, -EINVAL, "virt_type must be auto, kvm or qemu, not '%s'", opts->virt_type);
 	if (opts->storage_path && opts->storage_path[0] != '/')
-		return pool_error_set(err, -EINVAL, "storage path must be absolute: %s", opts->storage_path);
+		return vdi_error_set(err, -EINVAL, "storage path must be absolute: %s", opts->storage_path);
 
 	pool_events_init_once();
 
@@ -548,7 +548,7 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 
 	r = -pthread_create(&host->monitor, NULL, monitor_main, host);
 	if (r < 0)
-		return pool_error_set(err, r, "cannot start the reconnect thread");
+		return vdi_error_set(err, r, "cannot start the reconnect thread");
 	host->monitor_started = true;
 
 	*ret = TAKE_PTR(host);
@@ -610,7 +610,7 @@ unsigned pool_host_reconnects(struct pool_host *host)
 	return n;
 }
 
-int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_error *err)
+int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	unsigned long long bytes;
@@ -623,13 +623,13 @@ int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_err
 	 * of an XML file without NUMA cells): 0 bytes free from a host that answers is taken as it is. */
 	bytes = virNodeGetFreeMemory(conn);
 	if (bytes == 0 && virConnectIsAlive(conn) != 1)
-		return pool_error_libvirt(err, "cannot read the free memory of %s", host->opts.uri);
+		return pool_libvirt_error(err, "cannot read the free memory of %s", host->opts.uri);
 	virResetLastError();
 	*ret = bytes;
 	return 0;
 }
 
-int pool_host_has_file(struct pool_host *host, const char *path, struct pool_error *err)
+int pool_host_has_file(struct pool_host *host, const char *path, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	virStorageVolPtr vol;

@@ -97,25 +97,22 @@ struct pool_host {
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool_host *, pool_host_free)
 
 /* Takes a reference to the host's connection, reconnecting when it died.  Release with virConnectClose(). */
-int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct pool_error *err);
+int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct vdi_error *err);
 
 /*
  * From a host's capabilities XML: the domain type to use for wanted ("auto",
  * "kvm", "qemu") and the uid:gid QEMU runs as ((uid_t)-1 when unknown).
  */
 int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
-		    gid_t *ret_gid, struct pool_error *err);
+		    gid_t *ret_gid, struct vdi_error *err);
 
 /* ---- errors (error.c) ------------------------------------------------------ */
-
-/* Sets err's message (when err is non-NULL) and returns r. */
-int pool_error_set(struct pool_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Turns libvirt's last error in this thread into an -errno and a message
  * "<what>: <libvirt's message>".  Returns the -errno.
  */
-int pool_error_libvirt(struct pool_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pool_libvirt_error(struct vdi_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- domain XML (domxml.c): pure, unit-testable ---------------------------- */
 
@@ -134,18 +131,18 @@ struct pool_domxml_params {
 };
 
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
-			  struct pool_error *err);
+			  struct vdi_error *err);
 
 /* Checks that xml is a <domain> with at most one system disk; optionally sets memory and vcpus. */
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
-			       struct pool_error *err);
+			       struct vdi_error *err);
 
 /* A default desktop's domain XML. */
-int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct pool_error *err);
+int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct vdi_error *err);
 
 /* Finds the SPICE <graphics> of a live domain XML and returns it with passwd/passwdValidTo set. */
 int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
-			     struct pool_error *err);
+			     struct vdi_error *err);
 
 /* The TCP port of the SPICE <graphics> of a live domain XML (-ENOENT: none, or not on TCP). */
 int pool_domxml_spice_port(const char *live_xml, unsigned *ret);

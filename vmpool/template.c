@@ -30,7 +30,7 @@ struct qcow2_header {
 	uint64_t snapshots_offset;
 } __attribute__((packed));
 
-int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct pool_error *err)
+int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct qcow2_header h;
@@ -40,36 +40,36 @@ int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct pool_e
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return pool_error_set(err, -errno, "cannot open template disk %s: %s", path, strerror(errno));
+		return vdi_error_set(err, -errno, "cannot open template disk %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return pool_error_set(err, -errno, "cannot stat template disk %s: %s", path, strerror(errno));
+		return vdi_error_set(err, -errno, "cannot stat template disk %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return pool_error_set(err, -EINVAL, "template disk %s is not a regular file", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is not a regular file", path);
 
 	n = pread(fd, &h, sizeof(h), 0);
 	if (n < 0)
-		return pool_error_set(err, -errno, "cannot read template disk %s: %s", path, strerror(errno));
+		return vdi_error_set(err, -errno, "cannot read template disk %s: %s", path, strerror(errno));
 	if ((size_t)n < sizeof(h) || be32toh(h.magic) != QCOW2_MAGIC)
-		return pool_error_set(err, -EINVAL, "template disk %s is not a QCOW2 image", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is not a QCOW2 image", path);
 
 	if (be32toh(h.version) != 2 && be32toh(h.version) != 3)
-		return pool_error_set(err, -EINVAL, "template disk %s has unsupported QCOW2 version %u", path,
+		return vdi_error_set(err, -EINVAL, "template disk %s has unsupported QCOW2 version %u", path,
 				      be32toh(h.version));
 	if (be32toh(h.cluster_bits) < 9 || be32toh(h.cluster_bits) > 21)
-		return pool_error_set(err, -EINVAL, "template disk %s is corrupt: cluster_bits %u", path,
+		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: cluster_bits %u", path,
 				      be32toh(h.cluster_bits));
 	cluster = UINT64_C(1) << be32toh(h.cluster_bits);
 	if (be64toh(h.size) == 0)
-		return pool_error_set(err, -EINVAL, "template disk %s is corrupt: virtual size 0", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: virtual size 0", path);
 	if (be32toh(h.crypt_method) != 0)
-		return pool_error_set(err, -EINVAL, "template disk %s is encrypted; templates must not be", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is encrypted; templates must not be", path);
 	if (be64toh(h.l1_table_offset) % cluster || be64toh(h.refcount_table_offset) % cluster ||
 	    be64toh(h.refcount_table_offset) == 0 || be64toh(h.l1_table_offset) >= (uint64_t)st.st_size ||
 	    be64toh(h.refcount_table_offset) >= (uint64_t)st.st_size)
-		return pool_error_set(err, -EINVAL, "template disk %s is corrupt: its tables lie outside the file", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: its tables lie outside the file", path);
 	if (be64toh(h.backing_file_offset) &&
 	    be64toh(h.backing_file_offset) + be32toh(h.backing_file_size) > (uint64_t)st.st_size)
-		return pool_error_set(err, -EINVAL, "template disk %s is corrupt: backing file name outside the file", path);
+		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: backing file name outside the file", path);
 
 	*ret_virtual_size = be64toh(h.size);
 	return 0;
@@ -94,19 +94,19 @@ static bool is_valid_template_name(const char *name)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool_template *, pool_template_free)
 
 int pool_template_new(const struct pool_template_options *opts, struct pool_template **ret,
-		      struct pool_error *err)
+		      struct vdi_error *err)
 {
 	_cleanup_(pool_template_freep) struct pool_template *t = NULL;
 	int r;
 
 	if (!opts || !is_valid_template_name(opts->name))
-		return pool_error_set(err, -EINVAL, "template name must be 1-64 characters of [A-Za-z0-9_.-]");
+		return vdi_error_set(err, -EINVAL, "template name must be 1-64 characters of [A-Za-z0-9_.-]");
 	if (!opts->disk_path || opts->disk_path[0] != '/')
-		return pool_error_set(err, -EINVAL, "template disk path must be absolute");
+		return vdi_error_set(err, -EINVAL, "template disk path must be absolute");
 	if (opts->memory_mib > 1024 * 1024)
-		return pool_error_set(err, -EINVAL, "template memory %u MiB is out of range", opts->memory_mib);
+		return vdi_error_set(err, -EINVAL, "template memory %u MiB is out of range", opts->memory_mib);
 	if (opts->vcpus > 512)
-		return pool_error_set(err, -EINVAL, "template vcpus %u is out of range", opts->vcpus);
+		return vdi_error_set(err, -EINVAL, "template vcpus %u is out of range", opts->vcpus);
 
 	t = vdi_new0(struct pool_template);
 	if (!t)

@@ -16,9 +16,9 @@
  * >= 0 on success and -errno on failure.  Functions never leave anything
  * half-created: a failed clone leaves neither overlay nor domain behind.
  *
- * Error messages (vmpool's one convention, no global error state): a
- * function that can fail for a reason worth telling takes a struct
- * pool_error *err as its last parameter, owned by the caller, which may be
+ * Error messages (vdi's one convention, common/error.h; no global error
+ * state): a function that can fail for a reason worth telling takes a struct
+ * vdi_error *err as its last parameter, owned by the caller, which may be
  * NULL.  On failure it receives one line that names the object and the
  * reason (libvirt's, when libvirt said no), never a secret; on success its
  * content means nothing (a call that got past a failure on the way, such as
@@ -48,16 +48,14 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "error.h"
+
 /* The XML namespace of the <metadata> element on vdi's domains. */
 #define POOL_METADATA_NS "https://vdi.invalid/xmlns/desktop/1"
 #define POOL_METADATA_PREFIX "vdi"
 
 /* Longest SPICE password QEMU accepts through libvirt. */
 #define POOL_TICKET_MAX 60
-
-struct pool_error {
-	char message[512];
-};
 
 /* ---- hosts --------------------------------------------------------------- */
 
@@ -81,7 +79,7 @@ struct pool_host_options {
  * the same (not alive, virt type "" until it connects).
  * opts is copied.  *ret is a new object: free it with pool_host_free().
  */
-int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct pool_error *err);
+int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, struct vdi_error *err);
 
 /* Disconnects and frees; accepts NULL; returns NULL. */
 struct pool_host *pool_host_free(struct pool_host *host);
@@ -98,7 +96,7 @@ bool pool_host_is_alive(struct pool_host *host);
 unsigned pool_host_reconnects(struct pool_host *host);
 
 /* The host's free memory in bytes (virNodeGetFreeMemory).  Blocks on libvirt. */
-int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_error *err);
+int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct vdi_error *err);
 
 /*
  * Whether the host can read path (a template's disk): through a volume of
@@ -106,7 +104,7 @@ int pool_host_free_memory(struct pool_host *host, uint64_t *ret, struct pool_err
  * server part), as a readable local file.  Returns 1, 0, or -errno when the
  * host cannot be asked.  Blocks on libvirt.
  */
-int pool_host_has_file(struct pool_host *host, const char *path, struct pool_error *err);
+int pool_host_has_file(struct pool_host *host, const char *path, struct vdi_error *err);
 
 /* ---- events -------------------------------------------------------------- */
 
@@ -197,11 +195,11 @@ struct pool_template_options {
  * rather than making one per clone.
  */
 int pool_template_new(const struct pool_template_options *opts, struct pool_template **ret,
-		      struct pool_error *err);
+		      struct vdi_error *err);
 struct pool_template *pool_template_free(struct pool_template *t);
 
 /* Reads a QCOW2 header: returns 0 and the virtual size, or -EINVAL (not QCOW2, corrupt), -errno. */
-int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct pool_error *err);
+int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_error *err);
 
 /* ---- desktops ------------------------------------------------------------ */
 
@@ -223,9 +221,9 @@ int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, in
  * On failure nothing is left behind.
  */
 int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
-			int64_t desktop_id, struct pool_error *err);
+			int64_t desktop_id, struct vdi_error *err);
 
-int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_error *err);
+int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
  * Asks the guest to shut down (ACPI) and waits up to timeout_ms for it to
@@ -233,10 +231,10 @@ int pool_desktop_start(struct pool_host *host, const char *domain, struct pool_e
  * when it had to be destroyed or was not running.
  */
 int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
-			  struct pool_error *err);
+			  struct vdi_error *err);
 
 /* Powers off at once. Not running is not an error. */
-int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool_error *err);
+int pool_desktop_destroy(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
  * Resumes a paused desktop (virDomainResume) and watches it for a second:
@@ -246,7 +244,7 @@ int pool_desktop_destroy(struct pool_host *host, const char *domain, struct pool
  * again (err says why), -ESRCH when it is not running at all, -ENOENT,
  * -ENOTCONN, -EIO.  Blocks on libvirt.
  */
-int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_error *err);
+int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
  * Stops the desktop if running, discards its overlay and creates a fresh
@@ -254,10 +252,10 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct pool_
  * domain stays defined and stopped.
  */
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
-		       struct pool_error *err);
+		       struct vdi_error *err);
 
 /* Destroys, undefines and deletes the overlay. Parts already gone are not an error. */
-int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_error *err);
+int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
  * Sets the SPICE ticket of a running desktop: password (1..60 characters)
@@ -265,7 +263,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct pool_
  * it; open ones stay.
  */
 int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const char *password,
-			    time_t valid_to, struct pool_error *err);
+			    time_t valid_to, struct vdi_error *err);
 
 /* Writes the SPICE target for the gateway, "unix:<path>", into buf. */
 int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *buf, size_t len);
@@ -292,7 +290,7 @@ struct pool_desktop_info {
 
 /* Fills *ret with the state of one of vdi's domains. Free with pool_desktop_info_finish(). */
 int pool_desktop_get_info(struct pool_host *host, const char *domain, struct pool_desktop_info *ret,
-			  struct pool_error *err);
+			  struct vdi_error *err);
 void pool_desktop_info_finish(struct pool_desktop_info *info);
 
 /*
@@ -301,7 +299,7 @@ void pool_desktop_info_finish(struct pool_desktop_info *info);
  * pool_desktop_list_free().
  */
 int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, size_t *ret_n,
-		      struct pool_error *err);
+		      struct vdi_error *err);
 void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
 
 /*
@@ -310,5 +308,5 @@ void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
  * with this.  *ret is a NULL-terminated array of new strings; free it
  * with pool_strv_free().
  */
-int pool_overlay_list(struct pool_host *host, char ***ret, struct pool_error *err);
+int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err);
 char **pool_strv_free(char **strv);

@@ -71,7 +71,7 @@ struct template_job {
 	int64_t memory, vcpus;
 	struct pool_template *t;
 	int result;
-	struct pool_error err;
+	struct vdi_error err;
 };
 
 static void template_job_free(struct template_job *j)
@@ -104,7 +104,7 @@ static void template_complete(struct broker_req *req, void *data)
 	struct broker *b = j->b;
 	_cleanup_free_ char *sql = NULL;
 	json_t *rows = NULL;
-	char err[512];
+	struct vdi_error err = { 0 };
 	int r;
 
 	if (!req)
@@ -113,9 +113,9 @@ static void template_complete(struct broker_req *req, void *data)
 		broker_req_reply_error(req, 400, "%s", j->err.message);
 		goto out;
 	}
-	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), err, sizeof(err));
+	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), &err);
 	if (r < 0) {
-		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err);
+		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err.message);
 		goto out;
 	}
 	(void)broker_store_exec(b->store, "UPDATE templates SET memory_mib = ?2, vcpus = ?3 WHERE name = ?1", "sii",
@@ -141,14 +141,15 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	_cleanup_json_ json_t *exists = NULL;
 	const char *name, *disk, *xml, *text;
 	struct template_job *j;
-	char actor[ACTOR_MAX], err[256];
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
 	size_t len;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_template(text, len, &body, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_template(text, len, &body, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
 	name = body.name;
@@ -282,15 +283,16 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 	_cleanup_(broker_pool_body_finish) struct broker_pool_body body = { 0 };
 	struct broker_pool_def d;
 	const char *text;
-	char actor[ACTOR_MAX], err[256];
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
 	size_t len;
 	int r;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_pool_create(text, len, &body, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_pool_create(text, len, &body, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
 	d = (struct broker_pool_def){
@@ -303,9 +305,9 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.idle_timeout = body.idle_timeout,
 		.groups = body.groups,
 	};
-	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), err, sizeof(err));
+	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), &err);
 	if (r < 0) {
-		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err);
+		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err.message);
 		return;
 	}
 	admin_audit(b, actor, "pool-create", d.name, d.persistent ? "persistent" : "pooled");
@@ -321,7 +323,8 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	_cleanup_json_ json_t *rows = NULL;
 	_cleanup_free_ char *detail = NULL;
 	json_t *cur;
-	char actor[ACTOR_MAX], err[256];
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
 	size_t len;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
@@ -338,8 +341,8 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	body.max_per_user = json_integer_value(json_object_get(cur, "max_per_user"));
 	body.idle_timeout = json_integer_value(json_object_get(cur, "idle_timeout"));
 	text = broker_req_body(req, &len);
-	if (broker_parse_pool_update(text, len, &body, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_pool_update(text, len, &body, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
 	if (broker_store_exec(b->store,
@@ -569,7 +572,8 @@ void broker_api_admin_hosts(struct broker_req *req, void *userdata)
 static void host_drain(struct broker_req *req, struct broker *b, bool drain)
 {
 	_cleanup_json_ json_t *body = NULL;
-	char actor[ACTOR_MAX], err[512];
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
 	const char *host, *text;
 	size_t len;
 	int r;
@@ -577,8 +581,8 @@ static void host_drain(struct broker_req *req, struct broker *b, bool drain)
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_host(text, len, &body, &host, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_host(text, len, &body, &host, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
 	r = broker_desks_drain_host(b->desks, host, drain, actor);

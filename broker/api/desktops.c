@@ -113,7 +113,7 @@ struct console_job {
 	char target[512];
 	int64_t expires;
 	int result;
-	struct pool_error err;
+	struct vdi_error err;
 };
 
 static void console_job_free(struct console_job *j)

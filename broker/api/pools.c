@@ -87,22 +87,22 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	struct broker_assign_result a;
 	struct broker_session s;
 	double t0 = broker_monotonic();
-	char err[512];
+	struct vdi_error err = { 0 };
 	size_t len;
 	int r;
 
 	if (broker_require_user(b, req, true, &s) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_assign(text, len, &rq.want_new, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_assign(text, len, &rq.want_new, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		goto out;
 	}
 	rq.user = s.user;
 	rq.groups = s.groups;
-	r = broker_desks_assign(b->desks, &rq, &a, err, sizeof(err));
+	r = broker_desks_assign(b->desks, &rq, &a, &err);
 	if (r < 0) {
-		broker_req_reply_error(req, assign_status(r), "%s", err);
+		broker_req_reply_error(req, assign_status(r), "%s", err.message);
 		goto out;
 	}
 	broker_req_reply_json(req, a.running ? 200 : 202,

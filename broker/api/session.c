@@ -26,7 +26,7 @@ struct login_job {
 	struct broker_login login;
 	int result;
 	double started, seconds; /* of the PAM conversation */
-	char err[256];
+	struct vdi_error err;
 };
 
 static void login_job_free(struct login_job *j)
@@ -47,7 +47,7 @@ static void login_work(void *data)
 
 	j->started = broker_monotonic();
 	j->result = broker_pam_login(j->b->cfg.pam.service, j->user, j->password, j->b->cfg.pam.admin_group,
-				     &j->login, j->err, sizeof(j->err));
+				     &j->login, &j->err);
 	j->seconds = broker_monotonic() - j->started;
 	explicit_bzero(j->password, strlen(j->password));
 }
@@ -100,7 +100,7 @@ static void login_complete(struct broker_req *req, void *data)
 		char safe[128], why[300];
 
 		vdi_info("login of \"%s\" from %s refused: %s", vdi_log_safe(j->user, safe, sizeof(safe)), j->peer,
-			 vdi_log_safe(j->err, why, sizeof(why)));
+			 vdi_log_safe(j->err.message, why, sizeof(why)));
 		(void)broker_store_audit(b->store, wall, j->user, "login-failed", NULL, j->peer);
 		if (req) {
 			if (j->result == -EACCES)
@@ -151,7 +151,8 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	_cleanup_(broker_login_body_finish) struct broker_login_body body = { 0 };
 	const char *user, *password, *text;
-	char err[256], ukey[300], akey[100];
+	struct vdi_error err = { 0 };
+	char ukey[300], akey[100];
 	struct login_job *j;
 	int64_t wait, now = vdi_clock_steady();
 	size_t len;
@@ -159,8 +160,8 @@ void broker_api_login(struct broker_req *req, void *userdata)
 	if (broker_check_origin(req) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (broker_parse_login(text, len, &body, err, sizeof(err)) < 0) {
-		broker_req_reply_error(req, 400, "%s", err);
+	if (broker_parse_login(text, len, &body, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
 	user = body.username;

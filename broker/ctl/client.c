@@ -113,7 +113,7 @@ static int socket_path(const struct ctl *ctl, char **ret)
 {
 	const char *config = ctl->config ? ctl->config : CTL_DEFAULT_CONFIG;
 	struct vdi_config cfg;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	int r;
 
 	if (ctl->socket) {
@@ -124,11 +124,11 @@ static int socket_path(const struct ctl *ctl, char **ret)
 		*ret = strdup(CTL_DEFAULT_SOCKET);
 		return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
 	}
-	r = vdi_config_load(config, &cfg, err, sizeof(err));
+	r = vdi_config_load(config, &cfg, &err);
 	if (r < 0) {
-		if (!*err)
-			snprintf(err, sizeof(err), "%s: %s", config, strerror(-r));
-		return ctl_error(CTL_EXIT_USAGE, "%s (or give --socket)", err);
+		if (!err.message[0])
+			vdi_error_set(&err, r, "%s: %s", config, strerror(-r));
+		return ctl_error(CTL_EXIT_USAGE, "%s (or give --socket)", err.message);
 	}
 	*ret = TAKE_PTR(cfg.broker.admin_socket);
 	vdi_config_finish(&cfg);
@@ -140,7 +140,7 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 	_cleanup_(ctl_http_reply_finish) struct ctl_http_reply reply = { 0 };
 	_cleanup_free_ char *socket = NULL, *path = NULL, *text = NULL;
 	_cleanup_json_ json_t *j = NULL;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	const char *msg;
 	int r;
 
@@ -160,15 +160,15 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 					 CTL_MAX_REQUEST / 1024);
 	}
 
-	r = ctl_http_request(socket, method, path, text, &reply, err, sizeof(err));
+	r = ctl_http_request(socket, method, path, text, &reply, &err);
 	if (r == -ENOMEM)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (r < 0)
-		return ctl_error(CTL_EXIT_UNREACHABLE, "%s", err);
+		return ctl_error(CTL_EXIT_UNREACHABLE, "%s", err.message);
 
 	if (reply.body_len == 0)
 		j = json_object();
-	else if (vdi_json_parse(reply.body, reply.body_len, false, &j, err, sizeof(err)) < 0)
+	else if (vdi_json_parse(reply.body, reply.body_len, false, &j, &err) < 0)
 		j = NULL;
 
 	if (reply.status >= 400) {
@@ -180,7 +180,7 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 	if (reply.status >= 300)
 		return ctl_error(CTL_EXIT_FAILED, "unexpected reply from the broker: HTTP %d", reply.status);
 	if (!j)
-		return ctl_error(CTL_EXIT_FAILED, "the broker's reply is not JSON: %s", err);
+		return ctl_error(CTL_EXIT_FAILED, "the broker's reply is not JSON: %s", err.message);
 	*ret = TAKE_PTR(j);
 	return CTL_EXIT_OK;
 }

@@ -239,18 +239,16 @@ static int send_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static int connect_unix(const char *path, char *err, size_t errlen)
+static int connect_unix(const char *path, struct vdi_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = CTL_HTTP_TIMEOUT_S };
 	_cleanup_close_ int fd = -1;
 	size_t n = strlen(path);
 
-	if (n == 0 || n >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "cannot connect to the socket %s: %s", path,
-			 n ? "the path is too long for a unix socket" : "empty path");
-		return -ENAMETOOLONG;
-	}
+	if (n == 0 || n >= sizeof(sa.sun_path))
+		return vdi_error_set(err, -ENAMETOOLONG, "cannot connect to the socket %s: %s", path,
+				     n ? "the path is too long for a unix socket" : "empty path");
 	memcpy(sa.sun_path, path, n + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
@@ -258,14 +256,13 @@ static int connect_unix(const char *path, char *err, size_t errlen)
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int r = -errno;
 
-		snprintf(err, errlen, "cannot connect to the socket %s: %s", path, strerror(-r));
-		return r;
+		return vdi_error_set(err, r, "cannot connect to the socket %s: %s", path, strerror(-r));
 	}
 	return TAKE_FD(fd);
 }
 
 int ctl_http_request(const char *socket_path, const char *method, const char *target, const char *body,
-		     struct ctl_http_reply *ret, char *err, size_t errlen)
+		     struct ctl_http_reply *ret, struct vdi_error *err)
 {
 	size_t body_len = body ? strlen(body) : 0, len = 0, cap = 0;
 	_cleanup_free_ char *head = NULL, *buf = NULL;
@@ -274,7 +271,7 @@ int ctl_http_request(const char *socket_path, const char *method, const char *ta
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	fd = connect_unix(socket_path, err, errlen);
+	fd = connect_unix(socket_path, err);
 	if (fd < 0)
 		return fd;
 	if (asprintf(&head,
@@ -282,25 +279,20 @@ int ctl_http_request(const char *socket_path, const char *method, const char *ta
 		     "Accept: application/json\r\n%sContent-Length: %zu\r\n\r\n",
 		     method, target, body ? "Content-Type: application/json\r\n" : "", body_len) < 0) {
 		head = NULL;
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return vdi_error_set(err, -ENOMEM, "out of memory");
 	}
 	r = send_all(fd, head, strlen(head));
 	if (r >= 0 && body)
 		r = send_all(fd, body, body_len);
 	/* A broker that closed early may have said why: read its reply before giving up. */
-	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
-		snprintf(err, errlen, "cannot send to the broker on %s: %s", socket_path, strerror(-r));
-		return r;
-	}
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+		return vdi_error_set(err, r, "cannot send to the broker on %s: %s", socket_path, strerror(-r));
 
 	for (;;) {
 		ssize_t n;
 
-		if (vdi_grow((void **)&buf, &cap, len + 65536 + 1, 1) < 0) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
+		if (vdi_grow((void **)&buf, &cap, len + 65536 + 1, 1) < 0)
+			return vdi_error_set(err, -ENOMEM, "out of memory");
 		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -308,13 +300,11 @@ int ctl_http_request(const char *socket_path, const char *method, const char *ta
 			n = 0;
 		if (n < 0) {
 			r = -errno;
-			if (r == -EAGAIN) {
-				snprintf(err, errlen, "no reply from the broker on %s within %d s", socket_path,
-					 CTL_HTTP_TIMEOUT_S);
-				return -ETIMEDOUT;
-			}
-			snprintf(err, errlen, "cannot read from the broker on %s: %s", socket_path, strerror(-r));
-			return r;
+			if (r == -EAGAIN)
+				return vdi_error_set(err, -ETIMEDOUT, "no reply from the broker on %s within %d s",
+						     socket_path, CTL_HTTP_TIMEOUT_S);
+			return vdi_error_set(err, r, "cannot read from the broker on %s: %s", socket_path,
+					     strerror(-r));
 		}
 		eof = n == 0;
 		len += (size_t)n;
@@ -323,13 +313,13 @@ int ctl_http_request(const char *socket_path, const char *method, const char *ta
 			break;
 	}
 	if (r == -EMSGSIZE)
-		snprintf(err, errlen, "the broker's reply on %s is longer than %d MiB", socket_path,
-			 CTL_HTTP_MAX_REPLY / (1024 * 1024));
+		vdi_error_set(err, r, "the broker's reply on %s is longer than %d MiB", socket_path,
+			      CTL_HTTP_MAX_REPLY / (1024 * 1024));
 	else if (r == -EBADMSG && len == 0)
-		snprintf(err, errlen, "the broker closed the connection on %s without a reply", socket_path);
+		vdi_error_set(err, r, "the broker closed the connection on %s without a reply", socket_path);
 	else if (r == -EBADMSG)
-		snprintf(err, errlen, "malformed reply from the broker on %s", socket_path);
+		vdi_error_set(err, r, "malformed reply from the broker on %s", socket_path);
 	else if (r < 0)
-		snprintf(err, errlen, "out of memory");
+		vdi_error_set(err, r, "out of memory");
 	return r;
 }

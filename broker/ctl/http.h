@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error.h"
+
 /* Largest reply accepted, head and body. */
 #define CTL_HTTP_MAX_REPLY (4 * 1024 * 1024)
 
@@ -38,9 +40,9 @@ int ctl_http_parse_reply(const char *buf, size_t len, bool eof, struct ctl_http_
 /*
  * Sends method target (borrowed; "/api/v1/...", already URL-encoded) to the
  * unix socket socket_path with body (borrowed, JSON, may be NULL) and reads
- * the reply into *ret.  Returns 0 or -errno, then err (errlen bytes) says
+ * the reply into *ret.  Returns 0 or -errno, then err says
  * what failed, naming the socket: "cannot connect to the socket PATH: ...".
  * A reply of any status is a success here.
  */
 int ctl_http_request(const char *socket_path, const char *method, const char *target, const char *body,
-		     struct ctl_http_reply *ret, char *err, size_t errlen);
+		     struct ctl_http_reply *ret, struct vdi_error *err);

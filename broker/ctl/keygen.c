@@ -12,7 +12,7 @@
 int ctl_cmd_keygen(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *done = NULL;
-	char err[1024] = "";
+	struct vdi_error err = { 0 };
 	const char *path;
 	int r;
 
@@ -20,11 +20,11 @@ int ctl_cmd_keygen(const struct ctl *ctl, int argc, char **argv)
 	if (r <= 0)
 		return ctl_parse_exit(r);
 	path = argv[optind];
-	r = vdi_token_key_generate(path, err, sizeof(err));
+	r = vdi_token_key_generate(path, &err);
 	if (r < 0) {
-		if (!*err)
-			snprintf(err, sizeof(err), "token key %s: %s", path, strerror(-r));
-		return ctl_error(CTL_EXIT_FAILED, "%s", err);
+		if (!err.message[0])
+			vdi_error_set(&err, r, "token key %s: %s", path, strerror(-r));
+		return ctl_error(CTL_EXIT_FAILED, "%s", err.message);
 	}
 	/* Never the key itself: only where it is. */
 	if (ctl->json) {

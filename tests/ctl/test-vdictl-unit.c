@@ -479,13 +479,12 @@ static void test_request(void)
 	const char *reply = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
 			    "{\"name\":\"lab\"}\n";
 	struct ctl_http_reply r;
-	char err[256] = "";
+	struct vdi_error err = { 0 };
 	struct fake f;
 	char *req;
 
 	fake_start(&f, reply, strlen(reply));
-	check_ok(ctl_http_request(f.socket, "POST", "/api/v1/admin/pools", "{\"name\":\"lab\"}", &r, err,
-				  sizeof(err)));
+	check_ok(ctl_http_request(f.socket, "POST", "/api/v1/admin/pools", "{\"name\":\"lab\"}", &r, &err));
 	check_int_eq(r.status, 201);
 	check_str_eq(r.body, "{\"name\":\"lab\"}\n");
 	ctl_http_reply_finish(&r);
@@ -503,12 +502,12 @@ static void test_request_get_to_eof(void)
 {
 	const char *reply = "HTTP/1.1 200 OK\r\n\r\n{\"hosts\":[]}";
 	struct ctl_http_reply r;
-	char err[256] = "";
+	struct vdi_error err = { 0 };
 	struct fake f;
 	char *req;
 
 	fake_start(&f, reply, strlen(reply));
-	check_ok(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, err, sizeof(err)));
+	check_ok(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, &err));
 	check_int_eq(r.status, 200);
 	check_str_eq(r.body, "{\"hosts\":[]}");
 	ctl_http_reply_finish(&r);
@@ -523,7 +522,7 @@ static void test_request_too_big(void)
 	size_t body = CTL_HTTP_MAX_REPLY + 1024;
 	_cleanup_free_ char *reply = malloc(body + 128);
 	struct ctl_http_reply r;
-	char err[256] = "";
+	struct vdi_error err = { 0 };
 	struct fake f;
 	int n;
 
@@ -532,8 +531,8 @@ static void test_request_too_big(void)
 	n = snprintf(reply, 128, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
 	memset(reply + n, 'x', body);
 	fake_start(&f, reply, (size_t)n + body);
-	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/audit", NULL, &r, err, sizeof(err)), EMSGSIZE);
-	check_str_contains(err, "longer than 4 MiB");
+	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/audit", NULL, &r, &err), EMSGSIZE);
+	check_str_contains(err.message, "longer than 4 MiB");
 	check(!r.body);
 	fake_finish(&f);
 
@@ -541,8 +540,8 @@ static void test_request_too_big(void)
 	n = snprintf(reply, 128, "HTTP/1.1 200 OK\r\n\r\n");
 	memset(reply + n, 'x', body);
 	fake_start(&f, reply, (size_t)n + body);
-	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/audit", NULL, &r, err, sizeof(err)), EMSGSIZE);
-	check_str_contains(err, "longer than 4 MiB");
+	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/audit", NULL, &r, &err), EMSGSIZE);
+	check_str_contains(err.message, "longer than 4 MiB");
 	check(!r.body);
 	fake_finish(&f);
 
@@ -553,40 +552,41 @@ static void test_request_too_big(void)
 static void test_request_garbage_and_silence(void)
 {
 	struct ctl_http_reply r;
-	char err[256] = "";
+	struct vdi_error err = { 0 };
 	struct fake f;
 
 	fake_start(&f, "garbage\r\n\r\n", 11);
-	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, err, sizeof(err)), EBADMSG);
-	check_str_contains(err, "malformed reply from the broker on ");
+	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, &err), EBADMSG);
+	check_str_contains(err.message, "malformed reply from the broker on ");
 	fake_finish(&f);
 
 	fake_start(&f, "", 0);
-	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, err, sizeof(err)), EBADMSG);
-	check_str_contains(err, "closed the connection");
+	check_err(ctl_http_request(f.socket, "GET", "/api/v1/admin/hosts", NULL, &r, &err), EBADMSG);
+	check_str_contains(err.message, "closed the connection");
 	fake_finish(&f);
 }
 
 static void test_request_no_socket(void)
 {
 	struct ctl_http_reply r;
-	char path[300], err[512] = "", longpath[200];
+	struct vdi_error err = { 0 };
+	char path[300], longpath[200];
 
 	snprintf(path, sizeof(path), "%s/nothing.sock", vdi_test_tmpdir());
-	check_err(ctl_http_request(path, "GET", "/api/v1/admin/hosts", NULL, &r, err, sizeof(err)), ENOENT);
-	check_str_contains(err, "cannot connect to the socket ");
-	check_str_contains(err, path);
-	check_str_contains(err, "No such file or directory");
+	check_err(ctl_http_request(path, "GET", "/api/v1/admin/hosts", NULL, &r, &err), ENOENT);
+	check_str_contains(err.message, "cannot connect to the socket ");
+	check_str_contains(err.message, path);
+	check_str_contains(err.message, "No such file or directory");
 
 	/* A file that is not a socket. */
 	check(close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
-	check_err(ctl_http_request(path, "GET", "/api/v1/admin/hosts", NULL, &r, err, sizeof(err)), ECONNREFUSED);
+	check_err(ctl_http_request(path, "GET", "/api/v1/admin/hosts", NULL, &r, &err), ECONNREFUSED);
 
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = '\0';
-	check_err(ctl_http_request(longpath, "GET", "/", NULL, &r, err, sizeof(err)), ENAMETOOLONG);
-	check_str_contains(err, "too long");
+	check_err(ctl_http_request(longpath, "GET", "/", NULL, &r, &err), ENAMETOOLONG);
+	check_str_contains(err.message, "too long");
 }
 
 static const struct vdi_test tests[] = {

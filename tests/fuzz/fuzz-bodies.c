@@ -30,7 +30,7 @@ static void check_pool(const struct broker_pool_body *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
-	char err[256];
+	struct vdi_error err = { 0 };
 	bool want_new;
 	int r;
 
@@ -39,30 +39,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct broker_login_body b;
 
-		err[0] = '\0';
-		r = broker_parse_login(text, size, &b, err, sizeof(err));
-		FUZZ_CHECK(r == 0 ? b.username && b.password : err[0] != '\0' || r == -ENOMEM);
+		err.message[0] = '\0';
+		r = broker_parse_login(text, size, &b, &err);
+		FUZZ_CHECK(r == 0 ? b.username && b.password : err.message[0] != '\0' || r == -ENOMEM);
 		broker_login_body_finish(&b);
 	}
-	err[0] = '\0';
-	r = broker_parse_assign(text, size, &want_new, err, sizeof(err));
-	FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+	err.message[0] = '\0';
+	r = broker_parse_assign(text, size, &want_new, &err);
+	FUZZ_CHECK(r == 0 || err.message[0] || r == -ENOMEM);
 	{
 		struct broker_template_body b;
 
-		err[0] = '\0';
-		r = broker_parse_template(text, size, &b, err, sizeof(err));
+		err.message[0] = '\0';
+		r = broker_parse_template(text, size, &b, &err);
 		FUZZ_CHECK(r == 0 ? b.name && b.disk && b.disk[0] == '/' && b.memory_mib >= 0 && b.vcpus >= 0 &&
 				    b.vcpus <= 512
-				  : err[0] != '\0' || r == -ENOMEM);
+				  : err.message[0] != '\0' || r == -ENOMEM);
 		broker_template_body_finish(&b);
 	}
 	{
 		struct broker_pool_body b;
 
-		err[0] = '\0';
-		r = broker_parse_pool_create(text, size, &b, err, sizeof(err));
-		FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+		err.message[0] = '\0';
+		r = broker_parse_pool_create(text, size, &b, &err);
+		FUZZ_CHECK(r == 0 || err.message[0] || r == -ENOMEM);
 		if (r == 0) {
 			FUZZ_CHECK(b.name && b.template_name);
 			check_pool(&b);
@@ -73,18 +73,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *j;
 		const char *host;
 
-		err[0] = '\0';
-		r = broker_parse_host(text, size, &j, &host, err, sizeof(err));
-		FUZZ_CHECK(r == 0 ? j && host : !j && !host && (err[0] != '\0' || r == -ENOMEM));
+		err.message[0] = '\0';
+		r = broker_parse_host(text, size, &j, &host, &err);
+		FUZZ_CHECK(r == 0 ? j && host : !j && !host && (err.message[0] != '\0' || r == -ENOMEM));
 		json_decref(j);
 	}
 	{
 		/* An update on top of a pool as it is now: size 3, prestart 2. */
 		struct broker_pool_body b = { .size = 3, .prestart = 2, .max_per_user = 1 };
 
-		err[0] = '\0';
-		r = broker_parse_pool_update(text, size, &b, err, sizeof(err));
-		FUZZ_CHECK(r == 0 || err[0] || r == -ENOMEM);
+		err.message[0] = '\0';
+		r = broker_parse_pool_update(text, size, &b, &err);
+		FUZZ_CHECK(r == 0 || err.message[0] || r == -ENOMEM);
 		if (r == 0)
 			check_pool(&b);
 		broker_pool_body_finish(&b);

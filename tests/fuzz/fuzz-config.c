@@ -13,16 +13,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vdi_config cfg;
-	char err[1024] = "", *text;
+	struct vdi_error err = { 0 };
+	char *text;
 	int r;
 
 	if (size > 64 * 1024)
 		return 0;
 	text = fuzz_string(data, size);
 	FUZZ_CHECK(vdi_config_init(&cfg) == 0);
-	r = vdi_config_apply_string(&cfg, text, "fuzz.conf", err, sizeof(err));
+	r = vdi_config_apply_string(&cfg, text, "fuzz.conf", &err);
 	if (r < 0) {
-		FUZZ_CHECK(r == -ENOMEM || strncmp(err, "fuzz.conf", 9) == 0);
+		FUZZ_CHECK(r == -ENOMEM || strncmp(err.message, "fuzz.conf", 9) == 0);
 	} else {
 		FUZZ_CHECK(cfg.broker.listen && cfg.broker.admin_socket && cfg.database.path && cfg.pam.service);
 		FUZZ_CHECK(cfg.broker.session_ttl >= 60 && cfg.broker.session_ttl <= 7 * 86400);
