@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "desktops-private.h"
 #include "hosts.h"
+#include "lifecycle.h"
 #include "json.h"
 #include "now.h"
 #include "store.h"

@@ -30,7 +30,6 @@
 
 #include <jansson.h>
 
-#include "desktops.h"
 #include "vmpool.h"
 
 struct broker_store;

@@ -151,8 +151,3 @@ struct pool_host *broker_desks_host(struct broker_desks *d, const char *uri)
 {
 	return broker_hosts_find(d, uri);
 }
-
-const char *broker_desks_place(struct broker_desks *d, const char *template)
-{
-	return broker_hosts_place(d, template);
-}

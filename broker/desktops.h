@@ -20,7 +20,12 @@
 
 #include <jansson.h>
 
+#include "assign.h"
 #include "error.h"
+#include "hosts.h"
+#include "jobs.h"
+#include "lifecycle.h"
+
 
 struct broker_desks;
 struct broker_store;
@@ -62,52 +67,5 @@ void broker_desks_shift_times(struct broker_desks *d, int64_t delta);
 /* Starts a reconcile now (also done at start and every minute). */
 void broker_desks_reconcile(struct broker_desks *d);
 
-bool broker_desks_busy(struct broker_desks *d, int64_t id);
-
-/*
- * After broker_store_assign(): starts, or clones and starts, the desktop as
- * its action needs, and refills the pool's spares.  Returns 1 when the
- * desktop is running now, 0 when it is on its way.
- */
-int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const char *state);
-
-/*
- * The user (or the idle timer) is done with desktop id: pooled desktops
- * are reset and go back to the pool, persistent ones shut down.  actor and
- * why go to the audit log.  -ENOENT, -EBUSY.
- */
-int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, const char *why);
-
-/* Admin operations: -ENOENT, -EBUSY. */
-int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor);
-int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor);
-int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor);
-
-/* Stops new assignments in pool and deletes its desktops as they become free; returns how many remain. */
-int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor);
-
 /* The host of a desktop row's host URI (NULL: the first host). Borrowed. */
 struct pool_host *broker_desks_host(struct broker_desks *d, const char *uri);
-
-/*
- * Where a new desktop of template goes: among the hosts that answer, are not
- * draining and read the template's disk, the one with the most free memory
- * (less what desktops placed there since the last look will take), then the
- * fewest desktops.  Returns its URI (borrowed), or NULL when no host can.
- */
-const char *broker_desks_place(struct broker_desks *d, const char *template);
-
-/*
- * drain: nothing new goes to host uri, its free desktops are deleted now and
- * pooled ones when their users release them (persistent desktops stay, with
- * their owners).  Returns how many desktops remain on it.  !drain: the host
- * takes desktops again; returns 0.  -ENOENT: no such host.
- */
-int broker_desks_drain_host(struct broker_desks *d, const char *uri, bool drain, const char *actor);
-
-/* {"hosts": [...]} for the admin API: a new reference. */
-json_t *broker_desks_hosts_json(struct broker_desks *d);
-
-/* The hosts, for /metrics. */
-size_t broker_desks_n_hosts(struct broker_desks *d);
-struct pool_host *broker_desks_host_at(struct broker_desks *d, size_t i);

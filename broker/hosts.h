@@ -45,3 +45,10 @@ void broker_hosts_note_placed(struct broker_desks *d, json_t *row);
 
 /* Marks host uri draining or not, in the store too.  -ENOENT: no such host. */
 int broker_hosts_set_draining(struct broker_desks *d, const char *uri, bool drain);
+
+/* {"hosts": [...]} for the admin API: a new reference. */
+json_t *broker_desks_hosts_json(struct broker_desks *d);
+
+/* The hosts, for /metrics. */
+size_t broker_desks_n_hosts(struct broker_desks *d);
+struct pool_host *broker_desks_host_at(struct broker_desks *d, size_t i);

@@ -80,3 +80,6 @@ struct broker_job *broker_job_new(struct broker_desks *d, enum broker_job_op op,
 int broker_job_run(struct broker_job *j);
 
 void broker_job_free(struct broker_job *j);
+
+/* Whether desktop id has a job under way. */
+bool broker_desks_busy(struct broker_desks *d, int64_t id);

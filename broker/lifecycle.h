@@ -7,6 +7,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -31,3 +32,33 @@ bool broker_lifecycle_drain_desktop(struct broker_desks *d, int64_t id);
  * left "starting" with nothing under way: starts it when nothing has it any more.
  */
 void broker_lifecycle_resume_start(struct broker_desks *d, int64_t id);
+
+/*
+ * After broker_store_assign(): starts, or clones and starts, the desktop as
+ * its action needs, and refills the pool's spares.  Returns 1 when the
+ * desktop is running now, 0 when it is on its way.
+ */
+int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const char *state);
+
+/*
+ * The user (or the idle timer) is done with desktop id: pooled desktops
+ * are reset and go back to the pool, persistent ones shut down.  actor and
+ * why go to the audit log.  -ENOENT, -EBUSY.
+ */
+int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, const char *why);
+
+/* Admin operations: -ENOENT, -EBUSY. */
+int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor);
+int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor);
+int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor);
+
+/* Stops new assignments in pool and deletes its desktops as they become free; returns how many remain. */
+int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor);
+
+/*
+ * drain: nothing new goes to host uri, its free desktops are deleted now and
+ * pooled ones when their users release them (persistent desktops stay, with
+ * their owners).  Returns how many desktops remain on it.  !drain: the host
+ * takes desktops again; returns 0.  -ENOENT: no such host.
+ */
+int broker_desks_drain_host(struct broker_desks *d, const char *uri, bool drain, const char *actor);
