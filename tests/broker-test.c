@@ -97,6 +97,53 @@ void stop_broker(struct daemon *d)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* The file libfaketime reads the clock from. */
+static void fake_clock_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/clock", vdi_test_tmpdir());
+}
+
+void fake_clock_set(long offset)
+{
+	char path[600];
+	FILE *f;
+
+	fake_clock_path(path, sizeof(path));
+	check(f = fopen(path, "we"));
+	fprintf(f, "%+lds\n", offset);
+	fclose(f);
+}
+
+char *faketime_begin(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *saved = old ? strdup(old) : NULL, clock[600];
+	_cleanup_free_ char *preload = NULL;
+
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
+	check(!old || saved);
+	fake_clock_path(clock, sizeof(clock));
+	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
+	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
+	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
+	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
+	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	return saved;
+}
+
+void faketime_end(char *saved)
+{
+	if (saved)
+		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	free(saved);
+}
+
 /* The reply to a request on the web port; fails at file:line when none comes. */
 static struct http_reply reply_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 				  const char *headers, const char *body)

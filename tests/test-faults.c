@@ -325,52 +325,6 @@ static int spice_client_open(const char *target, const char *password)
 	return fd;
 }
 
-/* The thread-safe variant of libfaketime (as in test-clock). */
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-
-/* The wall clock of a broker started under faketime_env(): real time + offset seconds. */
-static void set_clock(long offset)
-{
-	char path[600];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/clock", vdi_test_tmpdir());
-	check(f = fopen(path, "we"));
-	fprintf(f, "%+lds\n", offset);
-	fclose(f);
-}
-
-/* Sets up the environment that puts the broker fixture_setup() starts under libfaketime (its
- * wall clock only); returns the LD_PRELOAD to put back (new, may be NULL). */
-static char *faketime_env(void)
-{
-	const char *old = getenv("LD_PRELOAD");
-	char *saved = old ? strdup(old) : NULL, clock[600];
-	_cleanup_free_ char *preload = NULL;
-
-	if (access(FAKETIME_LIB, R_OK) != 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
-	check(!old || saved);
-	set_clock(0);
-	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
-	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
-	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
-	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
-	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
-	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
-	return saved;
-}
-
-static void faketime_env_end(char *saved)
-{
-	if (saved)
-		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
-	else
-		unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
-	free(saved);
-}
-
 /* A SPICE client goes away while another process holds the database; the broker's wall clock
  * jumps jump seconds meanwhile (0: none). */
 static void disconnect_while_locked(long jump)
@@ -387,10 +341,12 @@ static void disconnect_while_locked(long jump)
 	int fd;
 
 	if (jump) {
-		char *saved = faketime_env();
+		char *saved;
 
+		fake_clock_set(0);
+		saved = faketime_begin();
 		fixture_setup(&f, false, NULL);
-		faketime_env_end(saved);
+		faketime_end(saved);
 	} else {
 		fixture_setup(&f, false, NULL);
 	}
@@ -420,7 +376,7 @@ static void disconnect_while_locked(long jump)
 	if (jump) {
 		/* The broker follows the jump once it can write (the stored times move with it); the
 		 * time the waiting event recorded must move too, or its idle clock is off by as much. */
-		set_clock(jump);
+		fake_clock_set(jump);
 		vdi_test_log("the broker's wall clock jumped %+ld s", jump);
 	}
 	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
