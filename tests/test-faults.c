@@ -325,17 +325,53 @@ static int spice_client_open(const char *target, const char *password)
 	return fd;
 }
 
+/* A SPICE client on desktop id's console as u (borrowed), the desktop's owner (borrowed), with the
+ * console's ticket, until the returned fd is closed; the broker has seen it connect. */
+static int console_connected(struct fixture *f, struct user *u, const char *owner, int64_t id)
+{
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	char path[128], err[256];
+	json_t *j = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f->key_path, &key, err, sizeof(err)) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f->d, id, "connected", owner, 30000));
+	return fd;
+}
+
+/* Another process's hold on the database at path: its write lock (new; db_release() ends it). */
+static sqlite3 *db_hold_write_lock(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	check_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+/* db: taken. */
+static void db_release(sqlite3 *db)
+{
+	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 /* A SPICE client goes away while another process holds the database; the broker's wall clock
  * jumps jump seconds meanwhile (0: none). */
 static void disconnect_while_locked(long jump)
 {
 	struct fixture f;
 	struct user u1;
-	struct vdi_token_key key;
-	struct vdi_token_claims claims;
-	char path[128], err[256];
-	json_t *j = NULL;
-	sqlite3 *db = NULL;
+	char path[128];
+	sqlite3 *db;
 	long waiting = -1;
 	int64_t id;
 	int fd;
@@ -353,19 +389,10 @@ static void disconnect_while_locked(long jump)
 	id = fixture_running_desktop(&f, &u1, 20);
 
 	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
-	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
-	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
-	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
-	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
-	json_decref(j);
-	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+	fd = console_connected(&f, &u1, "u01", id);
 
 	/* Another process takes the database's write lock; the client goes away meanwhile. */
-	check_int_eq(sqlite3_open_v2(f.d.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	db = db_hold_write_lock(f.d.db);
 	close(fd);
 	vdi_test_log("database locked; the SPICE client of desktop %lld went away", (long long)id);
 	/* The broker has the event and could not write it (it says so in /metrics). */
@@ -379,8 +406,7 @@ static void disconnect_while_locked(long jump)
 		fake_clock_set(jump);
 		vdi_test_log("the broker's wall clock jumped %+ld s", jump);
 	}
-	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	db_release(db);
 	vdi_test_log("database released");
 
 	/* The event was kept, not lost: disconnected, then idle_timeout later reclaimed and reset. */
@@ -575,24 +601,15 @@ static void test_paused_by_admin(void)
 {
 	struct fixture f;
 	struct user u1;
-	struct vdi_token_key key;
-	struct vdi_token_claims claims;
-	char path[128], err[256], domain[128];
-	json_t *j = NULL, *dk;
+	char domain[128];
+	json_t *dk;
 	int64_t id;
 	int fd;
 
 	fixture_setup(&f, false, NULL);
 	id = fixture_running_desktop(&f, &u1, 0);
 	fixture_domain(f.pool, id, domain, sizeof(domain));
-	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
-	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, err, sizeof(err)) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err);
-	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
-	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
-	json_decref(j);
-	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+	fd = console_connected(&f, &u1, "u01", id);
 
 	/* Paused through libvirt: out of service, still its owner's, and the admin sees why. */
 	domain_pause(domain, true);
