@@ -281,17 +281,33 @@ struct http_reply admin_req(struct daemon *d, const char *method, const char *pa
 	return admin_reply_at(__FILE__, __LINE__, d, method, path, body);
 }
 
-json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
-		      const char *body, int want_status)
+/* The reply on the admin socket; fails at file:line unless its status is want_status. */
+static struct http_reply admin_status_reply_at(const char *file, int line, struct daemon *d, const char *method,
+					       const char *path, const char *body, int want_status)
 {
 	struct http_reply r = admin_reply_at(file, line, d, method, path, body);
-	json_t *j;
 
 	if (r.status != want_status)
 		vdi_test_fail(file, line, "%s %s: %d %s", method, path, r.status, r.body);
-	j = json_at(file, line, method, path, &r);
+	return r;
+}
+
+json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		      const char *body, int want_status)
+{
+	struct http_reply r = admin_status_reply_at(file, line, d, method, path, body, want_status);
+	json_t *j = json_at(file, line, method, path, &r);
+
 	http_reply_finish(&r);
 	return j;
+}
+
+void admin_status_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		     const char *body, int want_status)
+{
+	struct http_reply r = admin_status_reply_at(file, line, d, method, path, body, want_status);
+
+	http_reply_finish(&r);
 }
 
 size_t admin_count_at(const char *file, int line, struct daemon *d, const char *path, const char *member)

@@ -91,6 +91,11 @@ struct http_reply admin_req(struct daemon *d, const char *method, const char *pa
 	admin_json_at(__FILE__, __LINE__, d, method, path, body, want_status)
 json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 		      const char *body, int want_status);
+/* The same for a reply of any body: fails unless the status is want_status. */
+#define admin_status(d, method, path, body, want_status) \
+	admin_status_at(__FILE__, __LINE__, d, method, path, body, want_status)
+void admin_status_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		     const char *body, int want_status);
 
 /* The length of the array member in what GET path answers with 200 on the admin socket (failing at the caller's
  * file:line otherwise). */
