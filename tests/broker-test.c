@@ -97,6 +97,53 @@ void stop_broker(struct daemon *d)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* The file libfaketime reads the clock from. */
+static void fake_clock_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/clock", vdi_test_tmpdir());
+}
+
+void fake_clock_set(long offset)
+{
+	char path[600];
+	FILE *f;
+
+	fake_clock_path(path, sizeof(path));
+	check(f = fopen(path, "we"));
+	fprintf(f, "%+lds\n", offset);
+	fclose(f);
+}
+
+char *faketime_begin(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *saved = old ? strdup(old) : NULL, clock[600];
+	_cleanup_free_ char *preload = NULL;
+
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
+	check(!old || saved);
+	fake_clock_path(clock, sizeof(clock));
+	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
+	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
+	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
+	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
+	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	return saved;
+}
+
+void faketime_end(char *saved)
+{
+	if (saved)
+		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	free(saved);
+}
+
 /* The reply to a request on the web port; fails at file:line when none comes. */
 static struct http_reply reply_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 				  const char *headers, const char *body)
@@ -234,17 +281,33 @@ struct http_reply admin_req(struct daemon *d, const char *method, const char *pa
 	return admin_reply_at(__FILE__, __LINE__, d, method, path, body);
 }
 
-json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
-		      const char *body, int want_status)
+/* The reply on the admin socket; fails at file:line unless its status is want_status. */
+static struct http_reply admin_status_reply_at(const char *file, int line, struct daemon *d, const char *method,
+					       const char *path, const char *body, int want_status)
 {
 	struct http_reply r = admin_reply_at(file, line, d, method, path, body);
-	json_t *j;
 
 	if (r.status != want_status)
 		vdi_test_fail(file, line, "%s %s: %d %s", method, path, r.status, r.body);
-	j = json_at(file, line, method, path, &r);
+	return r;
+}
+
+json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		      const char *body, int want_status)
+{
+	struct http_reply r = admin_status_reply_at(file, line, d, method, path, body, want_status);
+	json_t *j = json_at(file, line, method, path, &r);
+
 	http_reply_finish(&r);
 	return j;
+}
+
+void admin_status_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		     const char *body, int want_status)
+{
+	struct http_reply r = admin_status_reply_at(file, line, d, method, path, body, want_status);
+
+	http_reply_finish(&r);
 }
 
 size_t admin_count_at(const char *file, int line, struct daemon *d, const char *path, const char *member)

@@ -30,6 +30,21 @@ void stop_broker(struct daemon *d);
 /* SIGKILL, as a crash would. */
 void kill_broker(struct daemon *d);
 
+/*
+ * libfaketime under the daemons this process starts (vdi-broker, vdi-gateway): their wall clock
+ * only, read from a file at every call; the monotonic clock is left alone, as with NTP stepping
+ * a clock.  The thread-safe variant: libfaketime.so.1 hands threads that ask at once the real
+ * time now and then.
+ */
+/* Sets the faked wall clock to real time + offset seconds. */
+void fake_clock_set(long offset);
+/* From now on, daemons started run under libfaketime (after the libraries already in
+ * LD_PRELOAD), on the clock fake_clock_set() sets; fails the test when libfaketime is missing.
+ * Returns the LD_PRELOAD to put back (new, may be NULL) for faketime_end(). */
+char *faketime_begin(void);
+/* Daemons started from now on run on the real clock again; saved: taken. */
+void faketime_end(char *saved);
+
 struct http_reply req(struct daemon *d, const char *method, const char *path, const char *headers, const char *body);
 json_t *body_json(const struct http_reply *r);
 
@@ -76,6 +91,11 @@ struct http_reply admin_req(struct daemon *d, const char *method, const char *pa
 	admin_json_at(__FILE__, __LINE__, d, method, path, body, want_status)
 json_t *admin_json_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
 		      const char *body, int want_status);
+/* The same for a reply of any body: fails unless the status is want_status. */
+#define admin_status(d, method, path, body, want_status) \
+	admin_status_at(__FILE__, __LINE__, d, method, path, body, want_status)
+void admin_status_at(const char *file, int line, struct daemon *d, const char *method, const char *path,
+		     const char *body, int want_status);
 
 /* The length of the array member in what GET path answers with 200 on the admin socket (failing at the caller's
  * file:line otherwise). */

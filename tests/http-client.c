@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "harness.h"
+
 static int request(int fd, const char *host, const char *method, const char *path, const char *headers,
 		   const char *body, size_t body_len, struct http_reply *ret);
 
@@ -145,4 +147,29 @@ const char *http_reply_header(const struct http_reply *r, const char *name, char
 	e = strstr(p, "\r\n");
 	snprintf(buf, len, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
 	return buf;
+}
+
+char *http_text_at(const char *file, int line, int port, const char *method, const char *path, const char *body,
+		   int want, int *ret_status)
+{
+	struct http_reply r;
+	int rc = http_request(port, method, path, NULL, body, body ? strlen(body) : 0, &r);
+
+	if (rc < 0)
+		vdi_test_fail(file, line, "%s %s: %s", method, path, strerror(-rc));
+	if (want != HTTP_ANY_STATUS && r.status != want)
+		vdi_test_fail(file, line, "%s %s: %d, not %d: %.400s", method, path, r.status, want, r.body);
+	if (ret_status)
+		*ret_status = r.status;
+	return r.body;
+}
+
+void http_expect_at(const char *file, int line, int port, const char *method, const char *path, const char *body,
+		    int want, const char *part)
+{
+	char *text = http_text_at(file, line, port, method, path, body, want, NULL);
+
+	if (part && !strstr(text, part))
+		vdi_test_fail(file, line, "%s %s: no \"%s\" in the body: %.400s", method, path, part, text);
+	free(text);
 }

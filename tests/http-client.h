@@ -25,3 +25,21 @@ void http_reply_finish(struct http_reply *r);
 
 /* The value of a header in r ("set-cookie"), copied into buf; NULL when absent. */
 const char *http_reply_header(const struct http_reply *r, const char *name, char *buf, size_t len);
+
+/*
+ * Requests to 127.0.0.1:port checked as they come back, for tests: each fails the test, at the
+ * caller's file:line (the macros pass it to the *_at functions), unless a reply comes and, when
+ * want is not HTTP_ANY_STATUS, its status is want.  body: the request's (NULL: none), borrowed.
+ */
+#define HTTP_ANY_STATUS 0
+/* The reply's body, new (free it); its status in *ret_status when that is not NULL. */
+#define http_text(port, method, path, body, want, ret_status) \
+	http_text_at(__FILE__, __LINE__, port, method, path, body, want, ret_status)
+/* Also fails unless the body contains part (NULL: any body). */
+#define http_expect(port, method, path, body, want, part) \
+	http_expect_at(__FILE__, __LINE__, port, method, path, body, want, part)
+
+char *http_text_at(const char *file, int line, int port, const char *method, const char *path, const char *body,
+		   int want, int *ret_status);
+void http_expect_at(const char *file, int line, int port, const char *method, const char *path, const char *body,
+		    int want, const char *part);

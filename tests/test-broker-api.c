@@ -91,17 +91,13 @@ static void test_login_me_logout(void)
 static void test_bad_credentials_look_alike(void)
 {
 	struct daemon d;
-	struct http_reply a, b;
+	_cleanup_free_ char *a = NULL, *b = NULL;
 
 	start_broker(&d, NULL);
-	a = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"wrong\"}");
-	b = req(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"nobody\",\"password\":\"wrong\"}");
-	check_int_eq(a.status, 401);
-	check_int_eq(b.status, 401);
-	check_str_eq(a.body, b.body);
-	check_str_eq(a.body, "{\"error\":\"invalid user name or password\"}");
-	http_reply_finish(&a);
-	http_reply_finish(&b);
+	a = req_text(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"wrong\"}", 401);
+	b = req_text(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"nobody\",\"password\":\"wrong\"}", 401);
+	check_str_eq(a, b);
+	check_str_eq(a, "{\"error\":\"invalid user name or password\"}");
 
 	/* Right password, but the account may not log in here. */
 	expect_reply(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"expired\",\"password\":\"exp-secret\"}", 403, NULL);
@@ -390,7 +386,6 @@ static void test_desktop_bad_input(void)
 	};
 	struct daemon d;
 	struct user ann, adm;
-	struct http_reply r;
 	_cleanup_free_ char *big = NULL;
 
 	start_broker(&d, NULL);
@@ -453,9 +448,7 @@ static void test_desktop_bad_input(void)
 	expect_error(&d, &adm, "DELETE", "/api/v1/admin/sessions/zz", NULL, 404, "no such session");
 	expect_error(&d, &adm, "POST", "/api/v1/admin/desktops/77/reset", NULL, 404, "no such desktop");
 	/* User paths are not served on the admin socket. */
-	r = admin_req(&d, "GET", "/api/v1/desktops", NULL);
-	check_int_eq(r.status, 400);
-	http_reply_finish(&r);
+	admin_status(&d, "GET", "/api/v1/desktops", NULL, 400);
 	check_alive(&d);
 	stop_broker(&d);
 }
@@ -640,10 +633,10 @@ static void test_static_files(void)
 					       "/.hidden", "/spice-html5/../secret.txt", "/spice-html5/%2e%2e/secret.txt",
 					       "/spice-html5/", "/spice-html5/nope.js", "/spice-html5" };
 	for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
-		r = req(&d, "GET", refused[i], NULL, NULL);
-		if (r.status != 404 || strstr(r.body, "secret"))
-			vdi_test_fail(__FILE__, __LINE__, "%s: %d %s", refused[i], r.status, r.body);
-		http_reply_finish(&r);
+		_cleanup_free_ char *text = req_text(&d, "GET", refused[i], NULL, NULL, 404);
+
+		if (strstr(text, "secret"))
+			vdi_test_fail(__FILE__, __LINE__, "%s: 404 %s", refused[i], text);
 	}
 	check_alive(&d);
 	stop_broker(&d);
@@ -1147,17 +1140,13 @@ static void test_hosts_fewest_desktops_on_a_tie(void)
 /* A counter of the broker's /metrics (from loopback); -1 when it has none. */
 static long long metric(struct daemon *d, const char *name)
 {
-	struct http_reply r = req(d, "GET", "/metrics", NULL, NULL);
+	_cleanup_free_ char *text = req_text(d, "GET", "/metrics", NULL, NULL, 200);
 	char line[128];
 	const char *p;
-	long long n;
 
-	check_int_eq(r.status, 200);
 	snprintf(line, sizeof(line), "\n%s ", name);
-	p = strstr(r.body, line);
-	n = p ? strtoll(p + strlen(line), NULL, 10) : -1;
-	http_reply_finish(&r);
-	return n;
+	p = strstr(text, line);
+	return p ? strtoll(p + strlen(line), NULL, 10) : -1;
 }
 
 /* Deletes desktop id as an admin and waits until its row is gone. */

@@ -19,21 +19,7 @@
 #include "broker-test.h"
 #include "harness.h"
 
-/* The thread-safe variant: libfaketime.so.1 hands threads that ask at once the real time now and then. */
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 #define HOURS_10 36000
-
-/* The broker's wall clock: real time + offset seconds (read by libfaketime at every call). */
-static void set_clock(long offset)
-{
-	char path[600];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/clock", vdi_test_tmpdir());
-	check(f = fopen(path, "we"));
-	fprintf(f, "%+lds\n", offset);
-	fclose(f);
-}
 
 /* [broker] lines in a drop-in, over the ones start_broker() writes. */
 static void broker_dropin(const char *lines)
@@ -53,25 +39,10 @@ static void broker_dropin(const char *lines)
  * pam_wrapper's preloads); only the broker's clock is faked. */
 static void with_faketime(struct daemon *d, void (*fn)(struct daemon *))
 {
-	const char *old = getenv("LD_PRELOAD");
-	_cleanup_free_ char *preload = NULL, *saved = old ? strdup(old) : NULL;
-	char clock[600];
+	char *saved = faketime_begin();
 
-	if (access(FAKETIME_LIB, R_OK) != 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
-	check(!old || saved);
-	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
-	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
-	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
-	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
-	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
-	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
 	fn(d);
-	if (saved)
-		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
-	else
-		unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	faketime_end(saved);
 }
 
 static void start_default_broker(struct daemon *d)
@@ -82,7 +53,7 @@ static void start_default_broker(struct daemon *d)
 /* Starts the broker under libfaketime, its clock at real time. */
 static void start_broker_faketime(struct daemon *d)
 {
-	set_clock(0);
+	fake_clock_set(0);
 	with_faketime(d, start_default_broker);
 }
 
@@ -167,7 +138,7 @@ static void test_forward_jump_session_lives(void)
 
 	start_broker_faketime(&d);
 	user_login(&d, &ann, "ann", "ann-secret");
-	set_clock(HOURS_10);
+	fake_clock_set(HOURS_10);
 	check_me(&d, &ann, "ann");
 	stop_broker(&d);
 }
@@ -187,7 +158,7 @@ static void test_forward_jump_desktop_kept(void)
 	user_login(&d, &ann, "ann", "ann-secret");
 	kept = assigned_desktop(&d, &ann, "long");
 	t_assigned = (int64_t)time(NULL);
-	set_clock(HOURS_10);
+	fake_clock_set(HOURS_10);
 	/* A desktop of idle_timeout 3 s after the jump (by a login of its own, so that this does not
 	 * depend on the first session): once the broker reclaims it, it has judged the idle desktops
 	 * on a clock past the jump, the one of "long" with them. */
@@ -234,7 +205,7 @@ static void test_backward_jump_session_ends(void)
 	start_broker_faketime(&d);
 	t0 = vdi_test_now_ms();
 	user_login(&d, &ann, "ann", "ann-secret");
-	set_clock(-HOURS_10);
+	fake_clock_set(-HOURS_10);
 	check_me(&d, &ann, "ann");
 	while (vdi_test_now_ms() < t0 + 120000) {
 		if (user_req(&d, &ann, "GET", "/api/v1/me", NULL, NULL) == 401) {
@@ -263,7 +234,7 @@ static void test_backward_jump_desktop_reclaimed(void)
 	make_pools(&d, pools, idle, ELEMENTSOF(pools));
 	user_login(&d, &ann, "ann", "ann-secret");
 	id = assigned_desktop(&d, &ann, "quick");
-	set_clock(-HOURS_10);
+	fake_clock_set(-HOURS_10);
 	check(wait_admin_state(&d, id, "stopped", NULL, 60000));
 	check_int_eq(audited(&d, "idle-reclaim", id, NULL), 1);
 	stop_broker(&d);
@@ -283,7 +254,7 @@ static void test_backward_jump_lockout_ends(void)
 		check_int_eq(login(&d, "bob", "guess", cookie, sizeof(cookie), csrf, sizeof(csrf)), 401);
 	check_int_eq(login(&d, "bob", "bob-secret", cookie, sizeof(cookie), csrf, sizeof(csrf)), 429);
 	t0 = vdi_test_now_ms();
-	set_clock(-HOURS_10);
+	fake_clock_set(-HOURS_10);
 	do {
 		status = login(&d, "bob", "bob-secret", cookie, sizeof(cookie), csrf, sizeof(csrf));
 		if (status == 429)

@@ -325,50 +325,44 @@ static int spice_client_open(const char *target, const char *password)
 	return fd;
 }
 
-/* The thread-safe variant of libfaketime (as in test-clock). */
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-
-/* The wall clock of a broker started under faketime_env(): real time + offset seconds. */
-static void set_clock(long offset)
+/* A SPICE client on desktop id's console as u (borrowed), the desktop's owner (borrowed), with the
+ * console's ticket, until the returned fd is closed; the broker has seen it connect. */
+static int console_connected(struct fixture *f, struct user *u, const char *owner, int64_t id)
 {
-	char path[600];
-	FILE *f;
+	struct vdi_token_key key;
+	struct vdi_token_claims claims;
+	struct vdi_error err = { 0 };
+	char path[128];
+	json_t *j = NULL;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/clock", vdi_test_tmpdir());
-	check(f = fopen(path, "we"));
-	fprintf(f, "%+lds\n", offset);
-	fclose(f);
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	check_int_eq(user_req(&f->d, u, "POST", path, NULL, &j), 200);
+	if (vdi_token_key_load(f->key_path, &key, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
+	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
+	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
+	json_decref(j);
+	check(wait_admin_state(&f->d, id, "connected", owner, 30000));
+	return fd;
 }
 
-/* Sets up the environment that puts the broker fixture_setup() starts under libfaketime (its
- * wall clock only); returns the LD_PRELOAD to put back (new, may be NULL). */
-static char *faketime_env(void)
+/* Another process's hold on the database at path: its write lock (new; db_release() ends it). */
+static sqlite3 *db_hold_write_lock(const char *path)
 {
-	const char *old = getenv("LD_PRELOAD");
-	char *saved = old ? strdup(old) : NULL, clock[600];
-	_cleanup_free_ char *preload = NULL;
+	sqlite3 *db = NULL;
 
-	if (access(FAKETIME_LIB, R_OK) != 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", FAKETIME_LIB);
-	check(!old || saved);
-	set_clock(0);
-	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
-	check(asprintf(&preload, "%s%s%s", old ? old : "", old ? ":" : "", FAKETIME_LIB) > 0);
-	check_int_eq(setenv("LD_PRELOAD", preload, 1), 0);
-	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
-	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
-	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
-	return saved;
+	check_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	return db;
 }
 
-static void faketime_env_end(char *saved)
+/* db: taken. */
+static void db_release(sqlite3 *db)
 {
-	if (saved)
-		check_int_eq(setenv("LD_PRELOAD", saved, 1), 0);
-	else
-		unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
-	free(saved);
+	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 }
 
 /* A SPICE client goes away while another process holds the database; the broker's wall clock
@@ -377,40 +371,29 @@ static void disconnect_while_locked(long jump)
 {
 	struct fixture f;
 	struct user u1;
-	struct vdi_token_key key;
-	struct vdi_token_claims claims;
-	struct vdi_error err = { 0 };
 	char path[128];
-	json_t *j = NULL;
-	sqlite3 *db = NULL;
+	sqlite3 *db;
 	long waiting = -1;
 	int64_t id;
 	int fd;
 
 	if (jump) {
-		char *saved = faketime_env();
+		char *saved;
 
+		fake_clock_set(0);
+		saved = faketime_begin();
 		fixture_setup(&f, false, NULL);
-		faketime_env_end(saved);
+		faketime_end(saved);
 	} else {
 		fixture_setup(&f, false, NULL);
 	}
 	id = fixture_running_desktop(&f, &u1, 20);
 
 	/* A SPICE client logs in with the console's ticket and stays: the desktop is connected. */
-	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
-	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, &err) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
-	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
-	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
-	json_decref(j);
-	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+	fd = console_connected(&f, &u1, "u01", id);
 
 	/* Another process takes the database's write lock; the client goes away meanwhile. */
-	check_int_eq(sqlite3_open_v2(f.d.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	check_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	db = db_hold_write_lock(f.d.db);
 	close(fd);
 	vdi_test_log("database locked; the SPICE client of desktop %lld went away", (long long)id);
 	/* The broker has the event and could not write it (it says so in /metrics). */
@@ -421,11 +404,10 @@ static void disconnect_while_locked(long jump)
 	if (jump) {
 		/* The broker follows the jump once it can write (the stored times move with it); the
 		 * time the waiting event recorded must move too, or its idle clock is off by as much. */
-		set_clock(jump);
+		fake_clock_set(jump);
 		vdi_test_log("the broker's wall clock jumped %+ld s", jump);
 	}
-	check_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	db_release(db);
 	vdi_test_log("database released");
 
 	/* The event was kept, not lost: disconnected, then idle_timeout later reclaimed and reset. */
@@ -620,25 +602,15 @@ static void test_paused_by_admin(void)
 {
 	struct fixture f;
 	struct user u1;
-	struct vdi_token_key key;
-	struct vdi_token_claims claims;
-	struct vdi_error err = { 0 };
-	char path[128], domain[128];
-	json_t *j = NULL, *dk;
+	char domain[128];
+	json_t *dk;
 	int64_t id;
 	int fd;
 
 	fixture_setup(&f, false, NULL);
 	id = fixture_running_desktop(&f, &u1, 0);
 	fixture_domain(f.pool, id, domain, sizeof(domain));
-	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
-	check_int_eq(user_req(&f.d, &u1, "POST", path, NULL, &j), 200);
-	if (vdi_token_key_load(f.key_path, &key, &err) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
-	check_ok(vdi_token_verify(&key, json_string_value(json_object_get(j, "token")), time(NULL), &claims, NULL));
-	fd = spice_client_open(claims.tgt, json_string_value(json_object_get(j, "password")));
-	json_decref(j);
-	check(wait_admin_state(&f.d, id, "connected", "u01", 30000));
+	fd = console_connected(&f, &u1, "u01", id);
 
 	/* Paused through libvirt: out of service, still its owner's, and the admin sees why. */
 	domain_pause(domain, true);

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "alloc.h"
+#include "broker-test.h"
 #include "harness.h"
 #include "http-client.h"
 #include "token.h"
@@ -137,24 +138,16 @@ static bool log_has(struct gateway *g, const char *needle)
 
 static void check_healthy(struct gateway *g)
 {
-	struct http_reply r;
-
-	check_ok(http_request(g->port, "GET", "/healthz", NULL, NULL, 0, &r));
-	check_int_eq(r.status, 200);
-	http_reply_finish(&r);
+	http_expect(g->port, "GET", "/healthz", NULL, 200, NULL);
 }
 
 /* Waits (10 s at most) until the gateway's metrics say no relay is open. */
 static void wait_no_relays(struct gateway *g)
 {
 	for (uint64_t end = vdi_test_now_ms() + 10000;; usleep(50 * 1000)) {
-		struct http_reply r;
-		bool zero;
+		_cleanup_free_ char *metrics = http_text(g->port, "GET", "/metrics", NULL, HTTP_ANY_STATUS, NULL);
 
-		check_ok(http_request(g->port, "GET", "/metrics", NULL, NULL, 0, &r));
-		zero = strstr(r.body, "\nvdi_gateway_connections 0\n") != NULL;
-		http_reply_finish(&r);
-		if (zero)
+		if (strstr(metrics, "\nvdi_gateway_connections 0\n"))
 			return;
 		check(vdi_test_now_ms() < end);
 	}
@@ -385,6 +378,20 @@ static void ws_open_token(struct ws_client *ws, struct gateway *g, const char *t
 	check_ok(ws_client_open(ws, g->port, path, proto));
 }
 
+/* Opens a WebSocket with token (borrowed) and closes it again; fails unless the handshake's status
+ * is status and its body contains part (NULL: any body).  what names the case. */
+static void expect_ws_status(struct gateway *g, const char *token, int status, const char *what, const char *part)
+{
+	struct ws_client ws;
+
+	ws_open_token(&ws, g, token, "binary");
+	if (ws.status != status)
+		vdi_test_fail(__FILE__, __LINE__, "%s: expected %d, got %d %s", what, status, ws.status, ws.body);
+	if (part)
+		check_str_contains(ws.body, part);
+	ws_client_close(&ws);
+}
+
 static void test_handshake_and_echo(void)
 {
 	struct gateway g;
@@ -593,18 +600,14 @@ static void set_buffer(int fd, int opt, int bytes)
 /* The gateway's counter of bytes relayed towards direction ("to_desktop", "to_client"). */
 static uint64_t bytes_relayed(struct gateway *g, const char *direction)
 {
-	struct http_reply r;
+	_cleanup_free_ char *metrics = http_text(g->port, "GET", "/metrics", NULL, HTTP_ANY_STATUS, NULL);
 	char needle[96];
 	const char *p;
-	uint64_t n;
 
 	snprintf(needle, sizeof(needle), "vdi_gateway_bytes_total{direction=\"%s\"} ", direction);
-	check_ok(http_request(g->port, "GET", "/metrics", NULL, NULL, 0, &r));
-	p = strstr(r.body, needle);
+	p = strstr(metrics, needle);
 	check(p);
-	n = strtoull(p + strlen(needle), NULL, 10);
-	http_reply_finish(&r);
-	return n;
+	return strtoull(p + strlen(needle), NULL, 10);
 }
 
 /* Reads ws until at least want bytes of the pattern came (from its start); checks each one. */
@@ -841,7 +844,6 @@ static void test_thousand_connections(void)
 	struct many m[THREADS];
 	pthread_t th[THREADS];
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
-	struct http_reply r;
 	int failures = 0;
 	uint64_t t0;
 	long before, grown;
@@ -884,9 +886,7 @@ static void test_thousand_connections(void)
 		check(memcmp(got, msg, len) == 0);
 		free(got);
 	}
-	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
-	check_str_contains(r.body, "vdi_gateway_connections 1000\n");
-	http_reply_finish(&r);
+	http_expect(g.port, "GET", "/metrics", NULL, HTTP_ANY_STATUS, "vdi_gateway_connections 1000\n");
 	/* A relay that passed a message: the WebSocket's receive buffer (16 KiB), struct relay (8 KiB
 	 * of it for a CONNECT request's head), libwebsockets' two connections, and the chunk (16 KiB
 	 * at least) each queue took for the message, freed but kept by the allocator when all of
@@ -912,13 +912,7 @@ static void test_thousand_connections(void)
 
 static void expect_ws_refused(struct gateway *g, const char *token, int status, const char *what)
 {
-	struct ws_client ws;
-
-	ws_open_token(&ws, g, token, "binary");
-	if (ws.status != status)
-		vdi_test_fail(__FILE__, __LINE__, "%s: expected %d, got %d %s", what, status, ws.status, ws.body);
-	check_str_contains(ws.body, "\"error\"");
-	ws_client_close(&ws);
+	expect_ws_status(g, token, status, what, "\"error\"");
 }
 
 static void test_bad_tokens_and_targets(void)
@@ -927,10 +921,9 @@ static void test_bad_tokens_and_targets(void)
 	struct target t;
 	struct vdi_token_key other;
 	_cleanup_free_ char *tgt = NULL, *good = NULL, *expired = NULL, *wrong_key = NULL, *outside = NULL,
-			    *traversal = NULL, *tcp = NULL, *tampered = NULL, *forged = NULL;
+			    *traversal = NULL, *tcp = NULL, *tampered = NULL, *forged = NULL, *metrics = NULL;
 	struct vdi_error err = { 0 };
 	char path[700];
-	struct http_reply r;
 
 	start_gateway(&g);
 	target_start(&t, &g, "desk3.sock", TARGET_ECHO);
@@ -977,21 +970,13 @@ static void test_bad_tokens_and_targets(void)
 	check(!log_has(&g, expired + 10));
 
 	/* The good one still works, and the counters say what happened. */
-	{
-		struct ws_client ws;
-
-		ws_open_token(&ws, &g, good, "binary");
-		check_int_eq(ws.status, 101);
-		ws_client_close(&ws);
-	}
-	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
-	check_int_eq(r.status, 200);
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"expired\"} 1");
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"bad-signature\"} 3");
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"target\"} 3");
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"no-token\"} 1");
-	check_str_contains(r.body, "vdi_gateway_connections_total 1");
-	http_reply_finish(&r);
+	expect_ws_status(&g, good, 101, "good", NULL);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"expired\"} 1");
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"bad-signature\"} 3");
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"target\"} 3");
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"no-token\"} 1");
+	check_str_contains(metrics, "vdi_gateway_connections_total 1");
 	stop_gateway(&g);
 }
 
@@ -1052,40 +1037,22 @@ static void expect_connect_status(struct gateway *g, const char *request, const 
 	close(fd);
 }
 
-/* Sets the wall clock of a gateway started by start_gateway_faketime() to real time + offset seconds. */
-static void set_clock(const char *file, long offset)
-{
-	FILE *f = fopen(file, "we");
-
-	check(f);
-	fprintf(f, "%+lds\n", offset);
-	fclose(f);
-}
-
 /* The gateway's wall clock jumps (libfaketime; the monotonic clock is left alone, as with a real
  * jump): open relays live on, tokens are judged by the gateway's own clock. */
 static void test_clock_jumps(void)
 {
-	const char *lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 	struct gateway g;
 	struct target t;
-	struct ws_client ws, late;
+	struct ws_client ws;
 	_cleanup_free_ char *tgt = NULL, *token = NULL, *expired = NULL;
-	char clock[600];
+	char *saved;
 	uint8_t *got;
 	size_t len;
 
-	if (access(lib, R_OK) != 0)
-		vdi_test_fail(__FILE__, __LINE__, "%s is needed: tools/install-deps installs faketime", lib);
-	snprintf(clock, sizeof(clock), "%s/clock", vdi_test_tmpdir());
-	set_clock(clock, 0);
-	check_int_eq(setenv("LD_PRELOAD", lib, 1), 0);
-	check_int_eq(setenv("FAKETIME_TIMESTAMP_FILE", clock, 1), 0);
-	check_int_eq(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
-	check_int_eq(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
+	fake_clock_set(0);
+	saved = faketime_begin();
 	start_gateway_with(&g, "idle_timeout = 3600\n");
-	unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	faketime_end(saved);
 	target_start(&t, &g, "clock.sock", TARGET_ECHO);
 	tgt = target_name(&t);
 	token = token_for(&g.key, 7, tgt, 60);
@@ -1095,23 +1062,17 @@ static void test_clock_jumps(void)
 	check_int_eq(ws.status, 101);
 	/* Two hours forward, more than idle_timeout: the open relay goes on; the token, 60 s long,
 	 * is now past its time for new connections. */
-	set_clock(clock, 7200);
+	fake_clock_set(7200);
 	check_ok(ws_client_send(&ws, "after-jump", 10));
 	check_ok(ws_client_recv(&ws, &got, &len, 5000));
 	check(len == 10 && memcmp(got, "after-jump", 10) == 0);
 	free(got);
-	ws_open_token(&late, &g, token, "binary");
-	check_int_eq(late.status, 401);
-	ws_client_close(&late);
+	expect_ws_status(&g, token, 401, "after the jump forward", NULL);
 	/* 50 s back: the token works again; and a token expired a second ago still passes there, for
 	 * its 50 s of skew (clocks must agree to well within [tokens] ttl). */
-	set_clock(clock, -50);
-	ws_open_token(&late, &g, token, "binary");
-	check_int_eq(late.status, 101);
-	ws_client_close(&late);
-	ws_open_token(&late, &g, expired, "binary");
-	check_int_eq(late.status, 101);
-	ws_client_close(&late);
+	fake_clock_set(-50);
+	expect_ws_status(&g, token, 101, "after the jump back", NULL);
+	expect_ws_status(&g, expired, 101, "expired, within the skew", NULL);
 	check_ok(ws_client_send(&ws, "still", 5));
 	check_ok(ws_client_recv(&ws, &got, &len, 5000));
 	check_int_eq(len, 5);
@@ -1128,7 +1089,6 @@ static void test_target_vanishes_mid_stream(void)
 	struct gateway g;
 	struct target t;
 	struct ws_client ws;
-	struct http_reply r;
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	uint64_t got = 0;
 	uint8_t *buf;
@@ -1158,9 +1118,7 @@ static void test_target_vanishes_mid_stream(void)
 	if (ws.status == 101)
 		check_int_eq(ws_client_recv(&ws, &buf, &len, 10000), -EPIPE);
 	ws_client_close(&ws);
-	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"unreachable\"} 1");
-	http_reply_finish(&r);
+	http_expect(g.port, "GET", "/metrics", NULL, HTTP_ANY_STATUS, "vdi_gateway_refused_total{reason=\"unreachable\"} 1");
 	check_healthy(&g);
 	stop_gateway(&g);
 }
@@ -1171,7 +1129,6 @@ static void test_foreign_origin(void)
 	struct gateway g;
 	struct target t;
 	struct ws_client ws;
-	struct http_reply r;
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	char path[4096];
 	static const struct {
@@ -1198,9 +1155,7 @@ static void test_foreign_origin(void)
 				      cases[i].status, ws.status, ws.body);
 		ws_client_close(&ws);
 	}
-	check_ok(http_request(g.port, "GET", "/metrics", NULL, NULL, 0, &r));
-	check_str_contains(r.body, "vdi_gateway_refused_total{reason=\"origin\"} 3");
-	http_reply_finish(&r);
+	http_expect(g.port, "GET", "/metrics", NULL, HTTP_ANY_STATUS, "vdi_gateway_refused_total{reason=\"origin\"} 3");
 	check(log_has(&g, "127.0.0.1: origin: https://evil.example"));
 	stop_gateway(&g);
 }
@@ -1267,7 +1222,6 @@ static void test_bad_http_and_slowloris(void)
 {
 	struct gateway g;
 	struct target t;
-	struct http_reply r;
 	_cleanup_free_ char *tgt = NULL, *token = NULL, *huge = NULL;
 	int slow, fd;
 	uint64_t t0;
@@ -1277,16 +1231,15 @@ static void test_bad_http_and_slowloris(void)
 	tgt = target_name(&t);
 	token = token_for(&g.key, 7, tgt, 60);
 
-	check_ok(http_request(g.port, "GET", "/nope", NULL, NULL, 0, &r));
-	check_int_eq(r.status, 404);
-	check_str_eq(r.body, "{\"error\":\"no such resource\"}");
-	http_reply_finish(&r);
-	check_ok(http_request(g.port, "GET", "/spice?token=x", NULL, NULL, 0, &r));
-	check_int_eq(r.status, 400);
-	http_reply_finish(&r);
-	check_ok(http_request(g.port, "POST", "/spice", NULL, "{}", 2, &r));
-	check(r.status >= 400 && r.status < 500);
-	http_reply_finish(&r);
+	{
+		_cleanup_free_ char *nope = http_text(g.port, "GET", "/nope", NULL, 404, NULL);
+		int status;
+
+		check_str_eq(nope, "{\"error\":\"no such resource\"}");
+		http_expect(g.port, "GET", "/spice?token=x", NULL, 400, NULL);
+		free(http_text(g.port, "POST", "/spice", "{}", HTTP_ANY_STATUS, &status));
+		check(status >= 400 && status < 500);
+	}
 
 	/* Junk, and headers far over the limit: refused (an error or a closed connection). */
 	fd = tcp_connect(g.port);
