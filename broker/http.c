@@ -257,6 +257,46 @@ static void log_emit(int level, const char *line)
 	fprintf(stderr, "<4>[lws] %s", line);
 }
 
+/*
+ * A new h (new) with opts' settings and where (both borrowed; h keeps
+ * borrowing the routes, userdata and workers), without its context yet.
+ */
+static struct broker_http *http_alloc(const struct broker_http_options *opts, const struct vdi_listen *where)
+{
+	struct broker_http *h = vdi_new0(struct broker_http);
+
+	if (!h)
+		return NULL;
+	h->routes = opts->routes;
+	h->n_routes = opts->n_routes;
+	h->userdata = opts->userdata;
+	h->on_wake = opts->on_wake;
+	h->on_tick = opts->on_tick;
+	h->workers = opts->workers;
+	h->tick_ms = opts->tick_ms;
+	h->where = *where;
+	broker_static_init(&h->files, opts->web_root, opts->spice_html5);
+	h->protocols[0] = (struct lws_protocols){
+		.name = "http",
+		.callback = callback,
+		.per_session_data_size = sizeof(struct pss),
+		.rx_buffer_size = 0,
+	};
+	return h;
+}
+
+/* What the context and the TCP vhost are made from, into *info. */
+static void context_info(struct broker_http *h, struct lws_context_creation_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->protocols = h->protocols;
+	info->user = h;
+	info->timeout_secs = 20;
+	info->options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	vdi_listen_to_lws(&h->where, info);
+	info->vhost_name = "default";
+}
+
 int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, struct vdi_error *err)
 {
 	struct lws_context_creation_info info;
@@ -268,33 +308,11 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	if (r < 0)
 		return r;
 
-	h = vdi_new0(struct broker_http);
+	h = http_alloc(opts, &where);
 	if (!h)
 		return -ENOMEM;
-	h->routes = opts->routes;
-	h->n_routes = opts->n_routes;
-	h->userdata = opts->userdata;
-	h->on_wake = opts->on_wake;
-	h->on_tick = opts->on_tick;
-	h->workers = opts->workers;
-	h->tick_ms = opts->tick_ms;
-	h->where = where;
-	broker_static_init(&h->files, opts->web_root, opts->spice_html5);
-	h->protocols[0] = (struct lws_protocols){
-		.name = "http",
-		.callback = callback,
-		.per_session_data_size = sizeof(struct pss),
-		.rx_buffer_size = 0,
-	};
-
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
-	memset(&info, 0, sizeof(info));
-	info.protocols = h->protocols;
-	info.user = h;
-	info.timeout_secs = 20;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	vdi_listen_to_lws(&h->where, &info);
-	info.vhost_name = "default";
+	context_info(h, &info);
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
 		broker_static_finish(&h->files);
