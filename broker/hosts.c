@@ -99,9 +99,6 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template)
 
 	if (!c)
 		return NULL;
-	/* A failed count leaves every host at 0: memory alone decides. */
-	(void)broker_store_query(d->store, &counts,
-				 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting' GROUP BY host", NULL);
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct broker_host_slot *slot = &d->hosts[i];
 
@@ -109,6 +106,11 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template)
 		c[i].can_take = broker_hosts_can_run(slot) && !strv_has(slot->missing, template);
 		c[i].free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes;
 	}
+	/* A failed count leaves every host at 0: memory alone decides. */
+	if (broker_placement_needs_counts(c, d->n_hosts))
+		(void)broker_store_query(d->store, &counts,
+					 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting' GROUP BY host",
+					 NULL);
 	json_array_foreach(counts, k, row) {
 		struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));
 

@@ -23,3 +23,14 @@ int broker_placement_pick(const struct broker_place_candidate *c, size_t n)
 		}
 	return pick;
 }
+
+bool broker_placement_needs_counts(const struct broker_place_candidate *c, size_t n)
+{
+	int best = broker_placement_pick(c, n);
+	size_t ties = 0;
+
+	for (size_t i = 0; best >= 0 && i < n; i++)
+		if (c[i].can_take && c[i].free_bytes == c[best].free_bytes)
+			ties++;
+	return ties >= 2;
+}

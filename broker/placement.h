@@ -22,3 +22,9 @@ struct broker_place_candidate {
  * when none can.
  */
 int broker_placement_pick(const struct broker_place_candidate *c, size_t n);
+
+/*
+ * Whether the desktops counts matter to the pick: two or more candidates that can take the
+ * desktop share the most free memory (the counts cost a query: only then are they read).
+ */
+bool broker_placement_needs_counts(const struct broker_place_candidate *c, size_t n);

@@ -71,12 +71,32 @@ static void test_none(void)
 	check_int_eq(broker_placement_pick(c, 0), -1);
 }
 
+/* The desktops counts are read only when memory alone does not decide. */
+static void test_counts_needed_only_for_ties(void)
+{
+	const struct broker_place_candidate clear[] = {
+		{ true, 4 * GIB, 0 },
+		{ true, 2 * GIB, 0 },
+		{ false, 4 * GIB, 0 },
+	};
+	const struct broker_place_candidate tie[] = {
+		{ true, 2 * GIB, 0 },
+		{ true, 4 * GIB, 0 },
+		{ true, 4 * GIB, 0 },
+	};
+
+	check(!broker_placement_needs_counts(clear, ELEMENTSOF(clear)));
+	check(broker_placement_needs_counts(tie, ELEMENTSOF(tie)));
+	check(!broker_placement_needs_counts(tie, 0));
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_most_free_memory),
 	VDI_TEST(test_passes_over_what_cannot_take),
 	VDI_TEST(test_ties),
 	VDI_TEST(test_overcommitted),
 	VDI_TEST(test_none),
+	VDI_TEST(test_counts_needed_only_for_ties),
 };
 
 int main(int argc, char **argv)
