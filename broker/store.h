@@ -7,8 +7,8 @@
  * One broker_store per thread (SQLite connections are not shared); several
  * connections, also from several processes, may open the same file.
  *
- * Functions return >= 0 or -errno; where they take char *err, a failure
- * leaves a message there.  -EBUSY: the database stayed locked past the
+ * Functions return >= 0 or -errno; where they take struct vdi_error *err, a
+ * failure leaves a message there.  -EBUSY: the database stayed locked past the
  * busy timeout.
  */
 
@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "error.h"
+/* Until assign.c and lifecycle.c include store-assign.h themselves (issue 14): then drop this. */
+#include "store-assign.h"
 
 struct broker_store;
 
@@ -93,6 +95,3 @@ void broker_store_rollback(struct broker_store *s);
 
 /* The rowid of the last INSERT on this connection. */
 int64_t broker_store_last_id(struct broker_store *s);
-
-/* Until assign.c and lifecycle.c include store-assign.h themselves (issue 14). */
-#include "store-assign.h"
