@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "http.h"
 #include "session.h"
+#include "store-sessions.h"
 #include "store.h"
 
 int broker_check_origin(struct broker_req *req)

@@ -15,6 +15,7 @@
 #include "paused.h"
 #include "reconcile.h"
 #include "spares.h"
+#include "store-sessions.h"
 #include "store.h"
 #include "template-cache.h"
 

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store-sessions.h"
 
 /* Hex characters of a session id or CSRF token (32 random bytes). */
 #define BROKER_SESSION_TOKEN_LEN 64

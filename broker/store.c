@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "store.h"
+#include "store-private.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "alloc.h"
 #include "cleanup.h"
@@ -21,17 +21,6 @@
 #define BUSY_TIMEOUT_SLOW_MS 5000
 /* Audit records waiting for a busy database, in order; beyond this many, new ones are refused. */
 #define AUDIT_PENDING_MAX 100000
-
-struct pending_audit {
-	int64_t time;
-	char *actor, *action, *object, *detail;
-};
-
-struct broker_store {
-	sqlite3 *db;
-	struct pending_audit *pending;  /* audit records the database was too busy to take */
-	size_t n_pending, cap_pending;
-};
 
 /* Schema migrations: entry i brings user_version i to i + 1. */
 static const char *const migrations[] = {
@@ -124,14 +113,13 @@ static const char *const migrations[] = {
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");
 
-static void finalizep(sqlite3_stmt **st)
+void broker_store_finalizep(sqlite3_stmt **st)
 {
 	if (*st)
 		sqlite3_finalize(*st);
 }
-#define _cleanup_stmt_ _cleanup_(finalizep)
 
-static int errno_from_sqlite(int rc)
+int broker_store_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -158,29 +146,29 @@ static int errno_from_sqlite(int rc)
 	}
 }
 
-static int db_fail(struct broker_store *s, int rc, struct vdi_error *err, const char *what)
+int broker_store_fail(struct broker_store *s, int rc, struct vdi_error *err, const char *what)
 {
-	return vdi_error_set(err, errno_from_sqlite(rc), "%s: %s", what, sqlite3_errmsg(s->db));
+	return vdi_error_set(err, broker_store_errno(rc), "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-/* Like db_fail() for an -errno already mapped from SQLite's result. */
-static int db_fail_errno(struct broker_store *s, int r, struct vdi_error *err, const char *what)
+/* Like broker_store_fail() for an -errno already mapped from SQLite's result. */
+int broker_store_fail_errno(struct broker_store *s, int r, struct vdi_error *err, const char *what)
 {
 	return vdi_error_set(err, r, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int exec(struct broker_store *s, const char *sql, struct vdi_error *err)
+int broker_store_run(struct broker_store *s, const char *sql, struct vdi_error *err)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? 0 : db_fail(s, rc, err, "database");
+	return rc == SQLITE_OK ? 0 : broker_store_fail(s, rc, err, "database");
 }
 
-static int prepare(struct broker_store *s, const char *sql, sqlite3_stmt **ret)
+int broker_store_prepare(struct broker_store *s, const char *sql, sqlite3_stmt **ret)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
 
-	return rc == SQLITE_OK ? 0 : errno_from_sqlite(rc);
+	return rc == SQLITE_OK ? 0 : broker_store_errno(rc);
 }
 
 static void rollback(struct broker_store *s)
@@ -188,10 +176,29 @@ static void rollback(struct broker_store *s)
 	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Runs a statement whose first result column is an id; 1 and *ret when a row came, 0 when none. */
+int broker_store_step_id(sqlite3_stmt *st, int64_t *ret)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		return 1;
+	}
+	return rc == SQLITE_DONE ? 0 : broker_store_errno(rc);
+}
+
+char *broker_store_column_strdup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
 int broker_store_schema_version(struct broker_store *s)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = prepare(s, "PRAGMA user_version", &st);
+	int r = broker_store_prepare(s, "PRAGMA user_version", &st);
 
 	if (r < 0)
 		return r;
@@ -203,7 +210,7 @@ static int migrate(struct broker_store *s, struct vdi_error *err)
 	int version, r;
 
 	/* Concurrent openers: the first to take the write lock migrates, the others see its result. */
-	r = exec(s, "BEGIN IMMEDIATE", err);
+	r = broker_store_run(s, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
 	version = broker_store_schema_version(s);
@@ -221,15 +228,15 @@ static int migrate(struct broker_store *s, struct vdi_error *err)
 		char pragma[64];
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		r = exec(s, migrations[version], err);
+		r = broker_store_run(s, migrations[version], err);
 		if (r >= 0)
-			r = exec(s, pragma, err);
+			r = broker_store_run(s, pragma, err);
 		if (r < 0) {
 			rollback(s);
 			return r;
 		}
 	}
-	return exec(s, "COMMIT", err);
+	return broker_store_run(s, "COMMIT", err);
 }
 
 int broker_store_open(const char *path, struct broker_store **ret, struct vdi_error *err)
@@ -245,12 +252,12 @@ int broker_store_open(const char *path, struct broker_store **ret, struct vdi_er
 		vdi_error_set(err, 0, "cannot open database %s: %s", path,
 			      s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		broker_store_close(s);
-		return errno_from_sqlite(rc);
+		return broker_store_errno(rc);
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_SLOW_MS);
 	sqlite3_extended_result_codes(s->db, 1);
 
-	r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
+	r = broker_store_run(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
 	if (r >= 0)
 		r = migrate(s, err);
 	if (r < 0) {
@@ -291,83 +298,6 @@ struct broker_store *broker_store_close(struct broker_store *s)
 	return NULL;
 }
 
-/* ---- templates and pools ------------------------------------------------------------ */
-
-static bool is_valid_name(const char *name, size_t max)
-{
-	size_t len = name ? strlen(name) : 0;
-
-	if (len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
-			      int64_t now, struct vdi_error *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int rc, r;
-
-	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml)
-		return vdi_error_set(err, -EINVAL,
-				     "a template needs a name (1-64 characters), an absolute disk path and XML");
-	r = prepare(s, "INSERT INTO templates (name, disk_path, xml, created) VALUES (?1, ?2, ?3, ?4)", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, disk_path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, xml, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return vdi_error_set(err, -EEXIST, "template \"%s\" exists already", name);
-	return db_fail(s, rc, err, "cannot add template");
-}
-
-int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, struct vdi_error *err)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int rc, r;
-
-	if (!is_valid_name(d->name, 32))
-		return vdi_error_set(err, -EINVAL, "pool name must be 1-32 characters of [A-Za-z0-9_]");
-	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0)
-		return vdi_error_set(err, -EINVAL,
-				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
-				     d->name);
-	r = prepare(s,
-		    "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user, idle_timeout, groups,"
-		    " created) SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM templates WHERE name = ?2",
-		    &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, d->template_name ? d->template_name : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, d->persistent);
-	sqlite3_bind_int64(st, 4, d->size);
-	sqlite3_bind_int64(st, 5, d->prestart);
-	sqlite3_bind_int64(st, 6, d->max_per_user);
-	sqlite3_bind_int64(st, 7, d->idle_timeout);
-	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, now);
-	rc = sqlite3_step(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
-	if (rc != SQLITE_DONE)
-		return db_fail(s, rc, err, "cannot add pool");
-	if (sqlite3_changes(s->db) == 0)
-		return vdi_error_set(err, -ENOENT, "no template \"%s\"", d->template_name ? d->template_name : "");
-	return 0;
-}
-
 /* ---- desktops -------------------------------------------------------------------------- */
 
 bool broker_desktop_state_is_valid(const char *state)
@@ -380,213 +310,6 @@ bool broker_desktop_state_is_valid(const char *state)
 	return false;
 }
 
-/* Runs a statement whose first result column is an id; 1 and *ret when a row came, 0 when none. */
-static int step_id(sqlite3_stmt *st, int64_t *ret)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
-		return 1;
-	}
-	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
-}
-
-/* SQL: the desktop row d's host may hand out desktops (it answers and is not being emptied). */
-#define HOST_USABLE "(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
-
-static int assign_locked(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			 const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
-{
-	_cleanup_free_ char *template = NULL;
-	const char *new_host;
-	_cleanup_stmt_ sqlite3_stmt *q_pool = NULL, *q_mine = NULL, *q_running = NULL, *q_stopped = NULL,
-				    *q_count = NULL, *q_new = NULL, *q_owned = NULL, *q_broken = NULL, *q_spare = NULL;
-	int64_t pool_id, size, max_per_user, count = 0, owned = 0, id = -1;
-	bool persistent;
-	int r;
-
-	if ((r = prepare(s, "SELECT p.id, p.size, p.max_per_user, p.persistent, t.name FROM pools p"
-			    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1 AND p.draining = 0",
-			 &q_pool)) < 0 ||
-	    (r = prepare(s, "SELECT id, message, paused_from IS NOT NULL AS paused FROM desktops WHERE pool_id = ?1"
-			    " AND owner = ?2 AND state = 'error' AND (?3 OR paused_from IS NOT NULL)"
-			    " ORDER BY id LIMIT 1", &q_broken)) < 0 ||
-	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND owner = ?2"
-			    " AND state NOT IN ('deleting', 'error')", &q_owned)) < 0 ||
-	    (r = prepare(s, "SELECT id, state FROM desktops WHERE pool_id = ?1 AND owner = ?2"
-			    " AND state NOT IN ('deleting', 'error') ORDER BY id LIMIT 1", &q_mine)) < 0 ||
-	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
-			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'free'"
-			    " AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id", &q_running)) < 0 ||
-	    (r = prepare(s, "UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
-			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
-			    " AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id", &q_stopped)) < 0 ||
-	    (r = prepare(s, "UPDATE desktops SET owner = ?2, assigned_at = ?3, updated = ?3"
-			    " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL"
-			    " AND state IN ('provisioning', 'starting') AND " HOST_USABLE " ORDER BY id LIMIT 1)"
-			    " RETURNING id, state", &q_spare)) < 0 ||
-	    (r = prepare(s, "SELECT count(*) FROM desktops WHERE pool_id = ?1 AND state != 'deleting'", &q_count)) < 0 ||
-	    (r = prepare(s, "INSERT INTO desktops (pool_id, state, owner, assigned_at, updated, host)"
-			    " VALUES (?1, 'provisioning', ?2, ?3, ?3, ?4) RETURNING id", &q_new)) < 0)
-		return db_fail_errno(s, r, err, "cannot prepare the assignment");
-
-	sqlite3_bind_text(q_pool, 1, pool, -1, SQLITE_STATIC);
-	r = sqlite3_step(q_pool);
-	if (r != SQLITE_ROW) {
-		if (r != SQLITE_DONE)
-			return db_fail(s, r, err, "cannot read pool");
-		return vdi_error_set(err, -ENOENT, "no pool \"%s\"", pool);
-	}
-	pool_id = sqlite3_column_int64(q_pool, 0);
-	size = sqlite3_column_int64(q_pool, 1);
-	max_per_user = sqlite3_column_int64(q_pool, 2);
-	persistent = sqlite3_column_int64(q_pool, 3) != 0;
-	template = strdup((const char *)sqlite3_column_text(q_pool, 4));
-	if (!template)
-		return -ENOMEM;
-
-	/* One more desktop for this user: only below max_per_user. */
-	if (want_new) {
-		sqlite3_bind_int64(q_owned, 1, pool_id);
-		sqlite3_bind_text(q_owned, 2, user, -1, SQLITE_STATIC);
-		r = step_id(q_owned, &owned);
-		if (r <= 0)
-			return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot count desktops");
-		if (owned >= max_per_user)
-			return vdi_error_set(err, -EDQUOT,
-					     "you have %lld desktops in pool \"%s\" already, the most it allows",
-					     (long long)owned, pool);
-	}
-
-	/* 1. The user's own desktop in this pool. */
-	sqlite3_bind_int64(q_mine, 1, pool_id);
-	sqlite3_bind_text(q_mine, 2, user, -1, SQLITE_STATIC);
-	r = want_new ? SQLITE_DONE : sqlite3_step(q_mine);
-	if (r == SQLITE_ROW) {
-		ret->desktop_id = sqlite3_column_int64(q_mine, 0);
-		ret->action = BROKER_ASSIGN_EXISTING;
-		snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(q_mine, 1));
-		return 0;
-	}
-	if (r != SQLITE_DONE)
-		return db_fail(s, r, err, "cannot read desktops");
-	/* A desktop out of service stays the user's when it is persistent (no second one with another
-	 * disk) or paused (it comes back as it was): no second desktop meanwhile.  Only a pause says
-	 * why: other messages are the hypervisor's, with paths, for admins. */
-	if (!want_new) {
-		sqlite3_bind_int64(q_broken, 1, pool_id);
-		sqlite3_bind_text(q_broken, 2, user, -1, SQLITE_STATIC);
-		sqlite3_bind_int(q_broken, 3, persistent);
-		r = sqlite3_step(q_broken);
-		if (r == SQLITE_ROW) {
-			const char *why = (const char *)sqlite3_column_text(q_broken, 1);
-			bool paused = sqlite3_column_int(q_broken, 2) != 0;
-
-			return vdi_error_set(err, -EHOSTDOWN,
-					     "your desktop %lld in pool \"%s\" is out of service%s%s%s; %s",
-					     (long long)sqlite3_column_int64(q_broken, 0), pool,
-					     paused && why ? " (" : "", paused && why ? why : "",
-					     paused && why ? ")" : "",
-					     paused ? "it comes back as it was once the cause is gone"
-						    : "an administrator can repair or reset it");
-		}
-		if (r != SQLITE_DONE)
-			return db_fail(s, r, err, "cannot read desktops");
-	}
-
-	/* 2. A free running desktop, 3. a free stopped one. */
-	for (int pass = 0; pass < 2; pass++) {
-		sqlite3_stmt *q = pass == 0 ? q_running : q_stopped;
-
-		sqlite3_bind_int64(q, 1, pool_id);
-		sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, now);
-		r = step_id(q, &id);
-		if (r < 0)
-			return db_fail_errno(s, r, err, "cannot assign a desktop");
-		if (r > 0) {
-			ret->desktop_id = id;
-			ret->action = pass == 0 ? BROKER_ASSIGN_RUNNING : BROKER_ASSIGN_START;
-			snprintf(ret->state, sizeof(ret->state), "%s", pass == 0 ? "assigned" : "starting");
-			return 0;
-		}
-	}
-
-	/* 4. A spare on its way up (prestart): the user's once it runs. */
-	sqlite3_bind_int64(q_spare, 1, pool_id);
-	sqlite3_bind_text(q_spare, 2, user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q_spare, 3, now);
-	r = sqlite3_step(q_spare);
-	if (r == SQLITE_ROW) {
-		ret->desktop_id = sqlite3_column_int64(q_spare, 0);
-		ret->action = BROKER_ASSIGN_SPARE;
-		snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(q_spare, 1));
-		return 0;
-	}
-	if (r != SQLITE_DONE)
-		return db_fail(s, r, err, "cannot assign a desktop");
-
-	/* 5. A new desktop while the pool has room. */
-	sqlite3_bind_int64(q_count, 1, pool_id);
-	r = step_id(q_count, &count);
-	if (r <= 0)
-		return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot count desktops");
-	if (count >= size) {
-		return vdi_error_set(err, -ENOSPC, "pool exhausted: all %lld desktops of pool \"%s\" are in use", (long long)size, pool);
-	}
-	/* Where it goes is asked only now that a clone is needed. */
-	new_host = place->place(place->data, template);
-	if (!new_host) {
-		return vdi_error_set(err, -EHOSTUNREACH, "no host can take a new desktop of pool \"%s\" now (hosts down, draining or"
-			" without its template)", pool);
-	}
-	sqlite3_bind_int64(q_new, 1, pool_id);
-	sqlite3_bind_text(q_new, 2, user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q_new, 3, now);
-	sqlite3_bind_text(q_new, 4, new_host, -1, SQLITE_STATIC);
-	r = step_id(q_new, &id);
-	if (r <= 0)
-		return db_fail_errno(s, r < 0 ? r : -EIO, err, "cannot add a desktop");
-	ret->desktop_id = id;
-	ret->action = BROKER_ASSIGN_CLONE;
-	snprintf(ret->state, sizeof(ret->state), "provisioning");
-	return 0;
-}
-
-static const char *place_on(void *data, const char *template)
-{
-	(void)template;
-	return data;
-}
-
-int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			const char *new_host, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
-{
-	struct broker_place place = { place_on, (void *)new_host };
-
-	return broker_store_assign_placed(s, pool, user, want_new, &place, now, ret, err);
-}
-
-int broker_store_assign_placed(struct broker_store *s, const char *pool, const char *user, bool want_new,
-			       const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
-{
-	int r;
-
-	if (!pool || !user || !*user)
-		return vdi_error_set(err, -EINVAL, "a pool and a user are needed");
-	/* The write lock first: no two assignments interleave between their reads and writes. */
-	r = exec(s, "BEGIN IMMEDIATE", err);
-	if (r < 0)
-		return r;
-	r = assign_locked(s, pool, user, want_new, place, now, ret, err);
-	if (r < 0) {
-		rollback(s);
-		return r;
-	}
-	return exec(s, "COMMIT", err);
-}
-
 int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const char *from, const char *to,
 				   int64_t now)
 {
@@ -595,7 +318,7 @@ int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const cha
 
 	if (!broker_desktop_state_is_valid(from) || !broker_desktop_state_is_valid(to))
 		return -EINVAL;
-	r = prepare(s, "UPDATE desktops SET state = ?3, updated = ?4 WHERE id = ?1 AND state = ?2", &st);
+	r = broker_store_prepare(s, "UPDATE desktops SET state = ?3, updated = ?4 WHERE id = ?1 AND state = ?2", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, id);
@@ -604,9 +327,11 @@ int broker_store_set_desktop_state(struct broker_store *s, int64_t id, const cha
 	sqlite3_bind_int64(st, 4, now);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
-		return errno_from_sqlite(rc);
+		return broker_store_errno(rc);
 	return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
 }
+
+/* ---- audit ------------------------------------------------------------------------------ */
 
 static int audit_insert(struct broker_store *s, int64_t now, const char *actor, const char *action,
 			const char *object, const char *detail)
@@ -614,7 +339,7 @@ static int audit_insert(struct broker_store *s, int64_t now, const char *actor, 
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = prepare(s, "INSERT INTO audit (time, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
+	r = broker_store_prepare(s, "INSERT INTO audit (time, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, now);
@@ -623,7 +348,7 @@ static int audit_insert(struct broker_store *s, int64_t now, const char *actor, 
 	sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
+	return rc == SQLITE_DONE ? 0 : broker_store_errno(rc);
 }
 
 int broker_store_audit_flush(struct broker_store *s)
@@ -689,110 +414,7 @@ int broker_store_audit(struct broker_store *s, int64_t now, const char *actor, c
 	return 0;
 }
 
-/* ---- sessions ---------------------------------------------------------------------------- */
-
-void broker_session_finish(struct broker_session *row)
-{
-	if (!row)
-		return;
-	free(row->user);
-	free(row->groups);
-	free(row->client);
-	memset(row, 0, sizeof(*row));
-}
-
-int broker_store_session_put(struct broker_store *s, const uint8_t id_hash[32], const struct broker_session *row)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	if (!row->user || !*row->user || row->expires <= row->created)
-		return -EINVAL;
-	r = prepare(s,
-		    "INSERT INTO sessions (id_hash, user, groups, admin, csrf_hash, client, created, expires)"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-		    &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, row->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, row->groups ? row->groups : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, row->admin);
-	sqlite3_bind_blob(st, 5, row->csrf_hash, 32, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, row->client, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, row->created);
-	sqlite3_bind_int64(st, 8, row->expires);
-	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
-}
-
-static char *column_strdup(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return t ? strdup((const char *)t) : NULL;
-}
-
-int broker_store_session_get(struct broker_store *s, const uint8_t id_hash[32], int64_t now,
-			     struct broker_session *ret)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct broker_session row = { 0 };
-	int r, rc;
-
-	r = prepare(s,
-		    "SELECT user, groups, admin, csrf_hash, client, created, expires FROM sessions"
-		    " WHERE id_hash = ?1 AND expires > ?2",
-		    &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return errno_from_sqlite(rc);
-	if (sqlite3_column_bytes(st, 3) != 32)
-		return -EBADMSG;
-	row.user = column_strdup(st, 0);
-	row.groups = column_strdup(st, 1);
-	row.admin = sqlite3_column_int(st, 2) != 0;
-	memcpy(row.csrf_hash, sqlite3_column_blob(st, 3), 32);
-	row.client = column_strdup(st, 4);
-	row.created = sqlite3_column_int64(st, 5);
-	row.expires = sqlite3_column_int64(st, 6);
-	if (!row.user || !row.groups) {
-		broker_session_finish(&row);
-		return -ENOMEM;
-	}
-	*ret = row;
-	return 0;
-}
-
-int broker_store_session_delete(struct broker_store *s, const uint8_t id_hash[32])
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = prepare(s, "DELETE FROM sessions WHERE id_hash = ?1", &st), rc;
-
-	if (r < 0)
-		return r;
-	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? 0 : errno_from_sqlite(rc);
-}
-
-int broker_store_session_expire(struct broker_store *s, int64_t now)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = prepare(s, "DELETE FROM sessions WHERE expires <= ?1", &st), rc;
-
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, now);
-	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : errno_from_sqlite(rc);
-}
+/* ---- clock ------------------------------------------------------------------------------- */
 
 int broker_store_shift_times(struct broker_store *s, int64_t delta)
 {
@@ -831,7 +453,7 @@ static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
 			return -EINVAL;
 		}
 		if (rc != SQLITE_OK)
-			return errno_from_sqlite(rc);
+			return broker_store_errno(rc);
 	}
 	return 0;
 }
@@ -842,7 +464,7 @@ int broker_store_exec(struct broker_store *s, const char *sql, const char *types
 	va_list ap;
 	int r, rc;
 
-	r = prepare(s, sql, &st);
+	r = broker_store_prepare(s, sql, &st);
 	if (r < 0)
 		return r;
 	va_start(ap, types);
@@ -853,7 +475,7 @@ int broker_store_exec(struct broker_store *s, const char *sql, const char *types
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
 	if (rc != SQLITE_DONE)
-		return errno_from_sqlite(rc);
+		return broker_store_errno(rc);
 	return sqlite3_changes(s->db);
 }
 
@@ -878,7 +500,7 @@ int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, co
 	va_list ap;
 	int r, rc;
 
-	r = prepare(s, sql, &st);
+	r = broker_store_prepare(s, sql, &st);
 	if (r < 0)
 		return r;
 	va_start(ap, types);
@@ -904,7 +526,7 @@ int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, co
 	}
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return errno_from_sqlite(rc);
+		return broker_store_errno(rc);
 	}
 	*ret = rows;
 	return (int)json_array_size(rows);
@@ -912,12 +534,12 @@ int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, co
 
 int broker_store_begin(struct broker_store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE", NULL);
+	return broker_store_run(s, "BEGIN IMMEDIATE", NULL);
 }
 
 int broker_store_commit(struct broker_store *s)
 {
-	int r = exec(s, "COMMIT", NULL);
+	int r = broker_store_run(s, "COMMIT", NULL);
 
 	if (r < 0)
 		rollback(s);

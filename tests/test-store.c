@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "store-assign.h"
+#include "store-catalog.h"
 #include "store.h"
 
 #define NOW 1800000000

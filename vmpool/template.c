@@ -75,6 +75,9 @@ int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_er
 	return 0;
 }
 
+/* The template names vmpool takes (each desktop's domain metadata holds its template's).  Stricter
+ * on purpose than the broker's store, whose broker_store_add_template() checks only the length
+ * (1-64): the API makes a pool_template first, so what the store keeps passed this. */
 static bool is_valid_template_name(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;

@@ -15,6 +15,9 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "store-catalog.h"
+#include "store-sessions.h"
+#include "store-views.h"
 #include "store.h"
 #include "template-cache.h"
 #include "vmpool.h"
@@ -42,25 +45,16 @@ static void admin_audit(struct broker *b, const char *actor, const char *action,
 
 /* ---- templates -------------------------------------------------------------------------------- */
 
-static const char *const template_sql =
-	"SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created,"
-	" (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t";
-
 void broker_api_admin_templates(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	char actor[ACTOR_MAX];
-	_cleanup_free_ char *sql = NULL;
 	json_t *rows = NULL;
 	int r;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (asprintf(&sql, "%s ORDER BY t.name", template_sql) < 0) {
-		broker_req_reply_error(req, 500, "out of memory");
-		return;
-	}
-	r = broker_store_query(b->store, &rows, sql, NULL);
+	r = broker_store_templates(b->store, NULL, &rows);
 	reply_rows(req, r, "templates", rows);
 }
 
@@ -102,7 +96,6 @@ static void template_complete(struct broker_req *req, void *data)
 {
 	struct template_job *j = data;
 	struct broker *b = j->b;
-	_cleanup_free_ char *sql = NULL;
 	json_t *rows = NULL;
 	struct vdi_error err = { 0 };
 	int r;
@@ -118,12 +111,9 @@ static void template_complete(struct broker_req *req, void *data)
 		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err.message);
 		goto out;
 	}
-	(void)broker_store_exec(b->store, "UPDATE templates SET memory_mib = ?2, vcpus = ?3 WHERE name = ?1", "sii",
-				j->t->name, j->memory, j->vcpus);
+	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
 	admin_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
-	if (asprintf(&sql, "%s WHERE t.name = ?1", template_sql) < 0 ||
-	    broker_store_query(b->store, &rows, sql, "s", j->t->name) <= 0) {
-		sql = NULL;
+	if (broker_store_templates(b->store, j->t->name, &rows) <= 0) {
 		json_decref(rows);
 		broker_req_reply_error(req, 500, "cannot read the new template");
 		goto out;
@@ -138,7 +128,6 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	_cleanup_(broker_template_body_finish) struct broker_template_body body = { 0 };
-	_cleanup_json_ json_t *exists = NULL;
 	const char *name, *disk, *xml, *text;
 	struct template_job *j;
 	struct vdi_error err = { 0 };
@@ -155,7 +144,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	name = body.name;
 	disk = body.disk;
 	xml = body.xml;
-	if (broker_store_query(b->store, &exists, "SELECT 1 FROM templates WHERE name = ?1", "s", name) > 0) {
+	if (broker_store_template_exists(b->store, name) > 0) {
 		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
 		return;
 	}
@@ -180,24 +169,22 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	const char *name = broker_req_param(req, 0);
-	_cleanup_json_ json_t *rows = NULL;
 	char actor[ACTOR_MAX];
+	int pools;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (broker_store_query(b->store, &rows,
-			       "SELECT (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
-			       " WHERE t.name = ?1",
-			       "s", name) <= 0) {
+	pools = broker_store_template_pools(b->store, name);
+	if (pools < 0) {
 		broker_req_reply_error(req, 404, "no such template");
 		return;
 	}
-	if (json_integer_value(json_object_get(json_array_get(rows, 0), "pools")) > 0) {
+	if (pools > 0) {
 		broker_req_reply_error(req, 409, "template \"%s\" is used by %lld pools; delete them first", name,
-				       (long long)json_integer_value(json_object_get(json_array_get(rows, 0), "pools")));
+				       (long long)pools);
 		return;
 	}
-	if (broker_store_exec(b->store, "DELETE FROM templates WHERE name = ?1", "s", name) < 0) {
+	if (broker_store_remove_template(b->store, name) < 0) {
 		broker_req_reply_error(req, 500, "cannot remove template \"%s\"", name);
 		return;
 	}
@@ -217,17 +204,10 @@ static int pools_json(struct broker *b, const char *name, json_t **ret)
 	size_t i, k;
 	int r;
 
-	r = broker_store_query(b->store, &rows,
-			       "SELECT p.id, p.name, t.name AS template,"
-			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
-			       " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created"
-			       " FROM pools p JOIN templates t ON t.id = p.template_id"
-			       " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
-			       "s", name);
+	r = broker_store_pools(b->store, name, &rows);
 	if (r < 0)
 		return r;
-	r = broker_store_query(b->store, &counts, "SELECT pool_id, state, count(*) AS n FROM desktops GROUP BY pool_id, state",
-			       NULL);
+	r = broker_store_pool_desktop_counts(b->store, &counts);
 	if (r < 0)
 		return r;
 	json_array_foreach(rows, i, row) {
@@ -320,36 +300,29 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	const char *name = broker_req_param(req, 0), *text;
 	_cleanup_(broker_pool_body_finish) struct broker_pool_body body = { 0 };
-	_cleanup_json_ json_t *rows = NULL;
 	_cleanup_free_ char *detail = NULL;
-	json_t *cur;
+	struct broker_pool_limits cur;
 	struct vdi_error err = { 0 };
 	char actor[ACTOR_MAX];
 	size_t len;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (broker_store_query(b->store, &rows,
-			       "SELECT size, prestart, max_per_user, idle_timeout FROM pools WHERE name = ?1", "s",
-			       name) <= 0) {
+	if (broker_store_pool_limits(b->store, name, &cur) < 0) {
 		broker_req_reply_error(req, 404, "no such pool");
 		return;
 	}
-	cur = json_array_get(rows, 0);
-	body.size = json_integer_value(json_object_get(cur, "size"));
-	body.prestart = json_integer_value(json_object_get(cur, "prestart"));
-	body.max_per_user = json_integer_value(json_object_get(cur, "max_per_user"));
-	body.idle_timeout = json_integer_value(json_object_get(cur, "idle_timeout"));
+	body.size = cur.size;
+	body.prestart = cur.prestart;
+	body.max_per_user = cur.max_per_user;
+	body.idle_timeout = cur.idle_timeout;
 	text = broker_req_body(req, &len);
 	if (broker_parse_pool_update(text, len, &body, &err) < 0) {
 		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
-	if (broker_store_exec(b->store,
-			      "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
-			      " groups = coalesce(?6, groups) WHERE name = ?1",
-			      "siiiis", name, body.size, body.prestart, body.max_per_user, body.idle_timeout,
-			      body.groups) < 0) {
+	cur = (struct broker_pool_limits){ body.size, body.prestart, body.max_per_user, body.idle_timeout };
+	if (broker_store_update_pool(b->store, name, &cur, body.groups) < 0) {
 		broker_req_reply_error(req, 500, "cannot update pool \"%s\"", name);
 		return;
 	}
@@ -363,13 +336,12 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	const char *name = broker_req_param(req, 0);
-	_cleanup_json_ json_t *rows = NULL;
 	char actor[ACTOR_MAX];
 	int r;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (broker_store_query(b->store, &rows, "SELECT id FROM pools WHERE name = ?1", "s", name) <= 0) {
+	if (broker_store_pool_exists(b->store, name) <= 0) {
 		broker_req_reply_error(req, 404, "no such pool");
 		return;
 	}
@@ -379,9 +351,7 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 500, "cannot delete pool \"%s\": %s", name, strerror(-r));
 		return;
 	}
-	json_decref(rows);
-	rows = NULL;
-	if (broker_store_query(b->store, &rows, "SELECT id FROM pools WHERE name = ?1", "s", name) == 0) {
+	if (broker_store_pool_exists(b->store, name) == 0) {
 		broker_req_reply_json(req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", true), NULL);
 		return;
 	}
@@ -399,15 +369,9 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	r = broker_store_query(b->store, &rows,
-				      "SELECT d.id, p.name AS pool, d.host, " BROKER_SQL_SHOWN_STATE " AS state, d.owner,"
-				      " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
-				      " d.updated, d.message FROM desktops d JOIN pools p ON p.id = d.pool_id"
-				      " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
-				      " AND (?3 IS NULL OR " BROKER_SQL_SHOWN_STATE " = ?3) ORDER BY d.id",
-				      "sss", broker_req_query(req, "pool", pool, sizeof(pool)),
-				      broker_req_query(req, "user", user, sizeof(user)),
-				      broker_req_query(req, "state", state, sizeof(state)));
+	r = broker_store_admin_desktops(b->store, broker_req_query(req, "pool", pool, sizeof(pool)),
+					broker_req_query(req, "user", user, sizeof(user)),
+					broker_req_query(req, "state", state, sizeof(state)), &rows);
 	reply_rows(req, r, "desktops", rows);
 }
 
@@ -456,20 +420,14 @@ void broker_api_admin_sessions(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	r = broker_store_query(b->store, &rows,
-				      "SELECT lower(hex(substr(id_hash, 1, 8))) AS id, user, admin, client, created, expires"
-				      " FROM sessions WHERE expires > ?1 ORDER BY created",
-				      "i", broker_now());
+	r = broker_store_admin_sessions(b->store, broker_now(), &rows);
 	reply_rows(req, r, "sessions", rows);
 }
 
 static void kill_sessions(struct broker_req *req, struct broker *b, const char *actor, const char *id,
 			  const char *user)
 {
-	int r = broker_store_exec(b->store,
-				  "DELETE FROM sessions WHERE (?1 IS NOT NULL AND lower(hex(substr(id_hash, 1, 8))) = lower(?1))"
-				  " OR (?2 IS NOT NULL AND user = ?2)",
-				  "ss", id, user);
+	int r = broker_store_session_kill(b->store, id, user);
 
 	if (r < 0) {
 		broker_req_reply_error(req, 500, "cannot end sessions");
@@ -539,23 +497,19 @@ void broker_api_admin_audit(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	char actor[ACTOR_MAX], user[256], action[64], object[128];
-	int64_t since, until, limit;
+	struct broker_audit_filter f;
 	json_t *rows = NULL;
 	int r;
 
 	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
 		return;
-	if (query_int(req, "since", 0, INT64_MAX, 0, &since) < 0 || query_int(req, "until", 0, INT64_MAX, INT64_MAX, &until) < 0 ||
-	    query_int(req, "limit", 1, 1000, 100, &limit) < 0)
+	if (query_int(req, "since", 0, INT64_MAX, 0, &f.since) < 0 ||
+	    query_int(req, "until", 0, INT64_MAX, INT64_MAX, &f.until) < 0 || query_int(req, "limit", 1, 1000, 100, &f.limit) < 0)
 		return;
-	r = broker_store_query(b->store, &rows,
-				      "SELECT id, time, actor, action, object, detail FROM audit"
-				      " WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)"
-				      " AND (?3 IS NULL OR object = ?3) AND time >= ?4 AND time <= ?5"
-				      " ORDER BY id DESC LIMIT ?6",
-				      "sssiii", broker_req_query(req, "user", user, sizeof(user)),
-				      broker_req_query(req, "action", action, sizeof(action)),
-				      broker_req_query(req, "object", object, sizeof(object)), since, until, limit);
+	f.actor = broker_req_query(req, "user", user, sizeof(user));
+	f.action = broker_req_query(req, "action", action, sizeof(action));
+	f.object = broker_req_query(req, "object", object, sizeof(object));
+	r = broker_store_admin_audit(b->store, &f, &rows);
 	reply_rows(req, r, "audit", rows);
 }
 

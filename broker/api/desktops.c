@@ -19,6 +19,8 @@
 #include "log.h"
 #include "random.h"
 #include "session.h"
+#include "store-sessions.h"
+#include "store-views.h"
 #include "store.h"
 #include "token.h"
 #include "vmpool.h"
@@ -35,11 +37,7 @@ void broker_api_desktops(struct broker_req *req, void *userdata)
 
 	if (broker_require_user(b, req, false, &s) < 0)
 		return;
-	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, p.name AS pool, " BROKER_SQL_SHOWN_STATE " AS state,"
-			       " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, d.assigned_at"
-			       " FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE d.owner = ?1 ORDER BY d.id",
-			       "s", s.user) < 0)
+	if (broker_store_user_desktops(b->store, s.user, &rows) < 0)
 		broker_req_reply_error(req, 500, "cannot read your desktops");
 	else
 		broker_req_reply_json(req, 200, json_pack("{s:o}", "desktops", rows), NULL);
@@ -53,11 +51,7 @@ static json_t *owned_desktop(struct broker *b, struct broker_req *req, const cha
 
 	if (broker_req_desktop_id(req, 0, ret_id) < 0)
 		return NULL;
-	if (broker_store_query(b->store, &rows,
-			       "SELECT d.id, " BROKER_SQL_SHOWN_STATE " AS state, d.host, p.name AS pool, p.persistent"
-			       " FROM desktops d"
-			       " JOIN pools p ON p.id = d.pool_id WHERE d.id = ?1 AND d.owner = ?2",
-			       "is", *ret_id, user) <= 0) {
+	if (broker_store_user_desktop(b->store, *ret_id, user, &rows) <= 0) {
 		json_decref(rows);
 		broker_req_reply_error(req, 404, "no such desktop");
 		return NULL;
@@ -89,7 +83,7 @@ void broker_api_release(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 500, "cannot release desktop %lld: %s", (long long)id, strerror(-r));
 		goto out;
 	}
-	(void)broker_store_query(b->store, &after, "SELECT state FROM desktops WHERE id = ?1", "i", id);
+	(void)broker_store_desktop_state(b->store, id, &after);
 	broker_req_reply_json(req, 202,
 			      json_pack("{s:I, s:s}", "id", (json_int_t)id, "state",
 					json_string_value(json_object_get(json_array_get(after, 0), "state"))

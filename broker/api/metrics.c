@@ -10,7 +10,7 @@
 #include "http.h"
 #include "json.h"
 #include "metrics.h"
-#include "store.h"
+#include "store-views.h"
 #include "template-cache.h"
 #include "vmpool.h"
 
@@ -41,10 +41,7 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 403, "metrics are served to this host only");
 		return;
 	}
-	if (broker_store_query(b->store, &rows,
-			       "SELECT p.name AS pool, d.state, count(*) AS n FROM desktops d JOIN pools p ON p.id = d.pool_id"
-			       " GROUP BY p.name, d.state ORDER BY p.name, d.state",
-			       NULL) < 0 ||
+	if (broker_store_desktop_counts(b->store, &rows) < 0 ||
 	    broker_histogram_format(&b->metrics.assignment, "vdi_assignment_seconds",
 				    "Time from a desktop request to its answer.", &h1, &l1) < 0 ||
 	    broker_histogram_format(&b->metrics.pam, "vdi_pam_seconds", "Time of one PAM login conversation.", &h2,

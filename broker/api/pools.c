@@ -16,7 +16,8 @@
 #include "http.h"
 #include "json.h"
 #include "session.h"
-#include "store.h"
+#include "store-catalog.h"
+#include "store-sessions.h"
 
 void broker_api_pools(struct broker_req *req, void *userdata)
 {
@@ -28,16 +29,7 @@ void broker_api_pools(struct broker_req *req, void *userdata)
 
 	if (broker_require_user(b, req, false, &s) < 0)
 		return;
-	if (broker_store_query(b->store, &rows,
-			       "SELECT p.name, CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type,"
-			       " p.size, p.groups,"
-			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
-			       "  AND state IN ('free', 'stopped', 'starting', 'provisioning')) AS spare,"
-			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total,"
-			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner = ?1"
-			       "  AND state NOT IN ('deleting', 'error')) AS mine"
-			       " FROM pools p WHERE p.draining = 0 ORDER BY p.name",
-			       "s", s.user) < 0) {
+	if (broker_store_user_pools(b->store, s.user, &rows) < 0) {
 		broker_session_finish(&s);
 		broker_req_reply_error(req, 500, "cannot read the pools");
 		return;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pam.h"
 #include "session.h"
+#include "store-sessions.h"
 #include "store.h"
 #include "throttle.h"
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "store-catalog.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "json.h"
+#include "store-private.h"
+#include "store.h"
+#include "vmpool.h"
+
+/* ---- templates ------------------------------------------------------------------ */
+
+int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
+			      int64_t now, struct vdi_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	/* Only the length, on purpose: which names a template may have is vmpool's rule
+	 * (pool_template_new(), stricter), which the API applies before this. */
+	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml)
+		return vdi_error_set(err, -EINVAL,
+				     "a template needs a name (1-64 characters), an absolute disk path and XML");
+	r = broker_store_prepare(s, "INSERT INTO templates (name, disk_path, xml, created) VALUES (?1, ?2, ?3, ?4)", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, disk_path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, xml, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vdi_error_set(err, -EEXIST, "template \"%s\" exists already", name);
+	return broker_store_fail(s, rc, err, "cannot add template");
+}
+
+int broker_store_set_template_size(struct broker_store *s, const char *name, int64_t memory_mib, int64_t vcpus)
+{
+	return broker_store_exec(s, "UPDATE templates SET memory_mib = ?2, vcpus = ?3 WHERE name = ?1", "sii", name,
+				 memory_mib, vcpus);
+}
+
+int broker_store_templates(struct broker_store *s, const char *name, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created,"
+				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
+				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
+				  "s", name);
+}
+
+int broker_store_template_exists(struct broker_store *s, const char *name)
+{
+	_cleanup_json_ json_t *rows = NULL;
+
+	return broker_store_query(s, &rows, "SELECT 1 FROM templates WHERE name = ?1", "s", name);
+}
+
+int broker_store_template_pools(struct broker_store *s, const char *name)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = broker_store_prepare(s, "SELECT (SELECT count(*) FROM pools WHERE template_id = t.id) FROM templates t"
+				    " WHERE t.name = ?1", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return sqlite3_column_int(st, 0);
+	return rc == SQLITE_DONE ? -ENOENT : broker_store_errno(rc);
+}
+
+int broker_store_remove_template(struct broker_store *s, const char *name)
+{
+	return broker_store_exec(s, "DELETE FROM templates WHERE name = ?1", "s", name);
+}
+
+/* ---- pools --------------------------------------------------------------------------- */
+
+int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, struct vdi_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	/* vmpool's rule: the name is part of the desktops' domain names. */
+	if (!pool_name_is_valid(d->name))
+		return vdi_error_set(err, -EINVAL, "pool name must be 1-32 characters of [A-Za-z0-9_]");
+	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0)
+		return vdi_error_set(err, -EINVAL,
+				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
+				     d->name);
+	r = broker_store_prepare(s,
+				 "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
+				 " idle_timeout, groups, created)"
+				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM templates WHERE name = ?2",
+				 &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->template_name ? d->template_name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->persistent);
+	sqlite3_bind_int64(st, 4, d->size);
+	sqlite3_bind_int64(st, 5, d->prestart);
+	sqlite3_bind_int64(st, 6, d->max_per_user);
+	sqlite3_bind_int64(st, 7, d->idle_timeout);
+	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, now);
+	rc = sqlite3_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
+	if (rc != SQLITE_DONE)
+		return broker_store_fail(s, rc, err, "cannot add pool");
+	if (sqlite3_changes(s->db) == 0)
+		return vdi_error_set(err, -ENOENT, "no template \"%s\"", d->template_name ? d->template_name : "");
+	return 0;
+}
+
+int broker_store_pool_limits(struct broker_store *s, const char *name, struct broker_pool_limits *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = broker_store_prepare(s, "SELECT size, prestart, max_per_user, idle_timeout FROM pools WHERE name = ?1", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : broker_store_errno(rc);
+	*ret = (struct broker_pool_limits){
+		.size = sqlite3_column_int64(st, 0),
+		.prestart = sqlite3_column_int64(st, 1),
+		.max_per_user = sqlite3_column_int64(st, 2),
+		.idle_timeout = sqlite3_column_int64(st, 3),
+	};
+	return 0;
+}
+
+int broker_store_update_pool(struct broker_store *s, const char *name, const struct broker_pool_limits *l,
+			     const char *groups)
+{
+	return broker_store_exec(s,
+				 "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
+				 " groups = coalesce(?6, groups) WHERE name = ?1",
+				 "siiiis", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups);
+}
+
+int broker_store_pool_exists(struct broker_store *s, const char *name)
+{
+	_cleanup_json_ json_t *rows = NULL;
+
+	return broker_store_query(s, &rows, "SELECT id FROM pools WHERE name = ?1", "s", name);
+}
+
+int broker_store_pools(struct broker_store *s, const char *name, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT p.id, p.name, t.name AS template,"
+				  " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
+				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created"
+				  " FROM pools p JOIN templates t ON t.id = p.template_id"
+				  " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
+				  "s", name);
+}
+
+int broker_store_pool_desktop_counts(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret, "SELECT pool_id, state, count(*) AS n FROM desktops GROUP BY pool_id, state",
+				  NULL);
+}
+
+int broker_store_user_pools(struct broker_store *s, const char *user, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT p.name, CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type,"
+				  " p.size, p.groups,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
+				  "  AND state IN ('free', 'stopped', 'starting', 'provisioning')) AS spare,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner = ?1"
+				  "  AND state NOT IN ('deleting', 'error')) AS mine"
+				  " FROM pools p WHERE p.draining = 0 ORDER BY p.name",
+				  "s", user);
+}
