@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "broker.h"
 #include "cleanup.h"
 #include "http.h"
+#include "now.h"
 #include "session.h"
 #include "store-sessions.h"
 #include "store.h"
@@ -31,13 +31,13 @@ int broker_check_origin(struct broker_req *req)
 	return -EPERM;
 }
 
-int broker_require_session(struct broker *b, struct broker_req *req, bool csrf, struct broker_session *ret)
+int broker_require_session(struct broker_store *store, struct broker_req *req, bool csrf, struct broker_session *ret)
 {
 	const char *id = broker_req_cookie(req, "vdi_session");
 
 	if (broker_check_origin(req) < 0)
 		return -EACCES;
-	if (!id || broker_session_find(b->store, id, broker_now(), ret) < 0) {
+	if (!id || broker_session_find(store, id, broker_now(), ret) < 0) {
 		broker_req_reply_error(req, 401, "not logged in");
 		return -EACCES;
 	}
@@ -49,16 +49,16 @@ int broker_require_session(struct broker *b, struct broker_req *req, bool csrf, 
 	return 0;
 }
 
-int broker_require_user(struct broker *b, struct broker_req *req, bool csrf, struct broker_session *ret)
+int broker_require_user(struct broker_store *store, struct broker_req *req, bool csrf, struct broker_session *ret)
 {
 	if (broker_req_on_admin_socket(req)) {
 		broker_req_reply_error(req, 400, "the admin socket serves /api/v1/admin; user paths need a login");
 		return -EACCES;
 	}
-	return broker_require_session(b, req, csrf, ret);
+	return broker_require_session(store, req, csrf, ret);
 }
 
-int broker_require_admin(struct broker *b, struct broker_req *req, char *actor, size_t len)
+int broker_require_admin(struct broker_store *store, struct broker_req *req, char *actor, size_t len)
 {
 	struct broker_session s;
 	bool csrf = !streq(broker_req_method(req), "GET");
@@ -67,7 +67,7 @@ int broker_require_admin(struct broker *b, struct broker_req *req, char *actor, 
 		snprintf(actor, len, "admin-socket");
 		return 0;
 	}
-	if (broker_require_session(b, req, csrf, &s) < 0)
+	if (broker_require_session(store, req, csrf, &s) < 0)
 		return -EACCES;
 	if (!s.admin) {
 		broker_session_finish(&s);

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "http.h"
+#include "http-request.h"
 
 struct broker_deferred;
 struct lws;

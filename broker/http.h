@@ -14,16 +14,10 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "http-request.h"
 
 struct broker_http;
-struct broker_req;
 struct vdi_workers;
-
-/* Largest request body read; larger ones get 413. */
-#define BROKER_HTTP_MAX_BODY (64 * 1024)
-
-/* Most "*" segments in a route's path. */
-#define BROKER_HTTP_MAX_PARAMS 4
 
 struct broker_route {
 	const char *method; /* "GET", "POST", "PATCH", "DELETE" */
@@ -68,47 +62,3 @@ void broker_http_notify(struct broker_http *h);
 /* Runs the loop until broker_http_stop() (thread- and signal-safe). */
 int broker_http_run(struct broker_http *h);
 void broker_http_stop(struct broker_http *h);
-
-/* ---- inside a handler (loop thread) --------------------------------------------- */
-
-const char *broker_req_method(struct broker_req *req);
-const char *broker_req_path(struct broker_req *req);
-/* The body, NUL-terminated; len in *ret_len. */
-const char *broker_req_body(struct broker_req *req, size_t *ret_len);
-/* A request header ("cookie", "origin", "x-csrf-token", "host"), or NULL. Valid during the request. */
-const char *broker_req_header(struct broker_req *req, const char *name);
-/* The value of cookie name, or NULL. */
-const char *broker_req_cookie(struct broker_req *req, const char *name);
-/* The client's address as text ("admin-socket" on the admin socket). */
-const char *broker_req_peer(struct broker_req *req);
-/* Whether the client speaks TLS to us or to a proxy before us (Origin https://, X-Forwarded-Proto: https). */
-bool broker_req_is_tls(struct broker_req *req);
-/* Whether the request came over the admin unix socket. */
-bool broker_req_on_admin_socket(struct broker_req *req);
-/* Whether the client is on this host (loopback or the admin socket). */
-bool broker_req_is_local(struct broker_req *req);
-/* The value of the i-th "*" of the matched route, or NULL. */
-const char *broker_req_param(struct broker_req *req, unsigned i);
-/* The URL-decoded value of query argument name, copied into buf; NULL when absent or too long. */
-const char *broker_req_query(struct broker_req *req, const char *name, char *buf, size_t len);
-
-/* Replies with status and JSON body (reference taken). Adds Set-Cookie when cookie is not NULL. */
-void broker_req_reply_json(struct broker_req *req, unsigned status, json_t *body, const char *cookie);
-/*
- * Replies with status, content type and body (len bytes, copied); extra
- * is NULL or one more header line "name: value".
- */
-void broker_req_reply_raw(struct broker_req *req, unsigned status, const char *content_type, const char *body,
-			  size_t len, const char *extra);
-/* Replies {"error": message}. */
-void broker_req_reply_error(struct broker_req *req, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/*
- * Runs work(data) on a worker; then complete(req, data) on the loop thread,
- * which must reply.  If the client went away meanwhile, complete gets
- * req = NULL and must only free data.  -EAGAIN: the pool is full (the
- * caller replies 503).
- */
-int broker_req_defer(struct broker_req *req, void (*work)(void *data),
-		     void (*complete)(struct broker_req *req, void *data), void *data);

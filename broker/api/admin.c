@@ -52,7 +52,7 @@ void broker_api_admin_templates(struct broker_req *req, void *userdata)
 	json_t *rows = NULL;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = broker_store_templates(b->store, NULL, &rows);
 	reply_rows(req, r, "templates", rows);
@@ -134,7 +134,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	char actor[ACTOR_MAX];
 	size_t len;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
 	if (broker_parse_template(text, len, &body, &err) < 0) {
@@ -172,7 +172,7 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 	char actor[ACTOR_MAX];
 	int pools;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	pools = broker_store_template_pools(b->store, name);
 	if (pools < 0) {
@@ -237,7 +237,7 @@ void broker_api_admin_pools(struct broker_req *req, void *userdata)
 	json_t *rows = NULL;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = pools_json(b, NULL, &rows);
 	reply_rows(req, r, "pools", rows);
@@ -268,7 +268,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 	size_t len;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
 	if (broker_parse_pool_create(text, len, &body, &err) < 0) {
@@ -306,7 +306,7 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	char actor[ACTOR_MAX];
 	size_t len;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	if (broker_store_pool_limits(b->store, name, &cur) < 0) {
 		broker_req_reply_error(req, 404, "no such pool");
@@ -339,7 +339,7 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 	char actor[ACTOR_MAX];
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	if (broker_store_pool_exists(b->store, name) <= 0) {
 		broker_req_reply_error(req, 404, "no such pool");
@@ -367,7 +367,7 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	json_t *rows = NULL;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = broker_store_admin_desktops(b->store, broker_req_query(req, "pool", pool, sizeof(pool)),
 					broker_req_query(req, "user", user, sizeof(user)),
@@ -381,7 +381,7 @@ static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(s
 	int64_t id;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0 || broker_req_desktop_id(req, 0, &id) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0 || broker_req_desktop_id(req, 0, &id) < 0)
 		return;
 	r = fn(b->desks, id, actor);
 	if (r == -ENOENT)
@@ -418,7 +418,7 @@ void broker_api_admin_sessions(struct broker_req *req, void *userdata)
 	json_t *rows = NULL;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = broker_store_admin_sessions(b->store, broker_now(), &rows);
 	reply_rows(req, r, "sessions", rows);
@@ -447,7 +447,7 @@ void broker_api_admin_session_kill(struct broker_req *req, void *userdata)
 	const char *id = broker_req_param(req, 0);
 	char actor[ACTOR_MAX];
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	if (strlen(id) != 16 || strspn(id, "0123456789abcdefABCDEF") != 16) {
 		broker_req_reply_error(req, 404, "no such session");
@@ -461,7 +461,7 @@ void broker_api_admin_sessions_kill(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	char actor[ACTOR_MAX], user[256];
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	if (!broker_req_query(req, "user", user, sizeof(user)) || !*user) {
 		broker_req_reply_error(req, 400, "say whose sessions: ?user=NAME");
@@ -501,7 +501,7 @@ void broker_api_admin_audit(struct broker_req *req, void *userdata)
 	json_t *rows = NULL;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	if (query_int(req, "since", 0, INT64_MAX, 0, &f.since) < 0 ||
 	    query_int(req, "until", 0, INT64_MAX, INT64_MAX, &f.until) < 0 || query_int(req, "limit", 1, 1000, 100, &f.limit) < 0)
@@ -518,7 +518,7 @@ void broker_api_admin_hosts(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	char actor[ACTOR_MAX];
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	broker_req_reply_json(req, 200, broker_desks_hosts_json(b->desks), NULL);
 }
@@ -532,7 +532,7 @@ static void host_drain(struct broker_req *req, struct broker *b, bool drain)
 	size_t len;
 	int r;
 
-	if (broker_require_admin(b, req, actor, sizeof(actor)) < 0)
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
 	if (broker_parse_host(text, len, &body, &host, &err) < 0) {

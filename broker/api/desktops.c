@@ -35,7 +35,7 @@ void broker_api_desktops(struct broker_req *req, void *userdata)
 	struct broker_session s;
 	json_t *rows = NULL;
 
-	if (broker_require_user(b, req, false, &s) < 0)
+	if (broker_require_user(b->store, req, false, &s) < 0)
 		return;
 	if (broker_store_user_desktops(b->store, s.user, &rows) < 0)
 		broker_req_reply_error(req, 500, "cannot read your desktops");
@@ -69,7 +69,7 @@ void broker_api_release(struct broker_req *req, void *userdata)
 	int64_t id;
 	int r;
 
-	if (broker_require_user(b, req, true, &s) < 0)
+	if (broker_require_user(b->store, req, true, &s) < 0)
 		return;
 	row = owned_desktop(b, req, s.user, &id);
 	if (!row)
@@ -189,7 +189,7 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	const char *state;
 	int64_t id;
 
-	if (broker_require_user(b, req, !vv, &s) < 0)
+	if (broker_require_user(b->store, req, !vv, &s) < 0)
 		return;
 	row = owned_desktop(b, req, s.user, &id);
 	if (!row)

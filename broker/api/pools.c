@@ -27,7 +27,7 @@ void broker_api_pools(struct broker_req *req, void *userdata)
 	json_t *list, *row;
 	size_t i;
 
-	if (broker_require_user(b, req, false, &s) < 0)
+	if (broker_require_user(b->store, req, false, &s) < 0)
 		return;
 	if (broker_store_user_pools(b->store, s.user, &rows) < 0) {
 		broker_session_finish(&s);
@@ -83,7 +83,7 @@ void broker_api_pool_desktop(struct broker_req *req, void *userdata)
 	size_t len;
 	int r;
 
-	if (broker_require_user(b, req, true, &s) < 0)
+	if (broker_require_user(b->store, req, true, &s) < 0)
 		return;
 	text = broker_req_body(req, &len);
 	if (broker_parse_assign(text, len, &rq.want_new, &err) < 0) {

@@ -200,7 +200,7 @@ void broker_api_logout(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	struct broker_session s;
 
-	if (broker_require_session(b, req, true, &s) < 0)
+	if (broker_require_session(b->store, req, true, &s) < 0)
 		return;
 	(void)broker_session_end(b->store, broker_req_cookie(req, "vdi_session"));
 	(void)broker_store_audit(b->store, vdi_clock_wall(), s.user, "logout", NULL, broker_req_peer(req));
@@ -214,7 +214,7 @@ void broker_api_me(struct broker_req *req, void *userdata)
 	struct broker_session s;
 	json_t *groups = json_array();
 
-	if (broker_require_session(b, req, false, &s) < 0) {
+	if (broker_require_session(b->store, req, false, &s) < 0) {
 		json_decref(groups);
 		return;
 	}
