@@ -18,10 +18,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "http-request.h"
-
 struct broker_deferred;
 struct lws;
+
+/* Largest request body read; larger ones get 413. */
+#define BROKER_HTTP_MAX_BODY (64 * 1024)
+
+/* Most "*" segments in a route's path. */
+#define BROKER_HTTP_MAX_PARAMS 4
+
 struct vdi_workers;
 
 /* Room for each header broker_req_header() reads. */

@@ -3,6 +3,7 @@
  * One request (http-private.h): what the client sent, the reply and how it is
  * written out, and work deferred to the workers.
  */
+#include "http-request.h"
 #include "http-private.h"
 
 #include <errno.h>

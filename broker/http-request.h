@@ -13,12 +13,6 @@
 
 struct broker_req;
 
-/* Largest request body read; larger ones get 413. */
-#define BROKER_HTTP_MAX_BODY (64 * 1024)
-
-/* Most "*" segments in a route's path. */
-#define BROKER_HTTP_MAX_PARAMS 4
-
 const char *broker_req_method(struct broker_req *req);
 const char *broker_req_path(struct broker_req *req);
 /* The body, NUL-terminated; len in *ret_len. */
