@@ -458,17 +458,28 @@ static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
 	return 0;
 }
 
+/* sql prepared, with its arguments bound (*ret: new). */
+static int prepare_bound(struct broker_store *s, const char *sql, const char *types, va_list ap, sqlite3_stmt **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = broker_store_prepare(s, sql, &st);
+
+	if (r >= 0)
+		r = bind_args(st, types, ap);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(st);
+	return 0;
+}
+
 int broker_store_exec(struct broker_store *s, const char *sql, const char *types, ...)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	va_list ap;
 	int r, rc;
 
-	r = broker_store_prepare(s, sql, &st);
-	if (r < 0)
-		return r;
 	va_start(ap, types);
-	r = bind_args(st, types, ap);
+	r = prepare_bound(s, sql, types, ap, &st);
 	va_end(ap);
 	if (r < 0)
 		return r;
@@ -500,11 +511,8 @@ int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, co
 	va_list ap;
 	int r, rc;
 
-	r = broker_store_prepare(s, sql, &st);
-	if (r < 0)
-		return r;
 	va_start(ap, types);
-	r = bind_args(st, types, ap);
+	r = prepare_bound(s, sql, types, ap, &st);
 	va_end(ap);
 	if (r < 0)
 		return r;
