@@ -264,7 +264,6 @@ int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id
 
 int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret)
 {
-	/* Disconnected past idle_timeout, or assigned and never connected for as long. */
 	return broker_store_query(s, ret,
 				  "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.idle_timeout > 0 AND"
 				  " ((d.state = 'disconnected' AND d.last_disconnect + p.idle_timeout <= ?1) OR"

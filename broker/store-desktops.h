@@ -124,7 +124,8 @@ int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json
 /* Pool pool_id's stopped spares (id, host), by id: rows or -errno. */
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret);
 
-/* Ids of the desktops idle past their pool's idle_timeout at now: rows or -errno. */
+/* Ids of the desktops disconnected, or assigned and never connected, past their pool's idle_timeout
+ * at now: rows or -errno. */
 int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret);
 
 /* Ids of the paused desktops, those after id after first: rows or -errno. */

@@ -484,9 +484,11 @@ static void test_desktop_spice(void)
 	add_pool(s, "p", 4);
 	add_three_desktops(path);
 	check_int_eq(broker_store_desktop_spice(s, 1, "p", true, NOW), 1);
-	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND state = 'connected' AND updated = 1800000000"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND state = 'connected'"
+				   " AND updated = 1800000000"), 1);
 	check_int_eq(broker_store_desktop_spice(s, 2, "p", true, NOW), 1);
-	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error' AND paused_from = 'connected'"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error'"
+				   " AND paused_from = 'connected'"), 1);
 	/* Not for an error that is no pause, nor for a desktop of another pool, nor twice. */
 	check_int_eq(broker_store_desktop_spice(s, 3, "p", true, NOW), 0);
 	check_int_eq(broker_store_desktop_spice(s, 1, "other", false, NOW), 0);
@@ -496,7 +498,8 @@ static void test_desktop_spice(void)
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND state = 'disconnected'"
 				   " AND last_disconnect = 1800000005"), 1);
 	check_int_eq(broker_store_desktop_spice(s, 2, "p", false, NOW + 5), 1);
-	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error' AND paused_from = 'disconnected'"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error'"
+				   " AND paused_from = 'disconnected'"), 1);
 	check_int_eq(broker_store_desktop_spice(s, 2, "p", false, NOW + 6), 0);
 	check_int_eq(broker_store_desktop_spice(s, 3, "p", false, NOW + 6), 0);
 	broker_store_close(s);
@@ -605,7 +608,8 @@ static void test_desktop_get(void)
 	check_int_eq(broker_store_host_set_draining(s, "qemu+ssh://a/system", true), 1);
 	check_int_eq(broker_store_host_is_draining(s, "qemu+ssh://a/system"), 1);
 	check_int_eq(broker_store_host_is_draining(s, "qemu+ssh://nowhere/system"), 0);
-	sql(path, "INSERT INTO desktops (id, pool_id, host, state, owner, updated) VALUES (7, 1, 'qemu+ssh://a/system', 'free', NULL, 0)");
+	sql(path, "INSERT INTO desktops (id, pool_id, host, state, owner, updated) VALUES"
+		  " (7, 1, 'qemu+ssh://a/system', 'free', NULL, 0)");
 	check_int_eq(broker_store_desktop_get(s, 7, &row), 1);
 	check_int_eq(json_integer_value(json_object_get(row, "id")), 7);
 	check_str_eq(json_string_value(json_object_get(row, "pool")), "p");
