@@ -13,6 +13,8 @@
 #include "lifecycle.h"
 #include "json.h"
 #include "now.h"
+#include "store-assign.h"
+#include "store-desktops.h"
 #include "store.h"
 
 static const char *place(void *data, const char *template)
@@ -23,7 +25,7 @@ static const char *place(void *data, const char *template)
 /* The pool's groups (a new reference to its row), or -ENOENT. */
 static int pool_groups(struct broker_desks *d, const char *pool, json_t **ret)
 {
-	int r = broker_store_query(d->store, ret, "SELECT groups FROM pools WHERE name = ?1 AND draining = 0", "s", pool);
+	int r = broker_store_pool_groups(d->store, pool, ret);
 
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
@@ -43,7 +45,7 @@ static int assign_failed(int r, struct vdi_error *err)
 int broker_desks_assign(struct broker_desks *d, const struct broker_assign_request *rq, struct broker_assign_result *ret,
 			struct vdi_error *err)
 {
-	_cleanup_json_ json_t *rows = NULL, *after = NULL;
+	_cleanup_json_ json_t *rows = NULL;
 	struct broker_place where = { place, d };
 	struct broker_assignment a;
 	int r;
@@ -67,8 +69,7 @@ int broker_desks_assign(struct broker_desks *d, const struct broker_assign_reque
 		return vdi_error_set(err, -EIO, "cannot start desktop %lld", (long long)a.desktop_id);
 	ret->id = a.desktop_id;
 	ret->running = r > 0;
-	if (broker_store_query(d->store, &after, "SELECT state FROM desktops WHERE id = ?1", "i", a.desktop_id) <= 0)
+	if (broker_store_desktop_get_state(d->store, a.desktop_id, ret->state, sizeof(ret->state)) <= 0)
 		return vdi_error_set(err, -EIO, "desktop %lld vanished", (long long)a.desktop_id);
-	snprintf(ret->state, sizeof(ret->state), "%s", broker_jstr(json_array_get(after, 0), "state"));
 	return 0;
 }

@@ -20,7 +20,8 @@
  * Each file calls only those below it in this list; the few calls back up (a job is done, a
  * look at the hosts is done) go through the hooks in struct broker_desks.  Everything here
  * runs on the loop thread, except what jobs.c and hosts.c run on workers and the event queue's
- * producer (libvirt's event thread).
+ * producer (libvirt's event thread).  None of them writes SQL: their statements are named
+ * functions in store-desktops.h (desktops, pools) and store-hosts.h (hosts, templates).
  */
 
 #include <pthread.h>

@@ -17,7 +17,8 @@
 #include "paused.h"
 #include "reconcile.h"
 #include "spares.h"
-#include "store.h"
+#include "store-desktops.h"
+#include "store-hosts.h"
 
 int broker_events_new(struct broker_desks *d)
 {
@@ -88,20 +89,7 @@ static int graphics_event(struct broker_desks *d, struct broker_queued_event *ev
 {
 	int r;
 
-	if (ev->type == POOL_EVENT_GRAPHICS_INITIALIZE)
-		r = broker_store_exec(d->store,
-				      "UPDATE desktops SET state = CASE state WHEN 'error' THEN 'error' ELSE 'connected' END,"
-				      " paused_from = CASE state WHEN 'error' THEN 'connected' ELSE paused_from END, updated = ?2"
-				      " WHERE id = ?1 AND (state IN ('assigned', 'disconnected') OR (state = 'error' AND"
-				      " paused_from IN ('assigned', 'disconnected'))) AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, ev->at, ev->pool);
-	else
-		r = broker_store_exec(d->store,
-				      "UPDATE desktops SET state = CASE state WHEN 'error' THEN 'error' ELSE 'disconnected' END,"
-				      " paused_from = CASE state WHEN 'error' THEN 'disconnected' ELSE paused_from END,"
-				      " last_disconnect = ?2, updated = ?2 WHERE id = ?1 AND (state = 'connected' OR"
-				      " (state = 'error' AND paused_from = 'connected')) AND pool_id = (SELECT id FROM pools WHERE name = ?3)",
-				      "iis", ev->id, ev->at, ev->pool);
+	r = broker_store_desktop_spice(d->store, ev->id, ev->pool, ev->type == POOL_EVENT_GRAPHICS_INITIALIZE, ev->at);
 	if (r > 0)
 		vdi_debug("desktop %lld: %s", (long long)ev->id,
 			  ev->type == POOL_EVENT_GRAPHICS_INITIALIZE ? "a SPICE client connected" : "the SPICE client went away");
@@ -150,7 +138,7 @@ static int host_event(struct broker_desks *d, struct broker_queued_event *ev, bo
 	else if (first)
 		vdi_warn("libvirt host %s went away; reconnecting", uri);
 	/* A lost host's desktops are unavailable; new assignments go to the other hosts. */
-	r = broker_store_exec(d->store, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", uri, (int64_t)back);
+	r = broker_store_host_set_up(d->store, uri, back);
 	if (r < 0 || !back)
 		return r;
 	broker_spares_forget_failures(d);

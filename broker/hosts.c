@@ -14,7 +14,8 @@
 #include "json.h"
 #include "log.h"
 #include "placement.h"
-#include "store.h"
+#include "store-desktops.h"
+#include "store-hosts.h"
 #include "workers.h"
 
 /* A look at every host: free memory, and which templates' disks each one reads. */
@@ -108,9 +109,7 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template)
 	}
 	/* A failed count leaves every host at 0: memory alone decides. */
 	if (broker_placement_needs_counts(c, d->n_hosts))
-		(void)broker_store_query(d->store, &counts,
-					 "SELECT host, count(*) AS n FROM desktops WHERE state != 'deleting' GROUP BY host",
-					 NULL);
+		(void)broker_store_desktops_count_by_host(d->store, &counts);
 	json_array_foreach(counts, k, row) {
 		struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));
 
@@ -219,7 +218,7 @@ void broker_hosts_look(struct broker_desks *d)
 	json_t *t;
 	bool fail = false;
 
-	if (d->looking || broker_store_query(d->store, &tpls, "SELECT name, disk_path FROM templates", NULL) < 0)
+	if (d->looking || broker_store_templates_disks(d->store, &tpls) < 0)
 		return;
 	l = host_look_new(d, json_array_size(tpls));
 	if (!l)
@@ -244,19 +243,16 @@ static json_t *host_json(struct broker_desks *d, size_t i)
 {
 	struct broker_host_slot *slot = &d->hosts[i];
 	struct pool_host *h = slot->host;
-	_cleanup_json_ json_t *count = NULL;
 	json_t *templates = slot->looked ? json_array() : NULL;
+	/* Rows without a host (older than several hosts) are the first host's; a failed count shows 0. */
+	int count = broker_store_desktops_count_on_host(d->store, pool_host_uri(h), i == 0);
 
-	/* Rows without a host (older than several hosts) are the first host's. */
-	(void)broker_store_query(d->store, &count,
-				 "SELECT count(*) AS n FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
-				 pool_host_uri(h), (int64_t)(i == 0));
 	for (char **t = slot->templates; templates && t && *t; t++)
 		json_array_append_new(templates, json_string(*t));
 	return json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o, s:o}", "uri", pool_host_uri(h), "alive",
 			 pool_host_is_alive(h), "draining", slot->draining, "virt_type", pool_host_virt_type(h),
 			 "reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
-			 (json_int_t)broker_jint(json_array_get(count, 0), "n"), "free_memory",
+			 (json_int_t)(count < 0 ? 0 : count), "free_memory",
 			 slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(), "templates",
 			 templates ? templates : json_null(), "looked_at",
 			 slot->looked ? json_integer(slot->looked_at) : json_null());
@@ -278,7 +274,7 @@ int broker_hosts_set_draining(struct broker_desks *d, const char *uri, bool drai
 
 	if (!uri || !slot)
 		return -ENOENT;
-	r = broker_store_exec(d->store, "UPDATE hosts SET draining = ?2 WHERE uri = ?1", "si", uri, (int64_t)drain);
+	r = broker_store_host_set_draining(d->store, uri, drain);
 	if (r < 0)
 		return r;
 	slot->draining = drain;
@@ -291,14 +287,13 @@ int broker_hosts_set_draining(struct broker_desks *d, const char *uri, bool drai
 static int host_record(struct broker_desks *d, size_t i)
 {
 	const char *uri = pool_host_uri(d->hosts[i].host);
-	_cleanup_json_ json_t *row = NULL;
+	int draining;
 
-	if (broker_store_exec(d->store, "INSERT OR IGNORE INTO hosts (uri) VALUES (?1)", "s", uri) < 0 ||
-	    broker_store_exec(d->store, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", uri,
-			      (int64_t)pool_host_is_alive(d->hosts[i].host)) < 0 ||
-	    broker_store_query(d->store, &row, "SELECT draining FROM hosts WHERE uri = ?1", "s", uri) < 0)
+	if (broker_store_host_add(d->store, uri) < 0 ||
+	    broker_store_host_set_up(d->store, uri, pool_host_is_alive(d->hosts[i].host)) < 0 ||
+	    (draining = broker_store_host_is_draining(d->store, uri)) < 0)
 		return -EIO;
-	d->hosts[i].draining = broker_jint(json_array_get(row, 0), "draining");
+	d->hosts[i].draining = draining;
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "desktops-private.h"
 #include "hosts.h"
 #include "json.h"
-#include "store.h"
+#include "store-desktops.h"
 #include "template-cache.h"
 #include "workers.h"
 
@@ -296,19 +296,8 @@ int broker_job_submit(struct broker_desks *d, enum broker_job_op op, int64_t id,
 
 json_t *broker_desktop_row(struct broker_desks *d, int64_t id)
 {
-	json_t *rows = NULL, *row;
+	json_t *row = NULL;
 
-	if (broker_store_query(d->store, &rows,
-			       "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
-			       " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
-			       " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib"
-			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
-			       " LEFT JOIN hosts h ON h.uri = d.host WHERE d.id = ?1",
-			       "i", id) <= 0) {
-		json_decref(rows);
-		return NULL;
-	}
-	row = json_incref(json_array_get(rows, 0));
-	json_decref(rows);
+	(void)broker_store_desktop_get(d->store, id, &row);
 	return row;
 }

@@ -14,6 +14,8 @@
 #include "json.h"
 #include "log.h"
 #include "now.h"
+#include "store-assign.h"
+#include "store-desktops.h"
 #include "store.h"
 
 void broker_desks_audit(struct broker_desks *d, const char *actor, const char *action, int64_t id, const char *detail)
@@ -30,11 +32,7 @@ void broker_lifecycle_mark_running(struct broker_desks *d, int64_t id)
 {
 	int64_t now = broker_now();
 
-	(void)broker_store_exec(d->store,
-				"UPDATE desktops SET state = CASE WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
-				" assigned_at = CASE WHEN owner IS NULL THEN NULL ELSE ?2 END, last_disconnect = NULL,"
-				" message = NULL, paused_from = NULL, updated = ?2 WHERE id = ?1",
-				"ii", id, now);
+	(void)broker_store_desktop_mark_running(d->store, id, now);
 }
 
 static void mark_error(struct broker_desks *d, struct broker_job *j, int r)
@@ -43,19 +41,14 @@ static void mark_error(struct broker_desks *d, struct broker_job *j, int r)
 
 	snprintf(detail, sizeof(detail), "%s failed: %s", broker_job_op_name(j->op),
 		 j->err.message[0] ? j->err.message : strerror(-r));
-	(void)broker_store_exec(d->store,
-				"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3 WHERE id = ?1",
-				"isi", j->id, detail, broker_now());
+	(void)broker_store_desktop_mark_error(d->store, j->id, detail, broker_now());
 	broker_desks_audit(d, j->actor, "error", j->id, detail);
 }
 
 /* Deletes the pool when it is draining and empty. */
 static void drain_finish(struct broker_desks *d, const char *pool)
 {
-	int r = broker_store_exec(d->store,
-				  "DELETE FROM pools WHERE name = ?1 AND draining = 1"
-				  " AND NOT EXISTS (SELECT 1 FROM desktops WHERE pool_id = pools.id)",
-				  "s", pool);
+	int r = broker_store_pool_delete_drained(d->store, pool);
 
 	if (r > 0) {
 		(void)broker_store_audit(d->store, vdi_clock_wall(), "broker", "pool-delete", pool, "drained");
@@ -75,8 +68,7 @@ bool broker_lifecycle_drain_desktop(struct broker_desks *d, int64_t id)
 
 	if (!row || !broker_jint(row, "draining") || broker_jstr(row, "owner") || broker_desks_busy(d, id))
 		return false;
-	(void)broker_store_exec(d->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii",
-				id, broker_now());
+	(void)broker_store_desktop_deleting(d->store, id, broker_now());
 	return submit(d, BROKER_JOB_DELETE, id, row, false, "broker") >= 0;
 }
 
@@ -98,21 +90,16 @@ static void create_done(struct broker_desks *d, struct broker_job *j)
 {
 	if (j->result < 0 && j->op == BROKER_JOB_REBUILD) {
 		/* A desktop promised to a user stays promised: the next reconcile tries again. */
-		(void)broker_store_exec(d->store, "UPDATE desktops SET message = ?2, updated = ?3 WHERE id = ?1", "isi",
-					j->id, j->err.message, broker_now());
+		(void)broker_store_desktop_set_message(d->store, j->id, j->err.message, broker_now());
 		broker_desks_audit(d, j->actor, "error", j->id, j->err.message);
 	} else if (j->result < 0) {
 		/* vmpool left nothing behind: neither does the store. */
-		(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+		(void)broker_store_desktop_delete(d->store, j->id);
 		broker_desks_audit(d, j->actor, "error", j->id, j->err.message);
 	} else if (j->start && j->start_result < 0) {
 		mark_error(d, j, j->start_result);
 	} else {
-		(void)broker_store_exec(d->store,
-					"UPDATE desktops SET template_version = (SELECT t.version FROM pools p JOIN"
-					" templates t ON t.id = p.template_id WHERE p.id = desktops.pool_id),"
-					" state = 'stopped', updated = ?2 WHERE id = ?1",
-					"ii", j->id, broker_now());
+		(void)broker_store_desktop_created(d->store, j->id, broker_now());
 		if (j->start)
 			broker_lifecycle_mark_running(d, j->id);
 	}
@@ -124,11 +111,7 @@ static void reset_done(struct broker_desks *d, struct broker_job *j)
 		mark_error(d, j, j->result < 0 ? j->result : j->start_result);
 		return;
 	}
-	(void)broker_store_exec(d->store,
-				"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"
-				" template_version = (SELECT t.version FROM pools p JOIN templates t ON"
-				" t.id = p.template_id WHERE p.id = desktops.pool_id), updated = ?2 WHERE id = ?1",
-				"ii", j->id, broker_now());
+	(void)broker_store_desktop_reset_done(d->store, j->id, broker_now());
 	if (j->start)
 		broker_lifecycle_mark_running(d, j->id);
 }
@@ -157,16 +140,13 @@ void broker_lifecycle_job_done(struct broker_job *j, bool cancelled)
 		if (j->result < 0)
 			mark_error(d, j, j->result);
 		else
-			(void)broker_store_exec(d->store,
-						"UPDATE desktops SET state = 'stopped', last_disconnect = NULL, updated = ?2"
-						" WHERE id = ?1",
-						"ii", j->id, broker_now());
+			(void)broker_store_desktop_shut_down(d->store, j->id, broker_now());
 		break;
 	case BROKER_JOB_DELETE:
 		if (j->result < 0) {
 			mark_error(d, j, j->result);
 		} else {
-			(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", j->id);
+			(void)broker_store_desktop_delete(d->store, j->id);
 			drain_finish(d, j->pool);
 		}
 		break;
@@ -190,8 +170,7 @@ static int start_existing(struct broker_desks *d, int64_t id, const char *state)
 
 	if (!streq(state, "stopped"))
 		return 0;
-	r = broker_store_exec(d->store, "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1 AND state = 'stopped'",
-			      "ii", id, broker_now());
+	r = broker_store_desktop_starting(d->store, id, broker_now());
 	return r > 0 ? submit(d, BROKER_JOB_START, id, NULL, false, NULL) : r;
 }
 
@@ -224,9 +203,7 @@ int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const 
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "cannot start the work on it: %s", strerror(-r));
-		(void)broker_store_exec(d->store,
-					"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL WHERE id = ?1", "is",
-					id, detail);
+		(void)broker_store_desktop_mark_broken(d->store, id, detail);
 		return r;
 	}
 	d->kick(d);
@@ -244,10 +221,7 @@ static int give_back(struct broker_desks *d, json_t *row, const char *actor, con
 	if (!broker_jint(row, "persistent")) {
 		bool drain = broker_jint(row, "draining");
 
-		r = broker_store_exec(d->store,
-				      "UPDATE desktops SET state = ?2, owner = NULL, assigned_at = NULL, last_disconnect = NULL,"
-				      " updated = ?3 WHERE id = ?1",
-				      "isi", id, drain ? "deleting" : "resetting", broker_now());
+		r = broker_store_desktop_give_back(d->store, id, drain ? "deleting" : "resetting", broker_now());
 		if (r >= 0)
 			r = submit(d, drain ? BROKER_JOB_DELETE : BROKER_JOB_RESET, id, row, false, actor);
 	} else {
@@ -277,10 +251,7 @@ int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor)
 	if (broker_desks_busy(d, id))
 		return -EBUSY;
 	/* Pooled desktops leave their user; a persistent one stays its owner's, with a fresh disk. */
-	r = broker_store_exec(d->store,
-			      "UPDATE desktops SET state = 'resetting', owner = CASE WHEN ?2 THEN owner ELSE NULL END,"
-			      " assigned_at = CASE WHEN ?2 THEN assigned_at ELSE NULL END, updated = ?3 WHERE id = ?1",
-			      "iii", id, broker_jint(row, "persistent"), broker_now());
+	r = broker_store_desktop_reset(d->store, id, broker_jint(row, "persistent"), broker_now());
 	if (r >= 0)
 		r = submit(d, BROKER_JOB_RESET, id, row, false, actor);
 	if (r >= 0)
@@ -310,8 +281,7 @@ int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor)
 		return -ENOENT;
 	if (broker_desks_busy(d, id))
 		return -EBUSY;
-	r = broker_store_exec(d->store, "UPDATE desktops SET state = 'deleting', updated = ?2 WHERE id = ?1", "ii", id,
-			      broker_now());
+	r = broker_store_desktop_deleting(d->store, id, broker_now());
 	if (r >= 0)
 		r = submit(d, BROKER_JOB_DELETE, id, row, false, actor);
 	if (r >= 0)
@@ -327,11 +297,10 @@ int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char
 	int r;
 
 	(void)actor;
-	r = broker_store_exec(d->store, "UPDATE pools SET draining = 1 WHERE name = ?1", "s", pool);
+	r = broker_store_pool_drain(d->store, pool);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	r = broker_store_query(d->store, &rows,
-			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.name = ?1", "s", pool);
+	r = broker_store_desktops_of_pool(d->store, pool, &rows);
 	if (r < 0)
 		return r;
 	json_array_foreach(rows, i, row)
@@ -358,19 +327,13 @@ int broker_desks_drain_host(struct broker_desks *d, const char *uri, bool drain,
 		return 0;
 	}
 	/* Free desktops go now; the others when their users release them (persistent ones stay). */
-	r = broker_store_query(d->store, &rows, "SELECT id FROM desktops WHERE host = ?1 OR (host IS NULL AND ?2)", "si",
-			       uri, first);
+	r = broker_store_desktops_of_host(d->store, uri, first, &rows);
 	if (r < 0)
 		return r;
 	json_array_foreach(rows, i, row)
 		(void)broker_lifecycle_drain_desktop(d, broker_jint(row, "id"));
 	d->kick(d);
-	json_decref(rows);
-	rows = NULL;
-	r = broker_store_query(d->store, &rows,
-			       "SELECT count(*) AS n FROM desktops WHERE (host = ?1 OR (host IS NULL AND ?2)) AND state != 'deleting'",
-			       "si", uri, first);
-	return r < 0 ? r : (int)broker_jint(json_array_get(rows, 0), "n");
+	return broker_store_desktops_count_live_on_host(d->store, uri, first);
 }
 
 int broker_lifecycle_stopped(struct broker_desks *d, int64_t id)
@@ -382,6 +345,5 @@ int broker_lifecycle_stopped(struct broker_desks *d, int64_t id)
 	/* A pooled desktop its user shut down is done with: it goes back to the pool. */
 	if (broker_jstr(row, "owner") && !broker_jint(row, "persistent"))
 		return give_back(d, row, "broker", "release", "the guest stopped");
-	return broker_store_exec(d->store, "UPDATE desktops SET state = 'stopped', updated = ?2 WHERE id = ?1", "ii",
-				 id, broker_now());
+	return broker_store_desktop_stopped(d->store, id, broker_now());
 }

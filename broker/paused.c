@@ -12,7 +12,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "now.h"
-#include "store.h"
+#include "store-desktops.h"
 
 /* How many resume jobs at once. */
 #define RESUME_PARALLEL 2
@@ -45,17 +45,12 @@ int broker_paused_mark(struct broker_desks *d, json_t *row, enum pool_pause_reas
 	if (broker_paused_row_is_paused(row)) {
 		if (streq(broker_jstr(row, "message") ?: "", msg))
 			return 0;
-		return broker_store_exec(d->store, "UPDATE desktops SET message = ?2 WHERE id = ?1 AND state = 'error'",
-					 "is", id, msg);
+		return broker_store_desktop_pause_message(d->store, id, msg);
 	}
 	/* A failed job's error is an admin's matter; a desktop on its way to a reset or delete is left to it. */
 	if (streq(state, "error") || streq(state, "resetting") || streq(state, "deleting"))
 		return 0;
-	r = broker_store_exec(d->store,
-			      "UPDATE desktops SET paused_from = CASE WHEN state IN ('free', 'assigned', 'connected', 'disconnected')"
-			      " THEN state WHEN owner IS NULL THEN 'free' ELSE 'assigned' END,"
-			      " state = 'error', message = ?3, updated = ?4 WHERE id = ?1 AND state = ?2",
-			      "issi", id, state, msg, broker_now());
+	r = broker_store_desktop_pause(d->store, id, state, msg, broker_now());
 	if (r > 0)
 		broker_desks_audit(d, "broker", "error", id, msg);
 	return r;
@@ -64,12 +59,7 @@ int broker_paused_mark(struct broker_desks *d, json_t *row, enum pool_pause_reas
 int broker_paused_unmark(struct broker_desks *d, int64_t id)
 {
 	int64_t now = broker_now();
-	int r = broker_store_exec(d->store,
-				  "UPDATE desktops SET state = paused_from, paused_from = NULL, message = NULL, updated = ?2,"
-				  " assigned_at = CASE WHEN paused_from = 'assigned' THEN ?2 ELSE assigned_at END,"
-				  " last_disconnect = CASE WHEN paused_from = 'disconnected' THEN ?2 ELSE last_disconnect END"
-				  " WHERE id = ?1 AND state = 'error' AND paused_from IS NOT NULL",
-				  "ii", id, now);
+	int r = broker_store_desktop_unpause(d->store, id, now);
 
 	if (r > 0)
 		broker_desks_audit(d, "broker", "resume", id, "running again");
@@ -95,10 +85,7 @@ static void resume_outcome(struct broker_desks *d, struct broker_job *j)
 		(void)broker_paused_unmark(d, j->id);
 	} else if (j->result == -ENOENT) {
 		/* Its domain is gone: out of service for good (an admin resets or deletes it). */
-		if (broker_store_exec(d->store,
-				      "UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL, updated = ?3"
-				      " WHERE id = ?1 AND state = 'error' AND paused_from IS NOT NULL",
-				      "isi", j->id, "its domain is gone", broker_now()) > 0)
+		if (broker_store_desktop_paused_to_error(d->store, j->id, "its domain is gone", broker_now()) > 0)
 			broker_desks_audit(d, "broker", "error", j->id, "its domain is gone");
 	} else if (j->result == -ESRCH || (j->result >= 0 && j->state == POOL_DESKTOP_STOPPED)) {
 		/* It stopped meanwhile: what a stopped desktop of its former state becomes. */
@@ -136,9 +123,7 @@ void broker_paused_resume_all(struct broker_desks *d)
 	json_t *row;
 
 	if (d->resume_inflight >= RESUME_PARALLEL ||
-	    broker_store_query(d->store, &rows,
-			       "SELECT id FROM desktops WHERE state = 'error' AND paused_from IS NOT NULL ORDER BY id <= ?1, id",
-			       "i", d->resume_last) <= 0)
+	    broker_store_desktops_paused(d->store, d->resume_last, &rows) <= 0)
 		return;
 	json_array_foreach(rows, i, row) {
 		_cleanup_json_ json_t *full = broker_desktop_row(d, broker_jint(row, "id"));

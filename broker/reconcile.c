@@ -16,6 +16,7 @@
 #include "log.h"
 #include "paused.h"
 #include "reconcile-table.h"
+#include "store-desktops.h"
 #include "store.h"
 
 static void reconcile_done(struct broker_job *j, bool cancelled);
@@ -92,7 +93,7 @@ static void submit(struct broker_desks *d, enum broker_job_op op, int64_t id, js
 
 static void set_state(struct broker_desks *d, int64_t id, const char *state)
 {
-	(void)broker_store_exec(d->store, "UPDATE desktops SET state = ?2 WHERE id = ?1", "is", id, state);
+	(void)broker_store_desktop_force_state(d->store, id, state);
 }
 
 /* Does what the table decided for row; returns whether it counts as a repair. */
@@ -111,9 +112,7 @@ static bool act(struct broker_desks *d, json_t *row, enum broker_reconcile_actio
 		submit(d, BROKER_JOB_REBUILD, id, row, true);
 		return true;
 	case BROKER_RECONCILE_BROKEN:
-		(void)broker_store_exec(d->store,
-					"UPDATE desktops SET state = 'error', message = ?2, paused_from = NULL WHERE id = ?1", "is",
-					id, f->domain ? "its overlay is missing" : "its domain is missing");
+		(void)broker_store_desktop_mark_broken(d->store, id, f->domain ? "its overlay is missing" : "its domain is missing");
 		broker_desks_audit(d, "reconcile", "error", id, f->domain ? "overlay missing" : "domain missing");
 		return true;
 	case BROKER_RECONCILE_DISCARD:
@@ -159,11 +158,7 @@ static unsigned judge_rows(struct broker_desks *d, struct broker_job *j)
 	size_t i;
 	json_t *row;
 
-	if (broker_store_query(d->store, &rows,
-			       "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
-			       " p.draining, t.name AS template, t.disk_path, t.xml"
-			       " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
-			       NULL) < 0)
+	if (broker_store_desktops_for_reconcile(d->store, &rows) < 0)
 		return 0;
 	json_array_foreach(rows, i, row) {
 		int64_t id = broker_jint(row, "id");
@@ -215,19 +210,12 @@ static void delete_orphan(struct broker_desks *d, size_t host, const char *domai
  */
 static bool is_orphan(struct broker_desks *d, const char *name)
 {
-	_cleanup_json_ json_t *r = NULL;
 	char pool[40];
 	int64_t id;
 
 	if (pool_domain_name_parse(name, pool, sizeof(pool), &id) < 0 || stale(d, id))
 		return false;
-	if (broker_store_query(d->store, &r,
-			       "SELECT (SELECT count(*) FROM pools WHERE name = ?2) AS known,"
-			       " (SELECT count(*) FROM desktops d JOIN pools p ON p.id = d.pool_id"
-			       "  WHERE d.id = ?1 AND p.name = ?2) AS owned",
-			       "is", id, pool) != 1)
-		return false;
-	return broker_jint(json_array_get(r, 0), "known") > 0 && broker_jint(json_array_get(r, 0), "owned") == 0;
+	return broker_store_desktop_is_orphan(d->store, id, pool) > 0;
 }
 
 static unsigned delete_orphans(struct broker_desks *d, struct broker_job *j)

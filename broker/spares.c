@@ -10,7 +10,7 @@
 #include "json.h"
 #include "lifecycle.h"
 #include "now.h"
-#include "store.h"
+#include "store-desktops.h"
 
 /* Spares the keeper makes or boots at once, over all pools. */
 #define KEEPER_PARALLEL 2
@@ -31,20 +31,14 @@ static bool boot_stopped(struct broker_desks *d, int64_t pool_id)
 	size_t k;
 	json_t *s;
 
-	if (broker_store_query(d->store, &stopped,
-			       "SELECT id, host FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
-			       " ORDER BY id",
-			       "i", pool_id) < 0)
+	if (broker_store_desktops_stopped_spares(d->store, pool_id, &stopped) < 0)
 		return false;
 	json_array_foreach(stopped, k, s) {
 		int64_t id = broker_jint(s, "id");
 
 		if (broker_desks_busy(d, id) || !broker_hosts_can_run(broker_hosts_slot(d, broker_jstr(s, "host"))))
 			continue;
-		if (broker_store_exec(d->store,
-				      "UPDATE desktops SET state = 'starting', updated = ?2 WHERE id = ?1"
-				      " AND state = 'stopped' AND owner IS NULL",
-				      "ii", id, broker_now()) > 0 &&
+		if (broker_store_desktop_spare_starting(d->store, id, broker_now()) > 0 &&
 		    keeper_submit(d, BROKER_JOB_START, id, NULL) >= 0)
 			return true;
 	}
@@ -57,15 +51,13 @@ static int make_spare(struct broker_desks *d, json_t *p, const char *host)
 	_cleanup_json_ json_t *row = NULL;
 	int64_t id;
 
-	if (broker_store_exec(d->store, "INSERT INTO desktops (pool_id, host, state, updated) VALUES (?1, ?2, 'provisioning', ?3)",
-			      "isi", broker_jint(p, "id"), host, broker_now()) <= 0)
+	if (broker_store_desktop_add_spare(d->store, broker_jint(p, "id"), host, broker_now(), &id) <= 0)
 		return -EIO;
-	id = broker_store_last_id(d->store);
 	row = broker_desktop_row(d, id);
 	if (row)
 		broker_hosts_note_placed(d, row);
 	if (!row || keeper_submit(d, BROKER_JOB_CREATE, id, row) < 0) {
-		(void)broker_store_exec(d->store, "DELETE FROM desktops WHERE id = ?1", "i", id);
+		(void)broker_store_desktop_delete(d->store, id);
 		return -EIO;
 	}
 	return 0;
@@ -100,13 +92,7 @@ void broker_spares_keep(struct broker_desks *d)
 
 	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
 		return;
-	if (broker_store_query(d->store, &pools,
-			       "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
-			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
-			       "  AND state IN ('free', 'starting', 'provisioning')) AS ready,"
-			       " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
-			       " FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.draining = 0 AND p.prestart > 0",
-			       NULL) < 0)
+	if (broker_store_pools_to_keep(d->store, &pools) < 0)
 		return;
 	json_array_foreach(pools, i, p)
 		if (keep_pool(d, p) < 0)
@@ -141,11 +127,7 @@ void broker_spares_reclaim_idle(struct broker_desks *d, int64_t now)
 	json_t *row;
 
 	/* Disconnected past idle_timeout, or assigned and never connected for as long. */
-	if (broker_store_query(d->store, &rows,
-			       "SELECT d.id FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.idle_timeout > 0 AND"
-			       " ((d.state = 'disconnected' AND d.last_disconnect + p.idle_timeout <= ?1) OR"
-			       "  (d.state = 'assigned' AND d.assigned_at + p.idle_timeout <= ?1))",
-			       "i", now) <= 0)
+	if (broker_store_desktops_idle(d->store, now, &rows) <= 0)
 		return;
 	json_array_foreach(rows, i, row) {
 		int64_t id = broker_jint(row, "id");

@@ -3,14 +3,15 @@
 
 /*
  * Inside the store (store.h): the connection and the SQLite helpers its files
- * share.  Only broker/store*.c include this; everything else sees the named
- * functions of store.h, store-sessions.h, store-assign.h, store-catalog.h and
- * store-views.h, never SQL.
+ * share.  Only broker/store*.c (and tests that set rows up) include this; everything else sees the named
+ * functions of store.h, store-sessions.h, store-assign.h, store-catalog.h,
+ * store-views.h, store-desktops.h and store-hosts.h, never SQL.
  */
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "cleanup.h"
@@ -49,3 +50,25 @@ int broker_store_step_id(sqlite3_stmt *st, int64_t *ret);
 
 /* The text of column col as a new string; NULL for NULL (or out of memory). */
 char *broker_store_column_strdup(sqlite3_stmt *st, int col);
+
+/* ---- generic statements, for the store's files (and tests) ---------------------------- */
+
+/*
+ * Runs sql with arguments described by types ('i': int64_t, 's': const
+ * char *, NULL binds NULL).  Returns the number of rows changed, or -errno.
+ */
+int broker_store_exec(struct broker_store *s, const char *sql, const char *types, ...);
+
+/*
+ * Runs a query; *ret is a new JSON array with an object per row (column
+ * name -> integer, real, string or null).  Returns the number of rows.
+ */
+int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, const char *types, ...);
+
+/* BEGIN IMMEDIATE / COMMIT (rolls back when it fails) / ROLLBACK. */
+int broker_store_begin(struct broker_store *s);
+int broker_store_commit(struct broker_store *s);
+void broker_store_rollback(struct broker_store *s);
+
+/* The rowid of the last INSERT on this connection. */
+int64_t broker_store_last_id(struct broker_store *s);

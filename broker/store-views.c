@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "store-views.h"
 
+#include "store-private.h"
 #include "store.h"
 
 /* SQL for the state of desktop row d as users and admins see it (store-views.h). */

@@ -19,15 +19,15 @@
 #include <jansson.h>
 
 #include "error.h"
-/* Until assign.c and lifecycle.c include store-assign.h themselves (issue 14): then drop this. */
-#include "store-assign.h"
 
 struct broker_store;
 
 /*
  * The store's other headers, one per concern: store-sessions.h (login sessions), store-assign.h
  * (giving a user a desktop), store-catalog.h (templates and pools), store-views.h (the listings
- * the API shows).  No SQL outside the store's files.
+ * the API shows), store-desktops.h (the desktop module's desktops and pools), store-hosts.h
+ * (libvirt hosts).  No SQL outside the store's files: the generic statements are
+ * store-private.h's.
  */
 
 /* The schema version this code writes; older files are migrated on open. */
@@ -73,25 +73,3 @@ int broker_store_audit_flush(struct broker_store *s);
  * desktops' assigned_at, last_disconnect and updated), in one transaction.
  */
 int broker_store_shift_times(struct broker_store *s, int64_t delta);
-
-/* ---- generic queries (the loop thread's lifecycle and API code) ---------------------- */
-
-/*
- * Runs sql with arguments described by types ('i': int64_t, 's': const
- * char *, NULL binds NULL).  Returns the number of rows changed, or -errno.
- */
-int broker_store_exec(struct broker_store *s, const char *sql, const char *types, ...);
-
-/*
- * Runs a query; *ret is a new JSON array with an object per row (column
- * name -> integer, real, string or null).  Returns the number of rows.
- */
-int broker_store_query(struct broker_store *s, json_t **ret, const char *sql, const char *types, ...);
-
-/* BEGIN IMMEDIATE / COMMIT (rolls back when it fails) / ROLLBACK. */
-int broker_store_begin(struct broker_store *s);
-int broker_store_commit(struct broker_store *s);
-void broker_store_rollback(struct broker_store *s);
-
-/* The rowid of the last INSERT on this connection. */
-int64_t broker_store_last_id(struct broker_store *s);

@@ -5,6 +5,7 @@
 
 #include "harness.h"
 #include "session.h"
+#include "store-private.h"
 #include "store.h"
 
 #define NOW 1800000000

@@ -3,12 +3,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "json.h"
 #include "store-assign.h"
 #include "store-catalog.h"
+#include "store-desktops.h"
+#include "store-hosts.h"
+#include "store-private.h"
 #include "store.h"
 
 #define NOW 1800000000
@@ -465,6 +470,166 @@ static void test_generic_queries(void)
 	broker_store_close(s);
 }
 
+/* Desktops 1..3 of pool p: 1 assigned to ann, 2 paused (from assigned, ann's), 3 in error (a failed job). */
+static void add_three_desktops(const char *path)
+{
+	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, paused_from, updated) VALUES"
+		  " (1, 1, 'assigned', 'ann', NULL, 0), (2, 1, 'error', 'ann', 'assigned', 0), (3, 1, 'error', 'bob', NULL, 0)");
+}
+
+/* A SPICE client follows the state; of a paused desktop, the state it goes back to. */
+static void test_desktop_spice(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	add_three_desktops(path);
+	check_int_eq(broker_store_desktop_spice(s, 1, "p", true, NOW), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND state = 'connected'"
+				   " AND updated = 1800000000"), 1);
+	check_int_eq(broker_store_desktop_spice(s, 2, "p", true, NOW), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error'"
+				   " AND paused_from = 'connected'"), 1);
+	/* Not for an error that is no pause, nor for a desktop of another pool, nor twice. */
+	check_int_eq(broker_store_desktop_spice(s, 3, "p", true, NOW), 0);
+	check_int_eq(broker_store_desktop_spice(s, 1, "other", false, NOW), 0);
+	check_int_eq(broker_store_desktop_spice(s, 1, "p", true, NOW), 0);
+
+	check_int_eq(broker_store_desktop_spice(s, 1, "p", false, NOW + 5), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND state = 'disconnected'"
+				   " AND last_disconnect = 1800000005"), 1);
+	check_int_eq(broker_store_desktop_spice(s, 2, "p", false, NOW + 5), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'error'"
+				   " AND paused_from = 'disconnected'"), 1);
+	check_int_eq(broker_store_desktop_spice(s, 2, "p", false, NOW + 6), 0);
+	check_int_eq(broker_store_desktop_spice(s, 3, "p", false, NOW + 6), 0);
+	broker_store_close(s);
+}
+
+/* Running again: free when nobody's, else assigned since now; the message and any pause go. */
+static void test_desktop_mark_running(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	char state[16];
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, message, last_disconnect, updated) VALUES"
+		  " (1, 1, 'starting', NULL, 'old', 5, 0), (2, 1, 'starting', 'ann', 'old', 5, 0)");
+	check_int_eq(broker_store_desktop_mark_running(s, 1, NOW), 1);
+	check_int_eq(broker_store_desktop_mark_running(s, 2, NOW), 1);
+	check_int_eq(broker_store_desktop_get_state(s, 1, state, sizeof(state)), 1);
+	check_str_eq(state, "free");
+	check_int_eq(broker_store_desktop_get_state(s, 2, state, sizeof(state)), 1);
+	check_str_eq(state, "assigned");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND assigned_at IS NULL AND message IS NULL"
+				   " AND last_disconnect IS NULL"), 1);
+	check_int_eq(sql_int(path, "SELECT assigned_at FROM desktops WHERE id = 2"), NOW);
+	check_int_eq(broker_store_desktop_get_state(s, 9, state, sizeof(state)), 0);
+	broker_store_close(s);
+}
+
+/* Paused from the state it ran in (or free/assigned by owner), only from the state the caller saw; and back. */
+static void test_desktop_pause_unpause(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	sql(path, "INSERT INTO desktops (id, pool_id, state, owner, updated) VALUES"
+		  " (1, 1, 'connected', 'ann', 0), (2, 1, 'starting', 'bob', 0), (3, 1, 'stopped', NULL, 0)");
+	check_int_eq(broker_store_desktop_pause(s, 1, "assigned", "paused", NOW), 0);
+	check_int_eq(broker_store_desktop_pause(s, 1, "connected", "paused", NOW), 1);
+	check_int_eq(broker_store_desktop_pause(s, 2, "starting", "paused", NOW), 1);
+	check_int_eq(broker_store_desktop_pause(s, 3, "stopped", "paused", NOW), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE state = 'error' AND message = 'paused' AND"
+				   " ((id = 1 AND paused_from = 'connected') OR (id = 2 AND paused_from = 'assigned') OR"
+				   "  (id = 3 AND paused_from = 'free'))"), 3);
+	check_int_eq(broker_store_desktop_unpause(s, 2, NOW + 3), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'assigned' AND paused_from IS NULL"
+				   " AND message IS NULL AND assigned_at = 1800000003"), 1);
+	check_int_eq(broker_store_desktop_unpause(s, 2, NOW + 3), 0);
+	check_int_eq(broker_store_desktop_paused_to_error(s, 1, "gone", NOW), 1);
+	check_int_eq(broker_store_desktop_paused_to_error(s, 1, "gone", NOW), 0);
+	check_int_eq(broker_store_desktop_unpause(s, 1, NOW), 0);
+	broker_store_close(s);
+}
+
+/* Placement's and the hosts' counts: rows being deleted do not count; rows without a host are the first host's. */
+static void test_desktop_counts_per_host(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	_cleanup_json_ json_t *rows = NULL;
+	size_t i;
+	json_t *row;
+	int64_t a = 0, b = 0, none = 0;
+
+	add_template(s);
+	add_pool(s, "p", 9);
+	sql(path, "INSERT INTO desktops (pool_id, host, state, updated) VALUES"
+		  " (1, 'qemu+ssh://a/system', 'free', 0), (1, 'qemu+ssh://a/system', 'deleting', 0),"
+		  " (1, 'qemu+ssh://b/system', 'deleting', 0), (1, NULL, 'stopped', 0)");
+	check(broker_store_desktops_count_by_host(s, &rows) >= 0);
+	json_array_foreach(rows, i, row) {
+		const char *h = json_string_value(json_object_get(row, "host"));
+		int64_t n = json_integer_value(json_object_get(row, "n"));
+
+		if (!h)
+			none += n;
+		else if (strcmp(h, "qemu+ssh://a/system") == 0)
+			a += n;
+		else
+			b += n;
+	}
+	check_int_eq(a, 1);
+	check_int_eq(b, 0);
+	check_int_eq(none, 1);
+	check_int_eq(broker_store_desktops_count_on_host(s, "qemu+ssh://a/system", true), 3);
+	check_int_eq(broker_store_desktops_count_on_host(s, "qemu+ssh://a/system", false), 2);
+	check_int_eq(broker_store_desktops_count_live_on_host(s, "qemu+ssh://a/system", true), 2);
+	check_int_eq(broker_store_desktops_count_live_on_host(s, "qemu+ssh://b/system", false), 0);
+	broker_store_close(s);
+}
+
+/* One desktop's row carries its pool's and template's settings, and draining from its host too. */
+static void test_desktop_get(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	_cleanup_json_ json_t *row = NULL;
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	check_int_eq(broker_store_host_add(s, "qemu+ssh://a/system"), 1);
+	check_int_eq(broker_store_host_add(s, "qemu+ssh://a/system"), 0);
+	check_int_eq(broker_store_host_is_draining(s, "qemu+ssh://a/system"), 0);
+	check_int_eq(broker_store_host_set_draining(s, "qemu+ssh://a/system", true), 1);
+	check_int_eq(broker_store_host_is_draining(s, "qemu+ssh://a/system"), 1);
+	check_int_eq(broker_store_host_is_draining(s, "qemu+ssh://nowhere/system"), 0);
+	sql(path, "INSERT INTO desktops (id, pool_id, host, state, owner, updated) VALUES"
+		  " (7, 1, 'qemu+ssh://a/system', 'free', NULL, 0)");
+	check_int_eq(broker_store_desktop_get(s, 7, &row), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "id")), 7);
+	check_str_eq(json_string_value(json_object_get(row, "pool")), "p");
+	check_str_eq(json_string_value(json_object_get(row, "template")), "golden");
+	check_str_eq(json_string_value(json_object_get(row, "disk_path")), "/images/golden.qcow2");
+	check_int_eq(json_integer_value(json_object_get(row, "draining")), 1);
+	check(json_is_null(json_object_get(row, "owner")));
+	json_decref(row);
+	check_int_eq(broker_store_desktop_get(s, 8, &row), 0);
+	check(!row);
+	/* A domain of a known pool that no row holds is an orphan; one of an unknown pool is not ours. */
+	check_int_eq(broker_store_desktop_is_orphan(s, 7, "p"), 0);
+	check_int_eq(broker_store_desktop_is_orphan(s, 8, "p"), 1);
+	check_int_eq(broker_store_desktop_is_orphan(s, 8, "q"), 0);
+	broker_store_close(s);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_max_per_user),
 	VDI_TEST(test_generic_queries),
@@ -477,6 +642,11 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_spare_on_its_way_up),
 	VDI_TEST(test_twenty_users_ten_desktops),
 	VDI_TEST(test_state_changes_and_audit),
+	VDI_TEST(test_desktop_spice),
+	VDI_TEST(test_desktop_mark_running),
+	VDI_TEST(test_desktop_pause_unpause),
+	VDI_TEST(test_desktop_counts_per_host),
+	VDI_TEST(test_desktop_get),
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "store-hosts.h"
+
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "json.h"
+#include "store-private.h"
+#include "store.h"
+
+int broker_store_host_add(struct broker_store *s, const char *uri)
+{
+	return broker_store_exec(s, "INSERT OR IGNORE INTO hosts (uri) VALUES (?1)", "s", uri);
+}
+
+int broker_store_host_set_up(struct broker_store *s, const char *uri, bool up)
+{
+	return broker_store_exec(s, "UPDATE hosts SET up = ?2 WHERE uri = ?1", "si", uri, (int64_t)up);
+}
+
+int broker_store_host_set_draining(struct broker_store *s, const char *uri, bool draining)
+{
+	return broker_store_exec(s, "UPDATE hosts SET draining = ?2 WHERE uri = ?1", "si", uri, (int64_t)draining);
+}
+
+int broker_store_host_is_draining(struct broker_store *s, const char *uri)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	int r = broker_store_query(s, &rows, "SELECT draining FROM hosts WHERE uri = ?1", "s", uri);
+
+	if (r < 0)
+		return r;
+	return json_integer_value(json_object_get(json_array_get(rows, 0), "draining")) != 0;
+}
+
+int broker_store_templates_disks(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret, "SELECT name, disk_path FROM templates", NULL);
+}

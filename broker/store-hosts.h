@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The desktop module's statements on the hosts table (the libvirt hosts: up, draining) and
+ * the templates listing its looks at the hosts need; the SQL text lives only in store files.
+ * s and uri are borrowed.  Returns rows changed (or rows), or -errno.
+ */
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+struct broker_store;
+
+/* Adds host uri's row unless it is there: rows changed (0: it was there) or -errno. */
+int broker_store_host_add(struct broker_store *s, const char *uri);
+
+/* Records whether host uri answers: rows changed (0: no such host) or -errno. */
+int broker_store_host_set_up(struct broker_store *s, const char *uri, bool up);
+
+/* Records whether an admin is emptying host uri: rows changed (0: no such host) or -errno. */
+int broker_store_host_set_draining(struct broker_store *s, const char *uri, bool draining);
+
+/* Whether host uri is draining: 1, 0 (also when there is no such host) or -errno. */
+int broker_store_host_is_draining(struct broker_store *s, const char *uri);
+
+/* Every template's name and disk_path: rows, *ret a new JSON array, or -errno. */
+int broker_store_templates_disks(struct broker_store *s, json_t **ret);
