@@ -99,7 +99,7 @@ static void create_done(struct broker_desks *d, struct broker_job *j)
 	} else if (j->start && j->start_result < 0) {
 		mark_error(d, j, j->start_result);
 	} else {
-		(void)broker_store_desktop_created(d->store, j->id, broker_now());
+		(void)broker_store_desktop_made_fresh(d->store, j->id, broker_now());
 		if (j->start)
 			broker_lifecycle_mark_running(d, j->id);
 	}
@@ -111,7 +111,7 @@ static void reset_done(struct broker_desks *d, struct broker_job *j)
 		mark_error(d, j, j->result < 0 ? j->result : j->start_result);
 		return;
 	}
-	(void)broker_store_desktop_reset_done(d->store, j->id, broker_now());
+	(void)broker_store_desktop_made_fresh(d->store, j->id, broker_now());
 	if (j->start)
 		broker_lifecycle_mark_running(d, j->id);
 }
@@ -241,52 +241,41 @@ int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, 
 	return give_back(d, row, actor, streq(why ? why : "", "idle") ? "idle-reclaim" : "release", why);
 }
 
-int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor)
+/* An admin's reset, stop or delete: the state it goes through, the job, the audit record. */
+static int admin_job(struct broker_desks *d, int64_t id, const char *actor, enum broker_job_op op, const char *action)
 {
 	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
-	int r;
+	int r = 0;
 
 	if (!row)
 		return -ENOENT;
 	if (broker_desks_busy(d, id))
 		return -EBUSY;
-	/* Pooled desktops leave their user; a persistent one stays its owner's, with a fresh disk. */
-	r = broker_store_desktop_reset(d->store, id, broker_jint(row, "persistent"), broker_now());
+	/* A pooled desktop reset leaves its user; a persistent one stays its owner's, with a fresh disk. */
+	if (op == BROKER_JOB_RESET)
+		r = broker_store_desktop_reset(d->store, id, broker_jint(row, "persistent"), broker_now());
+	else if (op == BROKER_JOB_DELETE)
+		r = broker_store_desktop_deleting(d->store, id, broker_now());
 	if (r >= 0)
-		r = submit(d, BROKER_JOB_RESET, id, row, false, actor);
+		r = submit(d, op, id, row, false, actor);
 	if (r >= 0)
-		broker_desks_audit(d, actor, "reset", id, NULL);
+		broker_desks_audit(d, actor, action, id, NULL);
 	return r;
+}
+
+int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor)
+{
+	return admin_job(d, id, actor, BROKER_JOB_RESET, "reset");
 }
 
 int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor)
 {
-	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
-	int r;
-
-	if (!row)
-		return -ENOENT;
-	r = submit(d, BROKER_JOB_SHUTDOWN, id, row, false, actor);
-	if (r >= 0)
-		broker_desks_audit(d, actor, "stop", id, NULL);
-	return r;
+	return admin_job(d, id, actor, BROKER_JOB_SHUTDOWN, "stop");
 }
 
 int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor)
 {
-	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
-	int r;
-
-	if (!row)
-		return -ENOENT;
-	if (broker_desks_busy(d, id))
-		return -EBUSY;
-	r = broker_store_desktop_deleting(d->store, id, broker_now());
-	if (r >= 0)
-		r = submit(d, BROKER_JOB_DELETE, id, row, false, actor);
-	if (r >= 0)
-		broker_desks_audit(d, actor, "delete", id, NULL);
-	return r;
+	return admin_job(d, id, actor, BROKER_JOB_DELETE, "delete");
 }
 
 int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor)

@@ -93,16 +93,7 @@ int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const c
 	return broker_store_exec(s, "UPDATE desktops SET state = ?2 WHERE id = ?1", "is", id, state);
 }
 
-int broker_store_desktop_created(struct broker_store *s, int64_t id, int64_t now)
-{
-	return broker_store_exec(s,
-				 "UPDATE desktops SET template_version = (SELECT t.version FROM pools p JOIN"
-				 " templates t ON t.id = p.template_id WHERE p.id = desktops.pool_id),"
-				 " state = 'stopped', updated = ?2 WHERE id = ?1",
-				 "ii", id, now);
-}
-
-int broker_store_desktop_reset_done(struct broker_store *s, int64_t id, int64_t now)
+int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t now)
 {
 	return broker_store_exec(s,
 				 "UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"

@@ -52,11 +52,9 @@ int broker_store_desktop_set_message(struct broker_store *s, int64_t id, const c
 /* Sets the state (borrowed, one of BROKER_DESKTOP_STATES) only: rows changed or -errno. */
 int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const char *state);
 
-/* A clone made: "stopped", at its template's version: rows changed or -errno. */
-int broker_store_desktop_created(struct broker_store *s, int64_t id, int64_t now);
-
-/* A fresh overlay: "stopped", no message, at its template's version: rows changed or -errno. */
-int broker_store_desktop_reset_done(struct broker_store *s, int64_t id, int64_t now);
+/* A new or reset overlay (a clone made, a reset done): "stopped", at its pool's template version, its
+ * message and last disconnect cleared. */
+int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t now);
 
 /* Shut down: "stopped", last_disconnect cleared: rows changed or -errno. */
 int broker_store_desktop_shut_down(struct broker_store *s, int64_t id, int64_t now);
