@@ -11,20 +11,16 @@
 
 /* ---- templates ------------------------------------------------------------------ */
 
-int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
-			      int64_t now, struct vdi_error *err)
+/* The INSERT of broker_store_add_template(), inside its transaction. */
+static int insert_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
+			   int64_t now, struct vdi_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	/* Only the length, on purpose: which names a template may have is vmpool's rule
-	 * (pool_template_new(), stricter), which the API applies before this. */
-	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml)
-		return vdi_error_set(err, -EINVAL,
-				     "a template needs a name (1-64 characters), an absolute disk path and XML");
 	r = broker_store_prepare(s, "INSERT INTO templates (name, disk_path, xml, created) VALUES (?1, ?2, ?3, ?4)", &st);
 	if (r < 0)
-		return r;
+		return broker_store_fail_errno(s, r, err, "cannot add template");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, disk_path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, xml, -1, SQLITE_STATIC);
@@ -35,6 +31,37 @@ int broker_store_add_template(struct broker_store *s, const char *name, const ch
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vdi_error_set(err, -EEXIST, "template \"%s\" exists already", name);
 	return broker_store_fail(s, rc, err, "cannot add template");
+}
+
+int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
+			      int64_t now, struct vdi_error *err)
+{
+	int r;
+
+	/* Only the length, on purpose: which names a template may have is vmpool's rule
+	 * (pool_template_new(), stricter), which the API applies before this. */
+	if (!name || !*name || strlen(name) > 64 || !disk_path || disk_path[0] != '/' || !xml)
+		return vdi_error_set(err, -EINVAL,
+				     "a template needs a name (1-64 characters), an absolute disk path and XML");
+	r = broker_store_begin(s);
+	if (r < 0)
+		return broker_store_fail_errno(s, r, err, "cannot add template");
+	r = insert_template(s, name, disk_path, xml, now, err);
+	/* Its first version, on the same disk: the template and version 1 come together or not at all. */
+	if (r >= 0) {
+		r = broker_store_exec(s,
+				      "INSERT INTO template_versions (template_id, version, disk_path, created)"
+				      " SELECT id, version, disk_path, created FROM templates WHERE id = ?1",
+				      "i", broker_store_last_id(s));
+		if (r < 0)
+			r = broker_store_fail_errno(s, r, err, "cannot add the template's first version");
+	}
+	if (r < 0) {
+		broker_store_rollback(s);
+		return r;
+	}
+	r = broker_store_commit(s);
+	return r < 0 ? broker_store_fail_errno(s, r, err, "cannot add template") : 0;
 }
 
 int broker_store_set_template_size(struct broker_store *s, const char *name, int64_t memory_mib, int64_t vcpus)
@@ -49,6 +76,19 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created,"
 				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
+				  "s", name);
+}
+
+int broker_store_template_versions(struct broker_store *s, const char *name, json_t **ret)
+{
+	/* A desktop not made yet (template_version NULL) runs no version; one being deleted still uses its base. */
+	return broker_store_query(s, ret,
+				  "SELECT t.name AS template, v.version, v.note, v.created,"
+				  " (SELECT count(*) FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				  "  WHERE p.template_id = t.id AND d.template_version = v.version) AS desktops,"
+				  " v.version = t.version AS current"
+				  " FROM template_versions v JOIN templates t ON t.id = v.template_id"
+				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, v.version DESC",
 				  "s", name);
 }
 

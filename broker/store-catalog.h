@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The store (store.h): templates and pools.  The listings return a new JSON
+ * The store (store.h): templates, their versions, and pools.  The listings return a new JSON
  * array with an object per row, as the admin API shows them, and their number.
  * Names are borrowed.
  */
@@ -19,8 +19,9 @@ struct broker_store;
 /* ---- templates ------------------------------------------------------------------ */
 
 /*
- * A template row; the name is checked only for its length here (1-64): what a template may be
- * named is vmpool's rule (pool_template_new()), which the API applies before this.
+ * A template row and its version 1 on disk_path, in one transaction; the name is checked only
+ * for its length here (1-64): what a template may be named is vmpool's rule
+ * (pool_template_new()), which the API applies before this.
  */
 int broker_store_add_template(struct broker_store *s, const char *name, const char *disk_path, const char *xml,
 			      int64_t now, struct vdi_error *err);
@@ -30,6 +31,14 @@ int broker_store_set_template_size(struct broker_store *s, const char *name, int
 
 /* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools. */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
+
+/*
+ * The versions of template name (NULL: of every template), by template name and newest first:
+ * template, version, note (or null), created, desktops (how many desktops of the template's
+ * pools run that version; one not made yet runs none), current (1 for the template's current
+ * version, else 0).
+ */
+int broker_store_template_versions(struct broker_store *s, const char *name, json_t **ret);
 
 /* > 0 when template name exists, 0 when not, or -errno. */
 int broker_store_template_exists(struct broker_store *s, const char *name);

@@ -109,6 +109,17 @@ static const char *const migrations[] = {
 	"CREATE INDEX desktops_host ON desktops(host);",
 	/* 4 -> 5: a desktop the hypervisor paused is in "error" while paused; the state it goes back to. */
 	"ALTER TABLE desktops ADD COLUMN paused_from TEXT;",
+	/* 5 -> 6: a template's versions, each with its base volume (templates.version is the current one). */
+	"CREATE TABLE template_versions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  template_id INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL CHECK (version >= 1),"
+	"  disk_path TEXT,"
+	"  note TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (template_id, version));"
+	"INSERT INTO template_versions (template_id, version, disk_path, created)"
+	" SELECT id, version, disk_path, created FROM templates;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The broker's state in SQLite: templates, pools, desktops, sessions and
+ * The broker's state in SQLite: templates (and their versions), pools, desktops, sessions and
  * the audit log.  WAL mode; the schema is migrated by PRAGMA user_version.
  * One broker_store per thread (SQLite connections are not shared); several
  * connections, also from several processes, may open the same file.
@@ -31,7 +31,7 @@ struct broker_store;
  */
 
 /* The schema version this code writes; older files are migrated on open. */
-#define BROKER_STORE_SCHEMA_VERSION 5
+#define BROKER_STORE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
 int broker_store_open(const char *path, struct broker_store **ret, struct vdi_error *err);

@@ -169,6 +169,126 @@ static void test_templates_and_pools(void)
 	broker_store_close(s);
 }
 
+/* Version v of template t's versions list (newest first) as found at index i; checks its fields. */
+static void check_version(json_t *rows, size_t i, const char *t, int64_t v, int64_t desktops, bool current)
+{
+	json_t *row = json_array_get(rows, i);
+
+	check(row);
+	check_str_eq(json_string_value(json_object_get(row, "template")), t);
+	check_int_eq(json_integer_value(json_object_get(row, "version")), v);
+	check_int_eq(json_integer_value(json_object_get(row, "desktops")), desktops);
+	check_int_eq(json_integer_value(json_object_get(row, "current")), current);
+}
+
+/* A file of schema 5 (before template versions) gets a version row per template: its current one. */
+static void test_migrate_5_to_6(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+
+	add_template(s);
+	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
+	add_pool(s, "lab", 5);
+	broker_store_close(s);
+	/* Schema 5 is schema 6 without the table; golden was at version 3 then. */
+	sql(path, "DROP TABLE template_versions; PRAGMA user_version = 5;"
+		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
+		  "INSERT INTO desktops (pool_id, state, template_version, updated) VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'template_versions'"), 0);
+
+	s = open_store(path);
+	check_int_eq(broker_store_schema_version(s), 6);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates"), 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM pools"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions"), 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions v JOIN templates t ON t.id = v.template_id"
+				   " WHERE t.name = 'golden' AND v.version = 3 AND v.disk_path = '/images/golden.qcow2'"
+				   " AND v.note IS NULL AND v.created = 1800000000"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions v JOIN templates t ON t.id = v.template_id"
+				   " WHERE t.name = 'other' AND v.version = 1 AND v.disk_path = '/images/other.qcow2'"
+				   " AND v.note IS NULL AND v.created = 1800000060"), 1);
+	/* The desktop on version 2 runs a version the file never recorded: it counts for none. */
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 1);
+	check_version(rows, 0, "golden", 3, 1, true);
+	json_decref(rows);
+	broker_store_close(s);
+}
+
+/* A new template is version 1, with its row, or nothing at all. */
+static void test_add_template_version_1(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+
+	add_template(s);
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 1);
+	check_version(rows, 0, "golden", 1, 0, true);
+	check(json_is_null(json_object_get(json_array_get(rows, 0), "note")));
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "created")), NOW);
+	json_decref(rows);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions WHERE version = 1"
+				   " AND disk_path = '/images/golden.qcow2'"), 1);
+	/* A template refused adds no version; a version refused adds no template. */
+	check_err(broker_store_add_template(s, "golden", "/x.qcow2", "<domain/>", NOW, &err), EEXIST);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions"), 1);
+	sql(path, "CREATE TRIGGER no_versions BEFORE INSERT ON template_versions BEGIN SELECT RAISE(ABORT, 'no'); END");
+	check(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW, &err) < 0);
+	check_str_contains(err.message, "first version");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates"), 1);
+	sql(path, "DROP TRIGGER no_versions");
+	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW, &err));
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions"), 2);
+	/* Removing a template removes its versions. */
+	check_int_eq(broker_store_remove_template(s, "other"), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions"), 1);
+	broker_store_close(s);
+}
+
+/* How many desktops run each version: only the template's own pools', not those not made yet. */
+static void test_template_version_counts(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def q = { .name = "q", .template_name = "other", .size = 9, .max_per_user = 1 };
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+
+	add_template(s);
+	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW, &err));
+	add_pool(s, "p", 9);
+	add_pool(s, "p2", 9);
+	check_ok(broker_store_add_pool(s, &q, NOW, &err));
+	/* golden: versions 1..3, 3 current; pool p2 is golden's too, pool q is other's. */
+	sql(path, "INSERT INTO template_versions (template_id, version, disk_path, note, created)"
+		  " VALUES (1, 2, '/images/golden-2.qcow2', 'patched', 5), (1, 3, '/images/golden-3.qcow2', NULL, 6);"
+		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
+		  "INSERT INTO desktops (pool_id, state, template_version, updated) VALUES"
+		  " (1, 'free', 1, 0), (2, 'assigned', 1, 0), (1, 'deleting', 1, 0), (1, 'free', 3, 0),"
+		  " (1, 'provisioning', NULL, 0), (3, 'free', 1, 0), (3, 'free', 2, 0), (3, 'free', 2, 0)");
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 3);
+	check_version(rows, 0, "golden", 3, 1, true);
+	check_version(rows, 1, "golden", 2, 0, false);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 1), "note")), "patched");
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 1), "created")), 5);
+	check_version(rows, 2, "golden", 1, 3, false);
+	json_decref(rows);
+	/* All templates: by name, each newest first. */
+	check_int_eq(broker_store_template_versions(s, NULL, &rows), 4);
+	check_version(rows, 0, "golden", 3, 1, true);
+	check_version(rows, 2, "golden", 1, 3, false);
+	check_version(rows, 3, "other", 1, 1, true);
+	json_decref(rows);
+	check_int_eq(broker_store_template_versions(s, "missing", &rows), 0);
+	json_decref(rows);
+	broker_store_close(s);
+}
+
 static void test_assignment_order(void)
 {
 	_cleanup_free_ char *path = db_path();
@@ -636,6 +756,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_open_and_migrate),
 	VDI_TEST(test_desktop_ids_not_reused),
 	VDI_TEST(test_templates_and_pools),
+	VDI_TEST(test_migrate_5_to_6),
+	VDI_TEST(test_add_template_version_1),
+	VDI_TEST(test_template_version_counts),
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_assignment_across_hosts),
 	VDI_TEST(test_persistent_desktop_in_error),
