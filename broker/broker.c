@@ -36,6 +36,7 @@ static const struct broker_route routes[] = {
 	{ "POST", "/api/v1/desktops/*/release", broker_api_release },
 	{ "GET", "/api/v1/admin/templates", broker_api_admin_templates },
 	{ "POST", "/api/v1/admin/templates", broker_api_admin_template_add },
+	{ "GET", "/api/v1/admin/templates/*", broker_api_admin_template },
 	{ "DELETE", "/api/v1/admin/templates/*", broker_api_admin_template_remove },
 	{ "GET", "/api/v1/admin/pools", broker_api_admin_pools },
 	{ "POST", "/api/v1/admin/pools", broker_api_admin_pool_create },

@@ -54,6 +54,7 @@ void broker_api_console(struct broker_req *req, void *userdata);
 void broker_api_console_vv(struct broker_req *req, void *userdata);
 void broker_api_release(struct broker_req *req, void *userdata);
 void broker_api_admin_templates(struct broker_req *req, void *userdata);
+void broker_api_admin_template(struct broker_req *req, void *userdata);
 void broker_api_admin_template_add(struct broker_req *req, void *userdata);
 void broker_api_admin_template_remove(struct broker_req *req, void *userdata);
 void broker_api_admin_pools(struct broker_req *req, void *userdata);

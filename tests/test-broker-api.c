@@ -581,6 +581,94 @@ static void test_admin_api(void)
 	stop_broker(&d);
 }
 
+/* Fails unless versions[i] of template j is version v with that many desktops and current flag. */
+static void check_version(json_t *j, size_t i, int64_t v, int64_t desktops, bool current)
+{
+	json_t *e = json_array_get(json_object_get(j, "versions"), i);
+
+	check(e);
+	check_int_eq(json_integer_value(json_object_get(e, "version")), v);
+	check_int_eq(json_integer_value(json_object_get(e, "desktops")), desktops);
+	check(json_is_boolean(json_object_get(e, "current")));
+	check_int_eq(json_is_true(json_object_get(e, "current")), current);
+	check(json_integer_value(json_object_get(e, "created")) > 0);
+}
+
+/* The templates' versions with the desktops on each, in the list and for one template. */
+static void test_template_versions(void)
+{
+	struct daemon d;
+	struct user ann, bob;
+	char body[1024], disk[512];
+	json_t *j, *t;
+	sqlite3 *db;
+	int64_t ids[3];
+
+	start_broker(&d, NULL);
+	setup_pools(&d);
+	j = admin_json(&d, "GET", "/api/v1/admin/templates", NULL, 200);
+	t = json_array_get(json_object_get(j, "templates"), 0);
+	check_int_eq(json_array_size(json_object_get(t, "versions")), 1);
+	check_version(t, 0, 1, 0, true);
+	check(json_is_null(json_object_get(json_array_get(json_object_get(t, "versions"), 0), "note")));
+	json_decref(j);
+
+	/* Two desktops of golden's pools made on version 1; then version 2 is current and bob's is made on it. */
+	user_login(&d, &ann, "ann", "ann-secret");
+	user_login(&d, &bob, "bob", "bob-secret");
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	ids[0] = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/staffonly/desktop", NULL, &j), 202);
+	ids[1] = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check(wait_desktop_state(&d, &ann, ids[0], "assigned", 10000));
+	check(wait_desktop_state(&d, &ann, ids[1], "assigned", 10000));
+	check(sqlite3_open(d.db, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	check(sqlite3_exec(db, "INSERT INTO template_versions (template_id, version, disk_path, note, created)"
+			       " SELECT id, 2, disk_path, 'patched', 1800000000 FROM templates WHERE name = 'golden';"
+			       "UPDATE templates SET version = 2 WHERE name = 'golden'", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	check_int_eq(user_req(&d, &bob, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	ids[2] = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check(wait_desktop_state(&d, &bob, ids[2], "assigned", 10000));
+
+	j = admin_json(&d, "GET", "/api/v1/admin/templates", NULL, 200);
+	t = json_array_get(json_object_get(j, "templates"), 0);
+	check_int_eq(json_integer_value(json_object_get(t, "version")), 2);
+	check_int_eq(json_array_size(json_object_get(t, "versions")), 2);
+	check_version(t, 0, 2, 1, true);
+	check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(t, "versions"), 0), "note")),
+		     "patched");
+	check_version(t, 1, 1, 2, false);
+	json_decref(j);
+	/* One template: the same object; a missing one is 404. */
+	j = admin_json(&d, "GET", "/api/v1/admin/templates/golden", NULL, 200);
+	check_str_eq(json_string_value(json_object_get(j, "name")), "golden");
+	check_version(j, 0, 2, 1, true);
+	check_version(j, 1, 1, 2, false);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/templates/nope", NULL, 404);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "no such template");
+	json_decref(j);
+	/* A template added is its version 1, in the reply too; golden's counts are its own. */
+	snprintf(body, sizeof(body), "{\"name\":\"second\",\"disk\":\"%s/second.qcow2\"}", vdi_test_tmpdir());
+	snprintf(disk, sizeof(disk), "%s/second.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_int_eq(json_array_size(json_object_get(j, "versions")), 1);
+	check_version(j, 0, 1, 0, true);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/templates", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "templates")), 2);
+	check_version(json_array_get(json_object_get(j, "templates"), 0), 1, 1, 2, false);
+	check_version(json_array_get(json_object_get(j, "templates"), 1), 0, 1, 0, true);
+	json_decref(j);
+	stop_broker(&d);
+}
+
 static void test_static_files(void)
 {
 	struct daemon d;
@@ -1201,6 +1289,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_assignment_policy),
 	VDI_TEST(test_desktop_bad_input),
 	VDI_TEST(test_admin_api),
+	VDI_TEST(test_template_versions),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),
 	VDI_TEST(test_bad_credentials_look_alike),

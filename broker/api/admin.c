@@ -45,6 +45,38 @@ static void admin_audit(struct broker *b, const char *actor, const char *action,
 
 /* ---- templates -------------------------------------------------------------------------------- */
 
+/* The templates (all, or the one named) as the admin API shows them: each with its versions. */
+static int templates_json(struct broker *b, const char *name, json_t **ret)
+{
+	_cleanup_json_ json_t *rows = NULL, *versions = NULL;
+	json_t *row, *v;
+	size_t i, k;
+	int r;
+
+	r = broker_store_templates(b->store, name, &rows);
+	if (r >= 0)
+		r = broker_store_template_versions(b->store, name, &versions);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row) {
+		const char *tname = json_string_value(json_object_get(row, "name"));
+		json_t *list = json_array();
+
+		if (!list || json_object_set_new(row, "versions", list) < 0)
+			return -ENOMEM;
+		json_array_foreach(versions, k, v) {
+			if (!streq(json_string_value(json_object_get(v, "template")), tname))
+				continue;
+			json_object_set_new(v, "current", json_boolean(json_integer_value(json_object_get(v, "current"))));
+			json_object_del(v, "template");
+			if (json_array_append(list, v) < 0)
+				return -ENOMEM;
+		}
+	}
+	*ret = json_incref(rows);
+	return (int)json_array_size(rows);
+}
+
 void broker_api_admin_templates(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
@@ -54,8 +86,26 @@ void broker_api_admin_templates(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
-	r = broker_store_templates(b->store, NULL, &rows);
+	r = templates_json(b, NULL, &rows);
 	reply_rows(req, r, "templates", rows);
+}
+
+void broker_api_admin_template(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	char actor[ACTOR_MAX];
+	json_t *rows = NULL;
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	r = templates_json(b, name, &rows);
+	if (r <= 0)
+		broker_req_reply_error(req, r < 0 ? 500 : 404, r < 0 ? "cannot read templates" : "no such template");
+	else
+		broker_req_reply_json(req, 200, json_incref(json_array_get(rows, 0)), NULL);
+	json_decref(rows);
 }
 
 struct template_job {
@@ -113,7 +163,7 @@ static void template_complete(struct broker_req *req, void *data)
 	}
 	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
 	admin_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
-	if (broker_store_templates(b->store, j->t->name, &rows) <= 0) {
+	if (templates_json(b, j->t->name, &rows) <= 0) {
 		json_decref(rows);
 		broker_req_reply_error(req, 500, "cannot read the new template");
 		goto out;

@@ -104,6 +104,7 @@ int ctl_target(char **ret, const char *collection, const char *name, const char 
 /* ---- the commands ------------------------------------------------------------ */
 
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv);
 

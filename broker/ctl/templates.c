@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl template list|add|remove: /api/v1/admin/templates. */
+/* vdictl template list|show|add|remove: /api/v1/admin/templates. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -35,18 +35,80 @@ static int template_row(json_t *e, struct ctl_table *t)
 	return ctl_table_add_row(t, cells);
 }
 
+static const struct ctl_column template_columns[] = {
+	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
+	{ "POOLS", true }, { "CREATED" }, { "DISK" },
+};
+
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
 {
-	static const struct ctl_column columns[] = {
-		{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
-		{ "POOLS", true }, { "CREATED" }, { "DISK" },
-	};
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 0, NULL);
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	return ctl_list(ctl, "/templates", "templates", columns, ELEMENTSOF(columns), template_row);
+	return ctl_list(ctl, "/templates", "templates", template_columns, ELEMENTSOF(template_columns), template_row);
+}
+
+/* One row of the versions table: the cells of version e, the current one marked. */
+static int version_row(json_t *e, struct ctl_table *t)
+{
+	char number[32], version[48], note[1024], created[32], desktops[32];
+
+	ctl_cell(json_object_get(e, "version"), number, sizeof(number));
+	snprintf(version, sizeof(version), "%s%s", number,
+		 json_is_true(json_object_get(e, "current")) ? " (current)" : "");
+	const char *cells[] = {
+		version,
+		ctl_cell(json_object_get(e, "note"), note, sizeof(note)),
+		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		ctl_cell(json_object_get(e, "desktops"), desktops, sizeof(desktops)),
+	};
+
+	return ctl_table_add_row(t, cells);
+}
+
+/* Prints template e as the list does, then a table of its versions. Returns an exit status. */
+static int print_template(json_t *e)
+{
+	static const struct ctl_column columns[] = {
+		{ "VERSION" }, { "NOTE" }, { "CREATED" }, { "DESKTOPS", true },
+	};
+	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL, *v = NULL;
+	size_t i;
+	json_t *ver;
+	int r;
+
+	if (ctl_table_new(template_columns, ELEMENTSOF(template_columns), &t) < 0 || template_row(e, t) < 0 ||
+	    ctl_table_new(columns, ELEMENTSOF(columns), &v) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	json_array_foreach(json_object_get(e, "versions"), i, ver)
+		if (version_row(ver, v) < 0)
+			return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	r = ctl_print_table(t);
+	if (r != CTL_EXIT_OK)
+		return r;
+	printf("\n");
+	return ctl_print_table(v);
+}
+
+int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	r = ctl_call(ctl, "GET", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	return print_template(reply);
 }
 
 /* Reads the text file path (at most CTL_MAX_REQUEST bytes) into *ret. Returns an exit status. */

@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "template", "list", ctl_cmd_template_list, "" },
+	{ "template", "show", ctl_cmd_template_show, "NAME" },
 	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N]" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "pool", "list", ctl_cmd_pool_list, "" },

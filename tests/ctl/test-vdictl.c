@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "alloc.h"
 #include "harness.h"
@@ -323,6 +324,92 @@ static void test_templates(void)
 	stop_broker(&d);
 }
 
+/* Runs SQL on the broker's database beside it, as a later publish would write it. */
+static void store_sql(const char *stmt)
+{
+	sqlite3 *db;
+
+	check(sqlite3_open(tmp_path("vdi.db"), &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, stmt, NULL, NULL, NULL) != SQLITE_OK)
+		vdi_test_fail(__FILE__, __LINE__, "%s: %s", stmt, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* Fails unless the table line ends in the cell last (after a blank). */
+static void check_last_cell(const char *line, const char *last)
+{
+	size_t n = strlen(line), k = strlen(last);
+
+	check(n > k && line[n - k - 1] == ' ');
+	check_str_eq(line + n - k, last);
+}
+
+/* template show: the template, then its versions with the desktops on each, the current one marked. */
+static void test_template_show(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2");
+	char line[1024];
+	struct daemon d;
+	json_t *j = NULL, *v;
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 0);
+	/* Two spares, made on version 1. */
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "create", "lab", "--template", "base", "--size", "2",
+	       "--prestart", "2", NULL);
+	check_run(&r, 0);
+	for (uint64_t end = vdi_test_now_ms() + 20000;; usleep(100 * 1000)) {
+		json_decref(j);
+		j = json_of(&d, "template", "show", "base", NULL);
+		v = json_array_get(json_object_get(j, "versions"), 0);
+		if (json_integer_value(json_object_get(v, "desktops")) == 2)
+			break;
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "the two spares never showed on version 1");
+	}
+	check_str_eq(json_string_value(json_object_get(j, "name")), "base");
+	check_int_eq(json_array_size(json_object_get(j, "versions")), 1);
+	check(json_is_true(json_object_get(v, "current")));
+	json_decref(j);
+
+	/* Version 2 current, no desktop on it yet. */
+	store_sql("INSERT INTO template_versions (template_id, version, disk_path, note, created)"
+		  " SELECT id, 2, disk_path, 'patched', strftime('%s', 'now') FROM templates WHERE name = 'base';"
+		  "UPDATE templates SET version = 2 WHERE name = 'base'");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "show", "base", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "NAME "));
+	check(table_line(r.out, "base", line, sizeof(line)));
+	check_str_contains(r.out, "\nVERSION ");
+	check_str_contains(r.out, "NOTE ");
+	check_str_contains(r.out, "DESKTOPS\n");
+	check(table_line(r.out, "2", line, sizeof(line)));
+	check(startswith(line, "2 (current) "));
+	check_str_contains(line, "patched");
+	check_last_cell(line, "0");
+	check(table_line(r.out, "1", line, sizeof(line)));
+	check(!strstr(line, "current"));
+	check_last_cell(line, "2");
+	/* The JSON is the broker's, newest first. */
+	j = json_of(&d, "template", "show", "base", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "versions")), 2);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "versions"), 0), "version")),
+		     2);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "versions"), 1), "desktops")),
+		     2);
+	json_decref(j);
+
+	vdictl(&r, NULL, "--socket", d.socket, "template", "show", "nope", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: no such template\n");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "show", NULL);
+	check_run(&r, 2);
+	stop_broker(&d);
+}
+
 static void test_pools_desktops_audit(void)
 {
 	static struct run r;
@@ -557,6 +644,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_local_errors),
 	VDI_TEST(test_keygen),
 	VDI_TEST(test_templates),
+	VDI_TEST(test_template_show),
 	VDI_TEST(test_pools_desktops_audit),
 	VDI_TEST(test_config_and_json),
 };
