@@ -196,7 +196,8 @@ static void test_migrate_5_to_6(void)
 	/* Schema 5 is schema 6 without the table; golden was at version 3 then. */
 	sql(path, "DROP TABLE template_versions; PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
-		  "INSERT INTO desktops (pool_id, state, template_version, updated) VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
+		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
+		  " VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
 	check_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'template_versions'"), 0);
 
 	s = open_store(path);

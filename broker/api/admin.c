@@ -65,9 +65,10 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 		if (!list || json_object_set_new(row, "versions", list) < 0)
 			return -ENOMEM;
 		json_array_foreach(versions, k, v) {
-			if (!streq(json_string_value(json_object_get(v, "template")), tname))
+			if (!streq_ptr(json_string_value(json_object_get(v, "template")), tname))
 				continue;
-			json_object_set_new(v, "current", json_boolean(json_integer_value(json_object_get(v, "current"))));
+			json_object_set_new(v, "current",
+					    json_boolean(json_integer_value(json_object_get(v, "current"))));
 			json_object_del(v, "template");
 			if (json_array_append(list, v) < 0)
 				return -ENOMEM;
