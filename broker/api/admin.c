@@ -64,6 +64,7 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 
 		if (!list || json_object_set_new(row, "versions", list) < 0)
 			return -ENOMEM;
+		/* A version placed under an earlier template has lost its "template" already. */
 		json_array_foreach(versions, k, v) {
 			if (!streq_ptr(json_string_value(json_object_get(v, "template")), tname))
 				continue;
