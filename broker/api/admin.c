@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* /api/v1/admin/...: templates, pools, desktops, sessions, audit, hosts (admins and the admin socket). */
+/* /api/v1/admin/...: pools, desktops, sessions, audit, hosts (admins and the admin socket). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
+#include "admin-common.h"
 #include "alloc.h"
 #include "bodies.h"
 #include "broker.h"
@@ -21,230 +22,6 @@
 #include "store.h"
 #include "template-cache.h"
 #include "vmpool.h"
-
-#define ACTOR_MAX 256
-
-/* Replies {key: rows} (rows taken), or 500 when r < 0. */
-static void reply_rows(struct broker_req *req, int r, const char *key, json_t *rows)
-{
-	if (r < 0) {
-		json_decref(rows);
-		broker_req_reply_error(req, 500, "cannot read %s", key);
-		return;
-	}
-	broker_req_reply_json(req, 200, json_pack("{s:o}", key, rows), NULL);
-}
-
-static void admin_audit(struct broker *b, const char *actor, const char *action, const char *object, const char *detail)
-{
-	char safe[128];
-
-	(void)broker_store_audit(b->store, vdi_clock_wall(), actor, action, object, detail);
-	vdi_info("%s %s by %s", action, object ? vdi_log_safe(object, safe, sizeof(safe)) : "", actor);
-}
-
-/* ---- templates -------------------------------------------------------------------------------- */
-
-/* The templates (all, or the one named) as the admin API shows them: each with its versions. */
-static int templates_json(struct broker *b, const char *name, json_t **ret)
-{
-	_cleanup_json_ json_t *rows = NULL, *versions = NULL;
-	json_t *row, *v;
-	size_t i, k;
-	int r;
-
-	r = broker_store_templates(b->store, name, &rows);
-	if (r >= 0)
-		r = broker_store_template_versions(b->store, name, &versions);
-	if (r < 0)
-		return r;
-	json_array_foreach(rows, i, row) {
-		const char *tname = json_string_value(json_object_get(row, "name"));
-		json_t *list = json_array();
-
-		if (!list || json_object_set_new(row, "versions", list) < 0)
-			return -ENOMEM;
-		/* A version placed under an earlier template has lost its "template" already. */
-		json_array_foreach(versions, k, v) {
-			if (!streq_ptr(json_string_value(json_object_get(v, "template")), tname))
-				continue;
-			json_object_set_new(v, "current",
-					    json_boolean(json_integer_value(json_object_get(v, "current"))));
-			json_object_del(v, "template");
-			if (json_array_append(list, v) < 0)
-				return -ENOMEM;
-		}
-	}
-	*ret = json_incref(rows);
-	return (int)json_array_size(rows);
-}
-
-void broker_api_admin_templates(struct broker_req *req, void *userdata)
-{
-	struct broker *b = userdata;
-	char actor[ACTOR_MAX];
-	json_t *rows = NULL;
-	int r;
-
-	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
-		return;
-	r = templates_json(b, NULL, &rows);
-	reply_rows(req, r, "templates", rows);
-}
-
-void broker_api_admin_template(struct broker_req *req, void *userdata)
-{
-	struct broker *b = userdata;
-	const char *name = broker_req_param(req, 0);
-	char actor[ACTOR_MAX];
-	json_t *rows = NULL;
-	int r;
-
-	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
-		return;
-	r = templates_json(b, name, &rows);
-	if (r <= 0)
-		broker_req_reply_error(req, r < 0 ? 500 : 404, r < 0 ? "cannot read templates" : "no such template");
-	else
-		broker_req_reply_json(req, 200, json_incref(json_array_get(rows, 0)), NULL);
-	json_decref(rows);
-}
-
-struct template_job {
-	struct broker *b;
-	char actor[ACTOR_MAX];
-	char *name, *disk, *xml;
-	int64_t memory, vcpus;
-	struct pool_template *t;
-	int result;
-	struct vdi_error err;
-};
-
-static void template_job_free(struct template_job *j)
-{
-	free(j->name);
-	free(j->disk);
-	free(j->xml);
-	pool_template_free(j->t);
-	free(j);
-}
-
-/* On a worker: the disk is read and the XML parsed, which may take a while on slow storage. */
-static void template_work(void *data)
-{
-	struct template_job *j = data;
-	struct pool_template_options o = {
-		.name = j->name,
-		.disk_path = j->disk,
-		.xml = j->xml,
-		.memory_mib = (unsigned)j->memory,
-		.vcpus = (unsigned)j->vcpus,
-	};
-
-	j->result = pool_template_new(&o, &j->t, &j->err);
-}
-
-static void template_complete(struct broker_req *req, void *data)
-{
-	struct template_job *j = data;
-	struct broker *b = j->b;
-	json_t *rows = NULL;
-	struct vdi_error err = { 0 };
-	int r;
-
-	if (!req)
-		goto out;
-	if (j->result < 0) {
-		broker_req_reply_error(req, 400, "%s", j->err.message);
-		goto out;
-	}
-	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), &err);
-	if (r < 0) {
-		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err.message);
-		goto out;
-	}
-	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
-	admin_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
-	if (templates_json(b, j->t->name, &rows) <= 0) {
-		json_decref(rows);
-		broker_req_reply_error(req, 500, "cannot read the new template");
-		goto out;
-	}
-	broker_req_reply_json(req, 201, json_incref(json_array_get(rows, 0)), NULL);
-	json_decref(rows);
-out:
-	template_job_free(j);
-}
-
-void broker_api_admin_template_add(struct broker_req *req, void *userdata)
-{
-	struct broker *b = userdata;
-	_cleanup_(broker_template_body_finish) struct broker_template_body body = { 0 };
-	const char *name, *disk, *xml, *text;
-	struct template_job *j;
-	struct vdi_error err = { 0 };
-	char actor[ACTOR_MAX];
-	size_t len;
-
-	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
-		return;
-	text = broker_req_body(req, &len);
-	if (broker_parse_template(text, len, &body, &err) < 0) {
-		broker_req_reply_error(req, 400, "%s", err.message);
-		return;
-	}
-	name = body.name;
-	disk = body.disk;
-	xml = body.xml;
-	if (broker_store_template_exists(b->store, name) > 0) {
-		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
-		return;
-	}
-	j = vdi_new0(struct template_job);
-	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml)))) {
-		if (j)
-			template_job_free(j);
-		broker_req_reply_error(req, 500, "out of memory");
-		return;
-	}
-	j->b = b;
-	j->memory = body.memory_mib;
-	j->vcpus = body.vcpus;
-	snprintf(j->actor, sizeof(j->actor), "%s", actor);
-	if (broker_req_defer(req, template_work, template_complete, j) < 0) {
-		template_job_free(j);
-		broker_req_reply_error(req, 503, "the broker is busy; try again");
-	}
-}
-
-void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
-{
-	struct broker *b = userdata;
-	const char *name = broker_req_param(req, 0);
-	char actor[ACTOR_MAX];
-	int pools;
-
-	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
-		return;
-	pools = broker_store_template_pools(b->store, name);
-	if (pools < 0) {
-		broker_req_reply_error(req, 404, "no such template");
-		return;
-	}
-	if (pools > 0) {
-		broker_req_reply_error(req, 409, "template \"%s\" is used by %lld pools; delete them first", name,
-				       (long long)pools);
-		return;
-	}
-	if (broker_store_remove_template(b->store, name) < 0) {
-		broker_req_reply_error(req, 500, "cannot remove template \"%s\"", name);
-		return;
-	}
-	/* A template added again under this name (its file replaced, maybe) is made and validated afresh. */
-	broker_template_cache_forget(broker_desks_templates(b->desks), name);
-	admin_audit(b, actor, "template-remove", name, NULL);
-	broker_req_reply_json(req, 200, json_object(), NULL);
-}
 
 /* ---- pools ----------------------------------------------------------------------------------- */
 
@@ -292,7 +69,7 @@ void broker_api_admin_pools(struct broker_req *req, void *userdata)
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = pools_json(b, NULL, &rows);
-	reply_rows(req, r, "pools", rows);
+	broker_api_reply_rows(req, r, "pools", rows);
 }
 
 /* Joins a JSON array of group names into "a,b"; -EINVAL (with err) on anything but plain names. */
@@ -342,7 +119,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, r == -EEXIST ? 409 : r == -ENOENT ? 404 : 400, "%s", err.message);
 		return;
 	}
-	admin_audit(b, actor, "pool-create", d.name, d.persistent ? "persistent" : "pooled");
+	broker_api_audit(b, actor, "pool-create", d.name, d.persistent ? "persistent" : "pooled");
 	broker_desks_tick(b->desks); /* spares for prestart */
 	reply_pool(b, req, 201, d.name);
 }
@@ -379,7 +156,7 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 		return;
 	}
 	detail = json_dumps(body.json, JSON_COMPACT | JSON_SORT_KEYS);
-	admin_audit(b, actor, "pool-update", name, detail);
+	broker_api_audit(b, actor, "pool-update", name, detail);
 	broker_desks_tick(b->desks);
 	reply_pool(b, req, 200, name);
 }
@@ -397,7 +174,7 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 404, "no such pool");
 		return;
 	}
-	admin_audit(b, actor, "pool-delete", name, "drain");
+	broker_api_audit(b, actor, "pool-delete", name, "drain");
 	r = broker_desks_drain_pool(b->desks, name, actor);
 	if (r < 0) {
 		broker_req_reply_error(req, 500, "cannot delete pool \"%s\": %s", name, strerror(-r));
@@ -424,7 +201,7 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	r = broker_store_admin_desktops(b->store, broker_req_query(req, "pool", pool, sizeof(pool)),
 					broker_req_query(req, "user", user, sizeof(user)),
 					broker_req_query(req, "state", state, sizeof(state)), &rows);
-	reply_rows(req, r, "desktops", rows);
+	broker_api_reply_rows(req, r, "desktops", rows);
 }
 
 static void desktop_action(struct broker_req *req, struct broker *b, int (*fn)(struct broker_desks *, int64_t, const char *))
@@ -473,7 +250,7 @@ void broker_api_admin_sessions(struct broker_req *req, void *userdata)
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	r = broker_store_admin_sessions(b->store, broker_now(), &rows);
-	reply_rows(req, r, "sessions", rows);
+	broker_api_reply_rows(req, r, "sessions", rows);
 }
 
 static void kill_sessions(struct broker_req *req, struct broker *b, const char *actor, const char *id,
@@ -489,7 +266,7 @@ static void kill_sessions(struct broker_req *req, struct broker *b, const char *
 		broker_req_reply_error(req, 404, "no such session");
 		return;
 	}
-	admin_audit(b, actor, "session-kill", user ? user : id, NULL);
+	broker_api_audit(b, actor, "session-kill", user ? user : id, NULL);
 	broker_req_reply_json(req, 200, json_pack("{s:i}", "killed", r), NULL);
 }
 
@@ -562,7 +339,7 @@ void broker_api_admin_audit(struct broker_req *req, void *userdata)
 	f.action = broker_req_query(req, "action", action, sizeof(action));
 	f.object = broker_req_query(req, "object", object, sizeof(object));
 	r = broker_store_admin_audit(b->store, &f, &rows);
-	reply_rows(req, r, "audit", rows);
+	broker_api_reply_rows(req, r, "audit", rows);
 }
 
 void broker_api_admin_hosts(struct broker_req *req, void *userdata)
