@@ -11,6 +11,7 @@
 #include "json.h"
 #include "store-assign.h"
 #include "store-catalog.h"
+#include "store-versions.h"
 #include "store-desktops.h"
 #include "store-hosts.h"
 #include "store-private.h"
