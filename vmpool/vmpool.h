@@ -310,13 +310,3 @@ void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
  */
 int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err);
 char **pool_strv_free(char **strv);
-
-/* TEMP-BASE-DECLS (replaced by the vmpool branch's) */
-int pool_image_probe(const char *path, const char **ret_format, uint64_t *ret_virtual_size, struct vdi_error *err);
-int pool_base_name(const char *template_name, int64_t version, char *buf, size_t len);
-int pool_base_name_parse(const char *volume, char *ret_template, size_t len, int64_t *ret_version);
-int pool_host_path_user(struct pool_host *host, const char *path, char *ret_domain, size_t len, struct vdi_error *err);
-int pool_base_create(struct pool_host *host, const char *template_name, int64_t version, const char *source,
-		     char **ret_path, struct vdi_error *err);
-int pool_base_delete(struct pool_host *host, const char *path, struct vdi_error *err);
-int pool_base_list(struct pool_host *host, char ***ret, struct vdi_error *err);
