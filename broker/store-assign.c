@@ -136,10 +136,10 @@ static int check_broken(struct broker_store *s, const struct assign_pool *p, con
 	return r == SQLITE_DONE ? 0 : broker_store_fail(s, r, err, "cannot read desktops");
 }
 
-/* SQL: desktop row d's overlay is on its pool's current template version. */
+/* SQL: desktop row d's overlay is on its pool's current template version (or on one nobody recorded). */
 #define ON_CURRENT                                                                                          \
-	"template_version IS (SELECT t.version FROM pools p JOIN templates t ON t.id = p.template_id"       \
-	" WHERE p.id = desktops.pool_id)"
+	"(template_version IS NULL OR template_version = (SELECT t.version FROM pools p JOIN templates t"     \
+	" ON t.id = p.template_id WHERE p.id = desktops.pool_id))"
 
 /*
  * 2. A free running desktop, 3. a free stopped one, both on the current template version; with

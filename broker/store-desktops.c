@@ -248,8 +248,8 @@ int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT id, host, template_version IS (SELECT t.version FROM pools p JOIN templates t"
-				  " ON t.id = p.template_id WHERE p.id = ?1) AS current FROM desktops"
+				  "SELECT id, host, (template_version IS NULL OR template_version = (SELECT t.version"
+				  " FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.id = ?1)) AS current FROM desktops"
 				  " WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped' ORDER BY current DESC, id",
 				  "i", pool_id);
 }
@@ -264,7 +264,7 @@ int broker_store_desktops_outdated(struct broker_store *s, json_t **ret)
 				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
 				  " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
 				  " WHERE p.persistent = 0 AND p.draining = 0 AND d.owner IS NULL AND d.state IN ('free', 'stopped')"
-				  " AND d.template_version IS NOT t.version"
+				  " AND d.template_version IS NOT NULL AND d.template_version != t.version"
 				  " AND (d.host IS NULL OR d.host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
 				  " ORDER BY d.state = 'stopped' DESC, p.id, d.id",
 				  NULL);

@@ -202,7 +202,7 @@ static void test_migrate_5_to_6(void)
 	check_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'template_versions'"), 0);
 
 	s = open_store(path);
-	check_int_eq(broker_store_schema_version(s), 6);
+	check_int_eq(broker_store_schema_version(s), BROKER_STORE_SCHEMA_VERSION);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM templates"), 2);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM pools"), 1);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 2);
