@@ -161,8 +161,9 @@ int ctl_parse_at(const char *s, int64_t now, int64_t *ret, struct vdi_error *err
 
 	if (s[0] == '@') {
 		if (ctl_parse_uint(s + 1, 0, (uint64_t)CTL_TIME_MAX, &v) < 0)
-			return vdi_error_set(err, -EINVAL, "\"%s\": @ takes unix seconds, a whole number up to %" PRId64,
-					     s, CTL_TIME_MAX);
+			return vdi_error_set(err, -EINVAL,
+					     "\"%s\": @ takes unix seconds, a whole number up to %" PRId64, s,
+					     CTL_TIME_MAX);
 		t = (int64_t)v;
 	} else if (shaped(s, "##:##")) {
 		int hour = (s[0] - '0') * 10 + (s[1] - '0'), min = (s[3] - '0') * 10 + (s[4] - '0');

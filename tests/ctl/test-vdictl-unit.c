@@ -844,7 +844,8 @@ static void test_publish(void)
 	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
 	check(chdir(vdi_test_tmpdir()) == 0);
 	http_reply(reply, sizeof(reply), "201 Created",
-		   "{\"name\":\"base\",\"version\":3,\"versions\":[{\"version\":3,\"state\":\"ready\",\"current\":true},"
+		   "{\"name\":\"base\",\"version\":3,\"versions\":["
+		   "{\"version\":3,\"state\":\"ready\",\"current\":true},"
 		   "{\"version\":2,\"state\":\"ready\"}]}");
 	fake_start(&f, reply, strlen(reply));
 	ctl.socket = f.socket;
@@ -938,7 +939,8 @@ static void test_publish_cancel(void)
 	check_str_contains(req, "\r\nContent-Length: 0\r\n\r\n");
 
 	/* None scheduled: the broker's message, exit 1. */
-	http_reply(reply, sizeof(reply), "404 Not Found", "{\"error\":\"no publish of template \\\"base\\\" is scheduled\"}");
+	http_reply(reply, sizeof(reply), "404 Not Found",
+		   "{\"error\":\"no publish of template \\\"base\\\" is scheduled\"}");
 	fake_start(&f, reply, strlen(reply));
 	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--cancel", NULL);
 	fake_finish(&f);
