@@ -123,7 +123,9 @@ struct broker_desks {
 	int64_t keeper_pause_until; /* vdi_clock_steady() */
 
 	/* publish.c */
-	bool publishes_recovered;         /* the first tick undid what a stopped broker left making */
+	bool publishes_recovered;         /* what a stopped broker left making is undone (or being undone) */
+	bool recovering;                  /* that is under way */
+	int64_t recover_after;            /* vdi_clock_steady(): a partial base libvirtd still wrote; try again then */
 
 	/* bases.c */
 	bool bases_busy;                  /* the tick's pass is under way */

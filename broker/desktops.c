@@ -129,10 +129,8 @@ void broker_desks_tick(struct broker_desks *d)
 		d->last_resume = steady;
 	}
 	/* What a stopped broker left of a publish goes before anything else looks at versions. */
-	if (!d->publishes_recovered) {
+	if (!d->publishes_recovered)
 		broker_publish_recover(d);
-		d->publishes_recovered = true;
-	}
 	broker_publish_due(d);
 	broker_bases_tick(d);
 	broker_spares_keep(d);

@@ -269,52 +269,74 @@ void broker_publish_due(struct broker_desks *d)
 
 /* ---- what a stopped broker left ------------------------------------------------------------ */
 
+/* Seconds between tries to remove a partial base libvirtd is still writing (its copy goes on without us). */
+#define RECOVER_RETRY 5
+
 struct recovery {
 	struct broker_desks *d;
-	json_t *making;           /* rows: template, version */
+	json_t *making;           /* rows: template, version; the work adds "cleared" */
 	struct pool_host **hosts;
 	size_t n_hosts;
 };
 
-/* On a worker: the partial bases of the publishes left making go, on every host that has them. */
+/* On a worker: removes template/version's base from every host; false when one is still there. */
+static bool clear_base(struct recovery *rc, const char *template, int64_t version)
+{
+	char name[200];
+	bool cleared = true;
+
+	if (pool_base_name(template, version, name, sizeof(name)) < 0)
+		return true;
+	for (size_t h = 0; h < rc->n_hosts; h++) {
+		_cleanup_(pool_strv_freep) char **bases = NULL;
+		struct vdi_error err = { 0 };
+
+		if (pool_base_list(rc->hosts[h], &bases, &err) < 0) {
+			cleared = false;
+			continue;
+		}
+		for (char **b = bases; b && *b; b++) {
+			const char *slash = strrchr(*b, '/');
+
+			if (!streq(slash ? slash + 1 : *b, name) || pool_base_delete(rc->hosts[h], *b, &err) >= 0)
+				continue;
+			vdi_warn("cannot remove partial base %s yet: %s", *b, err.message);
+			cleared = false;
+		}
+	}
+	return cleared;
+}
+
 static void recover_work(void *data)
 {
 	struct recovery *rc = data;
 	size_t i;
 	json_t *row;
 
-	json_array_foreach(rc->making, i, row) {
-		char name[200];
-
-		if (pool_base_name(broker_jstr(row, "template"), broker_jint(row, "version"), name, sizeof(name)) < 0)
-			continue;
-		for (size_t h = 0; h < rc->n_hosts; h++) {
-			_cleanup_(pool_strv_freep) char **bases = NULL;
-			struct vdi_error err = { 0 };
-
-			if (pool_base_list(rc->hosts[h], &bases, &err) < 0)
-				continue;
-			for (char **b = bases; b && *b; b++) {
-				const char *slash = strrchr(*b, '/');
-
-				if (streq(slash ? slash + 1 : *b, name) && pool_base_delete(rc->hosts[h], *b, &err) < 0)
-					vdi_warn("cannot remove partial base %s: %s", *b, err.message);
-			}
-		}
-	}
+	json_array_foreach(rc->making, i, row)
+		json_object_set_new(row, "cleared", json_boolean(clear_base(rc, broker_jstr(row, "template"),
+									   broker_jint(row, "version"))));
 }
 
+/* The reservations whose partial base is gone are taken back; the others are tried again soon. */
 static void recover_done(void *data, int cancelled)
 {
 	struct recovery *rc = data;
+	struct broker_desks *d = rc->d;
 	size_t i;
 	json_t *row;
 
+	d->recovering = false;
 	json_array_foreach(rc->making, i, row) {
 		if (cancelled)
 			break;
-		(void)broker_store_version_drop(rc->d->store, broker_jstr(row, "template"), broker_jint(row, "version"));
-		audit(rc->d, "broker", broker_jstr(row, "template"),
+		if (!json_is_true(json_object_get(row, "cleared"))) {
+			d->publishes_recovered = false;
+			d->recover_after = vdi_clock_steady() + RECOVER_RETRY;
+			continue;
+		}
+		(void)broker_store_version_drop(d->store, broker_jstr(row, "template"), broker_jint(row, "version"));
+		audit(d, "broker", broker_jstr(row, "template"),
 		      "version %lld failed: the broker stopped while it was being made", (long long)broker_jint(row, "version"));
 	}
 	json_decref(rc->making);
@@ -326,10 +348,14 @@ void broker_publish_recover(struct broker_desks *d)
 {
 	struct recovery *rc;
 
+	if (d->recovering || vdi_clock_steady() < d->recover_after)
+		return;
+	d->publishes_recovered = true;
 	rc = vdi_new0(struct recovery);
 	if (!rc)
 		return;
 	rc->d = d;
+	d->recovering = true;
 	rc->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct pool_host *));
 	if (!rc->hosts || broker_store_versions_making(d->store, &rc->making) <= 0) {
 		recover_done(rc, 1);

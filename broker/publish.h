@@ -53,5 +53,8 @@ int broker_publish_cancel(struct broker_desks *d, const char *template, const ch
 /* Starts the scheduled publishes whose time came (the tick's). */
 void broker_publish_due(struct broker_desks *d);
 
-/* At start: the publishes a stopped broker left "making" are undone, their partial bases removed. */
+/*
+ * At start (and again while one is left): the publishes a stopped broker left "making" are
+ * undone once their partial base is removed from every host (libvirtd may still be writing it).
+ */
 void broker_publish_recover(struct broker_desks *d);
