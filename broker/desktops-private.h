@@ -125,6 +125,7 @@ struct broker_desks {
 	/* publish.c */
 	bool publishes_recovered;         /* what a stopped broker left making is undone (or being undone) */
 	bool recovering;                  /* that is under way */
+	json_t *left_making;              /* the versions making when this broker started, not undone yet */
 	int64_t recover_after;            /* vdi_clock_steady(): a partial base libvirtd still wrote; try again then */
 
 	/* bases.c */

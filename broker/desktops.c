@@ -88,6 +88,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	broker_desks_stop_events(d);
 	broker_hosts_free(d);
 	broker_bases_free(d);
+	json_decref(d->left_making);
 	broker_template_cache_free(d->templates);
 	broker_events_free(d);
 	free(d->busy.ids);

@@ -323,21 +323,29 @@ static void recover_done(void *data, int cancelled)
 {
 	struct recovery *rc = data;
 	struct broker_desks *d = rc->d;
+	json_t *left = json_array();
 	size_t i;
 	json_t *row;
 
 	d->recovering = false;
 	json_array_foreach(rc->making, i, row) {
-		if (cancelled)
+		if (cancelled || !left)
 			break;
 		if (!json_is_true(json_object_get(row, "cleared"))) {
-			d->publishes_recovered = false;
-			d->recover_after = vdi_clock_steady() + RECOVER_RETRY;
+			json_array_append(left, row);
 			continue;
 		}
 		(void)broker_store_version_drop(d->store, broker_jstr(row, "template"), broker_jint(row, "version"));
 		audit(d, "broker", broker_jstr(row, "template"),
 		      "version %lld failed: the broker stopped while it was being made", (long long)broker_jint(row, "version"));
+	}
+	if (!cancelled && left) {
+		json_decref(d->left_making);
+		d->left_making = left;
+		d->publishes_recovered = json_array_size(left) == 0;
+		d->recover_after = vdi_clock_steady() + RECOVER_RETRY;
+	} else {
+		json_decref(left);
 	}
 	json_decref(rc->making);
 	free(rc->hosts);
@@ -350,19 +358,30 @@ void broker_publish_recover(struct broker_desks *d)
 
 	if (d->recovering || vdi_clock_steady() < d->recover_after)
 		return;
-	d->publishes_recovered = true;
+	/* Only what was making when this broker started: its own publishes are not leftovers. */
+	if (!d->left_making && broker_store_versions_making(d->store, &d->left_making) < 0)
+		return;
+	if (json_array_size(d->left_making) == 0) {
+		d->publishes_recovered = true;
+		return;
+	}
 	rc = vdi_new0(struct recovery);
 	if (!rc)
 		return;
 	rc->d = d;
-	d->recovering = true;
+	rc->making = json_deep_copy(d->left_making);
 	rc->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct pool_host *));
-	if (!rc->hosts || broker_store_versions_making(d->store, &rc->making) <= 0) {
-		recover_done(rc, 1);
+	if (!rc->making || !rc->hosts) {
+		json_decref(rc->making);
+		free(rc->hosts);
+		free(rc);
 		return;
 	}
 	for (size_t i = 0; i < d->n_hosts; i++)
 		rc->hosts[rc->n_hosts++] = d->hosts[i].host;
-	if (vdi_workers_submit(d->workers, recover_work, recover_done, rc) < 0)
+	if (vdi_workers_submit(d->workers, recover_work, recover_done, rc) < 0) {
 		recover_done(rc, 1);
+		return;
+	}
+	d->recovering = true;
 }
