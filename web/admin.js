@@ -11,6 +11,8 @@ const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'releas
 	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
 	'session-kill', 'reconcile', 'host-drain', 'host-resume'];
 let timer = null;
+// For the browser test: how many times each table was redrawn.
+const vdiAdmin = window.vdiAdmin = { redrawn: { pools: 0 } };
 
 // Runs an admin request; a failure shows in the page's error line.  Returns the reply or null.
 async function call(method, path, body, what) {
@@ -38,6 +40,9 @@ function notAdmin() {
 }
 
 function options(select, values) {
+	const have = [...select.options].map((o) => o.value).filter((v) => v !== '');
+	if (have.length === values.length && have.every((v, i) => v === values[i]))
+		return;
 	const keep = select.value;
 	const first = select.options[0] && select.options[0].value === '' ? select.options[0] : null;
 	select.replaceChildren(...(first ? [first] : []));
@@ -47,58 +52,82 @@ function options(select, values) {
 		select.value = keep;
 }
 
+// Brings a table body up to date with items, in place: one row per item, found again by its key (the row's
+// data-<attr>), made by make(item) when new, updated by update(row, item) on every redraw.  Rows stay the same
+// elements, so what the admin is doing in one (typing, a selection, focus, a click under way) survives the redraws.
+function keyed(body, items, attr, key, make, update) {
+	const keys = new Set(items.map(key));
+	for (const row of [...body.rows])
+		if (!keys.has(row.dataset[attr]))
+			row.remove();
+	const old = new Map([...body.rows].map((row) => [row.dataset[attr], row]));
+	items.forEach((item, i) => {
+		let row = old.get(key(item));
+		if (!row) {
+			row = make(item);
+			row.dataset[attr] = key(item);
+		}
+		update(row, item);
+		if (body.rows[i] !== row)
+			body.insertBefore(row, body.rows[i] || null);
+	});
+}
+
+function poolRow(p) {
+	const row = document.createElement('tr');
+	for (let i = 0; i < 10; i++)
+		row.insertCell();
+	row.cells[5].className = 'other';
+	const input = el('input', null, row.cells[6], 'size');
+	input.type = 'number';
+	input.min = 0;
+	input.setAttribute('aria-label', `size of ${p.name}`);
+	// What the admin types stays until they resize (or reload): the redraws leave it alone.
+	input.addEventListener('input', () => { input.dataset.edited = 'yes'; });
+	button('Resize', row.cells[6], async () => {
+		if (await call('PATCH', `/pools/${encodeURIComponent(p.name)}`, { size: Number(input.value) },
+			`Cannot resize ${p.name}`)) {
+			delete input.dataset.edited;
+			refresh();
+		}
+	}, 'resize');
+	return row;
+}
+
+function poolUpdate(row, p) {
+	const c = row.cells;
+	const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
+	c[0].textContent = p.name + (p.draining ? ' (being deleted)' : '');
+	c[1].textContent = p.template;
+	c[2].textContent = p.type;
+	c[3].textContent = count(['free']);
+	c[4].textContent = count(IN_USE);
+	c[5].textContent = Object.entries(p.desktops).filter(([s]) => s !== 'free' && !IN_USE.includes(s))
+		.map(([s, n]) => `${n} ${s}`).join(', ') || '—';
+	const input = c[6].querySelector('input');
+	// Set only when it differs: setting a value drops the selection in the box.
+	if (!input.dataset.edited && input.value !== String(p.size))
+		input.value = p.size;
+	c[7].textContent = p.prestart;
+	c[8].textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
+	if (row.dataset.draining === String(p.draining))
+		return;
+	row.dataset.draining = String(p.draining);
+	c[9].replaceChildren();
+	if (!p.draining)
+		button('Delete', c[9], async () => {
+			if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
+			    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
+				refresh();
+		}, 'delete');
+}
+
 async function pools() {
 	const r = await call('GET', '/pools', undefined, 'Cannot list the pools');
 	if (!r)
 		return;
-	const body = $('pools').tBodies[0];
-	// The table is redrawn every few seconds: keep a size being typed.
-	const typed = {};
-	for (const i of body.querySelectorAll('input.size'))
-		if (i.value !== i.dataset.was || i === document.activeElement)
-			typed[i.dataset.pool] = { value: i.value, focus: i === document.activeElement };
-	body.replaceChildren();
-	for (const p of r.json.pools) {
-		const row = body.insertRow();
-		row.dataset.pool = p.name;
-		const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
-		row.insertCell().textContent = p.name + (p.draining ? ' (being deleted)' : '');
-		row.insertCell().textContent = p.template;
-		row.insertCell().textContent = p.type;
-		row.insertCell().textContent = count(['free']);
-		row.insertCell().textContent = count(IN_USE);
-		const other = row.insertCell();
-		other.className = 'other';
-		other.textContent = Object.entries(p.desktops).filter(([s]) => s !== 'free' && !IN_USE.includes(s))
-			.map(([s, n]) => `${n} ${s}`).join(', ') || '—';
-		const size = row.insertCell();
-		const input = el('input', null, size, 'size');
-		input.type = 'number';
-		input.min = 0;
-		input.value = p.size;
-		input.dataset.was = String(p.size);
-		input.dataset.pool = p.name;
-		if (typed[p.name]) {
-			input.value = typed[p.name].value;
-			if (typed[p.name].focus)
-				setTimeout(() => input.focus());
-		}
-		input.setAttribute('aria-label', `size of ${p.name}`);
-		button('Resize', size, async () => {
-			if (await call('PATCH', `/pools/${encodeURIComponent(p.name)}`, { size: Number(input.value) },
-				`Cannot resize ${p.name}`))
-				refresh();
-		}, 'resize');
-		row.insertCell().textContent = p.prestart;
-		row.insertCell().textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
-		const actions = row.insertCell();
-		if (!p.draining)
-			button('Delete', actions, async () => {
-				if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
-				    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
-					refresh();
-			}, 'delete');
-	}
+	keyed($('pools').tBodies[0], r.json.pools, 'pool', (p) => p.name, poolRow, poolUpdate);
+	vdiAdmin.redrawn.pools++;
 	options($('filter-pool'), r.json.pools.map((p) => p.name));
 }
 

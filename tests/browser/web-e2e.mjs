@@ -27,7 +27,8 @@ const check = (cond, what) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Waits until fn() (run in node) returns something true; returns it, or throws naming what.
+// Waits until fn() (run in node) returns something true; returns it, or throws naming what (a string, or a
+// function giving it when the wait ends).
 async function until(fn, what, ms) {
 	const end = Date.now() + ms;
 	for (;;) {
@@ -35,7 +36,7 @@ async function until(fn, what, ms) {
 		if (v)
 			return v;
 		if (Date.now() > end)
-			throw new Error(`${what}: not within ${ms / 1000} s`);
+			throw new Error(`${typeof what === 'function' ? await what() : what}: not within ${ms / 1000} s`);
 		await sleep(250);
 	}
 }
@@ -251,10 +252,22 @@ try {
 		.some((t) => t.includes(`desktop:${victim}`) && t.includes('adm')), 'the reset in the audit log', 10000);
 	check(true, 'the audit log, filtered by action, shows the reset');
 	const prow = `#pools tbody tr[data-pool="${newPool}"]`;
-	await m.fill(`${prow} input.size`, '3');
+	// As an admin edits the size: they select what the box says, the page redraws (every 5 s) before they
+	// type, and what they type must replace the old size (a redraw that dropped the selection made "23" of it).
+	const sizeBox = `${prow} input.size`;
+	await m.click(sizeBox);
+	await m.keyboard.press('Control+A');
+	const drawn = await m.evaluate(() => window.vdiAdmin.redrawn.pools);
+	await until(() => m.evaluate((n) => window.vdiAdmin.redrawn.pools > n, drawn), 'a redraw of the pools table', 12000);
+	await m.keyboard.type('3');
+	check(await m.inputValue(sizeBox) === '3', 'a redraw while the admin edits a pool\'s size keeps their selection');
 	await m.click(`${prow} button.resize`);
-	await until(async () => (await apiGet(m, '/admin/pools')).json.pools.some((p) => p.name === newPool && p.size === 3),
-		`pool ${newPool} resized`, 10000);
+	let sizeNow;
+	await until(async () => {
+		sizeNow = (await apiGet(m, '/admin/pools')).json.pools.find((p) => p.name === newPool)?.size;
+		return sizeNow === 3;
+	}, async () => `pool ${newPool} resized (its size: ${sizeNow}; page error: ${await m.textContent('#admin-error')})`,
+		10000);
 	check(await m.inputValue(`${prow} input.size`) === '3', `the admin resized pool ${newPool} to 3`);
 	await m.click(`${prow} button.delete`);
 	await until(async () => (await m.$$(`#pools tbody tr[data-pool="${newPool}"]`)).length === 0,
