@@ -243,8 +243,11 @@ function templateBox(t) {
 function templateUpdate(box, t) {
 	const versions = t.versions || [];
 	box.querySelector('h3').textContent = `${t.name} (current: version ${t.version})`;
+	// 0: as the template's domain XML says (or vdi's default).
+	const size = [t.memory_mib ? `${t.memory_mib} MiB` : '', t.vcpus ? `${t.vcpus} vCPU${t.vcpus === 1 ? '' : 's'}` : '']
+		.filter((x) => x).join(', ');
 	box.querySelector('.template-about').textContent = `${t.pools} pool${t.pools === 1 ? '' : 's'}, ` +
-		`${t.memory_mib} MiB, ${t.vcpus} vCPU${t.vcpus === 1 ? '' : 's'}; disk ${t.disk}`;
+		`${size || 'memory and vCPUs from its domain XML'}; disk ${t.disk}`;
 	keyed(box.querySelector('table.versions').tBodies[0], versions, 'version', (v) => String(v.version),
 		versionRow, versionUpdate);
 	box.querySelector('button.cancel-publish').hidden = !versions.some((v) => v.state === 'scheduled');

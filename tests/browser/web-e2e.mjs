@@ -44,10 +44,14 @@ async function until(fn, what, ms) {
 	}
 }
 
+// The text tesseract reads in png, or why it read none.  --psm 4 (one column of lines): by default a screen full of
+// banner lines is taken for columns, and "TEST-GUEST" comes out apart from its "READY".
 function ocr(png) {
-	const r = spawnSync('tesseract', [png, '-'], { encoding: 'utf8' });
+	const r = spawnSync('tesseract', [png, '-', '--psm', '4'], { encoding: 'utf8' });
 	if (r.error)
 		throw new Error(`tesseract: ${r.error.message} (tools/install-deps installs it)`);
+	if (r.status !== 0)
+		return `(tesseract failed: ${r.signal || `exit ${r.status}`}: ${(r.stderr || '').trim()})`;
 	return r.stdout || '';
 }
 
@@ -58,7 +62,7 @@ async function consoleShows(page, needle, file, ms) {
 		await page.screenshot({ path: join(dir, file) });
 		text = ocr(join(dir, file));
 		return text.includes(needle);
-	}, `the console shows "${needle}" (OCR read: ${JSON.stringify(text.slice(-300))})`, ms);
+	}, () => `the console shows "${needle}" (OCR read: ${JSON.stringify(text.slice(-300))})`, ms);
 }
 
 async function login(page, user, password) {
