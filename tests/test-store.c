@@ -194,8 +194,8 @@ static void test_migrate_5_to_6(void)
 	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
 	add_pool(s, "lab", 5);
 	broker_store_close(s);
-	/* Schema 5 is schema 6 without the table; golden was at version 3 then. */
-	sql(path, "DROP TABLE template_versions; PRAGMA user_version = 5;"
+	/* Schema 5 is schema 6 without the table (nor the later ones); golden was at version 3 then. */
+	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
 		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
 		  " VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
