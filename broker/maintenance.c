@@ -229,7 +229,7 @@ static void delete_done(struct broker_desks *d, struct broker_maintenance_job *j
 		return;
 	}
 	(void)broker_store_maintenance_remove(d->store, j->id);
-	audit(d, j->actor, j->template, "%s: %s removed", j->why[0] ? j->why : "removed", j->domain);
+	audit(d, j->actor, j->template, "%s%s%s removed", j->why, j->why[0] ? ": " : "", j->domain);
 }
 
 int broker_maintenance_finish(struct broker_maintenance_job *j, struct vdi_error *err)
@@ -494,15 +494,15 @@ static bool judge(struct broker_desks *d, json_t *row, struct broker_host_listin
 		return false;
 	dom = listed_domain(l, name);
 	if (streq(state, "deleting")) {
-		remove_row(d, row, "reconcile", "removed");
+		remove_row(d, row, "reconcile", "");
 		return true;
 	}
 	if (streq(state, "provisioning")) {
-		judge_discard(d, row, "removed: the broker stopped while it was being made");
+		judge_discard(d, row, "the broker stopped while it was being made");
 		return true;
 	}
 	if (!dom || !listed_overlay(l, name)) {
-		judge_discard(d, row, dom ? "removed: its overlay is gone" : "removed: its domain is gone");
+		judge_discard(d, row, dom ? "its overlay is gone" : "its domain is gone");
 		return true;
 	}
 	/* Started or shut down behind the store's back, or a boot cut short. */
