@@ -1166,7 +1166,7 @@ static void test_console(void)
 {
 	struct ctl ctl = console_ctl;
 	static struct cmd_run r;
-	char reply[1024], path[600], text[256];
+	char reply[1024], path[600], text[256] = "";
 	struct stat st;
 	struct fake f;
 	FILE *vv;
