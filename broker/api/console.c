@@ -98,7 +98,8 @@ static void console_complete(struct broker_req *req, void *data)
 		broker_req_reply_error(req, 500, "cannot make a console token");
 		goto out;
 	}
-	(void)broker_store_audit(b->store, vdi_clock_wall(), j->user, "console", j->object, j->vv ? "remote-viewer" : "browser");
+	(void)broker_store_audit(b->store, vdi_clock_wall(), j->user, "console", j->object,
+				 j->vv ? "remote-viewer" : "browser");
 	if (!j->vv)
 		broker_req_reply_json(req, 200,
 				      json_pack("{s:s, s:s, s:s, s:I}", "url", url, "token", token, "password", j->password,
