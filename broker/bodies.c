@@ -94,16 +94,21 @@ void broker_template_body_finish(struct broker_template_body *b)
 
 int broker_parse_publish(const char *text, size_t len, struct broker_publish_body *ret, struct vdi_error *err)
 {
-	static const char *const members[] = { "disk", "note", "at", NULL };
+	static const char *const members[] = { "disk", "from_maintenance", "note", "at", NULL };
 	int r;
 
 	*ret = (struct broker_publish_body){ 0 };
 	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
-	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "disk", false, &ret->disk, err)) < 0 ||
+	    (r = vdi_json_get_bool(ret->json, "from_maintenance", false, &ret->from_maintenance, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "note", false, &ret->note, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "at", false, 0, INT64_MAX / 2, &ret->at, err)) < 0)
 		return r;
-	if (ret->disk[0] != '/')
+	if (!ret->disk == !ret->from_maintenance)
+		return vdi_error_set(err, -EINVAL, "give exactly one of \"disk\" and \"from_maintenance\": true");
+	if (ret->from_maintenance && json_object_get(ret->json, "at"))
+		return vdi_error_set(err, -EINVAL, "a publish from the maintenance desktop is made now: no \"at\"");
+	if (ret->disk && ret->disk[0] != '/')
 		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
 	if (ret->note && strlen(ret->note) > BROKER_NOTE_MAX)
 		return vdi_error_set(err, -EINVAL, "\"note\" is longer than %d bytes", BROKER_NOTE_MAX);
@@ -117,6 +122,19 @@ void broker_publish_body_finish(struct broker_publish_body *b)
 {
 	json_decref(b->json);
 	*b = (struct broker_publish_body){ 0 };
+}
+
+int broker_parse_empty(const char *text, size_t len, struct vdi_error *err)
+{
+	static const char *const members[] = { NULL };
+	json_t *json = NULL;
+	int r;
+
+	if (len == 0)
+		return 0;
+	r = object(text, len, members, &json, err);
+	json_decref(json);
+	return r;
 }
 
 int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct vdi_error *err)

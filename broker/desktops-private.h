@@ -3,13 +3,14 @@
 
 /*
  * Inside the desktop module (desktops.h): the state its files share.  Only
- * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign}.c
+ * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign,maintenance}.c
  * include this.  Who calls whom (docs/architecture.md has the picture):
  *
  *   desktops.c  builds and frees the module, runs its tick and the chores after each job
  *   assign.c    a user's request for a desktop: entitlement, placement when a clone is needed
  *   events.c    libvirt's events, queued from its thread, applied on the loop
  *   reconcile.c the store against what libvirt holds (reconcile-table.c decides)
+ *   maintenance.c  admins' maintenance desktops (outside the pools): their jobs, events, reconcile
  *   spares.c    prestarted spares and idle reclaim
  *   paused.c    desktops the hypervisor paused, out of service, and their resume
  *   lifecycle.c what users' and admins' requests and each job's outcome do to a desktop
@@ -136,6 +137,11 @@ struct broker_desks {
 
 	/* rollout.c */
 	unsigned rollout_inflight;  /* its resets under way */
+
+	/* maintenance.c */
+	struct broker_id_set maint_busy;    /* maintenance desktops with a job under way */
+	struct broker_id_set maint_touched; /* ... whose job ended, or that had an event, while a reconcile was listing */
+	bool maint_touched_lost;            /* maint_touched is incomplete */
 
 	/* reconcile.c */
 	bool reconciling;

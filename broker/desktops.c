@@ -12,6 +12,7 @@
 #include "hosts.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "maintenance.h"
 #include "now.h"
 #include "paused.h"
 #include "publish.h"
@@ -71,6 +72,7 @@ int broker_desks_new(const struct broker_desks_options *o, struct broker_desks *
 	}
 	for (size_t i = 0; i < d->n_hosts; i++)
 		pool_host_set_event_handler(d->hosts[i].host, broker_events_on_pool_event, &d->hosts[i]);
+	broker_maintenance_recover(d);
 	*ret = d;
 	return 0;
 }
@@ -94,6 +96,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	free(d->busy.ids);
 	free(d->touched.ids);
 	free(d->recheck.ids);
+	broker_maintenance_free(d);
 	free(d);
 	return NULL;
 }

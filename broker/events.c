@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "lifecycle.h"
+#include "maintenance.h"
 #include "log.h"
 #include "now.h"
 #include "paused.h"
@@ -159,6 +160,11 @@ static int handle_event(struct broker_desks *d, struct broker_queued_event *ev)
 
 	if (first)
 		ev->at = broker_now();
+	/* A maintenance desktop's (maintenance.h): not a pool's. */
+	if (ev->id > 0 && broker_maintenance_is_pool(ev->pool)) {
+		broker_maintenance_event(d, ev);
+		return 0;
+	}
 	switch (ev->type) {
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
 	case POOL_EVENT_GRAPHICS_DISCONNECT:

@@ -15,7 +15,10 @@
 #include "hosts.h"
 #include "json.h"
 #include "log.h"
+#include "maintenance.h"
 #include "now.h"
+#include "store-maintenance.h"
+#include "store-catalog.h"
 #include "store-versions.h"
 #include "store.h"
 #include "vmpool.h"
@@ -30,7 +33,10 @@ struct broker_publish {
 	char *host_uri;
 	struct pool_host **hosts;   /* every host, asked whether a domain uses the source */
 	size_t n_hosts;
+	int64_t maintenance_id;     /* > 0: the source is this maintenance desktop's overlay */
+	char maintenance_domain[128];
 	/* results */
+	bool maintenance_runs;      /* its domain was found running */
 	char *path;
 	int result;
 	struct vdi_error err;
@@ -87,7 +93,7 @@ static struct broker_host_slot *publish_slot(struct broker_desks *d)
 	return NULL;
 }
 
-static int publish_alloc(struct broker_desks *d, struct broker_host_slot *slot, const char *template,
+static int publish_alloc(struct broker_desks *d, struct pool_host *host, const char *template,
 			 int64_t version, const char *source, const char *note, const char *actor,
 			 struct broker_publish **ret)
 {
@@ -97,12 +103,12 @@ static int publish_alloc(struct broker_desks *d, struct broker_host_slot *slot, 
 		return -ENOMEM;
 	p->d = d;
 	p->version = version;
-	p->host = slot->host;
+	p->host = host;
 	snprintf(p->actor, sizeof(p->actor), "%s", actor ? actor : "broker");
 	p->template = strdup(template);
 	p->source = strdup(source);
 	p->note = vdi_strdup0(note);
-	p->host_uri = strdup(pool_host_uri(slot->host));
+	p->host_uri = strdup(pool_host_uri(host));
 	p->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct pool_host *));
 	if (!p->template || !p->source || (note && !p->note) || !p->host_uri || !p->hosts)
 		return -ENOMEM;
@@ -137,9 +143,89 @@ int broker_publish_new(struct broker_desks *d, const char *template, const char 
 	r = broker_store_version_reserve(d->store, template, source, note, 0, now, &version, err);
 	if (r < 0)
 		return r;
-	r = publish_alloc(d, slot, template, version, source, note, actor, ret);
+	r = publish_alloc(d, slot->host, template, version, source, note, actor, ret);
 	if (r < 0)
 		(void)broker_store_version_drop(d->store, template, version);
+	return r;
+}
+
+/* Why template's maintenance desktop (row, borrowed) cannot be published now, or 0. */
+static int maintenance_refuses(struct broker_desks *d, const char *template, json_t *row, struct vdi_error *err)
+{
+	const char *state = broker_jstr(row, "state");
+
+	if (broker_maintenance_busy(d, broker_jint(row, "id")) || !streq(state, "stopped"))
+		return vdi_error_set(err, -EBUSY,
+				     streq(state, "running") || streq(state, "starting")
+					     ? "shut down the maintenance desktop first (template \"%s\": it is %s)"
+					     : "the maintenance desktop of template \"%s\" is %s",
+				     template, broker_maintenance_busy(d, broker_jint(row, "id")) ? "busy" : state);
+	if (!broker_jint(row, "current"))
+		return vdi_error_set(err, -ESTALE,
+				     "the maintenance desktop of template \"%s\" is on version %lld, which is no longer the"
+				     " current one: discard it and start another",
+				     template, (long long)broker_jint(row, "version"));
+	if (!broker_jstr(row, "disk"))
+		return vdi_error_set(err, -EIO, "the maintenance desktop of template \"%s\" has no recorded overlay",
+				     template);
+	return 0;
+}
+
+/* Reserves the version from the maintenance desktop (row, borrowed, now "publishing"). */
+static int reserve_maintenance(struct broker_desks *d, const char *template, json_t *row, struct pool_host *host,
+			       const char *note, const char *actor, struct broker_publish **ret, struct vdi_error *err)
+{
+	char domain[128];
+	int64_t version;
+	int r;
+
+	r = broker_maintenance_domain(broker_jint(row, "id"), domain, sizeof(domain));
+	if (r < 0)
+		return vdi_error_set(err, r, "bad maintenance desktop id");
+	r = broker_store_version_reserve(d->store, template, broker_jstr(row, "disk"), note, 0, vdi_clock_wall(),
+					 &version, err);
+	if (r < 0)
+		return r;
+	r = publish_alloc(d, host, template, version, broker_jstr(row, "disk"), note, actor, ret);
+	if (r < 0) {
+		(void)broker_store_version_drop(d->store, template, version);
+		return r;
+	}
+	(*ret)->maintenance_id = broker_jint(row, "id");
+	snprintf((*ret)->maintenance_domain, sizeof((*ret)->maintenance_domain), "%s", domain);
+	return 0;
+}
+
+int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note,
+				   const char *actor, struct broker_publish **ret, struct vdi_error *err)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	struct broker_host_slot *slot;
+	json_t *row;
+	int r;
+
+	if (broker_store_template_exists(d->store, template) <= 0)
+		return vdi_error_set(err, -ENOENT, "no such template \"%s\"", template);
+	r = broker_store_maintenance_list(d->store, template, &rows);
+	if (r <= 0)
+		return r < 0 ? vdi_error_set(err, r, "cannot read the maintenance desktops")
+			     : vdi_error_set(err, -ESRCH, "template \"%s\" has no maintenance desktop (template edit makes one)",
+					     template);
+	row = json_array_get(rows, 0);
+	r = maintenance_refuses(d, template, row, err);
+	if (r < 0)
+		return r;
+	/* Its overlay is in the storage pool of its host: the base is made there. */
+	slot = broker_hosts_slot(d, broker_jstr(row, "host"));
+	if (!slot || !pool_host_is_alive(slot->host))
+		return vdi_error_set(err, -EHOSTUNREACH, "the host of the maintenance desktop does not answer now");
+	if (broker_store_maintenance_set_state(d->store, broker_jint(row, "id"), "stopped", "publishing", NULL, NULL,
+					       vdi_clock_wall()) <= 0)
+		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" changed; try again", template);
+	r = reserve_maintenance(d, template, row, slot->host, note, actor, ret, err);
+	if (r < 0)
+		(void)broker_store_maintenance_set_state(d->store, broker_jint(row, "id"), "publishing", "stopped", NULL,
+							 NULL, vdi_clock_wall());
 	return r;
 }
 
@@ -160,6 +246,22 @@ static int check_unused(struct broker_publish *p)
 	return 0;
 }
 
+/* The maintenance desktop is shut off (its overlay is what it last wrote), as libvirt says now. */
+static int check_shut_off(struct broker_publish *p)
+{
+	struct pool_desktop_info info;
+	int r = pool_desktop_get_info(p->host, p->maintenance_domain, &info, &p->err);
+
+	if (r < 0)
+		return r;
+	p->maintenance_runs = info.state != POOL_DESKTOP_STOPPED;
+	pool_desktop_info_finish(&info);
+	if (p->maintenance_runs)
+		return vdi_error_set(&p->err, -EBUSY, "shut down the maintenance desktop first (%s runs)",
+				     p->maintenance_domain);
+	return 0;
+}
+
 void broker_publish_work(void *data)
 {
 	struct broker_publish *p = data;
@@ -168,7 +270,7 @@ void broker_publish_work(void *data)
 
 	p->result = pool_image_probe(p->source, &format, &size, &p->err);
 	if (p->result >= 0)
-		p->result = check_unused(p);
+		p->result = p->maintenance_id > 0 ? check_shut_off(p) : check_unused(p);
 	if (p->result >= 0)
 		p->result = pool_base_create(p->host, p->template, p->version, p->source, &p->path, &p->err);
 }
@@ -179,7 +281,11 @@ int broker_publish_finish(struct broker_publish *p, struct vdi_error *err)
 	int r;
 
 	if (p->result >= 0) {
-		r = broker_store_version_made(d->store, p->template, p->version, p->path, p->host_uri, vdi_clock_wall());
+		r = p->maintenance_id > 0 ? broker_store_version_made_from_maintenance(d->store, p->template, p->version,
+										       p->path, p->host_uri,
+										       p->maintenance_id, vdi_clock_wall())
+					  : broker_store_version_made(d->store, p->template, p->version, p->path,
+								      p->host_uri, vdi_clock_wall());
 		if (r < 0) {
 			/* The base is there but no row names it: the stray-base reconcile removes it. */
 			vdi_error_set(&p->err, r, "base %s is made but cannot be recorded: %s", p->path, strerror(-r));
@@ -190,14 +296,27 @@ int broker_publish_finish(struct broker_publish *p, struct vdi_error *err)
 		if (!p->err.message[0])
 			vdi_error_set(&p->err, p->result, "%s", strerror(-p->result));
 		(void)broker_store_version_drop(d->store, p->template, p->version);
+		/* The maintenance desktop stays as it was, for another try. */
+		if (p->maintenance_id > 0)
+			(void)broker_store_maintenance_set_state(d->store, p->maintenance_id, "publishing",
+								 p->maintenance_runs ? "running" : "stopped", NULL, NULL,
+								 vdi_clock_wall());
 		audit(d, p->actor, p->template, "version %lld from %s failed: %s", (long long)p->version, p->source,
 		      p->err.message);
 		if (err)
 			*err = p->err;
 		return p->result;
 	}
-	audit(d, p->actor, p->template, "version %lld from %s%s%s", (long long)p->version, p->source,
-	      p->note ? ": " : "", p->note ? p->note : "");
+	audit(d, p->actor, p->template, "version %lld from %s%s%s%s", (long long)p->version,
+	      p->maintenance_id > 0 ? "the maintenance desktop's " : "", p->source, p->note ? ": " : "",
+	      p->note ? p->note : "");
+	/* Its work is the new version now: it goes. */
+	if (p->maintenance_id > 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "published as version %lld", (long long)p->version);
+		broker_maintenance_remove(d, p->maintenance_id, p->actor, why);
+	}
 	/* Placement learns which hosts read the new base; the rollout starts at once. */
 	broker_hosts_look(d);
 	d->kick(d);
@@ -235,8 +354,8 @@ static void start_due(struct broker_desks *d, struct broker_host_slot *slot, jso
 	const char *template = broker_jstr(row, "template");
 	int64_t version = broker_jint(row, "version");
 
-	if (publish_alloc(d, slot, template, version, broker_jstr(row, "source"), broker_jstr(row, "note"), "schedule",
-			  &p) < 0)
+	if (publish_alloc(d, slot->host, template, version, broker_jstr(row, "source"), broker_jstr(row, "note"),
+			  "schedule", &p) < 0)
 		return; /* tried again at the next tick */
 	if (broker_store_version_begin(d->store, template, version) <= 0) {
 		broker_publish_free(p);

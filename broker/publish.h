@@ -28,7 +28,18 @@ struct broker_publish;
 int broker_publish_new(struct broker_desks *d, const char *template, const char *source, const char *note,
 		       int64_t at, const char *actor, struct broker_publish **ret, struct vdi_error *err);
 
-/* On a worker: checks the source (an image no domain uses) and makes the base. */
+/*
+ * The same, from template's maintenance desktop (maintenance.h), which must be shut off and on
+ * the current version: its overlay becomes the next version (now: no schedule), on its host, and
+ * once that is made the maintenance desktop goes.  Returns 0 and *ret; -ENOENT (no template),
+ * -ESRCH (no maintenance desktop), -EBUSY ("shut down the maintenance desktop first", or a
+ * publish or a job has it), -ESTALE (its version is no longer current), -EHOSTUNREACH, -errno;
+ * err says why.  Nothing changes on failure.
+ */
+int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note,
+				   const char *actor, struct broker_publish **ret, struct vdi_error *err);
+
+/* On a worker: checks the source (an image no domain uses; a maintenance desktop's: shut off) and makes the base. */
 void broker_publish_work(void *data);
 
 /*

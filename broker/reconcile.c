@@ -14,6 +14,7 @@
 #include "json.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "maintenance.h"
 #include "paused.h"
 #include "reconcile-table.h"
 #include "store-desktops.h"
@@ -272,6 +273,7 @@ static void reconcile_done(struct broker_job *j, bool cancelled)
 	d->reconciling = false;
 	if (!cancelled && !d->touched_lost)
 		reconcile_apply(d, j);
+	broker_maintenance_reconcile(d, j, !cancelled);
 	d->touched.n = 0;
 	d->touched_lost = false;
 }

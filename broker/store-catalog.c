@@ -117,6 +117,9 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	/* vmpool's rule: the name is part of the desktops' domain names. */
 	if (!pool_name_is_valid(d->name))
 		return vdi_error_set(err, -EINVAL, "pool name must be 1-32 characters of [A-Za-z0-9_]");
+	/* "vdi-_maintenance-<id>" names a maintenance desktop (store-maintenance.h): no pool may look like it. */
+	if (d->name[0] == '_')
+		return vdi_error_set(err, -EINVAL, "pool names beginning with '_' are reserved for vdi's own desktops");
 	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0)
 		return vdi_error_set(err, -EINVAL,
 				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",

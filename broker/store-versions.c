@@ -107,13 +107,12 @@ int broker_store_version_begin(struct broker_store *s, const char *name, int64_t
 				 "si", name, version);
 }
 
-int broker_store_version_made(struct broker_store *s, const char *name, int64_t version, const char *disk_path,
-			      const char *host, int64_t now)
+/* Inside the transaction: the making version is ready and current (> 0), or -ENOENT / -errno. */
+static int made_locked(struct broker_store *s, const char *name, int64_t version, const char *disk_path,
+		       const char *host, int64_t now)
 {
-	int r = broker_store_begin(s);
+	int r;
 
-	if (r < 0)
-		return r;
 	r = broker_store_exec(s,
 			      "UPDATE template_versions SET state = 'ready', disk_path = ?3, host = ?4, created = ?5"
 			      " WHERE version = ?2 AND state = 'making'"
@@ -124,6 +123,40 @@ int broker_store_version_made(struct broker_store *s, const char *name, int64_t 
 	if (r > 0)
 		r = broker_store_exec(s, "UPDATE templates SET version = ?2, disk_path = ?3 WHERE name = ?1", "sis", name,
 				      version, disk_path);
+	return r;
+}
+
+int broker_store_version_made(struct broker_store *s, const char *name, int64_t version, const char *disk_path,
+			      const char *host, int64_t now)
+{
+	int r = broker_store_begin(s);
+
+	if (r < 0)
+		return r;
+	r = made_locked(s, name, version, disk_path, host, now);
+	if (r < 0) {
+		broker_store_rollback(s);
+		return r;
+	}
+	return broker_store_commit(s);
+}
+
+int broker_store_version_made_from_maintenance(struct broker_store *s, const char *name, int64_t version,
+					       const char *disk_path, const char *host, int64_t maintenance_id,
+					       int64_t now)
+{
+	int r = broker_store_begin(s);
+
+	if (r < 0)
+		return r;
+	r = made_locked(s, name, version, disk_path, host, now);
+	if (r >= 0)
+		r = broker_store_exec(s,
+				      "UPDATE maintenance SET state = 'deleting', message = NULL, updated = ?2"
+				      " WHERE id = ?1 AND state = 'publishing'",
+				      "ii", maintenance_id, now);
+	if (r == 0)
+		r = -ENOENT;
 	if (r < 0) {
 		broker_store_rollback(s);
 		return r;
@@ -253,6 +286,7 @@ int broker_store_versions_unused(struct broker_store *s, int64_t keep, json_t **
 				  " FROM template_versions v JOIN templates t ON t.id = v.template_id"
 				  " WHERE v.state = 'ready' AND v.owned = 1 AND v.version != t.version"
 				  " AND " DESKTOPS_ON("t.id", "v.version") " = 0"
+				  " AND NOT EXISTS (SELECT 1 FROM maintenance m WHERE m.template_id = t.id AND m.version = v.version)"
 				  " AND v.version NOT IN (SELECT k.version FROM template_versions k WHERE k.template_id = t.id"
 				  "  AND k.state = 'ready' AND k.version != t.version ORDER BY k.version DESC LIMIT max(?1 - 1, 0))"
 				  " ORDER BY t.name, v.version",

@@ -44,6 +44,15 @@ int broker_store_version_begin(struct broker_store *s, const char *name, int64_t
 int broker_store_version_made(struct broker_store *s, const char *name, int64_t version, const char *disk_path,
 			      const char *host, int64_t now);
 
+/*
+ * The same for a version published from maintenance desktop maintenance_id ("publishing"), which
+ * goes "deleting" in the same transaction (its work is that version now): 0, or -ENOENT when the
+ * reservation or the maintenance desktop's state is gone, -errno.
+ */
+int broker_store_version_made_from_maintenance(struct broker_store *s, const char *name, int64_t version,
+					       const char *disk_path, const char *host, int64_t maintenance_id,
+					       int64_t now);
+
 /* A making version goes back to scheduled, due at (its publish could not start): rows changed, or -errno. */
 int broker_store_version_postpone(struct broker_store *s, const char *name, int64_t version, int64_t at);
 
@@ -70,8 +79,8 @@ int broker_store_version_rollback(struct broker_store *s, const char *name, int6
 
 /*
  * vdi's bases nothing needs any more: ready, owned, not current, not among the keep newest
- * ready versions of their template (the current one counts), and no desktop of the template's
- * pools on that version.  Rows: template, version, disk, host.
+ * ready versions of their template (the current one counts), no desktop of the template's
+ * pools on that version, and no maintenance desktop on it (store-maintenance.h).  Rows: template, version, disk, host.
  */
 int broker_store_versions_unused(struct broker_store *s, int64_t keep, json_t **ret);
 

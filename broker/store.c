@@ -127,6 +127,20 @@ static const char *const migrations[] = {
 	"ALTER TABLE template_versions ADD COLUMN source TEXT;"
 	"ALTER TABLE template_versions ADD COLUMN publish_at INTEGER;"
 	"ALTER TABLE template_versions ADD COLUMN host TEXT;",
+	/* 7 -> 8: maintenance desktops (store-maintenance.h), one per template at most.  The id names the domain
+	 * (vdi-_maintenance-<id>) and is drawn at random, so two brokers sharing a host never name the same one. */
+	"CREATE TABLE maintenance ("
+	"  id INTEGER PRIMARY KEY,"
+	"  template_id INTEGER NOT NULL UNIQUE REFERENCES templates(id),"
+	"  version INTEGER NOT NULL,"
+	"  host TEXT,"
+	"  state TEXT NOT NULL CHECK (state IN ('provisioning', 'starting', 'running', 'stopped', 'publishing',"
+	"    'deleting')),"
+	"  disk_path TEXT,"
+	"  started_by TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  message TEXT);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -14,6 +14,7 @@
 #include "store-versions.h"
 #include "store-desktops.h"
 #include "store-hosts.h"
+#include "store-maintenance.h"
 #include "store-private.h"
 #include "store.h"
 
@@ -194,8 +195,8 @@ static void test_migrate_5_to_6(void)
 	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
 	add_pool(s, "lab", 5);
 	broker_store_close(s);
-	/* Schema 5 is schema 6 without the table; golden was at version 3 then. */
-	sql(path, "DROP TABLE template_versions; PRAGMA user_version = 5;"
+	/* Schema 5 is schema 6 without the table (nor the later ones); golden was at version 3 then. */
+	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
 		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
 		  " VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
@@ -923,6 +924,89 @@ static void test_assignment_prefers_current_version(void)
 	broker_store_close(s);
 }
 
+/* A template's maintenance desktop: one at a time, its states, its version's base kept, published or recovered. */
+static void test_maintenance(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *row = NULL, *rows = NULL;
+	int64_t v = 0;
+
+	add_template(s);
+	check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+	check_ok(broker_store_version_made(s, "golden", v, "/pool/vdi-template-golden-v2.qcow2", "qemu:///system", NOW));
+	check_int_eq(broker_store_maintenance_list(s, NULL, &rows), 0);
+	json_decref(rows);
+
+	/* Made on the current version (2), from its disk and XML. */
+	check_ok(broker_store_maintenance_add(s, "golden", 77, "qemu:///system", "adm", NOW, &row, &err));
+	check_int_eq(json_integer_value(json_object_get(row, "id")), 77);
+	check_int_eq(json_integer_value(json_object_get(row, "version")), 2);
+	check_str_eq(json_string_value(json_object_get(row, "disk_path")), "/pool/vdi-template-golden-v2.qcow2");
+	check_str_eq(json_string_value(json_object_get(row, "xml")), "<domain/>");
+	json_decref(row);
+	/* One per template; an id is never two's; no template, no maintenance desktop. */
+	check_err(broker_store_maintenance_add(s, "golden", 78, NULL, "adm", NOW, &row, &err), EEXIST);
+	check_str_eq(err.message, "template \"golden\" has a maintenance desktop already (provisioning)");
+	check_err(broker_store_maintenance_add(s, "nosuch", 79, NULL, "adm", NOW, &row, &err), ENOENT);
+	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW, &err));
+	check_err(broker_store_maintenance_add(s, "other", 77, NULL, "adm", NOW, &row, &err), EADDRINUSE);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM maintenance"), 1);
+
+	/* Its state moves only from the state given. */
+	check_int_eq(broker_store_maintenance_set_state(s, 77, "stopped", "publishing", NULL, NULL, NOW), 0);
+	check_int_eq(broker_store_maintenance_set_state(s, 77, "provisioning", "running", "/pool/vdi-_maintenance-77.qcow2",
+							NULL, NOW + 5), 1);
+	check_int_eq(broker_store_maintenance_get(s, 77, &row), 1);
+	check_str_eq(json_string_value(json_object_get(row, "state")), "running");
+	check_str_eq(json_string_value(json_object_get(row, "template")), "golden");
+	check_str_eq(json_string_value(json_object_get(row, "disk")), "/pool/vdi-_maintenance-77.qcow2");
+	check_str_eq(json_string_value(json_object_get(row, "started_by")), "adm");
+	check_int_eq(json_integer_value(json_object_get(row, "updated")), NOW + 5);
+	check_int_eq(json_integer_value(json_object_get(row, "current")), 1);
+	json_decref(row);
+	check_int_eq(broker_store_maintenance_get(s, 78, &row), 0);
+
+	/* A template with one cannot be removed behind the API's back either. */
+	check(broker_store_remove_template(s, "golden") < 0);
+
+	/* Version 2 is kept while the maintenance desktop is on it, even when nothing else needs it. */
+	check_ok(broker_store_version_rollback(s, "golden", 1, &v, &err));
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_maintenance_get(s, 77, &row), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "current")), 0);
+	json_decref(row);
+	check_ok(broker_store_version_rollback(s, "golden", 2, &v, &err));
+
+	/* Publishing: the version is made and the maintenance desktop goes, in one transaction. */
+	check_int_eq(broker_store_maintenance_set_state(s, 77, "running", "stopped", NULL, NULL, NOW), 1);
+	check_int_eq(broker_store_maintenance_set_state(s, 77, "stopped", "publishing", NULL, NULL, NOW), 1);
+	check_ok(broker_store_version_reserve(s, "golden", "/pool/vdi-_maintenance-77.qcow2", "m2", 0, NOW, &v, &err));
+	check_int_eq(v, 3);
+	/* A broker that stopped meanwhile: at start the maintenance desktop is stopped again. */
+	check_int_eq(broker_store_maintenance_recover(s, NOW), 1);
+	check_err(broker_store_version_made_from_maintenance(s, "golden", 3, "/pool/vdi-template-golden-v3.qcow2",
+							     "qemu:///system", 77, NOW), ENOENT);
+	check_int_eq(sql_int(path, "SELECT version FROM templates WHERE name = 'golden'"), 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions WHERE version = 3 AND state = 'making'"), 1);
+	check_int_eq(broker_store_maintenance_set_state(s, 77, "stopped", "publishing", NULL, NULL, NOW), 1);
+	check_ok(broker_store_version_made_from_maintenance(s, "golden", 3, "/pool/vdi-template-golden-v3.qcow2",
+							    "qemu:///system", 77, NOW));
+	check_int_eq(sql_int(path, "SELECT version FROM templates WHERE name = 'golden'"), 3);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM maintenance WHERE id = 77 AND state = 'deleting'"), 1);
+	/* Still there (being removed), it keeps version 2; once gone, version 2 may go. */
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_maintenance_remove(s, 77), 1);
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "version")), 2);
+	json_decref(rows);
+	check_int_eq(broker_store_remove_template(s, "golden"), 1);
+	broker_store_close(s);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_max_per_user),
 	VDI_TEST(test_generic_queries),
@@ -934,6 +1018,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_version_counts),
 	VDI_TEST(test_version_publish_steps),
 	VDI_TEST(test_version_rollback_and_unused),
+	VDI_TEST(test_maintenance),
 	VDI_TEST(test_assignment_prefers_current_version),
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_assignment_across_hosts),

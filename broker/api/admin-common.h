@@ -17,3 +17,10 @@ void broker_api_reply_rows(struct broker_req *req, int r, const char *key, json_
 /* An audit record by actor (and an info line in the log); object and detail may be NULL. */
 void broker_api_audit(struct broker *b, const char *actor, const char *action, const char *object,
 		      const char *detail);
+
+/* Replies status with template name as GET /admin/templates/{name} shows it (api/templates.c). */
+void broker_api_reply_template(struct broker_req *req, struct broker *b, unsigned status, const char *name);
+
+/* Template name's maintenance desktop as the admin API shows it, or JSON null (api/maintenance.c):
+ * *ret is new.  -errno when the store cannot tell. */
+int broker_api_maintenance_json(struct broker *b, const char *name, json_t **ret);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "publish.h"
 #include "store-catalog.h"
+#include "store-maintenance.h"
 #include "store-versions.h"
 #include "store-sessions.h"
 #include "store-views.h"
@@ -44,10 +45,13 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 		return r;
 	json_array_foreach(rows, i, row) {
 		const char *tname = json_string_value(json_object_get(row, "name"));
-		json_t *list = json_array();
+		json_t *list = json_array(), *maintenance = NULL;
 
 		if (!list || json_object_set_new(row, "versions", list) < 0)
 			return -ENOMEM;
+		r = broker_api_maintenance_json(b, tname, &maintenance);
+		if (r < 0 || json_object_set_new(row, "maintenance", maintenance) < 0)
+			return r < 0 ? r : -ENOMEM;
 		/* A version placed under an earlier template has lost its "template" already. */
 		json_array_foreach(versions, k, v) {
 			if (!streq_ptr(json_string_value(json_object_get(v, "template")), tname))
@@ -207,11 +211,11 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 	struct broker *b = userdata;
 	const char *name = broker_req_param(req, 0);
 	char actor[ACTOR_MAX];
-	int pools;
+	int pools, r;
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
-	_cleanup_json_ json_t *bases = NULL;
+	_cleanup_json_ json_t *bases = NULL, *maintenance = NULL;
 
 	pools = broker_store_template_pools(b->store, name);
 	if (pools < 0) {
@@ -221,6 +225,16 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 	if (pools > 0) {
 		broker_req_reply_error(req, 409, "template \"%s\" is used by %lld pools; delete them first", name,
 				       (long long)pools);
+		return;
+	}
+	r = broker_store_maintenance_list(b->store, name, &maintenance);
+	if (r < 0) {
+		broker_req_reply_error(req, 500, "cannot read the maintenance desktops");
+		return;
+	}
+	if (r > 0) {
+		broker_req_reply_error(req, 409, "template \"%s\" has a maintenance desktop; publish from it or discard it first",
+				       name);
 		return;
 	}
 	if (broker_store_template_bases(b->store, name, &bases) < 0 || broker_store_remove_template(b->store, name) < 0) {
@@ -237,8 +251,7 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 
 /* ---- versions: publish, cancel, rollback ------------------------------------------------------- */
 
-/* Replies status with the template as GET /admin/templates/{name} shows it. */
-static void reply_template(struct broker_req *req, struct broker *b, unsigned status, const char *name)
+void broker_api_reply_template(struct broker_req *req, struct broker *b, unsigned status, const char *name)
 {
 	json_t *rows = NULL;
 
@@ -278,7 +291,7 @@ static void publish_complete(struct broker_req *req, void *data)
 	int r = broker_publish_finish(pr->p, &err);
 
 	if (req && r >= 0)
-		reply_template(req, pr->b, 201, pr->name);
+		broker_api_reply_template(req, pr->b, 201, pr->name);
 	else if (req)
 		broker_req_reply_error(req, r == -EINVAL || r == -ENOENT ? 400 : r == -EBUSY || r == -EEXIST ? 409 : 500,
 				       "%s", err.message);
@@ -291,6 +304,8 @@ static unsigned publish_status(int r)
 	case -ENOENT:
 		return 404;
 	case -EBUSY:
+	case -ESRCH:
+	case -ESTALE:
 		return 409;
 	case -EHOSTUNREACH:
 		return 503;
@@ -324,11 +339,14 @@ void broker_api_admin_template_publish(struct broker_req *req, void *userdata)
 		return;
 	}
 	pr->b = b;
-	r = broker_publish_new(b->desks, name, body.disk, body.note, body.at, actor, &pr->p, &err);
+	if (body.from_maintenance)
+		r = broker_publish_new_maintenance(b->desks, name, body.note, actor, &pr->p, &err);
+	else
+		r = broker_publish_new(b->desks, name, body.disk, body.note, body.at, actor, &pr->p, &err);
 	if (r != 0) {
 		publish_req_free(pr);
 		if (r > 0)
-			reply_template(req, b, 202, name);
+			broker_api_reply_template(req, b, 202, name);
 		else
 			broker_req_reply_error(req, publish_status(r), "%s", err.message[0] ? err.message : strerror(-r));
 		return;
@@ -360,7 +378,7 @@ void broker_api_admin_template_publish_cancel(struct broker_req *req, void *user
 				       : "cannot cancel the publish of template \"%s\"", name);
 		return;
 	}
-	reply_template(req, b, 200, name);
+	broker_api_reply_template(req, b, 200, name);
 }
 
 void broker_api_admin_template_rollback(struct broker_req *req, void *userdata)
@@ -389,5 +407,5 @@ void broker_api_admin_template_rollback(struct broker_req *req, void *userdata)
 	snprintf(detail, sizeof(detail), "to version %lld", (long long)version);
 	broker_api_audit(b, actor, "template-rollback", name, detail);
 	broker_desks_versions_changed(b->desks);
-	reply_template(req, b, 200, name);
+	broker_api_reply_template(req, b, 200, name);
 }

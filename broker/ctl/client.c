@@ -135,13 +135,12 @@ static int socket_path(const struct ctl *ctl, char **ret)
 	return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
 }
 
-int ctl_call(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret)
+/* Sends the request and reads the reply, of any status, into *reply. Returns an exit status. */
+static int request(const struct ctl *ctl, const char *method, const char *target, const json_t *body,
+		   struct ctl_http_reply *reply)
 {
-	_cleanup_(ctl_http_reply_finish) struct ctl_http_reply reply = { 0 };
 	_cleanup_free_ char *socket = NULL, *path = NULL, *text = NULL;
-	_cleanup_json_ json_t *j = NULL;
 	struct vdi_error err = { 0 };
-	const char *msg;
 	int r;
 
 	r = socket_path(ctl, &socket);
@@ -160,28 +159,64 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 					 CTL_MAX_REQUEST / 1024);
 	}
 
-	r = ctl_http_request(socket, method, path, text, &reply, &err);
+	r = ctl_http_request(socket, method, path, text, reply, &err);
 	if (r == -ENOMEM)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (r < 0)
 		return ctl_error(CTL_EXIT_UNREACHABLE, "%s", err.message);
+	return CTL_EXIT_OK;
+}
 
+/* A reply of status >= 300: says why (the broker's message when it gave one). Returns an exit status. */
+static int refused(const struct ctl_http_reply *reply, json_t *j)
+{
+	const char *msg = json_string_value(json_object_get(j, "error"));
+
+	if (reply->status >= 400 && msg)
+		return ctl_error(CTL_EXIT_FAILED, "%s", msg);
+	if (reply->status >= 400)
+		return ctl_error(CTL_EXIT_FAILED, "the broker answered HTTP %d", reply->status);
+	return ctl_error(CTL_EXIT_FAILED, "unexpected reply from the broker: HTTP %d", reply->status);
+}
+
+int ctl_call(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret)
+{
+	_cleanup_(ctl_http_reply_finish) struct ctl_http_reply reply = { 0 };
+	_cleanup_json_ json_t *j = NULL;
+	struct vdi_error err = { 0 };
+	int r;
+
+	r = request(ctl, method, target, body, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (reply.body_len == 0)
 		j = json_object();
 	else if (vdi_json_parse(reply.body, reply.body_len, false, &j, &err) < 0)
 		j = NULL;
 
-	if (reply.status >= 400) {
-		msg = json_string_value(json_object_get(j, "error"));
-		if (msg)
-			return ctl_error(CTL_EXIT_FAILED, "%s", msg);
-		return ctl_error(CTL_EXIT_FAILED, "the broker answered HTTP %d", reply.status);
-	}
 	if (reply.status >= 300)
-		return ctl_error(CTL_EXIT_FAILED, "unexpected reply from the broker: HTTP %d", reply.status);
+		return refused(&reply, j);
 	if (!j)
 		return ctl_error(CTL_EXIT_FAILED, "the broker's reply is not JSON: %s", err.message);
 	*ret = TAKE_PTR(j);
+	return CTL_EXIT_OK;
+}
+
+int ctl_call_raw(const struct ctl *ctl, const char *method, const char *target, char **ret, size_t *ret_len)
+{
+	_cleanup_(ctl_http_reply_finish) struct ctl_http_reply reply = { 0 };
+	_cleanup_json_ json_t *j = NULL;
+	int r;
+
+	r = request(ctl, method, target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (reply.status >= 300) {
+		(void)vdi_json_parse(reply.body, reply.body_len, false, &j, NULL);
+		return refused(&reply, j);
+	}
+	*ret = TAKE_PTR(reply.body);
+	*ret_len = reply.body_len;
 	return CTL_EXIT_OK;
 }
 

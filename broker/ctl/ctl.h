@@ -53,6 +53,10 @@ struct ctl {
  */
 int ctl_call(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret);
 
+/* The same for a reply that is not JSON (a .vv file): on a 2xx reply *ret is its body (new,
+ * *ret_len bytes, NUL-terminated).  Returns an exit status. */
+int ctl_call_raw(const struct ctl *ctl, const char *method, const char *target, char **ret, size_t *ret_len);
+
 /* Prints j to stdout, indented (--json). Returns an exit status. */
 int ctl_print_json(const json_t *j);
 
@@ -109,6 +113,10 @@ int ctl_target(char **ret, const char *collection, const char *name, const char 
  */
 int ctl_disk_path(const char *disk, char **ret);
 
+/* maintenance.c: the line "maintenance desktop: ..." of template show, for m (borrowed; nothing when
+ * it is not an object). */
+void ctl_print_maintenance(json_t *m);
+
 /* ---- the commands ------------------------------------------------------------ */
 
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv);
@@ -117,6 +125,8 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv);
 
 int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl template publish|rollback: new versions of a template (/api/v1/admin/templates/{name}/...). */
+/* vdictl template publish|rollback: new versions of a template (/api/v1/admin/templates/{name}/...);
+ * the maintenance desktop they may come from: maintenance.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -69,12 +70,15 @@ static int publish_body(const struct ctl *ctl, const char *disk_arg, const char 
 	int64_t at = 0;
 	int r;
 
-	r = ctl_disk_path(disk_arg, &disk);
-	if (r != CTL_EXIT_OK)
-		return r;
+	/* No --disk: from the maintenance desktop. */
+	if (disk_arg) {
+		r = ctl_disk_path(disk_arg, &disk);
+		if (r != CTL_EXIT_OK)
+			return r;
+	}
 	if (at_arg && ctl_parse_at(at_arg, (int64_t)time(NULL), &at, &err) < 0)
 		return ctl_usage_error(ctl, "bad time for --at: %s", err.message);
-	body = json_pack("{s:s}", "disk", disk);
+	body = disk ? json_pack("{s:s}", "disk", disk) : json_pack("{s:b}", "from_maintenance", 1);
 	if (!body)
 		return ctl_error(CTL_EXIT_USAGE, "--disk must be UTF-8 text");
 	if (note && json_object_set_new(body, "note", json_string(note)) < 0)
@@ -92,13 +96,14 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 		{ "note", required_argument, NULL, 'n' },
 		{ "at", required_argument, NULL, 'a' },
 		{ "cancel", no_argument, NULL, 'C' },
+		{ "from-maintenance", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	_cleanup_free_ char *target = NULL;
 	const char *disk = NULL, *note = NULL, *at = NULL, *name;
-	bool cancelling = false;
+	bool cancelling = false, maintenance = false;
 	int c, r;
 
 	optind = 0;
@@ -116,6 +121,9 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 		case 'C':
 			cancelling = true;
 			break;
+		case 'M':
+			maintenance = true;
+			break;
 		case 'h':
 			return ctl_help(ctl);
 		default:
@@ -125,12 +133,16 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 1)
 		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
 	name = argv[optind];
-	if (cancelling && (disk || note || at))
-		return ctl_usage_error(ctl, "--cancel takes no --disk, --note or --at");
+	if (cancelling && (disk || note || at || maintenance))
+		return ctl_usage_error(ctl, "--cancel takes no --disk, --note or --at (nor --from-maintenance)");
 	if (cancelling)
 		return cancel(ctl, name);
-	if (!disk)
-		return ctl_usage_error(ctl, "%s needs --disk FILE (or --cancel)", ctl->name);
+	if (disk && maintenance)
+		return ctl_usage_error(ctl, "give --disk FILE or --from-maintenance, not both");
+	if (maintenance && at)
+		return ctl_usage_error(ctl, "a publish --from-maintenance is made now: no --at");
+	if (!disk && !maintenance)
+		return ctl_usage_error(ctl, "%s needs --disk FILE (or --cancel); or --from-maintenance", ctl->name);
 
 	r = publish_body(ctl, disk, note, at, &body);
 	if (r != CTL_EXIT_OK)

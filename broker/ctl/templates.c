@@ -110,7 +110,10 @@ static int print_template(json_t *e)
 	if (r != CTL_EXIT_OK)
 		return r;
 	printf("\n");
-	return ctl_print_table(v);
+	r = ctl_print_table(v);
+	if (r == CTL_EXIT_OK)
+		ctl_print_maintenance(json_object_get(e, "maintenance"));
+	return r;
 }
 
 int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv)

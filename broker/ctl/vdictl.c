@@ -22,8 +22,10 @@ static const struct command commands[] = {
 	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N]" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "template", "publish", ctl_cmd_template_publish,
-	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --cancel" },
+	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --from-maintenance [--note TEXT] | NAME --cancel" },
 	{ "template", "rollback", ctl_cmd_template_rollback, "NAME [--to VERSION]" },
+	{ "template", "edit", ctl_cmd_template_edit, "NAME [--start | --discard]" },
+	{ "template", "console", ctl_cmd_template_console, "NAME [--vv FILE]" },
 	{ "pool", "list", ctl_cmd_pool_list, "" },
 	{ "pool", "create", ctl_cmd_pool_create,
 	  "NAME --template T [--type pooled|persistent] [--size N] [--prestart N] [--max-per-user N] "

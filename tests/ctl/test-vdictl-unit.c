@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1069,6 +1070,144 @@ static void test_rollback(void)
 	check_str_contains(r.err, "expects a template NAME");
 }
 
+/* ---- template edit, console and publish --from-maintenance against the fake broker ---- */
+
+/* publish --from-maintenance sends {"from_maintenance": true} and the note, no disk; refused with --disk or --at. */
+static void test_publish_from_maintenance(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char reply[1024];
+	struct fake f;
+	json_t *body;
+	char *req;
+
+	http_reply(reply, sizeof(reply), "201 Created", "{\"name\":\"base\",\"version\":2,\"versions\":[]}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--note", "m2", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"base\" published (version 2)\n");
+	check(startswith(req, "POST /api/v1/admin/templates/base/publish HTTP/1.1\r\n"));
+	body = request_body(req);
+	check(json_is_true(json_object_get(body, "from_maintenance")));
+	check_str_eq(json_string_value(json_object_get(body, "note")), "m2");
+	check_int_eq(json_object_size(body), 2);
+	json_decref(body);
+
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--disk", "/srv/x.qcow2", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "not both");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--at", "03:00", NULL);
+	check_int_eq(r.status, 2);
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--cancel", NULL);
+	check_int_eq(r.status, 2);
+}
+
+static const struct ctl edit_ctl = {
+	.prog = "vdictl template edit", .name = "template edit", .usage = "NAME [--start | --discard]",
+};
+static const struct ctl console_ctl = {
+	.prog = "vdictl template console", .name = "template console", .usage = "NAME [--vv FILE]",
+};
+
+/* edit POSTs .../edit, --start .../edit/start, --discard DELETEs .../edit; what came of it is printed. */
+static void test_edit(void)
+{
+	struct ctl ctl = edit_ctl;
+	static struct cmd_run r;
+	char reply[1024];
+	struct fake f;
+	char *req;
+
+	http_reply(reply, sizeof(reply), "201 Created",
+		   "{\"id\":7,\"domain\":\"vdi-_maintenance-7\",\"state\":\"running\",\"host\":\"qemu:///system\","
+		   "\"version\":3}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, "a b", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"a b\": maintenance desktop vdi-_maintenance-7 (running) on qemu:///system, "
+			    "version 3\nopen its console with: vdictl template console a b --vv FILE\n");
+	check(startswith(req, "POST /api/v1/admin/templates/a%20b/edit HTTP/1.1\r\n"));
+
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, "base", "--start", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "POST /api/v1/admin/templates/base/edit/start HTTP/1.1\r\n"));
+
+	http_reply(reply, sizeof(reply), "200 OK", "{\"name\":\"base\",\"maintenance\":null}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, "base", "--discard", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"base\": the maintenance desktop is discarded\n");
+	check(startswith(req, "DELETE /api/v1/admin/templates/base/edit HTTP/1.1\r\n"));
+
+	http_reply(reply, sizeof(reply), "409 Conflict",
+		   "{\"error\":\"template \\\"base\\\" has a maintenance desktop already (running)\"}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, "base", NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_eq(r.err, "vdictl: template \"base\" has a maintenance desktop already (running)\n");
+
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, "base", "--start", "--discard", NULL);
+	check_int_eq(r.status, 2);
+	run_cmd(&r, ctl_cmd_template_edit, &ctl, NULL);
+	check_int_eq(r.status, 2);
+}
+
+/* console --vv FILE writes the broker's .vv, for its owner only; without --vv the URL and password. */
+static void test_console(void)
+{
+	struct ctl ctl = console_ctl;
+	static struct cmd_run r;
+	char reply[1024], path[600], text[256] = "";
+	struct stat st;
+	struct fake f;
+	FILE *vv;
+	char *req;
+
+	snprintf(path, sizeof(path), "%s/m.vv", vdi_test_tmpdir());
+	snprintf(reply, sizeof(reply),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/x-virt-viewer\r\nContent-Length: 29\r\n\r\n"
+		 "[virt-viewer]\ntype=spice\nx=1\n");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_console, &ctl, "base", "--vv", path, NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "GET /api/v1/admin/templates/base/edit/console.vv HTTP/1.1\r\n"));
+	check_str_contains(r.out, " written: open it with remote-viewer ");
+	check_int_eq(stat(path, &st), 0);
+	check_int_eq(st.st_mode & 0777, 0600);
+	check(vv = fopen(path, "re"));
+	check_int_eq(fread(text, 1, sizeof(text) - 1, vv), 29);
+	fclose(vv);
+	check(startswith(text, "[virt-viewer]\ntype=spice\n"));
+
+	http_reply(reply, sizeof(reply), "409 Conflict",
+		   "{\"error\":\"the maintenance desktop of template \\\"base\\\" is not running (it is stopped)\"}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_console, &ctl, "base", "--vv", path, NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_contains(r.err, "is not running (it is stopped)");
+
+	http_reply(reply, sizeof(reply), "200 OK",
+		   "{\"url\":\"ws://gw:8081/spice?token=t\",\"token\":\"t\",\"password\":\"pw\",\"expires\":1800000000}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_console, &ctl, "base", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "POST /api/v1/admin/templates/base/edit/console HTTP/1.1\r\n"));
+	check(startswith(r.out, "url: ws://gw:8081/spice?token=t\npassword: pw\nvalid until: "));
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_parse_uint),
 	VDI_TEST(test_parse_time_utc),
@@ -1100,6 +1239,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_publish_refused),
 	VDI_TEST(test_publish_usage),
 	VDI_TEST(test_rollback),
+	VDI_TEST(test_publish_from_maintenance),
+	VDI_TEST(test_edit),
+	VDI_TEST(test_console),
 };
 
 int main(int argc, char **argv)

@@ -846,6 +846,91 @@ static void test_publish_refused(void)
 	stop_broker(&d);
 }
 
+/* template edit on test:///default: one maintenance desktop per template, shown, refusing what it must, discarded. */
+static void test_maintenance(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2");
+	struct daemon d;
+	json_t *t, *m;
+	char domain[128];
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 0);
+	t = show_template(&d, "base");
+	check(json_is_null(json_object_get(t, "maintenance")));
+	json_decref(t);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "console", "base", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: template \"base\" has no maintenance desktop\n");
+
+	/* Made and running when vdictl returns. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "base", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "template \"base\": maintenance desktop vdi-_maintenance-");
+	check_str_contains(r.out, "(running) on test:///default, version 1");
+	/* Booting it again needs it stopped. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "base", "--start", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "is running");
+	t = show_template(&d, "base");
+	m = json_object_get(t, "maintenance");
+	check_str_eq(json_string_value(json_object_get(m, "state")), "running");
+	check_str_eq(json_string_value(json_object_get(m, "started_by")), "admin-socket");
+	check_int_eq(json_integer_value(json_object_get(m, "version")), 1);
+	check(json_is_true(json_object_get(m, "current")));
+	check(startswith(json_string_value(json_object_get(m, "domain")), "vdi-_maintenance-"));
+	snprintf(domain, sizeof(domain), "%s", json_string_value(json_object_get(m, "domain")));
+	json_decref(t);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "show", "base", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, "\nmaintenance desktop: vdi-_maintenance-");
+	check_str_contains(r.out, ", started by admin-socket at ");
+	check_str_contains(audit_detail(&d, "template-edit", "base"), "started on version 1: vdi-_maintenance-");
+
+	/* One per template; it keeps the template; it must be shut down before a publish. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "base", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: template \"base\" has a maintenance desktop already (running)\n");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "remove", "base", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "has a maintenance desktop");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--from-maintenance", "--note", "x", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "vdictl: shut down the maintenance desktop first");
+	check_versions(&d, "base", 1, 1);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--from-maintenance", "--disk", disk, NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--from-maintenance", "--at", "@1", NULL);
+	check_run(&r, 2);
+	/* A pool may not take the maintenance desktops' name. */
+	vdictl(&r, NULL, "--socket", d.socket, "pool", "create", "_maintenance", "--template", "base", "--size", "1",
+	       NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "reserved");
+
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "base", "--discard", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "template \"base\": the maintenance desktop is discarded\n");
+	t = show_template(&d, "base");
+	check(json_is_null(json_object_get(t, "maintenance")));
+	json_decref(t);
+	check_str_contains(audit_detail(&d, "template-edit", "base"), "discarded: ");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "base", "--discard", NULL);
+	check_run(&r, 1);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--from-maintenance", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "has no maintenance desktop");
+	vdictl(&r, NULL, "--socket", d.socket, "template", "edit", "nosuch", NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: no such template \"nosuch\"\n");
+	/* Gone: the template goes too. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "remove", "base", NULL);
+	check_run(&r, 0);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_local_errors),
 	VDI_TEST(test_keygen),
@@ -856,6 +941,7 @@ static const struct vdi_test tests[] = {
 	/* Issue 15: these need the broker's publish/rollback endpoints. */
 	VDI_TEST(test_publish_at_cancel),
 	VDI_TEST(test_publish_refused),
+	VDI_TEST(test_maintenance),
 };
 
 int main(int argc, char **argv)

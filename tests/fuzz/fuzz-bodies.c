@@ -89,5 +89,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_pool(&b);
 		broker_pool_body_finish(&b);
 	}
+	{
+		/* Exactly one source: an absolute disk, or the maintenance desktop (and then no time). */
+		struct broker_publish_body b;
+
+		err.message[0] = '\0';
+		r = broker_parse_publish(text, size, &b, &err);
+		FUZZ_CHECK(r == 0 ? !b.disk != !b.from_maintenance && (!b.disk || b.disk[0] == '/') &&
+				    (!b.from_maintenance || b.at == 0) && (!b.note || strlen(b.note) <= BROKER_NOTE_MAX)
+				  : err.message[0] != '\0' || r == -ENOMEM);
+		broker_publish_body_finish(&b);
+	}
+	err.message[0] = '\0';
+	r = broker_parse_empty(text, size, &err);
+	FUZZ_CHECK(r == 0 || err.message[0] || r == -ENOMEM);
 	return 0;
 }
