@@ -396,6 +396,7 @@ struct recovery {
 	json_t *making;           /* rows: template, version; the work adds "cleared" */
 	struct pool_host **hosts;
 	size_t n_hosts;
+	bool sources_left;        /* a storage pool a killed publish made is still there */
 };
 
 /* On a worker: removes template/version's base from every host; false when one is still there. */
@@ -435,6 +436,15 @@ static void recover_work(void *data)
 	json_array_foreach(rc->making, i, row)
 		json_object_set_new(row, "cleared", json_boolean(clear_base(rc, broker_jstr(row, "template"),
 									   broker_jint(row, "version"))));
+	/* After the bases: libvirtd copies from a volume of such a pool until the copy is gone. */
+	for (size_t h = 0; h < rc->n_hosts; h++) {
+		struct vdi_error err = { 0 };
+
+		if (pool_base_sources_clean(rc->hosts[h], &err) < 0 && err.message[0]) {
+			vdi_warn("%s", err.message);
+			rc->sources_left = true;
+		}
+	}
 }
 
 /* The reservations whose partial base is gone are taken back; the others are tried again soon. */
@@ -461,7 +471,7 @@ static void recover_done(void *data, int cancelled)
 	if (!cancelled && left) {
 		json_decref(d->left_making);
 		d->left_making = left;
-		d->publishes_recovered = json_array_size(left) == 0;
+		d->publishes_recovered = json_array_size(left) == 0 && !rc->sources_left;
 		d->recover_after = vdi_clock_steady() + RECOVER_RETRY;
 	} else {
 		json_decref(left);
@@ -480,10 +490,6 @@ void broker_publish_recover(struct broker_desks *d)
 	/* Only what was making when this broker started: its own publishes are not leftovers. */
 	if (!d->left_making && broker_store_versions_making(d->store, &d->left_making) < 0)
 		return;
-	if (json_array_size(d->left_making) == 0) {
-		d->publishes_recovered = true;
-		return;
-	}
 	rc = vdi_new0(struct recovery);
 	if (!rc)
 		return;

@@ -66,6 +66,7 @@ void broker_publish_due(struct broker_desks *d);
 
 /*
  * At start (and again while one is left): the publishes a stopped broker left "making" are
- * undone once their partial base is removed from every host (libvirtd may still be writing it).
+ * undone once their partial base is removed from every host (libvirtd may still be writing it),
+ * and the storage pools they read their source through are removed.
  */
 void broker_publish_recover(struct broker_desks *d);

@@ -480,3 +480,31 @@ int pool_base_delete(struct pool_host *host, const char *path, struct vdi_error 
 		return pool_libvirt_error(err, "cannot delete base volume %s", path);
 	return 0;
 }
+
+int pool_base_sources_clean(struct pool_host *host, struct vdi_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	virStoragePoolPtr *pools = NULL;
+	int count, r;
+
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	/* A copy of this process holds the lock: its own pool is not a leftover. */
+	pthread_mutex_lock(&host->publish_lock);
+	count = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_TRANSIENT);
+	if (count < 0)
+		r = pool_libvirt_error(err, "cannot list the storage pools");
+	for (int i = 0; i < count; i++) {
+		const char *name = virStoragePoolGetName(pools[i]);
+
+		if (r >= 0 && name && startswith(name, PUBLISH_POOL_PREFIX) && virStoragePoolDestroy(pools[i]) < 0)
+			r = pool_libvirt_error(err, "cannot remove storage pool %s", name);
+		else if (r >= 0 && name && startswith(name, PUBLISH_POOL_PREFIX))
+			vdi_info("removed storage pool %s, left by a publish that did not finish", name);
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	pthread_mutex_unlock(&host->publish_lock);
+	return r;
+}

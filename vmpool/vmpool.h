@@ -258,6 +258,14 @@ int pool_base_create(struct pool_host *host, const char *template_name, int64_t 
  */
 int pool_base_delete(struct pool_host *host, const char *path, struct vdi_error *err);
 
+/*
+ * Removes the transient storage pools a publish of another process left (pool_base_create() makes
+ * one on a source's directory and removes it after the copy; a process killed meanwhile leaves it
+ * in libvirtd).  Call it when no other process publishes on host (at a broker's start).  0, or
+ * -errno when one could not be removed yet (libvirtd may still be copying from it).
+ */
+int pool_base_sources_clean(struct pool_host *host, struct vdi_error *err);
+
 /* The paths of the base volumes (base names) in host's storage pool, refreshed first: *ret is a new
  * NULL-terminated array of new strings; free it with pool_strv_free(). */
 int pool_base_list(struct pool_host *host, char ***ret, struct vdi_error *err);
