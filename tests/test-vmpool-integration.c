@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -621,6 +622,334 @@ static void test_storage_read_only(void)
 	(void)umount2(images, MNT_DETACH);
 }
 
+/* ---- base volumes (template versions) -------------------------------------------------- */
+
+/* Runs a shell command; fails the test when it does not exit 0. */
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	_cleanup_free_ char *cmd = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	check(r > 0);
+	r = system(cmd);
+	if (r != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s: status %d", cmd, r);
+}
+
+/* The first line a shell command prints (a new string, "" when none). */
+static char *sh_line(const char *cmd)
+{
+	char line[4096] = "";
+	FILE *p = popen(cmd, "r");
+	size_t len;
+
+	check(p);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	pclose(p);
+	len = strlen(line);
+	while (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	return strdup(line);
+}
+
+/* A new directory under the test's temp dir, outside every storage pool. */
+static char *src_dir(const char *name)
+{
+	char *d;
+
+	check(asprintf(&d, "%s/%s", vdi_test_tmpdir(), name) > 0);
+	check(mkdir(d, 0755) == 0);
+	return d;
+}
+
+/*
+ * A QCOW2 chain with data in both layers: base.qcow2 (0x11 at 0-1M, 0x33 at 4M-5M) under top.qcow2
+ * (0x22 at 2M-3M, 0x44 over 4M-4.5M).  Returns top's path, a new string.
+ */
+static char *make_chain(const char *dir)
+{
+	char *top;
+
+	check(asprintf(&top, "%s/top.qcow2", dir) > 0);
+	sh("qemu-img create -q -f qcow2 '%s/base.qcow2' 64M && "
+	   "qemu-io -f qcow2 -c 'write -P 0x11 0 1M' -c 'write -P 0x33 4M 1M' '%s/base.qcow2' >/dev/null && "
+	   "qemu-img create -q -f qcow2 -b '%s/base.qcow2' -F qcow2 '%s' && "
+	   "qemu-io -f qcow2 -c 'write -P 0x22 2M 1M' -c 'write -P 0x44 4M 512k' '%s' >/dev/null",
+	   dir, dir, dir, top, top);
+	return top;
+}
+
+/* No storage pool (of any name, transient ones included) is left on dir: virsh's view. */
+static void check_no_pool_on(const char *dir)
+{
+	_cleanup_free_ char *cmd = NULL, *left = NULL;
+
+	check(asprintf(&cmd,
+		       "for p in $(virsh -q -c " URI " pool-list --all --name); do "
+		       "virsh -q -c " URI " pool-dumpxml \"$p\" 2>/dev/null | grep -qF '<path>%s</path>' && echo \"$p\"; "
+		       "done; true", dir) > 0);
+	left = sh_line(cmd);
+	if (left[0])
+		vdi_test_fail(__FILE__, __LINE__, "storage pool %s on %s was left behind", left, dir);
+}
+
+static size_t strv_len(char **strv)
+{
+	size_t n = 0;
+
+	while (strv && strv[n])
+		n++;
+	return n;
+}
+
+/* Checks the base at path: QCOW2 without a backing file, mode 0444. */
+static void check_flat_base(const char *path)
+{
+	_cleanup_free_ char *cmd = NULL, *format = NULL, *backing = NULL;
+	struct stat st;
+
+	check(stat(path, &st) == 0);
+	check_int_eq(st.st_mode & 07777, 0444);
+	check(asprintf(&cmd, "qemu-img info -U --output=json '%s' | grep -o '\"format\": \"[a-z0-9]*\"' | head -1",
+		       path) > 0);
+	format = sh_line(cmd);
+	check_str_eq(format, "\"format\": \"qcow2\"");
+	free(cmd);
+	check(asprintf(&cmd, "qemu-img info -U '%s' | grep -i 'backing file' || true", path) > 0);
+	backing = sh_line(cmd);
+	check_str_eq(backing, "");
+}
+
+static void test_base_from_qcow2_chain(void)
+{
+	struct it it;
+	struct vdi_error err = { { 0 } };
+	_cleanup_free_ char *dir = src_dir("chain"), *top = make_chain(dir), *path = NULL, *again = NULL,
+			    *want = NULL;
+	char **list = NULL;
+	struct stat before, after;
+
+	it_setup(&it);
+	check_ok(pool_base_create(it.host, "gold", 2, top, &path, &err));
+	check(asprintf(&want, "%s/vdi-template-gold-v2.qcow2", it.images) > 0);
+	check_str_eq(path, want);
+	check_flat_base(path);
+
+	/* Both layers' data, and nothing else: the same content as the chain. */
+	sh("out=$(qemu-io -r -f qcow2 -c 'read -P 0x11 0 1M' -c 'read -P 0 1M 1M' -c 'read -P 0x22 2M 1M' "
+	   "-c 'read -P 0x44 4M 512k' -c 'read -P 0x33 4608k 512k' -c 'read -P 0 5M 59M' '%s') && "
+	   "! printf '%%s\\n' \"$out\" | grep -q 'verification failed' && "
+	   "[ \"$(printf '%%s\\n' \"$out\" | grep -c '^read ')\" = 6 ]", path);
+	sh("qemu-img compare -q -U '%s' '%s'", top, path);
+
+	/* The source was in no pool: the transient pool on its directory is gone. */
+	check_no_pool_on(dir);
+
+	/* Listed as a base, not as an overlay. */
+	check_ok(pool_base_list(it.host, &list, &err));
+	check_int_eq(strv_len(list), 1);
+	check_str_eq(list[0], path);
+	pool_strv_free(list);
+	check_ok(pool_overlay_list(it.host, &list, &err));
+	check_int_eq(strv_len(list), 0);
+	pool_strv_free(list);
+
+	/* The same version again: -EEXIST, and the base is left as it was. */
+	check(stat(path, &before) == 0);
+	check_err(pool_base_create(it.host, "gold", 2, top, &again, &err), EEXIST);
+	check_str_contains(err.message, "vdi-template-gold-v2.qcow2");
+	check(again == NULL);
+	check(stat(path, &after) == 0);
+	check_int_eq(after.st_ino, before.st_ino);
+	check_int_eq(after.st_mtime, before.st_mtime);
+	check_no_pool_on(dir);
+
+	check_ok(pool_base_delete(it.host, path, &err));
+	check_int_eq(count_files(it.images), 0);
+	it_teardown(&it);
+}
+
+static void test_base_from_raw_outside_pools(void)
+{
+	struct it it;
+	struct vdi_error err = { { 0 } };
+	_cleanup_free_ char *dir = src_dir("raw"), *raw = NULL, *path = NULL;
+
+	it_setup(&it);
+	check(asprintf(&raw, "%s/disk.img", dir) > 0);
+	sh("qemu-img create -q -f raw '%s' 32M && qemu-io -f raw -c 'write -P 0x5a 0 1M' -c 'write -P 0xa5 31M 1M' "
+	   "'%s' >/dev/null", raw, raw);
+
+	check_ok(pool_base_create(it.host, "rawt", 1, raw, &path, &err));
+	vdi_test_log("base from raw: %s", path);
+	check_flat_base(path);
+	sh("qemu-img compare -q -U -f raw -F qcow2 '%s' '%s'", raw, path);
+	check_no_pool_on(dir);
+	check_int_eq(count_files(it.images), 1);
+
+	/* A source put into the host's own storage pool by hand (libvirt has not seen it yet). */
+	{
+		_cleanup_free_ char *mine = NULL, *path3 = NULL;
+
+		check(asprintf(&mine, "%s/admin.img", it.images) > 0);
+		sh("cp '%s' '%s'", raw, mine);
+		check_ok(pool_base_create(it.host, "rawt", 3, mine, &path3, &err));
+		sh("qemu-img compare -q -U -f raw -F qcow2 '%s' '%s'", raw, path3);
+		check_no_pool_on(dir);
+		check_ok(pool_base_delete(it.host, path3, &err));
+		check(unlink(mine) == 0);
+	}
+	check_ok(pool_base_delete(it.host, path, &err));
+	check_int_eq(count_files(it.images), 0);
+	it_teardown(&it);
+}
+
+/* Sources that are no disk image: refused, and nothing is left behind (no volume, no pool). */
+static void test_base_bad_sources(void)
+{
+	struct it it;
+	struct vdi_error err = { { 0 } };
+	_cleanup_free_ char *dir = src_dir("bad"), *odd = NULL, *orphan = NULL, *missing = NULL;
+	char *path = NULL, **list = NULL;
+	int r;
+
+	it_setup(&it);
+	check(asprintf(&odd, "%s/odd.img", dir) > 0);
+	sh("head -c 1000 /dev/zero > '%s'", odd);
+	check_err(pool_base_create(it.host, "bad", 1, odd, &path, &err), EINVAL);
+	check_str_contains(err.message, "odd.img");
+
+	check(asprintf(&missing, "%s/missing.qcow2", dir) > 0);
+	check_err(pool_base_create(it.host, "bad", 1, missing, &path, &err), EINVAL);
+	check_str_contains(err.message, "missing.qcow2");
+	check_err(pool_base_create(it.host, "bad", 1, dir, &path, &err), EINVAL);
+	check_str_contains(err.message, "not a regular file");
+
+	/* A sane QCOW2 header whose backing file is gone: only the copy can tell. */
+	check(asprintf(&orphan, "%s/orphan.qcow2", dir) > 0);
+	sh("qemu-img create -q -f qcow2 '%s/gone.qcow2' 16M && "
+	   "qemu-img create -q -f qcow2 -b '%s/gone.qcow2' -F qcow2 '%s' && rm '%s/gone.qcow2'", dir, dir, orphan, dir);
+	r = pool_base_create(it.host, "bad", 1, orphan, &path, &err);
+	vdi_test_log("orphan overlay as a source: %d (%s): %s", r, strerror(-r), err.message);
+	check(r < 0);
+	check(r != -EEXIST);
+	check(err.message[0]);
+	check(path == NULL);
+
+	check_int_eq(count_files(it.images), 0);
+	check_ok(pool_base_list(it.host, &list, &err));
+	check_int_eq(strv_len(list), 0);
+	pool_strv_free(list);
+	check_no_pool_on(dir);
+	it_teardown(&it);
+}
+
+/* A domain of the admin's own (not vdi's), defined and not running, whose disk XML is given. */
+static virDomainPtr define_user_domain(const char *name, const char *disk_xml)
+{
+	_cleanup_free_ char *xml = NULL;
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr d;
+
+	check(c);
+	check(asprintf(&xml,
+		       "<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory>"
+		       "<os><type arch='x86_64'>hvm</type></os><devices>%s</devices></domain>", name, disk_xml) > 0);
+	d = virDomainDefineXML(c, xml);
+	if (!d)
+		vdi_test_fail(__FILE__, __LINE__, "cannot define %s: %s", name, virGetLastErrorMessage());
+	virConnectClose(c);
+	return d;
+}
+
+static void undefine(virDomainPtr d)
+{
+	check_ok(virDomainUndefine(d));
+	virDomainFree(d);
+}
+
+static void test_base_users_and_delete(void)
+{
+	struct it it;
+	struct vdi_error err = { { 0 } };
+	_cleanup_free_ char *dir = src_dir("users"), *top = make_chain(dir), *path = NULL, *disk = NULL,
+			    *overlay = NULL, *u1 = NULL, *u2 = NULL;
+	struct pool_template *t;
+	char user[256], **list = NULL;
+	virDomainPtr d;
+
+	it_setup(&it);
+	check_ok(pool_base_create(it.host, "used", 1, top, &path, &err));
+	check_int_eq(pool_host_path_user(it.host, path, user, sizeof(user), &err), 0);
+	check(asprintf(&u1, "vdi-basetest-%d-a", (int)getpid()) > 0);
+	check(asprintf(&u2, "vdi-basetest-%d-b", (int)getpid()) > 0);
+
+	/* A domain with the base as its disk. */
+	check(asprintf(&disk, "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+			      "<source file='%s'/><target dev='vda' bus='virtio'/></disk>", path) > 0);
+	d = define_user_domain(u1, disk);
+	check_int_eq(pool_host_path_user(it.host, path, user, sizeof(user), &err), 1);
+	check_str_eq(user, u1);
+	check_err(pool_base_delete(it.host, path, &err), EBUSY);
+	check_str_contains(err.message, u1);
+	undefine(d);
+
+	/* A domain whose disk (outside every pool) names the base as its backing file. */
+	check(asprintf(&overlay, "%s/user-overlay.qcow2", dir) > 0);
+	sh("qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s'", path, overlay);
+	free(disk);
+	check(asprintf(&disk, "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+			      "<source file='%s'/><backingStore type='file'><format type='qcow2'/>"
+			      "<source file='%s'/><backingStore/></backingStore>"
+			      "<target dev='vda' bus='virtio'/></disk>", overlay, path) > 0);
+	d = define_user_domain(u2, disk);
+	check_int_eq(pool_host_path_user(it.host, path, user, sizeof(user), &err), 1);
+	check_str_eq(user, u2);
+	check_int_eq(pool_host_path_user(it.host, overlay, user, sizeof(user), &err), 1);
+	check_err(pool_base_delete(it.host, path, &err), EBUSY);
+	check_str_contains(err.message, u2);
+	undefine(d);
+
+	/* A (stopped) vdi desktop on the base: its overlay volume names it. */
+	{
+		struct pool_template_options o = { .name = "used", .disk_path = path, .memory_mib = 64, .vcpus = 1 };
+
+		check_ok(pool_template_new(&o, &t, &err));
+		check_ok(pool_desktop_create(it.host, t, "bu", 1, &err));
+		check_int_eq(pool_host_path_user(it.host, path, user, sizeof(user), &err), 1);
+		check_str_eq(user, "vdi-bu-1");
+		check_err(pool_base_delete(it.host, path, &err), EBUSY);
+		check_str_contains(err.message, "vdi-bu-1");
+		/* Bases only: the desktop's overlay is not one. */
+		check_ok(pool_base_list(it.host, &list, &err));
+		check_int_eq(strv_len(list), 1);
+		check_str_eq(list[0], path);
+		pool_strv_free(list);
+		check_ok(pool_desktop_delete(it.host, "vdi-bu-1", &err));
+		pool_template_free(t);
+	}
+
+	/* Unused now: deleted; gone already is not an error. */
+	check_int_eq(pool_host_path_user(it.host, path, user, sizeof(user), &err), 0);
+	check_ok(pool_base_delete(it.host, path, &err));
+	check(access(path, F_OK) < 0 && errno == ENOENT);
+	check_ok(pool_base_delete(it.host, path, &err));
+	check_ok(pool_base_list(it.host, &list, &err));
+	check_int_eq(strv_len(list), 0);
+	pool_strv_free(list);
+
+	/* Not a base of this host's pool: refused, and the file stays. */
+	check_err(pool_base_delete(it.host, top, &err), EINVAL);
+	check(access(top, F_OK) == 0);
+	it_teardown(&it);
+}
+
 /* Runs last: no domain or storage pool of these tests is left in libvirt. */
 static void test_nothing_left_behind(void)
 {
@@ -638,7 +967,7 @@ static void test_nothing_left_behind(void)
 	for (int i = 0; i < n; i++) {
 		const char *name = virDomainGetName(doms[i]);
 		const char *ours[] = { "vdi-ten-", "vdi-iso-", "vdi-small-", "vdi-big-", "vdi-spice-", "vdi-rc-",
-				       "vdi-dup-", "vdi-full-", "vdi-ro-" };
+				       "vdi-dup-", "vdi-full-", "vdi-ro-", "vdi-bu-", "vdi-basetest-" };
 
 		for (size_t j = 0; j < ELEMENTSOF(ours); j++)
 			if (startswith(name, ours[j]))
@@ -670,6 +999,10 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_duplicate_names),
 	VDI_TEST(test_storage_full),
 	VDI_TEST(test_storage_read_only),
+	VDI_TEST(test_base_from_qcow2_chain),
+	VDI_TEST(test_base_from_raw_outside_pools),
+	VDI_TEST(test_base_bad_sources),
+	VDI_TEST(test_base_users_and_delete),
 	VDI_TEST(test_nothing_left_behind),
 };
 
