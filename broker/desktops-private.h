@@ -3,13 +3,14 @@
 
 /*
  * Inside the desktop module (desktops.h): the state its files share.  Only
- * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign}.c
+ * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign,recompose}.c
  * include this.  Who calls whom (docs/architecture.md has the picture):
  *
  *   desktops.c  builds and frees the module, runs its tick and the chores after each job
  *   assign.c    a user's request for a desktop: entitlement, placement when a clone is needed
  *   events.c    libvirt's events, queued from its thread, applied on the loop
  *   reconcile.c the store against what libvirt holds (reconcile-table.c decides)
+ *   recompose.c a persistent pool's desktops onto the current version, a few at a time
  *   spares.c    prestarted spares and idle reclaim
  *   paused.c    desktops the hypervisor paused, out of service, and their resume
  *   lifecycle.c what users' and admins' requests and each job's outcome do to a desktop

@@ -15,6 +15,7 @@
 #include "now.h"
 #include "paused.h"
 #include "publish.h"
+#include "recompose.h"
 #include "reconcile.h"
 #include "rollout.h"
 #include "spares.h"
@@ -41,6 +42,7 @@ static void job_finished(struct broker_desks *d, struct broker_job *j)
 	}
 	broker_spares_keep(d);
 	broker_rollout_step(d);
+	broker_recompose_step(d);
 }
 
 int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, struct vdi_error *err)
@@ -136,6 +138,7 @@ void broker_desks_tick(struct broker_desks *d)
 	broker_bases_tick(d);
 	broker_spares_keep(d);
 	broker_rollout_step(d);
+	broker_recompose_step(d);
 }
 
 void broker_desks_reconcile(struct broker_desks *d)
