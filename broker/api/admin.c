@@ -231,6 +231,13 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	r = broker_store_admin_desktops(b->store, broker_req_query(req, "pool", pool, sizeof(pool)),
 					broker_req_query(req, "user", user, sizeof(user)),
 					broker_req_query(req, "state", state, sizeof(state)), &rows);
+	if (r > 0) {
+		size_t i;
+		json_t *row;
+
+		json_array_foreach(rows, i, row)
+			json_object_set_new(row, "recompose", json_boolean(json_integer_value(json_object_get(row, "recompose"))));
+	}
 	broker_api_reply_rows(req, r, "desktops", rows);
 }
 
