@@ -191,6 +191,7 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 	    (r = vdi_json_get_int(ret->json, "prestart", false, 0, 10000, &ret->prestart, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "data_disk_mib", false, 0, INT64_MAX / 2, &ret->data_disk_mib, err)) < 0 ||
 	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0))
 		return r;
 	if (ret->prestart > ret->size)
@@ -202,7 +203,7 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
-					       "max_per_user", "idle_timeout", "groups", NULL };
+					       "max_per_user", "idle_timeout", "groups", "data_disk_mib", NULL };
 	const char *type = "pooled";
 	int r;
 
@@ -220,7 +221,8 @@ int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_bo
 
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
-	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups", NULL };
+	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups",
+					       "data_disk_mib", NULL };
 	int r;
 
 	ret->json = NULL;

@@ -68,6 +68,7 @@ int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct 
  * replace the current values the caller puts in ret, and prestart must not
  * exceed size afterwards).  groups is "g1,g2" (names of 1-64 characters
  * without commas or white space; "" = everyone) or NULL when not given.
+ * data_disk_mib (>= 0; 0 none) is checked against the pool by the store.
  */
 struct broker_pool_body {
 	json_t *json;
@@ -75,6 +76,7 @@ struct broker_pool_body {
 	bool persistent;                    /* create only */
 	int64_t size, prestart, max_per_user, idle_timeout;
 	char *groups;
+	int64_t data_disk_mib;
 };
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);

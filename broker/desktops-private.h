@@ -3,7 +3,7 @@
 
 /*
  * Inside the desktop module (desktops.h): the state its files share.  Only
- * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign,maintenance}.c
+ * broker/{desktops,jobs,lifecycle,paused,spares,hosts,events,reconcile,assign,maintenance,recompose}.c
  * include this.  Who calls whom (docs/architecture.md has the picture):
  *
  *   desktops.c  builds and frees the module, runs its tick and the chores after each job
@@ -11,6 +11,7 @@
  *   events.c    libvirt's events, queued from its thread, applied on the loop
  *   reconcile.c the store against what libvirt holds (reconcile-table.c decides)
  *   maintenance.c  admins' maintenance desktops (outside the pools): their jobs, events, reconcile
+ *   recompose.c a persistent pool's desktops onto the current version, a few at a time
  *   spares.c    prestarted spares and idle reclaim
  *   paused.c    desktops the hypervisor paused, out of service, and their resume
  *   lifecycle.c what users' and admins' requests and each job's outcome do to a desktop

@@ -16,6 +16,7 @@
 #include "now.h"
 #include "paused.h"
 #include "publish.h"
+#include "recompose.h"
 #include "reconcile.h"
 #include "rollout.h"
 #include "spares.h"
@@ -42,6 +43,7 @@ static void job_finished(struct broker_desks *d, struct broker_job *j)
 	}
 	broker_spares_keep(d);
 	broker_rollout_step(d);
+	broker_recompose_step(d);
 }
 
 int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, struct vdi_error *err)
@@ -139,6 +141,7 @@ void broker_desks_tick(struct broker_desks *d)
 	broker_bases_tick(d);
 	broker_spares_keep(d);
 	broker_rollout_step(d);
+	broker_recompose_step(d);
 }
 
 void broker_desks_reconcile(struct broker_desks *d)

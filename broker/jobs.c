@@ -21,6 +21,7 @@ static const char *const op_names[] = {
 	[BROKER_JOB_CREATE] = "create", [BROKER_JOB_START] = "start", [BROKER_JOB_RESET] = "reset",
 	[BROKER_JOB_SHUTDOWN] = "stop", [BROKER_JOB_DELETE] = "delete", [BROKER_JOB_CHECK] = "check",
 	[BROKER_JOB_RECONCILE] = "reconcile", [BROKER_JOB_REBUILD] = "rebuild", [BROKER_JOB_RESUME] = "resume",
+	[BROKER_JOB_RECOMPOSE] = "recompose",
 };
 
 const char *broker_job_op_name(enum broker_job_op op)
@@ -120,16 +121,24 @@ static void job_resume(struct broker_job *j)
 	}
 }
 
+/* What a desktop of the job's pool gets besides its overlay. */
+static struct pool_desktop_options job_desktop_options(const struct broker_job *j)
+{
+	return (struct pool_desktop_options){ .data_disk_bytes = (uint64_t)j->data_disk_mib << 20 };
+}
+
 /* Deletes what is left of a half-made clone and clones again.  libvirtd may still be finishing a
  * definition a killed broker asked for: then the domain appears after the delete; delete it again. */
 static void job_rebuild(struct broker_job *j, const struct pool_template *t)
 {
+	struct pool_desktop_options o = job_desktop_options(j);
+
 	for (int attempt = 0; j->result >= 0 && attempt < 3; attempt++) {
 		if (attempt)
 			usleep(200 * 1000);
 		j->result = pool_desktop_delete(j->host, j->domain, &j->err);
 		if (j->result >= 0)
-			j->result = pool_desktop_create(j->host, t, j->pool, j->id, &j->err);
+			j->result = pool_desktop_create_with(j->host, t, j->pool, j->id, &o, &j->err);
 		if (j->result != -EEXIST)
 			break;
 	}
@@ -159,9 +168,21 @@ static void job_check(struct broker_job *j)
 	}
 }
 
+/* A persistent desktop onto the current version: shut down as a stop does, a fresh overlay, its data disk
+ * as its pool gives one now (made when it has none, grown when it is smaller). */
+static void job_recompose(struct broker_job *j, const struct pool_template *t)
+{
+	j->result = pool_desktop_shutdown(j->host, j->domain, j->shutdown_ms, &j->err);
+	if (j->result >= 0)
+		j->result = pool_desktop_reset(j->host, t, j->domain, &j->err);
+	if (j->result >= 0 && j->data_disk_mib > 0)
+		j->result = pool_desktop_data_disk(j->host, j->domain, (uint64_t)j->data_disk_mib << 20, &j->err);
+}
+
 static bool op_needs_template(enum broker_job_op op)
 {
-	return op == BROKER_JOB_CREATE || op == BROKER_JOB_REBUILD || op == BROKER_JOB_RESET;
+	return op == BROKER_JOB_CREATE || op == BROKER_JOB_REBUILD || op == BROKER_JOB_RESET ||
+	       op == BROKER_JOB_RECOMPOSE;
 }
 
 static void job_work(void *data)
@@ -175,14 +196,20 @@ static void job_work(void *data)
 	if (j->result < 0)
 		goto out;
 	switch (j->op) {
-	case BROKER_JOB_CREATE:
-		j->result = pool_desktop_create(j->host, broker_template_pool(t), j->pool, j->id, &j->err);
+	case BROKER_JOB_CREATE: {
+		struct pool_desktop_options o = job_desktop_options(j);
+
+		j->result = pool_desktop_create_with(j->host, broker_template_pool(t), j->pool, j->id, &o, &j->err);
 		break;
+	}
 	case BROKER_JOB_REBUILD:
 		job_rebuild(j, broker_template_pool(t));
 		break;
 	case BROKER_JOB_RESET:
 		j->result = pool_desktop_reset(j->host, broker_template_pool(t), j->domain, &j->err);
+		break;
+	case BROKER_JOB_RECOMPOSE:
+		job_recompose(j, broker_template_pool(t));
 		break;
 	case BROKER_JOB_START:
 		j->result = pool_desktop_start(j->host, j->domain, &j->err);
@@ -261,6 +288,7 @@ static int job_fill(struct broker_job *j, json_t *row)
 		return -EINVAL;
 	if (op_needs_template(j->op)) {
 		j->tpl_version = broker_jint(row, "version");
+		j->data_disk_mib = broker_jint(row, "data_disk_mib");
 		j->tpl_name = strdup(broker_jstr(row, "template"));
 		j->tpl_disk = strdup(broker_jstr(row, "disk_path"));
 		j->tpl_xml = strdup(broker_jstr(row, "xml"));

@@ -26,6 +26,7 @@ enum broker_job_op {
 	BROKER_JOB_RECONCILE, /* list what libvirt holds */
 	BROKER_JOB_REBUILD,   /* delete what is left of a half-made clone, clone again (then start when job->start) */
 	BROKER_JOB_RESUME,    /* resume a desktop the hypervisor paused on a disk error, when that is gone */
+	BROKER_JOB_RECOMPOSE, /* shut down (ACPI, then power off), fresh overlay, data disk as its pool says */
 };
 
 /* "create", "start", ...: for messages. */
@@ -53,9 +54,10 @@ struct broker_job {
 	unsigned shutdown_ms;
 	/* On the loop, after the work: applies the outcome (cancelled: the broker is stopping). */
 	void (*done)(struct broker_job *j, bool cancelled);
-	/* BROKER_JOB_CREATE, _RESET, _REBUILD: the template's current version, copied from the store */
+	/* BROKER_JOB_CREATE, _RESET, _REBUILD, _RECOMPOSE: the template's current version, copied from the store */
 	char *tpl_name, *tpl_disk, *tpl_xml;
 	int64_t tpl_version;
+	int64_t data_disk_mib; /* ... and the user data disk its pool gives (CREATE, REBUILD, RECOMPOSE; 0: none) */
 	/* results */
 	int result;
 	int start_result;

@@ -16,6 +16,7 @@
 #include "now.h"
 #include "store-assign.h"
 #include "store-desktops.h"
+#include "store-recompose.h"
 #include "store.h"
 
 void broker_desks_audit(struct broker_desks *d, const char *actor, const char *action, int64_t id, const char *detail)
@@ -109,6 +110,9 @@ static void reset_done(struct broker_desks *d, struct broker_job *j)
 {
 	if (j->result < 0 || j->start_result < 0) {
 		mark_error(d, j, j->result < 0 ? j->result : j->start_result);
+		/* A failed recompose is not tried again by itself: the admin sees the error and decides. */
+		if (j->op == BROKER_JOB_RECOMPOSE)
+			(void)broker_store_recompose_clear(d->store, j->id);
 		return;
 	}
 	(void)broker_store_desktop_made_fresh(d->store, j->id, j->tpl_version, broker_now());
@@ -134,6 +138,7 @@ void broker_lifecycle_job_done(struct broker_job *j, bool cancelled)
 			broker_lifecycle_mark_running(d, j->id);
 		break;
 	case BROKER_JOB_RESET:
+	case BROKER_JOB_RECOMPOSE:
 		reset_done(d, j);
 		break;
 	case BROKER_JOB_SHUTDOWN:
@@ -245,10 +250,12 @@ int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, 
 	return give_back(d, row, actor, streq(why ? why : "", "idle") ? "idle-reclaim" : "release", why);
 }
 
-/* An admin's reset, stop or delete: the state it goes through, the job, the audit record. */
-static int admin_job(struct broker_desks *d, int64_t id, const char *actor, enum broker_job_op op, const char *action)
+/* An admin's reset, stop, delete or recompose: the state it goes through, the job, the audit record. */
+static int admin_job(struct broker_desks *d, int64_t id, const char *actor, enum broker_job_op op, const char *action,
+		     struct vdi_error *err)
 {
 	_cleanup_json_ json_t *row = broker_desktop_row(d, id);
+	char detail[96] = "";
 	int r = 0;
 
 	if (!row)
@@ -260,26 +267,36 @@ static int admin_job(struct broker_desks *d, int64_t id, const char *actor, enum
 		r = broker_store_desktop_reset(d->store, id, broker_jint(row, "persistent"), broker_now());
 	else if (op == BROKER_JOB_DELETE)
 		r = broker_store_desktop_deleting(d->store, id, broker_now());
+	else if (op == BROKER_JOB_RECOMPOSE)
+		r = broker_store_desktop_recompose(d->store, id, broker_now(), err);
+	if (op == BROKER_JOB_RECOMPOSE)
+		snprintf(detail, sizeof(detail), "from version %lld onto version %lld",
+			 (long long)broker_jint(row, "template_version"), (long long)broker_jint(row, "version"));
 	if (r >= 0)
 		r = submit(d, op, id, row, false, actor);
 	if (r >= 0)
-		broker_desks_audit(d, actor, action, id, NULL);
+		broker_desks_audit(d, actor, action, id, detail[0] ? detail : NULL);
 	return r;
 }
 
 int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor)
 {
-	return admin_job(d, id, actor, BROKER_JOB_RESET, "reset");
+	return admin_job(d, id, actor, BROKER_JOB_RESET, "reset", NULL);
 }
 
 int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor)
 {
-	return admin_job(d, id, actor, BROKER_JOB_SHUTDOWN, "stop");
+	return admin_job(d, id, actor, BROKER_JOB_SHUTDOWN, "stop", NULL);
 }
 
 int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor)
 {
-	return admin_job(d, id, actor, BROKER_JOB_DELETE, "delete");
+	return admin_job(d, id, actor, BROKER_JOB_DELETE, "delete", NULL);
+}
+
+int broker_desks_recompose(struct broker_desks *d, int64_t id, const char *actor, struct vdi_error *err)
+{
+	return admin_job(d, id, actor, BROKER_JOB_RECOMPOSE, "desktop-recompose", err);
 }
 
 int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor)

@@ -14,6 +14,7 @@
 
 struct broker_desks;
 struct broker_job;
+struct vdi_error;
 
 /* The done function of the jobs this file and its callers start: applies a job's outcome. */
 void broker_lifecycle_job_done(struct broker_job *j, bool cancelled);
@@ -51,6 +52,14 @@ int broker_desks_release(struct broker_desks *d, int64_t id, const char *actor, 
 int broker_desks_reset(struct broker_desks *d, int64_t id, const char *actor);
 int broker_desks_stop(struct broker_desks *d, int64_t id, const char *actor);
 int broker_desks_delete(struct broker_desks *d, int64_t id, const char *actor);
+
+/*
+ * A persistent desktop onto its template's current version (recompose): shut down (ACPI, then
+ * power off after [libvirt] shutdown_timeout), a fresh system overlay, its user data disk kept;
+ * it comes back stopped, still its owner's.  Audit "desktop-recompose".  -ENOENT, -EBUSY (a job
+ * has it, or it is being made, reset or deleted), -EPERM (a pooled desktop); err says why.
+ */
+int broker_desks_recompose(struct broker_desks *d, int64_t id, const char *actor, struct vdi_error *err);
 
 /* Stops new assignments in pool and deletes its desktops as they become free; returns how many remain. */
 int broker_desks_drain_pool(struct broker_desks *d, const char *pool, const char *actor);

@@ -219,6 +219,17 @@ static bool is_orphan(struct broker_desks *d, const char *name)
 	return broker_store_desktop_is_orphan(d->store, id, pool) > 0;
 }
 
+/* Whether listing l has an overlay or data disk of domain before volume (whose delete takes both). */
+static bool earlier_volume_of(struct broker_host_listing *l, const char *domain, const char *volume)
+{
+	char name[160];
+
+	for (char **o = l->overlays; o && *o && *o != volume; o++)
+		if (pool_volume_domain(*o, name, sizeof(name)) >= 0 && streq(name, domain))
+			return true;
+	return false;
+}
+
 static unsigned delete_orphans(struct broker_desks *d, struct broker_job *j)
 {
 	unsigned orphans = 0;
@@ -232,13 +243,11 @@ static unsigned delete_orphans(struct broker_desks *d, struct broker_job *j)
 		for (size_t k = 0; k < l->n_domains; k++)
 			if (is_orphan(d, l->domains[k].domain))
 				delete_orphan(d, h, l->domains[k].domain, &orphans);
-		/* Overlays without their domain ("<domain>.qcow2"). */
+		/* Overlays ("<domain>.qcow2") and data disks ("<domain>.data.qcow2") without their domain,
+		 * one delete per domain. */
 		for (char **o = l->overlays; o && *o; o++) {
-			size_t len = strlen(*o);
-
-			if (len <= 6 || len - 6 >= sizeof(name))
+			if (pool_volume_domain(*o, name, sizeof(name)) < 0 || earlier_volume_of(l, name, *o))
 				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(len - 6), *o);
 			if (!find_domain(j, h, name) && is_orphan(d, name))
 				delete_orphan(d, h, name, &orphans);
 		}

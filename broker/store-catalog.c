@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "json.h"
 #include "store-private.h"
 #include "store.h"
@@ -109,6 +110,34 @@ int broker_store_remove_template(struct broker_store *s, const char *name)
 
 /* ---- pools --------------------------------------------------------------------------- */
 
+/* Whether a pool (persistent or not) may have data disks of mib MiB while its desktops' are cur MiB. */
+static int data_disk_ok(bool persistent, int64_t mib, int64_t cur, struct vdi_error *err)
+{
+	if (mib < 0 || mib > BROKER_DATA_DISK_MIB_MAX)
+		return vdi_error_set(err, -EINVAL, "a data disk is 0 (none) to %lld MiB", (long long)BROKER_DATA_DISK_MIB_MAX);
+	if (mib > 0 && !persistent)
+		return vdi_error_set(err, -EINVAL, "a data disk needs a persistent pool");
+	if (mib < cur)
+		return vdi_error_set(err, -EINVAL, "data disks cannot shrink or go: this pool's are %lld MiB",
+				     (long long)cur);
+	return 0;
+}
+
+int broker_store_pool_check_data_disk(struct broker_store *s, const char *name, int64_t mib, struct vdi_error *err)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	json_t *row;
+	int r = broker_store_query(s, &rows, "SELECT persistent, data_disk_mib FROM pools WHERE name = ?1", "s", name);
+
+	if (r < 0)
+		return broker_store_fail_errno(s, r, err, "cannot read the pool");
+	if (r == 0)
+		return vdi_error_set(err, -ENOENT, "no such pool");
+	row = json_array_get(rows, 0);
+	return data_disk_ok(json_integer_value(json_object_get(row, "persistent")), mib,
+			    json_integer_value(json_object_get(row, "data_disk_mib")), err);
+}
+
 int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, struct vdi_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -124,10 +153,13 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 		return vdi_error_set(err, -EINVAL,
 				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
 				     d->name);
+	r = data_disk_ok(d->persistent, d->data_disk_mib, 0, err);
+	if (r < 0)
+		return r;
 	r = broker_store_prepare(s,
 				 "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
-				 " idle_timeout, groups, created)"
-				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM templates WHERE name = ?2",
+				 " idle_timeout, groups, created, data_disk_mib)"
+				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM templates WHERE name = ?2",
 				 &st);
 	if (r < 0)
 		return r;
@@ -140,6 +172,7 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	sqlite3_bind_int64(st, 7, d->idle_timeout);
 	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, now);
+	sqlite3_bind_int64(st, 10, d->data_disk_mib);
 	rc = sqlite3_step(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
@@ -155,7 +188,8 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = broker_store_prepare(s, "SELECT size, prestart, max_per_user, idle_timeout FROM pools WHERE name = ?1", &st);
+	r = broker_store_prepare(s, "SELECT size, prestart, max_per_user, idle_timeout, data_disk_mib FROM pools"
+				    " WHERE name = ?1", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -167,6 +201,7 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 		.prestart = sqlite3_column_int64(st, 1),
 		.max_per_user = sqlite3_column_int64(st, 2),
 		.idle_timeout = sqlite3_column_int64(st, 3),
+		.data_disk_mib = sqlite3_column_int64(st, 4),
 	};
 	return 0;
 }
@@ -176,8 +211,9 @@ int broker_store_update_pool(struct broker_store *s, const char *name, const str
 {
 	return broker_store_exec(s,
 				 "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
-				 " groups = coalesce(?6, groups) WHERE name = ?1",
-				 "siiiis", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups);
+				 " groups = coalesce(?6, groups), data_disk_mib = ?7 WHERE name = ?1",
+				 "siiiisi", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
+				 l->data_disk_mib);
 }
 
 int broker_store_pool_exists(struct broker_store *s, const char *name)
@@ -192,7 +228,7 @@ int broker_store_pools(struct broker_store *s, const char *name, json_t **ret)
 	return broker_store_query(s, ret,
 				  "SELECT p.id, p.name, t.name AS template,"
 				  " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
-				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created"
+				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created, p.data_disk_mib"
 				  " FROM pools p JOIN templates t ON t.id = p.template_id"
 				  " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
 				  "s", name);

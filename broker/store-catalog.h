@@ -52,14 +52,27 @@ struct broker_pool_def {
 	int64_t max_per_user;   /* >= 1 */
 	int64_t idle_timeout;   /* seconds, 0 = never */
 	const char *groups;     /* comma-separated; "" = everyone */
+	int64_t data_disk_mib;  /* a user data disk per desktop (persistent pools only), MiB; 0 = none */
 };
 
+/* The largest data disk a pool may give (MiB): 16 TiB. */
+#define BROKER_DATA_DISK_MIB_MAX (16LL * 1024 * 1024)
+
+/* -EINVAL (a data disk on a pooled pool, sizes out of range), -EEXIST, -ENOENT (no such template). */
 int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *def, int64_t now, struct vdi_error *err);
 
 /* What an admin may change in a pool besides its groups. */
 struct broker_pool_limits {
 	int64_t size, prestart, max_per_user, idle_timeout;
+	int64_t data_disk_mib; /* see broker_pool_def; broker_store_pool_check_data_disk() says which values may follow */
 };
+
+/*
+ * Whether pool name's data disks may become mib MiB: 0, or -EINVAL with why: a data disk on a pooled
+ * pool ("a data disk needs a persistent pool"), smaller than its desktops' data disks are (shrinking
+ * is refused; 0 when they have one too), or out of range; -ENOENT: no such pool.
+ */
+int broker_store_pool_check_data_disk(struct broker_store *s, const char *name, int64_t mib, struct vdi_error *err);
 
 /* The limits of pool name: 0, or -ENOENT (no such pool), -errno. */
 int broker_store_pool_limits(struct broker_store *s, const char *name, struct broker_pool_limits *ret);
@@ -73,7 +86,8 @@ int broker_store_pool_exists(struct broker_store *s, const char *name);
 
 /*
  * The pools (name NULL: all, by name) with id, name, template, type ("persistent" or "pooled"),
- * size, prestart, max_per_user, idle_timeout, groups (comma-separated), draining (0/1), created.
+ * size, prestart, max_per_user, idle_timeout, groups (comma-separated), draining (0/1), created,
+ * data_disk_mib.
  */
 int broker_store_pools(struct broker_store *s, const char *name, json_t **ret);
 

@@ -24,7 +24,8 @@ int broker_store_desktop_get(struct broker_store *s, int64_t id, json_t **ret)
 	int r = broker_store_query(s, &rows,
 				   "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
 				   " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
-				   " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib"
+				   " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib, p.data_disk_mib,"
+				   " d.template_version, d.recompose"
 				   " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
 				   " LEFT JOIN hosts h ON h.uri = d.host WHERE d.id = ?1",
 				   "i", id);
@@ -97,7 +98,7 @@ int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t 
 {
 	return broker_store_exec(s,
 				 "UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"
-				 " template_version = ?3, updated = ?2 WHERE id = ?1",
+				 " template_version = ?3, recompose = 0, updated = ?2 WHERE id = ?1",
 				 "iii", id, now, version);
 }
 
@@ -298,7 +299,7 @@ int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
 				  "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
-				  " p.draining, t.name AS template, t.disk_path, t.xml"
+				  " p.draining, t.name AS template, t.disk_path, t.xml, t.version, p.data_disk_mib"
 				  " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
 				  NULL);
 }

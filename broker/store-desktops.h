@@ -21,7 +21,8 @@ struct broker_store;
 /*
  * Desktop id's row with its pool's and template's settings: id, state, owner, host, paused_from,
  * message, pool, persistent, draining (its pool's or its host's), template, disk_path, xml,
- * version, memory_mib.  1 and *ret (new), 0 and *ret NULL when there is none, or -errno.
+ * version (the template's current one), memory_mib, data_disk_mib (its pool's), template_version
+ * (its overlay's), recompose (1: marked for a recompose).  1 and *ret (new), 0 and *ret NULL when there is none, or -errno.
  */
 int broker_store_desktop_get(struct broker_store *s, int64_t id, json_t **ret);
 
@@ -53,7 +54,7 @@ int broker_store_desktop_set_message(struct broker_store *s, int64_t id, const c
 int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const char *state);
 
 /* A new or reset overlay (a clone made, a reset done) on template version (the one the job cloned
- * from): "stopped", its message and last disconnect cleared. */
+ * from): "stopped", its message, last disconnect and recompose mark cleared. */
 int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t version, int64_t now);
 
 /* Shut down: "stopped", last_disconnect cleared: rows changed or -errno. */
@@ -142,7 +143,7 @@ int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret
 int broker_store_desktops_paused(struct broker_store *s, int64_t after, json_t **ret);
 
 /* Every desktop as reconcile judges it (id, state, owner, host, paused_from, message, pool,
- * persistent, draining, template, disk_path, xml): rows or -errno. */
+ * persistent, draining, template, disk_path, xml, version, data_disk_mib): rows or -errno. */
 int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret);
 
 /* Whether domain id of pool (borrowed) is an orphan: its pool is known, the row is not. 1, 0 or -errno. */

@@ -36,7 +36,8 @@ int broker_store_admin_desktops(struct broker_store *s, const char *pool, const 
 	return broker_store_query(s, ret,
 				  "SELECT d.id, p.name AS pool, d.host, " BROKER_SQL_SHOWN_STATE " AS state, d.owner,"
 				  " 'vdi-' || p.name || '-' || d.id AS domain, d.assigned_at, d.last_disconnect,"
-				  " d.updated, d.message, d.template_version FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				  " d.updated, d.message, d.template_version, d.recompose"
+				  " FROM desktops d JOIN pools p ON p.id = d.pool_id"
 				  " WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR d.owner = ?2)"
 				  " AND (?3 IS NULL OR " BROKER_SQL_SHOWN_STATE " = ?3) ORDER BY d.id",
 				  "sss", pool, user, state);

@@ -26,7 +26,8 @@ int broker_store_desktop_state(struct broker_store *s, int64_t id, json_t **ret)
 
 /*
  * The desktops, by id, of pool, user and in state (each NULL: any): id, pool, host, state, owner,
- * domain, assigned_at, last_disconnect, updated, message, template_version (the version its overlay is on).
+ * domain, assigned_at, last_disconnect, updated, message, template_version (the template version of its
+ * overlay; NULL while it is being made), recompose (1: waiting for or under its recompose).
  */
 int broker_store_admin_desktops(struct broker_store *s, const char *pool, const char *user, const char *state,
 				json_t **ret);

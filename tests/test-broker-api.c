@@ -669,6 +669,101 @@ static void test_template_versions(void)
 	stop_broker(&d);
 }
 
+/* A persistent pool's data disks and recompose through the API (test driver: no guest, no disk to read). */
+static void test_recompose_and_data_disk(void)
+{
+	struct daemon d;
+	struct user ann;
+	char path[128];
+	int64_t home, lab;
+	sqlite3 *db;
+	json_t *j;
+
+	start_broker_with(&d, NULL, "hosts = test:///default\nshutdown_timeout = 1\n");
+	setup_pools(&d);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools",
+		       "{\"name\":\"home\",\"template\":\"golden\",\"type\":\"persistent\",\"size\":3,"
+		       "\"data_disk_mib\":64}", 201);
+	check_int_eq(json_integer_value(json_object_get(j, "data_disk_mib")), 64);
+	json_decref(j);
+	/* Bad input changes nothing: a data disk on a pooled pool, a smaller one. */
+	j = admin_json(&d, "POST", "/api/v1/admin/pools",
+		       "{\"name\":\"bad\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":1,"
+		       "\"data_disk_mib\":64}", 400);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "a data disk needs a persistent pool");
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'bad'"), 0);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"data_disk_mib\":10}", 400);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "a data disk needs a persistent pool");
+	json_decref(j);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/home", "{\"size\":2,\"data_disk_mib\":32}", 400);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "cannot shrink");
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'home' AND size = 3 AND data_disk_mib = 64"), 1);
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/home", "{\"data_disk_mib\":-1}", 400));
+
+	user_login(&d, &ann, "ann", "ann-secret");
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/home/desktop", NULL, &j), 202);
+	home = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check_int_eq(user_req(&d, &ann, "POST", "/api/v1/pools/lab/desktop", NULL, &j), 202);
+	lab = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	check(wait_desktop_state(&d, &ann, home, "assigned", 10000));
+	check(wait_desktop_state(&d, &ann, lab, "assigned", 10000));
+
+	/* Pooled desktops and pools follow the rollout: 409, nothing changes. */
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/recompose", (long long)lab);
+	j = admin_json(&d, "POST", path, NULL, 409);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "pooled desktops follow the rollout");
+	json_decref(j);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools/lab/recompose", NULL, 409);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "pool \"lab\" is pooled");
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM desktops WHERE id = %lld AND state = 'assigned' AND owner = 'ann'",
+			       (long long)lab), 1);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools/nope/recompose", NULL, 404));
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/desktops/99999/recompose", NULL, 404));
+	/* Everything on the current version: nothing to do. */
+	j = admin_json(&d, "POST", "/api/v1/admin/pools/home/recompose", NULL, 202);
+	check_int_eq(json_integer_value(json_object_get(j, "desktops")), 0);
+	json_decref(j);
+
+	/* Version 2 current: the pool's recompose takes ann's running desktop; it comes back stopped, hers. */
+	check(sqlite3_open(d.db, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	check(sqlite3_exec(db, "INSERT INTO template_versions (template_id, version, disk_path, created)"
+			       " SELECT id, 2, disk_path, 1800000000 FROM templates WHERE name = 'golden';"
+			       "UPDATE templates SET version = 2 WHERE name = 'golden'", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools/home/recompose", NULL, 202);
+	check_int_eq(json_integer_value(json_object_get(j, "desktops")), 1);
+	check_str_eq(json_string_value(json_object_get(j, "pool")), "home");
+	json_decref(j);
+	check(wait_admin_state(&d, home, "stopped", "ann", 15000));
+	check_int_eq(store_int(&d, "SELECT count(*) FROM desktops WHERE id = %lld AND template_version = 2 AND recompose = 0",
+			       (long long)home), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'desktop-recompose' AND object = 'home'"
+				   " AND detail LIKE '1 desktop onto version 2%%'"), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'desktop-recompose'"
+				   " AND object = 'desktop:%lld' AND actor = 'broker'", (long long)home), 1);
+	/* The lab desktop is still ann's, untouched (pooled: it moves when released). */
+	check_int_eq(store_int(&d, "SELECT count(*) FROM desktops WHERE id = %lld AND state = 'assigned'"
+				   " AND template_version = 1", (long long)lab), 1);
+	/* One desktop, asked for by the admin. */
+	snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/recompose", (long long)home);
+	json_decref(admin_json(&d, "POST", path, NULL, 202));
+	check(wait_admin_state(&d, home, "stopped", "ann", 15000));
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'desktop-recompose'"
+				   " AND object = 'desktop:%lld' AND detail = 'from version 2 onto version 2'",
+			       (long long)home), 1);
+	/* Growing the data disks is fine. */
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/home", "{\"data_disk_mib\":128}", 200);
+	check_int_eq(json_integer_value(json_object_get(j, "data_disk_mib")), 128);
+	json_decref(j);
+	stop_broker(&d);
+}
+
 static void test_static_files(void)
 {
 	struct daemon d;
@@ -1290,6 +1385,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_bad_input),
 	VDI_TEST(test_admin_api),
 	VDI_TEST(test_template_versions),
+	VDI_TEST_TIMEOUT(test_recompose_and_data_disk, 120),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),
 	VDI_TEST(test_bad_credentials_look_alike),

@@ -15,6 +15,7 @@
 #include "store-desktops.h"
 #include "store-hosts.h"
 #include "store-maintenance.h"
+#include "store-recompose.h"
 #include "store-private.h"
 #include "store.h"
 
@@ -195,8 +196,9 @@ static void test_migrate_5_to_6(void)
 	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
 	add_pool(s, "lab", 5);
 	broker_store_close(s);
-	/* Schema 5 is schema 6 without the table (nor the later ones); golden was at version 3 then. */
-	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; PRAGMA user_version = 5;"
+	/* Schema 5 is schema 6 without the table (nor the later ones: 8's table, 9's columns); golden was at version 3 then. */
+	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; ALTER TABLE pools DROP COLUMN data_disk_mib;"
+		  "ALTER TABLE desktops DROP COLUMN recompose; PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
 		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
 		  " VALUES (1, 'free', 3, 0), (1, 'free', 2, 0)");
@@ -1007,6 +1009,121 @@ static void test_maintenance(void)
 	broker_store_close(s);
 }
 
+/* A user data disk: persistent pools only, within range, never smaller once set; shown with the pool. */
+static void test_pool_data_disk(void)
+{
+	struct broker_store *s = open_store(":memory:");
+	struct broker_pool_def d = { .name = "home", .template_name = "golden", .persistent = true, .size = 4,
+				     .max_per_user = 1, .data_disk_mib = 2048 };
+	struct broker_pool_limits l;
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+
+	add_template(s);
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_ok(broker_store_pool_limits(s, "home", &l));
+	check_int_eq(l.data_disk_mib, 2048);
+	check_int_eq(broker_store_pools(s, "home", &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "data_disk_mib")), 2048);
+	json_decref(rows);
+	/* Pooled: none. */
+	d.name = "lab";
+	d.persistent = false;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "a data disk needs a persistent pool");
+	check_int_eq(broker_store_pool_exists(s, "lab"), 0);
+	d.data_disk_mib = 0;
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_err(broker_store_pool_check_data_disk(s, "lab", 100, &err), EINVAL);
+	check_str_contains(err.message, "a data disk needs a persistent pool");
+	check_ok(broker_store_pool_check_data_disk(s, "lab", 0, &err));
+	/* Out of range. */
+	d.name = "big";
+	d.persistent = true;
+	d.data_disk_mib = BROKER_DATA_DISK_MIB_MAX + 1;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	d.data_disk_mib = -1;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	/* Growing is fine, shrinking (or dropping) is not. */
+	check_ok(broker_store_pool_check_data_disk(s, "home", 2048, &err));
+	check_ok(broker_store_pool_check_data_disk(s, "home", 4096, &err));
+	check_err(broker_store_pool_check_data_disk(s, "home", 1024, &err), EINVAL);
+	check_str_contains(err.message, "cannot shrink");
+	check_str_contains(err.message, "2048 MiB");
+	check_err(broker_store_pool_check_data_disk(s, "home", 0, &err), EINVAL);
+	check_err(broker_store_pool_check_data_disk(s, "nosuch", 1, &err), ENOENT);
+	l.data_disk_mib = 4096;
+	check_int_eq(broker_store_update_pool(s, "home", &l, NULL), 1);
+	check_ok(broker_store_pool_limits(s, "home", &l));
+	check_int_eq(l.data_disk_mib, 4096);
+	broker_store_close(s);
+}
+
+/* Recompose: persistent desktops only, not while one is being made, reset or deleted; a pool's marks. */
+static void test_recompose(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "home", .template_name = "golden", .persistent = true, .size = 9,
+				     .max_per_user = 1 };
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+	int64_t v = 0;
+
+	add_template(s);
+	add_pool(s, "lab", 4);
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	sql(path, "UPDATE templates SET version = 2;"
+		  "INSERT INTO desktops (id, pool_id, state, owner, template_version, updated) VALUES"
+		  " (1, 1, 'free', NULL, 1, 0), (2, 2, 'connected', 'ann', 1, 0), (3, 2, 'stopped', 'bob', 2, 0),"
+		  " (4, 2, 'provisioning', 'cat', NULL, 0), (5, 2, 'deleting', 'dan', 1, 0),"
+		  " (6, 2, 'stopped', 'eve', 1, 0), (7, 2, 'stopped', 'fay', 1, 0), (8, 2, 'error', 'gus', 1, 0)");
+	/* One desktop: pooled ones follow the rollout; not while one is made, reset or deleted. */
+	check_err(broker_store_desktop_recompose(s, 1, NOW, &err), EPERM);
+	check_str_contains(err.message, "pooled desktops follow the rollout");
+	check_err(broker_store_desktop_recompose(s, 4, NOW, &err), EBUSY);
+	check_str_contains(err.message, "provisioning");
+	check_err(broker_store_desktop_recompose(s, 5, NOW, &err), EBUSY);
+	check_err(broker_store_desktop_recompose(s, 99, NOW, &err), ENOENT);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE recompose = 1"), 0);
+	/* A running one: "resetting", still its owner's, marked. */
+	check_ok(broker_store_desktop_recompose(s, 2, NOW + 1, &err));
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 2 AND state = 'resetting' AND owner = 'ann'"
+				   " AND recompose = 1 AND updated = 1800000001"), 1);
+	check_err(broker_store_desktop_recompose(s, 2, NOW, &err), EBUSY);
+	/* A pool: pooled refused; the persistent one's outdated desktops marked (not 3: current; not 4, 5). */
+	check_err(broker_store_pool_recompose(s, "lab", &v, &err), EPERM);
+	check_str_contains(err.message, "pool \"lab\" is pooled");
+	check_err(broker_store_pool_recompose(s, "nosuch", &v, &err), ENOENT);
+	check_int_eq(broker_store_pool_recompose(s, "home", &v, &err), 4);
+	check_int_eq(v, 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE recompose = 1 AND id IN (2, 6, 7, 8)"), 4);
+	/* Two at a time: 2 is under way, so one more. */
+	check_int_eq(broker_store_recompose_next(s, 2, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), 6);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "pool")), "home");
+	json_decref(rows);
+	check_int_eq(broker_store_recompose_take(s, 6, NOW), 1);
+	check_int_eq(broker_store_recompose_take(s, 6, NOW), 0);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 6 AND state = 'resetting' AND owner = 'eve'"), 1);
+	check_int_eq(broker_store_recompose_next(s, 2, &rows), 0);
+	json_decref(rows);
+	/* Done (a fresh overlay on 2): the mark goes; a failed one's is cleared; the next comes. */
+	check_int_eq(broker_store_desktop_made_fresh(s, 2, 2, NOW), 1);
+	check_int_eq(broker_store_recompose_clear(s, 6), 1);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE recompose = 1"), 2);
+	check_int_eq(broker_store_recompose_next(s, 2, &rows), 2);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), 7);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 1), "id")), 8);
+	json_decref(rows);
+	/* A rollback to 1 puts the marked ones on the current version: their marks go. */
+	sql(path, "UPDATE templates SET version = 1");
+	check_int_eq(broker_store_recompose_next(s, 2, &rows), 0);
+	json_decref(rows);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE recompose = 1"), 0);
+	broker_store_close(s);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_max_per_user),
 	VDI_TEST(test_generic_queries),
@@ -1031,6 +1148,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_pause_unpause),
 	VDI_TEST(test_desktop_counts_per_host),
 	VDI_TEST(test_desktop_get),
+	VDI_TEST(test_pool_data_disk),
+	VDI_TEST(test_recompose),
 };
 
 int main(int argc, char **argv)

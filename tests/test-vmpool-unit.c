@@ -258,6 +258,35 @@ static void test_overlay_names(void)
 	check(!pool_overlay_name_is_ours(NULL));
 }
 
+/* Data disks: "<domain>.data.qcow2", never an overlay's or a base's name; both give their domain back. */
+static void test_data_disk_names(void)
+{
+	char buf[128];
+
+	pool_data_disk_name("vdi-sales-1", buf, sizeof(buf));
+	check_str_eq(buf, "vdi-sales-1.data.qcow2");
+	check(pool_data_disk_name_is_ours("vdi-sales-1.data.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-sales-1.data.qcow2"));
+	check(!pool_data_disk_name_is_ours("vdi-sales-1.qcow2"));
+	check(!pool_data_disk_name_is_ours("vdi-template-golden-v1.data.qcow2"));
+	check(!pool_data_disk_name_is_ours("vdi-sales.data.qcow2"));
+	check(!pool_data_disk_name_is_ours(".data.qcow2"));
+	check(!pool_data_disk_name_is_ours(NULL));
+	{
+		char tmpl[80];
+		int64_t v;
+
+		check_err(pool_base_name_parse("vdi-sales-1.data.qcow2", tmpl, sizeof(tmpl), &v), EINVAL);
+	}
+	check_ok(pool_volume_domain("vdi-sales-1.data.qcow2", buf, sizeof(buf)));
+	check_str_eq(buf, "vdi-sales-1");
+	check_ok(pool_volume_domain("vdi-sales-12.qcow2", buf, sizeof(buf)));
+	check_str_eq(buf, "vdi-sales-12");
+	check_err(pool_volume_domain("vdi-template-golden-v1.qcow2", buf, sizeof(buf)), EINVAL);
+	check_err(pool_volume_domain("vdi-sales-1.img", buf, sizeof(buf)), EINVAL);
+	check_err(pool_volume_domain("vdi-sales-1.qcow2", buf, 5), EINVAL);
+}
+
 /* ---- QCOW2 probe and templates --------------------------------------------- */
 
 static void test_qcow2_probe(void)
@@ -503,6 +532,72 @@ static void test_domxml_for_clone(void)
 	v = xpath(xml2, "/domain/metadata/vdi:desktop/@pool");
 	check_str_eq(v, "eng");
 	free(v);
+#undef XP_EQ
+}
+
+/* A user data disk: a second virtio disk after the system disk, on a free target; the system disk stays the first. */
+static void test_domxml_data_disk(void)
+{
+	struct pool_domxml_params p = {
+		.name = "vdi-home-3",
+		.uuid = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+		.virt_type = "qemu",
+		.disk_path = "/images/vdi-home-3.qcow2",
+		.data_disk_path = "/images/vdi-home-3.data.qcow2",
+		.spice_socket = "/run/vdi/spice/vdi-home-3.sock",
+		.spice_password = "s3cret",
+		.pool = "home",
+		.desktop_id = 3,
+		.template_name = "golden",
+	};
+	_cleanup_free_ char *xml = NULL, *xml2 = NULL, *xml3 = NULL, *xml4 = NULL;
+	struct pool_desktop_info info = { 0 };
+	char *v;
+
+	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
+#define XP_EQ(doc, expr, want) do { v = xpath(doc, expr); check_str_eq(v, want); free(v); } while (0)
+	XP_EQ(xml, "count(/domain/devices/disk[@device='disk'])", "2");
+	XP_EQ(xml, "/domain/devices/disk[1]/source/@file", "/images/vdi-home-3.qcow2");
+	XP_EQ(xml, "/domain/devices/disk[1]/target/@dev", "vda");
+	XP_EQ(xml, "/domain/devices/disk[2]/@type", "file");
+	XP_EQ(xml, "/domain/devices/disk[2]/@device", "disk");
+	XP_EQ(xml, "/domain/devices/disk[2]/driver/@type", "qcow2");
+	XP_EQ(xml, "/domain/devices/disk[2]/source/@file", "/images/vdi-home-3.data.qcow2");
+	XP_EQ(xml, "/domain/devices/disk[2]/target/@dev", "vdb");
+	XP_EQ(xml, "/domain/devices/disk[2]/target/@bus", "virtio");
+	XP_EQ(xml, "/domain/devices/disk[@device='cdrom']/target/@dev", "sda");
+	/* The system disk is read back as the overlay, not the data disk. */
+	check_ok(pool_domxml_read_desktop(xml, &info));
+	check_str_eq(info.overlay_path, "/images/vdi-home-3.qcow2");
+	pool_desktop_info_finish(&info);
+	/* A clone made from it: one system disk (the data disk is not one), rewritten; one data disk. */
+	p.data_disk_path = NULL;
+	p.disk_path = "/images/vdi-home-4.qcow2";
+	check_ok(pool_domxml_for_clone(xml, &p, &xml2, NULL));
+	XP_EQ(xml2, "/domain/devices/disk[1]/source/@file", "/images/vdi-home-4.qcow2");
+	XP_EQ(xml2, "count(/domain/devices/disk[@device='disk'])", "2");
+	/* Added later: the same, and once only; vdb taken: the next free target. */
+	check_ok(pool_domxml_add_data_disk(xml, "/images/vdi-home-3.data.qcow2", &xml3, NULL));
+	XP_EQ(xml3, "count(/domain/devices/disk[@device='disk'])", "2");
+	free(xml3);
+	xml3 = NULL;
+	p.disk_path = "/images/vdi-home-3.qcow2";
+	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml3, NULL));
+	check_ok(pool_domxml_add_data_disk(xml3, "/images/vdi-home-3.data.qcow2", &xml4, NULL));
+	XP_EQ(xml4, "/domain/devices/disk[2]/source/@file", "/images/vdi-home-3.data.qcow2");
+	XP_EQ(xml4, "/domain/devices/disk[2]/target/@dev", "vdb");
+	free(xml4);
+	xml4 = NULL;
+	{
+		static const char vdb_taken[] =
+			"<domain><memory>1</memory><os/><devices>"
+			"<disk device='disk'><source file='/a.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+			"<disk device='cdrom'><target dev='vdb' bus='virtio'/></disk></devices></domain>";
+
+		check_ok(pool_domxml_add_data_disk(vdb_taken, "/images/vdi-home-3.data.qcow2", &xml4, NULL));
+		XP_EQ(xml4, "/domain/devices/disk[source/@file='/images/vdi-home-3.data.qcow2']/target/@dev", "vdc");
+	}
+	check_err(pool_domxml_add_data_disk("<domain", "/x.data.qcow2", &xml4, NULL), EINVAL);
 #undef XP_EQ
 }
 
@@ -925,6 +1020,102 @@ static size_t strv_len(char **strv)
 }
 
 /* Base volumes on the test driver: listed apart from overlays, and deleted only when unused. */
+/* The path of a volume of the test host's storage pool, or NULL when there is none. */
+static char *volume_path(struct pool_host *host, const char *name)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virStoragePoolPtr sp;
+	virStorageVolPtr vol;
+	char *path = NULL;
+
+	(void)host;
+	check(c);
+	sp = virStoragePoolLookupByName(c, "vdi");
+	check(sp);
+	vol = virStorageVolLookupByName(sp, name);
+	if (vol) {
+		path = virStorageVolGetPath(vol);
+		virStorageVolFree(vol);
+	}
+	virStoragePoolFree(sp);
+	virConnectClose(c);
+	return path;
+}
+
+/* A desktop with a data disk: made with it, attached; reset keeps it, delete takes it; leftovers listed. */
+static void test_desktop_data_disk(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_desktop_options o = { .data_disk_bytes = 64 << 20 };
+	struct pool_desktop_info info;
+	struct vdi_error err = { { 0 } };
+	_cleanup_free_ char *path = NULL;
+	char **list = NULL;
+
+	check_ok(pool_desktop_create_with(host, t, "home", 1, &o, &err));
+	path = volume_path(host, "vdi-home-1.data.qcow2");
+	check_str_eq(path, "/vdi-images/vdi-home-1.data.qcow2");
+	check_ok(pool_desktop_get_info(host, "vdi-home-1", &info, &err));
+	check_str_eq(info.overlay_path, "/vdi-images/vdi-home-1.qcow2");
+	pool_desktop_info_finish(&info);
+	/* Reconcile's listing has both volumes. */
+	check_ok(pool_overlay_list(host, &list, &err));
+	check_int_eq(strv_len(list), 2);
+	pool_strv_free(list);
+	/* A reset replaces the overlay only; asking for the disk again changes nothing. */
+	check_ok(pool_desktop_reset(host, t, "vdi-home-1", &err));
+	free(path);
+	path = volume_path(host, "vdi-home-1.data.qcow2");
+	check(path);
+	check_int_eq(pool_desktop_data_disk(host, "vdi-home-1", 64 << 20, &err), 0);
+	/* A desktop made without one gets one, attached to its definition. */
+	check_ok(pool_desktop_create(host, t, "home", 2, &err));
+	check_int_eq(pool_desktop_data_disk(host, "vdi-home-2", 32 << 20, &err), 1);
+	free(path);
+	path = volume_path(host, "vdi-home-2.data.qcow2");
+	check(path);
+	{
+		virConnectPtr c = virConnectOpen(TEST_URI);
+		virDomainPtr d = virDomainLookupByName(c, "vdi-home-2");
+		_cleanup_free_ char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+
+		check(strstr(xml, "/vdi-images/vdi-home-2.data.qcow2"));
+		/* The redefinition kept the SPICE ticket. */
+		check(strstr(xml, "passwd="));
+		virDomainFree(d);
+		virConnectClose(c);
+	}
+	check_int_eq(pool_desktop_data_disk(host, "vdi-home-2", 32 << 20, &err), 0);
+	check_int_eq(pool_desktop_data_disk(host, "vdi-home-2", 16 << 20, &err), 0); /* never shrunk */
+	check_err(pool_desktop_data_disk(host, "vdi-home-2", 0, &err), EINVAL);
+	/* Growing it: the test driver has no resize, so libvirt's refusal is what comes back. */
+	check(pool_desktop_data_disk(host, "vdi-home-2", 64 << 20, &err) < 0);
+	check_str_contains(err.message, "cannot grow the data disk of desktop vdi-home-2");
+	/* Running: no attaching. */
+	check_ok(pool_desktop_create(host, t, "home", 3, &err));
+	check_ok(pool_desktop_start(host, "vdi-home-3", &err));
+	check_err(pool_desktop_data_disk(host, "vdi-home-3", 32 << 20, &err), EBUSY);
+	check_str_contains(err.message, "stopped");
+	free(path);
+	path = volume_path(host, "vdi-home-3.data.qcow2");
+	check(!path);
+	/* Delete takes both volumes. */
+	check_ok(pool_desktop_delete(host, "vdi-home-1", &err));
+	free(path);
+	path = volume_path(host, "vdi-home-1.data.qcow2");
+	check(!path);
+	check(!volume_path(host, "vdi-home-1.qcow2"));
+	/* A data disk its desktop lost is listed, as an overlay is. */
+	check_ok(pool_desktop_delete(host, "vdi-home-3", &err));
+	make_volume("vdi-home-9.data.qcow2", NULL);
+	check_ok(pool_overlay_list(host, &list, &err));
+	check_int_eq(strv_len(list), 3);
+	pool_strv_free(list);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 static void test_base_list_and_delete(void)
 {
 	struct pool_host *host = test_host();
@@ -1158,11 +1349,13 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_domain_names),
 	VDI_TEST(test_base_names),
 	VDI_TEST(test_overlay_names),
+	VDI_TEST(test_data_disk_names),
 	VDI_TEST(test_qcow2_probe),
 	VDI_TEST(test_image_probe),
 	VDI_TEST(test_template_errors),
 	VDI_TEST(test_template_default_and_overrides),
 	VDI_TEST(test_domxml_for_clone),
+	VDI_TEST(test_domxml_data_disk),
 	VDI_TEST(test_domxml_spice_on_tcp),
 	VDI_TEST(test_domxml_escaping_and_missing_parts),
 	VDI_TEST(test_domxml_spice_ticket),
@@ -1173,6 +1366,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_host_errors),
 	VDI_TEST(test_desktop_lifecycle),
 	VDI_TEST(test_desktop_errors),
+	VDI_TEST(test_desktop_data_disk),
 	VDI_TEST(test_base_list_and_delete),
 	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),

@@ -135,8 +135,8 @@ char *test_guest_xml(const char *extra_cmdline)
  * timeout passes (false).  The guest prints its banner every 2 s, so a
  * console opened late still sees it.  The text read goes to out.
  */
-bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
-		       size_t outlen)
+bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
+			  unsigned timeout_ms, char *out, size_t outlen)
 {
 	virConnectPtr c;
 	virDomainPtr d;
@@ -157,6 +157,24 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
 		vdi_test_fail(__FILE__, __LINE__, "cannot open the console of %s: %s", domain, virGetLastErrorMessage());
 
 	out[0] = '\0';
+	if (line) {
+		_cleanup_free_ char *text = NULL;
+		size_t sent = 0;
+
+		check(asprintf(&text, "%s\n", line) > 0);
+		while (sent < strlen(text) && vdi_test_now_ms() < end) {
+			int n = virStreamSend(st, text + sent, strlen(text) - sent);
+
+			if (n == -2) {
+				usleep(20 * 1000);
+				continue;
+			}
+			if (n < 0)
+				vdi_test_fail(__FILE__, __LINE__, "cannot write to the console of %s: %s", domain,
+					      virGetLastErrorMessage());
+			sent += (size_t)n;
+		}
+	}
 	while (!found && vdi_test_now_ms() < end) {
 		char buf[4096];
 		int n = virStreamRecv(st, buf, sizeof(buf));
@@ -189,6 +207,12 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
 	virDomainFree(d);
 	virConnectClose(c);
 	return found;
+}
+
+bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
+		       size_t outlen)
+{
+	return test_console_command(uri, domain, NULL, needle, timeout_ms, out, outlen);
 }
 
 void test_cleanup_stale_runs(const char *uri)

@@ -47,6 +47,10 @@ char *test_guest_xml(const char *extra_cmdline);
 bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,
 		       size_t outlen);
 
+/* The same after writing line (and a newline) to the console: a command for the guest (build-guest). */
+bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
+			  unsigned timeout_ms, char *out, size_t outlen);
+
 /*
  * Test storage pools are named vdi-test-<run>-<test>, <run> being the pid of
  * the test binary's main process.  Pools of runs whose process is gone

@@ -82,13 +82,39 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 	return 0;
 }
 
-static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
+/* An empty QCOW2 volume volname of bytes in the host's storage pool: a user data disk. */
+static int create_data_volume(struct pool_host *host, virConnectPtr conn, const char *volname, uint64_t bytes,
+			      virStorageVolPtr *ret, struct vdi_error *err)
+{
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	_cleanup_free_ char *xml = NULL;
+
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp)
+		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
+	if (asprintf(&xml,
+		     "<volume><name>%s</name>"
+		     "<capacity unit='bytes'>%" PRIu64 "</capacity>"
+		     "<target><format type='qcow2'/><compat>1.1</compat>"
+		     "<permissions><mode>0600</mode></permissions></target>"
+		     "</volume>",
+		     volname, bytes) < 0) {
+		xml = NULL;
+		return -ENOMEM;
+	}
+	*ret = virStorageVolCreateXML(sp, xml, 0);
+	if (!*ret)
+		return pool_libvirt_error(err, "cannot create data disk %s", volname);
+	return 0;
+}
+
+/* Deletes volume volname (what: "overlay", "data disk", for messages) of the host's storage pool; gone is fine. */
+static int delete_volume(struct pool_host *host, virConnectPtr conn, const char *volname, const char *what,
+			 struct vdi_error *err)
 {
 	_cleanup_spool_ virStoragePoolPtr sp = NULL;
 	_cleanup_vol_ virStorageVolPtr vol = NULL;
-	char volname[256];
 
-	pool_overlay_name(domain, volname, sizeof(volname));
 	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
 	if (!sp)
 		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
@@ -98,21 +124,91 @@ static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char
 
 		if (e && e->code == VIR_ERR_NO_STORAGE_VOL)
 			return 0;
-		return pool_libvirt_error(err, "overlay %s", volname);
+		return pool_libvirt_error(err, "%s %s", what, volname);
 	}
 	if (virStorageVolDelete(vol, 0) < 0)
-		return pool_libvirt_error(err, "cannot delete overlay %s", volname);
+		return pool_libvirt_error(err, "cannot delete %s %s", what, volname);
 	return 0;
+}
+
+static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
+{
+	char volname[256];
+
+	pool_overlay_name(domain, volname, sizeof(volname));
+	return delete_volume(host, conn, volname, "overlay", err);
+}
+
+static int delete_data_disk(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
+{
+	char volname[256];
+
+	pool_data_disk_name(domain, volname, sizeof(volname));
+	return delete_volume(host, conn, volname, "data disk", err);
+}
+
+/* The volumes of a desktop being made: its overlay and maybe its data disk, with their paths. */
+struct new_disks {
+	virStorageVolPtr overlay, data;
+	char *path, *data_path;
+};
+
+/* Deletes the volumes made (unless keep) and frees nd's contents. */
+static void new_disks_finish(struct new_disks *nd, bool keep)
+{
+	virStorageVolPtr vols[] = { nd->overlay, nd->data };
+
+	for (size_t i = 0; i < ELEMENTSOF(vols); i++) {
+		if (!vols[i])
+			continue;
+		if (!keep && virStorageVolDelete(vols[i], 0) < 0)
+			vdi_debug("cannot remove volume %s after a failed create: %s", virStorageVolGetName(vols[i]),
+				  virGetLastErrorMessage());
+		virStorageVolFree(vols[i]);
+	}
+	free(nd->path);
+	free(nd->data_path);
+	*nd = (struct new_disks){ 0 };
+}
+
+/* Makes domain's overlay on t and, when data_bytes > 0, its data disk; on failure nd holds what was made. */
+static int make_disks(struct pool_host *host, virConnectPtr conn, const struct pool_template *t, const char *domain,
+		      uint64_t data_bytes, struct new_disks *nd, struct vdi_error *err)
+{
+	char volname[160];
+	int r;
+
+	pool_overlay_name(domain, volname, sizeof(volname));
+	r = create_overlay(host, conn, t, volname, &nd->overlay, err);
+	if (r < 0)
+		return r;
+	nd->path = virStorageVolGetPath(nd->overlay);
+	if (!nd->path)
+		return pool_libvirt_error(err, "cannot find the path of overlay %s", volname);
+	if (data_bytes == 0)
+		return 0;
+	pool_data_disk_name(domain, volname, sizeof(volname));
+	r = create_data_volume(host, conn, volname, data_bytes, &nd->data, err);
+	if (r < 0)
+		return r;
+	nd->data_path = virStorageVolGetPath(nd->data);
+	return nd->data_path ? 0 : pool_libvirt_error(err, "cannot find the path of data disk %s", volname);
 }
 
 int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
 			int64_t desktop_id, struct vdi_error *err)
 {
+	return pool_desktop_create_with(host, t, pool, desktop_id, NULL, err);
+}
+
+int pool_desktop_create_with(struct pool_host *host, const struct pool_template *t, const char *pool,
+			     int64_t desktop_id, const struct pool_desktop_options *opts, struct vdi_error *err)
+{
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
-	_cleanup_vol_ virStorageVolPtr vol = NULL;
-	_cleanup_free_ char *path = NULL, *xml = NULL;
-	char name[128], volname[160], uuid[37], password[33], socket[256];
+	_cleanup_free_ char *xml = NULL;
+	char name[128], uuid[37], password[33], socket[256];
+	struct new_disks nd = { 0 };
 	struct pool_domxml_params p;
 	bool validated;
 	int r;
@@ -124,7 +220,6 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	r = pool_domain_name(pool, desktop_id, name, sizeof(name));
 	if (r < 0)
 		return vdi_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);
-	pool_overlay_name(name, volname, sizeof(volname));
 	r = spice_socket_path(host, name, socket, sizeof(socket));
 	if (r < 0)
 		return vdi_error_set(err, r, "SPICE socket path under %s is too long for a unix socket", host->spice_dir);
@@ -139,15 +234,9 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN)
 		return pool_libvirt_error(err, "cannot look up desktop %s", name);
 
-	r = create_overlay(host, conn, t, volname, &vol, err);
+	r = make_disks(host, conn, t, name, opts ? opts->data_disk_bytes : 0, &nd, err);
 	if (r < 0)
-		return r;
-
-	path = virStorageVolGetPath(vol);
-	if (!path) {
-		r = pool_libvirt_error(err, "cannot find the path of overlay %s", volname);
 		goto fail;
-	}
 	if ((r = vdi_random_uuid(uuid)) < 0 || (r = vdi_random_id(password, 32)) < 0) {
 		vdi_error_set(err, r, "no randomness for desktop %s", name);
 		goto fail;
@@ -157,7 +246,8 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 		.name = name,
 		.uuid = uuid,
 		.virt_type = host->virt_type,
-		.disk_path = path,
+		.disk_path = nd.path,
+		.data_disk_path = nd.data_path,
 		.spice_socket = socket,
 		.spice_address = host->spice_address[0] ? host->spice_address : NULL,
 		.spice_password = password,
@@ -183,13 +273,13 @@ int pool_desktop_create(struct pool_host *host, const struct pool_template *t, c
 	if (!validated)
 		__atomic_store_n(&((struct pool_template *)t)->validated, true, __ATOMIC_RELEASE);
 	explicit_bzero(password, sizeof(password));
+	new_disks_finish(&nd, true);
 	return 0;
 
 fail:
-	/* Leave nothing half-created: the overlay goes with the failed definition. */
+	/* Leave nothing half-created: the overlay and data disk go with the failed definition. */
 	explicit_bzero(password, sizeof(password));
-	if (virStorageVolDelete(vol, 0) < 0)
-		vdi_debug("cannot remove overlay %s after a failed create: %s", volname, virGetLastErrorMessage());
+	new_disks_finish(&nd, false);
 	return r;
 }
 
@@ -299,6 +389,115 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 	return create_overlay(host, conn, t, volname, &vol, err);
 }
 
+/* Whether the definition of dom (inactive) names path as a disk; *ret_xml its XML (secure: it keeps the
+ * SPICE ticket a redefinition must keep), a new string. */
+static int names_disk(virDomainPtr dom, const char *domain, const char *path, char **ret_xml, struct vdi_error *err)
+{
+	char **paths = NULL;
+	bool found = false;
+	int r;
+
+	*ret_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	if (!*ret_xml)
+		return pool_libvirt_error(err, "cannot read desktop %s", domain);
+	r = pool_domxml_disk_paths(*ret_xml, &paths);
+	if (r < 0)
+		return vdi_error_set(err, r, "cannot read the disks of desktop %s", domain);
+	for (char **q = paths; *q && !found; q++)
+		found = streq(*q, path);
+	pool_strv_free(paths);
+	return found;
+}
+
+/* Attaches the data disk on path to the (stopped) domain's definition unless it names it: 1 attached, 0 there. */
+static int attach_data_disk(virConnectPtr conn, virDomainPtr dom, const char *domain, const char *path,
+			    struct vdi_error *err)
+{
+	_cleanup_free_ char *xml = NULL, *nxml = NULL;
+	_cleanup_domain_ virDomainPtr redefined = NULL;
+	int r = names_disk(dom, domain, path, &xml, err);
+
+	if (r != 0) {
+		r = r > 0 ? 0 : r; /* named already */
+		goto out;
+	}
+	if (virDomainIsActive(dom) != 0) {
+		r = vdi_error_set(err, -EBUSY, "desktop %s must be stopped to get a data disk", domain);
+		goto out;
+	}
+	r = pool_domxml_add_data_disk(xml, path, &nxml, err);
+	if (r < 0)
+		goto out;
+	redefined = virDomainDefineXML(conn, nxml);
+	r = redefined ? 1 : pool_libvirt_error(err, "cannot attach data disk %s to desktop %s", path, domain);
+out:
+	if (xml)
+		explicit_bzero(xml, strlen(xml));
+	if (nxml)
+		explicit_bzero(nxml, strlen(nxml));
+	return r;
+}
+
+/* Grows vol to bytes when it is smaller (the desktop stopped): 1 grown, 0 big enough. */
+static int grow_data_volume(virStorageVolPtr vol, virDomainPtr dom, const char *domain, uint64_t bytes,
+			    struct vdi_error *err)
+{
+	virStorageVolInfo info;
+
+	if (virStorageVolGetInfo(vol, &info) < 0)
+		return pool_libvirt_error(err, "cannot read the data disk of desktop %s", domain);
+	if (info.capacity >= bytes)
+		return 0;
+	if (virDomainIsActive(dom) != 0)
+		return vdi_error_set(err, -EBUSY, "desktop %s must be stopped to grow its data disk", domain);
+	if (virStorageVolResize(vol, bytes, 0) < 0)
+		return pool_libvirt_error(err, "cannot grow the data disk of desktop %s", domain);
+	return 1;
+}
+
+int pool_desktop_data_disk(struct pool_host *host, const char *domain, uint64_t bytes, struct vdi_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	_cleanup_spool_ virStoragePoolPtr sp = NULL;
+	_cleanup_vol_ virStorageVolPtr vol = NULL;
+	_cleanup_free_ char *path = NULL;
+	char volname[256];
+	bool made = false;
+	int r, attached;
+
+	if (bytes == 0)
+		return vdi_error_set(err, -EINVAL, "a data disk needs a size");
+	r = open_desktop(host, domain, &conn, &dom, err);
+	if (r < 0)
+		return r;
+	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
+	if (!sp)
+		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
+	pool_data_disk_name(domain, volname, sizeof(volname));
+	vol = virStorageVolLookupByName(sp, volname);
+	if (!vol && (!virGetLastError() || virGetLastError()->code != VIR_ERR_NO_STORAGE_VOL))
+		return pool_libvirt_error(err, "data disk %s", volname);
+	if (!vol && virDomainIsActive(dom) != 0)
+		return vdi_error_set(err, -EBUSY, "desktop %s must be stopped to get a data disk", domain);
+	if (vol) {
+		r = grow_data_volume(vol, dom, domain, bytes, err);
+	} else {
+		r = create_data_volume(host, conn, volname, bytes, &vol, err);
+		made = r >= 0; /* created here: a failure below takes it back */
+	}
+	if (r < 0)
+		return r;
+	path = virStorageVolGetPath(vol);
+	attached = path ? attach_data_disk(conn, dom, domain, path, err)
+			: pool_libvirt_error(err, "cannot find the path of data disk %s", volname);
+	if (attached < 0 && made && virStorageVolDelete(vol, 0) < 0)
+		vdi_debug("cannot remove data disk %s after a failed attach: %s", volname, virGetLastErrorMessage());
+	if (attached < 0)
+		return attached;
+	return r > 0 || made || attached > 0 ? 1 : 0;
+}
+
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
@@ -327,6 +526,8 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_e
 	}
 
 	r = delete_overlay(host, conn, domain, err);
+	if (r >= 0)
+		r = delete_data_disk(host, conn, domain, err);
 	if (r < 0)
 		return r;
 	if (spice_socket_path(host, domain, socket, sizeof(socket)) >= 0)
@@ -683,7 +884,7 @@ int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err
 	for (int i = 0; i < count; i++) {
 		const char *name = virStorageVolGetName(vols[i]);
 
-		if (r >= 0 && pool_overlay_name_is_ours(name)) {
+		if (r >= 0 && (pool_overlay_name_is_ours(name) || pool_data_disk_name_is_ours(name))) {
 			names[n] = strdup(name);
 			if (!names[n])
 				r = -ENOMEM;

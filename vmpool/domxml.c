@@ -93,8 +93,8 @@ static char *get_prop(const xmlNode *n, const char *name)
 	return s;
 }
 
-/* A system disk: <disk device='disk'> or a <disk> without device (libvirt's default). */
-static bool is_system_disk(xmlNode *n)
+/* A <disk device='disk'> or a <disk> without device (libvirt's default). */
+static bool is_disk_device(xmlNode *n)
 {
 	_cleanup_free_ char *device = NULL;
 
@@ -102,6 +102,27 @@ static bool is_system_disk(xmlNode *n)
 		return false;
 	device = get_prop(n, "device");
 	return !device || streq(device, "disk");
+}
+
+/* Whether disk n's source file is path, or (path NULL) has a data disk's name. */
+static bool disk_source_is(xmlNode *n, const char *path)
+{
+	xmlNode *src = child(n, "source");
+	_cleanup_free_ char *file = src ? get_prop(src, "file") : NULL;
+	const char *slash;
+
+	if (!file)
+		return false;
+	if (path)
+		return streq(file, path);
+	slash = strrchr(file, '/');
+	return pool_data_disk_name_is_ours(slash ? slash + 1 : file);
+}
+
+/* A system disk: a disk device that is not a user data disk (one whose source has a data disk's name). */
+static bool is_system_disk(xmlNode *n)
+{
+	return is_disk_device(n) && !disk_source_is(n, NULL);
 }
 
 static int parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct vdi_error *err)
@@ -295,6 +316,72 @@ static int set_system_disk(xmlNode *devices, const char *path)
 	return 0;
 }
 
+/* The first of vdb..vdz no disk of devices has as its target, into buf (4 bytes); -ENOSPC when none is free. */
+static int free_target(xmlNode *devices, char buf[4])
+{
+	for (char c = 'b'; c <= 'z'; c++) {
+		bool used = false;
+
+		snprintf(buf, 4, "vd%c", c);
+		for (xmlNode *d = devices->children; d && !used; d = d->next) {
+			xmlNode *target = is_elem(d, "disk") ? child(d, "target") : NULL;
+			_cleanup_free_ char *dev = target ? get_prop(target, "dev") : NULL;
+
+			used = dev && streq(dev, buf);
+		}
+		if (!used)
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+/* A user data disk on path after the system disk (or last): QCOW2, virtio, on a free target. */
+static int add_data_disk(xmlNode *devices, const char *path, struct vdi_error *err)
+{
+	xmlNode *disk, *sys = NULL, *driver, *target;
+	char dev[4];
+
+	if (free_target(devices, dev) < 0)
+		return vdi_error_set(err, -EINVAL, "the domain has no free disk target vdb..vdz for a data disk");
+	for (xmlNode *d = devices->children; d && !sys; d = d->next)
+		if (is_system_disk(d))
+			sys = d;
+	disk = xmlNewNode(NULL, (const xmlChar *)"disk");
+	if (!disk)
+		return -ENOMEM;
+	if (!(sys ? xmlAddNextSibling(sys, disk) : xmlAddChild(devices, disk))) {
+		xmlFreeNode(disk);
+		return -ENOMEM;
+	}
+	driver = xmlNewChild(disk, NULL, (const xmlChar *)"driver", NULL);
+	if (set_prop(disk, "type", "file") < 0 || set_prop(disk, "device", "disk") < 0 ||
+	    set_prop(driver, "name", "qemu") < 0 || set_prop(driver, "type", "qcow2") < 0 ||
+	    set_prop(xmlNewChild(disk, NULL, (const xmlChar *)"source", NULL), "file", path) < 0)
+		return -ENOMEM;
+	target = xmlNewChild(disk, NULL, (const xmlChar *)"target", NULL);
+	if (set_prop(target, "dev", dev) < 0 || set_prop(target, "bus", "virtio") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int pool_domxml_add_data_disk(const char *xml, const char *path, char **ret, struct vdi_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices;
+	int r;
+
+	if (!path)
+		return vdi_error_set(err, -EINVAL, "no data disk path");
+	r = parse_domain(xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	for (xmlNode *d = devices->children; d; d = d->next)
+		if (is_elem(d, "disk") && disk_source_is(d, path))
+			return dump(doc, ret);
+	r = add_data_disk(devices, path, err);
+	return r < 0 ? r : dump(doc, ret);
+}
+
 static int set_macs(xmlNode *devices)
 {
 	for (xmlNode *n = devices->children; n; n = n->next) {
@@ -372,6 +459,11 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 	r = set_system_disk(devices, p->disk_path);
 	if (r < 0)
 		return r;
+	if (p->data_disk_path) {
+		r = add_data_disk(devices, p->data_disk_path, err);
+		if (r < 0)
+			return r;
+	}
 	r = set_macs(devices);
 	if (r < 0)
 		return r;

@@ -13,11 +13,14 @@
  * Pool names have no '-', so a domain name parses back to one pool and id.
  * A template's base volume is "vdi-template-<template>-v<version>.qcow2":
  * its stem ends in "-v<digits>", which no domain name does, so a base is
- * never taken for an overlay nor an overlay for a base.
+ * never taken for an overlay nor an overlay for a base.  A desktop's user
+ * data disk is "<domain>.data.qcow2": its stem ("<domain>.data") parses as
+ * no domain name either, so it is never taken for an overlay.
  */
 
 #define DOMAIN_PREFIX "vdi-"
 #define OVERLAY_SUFFIX ".qcow2"
+#define DATA_SUFFIX ".data.qcow2"
 #define BASE_PREFIX "vdi-template-"
 #define TEMPLATE_NAME_MAX 64
 
@@ -87,14 +90,14 @@ void pool_overlay_name(const char *domain, char *buf, size_t len)
 	snprintf(buf, len, "%s" OVERLAY_SUFFIX, domain);
 }
 
-/* Copies volume's name without ".qcow2" into buf; false when it has no such suffix or does not fit. */
-static bool volume_stem(const char *volume, char *buf, size_t len)
+/* Copies volume's name without suffix into buf; false when it has no such suffix or does not fit. */
+static bool volume_stem_of(const char *volume, const char *suffix, char *buf, size_t len)
 {
 	size_t n = volume ? strlen(volume) : 0;
 
-	if (n <= strlen(OVERLAY_SUFFIX) || !streq(volume + n - strlen(OVERLAY_SUFFIX), OVERLAY_SUFFIX))
+	if (n <= strlen(suffix) || !streq(volume + n - strlen(suffix), suffix))
 		return false;
-	n -= strlen(OVERLAY_SUFFIX);
+	n -= strlen(suffix);
 	if (n >= len)
 		return false;
 	memcpy(buf, volume, n);
@@ -102,11 +105,42 @@ static bool volume_stem(const char *volume, char *buf, size_t len)
 	return true;
 }
 
+/* Copies volume's name without ".qcow2" into buf; false when it has no such suffix or does not fit. */
+static bool volume_stem(const char *volume, char *buf, size_t len)
+{
+	return volume_stem_of(volume, OVERLAY_SUFFIX, buf, len);
+}
+
 bool pool_overlay_name_is_ours(const char *volume)
 {
 	char stem[256];
 
 	return volume_stem(volume, stem, sizeof(stem)) && pool_domain_name_is_ours(stem);
+}
+
+void pool_data_disk_name(const char *domain, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s" DATA_SUFFIX, domain);
+}
+
+bool pool_data_disk_name_is_ours(const char *volume)
+{
+	char stem[256];
+
+	return volume_stem_of(volume, DATA_SUFFIX, stem, sizeof(stem)) && pool_domain_name_is_ours(stem);
+}
+
+int pool_volume_domain(const char *volume, char *ret_domain, size_t len)
+{
+	char stem[256];
+
+	if (!volume_stem_of(volume, DATA_SUFFIX, stem, sizeof(stem)) &&
+	    !volume_stem_of(volume, OVERLAY_SUFFIX, stem, sizeof(stem)))
+		return -EINVAL;
+	if (!pool_domain_name_is_ours(stem) || strlen(stem) >= len)
+		return -EINVAL;
+	memcpy(ret_domain, stem, strlen(stem) + 1);
+	return 0;
 }
 
 bool pool_template_name_is_valid(const char *name)

@@ -36,6 +36,11 @@ void pool_overlay_name(const char *domain, char *buf, size_t len);
 /* Whether a volume's name is one of vdi's overlays ("<domain>.qcow2" whose stem pool_domain_name_is_ours();
  * NULL: no).  A base volume's name never is. */
 bool pool_overlay_name_is_ours(const char *volume);
+/* Writes the user data disk volume's name of a domain, "<domain>.data.qcow2", into buf (truncated to len). */
+void pool_data_disk_name(const char *domain, char *buf, size_t len);
+/* Whether a volume's name is one of vdi's data disks ("<domain>.data.qcow2" whose domain is ours; NULL: no).
+ * Never an overlay's nor a base's name. */
+bool pool_data_disk_name_is_ours(const char *volume);
 /* Template names: [A-Za-z0-9_.-]{1,64}, not starting with '.' (NULL: no). */
 bool pool_template_name_is_valid(const char *name);
 
@@ -129,6 +134,7 @@ struct pool_domxml_params {
 	const char *uuid;
 	const char *virt_type;
 	const char *disk_path;
+	const char *data_disk_path; /* the user data disk (a second virtio disk), or NULL */
 	const char *spice_socket;   /* a unix socket, or */
 	const char *spice_address;  /* a TCP address (any port libvirt picks) */
 	const char *spice_password;
@@ -139,6 +145,14 @@ struct pool_domxml_params {
 
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
 			  struct vdi_error *err);
+
+/*
+ * xml (borrowed) with a user data disk on path (borrowed; a data disk's name, "<domain>.data.qcow2") as one
+ * more virtio disk after the system disk, on the first free target of vdb..vdz; *ret xml as it was (a copy)
+ * when a disk has that source already.  The system disk of a domain is never its data disk: a disk whose
+ * source is a data disk's name is skipped wherever this file looks for the system disk.
+ */
+int pool_domxml_add_data_disk(const char *xml, const char *path, char **ret, struct vdi_error *err);
 
 /* Checks that xml is a <domain> with at most one system disk; optionally sets memory and vcpus. */
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,

@@ -292,6 +292,30 @@ int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, in
 int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
 			int64_t desktop_id, struct vdi_error *err);
 
+/* What a desktop gets besides its overlay. */
+struct pool_desktop_options {
+	/* > 0: a user data disk of that virtual size (bytes): an empty QCOW2 volume
+	 * "<domain>.data.qcow2" (no backing file, mode 0600) in the host's storage pool, attached as one
+	 * more virtio disk (vdb, or the first free vdX).  pool_desktop_reset() keeps it;
+	 * pool_desktop_delete() deletes it with the desktop. */
+	uint64_t data_disk_bytes;
+};
+
+/* pool_desktop_create() with opts (borrowed; NULL: none of them).  On failure nothing is left
+ * behind, the data disk neither. */
+int pool_desktop_create_with(struct pool_host *host, const struct pool_template *t, const char *pool,
+			     int64_t desktop_id, const struct pool_desktop_options *opts, struct vdi_error *err);
+
+/*
+ * Gives a defined desktop a user data disk of at least bytes (> 0): creates its
+ * volume when there is none (as pool_desktop_create_with() does), grows it when it is smaller
+ * (never shrinks it; its content stays), and attaches it to the domain's definition when that does
+ * not name it (the desktop must be stopped then: -EBUSY otherwise; running desktops take the change
+ * at their next boot only when it needs no attaching).  Returns 1 when it changed something, 0 when
+ * the desktop had such a disk already.  Blocks on libvirt.
+ */
+int pool_desktop_data_disk(struct pool_host *host, const char *domain, uint64_t bytes, struct vdi_error *err);
+
 int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
@@ -318,12 +342,12 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_e
 /*
  * Stops the desktop if running, discards its overlay and creates a fresh
  * one backed by t (which may be a newer publication of the template).  The
- * domain stays defined and stopped.
+ * domain stays defined and stopped; its user data disk, if any, stays as it is.
  */
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
 		       struct vdi_error *err);
 
-/* Destroys, undefines and deletes the overlay. Parts already gone are not an error. */
+/* Destroys, undefines and deletes the overlay and the data disk. Parts already gone are not an error. */
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
@@ -373,10 +397,14 @@ void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
 
 /*
  * Lists the overlay volumes (names "<domain>.qcow2" whose stem parses as
- * one of vdi's domain names; never base volumes) in the host's storage
- * pool, whether or not a domain uses them: reconcile finds leaked ones
- * with this.  *ret is a NULL-terminated array of new strings; free it
- * with pool_strv_free().
+ * one of vdi's domain names; never base volumes) and the user data disks
+ * ("<domain>.data.qcow2") in the host's storage pool, whether or not a
+ * domain uses them: reconcile finds leaked ones with this.  *ret is a
+ * NULL-terminated array of new strings; free it with pool_strv_free().
  */
 int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err);
+
+/* The domain an overlay's or a data disk's volume name (as pool_overlay_list() gives them) belongs to,
+ * into ret_domain (len bytes): 0, or -EINVAL when volume is neither. */
+int pool_volume_domain(const char *volume, char *ret_domain, size_t len);
 char **pool_strv_free(char **strv);

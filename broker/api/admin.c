@@ -16,6 +16,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "recompose.h"
 #include "store-catalog.h"
 #include "store-sessions.h"
 #include "store-views.h"
@@ -113,6 +114,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.max_per_user = body.max_per_user,
 		.idle_timeout = body.idle_timeout,
 		.groups = body.groups,
+		.data_disk_mib = body.data_disk_mib,
 	};
 	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), &err);
 	if (r < 0) {
@@ -145,12 +147,16 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 	body.prestart = cur.prestart;
 	body.max_per_user = cur.max_per_user;
 	body.idle_timeout = cur.idle_timeout;
+	body.data_disk_mib = cur.data_disk_mib;
 	text = broker_req_body(req, &len);
-	if (broker_parse_pool_update(text, len, &body, &err) < 0) {
+	if (broker_parse_pool_update(text, len, &body, &err) < 0 ||
+	    (json_object_get(body.json, "data_disk_mib") &&
+	     broker_store_pool_check_data_disk(b->store, name, body.data_disk_mib, &err) < 0)) {
 		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
-	cur = (struct broker_pool_limits){ body.size, body.prestart, body.max_per_user, body.idle_timeout };
+	cur = (struct broker_pool_limits){ body.size, body.prestart, body.max_per_user, body.idle_timeout,
+					   body.data_disk_mib };
 	if (broker_store_update_pool(b->store, name, &cur, body.groups) < 0) {
 		broker_req_reply_error(req, 500, "cannot update pool \"%s\"", name);
 		return;
@@ -187,6 +193,30 @@ void broker_api_admin_pool_delete(struct broker_req *req, void *userdata)
 	broker_req_reply_json(req, 202, json_pack("{s:s, s:b, s:i}", "name", name, "draining", true, "desktops", r), NULL);
 }
 
+/* The status of a recompose's refusal r. */
+static int recompose_status(int r)
+{
+	return r == -ENOENT ? 404 : r == -EPERM || r == -EBUSY ? 409 : 500;
+}
+
+void broker_api_admin_pool_recompose(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	r = broker_desks_recompose_pool(b->desks, name, actor, &err);
+	if (r < 0) {
+		broker_req_reply_error(req, recompose_status(r), "%s", err.message[0] ? err.message : strerror(-r));
+		return;
+	}
+	broker_req_reply_json(req, 202, json_pack("{s:s, s:i}", "pool", name, "desktops", r), NULL);
+}
+
 /* ---- desktops ---------------------------------------------------------------------------------- */
 
 void broker_api_admin_desktops(struct broker_req *req, void *userdata)
@@ -201,6 +231,13 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 	r = broker_store_admin_desktops(b->store, broker_req_query(req, "pool", pool, sizeof(pool)),
 					broker_req_query(req, "user", user, sizeof(user)),
 					broker_req_query(req, "state", state, sizeof(state)), &rows);
+	if (r > 0) {
+		size_t i;
+		json_t *row;
+
+		json_array_foreach(rows, i, row)
+			json_object_set_new(row, "recompose", json_boolean(json_integer_value(json_object_get(row, "recompose"))));
+	}
 	broker_api_reply_rows(req, r, "desktops", rows);
 }
 
@@ -236,6 +273,26 @@ void broker_api_admin_desktop_stop(struct broker_req *req, void *userdata)
 void broker_api_admin_desktop_delete(struct broker_req *req, void *userdata)
 {
 	desktop_action(req, userdata, broker_desks_delete);
+}
+
+void broker_api_admin_desktop_recompose(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
+	int64_t id;
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0 || broker_req_desktop_id(req, 0, &id) < 0)
+		return;
+	r = broker_desks_recompose(b->desks, id, actor, &err);
+	if (r == -EBUSY && !err.message[0])
+		broker_req_reply_error(req, 409, "desktop %lld is busy; try again", (long long)id);
+	else if (r < 0)
+		broker_req_reply_error(req, recompose_status(r), "%s",
+				       err.message[0] ? err.message : r == -ENOENT ? "no such desktop" : strerror(-r));
+	else
+		broker_req_reply_json(req, 202, json_pack("{s:I}", "id", (json_int_t)id), NULL);
 }
 
 /* ---- sessions ----------------------------------------------------------------------------------- */

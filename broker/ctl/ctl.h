@@ -132,11 +132,13 @@ int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_pool_recompose(const struct ctl *ctl, int argc, char **argv);
 
 int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_desktop_reset(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_desktop_stop(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_desktop_delete(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_desktop_recompose(const struct ctl *ctl, int argc, char **argv);
 
 int ctl_cmd_session_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv);

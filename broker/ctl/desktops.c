@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl desktop list|reset|stop|delete: /api/v1/admin/desktops. */
+/* vdictl desktop list|reset|stop|delete|recompose: /api/v1/admin/desktops. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -115,4 +115,9 @@ int ctl_cmd_desktop_stop(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_desktop_delete(const struct ctl *ctl, int argc, char **argv)
 {
 	return desktop_action(ctl, argc, argv, "DELETE", NULL, "deleted");
+}
+
+int ctl_cmd_desktop_recompose(const struct ctl *ctl, int argc, char **argv)
+{
+	return desktop_action(ctl, argc, argv, "POST", "recompose", "recomposed");
 }

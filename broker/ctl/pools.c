@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl pool list|create|update|delete: /api/v1/admin/pools. */
+/* vdictl pool list|create|update|delete|recompose: /api/v1/admin/pools. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 /* Limits for the numbers given on the command line; the broker checks its own. */
 #define COUNT_MAX 1000000
 #define IDLE_MAX (366 * 86400)
+#define DATA_DISK_MAX (16ULL * 1024 * 1024) /* MiB: 16 TiB */
 
 /* One row of the table: the cells of element e. */
 static int pool_row(json_t *e, struct ctl_table *t)
@@ -96,6 +97,7 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 		{ 'p', "--prestart", "prestart", COUNT_MAX },
 		{ 'u', "--max-per-user", "max_per_user", COUNT_MAX },
 		{ 'i', "--idle-timeout", "idle_timeout", IDLE_MAX },
+		{ 'D', "--data-disk", "data_disk_mib", DATA_DISK_MAX },
 	};
 	json_t *groups = NULL;
 	uint64_t v;
@@ -132,6 +134,7 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 		{ "max-per-user", required_argument, NULL, 'u' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "groups", required_argument, NULL, 'g' },
+		{ "data-disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -189,6 +192,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 		{ "max-per-user", required_argument, NULL, 'u' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "groups", required_argument, NULL, 'g' },
+		{ "data-disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -215,7 +219,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
-					    "--idle-timeout or --groups");
+					    "--idle-timeout, --groups or --data-disk");
 	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
@@ -251,5 +255,31 @@ int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
 		       argv[optind], json_integer_value(left), json_integer_value(left) == 1 ? " is" : "s are");
 	else
 		printf("pool \"%s\" deleted\n", argv[optind]);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_pool_recompose(const struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *target = NULL;
+	json_int_t n;
+	int r;
+
+	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
+	if (r <= 0)
+		return ctl_parse_exit(r);
+	if (ctl_target(&target, "pools", argv[optind], "recompose") < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	r = ctl_call(ctl, "POST", target, NULL, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	n = json_integer_value(json_object_get(reply, "desktops"));
+	if (n == 0)
+		printf("pool \"%s\": every desktop is on the current version\n", argv[optind]);
+	else
+		printf("pool \"%s\": %" JSON_INTEGER_FORMAT " desktop%s being recomposed, a few at a time\n",
+		       argv[optind], n, n == 1 ? "" : "s");
 	return CTL_EXIT_OK;
 }
