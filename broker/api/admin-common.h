@@ -21,6 +21,9 @@ void broker_api_audit(struct broker *b, const char *actor, const char *action, c
 /* Replies status with template name as GET /admin/templates/{name} shows it (api/templates.c). */
 void broker_api_reply_template(struct broker_req *req, struct broker *b, unsigned status, const char *name);
 
-/* Template name's maintenance desktop as the admin API shows it, or JSON null (api/maintenance.c):
+/* A maintenance desktop's store row (borrowed) as the admin API shows it: a new object, NULL for no memory. */
+json_t *broker_api_maintenance_row_json(json_t *row);
+
+/* Template name's maintenance desktop as the admin API shows it, or JSON null:
  * *ret is new.  -errno when the store cannot tell. */
 int broker_api_maintenance_json(struct broker *b, const char *name, json_t **ret);

@@ -24,32 +24,6 @@
 #include "store-maintenance.h"
 #include "store.h"
 
-/* A store row as the API shows it (row borrowed; a new object). */
-static json_t *row_json(json_t *row)
-{
-	json_t *o = json_deep_copy(row);
-	char domain[128];
-
-	if (!o || broker_maintenance_domain(json_integer_value(json_object_get(row, "id")), domain, sizeof(domain)) < 0 ||
-	    json_object_set_new(o, "domain", json_string(domain)) < 0 ||
-	    json_object_set_new(o, "current", json_boolean(json_integer_value(json_object_get(row, "current")))) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-int broker_api_maintenance_json(struct broker *b, const char *name, json_t **ret)
-{
-	_cleanup_json_ json_t *rows = NULL;
-	int r = broker_store_maintenance_list(b->store, name, &rows);
-
-	if (r < 0)
-		return r;
-	*ret = r > 0 ? row_json(json_array_get(rows, 0)) : json_null();
-	return *ret ? 0 : -ENOMEM;
-}
-
 /* Template name's maintenance desktop (*ret: the store's row, new), or a reply already sent and -ENOENT. */
 static int find(struct broker_req *req, struct broker *b, const char *name, json_t **ret)
 {
@@ -92,7 +66,7 @@ void broker_api_admin_template_edit_get(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0 || find(req, b, name, &row) < 0)
 		return;
-	broker_req_reply_json(req, 200, row_json(row), NULL);
+	broker_req_reply_json(req, 200, broker_api_maintenance_row_json(row), NULL);
 }
 
 /* ---- the jobs: make, boot again, throw away ------------------------------------------------------ */
