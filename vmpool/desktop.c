@@ -302,15 +302,25 @@ int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_er
 	return 0;
 }
 
-static int destroy_dom(virDomainPtr dom, const char *domain, struct vdi_error *err)
+/* QEMU leaves its SPICE socket behind when it stops: a stopped desktop has none (a host on this machine). */
+static void forget_socket(struct pool_host *host, const char *domain)
 {
-	if (virDomainIsActive(dom) != 1)
-		return 0;
-	if (virDomainDestroy(dom) < 0) {
+	char socket[256];
+
+	if (!host->spice_address[0] && spice_socket_path(host, domain, socket, sizeof(socket)) >= 0)
+		(void)unlink(socket);
+}
+
+static int destroy_dom(struct pool_host *host, virDomainPtr dom, const char *domain, struct vdi_error *err)
+{
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
 		int r = pool_libvirt_error(err, "cannot power off desktop %s", domain);
 
-		return virDomainIsActive(dom) == 0 ? 0 : r;
+		if (virDomainIsActive(dom) != 0)
+			return r;
 	}
+	if (virDomainIsActive(dom) == 0)
+		forget_socket(host, domain);
 	return 0;
 }
 
@@ -323,7 +333,7 @@ int pool_desktop_destroy(struct pool_host *host, const char *domain, struct vdi_
 	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
-	return destroy_dom(dom, domain, err);
+	return destroy_dom(host, dom, domain, err);
 }
 
 static uint64_t now_ms(void)
@@ -355,13 +365,15 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 	while (now_ms() < deadline) {
 		int active = virDomainIsActive(dom);
 
-		if (active == 0)
+		if (active == 0) {
+			forget_socket(host, domain);
 			return 1;
+		}
 		if (active < 0)
 			return pool_libvirt_error(err, "cannot query desktop %s", domain);
 		usleep(SHUTDOWN_POLL_MS * 1000);
 	}
-	r = destroy_dom(dom, domain, err);
+	r = destroy_dom(host, dom, domain, err);
 	return r < 0 ? r : 0;
 }
 
@@ -379,7 +391,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 	r = open_desktop(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
-	r = destroy_dom(dom, domain, err);
+	r = destroy_dom(host, dom, domain, err);
 	if (r < 0)
 		return r;
 	r = delete_overlay(host, conn, domain, err);
@@ -513,7 +525,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_e
 
 	dom = virDomainLookupByName(conn, domain);
 	if (dom) {
-		r = destroy_dom(dom, domain, err);
+		r = destroy_dom(host, dom, domain, err);
 		if (r < 0)
 			return r;
 		if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
