@@ -288,6 +288,8 @@ static int job_fill(struct broker_job *j, json_t *row)
 		return -EINVAL;
 	if (op_needs_template(j->op)) {
 		j->tpl_version = broker_jint(row, "version");
+		if (j->tpl_version < 1)
+			return -EINVAL; /* a row without its template's version: the job could not record it */
 		j->data_disk_mib = broker_jint(row, "data_disk_mib");
 		j->tpl_name = strdup(broker_jstr(row, "template"));
 		j->tpl_disk = strdup(broker_jstr(row, "disk_path"));
@@ -330,6 +332,11 @@ int broker_job_submit(struct broker_desks *d, enum broker_job_op op, int64_t id,
 	/* Counted until job_done(): the job may clone from a version no desktop row names yet. */
 	if (j->tpl_name)
 		d->template_jobs++;
+	/* A new clone is on its version from now on: a broker killed meanwhile finds the desktop made, or
+	 * rebuilds it, and either way the row says which base its overlay needs (a reset's row keeps the
+	 * old version until the old overlay is gone: made_fresh()). */
+	if (op == BROKER_JOB_CREATE || op == BROKER_JOB_REBUILD)
+		(void)broker_store_desktop_set_version(d->store, id, j->tpl_version);
 	return 0;
 }
 

@@ -57,7 +57,7 @@ static bool spares_allow(struct broker_desks *d, json_t *row)
 void broker_rollout_step(struct broker_desks *d)
 {
 	_cleanup_json_ json_t *rows = NULL;
-	int64_t pools_done[ROLLOUT_PARALLEL];
+	int64_t pools_done[ROLLOUT_PARALLEL * 4];
 	size_t n_done = 0, i;
 	json_t *row;
 
@@ -74,9 +74,10 @@ void broker_rollout_step(struct broker_desks *d)
 			seen |= pools_done[k] == pool;
 		if (seen || broker_desks_busy(d, broker_jint(row, "id")))
 			continue;
-		if (streq(broker_jstr(row, "state"), "free") && !spares_allow(d, row))
+		/* A pool that got a spare on the way, or gave a desktop, waits for the next pass's counts. */
+		if ((!streq(broker_jstr(row, "state"), "free") || spares_allow(d, row)) && replace(d, row) <= 0)
 			continue;
-		if (replace(d, row) > 0 && n_done < ROLLOUT_PARALLEL)
+		if (n_done < ROLLOUT_PARALLEL * 4)
 			pools_done[n_done++] = pool;
 	}
 }

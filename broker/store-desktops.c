@@ -102,6 +102,11 @@ int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t 
 				 "iii", id, now, version);
 }
 
+int broker_store_desktop_set_version(struct broker_store *s, int64_t id, int64_t version)
+{
+	return broker_store_exec(s, "UPDATE desktops SET template_version = ?2 WHERE id = ?1", "ii", id, version);
+}
+
 int broker_store_desktop_shut_down(struct broker_store *s, int64_t id, int64_t now)
 {
 	return broker_store_exec(s,

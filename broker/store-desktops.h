@@ -57,6 +57,9 @@ int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const c
  * from): "stopped", its message, last disconnect and recompose mark cleared. */
 int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t version, int64_t now);
 
+/* A clone of template version is under way for desktop id: rows changed or -errno. */
+int broker_store_desktop_set_version(struct broker_store *s, int64_t id, int64_t version);
+
 /* Shut down: "stopped", last_disconnect cleared: rows changed or -errno. */
 int broker_store_desktop_shut_down(struct broker_store *s, int64_t id, int64_t now);
 
