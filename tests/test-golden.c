@@ -61,6 +61,7 @@
 
 struct golden {
 	struct fixture f;
+	char leaked[1024];  /* storage pools a killed publish left on the sources' directory */
 	char v1[600];       /* version 1: the admin's own file (vdi never deletes it) */
 	int newest;         /* the newest version number the broker gave */
 	int current;
@@ -238,6 +239,8 @@ static void disk_bases(struct fixture *f, struct bases *b)
 
 	b->disk = 0;
 	b->strays[0] = '\0';
+	if (!dir && errno == ENOENT)
+		return; /* nothing made yet */
 	check(dir);
 	while ((e = readdir(dir))) {
 		char name[256], pool[40];
@@ -270,8 +273,11 @@ static uint64_t libvirt_bases(struct fixture *f, bool refresh)
 
 	check(c);
 	sp = virStoragePoolLookupByName(c, f->storage_pool);
-	if (!sp)
-		vdi_test_fail(__FILE__, __LINE__, "no storage pool %s: %s", f->storage_pool, virGetLastErrorMessage());
+	if (!sp) {
+		/* Not made before the broker needs it; then it holds nothing. */
+		virConnectClose(c);
+		return 0;
+	}
 	if (refresh)
 		check_int_eq(virStoragePoolRefresh(sp, 0), 0);
 	n = virStoragePoolListAllVolumes(sp, &vols, 0);
@@ -1332,10 +1338,13 @@ static void check_nothing_half_made(struct golden *g, int v)
 		g->newest = v;
 	json_decref(t);
 	json_decref(check_bases(g));
-	/* libvirtd keeps a transient pool its client made until it is destroyed: the test removes what
-	 * the killed publish left, so that the next publish's own is seen to go. */
-	if (fixture_pools_under(src_dir(), true, names, sizeof(names)))
-		vdi_test_log("LEAK: storage pools the killed publish left (removed by the test): %s", names);
+	/* libvirtd keeps a transient pool its client made until it is destroyed: what the killed publish
+	 * left is a leak, reported at the end (and removed here, so that the next publish's own pool is
+	 * seen to go). */
+	if (fixture_pools_under(src_dir(), true, names, sizeof(names))) {
+		snprintf(g->leaked, sizeof(g->leaked), "%s", names);
+		vdi_test_log("storage pools the killed publish left: %s", names);
+	}
 }
 
 /* Kills the broker while the rollout onto g->current is under way: a desktop on its way somewhere and a free one
@@ -1388,13 +1397,13 @@ static void test_kill9_during_publish_and_rollout(void)
 	publish(&g, v2, "v2", "after the kill");
 	kill_mid_rollout(&g);
 	run_broker(&g.f.d);
-	listing = wait_rollout(&g, 4 * BOOT_MS);
+	json_decref(wait_spares(&g, 4 * BOOT_MS));
 	vdi_test_log("%u s: the rollout onto version %d finished after the restart", elapsed_s(&g), g.current);
-	check(count_state(listing, "free") >= PRESTART);
-	json_decref(listing);
 	listing = after_rollout(&g, NULL, 0);
 	expect_console(&g.f, some_free(listing), "version=v2");
 	json_decref(listing);
+	if (g.leaked[0])
+		vdi_test_fail(__FILE__, __LINE__, "the publish killed left storage pools after the restart: %s", g.leaked);
 	golden_teardown(&g);
 }
 
