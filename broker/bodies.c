@@ -92,6 +92,48 @@ void broker_template_body_finish(struct broker_template_body *b)
 	*b = (struct broker_template_body){ 0 };
 }
 
+int broker_parse_publish(const char *text, size_t len, struct broker_publish_body *ret, struct vdi_error *err)
+{
+	static const char *const members[] = { "disk", "note", "at", NULL };
+	int r;
+
+	*ret = (struct broker_publish_body){ 0 };
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "note", false, &ret->note, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "at", false, 0, INT64_MAX / 2, &ret->at, err)) < 0)
+		return r;
+	if (ret->disk[0] != '/')
+		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
+	if (ret->note && strlen(ret->note) > BROKER_NOTE_MAX)
+		return vdi_error_set(err, -EINVAL, "\"note\" is longer than %d bytes", BROKER_NOTE_MAX);
+	for (const char *c = ret->note; c && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return vdi_error_set(err, -EINVAL, "\"note\" must be one line of text");
+	return 0;
+}
+
+void broker_publish_body_finish(struct broker_publish_body *b)
+{
+	json_decref(b->json);
+	*b = (struct broker_publish_body){ 0 };
+}
+
+int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct vdi_error *err)
+{
+	static const char *const members[] = { "to", NULL };
+	_cleanup_json_ json_t *json = NULL;
+	int r;
+
+	*ret_to = 0;
+	if (len == 0)
+		return 0;
+	r = object(text, len, members, &json, err);
+	if (r >= 0)
+		r = vdi_json_get_int(json, "to", false, 1, INT64_MAX / 2, ret_to, err);
+	return r;
+}
+
 /* "groups": a list of group names, joined with commas. */
 static int groups_string(json_t *groups, char **ret, struct vdi_error *err)
 {

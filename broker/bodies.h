@@ -42,6 +42,22 @@ int broker_parse_template(const char *text, size_t len, struct broker_template_b
 void broker_template_body_finish(struct broker_template_body *b);
 
 /*
+ * POST /admin/templates/{name}/publish: disk (an absolute path) required; note (at most
+ * BROKER_NOTE_MAX bytes, no control characters) and at (seconds UTC, >= 0) optional.
+ */
+#define BROKER_NOTE_MAX 500
+struct broker_publish_body {
+	json_t *json;
+	const char *disk, *note;
+	int64_t at; /* 0: now */
+};
+int broker_parse_publish(const char *text, size_t len, struct broker_publish_body *ret, struct vdi_error *err);
+void broker_publish_body_finish(struct broker_publish_body *b);
+
+/* POST /admin/templates/{name}/rollback: an empty body, {}, or {"to": VERSION >= 1}; *ret_to 0 when not given. */
+int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct vdi_error *err);
+
+/*
  * POST /admin/pools (create: name, template, size required; type "pooled" or
  * "persistent") and PATCH /admin/pools/{name} (update: the members given
  * replace the current values the caller puts in ret, and prestart must not

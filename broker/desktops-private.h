@@ -68,6 +68,13 @@ struct broker_host_slot {
 	uint64_t placed_bytes; /* what the desktops placed here since that look will take */
 };
 
+/* A base volume no template version names (bases.c), as the last listing found it. */
+struct broker_stray {
+	char *path;
+	struct pool_host *host; /* borrowed from its slot */
+	int64_t first_seen;     /* vdi_clock_steady() */
+};
+
 /* A libvirt event as the loop keeps it. */
 struct broker_queued_event {
 	enum pool_event_type type;
@@ -100,6 +107,7 @@ struct broker_desks {
 
 	/* jobs.c */
 	struct broker_id_set busy;    /* desktops with a job under way */
+	unsigned template_jobs;       /* creates, resets and rebuilds under way (bases.c deletes no base meanwhile) */
 	struct broker_id_set touched; /* desktops whose job finished, or that had an event, while a reconcile was listing */
 	bool touched_lost;            /* touched is incomplete: judge nothing on this listing */
 
@@ -113,6 +121,21 @@ struct broker_desks {
 	unsigned keeper_inflight;
 	unsigned keeper_failures;
 	int64_t keeper_pause_until; /* vdi_clock_steady() */
+
+	/* publish.c */
+	bool publishes_recovered;         /* what a stopped broker left making is undone (or being undone) */
+	bool recovering;                  /* that is under way */
+	json_t *left_making;              /* the versions making when this broker started, not undone yet */
+	int64_t recover_after;            /* vdi_clock_steady(): a partial base libvirtd still wrote; try again then */
+
+	/* bases.c */
+	bool bases_busy;                  /* the tick's pass is under way */
+	int64_t last_bases, last_strays;  /* vdi_clock_steady() */
+	struct broker_stray *strays;
+	size_t n_strays;
+
+	/* rollout.c */
+	unsigned rollout_inflight;  /* its resets under way */
 
 	/* reconcile.c */
 	bool reconciling;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "bases.h"
 #include "clock.h"
 #include "desktops-private.h"
 #include "events.h"
@@ -13,7 +14,9 @@
 #include "lifecycle.h"
 #include "now.h"
 #include "paused.h"
+#include "publish.h"
 #include "reconcile.h"
+#include "rollout.h"
 #include "spares.h"
 #include "store-sessions.h"
 #include "store.h"
@@ -37,6 +40,7 @@ static void job_finished(struct broker_desks *d, struct broker_job *j)
 		broker_paused_recheck(d, j);
 	}
 	broker_spares_keep(d);
+	broker_rollout_step(d);
 }
 
 int broker_desks_new(const struct broker_desks_options *o, struct broker_desks **ret, struct vdi_error *err)
@@ -83,6 +87,8 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 		return NULL;
 	broker_desks_stop_events(d);
 	broker_hosts_free(d);
+	broker_bases_free(d);
+	json_decref(d->left_making);
 	broker_template_cache_free(d->templates);
 	broker_events_free(d);
 	free(d->busy.ids);
@@ -123,12 +129,24 @@ void broker_desks_tick(struct broker_desks *d)
 		broker_paused_resume_all(d);
 		d->last_resume = steady;
 	}
+	/* What a stopped broker left of a publish goes before anything else looks at versions. */
+	if (!d->publishes_recovered)
+		broker_publish_recover(d);
+	broker_publish_due(d);
+	broker_bases_tick(d);
 	broker_spares_keep(d);
+	broker_rollout_step(d);
 }
 
 void broker_desks_reconcile(struct broker_desks *d)
 {
 	broker_reconcile_start(d);
+}
+
+void broker_desks_versions_changed(struct broker_desks *d)
+{
+	broker_hosts_look(d);
+	broker_rollout_step(d);
 }
 
 struct broker_template_cache *broker_desks_templates(struct broker_desks *d)

@@ -54,6 +54,10 @@ void broker_desks_stop_events(struct broker_desks *d);
 void broker_desks_wake(struct broker_desks *d);
 void broker_desks_tick(struct broker_desks *d);
 
+/* A template's current version changed (a rollback): placement looks at the hosts again and the
+ * rollout begins. */
+void broker_desks_versions_changed(struct broker_desks *d);
+
 /* The vmpool templates the jobs use (template-cache.h); borrowed, lives as long as the module. */
 struct broker_template_cache *broker_desks_templates(struct broker_desks *d);
 

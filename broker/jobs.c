@@ -159,11 +159,16 @@ static void job_check(struct broker_job *j)
 	}
 }
 
+static bool op_needs_template(enum broker_job_op op)
+{
+	return op == BROKER_JOB_CREATE || op == BROKER_JOB_REBUILD || op == BROKER_JOB_RESET;
+}
+
 static void job_work(void *data)
 {
 	struct broker_job *j = data;
 	struct broker_template *t = NULL;
-	bool needs_template = j->op == BROKER_JOB_CREATE || j->op == BROKER_JOB_REBUILD || j->op == BROKER_JOB_RESET;
+	bool needs_template = op_needs_template(j->op);
 
 	j->start_result = 0;
 	j->result = needs_template ? job_template(j, &t) : 0;
@@ -211,6 +216,8 @@ static void job_done(void *data, int cancelled)
 	struct broker_job *j = data;
 	struct broker_desks *d = j->d;
 
+	if (j->tpl_name)
+		d->template_jobs--;
 	if (j->op != BROKER_JOB_RECONCILE) {
 		broker_id_set_remove(&d->busy, j->id);
 		/* What libvirt held when the listing was taken may be older than this. */
@@ -252,7 +259,8 @@ static int job_fill(struct broker_job *j, json_t *row)
 	j->host = broker_hosts_find(j->d, broker_jstr(row, "host"));
 	if (pool_domain_name(j->pool, j->id, j->domain, sizeof(j->domain)) < 0)
 		return -EINVAL;
-	if (j->op == BROKER_JOB_CREATE || j->op == BROKER_JOB_RESET || j->op == BROKER_JOB_REBUILD) {
+	if (op_needs_template(j->op)) {
+		j->tpl_version = broker_jint(row, "version");
 		j->tpl_name = strdup(broker_jstr(row, "template"));
 		j->tpl_disk = strdup(broker_jstr(row, "disk_path"));
 		j->tpl_xml = strdup(broker_jstr(row, "xml"));
@@ -291,6 +299,9 @@ int broker_job_submit(struct broker_desks *d, enum broker_job_op op, int64_t id,
 		broker_job_free(j);
 		return r;
 	}
+	/* Counted until job_done(): the job may clone from a version no desktop row names yet. */
+	if (j->tpl_name)
+		d->template_jobs++;
 	return 0;
 }
 

@@ -53,8 +53,9 @@ struct broker_job {
 	unsigned shutdown_ms;
 	/* On the loop, after the work: applies the outcome (cancelled: the broker is stopping). */
 	void (*done)(struct broker_job *j, bool cancelled);
-	/* BROKER_JOB_CREATE, _RESET, _REBUILD: the template, copied from the store */
+	/* BROKER_JOB_CREATE, _RESET, _REBUILD: the template's current version, copied from the store */
 	char *tpl_name, *tpl_disk, *tpl_xml;
+	int64_t tpl_version;
 	/* results */
 	int result;
 	int start_result;

@@ -99,7 +99,7 @@ static void create_done(struct broker_desks *d, struct broker_job *j)
 	} else if (j->start && j->start_result < 0) {
 		mark_error(d, j, j->start_result);
 	} else {
-		(void)broker_store_desktop_made_fresh(d->store, j->id, broker_now());
+		(void)broker_store_desktop_made_fresh(d->store, j->id, j->tpl_version, broker_now());
 		if (j->start)
 			broker_lifecycle_mark_running(d, j->id);
 	}
@@ -111,7 +111,7 @@ static void reset_done(struct broker_desks *d, struct broker_job *j)
 		mark_error(d, j, j->result < 0 ? j->result : j->start_result);
 		return;
 	}
-	(void)broker_store_desktop_made_fresh(d->store, j->id, broker_now());
+	(void)broker_store_desktop_made_fresh(d->store, j->id, j->tpl_version, broker_now());
 	if (j->start)
 		broker_lifecycle_mark_running(d, j->id);
 }
@@ -189,6 +189,10 @@ int broker_desks_assigned(struct broker_desks *d, int64_t id, int action, const 
 		break;
 	case BROKER_ASSIGN_START:
 		r = submit(d, BROKER_JOB_START, id, NULL, false, NULL);
+		break;
+	case BROKER_ASSIGN_RESET:
+		/* Its overlay is on an older version: the user gets the current one (reset_done makes it theirs). */
+		r = submit(d, BROKER_JOB_RESET, id, NULL, true, NULL);
 		break;
 	case BROKER_ASSIGN_SPARE:
 		/* The keeper's job under way brings it up; its end sees the owner and makes it "assigned". */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "spares.h"
 
+#include <errno.h>
+
 #include "alloc.h"
 #include "cleanup.h"
 #include "clock.h"
@@ -24,8 +26,9 @@ static int keeper_submit(struct broker_desks *d, enum broker_job_op op, int64_t 
 	return r;
 }
 
-/* A stopped spare boots faster than a new one is made (on a host that can run it): true when one is on its way. */
-static bool boot_stopped(struct broker_desks *d, int64_t pool_id)
+/* A stopped spare boots faster than a new one is made (on a host that can run it): true when one is on
+ * its way.  With current_only, only one on the template's current version. */
+static bool boot_stopped(struct broker_desks *d, int64_t pool_id, bool current_only)
 {
 	_cleanup_json_ json_t *stopped = NULL;
 	size_t k;
@@ -36,7 +39,8 @@ static bool boot_stopped(struct broker_desks *d, int64_t pool_id)
 	json_array_foreach(stopped, k, s) {
 		int64_t id = broker_jint(s, "id");
 
-		if (broker_desks_busy(d, id) || !broker_hosts_can_run(broker_hosts_slot(d, broker_jstr(s, "host"))))
+		if (broker_desks_busy(d, id) || !broker_hosts_can_run(broker_hosts_slot(d, broker_jstr(s, "host"))) ||
+		    (current_only && !broker_jint(s, "current")))
 			continue;
 		if (broker_store_desktop_spare_starting(d->store, id, broker_now()) > 0 &&
 		    keeper_submit(d, BROKER_JOB_START, id, NULL) >= 0)
@@ -45,13 +49,13 @@ static bool boot_stopped(struct broker_desks *d, int64_t pool_id)
 	return false;
 }
 
-/* Makes a new spare of pool p (a row of keep()'s query) on the host placement picks: < 0 to stop the keeper. */
-static int make_spare(struct broker_desks *d, json_t *p, const char *host)
+/* Makes a new spare of pool pool_id on host (placement's pick): < 0 to stop the keeper. */
+static int make_spare(struct broker_desks *d, int64_t pool_id, const char *host)
 {
 	_cleanup_json_ json_t *row = NULL;
 	int64_t id;
 
-	if (broker_store_desktop_add_spare(d->store, broker_jint(p, "id"), host, broker_now(), &id) <= 0)
+	if (broker_store_desktop_add_spare(d->store, pool_id, host, broker_now(), &id) <= 0)
 		return -EIO;
 	row = broker_desktop_row(d, id);
 	if (row)
@@ -71,13 +75,13 @@ static int keep_pool(struct broker_desks *d, json_t *p)
 	for (; need > 0 && d->keeper_inflight < KEEPER_PARALLEL; need--) {
 		const char *host;
 
-		if (boot_stopped(d, broker_jint(p, "id")))
+		if (boot_stopped(d, broker_jint(p, "id"), false))
 			continue;
 		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
 		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template")) : NULL;
 		if (!host)
 			break;
-		if (make_spare(d, p, host) < 0)
+		if (make_spare(d, broker_jint(p, "id"), host) < 0)
 			return -EIO;
 		total++;
 	}
@@ -97,6 +101,21 @@ void broker_spares_keep(struct broker_desks *d)
 	json_array_foreach(pools, i, p)
 		if (keep_pool(d, p) < 0)
 			return;
+}
+
+int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, int64_t total,
+			  int64_t size)
+{
+	const char *host;
+
+	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
+		return -EBUSY;
+	if (boot_stopped(d, pool_id, true))
+		return 0;
+	host = total < size ? broker_hosts_place(d, template) : NULL;
+	if (!host)
+		return -ENOSPC;
+	return make_spare(d, pool_id, host);
 }
 
 void broker_spares_job_finished(struct broker_desks *d, struct broker_job *j)

@@ -15,6 +15,15 @@ struct broker_job;
 /* Makes or boots the spares that are missing, as far as the keeper may now. */
 void broker_spares_keep(struct broker_desks *d);
 
+/*
+ * One spare of pool pool_id beyond what prestart asks, so that the rollout can replace an outdated
+ * one without leaving the pool short: a stopped one on the current version is booted, or else a
+ * new one is made while the pool holds fewer than size (total now).  0 when one is on its way;
+ * -EBUSY (the keeper is at its limit or waiting after failures), -ENOSPC (no room or no host), -EIO.
+ */
+int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, int64_t total,
+			  int64_t size);
+
 /* A job is done: a keeper's job counts toward its backoff. */
 void broker_spares_job_finished(struct broker_desks *d, struct broker_job *j);
 

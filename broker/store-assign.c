@@ -136,23 +136,41 @@ static int check_broken(struct broker_store *s, const struct assign_pool *p, con
 	return r == SQLITE_DONE ? 0 : broker_store_fail(s, r, err, "cannot read desktops");
 }
 
-/* 2. A free running desktop, 3. a free stopped one: 1 and *ret, or 0. */
-static int take_free(struct broker_store *s, const struct assign_pool *p, const char *user, int64_t now,
-		     struct broker_assignment *ret, struct vdi_error *err)
+/* SQL: desktop row d's overlay is on its pool's current template version (or on one nobody recorded). */
+#define ON_CURRENT                                                                                          \
+	"(template_version IS NULL OR template_version = (SELECT t.version FROM pools p JOIN templates t"     \
+	" ON t.id = p.template_id WHERE p.id = desktops.pool_id))"
+
+/*
+ * 2. A free running desktop, 3. a free stopped one, both on the current template version; with
+ * outdated, 5. a free one on an older version (reset onto the current one first): 1 and *ret, or 0.
+ */
+static int take_free(struct broker_store *s, const struct assign_pool *p, const char *user, bool outdated,
+		     int64_t now, struct broker_assignment *ret, struct vdi_error *err)
 {
-	static const char *const sql[2] = {
-		"UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
-		" WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'free'"
-		" AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id",
-		"UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
-		" WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
-		" AND " HOST_USABLE " ORDER BY id LIMIT 1) RETURNING id",
+	static const struct {
+		const char *sql, *state;
+		enum broker_assign_action action;
+	} passes[] = {
+		{ "UPDATE desktops SET owner = ?2, state = 'assigned', assigned_at = ?3, updated = ?3"
+		  " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'free'"
+		  " AND " HOST_USABLE " AND " ON_CURRENT " ORDER BY id LIMIT 1) RETURNING id",
+		  "assigned", BROKER_ASSIGN_RUNNING },
+		{ "UPDATE desktops SET owner = ?2, state = 'starting', assigned_at = ?3, updated = ?3"
+		  " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
+		  " AND " HOST_USABLE " AND " ON_CURRENT " ORDER BY id LIMIT 1) RETURNING id",
+		  "starting", BROKER_ASSIGN_START },
+		{ "UPDATE desktops SET owner = ?2, state = 'resetting', assigned_at = ?3, updated = ?3"
+		  " WHERE id = (SELECT id FROM desktops WHERE pool_id = ?1 AND owner IS NULL"
+		  " AND state IN ('free', 'stopped') AND " HOST_USABLE " ORDER BY state = 'free' DESC, id LIMIT 1)"
+		  " RETURNING id",
+		  "resetting", BROKER_ASSIGN_RESET },
 	};
 
-	for (int pass = 0; pass < 2; pass++) {
+	for (size_t pass = outdated ? 2 : 0; pass < (outdated ? 3 : 2); pass++) {
 		_cleanup_stmt_ sqlite3_stmt *q = NULL;
 		int64_t id = -1;
-		int r = prepare_step(s, sql[pass], &q, err);
+		int r = prepare_step(s, passes[pass].sql, &q, err);
 
 		if (r < 0)
 			return r;
@@ -163,8 +181,7 @@ static int take_free(struct broker_store *s, const struct assign_pool *p, const 
 		if (r < 0)
 			return broker_store_fail_errno(s, r, err, "cannot assign a desktop");
 		if (r > 0) {
-			assigned(ret, id, pass == 0 ? BROKER_ASSIGN_RUNNING : BROKER_ASSIGN_START,
-				 pass == 0 ? "assigned" : "starting");
+			assigned(ret, id, passes[pass].action, passes[pass].state);
 			return 1;
 		}
 	}
@@ -195,7 +212,7 @@ static int take_spare(struct broker_store *s, const struct assign_pool *p, const
 	return r == SQLITE_DONE ? 0 : broker_store_fail(s, r, err, "cannot assign a desktop");
 }
 
-/* 5. A new desktop while the pool has room (-ENOSPC), where place says (-EHOSTUNREACH). */
+/* 6. A new desktop while the pool has room (-ENOSPC), where place says (-EHOSTUNREACH). */
 static int add_new(struct broker_store *s, const struct assign_pool *p, const char *user,
 		   const struct broker_place *place, int64_t now, struct broker_assignment *ret, struct vdi_error *err)
 {
@@ -247,9 +264,11 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 			r = check_broken(s, &p, user, err);
 	}
 	if (r == 0)
-		r = take_free(s, &p, user, now, ret, err);
+		r = take_free(s, &p, user, false, now, ret, err);
 	if (r == 0)
 		r = take_spare(s, &p, user, now, ret, err);
+	if (r == 0)
+		r = take_free(s, &p, user, true, now, ret, err);
 	if (r == 0)
 		r = add_new(s, &p, user, place, now, ret, err);
 	free(p.template);

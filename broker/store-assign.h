@@ -16,6 +16,8 @@ enum broker_assign_action {
 	BROKER_ASSIGN_START,    /* a free stopped desktop, now "starting": start it */
 	BROKER_ASSIGN_CLONE,    /* a new desktop row, "provisioning": clone it, then start it */
 	BROKER_ASSIGN_SPARE,    /* a spare on its way up, now the user's: the job under way brings it up */
+	BROKER_ASSIGN_RESET,    /* a free desktop on an older template version, now "resetting": reset it onto
+				 * the current version, then start it */
 };
 
 struct broker_assignment {
@@ -27,8 +29,10 @@ struct broker_assignment {
 /*
  * Gives user a desktop of pool, in one BEGIN IMMEDIATE transaction, in this
  * order: the user's desktop in that pool; a free running one; a free
- * stopped one; a spare on its way up (prestart: provisioning or starting,
- * nobody's), which becomes the user's as it is (BROKER_ASSIGN_SPARE);
+ * stopped one (both on the template's current version); a spare on its way
+ * up (prestart: provisioning or starting, nobody's), which becomes the
+ * user's as it is (BROKER_ASSIGN_SPARE); a free one on an older version,
+ * reset onto the current one first (BROKER_ASSIGN_RESET);
  * a new row on new_host if the pool holds fewer than size;
  * else -ENOSPC ("pool exhausted").  Free desktops on hosts that are down or
  * draining (table hosts) are passed over; new_host NULL (no host can take a

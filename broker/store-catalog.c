@@ -79,19 +79,6 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 				  "s", name);
 }
 
-int broker_store_template_versions(struct broker_store *s, const char *name, json_t **ret)
-{
-	/* A desktop not made yet (template_version NULL) runs no version; one being deleted still uses its base. */
-	return broker_store_query(s, ret,
-				  "SELECT t.name AS template, v.version, v.note, v.created,"
-				  " (SELECT count(*) FROM desktops d JOIN pools p ON p.id = d.pool_id"
-				  "  WHERE p.template_id = t.id AND d.template_version = v.version) AS desktops,"
-				  " v.version = t.version AS current"
-				  " FROM template_versions v JOIN templates t ON t.id = v.template_id"
-				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, v.version DESC",
-				  "s", name);
-}
-
 int broker_store_template_exists(struct broker_store *s, const char *name)
 {
 	_cleanup_json_ json_t *rows = NULL;

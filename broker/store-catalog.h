@@ -32,14 +32,6 @@ int broker_store_set_template_size(struct broker_store *s, const char *name, int
 /* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools. */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
-/*
- * The versions of template name (NULL: of every template), by template name and newest first:
- * template, version, note (or null), created, desktops (how many desktops of the template's
- * pools run that version; one not made yet runs none), current (1 for the template's current
- * version, else 0).
- */
-int broker_store_template_versions(struct broker_store *s, const char *name, json_t **ret);
-
 /* > 0 when template name exists, 0 when not, or -errno. */
 int broker_store_template_exists(struct broker_store *s, const char *name);
 

@@ -93,13 +93,12 @@ int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const c
 	return broker_store_exec(s, "UPDATE desktops SET state = ?2 WHERE id = ?1", "is", id, state);
 }
 
-int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t now)
+int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t version, int64_t now)
 {
 	return broker_store_exec(s,
 				 "UPDATE desktops SET state = 'stopped', last_disconnect = NULL, message = NULL,"
-				 " template_version = (SELECT t.version FROM pools p JOIN templates t ON"
-				 " t.id = p.template_id WHERE p.id = desktops.pool_id), updated = ?2 WHERE id = ?1",
-				 "ii", id, now);
+				 " template_version = ?3, updated = ?2 WHERE id = ?1",
+				 "iii", id, now, version);
 }
 
 int broker_store_desktop_shut_down(struct broker_store *s, int64_t id, int64_t now)
@@ -249,9 +248,34 @@ int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT id, host FROM desktops WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped'"
-				  " ORDER BY id",
+				  "SELECT id, host, (template_version IS NULL OR template_version = (SELECT t.version"
+				  " FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.id = ?1)) AS current FROM desktops"
+				  " WHERE pool_id = ?1 AND owner IS NULL AND state = 'stopped' ORDER BY current DESC, id",
 				  "i", pool_id);
+}
+
+int broker_store_desktops_outdated(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT d.id, d.state, p.id AS pool_id, p.prestart, p.size, t.name AS template,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL AND state = 'free') AS free,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
+				  "  AND state IN ('starting', 'provisioning')) AS coming,"
+				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"
+				  " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
+				  " WHERE p.persistent = 0 AND p.draining = 0 AND d.owner IS NULL AND d.state IN ('free', 'stopped')"
+				  " AND d.template_version IS NOT NULL AND d.template_version != t.version"
+				  " AND (d.host IS NULL OR d.host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
+				  " ORDER BY d.state = 'stopped' DESC, p.id, d.id",
+				  NULL);
+}
+
+int broker_store_desktop_rollout_take(struct broker_store *s, int64_t id, int64_t now)
+{
+	return broker_store_exec(s,
+				 "UPDATE desktops SET state = 'resetting', updated = ?2 WHERE id = ?1 AND owner IS NULL"
+				 " AND state IN ('free', 'stopped')",
+				 "ii", id, now);
 }
 
 int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret)

@@ -52,9 +52,9 @@ int broker_store_desktop_set_message(struct broker_store *s, int64_t id, const c
 /* Sets the state (borrowed, one of BROKER_DESKTOP_STATES) only: rows changed or -errno. */
 int broker_store_desktop_force_state(struct broker_store *s, int64_t id, const char *state);
 
-/* A new or reset overlay (a clone made, a reset done): "stopped", at its pool's template version, its
- * message and last disconnect cleared. */
-int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t now);
+/* A new or reset overlay (a clone made, a reset done) on template version (the one the job cloned
+ * from): "stopped", its message and last disconnect cleared. */
+int broker_store_desktop_made_fresh(struct broker_store *s, int64_t id, int64_t version, int64_t now);
 
 /* Shut down: "stopped", last_disconnect cleared: rows changed or -errno. */
 int broker_store_desktop_shut_down(struct broker_store *s, int64_t id, int64_t now);
@@ -119,8 +119,20 @@ int broker_store_desktops_of_host(struct broker_store *s, const char *uri, bool 
 /* Ids of pool's (borrowed) desktops: rows or -errno. */
 int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json_t **ret);
 
-/* Pool pool_id's stopped spares (id, host), by id: rows or -errno. */
+/* Pool pool_id's stopped spares (id, host, current: 1 when on the template's current version), those on
+ * the current version first: rows or -errno. */
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret);
+
+/*
+ * The rollout's candidates: pooled desktops nobody has, free or stopped, on a host that answers
+ * and is not being emptied, in pools that are not draining, on an older template version than
+ * their pool's current one: id, state, pool_id, prestart, size, template, free (the pool's free running
+ * desktops), coming (its spares on their way up), total; stopped ones first, by pool.
+ */
+int broker_store_desktops_outdated(struct broker_store *s, json_t **ret);
+
+/* The rollout takes desktop id: "resetting" if it is still nobody's and free or stopped (rows changed). */
+int broker_store_desktop_rollout_take(struct broker_store *s, int64_t id, int64_t now);
 
 /* Ids of the desktops disconnected, or assigned and never connected, past their pool's idle_timeout
  * at now: rows or -errno. */

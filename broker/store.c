@@ -120,6 +120,13 @@ static const char *const migrations[] = {
 	"  UNIQUE (template_id, version));"
 	"INSERT INTO template_versions (template_id, version, disk_path, created)"
 	" SELECT id, version, disk_path, created FROM templates;",
+	/* 6 -> 7: versions vdi makes (publish): their state, the base volume vdi owns, when a scheduled one is due. */
+	"ALTER TABLE template_versions ADD COLUMN state TEXT NOT NULL DEFAULT 'ready'"
+	"  CHECK (state IN ('scheduled', 'making', 'ready', 'deleted'));"
+	"ALTER TABLE template_versions ADD COLUMN owned INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1));"
+	"ALTER TABLE template_versions ADD COLUMN source TEXT;"
+	"ALTER TABLE template_versions ADD COLUMN publish_at INTEGER;"
+	"ALTER TABLE template_versions ADD COLUMN host TEXT;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -190,6 +190,8 @@ static const struct key_def keys[] = {
 	{ "gateway", "idle_timeout", parse_uint, F(gateway.idle_timeout), 0, 7 * 86400, NULL },
 	{ "tokens", "key_file", parse_path, F(tokens.key_file), 0, 0, NULL },
 	{ "tokens", "ttl", parse_uint, F(tokens.ttl), 5, 3600, NULL },
+	{ "templates", "keep_versions", parse_uint, F(templates.keep_versions), 1, 1000, NULL },
+	{ "templates", "stray_base_grace", parse_uint, F(templates.stray_base_grace), 0, 30 * 86400, NULL },
 };
 #undef F
 
@@ -219,6 +221,8 @@ static const struct {
 	{ "gateway", "idle_timeout", "3600" },
 	{ "tokens", "key_file", VDI_SYSCONFDIR "/vdi/token.key" },
 	{ "tokens", "ttl", "60" },
+	{ "templates", "keep_versions", "2" },
+	{ "templates", "stray_base_grace", "3600" },
 };
 
 static const struct key_def *find_key(const char *section, const char *key, bool *ret_section_known)

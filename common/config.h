@@ -52,6 +52,10 @@ struct vdi_config {
 		char *key_file;
 		uint64_t ttl;                /* seconds */
 	} tokens;
+	struct {
+		uint64_t keep_versions;      /* ready versions kept as rollback targets, the current one included */
+		uint64_t stray_base_grace;   /* seconds a base volume no version names is reported before it goes */
+	} templates;
 	char **files;                        /* NULL-terminated: the files vdi_config_load read, in order */
 };
 

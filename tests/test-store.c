@@ -11,6 +11,7 @@
 #include "json.h"
 #include "store-assign.h"
 #include "store-catalog.h"
+#include "store-versions.h"
 #include "store-desktops.h"
 #include "store-hosts.h"
 #include "store-private.h"
@@ -201,11 +202,14 @@ static void test_migrate_5_to_6(void)
 	check_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'template_versions'"), 0);
 
 	s = open_store(path);
-	check_int_eq(broker_store_schema_version(s), 6);
+	check_int_eq(broker_store_schema_version(s), BROKER_STORE_SCHEMA_VERSION);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM templates"), 2);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM pools"), 1);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops"), 2);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions"), 2);
+	/* Schema 7: the versions there were are ready, on the admin's disks. */
+	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions WHERE state = 'ready' AND owned = 0"
+				   " AND publish_at IS NULL"), 2);
 	check_int_eq(sql_int(path, "SELECT count(*) FROM template_versions v JOIN templates t ON t.id = v.template_id"
 				   " WHERE t.name = 'golden' AND v.version = 3 AND v.disk_path = '/images/golden.qcow2'"
 				   " AND v.note IS NULL AND v.created = 1800000000"), 1);
@@ -751,6 +755,174 @@ static void test_desktop_get(void)
 	broker_store_close(s);
 }
 
+/* The state of version v of golden: "scheduled", "making", "ready", "deleted", or "" when there is none. */
+static const char *version_state(const char *path, int v)
+{
+	static const char *const states[] = { "", "scheduled", "making", "ready", "deleted" };
+	char q[300];
+
+	snprintf(q, sizeof(q),
+		 "SELECT IFNULL((SELECT CASE state WHEN 'scheduled' THEN 1 WHEN 'making' THEN 2 WHEN 'ready' THEN 3"
+		 " ELSE 4 END FROM template_versions WHERE version = %d"
+		 " AND template_id = (SELECT id FROM templates WHERE name = 'golden')), 0)", v);
+	return states[sql_int(path, q)];
+}
+
+/* Publish's steps: reserve, made (current), scheduled ones, their start, postpone, drop. */
+static void test_version_publish_steps(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+	int64_t v = 0;
+
+	add_template(s);
+	check_ok(broker_store_version_reserve(s, "golden", "/src/new.qcow2", "patch", 0, NOW + 1, &v, &err));
+	check_int_eq(v, 2);
+	check_str_eq(version_state(path, 2), "making");
+	/* One at a time, and only of a template that is there. */
+	check_err(broker_store_version_reserve(s, "golden", "/src/other.qcow2", NULL, 0, NOW, &v, &err), EBUSY);
+	check_str_contains(err.message, "version 2 of template \"golden\" is making already");
+	check_err(broker_store_version_reserve(s, "nosuch", "/src/x", NULL, 0, NOW, &v, &err), ENOENT);
+	/* Still the old version until the base is made. */
+	check_int_eq(sql_int(path, "SELECT version FROM templates WHERE name = 'golden'"), 1);
+	check_ok(broker_store_version_made(s, "golden", 2, "/pool/vdi-template-golden-v2.qcow2", "qemu:///system",
+					   NOW + 5));
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates WHERE name = 'golden' AND version = 2"
+				   " AND disk_path = '/pool/vdi-template-golden-v2.qcow2'"), 1);
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 2);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "state")), "ready");
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "owned")), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "current")), 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "note")), "patch");
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 1), "owned")), 0);
+	json_decref(rows);
+	/* A reservation that is gone cannot be made. */
+	check_err(broker_store_version_made(s, "golden", 7, "/pool/x", NULL, NOW), ENOENT);
+
+	/* Scheduled: due at its time, started (making), postponed, dropped. */
+	check_ok(broker_store_version_reserve(s, "golden", "/src/v3.qcow2", NULL, NOW + 100, NOW, &v, &err));
+	check_int_eq(v, 3);
+	check_str_eq(version_state(path, 3), "scheduled");
+	check_int_eq(broker_store_versions_due(s, NOW + 99, &rows), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_versions_due(s, NOW + 100, &rows), 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "source")), "/src/v3.qcow2");
+	json_decref(rows);
+	check_int_eq(broker_store_version_scheduled(s, "golden", &v), 1);
+	check_int_eq(v, 3);
+	check_int_eq(broker_store_version_begin(s, "golden", 3), 1);
+	check_str_eq(version_state(path, 3), "making");
+	check_int_eq(broker_store_version_begin(s, "golden", 3), 0);
+	check_int_eq(broker_store_versions_making(s, &rows), 1);
+	json_decref(rows);
+	check_int_eq(broker_store_version_postpone(s, "golden", 3, NOW + 200), 1);
+	check_str_eq(version_state(path, 3), "scheduled");
+	check_int_eq(broker_store_version_drop(s, "golden", 3), 1);
+	check_str_eq(version_state(path, 3), "");
+	check_int_eq(broker_store_version_scheduled(s, "golden", &v), 0);
+	/* A ready version is not dropped. */
+	check_int_eq(broker_store_version_drop(s, "golden", 2), 0);
+	broker_store_close(s);
+}
+
+/* Rollback's target and refusals; which bases nothing needs (keep_versions, desktops). */
+static void test_version_rollback_and_unused(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+	int64_t v = 0;
+
+	add_template(s);
+	add_pool(s, "p", 4);
+	for (int64_t n = 2; n <= 3; n++) {
+		char disk[64];
+
+		snprintf(disk, sizeof(disk), "/pool/vdi-template-golden-v%lld.qcow2", (long long)n);
+		check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+		check_ok(broker_store_version_made(s, "golden", v, disk, "qemu:///system", NOW));
+	}
+	check_err(broker_store_version_rollback(s, "golden", 3, &v, &err), EALREADY);
+	check_err(broker_store_version_rollback(s, "golden", 9, &v, &err), ESRCH);
+	check_err(broker_store_version_rollback(s, "nosuch", 0, &v, &err), ENOENT);
+	/* keep 2: current 3 and 2 stay; keep 1: 2 goes (1 is the admin's, never). */
+	check_int_eq(broker_store_versions_unused(s, 2, &rows), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "version")), 2);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "host")), "qemu:///system");
+	json_decref(rows);
+	/* A desktop on version 2 keeps it. */
+	sql(path, "INSERT INTO desktops (id, pool_id, state, template_version, updated) VALUES (1, 1, 'stopped', 2, 0)");
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 0);
+	json_decref(rows);
+	/* Rollback without a target: the newest ready one below the current. */
+	check_ok(broker_store_version_rollback(s, "golden", 0, &v, &err));
+	check_int_eq(v, 2);
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates WHERE version = 2"
+				   " AND disk_path = '/pool/vdi-template-golden-v2.qcow2'"), 1);
+	/* Now 3 is not current; kept (the newest other ready one) with keep 2, not with keep 1. */
+	check_int_eq(broker_store_versions_unused(s, 2, &rows), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_versions_unused(s, 1, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "version")), 3);
+	json_decref(rows);
+	check_int_eq(broker_store_version_deleted(s, "golden", 3), 1);
+	check_str_eq(version_state(path, 3), "deleted");
+	check_err(broker_store_version_rollback(s, "golden", 3, &v, &err), ENODATA);
+	check_int_eq(broker_store_versions_live(s, &rows), 2);
+	json_decref(rows);
+	check_int_eq(broker_store_template_bases(s, "golden", &rows), 1);
+	json_decref(rows);
+	/* Back to 1, the admin's disk; nothing below it. */
+	check_ok(broker_store_version_rollback(s, "golden", 1, &v, &err));
+	check_int_eq(sql_int(path, "SELECT count(*) FROM templates WHERE version = 1"
+				   " AND disk_path = '/images/golden.qcow2'"), 1);
+	check_err(broker_store_version_rollback(s, "golden", 0, &v, &err), ESRCH);
+	/* A publish under way blocks a rollback. */
+	check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+	check_err(broker_store_version_rollback(s, "golden", 2, &v, &err), EBUSY);
+	broker_store_close(s);
+}
+
+/* Assignment takes the current version first, then an outdated free one (reset onto the current). */
+static void test_assignment_prefers_current_version(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_assignment a;
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL;
+
+	add_template(s);
+	add_pool(s, "p", 3);
+	sql(path, "UPDATE templates SET version = 2;"
+		  "INSERT INTO desktops (id, pool_id, state, template_version, updated) VALUES"
+		  " (1, 1, 'free', 1, 0), (2, 1, 'stopped', 2, 0), (3, 1, 'free', 2, 0)");
+	/* The rollout sees the outdated one. */
+	check_int_eq(broker_store_desktops_outdated(s, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "free")), 2);
+	json_decref(rows);
+	check_ok(broker_store_assign(s, "p", "ann", false, "qemu:///system", NOW, &a, &err));
+	check_int_eq(a.desktop_id, 3);
+	check_int_eq(a.action, BROKER_ASSIGN_RUNNING);
+	check_ok(broker_store_assign(s, "p", "bob", false, "qemu:///system", NOW, &a, &err));
+	check_int_eq(a.desktop_id, 2);
+	check_int_eq(a.action, BROKER_ASSIGN_START);
+	check_ok(broker_store_assign(s, "p", "cat", false, "qemu:///system", NOW, &a, &err));
+	check_int_eq(a.desktop_id, 1);
+	check_int_eq(a.action, BROKER_ASSIGN_RESET);
+	check_str_eq(a.state, "resetting");
+	check_int_eq(sql_int(path, "SELECT count(*) FROM desktops WHERE id = 1 AND owner = 'cat' AND state = 'resetting'"), 1);
+	/* The rollout cannot take what a user has. */
+	check_int_eq(broker_store_desktop_rollout_take(s, 1, NOW), 0);
+	broker_store_close(s);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_max_per_user),
 	VDI_TEST(test_generic_queries),
@@ -760,6 +932,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_migrate_5_to_6),
 	VDI_TEST(test_add_template_version_1),
 	VDI_TEST(test_template_version_counts),
+	VDI_TEST(test_version_publish_steps),
+	VDI_TEST(test_version_rollback_and_unused),
+	VDI_TEST(test_assignment_prefers_current_version),
 	VDI_TEST(test_assignment_order),
 	VDI_TEST(test_assignment_across_hosts),
 	VDI_TEST(test_persistent_desktop_in_error),

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -157,6 +158,106 @@ static void test_domain_names(void)
 	check_int_eq(id, 0);
 }
 
+static void base_round_trip(const char *tmpl, int64_t version, const char *want)
+{
+	char buf[160], back[80];
+	int64_t v = 0;
+
+	check_ok(pool_base_name(tmpl, version, buf, sizeof(buf)));
+	check_str_eq(buf, want);
+	check_ok(pool_base_name_parse(buf, back, sizeof(back), &v));
+	check_str_eq(back, tmpl);
+	check_int_eq(v, version);
+	/* A base is never an overlay (reconcile would take it for a leaked one). */
+	check(!pool_overlay_name_is_ours(buf));
+}
+
+static void test_base_names(void)
+{
+	char buf[160], tmpl[80], long_name[66];
+	int64_t v;
+
+	base_round_trip("golden", 1, "vdi-template-golden-v1.qcow2");
+	base_round_trip("win11", 42, "vdi-template-win11-v42.qcow2");
+	/* '-' and 'v' and digits in a template name: the version is what follows the last "-v". */
+	base_round_trip("a-v2", 3, "vdi-template-a-v2-v3.qcow2");
+	base_round_trip("x.y_Z-1", 7, "vdi-template-x.y_Z-1-v7.qcow2");
+	base_round_trip("0", INT64_MAX, "vdi-template-0-v9223372036854775807.qcow2");
+	memset(long_name, 'n', 64);
+	long_name[64] = '\0';
+	check_ok(pool_base_name(long_name, 1, buf, sizeof(buf)));
+	check_ok(pool_base_name_parse(buf, tmpl, sizeof(tmpl), &v));
+	check_str_eq(tmpl, long_name);
+
+	/* Bad template names and versions. */
+	long_name[64] = 'n';
+	long_name[65] = '\0';
+	check_err(pool_base_name(long_name, 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name(NULL, 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name(".hidden", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("a/b", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("a b", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("a<b", 1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("golden", 0, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("golden", -1, buf, sizeof(buf)), EINVAL);
+	check_err(pool_base_name("golden", 1, buf, 10), ENAMETOOLONG);
+	check_err(pool_base_name("golden", 1, buf, strlen("vdi-template-golden-v1.qcow2")), ENAMETOOLONG);
+
+	/* What does not parse as a base name. */
+	static const char *const not_bases[] = {
+		"vdi-sales-1.qcow2",          /* an overlay */
+		"vdi-template-5.qcow2",       /* the overlay of desktop 5 of a pool named "template" */
+		"vdi-template-golden-v0.qcow2",
+		"vdi-template-golden-v01.qcow2",
+		"vdi-template-golden-v.qcow2",
+		"vdi-template-golden-v-1.qcow2",
+		"vdi-template-golden-1.qcow2",
+		"vdi-template-golden-vx.qcow2",
+		"vdi-template-golden-v99999999999999999999.qcow2",
+		"vdi-template--v1.qcow2",
+		"vdi-template-.hidden-v1.qcow2",
+		"vdi-template-a b-v1.qcow2",
+		"vdi-template-golden-v1",
+		"vdi-template-golden-v1.img",
+		"vdi-template-golden-v1.qcow2.qcow2",
+		"template-golden-v1.qcow2",
+		"vdi-template-v1.qcow2",
+		".qcow2",
+		"",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(not_bases); i++) {
+		if (pool_base_name_parse(not_bases[i], tmpl, sizeof(tmpl), &v) != -EINVAL)
+			vdi_test_fail(__FILE__, __LINE__, "\"%s\" parsed as a base name", not_bases[i]);
+	}
+	check_err(pool_base_name_parse(NULL, tmpl, sizeof(tmpl), &v), EINVAL);
+	/* A template name longer than 64 characters is not one. */
+	snprintf(buf, sizeof(buf), "vdi-template-%s-v1.qcow2", long_name);
+	check_err(pool_base_name_parse(buf, tmpl, sizeof(tmpl), &v), EINVAL);
+	/* ret_template too small. */
+	check_err(pool_base_name_parse("vdi-template-golden-v1.qcow2", tmpl, 6, &v), EINVAL);
+	check_ok(pool_base_name_parse("vdi-template-golden-v1.qcow2", tmpl, 7, &v));
+	check_str_eq(tmpl, "golden");
+}
+
+/* Overlays are "<domain>.qcow2" of vdi's domain names only. */
+static void test_overlay_names(void)
+{
+	check(pool_overlay_name_is_ours("vdi-sales-1.qcow2"));
+	check(pool_overlay_name_is_ours("vdi-template-5.qcow2"));
+	check(pool_overlay_name_is_ours("vdi-a_b-0.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-template-golden-v1.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-template-a-v2-v3.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-sales.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-sales-01.qcow2"));
+	check(!pool_overlay_name_is_ours("vdi-sales-1"));
+	check(!pool_overlay_name_is_ours("vdi-sales-1.img"));
+	check(!pool_overlay_name_is_ours("vdi-.qcow2"));
+	check(!pool_overlay_name_is_ours(".qcow2"));
+	check(!pool_overlay_name_is_ours("golden.qcow2"));
+	check(!pool_overlay_name_is_ours(NULL));
+}
+
 /* ---- QCOW2 probe and templates --------------------------------------------- */
 
 static void test_qcow2_probe(void)
@@ -192,6 +293,77 @@ static void test_qcow2_probe(void)
 	check_str_contains(err.message, "/nonexistent/disk.qcow2");
 	check_err(pool_qcow2_probe(vdi_test_tmpdir(), &size, &err), EINVAL);
 	check_str_contains(err.message, "not a regular file");
+}
+
+/* The source images publish takes: QCOW2 (any chain) or raw; nothing else. */
+static void test_image_probe(void)
+{
+	_cleanup_free_ char *good = test_make_qcow2("good.qcow2", "16G"), *top = NULL, *rawp = NULL, *odd = NULL,
+			    *empty = NULL, *trunc = NULL, *bad = NULL, *fifo = NULL;
+	struct vdi_error err = { { 0 } };
+	static const char zeros[4096];
+	const char *format = NULL;
+	char buf[512], cmd[2048];
+	uint64_t size = 0;
+	int fd;
+
+	check_ok(pool_image_probe(good, &format, &size, &err));
+	check_str_eq(format, "qcow2");
+	check_int_eq(size, 16ULL << 30);
+
+	/* An overlay with a backing file is a source like any other. */
+	check(asprintf(&top, "%s/top.qcow2", vdi_test_tmpdir()) > 0);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s' 8G", good, top);
+	check_int_eq(system(cmd), 0);
+	check_ok(pool_image_probe(top, &format, &size, &err));
+	check_str_eq(format, "qcow2");
+	check_int_eq(size, 8ULL << 30);
+
+	rawp = write_file("disk.img", zeros, sizeof(zeros));
+	check_ok(pool_image_probe(rawp, &format, &size, &err));
+	check_str_eq(format, "raw");
+	check_int_eq(size, sizeof(zeros));
+
+	/* Raw images are whole sectors, and not empty. */
+	odd = write_file("odd.img", zeros, 1000);
+	check_err(pool_image_probe(odd, &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "odd.img");
+	check_str_contains(err.message, "neither QCOW2 nor a raw image");
+	empty = write_file("empty.img", zeros, 0);
+	check_err(pool_image_probe(empty, &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "empty.img");
+
+	/* QCOW2's magic makes it QCOW2: a bad header is not taken for raw. */
+	trunc = write_file("trunc.qcow2", "QFI\xfb\0\0\0\3", 8);
+	check_err(pool_image_probe(trunc, &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "cut short");
+	fd = open(good, O_RDONLY);
+	check(fd >= 0 && read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf));
+	close(fd);
+	buf[23] = 40; /* cluster_bits */
+	bad = write_file("bad.qcow2", buf, sizeof(buf));
+	check_err(pool_image_probe(bad, &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "corrupt");
+
+	/* Not there, not a file, not absolute: all -EINVAL, with the path in the message. */
+	check_err(pool_image_probe("/nonexistent/disk.qcow2", &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "/nonexistent/disk.qcow2");
+	check_err(pool_image_probe(vdi_test_tmpdir(), &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "not a regular file");
+	check_err(pool_image_probe("disk.img", &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "absolute");
+	check_err(pool_image_probe(NULL, &format, &size, &err), EINVAL);
+	/* A FIFO is refused without waiting for a writer. */
+	check(asprintf(&fifo, "%s/fifo", vdi_test_tmpdir()) > 0);
+	check(mkfifo(fifo, 0644) == 0);
+	check_err(pool_image_probe(fifo, &format, &size, &err), EINVAL);
+	check_str_contains(err.message, "not a regular file");
+	/* Unreadable (root reads everything: only checked for others). */
+	if (geteuid() != 0) {
+		check(chmod(rawp, 0) == 0);
+		check_err(pool_image_probe(rawp, &format, &size, &err), EINVAL);
+		check_str_contains(err.message, "cannot open");
+	}
 }
 
 static void test_template_errors(void)
@@ -436,6 +608,74 @@ static char *caps_xml(const char *arch, const char *feature, const char *domains
 	return xml;
 }
 
+/* The paths a domain's disks name, for pool_host_path_user(). */
+static void test_domxml_disk_paths(void)
+{
+	static const char xml[] =
+		"<domain type='kvm'><name>d</name><devices>"
+		"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/a/top.qcow2'/>"
+		"<backingStore type='file' index='1'><format type='qcow2'/><source file='/a/mid.qcow2'/>"
+		"<backingStore type='file' index='2'><format type='raw'/><source file='/b/base.img'/>"
+		"<backingStore/></backingStore></backingStore>"
+		"<target dev='vda' bus='virtio'/></disk>"
+		"<disk type='block' device='disk'><source dev='/dev/vg/lv'/><target dev='vdb'/></disk>"
+		"<disk type='file' device='cdrom'><source file='/iso/x.iso'/><target dev='sda'/><readonly/></disk>"
+		"<disk type='file' device='cdrom'><target dev='sdb'/></disk>"
+		"<disk type='network' device='disk'><source protocol='nbd' name='x'><host name='h'/></source>"
+		"<target dev='vdc'/></disk>"
+		"<filesystem type='mount'><source dir='/not/a/disk'/><target dir='t'/></filesystem>"
+		"<interface type='user'/>"
+		"</devices></domain>";
+	static const char *const want[] = { "/a/top.qcow2", "/a/mid.qcow2", "/b/base.img", "/dev/vg/lv", "/iso/x.iso" };
+	char **paths = NULL;
+	size_t n = 0;
+
+	check_ok(pool_domxml_disk_paths(xml, &paths));
+	while (paths[n])
+		n++;
+	check_int_eq(n, ELEMENTSOF(want));
+	for (size_t i = 0; i < n; i++)
+		check_str_eq(paths[i], want[i]);
+	pool_strv_free(paths);
+
+	check_ok(pool_domxml_disk_paths("<domain><name>x</name></domain>", &paths));
+	check(paths[0] == NULL);
+	pool_strv_free(paths);
+	check_ok(pool_domxml_disk_paths(guest_xml, &paths));
+	check_str_eq(paths[0], "/golden.img");
+	check(paths[1] == NULL);
+	pool_strv_free(paths);
+
+	check_err(pool_domxml_disk_paths("<domain>", &paths), EINVAL);
+	check_err(pool_domxml_disk_paths("<pool/>", &paths), EINVAL);
+	check_err(pool_domxml_disk_paths("", &paths), EINVAL);
+	check_err(pool_domxml_disk_paths(NULL, &paths), EINVAL);
+}
+
+/* A volume's backing file and a pool's directory, from their XML. */
+static void test_volxml_and_poolxml(void)
+{
+	char *s = NULL;
+
+	check_ok(pool_volxml_backing_path("<volume type='file'><name>o.qcow2</name><target><path>/p/o.qcow2</path>"
+					  "</target><backingStore><path>/t/base.qcow2</path><format type='qcow2'/>"
+					  "</backingStore></volume>", &s));
+	check_str_eq(s, "/t/base.qcow2");
+	free(s);
+	check_err(pool_volxml_backing_path("<volume><name>b</name><target><path>/p/b</path></target></volume>", &s),
+		  ENOENT);
+	check_err(pool_volxml_backing_path("<volume><backingStore><path></path></backingStore></volume>", &s), ENOENT);
+	check_err(pool_volxml_backing_path("<pool><backingStore><path>/x</path></backingStore></pool>", &s), EINVAL);
+	check_err(pool_volxml_backing_path("<volume", &s), EINVAL);
+
+	check_ok(pool_poolxml_target_path("<pool type='dir'><name>p</name><source/><target><path>/var/lib/x</path>"
+					  "<permissions><mode>0711</mode></permissions></target></pool>", &s));
+	check_str_eq(s, "/var/lib/x");
+	free(s);
+	check_err(pool_poolxml_target_path("<pool type='rbd'><name>p</name></pool>", &s), ENOENT);
+	check_err(pool_poolxml_target_path("<volume><target><path>/x</path></target></volume>", &s), EINVAL);
+}
+
 static void test_caps_pick_domain_type(void)
 {
 	static const char both[] = "<domain type='qemu'/><domain type='kvm'/>";
@@ -636,6 +876,154 @@ static void test_desktop_errors(void)
 	pool_host_free(host);
 }
 
+/* Makes a volume in the test driver's storage pool "vdi" (at /vdi-images), optionally backed by backing. */
+static void make_volume(const char *name, const char *backing)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virStoragePoolPtr sp = c ? virStoragePoolLookupByName(c, "vdi") : NULL;
+	virStorageVolPtr v;
+	char xml[1024];
+
+	check(sp);
+	snprintf(xml, sizeof(xml),
+		 "<volume><name>%s</name><capacity>1048576</capacity><target><format type='qcow2'/></target>"
+		 "%s%s%s</volume>", name, backing ? "<backingStore><path>" : "", backing ? backing : "",
+		 backing ? "</path><format type='qcow2'/></backingStore>" : "");
+	v = virStorageVolCreateXML(sp, xml, 0);
+	if (!v)
+		vdi_test_fail(__FILE__, __LINE__, "cannot make volume %s: %s", name, virGetLastErrorMessage());
+	virStorageVolFree(v);
+	virStoragePoolFree(sp);
+	virConnectClose(c);
+}
+
+static virDomainPtr define_user(const char *name, const char *disk)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virDomainPtr d;
+	char xml[1024];
+
+	check(c);
+	snprintf(xml, sizeof(xml),
+		 "<domain type='test'><name>%s</name><memory>131072</memory><os><type>hvm</type></os><devices>"
+		 "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>",
+		 name, disk);
+	d = virDomainDefineXML(c, xml);
+	if (!d)
+		vdi_test_fail(__FILE__, __LINE__, "cannot define %s: %s", name, virGetLastErrorMessage());
+	virConnectClose(c);
+	return d;
+}
+
+static size_t strv_len(char **strv)
+{
+	size_t n = 0;
+
+	while (strv && strv[n])
+		n++;
+	return n;
+}
+
+/* Base volumes on the test driver: listed apart from overlays, and deleted only when unused. */
+static void test_base_list_and_delete(void)
+{
+	struct pool_host *host = test_host();
+	struct vdi_error err = { { 0 } };
+	char **list = NULL, user[64];
+	virDomainPtr d;
+
+	make_volume("vdi-template-golden-v1.qcow2", NULL);
+	make_volume("vdi-template-golden-v2.qcow2", NULL);
+	make_volume("vdi-sales-1.qcow2", "/vdi-images/vdi-template-golden-v2.qcow2");
+	make_volume("admin-own.qcow2", NULL);
+
+	check_ok(pool_base_list(host, &list, &err));
+	check_int_eq(strv_len(list), 2);
+	check(streq(list[0], "/vdi-images/vdi-template-golden-v1.qcow2") ||
+	      streq(list[1], "/vdi-images/vdi-template-golden-v1.qcow2"));
+	check(streq(list[0], "/vdi-images/vdi-template-golden-v2.qcow2") ||
+	      streq(list[1], "/vdi-images/vdi-template-golden-v2.qcow2"));
+	pool_strv_free(list);
+	/* Reconcile's list has the overlay only. */
+	check_ok(pool_overlay_list(host, &list, &err));
+	check_int_eq(strv_len(list), 1);
+	check_str_eq(list[0], "vdi-sales-1.qcow2");
+	pool_strv_free(list);
+
+	/* v1 is a domain's disk, v2 the backing file of a (stopped) domain's disk volume. */
+	d = define_user("user1", "/vdi-images/vdi-template-golden-v1.qcow2");
+	check_int_eq(pool_host_path_user(host, "/vdi-images/vdi-template-golden-v1.qcow2", user, sizeof(user), &err), 1);
+	check_str_eq(user, "user1");
+	{
+		virDomainPtr d2 = define_user("user2", "/vdi-images/vdi-sales-1.qcow2");
+
+		check_int_eq(pool_host_path_user(host, "/vdi-images/vdi-template-golden-v2.qcow2", user, sizeof(user),
+						 &err), 1);
+		check_str_eq(user, "user2");
+		check_err(pool_base_delete(host, "/vdi-images/vdi-template-golden-v2.qcow2", &err), EBUSY);
+		check_str_contains(err.message, "user2");
+		check_ok(virDomainUndefine(d2));
+		virDomainFree(d2);
+	}
+	check_int_eq(pool_host_path_user(host, "/vdi-images/vdi-template-golden-v2.qcow2", user, sizeof(user), &err), 0);
+	check_int_eq(pool_host_path_user(host, "/nowhere.qcow2", user, sizeof(user), &err), 0);
+	check_err(pool_host_path_user(host, "relative.qcow2", user, sizeof(user), &err), EINVAL);
+
+	check_err(pool_base_delete(host, "/vdi-images/vdi-template-golden-v1.qcow2", &err), EBUSY);
+	check_str_contains(err.message, "user1");
+	check_str_contains(err.message, "vdi-template-golden-v1.qcow2");
+	check_ok(virDomainUndefine(d));
+	virDomainFree(d);
+	check_ok(pool_base_delete(host, "/vdi-images/vdi-template-golden-v1.qcow2", &err));
+	/* Gone already: not an error. */
+	check_ok(pool_base_delete(host, "/vdi-images/vdi-template-golden-v1.qcow2", &err));
+	check_ok(pool_base_list(host, &list, &err));
+	check_int_eq(strv_len(list), 1);
+	check_str_eq(list[0], "/vdi-images/vdi-template-golden-v2.qcow2");
+	pool_strv_free(list);
+
+	/* Not a base, or not in the host's storage pool: refused, and nothing is deleted. */
+	check_err(pool_base_delete(host, "/vdi-images/vdi-sales-1.qcow2", &err), EINVAL);
+	check_err(pool_base_delete(host, "/vdi-images/admin-own.qcow2", &err), EINVAL);
+	check_err(pool_base_delete(host, "/elsewhere/vdi-template-golden-v2.qcow2", &err), EINVAL);
+	check_str_contains(err.message, "not in storage pool 'vdi'");
+	check_err(pool_base_delete(host, "/vdi-images/sub/vdi-template-golden-v2.qcow2", &err), EINVAL);
+	check_err(pool_base_delete(host, "vdi-template-golden-v2.qcow2", &err), EINVAL);
+	check_err(pool_base_delete(host, NULL, &err), EINVAL);
+	check_int_eq(count_overlays(host), 1);
+
+	/* A base is made from a real file: the test driver has none, but the checks come first. */
+	{
+		char *path = NULL;
+
+		check_err(pool_base_create(host, ".bad", 1, "/x.qcow2", &path, &err), EINVAL);
+		check_err(pool_base_create(host, "golden", 0, "/x.qcow2", &path, &err), EINVAL);
+		check_err(pool_base_create(host, "golden", 3, "/nonexistent.qcow2", &path, &err), EINVAL);
+		check_str_contains(err.message, "/nonexistent.qcow2");
+		check(path == NULL);
+	}
+	pool_host_free(host);
+}
+
+/* A stopped desktop names its template's disk only through its overlay volume's backing file. */
+static void test_path_user_through_overlay(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct vdi_error err = { { 0 } };
+	char user[64];
+
+	check_int_eq(pool_host_path_user(host, t->disk_path, user, sizeof(user), &err), 0);
+	check_ok(pool_desktop_create(host, t, "sales", 1, &err));
+	check_int_eq(pool_host_path_user(host, t->disk_path, user, sizeof(user), &err), 1);
+	check_str_eq(user, "vdi-sales-1");
+	check_int_eq(pool_host_path_user(host, "/vdi-images/vdi-sales-1.qcow2", user, sizeof(user), &err), 1);
+	check_ok(pool_desktop_delete(host, "vdi-sales-1", &err));
+	check_int_eq(pool_host_path_user(host, t->disk_path, user, sizeof(user), &err), 0);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 static void test_first_clone_validates_template(void)
 {
 	static const char typo_xml[] =
@@ -768,18 +1156,25 @@ static void test_events(void)
 
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_domain_names),
+	VDI_TEST(test_base_names),
+	VDI_TEST(test_overlay_names),
 	VDI_TEST(test_qcow2_probe),
+	VDI_TEST(test_image_probe),
 	VDI_TEST(test_template_errors),
 	VDI_TEST(test_template_default_and_overrides),
 	VDI_TEST(test_domxml_for_clone),
 	VDI_TEST(test_domxml_spice_on_tcp),
 	VDI_TEST(test_domxml_escaping_and_missing_parts),
 	VDI_TEST(test_domxml_spice_ticket),
+	VDI_TEST(test_domxml_disk_paths),
+	VDI_TEST(test_volxml_and_poolxml),
 	VDI_TEST(test_caps_pick_domain_type),
 	VDI_TEST(test_host_basics),
 	VDI_TEST(test_host_errors),
 	VDI_TEST(test_desktop_lifecycle),
 	VDI_TEST(test_desktop_errors),
+	VDI_TEST(test_base_list_and_delete),
+	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),
 	VDI_TEST(test_desktop_pause_and_resume),
 	VDI_TEST(test_events),

@@ -7,6 +7,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 
 #include "alloc.h"
 #include "private.h"
@@ -492,4 +493,109 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static void xmlXPathFreeContextp(xmlXPathContextPtr *p)
+{
+	if (*p)
+		xmlXPathFreeContext(*p);
+}
+
+static void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
+{
+	if (*p)
+		xmlXPathFreeObject(*p);
+}
+
+/* Like pool_strv_free() (desktop.c, which calls this file: no circle). */
+static void strv_free(char **strv)
+{
+	for (char **s = strv; s && *s; s++)
+		free(*s);
+	free(strv);
+}
+
+/*
+ * The string values of the nodes expr selects in doc (borrowed): *ret a new NULL-terminated array of
+ * new strings, empty when expr selects nothing; -EINVAL when expr is not a node set, -ENOMEM.
+ */
+static int xpath_strings(xmlDocPtr doc, const char *expr, char ***ret)
+{
+	_cleanup_(xmlXPathFreeContextp) xmlXPathContextPtr ctx = NULL;
+	_cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr obj = NULL;
+	char **strv;
+	int n;
+
+	ctx = xmlXPathNewContext(doc);
+	if (!ctx)
+		return -ENOMEM;
+	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	if (!obj || obj->type != XPATH_NODESET)
+		return -EINVAL;
+	n = obj->nodesetval ? obj->nodesetval->nodeNr : 0;
+	strv = vdi_calloc((size_t)n + 1, sizeof(*strv));
+	if (!strv)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		xmlChar *v = xmlNodeGetContent(obj->nodesetval->nodeTab[i]);
+
+		strv[i] = v ? strdup((const char *)v) : NULL;
+		xmlFree(v);
+		if (!strv[i]) {
+			strv_free(strv);
+			return -ENOMEM;
+		}
+	}
+	*ret = strv;
+	return 0;
+}
+
+int pool_domxml_disk_paths(const char *xml, char ***ret)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices;
+	int r;
+
+	r = parse_domain(xml, &doc, &devices, NULL);
+	if (r < 0)
+		return r;
+	/* A disk's own <source> and those of its backing chain (<backingStore>, nested). */
+	return xpath_strings(doc, "/domain/devices/disk/source/@file | /domain/devices/disk/source/@dev | "
+				  "/domain/devices/disk//backingStore/source/@file | "
+				  "/domain/devices/disk//backingStore/source/@dev", ret);
+}
+
+/* The string value of the first node expr selects in xml, whose root must be root; a new string. */
+static int xml_first_string(const char *xml, const char *root, const char *expr, char **ret)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	char **strv = NULL;
+	int r;
+
+	if (!xml || !*xml || strlen(xml) > DOMXML_MAX)
+		return -EINVAL;
+	doc = xmlReadMemory(xml, (int)strlen(xml), "libvirt.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc || !is_elem(xmlDocGetRootElement(doc), root))
+		return -EINVAL;
+	r = xpath_strings(doc, expr, &strv);
+	if (r < 0)
+		return r;
+	if (!strv[0] || !strv[0][0]) {
+		strv_free(strv);
+		return -ENOENT;
+	}
+	*ret = strdup(strv[0]);
+	strv_free(strv);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int pool_volxml_backing_path(const char *xml, char **ret)
+{
+	return xml_first_string(xml, "volume", "/volume/backingStore/path", ret);
+}
+
+int pool_poolxml_target_path(const char *xml, char **ret)
+{
+	return xml_first_string(xml, "pool", "/pool/target/path", ret);
 }

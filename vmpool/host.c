@@ -275,6 +275,7 @@ static void host_release(void *opaque)
 	pthread_cond_destroy(&host->cond);
 	pthread_mutex_destroy(&host->lock);
 	pthread_mutex_destroy(&host->event_lock);
+	pthread_mutex_destroy(&host->publish_lock);
 	free(host);
 }
 
@@ -518,6 +519,7 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 	atomic_init(&host->refs, 1);
 	pthread_mutex_init(&host->lock, NULL);
 	pthread_mutex_init(&host->event_lock, NULL);
+	pthread_mutex_init(&host->publish_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&host->cond, &ca);

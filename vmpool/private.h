@@ -6,7 +6,8 @@
  * Each section names the file that owns it.  Calls go one way, no circles:
  *
  *   desktop.c ──▶ host.c ──▶ events.c ──▶ naming.c
- *   desktop.c ──▶ naming.c, domxml.c;   template.c ──▶ domxml.c;   all ──▶ error.c
+ *   desktop.c ──▶ naming.c, domxml.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
+ *   base.c ──▶ host.c, naming.c, domxml.c, template.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
  * libvirt's callbacks on a connection it is given and hands what they say
@@ -32,8 +33,11 @@
 bool pool_domain_name_is_ours(const char *domain);
 /* Writes the overlay volume's name of a domain, "<domain>.qcow2", into buf (truncated to len). */
 void pool_overlay_name(const char *domain, char *buf, size_t len);
-/* Whether a volume's name is one of vdi's overlays ("vdi-*.qcow2"; NULL: no). */
+/* Whether a volume's name is one of vdi's overlays ("<domain>.qcow2" whose stem pool_domain_name_is_ours();
+ * NULL: no).  A base volume's name never is. */
 bool pool_overlay_name_is_ours(const char *volume);
+/* Template names: [A-Za-z0-9_.-]{1,64}, not starting with '.' (NULL: no). */
+bool pool_template_name_is_valid(const char *name);
 
 /* ---- events (events.c) ----------------------------------------------------- */
 
@@ -88,6 +92,9 @@ struct pool_host {
 
 	pthread_t monitor;             /* reconnects after libvirtd went away */
 	bool monitor_started;
+
+	pthread_mutex_t publish_lock;  /* base.c: held for a base's copy (and its transient source pool: two
+					* pools on one directory conflict) */
 
 	pthread_mutex_t event_lock;    /* held while the handler runs */
 	void (*event_fn)(struct pool_host *host, const struct pool_event *ev, void *userdata);
@@ -149,6 +156,21 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
+
+/*
+ * From a domain XML (borrowed): the paths its disks name, as <source file=...> or <source dev=...> of a
+ * <disk> or of any <backingStore> nested in one.  *ret: a new NULL-terminated array of new strings (free
+ * with pool_strv_free()), empty when there are none.  -EINVAL when the XML is not a domain.
+ */
+int pool_domxml_disk_paths(const char *xml, char ***ret);
+
+/* From a storage volume's XML (borrowed): its backing file's path (<backingStore><path>), a new string.
+ * -ENOENT: none; -EINVAL: not a volume's XML. */
+int pool_volxml_backing_path(const char *xml, char **ret);
+
+/* From a storage pool's XML (borrowed): its target directory (<target><path>), a new string.
+ * -ENOENT: none; -EINVAL: not a pool's XML. */
+int pool_poolxml_target_path(const char *xml, char **ret);
 
 /* ---- cleanup helpers for libxml2 and libvirt objects ---------------------- */
 

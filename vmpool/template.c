@@ -30,68 +30,100 @@ struct qcow2_header {
 	uint64_t snapshots_offset;
 } __attribute__((packed));
 
-int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_error *err)
+/* Checks the QCOW2 header h of the regular file st (what: "template disk", "disk") for sanity. */
+static int qcow2_header_check(const struct qcow2_header *h, const struct stat *st, const char *what,
+			      const char *path, uint64_t *ret_virtual_size, struct vdi_error *err)
 {
-	_cleanup_close_ int fd = -1;
-	struct qcow2_header h;
-	struct stat st;
-	ssize_t n;
 	uint64_t cluster;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return vdi_error_set(err, -errno, "cannot open template disk %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return vdi_error_set(err, -errno, "cannot stat template disk %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return vdi_error_set(err, -EINVAL, "template disk %s is not a regular file", path);
+	if (be32toh(h->version) != 2 && be32toh(h->version) != 3)
+		return vdi_error_set(err, -EINVAL, "%s %s has unsupported QCOW2 version %u", what, path,
+				      be32toh(h->version));
+	if (be32toh(h->cluster_bits) < 9 || be32toh(h->cluster_bits) > 21)
+		return vdi_error_set(err, -EINVAL, "%s %s is corrupt: cluster_bits %u", what, path,
+				      be32toh(h->cluster_bits));
+	cluster = UINT64_C(1) << be32toh(h->cluster_bits);
+	if (be64toh(h->size) == 0)
+		return vdi_error_set(err, -EINVAL, "%s %s is corrupt: virtual size 0", what, path);
+	if (be32toh(h->crypt_method) != 0)
+		return vdi_error_set(err, -EINVAL, "%s %s is encrypted; templates must not be", what, path);
+	if (be64toh(h->l1_table_offset) % cluster || be64toh(h->refcount_table_offset) % cluster ||
+	    be64toh(h->refcount_table_offset) == 0 || be64toh(h->l1_table_offset) >= (uint64_t)st->st_size ||
+	    be64toh(h->refcount_table_offset) >= (uint64_t)st->st_size)
+		return vdi_error_set(err, -EINVAL, "%s %s is corrupt: its tables lie outside the file", what, path);
+	if (be64toh(h->backing_file_offset) &&
+	    be64toh(h->backing_file_offset) + be32toh(h->backing_file_size) > (uint64_t)st->st_size)
+		return vdi_error_set(err, -EINVAL, "%s %s is corrupt: backing file name outside the file", what, path);
 
-	n = pread(fd, &h, sizeof(h), 0);
-	if (n < 0)
-		return vdi_error_set(err, -errno, "cannot read template disk %s: %s", path, strerror(errno));
-	if ((size_t)n < sizeof(h) || be32toh(h.magic) != QCOW2_MAGIC)
-		return vdi_error_set(err, -EINVAL, "template disk %s is not a QCOW2 image", path);
-
-	if (be32toh(h.version) != 2 && be32toh(h.version) != 3)
-		return vdi_error_set(err, -EINVAL, "template disk %s has unsupported QCOW2 version %u", path,
-				      be32toh(h.version));
-	if (be32toh(h.cluster_bits) < 9 || be32toh(h.cluster_bits) > 21)
-		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: cluster_bits %u", path,
-				      be32toh(h.cluster_bits));
-	cluster = UINT64_C(1) << be32toh(h.cluster_bits);
-	if (be64toh(h.size) == 0)
-		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: virtual size 0", path);
-	if (be32toh(h.crypt_method) != 0)
-		return vdi_error_set(err, -EINVAL, "template disk %s is encrypted; templates must not be", path);
-	if (be64toh(h.l1_table_offset) % cluster || be64toh(h.refcount_table_offset) % cluster ||
-	    be64toh(h.refcount_table_offset) == 0 || be64toh(h.l1_table_offset) >= (uint64_t)st.st_size ||
-	    be64toh(h.refcount_table_offset) >= (uint64_t)st.st_size)
-		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: its tables lie outside the file", path);
-	if (be64toh(h.backing_file_offset) &&
-	    be64toh(h.backing_file_offset) + be32toh(h.backing_file_size) > (uint64_t)st.st_size)
-		return vdi_error_set(err, -EINVAL, "template disk %s is corrupt: backing file name outside the file", path);
-
-	*ret_virtual_size = be64toh(h.size);
+	*ret_virtual_size = be64toh(h->size);
 	return 0;
 }
 
-/* The template names vmpool takes (each desktop's domain metadata holds its template's).  Stricter
- * on purpose than the broker's store, whose broker_store_add_template() checks only the length
- * (1-64): the API makes a pool_template first, so what the store keeps passed this. */
-static bool is_valid_template_name(const char *name)
+/*
+ * Opens path as a regular file and reads the first bytes of its header into h; *ret_n how many there
+ * were.  Fails with errno (and a message naming what and path).
+ */
+static int read_header(const char *path, const char *what, struct qcow2_header *h, ssize_t *ret_n,
+		       struct stat *ret_st, struct vdi_error *err)
 {
-	size_t len = name ? strlen(name) : 0;
+	_cleanup_close_ int fd = -1;
 
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return vdi_error_set(err, -errno, "cannot open %s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, ret_st) < 0)
+		return vdi_error_set(err, -errno, "cannot stat %s %s: %s", what, path, strerror(errno));
+	if (!S_ISREG(ret_st->st_mode))
+		return vdi_error_set(err, -EINVAL, "%s %s is not a regular file", what, path);
+	*ret_n = pread(fd, h, sizeof(*h), 0);
+	if (*ret_n < 0)
+		return vdi_error_set(err, -errno, "cannot read %s %s: %s", what, path, strerror(errno));
+	return 0;
+}
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.'))
-			return false;
+int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_error *err)
+{
+	struct qcow2_header h;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	r = read_header(path, "template disk", &h, &n, &st, err);
+	if (r < 0)
+		return r;
+	if ((size_t)n < sizeof(h) || be32toh(h.magic) != QCOW2_MAGIC)
+		return vdi_error_set(err, -EINVAL, "template disk %s is not a QCOW2 image", path);
+	return qcow2_header_check(&h, &st, "template disk", path, ret_virtual_size, err);
+}
+
+int pool_image_probe(const char *path, const char **ret_format, uint64_t *ret_virtual_size, struct vdi_error *err)
+{
+	struct qcow2_header h;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if (!path || path[0] != '/')
+		return vdi_error_set(err, -EINVAL, "disk path must be absolute: %s", path ? path : "(null)");
+	r = read_header(path, "disk", &h, &n, &st, err);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EINVAL;
+	if (n >= 4 && be32toh(h.magic) == QCOW2_MAGIC) {
+		if ((size_t)n < sizeof(h))
+			return vdi_error_set(err, -EINVAL, "disk %s is corrupt: its QCOW2 header is cut short", path);
+		r = qcow2_header_check(&h, &st, "disk", path, ret_virtual_size, err);
+		if (r < 0)
+			return r;
+		*ret_format = "qcow2";
+		return 0;
 	}
-	return name[0] != '.';
+	if (st.st_size == 0 || st.st_size % 512)
+		return vdi_error_set(err, -EINVAL,
+				      "disk %s is neither QCOW2 nor a raw image (its size, %lld bytes, is not a "
+				      "non-zero multiple of 512)", path, (long long)st.st_size);
+	*ret_format = "raw";
+	*ret_virtual_size = (uint64_t)st.st_size;
+	return 0;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool_template *, pool_template_free)
@@ -102,7 +134,7 @@ int pool_template_new(const struct pool_template_options *opts, struct pool_temp
 	_cleanup_(pool_template_freep) struct pool_template *t = NULL;
 	int r;
 
-	if (!opts || !is_valid_template_name(opts->name))
+	if (!opts || !pool_template_name_is_valid(opts->name))
 		return vdi_error_set(err, -EINVAL, "template name must be 1-64 characters of [A-Za-z0-9_.-]");
 	if (!opts->disk_path || opts->disk_path[0] != '/')
 		return vdi_error_set(err, -EINVAL, "template disk path must be absolute");

@@ -30,13 +30,15 @@
  * Who owns what inside (vmpool/private.h has the map): host.c the
  * connection, its reconnects and the event handler; events.c libvirt's event
  * loop thread and the callbacks that turn libvirt's events into struct
- * pool_event; naming.c the names below; template.c templates; desktop.c and
- * domxml.c desktops; error.c the messages.
+ * pool_event; naming.c the names below; template.c templates and image
+ * probes; base.c templates' base volumes; desktop.c and domxml.c desktops;
+ * error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML
  *   -ENOENT   no such template file, domain or volume
- *   -EEXIST   a domain or overlay of that name exists already
+ *   -EEXIST   a domain, overlay or base volume of that name exists already
+ *   -EBUSY    a base volume is still used by a domain
  *   -ENOSPC   the storage pool has no room
  *   -EACCES, -EPERM, -EROFS   the storage pool refuses writes
  *   -ENOTCONN libvirtd does not answer (the host reconnects in the background)
@@ -201,6 +203,65 @@ struct pool_template *pool_template_free(struct pool_template *t);
 /* Reads a QCOW2 header: returns 0 and the virtual size, or -EINVAL (not QCOW2, corrupt), -errno. */
 int pool_qcow2_probe(const char *path, uint64_t *ret_virtual_size, struct vdi_error *err);
 
+/*
+ * A source image (a local file: its header is read here): a readable regular file that is QCOW2
+ * (sane header, any backing chain) or raw (any other regular file, size > 0, a multiple of 512).
+ * *ret_format: "qcow2" or "raw" (static); *ret_virtual_size: bytes.  -EINVAL and a message otherwise
+ * (missing, unreadable, not a regular file, corrupt or encrypted QCOW2, a size that is no disk's).
+ * path: borrowed, absolute.
+ */
+int pool_image_probe(const char *path, const char **ret_format, uint64_t *ret_virtual_size, struct vdi_error *err);
+
+/* ---- base volumes (template versions) -------------------------------------- */
+
+/*
+ * A version of a template that vdi makes (publish) is a base volume in the host's storage pool named
+ * "vdi-template-<template>-v<version>.qcow2": QCOW2, flattened (no backing file), mode 0444.  Overlay
+ * names never parse as base names and base names never as overlays (pool_overlay_list() skips them).
+ */
+
+/* Writes template_name's version's base volume name into buf.  -EINVAL: bad template name (see
+ * pool_template_options) or version < 1; -ENAMETOOLONG: buf too small. */
+int pool_base_name(const char *template_name, int64_t version, char *buf, size_t len);
+
+/* Parses a volume name pool_base_name() makes into the template name (ret_template, len bytes) and the
+ * version.  -EINVAL: not a base name (or ret_template too small). */
+int pool_base_name_parse(const char *volume, char *ret_template, size_t len, int64_t *ret_version);
+
+/*
+ * Whether a domain on host (any domain, vdi's or not, running or not) has path (borrowed) as a disk
+ * source or in a disk's backing chain: as its domain XML shows it (the inactive definition, and the
+ * live one of a running domain), and, for a disk that is a volume of one of the host's storage pools,
+ * as the volumes' XML shows their backing files (a stopped desktop's overlay names its base only
+ * there).  Returns 1 and the domain's name in ret_domain (len bytes), or 0 when none.  Blocks on
+ * libvirt.
+ */
+int pool_host_path_user(struct pool_host *host, const char *path, char *ret_domain, size_t len,
+			struct vdi_error *err);
+
+/*
+ * Makes template_name/version's base volume in host's storage pool: a flattened QCOW2 copy of source
+ * (borrowed; QCOW2 with any backing chain, or raw, checked with pool_image_probe()) through libvirt's
+ * virStorageVolCreateXMLFrom.  A source outside every active storage pool of the host is reached
+ * through a transient dir pool on its directory (named vdi-publish-<random>), destroyed afterwards.
+ * Mode 0444.  Blocks for the copy (one copy at a time per host object; others wait).
+ * *ret_path: new string, the base's path.  -EINVAL bad name or source; -EEXIST when that volume
+ * exists; -ENOSPC and the others of the list above.  On failure nothing is left behind.
+ */
+int pool_base_create(struct pool_host *host, const char *template_name, int64_t version, const char *source,
+		     char **ret_path, struct vdi_error *err);
+
+/*
+ * Deletes a base volume by path (borrowed; it must lie in host's storage pool and have a base name,
+ * else -EINVAL).  Gone already is not an error.  -EBUSY (the message names the domain) when a domain
+ * still uses it (pool_host_path_user()).
+ */
+int pool_base_delete(struct pool_host *host, const char *path, struct vdi_error *err);
+
+/* The paths of the base volumes (base names) in host's storage pool, refreshed first: *ret is a new
+ * NULL-terminated array of new strings; free it with pool_strv_free(). */
+int pool_base_list(struct pool_host *host, char ***ret, struct vdi_error *err);
+
 /* ---- desktops ------------------------------------------------------------ */
 
 /* Pool names are [A-Za-z0-9_], 1..32 characters (no '-', so names parse back). */
@@ -303,7 +364,8 @@ int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, si
 void pool_desktop_list_free(struct pool_desktop_info *list, size_t n);
 
 /*
- * Lists the overlay volumes (names "vdi-*.qcow2") in the host's storage
+ * Lists the overlay volumes (names "<domain>.qcow2" whose stem parses as
+ * one of vdi's domain names; never base volumes) in the host's storage
  * pool, whether or not a domain uses them: reconcile finds leaked ones
  * with this.  *ret is a NULL-terminated array of new strings; free it
  * with pool_strv_free().

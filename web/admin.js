@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Administration: pools (create, resize, delete), desktops (reset, stop, delete), hosts (drain,
-// resume), sessions, the audit log.  Only for members of the admin group: the API answers 403 to anyone else, and
-// this page then shows nothing but that.
+// Administration: pools (create, resize, delete), templates (their versions; publish, cancel a scheduled publish,
+// roll back), desktops (reset, stop, delete), hosts (drain, resume), sessions, the audit log.  Only for members of
+// the admin group: the API answers 403 to anyone else, and this page then shows nothing but that.
 import { $, api, button, el, header, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
 const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'connected', 'disconnected',
@@ -11,9 +11,11 @@ const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'releas
 	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
 	'session-kill', 'reconcile', 'host-drain', 'host-resume'];
 let timer = null;
+// For the browser test: how many times each table was redrawn.
+const vdiAdmin = window.vdiAdmin = { redrawn: { pools: 0, templates: 0 } };
 
-// Runs an admin request; a failure shows in the page's error line.  Returns the reply or null.
-async function call(method, path, body, what) {
+// Runs an admin request; a failure shows in the page's error line (or in line).  Returns the reply or null.
+async function call(method, path, body, what, line = $('admin-error')) {
 	const r = await api(method, `/admin${path}`, body);
 	if (r.status === 401) {
 		location.href = '/';
@@ -24,7 +26,7 @@ async function call(method, path, body, what) {
 		return null;
 	}
 	if (r.status >= 400 || r.status === 0) {
-		show($('admin-error'), `${what}: ${r.json.error || r.status}`);
+		show(line, `${what}: ${r.json.error || r.status}`);
 		return null;
 	}
 	return r;
@@ -38,6 +40,9 @@ function notAdmin() {
 }
 
 function options(select, values) {
+	const have = [...select.options].map((o) => o.value).filter((v) => v !== '');
+	if (have.length === values.length && have.every((v, i) => v === values[i]))
+		return;
 	const keep = select.value;
 	const first = select.options[0] && select.options[0].value === '' ? select.options[0] : null;
 	select.replaceChildren(...(first ? [first] : []));
@@ -47,65 +52,216 @@ function options(select, values) {
 		select.value = keep;
 }
 
+// Brings parent (a table body, or any element) up to date with items, in place: one child per item, found again
+// by its key (the child's data-<attr>), made by make(item) when new, updated by update(child, item) on every
+// redraw.  Children stay the same elements, so what the admin is doing in one (typing, a selection, focus, a click
+// under way) survives the redraws.
+function keyed(parent, items, attr, key, make, update) {
+	const keys = new Set(items.map(key));
+	for (const child of [...parent.children])
+		if (!keys.has(child.dataset[attr]))
+			child.remove();
+	const old = new Map([...parent.children].map((child) => [child.dataset[attr], child]));
+	items.forEach((item, i) => {
+		let child = old.get(key(item));
+		if (!child) {
+			child = make(item);
+			child.dataset[attr] = key(item);
+		}
+		update(child, item);
+		if (parent.children[i] !== child)
+			parent.insertBefore(child, parent.children[i] || null);
+	});
+}
+
+function poolRow(p) {
+	const row = document.createElement('tr');
+	for (let i = 0; i < 10; i++)
+		row.insertCell();
+	row.cells[5].className = 'other';
+	const input = el('input', null, row.cells[6], 'size');
+	input.type = 'number';
+	input.min = 0;
+	input.setAttribute('aria-label', `size of ${p.name}`);
+	// What the admin types stays until they resize (or reload): the redraws leave it alone.
+	input.addEventListener('input', () => { input.dataset.edited = 'yes'; });
+	button('Resize', row.cells[6], async () => {
+		if (await call('PATCH', `/pools/${encodeURIComponent(p.name)}`, { size: Number(input.value) },
+			`Cannot resize ${p.name}`)) {
+			delete input.dataset.edited;
+			refresh();
+		}
+	}, 'resize');
+	return row;
+}
+
+function poolUpdate(row, p) {
+	const c = row.cells;
+	const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
+	c[0].textContent = p.name + (p.draining ? ' (being deleted)' : '');
+	c[1].textContent = p.template;
+	c[2].textContent = p.type;
+	c[3].textContent = count(['free']);
+	c[4].textContent = count(IN_USE);
+	c[5].textContent = Object.entries(p.desktops).filter(([s]) => s !== 'free' && !IN_USE.includes(s))
+		.map(([s, n]) => `${n} ${s}`).join(', ') || '—';
+	const input = c[6].querySelector('input');
+	// Set only when it differs: setting a value drops the selection in the box.
+	if (!input.dataset.edited && input.value !== String(p.size))
+		input.value = p.size;
+	c[7].textContent = p.prestart;
+	c[8].textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
+	if (row.dataset.draining === String(p.draining))
+		return;
+	row.dataset.draining = String(p.draining);
+	c[9].replaceChildren();
+	if (!p.draining)
+		button('Delete', c[9], async () => {
+			if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
+			    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
+				refresh();
+		}, 'delete');
+}
+
 async function pools() {
 	const r = await call('GET', '/pools', undefined, 'Cannot list the pools');
 	if (!r)
 		return;
-	const body = $('pools').tBodies[0];
-	// The table is redrawn every few seconds: keep a size being typed.
-	const typed = {};
-	for (const i of body.querySelectorAll('input.size'))
-		if (i.value !== i.dataset.was || i === document.activeElement)
-			typed[i.dataset.pool] = { value: i.value, focus: i === document.activeElement };
-	body.replaceChildren();
-	for (const p of r.json.pools) {
-		const row = body.insertRow();
-		row.dataset.pool = p.name;
-		const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
-		row.insertCell().textContent = p.name + (p.draining ? ' (being deleted)' : '');
-		row.insertCell().textContent = p.template;
-		row.insertCell().textContent = p.type;
-		row.insertCell().textContent = count(['free']);
-		row.insertCell().textContent = count(IN_USE);
-		const other = row.insertCell();
-		other.className = 'other';
-		other.textContent = Object.entries(p.desktops).filter(([s]) => s !== 'free' && !IN_USE.includes(s))
-			.map(([s, n]) => `${n} ${s}`).join(', ') || '—';
-		const size = row.insertCell();
-		const input = el('input', null, size, 'size');
-		input.type = 'number';
-		input.min = 0;
-		input.value = p.size;
-		input.dataset.was = String(p.size);
-		input.dataset.pool = p.name;
-		if (typed[p.name]) {
-			input.value = typed[p.name].value;
-			if (typed[p.name].focus)
-				setTimeout(() => input.focus());
-		}
-		input.setAttribute('aria-label', `size of ${p.name}`);
-		button('Resize', size, async () => {
-			if (await call('PATCH', `/pools/${encodeURIComponent(p.name)}`, { size: Number(input.value) },
-				`Cannot resize ${p.name}`))
-				refresh();
-		}, 'resize');
-		row.insertCell().textContent = p.prestart;
-		row.insertCell().textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
-		const actions = row.insertCell();
-		if (!p.draining)
-			button('Delete', actions, async () => {
-				if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
-				    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
-					refresh();
-			}, 'delete');
-	}
+	keyed($('pools').tBodies[0], r.json.pools, 'pool', (p) => p.name, poolRow, poolUpdate);
+	vdiAdmin.redrawn.pools++;
 	options($('filter-pool'), r.json.pools.map((p) => p.name));
+}
+
+function versionRow() {
+	const row = document.createElement('tr');
+	for (let i = 0; i < 7; i++)
+		row.insertCell();
+	return row;
+}
+
+// A version as GET /admin/templates shows it; state, owned and at only from the servers that have them.
+function versionUpdate(row, v) {
+	const c = row.cells;
+	c[0].textContent = v.version;
+	c[0].title = v.disk || '';
+	c[1].textContent = v.state === 'scheduled' ? `scheduled for ${when(v.at)}` : v.state || '';
+	c[1].className = v.state ? `version-${v.state}` : '';
+	c[2].textContent = v.note || '—';
+	c[3].textContent = when(v.created);
+	c[4].textContent = v.desktops;
+	c[5].textContent = v.current ? 'yes' : '';
+	c[6].textContent = v.owned === undefined ? '' : v.owned ? 'yes' : 'no';
+	row.classList.toggle('current', !!v.current);
+}
+
+// Publish's body from the form: {disk, note?, at?}.
+function publishBody(form) {
+	const body = { disk: form.elements.disk.value };
+	if (form.elements.note.value)
+		body.note = form.elements.note.value;
+	if (seconds(form.elements.at) !== null)
+		body.at = seconds(form.elements.at);
+	return body;
+}
+
+// Publish, cancel or roll back: the reply (the template) or null; what happened shows in the template's lines.
+async function templateAction(box, method, what, path, body) {
+	const name = box.dataset.template;
+	show(box.querySelector('.template-error'), '');
+	show(box.querySelector('.template-done'), '');
+	for (const b of box.querySelectorAll('.template-actions button'))
+		b.disabled = true;
+	const r = await call(method, `/templates/${encodeURIComponent(name)}${path}`, body, `Cannot ${what} ${name}`,
+		box.querySelector('.template-error'));
+	for (const b of box.querySelectorAll('.template-actions button'))
+		b.disabled = false;
+	if (r)
+		refresh();
+	return r;
+}
+
+async function publish(box, form) {
+	const done = box.querySelector('.template-done');
+	const body = publishBody(form);
+	show(done, body.at ? '' : `Publishing ${body.disk}: copying it, this can take minutes…`);
+	const r = await templateAction(box, 'POST', 'publish', '/publish', body);
+	if (!r) {
+		show(done, '');
+		return;
+	}
+	form.reset();
+	const scheduled = (r.json.versions || []).find((v) => v.state === 'scheduled');
+	show(done, r.status === 202 && scheduled ? `Version ${scheduled.version} is scheduled for ${when(scheduled.at)}.`
+		: `Version ${r.json.version} is published and current.`);
+}
+
+function templateBox(t) {
+	const box = el('article', null, null, 'template');
+	el('h3', null, box);
+	el('p', null, box, 'template-about');
+	const table = el('table', null, box, 'versions');
+	const head = table.createTHead().insertRow();
+	for (const [h, title] of [['Version'], ['State'], ['Note'], ['Created'], ['Desktops'], ['Current'],
+		['Owned', 'yes: vdi made this disk and deletes it when no desktop uses it any more; no: the disk given to ' +
+			'"vdictl template add", never deleted']]) {
+		const th = el('th', h, head);
+		if (title)
+			th.title = title;
+	}
+	table.createTBody();
+	const form = el('form', null, box, 'publish');
+	el('h4', 'Publish a new version', form);
+	for (const [name, label, attrs] of [
+		['disk', 'Disk', { required: true, placeholder: '/path/of/the/new/disk.qcow2',
+			title: 'absolute path of a QCOW2 or raw image' }],
+		['note', 'Note', { maxLength: 500, placeholder: 'what changed' }],
+		['at', 'At (empty: now)', { type: 'datetime-local' }]]) {
+		const l = el('label', label, form);
+		Object.assign(el('input', null, l), { name }, attrs);
+	}
+	const actions = el('div', null, form, 'template-actions');
+	el('button', 'Publish', actions, 'publish').type = 'submit';
+	button('Cancel scheduled publish', actions, () => templateAction(box, 'DELETE', 'cancel the publish of',
+		'/publish'), 'cancel-publish');
+	const back = button('Roll back', actions, () => {
+		if (confirm(`Roll ${t.name} back to version ${back.dataset.to}? Free desktops are reset onto it, the ` +
+			    'others when their users release them.'))
+			templateAction(box, 'POST', 'roll back', '/rollback', {});
+	}, 'rollback');
+	form.addEventListener('submit', (e) => {
+		e.preventDefault();
+		publish(box, form);
+	});
+	el('p', null, form, 'template-done progress').hidden = true;
+	const error = el('p', null, form, 'template-error error');
+	error.setAttribute('role', 'alert');
+	error.hidden = true;
+	return box;
+}
+
+// Only the headings, the versions and which buttons show change: the form keeps what the admin is typing.
+function templateUpdate(box, t) {
+	const versions = t.versions || [];
+	box.querySelector('h3').textContent = `${t.name} (current: version ${t.version})`;
+	box.querySelector('.template-about').textContent = `${t.pools} pool${t.pools === 1 ? '' : 's'}, ` +
+		`${t.memory_mib} MiB, ${t.vcpus} vCPU${t.vcpus === 1 ? '' : 's'}; disk ${t.disk}`;
+	keyed(box.querySelector('table.versions').tBodies[0], versions, 'version', (v) => String(v.version),
+		versionRow, versionUpdate);
+	box.querySelector('button.cancel-publish').hidden = !versions.some((v) => v.state === 'scheduled');
+	// What rollback goes back to by default: the newest ready version below the current one.
+	const back = versions.find((v) => v.version < t.version && (!v.state || v.state === 'ready'));
+	box.querySelector('button.rollback').hidden = !back;
+	box.querySelector('button.rollback').dataset.to = back ? back.version : '';
 }
 
 async function templates() {
 	const r = await call('GET', '/templates', undefined, 'Cannot list the templates');
-	if (r)
-		options($('pool-template'), r.json.templates.map((t) => t.name));
+	if (!r)
+		return;
+	keyed($('templates'), r.json.templates, 'template', (t) => t.name, templateBox, templateUpdate);
+	vdiAdmin.redrawn.templates++;
+	$('no-templates').hidden = r.json.templates.length > 0;
+	options($('pool-template'), r.json.templates.map((t) => t.name));
 }
 
 async function createPool(event) {
@@ -246,6 +402,7 @@ async function refresh() {
 	clearTimeout(timer);
 	show($('admin-error'), '');
 	await pools();
+	await templates();
 	const busy = await desktops();
 	await hosts();
 	await sessions();
@@ -271,7 +428,6 @@ async function main() {
 	$('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
 	$('desktop-filter').addEventListener('change', refresh);
 	$('desktop-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
-	await templates();
 	await refresh();
 }
 

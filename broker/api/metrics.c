@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "broker.h"
 #include "cleanup.h"
 #include "desktops.h"
 #include "http.h"
 #include "json.h"
 #include "metrics.h"
+#include "store-versions.h"
 #include "store-views.h"
 #include "template-cache.h"
 #include "vmpool.h"
@@ -27,10 +29,30 @@ static void label(FILE *f, const char *v)
 	}
 }
 
+/* Desktops per template version (the versions whose base is or was on disk). */
+static void versions_metric(FILE *f, json_t *versions)
+{
+	size_t i;
+	json_t *v;
+
+	fprintf(f, "# HELP vdi_template_version_desktops Desktops whose overlay is on a template version.\n"
+		   "# TYPE vdi_template_version_desktops gauge\n");
+	json_array_foreach(versions, i, v) {
+		const char *state = json_string_value(json_object_get(v, "state"));
+
+		if (!state || streq(state, "scheduled") || streq(state, "making"))
+			continue;
+		fputs("vdi_template_version_desktops{template=\"", f);
+		label(f, json_string_value(json_object_get(v, "template")));
+		fprintf(f, "\",version=\"%lld\"} %lld\n", (long long)json_integer_value(json_object_get(v, "version")),
+			(long long)json_integer_value(json_object_get(v, "desktops")));
+	}
+}
+
 void broker_api_metrics(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
-	_cleanup_json_ json_t *rows = NULL;
+	_cleanup_json_ json_t *rows = NULL, *versions = NULL;
 	_cleanup_free_ char *text = NULL, *h1 = NULL, *h2 = NULL;
 	size_t len = 0, l1 = 0, l2 = 0, i;
 	struct broker_template_cache_stats tc;
@@ -42,6 +64,7 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 		return;
 	}
 	if (broker_store_desktop_counts(b->store, &rows) < 0 ||
+	    broker_store_template_versions(b->store, NULL, &versions) < 0 ||
 	    broker_histogram_format(&b->metrics.assignment, "vdi_assignment_seconds",
 				    "Time from a desktop request to its answer.", &h1, &l1) < 0 ||
 	    broker_histogram_format(&b->metrics.pam, "vdi_pam_seconds", "Time of one PAM login conversation.", &h2,
@@ -65,6 +88,7 @@ void broker_api_metrics(struct broker_req *req, void *userdata)
 		label(f, json_string_value(json_object_get(row, "state")));
 		fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(row, "n")));
 	}
+	versions_metric(f, versions);
 	fprintf(f, "# HELP vdi_host_up Whether the libvirt connection to a host is open.\n# TYPE vdi_host_up gauge\n");
 	for (size_t h = 0; h < broker_desks_n_hosts(b->desks); h++) {
 		struct pool_host *host = broker_desks_host_at(b->desks, h);

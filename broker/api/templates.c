@@ -8,6 +8,7 @@
 #include "access.h"
 #include "admin-common.h"
 #include "alloc.h"
+#include "bases.h"
 #include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
@@ -16,7 +17,9 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "publish.h"
 #include "store-catalog.h"
+#include "store-versions.h"
 #include "store-sessions.h"
 #include "store-views.h"
 #include "store.h"
@@ -51,6 +54,7 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 				continue;
 			json_object_set_new(v, "current",
 					    json_boolean(json_integer_value(json_object_get(v, "current"))));
+			json_object_set_new(v, "owned", json_boolean(json_integer_value(json_object_get(v, "owned"))));
 			json_object_del(v, "template");
 			if (json_array_append(list, v) < 0)
 				return -ENOMEM;
@@ -207,6 +211,8 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
+	_cleanup_json_ json_t *bases = NULL;
+
 	pools = broker_store_template_pools(b->store, name);
 	if (pools < 0) {
 		broker_req_reply_error(req, 404, "no such template");
@@ -217,12 +223,171 @@ void broker_api_admin_template_remove(struct broker_req *req, void *userdata)
 				       (long long)pools);
 		return;
 	}
-	if (broker_store_remove_template(b->store, name) < 0) {
+	if (broker_store_template_bases(b->store, name, &bases) < 0 || broker_store_remove_template(b->store, name) < 0) {
 		broker_req_reply_error(req, 500, "cannot remove template \"%s\"", name);
 		return;
 	}
+	/* The bases vdi made for it go with it (the disk of version 1 is the admin's). */
+	broker_bases_delete(b->desks, bases);
 	/* A template added again under this name (its file replaced, maybe) is made and validated afresh. */
 	broker_template_cache_forget(broker_desks_templates(b->desks), name);
 	broker_api_audit(b, actor, "template-remove", name, NULL);
 	broker_req_reply_json(req, 200, json_object(), NULL);
+}
+
+/* ---- versions: publish, cancel, rollback ------------------------------------------------------- */
+
+/* Replies status with the template as GET /admin/templates/{name} shows it. */
+static void reply_template(struct broker_req *req, struct broker *b, unsigned status, const char *name)
+{
+	json_t *rows = NULL;
+
+	if (templates_json(b, name, &rows) <= 0) {
+		json_decref(rows);
+		broker_req_reply_error(req, 500, "cannot read template \"%s\"", name);
+		return;
+	}
+	broker_req_reply_json(req, status, json_incref(json_array_get(rows, 0)), NULL);
+	json_decref(rows);
+}
+
+struct publish_req {
+	struct broker *b;
+	struct broker_publish *p;
+	char *name;
+};
+
+static void publish_req_free(struct publish_req *pr)
+{
+	broker_publish_free(pr->p);
+	free(pr->name);
+	free(pr);
+}
+
+static void publish_work(void *data)
+{
+	struct publish_req *pr = data;
+
+	broker_publish_work(pr->p);
+}
+
+static void publish_complete(struct broker_req *req, void *data)
+{
+	struct publish_req *pr = data;
+	struct vdi_error err = { 0 };
+	int r = broker_publish_finish(pr->p, &err);
+
+	if (req && r >= 0)
+		reply_template(req, pr->b, 201, pr->name);
+	else if (req)
+		broker_req_reply_error(req, r == -EINVAL || r == -ENOENT ? 400 : r == -EBUSY || r == -EEXIST ? 409 : 500,
+				       "%s", err.message);
+	publish_req_free(pr);
+}
+
+static unsigned publish_status(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return 404;
+	case -EBUSY:
+		return 409;
+	case -EHOSTUNREACH:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+void broker_api_admin_template_publish(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	_cleanup_(broker_publish_body_finish) struct broker_publish_body body = { 0 };
+	const char *name = broker_req_param(req, 0), *text;
+	struct vdi_error err = { 0 };
+	struct publish_req *pr;
+	char actor[ACTOR_MAX];
+	size_t len;
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	text = broker_req_body(req, &len);
+	if (broker_parse_publish(text, len, &body, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
+		return;
+	}
+	pr = vdi_new0(struct publish_req);
+	if (!pr || !(pr->name = strdup(name))) {
+		free(pr);
+		broker_req_reply_error(req, 500, "out of memory");
+		return;
+	}
+	pr->b = b;
+	r = broker_publish_new(b->desks, name, body.disk, body.note, body.at, actor, &pr->p, &err);
+	if (r != 0) {
+		publish_req_free(pr);
+		if (r > 0)
+			reply_template(req, b, 202, name);
+		else
+			broker_req_reply_error(req, publish_status(r), "%s", err.message[0] ? err.message : strerror(-r));
+		return;
+	}
+	if (broker_req_defer(req, publish_work, publish_complete, pr) < 0) {
+		broker_publish_failed(pr->p, -EAGAIN, "the broker is busy");
+		publish_complete(NULL, pr);
+		broker_req_reply_error(req, 503, "the broker is busy; try again");
+	}
+}
+
+void broker_api_admin_template_publish_cancel(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	char actor[ACTOR_MAX];
+	int64_t version;
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	if (broker_store_template_exists(b->store, name) <= 0) {
+		broker_req_reply_error(req, 404, "no such template");
+		return;
+	}
+	r = broker_publish_cancel(b->desks, name, actor, &version);
+	if (r < 0) {
+		broker_req_reply_error(req, r == -ENOENT ? 404 : 500, r == -ENOENT ? "template \"%s\" has no scheduled publish"
+				       : "cannot cancel the publish of template \"%s\"", name);
+		return;
+	}
+	reply_template(req, b, 200, name);
+}
+
+void broker_api_admin_template_rollback(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0), *text;
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX], detail[64];
+	int64_t to, version;
+	size_t len;
+	int r;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	text = broker_req_body(req, &len);
+	if (broker_parse_rollback(text, len, &to, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
+		return;
+	}
+	r = broker_store_version_rollback(b->store, name, to, &version, &err);
+	if (r < 0) {
+		broker_req_reply_error(req, r == -ENOENT ? 404 : r == -ESRCH || r == -ENODATA || r == -EALREADY || r == -EBUSY
+				       ? 409 : 500, "%s", err.message[0] ? err.message : "cannot roll back");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "to version %lld", (long long)version);
+	broker_api_audit(b, actor, "template-rollback", name, detail);
+	broker_desks_versions_changed(b->desks);
+	reply_template(req, b, 200, name);
 }

@@ -101,12 +101,22 @@ static inline int ctl_parse_exit(int r)
 /* "/<collection>/<name URL-encoded>[/<suffix>]" into a new string *ret. Returns 0 or -ENOMEM. */
 int ctl_target(char **ret, const char *collection, const char *name, const char *suffix);
 
+/*
+ * templates.c: the disk path given to --disk (borrowed) as an absolute path
+ * in a new string *ret: resolved when it exists here (a relative path
+ * against the working directory), else as given when it is absolute.
+ * Returns an exit status (CTL_EXIT_USAGE after saying why).
+ */
+int ctl_disk_path(const char *disk, char **ret);
+
 /* ---- the commands ------------------------------------------------------------ */
 
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv);
 
 int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl template list|show|add|remove: /api/v1/admin/templates. */
+/* vdictl template list|show|add|remove: /api/v1/admin/templates (publish and rollback: publish.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -12,10 +12,13 @@
 #include "json.h"
 #include "text.h"
 
-/* One row of the table: the cells of element e. */
-static int template_row(json_t *e, struct ctl_table *t)
+/*
+ * One row of the table: the cells of template e; with versions (the list),
+ * a cell summing up the state of each version before the disk.
+ */
+static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 {
-	char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], disk[1024];
+	char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], states[1024], disk[1024];
 	json_t *mib = json_object_get(e, "memory_mib");
 
 	if (json_is_integer(mib))
@@ -31,11 +34,26 @@ static int template_row(json_t *e, struct ctl_table *t)
 		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
 		ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
 	};
+	const char *list_cells[] = {
+		cells[0], cells[1], cells[2], cells[3], cells[4], cells[5],
+		ctl_cell_versions(json_object_get(e, "versions"), states, sizeof(states)),
+		cells[6],
+	};
 
-	return ctl_table_add_row(t, cells);
+	return ctl_table_add_row(t, versions ? list_cells : cells);
 }
 
+static int template_row(json_t *e, struct ctl_table *t)
+{
+	return template_row_cells(e, t, true);
+}
+
+/* The list's columns; template show's first table has them but VERSIONS (it lists the versions below). */
 static const struct ctl_column template_columns[] = {
+	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
+	{ "POOLS", true }, { "CREATED" }, { "VERSIONS" }, { "DISK" },
+};
+static const struct ctl_column template_show_columns[] = {
 	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
 	{ "POOLS", true }, { "CREATED" }, { "DISK" },
 };
@@ -53,34 +71,37 @@ int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
 /* One row of the versions table: the cells of version e, the current one marked. */
 static int version_row(json_t *e, struct ctl_table *t)
 {
-	char number[32], version[48], note[1024], created[32], desktops[32];
+	char number[32], version[48], state[64], owned[8], created[32], note[1024], disk[1024], desktops[32];
 
 	ctl_cell(json_object_get(e, "version"), number, sizeof(number));
 	snprintf(version, sizeof(version), "%s%s", number,
 		 json_is_true(json_object_get(e, "current")) ? " (current)" : "");
 	const char *cells[] = {
 		version,
-		ctl_cell(json_object_get(e, "note"), note, sizeof(note)),
+		ctl_cell_version_state(e, state, sizeof(state)),
+		ctl_cell(json_object_get(e, "owned"), owned, sizeof(owned)),
 		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		ctl_cell(json_object_get(e, "note"), note, sizeof(note)),
+		ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
 		ctl_cell(json_object_get(e, "desktops"), desktops, sizeof(desktops)),
 	};
 
 	return ctl_table_add_row(t, cells);
 }
 
-/* Prints template e as the list does, then a table of its versions. Returns an exit status. */
+/* Prints template e as the list does (less its VERSIONS), then a table of its versions. Returns an exit status. */
 static int print_template(json_t *e)
 {
 	static const struct ctl_column columns[] = {
-		{ "VERSION" }, { "NOTE" }, { "CREATED" }, { "DESKTOPS", true },
+		{ "VERSION" }, { "STATE" }, { "OWNED" }, { "CREATED" }, { "NOTE" }, { "DISK" }, { "DESKTOPS", true },
 	};
 	_cleanup_(ctl_table_freep) struct ctl_table *t = NULL, *v = NULL;
 	size_t i;
 	json_t *ver;
 	int r;
 
-	if (ctl_table_new(template_columns, ELEMENTSOF(template_columns), &t) < 0 || template_row(e, t) < 0 ||
-	    ctl_table_new(columns, ELEMENTSOF(columns), &v) < 0)
+	if (ctl_table_new(template_show_columns, ELEMENTSOF(template_show_columns), &t) < 0 ||
+	    template_row_cells(e, t, false) < 0 || ctl_table_new(columns, ELEMENTSOF(columns), &v) < 0)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	json_array_foreach(json_object_get(e, "versions"), i, ver)
 		if (version_row(ver, v) < 0)
@@ -136,8 +157,7 @@ static int read_xml(const char *path, char **ret)
 	return CTL_EXIT_OK;
 }
 
-/* The disk as an absolute path: resolved when it exists here, else as given if it is absolute. */
-static int disk_path(const char *disk, char **ret)
+int ctl_disk_path(const char *disk, char **ret)
 {
 	char *abs = realpath(disk, NULL);
 
@@ -199,7 +219,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	if (!disk_arg)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
 
-	r = disk_path(disk_arg, &disk);
+	r = ctl_disk_path(disk_arg, &disk);
 	if (r != CTL_EXIT_OK)
 		return r;
 	if (xml_arg) {

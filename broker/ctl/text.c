@@ -110,6 +110,88 @@ int ctl_parse_time(const char *s, int64_t *ret)
 	return 0;
 }
 
+/* Whether s has the shape of pattern, where '#' is a digit and ' ' a blank or a T. */
+static bool shaped(const char *s, const char *pattern)
+{
+	for (; *pattern; s++, pattern++) {
+		bool ok;
+
+		if (*pattern == '#')
+			ok = *s >= '0' && *s <= '9';
+		else if (*pattern == ' ')
+			ok = *s == ' ' || *s == 'T';
+		else
+			ok = *s == *pattern;
+		if (!ok)
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* The first local time at or after now at which the clock reads hour:min, within three days. */
+static int next_local(int64_t now, int hour, int min, int64_t *ret)
+{
+	time_t tnow = (time_t)now;
+	struct tm today;
+
+	if (!localtime_r(&tnow, &today))
+		return -EINVAL;
+	for (int day = 0; day < 3; day++) {
+		struct tm tm = { .tm_year = today.tm_year, .tm_mon = today.tm_mon, .tm_mday = today.tm_mday + day,
+				 .tm_hour = hour, .tm_min = min, .tm_isdst = -1 };
+		time_t t = mktime(&tm);
+
+		/* mktime() moves a time the clocks skip that day: then it is not that day's. */
+		if (t == (time_t)-1 || tm.tm_hour != hour || tm.tm_min != min)
+			continue;
+		if ((int64_t)t >= now) {
+			*ret = (int64_t)t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+#define AT_FORMS "YYYY-MM-DD HH:MM[:SS] or HH:MM (local time), or @SECONDS (unix time)"
+
+int ctl_parse_at(const char *s, int64_t now, int64_t *ret, struct vdi_error *err)
+{
+	int64_t t;
+	uint64_t v;
+
+	if (s[0] == '@') {
+		if (ctl_parse_uint(s + 1, 0, (uint64_t)CTL_TIME_MAX, &v) < 0)
+			return vdi_error_set(err, -EINVAL,
+					     "\"%s\": @ takes unix seconds, a whole number up to %" PRId64, s,
+					     CTL_TIME_MAX);
+		t = (int64_t)v;
+	} else if (shaped(s, "##:##")) {
+		int hour = (s[0] - '0') * 10 + (s[1] - '0'), min = (s[3] - '0') * 10 + (s[4] - '0');
+
+		if (hour > 23 || min > 59)
+			return vdi_error_set(err, -EINVAL, "\"%s\" is not a time of day (00:00 to 23:59)", s);
+		if (next_local(now, hour, min, &t) < 0)
+			return vdi_error_set(err, -EINVAL, "cannot place \"%s\" in local time", s);
+		*ret = t;
+		return 0;
+	} else if (shaped(s, "####-##-## ##:##") || shaped(s, "####-##-## ##:##:##")) {
+		if (ctl_parse_time(s, &t) < 0)
+			return vdi_error_set(err, -EINVAL,
+					     "there is no \"%s\" in local time (no such day or time of day, or an "
+					     "hour the clocks skip)", s);
+	} else if (shaped(s, "####-##-##")) {
+		return vdi_error_set(err, -EINVAL, "\"%s\" has no time of day: give YYYY-MM-DD HH:MM", s);
+	} else if (*s && strspn(s, "0123456789") == strlen(s)) {
+		return vdi_error_set(err, -EINVAL, "\"%s\" is not a time: unix seconds are written @%s", s, s);
+	} else {
+		return vdi_error_set(err, -EINVAL, "\"%s\" is not a time: give " AT_FORMS, s);
+	}
+	if (t < now)
+		return vdi_error_set(err, -EINVAL, "\"%s\" is in the past", s);
+	*ret = t;
+	return 0;
+}
+
 const char *ctl_format_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -240,6 +322,52 @@ const char *ctl_cell_time(const json_t *v, char *buf, size_t len)
 	if (json_is_integer(v))
 		v = NULL; /* 0: never */
 	return ctl_cell(v, buf, len);
+}
+
+const char *ctl_cell_version_state(const json_t *v, char *buf, size_t len)
+{
+	const char *state = json_string_value(json_object_get(v, "state"));
+	char at[32];
+
+	if (len == 0)
+		return buf;
+	if (!state)
+		return ctl_cell(NULL, buf, len);
+	if (!streq(state, "scheduled"))
+		return ctl_cell(json_object_get(v, "state"), buf, len);
+	snprintf(buf, len, "scheduled %s", ctl_cell_time(json_object_get(v, "at"), at, sizeof(at)));
+	return buf;
+}
+
+const char *ctl_cell_versions(const json_t *versions, char *buf, size_t len)
+{
+	size_t i, pos = 0, deleted = 0;
+	char item[128], state[64];
+	json_t *v;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	json_array_foreach(versions, i, v) {
+		const char *s = json_string_value(json_object_get(v, "state"));
+
+		if (streq_ptr(s, "deleted")) {
+			deleted++;
+			continue;
+		}
+		snprintf(item, sizeof(item), "%sv%" JSON_INTEGER_FORMAT "%s%s%s", pos ? ", " : "",
+			 json_integer_value(json_object_get(v, "version")), s ? " " : "",
+			 s ? ctl_cell_version_state(v, state, sizeof(state)) : "",
+			 json_is_false(json_object_get(v, "owned")) ? " (not owned)" : "");
+		append(buf, len, &pos, item);
+	}
+	if (deleted) {
+		snprintf(item, sizeof(item), "%s+%zu deleted", pos ? ", " : "", deleted);
+		append(buf, len, &pos, item);
+	}
+	if (pos == 0)
+		append(buf, len, &pos, "-");
+	return buf;
 }
 
 static const char *const state_order[] = {

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 /*
  * Parses s, a whole decimal number without sign or blanks, into *ret.
  * Returns 0, -EINVAL when s is not such a number, -ERANGE when it is outside
@@ -30,6 +32,19 @@ int ctl_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
  * hour skipped when clocks go forward) is -EINVAL, like any other bad text.
  */
 int ctl_parse_time(const char *s, int64_t *ret);
+
+/*
+ * Parses the TIME of "template publish --at" into unix seconds, given the
+ * time now (unix seconds; local time is the process's TZ):
+ *   "YYYY-MM-DD HH:MM[:SS]"  local time (a T instead of the blank too);
+ *   "HH:MM"                  the next time the local clock reads that: today,
+ *                            or tomorrow when it has passed (a day on which
+ *                            clocks going forward skip it is passed over);
+ *   "@SECONDS"               unix seconds.
+ * A time before now is refused.  Returns 0, or -EINVAL with err (borrowed,
+ * may be NULL) saying what is wrong with s, in words for the command line.
+ */
+int ctl_parse_at(const char *s, int64_t now, int64_t *ret, struct vdi_error *err);
 
 /* Writes t as local "YYYY-MM-DD HH:MM:SS" into buf (at least 20 bytes useful); returns buf. */
 const char *ctl_format_time(int64_t t, char *buf, size_t len);
@@ -59,6 +74,22 @@ const char *ctl_cell(const json_t *v, char *buf, size_t len);
 
 /* A time in unix seconds as ctl_format_time() writes it; null, missing or 0 as "-". */
 const char *ctl_cell_time(const json_t *v, char *buf, size_t len);
+
+/*
+ * A template version's state (the element v of "versions"): "making",
+ * "ready", "deleted", or "scheduled <time>" with its "at" as
+ * ctl_format_time() writes it; "-" when the broker gives none.
+ */
+const char *ctl_cell_version_state(const json_t *v, char *buf, size_t len);
+
+/*
+ * A template's "versions" array (newest first) summarised for a list:
+ * every version that is not deleted as "v<N> <state>" (as
+ * ctl_cell_version_state() writes it, left out when unknown), with
+ * " (not owned)" for a disk that is not vdi's, comma-separated, then
+ * "+<count> deleted" for the deleted ones; "-" when there are none.
+ */
+const char *ctl_cell_versions(const json_t *versions, char *buf, size_t len);
 
 /*
  * A pool's {state: count} object summarised as "free 3, assigned 2": states

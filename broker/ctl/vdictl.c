@@ -21,6 +21,9 @@ static const struct command commands[] = {
 	{ "template", "show", ctl_cmd_template_show, "NAME" },
 	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N]" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
+	{ "template", "publish", ctl_cmd_template_publish,
+	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --cancel" },
+	{ "template", "rollback", ctl_cmd_template_rollback, "NAME [--to VERSION]" },
 	{ "pool", "list", ctl_cmd_pool_list, "" },
 	{ "pool", "create", ctl_cmd_pool_create,
 	  "NAME --template T [--type pooled|persistent] [--size N] [--prestart N] [--max-per-user N] "
@@ -57,6 +60,7 @@ static void usage(FILE *f)
 		fprintf(f, "  vdictl %s%s%s%s%s\n", commands[i].group, commands[i].verb ? " " : "",
 			commands[i].verb ? commands[i].verb : "", *commands[i].usage ? " " : "", commands[i].usage);
 	fprintf(f, "\nT (--since, --until): unix seconds or YYYY-MM-DD[THH:MM[:SS]] in local time.\n"
+		   "TIME (--at): \"YYYY-MM-DD HH:MM[:SS]\" or HH:MM (the next such) in local time, or @SECONDS.\n"
 		   "Exit status: 0 done, 1 the broker refused, 2 usage error, 3 cannot reach the broker.\n");
 }
 
@@ -91,7 +95,7 @@ int main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	struct ctl ctl = { 0 };
 	bool group_known = false;
-	char prog[64], list[128];
+	char prog[64], list[128], msg[256];
 	int c, r, skip;
 
 	/* getopt's messages start with argv[0]: the name, not the path. */
@@ -134,13 +138,13 @@ int main(int argc, char **argv)
 	if (!cmd && !group_known)
 		return usage_error("unknown command", argv[optind]);
 	if (!cmd && optind + 1 >= argc) {
-		snprintf(prog, sizeof(prog), "\"%s\" needs one of: %s", argv[optind], verbs(argv[optind], list,
+		snprintf(msg, sizeof(msg), "\"%s\" needs one of: %s", argv[optind], verbs(argv[optind], list,
 			 sizeof(list)));
-		return usage_error(prog, NULL);
+		return usage_error(msg, NULL);
 	}
 	if (!cmd) {
-		snprintf(prog, sizeof(prog), "unknown command \"%s %s\"", argv[optind], argv[optind + 1]);
-		return usage_error(prog, NULL);
+		snprintf(msg, sizeof(msg), "unknown command \"%s %s\"", argv[optind], argv[optind + 1]);
+		return usage_error(msg, NULL);
 	}
 
 	snprintf(prog, sizeof(prog), "vdictl %s%s%s", cmd->group, cmd->verb ? " " : "", cmd->verb ? cmd->verb : "");

@@ -10,8 +10,11 @@
 // from TEMPLATE.  Users: u01 and u02 (passwords "u01-pw",
 // "u02-pw", group "lab"), the admin adm ("adm-pw").  Prints "ok: ..." per step and
 // "connect-to-first-frame-ms: N"; exits 0 when every step holds.  Screenshots go to DIR:
-// login.png, desktops.png, console.png (the guest's banner in the browser), admin.png.
+// login.png, desktops.png, console.png (the guest's banner in the browser), admin.png, templates.png.
+// VDI_TEST_PUBLISH=1 adds publish, a scheduled publish, its cancel and rollback through the page
+// (publishThroughThePage; it needs issue 15's server side).
 import { spawnSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
 
@@ -27,7 +30,8 @@ const check = (cond, what) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Waits until fn() (run in node) returns something true; returns it, or throws naming what.
+// Waits until fn() (run in node) returns something true; returns it, or throws naming what (a string, or a
+// function giving it when the wait ends).
 async function until(fn, what, ms) {
 	const end = Date.now() + ms;
 	for (;;) {
@@ -35,7 +39,7 @@ async function until(fn, what, ms) {
 		if (v)
 			return v;
 		if (Date.now() > end)
-			throw new Error(`${what}: not within ${ms / 1000} s`);
+			throw new Error(`${typeof what === 'function' ? await what() : what}: not within ${ms / 1000} s`);
 		await sleep(250);
 	}
 }
@@ -85,6 +89,63 @@ function fills(l) {
 	const wide = Math.abs(l.cw - l.aw) <= 2, tall = Math.abs(l.ch - l.ah) <= 2;
 	return (wide || tall) && l.cw <= l.aw + 2 && l.ch <= l.ah + 2 &&
 		Math.abs(l.cx * 2 + l.cw - l.aw) <= 3 && Math.abs(l.cy * 2 + l.ch - l.ah) <= 3;
+}
+
+// datetime-local's value for a time (ms), in the local time as the page reads it.
+function localInput(ms) {
+	const d = new Date(ms), two = (n) => String(n).padStart(2, '0');
+	return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+// Publish, a scheduled publish and its cancel, and rollback, through the templates section (the server's side of
+// them is issue 15's: VDI_TEST_PUBLISH=1 runs this part).  Ends with template back on version 1.
+async function publishThroughThePage(m, template, dir) {
+	const tbox = `article.template[data-template="${template}"]`;
+	const stored = async () => (await apiGet(m, `/admin/templates/${template}`)).json;
+	const disk = join(dir, 'publish-source.qcow2');
+	copyFileSync((await stored()).versions.find((v) => v.version === 1).disk, disk);
+
+	// Nothing changes on a refusal; the server's words show under the form, which keeps what was typed.
+	await m.fill(`${tbox} input[name=disk]`, 'not/absolute.qcow2');
+	await m.click(`${tbox} button.publish`);
+	await m.waitForSelector(`${tbox} .template-error:not([hidden])`, { timeout: 10000 });
+	const refused = await m.textContent(`${tbox} .template-error`);
+	check(refused.startsWith(`Cannot publish ${template}: `) && refused.length > `Cannot publish ${template}: `.length &&
+		await m.inputValue(`${tbox} input[name=disk]`) === 'not/absolute.qcow2' && (await stored()).version === 1,
+		`a refused publish shows the server's error ("${refused}") and changes nothing`);
+
+	// Publish now: the request waits for the copy; version 2 is then current.
+	await m.fill(`${tbox} input[name=disk]`, disk);
+	await m.fill(`${tbox} input[name=note]`, 'web-e2e: version 2');
+	await m.click(`${tbox} button.publish`);
+	const v2 = `${tbox} table.versions tbody tr[data-version="2"]`;
+	await until(async () => (await m.$$(v2)).length === 1 &&
+		await m.$eval(v2, (r) => r.cells[5].textContent === 'yes' && r.cells[2].textContent === 'web-e2e: version 2'),
+	'version 2 published and current in the templates section', 240000);
+	check((await stored()).version === 2 && (await m.textContent(`${tbox} .template-done`)).includes('Version 2'),
+		'the admin published version 2 from a disk, with a note');
+
+	// Scheduled for tomorrow: listed as scheduled with its time, then cancelled.
+	await m.fill(`${tbox} input[name=disk]`, disk);
+	await m.fill(`${tbox} input[name=at]`, localInput(Date.now() + 86400000));
+	await m.click(`${tbox} button.publish`);
+	const states = () => m.$$eval(`${tbox} table.versions tbody tr`, (rows) => rows.map((r) => r.cells[1].textContent));
+	await until(async () => (await states()).some((s) => s.startsWith('scheduled for ')) &&
+		await m.isVisible(`${tbox} button.cancel-publish`), 'a scheduled version in the templates section', 10000);
+	check((await stored()).versions.some((v) => v.state === 'scheduled' && v.at > Date.now() / 1000) &&
+		(await stored()).version === 2, 'the admin scheduled a publish for tomorrow (listed with its time)');
+	await m.screenshot({ path: join(dir, 'templates-versions.png'), fullPage: true });
+	await m.click(`${tbox} button.cancel-publish`);
+	await until(async () => !(await m.isVisible(`${tbox} button.cancel-publish`)) &&
+		!(await stored()).versions.some((v) => v.state === 'scheduled'), 'the scheduled publish cancelled', 10000);
+	check(true, 'and cancelled it');
+
+	// Roll back: version 1 is current again.
+	await m.click(`${tbox} button.rollback`);
+	const v1 = `${tbox} table.versions tbody tr[data-version="1"]`;
+	await until(async () => (await stored()).version === 1 &&
+		await m.$eval(v1, (r) => r.cells[5].textContent === 'yes'), 'the rollback to version 1', 30000);
+	check(true, 'the admin rolled the template back to version 1');
 }
 
 const browser = await launch();
@@ -235,6 +296,22 @@ try {
 	check(seen.has('provisioning') || seen.has('starting'),
 		`the admin watched them provision (states seen: ${[...seen].join(', ')})`);
 	await m.screenshot({ path: join(dir, 'admin.png'), fullPage: true });
+
+	// --- templates: each with its versions; the template was added, so it has version 1 ---
+	const tbox = `article.template[data-template="${template}"]`;
+	const v1 = `${tbox} table.versions tbody tr[data-version="1"]`;
+	await m.waitForSelector(v1, { timeout: 10000 });
+	let shown, stored;
+	await until(async () => {
+		shown = await m.$eval(v1, (r) => [...r.cells].map((c) => c.textContent));
+		stored = (await apiGet(m, `/admin/templates/${template}`)).json.versions.find((v) => v.version === 1);
+		return shown[2] === (stored.note || '—') && shown[4] === String(stored.desktops) &&
+			shown[5] === (stored.current ? 'yes' : '');
+	}, () => `the templates section shows version 1 as the API does (page: ${JSON.stringify(shown)}, ` +
+		`API: ${JSON.stringify(stored)})`, 10000);
+	check(stored.desktops > 0, `the templates section lists ${template} version 1: note "${shown[2]}", ` +
+		`${shown[4]} desktops, current "${shown[5]}"`);
+	await m.locator('#templates-section').screenshot({ path: join(dir, 'templates.png') });
 	const victim = await m.getAttribute(drows, 'data-id');
 	const vrow = `#desktops tbody tr[data-id="${victim}"]`;
 	await m.click(`${vrow} button.reset`);
@@ -251,10 +328,22 @@ try {
 		.some((t) => t.includes(`desktop:${victim}`) && t.includes('adm')), 'the reset in the audit log', 10000);
 	check(true, 'the audit log, filtered by action, shows the reset');
 	const prow = `#pools tbody tr[data-pool="${newPool}"]`;
-	await m.fill(`${prow} input.size`, '3');
+	// As an admin edits the size: they select what the box says, the page redraws (every 5 s) before they
+	// type, and what they type must replace the old size (a redraw that dropped the selection made "23" of it).
+	const sizeBox = `${prow} input.size`;
+	await m.click(sizeBox);
+	await m.keyboard.press('Control+A');
+	const drawn = await m.evaluate(() => window.vdiAdmin.redrawn.pools);
+	await until(() => m.evaluate((n) => window.vdiAdmin.redrawn.pools > n, drawn), 'a redraw of the pools table', 12000);
+	await m.keyboard.type('3');
+	check(await m.inputValue(sizeBox) === '3', 'a redraw while the admin edits a pool\'s size keeps their selection');
 	await m.click(`${prow} button.resize`);
-	await until(async () => (await apiGet(m, '/admin/pools')).json.pools.some((p) => p.name === newPool && p.size === 3),
-		`pool ${newPool} resized`, 10000);
+	let sizeNow;
+	await until(async () => {
+		sizeNow = (await apiGet(m, '/admin/pools')).json.pools.find((p) => p.name === newPool)?.size;
+		return sizeNow === 3;
+	}, async () => `pool ${newPool} resized (its size: ${sizeNow}; page error: ${await m.textContent('#admin-error')})`,
+		10000);
 	check(await m.inputValue(`${prow} input.size`) === '3', `the admin resized pool ${newPool} to 3`);
 	await m.click(`${prow} button.delete`);
 	await until(async () => (await m.$$(`#pools tbody tr[data-pool="${newPool}"]`)).length === 0,
@@ -273,6 +362,11 @@ try {
 	await until(async () => (await apiGet(m, '/admin/hosts')).json.hosts[0].draining === false &&
 		(await m.textContent(`${hrow} td:nth-child(3)`)) === 'no', 'the host resumed', 10000);
 	check(true, 'and resumed it');
+
+	if (process.env.VDI_TEST_PUBLISH === '1')
+		await publishThroughThePage(m, template, dir);
+	else
+		console.log('# publish and rollback through the page: skipped (VDI_TEST_PUBLISH=1 runs them)');
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	for (const t of trouble)

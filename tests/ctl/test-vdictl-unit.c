@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vdictl's pieces with logic: strict numbers, times, URL encoding, table
- * cells and tables, HTTP reply parsing, and the client against a fake
- * broker on a unix socket.
+ * cells and tables, HTTP reply parsing, and the client and the template
+ * publish/rollback commands against a fake broker on a unix socket.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "ctl.h"
 #include "harness.h"
 #include "http.h"
 #include "table.h"
@@ -132,6 +135,122 @@ static void test_parse_time_local(void)
 	check_int_eq(t, 1719828000);
 }
 
+/* template publish --at: the forms of TIME, against a given now. */
+static void test_parse_at(void)
+{
+	const int64_t now = 1709283600; /* 2024-03-01 09:00:00 UTC */
+	struct vdi_error err = { 0 };
+	int64_t t = -1;
+
+	set_tz("UTC");
+	check_ok(ctl_parse_at("2024-03-01 12:30", now, &t, &err));
+	check_int_eq(t, 1709296200);
+	check_ok(ctl_parse_at("2024-03-01 12:30:15", now, &t, &err));
+	check_int_eq(t, 1709296215);
+	check_ok(ctl_parse_at("2024-03-01T12:30", now, &t, &err));
+	check_int_eq(t, 1709296200);
+	check_ok(ctl_parse_at("@1800000000", now, &t, &err));
+	check_int_eq(t, 1800000000);
+	/* Now itself is not the past. */
+	check_ok(ctl_parse_at("@1709283600", now, &t, &err));
+	check_int_eq(t, now);
+	check_ok(ctl_parse_at("2024-03-01 09:00", now, &t, &err));
+	check_int_eq(t, now);
+
+	/* HH:MM: today while it is to come, else tomorrow. */
+	check_ok(ctl_parse_at("12:30", now, &t, &err));
+	check_int_eq(t, 1709296200);
+	check_ok(ctl_parse_at("09:00", now, &t, &err));
+	check_int_eq(t, now);
+	check_ok(ctl_parse_at("08:59", now, &t, &err));
+	check_int_eq(t, 1709283600 + 86400 - 60);
+	check_ok(ctl_parse_at("00:00", now, &t, &err));
+	check_int_eq(t, 1709337600); /* 2024-03-02 00:00 */
+	check_ok(ctl_parse_at("23:59", now, &t, &err));
+	check_int_eq(t, 1709337600 - 60);
+	check_ok(ctl_parse_at("09:00", now + 1, &t, &err));
+	check_int_eq(t, 1709370000); /* 2024-03-02 09:00 */
+	/* Past the end of the month and the year. */
+	check_ok(ctl_parse_at("00:10", 1709251200 - 1800, &t, &err)); /* 2024-02-29 23:30 */
+	check_int_eq(t, 1709251200 + 600);
+	check_ok(ctl_parse_at("00:30", 1704067200 - 60, &t, &err)); /* 2023-12-31 23:59 */
+	check_int_eq(t, 1704067200 + 1800);
+}
+
+/* Bad forms of TIME: -EINVAL, a message that says what is wrong, *ret untouched. */
+static void test_parse_at_bad(void)
+{
+	static const struct {
+		const char *s, *message;
+	} bad[] = {
+		{ "", "is not a time: give YYYY-MM-DD HH:MM[:SS] or HH:MM (local time), or @SECONDS (unix time)" },
+		{ "tomorrow", "\"tomorrow\" is not a time: give YYYY-MM-DD HH:MM[:SS] or HH:MM" },
+		{ "2024-03-01 12:30 ", "is not a time: give" },
+		{ "2024-03-01  12:30", "is not a time: give" },
+		{ "2024-03-01 12", "is not a time: give" },
+		{ "2024-03-01 12:30:1", "is not a time: give" },
+		{ "2024-03-01 12:30Z", "is not a time: give" },
+		{ "2024-3-1 12:30", "is not a time: give" },
+		{ "9:30", "\"9:30\" is not a time: give" },
+		{ "09:30:00", "is not a time: give" },
+		{ "09.30", "is not a time: give" },
+		{ "-1", "is not a time: give" },
+		{ "1700000000", "\"1700000000\" is not a time: unix seconds are written @1700000000" },
+		{ "2024-03-02", "\"2024-03-02\" has no time of day: give YYYY-MM-DD HH:MM" },
+		{ "24:00", "\"24:00\" is not a time of day (00:00 to 23:59)" },
+		{ "12:60", "is not a time of day" },
+		{ "2024-02-30 12:00", "there is no \"2024-02-30 12:00\" in local time" },
+		{ "2024-03-01 24:00", "there is no \"2024-03-01 24:00\" in local time" },
+		{ "2024-03-01 12:00:60", "there is no" },
+		{ "@", "\"@\": @ takes unix seconds, a whole number up to 253402300799" },
+		{ "@-5", "@ takes unix seconds" },
+		{ "@1e9", "@ takes unix seconds" },
+		{ "@ 1800000000", "@ takes unix seconds" },
+		{ "@253402300800", "@ takes unix seconds" },
+		{ "@1709283599", "\"@1709283599\" is in the past" },
+		{ "@0", "is in the past" },
+		{ "2024-03-01 08:59:59", "\"2024-03-01 08:59:59\" is in the past" },
+		{ "2023-12-31 23:00", "is in the past" },
+	};
+	int64_t t = 5;
+
+	set_tz("UTC");
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct vdi_error err = { 0 };
+
+		vdi_test_log("%s", bad[i].s);
+		check_err(ctl_parse_at(bad[i].s, 1709283600, &t, &err), EINVAL);
+		check_str_contains(err.message, bad[i].message);
+	}
+	check_int_eq(t, 5);
+	/* No message wanted. */
+	check_err(ctl_parse_at("nope", 1709283600, &t, NULL), EINVAL);
+}
+
+/* TIME in local time: the zone's offset, and the night the clocks go forward. */
+static void test_parse_at_local(void)
+{
+	struct vdi_error err = { 0 };
+	int64_t t;
+
+	set_tz("CET-1CEST,M3.5.0,M10.5.0/3");
+	/* 2024-07-01 23:30 CEST: the next 00:15 and 12:00 are tomorrow's, local. */
+	check_ok(ctl_parse_at("00:15", 1719869400, &t, &err));
+	check_int_eq(t, 1719872100);
+	check_ok(ctl_parse_at("12:00", 1719869400, &t, &err));
+	check_int_eq(t, 1719914400);
+	check_ok(ctl_parse_at("2024-07-02 12:00", 1719869400, &t, &err));
+	check_int_eq(t, 1719914400);
+	/* 2024-03-31 00:00 CET: there is no 02:30 that night; the next is on April 1 (CEST). */
+	check_ok(ctl_parse_at("02:30", 1711839600, &t, &err));
+	check_int_eq(t, 1711931400);
+	check_err(ctl_parse_at("2024-03-31 02:30", 1711839600, &t, &err), EINVAL);
+	check_str_contains(err.message, "an hour the clocks skip");
+	/* Unix seconds are not local. */
+	check_ok(ctl_parse_at("@1719914400", 1719869400, &t, &err));
+	check_int_eq(t, 1719914400);
+}
+
 static void test_format_time(void)
 {
 	char buf[32];
@@ -241,6 +360,39 @@ static void test_cell_counts(void)
 	check_str_eq(ctl_cell_counts(j, buf, sizeof(buf)), "none");
 	json_decref(j);
 	check_str_eq(ctl_cell_counts(NULL, buf, sizeof(buf)), "none");
+}
+
+static void test_cell_versions(void)
+{
+	json_t *j = json_loads("[{\"version\":5,\"state\":\"scheduled\",\"at\":1709296200,\"owned\":true},"
+			       "{\"version\":4,\"state\":\"making\",\"owned\":true},"
+			       "{\"version\":3,\"state\":\"ready\",\"owned\":true,\"current\":true},"
+			       "{\"version\":2,\"state\":\"deleted\",\"owned\":true,\"disk\":null},"
+			       "{\"version\":1,\"state\":\"ready\",\"owned\":false}]",
+			       0, NULL);
+	json_t *old = json_loads("[{\"version\":2,\"note\":\"x\"},{\"version\":1}]", 0, NULL);
+	json_t *gone = json_loads("[{\"version\":2,\"state\":\"deleted\"},{\"version\":1,\"state\":\"deleted\"}]", 0,
+				  NULL);
+	char buf[256], small[12];
+
+	check(j && old && gone);
+	set_tz("UTC");
+	check_str_eq(ctl_cell_version_state(json_array_get(j, 0), buf, sizeof(buf)), "scheduled 2024-03-01 12:30:00");
+	check_str_eq(ctl_cell_version_state(json_array_get(j, 1), buf, sizeof(buf)), "making");
+	check_str_eq(ctl_cell_version_state(json_array_get(j, 2), buf, sizeof(buf)), "ready");
+	check_str_eq(ctl_cell_version_state(json_array_get(j, 3), buf, sizeof(buf)), "deleted");
+	/* A broker that says no state. */
+	check_str_eq(ctl_cell_version_state(json_array_get(old, 0), buf, sizeof(buf)), "-");
+
+	check_str_eq(ctl_cell_versions(j, buf, sizeof(buf)),
+		     "v5 scheduled 2024-03-01 12:30:00, v4 making, v3 ready, v1 ready (not owned), +1 deleted");
+	check_str_eq(ctl_cell_versions(old, buf, sizeof(buf)), "v2, v1");
+	check_str_eq(ctl_cell_versions(gone, buf, sizeof(buf)), "+2 deleted");
+	check_str_eq(ctl_cell_versions(NULL, buf, sizeof(buf)), "-");
+	check_str_eq(ctl_cell_versions(j, small, sizeof(small)), "v5 schedule");
+	json_decref(j);
+	json_decref(old);
+	json_decref(gone);
 }
 
 static void test_table(void)
@@ -589,16 +741,348 @@ static void test_request_no_socket(void)
 	check_str_contains(err.message, "too long");
 }
 
+/* ---- template publish and rollback against the fake broker ---------------- */
+
+struct cmd_run {
+	int status;
+	char out[8192];
+	char err[4096];
+};
+
+static void read_back(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	check(fd >= 0);
+	n = read(fd, buf, len - 1);
+	check(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* Runs the command fn with ctl and the NULL-terminated arguments, its stdout and stderr caught in *res. */
+static void __attribute__((sentinel)) run_cmd(struct cmd_run *res, int (*fn)(const struct ctl *, int, char **),
+					      const struct ctl *ctl, ...)
+{
+	char out[300], err[300], *argv[32];
+	int argc = 0, o, e, saved_out, saved_err;
+	va_list ap;
+
+	argv[argc++] = (char *)ctl->prog;
+	va_start(ap, ctl);
+	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *)) {
+		check(argc < (int)ELEMENTSOF(argv) - 1);
+		argv[argc++] = a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	snprintf(out, sizeof(out), "%s/cmd.out", vdi_test_tmpdir());
+	snprintf(err, sizeof(err), "%s/cmd.err", vdi_test_tmpdir());
+	o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(o >= 0 && e >= 0);
+	fflush(stdout);
+	fflush(stderr);
+	saved_out = dup(1);
+	saved_err = dup(2);
+	check(saved_out >= 0 && saved_err >= 0 && dup2(o, 1) == 1 && dup2(e, 2) == 2);
+	res->status = fn(ctl, argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	check(dup2(saved_out, 1) == 1 && dup2(saved_err, 2) == 2);
+	close(saved_out);
+	close(saved_err);
+	close(o);
+	close(e);
+	read_back(out, res->out, sizeof(res->out));
+	read_back(err, res->err, sizeof(res->err));
+}
+
+/* The JSON body of the request req (a new reference). */
+static json_t *request_body(const char *req)
+{
+	const char *body = strstr(req, "\r\n\r\n");
+	json_t *j;
+
+	check(body);
+	j = json_loads(body + 4, 0, NULL);
+	if (!j)
+		vdi_test_fail(__FILE__, __LINE__, "the request's body is not JSON: %s", body + 4);
+	return j;
+}
+
+/* "HTTP/1.1 <status>" with body as JSON, into buf. */
+static const char *http_reply(char *buf, size_t len, const char *status, const char *body)
+{
+	int n = snprintf(buf, len, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			 status, strlen(body), body);
+
+	check(n > 0 && (size_t)n < len);
+	return buf;
+}
+
+static const struct ctl publish_ctl = {
+	.prog = "vdictl template publish", .name = "template publish", .usage = "NAME --disk FILE",
+};
+static const struct ctl rollback_ctl = {
+	.prog = "vdictl template rollback", .name = "template rollback", .usage = "NAME [--to VERSION]",
+};
+
+/* A relative --disk goes out absolute, with the note; the reply's current version is printed. */
+static void test_publish(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char reply[1024], disk[PATH_MAX + 32], dir[PATH_MAX];
+	struct fake f;
+	json_t *body;
+	char *req;
+
+	check(realpath(vdi_test_tmpdir(), dir));
+	snprintf(disk, sizeof(disk), "%s/new.qcow2", dir);
+	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+	check(chdir(vdi_test_tmpdir()) == 0);
+	http_reply(reply, sizeof(reply), "201 Created",
+		   "{\"name\":\"base\",\"version\":3,\"versions\":["
+		   "{\"version\":3,\"state\":\"ready\",\"current\":true},"
+		   "{\"version\":2,\"state\":\"ready\"}]}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "new.qcow2", "--note", "December patches",
+		NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"base\" published (version 3)\n");
+	check_str_eq(r.err, "");
+	check(startswith(req, "POST /api/v1/admin/templates/base/publish HTTP/1.1\r\n"));
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "disk")), disk);
+	check_str_eq(json_string_value(json_object_get(body, "note")), "December patches");
+	check(!json_object_get(body, "at"));
+	check_int_eq(json_object_size(body), 2);
+	json_decref(body);
+
+	/* --json: the broker's reply as it is. */
+	fake_start(&f, reply, strlen(reply));
+	ctl.json = true;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", disk, NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_contains(r.out, "\"version\": 3");
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "disk")), disk);
+	check_int_eq(json_object_size(body), 1);
+	json_decref(body);
+}
+
+/* --at goes out as unix seconds; the scheduled version is printed with its time. */
+static void test_publish_at(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char reply[1024], at[32], text[1024], when[32];
+	int64_t t = (int64_t)time(NULL) + 7200;
+	struct fake f;
+	json_t *body;
+	char *req;
+
+	set_tz("UTC");
+	snprintf(at, sizeof(at), "@%lld", (long long)t);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"base\",\"version\":2,\"versions\":[{\"version\":3,\"state\":\"scheduled\",\"at\":%lld},"
+		 "{\"version\":2,\"state\":\"ready\",\"current\":true}]}",
+		 (long long)t);
+	http_reply(reply, sizeof(reply), "202 Accepted", text);
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", "--at", at, NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	snprintf(text, sizeof(text), "template \"base\" version 3 scheduled for %s\n",
+		 ctl_format_time(t, when, sizeof(when)));
+	check_str_eq(r.out, text);
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "disk")), "/srv/new.qcow2");
+	check(json_is_integer(json_object_get(body, "at")));
+	check_int_eq(json_integer_value(json_object_get(body, "at")), t);
+	json_decref(body);
+
+	/* HH:MM: some time in the next day, sent as such. */
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", "--at", "03:00", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	t = json_integer_value(json_object_get(body, "at"));
+	check(t >= (int64_t)time(NULL) - 5 && t <= (int64_t)time(NULL) + 86400);
+	check_int_eq(t % 86400, 3 * 3600);
+	json_decref(body);
+}
+
+static void test_publish_cancel(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char reply[1024];
+	struct fake f;
+	char *req;
+
+	http_reply(reply, sizeof(reply), "200 OK", "{\"name\":\"a b\",\"version\":2,\"versions\":[]}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "a b", "--cancel", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"a b\": the scheduled publish is cancelled\n");
+	check(startswith(req, "DELETE /api/v1/admin/templates/a%20b/publish HTTP/1.1\r\n"));
+	check_str_contains(req, "\r\nContent-Length: 0\r\n\r\n");
+
+	/* None scheduled: the broker's message, exit 1. */
+	http_reply(reply, sizeof(reply), "404 Not Found",
+		   "{\"error\":\"no publish of template \\\"base\\\" is scheduled\"}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--cancel", NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_eq(r.out, "");
+	check_str_eq(r.err, "vdictl: no publish of template \"base\" is scheduled\n");
+}
+
+/* The broker's refusals are printed as every command prints them. */
+static void test_publish_refused(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char reply[1024];
+	struct fake f;
+
+	http_reply(reply, sizeof(reply), "409 Conflict",
+		   "{\"error\":\"/srv/new.qcow2 is in use by the domain vdi-lab-1\"}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_eq(r.out, "");
+	check_str_eq(r.err, "vdictl: /srv/new.qcow2 is in use by the domain vdi-lab-1\n");
+
+	http_reply(reply, sizeof(reply), "503 Service Unavailable", "{\"error\":\"no host answers\"}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.json = true;
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_eq(r.out, "");
+	check_str_eq(r.err, "vdictl: no host answers\n");
+}
+
+/* Usage errors: exit 2 and nothing sent (a broker that is not there would be exit 3). */
+static void test_publish_usage(void)
+{
+	struct ctl ctl = publish_ctl;
+	static struct cmd_run r;
+	char sock[300];
+
+	snprintf(sock, sizeof(sock), "%s/none.sock", vdi_test_tmpdir());
+	ctl.socket = sock;
+	check(chdir(vdi_test_tmpdir()) == 0);
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "needs --disk FILE (or --cancel)");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "--disk", "/srv/new.qcow2", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "expects a template NAME");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--cancel", "--disk", "/srv/new.qcow2", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "--cancel takes no --disk, --note or --at");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--cancel", "--at", "03:00", NULL);
+	check_int_eq(r.status, 2);
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", "--at", "25:00", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "vdictl: bad time for --at: \"25:00\" is not a time of day");
+	check_str_contains(r.err, "Try 'vdictl template publish --help'.");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", "--at", "2001-01-01 00:00",
+		NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "is in the past");
+	/* A relative disk that is not here cannot be made absolute with certainty. */
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "no/such.qcow2", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "--disk no/such.qcow2: No such file or directory");
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--help", NULL);
+	check_int_eq(r.status, 0);
+	check(startswith(r.out, "usage: vdictl template publish NAME"));
+	/* An absolute one that is not here is the broker's to judge. */
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/no/such.qcow2", NULL);
+	check_int_eq(r.status, 3);
+	check_str_contains(r.err, "cannot connect to the socket ");
+}
+
+static void test_rollback(void)
+{
+	struct ctl ctl = rollback_ctl;
+	static struct cmd_run r;
+	char reply[1024], sock[300];
+	struct fake f;
+	json_t *body;
+	char *req;
+
+	http_reply(reply, sizeof(reply), "200 OK", "{\"name\":\"base\",\"version\":2,\"versions\":[]}");
+	fake_start(&f, reply, strlen(reply));
+	ctl.socket = f.socket;
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, "base", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	check_str_eq(r.out, "template \"base\" rolled back to version 2\n");
+	check(startswith(req, "POST /api/v1/admin/templates/base/rollback HTTP/1.1\r\n"));
+	body = request_body(req);
+	check(json_is_object(body) && json_object_size(body) == 0);
+	json_decref(body);
+
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, "base", "--to", "2", NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_int_eq(json_object_size(body), 1);
+	check_int_eq(json_integer_value(json_object_get(body, "to")), 2);
+	json_decref(body);
+
+	http_reply(reply, sizeof(reply), "409 Conflict", "{\"error\":\"template \\\"base\\\" has no version 7\"}");
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, "base", "--to", "7", NULL);
+	fake_finish(&f);
+	check_int_eq(r.status, 1);
+	check_str_eq(r.out, "");
+	check_str_eq(r.err, "vdictl: template \"base\" has no version 7\n");
+
+	snprintf(sock, sizeof(sock), "%s/none.sock", vdi_test_tmpdir());
+	ctl.socket = sock;
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, "base", "--to", "0", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "bad number for --to: \"0\"");
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, "base", "--to", "two", NULL);
+	check_int_eq(r.status, 2);
+	run_cmd(&r, ctl_cmd_template_rollback, &ctl, NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "expects a template NAME");
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_parse_uint),
 	VDI_TEST(test_parse_time_utc),
 	VDI_TEST(test_parse_time_local),
+	VDI_TEST(test_parse_at),
+	VDI_TEST(test_parse_at_bad),
+	VDI_TEST(test_parse_at_local),
 	VDI_TEST(test_format_time),
 	VDI_TEST(test_url_encode),
 	VDI_TEST(test_query_append),
 	VDI_TEST(test_cells),
 	VDI_TEST(test_cell_time),
 	VDI_TEST(test_cell_counts),
+	VDI_TEST(test_cell_versions),
 	VDI_TEST(test_table),
 	VDI_TEST(test_reply_content_length),
 	VDI_TEST(test_reply_to_eof),
@@ -610,6 +1094,12 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_request_too_big),
 	VDI_TEST(test_request_garbage_and_silence),
 	VDI_TEST(test_request_no_socket),
+	VDI_TEST(test_publish),
+	VDI_TEST(test_publish_at),
+	VDI_TEST(test_publish_cancel),
+	VDI_TEST(test_publish_refused),
+	VDI_TEST(test_publish_usage),
+	VDI_TEST(test_rollback),
 };
 
 int main(int argc, char **argv)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -640,6 +641,211 @@ static void test_keygen(void)
 	check_run(&r, 2);
 }
 
+/* ---- template publish, --at, --cancel and rollback (issue 15) ---------------- */
+
+/* A copy of the disk src as a new QCOW2 file name in the temp dir, as an admin prepares one; its path. */
+static const char *copy_disk(const char *src, const char *name)
+{
+	static char path[512];
+	char cmd[1200];
+
+	snprintf(path, sizeof(path), "%s", tmp_path(name));
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -q -O qcow2 '%s' '%s'", src, path);
+	check(system(cmd) == 0);
+	return path;
+}
+
+/* Writes text to the file path in the temp dir; its path. */
+static const char *write_text(const char *name, const char *text)
+{
+	const char *path = tmp_path(name);
+	FILE *f = fopen(path, "we");
+
+	check(f);
+	check(fputs(text, f) >= 0);
+	check(fclose(f) == 0);
+	return path;
+}
+
+/* Element version v of template t's "versions" (borrowed), or NULL. */
+static json_t *version_of(json_t *t, json_int_t v)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(t, "versions"), i, e)
+		if (json_integer_value(json_object_get(e, "version")) == v)
+			return e;
+	return NULL;
+}
+
+/* template show NAME --json (a new reference). */
+static json_t *show_template(const struct daemon *d, const char *name)
+{
+	return json_of(d, "template", "show", name, NULL);
+}
+
+/* Fails unless template name has exactly n versions and version current is current. */
+static void check_versions(const struct daemon *d, const char *name, size_t n, json_int_t current)
+{
+	json_t *t = show_template(d, name);
+
+	check_int_eq(json_array_size(json_object_get(t, "versions")), n);
+	check_int_eq(json_integer_value(json_object_get(t, "version")), current);
+	check(json_is_true(json_object_get(version_of(t, current), "current")));
+	json_decref(t);
+}
+
+/* The detail of the newest audit entry of action on object (in a static buffer). */
+static const char *audit_detail(const struct daemon *d, const char *action, const char *object)
+{
+	static char detail[1024];
+	json_t *j = json_of(d, "audit", "--action", action, "--object", object, "--limit", "1", NULL);
+	json_t *e = json_array_get(json_object_get(j, "audit"), 0);
+	const char *text;
+
+	check(e);
+	text = json_string_value(json_object_get(e, "detail"));
+	snprintf(detail, sizeof(detail), "%s", text ? text : "");
+	json_decref(j);
+	return detail;
+}
+
+/* publish --at schedules, a second publish is refused meanwhile, --cancel drops it. */
+static void test_publish_at_cancel(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2"), *next;
+	char at[32], hhmm[8], line[1024];
+	int64_t when = (int64_t)time(NULL) + 3600, got;
+	struct daemon d;
+	struct tm tm;
+	time_t tt;
+	json_t *t, *v;
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 0);
+	next = copy_disk(disk, "base-next.qcow2");
+
+	snprintf(at, sizeof(at), "@%lld", (long long)when);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, "--note", "tonight",
+	       "--at", at, NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "template \"base\" version 2 scheduled for "));
+	t = show_template(&d, "base");
+	check_int_eq(json_integer_value(json_object_get(t, "version")), 1);
+	v = version_of(t, 2);
+	check(v);
+	check_str_eq(json_string_value(json_object_get(v, "state")), "scheduled");
+	check_int_eq(json_integer_value(json_object_get(v, "at")), when);
+	check(!json_is_true(json_object_get(v, "current")));
+	json_decref(t);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "show", "base", NULL);
+	check_run(&r, 0);
+	check(table_line(r.out, "2", line, sizeof(line)));
+	check_str_contains(line, " scheduled ");
+	check(!strstr(line, "current"));
+	check_str_contains(audit_detail(&d, "template-publish", "base"), "version 2 scheduled for ");
+
+	/* One publish at a time. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	check_versions(&d, "base", 2, 1);
+
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--cancel", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "template \"base\": the scheduled publish is cancelled\n");
+	t = show_template(&d, "base");
+	check_int_eq(json_integer_value(json_object_get(t, "version")), 1);
+	v = version_of(t, 2);
+	check(!v || !streq_ptr(json_string_value(json_object_get(v, "state")), "scheduled"));
+	json_decref(t);
+	check_str_contains(audit_detail(&d, "template-publish", "base"), "cancelled");
+	/* Nothing left to cancel. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--cancel", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+
+	/* HH:MM: the next such local time, within a day. */
+	tt = (time_t)(time(NULL) + 7200);
+	check(localtime_r(&tt, &tm));
+	check(strftime(hhmm, sizeof(hhmm), "%H:%M", &tm) == 5);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, "--at", hhmm, NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, " scheduled for ");
+	t = show_template(&d, "base");
+	v = json_array_get(json_object_get(t, "versions"), 0);
+	check_str_eq(json_string_value(json_object_get(v, "state")), "scheduled");
+	got = json_integer_value(json_object_get(v, "at"));
+	check(got > (int64_t)time(NULL) + 7200 - 120 && got <= (int64_t)time(NULL) + 7200);
+	json_decref(t);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--cancel", NULL);
+	check_run(&r, 0);
+
+	/* A time that has passed is refused here; nothing is sent. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, "--at",
+	       "2001-01-01 00:00", NULL);
+	check_run(&r, 2);
+	check_str_contains(r.err, "is in the past");
+	t = show_template(&d, "base");
+	check_int_eq(json_integer_value(json_object_get(t, "version")), 1);
+	check(!streq_ptr(json_string_value(json_object_get(json_array_get(json_object_get(t, "versions"), 0), "state")),
+			 "scheduled"));
+	json_decref(t);
+	stop_broker(&d);
+}
+
+/* The 4xx of publish: exit 1, the broker's message, nothing changed. */
+static void test_publish_refused(void)
+{
+	static struct run r;
+	const char *disk = make_disk("base.qcow2"), *next, *notimage, *empty;
+	char note[600];
+	struct daemon d;
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "add", "base", "--disk", disk, NULL);
+	check_run(&r, 0);
+	next = copy_disk(disk, "base-next.qcow2");
+	notimage = write_text("notes.txt", "this is not a disk image\n");
+	empty = write_text("empty.img", "");
+
+	/* A disk that is not there, absolute: the broker's to refuse. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", "/no/such/disk.qcow2", NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	check_str_eq(r.out, "");
+	/* Relative and not there: refused here (exit 2), nothing sent. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", "no/such.qcow2", NULL);
+	check_run(&r, 2);
+	/* Not an image: text, or empty. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", notimage, NULL);
+	check_run(&r, 1);
+	check(startswith(r.err, "vdictl: "));
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", empty, NULL);
+	check_run(&r, 1);
+	/* A note longer than 500 bytes. */
+	memset(note, 'n', 501);
+	note[501] = '\0';
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "base", "--disk", next, "--note", note, NULL);
+	check_run(&r, 1);
+	/* No such template. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "publish", "nosuch", "--disk", next, NULL);
+	check_run(&r, 1);
+	check_str_eq(r.err, "vdictl: no such template \"nosuch\"\n");
+	/* Rollback with nothing to go back to. */
+	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", NULL);
+	check_run(&r, 1);
+	vdictl(&r, NULL, "--socket", d.socket, "template", "rollback", "base", "--to", "2", NULL);
+	check_run(&r, 1);
+	check_versions(&d, "base", 1, 1);
+
+	/* A publish that works needs a real host: tests/test-golden.c has it (test:///default reads no files). */
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_local_errors),
 	VDI_TEST(test_keygen),
@@ -647,6 +853,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_show),
 	VDI_TEST(test_pools_desktops_audit),
 	VDI_TEST(test_config_and_json),
+	/* Issue 15: these need the broker's publish/rollback endpoints. */
+	VDI_TEST(test_publish_at_cancel),
+	VDI_TEST(test_publish_refused),
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "publish.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "clock.h"
+#include "desktops-private.h"
+#include "hosts.h"
+#include "json.h"
+#include "log.h"
+#include "now.h"
+#include "store-versions.h"
+#include "store.h"
+#include "vmpool.h"
+#include "workers.h"
+
+struct broker_publish {
+	struct broker_desks *d;
+	char *template, *source, *note;
+	char actor[128];
+	int64_t version;
+	struct pool_host *host;     /* where the base is made */
+	char *host_uri;
+	struct pool_host **hosts;   /* every host, asked whether a domain uses the source */
+	size_t n_hosts;
+	/* results */
+	char *path;
+	int result;
+	struct vdi_error err;
+};
+
+void broker_publish_free(struct broker_publish *p)
+{
+	if (!p)
+		return;
+	free(p->template);
+	free(p->source);
+	free(p->note);
+	free(p->host_uri);
+	free(p->hosts);
+	free(p->path);
+	free(p);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct broker_publish *, broker_publish_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, pool_strv_free)
+
+void broker_publish_failed(struct broker_publish *p, int r, const char *why)
+{
+	p->result = r;
+	vdi_error_set(&p->err, r, "%s", why);
+}
+
+int64_t broker_publish_version(const struct broker_publish *p)
+{
+	return p->version;
+}
+
+static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
+{
+	char detail[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, "template-publish", template, detail);
+	vdi_info("template-publish: %s by %s: %s", template, actor, detail);
+}
+
+/* The host the base goes to: the first that answers and takes desktops (its URI borrowed). */
+static struct broker_host_slot *publish_slot(struct broker_desks *d)
+{
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (broker_hosts_can_run(&d->hosts[i]))
+			return &d->hosts[i];
+	return NULL;
+}
+
+static int publish_alloc(struct broker_desks *d, struct broker_host_slot *slot, const char *template,
+			 int64_t version, const char *source, const char *note, const char *actor,
+			 struct broker_publish **ret)
+{
+	_cleanup_(broker_publish_freep) struct broker_publish *p = vdi_new0(struct broker_publish);
+
+	if (!p)
+		return -ENOMEM;
+	p->d = d;
+	p->version = version;
+	p->host = slot->host;
+	snprintf(p->actor, sizeof(p->actor), "%s", actor ? actor : "broker");
+	p->template = strdup(template);
+	p->source = strdup(source);
+	p->note = vdi_strdup0(note);
+	p->host_uri = strdup(pool_host_uri(slot->host));
+	p->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct pool_host *));
+	if (!p->template || !p->source || (note && !p->note) || !p->host_uri || !p->hosts)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_hosts; i++)
+		p->hosts[p->n_hosts++] = d->hosts[i].host;
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+int broker_publish_new(struct broker_desks *d, const char *template, const char *source, const char *note,
+		       int64_t at, const char *actor, struct broker_publish **ret, struct vdi_error *err)
+{
+	struct broker_host_slot *slot = publish_slot(d);
+	int64_t now = vdi_clock_wall(), version;
+	int r;
+
+	if (at > now) {
+		r = broker_store_version_reserve(d->store, template, source, note, at, now, &version, err);
+		if (r < 0)
+			return r;
+		char when[32];
+		struct tm tm;
+		time_t t = (time_t)at;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		audit(d, actor, template, "version %lld scheduled for %s from %s%s%s", (long long)version, when, source,
+		      note ? ": " : "", note ? note : "");
+		return 1;
+	}
+	if (!slot)
+		return vdi_error_set(err, -EHOSTUNREACH, "no host answers that could take the new version now");
+	r = broker_store_version_reserve(d->store, template, source, note, 0, now, &version, err);
+	if (r < 0)
+		return r;
+	r = publish_alloc(d, slot, template, version, source, note, actor, ret);
+	if (r < 0)
+		(void)broker_store_version_drop(d->store, template, version);
+	return r;
+}
+
+/* No domain may have the source open: a copy of a disk in use is not an image of anything. */
+static int check_unused(struct broker_publish *p)
+{
+	char domain[256];
+
+	for (size_t i = 0; i < p->n_hosts; i++) {
+		int r = pool_host_path_user(p->hosts[i], p->source, domain, sizeof(domain), &p->err);
+
+		if (r < 0 && r != -ENOTCONN)
+			return r;
+		if (r > 0)
+			return vdi_error_set(&p->err, -EBUSY, "disk %s is in use by domain %s on %s", p->source, domain,
+					     pool_host_uri(p->hosts[i]));
+	}
+	return 0;
+}
+
+void broker_publish_work(void *data)
+{
+	struct broker_publish *p = data;
+	const char *format;
+	uint64_t size;
+
+	p->result = pool_image_probe(p->source, &format, &size, &p->err);
+	if (p->result >= 0)
+		p->result = check_unused(p);
+	if (p->result >= 0)
+		p->result = pool_base_create(p->host, p->template, p->version, p->source, &p->path, &p->err);
+}
+
+int broker_publish_finish(struct broker_publish *p, struct vdi_error *err)
+{
+	struct broker_desks *d = p->d;
+	int r;
+
+	if (p->result >= 0) {
+		r = broker_store_version_made(d->store, p->template, p->version, p->path, p->host_uri, vdi_clock_wall());
+		if (r < 0) {
+			/* The base is there but no row names it: the stray-base reconcile removes it. */
+			vdi_error_set(&p->err, r, "base %s is made but cannot be recorded: %s", p->path, strerror(-r));
+			p->result = r;
+		}
+	}
+	if (p->result < 0) {
+		if (!p->err.message[0])
+			vdi_error_set(&p->err, p->result, "%s", strerror(-p->result));
+		(void)broker_store_version_drop(d->store, p->template, p->version);
+		audit(d, p->actor, p->template, "version %lld from %s failed: %s", (long long)p->version, p->source,
+		      p->err.message);
+		if (err)
+			*err = p->err;
+		return p->result;
+	}
+	audit(d, p->actor, p->template, "version %lld from %s%s%s", (long long)p->version, p->source,
+	      p->note ? ": " : "", p->note ? p->note : "");
+	/* Placement learns which hosts read the new base; the rollout starts at once. */
+	broker_hosts_look(d);
+	d->kick(d);
+	return 0;
+}
+
+int broker_publish_cancel(struct broker_desks *d, const char *template, const char *actor, int64_t *ret_version)
+{
+	int r = broker_store_version_scheduled(d->store, template, ret_version);
+
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = broker_store_version_drop(d->store, template, *ret_version);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	audit(d, actor, template, "version %lld cancelled", (long long)*ret_version);
+	return 0;
+}
+
+/* ---- scheduled publishes -------------------------------------------------------------------- */
+
+static void due_done(void *data, int cancelled)
+{
+	struct broker_publish *p = data;
+
+	/* Cancelled: the broker is stopping; the next start's recovery takes the reservation back. */
+	if (!cancelled)
+		(void)broker_publish_finish(p, NULL);
+	broker_publish_free(p);
+}
+
+static void start_due(struct broker_desks *d, struct broker_host_slot *slot, json_t *row)
+{
+	struct broker_publish *p = NULL;
+	const char *template = broker_jstr(row, "template");
+	int64_t version = broker_jint(row, "version");
+
+	if (publish_alloc(d, slot, template, version, broker_jstr(row, "source"), broker_jstr(row, "note"), "schedule",
+			  &p) < 0)
+		return; /* tried again at the next tick */
+	if (broker_store_version_begin(d->store, template, version) <= 0) {
+		broker_publish_free(p);
+		return;
+	}
+	if (vdi_workers_submit(d->workers, broker_publish_work, due_done, p) < 0) {
+		(void)broker_store_version_postpone(d->store, template, version, vdi_clock_wall());
+		broker_publish_free(p);
+		return;
+	}
+	vdi_info("template %s: publishing scheduled version %lld", template, (long long)version);
+}
+
+void broker_publish_due(struct broker_desks *d)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	struct broker_host_slot *slot;
+	size_t i;
+	json_t *row;
+
+	if (broker_store_versions_due(d->store, vdi_clock_wall(), &rows) <= 0)
+		return;
+	/* No host answers: they stay scheduled until one does. */
+	slot = publish_slot(d);
+	if (!slot)
+		return;
+	json_array_foreach(rows, i, row)
+		start_due(d, slot, row);
+}
+
+/* ---- what a stopped broker left ------------------------------------------------------------ */
+
+/* Seconds between tries to remove a partial base libvirtd is still writing (its copy goes on without us). */
+#define RECOVER_RETRY 5
+
+struct recovery {
+	struct broker_desks *d;
+	json_t *making;           /* rows: template, version; the work adds "cleared" */
+	struct pool_host **hosts;
+	size_t n_hosts;
+};
+
+/* On a worker: removes template/version's base from every host; false when one is still there. */
+static bool clear_base(struct recovery *rc, const char *template, int64_t version)
+{
+	char name[200];
+	bool cleared = true;
+
+	if (pool_base_name(template, version, name, sizeof(name)) < 0)
+		return true;
+	for (size_t h = 0; h < rc->n_hosts; h++) {
+		_cleanup_(pool_strv_freep) char **bases = NULL;
+		struct vdi_error err = { 0 };
+
+		if (pool_base_list(rc->hosts[h], &bases, &err) < 0) {
+			cleared = false;
+			continue;
+		}
+		for (char **b = bases; b && *b; b++) {
+			const char *slash = strrchr(*b, '/');
+
+			if (!streq(slash ? slash + 1 : *b, name) || pool_base_delete(rc->hosts[h], *b, &err) >= 0)
+				continue;
+			vdi_warn("cannot remove partial base %s yet: %s", *b, err.message);
+			cleared = false;
+		}
+	}
+	return cleared;
+}
+
+static void recover_work(void *data)
+{
+	struct recovery *rc = data;
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rc->making, i, row)
+		json_object_set_new(row, "cleared", json_boolean(clear_base(rc, broker_jstr(row, "template"),
+									   broker_jint(row, "version"))));
+}
+
+/* The reservations whose partial base is gone are taken back; the others are tried again soon. */
+static void recover_done(void *data, int cancelled)
+{
+	struct recovery *rc = data;
+	struct broker_desks *d = rc->d;
+	json_t *left = json_array();
+	size_t i;
+	json_t *row;
+
+	d->recovering = false;
+	json_array_foreach(rc->making, i, row) {
+		if (cancelled || !left)
+			break;
+		if (!json_is_true(json_object_get(row, "cleared"))) {
+			json_array_append(left, row);
+			continue;
+		}
+		(void)broker_store_version_drop(d->store, broker_jstr(row, "template"), broker_jint(row, "version"));
+		audit(d, "broker", broker_jstr(row, "template"),
+		      "version %lld failed: the broker stopped while it was being made", (long long)broker_jint(row, "version"));
+	}
+	if (!cancelled && left) {
+		json_decref(d->left_making);
+		d->left_making = left;
+		d->publishes_recovered = json_array_size(left) == 0;
+		d->recover_after = vdi_clock_steady() + RECOVER_RETRY;
+	} else {
+		json_decref(left);
+	}
+	json_decref(rc->making);
+	free(rc->hosts);
+	free(rc);
+}
+
+void broker_publish_recover(struct broker_desks *d)
+{
+	struct recovery *rc;
+
+	if (d->recovering || vdi_clock_steady() < d->recover_after)
+		return;
+	/* Only what was making when this broker started: its own publishes are not leftovers. */
+	if (!d->left_making && broker_store_versions_making(d->store, &d->left_making) < 0)
+		return;
+	if (json_array_size(d->left_making) == 0) {
+		d->publishes_recovered = true;
+		return;
+	}
+	rc = vdi_new0(struct recovery);
+	if (!rc)
+		return;
+	rc->d = d;
+	rc->making = json_deep_copy(d->left_making);
+	rc->hosts = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(struct pool_host *));
+	if (!rc->making || !rc->hosts) {
+		json_decref(rc->making);
+		free(rc->hosts);
+		free(rc);
+		return;
+	}
+	for (size_t i = 0; i < d->n_hosts; i++)
+		rc->hosts[rc->n_hosts++] = d->hosts[i].host;
+	if (vdi_workers_submit(d->workers, recover_work, recover_done, rc) < 0) {
+		recover_done(rc, 1);
+		return;
+	}
+	d->recovering = true;
+}
