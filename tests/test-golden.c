@@ -350,17 +350,15 @@ static char *versions_text(struct fixture *f)
 	return json_dumps(json_object_get(t, "versions"), JSON_SORT_KEYS);
 }
 
-/* The version the store says desktop row dk runs (0: none yet, a desktop not made). */
+/* The version desktop row dk runs as its disk shows it (annotate()); 0: it could not be read (being made or reset). */
 static int row_version(json_t *dk)
 {
-	json_t *v = json_object_get(dk, "template_version");
+	json_t *v = json_object_get(dk, "disk_version");
 
-	if (json_is_null(v))
-		return 0;
 	if (!json_is_integer(v)) {
 		_cleanup_free_ char *text = json_dumps(dk, 0);
 
-		vdi_test_fail(__FILE__, __LINE__, "GET /admin/desktops gives no template_version: %s", text);
+		vdi_test_fail(__FILE__, __LINE__, "a listing not annotated: %s", text);
 	}
 	return (int)json_integer_value(v);
 }
@@ -416,9 +414,11 @@ static uint64_t versions_in_use(json_t *listing)
 /* How long a rollout may stand still (the pool settled, nothing on its way) with desktops left behind. */
 #define STALL_MS 60000
 
+static void annotate(struct golden *g, json_t *listing);
+
 /*
  * Waits until the rollout onto version current is over: nothing of the pool on its way anywhere and
- * every desktop nobody holds (free, stopped) on current.  Returns the listing (new).
+ * every desktop nobody holds (free, stopped) on current.  Returns the listing (new, annotated).
  */
 static json_t *wait_rollout(struct golden *g, unsigned timeout_ms)
 {
@@ -429,6 +429,7 @@ static json_t *wait_rollout(struct golden *g, unsigned timeout_ms)
 		json_t *j = fixture_wait_settled(&g->f, g->f.pool, end > now + 1000 ? (unsigned)(end - now) : 1000), *dk;
 		size_t i, old = 0;
 
+		annotate(g, j);
 		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
 			if (streq(row_state(dk), "error")) {
 				_cleanup_free_ char *text = json_dumps(dk, 0);
@@ -498,32 +499,82 @@ static json_t *wait_unowned(struct fixture *f, int64_t id, unsigned timeout_ms)
 /* ---- desktops and their disks ------------------------------------------------------------------- */
 
 /* The version desktop id runs as its overlay's chain shows it: exactly the overlay on a base with no backing file
- * (version 1: the admin's file); failures say what the chain is. */
-static int overlay_version(struct golden *g, int64_t id)
+ * (version 1: the admin's file).  -1 and why otherwise. */
+static int overlay_version_try(struct golden *g, int64_t id, char *why, size_t len)
 {
-	_cleanup_free_ char *overlay = fixture_overlay(&g->f, g->f.pool, id), *text = NULL;
-	_cleanup_json_ json_t *chain = image_info(overlay, true);
+	_cleanup_free_ char *overlay = fixture_overlay(&g->f, g->f.pool, id), *out = NULL, *text = NULL;
+	_cleanup_json_ json_t *chain = NULL;
 	const char *base, *name;
+	char cmd[1400];
 	json_t *lower;
+	int status;
 
+	snprintf(cmd, sizeof(cmd), "qemu-img info -U --backing-chain --output=json '%s' 2>&1", overlay);
+	out = run_out(cmd, &status);
+	chain = status == 0 ? json_loads(out, 0, NULL) : NULL;
+	if (!chain) {
+		snprintf(why, len, "desktop %lld: %s: %s", (long long)id, cmd, out);
+		return -1;
+	}
 	text = json_dumps(chain, JSON_COMPACT);
-	if (!json_is_array(chain) || json_array_size(chain) != 2)
-		vdi_test_fail(__FILE__, __LINE__, "desktop %lld: the chain has %zu layers, not 2: %s", (long long)id,
-			      json_array_size(chain), text);
+	if (!json_is_array(chain) || json_array_size(chain) != 2) {
+		snprintf(why, len, "desktop %lld: the chain has %zu layers, not 2: %s", (long long)id,
+			 json_array_size(chain), text);
+		return -1;
+	}
 	lower = json_array_get(chain, 1);
 	base = json_string_value(json_object_get(lower, "filename"));
-	if (!base || json_object_get(lower, "backing-filename"))
-		vdi_test_fail(__FILE__, __LINE__, "desktop %lld: a base with a backing file: %s", (long long)id, text);
+	if (!base || json_object_get(lower, "backing-filename")) {
+		snprintf(why, len, "desktop %lld: a base with a backing file: %s", (long long)id, text);
+		return -1;
+	}
 	if (streq(base, g->v1))
 		return 1;
 	name = strrchr(base, '/');
 	if (!name || (size_t)(name - base) != strlen(g->f.images) || strncmp(base, g->f.images, strlen(g->f.images)) ||
-	    base_version(name + 1) < 2)
-		vdi_test_fail(__FILE__, __LINE__, "desktop %lld: not on a base of the template: %s", (long long)id, text);
+	    base_version(name + 1) < 2) {
+		snprintf(why, len, "desktop %lld: not on a base of the template: %s", (long long)id, text);
+		return -1;
+	}
 	return base_version(name + 1);
 }
 
-/* Every settled desktop's overlay is two layers, on the version the store says. */
+static int overlay_version(struct golden *g, int64_t id)
+{
+	static char why[8192];
+	int v = overlay_version_try(g, id, why, sizeof(why));
+
+	if (v < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s", why);
+	return v;
+}
+
+/* Each row of listing gets "disk_version": what its overlay's chain shows, 0 when that cannot be read now (the
+ * desktop is being made or reset). */
+static void annotate(struct golden *g, json_t *listing)
+{
+	char why[512];
+	json_t *dk;
+	size_t i;
+
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		int v = transient(row_state(dk)) ? 0 :
+			overlay_version_try(g, json_integer_value(json_object_get(dk, "id")), why, sizeof(why));
+
+		json_object_set_new(dk, "disk_version", json_integer(v > 0 ? v : 0));
+	}
+}
+
+/* The pool's desktops, annotated (new). */
+static json_t *desktops_now(struct golden *g)
+{
+	json_t *j = fixture_desktops(&g->f, g->f.pool);
+
+	annotate(g, j);
+	return j;
+}
+
+/* Every settled desktop's overlay is two layers, on the version the listing says (and the store, where the API says). */
 static void check_chains(struct golden *g, json_t *listing)
 {
 	json_t *dk;
@@ -531,12 +582,15 @@ static void check_chains(struct golden *g, json_t *listing)
 
 	json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
 		int64_t id = json_integer_value(json_object_get(dk, "id"));
+		json_t *api = json_object_get(dk, "template_version");
+		int v;
 
 		if (transient(row_state(dk)))
 			continue;
-		if (overlay_version(g, id) != row_version(dk))
-			vdi_test_fail(__FILE__, __LINE__, "desktop %lld is on version %d in the store, its disk on %d",
-				      (long long)id, row_version(dk), overlay_version(g, id));
+		v = overlay_version(g, id);
+		if (v != row_version(dk) || (json_is_integer(api) && json_integer_value(api) != v))
+			vdi_test_fail(__FILE__, __LINE__, "desktop %lld's disk is on version %d, the listing said %d, the store "
+				      "%lld", (long long)id, v, row_version(dk), (long long)json_integer_value(api));
 	}
 }
 
@@ -679,7 +733,7 @@ static json_t *check_bases(struct golden *g)
 	json_t *listing, *t;
 
 	for (;;) {
-		listing = fixture_desktops(&g->f, g->f.pool);
+		listing = desktops_now(g);
 		expect = bases_expected(g, versions_in_use(listing));
 		bases_now(&g->f, &b);
 		t = template_get(&g->f);
@@ -747,7 +801,8 @@ static void viewer_open(struct golden *g, struct screen *scr, struct holder *h)
 	}
 }
 
-/* How a holder's desktop differs from what it must be (why empty: it does not). */
+/* How a holder's desktop differs from what it must be (why empty: it does not); its version when listing is
+ * annotated. */
 static void holder_differs(const struct holder *h, json_t *listing, char *why, size_t len)
 {
 	json_t *dk = row_of(listing, h->id);
@@ -759,10 +814,10 @@ static void holder_differs(const struct holder *h, json_t *listing, char *why, s
 	if (!dk)
 		snprintf(why, len, "desktop %lld of %s is gone", (long long)h->id, name);
 	else if (!streq(row_state(dk), want) || !streq_ptr(json_string_value(json_object_get(dk, "owner")), name) ||
-		 !json_is_integer(json_object_get(dk, "template_version")) || row_version(dk) != h->version)
-		snprintf(why, len, "desktop %lld of %s is %s of %s on version %lld, not %s on %d", (long long)h->id, name,
+		 (json_object_get(dk, "disk_version") && row_version(dk) != h->version))
+		snprintf(why, len, "desktop %lld of %s is %s of %s (on version %lld), not %s on %d", (long long)h->id, name,
 			 row_state(dk), json_string_value(json_object_get(dk, "owner")) ?: "nobody",
-			 (long long)json_integer_value(json_object_get(dk, "template_version")), want, h->version);
+			 (long long)json_integer_value(json_object_get(dk, "disk_version")), want, h->version);
 }
 
 /* Each holder still has its desktop, on its version, and its remote-viewer is still connected. */
@@ -1096,6 +1151,7 @@ static void released_comes_back_current(struct golden *g, struct holder *h1)
 	waitpid(h1->viewer, &status, 0);
 	h1->viewer = 0;
 	listing = fixture_wait_settled(&g->f, g->f.pool, BOOT_MS);
+	annotate(g, listing);
 	check(dk = row_of(listing, h1->id));
 	check_int_eq(row_version(dk), g->current);
 	check_int_eq(overlay_version(g, h1->id), g->current);
@@ -1347,19 +1403,22 @@ static void check_nothing_half_made(struct golden *g, int v)
 	}
 }
 
-/* Kills the broker while the rollout onto g->current is under way: a desktop on its way somewhere and a free one
- * still on an older version. */
+/* Kills the broker while the rollout onto g->current is under way: a desktop on its way somewhere (seen on a cheap
+ * listing) and, read off the disks right after, a free one still on an older version. */
 static void kill_mid_rollout(struct golden *g)
 {
-	for (uint64_t end = vdi_test_now_ms() + 2 * BOOT_MS;; usleep(100 * 1000)) {
+	for (uint64_t end = vdi_test_now_ms() + 2 * BOOT_MS;; usleep(50 * 1000)) {
 		_cleanup_json_ json_t *listing = fixture_desktops(&g->f, g->f.pool);
 		size_t moving = 0, old = 0, i;
 		json_t *dk;
 
-		json_array_foreach(json_object_get(listing, "desktops"), i, dk) {
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
 			moving += transient(row_state(dk));
+		if (!moving && vdi_test_now_ms() < end)
+			continue;
+		annotate(g, listing);
+		json_array_foreach(json_object_get(listing, "desktops"), i, dk)
 			old += streq(row_state(dk), "free") && row_version(dk) != g->current;
-		}
 		if (moving && old) {
 			kill_broker(&g->f.d);
 			vdi_test_log("%u s: vdi-broker killed mid-rollout: %zu desktops on their way, %zu free ones on an "
