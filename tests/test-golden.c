@@ -67,6 +67,7 @@ struct golden {
 	int current;
 	uint64_t made;      /* the versions publish made (vdi's bases), deleted or not */
 	uint64_t t0;        /* when the test began (for the log) */
+	int size;           /* the pool's */
 };
 
 static unsigned elapsed_s(const struct golden *g)
@@ -93,16 +94,20 @@ static void src_path(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", src_dir(), name);
 }
 
-/* The command's output (stdout and stderr, a new string); *status its exit status. */
+/* The command's output (stdout and stderr, a new string); *status its exit status.  It runs without the
+ * test's LD_PRELOAD (pam_wrapper, which talks on stderr). */
 static char *run_out(const char *cmd, int *status)
 {
-	FILE *p = popen(cmd, "r");
+	_cleanup_free_ char *full = NULL;
+	FILE *p;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&text, &len);
 	char buf[4096];
 	size_t n;
 
+	check(asprintf(&full, "unset LD_PRELOAD; %s", cmd) > 0);
+	p = popen(full, "r");
 	check(p && m);
 	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
 		fwrite(buf, 1, n, m);
@@ -926,6 +931,7 @@ static void golden_setup(struct golden *g, bool gateway, int size)
 	stamp(g->v1, "v1", "qcow2");
 	fixture_add_template_disk(&g->f, TMPL, g->v1, NULL);
 	g->newest = g->current = 1;
+	g->size = size;
 	if (size > 0) {
 		snprintf(body, sizeof(body),
 			 "{\"name\":\"%s\",\"template\":\"" TMPL "\",\"type\":\"pooled\",\"size\":%d,\"prestart\":%d,"
@@ -979,10 +985,30 @@ static void publish(struct golden *g, const char *disk, const char *record, cons
 	vdi_test_log("%u s: version %d published from %s", elapsed_s(g), n, disk);
 }
 
+/* The pool in one log line: id:state:owner:version each. */
+static void log_pool(json_t *listing)
+{
+	char line[2048] = "";
+	json_t *dk;
+	size_t i;
+
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %lld:%s:%s:v%lld",
+			 (long long)json_integer_value(json_object_get(dk, "id")), row_state(dk),
+			 json_string_value(json_object_get(dk, "owner")) ?: "-",
+			 (long long)json_integer_value(json_object_get(dk, "disk_version")));
+	vdi_test_log("pool:%s", line);
+}
+
 /* Everything the test checks once a rollout is over; returns the listing (new). */
 static json_t *after_rollout(struct golden *g, struct holder *h, size_t nh)
 {
 	json_t *listing = check_bases(g);
+
+	log_pool(listing);
+	if (json_array_size(json_object_get(listing, "desktops")) > (size_t)g->size)
+		vdi_test_fail(__FILE__, __LINE__, "the pool of size %d has %zu desktops", g->size,
+			      json_array_size(json_object_get(listing, "desktops")));
 
 	check_chains(g, listing);
 	check_holders(g, h, nh, listing);
@@ -1366,8 +1392,8 @@ static int kill_mid_publish(struct golden *g, const char *disk)
 	return v;
 }
 
-/* After the restart: no version is left "making", the partial base is gone (disk and libvirt), the volumes are
- * the rows' (waits: libvirt may still be writing the copy it was asked for). */
+/* After the restart: no version is left "making", the partial base is gone (disk and libvirt), no storage pool of
+ * the publish is left, the volumes are the rows' (waits: libvirt may still be writing the copy it was asked for). */
 static void check_nothing_half_made(struct golden *g, int v)
 {
 	uint64_t end = vdi_test_now_ms() + 180000;
@@ -1381,7 +1407,8 @@ static void check_nothing_half_made(struct golden *g, int v)
 		making = version_making(t);
 		json_decref(t);
 		bases_now(&g->f, &b);
-		if ((making < 0 && !(b.disk & BIT(v)) && !(b.libvirt & BIT(v))) || vdi_test_now_ms() > end)
+		if ((making < 0 && !(b.disk & BIT(v)) && !(b.libvirt & BIT(v)) && !fixture_pools_under(src_dir(), false, NULL, 0)) ||
+		    vdi_test_now_ms() > end)
 			break;
 		usleep(1000 * 1000);
 	}
@@ -1395,8 +1422,8 @@ static void check_nothing_half_made(struct golden *g, int v)
 	json_decref(t);
 	json_decref(check_bases(g));
 	/* libvirtd keeps a transient pool its client made until it is destroyed: what the killed publish
-	 * left is a leak, reported at the end (and removed here, so that the next publish's own pool is
-	 * seen to go). */
+	 * left, still there after the wait, is a leak, reported at the end (and removed here, so that the
+	 * next publish's own pool is seen to go). */
 	if (fixture_pools_under(src_dir(), true, names, sizeof(names))) {
 		snprintf(g->leaked, sizeof(g->leaked), "%s", names);
 		vdi_test_log("storage pools the killed publish left: %s", names);
