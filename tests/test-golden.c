@@ -663,6 +663,21 @@ static void patch_prestart(struct fixture *f, int prestart)
 	json_decref(admin_json(&f->d, "PATCH", path, body, 200));
 }
 
+/* The pool in one log line: id:state:owner:version each. */
+static void log_pool(json_t *listing)
+{
+	char line[2048] = "";
+	json_t *dk;
+	size_t i;
+
+	json_array_foreach(json_object_get(listing, "desktops"), i, dk)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %lld:%s:%s:v%lld",
+			 (long long)json_integer_value(json_object_get(dk, "id")), row_state(dk),
+			 json_string_value(json_object_get(dk, "owner")) ?: "-",
+			 (long long)json_integer_value(json_object_get(dk, "disk_version")));
+	vdi_test_log("pool:%s", line);
+}
+
 /* ---- what the disk and libvirt hold against the versions -------------------------------------------- */
 
 /* The KEEP newest versions that exist (version 1 and those made), and the current one. */
@@ -749,10 +764,12 @@ static json_t *check_bases(struct golden *g)
 		json_decref(listing);
 		usleep(1000 * 1000);
 	}
-	if (b.disk != expect || b.libvirt != expect || b.strays[0] || why[0])
+	if (b.disk != expect || b.libvirt != expect || b.strays[0] || why[0]) {
+		log_pool(listing);
 		vdi_test_fail(__FILE__, __LINE__, "bases: want %s, on disk %s, in libvirt %s; strays:%s; versions: %s",
 			      vlist(expect, a, sizeof(a)), vlist(b.disk, b2, sizeof(b2)), vlist(b.libvirt, c, sizeof(c)),
 			      b.strays[0] ? b.strays : " none", why[0] ? why : "agree");
+	}
 	for (int v = 2; v <= g->newest; v++)
 		if (expect & BIT(v))
 			check_base_file(&g->f, v);
@@ -983,21 +1000,6 @@ static void publish(struct golden *g, const char *disk, const char *record, cons
 	g->newest = g->current = n;
 	g->made |= BIT(n);
 	vdi_test_log("%u s: version %d published from %s", elapsed_s(g), n, disk);
-}
-
-/* The pool in one log line: id:state:owner:version each. */
-static void log_pool(json_t *listing)
-{
-	char line[2048] = "";
-	json_t *dk;
-	size_t i;
-
-	json_array_foreach(json_object_get(listing, "desktops"), i, dk)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %lld:%s:%s:v%lld",
-			 (long long)json_integer_value(json_object_get(dk, "id")), row_state(dk),
-			 json_string_value(json_object_get(dk, "owner")) ?: "-",
-			 (long long)json_integer_value(json_object_get(dk, "disk_version")));
-	vdi_test_log("pool:%s", line);
 }
 
 /* Everything the test checks once a rollout is over; returns the listing (new). */
