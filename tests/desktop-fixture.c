@@ -77,7 +77,14 @@ void fixture_login(struct fixture *f, struct user *u, int i)
 /* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
 void fixture_add_template(struct fixture *f, const char *name, const char *extra_cmdline)
 {
-	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(extra_cmdline);
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
+
+	fixture_add_template_disk(f, name, disk, extra_cmdline);
+}
+
+void fixture_add_template_disk(struct fixture *f, const char *name, const char *disk, const char *extra_cmdline)
+{
+	_cleanup_free_ char *xml = test_guest_xml(extra_cmdline);
 	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
 	_cleanup_free_ char *text = json_dumps(body, 0);
 
@@ -423,6 +430,49 @@ void fixture_check_libvirt_agrees(struct fixture *f, const char *pool, json_t *l
 	}
 	vdi_test_log("pool %s: %zu rows, %zu running in libvirt, %zu volumes, %zu SPICE sockets", pool,
 		     json_array_size(rows), n_running, vols.n, socks.n);
+}
+
+/* The target path of a storage pool's XML (a new string), or NULL. */
+static char *pool_target_path(virStoragePoolPtr sp)
+{
+	_cleanup_free_ char *xml = virStoragePoolGetXMLDesc(sp, 0);
+	char *p = xml ? strstr(xml, "<path>") : NULL, *e = p ? strstr(p, "</path>") : NULL;
+
+	if (!p || !e)
+		return NULL;
+	p += strlen("<path>");
+	return strndup(p, (size_t)(e - p));
+}
+
+size_t fixture_pools_under(const char *dir, bool remove, char *names, size_t len)
+{
+	virConnectPtr c = virConnectOpen(URI);
+	virStoragePoolPtr *pools = NULL;
+	size_t dlen = strlen(dir), found = 0;
+	int n;
+
+	check(c);
+	if (names && len)
+		names[0] = '\0';
+	n = virConnectListAllStoragePools(c, &pools, 0);
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *path = pool_target_path(pools[i]);
+
+		if (path && strncmp(path, dir, dlen) == 0 && (path[dlen] == '\0' || path[dlen] == '/')) {
+			found++;
+			if (names && len)
+				snprintf(names + strlen(names), len - strlen(names), "%s%s (%s)", found > 1 ? ", " : "",
+					 virStoragePoolGetName(pools[i]), path);
+			if (remove) {
+				(void)virStoragePoolDestroy(pools[i]);
+				(void)virStoragePoolUndefine(pools[i]);
+			}
+		}
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	virConnectClose(c);
+	return found;
 }
 
 void fixture_domain(const char *pool, int64_t id, char *buf, size_t len)

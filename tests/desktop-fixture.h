@@ -53,6 +53,8 @@ void fixture_user_name(int i, char *buf, size_t len);
 void fixture_login(struct fixture *f, struct user *u, int i);
 /* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
 void fixture_add_template(struct fixture *f, const char *name, const char *extra_cmdline);
+/* The same with disk (borrowed, an absolute path) as its disk instead of the test guest's template.qcow2. */
+void fixture_add_template_disk(struct fixture *f, const char *name, const char *disk, const char *extra_cmdline);
 /* A pool for the group "lab". */
 void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, const char *type, int size,
 		      int idle_timeout);
@@ -87,6 +89,11 @@ void fixture_socket_ids(const char *pool, struct fixture_ids *ret);
  * socket is left without a running desktop.
  */
 void fixture_check_libvirt_agrees(struct fixture *f, const char *pool, json_t *listing);
+/*
+ * The storage pools on the local libvirtd whose target path is dir or below it (dir borrowed), their names
+ * comma-separated into names (may be NULL); removed (destroyed and undefined) when remove.  Returns how many.
+ */
+size_t fixture_pools_under(const char *dir, bool remove, char *names, size_t len);
 /* "vdi-<pool>-<id>" into buf. */
 void fixture_domain(const char *pool, int64_t id, char *buf, size_t len);
 /* The path of the desktop's overlay (free() it). */
