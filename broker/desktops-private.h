@@ -173,6 +173,9 @@ static inline const char *broker_jstr(json_t *row, const char *key)
 
 /* An audit record about desktop id (and an info line in the log). */
 void broker_desks_audit(struct broker_desks *d, const char *actor, const char *action, int64_t id, const char *detail);
+/* An audit record of action on template by actor (NULL: the broker), its detail formatted, and a log line. */
+void broker_desks_audit_template(struct broker_desks *d, const char *action, const char *actor, const char *template,
+				 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* A pause the broker undoes by itself once its cause is gone: a disk error (a full storage pool). */
 static inline bool broker_pause_is_resumable(enum pool_pause_reason why)

@@ -2,6 +2,7 @@
 #include "lifecycle.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,19 @@ void broker_desks_audit(struct broker_desks *d, const char *actor, const char *a
 	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, action, object, detail);
 	vdi_info("%s: desktop %lld by %s%s%s", action, (long long)id, actor ? actor : "broker", detail ? ": " : "",
 		 detail ? detail : "");
+}
+
+void broker_desks_audit_template(struct broker_desks *d, const char *action, const char *actor, const char *template,
+				 const char *fmt, ...)
+{
+	char detail[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, action, template, detail);
+	vdi_info("%s: %s by %s: %s", action, template, actor ? actor : "broker", detail);
 }
 
 void broker_lifecycle_mark_running(struct broker_desks *d, int64_t id)

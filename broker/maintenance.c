@@ -2,7 +2,6 @@
 #include "maintenance.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,20 +72,8 @@ int64_t broker_maintenance_job_id(const struct broker_maintenance_job *j)
 	return j->id;
 }
 
-static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
-{
-	char detail[700];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, "template-edit", template, detail);
-	vdi_info("template-edit: %s by %s: %s", template, actor ? actor : "broker", detail);
-}
+/* Audit records of this file are "template-edit" records about a template. */
+#define audit(d, actor, template, ...) broker_desks_audit_template(d, "template-edit", actor, template, __VA_ARGS__)
 
 /* A job has it, or had it while the listing under way was taken: what the listing says is stale. */
 static void touch(struct broker_desks *d, int64_t id)

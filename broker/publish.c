@@ -2,7 +2,6 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,20 +68,8 @@ int64_t broker_publish_version(const struct broker_publish *p)
 	return p->version;
 }
 
-static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void audit(struct broker_desks *d, const char *actor, const char *template, const char *fmt, ...)
-{
-	char detail[700];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	(void)broker_store_audit(d->store, vdi_clock_wall(), actor, "template-publish", template, detail);
-	vdi_info("template-publish: %s by %s: %s", template, actor, detail);
-}
+/* Audit records of this file are "template-publish" records about a template. */
+#define audit(d, actor, template, ...) broker_desks_audit_template(d, "template-publish", actor, template, __VA_ARGS__)
 
 /* The host the base goes to: the first that answers and takes desktops (its URI borrowed). */
 static struct broker_host_slot *publish_slot(struct broker_desks *d)
