@@ -6,7 +6,9 @@
  * resize, Ctrl-Alt-Del, a dropped connection, .vv, Release, logout; another user who sees none of
  * it, and whose Connect on a pool with nothing started shows progress until the console opens;
  * a non-admin on the admin page; an admin who creates a pool, watches it provision, resets a
- * desktop and deletes the pool).  Here the store and libvirt are checked afterwards, and the
+ * desktop and deletes the pool, starts the template's maintenance desktop, opens its console,
+ * publishes from it once shut down and watches the rollout, publishes from a disk, schedules and
+ * cancels a publish, rolls back).  Here the store and libvirt are checked afterwards, and the
  * screenshots are kept in VDI_SCREENSHOT_DIR (build/tests/screenshots).
  */
 #include <errno.h>
@@ -172,6 +174,22 @@ static void test_web_end_to_end(void)
 	check(audit_count(&f, "user=adm&action=pool-create") == 1);
 	check(audit_count(&f, "user=adm&action=reset") == 1);
 	check(audit_count(&f, "user=adm&action=pool-delete") == 1);
+	/* The maintenance desktop, the publishes (from it, from a disk, one scheduled and cancelled), the rollback. */
+	check(audit_count(&f, "user=adm&action=template-edit&object=golden") >= 1);
+	check(audit_count(&f, "user=adm&action=template-publish&object=golden") >= 3);
+	check_int_eq(audit_count(&f, "user=adm&action=template-rollback&object=golden"), 1);
+	/* Rolled back onto version 2, the one published from the maintenance desktop, which is gone. */
+	j = admin_json(&f.d, "GET", "/api/v1/admin/templates/golden", NULL, 200);
+	check_int_eq(json_integer_value(json_object_get(j, "version")), 2);
+	check(json_is_null(json_object_get(j, "maintenance")));
+	for (size_t i = 0; i < json_array_size(json_object_get(j, "versions")); i++) {
+		json_t *v = json_array_get(json_object_get(j, "versions"), i);
+
+		if (json_integer_value(json_object_get(v, "version")) == 2)
+			check(streq_ptr(json_string_value(json_object_get(v, "note")), "web-e2e: from the maintenance desktop"));
+	}
+	json_decref(j);
+	vdi_test_log("golden is back on version 2, published from its maintenance desktop");
 	/* The deleted pool is gone, and so are its domains. */
 	for (end = vdi_test_now_ms() + 120000; pool_exists(&f, new_pool) || domains_of(new_pool) > 0;
 	     usleep(200 * 1000))
