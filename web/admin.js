@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Administration: pools (create, resize, delete), templates (their versions; publish, cancel a scheduled publish,
-// roll back), desktops (reset, stop, delete), hosts (drain, resume), sessions, the audit log.  Only for members of
+// Administration: pools (create, resize, delete), templates (their versions; publish from a disk or from the
+// maintenance desktop, cancel a scheduled publish, roll back; the maintenance desktop: start, console, discard), desktops (reset, stop, delete), hosts (drain, resume), sessions, the audit log.  Only for members of
 // the admin group: the API answers 403 to anyone else, and this page then shows nothing but that.
 import { $, api, button, el, header, show, stateCell, TRANSIENT, when, whoami } from '/api.js';
 
@@ -154,25 +154,27 @@ function versionUpdate(row, v) {
 	row.classList.toggle('current', !!v.current);
 }
 
-// Publish's body from the form: {disk, note?, at?}.
+// Publish's body from the form: {disk, note?, at?}, or {from_maintenance: true, note?}.
 function publishBody(form) {
-	const body = { disk: form.elements.disk.value };
+	const body = form.elements.source.value === 'maintenance' ? { from_maintenance: true }
+		: { disk: form.elements.disk.value };
 	if (form.elements.note.value)
 		body.note = form.elements.note.value;
-	if (seconds(form.elements.at) !== null)
+	if (body.disk !== undefined && seconds(form.elements.at) !== null)
 		body.at = seconds(form.elements.at);
 	return body;
 }
 
-// Publish, cancel or roll back: the reply (the template) or null; what happened shows in the template's lines.
-async function templateAction(box, method, what, path, body) {
+// Publish, cancel, roll back or one of the maintenance desktop's actions: the reply or null; what happened shows
+// in the template's lines of that part (where: "template", the publish form's, or "maintenance").
+async function templateAction(box, method, what, path, body, where = 'template') {
 	const name = box.dataset.template;
-	show(box.querySelector('.template-error'), '');
-	show(box.querySelector('.template-done'), '');
+	show(box.querySelector(`.${where}-error`), '');
+	show(box.querySelector(`.${where}-done`), '');
 	for (const b of box.querySelectorAll('.template-actions button'))
 		b.disabled = true;
 	const r = await call(method, `/templates/${encodeURIComponent(name)}${path}`, body, `Cannot ${what} ${name}`,
-		box.querySelector('.template-error'));
+		box.querySelector(`.${where}-error`));
 	for (const b of box.querySelectorAll('.template-actions button'))
 		b.disabled = false;
 	if (r)
@@ -183,16 +185,81 @@ async function templateAction(box, method, what, path, body) {
 async function publish(box, form) {
 	const done = box.querySelector('.template-done');
 	const body = publishBody(form);
-	show(done, body.at ? '' : `Publishing ${body.disk}: copying it, this can take minutes…`);
+	show(done, body.at ? '' : `Publishing ${body.from_maintenance ? 'the maintenance desktop\'s disk' : body.disk}: ` +
+		'copying it, this can take minutes…');
 	const r = await templateAction(box, 'POST', 'publish', '/publish', body);
 	if (!r) {
 		show(done, '');
 		return;
 	}
 	form.reset();
+	sourceChanged(form);
 	const scheduled = (r.json.versions || []).find((v) => v.state === 'scheduled');
 	show(done, r.status === 202 && scheduled ? `Version ${scheduled.version} is scheduled for ${when(scheduled.at)}.`
 		: `Version ${r.json.version} is published and current.`);
+}
+
+// From the maintenance desktop: no disk and no time (it publishes now).
+function sourceChanged(form) {
+	const fromDisk = form.elements.source.value !== 'maintenance';
+	for (const name of ['disk', 'at']) {
+		form.elements[name].disabled = !fromDisk;
+		form.elements[name].closest('label').hidden = !fromDisk;
+	}
+}
+
+// The template's maintenance desktop: what it is, and what the admin can do with it (start one, open its console,
+// boot it again, throw it away).  Made once; maintenanceUpdate shows and hides its parts.
+function maintenanceBox(box, t) {
+	const part = el('div', null, box, 'maintenance');
+	el('h4', 'Maintenance desktop', part);
+	el('p', null, part, 'maintenance-state');
+	const path = `/templates/${encodeURIComponent(t.name)}/edit`;
+	const actions = el('div', null, part, 'template-actions');
+	button('Start maintenance desktop', actions, async () => {
+		// While the request makes and boots it; then its state line says how it is.
+		show(part.querySelector('.maintenance-done'), 'Starting a maintenance desktop on the current version…');
+		await templateAction(box, 'POST', 'start a maintenance desktop of', '/edit', {}, 'maintenance');
+		show(part.querySelector('.maintenance-done'), '');
+	}, 'edit');
+	const open = el('a', 'Open console', actions, 'open-console button');
+	open.href = `/console.html?template=${encodeURIComponent(t.name)}`;
+	open.target = '_blank';
+	open.title = 'The maintenance desktop\'s console in a new tab';
+	const vv = el('a', 'remote-viewer file', actions, 'vv');
+	vv.href = `/api/v1/admin${path}/console.vv`;
+	vv.download = `maintenance-${t.name}.vv`;
+	vv.title = 'Open with remote-viewer (virt-viewer). It holds a short-lived ticket: download it again later.';
+	button('Start', actions, () => templateAction(box, 'POST', 'start the maintenance desktop of', '/edit/start', {},
+		'maintenance'), 'edit-start');
+	button('Discard', actions, () => {
+		if (confirm(`Discard the maintenance desktop of ${t.name}? What was changed on it is lost.`))
+			templateAction(box, 'DELETE', 'discard the maintenance desktop of', '/edit', undefined, 'maintenance');
+	}, 'edit-discard');
+	el('p', null, part, 'maintenance-done progress').hidden = true;
+	const error = el('p', null, part, 'maintenance-error error');
+	error.setAttribute('role', 'alert');
+	error.hidden = true;
+}
+
+const MAINTENANCE_BUSY = new Set(['provisioning', 'starting', 'publishing', 'deleting']);
+
+function maintenanceUpdate(box, m) {
+	const part = box.querySelector('.maintenance');
+	const state = part.querySelector('.maintenance-state');
+	part.dataset.state = m ? m.state : 'none';
+	if (!m)
+		state.textContent = 'None. Start one to change the current version: publish it when it is shut down.';
+	else
+		state.textContent = `${m.state}${m.host ? ` on ${m.host}` : ''}, on version ${m.version}` +
+			`${m.current === false ? ' (no longer current)' : ''}; started by ${m.started_by || '—'} ` +
+			`${when(m.created)}; domain ${m.domain}${m.message ? `. ${m.message}` : ''}`;
+	state.className = `maintenance-state state-${m ? m.state : 'none'}`;
+	const q = (cls) => part.querySelector(`.${cls}`);
+	q('edit').hidden = !!m;
+	q('open-console').hidden = q('vv').hidden = !m || m.state !== 'running';
+	q('edit-start').hidden = !m || m.state !== 'stopped';
+	q('edit-discard').hidden = !m || MAINTENANCE_BUSY.has(m.state);
 }
 
 function templateBox(t) {
@@ -209,8 +276,18 @@ function templateBox(t) {
 			th.title = title;
 	}
 	table.createTBody();
+	maintenanceBox(box, t);
 	const form = el('form', null, box, 'publish');
 	el('h4', 'Publish a new version', form);
+	const source = el('fieldset', null, form, 'source');
+	el('legend', 'From', source);
+	for (const [value, label] of [['disk', 'a disk'], ['maintenance', 'the maintenance desktop (shut down)']]) {
+		const l = el('label', null, source);
+		Object.assign(el('input', null, l), { type: 'radio', name: 'source', value,
+			defaultChecked: value === 'disk', checked: value === 'disk' });
+		l.append(` ${label}`);
+	}
+	source.addEventListener('change', () => sourceChanged(form));
 	for (const [name, label, attrs] of [
 		['disk', 'Disk', { required: true, placeholder: '/path/of/the/new/disk.qcow2',
 			title: 'absolute path of a QCOW2 or raw image' }],
@@ -255,16 +332,22 @@ function templateUpdate(box, t) {
 	const back = versions.find((v) => v.version < t.version && (!v.state || v.state === 'ready'));
 	box.querySelector('button.rollback').hidden = !back;
 	box.querySelector('button.rollback').dataset.to = back ? back.version : '';
+	if (t.maintenance !== undefined)
+		maintenanceUpdate(box, t.maintenance);
+	box.querySelector('.maintenance').hidden = t.maintenance === undefined;
 }
 
 async function templates() {
 	const r = await call('GET', '/templates', undefined, 'Cannot list the templates');
 	if (!r)
-		return;
+		return false;
 	keyed($('templates'), r.json.templates, 'template', (t) => t.name, templateBox, templateUpdate);
 	vdiAdmin.redrawn.templates++;
 	$('no-templates').hidden = r.json.templates.length > 0;
 	options($('pool-template'), r.json.templates.map((t) => t.name));
+	// Under way: a maintenance desktop being made, booted, published or thrown away; a version being made.
+	return r.json.templates.some((t) => (t.maintenance && MAINTENANCE_BUSY.has(t.maintenance.state)) ||
+		(t.versions || []).some((v) => v.state === 'making'));
 }
 
 async function createPool(event) {
@@ -405,8 +488,8 @@ async function refresh() {
 	clearTimeout(timer);
 	show($('admin-error'), '');
 	await pools();
-	await templates();
-	const busy = await desktops();
+	const making = await templates();
+	const busy = await desktops() || making;
 	await hosts();
 	await sessions();
 	await audit();

@@ -2,7 +2,8 @@
 // The console: the system's spice-html5 (served by vdi-broker under /spice-html5/) on the
 // gateway URL of a fresh console token.  The picture is scaled to fill the window (and the guest
 // asked for the window's size when it runs a SPICE agent); a dropped connection or an expired
-// ticket is answered with a fresh token and a new connection.
+// ticket is answered with a fresh token and a new connection.  ?id=N opens the user's desktop N,
+// ?template=NAME the maintenance desktop of template NAME (admins, from the admin page).
 //
 // window.vdiConsole tells tests (and the curious) how it goes: state, connects, firstFrame (ms
 // since the page started loading, for the first frame of the current connection), error.
@@ -47,7 +48,12 @@ function shownUrl(url) {
 	return shown;
 }
 
-const id = new URLSearchParams(location.search).get('id');
+// ?id=N: the user's desktop N; ?template=NAME: the maintenance desktop of template NAME (admins only).
+const params = new URLSearchParams(location.search);
+const id = params.get('id');
+const template = params.get('template');
+const consolePath = template !== null ? `/admin/templates/${encodeURIComponent(template)}/edit/console`
+	: `/desktops/${encodeURIComponent(id)}/console`;
 const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
 let failures = 0;
 let retryTimer = null, stableTimer = null;
@@ -146,13 +152,16 @@ function retry(why) {
 // A fresh console token (and SPICE ticket) from the broker, then spice-html5 on it.
 async function connect() {
 	vc.state = 'connecting';
-	const r = await api('POST', `/desktops/${encodeURIComponent(id)}/console`);
+	const r = await api('POST', consolePath);
 	if (r.status === 401) {
 		location.href = '/';
 		return;
 	}
+	if (r.status === 403 && template !== null)
+		return fail('Only administrators open maintenance desktops.');
 	if (r.status === 404)
-		return fail(`There is no desktop ${id} of yours.`);
+		return fail(template !== null ? `Template ${template} has no maintenance desktop (${r.json.error || 404}).`
+			: `There is no desktop ${id} of yours.`);
 	if (r.status === 409)
 		return retry(`the desktop is not running: ${r.json.error}`);
 	if (r.status !== 200)
@@ -192,6 +201,13 @@ async function connect() {
 }
 
 async function title() {
+	if (template !== null) {
+		$('title').textContent = `Maintenance desktop of ${template}`;
+		document.title = `vdi — maintenance desktop of ${template}`;
+		$('back').textContent = '← Administration';
+		$('back').href = '/admin.html#templates-section';
+		return;
+	}
 	const r = await api('GET', '/desktops');
 	const d = r.status === 200 && r.json.desktops.find((x) => String(x.id) === id);
 	if (d) {
@@ -201,7 +217,7 @@ async function title() {
 }
 
 async function main() {
-	if (!/^[1-9][0-9]*$/.test(id || ''))
+	if (template !== null ? !template : !/^[1-9][0-9]*$/.test(id || ''))
 		return fail('No desktop given: open the console from your desktops.');
 	const me = await whoami();
 	if (me.status === 401) {
