@@ -142,8 +142,8 @@ static const char *const migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  message TEXT);",
 	/* 8 -> 9: a persistent pool's user data disks; a desktop waiting for (or under) its recompose. */
-	"ALTER TABLE pools ADD COLUMN data_disk_mib INTEGER NOT NULL DEFAULT 0 CHECK (data_disk_mib >= 0);"
-	"ALTER TABLE desktops ADD COLUMN recompose INTEGER NOT NULL DEFAULT 0 CHECK (recompose IN (0, 1));",
+	("ALTER TABLE pools ADD COLUMN data_disk_mib INTEGER NOT NULL DEFAULT 0 CHECK (data_disk_mib >= 0);"
+	 "ALTER TABLE desktops ADD COLUMN recompose INTEGER NOT NULL DEFAULT 0 CHECK (recompose IN (0, 1));"),
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");
