@@ -106,8 +106,6 @@ int broker_parse_publish(const char *text, size_t len, struct broker_publish_bod
 		return r;
 	if (!ret->disk == !ret->from_maintenance)
 		return vdi_error_set(err, -EINVAL, "give exactly one of \"disk\" and \"from_maintenance\": true");
-	if (ret->from_maintenance && json_object_get(ret->json, "at"))
-		return vdi_error_set(err, -EINVAL, "a publish from the maintenance desktop is made now: no \"at\"");
 	if (ret->disk && ret->disk[0] != '/')
 		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
 	if (ret->note && strlen(ret->note) > BROKER_NOTE_MAX)

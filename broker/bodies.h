@@ -43,7 +43,7 @@ void broker_template_body_finish(struct broker_template_body *b);
 
 /*
  * POST /admin/templates/{name}/publish: exactly one of disk (an absolute path) and
- * from_maintenance (true: the template's maintenance desktop, then without at); note (at most
+ * from_maintenance (true: the template's maintenance desktop); note (at most
  * BROKER_NOTE_MAX bytes, no control characters) and at (seconds UTC, >= 0) optional.
  */
 #define BROKER_NOTE_MAX 500

@@ -17,6 +17,7 @@
 #include "random.h"
 #include "store-catalog.h"
 #include "store-maintenance.h"
+#include "store-versions.h"
 #include "store.h"
 #include "template-cache.h"
 #include "vmpool.h"
@@ -342,6 +343,22 @@ static int find(struct broker_desks *d, const char *template, json_t **ret, stru
 	return 0;
 }
 
+/* Discarding what a scheduled publish is to take is refused: the admin cancels that first. */
+static int refuse_scheduled(struct broker_desks *d, const char *template, int64_t id, struct vdi_error *err)
+{
+	int64_t version, from = 0;
+	int r = broker_store_version_scheduled(d->store, template, &version, &from);
+
+	if (r < 0)
+		return vdi_error_set(err, r, "cannot read the versions of template \"%s\"", template);
+	if (r > 0 && from == id)
+		return vdi_error_set(err, -EBUSY,
+				     "version %lld of template \"%s\" is scheduled to be published from its maintenance"
+				     " desktop: cancel that publish first",
+				     (long long)version, template);
+	return 0;
+}
+
 /* A job of op on template's maintenance desktop, which moves from state from (NULL: any but
  * "publishing") to to. */
 static int job_on(struct broker_desks *d, enum maint_op op, const char *template, const char *actor,
@@ -361,6 +378,8 @@ static int job_on(struct broker_desks *d, enum maint_op op, const char *template
 	if (broker_maintenance_busy(d, id) || streq(state, "publishing") || (from && !streq(state, from)))
 		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" is %s", template,
 				     broker_maintenance_busy(d, id) ? "busy; try again" : state);
+	if (op == MAINT_DELETE && (r = refuse_scheduled(d, template, id, err)) < 0)
+		return r;
 	r = job_new(d, op, id, template, actor, broker_hosts_find(d, broker_jstr(row, "host")), &j);
 	if (r == -ENODEV)
 		return vdi_error_set(err, -EHOSTUNREACH, "the host of the maintenance desktop, %s, is not configured",

@@ -105,35 +105,59 @@ static int publish_alloc(struct broker_desks *d, struct pool_host *host, const c
 	return 0;
 }
 
+/* src is scheduled: the version is reserved for src->at (1), or why not. */
+static int schedule(struct broker_desks *d, const char *template, const struct broker_version_source *src,
+		    const char *actor, struct vdi_error *err)
+{
+	int64_t version;
+	char when[32];
+	struct tm tm;
+	time_t t = (time_t)src->at;
+	int r = broker_store_version_reserve(d->store, template, src, vdi_clock_wall(), &version, err);
+
+	if (r < 0)
+		return r;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	audit(d, actor, template, "version %lld scheduled for %s from %s%s%s%s", (long long)version, when,
+	      src->maintenance_id > 0 ? "the maintenance desktop's " : "", src->path, src->note ? ": " : "",
+	      src->note ? src->note : "");
+	return 1;
+}
+
 int broker_publish_new(struct broker_desks *d, const char *template, const char *source, const char *note,
 		       int64_t at, const char *actor, struct broker_publish **ret, struct vdi_error *err)
 {
 	struct broker_host_slot *slot = publish_slot(d);
+	struct broker_version_source src = { .path = source, .note = note, .at = at };
 	int64_t now = vdi_clock_wall(), version;
 	int r;
 
-	if (at > now) {
-		r = broker_store_version_reserve(d->store, template, source, note, at, now, &version, err);
-		if (r < 0)
-			return r;
-		char when[32];
-		struct tm tm;
-		time_t t = (time_t)at;
-
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-		audit(d, actor, template, "version %lld scheduled for %s from %s%s%s", (long long)version, when, source,
-		      note ? ": " : "", note ? note : "");
-		return 1;
-	}
+	if (at > now)
+		return schedule(d, template, &src, actor, err);
 	if (!slot)
 		return vdi_error_set(err, -EHOSTUNREACH, "no host answers that could take the new version now");
-	r = broker_store_version_reserve(d->store, template, source, note, 0, now, &version, err);
+	src.at = 0;
+	r = broker_store_version_reserve(d->store, template, &src, now, &version, err);
 	if (r < 0)
 		return r;
 	r = publish_alloc(d, slot->host, template, version, source, note, actor, ret);
 	if (r < 0)
 		(void)broker_store_version_drop(d->store, template, version);
 	return r;
+}
+
+/* Why template's maintenance desktop (row, borrowed) cannot be published at all, or 0. */
+static int maintenance_outdated(const char *template, json_t *row, struct vdi_error *err)
+{
+	if (!broker_jint(row, "current"))
+		return vdi_error_set(err, -ESTALE,
+				     "the maintenance desktop of template \"%s\" is on version %lld, which is no longer the"
+				     " current one: discard it and start another",
+				     template, (long long)broker_jint(row, "version"));
+	if (!broker_jstr(row, "disk"))
+		return vdi_error_set(err, -EIO, "the maintenance desktop of template \"%s\" has no recorded overlay",
+				     template);
+	return 0;
 }
 
 /* Why template's maintenance desktop (row, borrowed) cannot be published now, or 0. */
@@ -147,48 +171,23 @@ static int maintenance_refuses(struct broker_desks *d, const char *template, jso
 					     ? "shut down the maintenance desktop first (template \"%s\": it is %s)"
 					     : "the maintenance desktop of template \"%s\" is %s",
 				     template, broker_maintenance_busy(d, broker_jint(row, "id")) ? "busy" : state);
-	if (!broker_jint(row, "current"))
-		return vdi_error_set(err, -ESTALE,
-				     "the maintenance desktop of template \"%s\" is on version %lld, which is no longer the"
-				     " current one: discard it and start another",
-				     template, (long long)broker_jint(row, "version"));
-	if (!broker_jstr(row, "disk"))
-		return vdi_error_set(err, -EIO, "the maintenance desktop of template \"%s\" has no recorded overlay",
-				     template);
-	return 0;
+	return maintenance_outdated(template, row, err);
 }
 
-/* Reserves the version from the maintenance desktop (row, borrowed, now "publishing"). */
-static int reserve_maintenance(struct broker_desks *d, const char *template, json_t *row, struct pool_host *host,
-			       const char *note, const char *actor, struct broker_publish **ret, struct vdi_error *err)
+/* Why it cannot be published later: one that runs may be (it is to be shut down by then), or 0. */
+static int maintenance_refuses_later(const char *template, json_t *row, struct vdi_error *err)
 {
-	char domain[128];
-	int64_t version;
-	int r;
+	const char *state = broker_jstr(row, "state");
 
-	r = broker_maintenance_domain(broker_jint(row, "id"), domain, sizeof(domain));
-	if (r < 0)
-		return vdi_error_set(err, r, "bad maintenance desktop id");
-	r = broker_store_version_reserve(d->store, template, broker_jstr(row, "disk"), note, 0, vdi_clock_wall(),
-					 &version, err);
-	if (r < 0)
-		return r;
-	r = publish_alloc(d, host, template, version, broker_jstr(row, "disk"), note, actor, ret);
-	if (r < 0) {
-		(void)broker_store_version_drop(d->store, template, version);
-		return r;
-	}
-	(*ret)->maintenance_id = broker_jint(row, "id");
-	snprintf((*ret)->maintenance_domain, sizeof((*ret)->maintenance_domain), "%s", domain);
-	return 0;
+	if (streq(state, "publishing") || streq(state, "deleting"))
+		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" is %s", template, state);
+	return maintenance_outdated(template, row, err);
 }
 
-int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note,
-				   const char *actor, struct broker_publish **ret, struct vdi_error *err)
+/* Template's maintenance desktop: 0 and *ret (a new row), or why there is none. */
+static int maintenance_row(struct broker_desks *d, const char *template, json_t **ret, struct vdi_error *err)
 {
 	_cleanup_json_ json_t *rows = NULL;
-	struct broker_host_slot *slot;
-	json_t *row;
 	int r;
 
 	if (broker_store_template_exists(d->store, template) <= 0)
@@ -198,22 +197,90 @@ int broker_publish_new_maintenance(struct broker_desks *d, const char *template,
 		return r < 0 ? vdi_error_set(err, r, "cannot read the maintenance desktops")
 			     : vdi_error_set(err, -ESRCH, "template \"%s\" has no maintenance desktop (template edit makes one)",
 					     template);
-	row = json_array_get(rows, 0);
-	r = maintenance_refuses(d, template, row, err);
-	if (r < 0)
-		return r;
+	*ret = json_incref(json_array_get(rows, 0));
+	return 0;
+}
+
+/* Maintenance desktop row (borrowed) goes "publishing": 0 and its host's slot in *ret, or why it cannot. */
+static int claim(struct broker_desks *d, const char *template, json_t *row, struct broker_host_slot **ret,
+		 struct vdi_error *err)
+{
 	/* Its overlay is in the storage pool of its host: the base is made there. */
-	slot = broker_hosts_slot(d, broker_jstr(row, "host"));
+	struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));
+
 	if (!slot || !pool_host_is_alive(slot->host))
 		return vdi_error_set(err, -EHOSTUNREACH, "the host of the maintenance desktop does not answer now");
 	if (broker_store_maintenance_set_state(d->store, broker_jint(row, "id"), "stopped", "publishing", NULL, NULL,
 					       vdi_clock_wall()) <= 0)
-		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" changed; try again", template);
-	r = reserve_maintenance(d, template, row, slot->host, note, actor, ret, err);
+		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" changed; try again",
+				     template);
+	*ret = slot;
+	return 0;
+}
+
+/* A claim is given back: the maintenance desktop is "stopped" again. */
+static void unclaim(struct broker_desks *d, int64_t id)
+{
+	(void)broker_store_maintenance_set_state(d->store, id, "publishing", "stopped", NULL, NULL, vdi_clock_wall());
+}
+
+/* The publish of version from maintenance desktop row (borrowed) on host. */
+static int maintenance_alloc(struct broker_desks *d, struct pool_host *host, const char *template, int64_t version,
+			     json_t *row, const char *note, const char *actor, struct broker_publish **ret)
+{
+	char domain[128];
+	int r = broker_maintenance_domain(broker_jint(row, "id"), domain, sizeof(domain));
+
 	if (r < 0)
-		(void)broker_store_maintenance_set_state(d->store, broker_jint(row, "id"), "publishing", "stopped", NULL,
-							 NULL, vdi_clock_wall());
+		return r;
+	r = publish_alloc(d, host, template, version, broker_jstr(row, "disk"), note, actor, ret);
+	if (r < 0)
+		return r;
+	(*ret)->maintenance_id = broker_jint(row, "id");
+	snprintf((*ret)->maintenance_domain, sizeof((*ret)->maintenance_domain), "%s", domain);
+	return 0;
+}
+
+/* Now: the version is reserved from the maintenance desktop (row, borrowed, stopped), which goes "publishing". */
+static int publish_maintenance_now(struct broker_desks *d, const char *template, json_t *row, const char *note,
+				   const char *actor, struct broker_publish **ret, struct vdi_error *err)
+{
+	struct broker_version_source src = { .path = broker_jstr(row, "disk"), .maintenance_id = broker_jint(row, "id"),
+					     .note = note };
+	struct broker_host_slot *slot;
+	int64_t version;
+	int r = claim(d, template, row, &slot, err);
+
+	if (r < 0)
+		return r;
+	r = broker_store_version_reserve(d->store, template, &src, vdi_clock_wall(), &version, err);
+	if (r >= 0) {
+		r = maintenance_alloc(d, slot->host, template, version, row, note, actor, ret);
+		if (r < 0)
+			(void)broker_store_version_drop(d->store, template, version);
+	}
+	if (r < 0)
+		unclaim(d, src.maintenance_id);
 	return r;
+}
+
+int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note, int64_t at,
+				   const char *actor, struct broker_publish **ret, struct vdi_error *err)
+{
+	_cleanup_json_ json_t *row = NULL;
+	int r = maintenance_row(d, template, &row, err);
+
+	if (r < 0)
+		return r;
+	if (at > vdi_clock_wall()) {
+		struct broker_version_source src = { .path = broker_jstr(row, "disk"),
+						     .maintenance_id = broker_jint(row, "id"), .note = note, .at = at };
+
+		r = maintenance_refuses_later(template, row, err);
+		return r < 0 ? r : schedule(d, template, &src, actor, err);
+	}
+	r = maintenance_refuses(d, template, row, err);
+	return r < 0 ? r : publish_maintenance_now(d, template, row, note, actor, ret, err);
 }
 
 /* No domain may have the source open: a copy of a disk in use is not an image of anything. */
@@ -312,7 +379,7 @@ int broker_publish_finish(struct broker_publish *p, struct vdi_error *err)
 
 int broker_publish_cancel(struct broker_desks *d, const char *template, const char *actor, int64_t *ret_version)
 {
-	int r = broker_store_version_scheduled(d->store, template, ret_version);
+	int r = broker_store_version_scheduled(d->store, template, ret_version, NULL);
 
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
@@ -335,6 +402,19 @@ static void due_done(void *data, int cancelled)
 	broker_publish_free(p);
 }
 
+/* The scheduled publish p (taken) of a version that is "making" now runs on a worker. */
+static void submit_due(struct broker_desks *d, struct broker_publish *p)
+{
+	if (vdi_workers_submit(d->workers, broker_publish_work, due_done, p) < 0) {
+		if (p->maintenance_id > 0)
+			unclaim(d, p->maintenance_id);
+		(void)broker_store_version_postpone(d->store, p->template, p->version, vdi_clock_wall());
+		broker_publish_free(p);
+		return;
+	}
+	vdi_info("template %s: publishing scheduled version %lld", p->template, (long long)p->version);
+}
+
 static void start_due(struct broker_desks *d, struct broker_host_slot *slot, json_t *row)
 {
 	struct broker_publish *p = NULL;
@@ -348,12 +428,47 @@ static void start_due(struct broker_desks *d, struct broker_host_slot *slot, jso
 		broker_publish_free(p);
 		return;
 	}
-	if (vdi_workers_submit(d->workers, broker_publish_work, due_done, p) < 0) {
-		(void)broker_store_version_postpone(d->store, template, version, vdi_clock_wall());
+	submit_due(d, p);
+}
+
+/* A scheduled publish that cannot be made: the version is taken back, and the audit says why. */
+static void due_refused(struct broker_desks *d, const char *template, int64_t version, const struct vdi_error *err)
+{
+	if (broker_store_version_drop(d->store, template, version) <= 0)
+		return;
+	vdi_warn("template %s: scheduled version %lld is not published: %s", template, (long long)version, err->message);
+	audit(d, "schedule", template, "version %lld failed: %s", (long long)version, err->message);
+}
+
+/* A publish from a maintenance desktop was scheduled: the checks of a publish now are made when it is due. */
+static void start_due_maintenance(struct broker_desks *d, json_t *due)
+{
+	_cleanup_json_ json_t *row = NULL;
+	const char *template = broker_jstr(due, "template");
+	int64_t version = broker_jint(due, "version");
+	struct broker_publish *p = NULL;
+	struct broker_host_slot *slot;
+	struct vdi_error err = { 0 };
+	int r = broker_store_maintenance_get(d->store, broker_jint(due, "maintenance_id"), &row);
+
+	if (r < 0)
+		return; /* tried again at the next tick */
+	r = r == 0 ? vdi_error_set(&err, -ENOENT, "its maintenance desktop is gone")
+		   : maintenance_refuses(d, template, row, &err);
+	if (r < 0) {
+		due_refused(d, template, version, &err);
+		return;
+	}
+	/* Its host does not answer (or the desktop changed meanwhile): tried again at the next tick. */
+	if (claim(d, template, row, &slot, &err) < 0)
+		return;
+	if (maintenance_alloc(d, slot->host, template, version, row, broker_jstr(due, "note"), "schedule", &p) < 0 ||
+	    broker_store_version_begin(d->store, template, version) <= 0) {
+		unclaim(d, broker_jint(row, "id"));
 		broker_publish_free(p);
 		return;
 	}
-	vdi_info("template %s: publishing scheduled version %lld", template, (long long)version);
+	submit_due(d, p);
 }
 
 void broker_publish_due(struct broker_desks *d)
@@ -369,8 +484,12 @@ void broker_publish_due(struct broker_desks *d)
 	slot = publish_slot(d);
 	if (!slot)
 		return;
-	json_array_foreach(rows, i, row)
-		start_due(d, slot, row);
+	json_array_foreach(rows, i, row) {
+		if (broker_jint(row, "maintenance_id") > 0)
+			start_due_maintenance(d, row);
+		else
+			start_due(d, slot, row);
+	}
 }
 
 /* ---- what a stopped broker left ------------------------------------------------------------ */

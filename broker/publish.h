@@ -29,14 +29,16 @@ int broker_publish_new(struct broker_desks *d, const char *template, const char 
 		       int64_t at, const char *actor, struct broker_publish **ret, struct vdi_error *err);
 
 /*
- * The same, from template's maintenance desktop (maintenance.h), which must be shut off and on
- * the current version: its overlay becomes the next version (now: no schedule), on its host, and
- * once that is made the maintenance desktop goes.  Returns 0 and *ret; -ENOENT (no template),
- * -ESRCH (no maintenance desktop), -EBUSY ("shut down the maintenance desktop first", or a
- * publish or a job has it), -ESTALE (its version is no longer current), -EHOSTUNREACH, -errno;
- * err says why.  Nothing changes on failure.
+ * The same, from template's maintenance desktop (maintenance.h): its overlay becomes the next
+ * version, made on its host, and once that is made the maintenance desktop goes.  Now (at <= now)
+ * it must be shut off and on the current version: returns 0 and *ret.  Later (at > now, returns 1,
+ * no *ret) it may still run, but it must be on the current version; the checks of a publish now
+ * are made when it is due, and a failing one takes the version back (audit template-publish).
+ * -ENOENT (no template), -ESRCH (no maintenance desktop), -EBUSY ("shut down the maintenance
+ * desktop first", a publish or a job has it, or a version is making or scheduled), -ESTALE (its
+ * version is no longer current), -EHOSTUNREACH, -errno; err says why.  Nothing changes on failure.
  */
-int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note,
+int broker_publish_new_maintenance(struct broker_desks *d, const char *template, const char *note, int64_t at,
 				   const char *actor, struct broker_publish **ret, struct vdi_error *err);
 
 /* On a worker: checks the source (an image no domain uses; a maintenance desktop's: shut off) and makes the base. */

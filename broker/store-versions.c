@@ -33,7 +33,7 @@ int broker_store_template_versions(struct broker_store *s, const char *name, jso
 				  "SELECT t.name AS template, v.version, v.note, v.created,"
 				  " " DESKTOPS_ON("t.id", "v.version") " AS desktops,"
 				  " v.version = t.version AS current, v.state, v.owned, v.publish_at AS at,"
-				  " v.disk_path AS disk, v.source, v.host"
+				  " v.disk_path AS disk, v.source, v.host, v.maintenance_id IS NOT NULL AS from_maintenance"
 				  " FROM template_versions v JOIN templates t ON t.id = v.template_id"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, v.version DESC",
 				  "s", name);
@@ -50,8 +50,8 @@ static int64_t template_id(struct broker_store *s, const char *name)
 	return row_int(json_array_get(rows, 0), "id");
 }
 
-static int reserve_locked(struct broker_store *s, const char *name, const char *source, const char *note,
-			  int64_t at, int64_t now, int64_t *ret_version, struct vdi_error *err)
+static int reserve_locked(struct broker_store *s, const char *name, const struct broker_version_source *src,
+			  int64_t now, int64_t *ret_version, struct vdi_error *err)
 {
 	_cleanup_json_ json_t *busy = NULL, *next = NULL;
 	int64_t id = template_id(s, name);
@@ -78,19 +78,21 @@ static int reserve_locked(struct broker_store *s, const char *name, const char *
 	*ret_version = row_int(json_array_get(next, 0), "v");
 	r = broker_store_exec(s,
 			      "INSERT INTO template_versions (template_id, version, note, created, state, owned, source,"
-			      " publish_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, CASE WHEN ?7 > 0 THEN ?7 END)",
-			      "iisissi", id, *ret_version, note, now, at > 0 ? "scheduled" : "making", source, at);
+			      " publish_at, maintenance_id) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, CASE WHEN ?7 > 0 THEN ?7 END,"
+			      " CASE WHEN ?8 > 0 THEN ?8 END)",
+			      "iisissii", id, *ret_version, src->note, now, src->at > 0 ? "scheduled" : "making", src->path,
+			      src->at, src->maintenance_id);
 	return r < 0 ? broker_store_fail_errno(s, r, err, "cannot reserve the next version") : 0;
 }
 
-int broker_store_version_reserve(struct broker_store *s, const char *name, const char *source, const char *note,
-				 int64_t at, int64_t now, int64_t *ret_version, struct vdi_error *err)
+int broker_store_version_reserve(struct broker_store *s, const char *name, const struct broker_version_source *src,
+				 int64_t now, int64_t *ret_version, struct vdi_error *err)
 {
 	int r = broker_store_begin(s);
 
 	if (r < 0)
 		return broker_store_fail_errno(s, r, err, "cannot reserve the next version");
-	r = reserve_locked(s, name, source, note, at, now, ret_version, err);
+	r = reserve_locked(s, name, src, now, ret_version, err);
 	if (r < 0) {
 		broker_store_rollback(s);
 		return r;
@@ -180,23 +182,28 @@ int broker_store_version_drop(struct broker_store *s, const char *name, int64_t 
 				 "si", name, version);
 }
 
-int broker_store_version_scheduled(struct broker_store *s, const char *name, int64_t *ret_version)
+int broker_store_version_scheduled(struct broker_store *s, const char *name, int64_t *ret_version,
+				   int64_t *ret_maintenance_id)
 {
 	_cleanup_json_ json_t *rows = NULL;
 	int r = broker_store_query(s, &rows,
-				   "SELECT v.version FROM template_versions v JOIN templates t ON t.id = v.template_id"
-				   " WHERE t.name = ?1 AND v.state = 'scheduled'",
+				   "SELECT v.version, IFNULL(v.maintenance_id, 0) AS maintenance_id FROM template_versions v"
+				   " JOIN templates t ON t.id = v.template_id WHERE t.name = ?1 AND v.state = 'scheduled'",
 				   "s", name);
 
-	if (r > 0)
+	if (r > 0) {
 		*ret_version = row_int(json_array_get(rows, 0), "version");
+		if (ret_maintenance_id)
+			*ret_maintenance_id = row_int(json_array_get(rows, 0), "maintenance_id");
+	}
 	return r < 0 ? r : r > 0;
 }
 
 int broker_store_versions_due(struct broker_store *s, int64_t now, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT t.name AS template, v.version, v.source, v.note FROM template_versions v"
+				  "SELECT t.name AS template, v.version, v.source, v.note,"
+				  " IFNULL(v.maintenance_id, 0) AS maintenance_id FROM template_versions v"
 				  " JOIN templates t ON t.id = v.template_id WHERE v.state = 'scheduled' AND v.publish_at <= ?1"
 				  " ORDER BY v.publish_at",
 				  "i", now);

@@ -22,17 +22,26 @@ struct broker_store;
  * The versions of template name (NULL: of every template), by template name and newest first:
  * template, version, note, created, desktops (how many desktops of the template's pools run
  * that version), current (1/0), state, owned (1: a base vdi made), at (a scheduled one's
- * time, else null), disk (null once deleted), source, host.
+ * time, else null), disk (null once deleted), source, host, from_maintenance (1: published
+ * from a maintenance desktop's overlay, 0: from a disk the admin gave).
  */
 int broker_store_template_versions(struct broker_store *s, const char *name, json_t **ret);
 
+/* What a version is published from (all borrowed). */
+struct broker_version_source {
+	const char *path;         /* the disk: an absolute path, or a maintenance desktop's overlay */
+	int64_t maintenance_id;   /* > 0: path is the overlay of this maintenance desktop (store-maintenance.h) */
+	const char *note;         /* NULL: none */
+	int64_t at;               /* > 0: scheduled for then (wall-clock seconds); 0: made now */
+};
+
 /*
- * Reserves template name's next version, "making" (at = 0) or "scheduled" for at, published
- * from source with note (NULL: none): 0 and its number in *ret_version; -ENOENT (no such
- * template), -EBUSY (a version is making or scheduled already), -errno; err says why.
+ * Reserves template name's next version, "making" (src->at = 0) or "scheduled" for src->at,
+ * published from src: 0 and its number in *ret_version; -ENOENT (no such template), -EBUSY (a
+ * version is making or scheduled already), -errno; err says why.
  */
-int broker_store_version_reserve(struct broker_store *s, const char *name, const char *source, const char *note,
-				 int64_t at, int64_t now, int64_t *ret_version, struct vdi_error *err);
+int broker_store_version_reserve(struct broker_store *s, const char *name, const struct broker_version_source *src,
+				 int64_t now, int64_t *ret_version, struct vdi_error *err);
 
 /* A scheduled version whose time came is making now: 1, or 0 when it was not scheduled (cancelled). */
 int broker_store_version_begin(struct broker_store *s, const char *name, int64_t version);
@@ -59,10 +68,14 @@ int broker_store_version_postpone(struct broker_store *s, const char *name, int6
 /* Takes a making or scheduled version back (it failed, or was cancelled): rows changed, or -errno. */
 int broker_store_version_drop(struct broker_store *s, const char *name, int64_t version);
 
-/* The scheduled version of template name: 1 and its number, 0 when none, -errno. */
-int broker_store_version_scheduled(struct broker_store *s, const char *name, int64_t *ret_version);
+/*
+ * The scheduled version of template name: 1 and its number (and in *ret_maintenance_id, NULL
+ * allowed, the maintenance desktop it is published from, or 0), 0 when none, -errno.
+ */
+int broker_store_version_scheduled(struct broker_store *s, const char *name, int64_t *ret_version,
+				   int64_t *ret_maintenance_id);
 
-/* Scheduled versions due at now: template, version, source, note. */
+/* Scheduled versions due at now: template, version, source, note, maintenance_id (0: from a disk). */
 int broker_store_versions_due(struct broker_store *s, int64_t now, json_t **ret);
 
 /* Versions left "making" (by a broker that stopped meanwhile): template, version. */

@@ -144,6 +144,8 @@ static const char *const migrations[] = {
 	/* 8 -> 9: a persistent pool's user data disks; a desktop waiting for (or under) its recompose. */
 	("ALTER TABLE pools ADD COLUMN data_disk_mib INTEGER NOT NULL DEFAULT 0 CHECK (data_disk_mib >= 0);"
 	 "ALTER TABLE desktops ADD COLUMN recompose INTEGER NOT NULL DEFAULT 0 CHECK (recompose IN (0, 1));"),
+	/* 9 -> 10: a version scheduled from a maintenance desktop names it (its checks are made when it is due). */
+	"ALTER TABLE template_versions ADD COLUMN maintenance_id INTEGER;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

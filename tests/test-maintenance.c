@@ -95,6 +95,56 @@ static bool wait_maintenance(struct fixture *f, const char *t, const char *state
 	}
 }
 
+/* Version v of template t as its GET shows it (a new reference), or NULL when it has none. */
+static json_t *version_of(struct fixture *f, const char *t, int64_t v)
+{
+	json_t *j = admin_json(&f->d, "GET", tpath(t, ""), NULL, 200), *row, *found = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "versions"), i, row)
+		if (json_integer_value(json_object_get(row, "version")) == v)
+			found = json_incref(row);
+	json_decref(j);
+	return found;
+}
+
+/* Waits until version v of t is in state (NULL: gone); false after ms. */
+static bool wait_version(struct fixture *f, const char *t, int64_t v, const char *state, unsigned ms)
+{
+	uint64_t end = vdi_test_now_ms() + ms;
+
+	for (;;) {
+		json_t *row = version_of(f, t, v);
+		bool ok = state ? row && streq_ptr(json_string_value(json_object_get(row, "state")), state) : !row;
+
+		json_decref(row);
+		if (ok)
+			return true;
+		if (vdi_test_now_ms() > end)
+			return false;
+		usleep(200 * 1000);
+	}
+}
+
+/* POSTs a publish from t's maintenance desktop due in seconds s: 202 and version v scheduled, from it. */
+static void schedule_publish(struct fixture *f, const char *t, int s, const char *note, int64_t v)
+{
+	char body[256];
+	json_t *j, *row;
+
+	snprintf(body, sizeof(body), "{\"from_maintenance\": true, \"note\": \"%s\", \"at\": %lld}", note,
+		 (long long)time(NULL) + s);
+	j = admin_json(&f->d, "POST", tpath(t, "/publish"), body, 202);
+	check_int_eq(json_integer_value(json_object_get(j, "version")), v - 1);
+	json_decref(j);
+	row = version_of(f, t, v);
+	check(row);
+	check_str_eq(json_string_value(json_object_get(row, "state")), "scheduled");
+	check(json_is_true(json_object_get(row, "from_maintenance")));
+	check_str_eq(json_string_value(json_object_get(row, "note")), note);
+	json_decref(row);
+}
+
 /* Waits until libvirt has (or, gone, has not) a domain of that name; false after ms. */
 static bool wait_domain(const char *name, bool gone, unsigned ms)
 {
@@ -246,6 +296,20 @@ static const char *audit_detail(struct fixture *f, const char *action, const cha
 	return detail;
 }
 
+/* How many audit records of action on object there are. */
+static size_t audit_count(struct fixture *f, const char *action, const char *object)
+{
+	char path[256];
+	json_t *j;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=%s&object=%s&limit=100", action, object);
+	j = admin_json(&f->d, "GET", path, NULL, 200);
+	n = json_array_size(json_object_get(j, "audit"));
+	json_decref(j);
+	return n;
+}
+
 /* Starts t's maintenance desktop (201, running); its domain's name into domain. */
 static void edit(struct fixture *f, const char *t, char *domain, size_t len)
 {
@@ -357,6 +421,20 @@ static void test_edit_publish(void)
 	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"disk\": \"/x\"}", 400,
 		    "exactly one");
 
+	/* Scheduled while it runs: taken (it may be shut down by then), and it cannot be discarded meanwhile;
+	 * still running when due, the publish says so in the audit and changes nothing. */
+	schedule_publish(&f, t, 4, "m2 early", 2);
+	admin_error(&f.d, "DELETE", tpath(t, "/edit"), NULL, 409, "cancel that publish first");
+	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"disk\": \"/x.qcow2\"}", 409, "scheduled already");
+	check(wait_version(&f, t, 2, NULL, 30000));
+	check_str_contains(audit_detail(&f, "template-publish", t),
+			   "version 2 failed: shut down the maintenance desktop first");
+	check(wait_maintenance(&f, t, "running", 1000));
+	check(test_domain_exists(URI, domain));
+	j = admin_json(&f.d, "GET", tpath(t, ""), NULL, 200);
+	check_int_eq(json_integer_value(json_object_get(j, "version")), 1);
+	json_decref(j);
+
 	/* kill -9 and a restart: still running, still one domain and one overlay. */
 	kill_broker(&f.d);
 	run_broker(&f.d);
@@ -371,8 +449,15 @@ static void test_edit_publish(void)
 	check_str_eq(marker_of(overlay), "m2");
 	admin_error(&f.d, "POST", tpath(t, "/edit/console"), "{}", 409, "not running");
 
-	/* Published: version 2, flattened, with the change; the maintenance desktop goes. */
-	j = admin_json(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"note\": \"m2 patch\"}", 201);
+	/* Scheduled once it is shut off: published when due (a cancelled schedule first changes nothing):
+	 * version 2, flattened, with the change; the maintenance desktop goes. */
+	schedule_publish(&f, t, 600, "m2 later", 2);
+	json_decref(admin_json(&f.d, "DELETE", tpath(t, "/publish"), NULL, 200));
+	check(wait_version(&f, t, 2, NULL, 1000));
+	check(wait_maintenance(&f, t, "stopped", 1000));
+	schedule_publish(&f, t, 3, "m2 patch", 2);
+	check(wait_version(&f, t, 2, "ready", 60000));
+	j = admin_json(&f.d, "GET", tpath(t, ""), NULL, 200);
 	check_int_eq(json_integer_value(json_object_get(j, "version")), 2);
 	v = json_array_get(json_object_get(j, "versions"), 0);
 	check_int_eq(json_integer_value(json_object_get(v, "version")), 2);
@@ -380,14 +465,26 @@ static void test_edit_publish(void)
 	check(json_is_true(json_object_get(v, "owned")));
 	base = json_string_value(json_object_get(v, "disk"));
 	check(base);
-	snprintf(cmd, sizeof(cmd), "qemu-img info --output=json '%s' | grep -c backing-filename || true", base);
-	check_str_eq(command_line(cmd), "0");
+	snprintf(cmd, sizeof(cmd), "qemu-img info --output=json '%s' > '%s/info.json'", base, f.images);
+	check_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/info.json", f.images);
+	{
+		json_t *info = json_load_file(cmd, 0, NULL);
+
+		check(info);
+		check_str_eq(json_string_value(json_object_get(info, "format")), "qcow2");
+		check(!json_object_get(info, "backing-filename"));
+		json_decref(info);
+		unlink(cmd);
+	}
 	check_str_eq(marker_of(base), "m2");
 	json_decref(j);
 	check(wait_maintenance(&f, t, NULL, 60000));
 	check(wait_domain(domain, true, 30000));
 	check(!file_exists(overlay));
 	check_str_contains(audit_detail(&f, "template-publish", t), "version 2 from the maintenance desktop's ");
+	/* Scheduled, failed, scheduled, cancelled, scheduled, published. */
+	check_int_eq(audit_count(&f, "template-publish", t), 6);
 	check_str_contains(audit_detail(&f, "template-edit", t), "published as version 2");
 
 	/* A new desktop of the template boots version 2: the change is in it. */

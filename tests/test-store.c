@@ -21,6 +21,9 @@
 
 #define NOW 1800000000
 
+/* A version source (store-versions.h) made of designated initializers. */
+#define SRC(...) (&(struct broker_version_source){ __VA_ARGS__ })
+
 static struct broker_store *open_store(const char *path)
 {
 	struct broker_store *s = NULL;
@@ -778,16 +781,17 @@ static void test_version_publish_steps(void)
 	struct broker_store *s = open_store(path);
 	struct vdi_error err = { 0 };
 	json_t *rows = NULL;
-	int64_t v = 0;
+	int64_t v = 0, m = -1;
 
 	add_template(s);
-	check_ok(broker_store_version_reserve(s, "golden", "/src/new.qcow2", "patch", 0, NOW + 1, &v, &err));
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/src/new.qcow2", .note = "patch"), NOW + 1, &v,
+					      &err));
 	check_int_eq(v, 2);
 	check_str_eq(version_state(path, 2), "making");
 	/* One at a time, and only of a template that is there. */
-	check_err(broker_store_version_reserve(s, "golden", "/src/other.qcow2", NULL, 0, NOW, &v, &err), EBUSY);
+	check_err(broker_store_version_reserve(s, "golden", SRC(.path = "/src/other.qcow2"), NOW, &v, &err), EBUSY);
 	check_str_contains(err.message, "version 2 of template \"golden\" is making already");
-	check_err(broker_store_version_reserve(s, "nosuch", "/src/x", NULL, 0, NOW, &v, &err), ENOENT);
+	check_err(broker_store_version_reserve(s, "nosuch", SRC(.path = "/src/x"), NOW, &v, &err), ENOENT);
 	/* Still the old version until the base is made. */
 	check_int_eq(sql_int(path, "SELECT version FROM templates WHERE name = 'golden'"), 1);
 	check_ok(broker_store_version_made(s, "golden", 2, "/pool/vdi-template-golden-v2.qcow2", "qemu:///system",
@@ -805,16 +809,21 @@ static void test_version_publish_steps(void)
 	check_err(broker_store_version_made(s, "golden", 7, "/pool/x", NULL, NOW), ENOENT);
 
 	/* Scheduled: due at its time, started (making), postponed, dropped. */
-	check_ok(broker_store_version_reserve(s, "golden", "/src/v3.qcow2", NULL, NOW + 100, NOW, &v, &err));
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/src/v3.qcow2", .at = NOW + 100), NOW, &v, &err));
 	check_int_eq(v, 3);
 	check_str_eq(version_state(path, 3), "scheduled");
 	check_int_eq(broker_store_versions_due(s, NOW + 99, &rows), 0);
 	json_decref(rows);
 	check_int_eq(broker_store_versions_due(s, NOW + 100, &rows), 1);
 	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "source")), "/src/v3.qcow2");
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "maintenance_id")), 0);
 	json_decref(rows);
-	check_int_eq(broker_store_version_scheduled(s, "golden", &v), 1);
+	check_int_eq(broker_store_version_scheduled(s, "golden", &v, &m), 1);
 	check_int_eq(v, 3);
+	check_int_eq(m, 0);
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 3);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "from_maintenance")), 0);
+	json_decref(rows);
 	check_int_eq(broker_store_version_begin(s, "golden", 3), 1);
 	check_str_eq(version_state(path, 3), "making");
 	check_int_eq(broker_store_version_begin(s, "golden", 3), 0);
@@ -824,7 +833,7 @@ static void test_version_publish_steps(void)
 	check_str_eq(version_state(path, 3), "scheduled");
 	check_int_eq(broker_store_version_drop(s, "golden", 3), 1);
 	check_str_eq(version_state(path, 3), "");
-	check_int_eq(broker_store_version_scheduled(s, "golden", &v), 0);
+	check_int_eq(broker_store_version_scheduled(s, "golden", &v, NULL), 0);
 	/* A ready version is not dropped. */
 	check_int_eq(broker_store_version_drop(s, "golden", 2), 0);
 	broker_store_close(s);
@@ -845,7 +854,7 @@ static void test_version_rollback_and_unused(void)
 		char disk[64];
 
 		snprintf(disk, sizeof(disk), "/pool/vdi-template-golden-v%lld.qcow2", (long long)n);
-		check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+		check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/src/x"), NOW, &v, &err));
 		check_ok(broker_store_version_made(s, "golden", v, disk, "qemu:///system", NOW));
 	}
 	check_err(broker_store_version_rollback(s, "golden", 3, &v, &err), EALREADY);
@@ -886,7 +895,7 @@ static void test_version_rollback_and_unused(void)
 				   " AND disk_path = '/images/golden.qcow2'"), 1);
 	check_err(broker_store_version_rollback(s, "golden", 0, &v, &err), ESRCH);
 	/* A publish under way blocks a rollback. */
-	check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/src/x"), NOW, &v, &err));
 	check_err(broker_store_version_rollback(s, "golden", 2, &v, &err), EBUSY);
 	broker_store_close(s);
 }
@@ -933,10 +942,10 @@ static void test_maintenance(void)
 	struct broker_store *s = open_store(path);
 	struct vdi_error err = { 0 };
 	json_t *row = NULL, *rows = NULL;
-	int64_t v = 0;
+	int64_t v = 0, m = 0;
 
 	add_template(s);
-	check_ok(broker_store_version_reserve(s, "golden", "/src/x", NULL, 0, NOW, &v, &err));
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/src/x"), NOW, &v, &err));
 	check_ok(broker_store_version_made(s, "golden", v, "/pool/vdi-template-golden-v2.qcow2", "qemu:///system", NOW));
 	check_int_eq(broker_store_maintenance_list(s, NULL, &rows), 0);
 	json_decref(rows);
@@ -982,10 +991,26 @@ static void test_maintenance(void)
 	json_decref(row);
 	check_ok(broker_store_version_rollback(s, "golden", 2, &v, &err));
 
+	/* Scheduled from it: the version names it, when due as when asked. */
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/pool/vdi-_maintenance-77.qcow2",
+							       .maintenance_id = 77, .at = NOW + 60), NOW, &v, &err));
+	check_int_eq(v, 3);
+	check_int_eq(broker_store_version_scheduled(s, "golden", &v, &m), 1);
+	check_int_eq(m, 77);
+	check_int_eq(broker_store_versions_due(s, NOW + 60, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "maintenance_id")), 77);
+	json_decref(rows);
+	check_int_eq(broker_store_template_versions(s, "golden", &rows), 3);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "from_maintenance")), 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "state")), "scheduled");
+	json_decref(rows);
+	check_int_eq(broker_store_version_drop(s, "golden", 3), 1);
+
 	/* Publishing: the version is made and the maintenance desktop goes, in one transaction. */
 	check_int_eq(broker_store_maintenance_set_state(s, 77, "running", "stopped", NULL, NULL, NOW), 1);
 	check_int_eq(broker_store_maintenance_set_state(s, 77, "stopped", "publishing", NULL, NULL, NOW), 1);
-	check_ok(broker_store_version_reserve(s, "golden", "/pool/vdi-_maintenance-77.qcow2", "m2", 0, NOW, &v, &err));
+	check_ok(broker_store_version_reserve(s, "golden", SRC(.path = "/pool/vdi-_maintenance-77.qcow2",
+							       .maintenance_id = 77, .note = "m2"), NOW, &v, &err));
 	check_int_eq(v, 3);
 	/* A broker that stopped meanwhile: at start the maintenance desktop is stopped again. */
 	check_int_eq(broker_store_maintenance_recover(s, NOW), 1);

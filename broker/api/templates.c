@@ -59,6 +59,8 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 			json_object_set_new(v, "current",
 					    json_boolean(json_integer_value(json_object_get(v, "current"))));
 			json_object_set_new(v, "owned", json_boolean(json_integer_value(json_object_get(v, "owned"))));
+			json_object_set_new(v, "from_maintenance",
+					    json_boolean(json_integer_value(json_object_get(v, "from_maintenance"))));
 			json_object_del(v, "template");
 			if (json_array_append(list, v) < 0)
 				return -ENOMEM;
@@ -293,8 +295,10 @@ static void publish_complete(struct broker_req *req, void *data)
 	if (req && r >= 0)
 		broker_api_reply_template(req, pr->b, 201, pr->name);
 	else if (req)
-		broker_req_reply_error(req, r == -EINVAL || r == -ENOENT ? 400 : r == -EBUSY || r == -EEXIST ? 409 : 500,
-				       "%s", err.message);
+		/* -EINVAL: the source is no image (pool_image_probe()); an -ENOENT here is the host's
+		 * (its storage pool went away), not the admin's. */
+		broker_req_reply_error(req, r == -EINVAL ? 400 : r == -EBUSY || r == -EEXIST ? 409 : 500, "%s",
+				       err.message);
 	publish_req_free(pr);
 }
 
@@ -340,7 +344,7 @@ void broker_api_admin_template_publish(struct broker_req *req, void *userdata)
 	}
 	pr->b = b;
 	if (body.from_maintenance)
-		r = broker_publish_new_maintenance(b->desks, name, body.note, actor, &pr->p, &err);
+		r = broker_publish_new_maintenance(b->desks, name, body.note, body.at, actor, &pr->p, &err);
 	else
 		r = broker_publish_new(b->desks, name, body.disk, body.note, body.at, actor, &pr->p, &err);
 	if (r != 0) {

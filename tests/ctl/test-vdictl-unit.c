@@ -1072,12 +1072,14 @@ static void test_rollback(void)
 
 /* ---- template edit, console and publish --from-maintenance against the fake broker ---- */
 
-/* publish --from-maintenance sends {"from_maintenance": true} and the note, no disk; refused with --disk or --at. */
+/* publish --from-maintenance sends {"from_maintenance": true} and the note, no disk (with --at, its time);
+ * refused with --disk or --cancel. */
 static void test_publish_from_maintenance(void)
 {
 	struct ctl ctl = publish_ctl;
 	static struct cmd_run r;
-	char reply[1024];
+	char reply[1024], at[32], text[1024], when[32];
+	int64_t t = (int64_t)time(NULL) + 7200;
 	struct fake f;
 	json_t *body;
 	char *req;
@@ -1099,10 +1101,32 @@ static void test_publish_from_maintenance(void)
 	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--disk", "/srv/x.qcow2", NULL);
 	check_int_eq(r.status, 2);
 	check_str_contains(r.err, "not both");
-	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--at", "03:00", NULL);
-	check_int_eq(r.status, 2);
 	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--cancel", NULL);
 	check_int_eq(r.status, 2);
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--at", "tomorrow", NULL);
+	check_int_eq(r.status, 2);
+	check_str_contains(r.err, "bad time for --at");
+
+	/* Scheduled: sent with its time; the broker's answer says when. */
+	set_tz("UTC");
+	snprintf(at, sizeof(at), "@%lld", (long long)t);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"base\",\"version\":2,\"versions\":[{\"version\":3,\"state\":\"scheduled\",\"at\":%lld,"
+		 "\"from_maintenance\":true},{\"version\":2,\"state\":\"ready\",\"current\":true}]}",
+		 (long long)t);
+	http_reply(reply, sizeof(reply), "202 Accepted", text);
+	fake_start(&f, reply, strlen(reply));
+	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--at", at, NULL);
+	req = fake_finish(&f);
+	check_int_eq(r.status, 0);
+	snprintf(text, sizeof(text), "template \"base\" version 3 scheduled for %s\n",
+		 ctl_format_time(t, when, sizeof(when)));
+	check_str_eq(r.out, text);
+	body = request_body(req);
+	check(json_is_true(json_object_get(body, "from_maintenance")));
+	check_int_eq(json_integer_value(json_object_get(body, "at")), t);
+	check_int_eq(json_object_size(body), 2);
+	json_decref(body);
 }
 
 static const struct ctl edit_ctl = {
