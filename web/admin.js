@@ -144,7 +144,8 @@ function versionUpdate(row, v) {
 	const c = row.cells;
 	c[0].textContent = v.version;
 	c[0].title = v.disk || '';
-	c[1].textContent = v.state === 'scheduled' ? `scheduled for ${when(v.at)}` : v.state || '';
+	c[1].textContent = v.state === 'scheduled' ? `scheduled for ${when(v.at)}` +
+		(v.from_maintenance ? ' from the maintenance desktop' : '') : v.state || '';
 	c[1].className = v.state ? `version-${v.state}` : '';
 	c[2].textContent = v.note || '—';
 	c[3].textContent = when(v.created);
@@ -154,13 +155,13 @@ function versionUpdate(row, v) {
 	row.classList.toggle('current', !!v.current);
 }
 
-// Publish's body from the form: {disk, note?, at?}, or {from_maintenance: true, note?}.
+// Publish's body from the form: {disk, note?, at?}, or {from_maintenance: true, note?, at?}.
 function publishBody(form) {
 	const body = form.elements.source.value === 'maintenance' ? { from_maintenance: true }
 		: { disk: form.elements.disk.value };
 	if (form.elements.note.value)
 		body.note = form.elements.note.value;
-	if (body.disk !== undefined && seconds(form.elements.at) !== null)
+	if (seconds(form.elements.at) !== null)
 		body.at = seconds(form.elements.at);
 	return body;
 }
@@ -199,13 +200,11 @@ async function publish(box, form) {
 		: `Version ${r.json.version} is published and current.`);
 }
 
-// From the maintenance desktop: no disk and no time (it publishes now).
+// From the maintenance desktop: no disk (a time still, for a publish out of hours).
 function sourceChanged(form) {
 	const fromDisk = form.elements.source.value !== 'maintenance';
-	for (const name of ['disk', 'at']) {
-		form.elements[name].disabled = !fromDisk;
-		form.elements[name].closest('label').hidden = !fromDisk;
-	}
+	form.elements.disk.disabled = !fromDisk;
+	form.elements.disk.closest('label').hidden = !fromDisk;
 }
 
 // The template's maintenance desktop: what it is, and what the admin can do with it (start one, open its console,
