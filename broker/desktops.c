@@ -15,6 +15,7 @@
 #include "maintenance.h"
 #include "now.h"
 #include "paused.h"
+#include "publish-recover.h"
 #include "publish.h"
 #include "recompose.h"
 #include "reconcile.h"

@@ -7,7 +7,8 @@
  * first host that can run desktops, becomes the current version; the rollout (rollout.h) then
  * moves the pools onto it.  A publish is reserved in the store first ("making", or "scheduled"
  * for later), so two never run at once for a template and a broker killed meanwhile finds it:
- * broker_publish_recover() removes what such a publish left (row and partial base) at start.
+ * broker_publish_recover() (publish-recover.h) removes what such a publish left (row and partial
+ * base) at start.
  * Loop thread, but broker_publish_work() (a worker's).
  */
 
@@ -65,10 +66,3 @@ int broker_publish_cancel(struct broker_desks *d, const char *template, const ch
 
 /* Starts the scheduled publishes whose time came (the tick's). */
 void broker_publish_due(struct broker_desks *d);
-
-/*
- * At start (and again while one is left): the publishes a stopped broker left "making" are
- * undone once their partial base is removed from every host (libvirtd may still be writing it),
- * and the storage pools they read their source through are removed.
- */
-void broker_publish_recover(struct broker_desks *d);
