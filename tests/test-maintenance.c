@@ -5,9 +5,11 @@
  *
  *  - template edit boots a maintenance desktop (its serial console shows the guest's banner); a
  *    marker typed on its console ("vdi-mark m2") is written to its overlay; publish is refused
- *    while it runs; kill -9 of the broker and a restart leave it running and the store saying so;
- *    an ACPI shutdown shows as "stopped" (libvirt's event); publish --from-maintenance then makes
- *    version 2, a flattened base (no backing file) with the marker, and the maintenance desktop
+ *    while it runs; one scheduled (--at) while it runs is taken, blocks its discard, and when due
+ *    fails with the audit saying why and nothing changed; kill -9 of the broker and a restart
+ *    leave it running and the store saying so; an ACPI shutdown shows as "stopped" (libvirt's
+ *    event); a publish --from-maintenance scheduled then (after one cancelled) makes version 2
+ *    when due, a flattened base (no backing file) with the marker, and the maintenance desktop
  *    goes (domain and overlay); a new pool desktop on the template boots with "marker=m2";
  *  - discard removes domain and overlay; after kill -9, a maintenance domain whose row is gone is
  *    deleted by the restarted broker's reconcile, and a row whose domain is gone is removed with
@@ -362,13 +364,83 @@ static void teardown(struct fixture *f)
 
 /* ---- edit, change, shut down, publish -------------------------------------------------------------- */
 
+/* The admin sees t's maintenance desktop (domain, on overlay) with its version, host and who started it. */
+static void check_shown(struct fixture *f, const char *t, const char *domain, const char *overlay)
+{
+	json_t *m = admin_json(&f->d, "GET", tpath(t, "/edit"), NULL, 200);
+
+	check_str_eq(json_string_value(json_object_get(m, "domain")), domain);
+	check_int_eq(json_integer_value(json_object_get(m, "version")), 1);
+	check_str_eq(json_string_value(json_object_get(m, "host")), URI);
+	check_str_eq(json_string_value(json_object_get(m, "started_by")), "admin-socket");
+	check_str_eq(json_string_value(json_object_get(m, "disk")), overlay);
+	check(json_integer_value(json_object_get(m, "created")) > 0);
+	json_decref(m);
+}
+
+/* The console of t's maintenance desktop is the admins' (a): a token and a ticket for them, nothing for a user (u). */
+static void console_is_admins(struct fixture *f, const char *t, struct user *u, struct user *a)
+{
+	json_t *j = admin_json(&f->d, "POST", tpath(t, "/edit/console"), "{}", 200);
+	char *vv;
+
+	check(startswith(json_string_value(json_object_get(j, "url")), "ws://"));
+	check(json_string_value(json_object_get(j, "password")));
+	check(json_integer_value(json_object_get(j, "expires")) > 0);
+	json_decref(j);
+	vv = req_text(&f->d, "GET", tpath(t, "/edit/console.vv"), a->hdr, NULL, 200);
+	check(startswith(vv, "[virt-viewer]\n"));
+	check_str_contains(vv, "\ntitle=maintenance desktop of template ");
+	free(vv);
+	check_int_eq(user_req(&f->d, u, "POST", tpath(t, "/edit/console"), "{}", NULL), 403);
+	check_int_eq(user_req(&f->d, u, "GET", tpath(t, "/edit"), NULL, NULL), 403);
+}
+
+/* A publish scheduled while the maintenance desktop (domain) of t runs: taken (it may be shut down by
+ * then), and it cannot be discarded meanwhile; still running when due, the publish says so in the
+ * audit and changes nothing. */
+static void scheduled_while_running(struct fixture *f, const char *t, const char *domain)
+{
+	json_t *j;
+
+	schedule_publish(f, t, 4, "m2 early", 2);
+	admin_error(&f->d, "DELETE", tpath(t, "/edit"), NULL, 409, "cancel that publish first");
+	admin_error(&f->d, "POST", tpath(t, "/publish"), "{\"disk\": \"/x.qcow2\"}", 409, "scheduled already");
+	check(wait_version(f, t, 2, NULL, 30000));
+	check_str_contains(audit_detail(f, "template-publish", t),
+			   "version 2 failed: shut down the maintenance desktop first");
+	check(wait_maintenance(f, t, "running", 1000));
+	check(test_domain_exists(URI, domain));
+	j = admin_json(&f->d, "GET", tpath(t, ""), NULL, 200);
+	check_int_eq(json_integer_value(json_object_get(j, "version")), 1);
+	json_decref(j);
+}
+
+/* The base of t's version 2 (path): flattened QCOW2, no backing file, with the marker m2. */
+static void check_flat_m2(struct fixture *f, const char *base)
+{
+	char path[1024], cmd[2048];
+	json_t *info;
+
+	snprintf(path, sizeof(path), "%s/info.json", f->images);
+	snprintf(cmd, sizeof(cmd), "qemu-img info --output=json '%s' > '%s'", base, path);
+	check_int_eq(system(cmd), 0);
+	info = json_load_file(path, 0, NULL);
+	check(info);
+	check_str_eq(json_string_value(json_object_get(info, "format")), "qcow2");
+	check(!json_object_get(info, "backing-filename"));
+	json_decref(info);
+	unlink(path);
+	check_str_eq(marker_of(base), "m2");
+}
+
 static void test_edit_publish(void)
 {
 	struct fixture f;
 	struct user u, a;
-	char t[32], domain[128], pooldom[128], overlay[768], cmd[2048];
+	char t[32], domain[128], pooldom[128], overlay[768];
 	const char *base;
-	json_t *j, *m, *v;
+	json_t *j, *v;
 	int64_t id;
 
 	setup(&f, t, sizeof(t));
@@ -379,14 +451,7 @@ static void test_edit_publish(void)
 	edit(&f, t, domain, sizeof(domain));
 	snprintf(overlay, sizeof(overlay), "%s", overlay_of(&f, domain));
 	check(file_exists(overlay));
-	m = admin_json(&f.d, "GET", tpath(t, "/edit"), NULL, 200);
-	check_str_eq(json_string_value(json_object_get(m, "domain")), domain);
-	check_int_eq(json_integer_value(json_object_get(m, "version")), 1);
-	check_str_eq(json_string_value(json_object_get(m, "host")), URI);
-	check_str_eq(json_string_value(json_object_get(m, "started_by")), "admin-socket");
-	check_str_eq(json_string_value(json_object_get(m, "disk")), overlay);
-	check(json_integer_value(json_object_get(m, "created")) > 0);
-	json_decref(m);
+	check_shown(&f, t, domain, overlay);
 	admin_error(&f.d, "POST", tpath(t, "/edit"), NULL, 409, "has a maintenance desktop already");
 	expect_console(domain, BANNER " marker=none");
 
@@ -394,21 +459,7 @@ static void test_edit_publish(void)
 	console_type(domain, "vdi-mark m2\n");
 	expect_console(domain, BANNER " marker=m2");
 
-	/* Its console is the admins': a token and a ticket for them, nothing for a user. */
-	j = admin_json(&f.d, "POST", tpath(t, "/edit/console"), "{}", 200);
-	check(startswith(json_string_value(json_object_get(j, "url")), "ws://"));
-	check(json_string_value(json_object_get(j, "password")));
-	check(json_integer_value(json_object_get(j, "expires")) > 0);
-	json_decref(j);
-	{
-		char *vv = req_text(&f.d, "GET", tpath(t, "/edit/console.vv"), a.hdr, NULL, 200);
-
-		check(startswith(vv, "[virt-viewer]\n"));
-		check_str_contains(vv, "\ntitle=maintenance desktop of template ");
-		free(vv);
-	}
-	check_int_eq(user_req(&f.d, &u, "POST", tpath(t, "/edit/console"), "{}", NULL), 403);
-	check_int_eq(user_req(&f.d, &u, "GET", tpath(t, "/edit"), NULL, NULL), 403);
+	console_is_admins(&f, t, &u, &a);
 
 	/* Running: publish refuses and changes nothing; the template cannot go. */
 	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"note\": \"m2\"}", 409,
@@ -421,19 +472,7 @@ static void test_edit_publish(void)
 	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"disk\": \"/x\"}", 400,
 		    "exactly one");
 
-	/* Scheduled while it runs: taken (it may be shut down by then), and it cannot be discarded meanwhile;
-	 * still running when due, the publish says so in the audit and changes nothing. */
-	schedule_publish(&f, t, 4, "m2 early", 2);
-	admin_error(&f.d, "DELETE", tpath(t, "/edit"), NULL, 409, "cancel that publish first");
-	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"disk\": \"/x.qcow2\"}", 409, "scheduled already");
-	check(wait_version(&f, t, 2, NULL, 30000));
-	check_str_contains(audit_detail(&f, "template-publish", t),
-			   "version 2 failed: shut down the maintenance desktop first");
-	check(wait_maintenance(&f, t, "running", 1000));
-	check(test_domain_exists(URI, domain));
-	j = admin_json(&f.d, "GET", tpath(t, ""), NULL, 200);
-	check_int_eq(json_integer_value(json_object_get(j, "version")), 1);
-	json_decref(j);
+	scheduled_while_running(&f, t, domain);
 
 	/* kill -9 and a restart: still running, still one domain and one overlay. */
 	kill_broker(&f.d);
@@ -465,19 +504,7 @@ static void test_edit_publish(void)
 	check(json_is_true(json_object_get(v, "owned")));
 	base = json_string_value(json_object_get(v, "disk"));
 	check(base);
-	snprintf(cmd, sizeof(cmd), "qemu-img info --output=json '%s' > '%s/info.json'", base, f.images);
-	check_int_eq(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "%s/info.json", f.images);
-	{
-		json_t *info = json_load_file(cmd, 0, NULL);
-
-		check(info);
-		check_str_eq(json_string_value(json_object_get(info, "format")), "qcow2");
-		check(!json_object_get(info, "backing-filename"));
-		json_decref(info);
-		unlink(cmd);
-	}
-	check_str_eq(marker_of(base), "m2");
+	check_flat_m2(&f, base);
 	json_decref(j);
 	check(wait_maintenance(&f, t, NULL, 60000));
 	check(wait_domain(domain, true, 30000));

@@ -878,6 +878,18 @@ static void test_publish(void)
 }
 
 /* --at goes out as unix seconds; the scheduled version is printed with its time. */
+/* The broker's 202 to a publish of template base scheduled for t: version 3, from the maintenance desktop or not. */
+static void scheduled_reply(char *reply, size_t len, int64_t t, bool from_maintenance)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"base\",\"version\":2,\"versions\":[{\"version\":3,\"state\":\"scheduled\",\"at\":%lld,"
+		 "\"from_maintenance\":%s},{\"version\":2,\"state\":\"ready\",\"current\":true}]}",
+		 (long long)t, from_maintenance ? "true" : "false");
+	http_reply(reply, len, "202 Accepted", text);
+}
+
 static void test_publish_at(void)
 {
 	struct ctl ctl = publish_ctl;
@@ -890,11 +902,7 @@ static void test_publish_at(void)
 
 	set_tz("UTC");
 	snprintf(at, sizeof(at), "@%lld", (long long)t);
-	snprintf(text, sizeof(text),
-		 "{\"name\":\"base\",\"version\":2,\"versions\":[{\"version\":3,\"state\":\"scheduled\",\"at\":%lld},"
-		 "{\"version\":2,\"state\":\"ready\",\"current\":true}]}",
-		 (long long)t);
-	http_reply(reply, sizeof(reply), "202 Accepted", text);
+	scheduled_reply(reply, sizeof(reply), t, false);
 	fake_start(&f, reply, strlen(reply));
 	ctl.socket = f.socket;
 	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--disk", "/srv/new.qcow2", "--at", at, NULL);
@@ -1110,11 +1118,7 @@ static void test_publish_from_maintenance(void)
 	/* Scheduled: sent with its time; the broker's answer says when. */
 	set_tz("UTC");
 	snprintf(at, sizeof(at), "@%lld", (long long)t);
-	snprintf(text, sizeof(text),
-		 "{\"name\":\"base\",\"version\":2,\"versions\":[{\"version\":3,\"state\":\"scheduled\",\"at\":%lld,"
-		 "\"from_maintenance\":true},{\"version\":2,\"state\":\"ready\",\"current\":true}]}",
-		 (long long)t);
-	http_reply(reply, sizeof(reply), "202 Accepted", text);
+	scheduled_reply(reply, sizeof(reply), t, false);
 	fake_start(&f, reply, strlen(reply));
 	run_cmd(&r, ctl_cmd_template_publish, &ctl, "base", "--from-maintenance", "--at", at, NULL);
 	req = fake_finish(&f);
