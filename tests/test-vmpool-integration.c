@@ -9,6 +9,7 @@
  * VDI_TEST_VIRT_TYPE overrides the domain type (default: auto).
  * VDI_SKIP_INTEGRATION=1 skips when no libvirtd answers; otherwise that fails.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libvirt/virterror.h>
 
 #include "alloc.h"
@@ -142,18 +144,27 @@ static bool domain_exists(const char *name)
 	return test_domain_exists(URI, name);
 }
 
-/* Overlay files in the pool's directory, by looking at the disk, not libvirt's idea of it. */
+/* Overlay files in the pool's directory, by looking at the disk, not libvirt's idea of it: its regular
+ * files (a file removed meanwhile is not counted; a directory that cannot be read fails the test). */
 static int count_files(const char *dir)
 {
-	char cmd[1024];
-	FILE *p;
-	int n = -1;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
 
-	snprintf(cmd, sizeof(cmd), "find '%s' -maxdepth 1 -type f 2>/dev/null | wc -l", dir);
-	p = popen(cmd, "r");
-	check(p);
-	check(fscanf(p, "%d", &n) == 1);
-	pclose(p);
+	if (!d)
+		vdi_test_fail(__FILE__, __LINE__, "cannot open %s: %s", dir, strerror(errno));
+	while ((errno = 0, e = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			n += S_ISREG(st.st_mode);
+		else if (errno != ENOENT)
+			vdi_test_fail(__FILE__, __LINE__, "cannot stat %s/%s: %s", dir, e->d_name, strerror(errno));
+	}
+	if (errno)
+		vdi_test_fail(__FILE__, __LINE__, "cannot read %s: %s", dir, strerror(errno));
+	closedir(d);
 	return n;
 }
 
@@ -424,7 +435,7 @@ static void stop_libvirtd(void)
 	/* This machine's libvirtd by its pidfile: not another test host's (tests/second-host). */
 	check_int_eq(system("pid=$(cat /run/libvirtd.pid); [ -n \"$pid\" ] || exit 1; kill -TERM $pid;"
 			    " for i in $(seq 100); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done;"
-			    " kill -KILL $pid; true"),
+			    " kill -KILL $pid 2>/dev/null || ! kill -0 $pid 2>/dev/null"),
 		     0);
 }
 
@@ -641,21 +652,25 @@ static void sh(const char *fmt, ...)
 		vdi_test_fail(__FILE__, __LINE__, "%s: status %d", cmd, r);
 }
 
-/* The first line a shell command prints (a new string, "" when none). */
-static char *sh_line(const char *cmd)
+/* What a shell command prints, without its last newline (a new string, "" when nothing); fails the test when
+ * the command does not exit 0. */
+static char *sh_output(const char *cmd)
 {
-	char line[4096] = "";
-	FILE *p = popen(cmd, "r");
-	size_t len;
+	char *out = NULL, buf[4096];
+	size_t size = 0, n;
+	FILE *p = popen(cmd, "r"), *m = open_memstream(&out, &size);
+	int status;
 
-	check(p);
-	if (!fgets(line, sizeof(line), p))
-		line[0] = '\0';
-	pclose(p);
-	len = strlen(line);
-	while (len && line[len - 1] == '\n')
-		line[--len] = '\0';
-	return strdup(line);
+	check(p && m);
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		check(fwrite(buf, 1, n, m) == n);
+	check(fclose(m) == 0);
+	status = pclose(p);
+	if (status != 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s: status %d", cmd, status);
+	if (size && out[size - 1] == '\n')
+		out[size - 1] = '\0';
+	return out;
 }
 
 /* A new directory under the test's temp dir, outside every storage pool. */
@@ -685,16 +700,27 @@ static char *make_chain(const char *dir)
 	return top;
 }
 
-/* No storage pool (of any name, transient ones included) is left on dir: virsh's view. */
+/*
+ * No storage pool (of any name, transient ones included) is left on dir: virsh's view.  A failing virsh
+ * fails the test; only a pool gone between the listing and its pool-dumpxml (another test's transient
+ * pool) is skipped.
+ */
 static void check_no_pool_on(const char *dir)
 {
 	_cleanup_free_ char *cmd = NULL, *left = NULL;
 
 	check(asprintf(&cmd,
-		       "for p in $(virsh -q -c " URI " pool-list --all --name); do "
-		       "virsh -q -c " URI " pool-dumpxml \"$p\" 2>/dev/null | grep -qF '<path>%s</path>' && echo \"$p\"; "
-		       "done; true", dir) > 0);
-	left = sh_line(cmd);
+		       "names=$(virsh -q -c " URI " pool-list --all --name) || exit 1; "
+		       "for p in $names; do "
+		       "if xml=$(virsh -q -c " URI " pool-dumpxml \"$p\" 2>/dev/null); then "
+		       "case $xml in *'<path>%s</path>'*) echo \"$p\";; esac; "
+		       "else "
+		       "now=$(virsh -q -c " URI " pool-list --all --name) || exit 1; "
+		       "for q in $now; do [ \"$q\" != \"$p\" ] || { echo \"pool-dumpxml $p failed\" >&2; exit 1; }; done; "
+		       "fi; "
+		       "done",
+		       dir) > 0);
+	left = sh_output(cmd);
 	if (left[0])
 		vdi_test_fail(__FILE__, __LINE__, "storage pool %s on %s was left behind", left, dir);
 }
@@ -708,22 +734,26 @@ static size_t strv_len(char **strv)
 	return n;
 }
 
-/* Checks the base at path: QCOW2 without a backing file, mode 0444. */
+/* Checks the base at path: QCOW2 without a backing file, mode 0444 (qemu-img's view). */
 static void check_flat_base(const char *path)
 {
-	_cleanup_free_ char *cmd = NULL, *format = NULL, *backing = NULL;
+	_cleanup_free_ char *cmd = NULL, *info = NULL;
+	json_error_t jerr;
+	json_t *j;
 	struct stat st;
 
 	check(stat(path, &st) == 0);
 	check_int_eq(st.st_mode & 07777, 0444);
-	check(asprintf(&cmd, "qemu-img info -U --output=json '%s' | grep -o '\"format\": \"[a-z0-9]*\"' | head -1",
-		       path) > 0);
-	format = sh_line(cmd);
-	check_str_eq(format, "\"format\": \"qcow2\"");
-	free(cmd);
-	check(asprintf(&cmd, "qemu-img info -U '%s' | grep -i 'backing file' || true", path) > 0);
-	backing = sh_line(cmd);
-	check_str_eq(backing, "");
+	check(asprintf(&cmd, "qemu-img info -U --output=json '%s'", path) > 0);
+	info = sh_output(cmd);
+	j = json_loads(info, 0, &jerr);
+	if (!json_is_object(j))
+		vdi_test_fail(__FILE__, __LINE__, "%s: not a JSON object: %s", cmd, jerr.text);
+	check_str_eq(json_string_value(json_object_get(j, "format")), "qcow2");
+	if (json_object_get(j, "backing-filename"))
+		vdi_test_fail(__FILE__, __LINE__, "base %s has a backing file: %s", path,
+			      json_string_value(json_object_get(j, "backing-filename")));
+	json_decref(j);
 }
 
 static void test_base_from_qcow2_chain(void)

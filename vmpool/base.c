@@ -32,14 +32,6 @@ static bool last_error_is(int code)
 	return e && e->code == code;
 }
 
-static int storage_pool(struct pool_host *host, virConnectPtr conn, virStoragePoolPtr *ret, struct vdi_error *err)
-{
-	*ret = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!*ret)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
-	return 0;
-}
-
 /* A storage pool's directory (its XML's <target><path>): a new string. */
 static int pool_dir(virStoragePoolPtr sp, char **ret, struct vdi_error *err)
 {
@@ -356,7 +348,7 @@ int pool_base_create(struct pool_host *host, const char *template_name, int64_t 
 	r = pool_image_probe(source, &format, &capacity, err);
 	if (r < 0)
 		return r;
-	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = storage_pool(host, conn, &sp, err)) < 0 ||
+	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = pool_storage_pool(host, conn, &sp, err)) < 0 ||
 	    (r = check_absent(host, sp, volname, err)) < 0)
 		return r;
 
@@ -396,7 +388,7 @@ int pool_base_list(struct pool_host *host, char ***ret, struct vdi_error *err)
 	size_t n = 0;
 	int count, r;
 
-	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = storage_pool(host, conn, &sp, err)) < 0)
+	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = pool_storage_pool(host, conn, &sp, err)) < 0)
 		return r;
 	if (virStoragePoolRefresh(sp, 0) < 0)
 		return pool_libvirt_error(err, "cannot refresh storage pool '%s'", host->opts.storage_pool);
@@ -457,7 +449,7 @@ int pool_base_delete(struct pool_host *host, const char *path, struct vdi_error 
 	char user[256];
 	int r;
 
-	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = storage_pool(host, conn, &sp, err)) < 0 ||
+	if ((r = pool_host_conn(host, &conn, err)) < 0 || (r = pool_storage_pool(host, conn, &sp, err)) < 0 ||
 	    (r = check_base_path(host, sp, path, err)) < 0)
 		return r;
 	r = pool_host_path_user(host, path, user, sizeof(user), err);

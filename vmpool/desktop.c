@@ -11,7 +11,6 @@
 #include <libvirt/virterror.h>
 #include <libxml/entities.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "private.h"
 #include "random.h"
@@ -27,25 +26,6 @@ static int spice_socket_path(struct pool_host *host, const char *domain, char *b
 	return 0;
 }
 
-static int lookup_domain(virConnectPtr conn, const char *domain, virDomainPtr *ret, struct vdi_error *err)
-{
-	if (!pool_domain_name_is_ours(domain))
-		return vdi_error_set(err, -EINVAL, "'%s' is not the name of a vdi desktop", domain ? domain : "(null)");
-	*ret = virDomainLookupByName(conn, domain);
-	if (!*ret)
-		return pool_libvirt_error(err, "desktop %s", domain);
-	return 0;
-}
-
-/* Takes a reference to the host's connection and looks up one of vdi's domains in it. */
-static int open_desktop(struct pool_host *host, const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
-			struct vdi_error *err)
-{
-	int r = pool_host_conn(host, ret_conn, err);
-
-	return r < 0 ? r : lookup_domain(*ret_conn, domain, ret_dom, err);
-}
-
 static int create_overlay(struct pool_host *host, virConnectPtr conn, const struct pool_template *t,
 			  const char *volname, virStorageVolPtr *ret, struct vdi_error *err)
 {
@@ -54,9 +34,9 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 	xmlChar *esc_path;
 	int n;
 
-	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!sp)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
+	n = pool_storage_pool(host, conn, &sp, err);
+	if (n < 0)
+		return n;
 
 	/* The template path is the only string from outside: escape it for XML. */
 	esc_path = xmlEncodeSpecialChars(NULL, (const xmlChar *)t->disk_path);
@@ -82,69 +62,12 @@ static int create_overlay(struct pool_host *host, virConnectPtr conn, const stru
 	return 0;
 }
 
-/* An empty QCOW2 volume volname of bytes in the host's storage pool: a user data disk. */
-static int create_data_volume(struct pool_host *host, virConnectPtr conn, const char *volname, uint64_t bytes,
-			      virStorageVolPtr *ret, struct vdi_error *err)
-{
-	_cleanup_spool_ virStoragePoolPtr sp = NULL;
-	_cleanup_free_ char *xml = NULL;
-
-	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!sp)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
-	if (asprintf(&xml,
-		     "<volume><name>%s</name>"
-		     "<capacity unit='bytes'>%" PRIu64 "</capacity>"
-		     "<target><format type='qcow2'/><compat>1.1</compat>"
-		     "<permissions><mode>0600</mode></permissions></target>"
-		     "</volume>",
-		     volname, bytes) < 0) {
-		xml = NULL;
-		return -ENOMEM;
-	}
-	*ret = virStorageVolCreateXML(sp, xml, 0);
-	if (!*ret)
-		return pool_libvirt_error(err, "cannot create data disk %s", volname);
-	return 0;
-}
-
-/* Deletes volume volname (what: "overlay", "data disk", for messages) of the host's storage pool; gone is fine. */
-static int delete_volume(struct pool_host *host, virConnectPtr conn, const char *volname, const char *what,
-			 struct vdi_error *err)
-{
-	_cleanup_spool_ virStoragePoolPtr sp = NULL;
-	_cleanup_vol_ virStorageVolPtr vol = NULL;
-
-	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!sp)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
-	vol = virStorageVolLookupByName(sp, volname);
-	if (!vol) {
-		const virError *e = virGetLastError();
-
-		if (e && e->code == VIR_ERR_NO_STORAGE_VOL)
-			return 0;
-		return pool_libvirt_error(err, "%s %s", what, volname);
-	}
-	if (virStorageVolDelete(vol, 0) < 0)
-		return pool_libvirt_error(err, "cannot delete %s %s", what, volname);
-	return 0;
-}
-
 static int delete_overlay(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
 {
 	char volname[256];
 
 	pool_overlay_name(domain, volname, sizeof(volname));
-	return delete_volume(host, conn, volname, "overlay", err);
-}
-
-static int delete_data_disk(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err)
-{
-	char volname[256];
-
-	pool_data_disk_name(domain, volname, sizeof(volname));
-	return delete_volume(host, conn, volname, "data disk", err);
+	return pool_volume_delete(host, conn, volname, "overlay", err);
 }
 
 /* The volumes of a desktop being made: its overlay and maybe its data disk, with their paths. */
@@ -188,7 +111,7 @@ static int make_disks(struct pool_host *host, virConnectPtr conn, const struct p
 	if (data_bytes == 0)
 		return 0;
 	pool_data_disk_name(domain, volname, sizeof(volname));
-	r = create_data_volume(host, conn, volname, data_bytes, &nd->data, err);
+	r = pool_data_volume_create(host, conn, volname, data_bytes, &nd->data, err);
 	if (r < 0)
 		return r;
 	nd->data_path = virStorageVolGetPath(nd->data);
@@ -289,7 +212,7 @@ int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_er
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	int r;
 
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) == 1)
@@ -330,7 +253,7 @@ int pool_desktop_destroy(struct pool_host *host, const char *domain, struct vdi_
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	int r;
 
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	return destroy_dom(host, dom, domain, err);
@@ -352,7 +275,7 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 	uint64_t deadline;
 	int r;
 
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1)
@@ -388,7 +311,7 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 
 	if (!t)
 		return vdi_error_set(err, -EINVAL, "no template");
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	r = destroy_dom(host, dom, domain, err);
@@ -399,115 +322,6 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
 		return r;
 	pool_overlay_name(domain, volname, sizeof(volname));
 	return create_overlay(host, conn, t, volname, &vol, err);
-}
-
-/* Whether the definition of dom (inactive) names path as a disk; *ret_xml its XML (secure: it keeps the
- * SPICE ticket a redefinition must keep), a new string. */
-static int names_disk(virDomainPtr dom, const char *domain, const char *path, char **ret_xml, struct vdi_error *err)
-{
-	char **paths = NULL;
-	bool found = false;
-	int r;
-
-	*ret_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-	if (!*ret_xml)
-		return pool_libvirt_error(err, "cannot read desktop %s", domain);
-	r = pool_domxml_disk_paths(*ret_xml, &paths);
-	if (r < 0)
-		return vdi_error_set(err, r, "cannot read the disks of desktop %s", domain);
-	for (char **q = paths; *q && !found; q++)
-		found = streq(*q, path);
-	pool_strv_free(paths);
-	return found;
-}
-
-/* Attaches the data disk on path to the (stopped) domain's definition unless it names it: 1 attached, 0 there. */
-static int attach_data_disk(virConnectPtr conn, virDomainPtr dom, const char *domain, const char *path,
-			    struct vdi_error *err)
-{
-	_cleanup_free_ char *xml = NULL, *nxml = NULL;
-	_cleanup_domain_ virDomainPtr redefined = NULL;
-	int r = names_disk(dom, domain, path, &xml, err);
-
-	if (r != 0) {
-		r = r > 0 ? 0 : r; /* named already */
-		goto out;
-	}
-	if (virDomainIsActive(dom) != 0) {
-		r = vdi_error_set(err, -EBUSY, "desktop %s must be stopped to get a data disk", domain);
-		goto out;
-	}
-	r = pool_domxml_add_data_disk(xml, path, &nxml, err);
-	if (r < 0)
-		goto out;
-	redefined = virDomainDefineXML(conn, nxml);
-	r = redefined ? 1 : pool_libvirt_error(err, "cannot attach data disk %s to desktop %s", path, domain);
-out:
-	if (xml)
-		explicit_bzero(xml, strlen(xml));
-	if (nxml)
-		explicit_bzero(nxml, strlen(nxml));
-	return r;
-}
-
-/* Grows vol to bytes when it is smaller (the desktop stopped): 1 grown, 0 big enough. */
-static int grow_data_volume(virStorageVolPtr vol, virDomainPtr dom, const char *domain, uint64_t bytes,
-			    struct vdi_error *err)
-{
-	virStorageVolInfo info;
-
-	if (virStorageVolGetInfo(vol, &info) < 0)
-		return pool_libvirt_error(err, "cannot read the data disk of desktop %s", domain);
-	if (info.capacity >= bytes)
-		return 0;
-	if (virDomainIsActive(dom) != 0)
-		return vdi_error_set(err, -EBUSY, "desktop %s must be stopped to grow its data disk", domain);
-	if (virStorageVolResize(vol, bytes, 0) < 0)
-		return pool_libvirt_error(err, "cannot grow the data disk of desktop %s", domain);
-	return 1;
-}
-
-int pool_desktop_data_disk(struct pool_host *host, const char *domain, uint64_t bytes, struct vdi_error *err)
-{
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_domain_ virDomainPtr dom = NULL;
-	_cleanup_spool_ virStoragePoolPtr sp = NULL;
-	_cleanup_vol_ virStorageVolPtr vol = NULL;
-	_cleanup_free_ char *path = NULL;
-	char volname[256];
-	bool made = false;
-	int r, attached;
-
-	if (bytes == 0)
-		return vdi_error_set(err, -EINVAL, "a data disk needs a size");
-	r = open_desktop(host, domain, &conn, &dom, err);
-	if (r < 0)
-		return r;
-	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!sp)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
-	pool_data_disk_name(domain, volname, sizeof(volname));
-	vol = virStorageVolLookupByName(sp, volname);
-	if (!vol && (!virGetLastError() || virGetLastError()->code != VIR_ERR_NO_STORAGE_VOL))
-		return pool_libvirt_error(err, "data disk %s", volname);
-	if (!vol && virDomainIsActive(dom) != 0)
-		return vdi_error_set(err, -EBUSY, "desktop %s must be stopped to get a data disk", domain);
-	if (vol) {
-		r = grow_data_volume(vol, dom, domain, bytes, err);
-	} else {
-		r = create_data_volume(host, conn, volname, bytes, &vol, err);
-		made = r >= 0; /* created here: a failure below takes it back */
-	}
-	if (r < 0)
-		return r;
-	path = virStorageVolGetPath(vol);
-	attached = path ? attach_data_disk(conn, dom, domain, path, err)
-			: pool_libvirt_error(err, "cannot find the path of data disk %s", volname);
-	if (attached < 0 && made && virStorageVolDelete(vol, 0) < 0)
-		vdi_debug("cannot remove data disk %s after a failed attach: %s", volname, virGetLastErrorMessage());
-	if (attached < 0)
-		return attached;
-	return r > 0 || made || attached > 0 ? 1 : 0;
 }
 
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err)
@@ -539,7 +353,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_e
 
 	r = delete_overlay(host, conn, domain, err);
 	if (r >= 0)
-		r = delete_data_disk(host, conn, domain, err);
+		r = pool_data_disk_delete(host, conn, domain, err);
 	if (r < 0)
 		return r;
 	if (spice_socket_path(host, domain, socket, sizeof(socket)) >= 0)
@@ -577,7 +391,7 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 			return vdi_error_set(err, -EINVAL, "invalid ticket expiry");
 	}
 
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1)
@@ -611,7 +425,7 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 		_cleanup_free_ char *xml = NULL;
 		unsigned port;
 
-		r = open_desktop(host, domain, &conn, &dom, NULL);
+		r = pool_desktop_open(host, domain, &conn, &dom, NULL);
 		if (r < 0)
 			return r;
 		xml = virDomainGetXMLDesc(dom, 0);
@@ -631,80 +445,6 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-const char *pool_desktop_state_name(enum pool_desktop_state s)
-{
-	switch (s) {
-	case POOL_DESKTOP_STOPPED:
-		return "stopped";
-	case POOL_DESKTOP_RUNNING:
-		return "running";
-	case POOL_DESKTOP_PAUSED:
-		return "paused";
-	default:
-		return "other";
-	}
-}
-
-const char *pool_pause_reason_name(enum pool_pause_reason r)
-{
-	switch (r) {
-	case POOL_PAUSE_NONE:
-		return "not paused";
-	case POOL_PAUSE_NOSPACE:
-		return "no space left for its disk";
-	case POOL_PAUSE_IOERROR:
-		return "an I/O error on its disk";
-	case POOL_PAUSE_USER:
-		return "paused through libvirt";
-	case POOL_PAUSE_LIBVIRT:
-		return "an operation of libvirt";
-	case POOL_PAUSE_ASLEEP:
-		return "the guest is asleep (suspended to RAM)";
-	default:
-		return "watchdog, guest panic or a failed operation";
-	}
-}
-
-/* Whether any disk of dom reports "no space" (virDomainGetDiskErrors). */
-static bool disk_out_of_space(virDomainPtr dom)
-{
-	virDomainDiskError errors[16];
-	bool full = false;
-	int n = virDomainGetDiskErrors(dom, errors, ELEMENTSOF(errors), 0);
-
-	for (int i = 0; i < n; i++) {
-		full = full || errors[i].error == VIR_DOMAIN_DISK_ERROR_NO_SPACE;
-		free(errors[i].disk);
-	}
-	return full;
-}
-
-/* Why dom is paused, from its state and state reason (virDomainGetState). */
-static enum pool_pause_reason map_pause(virDomainPtr dom, int state, int reason)
-{
-	if (state == VIR_DOMAIN_PMSUSPENDED)
-		return POOL_PAUSE_ASLEEP;
-	if (state != VIR_DOMAIN_PAUSED)
-		return POOL_PAUSE_NONE;
-	switch (reason) {
-	case VIR_DOMAIN_PAUSED_IOERROR:
-		return disk_out_of_space(dom) ? POOL_PAUSE_NOSPACE : POOL_PAUSE_IOERROR;
-	case VIR_DOMAIN_PAUSED_USER:
-		return POOL_PAUSE_USER;
-	case VIR_DOMAIN_PAUSED_MIGRATION:
-	case VIR_DOMAIN_PAUSED_SAVE:
-	case VIR_DOMAIN_PAUSED_DUMP:
-	case VIR_DOMAIN_PAUSED_FROM_SNAPSHOT:
-	case VIR_DOMAIN_PAUSED_SHUTTING_DOWN:
-	case VIR_DOMAIN_PAUSED_SNAPSHOT:
-	case VIR_DOMAIN_PAUSED_STARTING_UP:
-	case VIR_DOMAIN_PAUSED_POSTCOPY:
-		return POOL_PAUSE_LIBVIRT;
-	default:
-		return POOL_PAUSE_OTHER;
-	}
-}
-
 int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
@@ -712,7 +452,7 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_e
 	int state, reason, r;
 	uint64_t end;
 
-	r = open_desktop(host, domain, &conn, &dom, err);
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	if (virDomainGetState(dom, &state, &reason, 0) < 0)
@@ -730,186 +470,7 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_e
 			return pool_libvirt_error(err, "cannot query desktop %s", domain);
 		if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED)
 			return vdi_error_set(err, -EAGAIN, "desktop %s paused again: %s", domain,
-					      pool_pause_reason_name(map_pause(dom, state, reason)));
+					      pool_pause_reason_name(pool_pause_reason_of(dom, state, reason)));
 	}
-	return 0;
-}
-
-static enum pool_desktop_state map_state(int state)
-{
-	switch (state) {
-	case VIR_DOMAIN_RUNNING:
-	case VIR_DOMAIN_BLOCKED:
-		return POOL_DESKTOP_RUNNING;
-	case VIR_DOMAIN_PAUSED:
-	case VIR_DOMAIN_PMSUSPENDED:
-		return POOL_DESKTOP_PAUSED;
-	case VIR_DOMAIN_SHUTOFF:
-	case VIR_DOMAIN_CRASHED:
-		return POOL_DESKTOP_STOPPED;
-	default:
-		return POOL_DESKTOP_OTHER;
-	}
-}
-
-void pool_desktop_info_finish(struct pool_desktop_info *info)
-{
-	if (!info)
-		return;
-	free(info->domain);
-	free(info->uuid);
-	free(info->pool);
-	free(info->template_name);
-	free(info->overlay_path);
-	memset(info, 0, sizeof(*info));
-}
-
-/* Fills info from dom; -ENOENT when the domain carries no vdi metadata. */
-static int read_info(virDomainPtr dom, struct pool_desktop_info *info, struct vdi_error *err)
-{
-	_cleanup_free_ char *xml = NULL;
-	char uuid[VIR_UUID_STRING_BUFLEN];
-	int state, reason, r;
-
-	memset(info, 0, sizeof(*info));
-	xml = virDomainGetXMLDesc(dom, 0);
-	if (!xml)
-		return pool_libvirt_error(err, "cannot read desktop %s", virDomainGetName(dom));
-	r = pool_domxml_read_desktop(xml, info);
-	if (r < 0) {
-		pool_desktop_info_finish(info);
-		return r == -ENOENT ? r
-				    : vdi_error_set(err, r, "domain %s has malformed vdi metadata", virDomainGetName(dom));
-	}
-	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-		pool_desktop_info_finish(info);
-		return pool_libvirt_error(err, "cannot query desktop %s", virDomainGetName(dom));
-	}
-	info->state = map_state(state);
-	info->pause_reason = map_pause(dom, state, reason);
-	info->domain = strdup(virDomainGetName(dom));
-	if (virDomainGetUUIDString(dom, uuid) == 0)
-		info->uuid = strdup(uuid);
-	if (!info->domain || !info->uuid) {
-		pool_desktop_info_finish(info);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-int pool_desktop_get_info(struct pool_host *host, const char *domain, struct pool_desktop_info *ret,
-			  struct vdi_error *err)
-{
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_domain_ virDomainPtr dom = NULL;
-	int r;
-
-	r = open_desktop(host, domain, &conn, &dom, err);
-	if (r < 0)
-		return r;
-	r = read_info(dom, ret, err);
-	if (r == -ENOENT)
-		return vdi_error_set(err, r, "domain %s carries no vdi metadata", domain);
-	return r;
-}
-
-void pool_desktop_list_free(struct pool_desktop_info *list, size_t n)
-{
-	for (size_t i = 0; list && i < n; i++)
-		pool_desktop_info_finish(&list[i]);
-	free(list);
-}
-
-int pool_desktop_list(struct pool_host *host, struct pool_desktop_info **ret, size_t *ret_n,
-		      struct vdi_error *err)
-{
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	struct pool_desktop_info *list = NULL;
-	virDomainPtr *doms = NULL;
-	size_t n = 0;
-	int count, r = 0;
-
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	count = virConnectListAllDomains(conn, &doms, 0);
-	if (count < 0)
-		return pool_libvirt_error(err, "cannot list domains");
-
-	list = vdi_calloc((size_t)count, sizeof(*list));
-	if (!list)
-		r = -ENOMEM;
-	for (int i = 0; i < count; i++) {
-		if (r >= 0) {
-			int q = read_info(doms[i], &list[n], err);
-
-			if (q >= 0)
-				n++;
-			else if (q != -ENOENT && virDomainIsActive(doms[i]) >= 0)
-				r = q; /* a domain that vanished meanwhile is not an error */
-		}
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	if (r < 0) {
-		pool_desktop_list_free(list, n);
-		return r;
-	}
-	*ret = list;
-	*ret_n = n;
-	return 0;
-}
-
-char **pool_strv_free(char **strv)
-{
-	for (char **s = strv; s && *s; s++)
-		free(*s);
-	free(strv);
-	return NULL;
-}
-
-int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err)
-{
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_spool_ virStoragePoolPtr sp = NULL;
-	virStorageVolPtr *vols = NULL;
-	char **names = NULL;
-	size_t n = 0;
-	int count, r = 0;
-
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	sp = virStoragePoolLookupByName(conn, host->opts.storage_pool);
-	if (!sp)
-		return pool_libvirt_error(err, "storage pool '%s'", host->opts.storage_pool);
-	/* See files libvirt did not create, e.g. left by a crash. */
-	if (virStoragePoolRefresh(sp, 0) < 0)
-		return pool_libvirt_error(err, "cannot refresh storage pool '%s'", host->opts.storage_pool);
-	count = virStoragePoolListAllVolumes(sp, &vols, 0);
-	if (count < 0)
-		return pool_libvirt_error(err, "cannot list storage pool '%s'", host->opts.storage_pool);
-
-	names = vdi_calloc((size_t)count + 1, sizeof(*names));
-	if (!names)
-		r = -ENOMEM;
-	for (int i = 0; i < count; i++) {
-		const char *name = virStorageVolGetName(vols[i]);
-
-		if (r >= 0 && (pool_overlay_name_is_ours(name) || pool_data_disk_name_is_ours(name))) {
-			names[n] = strdup(name);
-			if (!names[n])
-				r = -ENOMEM;
-			else
-				n++;
-		}
-		virStorageVolFree(vols[i]);
-	}
-	free(vols);
-	if (r < 0) {
-		pool_strv_free(names);
-		return r;
-	}
-	*ret = names;
 	return 0;
 }

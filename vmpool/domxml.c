@@ -599,7 +599,7 @@ static void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
 		xmlXPathFreeObject(*p);
 }
 
-/* Like pool_strv_free() (desktop.c, which calls this file: no circle). */
+/* Like pool_strv_free() (listing.c, which calls this file: no circle). */
 static void strv_free(char **strv)
 {
 	for (char **s = strv; s && *s; s++)

@@ -5,9 +5,10 @@
  * Internal to vmpool: shared between its files, not part of the API.
  * Each section names the file that owns it.  Calls go one way, no circles:
  *
- *   desktop.c ──▶ host.c ──▶ events.c ──▶ naming.c
- *   desktop.c ──▶ naming.c, domxml.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
- *   base.c ──▶ host.c, naming.c, domxml.c, template.c
+ *   desktop.c ──▶ data-disk.c ──▶ listing.c ──▶ lookup.c ──▶ host.c ──▶ events.c ──▶ naming.c
+ *   desktop.c, data-disk.c, listing.c ──▶ lookup.c, naming.c, domxml.c;   desktop.c, listing.c ──▶ host.c
+ *   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
+ *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
  * libvirt's callbacks on a connection it is given and hands what they say
@@ -117,6 +118,33 @@ int pool_host_conn(struct pool_host *host, virConnectPtr *ret, struct vdi_error 
  */
 int pool_caps_parse(const char *caps, const char *wanted, char *ret_type, size_t type_len, uid_t *ret_uid,
 		    gid_t *ret_gid, struct vdi_error *err);
+
+/* ---- lookups (lookup.c) ---------------------------------------------------- */
+
+/* Takes a reference to the host's connection (*ret_conn, new) and looks up one of vdi's domains in it
+ * (*ret_dom, new; domain borrowed).  Release both even on failure (NULL when not set). */
+int pool_desktop_open(struct pool_host *host, const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
+		      struct vdi_error *err);
+/* The host's storage pool on conn (borrowed): *ret a new reference. */
+int pool_storage_pool(struct pool_host *host, virConnectPtr conn, virStoragePoolPtr *ret, struct vdi_error *err);
+/* Deletes volume volname (borrowed; what: "overlay", "data disk", for messages) of the host's storage pool on
+ * conn (borrowed); gone is fine. */
+int pool_volume_delete(struct pool_host *host, virConnectPtr conn, const char *volname, const char *what,
+		       struct vdi_error *err);
+
+/* ---- user data disks (data-disk.c) ----------------------------------------- */
+
+/* An empty QCOW2 volume volname (borrowed) of bytes in the host's storage pool on conn (borrowed): a user
+ * data disk; *ret a new reference. */
+int pool_data_volume_create(struct pool_host *host, virConnectPtr conn, const char *volname, uint64_t bytes,
+			    virStorageVolPtr *ret, struct vdi_error *err);
+/* Deletes the data disk of domain (borrowed) on conn (borrowed); none is fine. */
+int pool_data_disk_delete(struct pool_host *host, virConnectPtr conn, const char *domain, struct vdi_error *err);
+
+/* ---- listing (listing.c) --------------------------------------------------- */
+
+/* Why dom (borrowed) is paused, from its state and state reason (virDomainGetState). */
+enum pool_pause_reason pool_pause_reason_of(virDomainPtr dom, int state, int reason);
 
 /* ---- errors (error.c) ------------------------------------------------------ */
 

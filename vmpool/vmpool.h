@@ -32,7 +32,8 @@
  * loop thread and the callbacks that turn libvirt's events into struct
  * pool_event; naming.c the names below; template.c templates and image
  * probes; base.c templates' base volumes; desktop.c and domxml.c desktops;
- * error.c the messages.
+ * data-disk.c their user data disks; listing.c the lists of desktops and
+ * volumes; lookup.c finding a desktop or volume by name; error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML

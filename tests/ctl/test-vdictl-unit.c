@@ -403,7 +403,7 @@ static void test_table(void)
 	const char *r1[] = { "7", "lab", "first" };
 	const char *r2[] = { "1234", "caf\xc3\xa9", NULL };
 	const char *r3[] = { "9", "a\tb\x1b[31m", "" };
-	const char *r4[] = { "10", "x\xc2\x9b" "1m", "last" };
+	const char *r4[] = { "10", ("x\xc2\x9b" "1m"), "last" };
 	char *text;
 
 	check_ok(ctl_table_new(columns, ELEMENTSOF(columns), &t));
