@@ -102,8 +102,9 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 		if (r != CTL_EXIT_OK)
 			return r;
 	}
-	if (argc - optind != 0)
-		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+	r = ctl_operands(ctl, argc, 0, NULL);
+	if (r != CTL_EXIT_OK)
+		return r;
 
 	return ctl_list(ctl, target, "audit", columns, ELEMENTSOF(columns), audit_row);
 }

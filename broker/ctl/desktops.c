@@ -68,8 +68,9 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 		if (r < 0)
 			return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	}
-	if (argc - optind != 0)
-		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+	r = ctl_operands(ctl, argc, 0, NULL);
+	if (r != CTL_EXIT_OK)
+		return r;
 
 	return ctl_list(ctl, target, "desktops", columns, ELEMENTSOF(columns), desktop_row);
 }
@@ -93,11 +94,9 @@ static int desktop_action(const struct ctl *ctl, int argc, char **argv, const ch
 		target = NULL;
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	}
-	r = ctl_call(ctl, method, target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, method, target, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("desktop %llu is being %s\n", (unsigned long long)id, done);
 	return CTL_EXIT_OK;
 }

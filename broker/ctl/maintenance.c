@@ -41,18 +41,15 @@ void ctl_print_maintenance(json_t *m)
 static int edit(const struct ctl *ctl, const char *name, const char *method, const char *suffix)
 {
 	_cleanup_json_ json_t *reply = NULL, *body = streq(method, "POST") ? json_object() : NULL;
-	_cleanup_free_ char *target = NULL;
 	char what[1024];
 	int r;
 
-	if ((streq(method, "POST") && !body) || ctl_target(&target, "templates", name, suffix) < 0)
+	if (streq(method, "POST") && !body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	/* The broker answers once the maintenance desktop runs (or is gone). */
-	r = ctl_call(ctl, method, target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, method, "templates", name, suffix, body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	if (streq(method, "DELETE"))
 		printf("template \"%s\": the maintenance desktop is discarded\n", name);
 	else
@@ -71,7 +68,8 @@ int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 		{ 0 },
 	};
 	bool discard = false, start = false;
-	int c;
+	const char *name;
+	int c, r;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -88,13 +86,14 @@ int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 			return ctl_usage_error(ctl, NULL);
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
+	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (discard && start)
 		return ctl_usage_error(ctl, "--discard and --start exclude each other");
 	if (discard)
-		return edit(ctl, argv[optind], "DELETE", "edit");
-	return edit(ctl, argv[optind], "POST", start ? "edit/start" : "edit");
+		return edit(ctl, name, "DELETE", "edit");
+	return edit(ctl, name, "POST", start ? "edit/start" : "edit");
 }
 
 /* Writes the .vv text (len bytes) to a new file path, readable by its owner only. Returns an exit status. */
@@ -141,17 +140,14 @@ static int console_vv(const struct ctl *ctl, const char *name, const char *path)
 static int console_url(const struct ctl *ctl, const char *name)
 {
 	_cleanup_json_ json_t *reply = NULL, *body = json_object();
-	_cleanup_free_ char *target = NULL;
 	char when[32];
 	int r;
 
-	if (!body || ctl_target(&target, "templates", name, "edit/console") < 0)
+	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "templates", name, "edit/console", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("url: %s\npassword: %s\nvalid until: %s\n", json_string_value(json_object_get(reply, "url")) ?: "",
 	       json_string_value(json_object_get(reply, "password")) ?: "",
 	       ctl_cell_time(json_object_get(reply, "expires"), when, sizeof(when)));
@@ -165,8 +161,8 @@ int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *vv = NULL;
-	int c;
+	const char *vv = NULL, *name;
+	int c, r;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -180,7 +176,8 @@ int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv)
 			return ctl_usage_error(ctl, NULL);
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
-	return vv ? console_vv(ctl, argv[optind], vv) : console_url(ctl, argv[optind]);
+	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
+	return vv ? console_vv(ctl, name, vv) : console_url(ctl, name);
 }

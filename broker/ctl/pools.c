@@ -165,9 +165,9 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
-	name = argv[optind];
+	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (!tmpl)
 		return ctl_usage_error(ctl, "%s needs --template T", ctl->name);
 	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
@@ -175,11 +175,9 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 	    json_object_set_new(body, "type", json_string(type)) < 0)
 		return ctl_error(CTL_EXIT_USAGE, "the pool and template names must be UTF-8 text");
 
-	r = ctl_call(ctl, "POST", "/pools", body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "POST", "/pools", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("pool \"%s\" created\n", name);
 	return CTL_EXIT_OK;
 }
@@ -197,7 +195,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 		{ 0 },
 	};
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
-	_cleanup_free_ char *target = NULL;
+	const char *name;
 	int c, r;
 
 	if (!body)
@@ -215,40 +213,32 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
+	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
 					    "--idle-timeout, --groups or --data-disk");
-	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
-	r = ctl_call(ctl, "PATCH", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "PATCH", "pools", name, NULL, body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-	printf("pool \"%s\" updated\n", argv[optind]);
+	printf("pool \"%s\" updated\n", name);
 	return CTL_EXIT_OK;
 }
 
 int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	json_t *left;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "DELETE", "pools", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	left = json_object_get(reply, "desktops");
 	if (json_is_true(json_object_get(reply, "draining")) && json_is_integer(left))
 		printf("pool \"%s\" draining: deleted once its %" JSON_INTEGER_FORMAT " desktop%s gone\n",
@@ -261,20 +251,15 @@ int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_pool_recompose(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	json_int_t n;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "pools", argv[optind], "recompose") < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "pools", argv[optind], "recompose", NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	n = json_integer_value(json_object_get(reply, "desktops"));
 	if (n == 0)
 		printf("pool \"%s\": every desktop is on the current version\n", argv[optind]);

@@ -119,19 +119,14 @@ static int print_template(json_t *e)
 int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "GET", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "GET", "templates", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	return print_template(reply);
 }
 
@@ -216,9 +211,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 			return ctl_usage_error(ctl, NULL);
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
-	name = argv[optind];
+	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (!disk_arg)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
 
@@ -239,11 +234,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	    (vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)vcpus)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
-	r = ctl_call(ctl, "POST", "/templates", body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "POST", "/templates", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	version = json_object_get(reply, "version");
 	if (json_is_integer(version))
 		printf("template \"%s\" added (version %" JSON_INTEGER_FORMAT ")\n", name, json_integer_value(version));
@@ -255,19 +248,14 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "DELETE", "templates", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("template \"%s\" removed\n", argv[optind]);
 	return CTL_EXIT_OK;
 }

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vdictl's command lines: the values of number options, and the operands after the options. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+
+#include "text.h"
+
+int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uint64_t min, uint64_t max,
+		 uint64_t *ret)
+{
+	if (ctl_parse_uint(value, min, max, ret) < 0)
+		return ctl_usage_error(ctl, "bad number for %s: \"%s\" (expected a whole number %llu..%llu)", name,
+				       value, (unsigned long long)min, (unsigned long long)max);
+	return CTL_EXIT_OK;
+}
+
+int ctl_operands(const struct ctl *ctl, int argc, int nargs, const char *what)
+{
+	if (argc - optind == nargs)
+		return CTL_EXIT_OK;
+	if (!what)
+		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+	return ctl_usage_error(ctl, "%s expects %s", ctl->name, what);
+}
+
+int ctl_operand(const struct ctl *ctl, int argc, char **argv, const char *what, const char **ret)
+{
+	int r = ctl_operands(ctl, argc, 1, what);
+
+	if (r == CTL_EXIT_OK)
+		*ret = argv[optind];
+	return r;
+}
+
+int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'h') {
+			ctl_help(ctl);
+			return 0;
+		}
+		ctl_usage_error(ctl, NULL);
+		return -EINVAL;
+	}
+	if (ctl_operands(ctl, argc, nargs, what) != CTL_EXIT_OK)
+		return -EINVAL;
+	return 1;
+}
