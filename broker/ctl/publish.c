@@ -133,8 +133,6 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 		return cancel(ctl, name);
 	if (disk && maintenance)
 		return ctl_usage_error(ctl, "give --disk FILE or --from-maintenance, not both");
-	if (maintenance && at)
-		return ctl_usage_error(ctl, "a publish --from-maintenance is made now: no --at");
 	if (!disk && !maintenance)
 		return ctl_usage_error(ctl, "%s needs --disk FILE (or --cancel); or --from-maintenance", ctl->name);
 
