@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vdictl's command lines: the values of number options, and the operands after the options. */
+/* vdictl's command lines: the options (number values among them), and the operands after them. */
 #include "ctl.h"
 
 #include <errno.h>
@@ -13,6 +13,13 @@ int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uin
 	if (ctl_parse_uint(value, min, max, ret) < 0)
 		return ctl_usage_error(ctl, "bad number for %s: \"%s\" (expected a whole number %llu..%llu)", name,
 				       value, (unsigned long long)min, (unsigned long long)max);
+	return CTL_EXIT_OK;
+}
+
+int ctl_opt_query(char **target, const char *key, const char *value)
+{
+	if (ctl_query_append(target, key, value) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	return CTL_EXIT_OK;
 }
 
@@ -34,23 +41,47 @@ int ctl_operand(const struct ctl *ctl, int argc, char **argv, const char *what, 
 	return r;
 }
 
+bool ctl_parse_options(const struct ctl *ctl, int argc, char **argv, const struct ctl_options *o, void *data,
+		       int *status)
+{
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", o->options, NULL)) >= 0) {
+		if (c == 'h') {
+			*status = ctl_help(ctl);
+			return false;
+		}
+		r = c != '?' && o->take ? o->take(ctl, c, optarg, data) : -1;
+		if (r < 0)
+			r = ctl_usage_error(ctl, NULL);
+		if (r != CTL_EXIT_OK) {
+			*status = r;
+			return false;
+		}
+	}
+	return true;
+}
+
+int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	(void)ctl;
+	(void)c;
+	*(const char **)data = value;
+	return CTL_EXIT_OK;
+}
+
 int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c;
+	static const struct ctl_options options = { opts, NULL };
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'h') {
-			ctl_help(ctl);
-			return 0;
-		}
-		ctl_usage_error(ctl, NULL);
-		return -EINVAL;
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, NULL, &r))
+		return r == CTL_EXIT_OK ? 0 : -EINVAL;
 	if (ctl_operands(ctl, argc, nargs, what) != CTL_EXIT_OK)
 		return -EINVAL;
 	return 1;

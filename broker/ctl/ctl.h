@@ -106,6 +106,38 @@ int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uin
 		 uint64_t *ret);
 
 /*
+ * ctl_query_append() for an option's value: key=value (borrowed) to the
+ * query of *target.  Returns an exit status (CTL_EXIT_FAILED after saying "out of memory").
+ */
+int ctl_opt_query(char **target, const char *key, const char *value);
+
+struct option;
+
+/* A command's options: getopt_long()'s table, and what takes each of them. */
+struct ctl_options {
+	const struct option *options; /* with { "help", no_argument, NULL, 'h' } (borrowed) */
+	/*
+	 * Takes the option of getopt code c, with its value (NULL for one
+	 * without), into data: returns an exit status (CTL_EXIT_OK to go on),
+	 * or -1 for a code it does not know.  NULL: the command has only --help.
+	 */
+	int (*take)(const struct ctl *ctl, int c, const char *value, void *data);
+};
+
+/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data (a const char *). */
+int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data);
+
+/*
+ * Parses the options of argv with o (borrowed): --help prints the usage,
+ * an unknown option is a usage error, each other goes to o->take() with data.
+ * Returns true to go on (the operands start at argv[optind]); false when
+ * the command is over, with *status its exit status (CTL_EXIT_OK after
+ * --help, else what take() returned or CTL_EXIT_USAGE).
+ */
+bool ctl_parse_options(const struct ctl *ctl, int argc, char **argv, const struct ctl_options *o, void *data,
+		       int *status);
+
+/*
  * After the options: expects exactly nargs operands at argv[optind]...,
  * named by what (borrowed, "a pool NAME") in the message when there are
  * not; what NULL says the command takes none.  Returns CTL_EXIT_OK, or

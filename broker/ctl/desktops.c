@@ -30,6 +30,22 @@ static int desktop_row(json_t *e, struct ctl_table *t)
 	return ctl_table_add_row(t, cells);
 }
 
+/* --pool, --user, --state to the query of *data (the target, a char *). */
+static int take_list_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	(void)ctl;
+	switch (c) {
+	case 'p':
+		return ctl_opt_query(data, "pool", value);
+	case 'u':
+		return ctl_opt_query(data, "user", value);
+	case 's':
+		return ctl_opt_query(data, "state", value);
+	default:
+		return -1;
+	}
+}
+
 int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -39,35 +55,18 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, take_list_option };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
 		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" },
 	};
 	_cleanup_free_ char *target = strdup("/desktops");
-	int c, r;
+	int r;
 
 	if (!target)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'p':
-			r = ctl_query_append(&target, "pool", optarg);
-			break;
-		case 'u':
-			r = ctl_query_append(&target, "user", optarg);
-			break;
-		case 's':
-			r = ctl_query_append(&target, "state", optarg);
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-		if (r < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &target, &r))
+		return r;
 	r = ctl_operands(ctl, argc, 0, NULL);
 	if (r != CTL_EXIT_OK)
 		return r;

@@ -59,6 +59,26 @@ static int edit(const struct ctl *ctl, const char *name, const char *method, con
 	return CTL_EXIT_OK;
 }
 
+/* The options of template edit, as they are taken. */
+struct edit_args {
+	bool discard, start;
+};
+
+static int take_edit_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct edit_args *a = data;
+
+	(void)ctl;
+	(void)value;
+	if (c == 'D')
+		a->discard = true;
+	else if (c == 'S')
+		a->start = true;
+	else
+		return -1;
+	return CTL_EXIT_OK;
+}
+
 int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -67,33 +87,21 @@ int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool discard = false, start = false;
+	static const struct ctl_options options = { opts, take_edit_option };
+	struct edit_args a = { 0 };
 	const char *name;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'D':
-			discard = true;
-			break;
-		case 'S':
-			start = true;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (discard && start)
+	if (a.discard && a.start)
 		return ctl_usage_error(ctl, "--discard and --start exclude each other");
-	if (discard)
+	if (a.discard)
 		return edit(ctl, name, "DELETE", "edit");
-	return edit(ctl, name, "POST", start ? "edit/start" : "edit");
+	return edit(ctl, name, "POST", a.start ? "edit/start" : "edit");
 }
 
 /* Writes the .vv text (len bytes) to a new file path, readable by its owner only. Returns an exit status. */
@@ -161,21 +169,12 @@ int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, ctl_take_value };
 	const char *vv = NULL, *name;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'v':
-			vv = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &vv, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;

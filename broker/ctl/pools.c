@@ -124,6 +124,31 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 	return -1;
 }
 
+/* The options of pool create and update, as they are taken. */
+struct pool_args {
+	json_t *body;     /* the settings (borrowed) */
+	const char *tmpl; /* --template, or NULL (borrowed) */
+	const char *type; /* --type (borrowed) */
+};
+
+static int take_pool_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct pool_args *a = data;
+
+	switch (c) {
+	case 't':
+		a->tmpl = value;
+		return CTL_EXIT_OK;
+	case 'T':
+		if (!streq(value, "pooled") && !streq(value, "persistent"))
+			return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", value);
+		a->type = value;
+		return CTL_EXIT_OK;
+	default:
+		return pool_setting(ctl, c, value, a->body);
+	}
+}
+
 int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -138,41 +163,24 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, take_pool_option };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
-	const char *tmpl = NULL, *type = "pooled", *name;
-	int c, r;
+	struct pool_args a = { .body = body, .type = "pooled" };
+	const char *name;
+	int r;
 
 	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 't':
-			tmpl = optarg;
-			break;
-		case 'T':
-			if (!streq(optarg, "pooled") && !streq(optarg, "persistent"))
-				return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", optarg);
-			type = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		case '?':
-			return ctl_usage_error(ctl, NULL);
-		default:
-			r = pool_setting(ctl, c, optarg, body);
-			if (r != CTL_EXIT_OK)
-				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (!tmpl)
+	if (!a.tmpl)
 		return ctl_usage_error(ctl, "%s needs --template T", ctl->name);
 	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
-	    json_object_set_new(body, "template", json_string(tmpl)) < 0 ||
-	    json_object_set_new(body, "type", json_string(type)) < 0)
+	    json_object_set_new(body, "template", json_string(a.tmpl)) < 0 ||
+	    json_object_set_new(body, "type", json_string(a.type)) < 0)
 		return ctl_error(CTL_EXIT_USAGE, "the pool and template names must be UTF-8 text");
 
 	r = ctl_request(ctl, "POST", "/pools", body, &reply);
@@ -194,25 +202,16 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, take_pool_option };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
+	struct pool_args a = { .body = body };
 	const char *name;
-	int c, r;
+	int r;
 
 	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			return ctl_help(ctl);
-		case '?':
-			return ctl_usage_error(ctl, NULL);
-		default:
-			r = pool_setting(ctl, c, optarg, body);
-			if (r != CTL_EXIT_OK)
-				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;

@@ -147,6 +147,14 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* --to N into *data (a uint64_t). */
+static int take_rollback_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	if (c != 't')
+		return -1;
+	return ctl_opt_uint(ctl, "--to", value, 1, (uint64_t)INT64_MAX, data);
+}
+
 int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -154,26 +162,15 @@ int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, take_rollback_option };
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	const char *name;
 	json_t *version;
 	uint64_t to = 0;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 't':
-			r = ctl_opt_uint(ctl, "--to", optarg, 1, (uint64_t)INT64_MAX, &to);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &to, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;

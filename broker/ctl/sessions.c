@@ -49,24 +49,15 @@ int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, ctl_take_value };
 	_cleanup_json_ json_t *reply = NULL;
 	_cleanup_free_ char *target = NULL;
 	const char *user = NULL;
 	json_t *killed;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &user, &r))
+		return r;
 	r = ctl_operands(ctl, argc, user ? 0 : 1, "a session ID or --user USER");
 	if (r != CTL_EXIT_OK)
 		return r;

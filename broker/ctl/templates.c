@@ -169,6 +169,32 @@ int ctl_disk_path(const char *disk, char **ret)
 	return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
 }
 
+/* The options of template add, as they are taken. */
+struct add_args {
+	const char *disk, *xml; /* --disk, --xml, or NULL (borrowed) */
+	uint64_t memory, vcpus; /* --memory, --vcpus, or 0 */
+};
+
+static int take_add_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct add_args *a = data;
+
+	switch (c) {
+	case 'd':
+		a->disk = value;
+		return CTL_EXIT_OK;
+	case 'x':
+		a->xml = value;
+		return CTL_EXIT_OK;
+	case 'm':
+		return ctl_opt_uint(ctl, "--memory", value, 1, 4 * 1024 * 1024, &a->memory);
+	case 'c':
+		return ctl_opt_uint(ctl, "--vcpus", value, 1, 4096, &a->vcpus);
+	default:
+		return -1;
+	}
+}
+
 int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -179,49 +205,27 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct ctl_options options = { opts, take_add_option };
 	_cleanup_free_ char *disk = NULL, *xml = NULL;
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
-	const char *disk_arg = NULL, *xml_arg = NULL, *name;
-	uint64_t memory = 0, vcpus = 0;
+	struct add_args a = { 0 };
+	const char *name;
 	json_t *version;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'd':
-			disk_arg = optarg;
-			break;
-		case 'x':
-			xml_arg = optarg;
-			break;
-		case 'm':
-			r = ctl_opt_uint(ctl, "--memory", optarg, 1, 4 * 1024 * 1024, &memory);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'c':
-			r = ctl_opt_uint(ctl, "--vcpus", optarg, 1, 4096, &vcpus);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (!disk_arg)
+	if (!a.disk)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
 
-	r = ctl_disk_path(disk_arg, &disk);
+	r = ctl_disk_path(a.disk, &disk);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (xml_arg) {
-		r = read_xml(xml_arg, &xml);
+	if (a.xml) {
+		r = read_xml(a.xml, &xml);
 		if (r != CTL_EXIT_OK)
 			return r;
 	}
@@ -229,9 +233,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	if (!body)
 		return ctl_error(CTL_EXIT_USAGE, "the name and --disk must be UTF-8 text");
 	if (xml && json_object_set_new(body, "xml", json_string(xml)) < 0)
-		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", xml_arg);
-	if ((memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)memory)) < 0) ||
-	    (vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)vcpus)) < 0))
+		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", a.xml);
+	if ((a.memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)a.memory)) < 0) ||
+	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
 	r = ctl_request(ctl, "POST", "/templates", body, &reply);
