@@ -35,11 +35,11 @@ struct bench_dirs {
 };
 
 /*
- * Makes d->dir as <parent>/vdi-bench-XXXXXX (parent borrowed; NULL for
- * /var/tmp), readable by all, and names the rest.  Returns 0, or -errno
- * after perror("mkdtemp").
+ * Makes d->dir (d borrowed) as <parent>/vdi-bench-XXXXXX (parent borrowed;
+ * NULL for /var/tmp), readable by all, and names the rest.  Returns 0, or
+ * -errno after perror("mkdtemp").
  */
 int bench_dirs_make(struct bench_dirs *d, const char *parent);
 
-/* Undoes a run on uri (borrowed): destroys and undefines the storage pool d->spool, removes d->dir. */
+/* Undoes a run on uri (borrowed): destroys and undefines the storage pool d->spool, removes d->dir (d borrowed). */
 void bench_dirs_remove(const struct bench_dirs *d, const char *uri);

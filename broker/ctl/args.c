@@ -60,7 +60,8 @@ bool ctl_parse_options(const struct ctl *ctl, int argc, char **argv, const struc
 			return false;
 		}
 	}
-	return true;
+	*status = o->nargs < 0 ? CTL_EXIT_OK : ctl_operands(ctl, argc, o->nargs, o->what);
+	return *status == CTL_EXIT_OK;
 }
 
 int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data)
@@ -74,15 +75,12 @@ int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data)
 int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, NULL };
+	const struct ctl_options options = { opts, NULL, nargs, what };
 	int r;
 
 	if (!ctl_parse_options(ctl, argc, argv, &options, NULL, &r))
 		return r == CTL_EXIT_OK ? 0 : -EINVAL;
-	if (ctl_operands(ctl, argc, nargs, what) != CTL_EXIT_OK)
-		return -EINVAL;
 	return 1;
 }

@@ -78,10 +78,9 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_audit_option };
+	static const struct ctl_options options = { opts, take_audit_option, 0, NULL };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "TIME" }, { "ACTOR" }, { "ACTION" }, { "OBJECT" }, { "DETAIL" },
 	};
@@ -91,9 +90,6 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 	if (!target)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (!ctl_parse_options(ctl, argc, argv, &options, &target, &r))
-		return r;
-	r = ctl_operands(ctl, argc, 0, NULL);
-	if (r != CTL_EXIT_OK)
 		return r;
 
 	return ctl_list(ctl, target, "audit", columns, ELEMENTSOF(columns), audit_row);

@@ -113,7 +113,10 @@ int ctl_opt_query(char **target, const char *key, const char *value);
 
 struct option;
 
-/* A command's options: getopt_long()'s table, and what takes each of them. */
+/* The end of every command's option table: --help, as ctl_parse_options() answers it, and the terminator. */
+#define CTL_OPTIONS_END { "help", no_argument, NULL, 'h' }, { 0 }
+
+/* A command's options: getopt_long()'s table, what takes each of them, and the operands after them. */
 struct ctl_options {
 	const struct option *options; /* with { "help", no_argument, NULL, 'h' } (borrowed) */
 	/*
@@ -122,6 +125,8 @@ struct ctl_options {
 	 * or -1 for a code it does not know.  NULL: the command has only --help.
 	 */
 	int (*take)(const struct ctl *ctl, int c, const char *value, void *data);
+	int nargs;        /* how many operands, as ctl_operands() checks; -1: the command checks them */
+	const char *what; /* ctl_operands()'s what (borrowed) */
 };
 
 /* A ctl_options take() for a command whose one option (but --help) has a value: it into *data (a const char *). */
@@ -129,7 +134,8 @@ int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data);
 
 /*
  * Parses the options of argv with o (borrowed): --help prints the usage,
- * an unknown option is a usage error, each other goes to o->take() with data.
+ * an unknown option is a usage error, each other goes to o->take() with data;
+ * then checks the operands (o->nargs, o->what).
  * Returns true to go on (the operands start at argv[optind]); false when
  * the command is over, with *status its exit status (CTL_EXIT_OK after
  * --help, else what take() returned or CTL_EXIT_USAGE).

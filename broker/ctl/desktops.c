@@ -52,10 +52,9 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "state", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_list_option };
+	static const struct ctl_options options = { opts, take_list_option, 0, NULL };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
 		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" },
@@ -66,9 +65,6 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 	if (!target)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (!ctl_parse_options(ctl, argc, argv, &options, &target, &r))
-		return r;
-	r = ctl_operands(ctl, argc, 0, NULL);
-	if (r != CTL_EXIT_OK)
 		return r;
 
 	return ctl_list(ctl, target, "desktops", columns, ELEMENTSOF(columns), desktop_row);

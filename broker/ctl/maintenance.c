@@ -84,19 +84,16 @@ int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "discard", no_argument, NULL, 'D' },
 		{ "start", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_edit_option };
+	static const struct ctl_options options = { opts, take_edit_option, 1, "a template NAME" };
 	struct edit_args a = { 0 };
 	const char *name;
 	int r;
 
 	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 	if (a.discard && a.start)
 		return ctl_usage_error(ctl, "--discard and --start exclude each other");
 	if (a.discard)
@@ -166,17 +163,14 @@ int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vv", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, ctl_take_value };
+	static const struct ctl_options options = { opts, ctl_take_value, 1, "a template NAME" };
 	const char *vv = NULL, *name;
 	int r;
 
 	if (!ctl_parse_options(ctl, argc, argv, &options, &vv, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 	return vv ? console_vv(ctl, name, vv) : console_url(ctl, name);
 }

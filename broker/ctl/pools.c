@@ -82,6 +82,12 @@ static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
 	return CTL_EXIT_OK;
 }
 
+/* The options of the settings pool_setting() takes, in pool create's and update's tables. */
+#define POOL_SETTING_OPTIONS                                                                                    \
+	{ "size", required_argument, NULL, 's' }, { "prestart", required_argument, NULL, 'p' },                 \
+	{ "max-per-user", required_argument, NULL, 'u' }, { "idle-timeout", required_argument, NULL, 'i' },     \
+	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' }
+
 /*
  * Puts the value of a settings option (--size, ..., --groups as its getopt
  * code opt) into body.  Returns an exit status, or -1 when opt is none of them.
@@ -154,16 +160,10 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "template", required_argument, NULL, 't' },
 		{ "type", required_argument, NULL, 'T' },
-		{ "size", required_argument, NULL, 's' },
-		{ "prestart", required_argument, NULL, 'p' },
-		{ "max-per-user", required_argument, NULL, 'u' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "groups", required_argument, NULL, 'g' },
-		{ "data-disk", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		POOL_SETTING_OPTIONS,
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_pool_option };
+	static const struct ctl_options options = { opts, take_pool_option, 1, "a pool NAME" };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
 	struct pool_args a = { .body = body, .type = "pooled" };
 	const char *name;
@@ -173,9 +173,7 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 	if (!a.tmpl)
 		return ctl_usage_error(ctl, "%s needs --template T", ctl->name);
 	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
@@ -193,16 +191,10 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "prestart", required_argument, NULL, 'p' },
-		{ "max-per-user", required_argument, NULL, 'u' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "groups", required_argument, NULL, 'g' },
-		{ "data-disk", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		POOL_SETTING_OPTIONS,
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_pool_option };
+	static const struct ctl_options options = { opts, take_pool_option, 1, "a pool NAME" };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
 	struct pool_args a = { .body = body };
 	const char *name;
@@ -212,9 +204,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a pool NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
 					    "--idle-timeout, --groups or --data-disk");

@@ -92,8 +92,7 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 		{ "at", required_argument, NULL, 'a' },
 		{ "cancel", no_argument, NULL, 'C' },
 		{ "from-maintenance", no_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	const char *disk = NULL, *note = NULL, *at = NULL, *name;
@@ -159,10 +158,9 @@ int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_rollback_option };
+	static const struct ctl_options options = { opts, take_rollback_option, 1, "a template NAME" };
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	const char *name;
 	json_t *version;
@@ -171,9 +169,7 @@ int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv)
 
 	if (!ctl_parse_options(ctl, argc, argv, &options, &to, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 
 	body = to ? json_pack("{s:I}", "to", (json_int_t)to) : json_object();
 	if (!body)

@@ -46,10 +46,9 @@ int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, ctl_take_value };
+	static const struct ctl_options options = { opts, ctl_take_value, -1, NULL };
 	_cleanup_json_ json_t *reply = NULL;
 	_cleanup_free_ char *target = NULL;
 	const char *user = NULL;

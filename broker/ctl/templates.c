@@ -202,10 +202,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "xml", required_argument, NULL, 'x' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	static const struct ctl_options options = { opts, take_add_option };
+	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
 	_cleanup_free_ char *disk = NULL, *xml = NULL;
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	struct add_args a = { 0 };
@@ -215,9 +214,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 
 	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
 		return r;
-	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
-	if (r != CTL_EXIT_OK)
-		return r;
+	name = argv[optind];
 	if (!a.disk)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
 
