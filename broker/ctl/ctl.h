@@ -96,7 +96,7 @@ int ctl_help(const struct ctl *ctl);
 /* "/<collection>/<name URL-encoded>[/<suffix>]" into a new string *ret. Returns 0 or -ENOMEM. */
 int ctl_target(char **ret, const char *collection, const char *name, const char *suffix);
 
-/* ---- args.c: the command line after getopt_long() ----------------------------- */
+/* ---- args.c: the command line: its options and operands --------------------- */
 
 /*
  * Parses the value of a number option strictly (name: "--size").  Returns
@@ -129,7 +129,7 @@ struct ctl_options {
 	const char *what; /* ctl_operands()'s what (borrowed) */
 };
 
-/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data (a const char *). */
+/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data (a const char *, borrowed from argv). */
 int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data);
 
 /*
