@@ -129,7 +129,8 @@ struct ctl_options {
 	const char *what; /* ctl_operands()'s what (borrowed) */
 };
 
-/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data (a const char *, borrowed from argv). */
+/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data
+ * (a const char *, borrowed from argv). */
 int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data);
 
 /*
