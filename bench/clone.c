@@ -8,16 +8,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
 
+#include "bench.h"
 #include "cleanup.h"
 #include "vmpool.h"
 
@@ -33,64 +31,16 @@ struct opts {
 	bool cold; /* drop the page cache before each virt-clone run */
 };
 
-struct stats {
-	double min, median, p90, max;
-};
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static struct stats summarize(double *v, int n)
-{
-	struct stats s = { 0 };
-
-	if (n <= 0)
-		return s;
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	s.min = v[0];
-	s.max = v[n - 1];
-	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	s.p90 = v[(int)((n - 1) * 0.9 + 0.5)];
-	return s;
-}
-
-static int run(const char *cmd)
-{
-	int r = system(cmd);
-
-	return r == 0 ? 0 : -EIO;
-}
-
 /* A sparse QCOW2 of the given virtual size holding data_mib MiB of real, non-zero data. */
 static int make_template(const char *path, const char *size, unsigned data_mib)
 {
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 '%s' %s", path, size);
-	if (run(cmd) < 0)
+	if (bench_run(cmd) < 0)
 		return -EIO;
 	snprintf(cmd, sizeof(cmd), "qemu-io -f qcow2 -c 'write -P 0xab 0 %uM' '%s' >/dev/null", data_mib, path);
-	return run(cmd);
+	return bench_run(cmd);
 }
 
 static int time_clones(struct pool_host *host, const struct pool_template *t, const char *pool, int count,
@@ -99,27 +49,27 @@ static int time_clones(struct pool_host *host, const struct pool_template *t, co
 	struct vdi_error err = { { 0 } };
 	int made = 0, r = 0;
 
-	for (int i = 0; i < count && !interrupted; i++) {
-		double t0 = now_ms();
+	for (int i = 0; i < count && !bench_interrupted; i++) {
+		double t0 = bench_now_ms();
 
 		r = pool_desktop_create(host, t, pool, i, &err);
 		if (r < 0) {
 			fprintf(stderr, "bench-clone: %s\n", err.message);
 			break;
 		}
-		create_ms[i] = now_ms() - t0;
+		create_ms[i] = bench_now_ms() - t0;
 		made++;
 	}
 	for (int i = 0; i < made; i++) {
 		char name[64];
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		pool_domain_name(pool, i, name, sizeof(name));
 		if (pool_desktop_delete(host, name, &err) < 0) {
 			fprintf(stderr, "bench-clone: %s\n", err.message);
 			r = -EIO;
 		}
-		delete_ms[i] = now_ms() - t0;
+		delete_ms[i] = bench_now_ms() - t0;
 	}
 	return r < 0 ? r : made;
 }
@@ -151,7 +101,7 @@ static int time_virt_clone(const struct opts *o, const char *images, const char 
 		return -EIO;
 	}
 
-	for (int i = 0; i < o->virt_clone_runs && !interrupted; i++) {
+	for (int i = 0; i < o->virt_clone_runs && !bench_interrupted; i++) {
 		char cmd[2048], clone[96], file[1024];
 		double t0;
 		virDomainPtr d;
@@ -161,16 +111,16 @@ static int time_virt_clone(const struct opts *o, const char *images, const char 
 		snprintf(cmd, sizeof(cmd),
 			 "virt-clone --connect " URI " --original '%s' --name '%s' --file '%s' --quiet >/dev/null 2>&1",
 			 name, clone, file);
-		if (o->cold && run("sync && echo 3 > /proc/sys/vm/drop_caches") < 0) {
+		if (o->cold && bench_run("sync && echo 3 > /proc/sys/vm/drop_caches") < 0) {
 			fprintf(stderr, "bench-clone: cannot drop the page cache (needs root)\n");
 			break;
 		}
-		t0 = now_ms();
-		if (run(cmd) < 0) {
+		t0 = bench_now_ms();
+		if (bench_run(cmd) < 0) {
 			fprintf(stderr, "bench-clone: virt-clone failed: %s\n", cmd);
 			break;
 		}
-		ms[done++] = now_ms() - t0;
+		ms[done++] = bench_now_ms() - t0;
 		d = virDomainLookupByName(c, clone);
 		if (d) {
 			(void)virDomainUndefine(d);
@@ -182,20 +132,6 @@ static int time_virt_clone(const struct opts *o, const char *images, const char 
 	virDomainFree(orig);
 	virConnectClose(c);
 	return done;
-}
-
-static void remove_storage_pool(const char *name)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virStoragePoolPtr sp = c ? virStoragePoolLookupByName(c, name) : NULL;
-
-	if (sp) {
-		(void)virStoragePoolDestroy(sp);
-		(void)virStoragePoolUndefine(sp);
-		virStoragePoolFree(sp);
-	}
-	if (c)
-		virConnectClose(c);
 }
 
 static const char *verdict(bool ok)
@@ -217,12 +153,13 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct opts o = { .count = 20, .virt_clone_runs = 3, .data_mib = 1024, .virt_type = "qemu" };
-	char dir[512], images[600], run_dir[600], small[600], big[600], spool[64], cmd[1200];
+	struct bench_dirs d;
+	char small[600], big[600];
 	struct pool_host *host = NULL;
 	struct pool_template *ts = NULL, *tb = NULL;
 	struct vdi_error err = { { 0 } };
 	double *cs, *cb, *ds, *db, vc[64];
-	struct stats s_small, s_big, s_dsmall, s_dbig, s_vc;
+	struct bench_stats s_small, s_big, s_dsmall, s_dbig, s_vc;
 	int c, ns = 0, nb = 0, nvc = 0, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
@@ -248,20 +185,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 
-	snprintf(dir, sizeof(dir), "%s/vdi-bench-XXXXXX", o.dir ? o.dir : "/var/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (bench_dirs_make(&d, o.dir) < 0)
 		return 1;
-	}
-	chmod(dir, 0755);
-	snprintf(images, sizeof(images), "%s/images", dir);
-	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
-	snprintf(small, sizeof(small), "%s/template-1g.qcow2", dir);
-	snprintf(big, sizeof(big), "%s/template-16g.qcow2", dir);
-	snprintf(spool, sizeof(spool), "vdi-bench-%d", (int)getpid());
+	snprintf(small, sizeof(small), "%s/template-1g.qcow2", d.dir);
+	snprintf(big, sizeof(big), "%s/template-16g.qcow2", d.dir);
 
 	cs = calloc((size_t)o.count, sizeof(double));
 	cb = calloc((size_t)o.count, sizeof(double));
@@ -278,7 +207,8 @@ int main(int argc, char **argv)
 	}
 
 	struct pool_host_options ho = {
-		.uri = URI, .storage_pool = spool, .storage_path = images, .runtime_dir = run_dir, .virt_type = o.virt_type,
+		.uri = URI, .storage_pool = d.spool, .storage_path = d.images, .runtime_dir = d.run_dir,
+		.virt_type = o.virt_type,
 	};
 	if (pool_host_new(&ho, &host, &err) < 0) {
 		fprintf(stderr, "bench-clone: %s\n", err.message);
@@ -303,7 +233,7 @@ int main(int argc, char **argv)
 		(void)time_clones(host, ts, "warm", 1, w1, w2);
 	}
 	/* Interleaved, in rounds of 5, so that neither template gets the quieter half of the run. */
-	for (int done = 0; done < o.count && !interrupted; done += 5) {
+	for (int done = 0; done < o.count && !bench_interrupted; done += 5) {
 		int k = o.count - done < 5 ? o.count - done : 5, a, b;
 		char ps[32], pb[32];
 
@@ -318,15 +248,15 @@ int main(int argc, char **argv)
 	}
 	if (ns < o.count || nb < o.count)
 		goto out;
-	nvc = time_virt_clone(&o, images, small, vc);
+	nvc = time_virt_clone(&o, d.images, small, vc);
 	if (nvc <= 0)
 		goto out;
 
-	s_small = summarize(cs, ns);
-	s_big = summarize(cb, nb);
-	s_dsmall = summarize(ds, ns);
-	s_dbig = summarize(db, nb);
-	s_vc = summarize(vc, nvc);
+	s_small = bench_summarize(cs, ns);
+	s_big = bench_summarize(cb, nb);
+	s_dsmall = bench_summarize(ds, ns);
+	s_dbig = bench_summarize(db, nb);
+	s_vc = bench_summarize(vc, nvc);
 
 	double size_ratio = s_big.median / s_small.median;
 	double speedup = s_vc.median / s_small.median;
@@ -366,14 +296,12 @@ out:
 	pool_template_free(ts);
 	pool_template_free(tb);
 	pool_host_free(host);
-	remove_storage_pool(spool);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	(void)run(cmd);
+	bench_dirs_remove(&d, URI);
 	free(cs);
 	free(cb);
 	free(ds);
 	free(db);
-	if (interrupted)
+	if (bench_interrupted)
 		fprintf(stderr, "bench-clone: interrupted; cleaned up\n");
 	return status;
 }

@@ -14,16 +14,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
 
+#include "bench.h"
 #include "cleanup.h"
 #include "vmpool.h"
 
@@ -38,51 +36,6 @@ struct opts {
 	bool json;
 };
 
-struct stats {
-	double min, median, max;
-};
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static struct stats summarize(double *v, int n)
-{
-	struct stats s = { 0 };
-
-	if (n <= 0)
-		return s;
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	s.min = v[0];
-	s.max = v[n - 1];
-	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	return s;
-}
-
-static int run(const char *cmd)
-{
-	return system(cmd) == 0 ? 0 : -EIO;
-}
-
 /* base.qcow2 with half the data at offset 0, top.qcow2 on it with the other half right after. */
 static int make_chain(const char *dir, unsigned data_mib, char *top, size_t len)
 {
@@ -96,7 +49,7 @@ static int make_chain(const char *dir, unsigned data_mib, char *top, size_t len)
 		 "qemu-img create -q -f qcow2 -b '%s/base.qcow2' -F qcow2 '%s' && "
 		 "qemu-io -f qcow2 -c 'write -P 0xcd %uM %uM' '%s' >/dev/null",
 		 dir, virt_mib, half, dir, dir, top, half, data_mib - half, top);
-	return run(cmd);
+	return bench_run(cmd);
 }
 
 /* One publish of source as version; its time in *ms.  The base is deleted again (not timed). */
@@ -104,13 +57,13 @@ static int time_publish(struct pool_host *host, const char *source, int64_t vers
 {
 	struct vdi_error err = { { 0 } };
 	_cleanup_free_ char *path = NULL;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 
 	if (pool_base_create(host, "bench", version, source, &path, &err) < 0) {
 		fprintf(stderr, "bench-publish: %s\n", err.message);
 		return -EIO;
 	}
-	*ms = now_ms() - t0;
+	*ms = bench_now_ms() - t0;
 	if (pool_base_delete(host, path, &err) < 0) {
 		fprintf(stderr, "bench-publish: %s\n", err.message);
 		return -EIO;
@@ -127,27 +80,13 @@ static int time_convert(const char *source, const char *dir, double *ms)
 
 	snprintf(out, sizeof(out), "%s/peer.qcow2", dir);
 	snprintf(cmd, sizeof(cmd), "qemu-img convert -O qcow2 '%s' '%s'", source, out);
-	t0 = now_ms();
-	r = run(cmd);
-	*ms = now_ms() - t0;
+	t0 = bench_now_ms();
+	r = bench_run(cmd);
+	*ms = bench_now_ms() - t0;
 	unlink(out);
 	if (r < 0)
 		fprintf(stderr, "bench-publish: failed: %s\n", cmd);
 	return r;
-}
-
-static void remove_storage_pool(const char *name)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virStoragePoolPtr sp = c ? virStoragePoolLookupByName(c, name) : NULL;
-
-	if (sp) {
-		(void)virStoragePoolDestroy(sp);
-		(void)virStoragePoolUndefine(sp);
-		virStoragePoolFree(sp);
-	}
-	if (c)
-		virConnectClose(c);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -191,15 +130,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 static void report(const struct opts *o, double *pub, double *conv, int n)
 {
 	double pairs[64];
-	struct stats sp, sc, sr;
+	struct bench_stats sp, sc, sr;
 	double ratio;
 
 	/* Pair by pair first (the machine's speed drifts less within a pair), then each on its own. */
 	for (int i = 0; i < n; i++)
 		pairs[i] = pub[i] / conv[i];
-	sr = summarize(pairs, n);
-	sp = summarize(pub, n);
-	sc = summarize(conv, n);
+	sr = bench_summarize(pairs, n);
+	sp = bench_summarize(pub, n);
+	sc = bench_summarize(conv, n);
 	ratio = sr.median;
 
 	if (o->json) {
@@ -224,7 +163,8 @@ static void report(const struct opts *o, double *pub, double *conv, int n)
 int main(int argc, char **argv)
 {
 	struct opts o = { .runs = 8, .data_mib = 1024 };
-	char dir[512], images[600], run_dir[600], spool[64], top[700], cmd[1200];
+	struct bench_dirs d;
+	char top[700];
 	struct pool_host *host = NULL;
 	struct vdi_error err = { { 0 } };
 	double *pub = NULL, *conv = NULL, warm;
@@ -232,18 +172,10 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 
-	snprintf(dir, sizeof(dir), "%s/vdi-bench-XXXXXX", o.dir ? o.dir : "/var/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (bench_dirs_make(&d, o.dir) < 0)
 		return 1;
-	}
-	chmod(dir, 0755);
-	snprintf(images, sizeof(images), "%s/images", dir);
-	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
-	snprintf(spool, sizeof(spool), "vdi-bench-%d", (int)getpid());
 	pub = calloc((size_t)o.runs, sizeof(double));
 	conv = calloc((size_t)o.runs, sizeof(double));
 	if (!pub || !conv)
@@ -256,14 +188,15 @@ int main(int argc, char **argv)
 			printf("source: a QCOW2 chain holding %u MiB (%u in the base, %u in the overlay)...\n",
 			       o.data_mib, o.data_mib / 2, o.data_mib - o.data_mib / 2);
 		fflush(stdout);
-		if (make_chain(dir, o.data_mib, top, sizeof(top)) < 0) {
+		if (make_chain(d.dir, o.data_mib, top, sizeof(top)) < 0) {
 			fprintf(stderr, "bench-publish: cannot make the chain with qemu-img/qemu-io\n");
 			goto out;
 		}
 	}
 
 	struct pool_host_options ho = {
-		.uri = URI, .storage_pool = spool, .storage_path = images, .runtime_dir = run_dir, .virt_type = "qemu",
+		.uri = URI, .storage_pool = d.spool, .storage_path = d.images, .runtime_dir = d.run_dir,
+		.virt_type = "qemu",
 	};
 	if (pool_host_new(&ho, &host, &err) < 0) {
 		fprintf(stderr, "bench-publish: %s\n", err.message);
@@ -277,14 +210,14 @@ int main(int argc, char **argv)
 	}
 
 	/* One warm-up of each, not counted: the source's pages come into the cache. */
-	if (time_publish(host, top, 1, &warm) < 0 || time_convert(top, dir, &warm) < 0)
+	if (time_publish(host, top, 1, &warm) < 0 || time_convert(top, d.dir, &warm) < 0)
 		goto out;
 	/* Pairs, the one and then the other going first: neither always follows the other's delete. */
-	for (done = 0; done < o.runs && !interrupted; done++) {
-		int r = done % 2 ? time_convert(top, dir, &conv[done]) : 0;
+	for (done = 0; done < o.runs && !bench_interrupted; done++) {
+		int r = done % 2 ? time_convert(top, d.dir, &conv[done]) : 0;
 
 		if (r < 0 || time_publish(host, top, done + 2, &pub[done]) < 0 ||
-		    (done % 2 == 0 && time_convert(top, dir, &conv[done]) < 0))
+		    (done % 2 == 0 && time_convert(top, d.dir, &conv[done]) < 0))
 			goto out;
 		if (!o.json)
 			fprintf(stderr, "run %d: publish %.0f ms, qemu-img convert %.0f ms\n", done + 1, pub[done],
@@ -297,12 +230,10 @@ int main(int argc, char **argv)
 
 out:
 	pool_host_free(host);
-	remove_storage_pool(spool);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	(void)run(cmd);
+	bench_dirs_remove(&d, URI);
 	free(pub);
 	free(conv);
-	if (interrupted)
+	if (bench_interrupted)
 		fprintf(stderr, "bench-publish: interrupted; cleaned up\n");
 	return status;
 }

@@ -19,36 +19,21 @@ import math
 import multiprocessing
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import vdibench  # noqa: E402  (bench/common/vdibench.py)
+from vdibench import Failure, UnixHTTPConnection  # noqa: E402
+
 HOST = "127.0.0.1"
 TARGET_RPS = 5000.0
 TARGET_HEALTHZ_P99_MS = 20.0
 
-
-def log(msg):
-    print("run-broker: " + msg, file=sys.stderr, flush=True)
-
-
-class Failure(Exception):
-    """Something could not be measured."""
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
+log = vdibench.logger("run-broker")
 
 
 def request(conn, method, path, body=None, headers=None):
@@ -395,6 +380,13 @@ def human(res):
     return "\n".join(out)
 
 
+def measure(args, res):
+    if args.only != "b":
+        res["part_a"] = part_a(args)
+    if args.only != "a":
+        res["part_b"] = part_b(args)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
@@ -417,19 +409,7 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    res = {"buildtype": args.buildtype, "sanitize": args.sanitize, "cpus": os.cpu_count(),
-           "loadavg_before": os.getloadavg()[0]}
-    try:
-        if args.only != "b":
-            res["part_a"] = part_a(args)
-        if args.only != "a":
-            res["part_b"] = part_b(args)
-    except Failure as e:
-        log("could not measure: %s" % e)
-        return 1
-    res["loadavg_after"] = os.getloadavg()[0]
-    print(json.dumps(res) if args.json else human(res))
-    return 0
+    return vdibench.finish(args, vdibench.results(args), measure, human, log)
 
 
 if __name__ == "__main__":

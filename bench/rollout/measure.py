@@ -17,11 +17,9 @@ Python 3 standard library only; virsh (ttyconsole) to find each guest's serial p
 """
 import argparse
 import errno
-import http.client
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import termios
@@ -29,27 +27,13 @@ import threading
 import time
 import tty
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import vdibench  # noqa: E402  (bench/common/vdibench.py)
+from vdibench import Failure, UnixHTTPConnection  # noqa: E402
+
 BANNER = b"VDI-TEST-GUEST READY"
 
-
-def log(msg):
-    print("run-rollout: " + msg, file=sys.stderr, flush=True)
-
-
-class Failure(Exception):
-    """Something could not be measured."""
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=120):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
+log = vdibench.logger("run-rollout")
 
 
 class Admin:
@@ -57,7 +41,7 @@ class Admin:
         self.path = path
 
     def call(self, method, path, body=None, want=None):
-        conn = UnixHTTPConnection(self.path)
+        conn = UnixHTTPConnection(self.path, timeout=120)
         try:
             data = json.dumps(body).encode() if body is not None else None
             conn.request(method, path, body=data,

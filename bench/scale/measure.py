@@ -15,10 +15,9 @@ One broker with POOLS pools of PER_POOL desktops each, all prestarted:
   - the admin's full desktop listing (every desktop) over the admin socket;
   - the database's size.
 
-Python 3 standard library only (with the helpers of bench/broker/measure.py).
+Python 3 standard library only (with the helpers of bench/broker/measure.py and bench/common/vdibench.py).
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -26,13 +25,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "broker"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import measure as common  # noqa: E402  (bench/broker/measure.py)
+import vdibench  # noqa: E402  (bench/common/vdibench.py)
+from vdibench import Failure  # noqa: E402
 
-Failure = common.Failure
-
-
-def log(msg):
-    print("scale: " + msg, file=sys.stderr, flush=True)
+log = vdibench.logger("scale")
 
 
 def rss_kib(pid):
@@ -44,7 +42,7 @@ def rss_kib(pid):
 
 
 def admin(args, method, path, body=None, timeout=120):
-    conn = common.UnixHTTPConnection(args.admin_socket, timeout=timeout)
+    conn = vdibench.UnixHTTPConnection(args.admin_socket, timeout=timeout)
     try:
         status, reply, _ = common.request(conn, method, path, body)
     finally:
@@ -195,6 +193,34 @@ def human(res):
     return "\n".join(out)
 
 
+def measure(args, res):
+    if args.pools < 2:
+        raise Failure("--pools must be 2 or more (the first one warms the broker up)")
+    empty = rss_kib(args.broker_pid)
+    template(args)
+    # The first pool warms the broker up (worker threads, their malloc arenas, caches): the
+    # memory per desktop is measured from there on.
+    res["fill_first"] = fill(args, 0, 1)
+    warm = rss_kib(args.broker_pid)
+    res["fill"] = fill(args, 1, args.pools - 1)
+    full = rss_kib(args.broker_pid)
+    total = args.pools * args.per_pool
+    log("peer: a process with %d test-driver domains" % total)
+    p = peer(args, args.per_pool, total)
+    growth, peer_growth = full - warm, p["full_kib"] - p["warm_kib"]
+    res["memory"] = {"broker_empty_kib": empty, "broker_warm_kib": warm, "broker_full_kib": full,
+                     "broker_growth_kib": growth, "peer_warm_kib": p["warm_kib"],
+                     "peer_full_kib": p["full_kib"], "peer_growth_kib": peer_growth,
+                     "broker_own_kib": growth - peer_growth,
+                     "broker_own_kib_per_desktop": round((growth - peer_growth) / res["fill"]["desktops"], 2)}
+    log("assignment: %d users" % args.users)
+    sessions, res["assignment"] = assignment(args)
+    res["api"] = api_rates(args, sessions[0][0])
+    res["admin_listing"] = admin_listing(args)
+    res["database_bytes"] = sum(os.path.getsize(p) for p in (args.database, args.database + "-wal")
+                                if os.path.exists(p))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
@@ -217,40 +243,8 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    res = {"buildtype": args.buildtype, "sanitize": args.sanitize, "cpus": os.cpu_count(),
-           "loadavg_before": os.getloadavg()[0], "pools": args.pools, "per_pool": args.per_pool}
-    try:
-        if args.pools < 2:
-            raise Failure("--pools must be 2 or more (the first one warms the broker up)")
-        empty = rss_kib(args.broker_pid)
-        template(args)
-        # The first pool warms the broker up (worker threads, their malloc arenas, caches): the
-        # memory per desktop is measured from there on.
-        res["fill_first"] = fill(args, 0, 1)
-        warm = rss_kib(args.broker_pid)
-        res["fill"] = fill(args, 1, args.pools - 1)
-        full = rss_kib(args.broker_pid)
-        total = args.pools * args.per_pool
-        log("peer: a process with %d test-driver domains" % total)
-        p = peer(args, args.per_pool, total)
-        growth, peer_growth = full - warm, p["full_kib"] - p["warm_kib"]
-        res["memory"] = {"broker_empty_kib": empty, "broker_warm_kib": warm, "broker_full_kib": full,
-                         "broker_growth_kib": growth, "peer_warm_kib": p["warm_kib"],
-                         "peer_full_kib": p["full_kib"], "peer_growth_kib": peer_growth,
-                         "broker_own_kib": growth - peer_growth,
-                         "broker_own_kib_per_desktop": round((growth - peer_growth) / res["fill"]["desktops"], 2)}
-        log("assignment: %d users" % args.users)
-        sessions, res["assignment"] = assignment(args)
-        res["api"] = api_rates(args, sessions[0][0])
-        res["admin_listing"] = admin_listing(args)
-        res["database_bytes"] = sum(os.path.getsize(p) for p in (args.database, args.database + "-wal")
-                                    if os.path.exists(p))
-    except Failure as e:
-        log("could not measure: %s" % e)
-        return 1
-    res["loadavg_after"] = os.getloadavg()[0]
-    print(json.dumps(res) if args.json else human(res))
-    return 0
+    res = vdibench.results(args, pools=args.pools, per_pool=args.per_pool)
+    return vdibench.finish(args, res, measure, human, log)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,32 @@ static int time_option(const struct ctl *ctl, char **target, const char *name, c
 		return ctl_usage_error(ctl, "bad time for %s: \"%s\" (expected unix seconds or "
 					    "YYYY-MM-DD[THH:MM[:SS]] in local time)", name, value);
 	snprintf(secs, sizeof(secs), "%" PRId64, t);
-	if (ctl_query_append(target, key, secs) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	return CTL_EXIT_OK;
+	return ctl_opt_query(target, key, secs);
+}
+
+/* Each option to the query of *data (the target, a char *). */
+static int take_audit_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	uint64_t limit;
+	int r;
+
+	switch (c) {
+	case 'u':
+		return ctl_opt_query(data, "user", value);
+	case 'a':
+		return ctl_opt_query(data, "action", value);
+	case 'o':
+		return ctl_opt_query(data, "object", value);
+	case 's':
+		return time_option(ctl, data, "--since", "since", value);
+	case 'U':
+		return time_option(ctl, data, "--until", "until", value);
+	case 'l':
+		r = ctl_opt_uint(ctl, "--limit", value, 1, AUDIT_LIMIT_MAX, &limit);
+		return r == CTL_EXIT_OK ? ctl_opt_query(data, "limit", value) : r;
+	default:
+		return -1;
+	}
 }
 
 /* One row of the table: the cells of element e. */
@@ -55,55 +78,19 @@ int ctl_cmd_audit(const struct ctl *ctl, int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_audit_option, 0, NULL };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "TIME" }, { "ACTOR" }, { "ACTION" }, { "OBJECT" }, { "DETAIL" },
 	};
 	_cleanup_free_ char *target = strdup("/audit");
-	uint64_t limit;
-	int c, r;
+	int r;
 
 	if (!target)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		r = CTL_EXIT_OK;
-		switch (c) {
-		case 'u':
-			if (ctl_query_append(&target, "user", optarg) < 0)
-				r = ctl_error(CTL_EXIT_FAILED, "out of memory");
-			break;
-		case 'a':
-			if (ctl_query_append(&target, "action", optarg) < 0)
-				r = ctl_error(CTL_EXIT_FAILED, "out of memory");
-			break;
-		case 'o':
-			if (ctl_query_append(&target, "object", optarg) < 0)
-				r = ctl_error(CTL_EXIT_FAILED, "out of memory");
-			break;
-		case 's':
-			r = time_option(ctl, &target, "--since", "since", optarg);
-			break;
-		case 'U':
-			r = time_option(ctl, &target, "--until", "until", optarg);
-			break;
-		case 'l':
-			r = ctl_opt_uint(ctl, "--limit", optarg, 1, AUDIT_LIMIT_MAX, &limit);
-			if (r == CTL_EXIT_OK && ctl_query_append(&target, "limit", optarg) < 0)
-				r = ctl_error(CTL_EXIT_FAILED, "out of memory");
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-		if (r != CTL_EXIT_OK)
-			return r;
-	}
-	if (argc - optind != 0)
-		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &target, &r))
+		return r;
 
 	return ctl_list(ctl, target, "audit", columns, ELEMENTSOF(columns), audit_row);
 }

@@ -2,7 +2,6 @@
 #include "ctl.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,42 +53,6 @@ int ctl_help(const struct ctl *ctl)
 {
 	printf("usage: %s%s%s\n", ctl->prog, *ctl->usage ? " " : "", ctl->usage);
 	return CTL_EXIT_OK;
-}
-
-int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uint64_t min, uint64_t max,
-		 uint64_t *ret)
-{
-	if (ctl_parse_uint(value, min, max, ret) < 0)
-		return ctl_usage_error(ctl, "bad number for %s: \"%s\" (expected a whole number %llu..%llu)", name,
-				       value, (unsigned long long)min, (unsigned long long)max);
-	return CTL_EXIT_OK;
-}
-
-int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'h') {
-			ctl_help(ctl);
-			return 0;
-		}
-		ctl_usage_error(ctl, NULL);
-		return -EINVAL;
-	}
-	if (argc - optind != nargs) {
-		if (nargs == 0)
-			ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
-		else
-			ctl_usage_error(ctl, "%s expects %s", ctl->name, what);
-		return -EINVAL;
-	}
-	return 1;
 }
 
 int ctl_target(char **ret, const char *collection, const char *name, const char *suffix)
@@ -200,6 +163,32 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
 		return ctl_error(CTL_EXIT_FAILED, "the broker's reply is not JSON: %s", err.message);
 	*ret = TAKE_PTR(j);
 	return CTL_EXIT_OK;
+}
+
+int ctl_request(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	int r;
+
+	*ret = NULL;
+	r = ctl_call(ctl, method, target, body, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		return ctl_print_json(reply);
+	*ret = TAKE_PTR(reply);
+	return CTL_EXIT_OK;
+}
+
+int ctl_request_at(const struct ctl *ctl, const char *method, const char *collection, const char *name,
+		   const char *suffix, const json_t *body, json_t **ret)
+{
+	_cleanup_free_ char *target = NULL;
+
+	*ret = NULL;
+	if (ctl_target(&target, collection, name, suffix) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	return ctl_request(ctl, method, target, body, ret);
 }
 
 int ctl_call_raw(const struct ctl *ctl, const char *method, const char *target, char **ret, size_t *ret_len)

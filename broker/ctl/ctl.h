@@ -57,6 +57,17 @@ int ctl_call(const struct ctl *ctl, const char *method, const char *target, cons
  * *ret_len bytes, NUL-terminated).  Returns an exit status. */
 int ctl_call_raw(const struct ctl *ctl, const char *method, const char *target, char **ret, size_t *ret_len);
 
+/*
+ * ctl_call(), then with --json prints the reply.  Returns an exit status;
+ * *ret is the reply (new) when the caller is to print it as text, NULL when
+ * there is nothing more to print (it was printed as JSON, or the call failed).
+ */
+int ctl_request(const struct ctl *ctl, const char *method, const char *target, const json_t *body, json_t **ret);
+
+/* The same at ctl_target(collection, name, suffix) (all borrowed; suffix may be NULL). */
+int ctl_request_at(const struct ctl *ctl, const char *method, const char *collection, const char *name,
+		   const char *suffix, const json_t *body, json_t **ret);
+
 /* Prints j to stdout, indented (--json). Returns an exit status. */
 int ctl_print_json(const json_t *j);
 
@@ -82,6 +93,11 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...) __attribute__((
 /* Prints the command's usage to stdout; returns CTL_EXIT_OK. */
 int ctl_help(const struct ctl *ctl);
 
+/* "/<collection>/<name URL-encoded>[/<suffix>]" into a new string *ret. Returns 0 or -ENOMEM. */
+int ctl_target(char **ret, const char *collection, const char *name, const char *suffix);
+
+/* ---- args.c: the command line: its options and operands --------------------- */
+
 /*
  * Parses the value of a number option strictly (name: "--size").  Returns
  * CTL_EXIT_OK, or CTL_EXIT_USAGE after saying what is wrong.
@@ -90,8 +106,59 @@ int ctl_opt_uint(const struct ctl *ctl, const char *name, const char *value, uin
 		 uint64_t *ret);
 
 /*
+ * ctl_query_append() for an option's value: key=value (borrowed) to the
+ * query of *target.  Returns an exit status (CTL_EXIT_FAILED after saying "out of memory").
+ */
+int ctl_opt_query(char **target, const char *key, const char *value);
+
+struct option;
+
+/* The end of every command's option table: --help, as ctl_parse_options() answers it, and the terminator. */
+#define CTL_OPTIONS_END { "help", no_argument, NULL, 'h' }, { 0 }
+
+/* A command's options: getopt_long()'s table, what takes each of them, and the operands after them. */
+struct ctl_options {
+	const struct option *options; /* with { "help", no_argument, NULL, 'h' } (borrowed) */
+	/*
+	 * Takes the option of getopt code c, with its value (NULL for one
+	 * without), into data: returns an exit status (CTL_EXIT_OK to go on),
+	 * or -1 for a code it does not know.  NULL: the command has only --help.
+	 */
+	int (*take)(const struct ctl *ctl, int c, const char *value, void *data);
+	int nargs;        /* how many operands, as ctl_operands() checks; -1: the command checks them */
+	const char *what; /* ctl_operands()'s what (borrowed) */
+};
+
+/* A ctl_options take() for a command whose one option (but --help) has a value: it into *data
+ * (a const char *, borrowed from argv). */
+int ctl_take_value(const struct ctl *ctl, int c, const char *value, void *data);
+
+/*
+ * Parses the options of argv with o (borrowed): --help prints the usage,
+ * an unknown option is a usage error, each other goes to o->take() with data;
+ * then checks the operands (o->nargs, o->what).
+ * Returns true to go on (the operands start at argv[optind]); false when
+ * the command is over, with *status its exit status (CTL_EXIT_OK after
+ * --help, else what take() returned or CTL_EXIT_USAGE).
+ */
+bool ctl_parse_options(const struct ctl *ctl, int argc, char **argv, const struct ctl_options *o, void *data,
+		       int *status);
+
+/*
+ * After the options: expects exactly nargs operands at argv[optind]...,
+ * named by what (borrowed, "a pool NAME") in the message when there are
+ * not; what NULL says the command takes none.  Returns CTL_EXIT_OK, or
+ * CTL_EXIT_USAGE after "<command> expects <what>" (or "takes no arguments").
+ */
+int ctl_operands(const struct ctl *ctl, int argc, int nargs, const char *what);
+
+/* The same for exactly one operand, into *ret (borrowed from argv). Returns an exit status. */
+int ctl_operand(const struct ctl *ctl, int argc, char **argv, const char *what, const char **ret);
+
+/*
  * Parses the options of a command that has none but --help, then expects
- * exactly nargs arguments (named by what in messages) at argv[optind]...
+ * exactly nargs arguments (named by what in messages, as ctl_operands()
+ * does) at argv[optind]...
  * Returns 1 to go on, 0 after --help, -EINVAL after a usage message.
  */
 int ctl_parse_plain(const struct ctl *ctl, int argc, char **argv, int nargs, const char *what);
@@ -101,9 +168,6 @@ static inline int ctl_parse_exit(int r)
 {
 	return r == 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 }
-
-/* "/<collection>/<name URL-encoded>[/<suffix>]" into a new string *ret. Returns 0 or -ENOMEM. */
-int ctl_target(char **ret, const char *collection, const char *name, const char *suffix);
 
 /*
  * templates.c: the disk path given to --disk (borrowed) as an absolute path

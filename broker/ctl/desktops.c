@@ -30,46 +30,42 @@ static int desktop_row(json_t *e, struct ctl_table *t)
 	return ctl_table_add_row(t, cells);
 }
 
+/* --pool, --user, --state to the query of *data (the target, a char *). */
+static int take_list_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	(void)ctl;
+	switch (c) {
+	case 'p':
+		return ctl_opt_query(data, "pool", value);
+	case 'u':
+		return ctl_opt_query(data, "user", value);
+	case 's':
+		return ctl_opt_query(data, "state", value);
+	default:
+		return -1;
+	}
+}
+
 int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pool", required_argument, NULL, 'p' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "state", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_list_option, 0, NULL };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
 		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" },
 	};
 	_cleanup_free_ char *target = strdup("/desktops");
-	int c, r;
+	int r;
 
 	if (!target)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'p':
-			r = ctl_query_append(&target, "pool", optarg);
-			break;
-		case 'u':
-			r = ctl_query_append(&target, "user", optarg);
-			break;
-		case 's':
-			r = ctl_query_append(&target, "state", optarg);
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-		if (r < 0)
-			return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	}
-	if (argc - optind != 0)
-		return ctl_usage_error(ctl, "%s takes no arguments", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &target, &r))
+		return r;
 
 	return ctl_list(ctl, target, "desktops", columns, ELEMENTSOF(columns), desktop_row);
 }
@@ -93,11 +89,9 @@ static int desktop_action(const struct ctl *ctl, int argc, char **argv, const ch
 		target = NULL;
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	}
-	r = ctl_call(ctl, method, target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, method, target, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("desktop %llu is being %s\n", (unsigned long long)id, done);
 	return CTL_EXIT_OK;
 }

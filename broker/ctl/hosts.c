@@ -57,11 +57,9 @@ static int host_drain(const struct ctl *ctl, int argc, char **argv, bool drain)
 	body = json_pack("{s:s}", "host", argv[optind]);
 	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", drain ? "/hosts/drain" : "/hosts/resume", body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "POST", drain ? "/hosts/drain" : "/hosts/resume", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	if (drain)
 		printf("host %s is draining: %lld desktops remain on it (free ones are being deleted, pooled ones go"
 		       " when released, persistent ones stay)\n",

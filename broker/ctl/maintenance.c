@@ -41,18 +41,15 @@ void ctl_print_maintenance(json_t *m)
 static int edit(const struct ctl *ctl, const char *name, const char *method, const char *suffix)
 {
 	_cleanup_json_ json_t *reply = NULL, *body = streq(method, "POST") ? json_object() : NULL;
-	_cleanup_free_ char *target = NULL;
 	char what[1024];
 	int r;
 
-	if ((streq(method, "POST") && !body) || ctl_target(&target, "templates", name, suffix) < 0)
+	if (streq(method, "POST") && !body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	/* The broker answers once the maintenance desktop runs (or is gone). */
-	r = ctl_call(ctl, method, target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, method, "templates", name, suffix, body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	if (streq(method, "DELETE"))
 		printf("template \"%s\": the maintenance desktop is discarded\n", name);
 	else
@@ -62,39 +59,46 @@ static int edit(const struct ctl *ctl, const char *name, const char *method, con
 	return CTL_EXIT_OK;
 }
 
+/* The options of template edit, as they are taken. */
+struct edit_args {
+	bool discard, start;
+};
+
+static int take_edit_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct edit_args *a = data;
+
+	(void)ctl;
+	(void)value;
+	if (c == 'D')
+		a->discard = true;
+	else if (c == 'S')
+		a->start = true;
+	else
+		return -1;
+	return CTL_EXIT_OK;
+}
+
 int ctl_cmd_template_edit(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "discard", no_argument, NULL, 'D' },
 		{ "start", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	bool discard = false, start = false;
-	int c;
+	static const struct ctl_options options = { opts, take_edit_option, 1, "a template NAME" };
+	struct edit_args a = { 0 };
+	const char *name;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'D':
-			discard = true;
-			break;
-		case 'S':
-			start = true;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
-	if (discard && start)
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
+	name = argv[optind];
+	if (a.discard && a.start)
 		return ctl_usage_error(ctl, "--discard and --start exclude each other");
-	if (discard)
-		return edit(ctl, argv[optind], "DELETE", "edit");
-	return edit(ctl, argv[optind], "POST", start ? "edit/start" : "edit");
+	if (a.discard)
+		return edit(ctl, name, "DELETE", "edit");
+	return edit(ctl, name, "POST", a.start ? "edit/start" : "edit");
 }
 
 /* Writes the .vv text (len bytes) to a new file path, readable by its owner only. Returns an exit status. */
@@ -141,17 +145,14 @@ static int console_vv(const struct ctl *ctl, const char *name, const char *path)
 static int console_url(const struct ctl *ctl, const char *name)
 {
 	_cleanup_json_ json_t *reply = NULL, *body = json_object();
-	_cleanup_free_ char *target = NULL;
 	char when[32];
 	int r;
 
-	if (!body || ctl_target(&target, "templates", name, "edit/console") < 0)
+	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "templates", name, "edit/console", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("url: %s\npassword: %s\nvalid until: %s\n", json_string_value(json_object_get(reply, "url")) ?: "",
 	       json_string_value(json_object_get(reply, "password")) ?: "",
 	       ctl_cell_time(json_object_get(reply, "expires"), when, sizeof(when)));
@@ -162,25 +163,14 @@ int ctl_cmd_template_console(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vv", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
-	const char *vv = NULL;
-	int c;
+	static const struct ctl_options options = { opts, ctl_take_value, 1, "a template NAME" };
+	const char *vv = NULL, *name;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'v':
-			vv = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
-	return vv ? console_vv(ctl, argv[optind], vv) : console_url(ctl, argv[optind]);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &vv, &r))
+		return r;
+	name = argv[optind];
+	return vv ? console_vv(ctl, name, vv) : console_url(ctl, name);
 }

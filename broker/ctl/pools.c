@@ -82,6 +82,12 @@ static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
 	return CTL_EXIT_OK;
 }
 
+/* The options of the settings pool_setting() takes, in pool create's and update's tables. */
+#define POOL_SETTING_OPTIONS                                                                                    \
+	{ "size", required_argument, NULL, 's' }, { "prestart", required_argument, NULL, 'p' },                 \
+	{ "max-per-user", required_argument, NULL, 'u' }, { "idle-timeout", required_argument, NULL, 'i' },     \
+	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' }
+
 /*
  * Puts the value of a settings option (--size, ..., --groups as its getopt
  * code opt) into body.  Returns an exit status, or -1 when opt is none of them.
@@ -124,62 +130,60 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 	return -1;
 }
 
+/* The options of pool create and update, as they are taken. */
+struct pool_args {
+	json_t *body;     /* the settings (borrowed) */
+	const char *tmpl; /* --template, or NULL (borrowed) */
+	const char *type; /* --type (borrowed) */
+};
+
+static int take_pool_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct pool_args *a = data;
+
+	switch (c) {
+	case 't':
+		a->tmpl = value;
+		return CTL_EXIT_OK;
+	case 'T':
+		if (!streq(value, "pooled") && !streq(value, "persistent"))
+			return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", value);
+		a->type = value;
+		return CTL_EXIT_OK;
+	default:
+		return pool_setting(ctl, c, value, a->body);
+	}
+}
+
 int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "template", required_argument, NULL, 't' },
 		{ "type", required_argument, NULL, 'T' },
-		{ "size", required_argument, NULL, 's' },
-		{ "prestart", required_argument, NULL, 'p' },
-		{ "max-per-user", required_argument, NULL, 'u' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "groups", required_argument, NULL, 'g' },
-		{ "data-disk", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		POOL_SETTING_OPTIONS,
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_pool_option, 1, "a pool NAME" };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
-	const char *tmpl = NULL, *type = "pooled", *name;
-	int c, r;
+	struct pool_args a = { .body = body, .type = "pooled" };
+	const char *name;
+	int r;
 
 	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 't':
-			tmpl = optarg;
-			break;
-		case 'T':
-			if (!streq(optarg, "pooled") && !streq(optarg, "persistent"))
-				return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", optarg);
-			type = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		case '?':
-			return ctl_usage_error(ctl, NULL);
-		default:
-			r = pool_setting(ctl, c, optarg, body);
-			if (r != CTL_EXIT_OK)
-				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	name = argv[optind];
-	if (!tmpl)
+	if (!a.tmpl)
 		return ctl_usage_error(ctl, "%s needs --template T", ctl->name);
 	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
-	    json_object_set_new(body, "template", json_string(tmpl)) < 0 ||
-	    json_object_set_new(body, "type", json_string(type)) < 0)
+	    json_object_set_new(body, "template", json_string(a.tmpl)) < 0 ||
+	    json_object_set_new(body, "type", json_string(a.type)) < 0)
 		return ctl_error(CTL_EXIT_USAGE, "the pool and template names must be UTF-8 text");
 
-	r = ctl_call(ctl, "POST", "/pools", body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "POST", "/pools", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("pool \"%s\" created\n", name);
 	return CTL_EXIT_OK;
 }
@@ -187,68 +191,43 @@ int ctl_cmd_pool_create(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "prestart", required_argument, NULL, 'p' },
-		{ "max-per-user", required_argument, NULL, 'u' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "groups", required_argument, NULL, 'g' },
-		{ "data-disk", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		POOL_SETTING_OPTIONS,
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_pool_option, 1, "a pool NAME" };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
-	_cleanup_free_ char *target = NULL;
-	int c, r;
+	struct pool_args a = { .body = body };
+	const char *name;
+	int r;
 
 	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			return ctl_help(ctl);
-		case '?':
-			return ctl_usage_error(ctl, NULL);
-		default:
-			r = pool_setting(ctl, c, optarg, body);
-			if (r != CTL_EXIT_OK)
-				return r < 0 ? ctl_usage_error(ctl, NULL) : r;
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a pool NAME", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
+	name = argv[optind];
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
 					    "--idle-timeout, --groups or --data-disk");
-	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
-	r = ctl_call(ctl, "PATCH", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "PATCH", "pools", name, NULL, body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
-	printf("pool \"%s\" updated\n", argv[optind]);
+	printf("pool \"%s\" updated\n", name);
 	return CTL_EXIT_OK;
 }
 
 int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	json_t *left;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "pools", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "DELETE", "pools", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	left = json_object_get(reply, "desktops");
 	if (json_is_true(json_object_get(reply, "draining")) && json_is_integer(left))
 		printf("pool \"%s\" draining: deleted once its %" JSON_INTEGER_FORMAT " desktop%s gone\n",
@@ -261,20 +240,15 @@ int ctl_cmd_pool_delete(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_pool_recompose(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	json_int_t n;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a pool NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "pools", argv[optind], "recompose") < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "pools", argv[optind], "recompose", NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	n = json_integer_value(json_object_get(reply, "desktops"));
 	if (n == 0)
 		printf("pool \"%s\": every desktop is on the current version\n", argv[optind]);

@@ -47,16 +47,11 @@ static void print_published(const char *name, json_t *t)
 static int cancel(const struct ctl *ctl, const char *name)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	int r;
 
-	if (ctl_target(&target, "templates", name, "publish") < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "DELETE", "templates", name, "publish", NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("template \"%s\": the scheduled publish is cancelled\n", name);
 	return CTL_EXIT_OK;
 }
@@ -97,11 +92,9 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 		{ "at", required_argument, NULL, 'a' },
 		{ "cancel", no_argument, NULL, 'C' },
 		{ "from-maintenance", no_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	const char *disk = NULL, *note = NULL, *at = NULL, *name;
 	bool cancelling = false, maintenance = false;
 	int c, r;
@@ -130,9 +123,9 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 			return ctl_usage_error(ctl, NULL);
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
-	name = argv[optind];
+	r = ctl_operand(ctl, argc, argv, "a template NAME", &name);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (cancelling && (disk || note || at || maintenance))
 		return ctl_usage_error(ctl, "--cancel takes no --disk, --note or --at (nor --from-maintenance)");
 	if (cancelling)
@@ -145,61 +138,50 @@ int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv)
 	r = publish_body(ctl, disk, note, at, &body);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (ctl_target(&target, "templates", name, "publish") < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 	/* The broker answers once the new version is made (it copies the disk), or scheduled. */
-	r = ctl_call(ctl, "POST", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "templates", name, "publish", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	print_published(name, reply);
 	return CTL_EXIT_OK;
+}
+
+/* --to N into *data (a uint64_t). */
+static int take_rollback_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	if (c != 't')
+		return -1;
+	return ctl_opt_uint(ctl, "--to", value, 1, (uint64_t)INT64_MAX, data);
 }
 
 int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_rollback_option, 1, "a template NAME" };
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
-	_cleanup_free_ char *target = NULL;
+	const char *name;
 	json_t *version;
 	uint64_t to = 0;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 't':
-			r = ctl_opt_uint(ctl, "--to", optarg, 1, (uint64_t)INT64_MAX, &to);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &to, &r))
+		return r;
+	name = argv[optind];
 
 	body = to ? json_pack("{s:I}", "to", (json_int_t)to) : json_object();
-	if (!body || ctl_target(&target, "templates", argv[optind], "rollback") < 0)
+	if (!body)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "POST", target, body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "POST", "templates", name, "rollback", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	version = json_object_get(reply, "version");
 	if (json_is_integer(version))
-		printf("template \"%s\" rolled back to version %" JSON_INTEGER_FORMAT "\n", argv[optind],
+		printf("template \"%s\" rolled back to version %" JSON_INTEGER_FORMAT "\n", name,
 		       json_integer_value(version));
 	else
-		printf("template \"%s\" rolled back\n", argv[optind]);
+		printf("template \"%s\" rolled back\n", name);
 	return CTL_EXIT_OK;
 }

@@ -46,29 +46,20 @@ int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, ctl_take_value, -1, NULL };
 	_cleanup_json_ json_t *reply = NULL;
 	_cleanup_free_ char *target = NULL;
 	const char *user = NULL;
 	json_t *killed;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
-	if (user ? argc - optind != 0 : argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a session ID or --user USER", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &user, &r))
+		return r;
+	r = ctl_operands(ctl, argc, user ? 0 : 1, "a session ID or --user USER");
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (user) {
 		target = strdup("/sessions");
 		r = target ? ctl_query_append(&target, "user", user) : -ENOMEM;
@@ -78,11 +69,9 @@ int ctl_cmd_session_kill(const struct ctl *ctl, int argc, char **argv)
 	if (r < 0)
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "DELETE", target, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	killed = json_object_get(reply, "killed");
 	if (json_is_integer(killed))
 		printf("%" JSON_INTEGER_FORMAT " session%s killed\n", json_integer_value(killed),

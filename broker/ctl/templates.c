@@ -119,19 +119,14 @@ static int print_template(json_t *e)
 int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "GET", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "GET", "templates", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	return print_template(reply);
 }
 
@@ -174,6 +169,32 @@ int ctl_disk_path(const char *disk, char **ret)
 	return *ret ? CTL_EXIT_OK : ctl_error(CTL_EXIT_FAILED, "out of memory");
 }
 
+/* The options of template add, as they are taken. */
+struct add_args {
+	const char *disk, *xml; /* --disk, --xml, or NULL (borrowed) */
+	uint64_t memory, vcpus; /* --memory, --vcpus, or 0 */
+};
+
+static int take_add_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	struct add_args *a = data;
+
+	switch (c) {
+	case 'd':
+		a->disk = value;
+		return CTL_EXIT_OK;
+	case 'x':
+		a->xml = value;
+		return CTL_EXIT_OK;
+	case 'm':
+		return ctl_opt_uint(ctl, "--memory", value, 1, 4 * 1024 * 1024, &a->memory);
+	case 'c':
+		return ctl_opt_uint(ctl, "--vcpus", value, 1, 4096, &a->vcpus);
+	default:
+		return -1;
+	}
+}
+
 int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -181,52 +202,27 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "xml", required_argument, NULL, 'x' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
 	_cleanup_free_ char *disk = NULL, *xml = NULL;
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
-	const char *disk_arg = NULL, *xml_arg = NULL, *name;
-	uint64_t memory = 0, vcpus = 0;
+	struct add_args a = { 0 };
+	const char *name;
 	json_t *version;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'd':
-			disk_arg = optarg;
-			break;
-		case 'x':
-			xml_arg = optarg;
-			break;
-		case 'm':
-			r = ctl_opt_uint(ctl, "--memory", optarg, 1, 4 * 1024 * 1024, &memory);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'c':
-			r = ctl_opt_uint(ctl, "--vcpus", optarg, 1, 4096, &vcpus);
-			if (r != CTL_EXIT_OK)
-				return r;
-			break;
-		case 'h':
-			return ctl_help(ctl);
-		default:
-			return ctl_usage_error(ctl, NULL);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error(ctl, "%s expects a template NAME", ctl->name);
+	if (!ctl_parse_options(ctl, argc, argv, &options, &a, &r))
+		return r;
 	name = argv[optind];
-	if (!disk_arg)
+	if (!a.disk)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
 
-	r = ctl_disk_path(disk_arg, &disk);
+	r = ctl_disk_path(a.disk, &disk);
 	if (r != CTL_EXIT_OK)
 		return r;
-	if (xml_arg) {
-		r = read_xml(xml_arg, &xml);
+	if (a.xml) {
+		r = read_xml(a.xml, &xml);
 		if (r != CTL_EXIT_OK)
 			return r;
 	}
@@ -234,16 +230,14 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	if (!body)
 		return ctl_error(CTL_EXIT_USAGE, "the name and --disk must be UTF-8 text");
 	if (xml && json_object_set_new(body, "xml", json_string(xml)) < 0)
-		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", xml_arg);
-	if ((memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)memory)) < 0) ||
-	    (vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)vcpus)) < 0))
+		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", a.xml);
+	if ((a.memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)a.memory)) < 0) ||
+	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
-	r = ctl_call(ctl, "POST", "/templates", body, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request(ctl, "POST", "/templates", body, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	version = json_object_get(reply, "version");
 	if (json_is_integer(version))
 		printf("template \"%s\" added (version %" JSON_INTEGER_FORMAT ")\n", name, json_integer_value(version));
@@ -255,19 +249,14 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_free_ char *target = NULL;
 	int r;
 
 	r = ctl_parse_plain(ctl, argc, argv, 1, "a template NAME");
 	if (r <= 0)
 		return ctl_parse_exit(r);
-	if (ctl_target(&target, "templates", argv[optind], NULL) < 0)
-		return ctl_error(CTL_EXIT_FAILED, "out of memory");
-	r = ctl_call(ctl, "DELETE", target, NULL, &reply);
-	if (r != CTL_EXIT_OK)
+	r = ctl_request_at(ctl, "DELETE", "templates", argv[optind], NULL, NULL, &reply);
+	if (!reply)
 		return r;
-	if (ctl->json)
-		return ctl_print_json(reply);
 	printf("template \"%s\" removed\n", argv[optind]);
 	return CTL_EXIT_OK;
 }
