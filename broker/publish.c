@@ -178,7 +178,7 @@ static int maintenance_refuses_later(const char *template, json_t *row, struct v
 {
 	const char *state = broker_jstr(row, "state");
 
-	if (streq(state, "publishing") || streq(state, "deleting"))
+	if (!streq(state, "running") && !streq(state, "starting") && !streq(state, "stopped"))
 		return vdi_error_set(err, -EBUSY, "the maintenance desktop of template \"%s\" is %s", template, state);
 	return maintenance_outdated(template, row, err);
 }
