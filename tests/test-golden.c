@@ -6,13 +6,15 @@
  *
  *  - bad publish and rollback requests get their 4xx and change nothing (no guest needed);
  *  - a pooled pool on v1, three users holding SPICE connections (remote-viewer through the
- *    gateway); publish v2 from a raw disk: new assignments boot v2, a released desktop comes back
- *    on v2, free ones are replaced while the ready spares, sampled every 0.5 s, never drop below
- *    prestart, and the three connections stay up on v1; rollback to v1; four more publishes from
- *    QCOW2 disks (one a chain): every overlay's chain has two layers, bases that nothing needs go
- *    from the disk and from libvirt, the disk and libvirt hold exactly the versions' and the
- *    desktops' volumes; publishes of a disk a domain uses and a rollback to a deleted version
- *    are refused and change nothing;
+ *    gateway); publish v2 from a maintenance desktop in which the admin wrote a file (the marker
+ *    "m2") and set the banner's version, on its serial console: new assignments boot v2 and see
+ *    the file, a released desktop comes back on v2, free ones are replaced while the ready spares,
+ *    sampled every 0.5 s, never drop below prestart, and the three connections stay up on v1; the
+ *    maintenance desktop goes; publish v3 from a raw disk (the same rollout); rollback to v1; four
+ *    more publishes from QCOW2 disks (one a chain): every overlay's chain has two layers, bases
+ *    that nothing needs go from the disk and from libvirt, the disk and libvirt hold exactly the
+ *    versions' and the desktops' volumes; publishes of a disk a domain uses and a rollback to a
+ *    deleted version are refused and change nothing;
  *  - kill -9 of the broker during a publish and during a rollout: after the restart nothing is
  *    half made, nothing leaked, the rollout finishes.
  *
@@ -42,13 +44,12 @@
 #include "desktop-fixture.h"
 #include "harness.h"
 #include "json.h"
+#include "maintenance-fixture.h"
 #include "screen.h"
 #include "vmpool-test.h"
 
 #define URI FIXTURE_URI
 #define BOOT_MS FIXTURE_BOOT_MS
-#define TMPL "golden"
-#define TMPL_PATH "/api/v1/admin/templates/" TMPL
 #define PRESTART 2
 #define KEEP 2          /* [templates] keep_versions */
 #define MAXV 63         /* versions are bits of a uint64_t here */
@@ -59,6 +60,19 @@
 
 /* ---- the test's model of the template ---------------------------------------------------------- */
 
+/* The template: "golden<pid>", a name of this test's own (another broker on this host judges maintenance
+ * desktops of the templates it has by their name), and its admin path; golden_setup() sets them. */
+static char tmpl[32], tmpl_path[96];
+
+/* tmpl_path + suffix in a static buffer (template_get() uses none). */
+static const char *tpath(const char *suffix)
+{
+	static char path[160];
+
+	snprintf(path, sizeof(path), "%s%s", tmpl_path, suffix);
+	return path;
+}
+
 struct golden {
 	struct fixture f;
 	char leaked[1024];  /* storage pools a killed publish left on the sources' directory */
@@ -67,6 +81,7 @@ struct golden {
 	int current;
 	uint64_t made;      /* the versions publish made (vdi's bases), deleted or not */
 	uint64_t t0;        /* when the test began (for the log) */
+	char maintenance[160]; /* the maintenance desktop's overlay, a file of the images directory while it is due */
 	int size;           /* the pool's */
 };
 
@@ -142,11 +157,11 @@ static void guest_script(const char *name, char *buf, size_t len)
 /* out: a copy of the test guest's template carrying the version record value, as format (raw, qcow2). */
 static void stamp(const char *out, const char *value, const char *format)
 {
-	_cleanup_free_ char *tmpl = test_guest_path("template.qcow2");
+	_cleanup_free_ char *guest = test_guest_path("template.qcow2");
 	char script[600];
 
 	guest_script("stamp-version", script, sizeof(script));
-	sh("'%s' '%s' '%s' '%s' %s", script, tmpl, out, value, format);
+	sh("'%s' '%s' '%s' '%s' %s", script, guest, out, value, format);
 }
 
 /* Writes the record line (padded with NULs to 512 bytes) at offset into image (of format) with qemu-io. */
@@ -166,20 +181,27 @@ static void write_record(const char *image, const char *format, unsigned long of
 #define MARKER_OFFSET 1048576UL
 #define VERSION_OFFSET (1048576UL + 512)
 
-/* The version record read off an image from the host (following its chain): "v2", or "none". */
-static char *read_version(const char *image)
+/* A record read off an image from the host (following its chain) by tests/guest/<reader> (read-version,
+ * read-marker): "v2", or "none"; a new string. */
+static char *read_record(const char *reader, const char *image)
 {
 	char script[600], cmd[1400];
 	char *out;
 	int status;
 
-	guest_script("read-version", script, sizeof(script));
+	guest_script(reader, script, sizeof(script));
 	snprintf(cmd, sizeof(cmd), "'%s' '%s' 2>&1", script, image);
 	out = run_out(cmd, &status);
 	if (status != 0)
-		vdi_test_fail(__FILE__, __LINE__, "read-version %s: %s", image, out);
+		vdi_test_fail(__FILE__, __LINE__, "%s %s: %s", reader, image, out);
 	out[strcspn(out, "\n")] = '\0';
 	return out;
+}
+
+/* The version record (a new string). */
+static char *read_version(const char *image)
+{
+	return read_record("read-version", image);
 }
 
 /* qemu-img info (of the whole backing chain when chain) as JSON, a new reference; -U: desktops may run on it. */
@@ -203,18 +225,21 @@ static json_t *image_info(const char *path, bool chain)
 /* The path vdi gives version v's base volume: vdi-template-<template>-v<v>.qcow2 in the storage pool. */
 static void base_path(struct fixture *f, int v, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/vdi-template-" TMPL "-v%d.qcow2", f->images, v);
+	snprintf(buf, len, "%s/vdi-template-%s-v%d.qcow2", f->images, tmpl, v);
 }
 
 /* The version of a base volume's name of this template, or -1 when name is none. */
 static int base_version(const char *name)
 {
-	char again[128];
+	char prefix[64], again[128];
+	size_t plen;
 	int v = 0, n = 0;
 
-	if (sscanf(name, "vdi-template-" TMPL "-v%d.qcow2%n", &v, &n) != 1 || n == 0 || name[n] || v < 1 || v > MAXV)
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "vdi-template-%s-v", tmpl);
+	if (strncmp(name, prefix, plen) || sscanf(name + plen, "%d.qcow2%n", &v, &n) != 1 || n == 0 || name[plen + n] ||
+	    v < 1 || v > MAXV)
 		return -1;
-	snprintf(again, sizeof(again), "vdi-template-" TMPL "-v%d.qcow2", v);
+	snprintf(again, sizeof(again), "%s%d.qcow2", prefix, v);
 	return streq(again, name) ? v : -1;
 }
 
@@ -237,8 +262,9 @@ struct bases {
 	char strays[1024];  /* files in the images directory that are neither a base nor an overlay of the pool */
 };
 
-static void disk_bases(struct fixture *f, struct bases *b)
+static void disk_bases(struct golden *g, struct bases *b)
 {
+	struct fixture *f = &g->f;
 	DIR *dir = opendir(f->images);
 	struct dirent *e;
 
@@ -253,7 +279,7 @@ static void disk_bases(struct fixture *f, struct bases *b)
 		int64_t id;
 		int v;
 
-		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+		if (streq(e->d_name, ".") || streq(e->d_name, "..") || streq(e->d_name, g->maintenance))
 			continue;
 		if ((v = base_version(e->d_name)) > 0) {
 			b->disk |= BIT(v);
@@ -300,10 +326,10 @@ static uint64_t libvirt_bases(struct fixture *f, bool refresh)
 	return bits;
 }
 
-static void bases_now(struct fixture *f, struct bases *b)
+static void bases_now(struct golden *g, struct bases *b)
 {
-	b->libvirt = libvirt_bases(f, false);
-	disk_bases(f, b);
+	b->libvirt = libvirt_bases(&g->f, false);
+	disk_bases(g, b);
 }
 
 /* A base as publish leaves it: a regular file, mode 0444, QCOW2 with no backing file. */
@@ -333,7 +359,7 @@ static void check_base_file(struct fixture *f, int v)
 
 static json_t *template_get(struct fixture *f)
 {
-	return admin_json(&f->d, "GET", TMPL_PATH, NULL, 200);
+	return admin_json(&f->d, "GET", tmpl_path, NULL, 200);
 }
 
 static json_t *version_of(json_t *t, int v)
@@ -599,15 +625,26 @@ static void check_chains(struct golden *g, json_t *listing)
 	}
 }
 
+/* Types line on the domain's serial console (when not NULL) and waits for needle there; fails with what it showed
+ * otherwise. */
+static void expect_domain_console(const char *domain, const char *line, const char *needle)
+{
+	static char out[16384];
+	bool ok = line ? test_console_command(URI, domain, line, needle, BOOT_MS, out, sizeof(out)) :
+			 test_console_wait(URI, domain, needle, BOOT_MS, out, sizeof(out));
+
+	if (!ok)
+		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console%s%s; it showed:\n%s", domain, needle,
+			      line ? " after " : "", line ? line : "", out);
+}
+
 /* Waits for needle on desktop id's serial console; fails with what it showed otherwise. */
 static void expect_console(struct fixture *f, int64_t id, const char *needle)
 {
-	static char out[16384];
 	char domain[128];
 
 	fixture_domain(f->pool, id, domain, sizeof(domain));
-	if (!test_console_wait(URI, domain, needle, BOOT_MS, out, sizeof(out)))
-		vdi_test_fail(__FILE__, __LINE__, "%s: no \"%s\" on the console; it showed:\n%s", domain, needle, out);
+	expect_domain_console(domain, NULL, needle);
 }
 
 /* The guest of desktop id says it booted version v (with marker m in its banner). */
@@ -755,7 +792,7 @@ static json_t *check_bases(struct golden *g)
 	for (;;) {
 		listing = desktops_now(g);
 		expect = bases_expected(g, versions_in_use(listing));
-		bases_now(&g->f, &b);
+		bases_now(g, &b);
 		t = template_get(&g->f);
 		versions_differ(g, t, listing, expect, why, sizeof(why));
 		json_decref(t);
@@ -936,24 +973,26 @@ static void sampler_check(struct sampler *s, const char *what)
 
 /* ---- setting up ------------------------------------------------------------------------------------- */
 
-/* Template golden on v1 (the admin's stamped file in src/), a pooled pool of size with PRESTART spares. */
+/* Template golden<pid> on v1 (the admin's stamped file in src/), a pooled pool of size with PRESTART spares. */
 static void golden_setup(struct golden *g, bool gateway, int size)
 {
 	char body[512];
 
 	memset(g, 0, sizeof(*g));
 	g->t0 = vdi_test_now_ms();
+	snprintf(tmpl, sizeof(tmpl), "golden%d", (int)getpid());
+	snprintf(tmpl_path, sizeof(tmpl_path), "%s", fixture_template_path(tmpl, ""));
 	fixture_setup(&g->f, gateway, CONF);
 	src_path("v1.qcow2", g->v1, sizeof(g->v1));
 	stamp(g->v1, "v1", "qcow2");
-	fixture_add_template_disk(&g->f, TMPL, g->v1, NULL);
+	fixture_add_template_disk(&g->f, tmpl, g->v1, NULL);
 	g->newest = g->current = 1;
 	g->size = size;
 	if (size > 0) {
 		snprintf(body, sizeof(body),
-			 "{\"name\":\"%s\",\"template\":\"" TMPL "\",\"type\":\"pooled\",\"size\":%d,\"prestart\":%d,"
+			 "{\"name\":\"%s\",\"template\":\"%s\",\"type\":\"pooled\",\"size\":%d,\"prestart\":%d,"
 			 "\"groups\":[\"lab\"]}",
-			 g->f.pool, size, PRESTART);
+			 g->f.pool, tmpl, size, PRESTART);
 		json_decref(admin_json(&g->f.d, "POST", "/api/v1/admin/pools", body, 201));
 	}
 }
@@ -964,21 +1003,25 @@ static void golden_teardown(struct golden *g)
 
 	if (fixture_pools_under(src_dir(), true, names, sizeof(names)))
 		vdi_test_log("removed storage pools left on the sources' directory: %s", names);
+	fixture_remove_maintenance_domains(&g->f);
 	fixture_teardown(&g->f);
 	vdi_test_log("the test took %u s", elapsed_s(g));
 }
 
-/* POST publish {"disk": disk, "note": note}: 201 and version g->newest + 1 made and current, its base as it must be
- * (a copy of disk: with its version record, record). */
+/* POST publish {"disk": disk, "note": note} ({"from_maintenance": true, ...} when disk is NULL): 201 and version
+ * g->newest + 1 made and current, its base as it must be (a copy of disk or of the maintenance desktop's disk: with
+ * its version record, record). */
 static void publish(struct golden *g, const char *disk, const char *record, const char *note)
 {
-	_cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "disk", disk, "note", note), *t = NULL;
+	_cleanup_json_ json_t *body = disk ? json_pack("{s:s, s:s}", "disk", disk, "note", note) :
+					     json_pack("{s:b, s:s}", "from_maintenance", 1, "note", note),
+			      *t = NULL;
 	_cleanup_free_ char *text = json_dumps(body, 0), *version = NULL;
 	char path[600];
 	json_t *v;
 	int n;
 
-	t = admin_json(&g->f.d, "POST", TMPL_PATH "/publish", text, 201);
+	t = admin_json(&g->f.d, "POST", tpath("/publish"), text, 201);
 	n = (int)json_integer_value(json_object_get(t, "version"));
 	check_int_eq(n, g->newest + 1);
 	check(n <= MAXV);
@@ -999,7 +1042,7 @@ static void publish(struct golden *g, const char *disk, const char *record, cons
 	check_no_source_pool();
 	g->newest = g->current = n;
 	g->made |= BIT(n);
-	vdi_test_log("%u s: version %d published from %s", elapsed_s(g), n, disk);
+	vdi_test_log("%u s: version %d published from %s", elapsed_s(g), n, disk ?: "the maintenance desktop");
 }
 
 /* Everything the test checks once a rollout is over; returns the listing (new). */
@@ -1019,8 +1062,8 @@ static json_t *after_rollout(struct golden *g, struct holder *h, size_t nh)
 	return listing;
 }
 
-/* Publishes disk, samples the pool until the rollout is over, checks it all and that a free desktop boots the
- * new version (showing marker). */
+/* Publishes disk (NULL: the maintenance desktop), samples the pool until the rollout is over, checks it all and
+ * that a free desktop boots the new version (showing marker). */
 static void publish_and_roll(struct golden *g, struct holder *h, size_t nh, const char *disk, const char *marker)
 {
 	struct sampler s;
@@ -1050,7 +1093,7 @@ static void refused(struct golden *g, const char *method, const char *path, cons
 	struct bases b0, b1;
 	struct http_reply r;
 
-	disk_bases(&g->f, &b0);
+	disk_bases(g, &b0);
 	r = admin_req(&g->f.d, method, path, body);
 	text = strdup(r.body ? r.body : "");
 	http_reply_finish(&r);
@@ -1059,7 +1102,7 @@ static void refused(struct golden *g, const char *method, const char *path, cons
 			      r.status, text, status, part ? part : "");
 	after = versions_text(&g->f);
 	check_str_eq(after, before);
-	disk_bases(&g->f, &b1);
+	disk_bases(g, &b1);
 	check_int_eq(b1.disk, b0.disk);
 	check_no_source_pool();
 	vdi_test_log("%s %s %s: %d %s", method, path, body ? body : "", status, text);
@@ -1070,7 +1113,7 @@ static void refused_publish(struct golden *g, const char *disk, int status, cons
 	_cleanup_json_ json_t *body = json_pack("{s:s}", "disk", disk);
 	_cleanup_free_ char *text = json_dumps(body, 0);
 
-	refused(g, "POST", TMPL_PATH "/publish", text, status, part);
+	refused(g, "POST", tpath("/publish"), text, status, part);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -1105,21 +1148,21 @@ static void test_bad_requests_change_nothing(void)
 	refused_publish(&g, "src/v2.raw", 400, NULL);
 	src_path("missing.qcow2", body, sizeof(body));
 	refused_publish(&g, body, 400, NULL);
-	refused(&g, "POST", TMPL_PATH "/publish", "{}", 400, NULL);
-	refused(&g, "POST", TMPL_PATH "/publish", "not json", 400, NULL);
+	refused(&g, "POST", tpath("/publish"), "{}", 400, NULL);
+	refused(&g, "POST", tpath("/publish"), "not json", 400, NULL);
 	memset(note, 'n', 501);
 	note[501] = '\0';
 	snprintf(body, sizeof(body), "{\"disk\":\"%s\",\"note\":\"%s\"}", raw, note);
-	refused(&g, "POST", TMPL_PATH "/publish", body, 400, NULL);
+	refused(&g, "POST", tpath("/publish"), body, 400, NULL);
 	snprintf(body, sizeof(body), "{\"disk\":\"%s\",\"at\":\"tomorrow\"}", raw);
-	refused(&g, "POST", TMPL_PATH "/publish", body, 400, NULL);
+	refused(&g, "POST", tpath("/publish"), body, 400, NULL);
 	snprintf(body, sizeof(body), "{\"disk\":\"%s\"}", raw);
 	refused(&g, "POST", "/api/v1/admin/templates/nosuch/publish", body, 404, NULL);
-	refused(&g, "POST", TMPL_PATH "/rollback", "{\"to\":7}", 409, NULL);
-	refused(&g, "POST", TMPL_PATH "/rollback", "{\"to\":1}", 409, NULL);
-	refused(&g, "POST", TMPL_PATH "/rollback", "{}", 409, NULL);
-	refused(&g, "POST", TMPL_PATH "/rollback", "{\"to\":\"one\"}", 400, NULL);
-	refused(&g, "DELETE", TMPL_PATH "/publish", NULL, 404, NULL);
+	refused(&g, "POST", tpath("/rollback"), "{\"to\":7}", 409, NULL);
+	refused(&g, "POST", tpath("/rollback"), "{\"to\":1}", 409, NULL);
+	refused(&g, "POST", tpath("/rollback"), "{}", 409, NULL);
+	refused(&g, "POST", tpath("/rollback"), "{\"to\":\"one\"}", 400, NULL);
+	refused(&g, "DELETE", tpath("/publish"), NULL, 404, NULL);
 	json_decref(check_bases(&g));
 	golden_teardown(&g);
 }
@@ -1152,20 +1195,21 @@ static void three_connected(struct golden *g, struct holder *h, struct screen *s
 	json_decref(listing);
 }
 
-/* b) A new user, u04, gets a desktop on the current version. */
-static void new_user_gets_current(struct golden *g, struct holder *h4)
+/* b) A new user, u04, gets a desktop on the current version (its guest showing marker). */
+static void new_user_gets_current(struct golden *g, struct holder *h4, const char *marker)
 {
 	h4->user = 4;
 	h4->version = g->current;
 	h4->active = true;
 	fixture_login(&g->f, &h4->u, h4->user);
 	h4->id = ask(&g->f, &h4->u);
-	expect_version(&g->f, h4->id, g->current, "none");
+	expect_version(&g->f, h4->id, g->current, marker);
 	check_int_eq(overlay_version(g, h4->id), g->current);
 }
 
-/* b) u01 releases its desktop: it comes back on the current version, and boots it when it runs again. */
-static void released_comes_back_current(struct golden *g, struct holder *h1)
+/* b) u01 releases its desktop: it comes back on the current version, and boots it (showing marker) when it runs
+ * again. */
+static void released_comes_back_current(struct golden *g, struct holder *h1, const char *marker)
 {
 	_cleanup_json_ json_t *listing = NULL;
 	int status;
@@ -1190,12 +1234,47 @@ static void released_comes_back_current(struct golden *g, struct holder *h1)
 		check(wait_admin_state(&g->f.d, h1->id, "free", NULL, BOOT_MS));
 		patch_prestart(&g->f, PRESTART);
 	}
-	expect_version(&g->f, h1->id, g->current, "none");
+	expect_version(&g->f, h1->id, g->current, marker);
 	vdi_test_log("%u s: u01's released desktop %lld is back on version %d", elapsed_s(g), (long long)h1->id,
 		     g->current);
 }
 
-/* c) Rollback to version 1: the rollout moves the free desktops back, a new assignment boots v1. */
+/* b) The admin's maintenance desktop, started at a) on version 1: on its console the admin writes a file (the
+ * marker "m2") and sets the banner's version to v2, then shuts it down; its disk holds both. */
+static void maintenance_change(struct golden *g, const char *domain)
+{
+	_cleanup_free_ char *overlay = NULL, *marker = NULL, *version = NULL;
+
+	expect_domain_console(domain, NULL, "READY marker=none version=v1");
+	expect_domain_console(domain, "vdi-mark m2", "READY marker=m2 version=v1");
+	expect_domain_console(domain, "vdi-version v2", "READY marker=m2 version=v2");
+	fixture_power_button(domain);
+	check(fixture_wait_maintenance(&g->f, tmpl, "stopped", 60000));
+	check(asprintf(&overlay, "%s/%s", g->f.images, g->maintenance) > 0);
+	marker = read_record("read-marker", overlay);
+	check_str_eq(marker, "m2");
+	version = read_version(overlay);
+	check_str_eq(version, "v2");
+	vdi_test_log("%u s: the maintenance desktop %s is changed and shut down", elapsed_s(g), domain);
+}
+
+/* b) v2 from the maintenance desktop (shut down): the rollout as for any publish, its base holds the file; the
+ * maintenance desktop goes (domain and overlay: check_bases() finds no stray file). */
+static void publish_maintenance(struct golden *g, struct holder *h, size_t nh, const char *domain)
+{
+	_cleanup_free_ char *marker = NULL;
+	char base[600];
+
+	g->maintenance[0] = '\0';
+	publish_and_roll(g, h, nh, NULL, "m2");
+	base_path(&g->f, g->current, base, sizeof(base));
+	marker = read_record("read-marker", base);
+	check_str_eq(marker, "m2");
+	check(fixture_wait_maintenance(&g->f, tmpl, NULL, 60000));
+	check(fixture_wait_domain(domain, true, 30000));
+}
+
+/* d) Rollback to version 1: the rollout moves the free desktops back, a new assignment boots v1. */
 static void rollback_to_v1(struct golden *g, struct holder *h, size_t nh)
 {
 	_cleanup_json_ json_t *t = NULL, *listing = NULL;
@@ -1203,7 +1282,7 @@ static void rollback_to_v1(struct golden *g, struct holder *h, size_t nh)
 	struct sampler s;
 
 	sampler_start(&s, g, h, nh);
-	t = admin_json(&g->f.d, "POST", TMPL_PATH "/rollback", "{\"to\":1}", 200);
+	t = admin_json(&g->f.d, "POST", tpath("/rollback"), "{\"to\":1}", 200);
 	check_int_eq(json_integer_value(json_object_get(t, "version")), 1);
 	g->current = 1;
 	json_decref(wait_rollout(g, 4 * BOOT_MS));
@@ -1219,26 +1298,26 @@ static void rollback_to_v1(struct golden *g, struct holder *h, size_t nh)
 	json_decref(wait_rollout(g, 2 * BOOT_MS));
 }
 
-/* The sources of versions 3..6: QCOW2 copies; v4's carries the marker "chain", and v5's is an overlay on v4's
- * (publish flattens it: v5's desktops see v4's marker and v5's record). */
-static void make_qcow2_sources(char src[7][600])
+/* The sources of versions 4..7: QCOW2 copies; v5's carries the marker "chain", and v6's is an overlay on v5's
+ * (publish flattens it: v6's desktops see v5's marker and v6's record). */
+static void make_qcow2_sources(char src[8][600])
 {
-	for (int v = 3; v <= 6; v++) {
+	for (int v = 4; v <= 7; v++) {
 		char name[32], value[8];
 
 		snprintf(name, sizeof(name), "v%d.qcow2", v);
 		src_path(name, src[v], sizeof(src[v]));
 		snprintf(value, sizeof(value), "v%d", v);
-		if (v != 5)
+		if (v != 6)
 			stamp(src[v], value, "qcow2");
-		if (v == 4)
-			write_record(src[4], "qcow2", MARKER_OFFSET, "VDIMARK1 chain\n");
+		if (v == 5)
+			write_record(src[5], "qcow2", MARKER_OFFSET, "VDIMARK1 chain\n");
 	}
-	sh("qemu-img create -q -f qcow2 -F qcow2 -b '%s' '%s'", src[4], src[5]);
-	write_record(src[5], "qcow2", VERSION_OFFSET, "VDIVERS1 v5\n");
+	sh("qemu-img create -q -f qcow2 -F qcow2 -b '%s' '%s'", src[5], src[6]);
+	write_record(src[6], "qcow2", VERSION_OFFSET, "VDIVERS1 v6\n");
 }
 
-/* e) A disk a domain uses (an overlay, a base in chains), a rollback to a deleted version: 409, nothing changes. */
+/* f) A disk a domain uses (an overlay, a base in chains), a rollback to a deleted version: 409, nothing changes. */
 static void refusals_with_desktops(struct golden *g, struct holder *h2)
 {
 	_cleanup_free_ char *overlay = fixture_overlay(&g->f, g->f.pool, h2->id);
@@ -1250,19 +1329,19 @@ static void refusals_with_desktops(struct golden *g, struct holder *h2)
 	snprintf(prefix, sizeof(prefix), "vdi-%s-", g->f.pool);
 	refused_publish(g, g->v1, 409, prefix);
 	check(!(bases_expected(g, 0) & BIT(3)));
-	refused(g, "POST", TMPL_PATH "/rollback", "{\"to\":3}", 409, NULL);
+	refused(g, "POST", tpath("/rollback"), "{\"to\":3}", 409, NULL);
 	snprintf(body, sizeof(body), "{\"to\":%d}", g->current);
-	refused(g, "POST", TMPL_PATH "/rollback", body, 409, NULL);
+	refused(g, "POST", tpath("/rollback"), body, 409, NULL);
 }
 
 static void test_publish_rollout_rollback(void)
 {
 	static struct golden g;
-	static char src[7][600];
+	static char src[8][600];
 	struct holder h[4] = { 0 };
 	struct screen scr;
 	json_t *listing;
-	char v2[600];
+	char v3[600], maint[128];
 	int status;
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
@@ -1270,24 +1349,30 @@ static void test_publish_rollout_rollback(void)
 	/* Room for one more than the three users' desktops and the spares: the rollout makes a new
 	 * spare before it takes an old one away. */
 	golden_setup(&g, true, 3 + PRESTART + 1);
-	src_path("v2.raw", v2, sizeof(v2));
-	stamp(v2, "v2", "raw");
+	src_path("v3.raw", v3, sizeof(v3));
+	stamp(v3, "v3", "raw");
 	make_qcow2_sources(src);
 
-	/* a) */
+	/* a) The admin's maintenance desktop boots (on v1, outside the pool) while the users connect. */
+	fixture_maintenance_start(&g.f, tmpl, maint, sizeof(maint));
+	snprintf(g.maintenance, sizeof(g.maintenance), "%s.qcow2", maint);
 	three_connected(&g, h, &scr);
-	/* b) v2 from a raw disk. */
-	publish_and_roll(&g, h, 3, v2, "none");
-	new_user_gets_current(&g, &h[3]);
-	released_comes_back_current(&g, &h[0]);
+	/* b) v2 from the maintenance desktop, in which a file was written: new assignments and released
+	 * desktops boot v2 and see the file. */
+	maintenance_change(&g, maint);
+	publish_maintenance(&g, h, 3, maint);
+	new_user_gets_current(&g, &h[3], "m2");
+	released_comes_back_current(&g, &h[0], "m2");
 	json_decref(after_rollout(&g, h, 4));
-	/* c) */
+	/* c) v3 from a raw disk; u04 keeps v2, u02 and u03 v1. */
+	publish_and_roll(&g, h, 4, v3, "none");
+	/* d) */
 	rollback_to_v1(&g, h, 4);
-	/* d) v3..v6 from QCOW2 disks (v5 a chain); u04 keeps v2 all along, u02 and u03 v1. */
-	for (int v = 3; v <= 6; v++)
-		publish_and_roll(&g, h, 4, src[v], v == 4 || v == 5 ? "chain" : "none");
-	check_int_eq(g.made, BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6));
-	/* e) */
+	/* e) v4..v7 from QCOW2 disks (v6 a chain); u04 keeps v2 all along, u02 and u03 v1. */
+	for (int v = 4; v <= 7; v++)
+		publish_and_roll(&g, h, 4, src[v], v == 5 || v == 6 ? "chain" : "none");
+	check_int_eq(g.made, BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7));
+	/* f) */
 	refusals_with_desktops(&g, &h[1]);
 	/* v2's last desktop goes: so does its base. */
 	fixture_release(&g.f, &h[3].u, h[3].id);
@@ -1310,6 +1395,7 @@ static void test_publish_rollout_rollback(void)
 
 struct inflight {
 	struct fixture *f;
+	char path[160];
 	char body[700];
 	int rc, status;
 	char reply[512];
@@ -1321,7 +1407,7 @@ static void *publish_async(void *data)
 	struct inflight *p = data;
 	struct http_reply r;
 
-	p->rc = http_request_unix(p->f->d.admin_socket, "POST", TMPL_PATH "/publish", NULL, p->body, strlen(p->body), &r);
+	p->rc = http_request_unix(p->f->d.admin_socket, "POST", p->path, NULL, p->body, strlen(p->body), &r);
 	if (p->rc >= 0) {
 		p->status = r.status;
 		snprintf(p->reply, sizeof(p->reply), "%s", r.body ? r.body : "");
@@ -1371,10 +1457,11 @@ static int kill_mid_publish(struct golden *g, const char *disk)
 
 	memset(&p, 0, sizeof(p));
 	p.f = &g->f;
+	snprintf(p.path, sizeof(p.path), "%s", tpath("/publish"));
 	snprintf(p.body, sizeof(p.body), "{\"disk\":\"%s\",\"note\":\"big\"}", disk);
 	check_int_eq(pthread_create(&th, NULL, publish_async, &p), 0);
 	for (uint64_t end = vdi_test_now_ms() + 120000;; usleep(2000)) {
-		disk_bases(&g->f, &b);
+		disk_bases(g, &b);
 		if (b.disk & ~g->made)
 			break;
 		if (atomic_load(&p.done) || vdi_test_now_ms() > end)
@@ -1408,7 +1495,7 @@ static void check_nothing_half_made(struct golden *g, int v)
 		t = template_get(&g->f);
 		making = version_making(t);
 		json_decref(t);
-		bases_now(&g->f, &b);
+		bases_now(g, &b);
 		if ((making < 0 && !(b.disk & BIT(v)) && !(b.libvirt & BIT(v)) && !fixture_pools_under(src_dir(), false, NULL, 0)) ||
 		    vdi_test_now_ms() > end)
 			break;

@@ -34,23 +34,14 @@
 #include "broker-test.h"
 #include "desktop-fixture.h"
 #include "harness.h"
+#include "maintenance-fixture.h"
 #include "vmpool-test.h"
 
 #define URI FIXTURE_URI
 #define BANNER "VDI-TEST-GUEST READY"
 #define BOOT_MS FIXTURE_BOOT_MS
-#define MAINTENANCE_POOL "_maintenance"
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
-
-/* "/api/v1/admin/templates/<t><suffix>" in a static buffer. */
-static const char *tpath(const char *t, const char *suffix)
-{
-	static char path[256];
-
-	snprintf(path, sizeof(path), "/api/v1/admin/templates/%s%s", t, suffix);
-	return path;
-}
 
 /* Fails (at the caller's line) unless the admin socket answers status with an error containing text. */
 #define admin_error(d, method, path, body, status, text) \
@@ -69,38 +60,10 @@ static void admin_error_at(const char *file, int line, struct daemon *d, const c
 	http_reply_finish(&r);
 }
 
-/* The template's maintenance desktop as the template's GET shows it (a new reference; JSON null when none). */
-static json_t *maintenance_of(struct fixture *f, const char *t)
-{
-	json_t *j = admin_json(&f->d, "GET", tpath(t, ""), NULL, 200), *m = json_incref(json_object_get(j, "maintenance"));
-
-	check(m);
-	json_decref(j);
-	return m;
-}
-
-/* Waits until the maintenance desktop of t is in state (NULL: gone); false after ms. */
-static bool wait_maintenance(struct fixture *f, const char *t, const char *state, unsigned ms)
-{
-	uint64_t end = vdi_test_now_ms() + ms;
-
-	for (;;) {
-		json_t *m = maintenance_of(f, t);
-		bool ok = state ? streq_ptr(json_string_value(json_object_get(m, "state")), state) : json_is_null(m);
-
-		json_decref(m);
-		if (ok)
-			return true;
-		if (vdi_test_now_ms() > end)
-			return false;
-		usleep(200 * 1000);
-	}
-}
-
 /* Version v of template t as its GET shows it (a new reference), or NULL when it has none. */
 static json_t *version_of(struct fixture *f, const char *t, int64_t v)
 {
-	json_t *j = admin_json(&f->d, "GET", tpath(t, ""), NULL, 200), *row, *found = NULL;
+	json_t *j = admin_json(&f->d, "GET", fixture_template_path(t, ""), NULL, 200), *row, *found = NULL;
 	size_t i;
 
 	json_array_foreach(json_object_get(j, "versions"), i, row)
@@ -136,7 +99,7 @@ static void schedule_publish(struct fixture *f, const char *t, int s, const char
 
 	snprintf(body, sizeof(body), "{\"from_maintenance\": true, \"note\": \"%s\", \"at\": %lld}", note,
 		 (long long)time(NULL) + s);
-	j = admin_json(&f->d, "POST", tpath(t, "/publish"), body, 202);
+	j = admin_json(&f->d, "POST", fixture_template_path(t, "/publish"), body, 202);
 	check_int_eq(json_integer_value(json_object_get(j, "version")), v - 1);
 	json_decref(j);
 	row = version_of(f, t, v);
@@ -145,19 +108,6 @@ static void schedule_publish(struct fixture *f, const char *t, int s, const char
 	check(json_is_true(json_object_get(row, "from_maintenance")));
 	check_str_eq(json_string_value(json_object_get(row, "note")), note);
 	json_decref(row);
-}
-
-/* Waits until libvirt has (or, gone, has not) a domain of that name; false after ms. */
-static bool wait_domain(const char *name, bool gone, unsigned ms)
-{
-	uint64_t end = vdi_test_now_ms() + ms;
-
-	while (test_domain_exists(URI, name) == gone) {
-		if (vdi_test_now_ms() > end)
-			return false;
-		usleep(200 * 1000);
-	}
-	return true;
 }
 
 static bool file_exists(const char *path)
@@ -181,7 +131,7 @@ static size_t maintenance_files(struct fixture *f)
 {
 	struct fixture_ids ids;
 
-	fixture_overlay_ids(f, MAINTENANCE_POOL, &ids);
+	fixture_overlay_ids(f, FIXTURE_MAINTENANCE_POOL, &ids);
 	return ids.n;
 }
 
@@ -207,20 +157,6 @@ static void console_type(const char *domain, const char *line)
 	}
 	(void)virStreamFinish(st);
 	virStreamFree(st);
-	virDomainFree(d);
-	virConnectClose(c);
-}
-
-/* Presses the domain's ACPI power button (the test guest powers off). */
-static void power_button(const char *domain)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virDomainPtr d;
-
-	check(c);
-	check(d = virDomainLookupByName(c, domain));
-	if (virDomainShutdownFlags(d, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "ACPI shutdown of %s: %s", domain, virGetLastErrorMessage());
 	virDomainFree(d);
 	virConnectClose(c);
 }
@@ -312,42 +248,6 @@ static size_t audit_count(struct fixture *f, const char *action, const char *obj
 	return n;
 }
 
-/* Starts t's maintenance desktop (201, running); its domain's name into domain. */
-static void edit(struct fixture *f, const char *t, char *domain, size_t len)
-{
-	json_t *m = admin_json(&f->d, "POST", tpath(t, "/edit"), "{}", 201);
-
-	check_str_eq(json_string_value(json_object_get(m, "state")), "running");
-	check(startswith(json_string_value(json_object_get(m, "domain")), "vdi-" MAINTENANCE_POOL "-"));
-	snprintf(domain, len, "%s", json_string_value(json_object_get(m, "domain")));
-	json_decref(m);
-	check(test_domain_exists(URI, domain));
-}
-
-/* The maintenance domains that a failed run left: those whose overlay is in this test's images directory. */
-static void remove_maintenance_domains(struct fixture *f)
-{
-	virConnectPtr c = virConnectOpen(URI);
-	virDomainPtr *doms = NULL;
-	int n;
-
-	check(c);
-	n = virConnectListAllDomains(c, &doms, 0);
-	for (int i = 0; i < n; i++) {
-		char *xml = startswith(virDomainGetName(doms[i]), "vdi-" MAINTENANCE_POOL "-") ? virDomainGetXMLDesc(doms[i], 0)
-											       : NULL;
-
-		if (xml && strstr(xml, f->images)) {
-			(void)virDomainDestroy(doms[i]);
-			(void)virDomainUndefine(doms[i]);
-		}
-		free(xml);
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	virConnectClose(c);
-}
-
 static void setup(struct fixture *f, char *t, size_t len)
 {
 	fixture_setup(f, false, NULL);
@@ -358,7 +258,7 @@ static void setup(struct fixture *f, char *t, size_t len)
 
 static void teardown(struct fixture *f)
 {
-	remove_maintenance_domains(f);
+	fixture_remove_maintenance_domains(f);
 	fixture_teardown(f);
 }
 
@@ -367,7 +267,7 @@ static void teardown(struct fixture *f)
 /* The admin sees t's maintenance desktop (domain, on overlay) with its version, host and who started it. */
 static void check_shown(struct fixture *f, const char *t, const char *domain, const char *overlay)
 {
-	json_t *m = admin_json(&f->d, "GET", tpath(t, "/edit"), NULL, 200);
+	json_t *m = admin_json(&f->d, "GET", fixture_template_path(t, "/edit"), NULL, 200);
 
 	check_str_eq(json_string_value(json_object_get(m, "domain")), domain);
 	check_int_eq(json_integer_value(json_object_get(m, "version")), 1);
@@ -381,19 +281,19 @@ static void check_shown(struct fixture *f, const char *t, const char *domain, co
 /* The console of t's maintenance desktop is the admins' (a): a token and a ticket for them, nothing for a user (u). */
 static void console_is_admins(struct fixture *f, const char *t, struct user *u, struct user *a)
 {
-	json_t *j = admin_json(&f->d, "POST", tpath(t, "/edit/console"), "{}", 200);
+	json_t *j = admin_json(&f->d, "POST", fixture_template_path(t, "/edit/console"), "{}", 200);
 	char *vv;
 
 	check(startswith(json_string_value(json_object_get(j, "url")), "ws://"));
 	check(json_string_value(json_object_get(j, "password")));
 	check(json_integer_value(json_object_get(j, "expires")) > 0);
 	json_decref(j);
-	vv = req_text(&f->d, "GET", tpath(t, "/edit/console.vv"), a->hdr, NULL, 200);
+	vv = req_text(&f->d, "GET", fixture_template_path(t, "/edit/console.vv"), a->hdr, NULL, 200);
 	check(startswith(vv, "[virt-viewer]\n"));
 	check_str_contains(vv, "\ntitle=maintenance desktop of template ");
 	free(vv);
-	check_int_eq(user_req(&f->d, u, "POST", tpath(t, "/edit/console"), "{}", NULL), 403);
-	check_int_eq(user_req(&f->d, u, "GET", tpath(t, "/edit"), NULL, NULL), 403);
+	check_int_eq(user_req(&f->d, u, "POST", fixture_template_path(t, "/edit/console"), "{}", NULL), 403);
+	check_int_eq(user_req(&f->d, u, "GET", fixture_template_path(t, "/edit"), NULL, NULL), 403);
 }
 
 /* A publish scheduled while the maintenance desktop (domain) of t runs: taken (it may be shut down by
@@ -404,14 +304,14 @@ static void scheduled_while_running(struct fixture *f, const char *t, const char
 	json_t *j;
 
 	schedule_publish(f, t, 4, "m2 early", 2);
-	admin_error(&f->d, "DELETE", tpath(t, "/edit"), NULL, 409, "cancel that publish first");
-	admin_error(&f->d, "POST", tpath(t, "/publish"), "{\"disk\": \"/x.qcow2\"}", 409, "scheduled already");
+	admin_error(&f->d, "DELETE", fixture_template_path(t, "/edit"), NULL, 409, "cancel that publish first");
+	admin_error(&f->d, "POST", fixture_template_path(t, "/publish"), "{\"disk\": \"/x.qcow2\"}", 409, "scheduled already");
 	check(wait_version(f, t, 2, NULL, 30000));
 	check_str_contains(audit_detail(f, "template-publish", t),
 			   "version 2 failed: shut down the maintenance desktop first");
-	check(wait_maintenance(f, t, "running", 1000));
+	check(fixture_wait_maintenance(f, t, "running", 1000));
 	check(test_domain_exists(URI, domain));
-	j = admin_json(&f->d, "GET", tpath(t, ""), NULL, 200);
+	j = admin_json(&f->d, "GET", fixture_template_path(t, ""), NULL, 200);
 	check_int_eq(json_integer_value(json_object_get(j, "version")), 1);
 	json_decref(j);
 }
@@ -448,11 +348,11 @@ static void test_edit_publish(void)
 	user_login(&f.d, &a, "adm", "adm-pw");
 
 	/* Made and booted: the guest's banner on its serial console; the admin sees it with its version. */
-	edit(&f, t, domain, sizeof(domain));
+	fixture_maintenance_start(&f, t, domain, sizeof(domain));
 	snprintf(overlay, sizeof(overlay), "%s", overlay_of(&f, domain));
 	check(file_exists(overlay));
 	check_shown(&f, t, domain, overlay);
-	admin_error(&f.d, "POST", tpath(t, "/edit"), NULL, 409, "has a maintenance desktop already");
+	admin_error(&f.d, "POST", fixture_template_path(t, "/edit"), NULL, 409, "has a maintenance desktop already");
 	expect_console(domain, BANNER " marker=none");
 
 	/* The admin's change, typed on its console, lands in its overlay. */
@@ -462,14 +362,14 @@ static void test_edit_publish(void)
 	console_is_admins(&f, t, &u, &a);
 
 	/* Running: publish refuses and changes nothing; the template cannot go. */
-	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"note\": \"m2\"}", 409,
+	admin_error(&f.d, "POST", fixture_template_path(t, "/publish"), "{\"from_maintenance\": true, \"note\": \"m2\"}", 409,
 		    "shut down the maintenance desktop first");
-	j = admin_json(&f.d, "GET", tpath(t, ""), NULL, 200);
+	j = admin_json(&f.d, "GET", fixture_template_path(t, ""), NULL, 200);
 	check_int_eq(json_integer_value(json_object_get(j, "version")), 1);
 	check_int_eq(json_array_size(json_object_get(j, "versions")), 1);
 	json_decref(j);
-	admin_error(&f.d, "DELETE", tpath(t, ""), NULL, 409, "has a maintenance desktop");
-	admin_error(&f.d, "POST", tpath(t, "/publish"), "{\"from_maintenance\": true, \"disk\": \"/x\"}", 400,
+	admin_error(&f.d, "DELETE", fixture_template_path(t, ""), NULL, 409, "has a maintenance desktop");
+	admin_error(&f.d, "POST", fixture_template_path(t, "/publish"), "{\"from_maintenance\": true, \"disk\": \"/x\"}", 400,
 		    "exactly one");
 
 	scheduled_while_running(&f, t, domain);
@@ -477,26 +377,26 @@ static void test_edit_publish(void)
 	/* kill -9 and a restart: still running, still one domain and one overlay. */
 	kill_broker(&f.d);
 	run_broker(&f.d);
-	check(wait_maintenance(&f, t, "running", 30000));
+	check(fixture_wait_maintenance(&f, t, "running", 30000));
 	check(test_domain_exists(URI, domain));
 	check_int_eq(maintenance_files(&f), 1);
 
 	/* Shut down through ACPI: libvirt's event makes it "stopped" (long before the next reconcile). */
-	power_button(domain);
-	check(wait_maintenance(&f, t, "stopped", 60000));
+	fixture_power_button(domain);
+	check(fixture_wait_maintenance(&f, t, "stopped", 60000));
 	check(test_domain_exists(URI, domain));
 	check_str_eq(marker_of(overlay), "m2");
-	admin_error(&f.d, "POST", tpath(t, "/edit/console"), "{}", 409, "not running");
+	admin_error(&f.d, "POST", fixture_template_path(t, "/edit/console"), "{}", 409, "not running");
 
 	/* Scheduled once it is shut off: published when due (a cancelled schedule first changes nothing):
 	 * version 2, flattened, with the change; the maintenance desktop goes. */
 	schedule_publish(&f, t, 600, "m2 later", 2);
-	json_decref(admin_json(&f.d, "DELETE", tpath(t, "/publish"), NULL, 200));
+	json_decref(admin_json(&f.d, "DELETE", fixture_template_path(t, "/publish"), NULL, 200));
 	check(wait_version(&f, t, 2, NULL, 1000));
-	check(wait_maintenance(&f, t, "stopped", 1000));
+	check(fixture_wait_maintenance(&f, t, "stopped", 1000));
 	schedule_publish(&f, t, 3, "m2 patch", 2);
 	check(wait_version(&f, t, 2, "ready", 60000));
-	j = admin_json(&f.d, "GET", tpath(t, ""), NULL, 200);
+	j = admin_json(&f.d, "GET", fixture_template_path(t, ""), NULL, 200);
 	check_int_eq(json_integer_value(json_object_get(j, "version")), 2);
 	v = json_array_get(json_object_get(j, "versions"), 0);
 	check_int_eq(json_integer_value(json_object_get(v, "version")), 2);
@@ -506,8 +406,8 @@ static void test_edit_publish(void)
 	check(base);
 	check_flat_m2(&f, base);
 	json_decref(j);
-	check(wait_maintenance(&f, t, NULL, 60000));
-	check(wait_domain(domain, true, 30000));
+	check(fixture_wait_maintenance(&f, t, NULL, 60000));
+	check(fixture_wait_domain(domain, true, 30000));
 	check(!file_exists(overlay));
 	check_str_contains(audit_detail(&f, "template-publish", t), "version 2 from the maintenance desktop's ");
 	/* Scheduled, failed, scheduled, cancelled, scheduled, published. */
@@ -535,38 +435,38 @@ static void test_discard_and_leftovers(void)
 	setup(&f, t, sizeof(t));
 
 	/* Discarded: domain and overlay gone, and the audit says who. */
-	edit(&f, t, domain, sizeof(domain));
+	fixture_maintenance_start(&f, t, domain, sizeof(domain));
 	snprintf(overlay, sizeof(overlay), "%s", overlay_of(&f, domain));
 	check(file_exists(overlay));
-	j = admin_json(&f.d, "DELETE", tpath(t, "/edit"), NULL, 200);
+	j = admin_json(&f.d, "DELETE", fixture_template_path(t, "/edit"), NULL, 200);
 	check(json_is_null(json_object_get(j, "maintenance")));
 	json_decref(j);
 	check(!test_domain_exists(URI, domain));
 	check(!file_exists(overlay));
 	check_str_contains(audit_detail(&f, "template-edit", t), "discarded");
-	admin_error(&f.d, "DELETE", tpath(t, "/edit"), NULL, 404, "has no maintenance desktop");
-	admin_error(&f.d, "GET", tpath(t, "/edit"), NULL, 404, "has no maintenance desktop");
+	admin_error(&f.d, "DELETE", fixture_template_path(t, "/edit"), NULL, 404, "has no maintenance desktop");
+	admin_error(&f.d, "GET", fixture_template_path(t, "/edit"), NULL, 404, "has no maintenance desktop");
 
 	/* A maintenance domain whose row is gone (kill -9, then the row removed): the restarted broker deletes it. */
-	edit(&f, t, domain, sizeof(domain));
+	fixture_maintenance_start(&f, t, domain, sizeof(domain));
 	snprintf(overlay, sizeof(overlay), "%s", overlay_of(&f, domain));
 	kill_broker(&f.d);
 	store_sql(&f, "DELETE FROM maintenance");
 	run_broker(&f.d);
-	check(wait_domain(domain, true, 90000));
+	check(fixture_wait_domain(domain, true, 90000));
 	for (int i = 0; i < 100 && file_exists(overlay); i++)
 		usleep(100 * 1000);
 	check(!file_exists(overlay));
-	check(wait_maintenance(&f, t, NULL, 1000));
+	check(fixture_wait_maintenance(&f, t, NULL, 1000));
 
 	/* A row whose domain is gone (kill -9, then the domain undefined): removed with the overlay left. */
-	edit(&f, t, domain, sizeof(domain));
+	fixture_maintenance_start(&f, t, domain, sizeof(domain));
 	snprintf(overlay, sizeof(overlay), "%s", overlay_of(&f, domain));
 	kill_broker(&f.d);
 	remove_domain(domain);
 	check(file_exists(overlay));
 	run_broker(&f.d);
-	check(wait_maintenance(&f, t, NULL, 90000));
+	check(fixture_wait_maintenance(&f, t, NULL, 90000));
 	for (int i = 0; i < 100 && file_exists(overlay); i++)
 		usleep(100 * 1000);
 	check(!file_exists(overlay));
@@ -574,7 +474,7 @@ static void test_discard_and_leftovers(void)
 
 	/* Nothing is left: the template goes. */
 	check_int_eq(maintenance_files(&f), 0);
-	json_decref(admin_json(&f.d, "DELETE", tpath(t, ""), NULL, 200));
+	json_decref(admin_json(&f.d, "DELETE", fixture_template_path(t, ""), NULL, 200));
 	teardown(&f);
 }
 
