@@ -77,6 +77,15 @@ void run_broker(struct daemon *d)
 
 		if (p)
 			d->port = atoi(p + strlen("listening on port "));
+		/* What it says before that is the test's log too: why a start failed. */
+		fputs(line, stderr);
+	}
+	if (d->port <= 0) {
+		int status = 0;
+
+		if (waitpid(d->pid, &status, 0) == d->pid)
+			vdi_test_log("vdi-broker exited before it listened: %s %d", WIFEXITED(status) ? "status" : "signal",
+				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	}
 	check(d->port > 0);
 	/* Keep draining its log so it never blocks on a full pipe. */
