@@ -36,6 +36,7 @@ struct listener {
 	pthread_t thread;
 };
 
+/* The listener's thread; userdata is the struct listener (borrowed). */
 static void *accept_loop(void *userdata)
 {
 	struct listener *l = userdata;
@@ -48,7 +49,7 @@ static void *accept_loop(void *userdata)
 	return NULL;
 }
 
-/* A socket on 127.0.0.1 and a free port; listening (with a thread accepting) or only bound. */
+/* l (borrowed) gets a socket on 127.0.0.1 and a free port: listening (with a thread accepting) or only bound. */
 static void listener_open(struct listener *l, bool listening)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -66,7 +67,7 @@ static void listener_open(struct listener *l, bool listening)
 	}
 }
 
-/* Waits up to ms for the listener to have accepted n connections. */
+/* Waits up to ms for the listener l (borrowed) to have accepted n connections. */
 static bool listener_wait(struct listener *l, int n, unsigned ms)
 {
 	uint64_t end = vdi_test_now_ms() + ms;
@@ -76,7 +77,8 @@ static bool listener_wait(struct listener *l, int n, unsigned ms)
 	return atomic_load(&l->accepted) >= n;
 }
 
-/* Types line on the console and waits for needle; fails the test with what it showed otherwise. */
+/* Types line (borrowed; NULL: nothing) on the console and waits for needle (borrowed); fails the test
+ * with what it showed otherwise. */
 static void expect_answer(const char *domain, const char *line, const char *needle)
 {
 	static char out[16384];
