@@ -687,6 +687,316 @@ static void test_domxml_spice_ticket(void)
 	check_err(pool_domxml_spice_ticket("<domain><devices/></domain>", "x", NULL, &g2, NULL), ENOENT);
 }
 
+/* ---- network attachments ------------------------------------------------------------ */
+
+static void nic_ok(const char *value, enum pool_nic_kind kind, const char *name, unsigned vlan)
+{
+	struct pool_nic nic;
+	struct vdi_error err = { { 0 } };
+	char back[96];
+
+	if (pool_nic_parse(value, &nic, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "'%s' did not parse: %s", value, err.message);
+	check_int_eq(nic.kind, kind);
+	check_str_eq(nic.name, name);
+	check_int_eq(nic.vlan, vlan);
+	check(!nic.isolated && nic.bandwidth_kbps == 0);
+	check_ok(pool_nic_format(&nic, back, sizeof(back)));
+	check_str_eq(back, value);
+}
+
+static void nic_bad(const char *value, const char *why)
+{
+	struct pool_nic nic = { .kind = POOL_NIC_BRIDGE, .name = "untouched" };
+	struct vdi_error err = { { 0 } };
+
+	if (pool_nic_parse(value, &nic, &err) != -EINVAL)
+		vdi_test_fail(__FILE__, __LINE__, "'%s' parsed", value ? value : "(null)");
+	check_str_contains(err.message, why);
+	check_str_eq(nic.name, "untouched");
+}
+
+static void test_nic_parse(void)
+{
+	char name64[80], buf[96];
+	struct pool_nic nic;
+	struct vdi_error err = { { 0 } };
+
+	nic_ok("network:default", POOL_NIC_NETWORK, "default", 0);
+	nic_ok("network:lab_2.a-b", POOL_NIC_NETWORK, "lab_2.a-b", 0);
+	nic_ok("bridge:br0", POOL_NIC_BRIDGE, "br0", 0);
+	nic_ok("bridge:vmbr0.100", POOL_NIC_BRIDGE, "vmbr0.100", 0);
+	nic_ok("bridge:abcdefghijklmno", POOL_NIC_BRIDGE, "abcdefghijklmno", 0);
+	nic_ok("ovs:ovsbr0", POOL_NIC_OVS, "ovsbr0", 0);
+	nic_ok("ovs:ovsbr0:1", POOL_NIC_OVS, "ovsbr0", 1);
+	nic_ok("ovs:ovsbr0:4094", POOL_NIC_OVS, "ovsbr0", 4094);
+	nic_ok("user", POOL_NIC_USER, "", 0);
+	memset(name64, 'n', 64);
+	name64[64] = '\0';
+	snprintf(buf, sizeof(buf), "network:%s", name64);
+	nic_ok(buf, POOL_NIC_NETWORK, name64, 0);
+
+	/* What is wrong is named. */
+	nic_bad(NULL, "empty network value");
+	nic_bad("", "empty network value");
+	nic_bad("network:", "empty network name");
+	nic_bad("bridge:", "empty bridge name");
+	nic_bad("ovs:", "empty bridge name");
+	nic_bad("ovs::5", "empty bridge name");
+	strcat(buf, "x");
+	nic_bad(buf, "longer than 64");
+	nic_bad("bridge:abcdefghijklmnop", "longer than 15");
+	nic_bad("network:a b", "[A-Za-z0-9_.-]");
+	nic_bad("network:a/b", "[A-Za-z0-9_.-]");
+	nic_bad("network:.hidden", "not starting with '.'");
+	nic_bad("network:<x>", "[A-Za-z0-9_.-]");
+	nic_bad("bridge:br 0", "[A-Za-z0-9_.-]");
+	nic_bad("bridge:br\t0", "[A-Za-z0-9_.-]");
+	nic_bad("bridge:../x", "[A-Za-z0-9_.-]");
+	nic_bad("ovs:br0:", "empty VLAN");
+	nic_bad("ovs:br0:0", "outside 1-4094");
+	nic_bad("ovs:br0:4095", "outside 1-4094");
+	nic_bad("ovs:br0:99999", "not an integer");
+	nic_bad("ovs:br0:-1", "not an integer");
+	nic_bad("ovs:br0:+5", "not an integer");
+	nic_bad("ovs:br0:5x", "not an integer");
+	nic_bad("ovs:br0: 5", "not an integer");
+	nic_bad("ovs:br0:5:6", "not an integer");
+	nic_bad("network:default:5", "VLAN tag is only for ovs");
+	nic_bad("bridge:br0:5", "VLAN tag is only for ovs");
+	nic_bad("user:x", "user takes no name");
+	nic_bad("vlan:5", "unknown network kind 'vlan'");
+	nic_bad("bridged", "unknown network kind 'bridged'");
+	nic_bad("Network:default", "unknown network kind 'Network'");
+
+	/* The whole attachment: what libvirt can do with each kind. */
+	check_ok(pool_nic_parse("network:default", &nic, &err));
+	nic.isolated = true;
+	nic.bandwidth_kbps = 1000;
+	check_ok(pool_nic_check(&nic, &err));
+	check_ok(pool_nic_parse("ovs:br0:7", &nic, &err));
+	nic.isolated = true;
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	check_str_contains(err.message, "cannot be isolated");
+	check_err(pool_nic_interface_xml(&nic, &(xmlNode *){ NULL }, &err), EINVAL);
+	nic.isolated = false;
+	nic.bandwidth_kbps = 5;
+	check_ok(pool_nic_check(&nic, &err));
+	check_ok(pool_nic_parse("user", &nic, &err));
+	nic.isolated = true;
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	nic.isolated = false;
+	nic.bandwidth_kbps = 5;
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	check_str_contains(err.message, "user mode");
+	nic = (struct pool_nic){ .kind = POOL_NIC_TEMPLATE };
+	check_ok(pool_nic_check(&nic, &err));
+	check_ok(pool_nic_format(&nic, buf, sizeof(buf)));
+	check_str_eq(buf, "");
+	nic.bandwidth_kbps = 5;
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	check_str_contains(err.message, "template's own NICs");
+	nic = (struct pool_nic){ .kind = POOL_NIC_BRIDGE, .name = "br0", .vlan = 3 };
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	check_err(pool_nic_format(&nic, buf, sizeof(buf)), EINVAL);
+	nic = (struct pool_nic){ .kind = POOL_NIC_OVS, .name = "br0", .vlan = 4095 };
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	nic = (struct pool_nic){ .kind = POOL_NIC_NETWORK, .name = "" };
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	nic = (struct pool_nic){ .kind = POOL_NIC_USER, .name = "x" };
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	nic = (struct pool_nic){ .kind = (enum pool_nic_kind)42 };
+	check_err(pool_nic_check(&nic, &err), EINVAL);
+	check_err(pool_nic_check(NULL, &err), EINVAL);
+	nic = (struct pool_nic){ .kind = POOL_NIC_OVS, .name = "ovsbr0", .vlan = 12 };
+	check_err(pool_nic_format(&nic, buf, 10), ENAMETOOLONG);
+
+	check(pool_nic_can_isolate(POOL_NIC_NETWORK) && pool_nic_can_isolate(POOL_NIC_BRIDGE));
+	check(!pool_nic_can_isolate(POOL_NIC_OVS) && !pool_nic_can_isolate(POOL_NIC_USER));
+}
+
+/* libvirt's <bandwidth> counts KiB/s: ceil(kbps * 1000 / 8 / 1024), at least 1. */
+static void test_bandwidth_kib(void)
+{
+	check_int_eq(pool_bandwidth_kib(0), 0);
+	check_int_eq(pool_bandwidth_kib(1), 1);
+	check_int_eq(pool_bandwidth_kib(8), 1);
+	check_int_eq(pool_bandwidth_kib(9), 2); /* 1125 B/s */
+	check_int_eq(pool_bandwidth_kib(8192), 1000);
+	check_int_eq(pool_bandwidth_kib(8000), 977);
+	check_int_eq(pool_bandwidth_kib(1000000), 122071); /* 1 Gbit/s: 122070.3 */
+	check_int_eq(pool_bandwidth_kib(UINT32_MAX), 524288000); /* ceil(4294967295 * 125 / 1024) */
+}
+
+static struct pool_domxml_params nic_params(const struct pool_nic *nic)
+{
+	return (struct pool_domxml_params){
+		.name = "vdi-net-1", .uuid = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", .virt_type = "qemu",
+		.disk_path = "/images/vdi-net-1.qcow2", .spice_socket = "/run/vdi/spice/vdi-net-1.sock",
+		.spice_password = "s3cret", .pool = "net", .desktop_id = 1, .template_name = "golden", .nic = nic,
+	};
+}
+
+/* A clone's XML for nic: exactly one interface, virtio, a fresh MAC; *ret the XML. */
+static char *nic_clone(const char *value, bool isolated, uint32_t kbps)
+{
+	struct pool_nic nic;
+	struct pool_domxml_params p;
+	struct vdi_error err = { { 0 } };
+	char *xml = NULL, *v;
+
+	check_ok(pool_nic_parse(value, &nic, &err));
+	nic.isolated = isolated;
+	nic.bandwidth_kbps = kbps;
+	p = nic_params(&nic);
+	if (pool_domxml_for_clone(guest_xml, &p, &xml, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "clone on %s: %s", value, err.message);
+	v = xpath(xml, "count(/domain/devices/interface)");
+	check_str_eq(v, "1");
+	free(v);
+	v = xpath(xml, "/domain/devices/interface/model/@type");
+	check_str_eq(v, "virtio");
+	free(v);
+	v = xpath(xml, "/domain/devices/interface/mac/@address");
+	check(v && strncmp(v, "52:54:00:", 9) == 0 && strcmp(v, "52:54:00:00:00:01") != 0);
+	free(v);
+	return xml;
+}
+
+static void test_domxml_nic(void)
+{
+	char *xml, *v;
+
+#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
+#define XP_NONE(expr) do { v = xpath(xml, expr); check_str_eq(v, "0"); free(v); } while (0)
+	xml = nic_clone("network:default", false, 0);
+	XP_EQ("/domain/devices/interface/@type", "network");
+	XP_EQ("/domain/devices/interface/source/@network", "default");
+	XP_NONE("count(/domain/devices/interface/port)");
+	XP_NONE("count(/domain/devices/interface/filterref)");
+	XP_NONE("count(/domain/devices/interface/bandwidth)");
+	XP_NONE("count(/domain/devices/interface/virtualport)");
+	/* The interface took the template's first one's place: before the graphics the template had. */
+	XP_EQ("count(/domain/devices/interface/following-sibling::graphics)", "1");
+	free(xml);
+
+	xml = nic_clone("bridge:br0", false, 0);
+	XP_EQ("/domain/devices/interface/@type", "bridge");
+	XP_EQ("/domain/devices/interface/source/@bridge", "br0");
+	XP_NONE("count(/domain/devices/interface/virtualport)");
+	XP_NONE("count(/domain/devices/interface/vlan)");
+	free(xml);
+
+	xml = nic_clone("ovs:ovsbr0", false, 0);
+	XP_EQ("/domain/devices/interface/@type", "bridge");
+	XP_EQ("/domain/devices/interface/source/@bridge", "ovsbr0");
+	XP_EQ("/domain/devices/interface/virtualport/@type", "openvswitch");
+	XP_NONE("count(/domain/devices/interface/vlan)");
+	free(xml);
+
+	xml = nic_clone("ovs:ovsbr0:42", false, 0);
+	XP_EQ("/domain/devices/interface/virtualport/@type", "openvswitch");
+	XP_EQ("count(/domain/devices/interface/vlan/tag)", "1");
+	XP_EQ("/domain/devices/interface/vlan/tag/@id", "42");
+	free(xml);
+
+	xml = nic_clone("user", false, 0);
+	XP_EQ("/domain/devices/interface/@type", "user");
+	XP_NONE("count(/domain/devices/interface/source)");
+	free(xml);
+
+	/* Isolated: an isolated port, and clean-traffic learning the desktop's IP from DHCP. */
+	xml = nic_clone("network:lab", true, 0);
+	XP_EQ("/domain/devices/interface/port/@isolated", "yes");
+	XP_EQ("/domain/devices/interface/filterref/@filter", "clean-traffic");
+	XP_EQ("count(/domain/devices/interface/filterref/parameter)", "1");
+	XP_EQ("/domain/devices/interface/filterref/parameter/@name", "CTRL_IP_LEARNING");
+	XP_EQ("/domain/devices/interface/filterref/parameter/@value", "dhcp");
+	free(xml);
+	xml = nic_clone("bridge:br0", true, 0);
+	XP_EQ("/domain/devices/interface/port/@isolated", "yes");
+	XP_EQ("/domain/devices/interface/filterref/@filter", "clean-traffic");
+	free(xml);
+
+	/* Bandwidth in KiB/s, both ways. */
+	xml = nic_clone("network:default", false, 8000);
+	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "977");
+	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "977");
+	free(xml);
+	xml = nic_clone("ovs:br1:9", false, 1);
+	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "1");
+	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "1");
+	free(xml);
+
+	/* A template without NICs gets one. */
+	{
+		struct pool_nic nic = { .kind = POOL_NIC_NETWORK, .name = "default" };
+		struct pool_domxml_params p = nic_params(&nic);
+
+		check_ok(pool_domxml_for_clone("<domain><memory>1</memory><os/></domain>", &p, &xml, NULL));
+		XP_EQ("count(/domain/devices/interface)", "1");
+		XP_EQ("/domain/devices/interface/source/@network", "default");
+		free(xml);
+		/* The template kind keeps the template's NICs (two, new MACs); a bad NIC is refused. */
+		nic = (struct pool_nic){ .kind = POOL_NIC_TEMPLATE };
+		check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
+		XP_EQ("count(/domain/devices/interface)", "2");
+		XP_EQ("count(/domain/devices/interface[@type='user']/mac)", "2");
+		free(xml);
+		nic = (struct pool_nic){ .kind = POOL_NIC_OVS, .name = "br0", .isolated = true };
+		xml = NULL;
+		check_err(pool_domxml_for_clone(guest_xml, &p, &xml, NULL), EINVAL);
+		check(xml == NULL);
+	}
+#undef XP_EQ
+#undef XP_NONE
+}
+
+/* A desktop made on test:///default with each kind: libvirt's schema takes what vmpool writes. */
+static void test_desktop_nic(void)
+{
+	static const char *const values[] = { "network:default", "bridge:br0", "ovs:ovsbr0:12", "user" };
+	struct pool_host *host = test_host();
+	struct vdi_error err = { { 0 } };
+
+	for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+		struct pool_template *t = test_template(guest_xml);
+		struct pool_nic nic;
+		struct pool_desktop_options o = { .nic = &nic };
+		virConnectPtr c;
+		virDomainPtr d;
+		char *xml, *v, name[32];
+
+		check_ok(pool_nic_parse(values[i], &nic, &err));
+		nic.isolated = pool_nic_can_isolate(nic.kind);
+		nic.bandwidth_kbps = nic.kind == POOL_NIC_USER ? 0 : 8000;
+		/* The template's first clone is validated against libvirt's schema. */
+		check(!t->validated);
+		if (pool_desktop_create_with(host, t, "net", (int64_t)i, &o, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "desktop on %s: %s", values[i], err.message);
+		check(t->validated);
+		c = virConnectOpen(TEST_URI);
+		check(c);
+		snprintf(name, sizeof(name), "vdi-net-%zu", i);
+		d = virDomainLookupByName(c, name);
+		check(d);
+		xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+		v = xpath(xml, "count(/domain/devices/interface)");
+		check_str_eq(v, "1");
+		free(v);
+		if (nic.bandwidth_kbps) {
+			v = xpath(xml, "/domain/devices/interface/bandwidth/inbound/@average");
+			check_str_eq(v, "977");
+			free(v);
+		}
+		free(xml);
+		virDomainFree(d);
+		virConnectClose(c);
+		pool_template_free(t);
+	}
+	pool_host_free(host);
+}
+
 /* ---- capabilities: which domain type "auto" picks ------------------------------ */
 
 static char *caps_xml(const char *arch, const char *feature, const char *domains)
@@ -1359,6 +1669,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_domxml_spice_on_tcp),
 	VDI_TEST(test_domxml_escaping_and_missing_parts),
 	VDI_TEST(test_domxml_spice_ticket),
+	VDI_TEST(test_nic_parse),
+	VDI_TEST(test_bandwidth_kib),
+	VDI_TEST(test_domxml_nic),
 	VDI_TEST(test_domxml_disk_paths),
 	VDI_TEST(test_volxml_and_poolxml),
 	VDI_TEST(test_caps_pick_domain_type),
@@ -1367,6 +1680,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_lifecycle),
 	VDI_TEST(test_desktop_errors),
 	VDI_TEST(test_desktop_data_disk),
+	VDI_TEST(test_desktop_nic),
 	VDI_TEST(test_base_list_and_delete),
 	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),

@@ -177,6 +177,7 @@ int pool_desktop_create_with(struct pool_host *host, const struct pool_template 
 		.pool = pool,
 		.desktop_id = desktop_id,
 		.template_name = t->name,
+		.nic = opts ? opts->nic : NULL,
 	};
 	r = pool_domxml_for_clone(t->xml, &p, &xml, err);
 	if (r < 0)

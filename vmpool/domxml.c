@@ -399,6 +399,33 @@ static int set_macs(xmlNode *devices)
 	return 0;
 }
 
+/* Replaces every <interface> of devices by the one nic (borrowed) makes, where the first one was. */
+static int set_nic(xmlNode *devices, const struct pool_nic *nic, struct vdi_error *err)
+{
+	xmlNode *iface, *first = NULL, *n;
+	int r;
+
+	r = pool_nic_interface_xml(nic, &iface, err);
+	if (r < 0)
+		return r;
+	for (n = devices->children; n && !first; n = n->next)
+		if (is_elem(n, "interface"))
+			first = n;
+	if (!(first ? xmlAddPrevSibling(first, iface) : xmlAddChild(devices, iface))) {
+		xmlFreeNode(iface);
+		return -ENOMEM;
+	}
+	n = devices->children;
+	while (n) {
+		xmlNode *next = n->next;
+
+		if (n != iface && is_elem(n, "interface"))
+			remove_node(n);
+		n = next;
+	}
+	return 0;
+}
+
 static int set_spice(xmlNode *devices, const char *socket, const char *address, const char *password)
 {
 	xmlNode *g, *listen;
@@ -463,6 +490,13 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 		r = add_data_disk(devices, p->data_disk_path, err);
 		if (r < 0)
 			return r;
+	}
+	if (p->nic && p->nic->kind != POOL_NIC_TEMPLATE) {
+		r = set_nic(devices, p->nic, err);
+		if (r < 0)
+			return r;
+	} else if (p->nic && (r = pool_nic_check(p->nic, err)) < 0) {
+		return r;
 	}
 	r = set_macs(devices);
 	if (r < 0)

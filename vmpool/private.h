@@ -9,6 +9,8 @@
  *   desktop.c, data-disk.c, listing.c ──▶ lookup.c, naming.c, domxml.c;   desktop.c, listing.c ──▶ host.c
  *   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
  *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
+ *   domxml.c ──▶ nic.c (pure);   network.c ──▶ host.c, subnet.c (pure)
+ *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
  * libvirt's callbacks on a connection it is given and hands what they say
@@ -154,6 +156,13 @@ enum pool_pause_reason pool_pause_reason_of(virDomainPtr dom, int state, int rea
  */
 int pool_libvirt_error(struct vdi_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- network attachments (nic.c): pure --------------------------------------- */
+
+/* The one <interface> element (new, unlinked: free it with xmlFreeNode() unless linked into a document)
+ * nic (borrowed; not POOL_NIC_TEMPLATE) gives a clone, without a MAC.  -EINVAL when nic fails
+ * pool_nic_check(). */
+int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi_error *err);
+
 /* ---- domain XML (domxml.c): pure, unit-testable ---------------------------- */
 
 /* Domain XML for a clone. */
@@ -169,6 +178,7 @@ struct pool_domxml_params {
 	const char *pool;
 	int64_t desktop_id;
 	const char *template_name;
+	const struct pool_nic *nic; /* NULL or POOL_NIC_TEMPLATE: the template's NICs; else the one NIC */
 };
 
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,

@@ -293,6 +293,60 @@ int pool_domain_name_parse(const char *name, char *ret_pool, size_t pool_len, in
 int pool_desktop_create(struct pool_host *host, const struct pool_template *t, const char *pool,
 			int64_t desktop_id, struct vdi_error *err);
 
+/* ---- network attachments (nic.c): pure ------------------------------------ */
+
+/* How a desktop is attached to a network: the pool setting `network`. */
+enum pool_nic_kind {
+	POOL_NIC_TEMPLATE, /* the template's own <interface> elements, as they are */
+	POOL_NIC_USER,     /* "user": QEMU user mode */
+	POOL_NIC_NETWORK,  /* "network:NAME": a libvirt network of any mode */
+	POOL_NIC_BRIDGE,   /* "bridge:IFACE": an existing Linux bridge on the host */
+	POOL_NIC_OVS,      /* "ovs:BRIDGE[:VLAN]": an Open vSwitch bridge, optionally a VLAN tag */
+};
+
+/* Longest libvirt network name vdi takes; host interface names are 1..15 (Linux's IFNAMSIZ - 1). */
+#define POOL_NETWORK_NAME_MAX 64
+#define POOL_IFACE_NAME_MAX 15
+
+struct pool_nic {
+	enum pool_nic_kind kind;
+	char name[POOL_NETWORK_NAME_MAX + 1]; /* NETWORK: the libvirt network; BRIDGE, OVS: the host bridge */
+	unsigned vlan;                        /* OVS only: 1..4094; 0 none */
+	bool isolated;                        /* <port isolated='yes'/> and nwfilter clean-traffic (MAC and
+					       * DHCP-learned IP bound): NETWORK and BRIDGE only (libvirt has no
+					       * port isolation for Open vSwitch or user mode) */
+	uint32_t bandwidth_kbps;              /* inbound and outbound average, kilobits/s; 0 none; not in user
+					       * mode (libvirt ignores it there) */
+};
+
+/* Libvirt network names vdi takes: [A-Za-z0-9_.-]{1,64}, not starting with '.' (NULL: no). */
+bool pool_network_name_is_valid(const char *name);
+/* Host interface (bridge) names vdi takes: [A-Za-z0-9_.-]{1,15}, not starting with '.' (NULL: no). */
+bool pool_iface_name_is_valid(const char *name);
+
+/*
+ * Parses a `network` value (borrowed): "network:NAME", "bridge:IFACE", "ovs:BRIDGE[:VLAN]" or "user"
+ * into *ret (isolated false, bandwidth 0).  -EINVAL with a message naming what is wrong: an unknown
+ * kind, an empty or malformed name, a VLAN that is not an integer in 1..4094, a VLAN on anything but ovs.
+ */
+int pool_nic_parse(const char *value, struct pool_nic *ret, struct vdi_error *err);
+
+/* Writes nic's `network` value (as pool_nic_parse() takes it; "" for POOL_NIC_TEMPLATE) into buf.
+ * -EINVAL: nic does not pass pool_nic_check(); -ENAMETOOLONG: buf too small. */
+int pool_nic_format(const struct pool_nic *nic, char *buf, size_t len);
+
+/* Whether nic (borrowed) is whole and consistent: the name its kind needs (none for TEMPLATE and USER),
+ * a VLAN on OVS only, isolation on NETWORK and BRIDGE only, bandwidth not in user mode, and neither
+ * isolation nor bandwidth on the template's own NICs (vmpool leaves those as they are).  0 or -EINVAL. */
+int pool_nic_check(const struct pool_nic *nic, struct vdi_error *err);
+
+/* Whether desktops on kind can be isolated from each other (NETWORK, BRIDGE). */
+bool pool_nic_can_isolate(enum pool_nic_kind kind);
+
+/* kbps (kilobits/s) as libvirt's <bandwidth> counts it, KiB/s: ceil(kbps * 1000 / 8 / 1024), at least 1
+ * for kbps > 0; 0 for 0. */
+uint64_t pool_bandwidth_kib(uint32_t kbps);
+
 /* What a desktop gets besides its overlay. */
 struct pool_desktop_options {
 	/* > 0: a user data disk of that virtual size (bytes): an empty QCOW2 volume
@@ -300,6 +354,10 @@ struct pool_desktop_options {
 	 * more virtio disk (vdb, or the first free vdX).  pool_desktop_reset() keeps it;
 	 * pool_desktop_delete() deletes it with the desktop. */
 	uint64_t data_disk_bytes;
+	/* NULL or POOL_NIC_TEMPLATE: the template's NICs as they are.  Otherwise every <interface> of the
+	 * template is replaced by exactly one, virtio, with a fresh MAC, attached as nic says (borrowed;
+	 * it must pass pool_nic_check()). */
+	const struct pool_nic *nic;
 };
 
 /* pool_desktop_create() with opts (borrowed; NULL: none of them).  On failure nothing is left
