@@ -997,6 +997,263 @@ static void test_desktop_nic(void)
 	pool_host_free(host);
 }
 
+/* ---- IPv4 subnets and libvirt networks -------------------------------------------------- */
+
+static struct pool_subnet subnet(const char *cidr)
+{
+	struct pool_subnet s = { 0 };
+	struct vdi_error err = { { 0 } };
+
+	if (pool_subnet_parse(cidr, &s, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "%s: %s", cidr, err.message);
+	return s;
+}
+
+static void subnet_bad(const char *cidr, const char *why)
+{
+	struct pool_subnet s = { 0 };
+	struct vdi_error err = { { 0 } };
+
+	if (pool_subnet_parse(cidr, &s, &err) != -EINVAL)
+		vdi_test_fail(__FILE__, __LINE__, "'%s' parsed", cidr ? cidr : "(null)");
+	check_str_contains(err.message, why);
+}
+
+static void test_subnets(void)
+{
+	struct pool_subnet s, t;
+	char buf[20], a[16];
+
+	s = subnet("10.213.4.0/24");
+	check_int_eq(s.network, 0x0ad50400);
+	check_int_eq(s.prefix, 24);
+	check_ok(pool_subnet_format(&s, buf, sizeof(buf)));
+	check_str_eq(buf, "10.213.4.0/24");
+	check_err(pool_subnet_format(&s, buf, 10), ENAMETOOLONG);
+	pool_subnet_address(&s, 1, a);
+	check_str_eq(a, "10.213.4.1");
+	pool_subnet_address(&s, 255, a);
+	check_str_eq(a, "10.213.4.255");
+	s = subnet("0.0.0.0/0");
+	check_int_eq(s.prefix, 0);
+	s = subnet("192.168.1.7/32");
+	check_int_eq(s.network, 0xc0a80107);
+
+	subnet_bad(NULL, "empty subnet");
+	subnet_bad("", "empty subnet");
+	subnet_bad("10.0.0.0", "not an IPv4 CIDR");
+	subnet_bad("10.0.0/24", "not an IPv4 address");
+	subnet_bad("10.0.0.256/24", "not an IPv4 address");
+	subnet_bad("010.0.0.0/24", "not an IPv4 address");
+	subnet_bad("fd00::/64", "not an IPv4 address");
+	subnet_bad("10.0.0.0/33", "prefix length");
+	subnet_bad("10.0.0.0/", "prefix length");
+	subnet_bad("10.0.0.0/2x", "prefix length");
+	subnet_bad("10.0.0.0/-8", "prefix length");
+	subnet_bad("10.0.0.0/024", "prefix length");
+	subnet_bad("10.0.0.1/24", "host bits set: its network is 10.0.0.0/24");
+	subnet_bad("10.213.5.0/16", "its network is 10.213.0.0/16");
+
+	/* Overlap: one contains the other. */
+	s = subnet("10.213.4.0/24");
+	t = subnet("10.213.4.128/25");
+	check(pool_subnet_overlaps(&s, &t) && pool_subnet_overlaps(&t, &s));
+	t = subnet("10.213.5.0/24");
+	check(!pool_subnet_overlaps(&s, &t));
+	t = subnet("10.0.0.0/8");
+	check(pool_subnet_overlaps(&s, &t) && pool_subnet_overlaps(&t, &s));
+	t = subnet("10.213.3.252/30");
+	check(!pool_subnet_overlaps(&s, &t));
+	t = subnet("0.0.0.0/0");
+	check(pool_subnet_overlaps(&s, &t));
+	t = subnet("10.213.4.255/32");
+	check(pool_subnet_overlaps(&s, &t));
+	t = subnet("10.213.5.0/32");
+	check(!pool_subnet_overlaps(&s, &t));
+
+	/* What a network's <ip> says: netmask, prefix, or the address's class. */
+	check_ok(pool_subnet_from_ip("192.168.122.1", "255.255.255.0", NULL, &s));
+	check_ok(pool_subnet_format(&s, buf, sizeof(buf)));
+	check_str_eq(buf, "192.168.122.0/24");
+	check_ok(pool_subnet_from_ip("10.1.2.3", NULL, "20", &s));
+	check_ok(pool_subnet_format(&s, buf, sizeof(buf)));
+	check_str_eq(buf, "10.1.0.0/20");
+	check_ok(pool_subnet_from_ip("172.16.3.1", NULL, NULL, &s));
+	check_int_eq(s.prefix, 16);
+	check_ok(pool_subnet_from_ip("10.3.3.1", NULL, NULL, &s));
+	check_int_eq(s.prefix, 8);
+	check_ok(pool_subnet_from_ip("192.0.2.1", NULL, NULL, &s));
+	check_int_eq(s.prefix, 24);
+	check_err(pool_subnet_from_ip("224.0.0.1", NULL, NULL, &s), EINVAL);
+	check_err(pool_subnet_from_ip("10.0.0.1", "255.0.255.0", NULL, &s), EINVAL);
+	check_err(pool_subnet_from_ip("fd00::1", NULL, "64", &s), EINVAL);
+	check_err(pool_subnet_from_ip(NULL, NULL, "24", &s), EINVAL);
+}
+
+static void test_netxml(void)
+{
+	static const char two_ips[] =
+		"<network><name>lab</name><forward mode='route' dev='eth0'/><bridge name='virbr7'/>"
+		"<ip family='ipv6' address='fd00::1' prefix='64'/>"
+		"<ip address='10.213.7.1' netmask='255.255.255.0'/><ip address='10.213.8.1' prefix='23'/></network>";
+	struct pool_network_info info;
+	struct pool_subnet subnets[4], s = subnet("10.213.9.0/24");
+	size_t n = 0;
+	char *xml = NULL, *v;
+	struct vdi_error err = { { 0 } };
+
+	check_ok(pool_netxml_read(two_ips, &info, subnets, ELEMENTSOF(subnets), &n));
+	check_str_eq(info.mode, "route");
+	check_str_eq(info.bridge, "virbr7");
+	check_str_eq(info.subnet, "10.213.7.0/24");
+	check_int_eq(n, 2);
+	check_int_eq(subnets[1].network, 0x0ad50800);
+	check_int_eq(subnets[1].prefix, 23);
+	free(info.mode), free(info.bridge), free(info.subnet);
+	/* No <forward>: isolated; <forward/>: libvirt's nat; no IPv4: no subnet. */
+	check_ok(pool_netxml_read("<network><name>i</name><ip family='ipv6' address='fd00::1' prefix='64'/></network>",
+				  &info, NULL, 0, NULL));
+	check_str_eq(info.mode, "isolated");
+	check(!info.bridge && !info.subnet);
+	free(info.mode);
+	check_ok(pool_netxml_read("<network><forward/></network>", &info, NULL, 0, NULL));
+	check_str_eq(info.mode, "nat");
+	free(info.mode);
+	check_ok(pool_netxml_read("<network><forward mode='bridge'/><bridge name='br0'/></network>", &info, NULL, 0, NULL));
+	check_str_eq(info.mode, "bridge");
+	check_str_eq(info.bridge, "br0");
+	free(info.mode), free(info.bridge);
+	check_err(pool_netxml_read("<domain/>", &info, NULL, 0, NULL), EINVAL);
+	check_err(pool_netxml_read("<network", &info, NULL, 0, NULL), EINVAL);
+
+#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
+	check_ok(pool_netxml_new("vdi-t16-nat", "nat", &s, &xml, &err));
+	XP_EQ("/network/name", "vdi-t16-nat");
+	XP_EQ("/network/forward/@mode", "nat");
+	XP_EQ("/network/ip/@address", "10.213.9.1");
+	XP_EQ("/network/ip/@prefix", "24");
+	XP_EQ("/network/ip/dhcp/range/@start", "10.213.9.2");
+	XP_EQ("/network/ip/dhcp/range/@end", "10.213.9.254");
+	free(xml);
+	s = subnet("10.213.10.0/30");
+	check_ok(pool_netxml_new("r", "routed", &s, &xml, &err));
+	XP_EQ("/network/forward/@mode", "route");
+	XP_EQ("/network/ip/dhcp/range/@start", "10.213.10.2");
+	XP_EQ("/network/ip/dhcp/range/@end", "10.213.10.2");
+	free(xml);
+	s = subnet("10.0.0.0/8");
+	check_ok(pool_netxml_new("i", "isolated", &s, &xml, &err));
+	XP_EQ("count(/network/forward)", "0");
+	XP_EQ("/network/ip/dhcp/range/@end", "10.255.255.254");
+	free(xml);
+#undef XP_EQ
+	check_err(pool_netxml_new("i", "bridge", &s, &xml, &err), EINVAL);
+	check_str_contains(err.message, "none of nat, isolated, routed");
+	check_err(pool_netxml_new("a b", "nat", &s, &xml, &err), EINVAL);
+	check_str_contains(err.message, "network name");
+	s = subnet("10.213.0.0/31");
+	check_err(pool_netxml_new("i", "nat", &s, &xml, &err), EINVAL);
+	check_str_contains(err.message, "/31 is outside /8-/30");
+	s = subnet("10.0.0.0/7");
+	check_err(pool_netxml_new("i", "nat", &s, &xml, &err), EINVAL);
+}
+
+static const struct pool_network_info *find_network(const struct pool_network_info *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(list[i].name, name))
+			return &list[i];
+	return NULL;
+}
+
+/* Networks on test:///default: it ships "default" (NAT, 192.168.122.0/24, active). */
+static void test_networks(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_network_info *list = NULL;
+	const struct pool_network_info *ni;
+	struct vdi_error err = { { 0 } };
+	size_t n = 0;
+
+	check_ok(pool_network_list(host, &list, &n, &err));
+	check_int_eq(n, 1);
+	check_str_eq(list[0].name, "default");
+	check_str_eq(list[0].mode, "nat");
+	check(list[0].active);
+	check_str_eq(list[0].bridge, "virbr0");
+	check_str_eq(list[0].subnet, "192.168.122.0/24");
+	pool_network_list_free(list, n);
+	check_int_eq(pool_host_has_network(host, "default", &err), 1);
+	check_int_eq(pool_host_has_network(host, "nowhere", &err), 0);
+	check_int_eq(pool_host_has_network(host, "a/b", &err), 0);
+
+	/* Added: defined, active, autostarted, gateway and DHCP as asked. */
+	check_ok(pool_network_add(host, "vdi-t16-nat", "nat", "10.213.1.0/24", &err));
+	check_ok(pool_network_add(host, "vdi-t16-iso", "isolated", "10.213.2.0/24", &err));
+	check_ok(pool_network_add(host, "vdi-t16-rt", "routed", "10.213.3.0/25", &err));
+	check_ok(pool_network_list(host, &list, &n, &err));
+	check_int_eq(n, 4);
+	ni = find_network(list, n, "vdi-t16-nat");
+	check(ni && ni->active && ni->autostart);
+	check_str_eq(ni->mode, "nat");
+	check_str_eq(ni->subnet, "10.213.1.0/24");
+	ni = find_network(list, n, "vdi-t16-iso");
+	check(ni && ni->active);
+	check_str_eq(ni->mode, "isolated");
+	ni = find_network(list, n, "vdi-t16-rt");
+	check(ni);
+	check_str_eq(ni->mode, "route");
+	check_str_eq(ni->subnet, "10.213.3.0/25");
+	pool_network_list_free(list, n);
+	check_int_eq(pool_host_has_network(host, "vdi-t16-iso", &err), 1);
+
+	/* Refused: a name taken, a subnet overlapping another network's (named), bad input. Nothing added. */
+	check_err(pool_network_add(host, "vdi-t16-nat", "nat", "10.213.9.0/24", &err), EEXIST);
+	check_str_contains(err.message, "vdi-t16-nat");
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", "10.213.1.128/25", &err), EINVAL);
+	check_str_contains(err.message, "overlaps 10.213.1.0/24 of network vdi-t16-nat");
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", "10.213.0.0/16", &err), EINVAL);
+	check_str_contains(err.message, "overlaps");
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", "192.168.0.0/16", &err), EINVAL);
+	check_str_contains(err.message, "network default");
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", "10.213.9.1/24", &err), EINVAL);
+	check_str_contains(err.message, "host bits");
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", "10.213.9.0/31", &err), EINVAL);
+	check_err(pool_network_add(host, "vdi-t16-x", "open", "10.213.9.0/24", &err), EINVAL);
+	check_err(pool_network_add(host, "vdi t16", "nat", "10.213.9.0/24", &err), EINVAL);
+	check_err(pool_network_add(host, "vdi-t16-x", "nat", NULL, &err), EINVAL);
+	check_int_eq(pool_host_has_network(host, "vdi-t16-x", &err), 0);
+
+	/* Defined but not active counts as missing. */
+	{
+		virConnectPtr c = virConnectOpen(TEST_URI);
+		virNetworkPtr net = virNetworkLookupByName(c, "vdi-t16-iso");
+
+		check(net && virNetworkDestroy(net) == 0);
+		check_int_eq(pool_host_has_network(host, "vdi-t16-iso", &err), 0);
+		check_ok(pool_network_list(host, &list, &n, &err));
+		ni = find_network(list, n, "vdi-t16-iso");
+		check(ni && !ni->active);
+		pool_network_list_free(list, n);
+		virNetworkFree(net);
+		virConnectClose(c);
+	}
+
+	/* Removed, active or not; then gone. */
+	check_ok(pool_network_remove(host, "vdi-t16-nat", &err));
+	check_ok(pool_network_remove(host, "vdi-t16-iso", &err));
+	check_err(pool_network_remove(host, "vdi-t16-nat", &err), ENOENT);
+	check_str_contains(err.message, "vdi-t16-nat");
+	check_err(pool_network_remove(host, "a/b", &err), EINVAL);
+	check_ok(pool_network_list(host, &list, &n, &err));
+	check_int_eq(n, 2);
+	check(!find_network(list, n, "vdi-t16-nat") && find_network(list, n, "vdi-t16-rt"));
+	pool_network_list_free(list, n);
+	/* Its subnet is free again. */
+	check_ok(pool_network_add(host, "vdi-t16-nat2", "nat", "10.213.1.0/24", &err));
+	pool_host_free(host);
+}
+
 /* ---- capabilities: which domain type "auto" picks ------------------------------ */
 
 static char *caps_xml(const char *arch, const char *feature, const char *domains)
@@ -1672,6 +1929,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_nic_parse),
 	VDI_TEST(test_bandwidth_kib),
 	VDI_TEST(test_domxml_nic),
+	VDI_TEST(test_subnets),
+	VDI_TEST(test_netxml),
 	VDI_TEST(test_domxml_disk_paths),
 	VDI_TEST(test_volxml_and_poolxml),
 	VDI_TEST(test_caps_pick_domain_type),
@@ -1681,6 +1940,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_errors),
 	VDI_TEST(test_desktop_data_disk),
 	VDI_TEST(test_desktop_nic),
+	VDI_TEST(test_networks),
 	VDI_TEST(test_base_list_and_delete),
 	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),

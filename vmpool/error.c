@@ -17,10 +17,12 @@ static int errno_from_virerror(const virError *e)
 	case VIR_ERR_NO_DOMAIN:
 	case VIR_ERR_NO_STORAGE_VOL:
 	case VIR_ERR_NO_STORAGE_POOL:
+	case VIR_ERR_NO_NETWORK:
 		return -ENOENT;
 	case VIR_ERR_DOM_EXIST:
 	case VIR_ERR_STORAGE_VOL_EXIST:
 	case VIR_ERR_STORAGE_POOL_BUILT:
+	case VIR_ERR_NETWORK_EXIST:
 		return -EEXIST;
 	case VIR_ERR_NO_CONNECT:
 	case VIR_ERR_INVALID_CONN:

@@ -163,6 +163,22 @@ int pool_libvirt_error(struct vdi_error *err, const char *fmt, ...) __attribute_
  * pool_nic_check(). */
 int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi_error *err);
 
+/* ---- libvirt networks' XML (network.c): pure ------------------------------------ */
+
+/*
+ * From a libvirt network's XML (borrowed): info's mode, bridge and subnet (name, active, autostart are
+ * left 0; free the strings with pool_network_list_free() or by hand), and up to max of its IPv4 subnets
+ * into subnets (may be NULL when max is 0), their number into *ret_n (may be NULL).  -EINVAL: not a
+ * network's XML.
+ */
+int pool_netxml_read(const char *xml, struct pool_network_info *info, struct pool_subnet *subnets, size_t max,
+		     size_t *ret_n);
+
+/* The XML pool_network_add() defines: name, mode "nat" | "routed" | "isolated", subnet s (prefix 8..30),
+ * gateway the first address, DHCP the rest but the broadcast.  *ret a new string.  -EINVAL, a message. */
+int pool_netxml_new(const char *name, const char *mode, const struct pool_subnet *s, char **ret,
+		    struct vdi_error *err);
+
 /* ---- domain XML (domxml.c): pure, unit-testable ---------------------------- */
 
 /* Domain XML for a clone. */

@@ -167,6 +167,67 @@ void pool_host_set_event_handler(struct pool_host *host,
 				 void (*fn)(struct pool_host *host, const struct pool_event *ev, void *userdata),
 				 void *userdata);
 
+/* ---- IPv4 subnets (subnet.c): pure ------------------------------------------ */
+
+struct pool_subnet {
+	uint32_t network; /* the network address, host byte order */
+	unsigned prefix;  /* 0..32 */
+};
+
+/*
+ * Parses "a.b.c.d/prefix" (borrowed; dotted decimal, prefix 0..32, no host bits set) into *ret.
+ * -EINVAL and a message naming what is wrong otherwise.
+ */
+int pool_subnet_parse(const char *cidr, struct pool_subnet *ret, struct vdi_error *err);
+
+/* From an address and a netmask or prefix as a libvirt network's <ip> gives them (borrowed, either of
+ * mask and prefix may be NULL; neither: a classful prefix as libvirt takes it): the subnet the address
+ * is in.  -EINVAL: not IPv4, or a netmask that is not contiguous. */
+int pool_subnet_from_ip(const char *address, const char *netmask, const char *prefix, struct pool_subnet *ret);
+
+/* Writes "a.b.c.d/prefix" into buf (at least 19 bytes: -ENAMETOOLONG otherwise). */
+int pool_subnet_format(const struct pool_subnet *s, char *buf, size_t len);
+
+/* Whether a and b share an address. */
+bool pool_subnet_overlaps(const struct pool_subnet *a, const struct pool_subnet *b);
+
+/* Address i of s (0: the network address), host byte order, as "a.b.c.d" into buf (16 bytes). */
+void pool_subnet_address(const struct pool_subnet *s, uint32_t i, char buf[16]);
+
+/* ---- libvirt networks (network.c) ---------------------------------------------- */
+
+struct pool_network_info {
+	char *name;
+	char *mode;   /* <forward mode>: "nat", "route", "open", "bridge", ...; "isolated" without <forward> */
+	bool active;
+	bool autostart;
+	char *bridge; /* the bridge device (<bridge name>), or NULL */
+	char *subnet; /* the first IPv4 <ip> as "a.b.c.d/prefix", or NULL */
+};
+
+/* The host's libvirt networks: *ret a new array of *ret_n entries; free it with pool_network_list_free(). */
+int pool_network_list(struct pool_host *host, struct pool_network_info **ret, size_t *ret_n,
+		      struct vdi_error *err);
+void pool_network_list_free(struct pool_network_info *list, size_t n);
+
+/*
+ * Defines, starts and autostarts libvirt network name (see pool_network_name_is_valid()) on host:
+ * mode "nat", "routed" (forward mode route) or "isolated" (no forward), on subnet (an IPv4 CIDR with
+ * no host bits, prefix 8..30) with the first address as the host's gateway and a DHCP range of the
+ * rest (but the broadcast address); libvirt picks the bridge device.  All arguments borrowed.
+ * -EINVAL: a bad argument, or subnet overlaps one of the host's libvirt networks (the message names
+ * it); -EEXIST: a network of that name exists.  On failure nothing is left defined.  Blocks on libvirt.
+ */
+int pool_network_add(struct pool_host *host, const char *name, const char *mode, const char *subnet,
+		     struct vdi_error *err);
+
+/* Stops (if active) and undefines libvirt network name.  -ENOENT when there is none.  Blocks on libvirt. */
+int pool_network_remove(struct pool_host *host, const char *name, struct vdi_error *err);
+
+/* Whether the host has libvirt network name defined AND active: 1, 0 (also for an invalid name), or
+ * -errno when the host cannot be asked.  Blocks on libvirt. */
+int pool_host_has_network(struct pool_host *host, const char *name, struct vdi_error *err);
+
 /* ---- templates ----------------------------------------------------------- */
 
 struct pool_template {
