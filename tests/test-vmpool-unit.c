@@ -1254,6 +1254,136 @@ static void test_networks(void)
 	pool_host_free(host);
 }
 
+/* The inbound average of a desktop's first NIC in its live or inactive XML ("none" when unlimited). */
+static char *nic_average(const char *domain, bool live)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+	char *xml, *v;
+
+	check(d);
+	xml = virDomainGetXMLDesc(d, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+	v = xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@average");
+	if (v) {
+		_cleanup_free_ char *out = xpath(xml, "/domain/devices/interface[1]/bandwidth/outbound/@average");
+
+		check_str_eq(out, v);
+	}
+	free(xml);
+	virDomainFree(d);
+	virConnectClose(c);
+	return v ? v : strdup("none");
+}
+
+/* A limit changed on a running desktop: live and in its definition; 0 takes it away. */
+static void test_desktop_bandwidth(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_nic nic = { .kind = POOL_NIC_NETWORK, .name = "default", .bandwidth_kbps = 8000 };
+	struct pool_desktop_options o = { .nic = &nic };
+	struct vdi_error err = { { 0 } };
+	char *v;
+
+	check_ok(pool_desktop_create_with(host, t, "bw", 1, &o, &err));
+	check_ok(pool_desktop_start(host, "vdi-bw-1", &err));
+#define AVG_EQ(live, want) do { v = nic_average("vdi-bw-1", live); check_str_eq(v, want); free(v); } while (0)
+	AVG_EQ(true, "977");
+	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-1", 16000, &err));
+	AVG_EQ(true, "1954");
+	AVG_EQ(false, "1954");
+	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-1", 0, &err));
+	AVG_EQ(true, "none");
+	AVG_EQ(false, "none");
+	/* Stopped: the definition only. */
+	check_ok(pool_desktop_destroy(host, "vdi-bw-1", &err));
+	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-1", 1, &err));
+	AVG_EQ(false, "1");
+#undef AVG_EQ
+	/* A template's own two NICs: both get it. */
+	check_ok(pool_desktop_create(host, t, "bw", 2, &err));
+	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-2", 8000, &err));
+	{
+		virConnectPtr c = virConnectOpen(TEST_URI);
+		virDomainPtr d = virDomainLookupByName(c, "vdi-bw-2");
+		_cleanup_free_ char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+
+		v = xpath(xml, "count(/domain/devices/interface/bandwidth/outbound[@average='977'])");
+		check_str_eq(v, "2");
+		free(v);
+		virDomainFree(d);
+		virConnectClose(c);
+	}
+	check_err(pool_desktop_set_bandwidth(host, "vdi-bw-9", 8000, &err), ENOENT);
+	check_err(pool_desktop_set_bandwidth(host, "test", 8000, &err), EINVAL);
+	/* No NIC at all. */
+	{
+		struct pool_template *bare = test_template("<domain><memory unit='MiB'>128</memory><os><type>hvm</type></os>"
+							   "</domain>");
+
+		check_ok(pool_desktop_create(host, bare, "bw", 3, &err));
+		check_err(pool_desktop_set_bandwidth(host, "vdi-bw-3", 8000, &err), ENOENT);
+		check_str_contains(err.message, "has no NIC");
+		pool_template_free(bare);
+	}
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+/* Addresses: none while stopped; the test driver's made-up lease while running. */
+static void test_desktop_addresses(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_nic nic = { .kind = POOL_NIC_NETWORK, .name = "default" };
+	struct pool_desktop_options o = { .nic = &nic };
+	struct vdi_error err = { { 0 } };
+	char **addrs = NULL;
+
+	check_ok(pool_desktop_create_with(host, t, "ad", 1, &o, &err));
+	check_ok(pool_desktop_addresses(host, "vdi-ad-1", &addrs, &err));
+	check(addrs && addrs[0] == NULL);
+	pool_strv_free(addrs);
+	check_ok(pool_desktop_start(host, "vdi-ad-1", &err));
+	check_ok(pool_desktop_addresses(host, "vdi-ad-1", &addrs, &err));
+	check(addrs[0] && !addrs[1]);
+	check(startswith(addrs[0], "192.168.122."));
+	check(!strchr(addrs[0], '/'));
+	pool_strv_free(addrs);
+	check_err(pool_desktop_addresses(host, "vdi-ad-2", &addrs, &err), ENOENT);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
+/* What is shown of what libvirt reports: no loopback, no link-local, each address once. */
+static void test_addresses_collect(void)
+{
+	virDomainIPAddress a1[] = {
+		{ .type = VIR_IP_ADDR_TYPE_IPV4, .addr = (char *)"127.0.0.1", .prefix = 8 },
+		{ .type = VIR_IP_ADDR_TYPE_IPV6, .addr = (char *)"::1", .prefix = 128 },
+	};
+	virDomainIPAddress a2[] = {
+		{ .type = VIR_IP_ADDR_TYPE_IPV4, .addr = (char *)"10.213.1.17", .prefix = 24 },
+		{ .type = VIR_IP_ADDR_TYPE_IPV6, .addr = (char *)"fe80::5054:ff:fe12:3456", .prefix = 64 },
+		{ .type = VIR_IP_ADDR_TYPE_IPV6, .addr = (char *)"fd00:213::17", .prefix = 64 },
+		{ .type = VIR_IP_ADDR_TYPE_IPV4, .addr = (char *)"10.213.1.17", .prefix = 24 },
+		{ .type = VIR_IP_ADDR_TYPE_IPV4, .addr = (char *)"not an address", .prefix = 24 },
+	};
+	struct _virDomainInterface lo = { .name = (char *)"lo", .naddrs = 2, .addrs = a1 };
+	struct _virDomainInterface eth = { .name = (char *)"eth0", .naddrs = 5, .addrs = a2 };
+	virDomainInterfacePtr ifaces[] = { &lo, &eth };
+	char **strv = NULL;
+
+	check_ok(pool_addresses_collect(ifaces, 2, &strv));
+	check_str_eq(strv[0], "10.213.1.17");
+	check_str_eq(strv[1], "fd00:213::17");
+	check(strv[2] == NULL);
+	pool_strv_free(strv);
+	check_ok(pool_addresses_collect(ifaces, 0, &strv));
+	check(strv[0] == NULL);
+	pool_strv_free(strv);
+}
+
 /* ---- capabilities: which domain type "auto" picks ------------------------------ */
 
 static char *caps_xml(const char *arch, const char *feature, const char *domains)
@@ -1941,6 +2071,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_data_disk),
 	VDI_TEST(test_desktop_nic),
 	VDI_TEST(test_networks),
+	VDI_TEST(test_desktop_bandwidth),
+	VDI_TEST(test_desktop_addresses),
+	VDI_TEST(test_addresses_collect),
 	VDI_TEST(test_base_list_and_delete),
 	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),

@@ -691,6 +691,18 @@ int pool_domxml_disk_paths(const char *xml, char ***ret)
 				  "/domain/devices/disk//backingStore/source/@dev", ret);
 }
 
+int pool_domxml_interface_macs(const char *xml, char ***ret)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices;
+	int r;
+
+	r = parse_domain(xml, &doc, &devices, NULL);
+	if (r < 0)
+		return r;
+	return xpath_strings(doc, "/domain/devices/interface/mac/@address", ret);
+}
+
 /* The string value of the first node expr selects in xml, whose root must be root; a new string. */
 static int xml_first_string(const char *xml, const char *root, const char *expr, char **ret)
 {

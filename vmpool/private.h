@@ -148,6 +148,13 @@ int pool_data_disk_delete(struct pool_host *host, virConnectPtr conn, const char
 /* Why dom (borrowed) is paused, from its state and state reason (virDomainGetState). */
 enum pool_pause_reason pool_pause_reason_of(virDomainPtr dom, int state, int reason);
 
+/* ---- a desktop's network at run time (desktop-net.c) ---------------------------- */
+
+/* The addresses of n interfaces (borrowed) as libvirt reports them: IPv4 and IPv6 strings without
+ * prefix, each once, without loopback (127.0.0.0/8, ::1) and IPv6 link-local (fe80::/10) ones.  *ret a
+ * new NULL-terminated array of new strings (empty when there are none). */
+int pool_addresses_collect(virDomainInterfacePtr *ifaces, size_t n, char ***ret);
+
 /* ---- errors (error.c) ------------------------------------------------------ */
 
 /*
@@ -224,6 +231,10 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
+
+/* From a domain XML (borrowed): the MAC addresses of its <interface> elements, a new NULL-terminated array
+ * of new strings (empty when none).  -EINVAL when the XML is not a domain. */
+int pool_domxml_interface_macs(const char *xml, char ***ret);
 
 /*
  * From a domain XML (borrowed): the paths its disks name, as <source file=...> or <source dev=...> of a

@@ -481,6 +481,24 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 /* Writes the SPICE target for the gateway, "unix:<path>", into buf. */
 int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *buf, size_t len);
 
+/*
+ * Sets the inbound and outbound average limit of every NIC of a desktop to kbps (kilobits/s, as
+ * pool_bandwidth_kib() converts it; 0 removes the limit): in its persistent definition and, when it
+ * runs, live (virDomainSetInterfaceParameters), without a restart.  The definition is changed first:
+ * when the live change fails, the next boot has the limit and err says so.  -ENOENT: no such desktop,
+ * or it has no NIC.  Blocks on libvirt.
+ */
+int pool_desktop_set_bandwidth(struct pool_host *host, const char *domain, uint32_t kbps, struct vdi_error *err);
+
+/*
+ * A running desktop's IP addresses, IPv4 and IPv6 without prefix, each once, neither loopback nor IPv6
+ * link-local: from the DHCP leases of its libvirt network, or, when those have none (a bridge, a
+ * network without DHCP), from the guest agent where one answers.  *ret: a new NULL-terminated array of
+ * new strings (free with pool_strv_free()), empty when none is known or the desktop is not running.
+ * Blocks on libvirt (the agent: a few seconds at most).
+ */
+int pool_desktop_addresses(struct pool_host *host, const char *domain, char ***ret, struct vdi_error *err);
+
 enum pool_desktop_state {
 	POOL_DESKTOP_STOPPED,
 	POOL_DESKTOP_RUNNING,
