@@ -994,6 +994,18 @@ static void test_desktop_nic(void)
 		virConnectClose(c);
 		pool_template_free(t);
 	}
+	/* A NIC libvirt cannot give: refused before anything is made. */
+	{
+		struct pool_template *t = test_template(guest_xml);
+		struct pool_nic nic = { .kind = POOL_NIC_OVS, .name = "ovsbr0", .isolated = true };
+		struct pool_desktop_options o = { .nic = &nic };
+
+		check_err(pool_desktop_create_with(host, t, "net", 9, &o, &err), EINVAL);
+		check_str_contains(err.message, "cannot be isolated");
+		check(!domain_exists("vdi-net-9"));
+		check_int_eq(count_overlays(host), ELEMENTSOF(values));
+		pool_template_free(t);
+	}
 	pool_host_free(host);
 }
 

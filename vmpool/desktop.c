@@ -140,6 +140,8 @@ int pool_desktop_create_with(struct pool_host *host, const struct pool_template 
 		return vdi_error_set(err, -EINVAL, "no template");
 	if (!pool_name_is_valid(pool))
 		return vdi_error_set(err, -EINVAL, "pool name must be 1-%d characters of [A-Za-z0-9_]", POOL_NAME_MAX);
+	if (opts && opts->nic && (r = pool_nic_check(opts->nic, err)) < 0)
+		return r;
 	r = pool_domain_name(pool, desktop_id, name, sizeof(name));
 	if (r < 0)
 		return vdi_error_set(err, r, "invalid desktop id %" PRId64, desktop_id);

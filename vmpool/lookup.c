@@ -8,7 +8,8 @@
 /*
  * vdi's libvirt objects on a host, found by name: a desktop's domain, the
  * storage pool, and a volume of it to delete.  Shared by desktop.c,
- * data-disk.c, listing.c and base.c; calls host.c, naming.c, error.c.
+ * data-disk.c, listing.c, desktop-net.c and base.c; calls host.c, naming.c,
+ * error.c.
  */
 
 int pool_desktop_open(struct pool_host *host, const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,

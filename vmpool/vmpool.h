@@ -33,7 +33,10 @@
  * pool_event; naming.c the names below; template.c templates and image
  * probes; base.c templates' base volumes; desktop.c and domxml.c desktops;
  * data-disk.c their user data disks; listing.c the lists of desktops and
- * volumes; lookup.c finding a desktop or volume by name; error.c the messages.
+ * volumes; lookup.c finding a desktop or volume by name; nic.c a desktop's
+ * network attachment and its <interface>; subnet.c IPv4 subnets; network.c
+ * the host's libvirt networks; desktop-net.c a running desktop's bandwidth
+ * limit and addresses; error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML
