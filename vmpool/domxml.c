@@ -16,23 +16,10 @@
 /* Template XML is small; anything bigger than this is not a domain definition. */
 #define DOMXML_MAX (1024 * 1024)
 
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && !n->ns && xmlStrcmp(n->name, (const xmlChar *)name) == 0;
-}
-
-static xmlNode *child(xmlNode *parent, const char *name)
-{
-	for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
-		if (is_elem(n, name))
-			return n;
-	return NULL;
-}
-
 /* Finds or appends child element name. */
 static xmlNode *ensure_child(xmlNode *parent, const char *name)
 {
-	xmlNode *n = child(parent, name);
+	xmlNode *n = pool_xml_child(parent, name);
 
 	return n ? n : xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
 }
@@ -75,22 +62,10 @@ static void remove_children_named(xmlNode *parent, const char *name)
 	while (n) {
 		xmlNode *next = n->next;
 
-		if (is_elem(n, name))
+		if (pool_xml_is_elem(n, name))
 			remove_node(n);
 		n = next;
 	}
-}
-
-static char *get_prop(const xmlNode *n, const char *name)
-{
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	char *s;
-
-	if (!v)
-		return NULL;
-	s = strdup((const char *)v);
-	xmlFree(v);
-	return s;
 }
 
 /* A <disk device='disk'> or a <disk> without device (libvirt's default). */
@@ -98,17 +73,17 @@ static bool is_disk_device(xmlNode *n)
 {
 	_cleanup_free_ char *device = NULL;
 
-	if (!is_elem(n, "disk"))
+	if (!pool_xml_is_elem(n, "disk"))
 		return false;
-	device = get_prop(n, "device");
+	device = pool_xml_prop(n, "device");
 	return !device || streq(device, "disk");
 }
 
 /* Whether disk n's source file is path, or (path NULL) has a data disk's name. */
 static bool disk_source_is(xmlNode *n, const char *path)
 {
-	xmlNode *src = child(n, "source");
-	_cleanup_free_ char *file = src ? get_prop(src, "file") : NULL;
+	xmlNode *src = pool_xml_child(n, "source");
+	_cleanup_free_ char *file = src ? pool_xml_prop(src, "file") : NULL;
 	const char *slash;
 
 	if (!file)
@@ -146,7 +121,7 @@ static int parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devic
 				      e && e->message ? e->message : "parse error");
 	}
 	root = xmlDocGetRootElement(doc);
-	if (!is_elem(root, "domain"))
+	if (!pool_xml_is_elem(root, "domain"))
 		return vdi_error_set(err, -EINVAL, "domain XML must have a <domain> root element");
 
 	*ret_devices = ensure_child(root, "devices");
@@ -205,7 +180,7 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 		mem = ensure_child(root, "memory");
 		if (set_text(mem, num) < 0 || set_prop(mem, "unit", "MiB") < 0)
 			return -ENOMEM;
-	} else if (!child(root, "memory")) {
+	} else if (!pool_xml_child(root, "memory")) {
 		return vdi_error_set(err, -EINVAL, "domain XML has no <memory>");
 	}
 	if (vcpus > 0) {
@@ -213,7 +188,7 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 		if (set_text(ensure_child(root, "vcpu"), num) < 0)
 			return -ENOMEM;
 	}
-	if (!child(root, "os"))
+	if (!pool_xml_child(root, "os"))
 		return vdi_error_set(err, -EINVAL, "domain XML has no <os>");
 
 	return dump(doc, ret);
@@ -324,8 +299,8 @@ static int free_target(xmlNode *devices, char buf[4])
 
 		snprintf(buf, 4, "vd%c", c);
 		for (xmlNode *d = devices->children; d && !used; d = d->next) {
-			xmlNode *target = is_elem(d, "disk") ? child(d, "target") : NULL;
-			_cleanup_free_ char *dev = target ? get_prop(target, "dev") : NULL;
+			xmlNode *target = pool_xml_is_elem(d, "disk") ? pool_xml_child(d, "target") : NULL;
+			_cleanup_free_ char *dev = target ? pool_xml_prop(target, "dev") : NULL;
 
 			used = dev && streq(dev, buf);
 		}
@@ -376,7 +351,7 @@ int pool_domxml_add_data_disk(const char *xml, const char *path, char **ret, str
 	if (r < 0)
 		return r;
 	for (xmlNode *d = devices->children; d; d = d->next)
-		if (is_elem(d, "disk") && disk_source_is(d, path))
+		if (pool_xml_is_elem(d, "disk") && disk_source_is(d, path))
 			return dump(doc, ret);
 	r = add_data_disk(devices, path, err);
 	return r < 0 ? r : dump(doc, ret);
@@ -388,7 +363,7 @@ static int set_macs(xmlNode *devices)
 		char mac[18];
 		int r;
 
-		if (!is_elem(n, "interface"))
+		if (!pool_xml_is_elem(n, "interface"))
 			continue;
 		r = vdi_random_mac(mac);
 		if (r < 0)
@@ -409,7 +384,7 @@ static int set_nic(xmlNode *devices, const struct pool_nic *nic, struct vdi_erro
 	if (r < 0)
 		return r;
 	for (n = devices->children; n && !first; n = n->next)
-		if (is_elem(n, "interface"))
+		if (pool_xml_is_elem(n, "interface"))
 			first = n;
 	if (!(first ? xmlAddPrevSibling(first, iface) : xmlAddChild(devices, iface))) {
 		xmlFreeNode(iface);
@@ -419,7 +394,7 @@ static int set_nic(xmlNode *devices, const struct pool_nic *nic, struct vdi_erro
 	while (n) {
 		xmlNode *next = n->next;
 
-		if (n != iface && is_elem(n, "interface"))
+		if (n != iface && pool_xml_is_elem(n, "interface"))
 			remove_node(n);
 		n = next;
 	}
@@ -445,7 +420,7 @@ static int set_spice(xmlNode *devices, const char *socket, const char *address, 
 		return -ENOMEM;
 	}
 
-	if (!child(devices, "video")) {
+	if (!pool_xml_child(devices, "video")) {
 		xmlNode *video = xmlNewChild(devices, NULL, (const xmlChar *)"video", NULL);
 		xmlNode *model = video ? xmlNewChild(video, NULL, (const xmlChar *)"model", NULL) : NULL;
 
@@ -520,7 +495,7 @@ int pool_domxml_spice_ticket(const char *live_xml, const char *password, const c
 	if (r < 0)
 		return r;
 	for (xmlNode *n = devices->children; n && !g; n = n->next) {
-		_cleanup_free_ char *type = is_elem(n, "graphics") ? get_prop(n, "type") : NULL;
+		_cleanup_free_ char *type = pool_xml_is_elem(n, "graphics") ? pool_xml_prop(n, "type") : NULL;
 
 		if (type && streq(type, "spice"))
 			g = n;
@@ -562,7 +537,7 @@ int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info)
 		return r;
 	root = xmlDocGetRootElement(doc);
 
-	md = child(root, "metadata");
+	md = pool_xml_child(root, "metadata");
 	for (xmlNode *n = md ? md->children : NULL; n && !desk; n = n->next)
 		if (n->type == XML_ELEMENT_NODE && n->ns && xmlStrcmp(n->ns->href, (const xmlChar *)POOL_METADATA_NS) == 0 &&
 		    xmlStrcmp(n->name, (const xmlChar *)"desktop") == 0)
@@ -570,9 +545,9 @@ int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info)
 	if (!desk)
 		return -ENOENT;
 
-	id = get_prop(desk, "id");
-	info->pool = get_prop(desk, "pool");
-	info->template_name = get_prop(desk, "template");
+	id = pool_xml_prop(desk, "id");
+	info->pool = pool_xml_prop(desk, "pool");
+	info->template_name = pool_xml_prop(desk, "template");
 	if (!id || !info->pool)
 		return -EINVAL;
 	errno = 0;
@@ -582,9 +557,9 @@ int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info)
 
 	for (xmlNode *d = devices->children; d; d = d->next) {
 		if (is_system_disk(d)) {
-			xmlNode *src = child(d, "source");
+			xmlNode *src = pool_xml_child(d, "source");
 
-			info->overlay_path = src ? get_prop(src, "file") : NULL;
+			info->overlay_path = src ? pool_xml_prop(src, "file") : NULL;
 			break;
 		}
 	}
@@ -601,14 +576,14 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret)
 	if (r < 0)
 		return r;
 	for (xmlNode *n = devices->children; n; n = n->next) {
-		_cleanup_free_ char *type = is_elem(n, "graphics") ? get_prop(n, "type") : NULL;
+		_cleanup_free_ char *type = pool_xml_is_elem(n, "graphics") ? pool_xml_prop(n, "type") : NULL;
 		_cleanup_free_ char *port = NULL;
 		char *end;
 		unsigned long v;
 
 		if (!type || !streq(type, "spice"))
 			continue;
-		port = get_prop(n, "port");
+		port = pool_xml_prop(n, "port");
 		if (!port)
 			return -ENOENT;
 		errno = 0;
@@ -714,7 +689,7 @@ static int xml_first_string(const char *xml, const char *root, const char *expr,
 		return -EINVAL;
 	doc = xmlReadMemory(xml, (int)strlen(xml), "libvirt.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc || !is_elem(xmlDocGetRootElement(doc), root))
+	if (!doc || !pool_xml_is_elem(xmlDocGetRootElement(doc), root))
 		return -EINVAL;
 	r = xpath_strings(doc, expr, &strv);
 	if (r < 0)

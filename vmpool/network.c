@@ -22,29 +22,6 @@
 #define PREFIX_MIN 8
 #define PREFIX_MAX 30
 
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && !n->ns && xmlStrcmp(n->name, (const xmlChar *)name) == 0;
-}
-
-static xmlNode *child(xmlNode *parent, const char *name)
-{
-	for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
-		if (is_elem(n, name))
-			return n;
-	return NULL;
-}
-
-/* An attribute as a new string (NULL: none, or no memory). */
-static char *attr(const xmlNode *n, const char *name)
-{
-	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)name) : NULL;
-	char *s = v ? strdup((const char *)v) : NULL;
-
-	xmlFree(v);
-	return s;
-}
-
 static void network_info_finish(struct pool_network_info *info)
 {
 	free(info->name);
@@ -57,8 +34,8 @@ static void network_info_finish(struct pool_network_info *info)
 /* The IPv4 subnet of an <ip> element: 1, 0 when it is not IPv4 (or says nothing usable). */
 static int ip_subnet(xmlNode *ip, struct pool_subnet *ret)
 {
-	_cleanup_free_ char *family = attr(ip, "family"), *address = attr(ip, "address"),
-			    *netmask = attr(ip, "netmask"), *prefix = attr(ip, "prefix");
+	_cleanup_free_ char *family = pool_xml_prop(ip, "family"), *address = pool_xml_prop(ip, "address"),
+			    *netmask = pool_xml_prop(ip, "netmask"), *prefix = pool_xml_prop(ip, "prefix");
 
 	if (family && !streq(family, "ipv4"))
 		return 0;
@@ -80,16 +57,16 @@ int pool_netxml_read(const char *xml, struct pool_network_info *info, struct poo
 	doc = xmlReadMemory(xml, (int)strlen(xml), "network.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	root = doc ? xmlDocGetRootElement(doc) : NULL;
-	if (!is_elem(root, "network"))
+	if (!pool_xml_is_elem(root, "network"))
 		return -EINVAL;
-	fwd = child(root, "forward");
-	br = child(root, "bridge");
-	info->mode = fwd ? attr(fwd, "mode") : strdup("isolated");
+	fwd = pool_xml_child(root, "forward");
+	br = pool_xml_child(root, "bridge");
+	info->mode = fwd ? pool_xml_prop(fwd, "mode") : strdup("isolated");
 	if (fwd && !info->mode)
 		info->mode = strdup("nat"); /* libvirt's default forward mode */
-	info->bridge = br ? attr(br, "name") : NULL;
+	info->bridge = br ? pool_xml_prop(br, "name") : NULL;
 	for (xmlNode *ip = root->children; ip; ip = ip->next) {
-		if (!is_elem(ip, "ip") || ip_subnet(ip, &s) <= 0)
+		if (!pool_xml_is_elem(ip, "ip") || ip_subnet(ip, &s) <= 0)
 			continue;
 		if (!info->subnet && pool_subnet_format(&s, buf, sizeof(buf)) >= 0)
 			info->subnet = strdup(buf);

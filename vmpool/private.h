@@ -9,7 +9,7 @@
  *   desktop.c, data-disk.c, listing.c ──▶ lookup.c, naming.c, domxml.c;   desktop.c, listing.c ──▶ host.c
  *   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
  *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
- *   domxml.c ──▶ nic.c (pure);   network.c ──▶ host.c, subnet.c (pure)
+ *   domxml.c ──▶ nic.c (pure), xml.c (pure);   network.c ──▶ host.c, subnet.c (pure), xml.c
  *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
@@ -27,6 +27,17 @@
 
 #include "cleanup.h"
 #include "vmpool.h"
+
+/* ---- libxml2 helpers (xml.c): pure ------------------------------------------------ */
+
+/* Whether n is an element called name (in no namespace). */
+bool pool_xml_is_elem(const xmlNode *n, const char *name);
+
+/* parent's first child element called name, or NULL (parent may be NULL). */
+xmlNode *pool_xml_child(xmlNode *parent, const char *name);
+
+/* n's attribute name as a new string; NULL when n is NULL, it has none, or no memory. */
+char *pool_xml_prop(const xmlNode *n, const char *name);
 
 /* ---- names (naming.c): pure ---------------------------------------------- */
 

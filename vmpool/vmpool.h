@@ -36,7 +36,8 @@
  * volumes; lookup.c finding a desktop or volume by name; nic.c a desktop's
  * network attachment and its <interface>; subnet.c IPv4 subnets; network.c
  * the host's libvirt networks; desktop-net.c a running desktop's bandwidth
- * limit and addresses; error.c the messages.
+ * limit and addresses; xml.c the libxml2 steps shared by domxml.c and
+ * network.c; error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML
