@@ -651,7 +651,8 @@ static int xpath_strings(xmlDocPtr doc, const char *expr, char ***ret)
 	return 0;
 }
 
-int pool_domxml_disk_paths(const char *xml, char ***ret)
+/* What expr selects in the domain XML xml, as strings (*ret: new). */
+static int domain_strings(const char *xml, const char *expr, char ***ret)
 {
 	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
 	xmlNode *devices;
@@ -660,22 +661,20 @@ int pool_domxml_disk_paths(const char *xml, char ***ret)
 	r = parse_domain(xml, &doc, &devices, NULL);
 	if (r < 0)
 		return r;
+	return xpath_strings(doc, expr, ret);
+}
+
+int pool_domxml_disk_paths(const char *xml, char ***ret)
+{
 	/* A disk's own <source> and those of its backing chain (<backingStore>, nested). */
-	return xpath_strings(doc, "/domain/devices/disk/source/@file | /domain/devices/disk/source/@dev | "
-				  "/domain/devices/disk//backingStore/source/@file | "
-				  "/domain/devices/disk//backingStore/source/@dev", ret);
+	return domain_strings(xml, "/domain/devices/disk/source/@file | /domain/devices/disk/source/@dev | "
+				   "/domain/devices/disk//backingStore/source/@file | "
+				   "/domain/devices/disk//backingStore/source/@dev", ret);
 }
 
 int pool_domxml_interface_macs(const char *xml, char ***ret)
 {
-	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
-	xmlNode *devices;
-	int r;
-
-	r = parse_domain(xml, &doc, &devices, NULL);
-	if (r < 0)
-		return r;
-	return xpath_strings(doc, "/domain/devices/interface/mac/@address", ret);
+	return domain_strings(xml, "/domain/devices/interface/mac/@address", ret);
 }
 
 /* The string value of the first node expr selects in xml, whose root must be root; a new string. */
