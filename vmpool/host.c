@@ -512,6 +512,7 @@ int pool_host_new(const struct pool_host_options *opts, struct pool_host **ret, 
 		return vdi_error_set(err, -EINVAL, "storage path must be absolute: %s", opts->storage_path);
 
 	pool_events_init_once();
+	pool_xml_init_once();
 
 	host = vdi_new0(struct pool_host);
 	if (!host)

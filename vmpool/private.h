@@ -30,6 +30,9 @@
 
 /* ---- libxml2 helpers (xml.c): pure ------------------------------------------------ */
 
+/* libxml2's global set-up, done once before any worker parses or validates (pool_host_new()). */
+void pool_xml_init_once(void);
+
 /* Whether n is an element called name (in no namespace). */
 bool pool_xml_is_elem(const xmlNode *n, const char *name);
 

@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The few libxml2 steps the XML files of vmpool (domxml.c, network.c) share. */
+/* The few libxml2 steps the XML files of vmpool (domxml.c, network.c) share, and its one-time set-up. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+
 #include "private.h"
+
+static void xml_init(void)
+{
+	xmlInitParser();
+	/* libxml2 2.9 registers its Relax-NG type libraries on first use, unlocked: two workers that
+	 * define their first clones at once through a driver that runs in this process (test:///default
+	 * validates the schema here, not in libvirtd) would race, one table leaking. */
+	xmlRelaxNGInitTypes();
+}
+
+void pool_xml_init_once(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, xml_init);
+}
 
 bool pool_xml_is_elem(const xmlNode *n, const char *name)
 {
