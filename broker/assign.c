@@ -19,7 +19,7 @@
 
 static const char *place(void *data, const char *template)
 {
-	return broker_hosts_place(data, template);
+	return broker_hosts_place(data, template, NULL);
 }
 
 /* The pool's groups (a new reference to its row), or -ENOENT. */

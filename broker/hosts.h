@@ -37,8 +37,15 @@ bool broker_hosts_can_run(const struct broker_host_slot *slot);
 /* Starts a look at every host (also done every few seconds by the tick); d->kick runs after it. */
 void broker_hosts_look(struct broker_desks *d);
 
-/* Where a new desktop of template goes (placement.h): its host's URI (borrowed), or NULL when no host can. */
-const char *broker_hosts_place(struct broker_desks *d, const char *template);
+/*
+ * Where a new desktop of template goes (placement.h): its host's URI (borrowed), or NULL when no host can.
+ * network (borrowed): the libvirt network the desktop attaches to (the NAME of "network:NAME"), which the
+ * host must have active at its last look; NULL when the desktop needs none.
+ */
+const char *broker_hosts_place(struct broker_desks *d, const char *template, const char *network);
+
+/* Whether a host that answers had libvirt network name (borrowed) active at its last look. */
+bool broker_hosts_any_has_network(struct broker_desks *d, const char *name);
 
 /* A new desktop of row's template went to row's host: reckon its memory until the next look. */
 void broker_hosts_note_placed(struct broker_desks *d, json_t *row);

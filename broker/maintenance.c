@@ -303,7 +303,7 @@ int broker_maintenance_new(struct broker_desks *d, const char *template, const c
 	if (broker_store_template_exists(d->store, template) <= 0)
 		return vdi_error_set(err, -ENOENT, "no such template \"%s\"", template);
 	/* Where a new desktop of the template would go: a host that reads its disk and has room. */
-	uri = broker_hosts_place(d, template);
+	uri = broker_hosts_place(d, template, NULL);
 	if (!uri)
 		return vdi_error_set(err, -EHOSTUNREACH, "no host can take a desktop of template \"%s\" now", template);
 	r = add_row(d, template, uri, actor, &row, err);

@@ -78,7 +78,7 @@ static int keep_pool(struct broker_desks *d, json_t *p)
 		if (boot_stopped(d, broker_jint(p, "id"), false))
 			continue;
 		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
-		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template")) : NULL;
+		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"), NULL) : NULL;
 		if (!host)
 			break;
 		if (make_spare(d, broker_jint(p, "id"), host) < 0)
@@ -112,7 +112,7 @@ int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *t
 		return -EBUSY;
 	if (boot_stopped(d, pool_id, true))
 		return 0;
-	host = total < size ? broker_hosts_place(d, template) : NULL;
+	host = total < size ? broker_hosts_place(d, template, NULL) : NULL;
 	if (!host)
 		return -ENOSPC;
 	return make_spare(d, pool_id, host);

@@ -23,6 +23,11 @@ int broker_store_host_set_draining(struct broker_store *s, const char *uri, bool
 	return broker_store_exec(s, "UPDATE hosts SET draining = ?2 WHERE uri = ?1", "si", uri, (int64_t)draining);
 }
 
+int broker_store_host_set_networks(struct broker_store *s, const char *uri, const char *networks)
+{
+	return broker_store_exec(s, "UPDATE hosts SET networks = ?2 WHERE uri = ?1", "ss", uri, networks);
+}
+
 int broker_store_host_is_draining(struct broker_store *s, const char *uri)
 {
 	_cleanup_json_ json_t *rows = NULL;

@@ -25,5 +25,11 @@ int broker_store_host_set_draining(struct broker_store *s, const char *uri, bool
 /* Whether host uri is draining: 1, 0 (also when there is no such host) or -errno. */
 int broker_store_host_is_draining(struct broker_store *s, const char *uri);
 
+/*
+ * Records the libvirt networks host uri has active (networks: ",a,b," with a comma around each name, ","
+ * for none; NULL: not known) as its last look found them: rows changed (0: no such host) or -errno.
+ */
+int broker_store_host_set_networks(struct broker_store *s, const char *uri, const char *networks);
+
 /* Every template's name and disk_path: rows, *ret a new JSON array, or -errno. */
 int broker_store_templates_disks(struct broker_store *s, json_t **ret);

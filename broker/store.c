@@ -146,6 +146,15 @@ static const char *const migrations[] = {
 	 "ALTER TABLE desktops ADD COLUMN recompose INTEGER NOT NULL DEFAULT 0 CHECK (recompose IN (0, 1));"),
 	/* 9 -> 10: a version scheduled from a maintenance desktop names it (its checks are made when it is due). */
 	"ALTER TABLE template_versions ADD COLUMN maintenance_id INTEGER;",
+	/* 10 -> 11: desktop networks.  A pool's and a template's `network` (NULL: the next one down: the
+	 * pool's template's, then the template XML's own NICs); whether a pool isolates its desktops
+	 * (NULL: the default, on for pooled pools where the network allows it); its per-desktop bandwidth
+	 * limit; and the libvirt networks each host had active at the last look (",a,b,"; NULL: not looked). */
+	("ALTER TABLE pools ADD COLUMN network TEXT;"
+	 "ALTER TABLE pools ADD COLUMN isolate_desktops INTEGER CHECK (isolate_desktops IN (0, 1));"
+	 "ALTER TABLE pools ADD COLUMN bandwidth_kbps INTEGER NOT NULL DEFAULT 0 CHECK (bandwidth_kbps >= 0);"
+	 "ALTER TABLE templates ADD COLUMN network TEXT;"
+	 "ALTER TABLE hosts ADD COLUMN networks TEXT;"),
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

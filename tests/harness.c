@@ -16,6 +16,12 @@
 
 static char tmpdir[4096];
 static pid_t tmpdir_owner;
+static void (*sweeper)(void);
+
+void vdi_test_set_sweeper(void (*fn)(void))
+{
+	sweeper = fn;
+}
 
 /* The forked test writes why it skipped or failed here; the parent reads it back. */
 static void write_reason(const char *text)
@@ -160,6 +166,8 @@ static int run_one(const struct vdi_test *t, char *reason, size_t reason_len)
 	}
 	/* Anything the test left running in its process group goes with it. */
 	kill(-pid, SIGKILL);
+	if (sweeper)
+		sweeper();
 
 	{
 		FILE *f = fopen(reason_file, "re");

@@ -35,6 +35,14 @@ struct vdi_test {
 
 int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n);
 
+/*
+ * fn runs in the main process after each test's process has ended, however it ended (passed, failed,
+ * skipped, timed out, crashed): it removes what a test may have left outside its process (namespaces,
+ * bridges, libvirt networks, firewall rules), found by a name the test binary gives them.  Call before
+ * vdi_test_main(); NULL: none.  Not with VDI_TEST_NOFORK (the test's own exit is the end then).
+ */
+void vdi_test_set_sweeper(void (*fn)(void));
+
 _Noreturn void vdi_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 _Noreturn void vdi_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
