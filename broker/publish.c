@@ -479,14 +479,13 @@ void broker_publish_due(struct broker_desks *d)
 
 	if (broker_store_versions_due(d->store, vdi_clock_wall(), &rows) <= 0)
 		return;
-	/* No host answers: they stay scheduled until one does. */
+	/* A disk's version goes to a host that takes desktops; a maintenance desktop's is made where that
+	 * desktop is (claim() asks its host, draining or not).  No such host: they stay scheduled. */
 	slot = publish_slot(d);
-	if (!slot)
-		return;
 	json_array_foreach(rows, i, row) {
 		if (broker_jint(row, "maintenance_id") > 0)
 			start_due_maintenance(d, row);
-		else
+		else if (slot)
 			start_due(d, slot, row);
 	}
 }
