@@ -746,6 +746,38 @@ static void test_pool_networks(void)
 	usleep(500 * 1000);
 	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-update' AND object = 'lab'"), 4);
 	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 0);
+
+	/* A desktop made without a NIC (its template's XML has none) keeps it so when its pool gets a network: the
+	 * new limit cannot go there, which the audit says, and the update still stands. */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"bare\",\"disk\":\"%s\",\"xml\":\"<domain><memory unit='MiB'>128</memory>"
+		 "<os><type>hvm</type></os></domain>\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check(json_is_null(json_object_get(j, "network")));
+	json_decref(j);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"bare\",\"template\":\"bare\",\"size\":1,\"prestart\":1}", 201));
+	check_pool_net(&d, "bare", NULL, true, false, 0);
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		long long id;
+
+		while ((id = store_int(&d, "SELECT coalesce(max(d.id), 0) FROM desktops d JOIN pools p ON p.id = d.pool_id"
+					   " WHERE p.name = 'bare' AND d.state = 'free'")) == 0) {
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+		json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/bare",
+				       "{\"network\":\"bridge:br0\",\"bandwidth_kbps\":8000}", 200));
+		check_pool_net(&d, "bare", "bridge:br0", false, true, 8000);
+		end = vdi_test_now_ms() + 10000;
+		while (store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object = 'desktop:%lld'"
+				     " AND detail LIKE 'bandwidth_kbps 8000 not applied:%%no NIC%%'", id) == 0) {
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+	}
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 1);
 	stop_broker(&d);
 }
 
