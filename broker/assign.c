@@ -17,9 +17,9 @@
 #include "store-desktops.h"
 #include "store.h"
 
-static const char *place(void *data, const char *template)
+static const char *place(void *data, const char *template, const char *network)
 {
-	return broker_hosts_place(data, template, NULL);
+	return broker_hosts_place(data, template, network);
 }
 
 /* The pool's groups (a new reference to its row), or -ENOENT. */

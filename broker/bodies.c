@@ -9,6 +9,28 @@
 #include "alloc.h"
 #include "json.h"
 
+/* A `network` member (null or "": *ret NULL) as pool_nic_parse() takes it; absent: *ret as it is. */
+static int network_member(json_t *json, const char **ret, struct pool_nic *ret_nic, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, "network");
+	struct vdi_error why = { 0 };
+	const char *value;
+
+	if (!v)
+		return 0;
+	if (json_is_null(v)) {
+		*ret = NULL;
+		return 0;
+	}
+	value = json_string_value(v);
+	if (!value)
+		return vdi_error_set(err, -EINVAL, "\"network\" must be a string or null");
+	*ret = *value ? value : NULL;
+	if (*value && pool_nic_parse(value, ret_nic, &why) < 0)
+		return vdi_error_set(err, -EINVAL, "\"network\": %s", why.message);
+	return 0;
+}
+
 /* The body as an object with only the allowed members. */
 static int object(const char *text, size_t len, const char *const *allowed, json_t **ret, struct vdi_error *err)
 {
@@ -70,7 +92,8 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
 
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err)
 {
-	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", NULL };
+	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", "network", NULL };
+	struct pool_nic nic;
 	int r;
 
 	*ret = (struct broker_template_body){ 0 };
@@ -79,7 +102,8 @@ int broker_parse_template(const char *text, size_t len, struct broker_template_b
 	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "xml", false, &ret->xml, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err)) < 0 ||
-	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0)
+	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0 ||
+	    (r = network_member(ret->json, &ret->network, &nic, err)) < 0)
 		return r;
 	if (ret->disk[0] != '/')
 		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
@@ -179,6 +203,36 @@ static int groups_string(json_t *groups, char **ret, struct vdi_error *err)
 	return 0;
 }
 
+/* isolate_desktops: true, false, or null (the default); absent: *ret as it is. */
+static int isolate_member(json_t *json, enum broker_isolate *ret, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, "isolate_desktops");
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v) && !json_is_null(v))
+		return vdi_error_set(err, -EINVAL, "\"isolate_desktops\" must be true, false or null");
+	*ret = json_is_null(v) ? BROKER_ISOLATE_DEFAULT : json_is_true(v) ? BROKER_ISOLATE_YES : BROKER_ISOLATE_NO;
+	return 0;
+}
+
+/* network, isolate_desktops, bandwidth_kbps; isolation on a network given here that cannot have it. */
+static int pool_net_settings(struct broker_pool_body *ret, struct vdi_error *err)
+{
+	struct pool_nic nic = { .kind = POOL_NIC_TEMPLATE };
+	int r;
+
+	if ((r = network_member(ret->json, &ret->network, &nic, err)) < 0 ||
+	    (r = isolate_member(ret->json, &ret->isolate, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "bandwidth_kbps", false, 0, BROKER_BANDWIDTH_KBPS_MAX,
+				  &ret->bandwidth_kbps, err)) < 0)
+		return r;
+	/* With its own network given, what the body says alone must go together (the template's is not known here). */
+	if (ret->network && json_object_get(ret->json, "network"))
+		return broker_pool_net_check(ret->network, ret->isolate, ret->bandwidth_kbps, err);
+	return 0;
+}
+
 /* The members a pool's creation and update share. */
 static int pool_settings(struct broker_pool_body *ret, bool size_required, struct vdi_error *err)
 {
@@ -190,7 +244,7 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "data_disk_mib", false, 0, INT64_MAX / 2, &ret->data_disk_mib, err)) < 0 ||
-	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0))
+	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0) || (r = pool_net_settings(ret, err)) < 0)
 		return r;
 	if (ret->prestart > ret->size)
 		return vdi_error_set(err, -EINVAL, "\"prestart\" (%lld) must not exceed \"size\" (%lld)",
@@ -201,7 +255,8 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
-					       "max_per_user", "idle_timeout", "groups", "data_disk_mib", NULL };
+					       "max_per_user", "idle_timeout", "groups", "data_disk_mib", "network",
+					       "isolate_desktops", "bandwidth_kbps", NULL };
 	const char *type = "pooled";
 	int r;
 
@@ -219,8 +274,9 @@ int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_bo
 
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err)
 {
-	static const char *const members[] = { "size", "prestart", "max_per_user", "idle_timeout", "groups",
-					       "data_disk_mib", NULL };
+	static const char *const members[] = { "size",	     "prestart",	  "max_per_user",   "idle_timeout",
+					       "groups",     "data_disk_mib",	  "network",	    "isolate_desktops",
+					       "bandwidth_kbps", NULL };
 	int r;
 
 	ret->json = NULL;

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "pool-net.h"
 
 /* POST /login */
 struct broker_login_body {
@@ -32,10 +33,11 @@ int broker_parse_assign(const char *text, size_t len, bool *ret_new, struct vdi_
 /* POST /admin/hosts/drain and /admin/hosts/resume: {"host": URI}; *ret is borrowed from *ret_json. */
 int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, struct vdi_error *err);
 
-/* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given. */
+/* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given; network (a value
+ * pool_nic_parse() takes) NULL when not given (null or ""). */
 struct broker_template_body {
 	json_t *json;
-	const char *name, *disk, *xml;
+	const char *name, *disk, *xml, *network;
 	int64_t memory_mib, vcpus;
 };
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
@@ -69,6 +71,11 @@ int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct 
  * exceed size afterwards).  groups is "g1,g2" (names of 1-64 characters
  * without commas or white space; "" = everyone) or NULL when not given.
  * data_disk_mib (>= 0; 0 none) is checked against the pool by the store.
+ * network: a value pool_nic_parse() takes, or NULL (not set: the template's; null or "" given); isolate:
+ * isolate_desktops as set (null: the default); bandwidth_kbps 0..BROKER_BANDWIDTH_KBPS_MAX.  Only what the
+ * body says alone is checked here (isolate_desktops true with its own network that cannot be isolated); the
+ * settings with the template's network are broker_pool_net_check()'s.  On update, a network the caller puts
+ * in ret is borrowed from the caller.
  */
 struct broker_pool_body {
 	json_t *json;
@@ -77,6 +84,9 @@ struct broker_pool_body {
 	int64_t size, prestart, max_per_user, idle_timeout;
 	char *groups;
 	int64_t data_disk_mib;
+	const char *network;
+	enum broker_isolate isolate;
+	int64_t bandwidth_kbps;
 };
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);

@@ -13,6 +13,7 @@
 #include "desktops-private.h"
 #include "hosts.h"
 #include "json.h"
+#include "pool-net.h"
 #include "store-desktops.h"
 #include "template-cache.h"
 #include "workers.h"
@@ -124,7 +125,10 @@ static void job_resume(struct broker_job *j)
 /* What a desktop of the job's pool gets besides its overlay. */
 static struct pool_desktop_options job_desktop_options(const struct broker_job *j)
 {
-	return (struct pool_desktop_options){ .data_disk_bytes = (uint64_t)j->data_disk_mib << 20 };
+	return (struct pool_desktop_options){
+		.data_disk_bytes = (uint64_t)j->data_disk_mib << 20,
+		.nic = j->nic.kind == POOL_NIC_TEMPLATE ? NULL : &j->nic,
+	};
 }
 
 /* Deletes what is left of a half-made clone and clones again.  libvirtd may still be finishing a
@@ -291,6 +295,8 @@ static int job_fill(struct broker_job *j, json_t *row)
 		if (j->tpl_version < 1)
 			return -EINVAL; /* a row without its template's version: the job could not record it */
 		j->data_disk_mib = broker_jint(row, "data_disk_mib");
+		if (broker_pool_nic_from_row(row, &j->nic, &j->err) < 0)
+			return -EINVAL; /* stored settings that do not go together: the API refuses them */
 		j->tpl_name = strdup(broker_jstr(row, "template"));
 		j->tpl_disk = strdup(broker_jstr(row, "disk_path"));
 		j->tpl_xml = strdup(broker_jstr(row, "xml"));

@@ -58,6 +58,7 @@ struct broker_job {
 	char *tpl_name, *tpl_disk, *tpl_xml;
 	int64_t tpl_version;
 	int64_t data_disk_mib; /* ... and the user data disk its pool gives (CREATE, REBUILD, RECOMPOSE; 0: none) */
+	struct pool_nic nic;   /* ... and the NIC its pool gives (CREATE, REBUILD; POOL_NIC_TEMPLATE: the template's) */
 	/* results */
 	int result;
 	int start_result;

@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
+#include "pool-net.h"
 #include "random.h"
 #include "store-catalog.h"
 #include "store-maintenance.h"
@@ -47,6 +48,7 @@ struct broker_maintenance_job {
 	char why[256];     /* MAINT_DELETE: for the audit */
 	struct pool_host *host;
 	char *tpl_disk, *tpl_xml;
+	struct pool_nic nic; /* MAINT_CREATE: the template's network, never isolated, no bandwidth limit */
 	/* results */
 	int result;        /* -ECANCELED until the work ran */
 	char *disk;        /* MAINT_CREATE: its overlay's path */
@@ -135,7 +137,11 @@ static void work_create(struct broker_maintenance_job *j)
 
 	j->result = broker_template_cache_get(j->d->templates, j->template, j->tpl_disk, j->tpl_xml, &t, &j->err);
 	if (j->result >= 0)
-		j->result = pool_desktop_create(j->host, broker_template_pool(t), BROKER_MAINTENANCE_POOL, j->id, &j->err);
+		j->result = pool_desktop_create_with(j->host, broker_template_pool(t), BROKER_MAINTENANCE_POOL, j->id,
+						     &(struct pool_desktop_options){
+							     .nic = j->nic.kind == POOL_NIC_TEMPLATE ? NULL : &j->nic,
+						     },
+						     &j->err);
 	broker_template_unref(t);
 	if (j->result < 0)
 		return;
@@ -297,13 +303,21 @@ int broker_maintenance_new(struct broker_desks *d, const char *template, const c
 {
 	_cleanup_(job_freep) struct broker_maintenance_job *j = NULL;
 	_cleanup_json_ json_t *row = NULL;
+	char network[BROKER_NETWORK_VALUE_MAX];
+	struct pool_nic nic = { .kind = POOL_NIC_TEMPLATE };
 	const char *uri;
 	int r;
 
-	if (broker_store_template_exists(d->store, template) <= 0)
+	r = broker_store_template_network(d->store, template, network, sizeof(network));
+	if (r == -ENOENT)
 		return vdi_error_set(err, -ENOENT, "no such template \"%s\"", template);
-	/* Where a new desktop of the template would go: a host that reads its disk and has room. */
-	uri = broker_hosts_place(d, template, NULL);
+	if (r < 0)
+		return vdi_error_set(err, r, "cannot read template \"%s\"", template);
+	/* The template's network (the API checked it), as it is: neither isolated nor limited. */
+	if (r > 0 && pool_nic_parse(network, &nic, err) < 0)
+		return -EINVAL;
+	/* Where a new desktop of the template would go: a host that reads its disk, has room and its network. */
+	uri = broker_hosts_place(d, template, broker_network_libvirt_name(r > 0 ? network : NULL));
 	if (!uri)
 		return vdi_error_set(err, -EHOSTUNREACH, "no host can take a desktop of template \"%s\" now", template);
 	r = add_row(d, template, uri, actor, &row, err);
@@ -314,6 +328,7 @@ int broker_maintenance_new(struct broker_desks *d, const char *template, const c
 		j->version = broker_jint(row, "version");
 		j->tpl_disk = strdup(broker_jstr(row, "disk_path"));
 		j->tpl_xml = strdup(broker_jstr(row, "xml"));
+		j->nic = nic;
 		if (!j->tpl_disk || !j->tpl_xml)
 			r = -ENOMEM;
 	}

@@ -50,7 +50,7 @@ static bool spares_allow(struct broker_desks *d, json_t *row)
 	/* One spare on its way at a time: it makes this one surplus once it runs. */
 	if (broker_jint(row, "coming") == 0)
 		(void)broker_spares_add_one(d, broker_jint(row, "pool_id"), broker_jstr(row, "template"),
-					    broker_jint(row, "total"), broker_jint(row, "size"));
+					    broker_jstr(row, "network"), broker_jint(row, "total"), broker_jint(row, "size"));
 	return false;
 }
 

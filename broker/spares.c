@@ -12,6 +12,7 @@
 #include "json.h"
 #include "lifecycle.h"
 #include "now.h"
+#include "pool-net.h"
 #include "store-desktops.h"
 
 /* Spares the keeper makes or boots at once, over all pools. */
@@ -78,7 +79,9 @@ static int keep_pool(struct broker_desks *d, json_t *p)
 		if (boot_stopped(d, broker_jint(p, "id"), false))
 			continue;
 		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
-		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"), NULL) : NULL;
+		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"),
+							 broker_network_libvirt_name(broker_jstr(p, "network")))
+			     : NULL;
 		if (!host)
 			break;
 		if (make_spare(d, broker_jint(p, "id"), host) < 0)
@@ -103,8 +106,8 @@ void broker_spares_keep(struct broker_desks *d)
 			return;
 }
 
-int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, int64_t total,
-			  int64_t size)
+int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, const char *network,
+			  int64_t total, int64_t size)
 {
 	const char *host;
 
@@ -112,7 +115,7 @@ int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *t
 		return -EBUSY;
 	if (boot_stopped(d, pool_id, true))
 		return 0;
-	host = total < size ? broker_hosts_place(d, template, NULL) : NULL;
+	host = total < size ? broker_hosts_place(d, template, broker_network_libvirt_name(network)) : NULL;
 	if (!host)
 		return -ENOSPC;
 	return make_spare(d, pool_id, host);

@@ -20,9 +20,10 @@ void broker_spares_keep(struct broker_desks *d);
  * one without leaving the pool short: a stopped one on the current version is booted, or else a
  * new one is made while the pool holds fewer than size (total now).  0 when one is on its way;
  * -EBUSY (the keeper is at its limit or waiting after failures), -ENOSPC (no room or no host), -EIO.
+ * template and network (the pool's effective network value, NULL none) are borrowed.
  */
-int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, int64_t total,
-			  int64_t size);
+int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *template, const char *network,
+			  int64_t total, int64_t size);
 
 /* A job is done: a keeper's job counts toward its backoff. */
 void broker_spares_job_finished(struct broker_desks *d, struct broker_job *j);

@@ -7,11 +7,22 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "pool-net.h"
 #include "store-private.h"
 #include "store.h"
 
-/* SQL: the desktop row d's host may hand out desktops (it answers and is not being emptied). */
-#define HOST_USABLE "(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1))"
+/* SQL: the effective network of pool ?1 (the pool's, else its template's; NULL none). */
+#define POOL_NETWORK                                                                                        \
+	"(SELECT coalesce(p.network, t.network) FROM pools p JOIN templates t ON t.id = p.template_id"       \
+	" WHERE p.id = ?1)"
+
+/* SQL: the desktop row's host may hand out desktops of pool ?1: it answers, is not being emptied, and had the
+ * pool's libvirt network ("network:NAME") active at its last look (a host not looked at yet counts as having
+ * it). */
+#define HOST_USABLE                                                                                         \
+	"(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1 OR"                 \
+	" (networks IS NOT NULL AND substr(" POOL_NETWORK ", 1, 8) = 'network:'"                           \
+	" AND instr(networks, ',' || substr(" POOL_NETWORK ", 9) || ',') = 0)))"
 
 /* The pool an assignment is in. */
 struct assign_pool {
@@ -19,6 +30,7 @@ struct assign_pool {
 	int64_t id, size, max_per_user;
 	bool persistent;
 	char *template;
+	char *network;          /* the effective network value, or NULL */
 };
 
 static int prepare_step(struct broker_store *s, const char *sql, sqlite3_stmt **ret, struct vdi_error *err)
@@ -41,7 +53,8 @@ static int read_pool(struct broker_store *s, const char *pool, struct assign_poo
 	_cleanup_stmt_ sqlite3_stmt *q = NULL;
 	int r;
 
-	r = prepare_step(s, "SELECT p.id, p.size, p.max_per_user, p.persistent, t.name FROM pools p"
+	r = prepare_step(s, "SELECT p.id, p.size, p.max_per_user, p.persistent, t.name,"
+			    " coalesce(p.network, t.network) FROM pools p"
 			    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1 AND p.draining = 0", &q, err);
 	if (r < 0)
 		return r;
@@ -58,7 +71,10 @@ static int read_pool(struct broker_store *s, const char *pool, struct assign_poo
 	ret->max_per_user = sqlite3_column_int64(q, 2);
 	ret->persistent = sqlite3_column_int64(q, 3) != 0;
 	ret->template = strdup((const char *)sqlite3_column_text(q, 4));
-	return ret->template ? 0 : -ENOMEM;
+	ret->network = broker_store_column_strdup(q, 5);
+	if (!ret->template || (!ret->network && sqlite3_column_type(q, 5) != SQLITE_NULL))
+		return -ENOMEM;
+	return 0;
 }
 
 /* One more desktop for this user: only below max_per_user (else -EDQUOT). */
@@ -234,7 +250,7 @@ static int add_new(struct broker_store *s, const struct assign_pool *p, const ch
 		return vdi_error_set(err, -ENOSPC, "pool exhausted: all %lld desktops of pool \"%s\" are in use",
 				     (long long)p->size, p->name);
 	/* Where it goes is asked only now that a clone is needed. */
-	new_host = place->place(place->data, p->template);
+	new_host = place->place(place->data, p->template, broker_network_libvirt_name(p->network));
 	if (!new_host)
 		return vdi_error_set(err, -EHOSTUNREACH, "no host can take a new desktop of pool \"%s\" now (hosts down,"
 				     " draining or without its template)", p->name);
@@ -272,12 +288,14 @@ static int assign_locked(struct broker_store *s, const char *pool, const char *u
 	if (r == 0)
 		r = add_new(s, &p, user, place, now, ret, err);
 	free(p.template);
+	free(p.network);
 	return r < 0 ? r : 0;
 }
 
-static const char *place_on(void *data, const char *template)
+static const char *place_on(void *data, const char *template, const char *network)
 {
 	(void)template;
+	(void)network;
 	return data;
 }
 

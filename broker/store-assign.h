@@ -35,7 +35,8 @@ struct broker_assignment {
  * reset onto the current one first (BROKER_ASSIGN_RESET);
  * a new row on new_host if the pool holds fewer than size;
  * else -ENOSPC ("pool exhausted").  Free desktops on hosts that are down or
- * draining (table hosts) are passed over; new_host NULL (no host can take a
+ * draining (table hosts), or whose hosts.networks lacks the pool's libvirt
+ * network ("network:NAME"; NULL: not looked at yet, usable), are passed over; new_host NULL (no host can take a
  * desktop) makes that last step -EHOSTUNREACH.  -ENOENT: no such pool (or it
  * is draining).  Never gives one desktop to two users.  With want_new, the
  * user's own desktops are skipped, and -EDQUOT refuses one beyond the pool's
@@ -47,9 +48,10 @@ struct broker_assignment {
 int broker_store_assign(struct broker_store *s, const char *pool, const char *user, bool want_new,
 			const char *new_host, int64_t now, struct broker_assignment *ret, struct vdi_error *err);
 
-/* Where a new desktop of template goes: a host URI (borrowed), or NULL when no host can take it. */
+/* Where a new desktop of template goes: a host URI (borrowed), or NULL when no host can take it.  network
+ * (borrowed): the NAME of the pool's effective "network:NAME", NULL when it attaches to no libvirt network. */
 struct broker_place {
-	const char *(*place)(void *data, const char *template);
+	const char *(*place)(void *data, const char *template, const char *network);
 	void *data;
 };
 

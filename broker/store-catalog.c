@@ -2,6 +2,7 @@
 #include "store-catalog.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cleanup.h"
@@ -71,10 +72,31 @@ int broker_store_set_template_size(struct broker_store *s, const char *name, int
 				 memory_mib, vcpus);
 }
 
+int broker_store_set_template_network(struct broker_store *s, const char *name, const char *network)
+{
+	return broker_store_exec(s, "UPDATE templates SET network = ?2 WHERE name = ?1", "ss", name,
+				 network && *network ? network : NULL);
+}
+
+int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	const char *v;
+	int r = broker_store_query(s, &rows, "SELECT network FROM templates WHERE name = ?1", "s", name);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -ENOENT;
+	v = json_string_value(json_object_get(json_array_get(rows, 0), "network"));
+	snprintf(buf, len, "%s", v ? v : "");
+	return v && *v;
+}
+
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created,"
+				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created, t.network,"
 				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
 				  "s", name);
@@ -138,6 +160,19 @@ int broker_store_pool_check_data_disk(struct broker_store *s, const char *name, 
 			    json_integer_value(json_object_get(row, "data_disk_mib")), err);
 }
 
+/* The network settings of a pool of template (NULL: none) go together with the template's network; a template
+ * that is not there is the INSERT's to say. */
+static int pool_net_ok(struct broker_store *s, const char *template, const char *network, enum broker_isolate isolate,
+		       int64_t bandwidth_kbps, struct vdi_error *err)
+{
+	char tnet[BROKER_NETWORK_VALUE_MAX] = "";
+	int r = template ? broker_store_template_network(s, template, tnet, sizeof(tnet)) : -ENOENT;
+
+	if (r < 0 && r != -ENOENT)
+		return broker_store_fail_errno(s, r, err, "cannot read the template");
+	return broker_pool_net_check(network && *network ? network : tnet, isolate, bandwidth_kbps, err);
+}
+
 int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *d, int64_t now, struct vdi_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -156,10 +191,13 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	r = data_disk_ok(d->persistent, d->data_disk_mib, 0, err);
 	if (r < 0)
 		return r;
+	r = pool_net_ok(s, d->template_name, d->network, d->isolate, d->bandwidth_kbps, err);
+	if (r < 0)
+		return r;
 	r = broker_store_prepare(s,
 				 "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
-				 " idle_timeout, groups, created, data_disk_mib)"
-				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM templates WHERE name = ?2",
+				 " idle_timeout, groups, created, data_disk_mib, network, isolate_desktops, bandwidth_kbps)"
+				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM templates WHERE name = ?2",
 				 &st);
 	if (r < 0)
 		return r;
@@ -173,6 +211,11 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	sqlite3_bind_text(st, 8, d->groups ? d->groups : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, d->data_disk_mib);
+	if (d->network && *d->network)
+		sqlite3_bind_text(st, 11, d->network, -1, SQLITE_STATIC);
+	if (d->isolate != BROKER_ISOLATE_DEFAULT)
+		sqlite3_bind_int(st, 12, d->isolate == BROKER_ISOLATE_YES);
+	sqlite3_bind_int64(st, 13, d->bandwidth_kbps);
 	rc = sqlite3_step(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
@@ -188,8 +231,9 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = broker_store_prepare(s, "SELECT size, prestart, max_per_user, idle_timeout, data_disk_mib FROM pools"
-				    " WHERE name = ?1", &st);
+	r = broker_store_prepare(s, "SELECT p.size, p.prestart, p.max_per_user, p.idle_timeout, p.data_disk_mib,"
+				    " p.network, p.isolate_desktops, p.bandwidth_kbps, p.persistent, t.network FROM pools p"
+				    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -202,7 +246,15 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 		.max_per_user = sqlite3_column_int64(st, 2),
 		.idle_timeout = sqlite3_column_int64(st, 3),
 		.data_disk_mib = sqlite3_column_int64(st, 4),
+		.isolate = sqlite3_column_type(st, 6) == SQLITE_NULL ? BROKER_ISOLATE_DEFAULT
+			   : sqlite3_column_int(st, 6)		     ? BROKER_ISOLATE_YES
+								     : BROKER_ISOLATE_NO,
+		.bandwidth_kbps = sqlite3_column_int64(st, 7),
+		.persistent = sqlite3_column_int(st, 8) != 0,
 	};
+	snprintf(ret->network, sizeof(ret->network), "%s", (const char *)sqlite3_column_text(st, 5) ?: "");
+	snprintf(ret->template_network, sizeof(ret->template_network), "%s",
+		 (const char *)sqlite3_column_text(st, 9) ?: "");
 	return 0;
 }
 
@@ -211,9 +263,11 @@ int broker_store_update_pool(struct broker_store *s, const char *name, const str
 {
 	return broker_store_exec(s,
 				 "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
-				 " groups = coalesce(?6, groups), data_disk_mib = ?7 WHERE name = ?1",
-				 "siiiisi", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
-				 l->data_disk_mib);
+				 " groups = coalesce(?6, groups), data_disk_mib = ?7, network = nullif(?8, ''),"
+				 " isolate_desktops = CASE ?9 WHEN 1 THEN 0 WHEN 2 THEN 1 ELSE NULL END, bandwidth_kbps = ?10"
+				 " WHERE name = ?1",
+				 "siiiisisii", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
+				 l->data_disk_mib, l->network, (int64_t)l->isolate, l->bandwidth_kbps);
 }
 
 int broker_store_pool_exists(struct broker_store *s, const char *name)
@@ -228,7 +282,9 @@ int broker_store_pools(struct broker_store *s, const char *name, json_t **ret)
 	return broker_store_query(s, ret,
 				  "SELECT p.id, p.name, t.name AS template,"
 				  " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
-				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created, p.data_disk_mib"
+				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created, p.data_disk_mib,"
+				  " coalesce(p.network, t.network) AS network, p.network IS NULL AS network_inherited,"
+				  " p.isolate_desktops, p.persistent, p.bandwidth_kbps"
 				  " FROM pools p JOIN templates t ON t.id = p.template_id"
 				  " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
 				  "s", name);

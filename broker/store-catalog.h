@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "pool-net.h"
 
 struct broker_store;
 
@@ -29,7 +30,14 @@ int broker_store_add_template(struct broker_store *s, const char *name, const ch
 /* Records what template name was made with (rows changed, or -errno). */
 int broker_store_set_template_size(struct broker_store *s, const char *name, int64_t memory_mib, int64_t vcpus);
 
-/* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools. */
+/* Sets the network template name's desktops attach to (network NULL: the XML's own NICs; rows changed or -errno). */
+int broker_store_set_template_network(struct broker_store *s, const char *name, const char *network);
+
+/* Template name's network into buf (len bytes): 1, 0 when it has none ("" in buf), -ENOENT, -errno. */
+int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len);
+
+/* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools, network
+ * (null: none). */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
 /* > 0 when template name exists, 0 when not, or -errno. */
@@ -53,18 +61,28 @@ struct broker_pool_def {
 	int64_t idle_timeout;   /* seconds, 0 = never */
 	const char *groups;     /* comma-separated; "" = everyone */
 	int64_t data_disk_mib;  /* a user data disk per desktop (persistent pools only), MiB; 0 = none */
+	const char *network;    /* NULL: the template's (pool-net.h) */
+	enum broker_isolate isolate;
+	int64_t bandwidth_kbps; /* 0 = none */
 };
 
 /* The largest data disk a pool may give (MiB): 16 TiB. */
 #define BROKER_DATA_DISK_MIB_MAX (16LL * 1024 * 1024)
 
-/* -EINVAL (a data disk on a pooled pool, sizes out of range), -EEXIST, -ENOENT (no such template). */
+/* -EINVAL (a data disk on a pooled pool, sizes out of range, network settings as broker_pool_net_check()
+ * says with the template's network), -EEXIST, -ENOENT (no such template). */
 int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *def, int64_t now, struct vdi_error *err);
 
 /* What an admin may change in a pool besides its groups. */
 struct broker_pool_limits {
 	int64_t size, prestart, max_per_user, idle_timeout;
 	int64_t data_disk_mib; /* see broker_pool_def; broker_store_pool_check_data_disk() says which values may follow */
+	char network[BROKER_NETWORK_VALUE_MAX]; /* the pool's own; "" not set (the template's) */
+	enum broker_isolate isolate;
+	int64_t bandwidth_kbps;
+	/* Read only (broker_store_pool_limits() fills them; the update leaves them): */
+	bool persistent;
+	char template_network[BROKER_NETWORK_VALUE_MAX]; /* "" none */
 };
 
 /*
@@ -87,7 +105,8 @@ int broker_store_pool_exists(struct broker_store *s, const char *name);
 /*
  * The pools (name NULL: all, by name) with id, name, template, type ("persistent" or "pooled"),
  * size, prestart, max_per_user, idle_timeout, groups (comma-separated), draining (0/1), created,
- * data_disk_mib.
+ * data_disk_mib, network (effective: the pool's, else the template's; null none), network_inherited (0/1:
+ * the pool sets none), isolate_desktops (as set: null, 0, 1), persistent (0/1), bandwidth_kbps.
  */
 int broker_store_pools(struct broker_store *s, const char *name, json_t **ret);
 

@@ -12,6 +12,9 @@
 /* ---- one desktop ------------------------------------------------------------------------ */
 
 /* The first row of rows (a new reference to it) into *ret; r is the query's result. */
+/* SQL: the network settings of desktop row d's pool p (template t), as broker_pool_nic_from_row() reads them. */
+#define POOL_NET_COLUMNS "coalesce(p.network, t.network) AS network, p.isolate_desktops, p.bandwidth_kbps"
+
 static int first_row(int r, json_t *rows, json_t **ret)
 {
 	*ret = r > 0 ? json_incref(json_array_get(rows, 0)) : NULL;
@@ -25,7 +28,7 @@ int broker_store_desktop_get(struct broker_store *s, int64_t id, json_t **ret)
 				   "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
 				   " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
 				   " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib, p.data_disk_mib,"
-				   " d.template_version, d.recompose"
+				   " d.template_version, d.recompose, " POOL_NET_COLUMNS
 				   " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
 				   " LEFT JOIN hosts h ON h.uri = d.host WHERE d.id = ?1",
 				   "i", id);
@@ -251,6 +254,14 @@ int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json
 				  "s", pool);
 }
 
+int broker_store_pool_desktops_defined(struct broker_store *s, const char *pool, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT d.id, d.host FROM desktops d JOIN pools p ON p.id = d.pool_id WHERE p.name = ?1"
+				  " AND d.state NOT IN ('provisioning', 'deleting') ORDER BY d.id",
+				  "s", pool);
+}
+
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret)
 {
 	return broker_store_query(s, ret,
@@ -264,6 +275,7 @@ int broker_store_desktops_outdated(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
 				  "SELECT d.id, d.state, p.id AS pool_id, p.prestart, p.size, t.name AS template,"
+				  " coalesce(p.network, t.network) AS network,"
 				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL AND state = 'free') AS free,"
 				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
 				  "  AND state IN ('starting', 'provisioning')) AS coming,"
@@ -304,8 +316,8 @@ int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
 				  "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
-				  " p.draining, t.name AS template, t.disk_path, t.xml, t.version, p.data_disk_mib"
-				  " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
+				  " p.draining, t.name AS template, t.disk_path, t.xml, t.version, p.data_disk_mib, "
+				  POOL_NET_COLUMNS " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
 				  NULL);
 }
 
@@ -331,6 +343,7 @@ int broker_store_pools_to_keep(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
 				  "SELECT p.id, p.name, p.size, p.prestart, t.name AS template,"
+				  " coalesce(p.network, t.network) AS network,"
 				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND owner IS NULL"
 				  "  AND state IN ('free', 'starting', 'provisioning')) AS ready,"
 				  " (SELECT count(*) FROM desktops WHERE pool_id = p.id AND state != 'deleting') AS total"

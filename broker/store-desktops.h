@@ -22,7 +22,8 @@ struct broker_store;
  * Desktop id's row with its pool's and template's settings: id, state, owner, host, paused_from,
  * message, pool, persistent, draining (its pool's or its host's), template, disk_path, xml,
  * version (the template's current one), memory_mib, data_disk_mib (its pool's), template_version
- * (its overlay's), recompose (1: marked for a recompose).  1 and *ret (new), 0 and *ret NULL when there is none, or -errno.
+ * (its overlay's), recompose (1: marked for a recompose), network (effective), isolate_desktops (as set),
+ * bandwidth_kbps (pool-net.h's broker_pool_nic_from_row() reads them).  1 and *ret (new), 0 and *ret NULL when there is none, or -errno.
  */
 int broker_store_desktop_get(struct broker_store *s, int64_t id, json_t **ret);
 
@@ -123,6 +124,9 @@ int broker_store_desktops_of_host(struct broker_store *s, const char *uri, bool 
 /* Ids of pool's (borrowed) desktops: rows or -errno. */
 int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json_t **ret);
 
+/* The desktops of pool (borrowed) that are defined (neither being made nor deleted): id, host; rows or -errno. */
+int broker_store_pool_desktops_defined(struct broker_store *s, const char *pool, json_t **ret);
+
 /* Pool pool_id's stopped spares (id, host, current: 1 when on the template's current version), those on
  * the current version first: rows or -errno. */
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret);
@@ -130,7 +134,7 @@ int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id
 /*
  * The rollout's candidates: pooled desktops nobody has, free or stopped, on a host that answers
  * and is not being emptied, in pools that are not draining, on an older template version than
- * their pool's current one: id, state, pool_id, prestart, size, template, free (the pool's free running
+ * their pool's current one: id, state, pool_id, prestart, size, template, network (the pool's effective one), free (the pool's free running
  * desktops), coming (its spares on their way up), total; stopped ones first, by pool.
  */
 int broker_store_desktops_outdated(struct broker_store *s, json_t **ret);
@@ -146,7 +150,8 @@ int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret
 int broker_store_desktops_paused(struct broker_store *s, int64_t after, json_t **ret);
 
 /* Every desktop as reconcile judges it (id, state, owner, host, paused_from, message, pool,
- * persistent, draining, template, disk_path, xml, version, data_disk_mib): rows or -errno. */
+ * persistent, draining, template, disk_path, xml, version, data_disk_mib, network, isolate_desktops,
+ * bandwidth_kbps): rows or -errno. */
 int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret);
 
 /* Whether domain id of pool (borrowed) is an orphan: its pool is known, the row is not. 1, 0 or -errno. */
@@ -154,7 +159,7 @@ int broker_store_desktop_is_orphan(struct broker_store *s, int64_t id, const cha
 
 /* ---- pools --------------------------------------------------------------------------------- */
 
-/* The pools that keep spares (id, name, size, prestart, template, ready, total): rows or -errno. */
+/* The pools that keep spares (id, name, size, prestart, template, network (effective), ready, total): rows or -errno. */
 int broker_store_pools_to_keep(struct broker_store *s, json_t **ret);
 
 /* Pool's (borrowed) groups unless it is draining: rows (0: none such) or -errno. */

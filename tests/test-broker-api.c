@@ -595,6 +595,193 @@ static void check_version(json_t *j, size_t i, int64_t v, int64_t desktops, bool
 }
 
 /* The templates' versions with the desktops on each, in the list and for one template. */
+/* Fails unless the admin socket answers method path body with status and an error containing text. */
+#define admin_error(d, method, path, body, status, text) admin_error_at(__LINE__, d, method, path, body, status, text)
+static void admin_error_at(int line, struct daemon *d, const char *method, const char *path, const char *body,
+			   int status, const char *text)
+{
+	struct http_reply r = admin_req(d, method, path, body);
+	json_t *j = body_json(&r);
+	const char *e = json_string_value(json_object_get(j, "error"));
+
+	if (r.status != status || !e || !strstr(e, text))
+		vdi_test_fail(__FILE__, line, "%s %s %.200s: expected %d \"%s\", got %d %s", method, path, body, status,
+			      text, r.status, e ? e : "(no error)");
+	json_decref(j);
+	http_reply_finish(&r);
+}
+
+/* One pool's row as GET /admin/pools shows it (a new reference). */
+static json_t *pool_row(struct daemon *d, const char *name)
+{
+	json_t *j = admin_json(d, "GET", "/api/v1/admin/pools", NULL, 200), *p, *ret = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "pools"), i, p)
+		if (streq(json_string_value(json_object_get(p, "name")), name))
+			ret = json_incref(p);
+	json_decref(j);
+	check(ret);
+	return ret;
+}
+
+static void check_pool_net(struct daemon *d, const char *name, const char *network, bool inherited, bool isolated,
+			   int64_t kbps)
+{
+	json_t *p = pool_row(d, name);
+
+	if (network)
+		check_str_eq(json_string_value(json_object_get(p, "network")), network);
+	else
+		check(json_is_null(json_object_get(p, "network")));
+	check(json_is_boolean(json_object_get(p, "network_inherited")));
+	check_int_eq(json_is_true(json_object_get(p, "network_inherited")), inherited);
+	check(json_is_boolean(json_object_get(p, "isolate_desktops")));
+	check_int_eq(json_is_true(json_object_get(p, "isolate_desktops")), isolated);
+	check_int_eq(json_integer_value(json_object_get(p, "bandwidth_kbps")), kbps);
+	json_decref(p);
+}
+
+/* Pools' and templates' network settings: stored and shown as given, every bad one refused with nothing changed,
+ * a bandwidth change applied to the pool's desktops. */
+static void test_pool_networks(void)
+{
+	static const char pools[] = "SELECT count(*) FROM pools";
+	struct daemon d;
+	char body[1024], disk[512];
+	json_t *j;
+	long long audits;
+
+	start_broker(&d, NULL);
+	snprintf(disk, sizeof(disk), "%s/golden.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	/* Without XML and network: libvirt's default network, which test:///default has active. */
+	snprintf(body, sizeof(body), "{\"name\":\"golden\",\"disk\":\"%s\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_str_eq(json_string_value(json_object_get(j, "network")), "network:default");
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"name\":\"bridged\",\"disk\":\"%s\",\"network\":\"bridge:br0\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_str_eq(json_string_value(json_object_get(j, "network")), "bridge:br0");
+	json_decref(j);
+	/* Refused templates: a libvirt network no host has, a malformed value; neither is made. */
+	snprintf(body, sizeof(body), "{\"name\":\"t2\",\"disk\":\"%s\",\"network\":\"network:nosuch\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "network: no host has libvirt network \"nosuch\" active");
+	snprintf(body, sizeof(body), "{\"name\":\"t2\",\"disk\":\"%s\",\"network\":\"vlan:3\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "\"network\"");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates"), 2);
+
+	/* A pooled pool on the template's bridge: inherited, isolated by default. */
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"lab\",\"template\":\"bridged\",\"size\":2,\"prestart\":1}", 201));
+	check_pool_net(&d, "lab", "bridge:br0", true, true, 0);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools",
+		       "{\"name\":\"nat\",\"template\":\"bridged\",\"type\":\"persistent\",\"size\":2,"
+		       "\"network\":\"network:default\",\"bandwidth_kbps\":20000}", 201);
+	check_str_eq(json_string_value(json_object_get(j, "network")), "network:default");
+	json_decref(j);
+	check_pool_net(&d, "nat", "network:default", false, false, 20000);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"vlan\",\"template\":\"golden\",\"size\":1,\"network\":\"ovs:br-ovs:42\"}", 201));
+	check_pool_net(&d, "vlan", "ovs:br-ovs:42", false, false, 0);
+	check_int_eq(store_int(&d, pools), 3);
+
+	/* Every refusal of a new pool: 400, no pool. */
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"network\":\"network:nosuch\"}", 400,
+		    "network: no host has libvirt network \"nosuch\" active");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"network\":\"ovs:br0:4095\"}", 400, "\"network\"");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"network\":\"ovs:br0\",\"isolate_desktops\":true}",
+		    400, "Open vSwitch ports cannot be isolated");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"network\":\"user\",\"bandwidth_kbps\":100}", 400,
+		    "bandwidth_kbps");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"bandwidth_kbps\":100000001}", 400, "bandwidth_kbps");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"golden\",\"size\":1,\"isolate_desktops\":\"yes\"}", 400,
+		    "isolate_desktops");
+	check_int_eq(store_int(&d, pools), 3);
+
+	/* Updates: every refusal leaves the pool as it was. */
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"network\":\"network:nosuch\"}", 400,
+		    "network: no host has libvirt network \"nosuch\" active");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"network\":\"bridge:\"}", 400, "\"network\"");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"network\":\"ovs:br1\",\"isolate_desktops\":true}", 400,
+		    "isolate_desktops");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/vlan", "{\"isolate_desktops\":true}", 400, "Open vSwitch");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/nat", "{\"network\":\"user\"}", 400, "bandwidth_kbps");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/nat", "{\"bandwidth_kbps\":-5}", 400, "bandwidth_kbps");
+	check_pool_net(&d, "lab", "bridge:br0", true, true, 0);
+	check_pool_net(&d, "nat", "network:default", false, false, 20000);
+	check_pool_net(&d, "vlan", "ovs:br-ovs:42", false, false, 0);
+	/* Changes, and back: null and "" give the template's network and the default isolation again. */
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"network\":\"user\"}", 200));
+	check_pool_net(&d, "lab", "user", false, false, 0);
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"network\":\"\",\"isolate_desktops\":false}", 200));
+	check_pool_net(&d, "lab", "bridge:br0", true, false, 0);
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"isolate_desktops\":null}", 200));
+	check_pool_net(&d, "lab", "bridge:br0", true, true, 0);
+	json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/nat", "{\"network\":null,\"bandwidth_kbps\":0}", 200));
+	check_pool_net(&d, "nat", "bridge:br0", true, false, 0);
+
+	/* A new limit goes to the pool's desktops at once: lab's spare (on test:///default, which takes a live
+	 * change) takes it without a failure in the audit. */
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+
+		while (store_int(&d, "SELECT count(*) FROM desktops WHERE state = 'free'") == 0)
+		{
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+	}
+	audits = store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'");
+	check_int_eq(audits, 0);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"bandwidth_kbps\":8000}", 200);
+	check_int_eq(json_integer_value(json_object_get(j, "bandwidth_kbps")), 8000);
+	json_decref(j);
+	usleep(500 * 1000);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-update' AND object = 'lab'"), 4);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 0);
+
+	/* A desktop made without a NIC (its template's XML has none) keeps it so when its pool gets a network: the
+	 * new limit cannot go there, which the audit says, and the update still stands. */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"bare\",\"disk\":\"%s\",\"xml\":\"<domain><memory unit='MiB'>128</memory>"
+		 "<os><type>hvm</type></os></domain>\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check(json_is_null(json_object_get(j, "network")));
+	json_decref(j);
+	json_decref(admin_json(&d, "POST", "/api/v1/admin/pools",
+			       "{\"name\":\"bare\",\"template\":\"bare\",\"size\":1,\"prestart\":1}", 201));
+	check_pool_net(&d, "bare", NULL, true, false, 0);
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		long long id;
+
+		while ((id = store_int(&d, "SELECT coalesce(max(d.id), 0) FROM desktops d JOIN pools p ON p.id = d.pool_id"
+					   " WHERE p.name = 'bare' AND d.state = 'free'")) == 0) {
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+		json_decref(admin_json(&d, "PATCH", "/api/v1/admin/pools/bare",
+				       "{\"network\":\"bridge:br0\",\"bandwidth_kbps\":8000}", 200));
+		check_pool_net(&d, "bare", "bridge:br0", false, true, 8000);
+		end = vdi_test_now_ms() + 10000;
+		while (store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object = 'desktop:%lld'"
+				     " AND detail LIKE 'bandwidth_kbps 8000 not applied:%%no NIC%%'", id) == 0) {
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+	}
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 1);
+	stop_broker(&d);
+}
+
+/* The templates' versions with the desktops on each, in the list and for one template. */
 static void test_template_versions(void)
 {
 	struct daemon d;
@@ -1385,6 +1572,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_bad_input),
 	VDI_TEST(test_admin_api),
 	VDI_TEST(test_template_versions),
+	VDI_TEST(test_pool_networks),
 	VDI_TEST_TIMEOUT(test_recompose_and_data_disk, 120),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),

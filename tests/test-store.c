@@ -1088,6 +1088,179 @@ static void test_pool_data_disk(void)
 	broker_store_close(s);
 }
 
+/* Network settings: stored as given, the effective network in the listings and the rows jobs read; refused
+ * combinations change nothing. */
+static void test_pool_network(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "lab", .template_name = "golden", .size = 4, .max_per_user = 1,
+				     .network = "network:lan", .isolate = BROKER_ISOLATE_NO, .bandwidth_kbps = 8000 };
+	struct broker_pool_limits l;
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL, *row;
+	char buf[BROKER_NETWORK_VALUE_MAX];
+	int64_t id = 0;
+
+	add_template(s);
+	/* The template's network: none, then set. */
+	check_int_eq(broker_store_template_network(s, "golden", buf, sizeof(buf)), 0);
+	check_str_eq(buf, "");
+	check_err(broker_store_template_network(s, "nosuch", buf, sizeof(buf)), ENOENT);
+	check_int_eq(broker_store_set_template_network(s, "golden", "bridge:br0"), 1);
+	check_int_eq(broker_store_template_network(s, "golden", buf, sizeof(buf)), 1);
+	check_str_eq(buf, "bridge:br0");
+	check_int_eq(broker_store_templates(s, "golden", &rows), 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "network")), "bridge:br0");
+	json_decref(rows);
+
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_ok(broker_store_pool_limits(s, "lab", &l));
+	check_str_eq(l.network, "network:lan");
+	check_int_eq(l.isolate, BROKER_ISOLATE_NO);
+	check_int_eq(l.bandwidth_kbps, 8000);
+	check_str_eq(l.template_network, "bridge:br0");
+	check(!l.persistent);
+	check_int_eq(broker_store_pools(s, "lab", &rows), 1);
+	row = json_array_get(rows, 0);
+	check_str_eq(json_string_value(json_object_get(row, "network")), "network:lan");
+	check_int_eq(json_integer_value(json_object_get(row, "network_inherited")), 0);
+	check_int_eq(json_integer_value(json_object_get(row, "isolate_desktops")), 0);
+	check_int_eq(json_integer_value(json_object_get(row, "bandwidth_kbps")), 8000);
+	json_decref(rows);
+
+	/* Back to the template's network and the default isolation: inherited. */
+	l.network[0] = '\0';
+	l.isolate = BROKER_ISOLATE_DEFAULT;
+	check_int_eq(broker_store_update_pool(s, "lab", &l, NULL), 1);
+	check_int_eq(sql_int(path, "SELECT network IS NULL AND isolate_desktops IS NULL FROM pools WHERE name = 'lab'"), 1);
+	check_int_eq(broker_store_pools(s, "lab", &rows), 1);
+	row = json_array_get(rows, 0);
+	check_str_eq(json_string_value(json_object_get(row, "network")), "bridge:br0");
+	check_int_eq(json_integer_value(json_object_get(row, "network_inherited")), 1);
+	check(json_is_null(json_object_get(row, "isolate_desktops")));
+	json_decref(rows);
+	l.isolate = BROKER_ISOLATE_YES;
+	check_int_eq(broker_store_update_pool(s, "lab", &l, NULL), 1);
+	check_int_eq(sql_int(path, "SELECT isolate_desktops FROM pools WHERE name = 'lab'"), 1);
+
+	/* The rows jobs, spares and the rollout read carry the effective network. */
+	check_int_eq(broker_store_desktop_add_spare(s, 1, NULL, NOW, &id), 1);
+	check_int_eq(broker_store_desktop_get(s, id, &row), 1);
+	check_str_eq(json_string_value(json_object_get(row, "network")), "bridge:br0");
+	check_int_eq(json_integer_value(json_object_get(row, "isolate_desktops")), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "bandwidth_kbps")), 8000);
+	json_decref(row);
+	check(broker_store_desktops_for_reconcile(s, &rows) >= 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "network")), "bridge:br0");
+	json_decref(rows);
+	l.prestart = 1;
+	check_int_eq(broker_store_update_pool(s, "lab", &l, NULL), 1);
+	check_int_eq(broker_store_pools_to_keep(s, &rows), 1);
+	check_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "network")), "bridge:br0");
+	json_decref(rows);
+	/* Defined desktops (not one being made) for the live bandwidth change. */
+	check_int_eq(broker_store_pool_desktops_defined(s, "lab", &rows), 0);
+	json_decref(rows);
+	sql(path, "UPDATE desktops SET state = 'free'");
+	check_int_eq(broker_store_pool_desktops_defined(s, "lab", &rows), 1);
+	json_decref(rows);
+
+	/* Refused, nothing added: isolation where it cannot be, a limit without a network, out of range, malformed. */
+	d = (struct broker_pool_def){ .name = "bad", .template_name = "golden", .size = 1, .max_per_user = 1,
+				      .network = "ovs:br-ovs:12", .isolate = BROKER_ISOLATE_YES };
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "isolate_desktops");
+	check_str_contains(err.message, "Open vSwitch");
+	d.network = "user";
+	d.isolate = BROKER_ISOLATE_DEFAULT;
+	d.bandwidth_kbps = 100;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "bandwidth_kbps");
+	d.network = "network:lan";
+	d.bandwidth_kbps = BROKER_BANDWIDTH_KBPS_MAX + 1;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "bandwidth_kbps");
+	d.bandwidth_kbps = 0;
+	d.network = "network:";
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "network");
+	/* The template's bridge can be isolated: an inherited network counts. */
+	d.network = NULL;
+	d.isolate = BROKER_ISOLATE_YES;
+	d.bandwidth_kbps = 1;
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_int_eq(sql_int(path, "SELECT count(*) FROM pools"), 2);
+	broker_store_close(s);
+}
+
+/* Assignment passes over free desktops on a host without the pool's libvirt network (not looked yet: usable). */
+static void test_assignment_by_network(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "p", .template_name = "golden", .size = 6, .max_per_user = 1,
+				     .network = "network:lan" };
+	struct broker_assignment a;
+	struct vdi_error err = { 0 };
+
+	add_template(s);
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	sql(path, "INSERT INTO hosts (uri, up, draining, networks) VALUES ('qemu+tcp://h1/system', 1, 0, ',default,'),"
+		  " ('qemu+tcp://h2/system', 1, 0, ',default,lan,'), ('qemu+tcp://h3/system', 1, 0, NULL);"
+		  "INSERT INTO desktops (id, pool_id, host, state, updated) VALUES"
+		  " (1, 1, 'qemu+tcp://h1/system', 'free', 0), (2, 1, 'qemu+tcp://h2/system', 'free', 0),"
+		  " (3, 1, 'qemu+tcp://h3/system', 'free', 0), (4, 1, 'qemu+tcp://h1/system', 'stopped', 0)");
+	check_ok(broker_store_assign(s, "p", "ann", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 2);
+	check_ok(broker_store_assign(s, "p", "bob", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 3);
+	/* h1 lacks lan: its free and stopped desktops stay; nothing else can be had without a host. */
+	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err), EHOSTUNREACH);
+	/* "lan2" is not "lan". */
+	sql(path, "UPDATE hosts SET networks = ',lan2,' WHERE uri = 'qemu+tcp://h1/system'");
+	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err), EHOSTUNREACH);
+	sql(path, "UPDATE hosts SET networks = ',lan2,lan,' WHERE uri = 'qemu+tcp://h1/system'");
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 1);
+	/* A pool on a bridge (or none) is not held to the hosts' libvirt networks. */
+	sql(path, "UPDATE hosts SET networks = ','; UPDATE pools SET network = 'bridge:br0'");
+	check_ok(broker_store_assign(s, "p", "dan", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 4);
+	broker_store_close(s);
+}
+
+/* The place callback is asked with the NAME of the pool's effective "network:NAME". */
+static const char *place_record(void *data, const char *template, const char *network)
+{
+	char *seen = data;
+
+	snprintf(seen, 128, "%s %s", template, network ? network : "(none)");
+	return "qemu:///system";
+}
+
+static void test_assignment_place_network(void)
+{
+	struct broker_store *s = open_store(":memory:");
+	struct broker_pool_def d = { .name = "p", .template_name = "golden", .size = 6, .max_per_user = 1 };
+	char seen[128] = "";
+	struct broker_place place = { place_record, seen };
+	struct broker_assignment a;
+	struct vdi_error err = { 0 };
+
+	add_template(s);
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_ok(broker_store_assign_placed(s, "p", "ann", false, &place, NOW, &a, &err));
+	check_str_eq(seen, "golden (none)");
+	check_int_eq(broker_store_set_template_network(s, "golden", "network:default"), 1);
+	check_ok(broker_store_assign_placed(s, "p", "bob", false, &place, NOW, &a, &err));
+	check_str_eq(seen, "golden default");
+	check_int_eq(broker_store_exec(s, "UPDATE pools SET network = 'ovs:br1:7'", NULL), 1);
+	check_ok(broker_store_assign_placed(s, "p", "carol", false, &place, NOW, &a, &err));
+	check_str_eq(seen, "golden (none)");
+	broker_store_close(s);
+}
+
 /* Recompose: persistent desktops only, not while one is being made, reset or deleted; a pool's marks. */
 static void test_recompose(void)
 {
@@ -1179,6 +1352,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_get),
 	VDI_TEST(test_pool_data_disk),
 	VDI_TEST(test_recompose),
+	VDI_TEST(test_pool_network),
+	VDI_TEST(test_assignment_by_network),
+	VDI_TEST(test_assignment_place_network),
 };
 
 int main(int argc, char **argv)

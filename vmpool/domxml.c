@@ -209,7 +209,6 @@ int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct 
 		"<devices>"
 		"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/dev/null'/>"
 		"<target dev='vda' bus='virtio'/></disk>"
-		"<interface type='user'><model type='virtio'/></interface>"
 		"<input type='tablet' bus='usb'/>"
 		"<video><model type='qxl'/></video>"
 		"<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>"

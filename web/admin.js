@@ -76,7 +76,7 @@ function keyed(parent, items, attr, key, make, update) {
 
 function poolRow(p) {
 	const row = document.createElement('tr');
-	for (let i = 0; i < 10; i++)
+	for (let i = 0; i < 11; i++)
 		row.insertCell();
 	row.cells[5].className = 'other';
 	const input = el('input', null, row.cells[6], 'size');
@@ -95,6 +95,17 @@ function poolRow(p) {
 	return row;
 }
 
+// A pool's network cell: the effective network (none: the template XML's own NICs), whether it is the
+// template's, isolation and the bandwidth limit.
+function poolNetwork(p) {
+	const parts = [p.network ? p.network + (p.network_inherited ? ' (template\'s)' : '') : 'template XML\'s NICs'];
+	if (p.isolate_desktops)
+		parts.push('isolated');
+	if (p.bandwidth_kbps)
+		parts.push(`${p.bandwidth_kbps} kbit/s`);
+	return parts.join(', ');
+}
+
 function poolUpdate(row, p) {
 	const c = row.cells;
 	const count = (states) => states.reduce((n, s) => n + (p.desktops[s] || 0), 0);
@@ -111,12 +122,14 @@ function poolUpdate(row, p) {
 		input.value = p.size;
 	c[7].textContent = p.prestart;
 	c[8].textContent = p.groups.length ? p.groups.join(', ') : 'everyone';
+	c[9].className = 'network';
+	c[9].textContent = poolNetwork(p);
 	if (row.dataset.draining === String(p.draining))
 		return;
 	row.dataset.draining = String(p.draining);
-	c[9].replaceChildren();
+	c[10].replaceChildren();
 	if (!p.draining)
-		button('Delete', c[9], async () => {
+		button('Delete', c[10], async () => {
 			if (confirm(`Delete pool ${p.name}? Its free desktops go now, the others when their users release them.`) &&
 			    await call('DELETE', `/pools/${encodeURIComponent(p.name)}`, undefined, `Cannot delete ${p.name}`))
 				refresh();
@@ -130,6 +143,7 @@ async function pools() {
 	keyed($('pools').tBodies[0], r.json.pools, 'pool', (p) => p.name, poolRow, poolUpdate);
 	vdiAdmin.redrawn.pools++;
 	options($('filter-pool'), r.json.pools.map((p) => p.name));
+	options($('pool-net-pool'), r.json.pools.map((p) => p.name));
 }
 
 function versionRow() {
@@ -352,16 +366,54 @@ async function templates() {
 async function createPool(event) {
 	event.preventDefault();
 	const groups = $('pool-groups').value.split(/[\s,]+/).filter((g) => g);
-	const r = await api('POST', '/admin/pools', {
+	const body = {
 		name: $('pool-name').value, template: $('pool-template').value, type: $('pool-type').value,
 		size: Number($('pool-size').value), prestart: Number($('pool-prestart').value || 0), groups,
-	});
+	};
+	if ($('pool-network').value.trim())
+		body.network = $('pool-network').value.trim();
+	if ($('pool-isolate').value)
+		body.isolate_desktops = $('pool-isolate').value === 'yes';
+	if (Number($('pool-bandwidth').value || 0))
+		body.bandwidth_kbps = Number($('pool-bandwidth').value);
+	const r = await api('POST', '/admin/pools', body);
 	if (r.status !== 201) {
 		show($('pool-error'), `Cannot create the pool: ${r.json.error || r.status}`);
 		return;
 	}
 	show($('pool-error'), '');
 	$('pool-name').value = '';
+	refresh();
+}
+
+// PATCH of a pool's network settings: only what the admin filled in.
+async function updatePoolNetwork(event) {
+	event.preventDefault();
+	const body = {};
+	const name = $('pool-net-pool').value;
+	if ($('pool-net-inherit').checked)
+		body.network = null;
+	else if ($('pool-net-network').value.trim())
+		body.network = $('pool-net-network').value.trim();
+	const isolate = $('pool-net-isolate').value;
+	if (isolate !== 'keep')
+		body.isolate_desktops = isolate === 'default' ? null : isolate === 'yes';
+	if ($('pool-net-bandwidth').value !== '')
+		body.bandwidth_kbps = Number($('pool-net-bandwidth').value);
+	if (!name || !Object.keys(body).length) {
+		show($('pool-net-error'), 'Choose a pool and what to change.');
+		return;
+	}
+	const r = await api('PATCH', `/admin/pools/${encodeURIComponent(name)}`, body);
+	if (r.status !== 200) {
+		show($('pool-net-error'), `Cannot update ${name}: ${r.json.error || r.status}`);
+		return;
+	}
+	show($('pool-net-error'), '');
+	for (const id of ['pool-net-network', 'pool-net-bandwidth'])
+		$(id).value = '';
+	$('pool-net-inherit').checked = false;
+	$('pool-net-isolate').value = 'keep';
 	refresh();
 }
 
@@ -510,6 +562,7 @@ async function main() {
 	options($('filter-state'), STATES);
 	options($('audit-action'), ACTIONS);
 	$('pool-form').addEventListener('submit', createPool);
+	$('pool-net-form').addEventListener('submit', updatePoolNetwork);
 	$('audit-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
 	$('desktop-filter').addEventListener('change', refresh);
 	$('desktop-filter').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });

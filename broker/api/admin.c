@@ -14,8 +14,11 @@
 #include "clock.h"
 #include "desktops.h"
 #include "http.h"
+#include "hosts.h"
 #include "json.h"
 #include "log.h"
+#include "pool-bandwidth.h"
+#include "pool-net.h"
 #include "recompose.h"
 #include "store-catalog.h"
 #include "store-sessions.h"
@@ -25,6 +28,37 @@
 #include "vmpool.h"
 
 /* ---- pools ----------------------------------------------------------------------------------- */
+
+/* A pool row's network settings as the API shows them: isolate_desktops effective, network_inherited a bool. */
+static void pool_net_json(json_t *row)
+{
+	struct pool_nic nic = { .kind = POOL_NIC_TEMPLATE };
+	const char *network = json_string_value(json_object_get(row, "network"));
+	json_t *isolate = json_object_get(row, "isolate_desktops");
+	enum broker_isolate setting = !json_is_integer(isolate)      ? BROKER_ISOLATE_DEFAULT
+				      : json_integer_value(isolate) ? BROKER_ISOLATE_YES
+								    : BROKER_ISOLATE_NO;
+
+	if (network)
+		(void)pool_nic_parse(network, &nic, NULL);
+	json_object_set_new(row, "isolate_desktops",
+			    json_boolean(broker_isolate_effective(setting, json_integer_value(json_object_get(row, "persistent")),
+								  nic.kind)));
+	json_object_set_new(row, "network_inherited",
+			    json_boolean(json_integer_value(json_object_get(row, "network_inherited"))));
+	json_object_del(row, "persistent");
+}
+
+/* A network value (borrowed; NULL none) naming a libvirt network no host had active at its last look: 400 replied. */
+static int network_missing(struct broker *b, struct broker_req *req, const char *network)
+{
+	const char *name = broker_network_libvirt_name(network);
+
+	if (!name || broker_hosts_any_has_network(b->desks, name))
+		return 0;
+	broker_req_reply_error(req, 400, "network: no host has libvirt network \"%s\" active", name);
+	return -EINVAL;
+}
 
 /* The pools (all, or the one named) as the admin API shows them. */
 static int pools_json(struct broker *b, const char *name, json_t **ret)
@@ -54,6 +88,7 @@ static int pools_json(struct broker *b, const char *name, json_t **ret)
 		json_object_set_new(row, "groups", groups);
 		json_object_set_new(row, "desktops", desktops);
 		json_object_set_new(row, "draining", json_boolean(json_integer_value(json_object_get(row, "draining"))));
+		pool_net_json(row);
 		json_object_del(row, "id");
 	}
 	*ret = json_incref(rows);
@@ -105,6 +140,8 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
+	if (network_missing(b, req, body.network) < 0)
+		return;
 	d = (struct broker_pool_def){
 		.name = body.name,
 		.template_name = body.template_name,
@@ -115,6 +152,9 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.idle_timeout = body.idle_timeout,
 		.groups = body.groups,
 		.data_disk_mib = body.data_disk_mib,
+		.network = body.network,
+		.isolate = body.isolate,
+		.bandwidth_kbps = body.bandwidth_kbps,
 	};
 	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), &err);
 	if (r < 0) {
@@ -126,16 +166,43 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 	reply_pool(b, req, 201, d.name);
 }
 
+/* The body of a pool update, on top of the pool as it is (cur): 0, or -EINVAL with 400 replied. */
+static int pool_update_body(struct broker *b, struct broker_req *req, const char *name,
+			    const struct broker_pool_limits *cur, struct broker_pool_body *body)
+{
+	struct vdi_error err = { 0 };
+	const char *text;
+	size_t len;
+
+	body->size = cur->size;
+	body->prestart = cur->prestart;
+	body->max_per_user = cur->max_per_user;
+	body->idle_timeout = cur->idle_timeout;
+	body->data_disk_mib = cur->data_disk_mib;
+	body->network = cur->network[0] ? cur->network : NULL;
+	body->isolate = cur->isolate;
+	body->bandwidth_kbps = cur->bandwidth_kbps;
+	text = broker_req_body(req, &len);
+	if (broker_parse_pool_update(text, len, body, &err) < 0 ||
+	    (json_object_get(body->json, "data_disk_mib") &&
+	     broker_store_pool_check_data_disk(b->store, name, body->data_disk_mib, &err) < 0) ||
+	    broker_pool_net_check(body->network ? body->network : cur->template_network, body->isolate,
+				  body->bandwidth_kbps, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
+		return -EINVAL;
+	}
+	return json_object_get(body->json, "network") ? network_missing(b, req, body->network) : 0;
+}
+
 void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
-	const char *name = broker_req_param(req, 0), *text;
+	const char *name = broker_req_param(req, 0);
 	_cleanup_(broker_pool_body_finish) struct broker_pool_body body = { 0 };
 	_cleanup_free_ char *detail = NULL;
-	struct broker_pool_limits cur;
-	struct vdi_error err = { 0 };
+	struct broker_pool_limits cur, next;
 	char actor[ACTOR_MAX];
-	size_t len;
+	int r;
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
@@ -143,26 +210,31 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 404, "no such pool");
 		return;
 	}
-	body.size = cur.size;
-	body.prestart = cur.prestart;
-	body.max_per_user = cur.max_per_user;
-	body.idle_timeout = cur.idle_timeout;
-	body.data_disk_mib = cur.data_disk_mib;
-	text = broker_req_body(req, &len);
-	if (broker_parse_pool_update(text, len, &body, &err) < 0 ||
-	    (json_object_get(body.json, "data_disk_mib") &&
-	     broker_store_pool_check_data_disk(b->store, name, body.data_disk_mib, &err) < 0)) {
-		broker_req_reply_error(req, 400, "%s", err.message);
+	if (pool_update_body(b, req, name, &cur, &body) < 0)
 		return;
-	}
-	cur = (struct broker_pool_limits){ body.size, body.prestart, body.max_per_user, body.idle_timeout,
-					   body.data_disk_mib };
-	if (broker_store_update_pool(b->store, name, &cur, body.groups) < 0) {
+	next = (struct broker_pool_limits){
+		.size = body.size,
+		.prestart = body.prestart,
+		.max_per_user = body.max_per_user,
+		.idle_timeout = body.idle_timeout,
+		.data_disk_mib = body.data_disk_mib,
+		.isolate = body.isolate,
+		.bandwidth_kbps = body.bandwidth_kbps,
+	};
+	snprintf(next.network, sizeof(next.network), "%s", body.network ? body.network : "");
+	if (broker_store_update_pool(b->store, name, &next, body.groups) < 0) {
 		broker_req_reply_error(req, 500, "cannot update pool \"%s\"", name);
 		return;
 	}
 	detail = json_dumps(body.json, JSON_COMPACT | JSON_SORT_KEYS);
 	broker_api_audit(b, actor, "pool-update", name, detail);
+	/* The new limit onto the desktops there are; the definition change stands whatever libvirt says. */
+	if (next.bandwidth_kbps != cur.bandwidth_kbps &&
+	    (r = broker_pool_bandwidth_apply(b->desks, name, (uint32_t)next.bandwidth_kbps, actor)) < 0) {
+		vdi_warn("pool %s: cannot apply bandwidth_kbps %lld to its desktops: %s", name,
+			 (long long)next.bandwidth_kbps, strerror(-r));
+		broker_api_audit(b, actor, "pool-bandwidth", name, "not applied to its desktops");
+	}
 	broker_desks_tick(b->desks);
 	reply_pool(b, req, 200, name);
 }

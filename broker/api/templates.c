@@ -15,8 +15,10 @@
 #include "clock.h"
 #include "desktops.h"
 #include "http.h"
+#include "hosts.h"
 #include "json.h"
 #include "log.h"
+#include "pool-net.h"
 #include "publish.h"
 #include "store-catalog.h"
 #include "store-maintenance.h"
@@ -105,6 +107,7 @@ struct template_job {
 	struct broker *b;
 	char actor[ACTOR_MAX];
 	char *name, *disk, *xml;
+	char *network;      /* NULL: the XML's own NICs */
 	int64_t memory, vcpus;
 	struct pool_template *t;
 	int result;
@@ -116,6 +119,7 @@ static void template_job_free(struct template_job *j)
 	free(j->name);
 	free(j->disk);
 	free(j->xml);
+	free(j->network);
 	pool_template_free(j->t);
 	free(j);
 }
@@ -155,6 +159,11 @@ static void template_complete(struct broker_req *req, void *data)
 		goto out;
 	}
 	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
+	if (j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) {
+		(void)broker_store_remove_template(b->store, j->t->name);
+		broker_req_reply_error(req, 500, "cannot record the template's network");
+		goto out;
+	}
 	broker_api_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
 	if (templates_json(b, j->t->name, &rows) <= 0) {
 		json_decref(rows);
@@ -167,11 +176,20 @@ out:
 	template_job_free(j);
 }
 
+/* The network of a new template (borrowed, or NULL: none): the body's; without XML and without one, libvirt's
+ * `default` network where a host has it active (the default domain XML has no NIC of its own). */
+static const char *template_network(struct broker *b, const struct broker_template_body *body)
+{
+	if (body->network || body->xml)
+		return body->network;
+	return broker_hosts_any_has_network(b->desks, "default") ? "network:default" : NULL;
+}
+
 void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
 	_cleanup_(broker_template_body_finish) struct broker_template_body body = { 0 };
-	const char *name, *disk, *xml, *text;
+	const char *name, *disk, *xml, *text, *network;
 	struct template_job *j;
 	struct vdi_error err = { 0 };
 	char actor[ACTOR_MAX];
@@ -191,8 +209,14 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
 		return;
 	}
+	network = template_network(b, &body);
+	if (broker_network_libvirt_name(network) && !broker_hosts_any_has_network(b->desks, network + 8)) {
+		broker_req_reply_error(req, 400, "network: no host has libvirt network \"%s\" active", network + 8);
+		return;
+	}
 	j = vdi_new0(struct template_job);
-	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml)))) {
+	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml))) ||
+	    (network && !(j->network = strdup(network)))) {
 		if (j)
 			template_job_free(j);
 		broker_req_reply_error(req, 500, "out of memory");

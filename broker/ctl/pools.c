@@ -16,12 +16,13 @@
 #define COUNT_MAX 1000000
 #define IDLE_MAX (366 * 86400)
 #define DATA_DISK_MAX (16ULL * 1024 * 1024) /* MiB: 16 TiB */
+#define BANDWIDTH_MAX 100000000ULL          /* kilobits/s */
 
 /* One row of the table: the cells of element e. */
 static int pool_row(json_t *e, struct ctl_table *t)
 {
 	char name[256], tmpl[256], type[32], size[32], prestart[32], max[32], idle[32], groups[1024];
-	char counts[512], desktops[600];
+	char counts[512], desktops[600], network[128], isolated[8];
 	json_t *g = json_object_get(e, "groups");
 
 	ctl_cell_counts(json_object_get(e, "desktops"), counts, sizeof(counts));
@@ -37,6 +38,9 @@ static int pool_row(json_t *e, struct ctl_table *t)
 		ctl_cell(json_object_get(e, "idle_timeout"), idle, sizeof(idle)),
 		/* No groups: everyone may use the pool. */
 		json_is_array(g) && json_array_size(g) == 0 ? "everyone" : ctl_cell(g, groups, sizeof(groups)),
+		/* null: the template XML's own NICs. */
+		ctl_cell(json_object_get(e, "network"), network, sizeof(network)),
+		ctl_cell(json_object_get(e, "isolate_desktops"), isolated, sizeof(isolated)),
 		desktops,
 	};
 
@@ -47,7 +51,7 @@ int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "NAME" }, { "TEMPLATE" }, { "TYPE" }, { "SIZE", true }, { "PRESTART", true },
-		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "DESKTOPS" },
+		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "NETWORK" }, { "ISOLATED" }, { "DESKTOPS" },
 	};
 	int r;
 
@@ -86,7 +90,19 @@ static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
 #define POOL_SETTING_OPTIONS                                                                                    \
 	{ "size", required_argument, NULL, 's' }, { "prestart", required_argument, NULL, 'p' },                 \
 	{ "max-per-user", required_argument, NULL, 'u' }, { "idle-timeout", required_argument, NULL, 'i' },     \
-	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' }
+	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' },             \
+	{ "network", required_argument, NULL, 'n' }, { "isolate-desktops", required_argument, NULL, 'I' },     \
+	{ "bandwidth-kbps", required_argument, NULL, 'b' }
+
+/* body's member name set to v (new; NULL: value was not UTF-8 text): an exit status. */
+static int set_member(json_t *body, const char *name, json_t *v, const char *value)
+{
+	if (!v)
+		return ctl_error(CTL_EXIT_USAGE, "bad --%s: \"%s\" is not UTF-8 text", name, value);
+	if (json_object_set_new(body, name, v) < 0)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	return CTL_EXIT_OK;
+}
 
 /*
  * Puts the value of a settings option (--size, ..., --groups as its getopt
@@ -104,6 +120,7 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 		{ 'u', "--max-per-user", "max_per_user", COUNT_MAX },
 		{ 'i', "--idle-timeout", "idle_timeout", IDLE_MAX },
 		{ 'D', "--data-disk", "data_disk_mib", DATA_DISK_MAX },
+		{ 'b', "--bandwidth-kbps", "bandwidth_kbps", BANDWIDTH_MAX },
 	};
 	json_t *groups = NULL;
 	uint64_t v;
@@ -117,6 +134,8 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 			return ctl_error(CTL_EXIT_FAILED, "out of memory");
 		return CTL_EXIT_OK;
 	}
+	if (opt == 'n')
+		return set_member(body, "network", *value ? json_string(value) : json_null(), value);
 	for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
 		if (numbers[i].opt != opt)
 			continue;
@@ -135,7 +154,21 @@ struct pool_args {
 	json_t *body;     /* the settings (borrowed) */
 	const char *tmpl; /* --template, or NULL (borrowed) */
 	const char *type; /* --type (borrowed) */
+	bool update;      /* pool update: --isolate-desktops default too */
 };
+
+/* --isolate-desktops yes|no (and default, on update: null) into body. */
+static int isolate_option(const struct ctl *ctl, const struct pool_args *a, const char *value)
+{
+	json_t *v = streq(value, "yes") ? json_true() : streq(value, "no") ? json_false()
+		    : a->update && streq(value, "default") ? json_null() : NULL;
+
+	if (!v)
+		return ctl_usage_error(ctl, "bad --isolate-desktops \"%s\": expected yes%s or no", value,
+				       a->update ? ", default" : "");
+	return json_object_set_new(a->body, "isolate_desktops", v) < 0 ? ctl_error(CTL_EXIT_FAILED, "out of memory")
+									 : CTL_EXIT_OK;
+}
 
 static int take_pool_option(const struct ctl *ctl, int c, const char *value, void *data)
 {
@@ -150,6 +183,8 @@ static int take_pool_option(const struct ctl *ctl, int c, const char *value, voi
 			return ctl_usage_error(ctl, "bad --type \"%s\": expected pooled or persistent", value);
 		a->type = value;
 		return CTL_EXIT_OK;
+	case 'I':
+		return isolate_option(ctl, a, value);
 	default:
 		return pool_setting(ctl, c, value, a->body);
 	}
@@ -196,7 +231,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 	};
 	static const struct ctl_options options = { opts, take_pool_option, 1, "a pool NAME" };
 	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
-	struct pool_args a = { .body = body };
+	struct pool_args a = { .body = body, .update = true };
 	const char *name;
 	int r;
 
@@ -207,7 +242,7 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 	name = argv[optind];
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
-					    "--idle-timeout, --groups or --data-disk");
+					    "--idle-timeout, --groups, --data-disk, --network, --isolate-desktops or --bandwidth-kbps");
 
 	r = ctl_request_at(ctl, "PATCH", "pools", name, NULL, body, &reply);
 	if (!reply)

@@ -19,6 +19,7 @@
 static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 {
 	char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], states[1024], disk[1024];
+	char network[128];
 	json_t *mib = json_object_get(e, "memory_mib");
 
 	if (json_is_integer(mib))
@@ -32,12 +33,14 @@ static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 		ctl_cell(json_object_get(e, "vcpus"), vcpus, sizeof(vcpus)),
 		ctl_cell(json_object_get(e, "pools"), pools, sizeof(pools)),
 		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		/* null ("-"): the XML's own NICs. */
+		ctl_cell(json_object_get(e, "network"), network, sizeof(network)),
 		ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
 	};
 	const char *list_cells[] = {
 		cells[0], cells[1], cells[2], cells[3], cells[4], cells[5],
 		ctl_cell_versions(json_object_get(e, "versions"), states, sizeof(states)),
-		cells[6],
+		cells[6], cells[7],
 	};
 
 	return ctl_table_add_row(t, versions ? list_cells : cells);
@@ -51,11 +54,11 @@ static int template_row(json_t *e, struct ctl_table *t)
 /* The list's columns; template show's first table has them but VERSIONS (it lists the versions below). */
 static const struct ctl_column template_columns[] = {
 	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
-	{ "POOLS", true }, { "CREATED" }, { "VERSIONS" }, { "DISK" },
+	{ "POOLS", true }, { "CREATED" }, { "VERSIONS" }, { "NETWORK" }, { "DISK" },
 };
 static const struct ctl_column template_show_columns[] = {
 	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
-	{ "POOLS", true }, { "CREATED" }, { "DISK" },
+	{ "POOLS", true }, { "CREATED" }, { "NETWORK" }, { "DISK" },
 };
 
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
@@ -172,6 +175,7 @@ int ctl_disk_path(const char *disk, char **ret)
 /* The options of template add, as they are taken. */
 struct add_args {
 	const char *disk, *xml; /* --disk, --xml, or NULL (borrowed) */
+	const char *network;    /* --network, or NULL (borrowed) */
 	uint64_t memory, vcpus; /* --memory, --vcpus, or 0 */
 };
 
@@ -185,6 +189,9 @@ static int take_add_option(const struct ctl *ctl, int c, const char *value, void
 		return CTL_EXIT_OK;
 	case 'x':
 		a->xml = value;
+		return CTL_EXIT_OK;
+	case 'n':
+		a->network = value;
 		return CTL_EXIT_OK;
 	case 'm':
 		return ctl_opt_uint(ctl, "--memory", value, 1, 4 * 1024 * 1024, &a->memory);
@@ -202,6 +209,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "xml", required_argument, NULL, 'x' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
+		{ "network", required_argument, NULL, 'n' },
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
@@ -231,6 +239,8 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		return ctl_error(CTL_EXIT_USAGE, "the name and --disk must be UTF-8 text");
 	if (xml && json_object_set_new(body, "xml", json_string(xml)) < 0)
 		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", a.xml);
+	if (a.network && *a.network && json_object_set_new(body, "network", json_string(a.network)) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "--network %s is not UTF-8 text", a.network);
 	if ((a.memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)a.memory)) < 0) ||
 	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");

@@ -19,7 +19,7 @@ struct command {
 static const struct command commands[] = {
 	{ "template", "list", ctl_cmd_template_list, "" },
 	{ "template", "show", ctl_cmd_template_show, "NAME" },
-	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N]" },
+	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N] [--network VALUE]" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "template", "publish", ctl_cmd_template_publish,
 	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --from-maintenance [--note TEXT] | NAME --cancel" },
@@ -29,10 +29,11 @@ static const struct command commands[] = {
 	{ "pool", "list", ctl_cmd_pool_list, "" },
 	{ "pool", "create", ctl_cmd_pool_create,
 	  "NAME --template T [--type pooled|persistent] [--size N] [--prestart N] [--max-per-user N] "
-	  "[--idle-timeout SECONDS] [--groups g1,g2] [--data-disk MiB]" },
+	  "[--idle-timeout SECONDS] [--groups g1,g2] [--data-disk MiB] [--network VALUE] [--isolate-desktops yes|no] "
+	  "[--bandwidth-kbps N]" },
 	{ "pool", "update", ctl_cmd_pool_update,
 	  "NAME [--size N] [--prestart N] [--max-per-user N] [--idle-timeout SECONDS] [--groups g1,g2] "
-	  "[--data-disk MiB]" },
+	  "[--data-disk MiB] [--network VALUE|\"\"] [--isolate-desktops yes|no|default] [--bandwidth-kbps N]" },
 	{ "pool", "delete", ctl_cmd_pool_delete, "NAME" },
 	{ "pool", "recompose", ctl_cmd_pool_recompose, "NAME" },
 	{ "desktop", "list", ctl_cmd_desktop_list, "[--pool P] [--user U] [--state S]" },

@@ -1236,8 +1236,116 @@ static void test_console(void)
 	check(startswith(r.out, "url: ws://gw:8081/spice?token=t\npassword: pw\nvalid until: "));
 }
 
+/* ---- pools' and templates' network settings against the fake broker ----------------------- */
+
+/* Runs fn with the arguments (NULL-terminated) against a fake broker that replies status text; *ret_req: the
+ * request. */
+#define run_against(res, fn, ctl, status, text, ret_req, ...)                                               \
+	do {                                                                                                  \
+		char reply_[2048];                                                                            \
+		struct fake f_;                                                                               \
+                                                                                                              \
+		http_reply(reply_, sizeof(reply_), status, text);                                            \
+		fake_start(&f_, reply_, strlen(reply_));                                                      \
+		(ctl)->socket = f_.socket;                                                                    \
+		run_cmd(res, fn, ctl, __VA_ARGS__);                                                           \
+		*(ret_req) = fake_finish(&f_);                                                                \
+	} while (0)
+
+static void test_pool_network_options(void)
+{
+	struct ctl create = { .prog = "vdictl pool create", .name = "pool create", .usage = "NAME --template T" };
+	struct ctl update = { .prog = "vdictl pool update", .name = "pool update", .usage = "NAME" };
+	static struct cmd_run r;
+	json_t *body;
+	char *req;
+
+	run_against(&r, ctl_cmd_pool_create, &create, "201 Created", "{\"name\":\"lab\"}", &req, "lab", "--template",
+		    "golden", "--network", "ovs:br-lan:42", "--isolate-desktops", "no", "--bandwidth-kbps", "20000", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "network")), "ovs:br-lan:42");
+	check(json_is_false(json_object_get(body, "isolate_desktops")));
+	check_int_eq(json_integer_value(json_object_get(body, "bandwidth_kbps")), 20000);
+	json_decref(body);
+
+	/* --network "" and --isolate-desktops default on update: back to the template's and the default (null). */
+	run_against(&r, ctl_cmd_pool_update, &update, "200 OK", "{\"name\":\"lab\"}", &req, "lab", "--network", "",
+		    "--isolate-desktops", "default", NULL);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "PATCH /api/v1/admin/pools/lab HTTP/1.1\r\n"));
+	body = request_body(req);
+	check(json_is_null(json_object_get(body, "network")));
+	check(json_is_null(json_object_get(body, "isolate_desktops")));
+	check_int_eq(json_object_size(body), 2);
+	json_decref(body);
+	run_against(&r, ctl_cmd_pool_update, &update, "200 OK", "{\"name\":\"lab\"}", &req, "lab", "--isolate-desktops",
+		    "yes", "--bandwidth-kbps", "0", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check(json_is_true(json_object_get(body, "isolate_desktops")));
+	check_int_eq(json_integer_value(json_object_get(body, "bandwidth_kbps")), 0);
+	json_decref(body);
+
+	/* Usage errors: nothing is sent. */
+	create.socket = update.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_pool_create, &create, "lab", "--template", "golden", "--isolate-desktops", "default", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--isolate-desktops");
+	run_cmd(&r, ctl_cmd_pool_update, &update, "lab", "--isolate-desktops", "maybe", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	run_cmd(&r, ctl_cmd_pool_update, &update, "lab", "--bandwidth-kbps", "100000001", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--bandwidth-kbps");
+}
+
+/* pool list's NETWORK and ISOLATED ("-": the template XML's NICs), template list's NETWORK; template add --network. */
+static void test_network_columns(void)
+{
+	struct ctl list = { .prog = "vdictl pool list", .name = "pool list", .usage = "" };
+	struct ctl tlist = { .prog = "vdictl template list", .name = "template list", .usage = "" };
+	struct ctl add = { .prog = "vdictl template add", .name = "template add", .usage = "NAME --disk PATH" };
+	static struct cmd_run r;
+	char disk[PATH_MAX + 32], dir[PATH_MAX];
+	json_t *body;
+	char *req;
+
+	run_against(&r, ctl_cmd_pool_list, &list, "200 OK",
+		    "{\"pools\":[{\"name\":\"lab\",\"template\":\"golden\",\"type\":\"pooled\",\"size\":2,\"prestart\":0,"
+		    "\"max_per_user\":1,\"idle_timeout\":0,\"groups\":[],\"desktops\":{},\"network\":\"network:default\","
+		    "\"network_inherited\":true,\"isolate_desktops\":true,\"bandwidth_kbps\":0},"
+		    "{\"name\":\"old\",\"template\":\"golden\",\"type\":\"persistent\",\"size\":2,\"prestart\":0,"
+		    "\"max_per_user\":1,\"idle_timeout\":0,\"groups\":[],\"desktops\":{},\"network\":null,"
+		    "\"network_inherited\":true,\"isolate_desktops\":false,\"bandwidth_kbps\":0}]}",
+		    &req, NULL);
+	check_int_eq(r.status, 0);
+	check_str_contains(r.out, "GROUPS    NETWORK          ISOLATED  DESKTOPS\n");
+	check_str_contains(r.out, "everyone  network:default  yes       none\n");
+	check_str_contains(r.out, "everyone  -                no        none\n");
+
+	run_against(&r, ctl_cmd_template_list, &tlist, "200 OK",
+		    "{\"templates\":[{\"name\":\"golden\",\"version\":1,\"memory_mib\":null,\"vcpus\":null,\"pools\":1,"
+		    "\"created\":0,\"network\":\"bridge:br0\",\"disk\":\"/d.qcow2\",\"versions\":[]}]}",
+		    &req, NULL);
+	check_int_eq(r.status, 0);
+	check_str_contains(r.out, "NETWORK     DISK\n");
+	check_str_contains(r.out, "bridge:br0  /d.qcow2\n");
+
+	check(realpath(vdi_test_tmpdir(), dir));
+	snprintf(disk, sizeof(disk), "%s/t.qcow2", dir);
+	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"t\",\"version\":1}", &req, "t",
+		    "--disk", disk, "--network", "network:lan", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "network")), "network:lan");
+	json_decref(body);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_parse_uint),
+	VDI_TEST(test_pool_network_options),
+	VDI_TEST(test_network_columns),
 	VDI_TEST(test_parse_time_utc),
 	VDI_TEST(test_parse_time_local),
 	VDI_TEST(test_parse_at),

@@ -3,7 +3,9 @@
  * Every API request body parser (broker/bodies.h) on the same bytes.
  * Invariants: a refusal has a message; what is accepted has its required
  * members and every number in its documented range, prestart within size,
- * groups made of names without separators; nothing leaks (ASan).
+ * groups made of names without separators, a network value pool_nic_parse()
+ * takes, isolation and a bandwidth limit only where the body's own network
+ * allows them; nothing leaks (ASan).
  */
 #include <errno.h>
 #include <string.h>
@@ -19,8 +21,23 @@ static void check_groups(const char *g)
 	FUZZ_CHECK(g[0] != ',' && (!*g || g[strlen(g) - 1] != ',') && !strstr(g, ",,"));
 }
 
+/* NULL, or a value pool_nic_parse() takes. */
+static bool network_ok(const char *network)
+{
+	struct pool_nic nic;
+
+	return !network || (*network && pool_nic_parse(network, &nic, NULL) == 0);
+}
+
 static void check_pool(const struct broker_pool_body *p)
 {
+	FUZZ_CHECK(network_ok(p->network));
+	FUZZ_CHECK(p->isolate == BROKER_ISOLATE_DEFAULT || p->isolate == BROKER_ISOLATE_NO ||
+		   p->isolate == BROKER_ISOLATE_YES);
+	FUZZ_CHECK(p->bandwidth_kbps >= 0 && p->bandwidth_kbps <= BROKER_BANDWIDTH_KBPS_MAX);
+	/* With its own network given, the settings go together. */
+	if (p->network && json_object_get(p->json, "network"))
+		FUZZ_CHECK(broker_pool_net_check(p->network, p->isolate, p->bandwidth_kbps, NULL) == 0);
 	FUZZ_CHECK(p->size >= 0 && p->size <= 10000 && p->prestart >= 0 && p->prestart <= p->size);
 	FUZZ_CHECK(p->max_per_user >= 1 && p->max_per_user <= 10000);
 	FUZZ_CHECK(p->idle_timeout >= 0 && p->idle_timeout <= 30 * 86400);
@@ -53,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		err.message[0] = '\0';
 		r = broker_parse_template(text, size, &b, &err);
 		FUZZ_CHECK(r == 0 ? b.name && b.disk && b.disk[0] == '/' && b.memory_mib >= 0 && b.vcpus >= 0 &&
-				    b.vcpus <= 512
+				    b.vcpus <= 512 && network_ok(b.network)
 				  : err.message[0] != '\0' || r == -ENOMEM);
 		broker_template_body_finish(&b);
 	}
