@@ -4,8 +4,8 @@
 //
 //   node web-login.mjs BROKER_URL DIR
 //
-// Expects users ann (ann-secret, group staff) and adm (adm-secret, an admin) on a broker on test:///default with the pools lab (everyone),
-// staffonly (staff) and admins (vdiadmin).  Prints a line per step; exits 0 when all hold.
+// Expects users ann (ann-secret, group staff) and adm (adm-secret, an admin) on a broker on test:///default
+// with the pools lab (everyone), staffonly (staff) and admins (vdiadmin).  Prints a line per step; exits 0 when all hold.
 // Screenshots go to DIR.
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
