@@ -1590,6 +1590,29 @@ static void test_networks(void)
 	stop_broker(&d);
 }
 
+/* A host that does not answer: nothing is made or removed anywhere (503 naming it); the list has the others'. */
+static void test_networks_host_down(void)
+{
+	const char *down_uri = "qemu+tcp://127.0.0.1:1/system";
+	char libvirt[256];
+	struct daemon d;
+	json_t *j;
+
+	snprintf(libvirt, sizeof(libvirt), "hosts = test:///default, %s\n", down_uri);
+	start_broker_with(&d, NULL, libvirt);
+	j = admin_json(&d, "GET", "/api/v1/admin/networks", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	json_decref(j);
+	admin_error(&d, "POST", "/api/v1/admin/networks",
+		    "{\"name\":\"vdinet\",\"mode\":\"nat\",\"subnet\":\"10.77.0.0/24\"}", 503, down_uri);
+	check_int_eq(network_rows(&d, "vdinet"), 0);
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 503, down_uri);
+	check_int_eq(network_rows(&d, "default"), 1);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-add", "audit"), 0);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-remove", "audit"), 0);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -1611,6 +1634,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_hosts_fewest_desktops_on_a_tie, 120),
 	VDI_TEST(test_template_cache),
 	VDI_TEST_TIMEOUT(test_networks, 120),
+	VDI_TEST_TIMEOUT(test_networks_host_down, 120),
 };
 
 int main(int argc, char **argv)

@@ -354,6 +354,7 @@ static void remove_work(void *data)
 			vdi_error_set(&j->err, r, "libvirt host %s does not answer; nothing was removed",
 				      pool_host_uri(j->hosts[i]));
 			net_fail(j, 503);
+			memset(j->done, 0, j->n_hosts * sizeof(*j->done));
 			return;
 		}
 		j->done[i] = r > 0; /* for now: has it */
