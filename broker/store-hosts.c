@@ -46,8 +46,9 @@ int broker_store_templates_disks(struct broker_store *s, json_t **ret)
 int broker_store_pool_network_names(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT DISTINCT substr(n, 9) AS name FROM (SELECT coalesce(p.network, t.network) AS n"
-				  " FROM pools p JOIN templates t ON t.id = p.template_id)"
+				  "SELECT DISTINCT substr(n, 9) AS name FROM"
+				  " (SELECT coalesce(p.network, t.network) AS n"
+				  "  FROM pools p JOIN templates t ON t.id = p.template_id)"
 				  " WHERE substr(n, 1, 8) = 'network:' ORDER BY name",
 				  NULL);
 }

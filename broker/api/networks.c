@@ -170,8 +170,8 @@ static unsigned add_check_host(struct net_job *j, size_t i, const struct pool_su
 		struct pool_subnet s;
 
 		if (streq(nets[k].name, j->name)) {
-			vdi_error_set(&j->err, -EEXIST, "name: libvirt network \"%s\" exists already on host %s", j->name,
-				      uri);
+			vdi_error_set(&j->err, -EEXIST, "name: libvirt network \"%s\" exists already on host %s",
+				      j->name, uri);
 			status = net_fail(j, 409);
 		} else if (nets[k].subnet && pool_subnet_parse(nets[k].subnet, &s, NULL) >= 0 &&
 			   pool_subnet_overlaps(&s, want)) {
