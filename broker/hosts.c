@@ -219,12 +219,19 @@ static void slot_set_networks(struct broker_desks *d, struct broker_host_slot *s
 		broker_store_host_set_networks(d->store, pool_host_uri(slot->host), networks) >= 0;
 }
 
-/* The networks host i's look found, into its slot. */
+/* The networks host i's look found, into its slot.  When it cannot list them they are not known (as before
+ * the first look: placement does not judge by them), said once until a look lists them again. */
 static void look_networks(struct host_look *l, size_t i, struct broker_host_slot *slot)
 {
 	if (l->hosts[i].net_result < 0) {
+		if (!slot->networks && slot->networks_stored)
+			return;
 		vdi_warn("cannot list the libvirt networks of host %s: %s", pool_host_uri(slot->host),
 			 l->hosts[i].net_err.message);
+		free(slot->networks);
+		slot->networks = NULL;
+		slot->networks_stored =
+			broker_store_host_set_networks(l->d->store, pool_host_uri(slot->host), NULL) >= 0;
 		return;
 	}
 	slot_set_networks(l->d, slot, active_networks(l->hosts[i].nets, l->hosts[i].n_nets));
