@@ -64,6 +64,9 @@ static const struct broker_route routes[] = {
 	{ "GET", "/api/v1/admin/hosts", broker_api_admin_hosts },
 	{ "POST", "/api/v1/admin/hosts/drain", broker_api_admin_host_drain },
 	{ "POST", "/api/v1/admin/hosts/resume", broker_api_admin_host_resume },
+	{ "GET", "/api/v1/admin/networks", broker_api_admin_networks },
+	{ "POST", "/api/v1/admin/networks", broker_api_admin_network_add },
+	{ "DELETE", "/api/v1/admin/networks/*", broker_api_admin_network_remove },
 };
 
 /* From libvirt's event thread: the loop drains the desktops' event queue (on_wake). */

@@ -83,3 +83,6 @@ void broker_api_admin_audit(struct broker_req *req, void *userdata);
 void broker_api_admin_hosts(struct broker_req *req, void *userdata);
 void broker_api_admin_host_drain(struct broker_req *req, void *userdata);
 void broker_api_admin_host_resume(struct broker_req *req, void *userdata);
+void broker_api_admin_networks(struct broker_req *req, void *userdata);
+void broker_api_admin_network_add(struct broker_req *req, void *userdata);
+void broker_api_admin_network_remove(struct broker_req *req, void *userdata);

@@ -67,6 +67,8 @@ struct broker_host_slot {
 	uint64_t free_memory;  /* bytes */
 	char **templates;      /* names of the templates whose disk it reads; NULL-terminated */
 	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
+	char *networks;        /* ",a,b,": the libvirt networks it had active ("," none; NULL: not known yet) */
+	bool networks_stored;  /* the store's hosts.networks says the same */
 	uint64_t placed_bytes; /* what the desktops placed here since that look will take */
 };
 

@@ -27,6 +27,10 @@ struct host_look {
 		struct vdi_error err;
 		uint64_t free_memory;
 		bool *has; /* per template */
+		int net_result;
+		struct vdi_error net_err;
+		struct pool_network_info *nets;
+		size_t n_nets;
 	} *hosts;
 	size_t n_hosts;
 };
@@ -105,6 +109,7 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 
 		/* A template added since the last look is taken to be there: the clone says otherwise. */
 		c[i].can_take = broker_hosts_can_run(slot) && !strv_has(slot->missing, template);
+		c[i].can_take = c[i].can_take && broker_placement_has_network(slot->networks, network);
 		c[i].free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes;
 	}
 	/* A failed count leaves every host at 0: memory alone decides. */
@@ -116,16 +121,20 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 		if (slot)
 			c[slot->index].desktops += broker_jint(row, "n");
 	}
-	(void)network; /* FIXME(issue 16): hosts without the network cannot take it */
 	pick = broker_placement_pick(c, d->n_hosts);
 	return pick >= 0 ? pool_host_uri(d->hosts[pick].host) : NULL;
 }
 
 bool broker_hosts_any_has_network(struct broker_desks *d, const char *name)
 {
-	(void)d;
-	(void)name;
-	return false; /* FIXME(issue 16): from the looks */
+	for (size_t i = 0; name && i < d->n_hosts; i++) {
+		struct broker_host_slot *slot = &d->hosts[i];
+
+		if (pool_host_is_alive(slot->host) && slot->networks &&
+		    broker_placement_has_network(slot->networks, name))
+			return true;
+	}
+	return false;
 }
 
 void broker_hosts_note_placed(struct broker_desks *d, json_t *row)
@@ -143,8 +152,10 @@ static struct host_look *host_look_free(struct host_look *l)
 {
 	if (!l)
 		return NULL;
-	for (size_t i = 0; l->hosts && i < l->n_hosts; i++)
+	for (size_t i = 0; l->hosts && i < l->n_hosts; i++) {
 		free(l->hosts[i].has);
+		pool_network_list_free(l->hosts[i].nets, l->hosts[i].n_nets);
+	}
 	free(l->hosts);
 	pool_strv_free(l->tpl_names);
 	pool_strv_free(l->tpl_disks);
@@ -152,7 +163,7 @@ static struct host_look *host_look_free(struct host_look *l)
 	return NULL;
 }
 
-/* On a worker thread: free memory, and which template disks each host reads. */
+/* On a worker thread: free memory, which template disks each host reads, and its libvirt networks. */
 static void host_look_work(void *data)
 {
 	struct host_look *l = data;
@@ -167,7 +178,88 @@ static void host_look_work(void *data)
 		l->hosts[i].result = pool_host_free_memory(h, &l->hosts[i].free_memory, &l->hosts[i].err);
 		for (size_t t = 0; l->hosts[i].result >= 0 && l->tpl_disks[t]; t++)
 			l->hosts[i].has[t] = pool_host_has_file(h, l->tpl_disks[t], NULL) > 0;
+		if (l->hosts[i].result >= 0)
+			l->hosts[i].net_result = pool_network_list(h, &l->hosts[i].nets, &l->hosts[i].n_nets,
+								   &l->hosts[i].net_err);
 	}
+}
+
+/* ",a,b,": the names of the active ones of nets (n of them), as a new string; NULL when out of memory. */
+static char *active_networks(const struct pool_network_info *nets, size_t n)
+{
+	size_t len = 2;
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(nets[i].name) + 1;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	strcpy(s, ",");
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].active) {
+			strcat(s, nets[i].name);
+			strcat(s, ",");
+		}
+	return s;
+}
+
+/* slot's networks are now networks (taken, may be NULL: out of memory, nothing changes); the store learns it. */
+static void slot_set_networks(struct broker_desks *d, struct broker_host_slot *slot, char *networks)
+{
+	if (!networks)
+		return;
+	if (slot->networks_stored && streq_ptr(slot->networks, networks)) {
+		free(networks);
+		return;
+	}
+	free(slot->networks);
+	slot->networks = networks;
+	slot->networks_stored =
+		broker_store_host_set_networks(d->store, pool_host_uri(slot->host), networks) >= 0;
+}
+
+/* The networks host i's look found, into its slot.  When it cannot list them they are not known (as before
+ * the first look: placement does not judge by them), said once until a look lists them again. */
+static void look_networks(struct host_look *l, size_t i, struct broker_host_slot *slot)
+{
+	if (l->hosts[i].net_result < 0) {
+		if (!slot->networks && slot->networks_stored)
+			return;
+		vdi_warn("cannot list the libvirt networks of host %s: %s", pool_host_uri(slot->host),
+			 l->hosts[i].net_err.message);
+		free(slot->networks);
+		slot->networks = NULL;
+		slot->networks_stored =
+			broker_store_host_set_networks(l->d->store, pool_host_uri(slot->host), NULL) >= 0;
+		return;
+	}
+	slot_set_networks(l->d, slot, active_networks(l->hosts[i].nets, l->hosts[i].n_nets));
+}
+
+void broker_hosts_note_network(struct broker_desks *d, const char *uri, const char *name, bool active)
+{
+	struct broker_host_slot *slot = uri ? broker_hosts_slot(d, uri) : NULL;
+	char *s;
+
+	if (!slot || !slot->networks || broker_placement_has_network(slot->networks, name) == active)
+		return;
+	if (active) {
+		if (asprintf(&s, "%s%s,", slot->networks, name) < 0)
+			return;
+	} else {
+		size_t len = strlen(name);
+		char *p;
+
+		if (!(s = strdup(slot->networks)))
+			return;
+		for (p = s; (p = strchr(p, ',')) && !(strncmp(p + 1, name, len) == 0 && p[1 + len] == ','); p++)
+			;
+		if (p)
+			memmove(p, p + 1 + len, strlen(p + 1 + len) + 1);
+	}
+	slot->networks_stored = false;
+	slot_set_networks(d, slot, s);
 }
 
 static void host_look_done(void *data, int cancelled)
@@ -191,6 +283,7 @@ static void host_look_done(void *data, int cancelled)
 		slot->missing = pool_strv_free(slot->missing);
 		for (size_t t = 0; l->tpl_names[t]; t++)
 			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
+		look_networks(l, i, slot);
 		slot->looked = true;
 		slot->looked_at = vdi_clock_wall();
 	}
@@ -247,31 +340,74 @@ void broker_hosts_look(struct broker_desks *d)
 
 /* ---- the hosts, for admins ------------------------------------------------------------------ */
 
-static json_t *host_json(struct broker_desks *d, size_t i)
+/* The names in ",a,b," networks (borrowed) as a new JSON array; NULL for NULL. */
+static json_t *networks_json(const char *networks)
+{
+	json_t *list = networks ? json_array() : NULL;
+
+	for (const char *p = networks; list && p && *p && p[1];) {
+		const char *end = strchr(p + 1, ',');
+
+		if (!end)
+			break;
+		if (end > p + 1)
+			json_array_append_new(list, json_stringn(p + 1, (size_t)(end - p - 1)));
+		p = end;
+	}
+	return list;
+}
+
+/* Which of pool_nets (borrowed rows {"name"}: the networks pools need) slot lacks: a new JSON array. */
+static json_t *missing_networks_json(const struct broker_host_slot *slot, json_t *pool_nets)
+{
+	json_t *list = json_array(), *row;
+	size_t k;
+
+	json_array_foreach(pool_nets, k, row) {
+		const char *name = broker_jstr(row, "name");
+
+		if (list && slot->networks && name && !broker_placement_has_network(slot->networks, name))
+			json_array_append_new(list, json_string(name));
+	}
+	return list;
+}
+
+static json_t *host_json(struct broker_desks *d, size_t i, json_t *pool_nets)
 {
 	struct broker_host_slot *slot = &d->hosts[i];
 	struct pool_host *h = slot->host;
-	json_t *templates = slot->looked ? json_array() : NULL;
+	json_t *templates = slot->looked ? json_array() : NULL, *row;
 	/* Rows without a host (older than several hosts) are the first host's; a failed count shows 0. */
 	int count = broker_store_desktops_count_on_host(d->store, pool_host_uri(h), i == 0);
+	json_t *networks = networks_json(slot->networks);
 
 	for (char **t = slot->templates; templates && t && *t; t++)
 		json_array_append_new(templates, json_string(*t));
-	return json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o, s:o}", "uri", pool_host_uri(h), "alive",
-			 pool_host_is_alive(h), "draining", slot->draining, "virt_type", pool_host_virt_type(h),
-			 "reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
-			 (json_int_t)(count < 0 ? 0 : count), "free_memory",
-			 slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(), "templates",
-			 templates ? templates : json_null(), "looked_at",
-			 slot->looked ? json_integer(slot->looked_at) : json_null());
+	row = json_pack("{s:s, s:b, s:b, s:s, s:I, s:I, s:o, s:o, s:o}", "uri", pool_host_uri(h), "alive",
+			pool_host_is_alive(h), "draining", slot->draining, "virt_type", pool_host_virt_type(h),
+			"reconnects", (json_int_t)pool_host_reconnects(h), "desktops",
+			(json_int_t)(count < 0 ? 0 : count), "free_memory",
+			slot->looked ? json_integer((json_int_t)slot->free_memory) : json_null(), "templates",
+			templates ? templates : json_null(), "looked_at",
+			slot->looked ? json_integer(slot->looked_at) : json_null());
+	if (row) {
+		json_object_set_new(row, "networks", networks ? networks : json_null());
+		json_object_set_new(row, "missing_networks", missing_networks_json(slot, pool_nets));
+	} else {
+		json_decref(networks);
+	}
+	return row;
 }
 
 json_t *broker_desks_hosts_json(struct broker_desks *d)
 {
+	_cleanup_json_ json_t *pool_nets = NULL;
 	json_t *list = json_array();
 
+	/* A failed read shows nothing missing. */
+	(void)broker_store_pool_network_names(d->store, &pool_nets);
 	for (size_t i = 0; list && i < d->n_hosts; i++)
-		json_array_append_new(list, host_json(d, i));
+		json_array_append_new(list, host_json(d, i, pool_nets));
 	return json_pack("{s:o}", "hosts", list ? list : json_array());
 }
 
@@ -348,6 +484,7 @@ void broker_hosts_free(struct broker_desks *d)
 		pool_host_free(d->hosts[i].host);
 		pool_strv_free(d->hosts[i].templates);
 		pool_strv_free(d->hosts[i].missing);
+		free(d->hosts[i].networks);
 	}
 	free(d->hosts);
 	d->hosts = NULL;

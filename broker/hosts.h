@@ -3,7 +3,8 @@
 
 /*
  * The libvirt hosts of the desktop module: one slot each (its connection, whether it is
- * draining, and what the last look at it found: free memory, which templates' disks it reads),
+ * draining, and what the last look at it found: free memory, which templates' disks it reads, which
+ * libvirt networks it has active),
  * and placement's view of them.  Loop thread; the looks run on a worker.
  */
 
@@ -46,6 +47,13 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 
 /* Whether a host that answers had libvirt network name (borrowed) active at its last look. */
 bool broker_hosts_any_has_network(struct broker_desks *d, const char *name);
+
+/*
+ * Host uri (borrowed) now has libvirt network name (borrowed) active, or no longer has it (after the network
+ * API added or removed it): its slot and the store say so until the next look.  Nothing for a host not looked
+ * at yet.
+ */
+void broker_hosts_note_network(struct broker_desks *d, const char *uri, const char *name, bool active);
 
 /* A new desktop of row's template went to row's host: reckon its memory until the next look. */
 void broker_hosts_note_placed(struct broker_desks *d, json_t *row);

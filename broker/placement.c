@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "placement.h"
 
+#include <string.h>
+
 /* Whether a is a better place than b (b may be NULL). */
 static bool better(const struct broker_place_candidate *a, const struct broker_place_candidate *b)
 {
@@ -33,4 +35,19 @@ bool broker_placement_needs_counts(const struct broker_place_candidate *c, size_
 		if (c[i].can_take && c[i].free_bytes == c[best].free_bytes)
 			ties++;
 	return ties >= 2;
+}
+
+bool broker_placement_has_network(const char *networks, const char *name)
+{
+	size_t len;
+
+	if (!name || !networks)
+		return true;
+	len = strlen(name);
+	if (strchr(name, ','))
+		return false; /* no libvirt network name vdi takes */
+	for (const char *p = strchr(networks, ','); len && p && p[1]; p = strchr(p + 1, ','))
+		if (strncmp(p + 1, name, len) == 0 && p[1 + len] == ',')
+			return true;
+	return false;
 }

@@ -28,3 +28,10 @@ int broker_placement_pick(const struct broker_place_candidate *c, size_t n);
  * desktop share the most free memory (the counts cost a query: only then are they read).
  */
 bool broker_placement_needs_counts(const struct broker_place_candidate *c, size_t n);
+
+/*
+ * Whether a host whose last look found networks (borrowed: ",a,b,", a comma around each name of a libvirt
+ * network it had ACTIVE, "," for none; NULL: not looked at yet, which counts as having every one) can
+ * take a desktop on libvirt network name (borrowed; NULL: the desktop needs none).
+ */
+bool broker_placement_has_network(const char *networks, const char *name);

@@ -42,3 +42,21 @@ int broker_store_templates_disks(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret, "SELECT name, disk_path FROM templates", NULL);
 }
+
+int broker_store_pool_network_names(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT DISTINCT substr(n, 9) AS name FROM"
+				  " (SELECT coalesce(p.network, t.network) AS n"
+				  "  FROM pools p JOIN templates t ON t.id = p.template_id)"
+				  " WHERE substr(n, 1, 8) = 'network:' ORDER BY name",
+				  NULL);
+}
+
+int broker_store_network_pools(struct broker_store *s, const char *name, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT p.name FROM pools p JOIN templates t ON t.id = p.template_id"
+				  " WHERE coalesce(p.network, t.network) = 'network:' || ?1 ORDER BY p.name",
+				  "s", name);
+}

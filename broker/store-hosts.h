@@ -33,3 +33,14 @@ int broker_store_host_set_networks(struct broker_store *s, const char *uri, cons
 
 /* Every template's name and disk_path: rows, *ret a new JSON array, or -errno. */
 int broker_store_templates_disks(struct broker_store *s, json_t **ret);
+
+/*
+ * The libvirt networks pools' desktops attach to: the NAME of each pool's effective network (its own
+ * `network`, else its template's) that is "network:NAME", each once, as rows {"name"}: rows, *ret a new
+ * JSON array, or -errno.
+ */
+int broker_store_pool_network_names(struct broker_store *s, json_t **ret);
+
+/* The pools whose effective network is "network:" name (borrowed), as rows {"name"}: rows, *ret a new
+ * JSON array, or -errno. */
+int broker_store_network_pools(struct broker_store *s, const char *name, json_t **ret);

@@ -1566,6 +1566,240 @@ static void test_template_cache(void)
 	stop_broker(&d);
 }
 
+/* ---- libvirt networks ------------------------------------------------------------------------ */
+
+/* Runs sql on the broker's database (as another process would). */
+static void db_exec(struct daemon *d, const char *sql)
+{
+	sqlite3 *db;
+
+	check(sqlite3_open(d->db, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	check(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* The text in the first column of the first row sql gives on the broker's database (new; NULL: none). */
+static char *db_text(struct daemon *d, const char *sql)
+{
+	sqlite3_stmt *st;
+	char *text = NULL;
+	sqlite3 *db;
+
+	check(sqlite3_open(d->db, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		check(text = strdup((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return text;
+}
+
+/* On the admin socket: fails unless the reply is status with an error containing text. */
+#define admin_error(d, method, path, body, status, text)                                         \
+	do {                                                                                    \
+		json_t *e_ = admin_json(d, method, path, body, status);                         \
+		check_str_contains(json_string_value(json_object_get(e_, "error")), text);       \
+		json_decref(e_);                                                                \
+	} while (0)
+
+/* How many rows GET /admin/networks has for libvirt network name (on any host). */
+static size_t network_rows(struct daemon *d, const char *name)
+{
+	json_t *j = admin_json(d, "GET", "/api/v1/admin/networks", NULL, 200), *row;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(j, "networks"), i, row)
+		n += streq(json_string_value(json_object_get(row, "name")) ?: "", name);
+	json_decref(j);
+	return n;
+}
+
+/* Whether the JSON array of strings list has s. */
+static bool strings_have(json_t *list, const char *s)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+		if (streq(json_string_value(e) ?: "", s))
+			return true;
+	return false;
+}
+
+/* Waits until host i's networks (hosts JSON) have name (or, want false, do not). */
+static void wait_host_network(struct daemon *d, size_t i, const char *name, bool want)
+{
+	uint64_t end = vdi_test_now_ms() + 15000;
+
+	for (;;) {
+		json_t *j = hosts(d, 2);
+		json_t *nets = json_object_get(host_at(j, i), "networks");
+		bool done = json_is_array(nets) && strings_have(nets, name) == want;
+
+		json_decref(j);
+		if (done)
+			return;
+		check(vdi_test_now_ms() < end);
+		usleep(50 * 1000);
+	}
+}
+
+/*
+ * GET/POST/DELETE /admin/networks on two test-driver hosts (test:///default has its active "default"
+ * network; the file host has none), and the hosts' networks in GET /admin/hosts.
+ */
+static void test_networks(void)
+{
+	static const char *const bad[][2] = {
+		{ "{\"name\":\"bad name\",\"mode\":\"nat\",\"subnet\":\"10.78.0.0/24\"}", "name:" },
+		{ "{\"name\":\".dot\",\"mode\":\"nat\",\"subnet\":\"10.78.0.0/24\"}", "name:" },
+		{ "{\"mode\":\"nat\",\"subnet\":\"10.78.0.0/24\"}", "name:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"bridge\",\"subnet\":\"10.78.0.0/24\"}", "mode:" },
+		{ "{\"name\":\"vdibad\",\"subnet\":\"10.78.0.0/24\"}", "mode:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\",\"subnet\":\"10.78.0.1/24\"}", "subnet:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\",\"subnet\":\"10.78.0.0/31\"}", "subnet:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\",\"subnet\":\"300.1.0.0/16\"}", "subnet:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\"}", "subnet:" },
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\",\"subnet\":\"10.78.0.0/24\",\"x\":1}", "unknown member" },
+		{ "[", "JSON object" },
+		/* 192.168.122.0/24 is test:///default's "default". */
+		{ "{\"name\":\"vdibad\",\"mode\":\"nat\",\"subnet\":\"192.168.0.0/16\"}", "overlaps libvirt network \"default\"" },
+	};
+	char libvirt[1024], h2[600], h2_uri[640];
+	struct daemon d;
+	json_t *j, *row;
+	size_t i;
+
+	snprintf(h2, sizeof(h2), "%s/host2.xml", vdi_test_tmpdir());
+	write_test_host(h2);
+	snprintf(h2_uri, sizeof(h2_uri), "test://%s", h2);
+	snprintf(libvirt, sizeof(libvirt), "hosts = test:///default, %s\n", h2_uri);
+	start_broker_with(&d, NULL, libvirt);
+	setup_pools(&d);
+
+	/* The list: one row per host and network. */
+	j = admin_json(&d, "GET", "/api/v1/admin/networks", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	row = json_array_get(json_object_get(j, "networks"), 0);
+	check_str_eq(json_string_value(json_object_get(row, "host")), "test:///default");
+	check_str_eq(json_string_value(json_object_get(row, "name")), "default");
+	check(json_is_true(json_object_get(row, "active")));
+	check(json_is_string(json_object_get(row, "mode")));
+	check_str_eq(json_string_value(json_object_get(row, "subnet")), "192.168.122.0/24");
+	json_decref(j);
+	/* The hosts' networks once looked at: nothing missing while no pool names one. */
+	wait_host_network(&d, 0, "default", true);
+	wait_host_network(&d, 1, "default", false);
+	j = hosts(&d, 2);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "networks")), 0);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 0), "missing_networks")), 0);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "missing_networks")), 0);
+	json_decref(j);
+
+	/* Bad input: 400 naming what is wrong, nothing made anywhere. */
+	for (i = 0; i < ELEMENTSOF(bad); i++) {
+		j = admin_json(&d, "POST", "/api/v1/admin/networks", bad[i][0], 400);
+		check_str_contains(json_string_value(json_object_get(j, "error")), bad[i][1]);
+		json_decref(j);
+	}
+	check_int_eq(network_rows(&d, "vdibad"), 0);
+	j = admin_json(&d, "GET", "/api/v1/admin/networks", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	json_decref(j);
+
+	/* Made on every host, listed there, and in the hosts' networks at once. */
+	j = admin_json(&d, "POST", "/api/v1/admin/networks",
+		       "{\"name\":\"vdinet\",\"mode\":\"isolated\",\"subnet\":\"10.77.0.0/24\"}", 201);
+	check_str_eq(json_string_value(json_object_get(j, "name")), "vdinet");
+	check_int_eq(json_array_size(json_object_get(j, "hosts")), 2);
+	check(strings_have(json_object_get(j, "hosts"), "test:///default"));
+	check(strings_have(json_object_get(j, "hosts"), h2_uri));
+	json_decref(j);
+	check_int_eq(network_rows(&d, "vdinet"), 2);
+	j = admin_json(&d, "GET", "/api/v1/admin/networks", NULL, 200);
+	json_array_foreach(json_object_get(j, "networks"), i, row)
+		if (streq(json_string_value(json_object_get(row, "name")), "vdinet")) {
+			check(json_is_true(json_object_get(row, "active")));
+			check(json_is_true(json_object_get(row, "autostart")));
+			check_str_eq(json_string_value(json_object_get(row, "subnet")), "10.77.0.0/24");
+		}
+	json_decref(j);
+	wait_host_network(&d, 0, "vdinet", true);
+	wait_host_network(&d, 1, "vdinet", true);
+	/* It exists: 409; a subnet overlapping it: 400; neither changes anything. */
+	admin_error(&d, "POST", "/api/v1/admin/networks",
+		     "{\"name\":\"vdinet\",\"mode\":\"nat\",\"subnet\":\"10.79.0.0/24\"}", 409, "exists already");
+	j = admin_json(&d, "POST", "/api/v1/admin/networks",
+		       "{\"name\":\"vdinet2\",\"mode\":\"nat\",\"subnet\":\"10.77.0.128/25\"}", 400);
+	check_str_contains(json_string_value(json_object_get(j, "error")), "overlaps libvirt network \"vdinet\"");
+	json_decref(j);
+	check_int_eq(network_rows(&d, "vdinet2"), 0);
+	check_int_eq(network_rows(&d, "vdinet"), 2);
+
+	/* A pool on it: it cannot go; a pool on a network a host lacks shows it missing there. */
+	db_exec(&d, "UPDATE pools SET network = 'network:vdinet' WHERE name = 'lab'");
+	db_exec(&d, "UPDATE templates SET network = 'network:default' WHERE name = 'golden'");
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/vdinet", NULL, 409, "pool \"lab\"");
+	check_int_eq(network_rows(&d, "vdinet"), 2);
+	j = hosts(&d, 2);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 0), "missing_networks")), 0);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "missing_networks")), 1);
+	check(strings_have(json_object_get(host_at(j, 1), "missing_networks"), "default"));
+	json_decref(j);
+	/* The template's network is the pools' that set none: removing "default" is refused too. */
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 409, "pools \"admins\", \"staffonly\"");
+	db_exec(&d, "UPDATE pools SET network = NULL WHERE name = 'lab'; UPDATE templates SET network = NULL");
+
+	/* Removed from every host; then there is none. */
+	j = admin_json(&d, "DELETE", "/api/v1/admin/networks/vdinet", NULL, 200);
+	check_str_eq(json_string_value(json_object_get(j, "name")), "vdinet");
+	check_int_eq(json_array_size(json_object_get(j, "hosts")), 2);
+	json_decref(j);
+	check_int_eq(network_rows(&d, "vdinet"), 0);
+	wait_host_network(&d, 0, "vdinet", false);
+	wait_host_network(&d, 1, "vdinet", false);
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/vdinet", NULL, 404, "no host has libvirt network");
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/bad%20name", NULL, 400, "name:");
+	/* The hosts' active networks are in the store too. */
+	{
+		char *stored = db_text(&d, "SELECT networks FROM hosts WHERE uri = 'test:///default'");
+
+		check_str_eq(stored, ",default,");
+		free(stored);
+		stored = db_text(&d, "SELECT networks FROM hosts WHERE uri LIKE 'test://%host2.xml'");
+		check_str_eq(stored, ",");
+		free(stored);
+	}
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-add", "audit"), 1);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-remove", "audit"), 1);
+	stop_broker(&d);
+}
+
+/* A host that does not answer: nothing is made or removed anywhere (503 naming it); the list has the others'. */
+static void test_networks_host_down(void)
+{
+	const char *down_uri = "qemu+tcp://127.0.0.1:1/system";
+	char libvirt[256];
+	struct daemon d;
+	json_t *j;
+
+	snprintf(libvirt, sizeof(libvirt), "hosts = test:///default, %s\n", down_uri);
+	start_broker_with(&d, NULL, libvirt);
+	j = admin_json(&d, "GET", "/api/v1/admin/networks", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	json_decref(j);
+	admin_error(&d, "POST", "/api/v1/admin/networks",
+		    "{\"name\":\"vdinet\",\"mode\":\"nat\",\"subnet\":\"10.77.0.0/24\"}", 503, down_uri);
+	check_int_eq(network_rows(&d, "vdinet"), 0);
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 503, down_uri);
+	check_int_eq(network_rows(&d, "default"), 1);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-add", "audit"), 0);
+	check_int_eq(admin_count(&d, "/api/v1/admin/audit?action=network-remove", "audit"), 0);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -1587,6 +1821,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_hosts_placement_and_drain, 120),
 	VDI_TEST_TIMEOUT(test_hosts_fewest_desktops_on_a_tie, 120),
 	VDI_TEST(test_template_cache),
+	VDI_TEST_TIMEOUT(test_networks, 120),
+	VDI_TEST_TIMEOUT(test_networks_host_down, 120),
 };
 
 int main(int argc, char **argv)

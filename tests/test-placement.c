@@ -90,6 +90,43 @@ static void test_counts_needed_only_for_ties(void)
 	check(!broker_placement_needs_counts(tie, 0));
 }
 
+/* A host's active libvirt networks at its last look (",a,b,"): only whole names count; not looked at yet
+ * (NULL) has every one; a desktop that needs none goes anywhere. */
+static void test_has_network(void)
+{
+	check(broker_placement_has_network(",default,lab,", "default"));
+	check(broker_placement_has_network(",default,lab,", "lab"));
+	check(!broker_placement_has_network(",default,lab,", "la"));
+	check(!broker_placement_has_network(",default,lab,", "ab"));
+	check(!broker_placement_has_network(",default,lab,", "default,lab"));
+	check(!broker_placement_has_network(",default,lab,", "other"));
+	check(!broker_placement_has_network(",", "default"));
+	check(!broker_placement_has_network("", "default"));
+	check(!broker_placement_has_network(",default,", ""));
+	check(broker_placement_has_network(NULL, "default"));
+	check(broker_placement_has_network(",", NULL));
+	check(broker_placement_has_network(NULL, NULL));
+}
+
+/* Hosts without the pool's network cannot take its desktop, however free; one not looked at yet can. */
+static void test_network_filter(void)
+{
+	const char *networks[] = { ",default,", ",lab,", NULL };
+	struct broker_place_candidate c[] = {
+		{ true, 8 * GIB, 0 },
+		{ true, 4 * GIB, 0 },
+		{ true, 2 * GIB, 0 },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(c); i++)
+		c[i].can_take = c[i].can_take && broker_placement_has_network(networks[i], "lab");
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), 1);
+	c[1].can_take = broker_placement_has_network(",default,", "lab");
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), 2);
+	c[2].can_take = broker_placement_has_network(",", "lab");
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), -1);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_most_free_memory),
 	VDI_TEST(test_passes_over_what_cannot_take),
@@ -97,6 +134,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_overcommitted),
 	VDI_TEST(test_none),
 	VDI_TEST(test_counts_needed_only_for_ties),
+	VDI_TEST(test_has_network),
+	VDI_TEST(test_network_filter),
 };
 
 int main(int argc, char **argv)

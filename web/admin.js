@@ -9,7 +9,7 @@ const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'conn
 const IN_USE = ['assigned', 'connected', 'disconnected'];
 const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'release', 'reset', 'stop', 'delete',
 	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
-	'session-kill', 'reconcile', 'host-drain', 'host-resume'];
+	'session-kill', 'reconcile', 'host-drain', 'host-resume', 'network-add', 'network-remove'];
 let timer = null;
 // For the browser test: how many times each table was redrawn.
 const vdiAdmin = window.vdiAdmin = { redrawn: { pools: 0, templates: 0 } };
@@ -470,10 +470,14 @@ async function hosts() {
 	for (const h of r.json.hosts) {
 		const row = body.insertRow();
 		row.dataset.uri = h.uri;
+		// The libvirt networks it had active at its last look, and those pools' desktops attach to that it lacks.
+		const missing = h.missing_networks || [];
 		for (const v of [h.uri, h.alive ? 'yes' : 'no', h.draining ? 'yes' : 'no', h.desktops, mib(h.free_memory),
-			(h.templates || []).join(', ')])
+			(h.templates || []).join(', '), (h.networks || []).join(', '), missing.join(', ')])
 			row.insertCell().textContent = v;
 		row.cells[1].className = h.alive ? 'alive' : 'down';
+		row.cells[6].className = 'networks';
+		row.cells[7].className = missing.length ? 'missing-networks down' : 'missing-networks';
 		const actions = row.insertCell();
 		if (h.draining)
 			button('Resume', actions, async () => {

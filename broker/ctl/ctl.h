@@ -213,5 +213,9 @@ int ctl_cmd_host_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_host_drain(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_host_resume(const struct ctl *ctl, int argc, char **argv);
 
+int ctl_cmd_network_list(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_network_add(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_network_remove(const struct ctl *ctl, int argc, char **argv);
+
 /* Local: writes a new token key; no socket. */
 int ctl_cmd_keygen(const struct ctl *ctl, int argc, char **argv);

@@ -12,7 +12,8 @@
 /* One row of the table: the cells of element e. */
 static int host_row(json_t *e, struct ctl_table *t)
 {
-	char uri[512], alive[8], draining[8], virt[32], reconnects[32], desktops[512], free_mib[32];
+	char uri[512], alive[8], draining[8], virt[32], reconnects[32], desktops[512], free_mib[32], networks[1024],
+		missing[1024];
 	json_t *fm = json_object_get(e, "free_memory");
 	json_t *d = json_object_get(e, "desktops");
 	const char *cells[] = {
@@ -26,6 +27,9 @@ static int host_row(json_t *e, struct ctl_table *t)
 				    ctl_cell(d, desktops, sizeof(desktops)),
 		json_is_integer(fm) ? (snprintf(free_mib, sizeof(free_mib), "%lld",
 						(long long)(json_integer_value(fm) >> 20)), free_mib) : "-",
+		/* The libvirt networks it has active, and those pools need that it lacks ("-": none). */
+		ctl_cell(json_object_get(e, "networks"), networks, sizeof(networks)),
+		ctl_cell(json_object_get(e, "missing_networks"), missing, sizeof(missing)),
 	};
 
 	return ctl_table_add_row(t, cells);
@@ -35,7 +39,7 @@ int ctl_cmd_host_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "URI" }, { "ALIVE" }, { "DRAINING" }, { "VIRT" }, { "RECONNECTS", true }, { "DESKTOPS" },
-		{ "FREE MiB", true },
+		{ "FREE MiB", true }, { "NETWORKS" }, { "MISSING NETWORKS" },
 	};
 	int r;
 

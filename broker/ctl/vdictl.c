@@ -48,6 +48,9 @@ static const struct command commands[] = {
 	{ "host", "list", ctl_cmd_host_list, "" },
 	{ "host", "drain", ctl_cmd_host_drain, "URI" },
 	{ "host", "resume", ctl_cmd_host_resume, "URI" },
+	{ "network", "list", ctl_cmd_network_list, "" },
+	{ "network", "add", ctl_cmd_network_add, "NAME --mode nat|isolated|routed --subnet CIDR" },
+	{ "network", "remove", ctl_cmd_network_remove, "NAME" },
 	{ "keygen", NULL, ctl_cmd_keygen, "PATH" },
 };
 

@@ -4,8 +4,8 @@
 //
 //   node web-login.mjs BROKER_URL DIR
 //
-// Expects users ann (ann-secret, group staff) on a broker with the pools lab (everyone),
-// staffonly (staff) and admins (vdiadmin).  Prints a line per step; exits 0 when all hold.
+// Expects users ann (ann-secret, group staff) and adm (adm-secret, an admin) on a broker on test:///default
+// with the pools lab (everyone), staffonly (staff) and admins (vdiadmin).  Prints a line per step; exits 0 when all hold.
 // Screenshots go to DIR.
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
@@ -70,6 +70,19 @@ try {
 	await page.reload();
 	await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
 	check(!(await page.isVisible('#desktops')), 'after logout (and a reload) only the login form shows');
+
+	// The admin page's hosts table: each host's active libvirt networks (test:///default has "default"),
+	// and none missing while no pool names a network.
+	await page.fill('#username', 'adm');
+	await page.fill('#password', 'adm-secret');
+	await page.click('#login-button');
+	await page.waitForSelector('#desktops:not([hidden])', { timeout: 10000 });
+	await page.goto(base + '/admin.html');
+	const hrow = '#hosts tbody tr[data-uri="test:///default"]';
+	await page.waitForFunction((sel) => document.querySelector(`${sel} td.networks`)?.textContent === 'default',
+		hrow, { timeout: 15000 });
+	check(await page.textContent(`${hrow} td.missing-networks`) === '',
+		'the hosts table shows the host\'s network "default" and none missing');
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	status = 1;

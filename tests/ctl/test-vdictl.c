@@ -931,6 +931,85 @@ static void test_maintenance(void)
 	stop_broker(&d);
 }
 
+/* vdictl network list|add|remove on test:///default (which has an active "default" network), and the hosts'
+ * networks in host list. */
+static void test_networks(void)
+{
+	struct daemon d;
+	struct run r;
+	char line[1024];
+	uint64_t end;
+	json_t *j;
+
+	start_broker(&d);
+	vdictl(&r, NULL, "--socket", d.socket, "network", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "HOST "));
+	check_str_contains(r.out, " NAME ");
+	check_str_contains(r.out, " SUBNET");
+	check(table_line(r.out, "test:///default", line, sizeof(line)));
+	check_str_contains(line, " default ");
+	check_str_contains(line, " yes ");
+	check_str_contains(line, "192.168.122.0/24");
+
+	/* Bad input: the broker's message, nothing made; missing options: a usage error. */
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "vdinet", "--mode", "bridge", "--subnet",
+	       "10.77.0.0/24", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "mode:");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "vdinet", "--mode", "nat", "--subnet",
+	       "192.168.122.128/25", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "overlaps libvirt network \"default\"");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "vdinet", "--mode", "nat", NULL);
+	check_run(&r, 2);
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "--mode", "nat", "--subnet", "10.77.0.0/24", NULL);
+	check_run(&r, 2);
+	j = json_of(&d, "network", "list", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	json_decref(j);
+
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "vdinet", "--mode", "routed", "--subnet",
+	       "10.77.0.0/24", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "network \"vdinet\" added on test:///default\n");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "list", NULL);
+	check_run(&r, 0);
+	check_str_contains(r.out, " vdinet ");
+	check_str_contains(r.out, "10.77.0.0/24");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "add", "vdinet", "--mode", "nat", "--subnet",
+	       "10.78.0.0/24", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "exists already");
+
+	/* host list: NETWORKS once the host was looked at (the new one at once after that). */
+	end = vdi_test_now_ms() + 15000;
+	for (;;) {
+		vdictl(&r, NULL, "--socket", d.socket, "host", "list", NULL);
+		check_run(&r, 0);
+		check(table_line(r.out, "test:///default", line, sizeof(line)));
+		if (strstr(line, "default,vdinet") || strstr(line, "vdinet,default"))
+			break;
+		check(vdi_test_now_ms() < end);
+		usleep(100 * 1000);
+	}
+	check_str_contains(r.out, "NETWORKS");
+	check_str_contains(r.out, "MISSING NETWORKS");
+
+	vdictl(&r, NULL, "--socket", d.socket, "network", "remove", "vdinet", NULL);
+	check_run(&r, 0);
+	check_str_eq(r.out, "network \"vdinet\" removed from test:///default\n");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "remove", "vdinet", NULL);
+	check_run(&r, 1);
+	check_str_contains(r.err, "no host has libvirt network \"vdinet\"");
+	vdictl(&r, NULL, "--socket", d.socket, "network", "remove", NULL);
+	check_run(&r, 2);
+	j = json_of(&d, "network", "list", NULL);
+	check_int_eq(json_array_size(json_object_get(j, "networks")), 1);
+	json_decref(j);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_local_errors),
 	VDI_TEST(test_keygen),
@@ -942,6 +1021,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_publish_at_cancel),
 	VDI_TEST(test_publish_refused),
 	VDI_TEST(test_maintenance),
+	VDI_TEST(test_networks),
 };
 
 int main(int argc, char **argv)
