@@ -1596,14 +1596,6 @@ static char *db_text(struct daemon *d, const char *sql)
 	return text;
 }
 
-/* On the admin socket: fails unless the reply is status with an error containing text. */
-#define admin_error(d, method, path, body, status, text)                                         \
-	do {                                                                                    \
-		json_t *e_ = admin_json(d, method, path, body, status);                         \
-		check_str_contains(json_string_value(json_object_get(e_, "error")), text);       \
-		json_decref(e_);                                                                \
-	} while (0)
-
 /* How many rows GET /admin/networks has for libvirt network name (on any host). */
 static size_t network_rows(struct daemon *d, const char *name)
 {
