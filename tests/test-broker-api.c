@@ -1258,14 +1258,20 @@ static char *desktop_host(struct daemon *d, int64_t id)
 	return host;
 }
 
-/* A libvirt test driver host from an XML file at path: it reports 0 bytes free. */
-static void write_test_host(const char *path)
+/*
+ * A libvirt test driver host from an XML file at path: it reports 0 bytes free; with_default, it has an
+ * active libvirt network "default" as test:///default does (what a template made without XML attaches to).
+ */
+static void write_test_host(const char *path, bool with_default)
 {
 	FILE *f;
 
 	check(f = fopen(path, "we"));
-	fputs("<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
-	      "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory></node>\n", f);
+	fprintf(f, "<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
+		   "<active>2</active><mhz>2000</mhz></cpu><memory>8388608</memory>%s</node>\n",
+		with_default ? "<network><name>default</name><bridge name='virbr9'/><forward/>"
+			       "<ip address='192.168.124.1' netmask='255.255.255.0'/></network>"
+			     : "");
 	fclose(f);
 }
 
@@ -1313,7 +1319,7 @@ static void test_hosts_placement_and_drain(void)
 	json_t *j;
 
 	snprintf(h2, sizeof(h2), "%s/host2.xml", vdi_test_tmpdir());
-	write_test_host(h2);
+	write_test_host(h2, true);
 	snprintf(h2_uri, sizeof(h2_uri), "test://%s", h2);
 	snprintf(libvirt, sizeof(libvirt), "hosts = %s, %s, %s\n", h2_uri, h1_uri, down_uri);
 	start_broker_with(&d, NULL, libvirt);
@@ -1450,7 +1456,7 @@ static void two_equal_hosts(char *libvirt, size_t len, char uris[2][640])
 		char path[600];
 
 		snprintf(path, sizeof(path), "%s/equal%d.xml", vdi_test_tmpdir(), i + 1);
-		write_test_host(path);
+		write_test_host(path, false);
 		snprintf(uris[i], sizeof(uris[i]), "test://%s", path);
 	}
 	snprintf(libvirt, len, "hosts = %s, %s\n", uris[0], uris[1]);
@@ -1665,7 +1671,7 @@ static void test_networks(void)
 	size_t i;
 
 	snprintf(h2, sizeof(h2), "%s/host2.xml", vdi_test_tmpdir());
-	write_test_host(h2);
+	write_test_host(h2, false);
 	snprintf(h2_uri, sizeof(h2_uri), "test://%s", h2);
 	snprintf(libvirt, sizeof(libvirt), "hosts = test:///default, %s\n", h2_uri);
 	start_broker_with(&d, NULL, libvirt);
@@ -1681,13 +1687,16 @@ static void test_networks(void)
 	check(json_is_string(json_object_get(row, "mode")));
 	check_str_eq(json_string_value(json_object_get(row, "subnet")), "192.168.122.0/24");
 	json_decref(j);
-	/* The hosts' networks once looked at: nothing missing while no pool names one. */
+	/* The hosts' networks once looked at.  The pools' template was made without XML on a broker with a host
+	 * that has libvirt's `default`: its desktops attach to it, which the second host lacks. */
 	wait_host_network(&d, 0, "default", true);
 	wait_host_network(&d, 1, "default", false);
 	j = hosts(&d, 2);
 	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "networks")), 0);
 	check_int_eq(json_array_size(json_object_get(host_at(j, 0), "missing_networks")), 0);
-	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "missing_networks")), 0);
+	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "missing_networks")), 1);
+	check_str_eq(json_string_value(json_array_get(json_object_get(host_at(j, 1), "missing_networks"), 0)),
+		     "default");
 	json_decref(j);
 
 	/* Bad input: 400 naming what is wrong, nothing made anywhere. */

@@ -108,6 +108,7 @@ struct template_job {
 	char actor[ACTOR_MAX];
 	char *name, *disk, *xml;
 	char *network;      /* NULL: the XML's own NICs */
+	bool want_default;  /* no XML nor network given: libvirt's `default` network where a host has it */
 	int64_t memory, vcpus;
 	struct pool_template *t;
 	int result;
@@ -124,6 +125,19 @@ static void template_job_free(struct template_job *j)
 	free(j);
 }
 
+/* On a worker: whether a host that answers has libvirt's `default` network active now (asked, not the last
+ * look's: a template added just after the broker started must not miss it). */
+static bool default_network_somewhere(struct broker_desks *d)
+{
+	for (size_t i = 0; i < broker_desks_n_hosts(d); i++) {
+		struct pool_host *h = broker_desks_host_at(d, i);
+
+		if (pool_host_is_alive(h) && pool_host_has_network(h, "default", NULL) > 0)
+			return true;
+	}
+	return false;
+}
+
 /* On a worker: the disk is read and the XML parsed, which may take a while on slow storage. */
 static void template_work(void *data)
 {
@@ -137,6 +151,8 @@ static void template_work(void *data)
 	};
 
 	j->result = pool_template_new(&o, &j->t, &j->err);
+	if (j->result >= 0 && j->want_default && default_network_somewhere(j->b->desks))
+		j->network = strdup("network:default"); /* out of memory: no network, as on a host without one */
 }
 
 static void template_complete(struct broker_req *req, void *data)
@@ -176,15 +192,6 @@ out:
 	template_job_free(j);
 }
 
-/* The network of a new template (borrowed, or NULL: none): the body's; without XML and without one, libvirt's
- * `default` network where a host has it active (the default domain XML has no NIC of its own). */
-static const char *template_network(struct broker *b, const struct broker_template_body *body)
-{
-	if (body->network || body->xml)
-		return body->network;
-	return broker_hosts_any_has_network(b->desks, "default") ? "network:default" : NULL;
-}
-
 void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
@@ -209,7 +216,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		broker_req_reply_error(req, 409, "template \"%s\" exists already", name);
 		return;
 	}
-	network = template_network(b, &body);
+	network = body.network;
 	if (broker_network_libvirt_name(network) && !broker_hosts_any_has_network(b->desks, network + 8)) {
 		broker_req_reply_error(req, 400, "network: no host has libvirt network \"%s\" active", network + 8);
 		return;
@@ -223,6 +230,8 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		return;
 	}
 	j->b = b;
+	/* Without XML nor network, libvirt's `default` where a host has it (the default XML has no NIC). */
+	j->want_default = !xml && !network;
 	j->memory = body.memory_mib;
 	j->vcpus = body.vcpus;
 	snprintf(j->actor, sizeof(j->actor), "%s", actor);
