@@ -176,20 +176,28 @@ static int rebuild(struct broker_addresses *a, json_t *rows, int64_t now)
 	return 0;
 }
 
-/* Whether a read is due: every REFRESH_S, or now while a desktop that started lately has no address. */
-static bool read_due(struct broker_addresses *a, int64_t now)
+/* Whether desktop e started lately and has no address yet (its guest may be asking for a lease). */
+static bool eager(const struct entry *e, int64_t now)
 {
-	if (a->n == 0)
-		return false;
-	if (now - a->last_read >= REFRESH_S)
-		return true;
-	for (size_t i = 0; i < a->n; i++)
-		if ((!a->entries[i].addrs || !a->entries[i].addrs[0]) && now - a->entries[i].first_seen < NEW_S)
-			return true;
-	return false;
+	return (!e->addrs || !e->addrs[0]) && now - e->first_seen < NEW_S;
 }
 
-static int submit_read(struct broker_addresses *a, json_t *rows)
+/* Which read is due: 2 every REFRESH_S (all), 1 now while a desktop that started lately has no address
+ * (those only), 0 none. */
+static int read_due(struct broker_addresses *a, int64_t now)
+{
+	if (a->n == 0)
+		return 0;
+	if (now - a->last_read >= REFRESH_S)
+		return 2;
+	for (size_t i = 0; i < a->n; i++)
+		if (eager(&a->entries[i], now))
+			return 1;
+	return 0;
+}
+
+/* Reads the addresses of the desktops of rows (all, or only the eager ones) on a worker. */
+static int submit_read(struct broker_addresses *a, json_t *rows, bool all, int64_t now)
 {
 	struct read_job *job = vdi_new0(struct read_job);
 	json_t *row;
@@ -208,6 +216,8 @@ static int submit_read(struct broker_addresses *a, json_t *rows)
 		struct item *it = &job->items[job->n];
 
 		it->id = json_integer_value(json_object_get(row, "id"));
+		if (!all && !eager(entry_find(a, it->id), now))
+			continue;
 		it->host = broker_desks_host(a->desks, json_string_value(json_object_get(row, "host")));
 		if (!it->host ||
 		    pool_domain_name(json_string_value(json_object_get(row, "pool")), it->id, it->domain,
@@ -228,12 +238,14 @@ void broker_addresses_tick(struct broker_addresses *a)
 {
 	_cleanup_json_ json_t *rows = NULL;
 	int64_t now = vdi_clock_steady();
+	int due;
 
 	if (now - a->last_scan < SCAN_S)
 		return;
 	a->last_scan = now;
 	if (broker_store_desktops_running(a->store, &rows) < 0 || rebuild(a, rows, now) < 0)
 		return;
-	if (!a->reading && read_due(a, now) && submit_read(a, rows) >= 0)
+	due = a->reading ? 0 : read_due(a, now);
+	if (due && submit_read(a, rows, due == 2, now) >= 0 && due == 2)
 		a->last_read = now;
 }
