@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addresses.h"
 #include "alloc.h"
 #include "cleanup.h"
 #include "clock.h"
@@ -102,8 +103,11 @@ static void follow_wall_clock(struct broker *b)
 
 static void on_tick(void *userdata)
 {
-	follow_wall_clock(userdata);
-	broker_desks_tick(((struct broker *)userdata)->desks);
+	struct broker *b = userdata;
+
+	follow_wall_clock(b);
+	broker_desks_tick(b->desks);
+	broker_addresses_tick(b->addresses);
 }
 
 /* The workers' notify (from a worker thread): the loop runs the completions. */
@@ -173,6 +177,13 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *er
 	r = broker_desks_new(&desks_opts, &b->desks, err);
 	if (r < 0)
 		goto fail;
+	r = broker_addresses_new(&(struct broker_addresses_options){ .store = b->store, .workers = b->workers,
+								     .desks = b->desks },
+				 &b->addresses);
+	if (r < 0) {
+		vdi_error_set(err, r, "cannot keep the desktops' addresses");
+		goto fail;
+	}
 	/* What a crash or a restarted libvirtd left: repaired before anything else runs. */
 	broker_desks_reconcile(b->desks);
 	*ret = b;
@@ -193,6 +204,7 @@ struct broker *broker_free(struct broker *b)
 	broker_desks_stop_events(b->desks);
 	b->workers = vdi_workers_free(b->workers);
 	b->http = broker_http_free(b->http);
+	broker_addresses_free(b->addresses);
 	broker_desks_free(b->desks);
 	broker_throttle_free(b->throttle);
 	explicit_bzero(&b->token_key, sizeof(b->token_key));

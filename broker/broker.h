@@ -13,6 +13,7 @@
 #include "now.h"
 #include "token.h"
 
+struct broker_addresses;
 struct broker_http;
 struct broker_req;
 struct broker_store;
@@ -27,6 +28,7 @@ struct broker {
 	struct broker_http *http;
 	struct vdi_workers *workers;
 	struct broker_desks *desks;
+	struct broker_addresses *addresses; /* the running desktops' IP addresses (addresses.h) */
 	struct broker_metrics metrics;
 	struct vdi_token_key token_key;
 };

@@ -262,6 +262,14 @@ int broker_store_pool_desktops_defined(struct broker_store *s, const char *pool,
 				  "s", pool);
 }
 
+int broker_store_desktops_running(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT d.id, p.name AS pool, d.host FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				  " WHERE d.state IN ('free', 'assigned', 'connected', 'disconnected') ORDER BY d.id",
+				  NULL);
+}
+
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret)
 {
 	return broker_store_query(s, ret,

@@ -127,6 +127,10 @@ int broker_store_desktops_of_pool(struct broker_store *s, const char *pool, json
 /* The desktops of pool (borrowed) that are defined (neither being made nor deleted): id, host; rows or -errno. */
 int broker_store_pool_desktops_defined(struct broker_store *s, const char *pool, json_t **ret);
 
+/* The desktops that run in service (free, assigned, connected, disconnected: id, pool, host),
+ * by id: rows or -errno. */
+int broker_store_desktops_running(struct broker_store *s, json_t **ret);
+
 /* Pool pool_id's stopped spares (id, host, current: 1 when on the template's current version), those on
  * the current version first: rows or -errno. */
 int broker_store_desktops_stopped_spares(struct broker_store *s, int64_t pool_id, json_t **ret);

@@ -533,8 +533,13 @@ static void test_admin_api(void)
 		size_t i;
 		json_t *dk;
 
-		json_array_foreach(json_object_get(j, "desktops"), i, dk)
+		json_array_foreach(json_object_get(j, "desktops"), i, dk) {
 			check(json_integer_value(json_object_get(dk, "id")) != id);
+			/* Each row has its addresses (issue 16): an array of strings, [] when none is known. */
+			check(json_is_array(json_object_get(dk, "addresses")));
+			for (size_t k = 0; k < json_array_size(json_object_get(dk, "addresses")); k++)
+				check(json_is_string(json_array_get(json_object_get(dk, "addresses"), k)));
+		}
 	}
 	json_decref(j);
 	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'delete' AND object = 'desktop:%lld'",

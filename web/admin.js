@@ -437,6 +437,9 @@ async function desktops() {
 		row.insertCell().textContent = d.owner || '—';
 		row.insertCell().textContent = d.domain;
 		row.insertCell().textContent = d.host || '';
+		const addresses = row.insertCell();
+		addresses.className = 'addresses';
+		addresses.textContent = (d.addresses || []).join(', ') || '—';
 		row.insertCell().textContent = when(d.assigned_at);
 		row.insertCell().textContent = when(d.updated);
 		const actions = row.insertCell();

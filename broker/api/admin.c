@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "addresses.h"
 #include "admin-common.h"
 #include "alloc.h"
 #include "bodies.h"
@@ -307,8 +308,11 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 		size_t i;
 		json_t *row;
 
-		json_array_foreach(rows, i, row)
+		json_array_foreach(rows, i, row) {
 			json_object_set_new(row, "recompose", json_boolean(json_integer_value(json_object_get(row, "recompose"))));
+			json_object_set_new(row, "addresses",
+					    broker_addresses_json(b->addresses, json_integer_value(json_object_get(row, "id"))));
+		}
 	}
 	broker_api_reply_rows(req, r, "desktops", rows);
 }
