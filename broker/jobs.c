@@ -179,6 +179,8 @@ static void job_recompose(struct broker_job *j, const struct pool_template *t)
 	j->result = pool_desktop_shutdown(j->host, j->domain, j->shutdown_ms, &j->err);
 	if (j->result >= 0)
 		j->result = pool_desktop_reset(j->host, t, j->domain, &j->err);
+	if (j->result >= 0)
+		j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
 	if (j->result >= 0 && j->data_disk_mib > 0)
 		j->result = pool_desktop_data_disk(j->host, j->domain, (uint64_t)j->data_disk_mib << 20, &j->err);
 }
@@ -210,7 +212,10 @@ static void job_work(void *data)
 		job_rebuild(j, broker_template_pool(t));
 		break;
 	case BROKER_JOB_RESET:
+		/* The pool's network as it is now: a pooled desktop follows a changed one at its next reset. */
 		j->result = pool_desktop_reset(j->host, broker_template_pool(t), j->domain, &j->err);
+		if (j->result >= 0)
+			j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
 		break;
 	case BROKER_JOB_RECOMPOSE:
 		job_recompose(j, broker_template_pool(t));

@@ -59,6 +59,8 @@ static char *xpath(const char *xml, const char *expr)
 		xmlFree(s);
 	} else if (obj && obj->type == XPATH_NUMBER) {
 		check(asprintf(&out, "%g", obj->floatval) > 0);
+	} else if (obj && obj->type == XPATH_STRING) {
+		out = strdup((const char *)obj->stringval);
 	}
 	xmlXPathFreeObject(obj);
 	xmlXPathFreeContext(ctx);
@@ -1342,6 +1344,74 @@ static void test_desktop_bandwidth(void)
 	pool_host_free(host);
 }
 
+/* expr (an XPath expression) on domain's definition: a new string. */
+static char *nic_xpath(const char *domain, const char *expr)
+{
+	virConnectPtr c = virConnectOpen(TEST_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, domain) : NULL;
+	char *xml, *v;
+
+	check(d);
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	v = xpath(xml, expr);
+	free(xml);
+	virDomainFree(d);
+	virConnectClose(c);
+	check(v);
+	return v;
+}
+
+/* A stopped desktop's NIC changed: one interface as the new nic says, the first one's MAC kept; refused while
+ * it runs; nothing to do for the template's own NICs. */
+static void test_desktop_set_nic(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct pool_nic nic = { .kind = POOL_NIC_NETWORK, .name = "default" }, bridge;
+	struct pool_desktop_options o = { .nic = &nic };
+	struct vdi_error err = { { 0 } };
+	char *before, *after, *v;
+
+	check_ok(pool_desktop_create_with(host, t, "setnic", 1, &o, &err));
+	before = nic_xpath("vdi-setnic-1", "string(/domain/devices/interface/mac/@address)");
+	check(strlen(before) == 17);
+	check_ok(pool_nic_parse("bridge:br7", &bridge, &err));
+	bridge.isolated = true;
+	bridge.bandwidth_kbps = 8000;
+	check_ok(pool_desktop_set_nic(host, "vdi-setnic-1", &bridge, &err));
+	after = nic_xpath("vdi-setnic-1", "string(/domain/devices/interface/mac/@address)");
+	check_str_eq(after, before);
+	free(after);
+	v = nic_xpath("vdi-setnic-1", "count(/domain/devices/interface)");
+	check_str_eq(v, "1");
+	free(v);
+	v = nic_xpath("vdi-setnic-1", "concat(/domain/devices/interface/@type, ' ',"
+				      " /domain/devices/interface/source/@bridge, ' ',"
+				      " /domain/devices/interface/port/@isolated, ' ',"
+				      " /domain/devices/interface/bandwidth/inbound/@average)");
+	check_str_eq(v, "bridge br7 yes 977");
+	free(v);
+	/* The template's own NICs: nothing to do (they were made at the clone). */
+	nic.kind = POOL_NIC_TEMPLATE;
+	check_ok(pool_desktop_set_nic(host, "vdi-setnic-1", &nic, &err));
+	check_ok(pool_desktop_set_nic(host, "vdi-setnic-1", NULL, &err));
+	v = nic_xpath("vdi-setnic-1", "string(/domain/devices/interface/source/@bridge)");
+	check_str_eq(v, "br7");
+	free(v);
+	/* Running: refused, the definition as it was. */
+	check_ok(pool_desktop_start(host, "vdi-setnic-1", &err));
+	nic = (struct pool_nic){ .kind = POOL_NIC_USER };
+	check_err(pool_desktop_set_nic(host, "vdi-setnic-1", &nic, &err), EBUSY);
+	check_str_contains(err.message, "must be stopped");
+	v = nic_xpath("vdi-setnic-1", "string(/domain/devices/interface/@type)");
+	check_str_eq(v, "bridge");
+	free(v);
+	check_err(pool_desktop_set_nic(host, "vdi-setnic-9", &nic, &err), ENOENT);
+	free(before);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 /* Addresses: none while stopped; the test driver's made-up lease while running. */
 static void test_desktop_addresses(void)
 {
@@ -2084,6 +2154,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_nic),
 	VDI_TEST(test_networks),
 	VDI_TEST(test_desktop_bandwidth),
+	VDI_TEST(test_desktop_set_nic),
 	VDI_TEST(test_desktop_addresses),
 	VDI_TEST(test_addresses_collect),
 	VDI_TEST(test_base_list_and_delete),

@@ -400,6 +400,39 @@ static int set_nic(xmlNode *devices, const struct pool_nic *nic, struct vdi_erro
 	return 0;
 }
 
+/* The MAC address of the first <interface> of devices: a new string, or NULL (none, or out of memory). */
+static char *first_mac(xmlNode *devices)
+{
+	for (xmlNode *n = devices->children; n; n = n->next)
+		if (pool_xml_is_elem(n, "interface"))
+			return pool_xml_prop(pool_xml_child(n, "mac"), "address");
+	return NULL;
+}
+
+int pool_domxml_set_nic(const char *xml, const struct pool_nic *nic, char **ret, struct vdi_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	_cleanup_free_ char *mac = NULL;
+	xmlNode *devices, *iface = NULL;
+	int r;
+
+	r = parse_domain(xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	mac = first_mac(devices);
+	r = set_nic(devices, nic, err);
+	if (r < 0)
+		return r;
+	if (!mac)
+		r = set_macs(devices);
+	for (xmlNode *n = devices->children; mac && n && !iface; n = n->next)
+		if (pool_xml_is_elem(n, "interface"))
+			iface = n;
+	if (iface && set_prop(ensure_child(iface, "mac"), "address", mac) < 0)
+		r = -ENOMEM;
+	return r < 0 ? r : dump(doc, ret);
+}
+
 static int set_spice(xmlNode *devices, const char *socket, const char *address, const char *password)
 {
 	xmlNode *g, *listen;

@@ -246,6 +246,13 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
 
+/*
+ * A domain XML (borrowed) whose <interface> elements are replaced by the one nic (borrowed; not
+ * POOL_NIC_TEMPLATE) makes, keeping the first one's MAC address (a fresh one when it had none): a new
+ * string.  -EINVAL: not a domain, or a nic that pool_nic_check() refuses.
+ */
+int pool_domxml_set_nic(const char *xml, const struct pool_nic *nic, char **ret, struct vdi_error *err);
+
 /* From a domain XML (borrowed): the MAC addresses of its <interface> elements, a new NULL-terminated array
  * of new strings (empty when none).  -EINVAL when the XML is not a domain. */
 int pool_domxml_interface_macs(const char *xml, char ***ret);

@@ -495,6 +495,14 @@ int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *
 int pool_desktop_set_bandwidth(struct pool_host *host, const char *domain, uint32_t kbps, struct vdi_error *err);
 
 /*
+ * Attaches a stopped desktop's definition as nic (borrowed; NULL or POOL_NIC_TEMPLATE: nothing to do)
+ * says: its <interface> elements are replaced by the one nic makes, which keeps the first one's MAC
+ * (the desktop keeps its DHCP lease where the network stays).  -EBUSY: it runs; -ENOENT: no such
+ * desktop; -EINVAL: nic does not pass pool_nic_check().  Blocks on libvirt.
+ */
+int pool_desktop_set_nic(struct pool_host *host, const char *domain, const struct pool_nic *nic, struct vdi_error *err);
+
+/*
  * A running desktop's IP addresses, IPv4 and IPv6 without prefix, each once, neither loopback nor IPv6
  * link-local: from the DHCP leases of its libvirt network, or, when those have none (a bridge, a
  * network without DHCP), from the guest agent where one answers.  *ret: a new NULL-terminated array of
