@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -419,8 +420,30 @@ static bool enter_ns(const char *what)
 	return true;
 }
 
-/* The server child: listens on addr, writes the port to out, then a byte per accepted connection. */
-static _Noreturn void server_main(const char *ns_what, const char *addr, int out)
+/* The sink's loop on listening socket fd: each connection read to its end; bytes and ms on out. */
+static _Noreturn void sink_loop(int fd, int out)
+{
+	static char buf[65536];
+	int c;
+
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		uint64_t t0 = vdi_test_now_ms();
+		long rec[2] = { 0, 0 };
+		ssize_t n;
+
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			rec[0] += n;
+		rec[1] = (long)(vdi_test_now_ms() - t0);
+		close(c);
+		if (write(out, rec, sizeof(rec)) != sizeof(rec))
+			_exit(1);
+	}
+	_exit(1);
+}
+
+/* The server child: listens on addr, writes the port to out, then a byte per accepted connection
+ * (sink: what sink_loop() writes). */
+static _Noreturn void server_main(const char *ns_what, const char *addr, bool sink, int out)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
@@ -432,6 +455,8 @@ static _Noreturn void server_main(const char *ns_what, const char *addr, int out
 		port = ntohs(a.sin_port);
 	if (write(out, &port, sizeof(port)) != sizeof(port) || port < 0)
 		_exit(1);
+	if (sink)
+		sink_loop(fd, out);
 	while ((c = accept(fd, NULL, NULL)) >= 0) {
 		if (write(out, "c", 1) != 1)
 			_exit(1);
@@ -440,7 +465,7 @@ static _Noreturn void server_main(const char *ns_what, const char *addr, int out
 	_exit(1);
 }
 
-void net_server_start(const char *ns_what, const char *addr, struct net_server *s)
+static void start_child(const char *ns_what, const char *addr, bool sink, struct net_server *s)
 {
 	int p[2];
 
@@ -450,7 +475,7 @@ void net_server_start(const char *ns_what, const char *addr, struct net_server *
 	check(s->pid >= 0);
 	if (s->pid == 0) {
 		close(p[0]);
-		server_main(ns_what, addr, p[1]);
+		server_main(ns_what, addr, sink, p[1]);
 	}
 	close(p[1]);
 	check(read(p[0], &s->port, sizeof(s->port)) == sizeof(s->port));
@@ -459,6 +484,28 @@ void net_server_start(const char *ns_what, const char *addr, struct net_server *
 	s->events = p[0];
 	check(fcntl(s->events, F_SETFL, O_NONBLOCK) == 0);
 	s->accepted = 0;
+}
+
+void net_server_start(const char *ns_what, const char *addr, struct net_server *s)
+{
+	start_child(ns_what, addr, false, s);
+}
+
+void net_sink_start(const char *ns_what, const char *addr, struct net_server *s)
+{
+	start_child(ns_what, addr, true, s);
+}
+
+int net_sink_wait(struct net_server *s, unsigned ms, long *ret_bytes, long *ret_ms)
+{
+	struct pollfd pfd = { .fd = s->events, .events = POLLIN };
+	long rec[2];
+
+	if (poll(&pfd, 1, (int)ms) != 1 || read(s->events, rec, sizeof(rec)) != sizeof(rec))
+		return -ETIME;
+	*ret_bytes = rec[0];
+	*ret_ms = rec[1];
+	return 0;
 }
 
 int net_server_accepted(struct net_server *s)

@@ -64,6 +64,12 @@ void net_server_start(const char *ns_what, const char *addr, struct net_server *
 int net_server_accepted(struct net_server *s);
 void net_server_stop(struct net_server *s);
 
+/* A sink in a namespace: a child process that reads each connection on addr (borrowed) to its end,
+ * then closes it and tells the parent the bytes and the milliseconds from accept to the end. */
+void net_sink_start(const char *ns_what, const char *addr, struct net_server *s);
+/* Waits up to ms for the sink's next connection to end: 0 and its bytes and milliseconds, or -ETIME. */
+int net_sink_wait(struct net_server *s, unsigned ms, long *ret_bytes, long *ret_ms);
+
 /*
  * From namespace vdinet-<run>-ns_what: connects to addr:port, sends kib KiB, closes its side and
  * waits for the peer to close.  Returns the milliseconds from connect to the peer's close, or -errno.
