@@ -214,12 +214,13 @@ static void sweep_ovs(int run)
 	snprintf(path, sizeof(path), "%s/ovsdb-server.pid", dir);
 	kill_pidfile(path, "ovsdb-server");
 	/* The daemons' sockets in /run/openvswitch (where libvirt's ovs-vsctl looks): that directory
-	 * whole when this run made it, else only the sockets this run's daemons opened there. */
+	 * whole when this run made it, else only the sockets this run's daemons opened there (the
+	 * database's, and the bridges' management and snoop sockets, named by the bridge). */
 	snprintf(path, sizeof(path), "%s/made-rundir", dir);
 	if (access(path, F_OK) == 0)
 		(void)net_sh("rm -rf /run/openvswitch");
 	else
-		(void)net_sh("rm -f /run/openvswitch/db.sock $(cat %s/ctl-files 2>/dev/null)", dir);
+		(void)net_sh("rm -f /run/openvswitch/db.sock /run/openvswitch/vn%d-*", run);
 	snprintf(path, sizeof(path), "%s/made-netdev", dir);
 	if (access(path, F_OK) == 0)
 		(void)net_sh("ip link del ovs-netdev 2>/dev/null");

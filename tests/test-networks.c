@@ -476,8 +476,8 @@ static void ovs_start(void)
 	const char *db = "unix:/run/openvswitch/db.sock";
 	char dir[128];
 
-	if (net_sh("command -v ovsdb-server && command -v ovs-vswitchd && command -v ovs-vsctl && "
-		   "command -v ovsdb-tool >/dev/null") != 0)
+	if (net_sh("{ command -v ovsdb-server && command -v ovs-vswitchd && command -v ovs-vsctl && "
+		   "command -v ovsdb-tool; } >/dev/null") != 0)
 		vdi_test_skip("Open vSwitch (Debian openvswitch-switch) is not installed");
 	if (unix_answers("/run/openvswitch/db.sock") || net_sh("pidof ovsdb-server ovs-vswitchd >/dev/null") == 0)
 		vdi_test_skip("another Open vSwitch runs on this machine (/run/openvswitch/db.sock): not ours to use");
