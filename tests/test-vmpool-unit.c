@@ -924,10 +924,13 @@ static void test_domxml_nic(void)
 	xml = nic_clone("network:default", false, 8000);
 	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "977");
 	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "977");
+	/* Inbound also as peak: Open vSwitch limits only by that (libvirt's average is its min-rate). */
+	XP_EQ("/domain/devices/interface/bandwidth/inbound/@peak", "977");
 	free(xml);
 	xml = nic_clone("ovs:br1:9", false, 1);
 	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "1");
 	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "1");
+	XP_EQ("/domain/devices/interface/bandwidth/inbound/@peak", "1");
 	free(xml);
 
 	/* A template without NICs gets one. */
@@ -1306,6 +1309,17 @@ static void test_desktop_bandwidth(void)
 	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-1", 16000, &err));
 	AVG_EQ(true, "1954");
 	AVG_EQ(false, "1954");
+	{
+		virConnectPtr c = virConnectOpen(TEST_URI);
+		virDomainPtr d = virDomainLookupByName(c, "vdi-bw-1");
+		_cleanup_free_ char *xml = virDomainGetXMLDesc(d, 0);
+
+		v = xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@peak");
+		check_str_eq(v, "1954");
+		free(v);
+		virDomainFree(d);
+		virConnectClose(c);
+	}
 	check_ok(pool_desktop_set_bandwidth(host, "vdi-bw-1", 0, &err));
 	AVG_EQ(true, "none");
 	AVG_EQ(false, "none");

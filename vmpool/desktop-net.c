@@ -12,7 +12,8 @@
 
 /* A running desktop's network: its NICs' bandwidth limit, changed live, and its addresses. */
 
-/* Sets the average limits (KiB/s; 0: none) of the NICs with MAC addresses macs (borrowed) on dom. */
+/* Sets the average limits (KiB/s; 0: none) of the NICs with MAC addresses macs (borrowed) on dom; the
+ * inbound peak the same (nic.c says why). */
 static int set_limits(virDomainPtr dom, const char *domain, char **macs, unsigned kib, unsigned flags,
 		      struct vdi_error *err)
 {
@@ -20,6 +21,7 @@ static int set_limits(virDomainPtr dom, const char *domain, char **macs, unsigne
 	int n = 0, max = 0, r = 0;
 
 	if (virTypedParamsAddUInt(&params, &n, &max, VIR_DOMAIN_BANDWIDTH_IN_AVERAGE, kib) < 0 ||
+	    virTypedParamsAddUInt(&params, &n, &max, VIR_DOMAIN_BANDWIDTH_IN_PEAK, kib) < 0 ||
 	    virTypedParamsAddUInt(&params, &n, &max, VIR_DOMAIN_BANDWIDTH_OUT_AVERAGE, kib) < 0) {
 		virTypedParamsFree(params, n);
 		return -ENOMEM;

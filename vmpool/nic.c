@@ -251,13 +251,17 @@ static bool add_isolation(xmlNode *iface)
 	return prop(param, "name", "CTRL_IP_LEARNING") && prop(param, "value", "dhcp");
 }
 
+/* The limit both ways; inbound with peak = average too: on Open vSwitch libvirt makes the average
+ * the queue's min-rate (a guarantee, no limit) and only the peak its max-rate (on a Linux bridge
+ * the peak is htb's ceil, the same limit). */
 static bool add_bandwidth(xmlNode *iface, uint32_t kbps)
 {
-	xmlNode *bw = add(iface, "bandwidth");
+	xmlNode *bw = add(iface, "bandwidth"), *in;
 	char avg[32];
 
 	snprintf(avg, sizeof(avg), "%llu", (unsigned long long)pool_bandwidth_kib(kbps));
-	return prop(add(bw, "inbound"), "average", avg) && prop(add(bw, "outbound"), "average", avg);
+	in = add(bw, "inbound");
+	return prop(in, "average", avg) && prop(in, "peak", avg) && prop(add(bw, "outbound"), "average", avg);
 }
 
 int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi_error *err)

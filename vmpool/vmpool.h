@@ -380,7 +380,8 @@ struct pool_nic {
 	bool isolated;                        /* <port isolated='yes'/> and nwfilter clean-traffic (MAC and
 					       * DHCP-learned IP bound): NETWORK and BRIDGE only (libvirt has no
 					       * port isolation for Open vSwitch or user mode) */
-	uint32_t bandwidth_kbps;              /* inbound and outbound average, kilobits/s; 0 none; not in user
+	uint32_t bandwidth_kbps;              /* inbound and outbound average, kilobits/s (inbound also its
+					       * peak: Open vSwitch limits by that); 0 none; not in user
 					       * mode (libvirt ignores it there) */
 };
 
@@ -486,8 +487,8 @@ int pool_desktop_set_ticket(struct pool_host *host, const char *domain, const ch
 int pool_desktop_spice_target(struct pool_host *host, const char *domain, char *buf, size_t len);
 
 /*
- * Sets the inbound and outbound average limit of every NIC of a desktop to kbps (kilobits/s, as
- * pool_bandwidth_kib() converts it; 0 removes the limit): in its persistent definition and, when it
+ * Sets the inbound and outbound average limit (and the inbound peak) of every NIC of a desktop to
+ * kbps (kilobits/s, as pool_bandwidth_kib() converts it; 0 removes the limit): in its persistent definition and, when it
  * runs, live (virDomainSetInterfaceParameters), without a restart.  The definition is changed first:
  * when the live change fails, the next boot has the limit and err says so.  -ENOENT: no such desktop,
  * or it has no NIC.  Blocks on libvirt.
