@@ -9,6 +9,13 @@ const char *broker_network_libvirt_name(const char *value)
 	return value && strncmp(value, "network:", 8) == 0 ? value + 8 : NULL;
 }
 
+enum broker_isolate broker_isolate_from_json(json_t *value)
+{
+	if (!json_is_integer(value))
+		return BROKER_ISOLATE_DEFAULT;
+	return json_integer_value(value) ? BROKER_ISOLATE_YES : BROKER_ISOLATE_NO;
+}
+
 bool broker_isolate_effective(enum broker_isolate setting, bool persistent, enum pool_nic_kind kind)
 {
 	if (setting != BROKER_ISOLATE_DEFAULT)
@@ -51,10 +58,7 @@ int broker_pool_net_check(const char *network, enum broker_isolate isolate, int6
 int broker_pool_nic_from_row(json_t *row, struct pool_nic *ret, struct vdi_error *err)
 {
 	const char *network = json_string_value(json_object_get(row, "network"));
-	json_t *isolate = json_object_get(row, "isolate_desktops");
-	enum broker_isolate setting = !json_is_integer(isolate)      ? BROKER_ISOLATE_DEFAULT
-				      : json_integer_value(isolate) ? BROKER_ISOLATE_YES
-								    : BROKER_ISOLATE_NO;
+	enum broker_isolate setting = broker_isolate_from_json(json_object_get(row, "isolate_desktops"));
 	int64_t kbps = json_integer_value(json_object_get(row, "bandwidth_kbps"));
 	int r;
 

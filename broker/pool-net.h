@@ -28,6 +28,9 @@ enum broker_isolate {
 	BROKER_ISOLATE_YES,
 };
 
+/* A row's stored isolate_desktops (borrowed: null or missing, 0, 1) as its setting. */
+enum broker_isolate broker_isolate_from_json(json_t *value);
+
 /* The NAME of a "network:NAME" value, or NULL (other kinds, NULL). */
 const char *broker_network_libvirt_name(const char *value);
 

@@ -35,10 +35,7 @@ static void pool_net_json(json_t *row)
 {
 	struct pool_nic nic = { .kind = POOL_NIC_TEMPLATE };
 	const char *network = json_string_value(json_object_get(row, "network"));
-	json_t *isolate = json_object_get(row, "isolate_desktops");
-	enum broker_isolate setting = !json_is_integer(isolate)      ? BROKER_ISOLATE_DEFAULT
-				      : json_integer_value(isolate) ? BROKER_ISOLATE_YES
-								    : BROKER_ISOLATE_NO;
+	enum broker_isolate setting = broker_isolate_from_json(json_object_get(row, "isolate_desktops"));
 
 	if (network)
 		(void)pool_nic_parse(network, &nic, NULL);
