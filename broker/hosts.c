@@ -57,6 +57,11 @@ bool broker_hosts_can_run(const struct broker_host_slot *slot)
 	return slot && !slot->draining && pool_host_is_alive(slot->host);
 }
 
+bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network)
+{
+	return broker_hosts_can_run(slot) && (!network || broker_placement_has_network(slot->networks, network));
+}
+
 size_t broker_desks_n_hosts(struct broker_desks *d)
 {
 	return d->n_hosts;
@@ -130,8 +135,8 @@ bool broker_hosts_any_has_network(struct broker_desks *d, const char *name)
 	for (size_t i = 0; name && i < d->n_hosts; i++) {
 		struct broker_host_slot *slot = &d->hosts[i];
 
-		if (pool_host_is_alive(slot->host) && slot->networks &&
-		    broker_placement_has_network(slot->networks, name))
+		/* Not looked at yet (or its networks could not be listed): it may have it, as placement says. */
+		if (pool_host_is_alive(slot->host) && broker_placement_has_network(slot->networks, name))
 			return true;
 	}
 	return false;

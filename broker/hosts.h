@@ -35,6 +35,9 @@ struct pool_host *broker_hosts_find(struct broker_desks *d, const char *uri);
 /* Whether slot answers and is not draining. */
 bool broker_hosts_can_run(const struct broker_host_slot *slot);
 
+/* ... and had libvirt network (borrowed; NULL: none needed) active at its last look (not looked yet: yes). */
+bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network);
+
 /* Starts a look at every host (also done every few seconds by the tick); d->kick runs after it. */
 void broker_hosts_look(struct broker_desks *d);
 
@@ -45,7 +48,8 @@ void broker_hosts_look(struct broker_desks *d);
  */
 const char *broker_hosts_place(struct broker_desks *d, const char *template, const char *network);
 
-/* Whether a host that answers had libvirt network name (borrowed) active at its last look. */
+/* Whether a host that answers had libvirt network name (borrowed) active at its last look, or may have it:
+ * one not looked at yet (or whose networks could not be listed) counts, as in placement. */
 bool broker_hosts_any_has_network(struct broker_desks *d, const char *name);
 
 /*

@@ -13,6 +13,7 @@
 #include "desktops-private.h"
 #include "hosts.h"
 #include "json.h"
+#include "pool-bandwidth.h"
 #include "pool-net.h"
 #include "store-desktops.h"
 #include "template-cache.h"
@@ -260,6 +261,11 @@ static void job_done(void *data, int cancelled)
 		if (d->reconciling && broker_id_set_add(&d->touched, j->id) < 0)
 			d->touched_lost = true;
 	}
+	/* A bandwidth change while the job ran went by it (or the job wrote the old limit back). */
+	if (!cancelled && j->result >= 0 && op_needs_template(j->op) && j->nic.kind != POOL_NIC_TEMPLATE &&
+	    j->nic.kind != POOL_NIC_USER)
+		broker_pool_bandwidth_catch_up(d, j->pool, j->id, j->host ? pool_host_uri(j->host) : NULL,
+					       j->nic.bandwidth_kbps);
 	j->done(j, cancelled);
 	/* The broker is stopping: the next start's reconcile finishes what this left. */
 	if (!cancelled && d->job_finished)

@@ -12,7 +12,10 @@
 #include "hosts.h"
 #include "json.h"
 #include "log.h"
+#include "clock.h"
+#include "store-catalog.h"
 #include "store-desktops.h"
+#include "store.h"
 #include "vmpool.h"
 #include "workers.h"
 
@@ -45,21 +48,29 @@ static void bandwidth_work(void *data)
 	}
 }
 
-/* On the loop: the failures into the log and the audit. */
+/* On the loop: the failures into the log and the audit, and how many desktops have the limit now. */
 static void bandwidth_done(void *data, int cancelled)
 {
 	struct bandwidth_job *j = data;
+	size_t failed = 0;
+	char summary[128];
 
 	for (size_t i = 0; !cancelled && i < j->n; i++) {
 		struct bandwidth_target *t = &j->targets[i];
-		char detail[400];
+		char detail[400], object[32];
 
 		if (t->result >= 0)
 			continue;
+		failed++;
 		snprintf(detail, sizeof(detail), "bandwidth_kbps %u not applied: %s", (unsigned)j->kbps,
 			 t->err.message[0] ? t->err.message : strerror(-t->result));
 		vdi_warn("pool %s: desktop %lld: %s", j->pool, (long long)t->id, detail);
-		broker_desks_audit(j->d, j->actor, "pool-bandwidth", t->id, detail);
+		snprintf(object, sizeof(object), "desktop:%lld", (long long)t->id);
+		(void)broker_store_audit(j->d->store, vdi_clock_wall(), j->actor, "pool-bandwidth", object, detail);
+	}
+	if (!cancelled) {
+		snprintf(summary, sizeof(summary), "%u kbit/s on %zu of %zu desktops", j->kbps, j->n - failed, j->n);
+		(void)broker_store_audit(j->d->store, vdi_clock_wall(), j->actor, "pool-bandwidth", j->pool, summary);
 	}
 	free(j);
 }
@@ -90,16 +101,13 @@ static struct bandwidth_job *job_new(struct broker_desks *d, const char *pool, u
 	return j;
 }
 
-int broker_pool_bandwidth_apply(struct broker_desks *d, const char *pool, uint32_t kbps, const char *actor)
+/* Submits kbps onto rows (id, host) of pool: how many desktops it goes to, or -errno. */
+static int job_submit(struct broker_desks *d, const char *pool, uint32_t kbps, const char *actor, json_t *rows)
 {
-	_cleanup_json_ json_t *rows = NULL;
 	struct bandwidth_job *j;
 	size_t n;
 	int r;
 
-	r = broker_store_pool_desktops_defined(d->store, pool, &rows);
-	if (r <= 0)
-		return r;
 	j = job_new(d, pool, kbps, actor, rows);
 	if (!j)
 		return -ENOMEM;
@@ -114,4 +122,25 @@ int broker_pool_bandwidth_apply(struct broker_desks *d, const char *pool, uint32
 		return r;
 	}
 	return (int)n;
+}
+
+int broker_pool_bandwidth_apply(struct broker_desks *d, const char *pool, uint32_t kbps, const char *actor)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	int r = broker_store_pool_desktops_defined(d->store, pool, &rows);
+
+	return r <= 0 ? r : job_submit(d, pool, kbps, actor, rows);
+}
+
+void broker_pool_bandwidth_catch_up(struct broker_desks *d, const char *pool, int64_t id, const char *host,
+				    uint32_t made_with)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	struct broker_pool_limits now;
+
+	if (broker_store_pool_limits(d->store, pool, &now) < 0 || now.bandwidth_kbps == (int64_t)made_with || !host)
+		return;
+	rows = json_pack("[{s:I, s:s}]", "id", (json_int_t)id, "host", host);
+	if (rows && job_submit(d, pool, (uint32_t)now.bandwidth_kbps, "broker", rows) < 0)
+		vdi_warn("pool %s: desktop %lld: cannot give it the pool's bandwidth limit", pool, (long long)id);
 }

@@ -27,9 +27,10 @@ static int keeper_submit(struct broker_desks *d, enum broker_job_op op, int64_t 
 	return r;
 }
 
-/* A stopped spare boots faster than a new one is made (on a host that can run it): true when one is on
- * its way.  With current_only, only one on the template's current version. */
-static bool boot_stopped(struct broker_desks *d, int64_t pool_id, bool current_only)
+/* A stopped spare boots faster than a new one is made (on a host that can run it, with the pool's libvirt
+ * network, borrowed, NULL: none): true when one is on its way.  With current_only, only one on the
+ * template's current version. */
+static bool boot_stopped(struct broker_desks *d, int64_t pool_id, const char *network, bool current_only)
 {
 	_cleanup_json_ json_t *stopped = NULL;
 	size_t k;
@@ -40,7 +41,8 @@ static bool boot_stopped(struct broker_desks *d, int64_t pool_id, bool current_o
 	json_array_foreach(stopped, k, s) {
 		int64_t id = broker_jint(s, "id");
 
-		if (broker_desks_busy(d, id) || !broker_hosts_can_run(broker_hosts_slot(d, broker_jstr(s, "host"))) ||
+		if (broker_desks_busy(d, id) ||
+		    !broker_hosts_can_run_on(broker_hosts_slot(d, broker_jstr(s, "host")), network) ||
 		    (current_only && !broker_jint(s, "current")))
 			continue;
 		if (broker_store_desktop_spare_starting(d->store, id, broker_now()) > 0 &&
@@ -72,16 +74,15 @@ static int make_spare(struct broker_desks *d, int64_t pool_id, const char *host)
 static int keep_pool(struct broker_desks *d, json_t *p)
 {
 	int64_t need = broker_jint(p, "prestart") - broker_jint(p, "ready"), total = broker_jint(p, "total");
+	const char *network = broker_network_libvirt_name(broker_jstr(p, "network"));
 
 	for (; need > 0 && d->keeper_inflight < KEEPER_PARALLEL; need--) {
 		const char *host;
 
-		if (boot_stopped(d, broker_jint(p, "id"), false))
+		if (boot_stopped(d, broker_jint(p, "id"), network, false))
 			continue;
 		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
-		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"),
-							 broker_network_libvirt_name(broker_jstr(p, "network")))
-			     : NULL;
+		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"), network) : NULL;
 		if (!host)
 			break;
 		if (make_spare(d, broker_jint(p, "id"), host) < 0)
@@ -113,9 +114,10 @@ int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *t
 
 	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
 		return -EBUSY;
-	if (boot_stopped(d, pool_id, true))
+	network = broker_network_libvirt_name(network);
+	if (boot_stopped(d, pool_id, network, true))
 		return 0;
-	host = total < size ? broker_hosts_place(d, template, broker_network_libvirt_name(network)) : NULL;
+	host = total < size ? broker_hosts_place(d, template, network) : NULL;
 	if (!host)
 		return -ENOSPC;
 	return make_spare(d, pool_id, host);

@@ -53,10 +53,12 @@ int broker_store_pool_network_names(struct broker_store *s, json_t **ret)
 				  NULL);
 }
 
-int broker_store_network_pools(struct broker_store *s, const char *name, json_t **ret)
+int broker_store_network_users(struct broker_store *s, const char *name, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT p.name FROM pools p JOIN templates t ON t.id = p.template_id"
-				  " WHERE coalesce(p.network, t.network) = 'network:' || ?1 ORDER BY p.name",
+				  "SELECT 'pool' AS kind, p.name FROM pools p JOIN templates t ON t.id = p.template_id"
+				  " WHERE coalesce(p.network, t.network) = 'network:' || ?1"
+				  " UNION ALL SELECT 'template' AS kind, name FROM templates WHERE network = 'network:' || ?1"
+				  " ORDER BY kind, name",
 				  "s", name);
 }

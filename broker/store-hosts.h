@@ -41,6 +41,7 @@ int broker_store_templates_disks(struct broker_store *s, json_t **ret);
  */
 int broker_store_pool_network_names(struct broker_store *s, json_t **ret);
 
-/* The pools whose effective network is "network:" name (borrowed), as rows {"name"}: rows, *ret a new
- * JSON array, or -errno. */
-int broker_store_network_pools(struct broker_store *s, const char *name, json_t **ret);
+/* What attaches to "network:" name (borrowed): the pools whose effective network it is and the templates that
+ * name it (their maintenance desktops, and pools made later, attach to it), as rows {"kind": "pool" or
+ * "template", "name"}, pools first: rows, *ret a new JSON array, or -errno. */
+int broker_store_network_users(struct broker_store *s, const char *name, json_t **ret);

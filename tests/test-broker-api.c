@@ -748,9 +748,20 @@ static void test_pool_networks(void)
 	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"bandwidth_kbps\":8000}", 200);
 	check_int_eq(json_integer_value(json_object_get(j, "bandwidth_kbps")), 8000);
 	json_decref(j);
-	usleep(500 * 1000);
+	/* Done when the audit says on how many it is: the spare, without a failure. */
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+
+		while (store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object = 'lab'") == 0) {
+			check(vdi_test_now_ms() < end);
+			usleep(50 * 1000);
+		}
+	}
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object = 'lab'"
+				   " AND detail = '8000 kbit/s on 1 of 1 desktops'"), 1);
 	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-update' AND object = 'lab'"), 4);
-	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 0);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"
+				   " AND object LIKE 'desktop:%%'"), 0);
 
 	/* A desktop made without a NIC (its template's XML has none) keeps it so when its pool gets a network: the
 	 * new limit cannot go there, which the audit says, and the update still stands. */
@@ -782,7 +793,10 @@ static void test_pool_networks(void)
 			usleep(50 * 1000);
 		}
 	}
-	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth'"), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object LIKE 'desktop:%%'"),
+		     1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'pool-bandwidth' AND object = 'bare'"
+				   " AND detail = '8000 kbit/s on 0 of 1 desktops'"), 1);
 	stop_broker(&d);
 }
 
@@ -1754,9 +1768,13 @@ static void test_networks(void)
 	check_int_eq(json_array_size(json_object_get(host_at(j, 1), "missing_networks")), 1);
 	check(strings_have(json_object_get(host_at(j, 1), "missing_networks"), "default"));
 	json_decref(j);
-	/* The template's network is the pools' that set none: removing "default" is refused too. */
-	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 409, "pools \"admins\", \"staffonly\"");
-	db_exec(&d, "UPDATE pools SET network = NULL WHERE name = 'lab'; UPDATE templates SET network = NULL");
+	/* The template's network is the pools' that set none: removing "default" is refused too, and names the
+	 * template (its maintenance desktop and pools made later attach to it). */
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 409,
+		    "is used by pool \"admins\", pool \"staffonly\", template \"golden\";");
+	db_exec(&d, "UPDATE pools SET network = NULL WHERE name = 'lab'; UPDATE pools SET network = 'network:vdinet'");
+	admin_error(&d, "DELETE", "/api/v1/admin/networks/default", NULL, 409, "is used by template \"golden\";");
+	db_exec(&d, "UPDATE pools SET network = NULL; UPDATE templates SET network = NULL");
 
 	/* Removed from every host; then there is none. */
 	j = admin_json(&d, "DELETE", "/api/v1/admin/networks/vdinet", NULL, 200);

@@ -1200,6 +1200,10 @@ static void test_networks(void)
 	check_str_eq(list[0].bridge, "virbr0");
 	check_str_eq(list[0].subnet, "192.168.122.0/24");
 	pool_network_list_free(list, n);
+	/* Ports: the test driver has none to tell (qemu's: tests/test-pool-networks); no such network, or a bad name. */
+	check_int_eq(pool_network_ports(host, "default", &err), 0);
+	check_err(pool_network_ports(host, "nosuchnet", &err), ENOENT);
+	check_err(pool_network_ports(host, "../x", &err), EINVAL);
 	check_int_eq(pool_host_has_network(host, "default", &err), 1);
 	check_int_eq(pool_host_has_network(host, "nowhere", &err), 0);
 	check_int_eq(pool_host_has_network(host, "a/b", &err), 0);

@@ -335,3 +335,35 @@ int pool_host_has_network(struct pool_host *host, const char *name, struct vdi_e
 	r = virNetworkIsActive(net);
 	return r < 0 ? pool_libvirt_error(err, "cannot query network %s", name) : r == 1;
 }
+
+int pool_network_ports(struct pool_host *host, const char *name, struct vdi_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_net_ virNetworkPtr net = NULL;
+	virNetworkPortPtr *ports = NULL;
+	int r, n;
+
+	if (!pool_network_name_is_valid(name))
+		return vdi_error_set(err, -EINVAL, "invalid network name '%s'", name ? name : "");
+	r = pool_host_conn(host, &conn, err);
+	if (r < 0)
+		return r;
+	net = virNetworkLookupByName(conn, name);
+	if (!net)
+		return pool_libvirt_error(err, "network %s", name);
+	if (virNetworkIsActive(net) != 1)
+		return 0; /* a stopped network has no ports */
+	n = virNetworkListAllPorts(net, &ports, 0);
+	if (n < 0) {
+		/* A driver without ports (the test driver) cannot tell: none as far as anyone knows. */
+		if (virGetLastError() && virGetLastError()->code == VIR_ERR_NO_SUPPORT) {
+			virResetLastError();
+			return 0;
+		}
+		return pool_libvirt_error(err, "cannot list the ports of network %s", name);
+	}
+	for (int i = 0; i < n; i++)
+		virNetworkPortFree(ports[i]);
+	free(ports);
+	return n;
+}

@@ -228,6 +228,10 @@ int pool_network_add(struct pool_host *host, const char *name, const char *mode,
 /* Stops (if active) and undefines libvirt network name.  -ENOENT when there is none.  Blocks on libvirt. */
 int pool_network_remove(struct pool_host *host, const char *name, struct vdi_error *err);
 
+/* How many NICs of running domains are attached to libvirt network name now (its ports; 0 when it is not
+ * active, or when the host's driver has no ports to tell).  -ENOENT: no such network.  Blocks on libvirt. */
+int pool_network_ports(struct pool_host *host, const char *name, struct vdi_error *err);
+
 /* Whether the host has libvirt network name defined AND active: 1, 0 (also for an invalid name), or
  * -errno when the host cannot be asked.  Blocks on libvirt. */
 int pool_host_has_network(struct pool_host *host, const char *name, struct vdi_error *err);

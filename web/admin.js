@@ -9,7 +9,7 @@ const STATES = ['provisioning', 'stopped', 'starting', 'free', 'assigned', 'conn
 const IN_USE = ['assigned', 'connected', 'disconnected'];
 const ACTIONS = ['login', 'login-failed', 'logout', 'assign', 'console', 'release', 'reset', 'stop', 'delete',
 	'idle-reclaim', 'template-add', 'template-remove', 'pool-create', 'pool-update', 'pool-delete',
-	'session-kill', 'reconcile', 'host-drain', 'host-resume', 'network-add', 'network-remove'];
+	'session-kill', 'reconcile', 'host-drain', 'host-resume', 'network-add', 'network-remove', 'pool-bandwidth'];
 let timer = null;
 // For the browser test: how many times each table was redrawn.
 const vdiAdmin = window.vdiAdmin = { redrawn: { pools: 0, templates: 0 } };

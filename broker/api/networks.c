@@ -200,6 +200,25 @@ static unsigned add_status(int r)
 	}
 }
 
+/* The message of an add that failed on host i (err, r) after the hosts before it were made and removed again
+ * (done[] still true where the removal failed too: those are named, the network is still there). */
+static void add_failed(struct net_job *j, size_t i, int r, const struct vdi_error *err)
+{
+	char left[512] = "";
+	size_t pos = 0;
+
+	for (size_t k = 0; k < i; k++)
+		if (j->done[k] && pos < sizeof(left))
+			pos += (size_t)snprintf(left + pos, sizeof(left) - pos, "%s%s", pos ? ", " : "",
+						pool_host_uri(j->hosts[k]));
+	if (!pos)
+		vdi_error_set(&j->err, r, "libvirt host %s: %s; nothing was created", pool_host_uri(j->hosts[i]),
+			      err->message);
+	else
+		vdi_error_set(&j->err, r, "libvirt host %s: %s; it could not be removed again from %s, where it is"
+			      " still defined", pool_host_uri(j->hosts[i]), err->message, left);
+}
+
 /* On a worker: checks every host, then makes the network on each; after a failure, removes it again from the
  * hosts already made. */
 static void add_work(void *data)
@@ -219,12 +238,11 @@ static void add_work(void *data)
 			j->done[i] = true;
 			continue;
 		}
-		vdi_error_set(&j->err, r, "libvirt host %s: %s; nothing was created", pool_host_uri(j->hosts[i]),
-			      err.message);
 		net_fail(j, add_status(r));
 		for (size_t k = 0; k < i; k++)
 			if (j->done[k] && pool_network_remove(j->hosts[k], j->name, NULL) >= 0)
 				j->done[k] = false;
+		add_failed(j, i, r, &err);
 		return;
 	}
 }
@@ -233,13 +251,17 @@ static void add_complete(struct broker_req *req, void *data)
 {
 	struct net_job *j = data;
 	char detail[128];
+	bool any = false;
 
 	/* What was made stays made even when the client went away. */
 	for (size_t i = 0; i < j->n_hosts; i++)
 		if (j->done[i])
 			broker_hosts_note_network(j->b->desks, pool_host_uri(j->hosts[i]), j->name, true);
-	if (!j->status) {
-		snprintf(detail, sizeof(detail), "%s %s", j->mode, j->subnet);
+	for (size_t i = 0; !any && i < j->n_hosts; i++)
+		any = j->done[i];
+	/* Audited where it exists, also when a failed add could not take it away again. */
+	if (any) {
+		snprintf(detail, sizeof(detail), "%s %s%s", j->mode, j->subnet, j->status ? " (on some hosts only)" : "");
 		broker_api_audit(j->b, j->actor, "network-add", j->name, detail);
 	}
 	if (req && j->status)
@@ -341,6 +363,30 @@ static int host_has_defined(struct pool_host *h, const char *name)
 	return r;
 }
 
+/* On a worker: 409 (and true) when running desktops are attached to it on a host that has it (desktops that
+ * kept it after their pool changed network, say: stopping it would cut them off); nothing removed then. */
+static bool refuse_attached(struct net_job *j)
+{
+	for (size_t i = 0; i < j->n_hosts; i++) {
+		struct vdi_error err = { 0 };
+		int n = j->done[i] ? pool_network_ports(j->hosts[i], j->name, &err) : 0;
+
+		if (n == 0 || n == -ENOENT)
+			continue;
+		if (n < 0)
+			vdi_error_set(&j->err, n, "libvirt host %s: %s; nothing was removed", pool_host_uri(j->hosts[i]),
+				      err.message);
+		else
+			vdi_error_set(&j->err, -EBUSY, "%d running desktop NIC%s on libvirt host %s %s attached to network"
+				      " \"%s\"; stop, recompose or delete %s first (nothing was removed)", n, n > 1 ? "s" : "",
+				      pool_host_uri(j->hosts[i]), n > 1 ? "are" : "is", j->name, n > 1 ? "them" : "it");
+		net_fail(j, n < 0 ? 500 : 409);
+		memset(j->done, 0, j->n_hosts * sizeof(*j->done));
+		return true;
+	}
+	return false;
+}
+
 /* On a worker: every host must answer; then the network goes from each that has it. */
 static void remove_work(void *data)
 {
@@ -365,6 +411,8 @@ static void remove_work(void *data)
 		net_fail(j, 404);
 		return;
 	}
+	if (refuse_attached(j))
+		return;
 	for (size_t i = 0; i < j->n_hosts; i++) {
 		struct vdi_error err = { 0 };
 		int r;
@@ -403,28 +451,28 @@ static void remove_complete(struct broker_req *req, void *data)
 	net_job_free(j);
 }
 
-/* 409 (and true) when a pool's desktops attach to libvirt network name. */
+/* 409 (and true) when a pool's desktops or a template attach to libvirt network name. */
 static bool refuse_in_use(struct broker_req *req, struct broker *b, const char *name)
 {
-	_cleanup_json_ json_t *pools = NULL;
+	_cleanup_json_ json_t *users = NULL;
 	char list[512] = "";
 	size_t pos = 0, k;
 	json_t *row;
-	int r = broker_store_network_pools(b->store, name, &pools);
+	int r = broker_store_network_users(b->store, name, &users);
 
 	if (r < 0) {
-		broker_req_reply_error(req, 500, "cannot read the pools");
+		broker_req_reply_error(req, 500, "cannot read the pools and templates");
 		return true;
 	}
 	if (r == 0)
 		return false;
-	json_array_foreach(pools, k, row) {
+	json_array_foreach(users, k, row) {
 		if (pos < sizeof(list))
-			pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s\"%s\"", k ? ", " : "",
+			pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s \"%s\"", k ? ", " : "",
+						json_string_value(json_object_get(row, "kind")),
 						json_string_value(json_object_get(row, "name")));
 	}
-	broker_req_reply_error(req, 409, "libvirt network \"%s\" is used by pool%s %s; change their network first",
-			       name, r > 1 ? "s" : "", list);
+	broker_req_reply_error(req, 409, "libvirt network \"%s\" is used by %s; change their network first", name, list);
 	return true;
 }
 

@@ -109,6 +109,8 @@ struct template_job {
 	char *name, *disk, *xml;
 	char *network;      /* NULL: the XML's own NICs */
 	bool want_default;  /* no XML nor network given: libvirt's `default` network where a host has it */
+	struct pool_host **hosts; /* ... asked of these (borrowed from the desktops' slots), n_hosts of them */
+	size_t n_hosts;
 	int64_t memory, vcpus;
 	struct pool_template *t;
 	int result;
@@ -121,21 +123,32 @@ static void template_job_free(struct template_job *j)
 	free(j->disk);
 	free(j->xml);
 	free(j->network);
+	free(j->hosts);
 	pool_template_free(j->t);
 	free(j);
 }
 
 /* On a worker: whether a host that answers has libvirt's `default` network active now (asked, not the last
  * look's: a template added just after the broker started must not miss it). */
-static bool default_network_somewhere(struct broker_desks *d)
+static bool default_network_somewhere(const struct template_job *j)
 {
-	for (size_t i = 0; i < broker_desks_n_hosts(d); i++) {
-		struct pool_host *h = broker_desks_host_at(d, i);
-
-		if (pool_host_is_alive(h) && pool_host_has_network(h, "default", NULL) > 0)
+	for (size_t i = 0; i < j->n_hosts; i++)
+		if (pool_host_is_alive(j->hosts[i]) && pool_host_has_network(j->hosts[i], "default", NULL) > 0)
 			return true;
-	}
 	return false;
+}
+
+/* The hosts j asks, copied on the loop thread (the slots are the loop's): 0 or -ENOMEM. */
+static int template_job_hosts(struct template_job *j, struct broker_desks *d)
+{
+	size_t n = broker_desks_n_hosts(d);
+
+	j->hosts = vdi_calloc(n ? n : 1, sizeof(*j->hosts));
+	if (!j->hosts)
+		return -ENOMEM;
+	for (j->n_hosts = 0; j->n_hosts < n; j->n_hosts++)
+		j->hosts[j->n_hosts] = broker_desks_host_at(d, j->n_hosts);
+	return 0;
 }
 
 /* On a worker: the disk is read and the XML parsed, which may take a while on slow storage. */
@@ -151,7 +164,7 @@ static void template_work(void *data)
 	};
 
 	j->result = pool_template_new(&o, &j->t, &j->err);
-	if (j->result >= 0 && j->want_default && default_network_somewhere(j->b->desks))
+	if (j->result >= 0 && j->want_default && default_network_somewhere(j))
 		j->network = strdup("network:default"); /* out of memory: no network, as on a host without one */
 }
 
@@ -223,7 +236,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	}
 	j = vdi_new0(struct template_job);
 	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml))) ||
-	    (network && !(j->network = strdup(network)))) {
+	    (network && !(j->network = strdup(network))) || template_job_hosts(j, b->desks) < 0) {
 		if (j)
 			template_job_free(j);
 		broker_req_reply_error(req, 500, "out of memory");
