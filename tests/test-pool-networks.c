@@ -21,7 +21,6 @@
  * VDI_SOURCE_ROOT, VDI_SCREENSHOT_DIR (optional).
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -641,8 +640,10 @@ static void test_pool_networks(void)
 		fixture_release(&f, &dk[i].u, dk[i].id);
 	for (int i = 0; i < 2; i++) {
 		if (!wait_admin_state(&f.d, dk[i].id, "stopped", NULL, FIXTURE_BOOT_MS)) {
-			_cleanup_free_ char *text = json_dumps(fixture_desktops(&f, f.pool), JSON_INDENT(1));
+			json_t *j = fixture_desktops(&f, f.pool);
+			_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(1));
 
+			json_decref(j);
 			vdi_test_fail(__FILE__, __LINE__, "desktop %lld was not reset: %s", (long long)dk[i].id, text);
 		}
 	}
