@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// The admin page shows a desktop's IP addresses (issue 16), in Debian's chromium, against the broker
-// test-desktop-addresses runs with a desktop on a libvirt network of its own:
+// The admin page shows the desktops' IP addresses (issue 16), in Debian's chromium, against the broker
+// test-pool-networks runs with desktops on a libvirt network of its own:
 //
-//   node web-addresses.mjs BROKER_URL DIR ID ADDRESS
+//   node web-addresses.mjs BROKER_URL DIR ID ADDRESS [ID ADDRESS ...]
 //
-// The admin adm ("adm-pw") logs in and opens the administration page; desktop ID's row must show ADDRESS
-// (what its guest said its lease is) in its Addresses column.  Prints "ok: ..." per step; exits 0 when
-// every step holds.  Screenshot: DIR/admin-addresses.png.
+// The admin adm ("adm-pw") logs in and opens the administration page; each desktop ID's row must show
+// its ADDRESS (what its guest said its lease is) in its Addresses column.  Prints "ok: ..." per step;
+// exits 0 when every step holds.  Screenshot: DIR/admin-addresses.png.
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
 
-const [base, dir, id, address] = process.argv.slice(2);
-if (!base || !dir || !id || !address) {
-	console.error('usage: node web-addresses.mjs BROKER_URL DIR ID ADDRESS');
+const [base, dir, ...pairs] = process.argv.slice(2);
+if (!base || !dir || pairs.length === 0 || pairs.length % 2 !== 0) {
+	console.error('usage: node web-addresses.mjs BROKER_URL DIR ID ADDRESS [ID ADDRESS ...]');
 	process.exit(2);
 }
+const desktops = [];
+for (let i = 0; i < pairs.length; i += 2)
+	desktops.push({ id: pairs[i], address: pairs[i + 1] });
 const check = (cond, what) => {
 	if (!cond)
 		throw new Error(what);
@@ -42,19 +45,26 @@ try {
 	const header = await page.$$eval('#desktops thead th', (ths) => ths.map((th) => th.textContent));
 	const column = header.indexOf('Addresses');
 	check(column >= 0, `the desktops table has an Addresses column (${header.join(', ')})`);
-	const row = `#desktops tbody tr[data-id="${id}"]`;
-	await page.waitForSelector(row, { timeout: 10000 });
-	// The page refreshes by itself (every 5 s): the broker may read the lease a moment after the test saw it.
-	const shown = () => page.$eval(row, (r, c) => r.cells[c].textContent, column);
-	const end = Date.now() + 20000;
-	let text = await shown();
-	while (text !== address && Date.now() < end) {
-		await new Promise((r) => setTimeout(r, 250));
-		text = await shown();
+	// The page refreshes by itself (every 5 s): the broker may read a lease a moment after the test saw it.
+	const shown = (row) => page.$eval(row, (r, c) => r.cells[c].textContent, column);
+	const results = [];
+	for (const { id, address } of desktops) {
+		const row = `#desktops tbody tr[data-id="${id}"]`;
+		await page.waitForSelector(row, { timeout: 10000 });
+		const end = Date.now() + 20000;
+		let text = await shown(row);
+		while (text !== address && Date.now() < end) {
+			await new Promise((r) => setTimeout(r, 250));
+			text = await shown(row);
+		}
+		const classed = await page.$eval(row, (r) => r.querySelector('td.addresses') !== null);
+		results.push({ id, address, text, classed });
 	}
 	await page.screenshot({ path: join(dir, 'admin-addresses.png'), fullPage: true });
-	check(text === address, `desktop ${id}'s row shows its address ${address} (it shows "${text}")`);
-	check(await page.$eval(row, (r) => r.querySelector('td.addresses') !== null), 'in the cell of class "addresses"');
+	for (const { id, address, text, classed } of results) {
+		check(text === address, `desktop ${id}'s row shows its address ${address} (it shows "${text}")`);
+		check(classed, `desktop ${id}'s address is in the cell of class "addresses"`);
+	}
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	for (const t of trouble)
