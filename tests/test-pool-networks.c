@@ -670,6 +670,14 @@ static void test_pool_networks(void)
 	snprintf(want, sizeof(want), "libvirt network \"%s\" is used by pool \"%s\"", net_name, f.pool);
 	check_str_contains(r.out, want);
 	check_network_listed(&f, subnet, true);
+	/* Nor while running desktops are attached to it: the pool on another network now, its two desktops keep
+	 * theirs until their next reset. */
+	vdictl_ok(&f, &r, "pool update %s --network user", f.pool);
+	vdictl(&f, &r, "network remove %s", net_name);
+	check_int_eq(r.status, 1);
+	check_str_contains(r.out, "2 running desktop NICs on libvirt host " FIXTURE_URI " are attached to network");
+	check_network_listed(&f, subnet, true);
+	step("not removed while the pool or its running desktops use it");
 	vdictl_ok(&f, &r, "pool delete %s", f.pool);
 	for (int i = 0; i < 2; i++)
 		fixture_release(&f, &dk[i].u, dk[i].id);

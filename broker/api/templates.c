@@ -15,7 +15,6 @@
 #include "clock.h"
 #include "desktops.h"
 #include "http.h"
-#include "hosts.h"
 #include "json.h"
 #include "log.h"
 #include "pool-net.h"
@@ -128,12 +127,12 @@ static void template_job_free(struct template_job *j)
 	free(j);
 }
 
-/* On a worker: whether a host that answers has libvirt's `default` network active now (asked, not the last
- * look's: a template added just after the broker started must not miss it). */
-static bool default_network_somewhere(const struct template_job *j)
+/* On a worker: whether a host that answers has libvirt network name active now (asked, not the last look's:
+ * a template added just after the broker started must not miss it). */
+static bool network_somewhere(const struct template_job *j, const char *name)
 {
 	for (size_t i = 0; i < j->n_hosts; i++)
-		if (pool_host_is_alive(j->hosts[i]) && pool_host_has_network(j->hosts[i], "default", NULL) > 0)
+		if (pool_host_is_alive(j->hosts[i]) && pool_host_has_network(j->hosts[i], name, NULL) > 0)
 			return true;
 	return false;
 }
@@ -151,7 +150,8 @@ static int template_job_hosts(struct template_job *j, struct broker_desks *d)
 	return 0;
 }
 
-/* On a worker: the disk is read and the XML parsed, which may take a while on slow storage. */
+/* On a worker: the disk is read and the XML parsed, which may take a while on slow storage; the hosts are
+ * asked for the network. */
 static void template_work(void *data)
 {
 	struct template_job *j = data;
@@ -162,9 +162,14 @@ static void template_work(void *data)
 		.memory_mib = (unsigned)j->memory,
 		.vcpus = (unsigned)j->vcpus,
 	};
+	const char *name = broker_network_libvirt_name(j->network);
 
+	if (name && !network_somewhere(j, name)) {
+		j->result = vdi_error_set(&j->err, -EINVAL, "network: no host has libvirt network \"%s\" active", name);
+		return;
+	}
 	j->result = pool_template_new(&o, &j->t, &j->err);
-	if (j->result >= 0 && j->want_default && default_network_somewhere(j))
+	if (j->result >= 0 && j->want_default && network_somewhere(j, "default"))
 		j->network = strdup("network:default"); /* out of memory: no network, as on a host without one */
 }
 
@@ -230,10 +235,6 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		return;
 	}
 	network = body.network;
-	if (broker_network_libvirt_name(network) && !broker_hosts_any_has_network(b->desks, network + 8)) {
-		broker_req_reply_error(req, 400, "network: no host has libvirt network \"%s\" active", network + 8);
-		return;
-	}
 	j = vdi_new0(struct template_job);
 	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml))) ||
 	    (network && !(j->network = strdup(network))) || template_job_hosts(j, b->desks) < 0) {
