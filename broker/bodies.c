@@ -293,3 +293,35 @@ void broker_pool_body_finish(struct broker_pool_body *b)
 	free(b->groups);
 	*b = (struct broker_pool_body){ 0 };
 }
+
+int broker_parse_network(const char *text, size_t len, struct broker_network_body *ret, struct vdi_error *err)
+{
+	static const char *const members[] = { "name", "mode", "subnet", NULL };
+	struct vdi_error why = { 0 };
+	struct pool_subnet s;
+	int r;
+
+	*ret = (struct broker_network_body){ 0 };
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "mode", true, &ret->mode, err)) < 0 ||
+	    (r = vdi_json_get_string(ret->json, "subnet", true, &ret->subnet, err)) < 0)
+		return r;
+	if (!pool_network_name_is_valid(ret->name))
+		return vdi_error_set(err, -EINVAL, "name: a libvirt network name is 1 to %d of A-Z a-z 0-9 _ . -, "
+				     "not starting with \".\"", POOL_NETWORK_NAME_MAX);
+	if (!streq(ret->mode, "nat") && !streq(ret->mode, "isolated") && !streq(ret->mode, "routed"))
+		return vdi_error_set(err, -EINVAL, "mode: nat, isolated or routed");
+	if (pool_subnet_parse(ret->subnet, &s, &why) < 0)
+		return vdi_error_set(err, -EINVAL, "subnet: %s", why.message);
+	if (s.prefix < BROKER_SUBNET_PREFIX_MIN || s.prefix > BROKER_SUBNET_PREFIX_MAX)
+		return vdi_error_set(err, -EINVAL, "subnet: the prefix is %d to %d", BROKER_SUBNET_PREFIX_MIN,
+				     BROKER_SUBNET_PREFIX_MAX);
+	return 0;
+}
+
+void broker_network_body_finish(struct broker_network_body *b)
+{
+	json_decref(b->json);
+	*b = (struct broker_network_body){ 0 };
+}

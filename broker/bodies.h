@@ -91,3 +91,16 @@ struct broker_pool_body {
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 void broker_pool_body_finish(struct broker_pool_body *b);
+
+/*
+ * POST /admin/networks: name (pool_network_name_is_valid()), mode ("nat", "isolated" or "routed") and
+ * subnet (an IPv4 CIDR without host bits, prefix BROKER_SUBNET_PREFIX_MIN..MAX), all required.
+ */
+#define BROKER_SUBNET_PREFIX_MIN 8
+#define BROKER_SUBNET_PREFIX_MAX 30
+struct broker_network_body {
+	json_t *json;
+	const char *name, *mode, *subnet;
+};
+int broker_parse_network(const char *text, size_t len, struct broker_network_body *ret, struct vdi_error *err);
+void broker_network_body_finish(struct broker_network_body *b);

@@ -11,6 +11,7 @@
 #include "access.h"
 #include "admin-common.h"
 #include "alloc.h"
+#include "bodies.h"
 #include "broker.h"
 #include "cleanup.h"
 #include "desktops.h"
@@ -18,10 +19,6 @@
 #include "json.h"
 #include "store-hosts.h"
 #include "vmpool.h"
-
-/* Prefixes of the subnets a network vdi makes may have (pool_network_add()). */
-#define SUBNET_PREFIX_MIN 8
-#define SUBNET_PREFIX_MAX 30
 
 struct net_job {
 	struct broker *b;
@@ -272,49 +269,10 @@ static void add_complete(struct broker_req *req, void *data)
 	net_job_free(j);
 }
 
-/* A string member of body (borrowed), or NULL when it is missing or not a string. */
-static const char *body_string(json_t *body, const char *key)
-{
-	return json_string_value(json_object_get(body, key));
-}
-
-/* The body of POST /admin/networks: 0, or -EINVAL with a message naming the member. */
-static int parse_add(const char *text, size_t len, json_t **ret, struct vdi_error *err)
-{
-	_cleanup_json_ json_t *body = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *key, *name, *mode, *subnet;
-	struct vdi_error serr = { 0 };
-	struct pool_subnet s;
-	json_t *v;
-
-	if (!json_is_object(body))
-		return vdi_error_set(err, -EINVAL, "the body must be a JSON object");
-	json_object_foreach(body, key, v)
-		if (!streq(key, "name") && !streq(key, "mode") && !streq(key, "subnet"))
-			return vdi_error_set(err, -EINVAL, "unknown member \"%s\"", key);
-	name = body_string(body, "name");
-	mode = body_string(body, "mode");
-	subnet = body_string(body, "subnet");
-	if (!pool_network_name_is_valid(name))
-		return vdi_error_set(err, -EINVAL, "name: a libvirt network name is 1 to %d of A-Z a-z 0-9 _ . -, "
-				     "not starting with \".\"", POOL_NETWORK_NAME_MAX);
-	if (!mode || (!streq(mode, "nat") && !streq(mode, "isolated") && !streq(mode, "routed")))
-		return vdi_error_set(err, -EINVAL, "mode: nat, isolated or routed");
-	if (!subnet)
-		return vdi_error_set(err, -EINVAL, "subnet: an IPv4 subnet a.b.c.d/prefix is needed");
-	if (pool_subnet_parse(subnet, &s, &serr) < 0)
-		return vdi_error_set(err, -EINVAL, "subnet: %s", serr.message);
-	if (s.prefix < SUBNET_PREFIX_MIN || s.prefix > SUBNET_PREFIX_MAX)
-		return vdi_error_set(err, -EINVAL, "subnet: the prefix is %d to %d", SUBNET_PREFIX_MIN,
-				     SUBNET_PREFIX_MAX);
-	*ret = json_incref(body);
-	return 0;
-}
-
 void broker_api_admin_network_add(struct broker_req *req, void *userdata)
 {
 	struct broker *b = userdata;
-	_cleanup_json_ json_t *body = NULL;
+	_cleanup_(broker_network_body_finish) struct broker_network_body body = { 0 };
 	struct vdi_error err = { 0 };
 	char actor[ACTOR_MAX];
 	struct net_job *j;
@@ -324,7 +282,7 @@ void broker_api_admin_network_add(struct broker_req *req, void *userdata)
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
 	text = broker_req_body(req, &len);
-	if (parse_add(text, len, &body, &err) < 0) {
+	if (broker_parse_network(text, len, &body, &err) < 0) {
 		broker_req_reply_error(req, 400, "%s", err.message);
 		return;
 	}
@@ -333,8 +291,7 @@ void broker_api_admin_network_add(struct broker_req *req, void *userdata)
 		return;
 	}
 	j = net_job_new(b, actor);
-	if (!j || !(j->name = strdup(body_string(body, "name"))) || !(j->mode = strdup(body_string(body, "mode"))) ||
-	    !(j->subnet = strdup(body_string(body, "subnet")))) {
+	if (!j || !(j->name = strdup(body.name)) || !(j->mode = strdup(body.mode)) || !(j->subnet = strdup(body.subnet))) {
 		net_job_free(j);
 		broker_req_reply_error(req, 500, "out of memory");
 		return;

@@ -5,7 +5,8 @@
  * members and every number in its documented range, prestart within size,
  * groups made of names without separators, a network value pool_nic_parse()
  * takes, isolation and a bandwidth limit only where the body's own network
- * allows them; nothing leaks (ASan).
+ * allows them; a new libvirt network's name, mode and subnet as vmpool takes
+ * them; nothing leaks (ASan).
  */
 #include <errno.h>
 #include <string.h>
@@ -116,6 +117,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    (!b.note || strlen(b.note) <= BROKER_NOTE_MAX)
 				  : err.message[0] != '\0' || r == -ENOMEM);
 		broker_publish_body_finish(&b);
+	}
+	{
+		struct broker_network_body b;
+		struct pool_subnet s;
+
+		err.message[0] = '\0';
+		r = broker_parse_network(text, size, &b, &err);
+		FUZZ_CHECK(r == 0 ? pool_network_name_is_valid(b.name) && b.mode && b.subnet &&
+				    pool_subnet_parse(b.subnet, &s, NULL) == 0 && s.prefix >= BROKER_SUBNET_PREFIX_MIN &&
+				    s.prefix <= BROKER_SUBNET_PREFIX_MAX
+				  : err.message[0] != '\0' || r == -ENOMEM);
+		broker_network_body_finish(&b);
 	}
 	err.message[0] = '\0';
 	r = broker_parse_empty(text, size, &err);
