@@ -47,6 +47,7 @@ void net_ifname(char *buf, size_t len, const char *what)
 	snprintf(buf, len, "vn%d-%s", run_pid, what);
 }
 
+static int vsh(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static int vsh(const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *cmd = NULL;
