@@ -757,7 +757,8 @@ static void test_resets_wipe_the_disk(void)
 	/* remote-viewer comes and goes; idle_timeout later the desktop is taken back and reset.
 	 * Debian 12's spice-server segfaults now and then as a client leaves (its "SPICE Worker"
 	 * thread, in dmesg): the desktop then goes back as "the guest stopped", and the idle path
-	 * is tried again on a new boot, at most three times. */
+	 * is tried again on a new boot, at most five times (three in a row were seen once, in a
+	 * clean-clone CI run: three "SPICE Worker ... segfault" lines in dmesg within 30 s). */
 	snprintf(path, sizeof(path), "/api/v1/admin/pools/%s", f.pool);
 	for (int attempt = 1;; attempt++) {
 		check_int_eq(boot_clean_and_mark(&f, &u1, 202), id);
@@ -767,7 +768,7 @@ static void test_resets_wipe_the_disk(void)
 		waitpid(viewer, NULL, 0);
 		screen_stop(&scr);
 		check(wait_admin_state(&f.d, id, "stopped", NULL, BOOT_MS));
-		if (audit_count(&f, id, "idle-reclaim") > 0 || attempt == 3)
+		if (audit_count(&f, id, "idle-reclaim") > 0 || attempt == 5)
 			break;
 		check_int_eq(audit_count(&f, id, "release"), attempt + 1);
 		vdi_test_log("QEMU died as remote-viewer left (attempt %d); again", attempt);
