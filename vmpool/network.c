@@ -291,20 +291,30 @@ int pool_network_add(struct pool_host *host, const char *name, const char *mode,
 	return define_and_start(conn, name, xml, err);
 }
 
-int pool_network_remove(struct pool_host *host, const char *name, struct vdi_error *err)
+/* Libvirt network name (checked: -EINVAL) on host: *ret_conn (even on failure: the caller frees it) and
+ * *ret_net, new references; -ENOENT when there is none. */
+static int open_network(struct pool_host *host, const char *name, virConnectPtr *ret_conn, virNetworkPtr *ret_net,
+			struct vdi_error *err)
 {
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_net_ virNetworkPtr net = NULL;
 	int r;
 
 	if (!pool_network_name_is_valid(name))
 		return vdi_error_set(err, -EINVAL, "invalid network name '%s'", name ? name : "");
-	r = pool_host_conn(host, &conn, err);
+	r = pool_host_conn(host, ret_conn, err);
 	if (r < 0)
 		return r;
-	net = virNetworkLookupByName(conn, name);
-	if (!net)
-		return pool_libvirt_error(err, "network %s", name);
+	*ret_net = virNetworkLookupByName(*ret_conn, name);
+	return *ret_net ? 0 : pool_libvirt_error(err, "network %s", name);
+}
+
+int pool_network_remove(struct pool_host *host, const char *name, struct vdi_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_net_ virNetworkPtr net = NULL;
+	int r = open_network(host, name, &conn, &net, err);
+
+	if (r < 0)
+		return r;
 	if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
 		return pool_libvirt_error(err, "cannot stop network %s", name);
 	/* A transient network is gone once stopped. */
@@ -341,16 +351,10 @@ int pool_network_ports(struct pool_host *host, const char *name, struct vdi_erro
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_net_ virNetworkPtr net = NULL;
 	virNetworkPortPtr *ports = NULL;
-	int r, n;
+	int n = open_network(host, name, &conn, &net, err);
 
-	if (!pool_network_name_is_valid(name))
-		return vdi_error_set(err, -EINVAL, "invalid network name '%s'", name ? name : "");
-	r = pool_host_conn(host, &conn, err);
-	if (r < 0)
-		return r;
-	net = virNetworkLookupByName(conn, name);
-	if (!net)
-		return pool_libvirt_error(err, "network %s", name);
+	if (n < 0)
+		return n;
 	if (virNetworkIsActive(net) != 1)
 		return 0; /* a stopped network has no ports */
 	n = virNetworkListAllPorts(net, &ports, 0);
