@@ -236,6 +236,93 @@ int pool_network_ports(struct pool_host *host, const char *name, struct vdi_erro
  * -errno when the host cannot be asked.  Blocks on libvirt. */
 int pool_host_has_network(struct pool_host *host, const char *name, struct vdi_error *err);
 
+/* ---- OS profiles (osinfo.c): osinfo-db through libosinfo --------------------------- */
+
+#define POOL_OS_ID_MAX 64
+
+/* What osinfo-db recommends for an OS, as vdi's domain XML uses it. */
+struct pool_os_profile {
+	char id[POOL_OS_ID_MAX + 1]; /* osinfo-db short id, "win11" */
+	char name[128];              /* "Microsoft Windows 11" */
+	bool windows;                /* family winnt: Hyper-V enlightenments, a local-time clock */
+	bool uefi_required;          /* x86_64 BIOS not supported (and UEFI listed) */
+	bool uefi_supported;         /* UEFI listed (or required) */
+	const char *disk_bus;        /* static: "virtio" when the OS has virtio-blk, natively or through the drivers
+				      * osinfo-db lists for it; else "sata" */
+	const char *nic_model;       /* static: "virtio" likewise; else "e1000e", "e1000", "rtl8139" */
+	const char *video;           /* static: "virtio" (virtio-gpu) when native; else "qxl" (native or by drivers);
+				      * else "vga" */
+	const char *sound;           /* static: "ich9", "ich6", "ac97"; NULL: none the OS knows */
+	unsigned min_memory_mib, min_vcpus; /* x86_64 minimum resources; 0 unknown */
+	unsigned rec_memory_mib, rec_vcpus; /* x86_64 recommended resources; 0 unknown */
+};
+
+/*
+ * The profile of osinfo-db's OS id (borrowed; a short id such as "win11") into *ret.  Loads osinfo-db once per
+ * process (thread-safe; the first call blocks for the load: call it on a worker).  -ENOENT and a message naming
+ * close matches ("unknown OS 'debian12' (close matches: debian11, debiantesting)"); -EINVAL a malformed id.
+ */
+int pool_os_profile_get(const char *id, struct pool_os_profile *ret, struct vdi_error *err);
+
+struct pool_os_entry {
+	char *id, *name, *version, *family;
+};
+
+/* osinfo-db's OSes whose short id or name contains filter (borrowed; case-insensitive; NULL or "": all), sorted
+ * by id: *ret a new array of *ret_n entries (free with pool_os_list_free()). */
+int pool_os_list(const char *filter, struct pool_os_entry **ret, size_t *ret_n, struct vdi_error *err);
+void pool_os_list_free(struct pool_os_entry *list, size_t n);
+
+/* ---- desktop hardware (hardware.c): pure ------------------------------------------------ */
+
+enum pool_firmware {
+	POOL_FIRMWARE_AUTO, /* UEFI when the OS requires it, else BIOS */
+	POOL_FIRMWARE_BIOS, /* SeaBIOS */
+	POOL_FIRMWARE_UEFI, /* OVMF */
+};
+
+/* "auto", "bios", "uefi" (static). */
+const char *pool_firmware_name(enum pool_firmware f);
+/* "bios" or "uefi" (borrowed) into *ret; -EINVAL otherwise. */
+int pool_firmware_parse(const char *s, enum pool_firmware *ret);
+
+/* What a template's generated domain XML is made from. */
+struct pool_hardware {
+	const struct pool_os_profile *os; /* borrowed; NULL: vdi's generic desktop (virtio disk and NIC, qxl, ich9) */
+	enum pool_firmware firmware;
+	int secure_boot;                  /* -1: on when the OS requires UEFI; 0 off; 1 on (UEFI only) */
+	int tpm;                          /* -1: on when the OS requires UEFI; 0 off; 1 a TPM 2.0 (swtpm) */
+	unsigned memory_mib, vcpus;       /* 0: the OS's recommended, else its minimum, else 2048 MiB / 2 */
+};
+
+/*
+ * in (borrowed) with every AUTO, -1 and 0 decided, into *out (out->os = in->os).  -EINVAL and a message that
+ * starts with the field's name ("secure_boot: ...", "firmware: ...", "memory_mib: ...", "vcpus: ..."): Secure
+ * Boot without UEFI, BIOS for an OS that requires UEFI, memory or vCPUs below the OS's minimum (named).
+ */
+int pool_hardware_resolve(const struct pool_hardware *in, struct pool_hardware *out, struct vdi_error *err);
+
+/*
+ * A template's domain XML for hw (borrowed; resolved here first): *ret a new string that passes
+ * pool_domxml_check_template().  q35; the OS's disk bus, NIC model, video and sound; UEFI through libvirt's
+ * firmware autoselection (Secure Boot with enrolled keys when asked, SMM on) or SeaBIOS; a TPM 2.0 (tpm-crb,
+ * emulator); for Windows the Hyper-V enlightenments and a local-time clock; a serial console; the SPICE devices.
+ */
+int pool_domxml_for_hardware(const struct pool_hardware *hw, char **ret, struct vdi_error *err);
+
+/* What a domain asks of its host, or what a host offers. */
+struct pool_hw_features {
+	bool uefi;        /* OVMF */
+	bool secure_boot; /* OVMF with Secure Boot and enrolled keys */
+	bool tpm;         /* swtpm */
+};
+
+/* What the domain XML xml (borrowed) needs of a host into *ret.  -EINVAL: not a domain. */
+int pool_domxml_needs(const char *xml, struct pool_hw_features *ret);
+
+/* Which of them host offers, from its domain capabilities (q35, its virt type).  Blocks on libvirt. */
+int pool_host_hardware(struct pool_host *host, struct pool_hw_features *ret, struct vdi_error *err);
+
 /* ---- templates ----------------------------------------------------------- */
 
 struct pool_template {
@@ -428,7 +515,14 @@ struct pool_desktop_options {
 	 * template is replaced by exactly one, virtio, with a fresh MAC, attached as nic says (borrowed;
 	 * it must pass pool_nic_check()). */
 	const struct pool_nic *nic;
+	/* USB redirection channels (SPICE usbredir): POOL_USB_REDIRECT_TEMPLATE, the template's own <redirdev>
+	 * elements as they are (also when opts is NULL); 0..POOL_USB_REDIRECT_MAX: exactly that many
+	 * <redirdev bus='usb' type='spicevmc'/> (the template's go). */
+	int usb_redirect;
 };
+
+#define POOL_USB_REDIRECT_TEMPLATE (-1)
+#define POOL_USB_REDIRECT_MAX 8
 
 /* pool_desktop_create() with opts (borrowed; NULL: none of them).  On failure nothing is left
  * behind, the data disk neither. */
@@ -475,6 +569,18 @@ int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_e
  */
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
 		       struct vdi_error *err);
+
+/* pool_desktop_reset_flags(): keep the desktop's NVRAM (EFI variables) and TPM state (a recompose). */
+#define POOL_RESET_KEEP_FIRMWARE (1u << 0)
+
+/*
+ * pool_desktop_reset() with flags.  Without POOL_RESET_KEEP_FIRMWARE (a pooled reset, what
+ * pool_desktop_reset() does): besides the fresh overlay, the desktop gets a fresh NVRAM (from its firmware's
+ * variables template) and a fresh TPM state: nothing of the previous user's firmware or TPM reaches the next.
+ * The domain keeps its name, UUID, MACs and metadata.
+ */
+int pool_desktop_reset_flags(struct pool_host *host, const struct pool_template *t, const char *domain,
+			     unsigned flags, struct vdi_error *err);
 
 /* Destroys, undefines and deletes the overlay and the data disk. Parts already gone are not an error. */
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err);
