@@ -155,6 +155,15 @@ static const char *const migrations[] = {
 	 "ALTER TABLE pools ADD COLUMN bandwidth_kbps INTEGER NOT NULL DEFAULT 0 CHECK (bandwidth_kbps >= 0);"
 	 "ALTER TABLE templates ADD COLUMN network TEXT;"
 	 "ALTER TABLE hosts ADD COLUMN networks TEXT;"),
+	/* 11 -> 12: desktop hardware.  A template's OS (an osinfo-db short id; NULL: none given) and what its
+	 * XML asks of a host (firmware, Secure Boot, a TPM); a pool's USB redirection channels; and the
+	 * hardware each host offered at the last look (",uefi,secure-boot,tpm,"; NULL: not looked). */
+	("ALTER TABLE templates ADD COLUMN os TEXT;"
+	 "ALTER TABLE templates ADD COLUMN firmware TEXT NOT NULL DEFAULT 'bios' CHECK (firmware IN ('bios', 'uefi'));"
+	 "ALTER TABLE templates ADD COLUMN secure_boot INTEGER NOT NULL DEFAULT 0 CHECK (secure_boot IN (0, 1));"
+	 "ALTER TABLE templates ADD COLUMN tpm INTEGER NOT NULL DEFAULT 0 CHECK (tpm IN (0, 1));"
+	 "ALTER TABLE pools ADD COLUMN usb_redirect INTEGER NOT NULL DEFAULT 2 CHECK (usb_redirect >= 0 AND usb_redirect <= 8);"
+	 "ALTER TABLE hosts ADD COLUMN hardware TEXT;"),
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -199,12 +199,15 @@ static void test_migrate_5_to_6(void)
 	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
 	add_pool(s, "lab", 5);
 	broker_store_close(s);
-	/* Schema 5 is schema 6 without the table (nor the later ones: 8's table, 9's and 11's columns); golden was at
+	/* Schema 5 is schema 6 without the table (nor the later ones: 8's table, 9's, 11's and 12's columns); golden was at
 	 * version 3 then. */
 	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; ALTER TABLE pools DROP COLUMN data_disk_mib;"
 		  "ALTER TABLE desktops DROP COLUMN recompose; ALTER TABLE pools DROP COLUMN network;"
 		  "ALTER TABLE pools DROP COLUMN isolate_desktops; ALTER TABLE pools DROP COLUMN bandwidth_kbps;"
 		  "ALTER TABLE templates DROP COLUMN network; ALTER TABLE hosts DROP COLUMN networks;"
+		  "ALTER TABLE templates DROP COLUMN os; ALTER TABLE templates DROP COLUMN firmware;"
+		  "ALTER TABLE templates DROP COLUMN secure_boot; ALTER TABLE templates DROP COLUMN tpm;"
+		  "ALTER TABLE pools DROP COLUMN usb_redirect; ALTER TABLE hosts DROP COLUMN hardware;"
 		  "PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
 		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
