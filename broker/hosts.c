@@ -142,6 +142,14 @@ bool broker_hosts_any_has_network(struct broker_desks *d, const char *name)
 	return false;
 }
 
+const char *broker_hosts_missing_hardware(struct broker_desks *d, const struct pool_hw_features *needs)
+{
+	/* A stub until issue 17's host hardware work lands: every host counts as offering all. */
+	(void)d;
+	(void)needs;
+	return NULL;
+}
+
 void broker_hosts_note_placed(struct broker_desks *d, json_t *row)
 {
 	struct broker_host_slot *slot = broker_hosts_slot(d, broker_jstr(row, "host"));

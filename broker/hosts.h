@@ -15,6 +15,8 @@
 
 #include "error.h"
 
+struct pool_hw_features;
+
 struct broker_desks;
 struct broker_host_slot;
 struct vdi_error;
@@ -51,6 +53,11 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 /* Whether a host that answers had libvirt network name (borrowed) active at its last look, or may have it:
  * one not looked at yet (or whose networks could not be listed) counts, as in placement. */
 bool broker_hosts_any_has_network(struct broker_desks *d, const char *name);
+
+/* Of needs (borrowed): the first a template asks that no host that answers offered at its last look (one
+ * not looked at yet counts as offering all), as its field's name: "firmware" (UEFI), "secure_boot" or "tpm";
+ * NULL when some host offers them all (or needs asks for none). */
+const char *broker_hosts_missing_hardware(struct broker_desks *d, const struct pool_hw_features *needs);
 
 /*
  * Host uri (borrowed) now has libvirt network name (borrowed) active, or no longer has it (after the network
