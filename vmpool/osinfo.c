@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include <osinfo/osinfo.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "cleanup.h"
 #include "vmpool.h"
@@ -40,6 +43,24 @@ static void unrefp(void *p)
 }
 #define _cleanup_unref_ _cleanup_(unrefp)
 
+/*
+ * libosinfo 1.10's loader leaks the node array of each OS's <firmware> elements (19 blocks, 184 bytes with
+ * osinfo-db 0.20221130; none with the <firmware> lines taken out of a copy of the db), once, at the load.
+ * Under ASan, LeakSanitizer is told to ignore what this thread allocates during the load (a suppression
+ * cannot match it: with the default fast unwinder its stack ends in glib's g_malloc0).  What the loader
+ * keeps stays reachable from db_loader; our own queries are checked as everything else.
+ */
+static void loader_load(OsinfoLoader *loader, GError **gerr)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_disable();
+#endif
+	osinfo_loader_process_default_path(loader, gerr);
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_enable();
+#endif
+}
+
 static void unlockp(pthread_mutex_t **m)
 {
 	if (*m)
@@ -58,7 +79,7 @@ static int db_get(pthread_mutex_t **locked, OsinfoDb **ret, struct vdi_error *er
 	*locked = &db_lock;
 	if (!db_loader) {
 		loader = osinfo_loader_new();
-		osinfo_loader_process_default_path(loader, &gerr);
+		loader_load(loader, &gerr);
 		if (gerr) {
 			r = vdi_error_set(err, -EIO, "osinfo-db could not be loaded: %s", gerr->message);
 			g_error_free(gerr);
