@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osinfo/osinfo.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -94,8 +95,9 @@ static int db_get(pthread_mutex_t **locked, OsinfoDb **ret, struct vdi_error *er
 
 /* ---- ids ------------------------------------------------------------------------------------------------ */
 
-/* id (borrowed) lower-cased into key, or -EINVAL. */
-static int os_id_normalize(const char *id, char key[static POOL_OS_ID_MAX + 1], struct vdi_error *err)
+/* Whether id (borrowed) is well-formed (osinfo-db's short ids are compared case-insensitively: most are lower
+ * case, a few not, "dragonflybsd1.0A"), or -EINVAL. */
+static int os_id_check(const char *id, struct vdi_error *err)
 {
 	size_t n = id ? strlen(id) : 0;
 
@@ -106,9 +108,7 @@ static int os_id_normalize(const char *id, char key[static POOL_OS_ID_MAX + 1], 
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
 			goto bad;
-		key[i] = c;
 	}
-	key[n] = '\0';
 	return 0;
 bad:
 	return vdi_error_set(err, -EINVAL, "OS id must be 1 to %d characters of a-z, 0-9, '.', '_' and '-' "
@@ -121,7 +121,7 @@ static bool os_has_short_id(OsinfoOs *os, const char *key)
 	bool found = false;
 
 	for (GList *i = ids; i && !found; i = i->next)
-		found = strcmp(i->data, key) == 0;
+		found = strcasecmp(i->data, key) == 0;
 	g_list_free(ids);
 	return found;
 }
@@ -151,7 +151,7 @@ struct candidate {
 	bool picked;
 };
 
-/* Levenshtein distance of a and b (each at most POOL_OS_ID_MAX characters). */
+/* Levenshtein distance of a and b (each at most POOL_OS_ID_MAX characters), ignoring case. */
 static unsigned edit_distance(const char *a, const char *b)
 {
 	size_t na = strlen(a), nb = strlen(b);
@@ -165,7 +165,7 @@ static unsigned edit_distance(const char *a, const char *b)
 		row[0] = (unsigned)i;
 		for (size_t j = 1; j <= nb; j++) {
 			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			unsigned best = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
 
 			if (up + 1 < best)
 				best = up + 1;
@@ -235,7 +235,7 @@ static size_t stem_len(const char *key)
 {
 	size_t n = 0;
 
-	while (key[n] >= 'a' && key[n] <= 'z')
+	while (isalpha((unsigned char)key[n]))
 		n++;
 	return n >= STEM_MIN ? n : 0;
 }
@@ -257,7 +257,7 @@ static int candidates_collect(OsinfoDb *db, const char *key, struct candidate **
 		if (!id || strlen(id) > POOL_OS_ID_MAX)
 			continue;
 		c[k] = (struct candidate){ .id = id, .date = osinfo_product_get_release_date_string(p),
-					   .dist = edit_distance(key, id), .stem = stem && !strncmp(id, key, stem) };
+					   .dist = edit_distance(key, id), .stem = stem && !strncasecmp(id, key, stem) };
 		if (is_typo(&c[k]) || c[k].stem)
 			k++;
 	}
@@ -515,20 +515,19 @@ static void profile_fill(OsinfoOs *os, struct pool_os_profile *p)
 int pool_os_profile_get(const char *id, struct pool_os_profile *ret, struct vdi_error *err)
 {
 	_cleanup_(unlockp) pthread_mutex_t *locked = NULL;
-	char key[POOL_OS_ID_MAX + 1];
 	OsinfoDb *db;
 	OsinfoOs *os;
 	int r;
 
-	r = os_id_normalize(id, key, err);
+	r = os_id_check(id, err);
 	if (r < 0)
 		return r;
 	r = db_get(&locked, &db, err);
 	if (r < 0)
 		return r;
-	os = os_find(db, key);
+	os = os_find(db, id);
 	if (!os)
-		return os_unknown(db, key, err);
+		return os_unknown(db, id, err);
 	profile_fill(os, ret);
 	return 0;
 }
