@@ -61,6 +61,16 @@
 #define POOL_METADATA_NS "https://vdi.invalid/xmlns/desktop/1"
 #define POOL_METADATA_PREFIX "vdi"
 
+/*
+ * What a template's generated XML records of its OS for its clones, in its own namespace (libvirt keeps one
+ * <metadata> element per namespace, and vdi:desktop is the other): <vdihw:hardware os='win11'
+ * nic-model='e1000e'/>.  Clones keep it; the NIC a pool's network setting attaches to a clone (at creation and
+ * by pool_desktop_set_nic()) is of that model ("virtio", "e1000e", "e1000" or "rtl8139"; virtio when the
+ * domain has no such element, as for hand-written templates, which may carry one).
+ */
+#define POOL_HARDWARE_NS "https://vdi.invalid/xmlns/hardware/1"
+#define POOL_HARDWARE_PREFIX "vdihw"
+
 /* Longest SPICE password QEMU accepts through libvirt. */
 #define POOL_TICKET_MAX 60
 
@@ -309,9 +319,14 @@ int pool_hardware_resolve(const struct pool_hardware *in, struct pool_hardware *
 
 /*
  * A template's domain XML for hw (borrowed; resolved here first): *ret a new string that passes
- * pool_domxml_check_template().  q35; the OS's disk bus, NIC model, video and sound; UEFI through libvirt's
- * firmware autoselection (Secure Boot with enrolled keys when asked, SMM on) or SeaBIOS; a TPM 2.0 (tpm-crb,
- * emulator); for Windows the Hyper-V enlightenments and a local-time clock; a serial console; the SPICE devices.
+ * pool_domxml_check_template().  q35; the OS's disk bus (virtio vda or sata sda), video and sound; UEFI through
+ * libvirt's firmware autoselection (<os firmware='efi'> with the secure-boot and enrolled-keys features on and
+ * SMM on for Secure Boot, both off without) or SeaBIOS (no firmware attribute); a TPM 2.0 (tpm-crb, emulator)
+ * when hw->tpm; for Windows the Hyper-V enlightenments, a local-time clock and hypervclock, else UTC; rtc
+ * catchup, pit delay, no hpet; a pty serial console, a USB tablet, the SPICE agent and qemu-guest-agent
+ * channels, SPICE audio, a SPICE display on 127.0.0.1 (so that the XML can be defined as it is to install the
+ * OS; clones get their own), memballoon virtio.  No NIC: a pool's network setting attaches one to each clone,
+ * of the OS's model, which the XML records in its vdihw:hardware element (POOL_HARDWARE_NS).
  */
 int pool_domxml_for_hardware(const struct pool_hardware *hw, char **ret, struct vdi_error *err);
 
