@@ -217,6 +217,14 @@ static void test_reset_redefines(void)
 
 	if (pool_host_new(&o, &host, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	/* The test driver has no domain capabilities: a host that cannot say, not one that has nothing. */
+	{
+		struct pool_hw_features hw = { true, true, true };
+
+		check_err(pool_host_hardware(host, &hw, &err), EOPNOTSUPP);
+		check_str_contains(err.message, "domain capabilities");
+		check(!hw.uefi && !hw.secure_boot && !hw.tpm);
+	}
 	pool_host_set_event_handler(host, test_event_record, &log);
 	check_ok(pool_desktop_create(host, efi, "fw", 1, &err));
 	check_ok(pool_desktop_create(host, efi, "fw", 2, &err));
