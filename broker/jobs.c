@@ -179,7 +179,7 @@ static void job_recompose(struct broker_job *j, const struct pool_template *t)
 {
 	j->result = pool_desktop_shutdown(j->host, j->domain, j->shutdown_ms, &j->err);
 	if (j->result >= 0)
-		j->result = pool_desktop_reset(j->host, t, j->domain, &j->err);
+		j->result = pool_desktop_reset_flags(j->host, t, j->domain, POOL_RESET_KEEP_FIRMWARE, &j->err);
 	if (j->result >= 0)
 		j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
 	if (j->result >= 0 && j->data_disk_mib > 0)

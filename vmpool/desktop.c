@@ -303,28 +303,99 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 	return r < 0 ? r : 0;
 }
 
+/* What an undefine removes besides the definition: managed save, snapshot metadata, NVRAM, TPM state. */
+#define UNDEFINE_ALL                                                                                              \
+	(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM |  \
+	 VIR_DOMAIN_UNDEFINE_TPM)
+
+/* Frees a string that holds a secret, wiped first. */
+static void secret_freep(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+	}
+}
+
+/* dom's (borrowed) inactive definition with its secrets (the SPICE ticket) into *ret (new; wipe it) when it has
+ * an NVRAM or a TPM; *ret NULL when it has neither. */
+static int firmware_def(virDomainPtr dom, const char *domain, char **ret, struct vdi_error *err)
+{
+	_cleanup_(secret_freep) char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE);
+	int r;
+
+	*ret = NULL;
+	if (!xml)
+		return pool_libvirt_error(err, "cannot read the definition of desktop %s", domain);
+	r = pool_domxml_firmware_state(xml);
+	if (r < 0)
+		return vdi_error_set(err, r, "desktop %s has a definition vdi cannot read", domain);
+	if (r > 0)
+		*ret = TAKE_PTR(xml);
+	return 0;
+}
+
+/*
+ * Undefines dom (borrowed, stopped) with its NVRAM and TPM state and defines it again from xml (borrowed; its
+ * own inactive definition: the same name, UUID, MACs, SPICE ticket, metadata), so that libvirt makes a fresh
+ * NVRAM from the firmware's variables template at the next start and swtpm a fresh TPM state.
+ */
+static int wipe_firmware(virConnectPtr conn, virDomainPtr dom, const char *domain, const char *xml,
+			 struct vdi_error *err)
+{
+	virDomainPtr again;
+
+	/* A driver that keeps no NVRAM or TPM state (test:///) takes none of these flags: nothing to wipe there. */
+	if (virDomainUndefineFlags(dom, UNDEFINE_ALL) < 0 &&
+	    (!virGetLastError() || virGetLastError()->code != VIR_ERR_INVALID_ARG || virDomainUndefine(dom) < 0))
+		return pool_libvirt_error(err, "cannot undefine desktop %s to wipe its NVRAM and TPM state", domain);
+	again = virDomainDefineXML(conn, xml);
+	if (!again) {
+		pool_libvirt_error(err, "desktop %s is gone from libvirt: undefined to wipe its NVRAM and TPM state, "
+					"it could not be defined again (its overlay stays)", domain);
+		return -EIO;
+	}
+	virDomainFree(again);
+	return 0;
+}
+
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
 		       struct vdi_error *err)
+{
+	return pool_desktop_reset_flags(host, t, domain, 0, err);
+}
+
+int pool_desktop_reset_flags(struct pool_host *host, const struct pool_template *t, const char *domain,
+			     unsigned flags, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
 	_cleanup_vol_ virStorageVolPtr vol = NULL;
+	_cleanup_(secret_freep) char *def = NULL;
 	char volname[256];
 	int r;
 
 	if (!t)
 		return vdi_error_set(err, -EINVAL, "no template");
+	if (flags & ~POOL_RESET_KEEP_FIRMWARE)
+		return vdi_error_set(err, -EINVAL, "unknown reset flags %#x", flags);
 	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
 	r = destroy_dom(host, dom, domain, err);
 	if (r < 0)
 		return r;
-	r = delete_overlay(host, conn, domain, err);
-	if (r < 0)
+	if (!(flags & POOL_RESET_KEEP_FIRMWARE) && (r = firmware_def(dom, domain, &def, err)) < 0)
 		return r;
-	pool_overlay_name(domain, volname, sizeof(volname));
-	return create_overlay(host, conn, t, volname, &vol, err);
+	r = delete_overlay(host, conn, domain, err);
+	if (r >= 0) {
+		pool_overlay_name(domain, volname, sizeof(volname));
+		r = create_overlay(host, conn, t, volname, &vol, err);
+	}
+	/* A domain without NVRAM or TPM keeps its definition: nothing to wipe. */
+	if (r >= 0 && def)
+		r = wipe_firmware(conn, dom, domain, def, err);
+	return r;
 }
 
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err)
@@ -345,10 +416,7 @@ int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_e
 		r = destroy_dom(host, dom, domain, err);
 		if (r < 0)
 			return r;
-		if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-						 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-						 VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
-		    virDomainUndefine(dom) < 0)
+		if (virDomainUndefineFlags(dom, UNDEFINE_ALL) < 0 && virDomainUndefine(dom) < 0)
 			return pool_libvirt_error(err, "cannot undefine desktop %s", domain);
 	} else if (virGetLastError() && virGetLastError()->code != VIR_ERR_NO_DOMAIN) {
 		return pool_libvirt_error(err, "cannot look up desktop %s", domain);

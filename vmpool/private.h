@@ -11,6 +11,7 @@
  *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
  *   domxml.c ──▶ nic.c (pure), xml.c (pure);   network.c ──▶ host.c, subnet.c (pure), xml.c
  *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c
+ *   desktop.c ──▶ firmware.c ──▶ host.c, xml.c (pool_domcaps_read, pool_domxml_firmware_state: pure)
  *
  * host.c owns struct pool_host and its event handler; events.c registers
  * libvirt's callbacks on a connection it is given and hands what they say
@@ -168,6 +169,20 @@ enum pool_pause_reason pool_pause_reason_of(virDomainPtr dom, int state, int rea
  * prefix, each once, without loopback (127.0.0.0/8, ::1) and IPv6 link-local (fe80::/10) ones.  *ret a
  * new NULL-terminated array of new strings (empty when there are none). */
 int pool_addresses_collect(virDomainInterfacePtr *ifaces, size_t n, char ***ret);
+
+/* ---- firmware and TPM (firmware.c) ------------------------------------------------------ */
+
+/*
+ * From a host's domain capabilities XML (borrowed; virConnectGetDomainCapabilities for x86_64, q35): which
+ * of OVMF, OVMF with Secure Boot, swtpm it offers, into *ret (firmware.c's comments say what each is read
+ * from).  Pure.  -EINVAL: not a <domainCapabilities>.
+ */
+int pool_domcaps_read(const char *xml, struct pool_hw_features *ret);
+
+/* Whether the domain XML xml (borrowed) has firmware state of its own that libvirt keeps beside the domain:
+ * an NVRAM (<os firmware='efi'>, <loader type='pflash'> or <nvram>) or a TPM (<tpm>).  1, 0, or -EINVAL:
+ * not a domain.  Pure. */
+int pool_domxml_firmware_state(const char *xml);
 
 /* ---- errors (error.c) ------------------------------------------------------ */
 

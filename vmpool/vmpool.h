@@ -320,7 +320,13 @@ struct pool_hw_features {
 /* What the domain XML xml (borrowed) needs of a host into *ret.  -EINVAL: not a domain. */
 int pool_domxml_needs(const char *xml, struct pool_hw_features *ret);
 
-/* Which of them host offers, from its domain capabilities (q35, its virt type).  Blocks on libvirt. */
+/*
+ * Which of them host offers, from its domain capabilities (x86_64, q35, its virt type) into *ret: uefi when
+ * libvirt can autoselect an EFI firmware or lists an OVMF loader; secure_boot when it also lists a Secure
+ * Boot loader (libvirt 9.0 does not show whether its keys are enrolled: Debian's ovmf ships them together);
+ * tpm when it offers the swtpm emulator backend, TPM 2.0.  -EOPNOTSUPP for a driver without domain
+ * capabilities (test:///); -ENOTCONN, -EIO.  Blocks on libvirt.
+ */
 int pool_host_hardware(struct pool_host *host, struct pool_hw_features *ret, struct vdi_error *err);
 
 /* ---- templates ----------------------------------------------------------- */
@@ -563,9 +569,13 @@ int pool_desktop_destroy(struct pool_host *host, const char *domain, struct vdi_
 int pool_desktop_resume(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
- * Stops the desktop if running, discards its overlay and creates a fresh
- * one backed by t (which may be a newer publication of the template).  The
- * domain stays defined and stopped; its user data disk, if any, stays as it is.
+ * A pooled reset: stops the desktop if running, discards its overlay and creates a fresh one backed by t
+ * (which may be a newer publication of the template), and wipes its firmware state: a desktop with an NVRAM
+ * or a TPM is undefined with both (VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_TPM) and defined again
+ * from its own inactive definition (same name, UUID, MACs, SPICE ticket, metadata), so its next start has a
+ * fresh NVRAM from the firmware's variables template and a fresh TPM.  One with neither keeps its definition.
+ * The domain stays defined and stopped; its user data disk, if any, stays as it is.
+ * pool_desktop_reset_flags(host, t, domain, 0, err).
  */
 int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, const char *domain,
 		       struct vdi_error *err);
@@ -577,12 +587,16 @@ int pool_desktop_reset(struct pool_host *host, const struct pool_template *t, co
  * pool_desktop_reset() with flags.  Without POOL_RESET_KEEP_FIRMWARE (a pooled reset, what
  * pool_desktop_reset() does): besides the fresh overlay, the desktop gets a fresh NVRAM (from its firmware's
  * variables template) and a fresh TPM state: nothing of the previous user's firmware or TPM reaches the next.
- * The domain keeps its name, UUID, MACs and metadata.
+ * The domain keeps its name, UUID, MACs and metadata.  With POOL_RESET_KEEP_FIRMWARE (a recompose): the fresh
+ * overlay only, the definition untouched.  -EINVAL: unknown flags.  When the definition cannot be made again
+ * after the undefine (-EIO, err says so), the desktop is gone from libvirt and its overlay stays: the
+ * broker's reconcile sees a missing domain.
  */
 int pool_desktop_reset_flags(struct pool_host *host, const struct pool_template *t, const char *domain,
 			     unsigned flags, struct vdi_error *err);
 
-/* Destroys, undefines and deletes the overlay and the data disk. Parts already gone are not an error. */
+/* Destroys, undefines (with managed save, snapshot metadata, NVRAM and TPM state: no NVRAM file or swtpm
+ * state directory stays) and deletes the overlay and the data disk. Parts already gone are not an error. */
 int pool_desktop_delete(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
