@@ -474,11 +474,11 @@ async function hosts() {
 		const row = body.insertRow();
 		row.dataset.uri = h.uri;
 		// The libvirt networks it had active at its last look, and those pools' desktops attach to that it lacks;
-		// which of UEFI, Secure Boot and a TPM it offered then (empty: not known yet).
+		// which of UEFI, Secure Boot and a TPM it offered then ("none"; empty: not known yet).
 		const missing = h.missing_networks || [];
 		for (const v of [h.uri, h.alive ? 'yes' : 'no', h.draining ? 'yes' : 'no', h.desktops, mib(h.free_memory),
 			(h.templates || []).join(', '), (h.networks || []).join(', '), missing.join(', '),
-			(h.hardware || []).join(', ')])
+			h.hardware ? h.hardware.join(', ') || 'none' : ''])
 			row.insertCell().textContent = v;
 		row.cells[1].className = h.alive ? 'alive' : 'down';
 		row.cells[6].className = 'networks';
