@@ -14,6 +14,7 @@
 #include "json.h"
 #include "now.h"
 #include "store-assign.h"
+#include "store-hosts.h"
 #include "store-desktops.h"
 #include "store.h"
 
@@ -28,6 +29,23 @@ static int pool_groups(struct broker_desks *d, const char *pool, json_t **ret)
 	int r = broker_store_pool_groups(d->store, pool, ret);
 
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+/* No host could take a new desktop of pool (borrowed): when the reason is hardware its template needs that no
+ * host that answers offers, err says so (else it keeps the store's words). */
+static void unplaced_why(struct broker_desks *d, const char *pool, struct vdi_error *err)
+{
+	struct pool_hw_features needs;
+	const char *missing;
+
+	if (broker_store_pool_needs(d->store, pool, &needs) <= 0)
+		return;
+	missing = broker_hosts_missing_hardware(d, &needs);
+	if (missing)
+		vdi_error_set(err, -EHOSTUNREACH, "no host can take a new desktop of pool \"%s\" now: its template needs"
+			      " %s (%s), which no host that answers offers (vdictl host list: HARDWARE)", pool, missing,
+			      streq(missing, "tpm") ? "a TPM 2.0: swtpm" : streq(missing, "firmware") ? "UEFI: OVMF" :
+			      "UEFI Secure Boot: OVMF with enrolled keys");
 }
 
 /* The store's words are for users where they say why there is no desktop; else these. */
@@ -56,6 +74,8 @@ int broker_desks_assign(struct broker_desks *d, const struct broker_assign_reque
 	if (!broker_entitled(broker_jstr(json_array_get(rows, 0), "groups"), rq->groups))
 		return vdi_error_set(err, -EACCES, "you are not entitled to pool \"%s\"", rq->pool);
 	r = broker_store_assign_placed(d->store, rq->pool, rq->user, rq->want_new, &where, broker_now(), &a, err);
+	if (r == -EHOSTUNREACH)
+		unplaced_why(d, rq->pool, err);
 	if (r < 0)
 		return assign_failed(r, err);
 	if (a.action != BROKER_ASSIGN_EXISTING) {

@@ -69,6 +69,10 @@ struct broker_host_slot {
 	char **missing;        /* ... and of those it cannot read (new templates are in neither) */
 	char *networks;        /* ",a,b,": the libvirt networks it had active ("," none; NULL: not known yet) */
 	bool networks_stored;  /* the store's hosts.networks says the same */
+	char *hardware;        /* ",uefi,secure-boot,tpm,": what it offers ("," none; NULL: not known yet); a look
+				* that cannot ask keeps what the one before found */
+	bool hardware_stored;  /* the store's hosts.hardware says the same */
+	bool hardware_warned;  /* the look could not ask, and said so (once until one can) */
 	uint64_t placed_bytes; /* what the desktops placed here since that look will take */
 };
 

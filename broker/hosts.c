@@ -18,7 +18,7 @@
 #include "store-hosts.h"
 #include "workers.h"
 
-/* A look at every host: free memory, and which templates' disks each one reads. */
+/* A look at every host: free memory, which templates' disks each one reads, its networks and hardware. */
 struct host_look {
 	struct broker_desks *d;
 	char **tpl_names, **tpl_disks; /* NULL-terminated, the same length */
@@ -31,6 +31,9 @@ struct host_look {
 		struct vdi_error net_err;
 		struct pool_network_info *nets;
 		size_t n_nets;
+		int hw_result;
+		struct vdi_error hw_err;
+		struct pool_hw_features hw;
 	} *hosts;
 	size_t n_hosts;
 };
@@ -57,9 +60,20 @@ bool broker_hosts_can_run(const struct broker_host_slot *slot)
 	return slot && !slot->draining && pool_host_is_alive(slot->host);
 }
 
-bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network)
+bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network,
+			     const struct pool_hw_features *needs)
 {
-	return broker_hosts_can_run(slot) && (!network || broker_placement_has_network(slot->networks, network));
+	return broker_hosts_can_run(slot) && (!network || broker_placement_has_network(slot->networks, network)) &&
+	       broker_placement_has_hardware(slot->hardware, needs);
+}
+
+int broker_hosts_template_needs(struct broker_desks *d, const char *template, struct pool_hw_features *ret)
+{
+	int r = template ? broker_store_template_needs(d->store, template, ret) : 0;
+
+	if (!template)
+		*ret = (struct pool_hw_features){ 0 };
+	return r < 0 ? r : 0;
 }
 
 size_t broker_desks_n_hosts(struct broker_desks *d)
@@ -103,11 +117,13 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 {
 	_cleanup_free_ struct broker_place_candidate *c = vdi_calloc(d->n_hosts ? d->n_hosts : 1, sizeof(*c));
 	_cleanup_json_ json_t *counts = NULL;
+	struct pool_hw_features needs;
 	size_t k;
 	json_t *row;
 	int pick;
 
-	if (!c)
+	/* What its template asks of a host: one that cannot be read places nothing. */
+	if (!c || broker_hosts_template_needs(d, template, &needs) < 0)
 		return NULL;
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct broker_host_slot *slot = &d->hosts[i];
@@ -115,6 +131,7 @@ const char *broker_hosts_place(struct broker_desks *d, const char *template, con
 		/* A template added since the last look is taken to be there: the clone says otherwise. */
 		c[i].can_take = broker_hosts_can_run(slot) && !strv_has(slot->missing, template);
 		c[i].can_take = c[i].can_take && broker_placement_has_network(slot->networks, network);
+		c[i].can_take = c[i].can_take && broker_placement_has_hardware(slot->hardware, &needs);
 		c[i].free_bytes = (int64_t)slot->free_memory - (int64_t)slot->placed_bytes;
 	}
 	/* A failed count leaves every host at 0: memory alone decides. */
@@ -144,10 +161,30 @@ bool broker_hosts_any_has_network(struct broker_desks *d, const char *name)
 
 const char *broker_hosts_missing_hardware(struct broker_desks *d, const struct pool_hw_features *needs)
 {
-	/* A stub until issue 17's host hardware work lands: every host counts as offering all. */
-	(void)d;
-	(void)needs;
-	return NULL;
+	static const struct pool_hw_features each[] = { { .uefi = true }, { .secure_boot = true }, { .tpm = true } };
+	static const char *const names[] = { "firmware", "secure_boot", "tpm" };
+	bool want[] = { needs && needs->uefi, needs && needs->secure_boot, needs && needs->tpm };
+	bool offered[ELEMENTSOF(each)] = { false };
+	const char *lacks, *first = NULL;
+
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		const char *hw = d->hosts[i].hardware;
+
+		if (!pool_host_is_alive(d->hosts[i].host))
+			continue;
+		/* Not looked at yet (or never asked): it may offer them all, as placement says. */
+		lacks = broker_placement_missing_hardware(hw, needs);
+		if (!lacks)
+			return NULL;
+		first = first ? first : lacks;
+		for (size_t k = 0; k < ELEMENTSOF(each); k++)
+			offered[k] = offered[k] || broker_placement_has_hardware(hw, &each[k]);
+	}
+	/* The first need no host offers; when each is offered somewhere but no host offers all: the first host's. */
+	for (size_t k = 0; k < ELEMENTSOF(each); k++)
+		if (want[k] && !offered[k])
+			return names[k];
+	return first;
 }
 
 void broker_hosts_note_placed(struct broker_desks *d, json_t *row)
@@ -176,7 +213,7 @@ static struct host_look *host_look_free(struct host_look *l)
 	return NULL;
 }
 
-/* On a worker thread: free memory, which template disks each host reads, and its libvirt networks. */
+/* On a worker thread: free memory, which template disks each host reads, its libvirt networks and hardware. */
 static void host_look_work(void *data)
 {
 	struct host_look *l = data;
@@ -194,6 +231,8 @@ static void host_look_work(void *data)
 		if (l->hosts[i].result >= 0)
 			l->hosts[i].net_result = pool_network_list(h, &l->hosts[i].nets, &l->hosts[i].n_nets,
 								   &l->hosts[i].net_err);
+		if (l->hosts[i].result >= 0)
+			l->hosts[i].hw_result = pool_host_hardware(h, &l->hosts[i].hw, &l->hosts[i].hw_err);
 	}
 }
 
@@ -250,6 +289,31 @@ static void look_networks(struct host_look *l, size_t i, struct broker_host_slot
 	slot_set_networks(l->d, slot, active_networks(l->hosts[i].nets, l->hosts[i].n_nets));
 }
 
+/* The hardware host i's look found (OVMF, Secure Boot, swtpm), into its slot and the store.  When it cannot
+ * ask, what the last look found stays (a host not asked yet stays "not known"), said once until it can. */
+static void look_hardware(struct host_look *l, size_t i, struct broker_host_slot *slot)
+{
+	char *hw;
+
+	if (l->hosts[i].hw_result < 0) {
+		if (!slot->hardware_warned)
+			vdi_warn("cannot ask libvirt host %s which firmware and TPM it offers: %s",
+				 pool_host_uri(slot->host), l->hosts[i].hw_err.message[0] ? l->hosts[i].hw_err.message :
+				 strerror(-l->hosts[i].hw_result));
+		slot->hardware_warned = true;
+		return;
+	}
+	slot->hardware_warned = false;
+	hw = broker_placement_hardware_string(&l->hosts[i].hw);
+	if (!hw || (slot->hardware_stored && streq_ptr(slot->hardware, hw))) {
+		free(hw);
+		return;
+	}
+	free(slot->hardware);
+	slot->hardware = hw;
+	slot->hardware_stored = broker_store_host_set_hardware(l->d->store, pool_host_uri(slot->host), hw) >= 0;
+}
+
 void broker_hosts_note_network(struct broker_desks *d, const char *uri, const char *name, bool active)
 {
 	struct broker_host_slot *slot = uri ? broker_hosts_slot(d, uri) : NULL;
@@ -297,6 +361,7 @@ static void host_look_done(void *data, int cancelled)
 		for (size_t t = 0; l->tpl_names[t]; t++)
 			(void)strv_push(l->hosts[i].has[t] ? &slot->templates : &slot->missing, l->tpl_names[t]);
 		look_networks(l, i, slot);
+		look_hardware(l, i, slot);
 		slot->looked = true;
 		slot->looked_at = vdi_clock_wall();
 	}
@@ -353,7 +418,7 @@ void broker_hosts_look(struct broker_desks *d)
 
 /* ---- the hosts, for admins ------------------------------------------------------------------ */
 
-/* The names in ",a,b," networks (borrowed) as a new JSON array; NULL for NULL. */
+/* The names in ",a,b," networks (borrowed; a host's networks or hardware) as a new JSON array; NULL for NULL. */
 static json_t *networks_json(const char *networks)
 {
 	json_t *list = networks ? json_array() : NULL;
@@ -392,7 +457,7 @@ static json_t *host_json(struct broker_desks *d, size_t i, json_t *pool_nets)
 	json_t *templates = slot->looked ? json_array() : NULL, *row;
 	/* Rows without a host (older than several hosts) are the first host's; a failed count shows 0. */
 	int count = broker_store_desktops_count_on_host(d->store, pool_host_uri(h), i == 0);
-	json_t *networks = networks_json(slot->networks);
+	json_t *networks = networks_json(slot->networks), *hardware = networks_json(slot->hardware);
 
 	for (char **t = slot->templates; templates && t && *t; t++)
 		json_array_append_new(templates, json_string(*t));
@@ -406,8 +471,11 @@ static json_t *host_json(struct broker_desks *d, size_t i, json_t *pool_nets)
 	if (row) {
 		json_object_set_new(row, "networks", networks ? networks : json_null());
 		json_object_set_new(row, "missing_networks", missing_networks_json(slot, pool_nets));
+		/* ["uefi", "secure-boot", "tpm"]: what it offered at its last look; null: not known yet. */
+		json_object_set_new(row, "hardware", hardware ? hardware : json_null());
 	} else {
 		json_decref(networks);
+		json_decref(hardware);
 	}
 	return row;
 }
@@ -498,6 +566,7 @@ void broker_hosts_free(struct broker_desks *d)
 		pool_strv_free(d->hosts[i].templates);
 		pool_strv_free(d->hosts[i].missing);
 		free(d->hosts[i].networks);
+		free(d->hosts[i].hardware);
 	}
 	free(d->hosts);
 	d->hosts = NULL;

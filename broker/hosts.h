@@ -4,7 +4,7 @@
 /*
  * The libvirt hosts of the desktop module: one slot each (its connection, whether it is
  * draining, and what the last look at it found: free memory, which templates' disks it reads, which
- * libvirt networks it has active),
+ * libvirt networks it has active, which of UEFI, Secure Boot and a TPM it offers),
  * and placement's view of them.  Loop thread; the looks run on a worker.
  */
 
@@ -37,8 +37,14 @@ struct pool_host *broker_hosts_find(struct broker_desks *d, const char *uri);
 /* Whether slot answers and is not draining. */
 bool broker_hosts_can_run(const struct broker_host_slot *slot);
 
-/* ... and had libvirt network (borrowed; NULL: none needed) active at its last look (not looked yet: yes). */
-bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network);
+/* ... and had libvirt network (borrowed; NULL: none needed) active at its last look (not looked yet: yes), and
+ * offered the hardware needs (borrowed; NULL: none) asks at its last look (not known yet: yes). */
+bool broker_hosts_can_run_on(const struct broker_host_slot *slot, const char *network,
+			     const struct pool_hw_features *needs);
+
+/* What template (borrowed; NULL: none) asks of a host (its row's firmware, secure_boot, tpm) into *ret (nothing
+ * for a template that is not there): 0 or -errno (the store failed). */
+int broker_hosts_template_needs(struct broker_desks *d, const char *template, struct pool_hw_features *ret);
 
 /* Starts a look at every host (also done every few seconds by the tick); d->kick runs after it. */
 void broker_hosts_look(struct broker_desks *d);
@@ -46,7 +52,9 @@ void broker_hosts_look(struct broker_desks *d);
 /*
  * Where a new desktop of template goes (placement.h): its host's URI (borrowed), or NULL when no host can.
  * network (borrowed): the libvirt network the desktop attaches to (the NAME of "network:NAME"), which the
- * host must have active at its last look; NULL when the desktop needs none.
+ * host must have active at its last look; NULL when the desktop needs none.  The host must also offer the
+ * firmware and TPM the template's row asks (templates.firmware 'uefi', secure_boot, tpm) at its last look (one
+ * not known yet counts as offering all); NULL too when that row cannot be read.
  */
 const char *broker_hosts_place(struct broker_desks *d, const char *template, const char *network);
 

@@ -35,3 +35,21 @@ bool broker_placement_needs_counts(const struct broker_place_candidate *c, size_
  * take a desktop on libvirt network name (borrowed; NULL: the desktop needs none).
  */
 bool broker_placement_has_network(const char *networks, const char *name);
+
+struct pool_hw_features;
+
+/*
+ * What a host offers as hosts.hardware and its slot keep it: ",uefi,secure-boot,tpm," (a comma around each
+ * feature it offers, "," for none), as a new string from f (borrowed); NULL when out of memory.
+ */
+char *broker_placement_hardware_string(const struct pool_hw_features *f);
+
+/*
+ * The first of needs (borrowed; NULL: none) that hardware (borrowed: ",uefi,secure-boot,tpm," as above, from a
+ * host's last look; NULL: not looked at yet, which counts as offering all) lacks, as the template field that
+ * asks it: "firmware" (UEFI), "secure_boot" or "tpm"; NULL when it offers them all.
+ */
+const char *broker_placement_missing_hardware(const char *hardware, const struct pool_hw_features *needs);
+
+/* Whether a host whose last look found hardware (as above) can take a desktop that needs needs (as above). */
+bool broker_placement_has_hardware(const char *hardware, const struct pool_hw_features *needs);

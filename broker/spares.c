@@ -28,21 +28,24 @@ static int keeper_submit(struct broker_desks *d, enum broker_job_op op, int64_t 
 }
 
 /* A stopped spare boots faster than a new one is made (on a host that can run it, with the pool's libvirt
- * network, borrowed, NULL: none): true when one is on its way.  With current_only, only one on the
- * template's current version. */
-static bool boot_stopped(struct broker_desks *d, int64_t pool_id, const char *network, bool current_only)
+ * network, borrowed, NULL: none, and the hardware its template, borrowed, asks): true when one is on its way.
+ * With current_only, only one on the template's current version. */
+static bool boot_stopped(struct broker_desks *d, int64_t pool_id, const char *template, const char *network,
+			 bool current_only)
 {
 	_cleanup_json_ json_t *stopped = NULL;
+	struct pool_hw_features needs;
 	size_t k;
 	json_t *s;
 
-	if (broker_store_desktops_stopped_spares(d->store, pool_id, &stopped) < 0)
+	if (broker_hosts_template_needs(d, template, &needs) < 0 ||
+	    broker_store_desktops_stopped_spares(d->store, pool_id, &stopped) < 0)
 		return false;
 	json_array_foreach(stopped, k, s) {
 		int64_t id = broker_jint(s, "id");
 
 		if (broker_desks_busy(d, id) ||
-		    !broker_hosts_can_run_on(broker_hosts_slot(d, broker_jstr(s, "host")), network) ||
+		    !broker_hosts_can_run_on(broker_hosts_slot(d, broker_jstr(s, "host")), network, &needs) ||
 		    (current_only && !broker_jint(s, "current")))
 			continue;
 		if (broker_store_desktop_spare_starting(d->store, id, broker_now()) > 0 &&
@@ -79,7 +82,7 @@ static int keep_pool(struct broker_desks *d, json_t *p)
 	for (; need > 0 && d->keeper_inflight < KEEPER_PARALLEL; need--) {
 		const char *host;
 
-		if (boot_stopped(d, broker_jint(p, "id"), network, false))
+		if (boot_stopped(d, broker_jint(p, "id"), broker_jstr(p, "template"), network, false))
 			continue;
 		/* Nothing is made while no host can take it; a host's return wakes the keeper. */
 		host = total < broker_jint(p, "size") ? broker_hosts_place(d, broker_jstr(p, "template"), network) : NULL;
@@ -115,7 +118,7 @@ int broker_spares_add_one(struct broker_desks *d, int64_t pool_id, const char *t
 	if (d->keeper_inflight >= KEEPER_PARALLEL || vdi_clock_steady() < d->keeper_pause_until)
 		return -EBUSY;
 	network = broker_network_libvirt_name(network);
-	if (boot_stopped(d, pool_id, network, true))
+	if (boot_stopped(d, pool_id, template, network, true))
 		return 0;
 	host = total < size ? broker_hosts_place(d, template, network) : NULL;
 	if (!host)

@@ -3,10 +3,12 @@
 
 #include <stdint.h>
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "json.h"
 #include "store-private.h"
 #include "store.h"
+#include "vmpool.h"
 
 int broker_store_host_add(struct broker_store *s, const char *uri)
 {
@@ -26,6 +28,45 @@ int broker_store_host_set_draining(struct broker_store *s, const char *uri, bool
 int broker_store_host_set_networks(struct broker_store *s, const char *uri, const char *networks)
 {
 	return broker_store_exec(s, "UPDATE hosts SET networks = ?2 WHERE uri = ?1", "ss", uri, networks);
+}
+
+int broker_store_host_set_hardware(struct broker_store *s, const char *uri, const char *hardware)
+{
+	return broker_store_exec(s, "UPDATE hosts SET hardware = ?2 WHERE uri = ?1", "ss", uri, hardware);
+}
+
+/* Row (borrowed; NULL: none) {firmware, secure_boot, tpm} into *ret: 1, or 0 for none. */
+static int needs_of(json_t *row, struct pool_hw_features *ret)
+{
+	*ret = (struct pool_hw_features){ 0 };
+	if (!row)
+		return 0;
+	ret->uefi = streq_ptr(json_string_value(json_object_get(row, "firmware")), "uefi");
+	ret->secure_boot = json_integer_value(json_object_get(row, "secure_boot")) != 0;
+	ret->tpm = json_integer_value(json_object_get(row, "tpm")) != 0;
+	return 1;
+}
+
+int broker_store_template_needs(struct broker_store *s, const char *template, struct pool_hw_features *ret)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	int r = broker_store_query(s, &rows, "SELECT firmware, secure_boot, tpm FROM templates WHERE name = ?1", "s",
+				   template);
+
+	*ret = (struct pool_hw_features){ 0 };
+	return r < 0 ? r : needs_of(json_array_get(rows, 0), ret);
+}
+
+int broker_store_pool_needs(struct broker_store *s, const char *pool, struct pool_hw_features *ret)
+{
+	_cleanup_json_ json_t *rows = NULL;
+	int r = broker_store_query(s, &rows,
+				   "SELECT t.firmware, t.secure_boot, t.tpm FROM pools p JOIN templates t"
+				   " ON t.id = p.template_id WHERE p.name = ?1",
+				   "s", pool);
+
+	*ret = (struct pool_hw_features){ 0 };
+	return r < 0 ? r : needs_of(json_array_get(rows, 0), ret);
 }
 
 int broker_store_host_is_draining(struct broker_store *s, const char *uri)

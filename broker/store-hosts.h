@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct broker_store;
+struct pool_hw_features;
 
 /* Adds host uri's row unless it is there: rows changed (0: it was there) or -errno. */
 int broker_store_host_add(struct broker_store *s, const char *uri);
@@ -30,6 +31,21 @@ int broker_store_host_is_draining(struct broker_store *s, const char *uri);
  * for none; NULL: not known) as its last look found them: rows changed (0: no such host) or -errno.
  */
 int broker_store_host_set_networks(struct broker_store *s, const char *uri, const char *networks);
+
+/*
+ * Records the hardware host uri offers (hardware: ",uefi,secure-boot,tpm," as placement.h says; NULL: not
+ * known) as its last look found it: rows changed (0: no such host) or -errno.
+ */
+int broker_store_host_set_hardware(struct broker_store *s, const char *uri, const char *hardware);
+
+/*
+ * What template (borrowed) asks of a host (templates.firmware 'uefi', secure_boot, tpm) into *ret: 1, 0 (no
+ * such template: *ret asks nothing) or -errno.
+ */
+int broker_store_template_needs(struct broker_store *s, const char *template, struct pool_hw_features *ret);
+
+/* The same for pool's (borrowed) template; 0: no such pool. */
+int broker_store_pool_needs(struct broker_store *s, const char *pool, struct pool_hw_features *ret);
 
 /* Every template's name and disk_path: rows, *ret a new JSON array, or -errno. */
 int broker_store_templates_disks(struct broker_store *s, json_t **ret);

@@ -1827,6 +1827,51 @@ static void test_networks_host_down(void)
 	stop_broker(&d);
 }
 
+/* A host's "hardware" in GET /admin/hosts: null for test:///default (the test driver has no domain capabilities:
+ * not known, so placement counts it as offering all), and for this machine's libvirtd (qemu:///system, which has
+ * Debian's ovmf and swtpm) uefi, secure-boot and tpm once the broker looked.  The broker's storage pool on
+ * qemu:///system is its own (named by the test's pid) and removed at the end; no broker pool names a desktop
+ * there, so nothing else on that libvirtd is the broker's to judge. */
+static void test_hosts_hardware(void)
+{
+	char libvirt[512], cmd[512], spool[64];
+	const char *want[] = { "uefi", "secure-boot", "tpm" };
+	struct daemon d;
+	uint64_t end;
+	json_t *j, *hw;
+
+	snprintf(spool, sizeof(spool), "vdi-test-api-%d", (int)getpid());
+	snprintf(libvirt, sizeof(libvirt), "hosts = test:///default, qemu:///system\nstorage_pool = %s\n", spool);
+	start_broker_with(&d, NULL, libvirt);
+	end = vdi_test_now_ms() + 30000;
+	for (;;) {
+		j = hosts(&d, 2);
+		if (json_is_integer(json_object_get(host_at(j, 0), "looked_at")) &&
+		    json_is_array(json_object_get(host_at(j, 1), "hardware")))
+			break;
+		json_decref(j);
+		if (vdi_test_now_ms() >= end)
+			break;
+		usleep(200 * 1000);
+	}
+	stop_broker(&d);
+	snprintf(cmd, sizeof(cmd), "virsh -q -c qemu:///system pool-destroy %s >/dev/null 2>&1;"
+		 " virsh -q -c qemu:///system pool-undefine %s >/dev/null 2>&1", spool, spool);
+	(void)!system(cmd);
+	check(j);
+	check_str_eq(json_string_value(json_object_get(host_at(j, 0), "uri")), "test:///default");
+	check(json_is_integer(json_object_get(host_at(j, 0), "looked_at")));
+	check(json_is_null(json_object_get(host_at(j, 0), "hardware")));
+	check_str_eq(json_string_value(json_object_get(host_at(j, 1), "uri")), "qemu:///system");
+	hw = json_object_get(host_at(j, 1), "hardware");
+	check(json_is_array(hw));
+	vdi_test_log("qemu:///system offers %zu of uefi, secure-boot, tpm", json_array_size(hw));
+	check_int_eq(json_array_size(hw), ELEMENTSOF(want));
+	for (size_t i = 0; i < ELEMENTSOF(want); i++)
+		check_str_eq(json_string_value(json_array_get(hw, i)), want[i]);
+	json_decref(j);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
 	VDI_TEST(test_assignment_policy),
@@ -1850,6 +1895,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_cache),
 	VDI_TEST_TIMEOUT(test_networks, 120),
 	VDI_TEST_TIMEOUT(test_networks_host_down, 120),
+	VDI_TEST_TIMEOUT(test_hosts_hardware, 120),
 };
 
 int main(int argc, char **argv)

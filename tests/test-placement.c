@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "harness.h"
 #include "placement.h"
+#include "vmpool.h"
 
 #define GIB (INT64_C(1) << 30)
 
@@ -127,6 +128,68 @@ static void test_network_filter(void)
 	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), -1);
 }
 
+/* What a template asks of a host against what a host offered: the first need it lacks names the template field;
+ * a host not looked at yet (NULL) offers all; a template that asks nothing goes anywhere. */
+static void test_has_hardware(void)
+{
+	const struct pool_hw_features none = { 0 }, tpm = { .tpm = true }, uefi = { .uefi = true },
+				      win11 = { .uefi = true, .secure_boot = true, .tpm = true };
+
+	check(broker_placement_has_hardware(",", &none));
+	check(broker_placement_has_hardware(",", NULL));
+	check(!broker_placement_has_hardware(",", &tpm));
+	check(!broker_placement_has_hardware(",uefi,secure-boot,", &tpm));
+	check(broker_placement_has_hardware(",uefi,secure-boot,tpm,", &tpm));
+	check(broker_placement_has_hardware(",tpm,", &tpm));
+	check(broker_placement_has_hardware(NULL, &win11));
+	check(!broker_placement_has_hardware(",tpm,", &uefi));
+	check_str_eq(broker_placement_missing_hardware(",", &win11), "firmware");
+	check_str_eq(broker_placement_missing_hardware(",uefi,", &win11), "secure_boot");
+	check_str_eq(broker_placement_missing_hardware(",uefi,secure-boot,", &win11), "tpm");
+	check(!broker_placement_missing_hardware(",uefi,secure-boot,tpm,", &win11));
+	check(!broker_placement_missing_hardware(NULL, &win11));
+	/* Whole names only. */
+	check(!broker_placement_has_hardware(",tpm2,uefi-x,", &tpm));
+	check(!broker_placement_has_hardware(",secure-boot,", &uefi));
+}
+
+/* The string a look keeps and stores, and that it reads back as the same. */
+static void test_hardware_string(void)
+{
+	const struct pool_hw_features all = { true, true, true }, none = { 0 }, tpm = { .tpm = true };
+	_cleanup_free_ char *a = broker_placement_hardware_string(&all);
+	_cleanup_free_ char *n = broker_placement_hardware_string(&none);
+	_cleanup_free_ char *t = broker_placement_hardware_string(&tpm);
+
+	check_str_eq(a, ",uefi,secure-boot,tpm,");
+	check_str_eq(n, ",");
+	check_str_eq(t, ",tpm,");
+	check(broker_placement_has_hardware(a, &all));
+	check(!broker_placement_has_hardware(n, &tpm));
+	check(broker_placement_has_hardware(t, &tpm));
+}
+
+/* A template that needs a TPM skips the freest host, which has none, and goes to one that has; with the host
+ * that has it not looked at yet, that one still counts. */
+static void test_hardware_filter(void)
+{
+	const struct pool_hw_features tpm = { .tpm = true };
+	const char *hardware[] = { ",uefi,secure-boot,", ",uefi,secure-boot,tpm,", NULL };
+	struct broker_place_candidate c[] = {
+		{ true, 8 * GIB, 0 },
+		{ true, 4 * GIB, 0 },
+		{ true, 2 * GIB, 0 },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(c); i++)
+		c[i].can_take = c[i].can_take && broker_placement_has_hardware(hardware[i], &tpm);
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), 1);
+	c[1].can_take = broker_placement_has_hardware(",uefi,", &tpm);
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), 2);
+	c[2].can_take = broker_placement_has_hardware(",", &tpm);
+	check_int_eq(broker_placement_pick(c, ELEMENTSOF(c)), -1);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_most_free_memory),
 	VDI_TEST(test_passes_over_what_cannot_take),
@@ -136,6 +199,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_counts_needed_only_for_ties),
 	VDI_TEST(test_has_network),
 	VDI_TEST(test_network_filter),
+	VDI_TEST(test_has_hardware),
+	VDI_TEST(test_hardware_string),
+	VDI_TEST(test_hardware_filter),
 };
 
 int main(int argc, char **argv)

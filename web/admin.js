@@ -473,14 +473,17 @@ async function hosts() {
 	for (const h of r.json.hosts) {
 		const row = body.insertRow();
 		row.dataset.uri = h.uri;
-		// The libvirt networks it had active at its last look, and those pools' desktops attach to that it lacks.
+		// The libvirt networks it had active at its last look, and those pools' desktops attach to that it lacks;
+		// which of UEFI, Secure Boot and a TPM it offered then ("none"; empty: not known yet).
 		const missing = h.missing_networks || [];
 		for (const v of [h.uri, h.alive ? 'yes' : 'no', h.draining ? 'yes' : 'no', h.desktops, mib(h.free_memory),
-			(h.templates || []).join(', '), (h.networks || []).join(', '), missing.join(', ')])
+			(h.templates || []).join(', '), (h.networks || []).join(', '), missing.join(', '),
+			h.hardware ? h.hardware.join(', ') || 'none' : ''])
 			row.insertCell().textContent = v;
 		row.cells[1].className = h.alive ? 'alive' : 'down';
 		row.cells[6].className = 'networks';
 		row.cells[7].className = missing.length ? 'missing-networks down' : 'missing-networks';
+		row.cells[8].className = 'hardware';
 		const actions = row.insertCell();
 		if (h.draining)
 			button('Resume', actions, async () => {

@@ -13,9 +13,10 @@
 static int host_row(json_t *e, struct ctl_table *t)
 {
 	char uri[512], alive[8], draining[8], virt[32], reconnects[32], desktops[512], free_mib[32], networks[1024],
-		missing[1024];
+		missing[1024], hardware[64];
 	json_t *fm = json_object_get(e, "free_memory");
 	json_t *d = json_object_get(e, "desktops");
+	json_t *hw = json_object_get(e, "hardware");
 	const char *cells[] = {
 		ctl_cell(json_object_get(e, "uri"), uri, sizeof(uri)),
 		ctl_cell(json_object_get(e, "alive"), alive, sizeof(alive)),
@@ -30,6 +31,8 @@ static int host_row(json_t *e, struct ctl_table *t)
 		/* The libvirt networks it has active, and those pools need that it lacks ("-": none). */
 		ctl_cell(json_object_get(e, "networks"), networks, sizeof(networks)),
 		ctl_cell(json_object_get(e, "missing_networks"), missing, sizeof(missing)),
+		/* Which of uefi, secure-boot, tpm it offered at its last look ("-": not known yet). */
+		json_is_array(hw) && !json_array_size(hw) ? "none" : ctl_cell(hw, hardware, sizeof(hardware)),
 	};
 
 	return ctl_table_add_row(t, cells);
@@ -39,7 +42,7 @@ int ctl_cmd_host_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "URI" }, { "ALIVE" }, { "DRAINING" }, { "VIRT" }, { "RECONNECTS", true }, { "DESKTOPS" },
-		{ "FREE MiB", true }, { "NETWORKS" }, { "MISSING NETWORKS" },
+		{ "FREE MiB", true }, { "NETWORKS" }, { "MISSING NETWORKS" }, { "HARDWARE" },
 	};
 	int r;
 

@@ -83,6 +83,10 @@ try {
 		hrow, { timeout: 15000 });
 	check(await page.textContent(`${hrow} td.missing-networks`) === '',
 		'the hosts table shows the host\'s network "default" and none missing');
+	// test:///default has no domain capabilities: its hardware is not known (empty), in a column of its own.
+	check(await page.textContent(`${hrow} td.hardware`) === '' &&
+		await page.textContent('#hosts thead th:nth-child(9)') === 'Hardware',
+		'the hosts table has a Hardware column, empty for a host whose hardware is not known');
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	status = 1;

@@ -1010,6 +1010,51 @@ static void test_networks(void)
 	stop_broker(&d);
 }
 
+/* host list's HARDWARE: what test:///default offered at the broker's look ("-" while not known: the test driver
+ * may not answer domain capabilities), as the JSON's "hardware" says. */
+static void test_host_hardware(void)
+{
+	struct daemon d;
+	struct run r;
+	char line[1024], want[256] = "";
+	uint64_t end;
+	json_t *j, *h, *hw, *v;
+	size_t k;
+
+	start_broker(&d);
+	end = vdi_test_now_ms() + 15000;
+	for (;;) {
+		j = json_of(&d, "host", "list", NULL);
+		h = json_array_get(json_object_get(j, "hosts"), 0);
+		if (json_is_integer(json_object_get(h, "looked_at")))
+			break;
+		json_decref(j);
+		check(vdi_test_now_ms() < end);
+		usleep(100 * 1000);
+	}
+	hw = json_object_get(h, "hardware");
+	check(json_is_null(hw) || json_is_array(hw));
+	json_array_foreach(hw, k, v) {
+		check(streq(json_string_value(v), "uefi") || streq(json_string_value(v), "secure-boot") ||
+		      streq(json_string_value(v), "tpm"));
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s", k ? "," : "", json_string_value(v));
+	}
+	if (json_is_null(hw))
+		strcpy(want, "-");
+	else if (!json_array_size(hw))
+		strcpy(want, "none");
+	vdi_test_log("test:///default hardware: %s", want);
+	json_decref(j);
+	vdictl(&r, NULL, "--socket", d.socket, "host", "list", NULL);
+	check_run(&r, 0);
+	check(startswith(r.out, "URI "));
+	check_str_contains(r.out, "  HARDWARE\n");
+	check(table_line(r.out, "test:///default", line, sizeof(line)));
+	/* The last column. */
+	check(strlen(line) >= strlen(want) && streq(line + strlen(line) - strlen(want), want));
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_local_errors),
 	VDI_TEST(test_keygen),
@@ -1022,6 +1067,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_publish_refused),
 	VDI_TEST(test_maintenance),
 	VDI_TEST(test_networks),
+	VDI_TEST(test_host_hardware),
 };
 
 int main(int argc, char **argv)
