@@ -780,7 +780,7 @@ static void test_nic_parse(void)
 	nic.isolated = true;
 	check_err(pool_nic_check(&nic, &err), EINVAL);
 	check_str_contains(err.message, "cannot be isolated");
-	check_err(pool_nic_interface_xml(&nic, &(xmlNode *){ NULL }, &err), EINVAL);
+	check_err(pool_nic_interface_xml(&nic, NULL, &(xmlNode *){ NULL }, &err), EINVAL);
 	nic.isolated = false;
 	nic.bandwidth_kbps = 5;
 	check_ok(pool_nic_check(&nic, &err));

@@ -180,6 +180,7 @@ int pool_desktop_create_with(struct pool_host *host, const struct pool_template 
 		.desktop_id = desktop_id,
 		.template_name = t->name,
 		.nic = opts ? opts->nic : NULL,
+		.usb_redirect = opts ? opts->usb_redirect : POOL_USB_REDIRECT_TEMPLATE,
 	};
 	r = pool_domxml_for_clone(t->xml, &p, &xml, err);
 	if (r < 0)

@@ -154,6 +154,29 @@ static int count_system_disks(xmlNode *devices)
 	return n;
 }
 
+/* At most one TPM, an emulated one: each clone gets its own swtpm state, a host's TPM would be shared. */
+static int check_tpm(xmlNode *devices, struct vdi_error *err)
+{
+	int n = 0;
+
+	for (xmlNode *d = devices->children; d; d = d->next) {
+		xmlNode *backend = pool_xml_child(d, "backend");
+		_cleanup_free_ char *type = NULL;
+
+		if (!pool_xml_is_elem(d, "tpm"))
+			continue;
+		if (++n > 1)
+			return vdi_error_set(err, -EINVAL, "domain XML has more than one <tpm>; a desktop has one TPM");
+		type = pool_xml_prop(backend, "type");
+		if (!type || !streq(type, "emulator"))
+			return vdi_error_set(err, -EINVAL,
+					      "domain XML has a TPM with backend '%s': a passthrough TPM would be shared by "
+					      "every desktop; use <backend type='emulator' version='2.0'/>",
+					      type ? type : "(none)");
+	}
+	return 0;
+}
+
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
 			       struct vdi_error *err)
 {
@@ -171,6 +194,9 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 	if (disks > 1)
 		return vdi_error_set(err, -EINVAL,
 				      "domain XML has %d disks; a template has one system disk (its clones' overlay)", disks);
+	r = check_tpm(devices, err);
+	if (r < 0)
+		return r;
 
 	if (memory_mib > 0) {
 		xmlNode *mem;
@@ -373,13 +399,22 @@ static int set_macs(xmlNode *devices)
 	return 0;
 }
 
+/* The NIC model the domain's vdihw:hardware names (see POOL_HARDWARE_NS): a new string, or NULL (none). */
+static char *nic_model(xmlNode *devices)
+{
+	xmlNode *md = pool_xml_child(devices->parent, "metadata");
+
+	return pool_xml_prop(pool_xml_ns_child(md, POOL_HARDWARE_NS, "hardware"), "nic-model");
+}
+
 /* Replaces every <interface> of devices by the one nic (borrowed) makes, where the first one was. */
 static int set_nic(xmlNode *devices, const struct pool_nic *nic, struct vdi_error *err)
 {
+	_cleanup_free_ char *model = nic_model(devices);
 	xmlNode *iface, *first = NULL, *n;
 	int r;
 
-	r = pool_nic_interface_xml(nic, &iface, err);
+	r = pool_nic_interface_xml(nic, model, &iface, err);
 	if (r < 0)
 		return r;
 	for (n = devices->children; n && !first; n = n->next)
@@ -462,6 +497,99 @@ static int set_spice(xmlNode *devices, const char *socket, const char *address, 
 	return 0;
 }
 
+/* Whether devices has a <channel> whose target is called name. */
+static bool has_channel(xmlNode *devices, const char *name)
+{
+	for (xmlNode *n = devices->children; n; n = n->next)
+		if (pool_xml_is_elem(n, "channel") && pool_xml_prop_is(pool_xml_child(n, "target"), "name", name))
+			return true;
+	return false;
+}
+
+/* A <channel type='type'><target type='virtio' name='name'/></channel> unless devices has one called name. */
+static int ensure_channel(xmlNode *devices, const char *type, const char *name)
+{
+	xmlNode *ch, *target;
+
+	if (has_channel(devices, name))
+		return 0;
+	ch = pool_xml_add(devices, "channel");
+	target = pool_xml_add(ch, "target");
+	return pool_xml_set(ch, "type", type) && pool_xml_set(target, "type", "virtio") &&
+	       pool_xml_set(target, "name", name) ? 0 : -ENOMEM;
+}
+
+/* The SPICE agent and qemu-guest-agent channels, sound and SPICE audio: each unless the template has one. */
+static int set_spice_devices(xmlNode *devices)
+{
+	int r;
+
+	r = ensure_channel(devices, "spicevmc", "com.redhat.spice.0");
+	if (r >= 0)
+		r = ensure_channel(devices, "unix", "org.qemu.guest_agent.0");
+	if (r >= 0 && !pool_xml_child(devices, "sound") && !pool_xml_set(pool_xml_add(devices, "sound"), "model", "ich9"))
+		r = -ENOMEM;
+	if (r >= 0 && !pool_xml_child(devices, "audio")) {
+		xmlNode *audio = pool_xml_add(devices, "audio");
+
+		if (!pool_xml_set(audio, "id", "1") || !pool_xml_set(audio, "type", "spice"))
+			r = -ENOMEM;
+	}
+	return r;
+}
+
+/* n USB redirection channels in place of the template's (n POOL_USB_REDIRECT_TEMPLATE: the template's stay). */
+static int set_usb_redirect(xmlNode *devices, int n, struct vdi_error *err)
+{
+	if (n == POOL_USB_REDIRECT_TEMPLATE)
+		return 0;
+	if (n < 0 || n > POOL_USB_REDIRECT_MAX)
+		return vdi_error_set(err, -EINVAL, "usb_redirect %d is outside 0-%d", n, POOL_USB_REDIRECT_MAX);
+	remove_children_named(devices, "redirdev");
+	for (int i = 0; i < n; i++) {
+		xmlNode *rd = pool_xml_add(devices, "redirdev");
+
+		if (!pool_xml_set(rd, "bus", "usb") || !pool_xml_set(rd, "type", "spicevmc"))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The <nvram> of os keeps its template only: no path (libvirt makes one per domain), no other source. */
+static int set_nvram(xmlNode *root)
+{
+	xmlNode *nv = pool_xml_child(pool_xml_child(root, "os"), "nvram");
+	_cleanup_free_ char *tmpl = pool_xml_prop(nv, "template");
+
+	if (!nv)
+		return 0;
+	while (nv->children)
+		remove_node(nv->children);
+	while (nv->properties)
+		xmlRemoveProp(nv->properties);
+	if (!tmpl) {
+		remove_node(nv);
+		return 0;
+	}
+	return set_prop(nv, "template", tmpl);
+}
+
+/* QEMU refuses Hyper-V enlightenments without KVM ("kernel doesn't allow setting HyperV VP_INDEX"). */
+static void drop_hyperv(xmlNode *root)
+{
+	xmlNode *clock = pool_xml_child(root, "clock"), *n;
+
+	remove_children_named(pool_xml_child(root, "features"), "hyperv");
+	n = clock ? clock->children : NULL;
+	while (n) {
+		xmlNode *next = n->next;
+
+		if (pool_xml_is_elem(n, "timer") && pool_xml_prop_is(n, "name", "hypervclock"))
+			remove_node(n);
+		n = next;
+	}
+}
+
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
 			  struct vdi_error *err)
 {
@@ -511,6 +639,16 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
 	r = set_spice(devices, p->spice_address ? NULL : p->spice_socket, p->spice_address, p->spice_password);
 	if (r < 0)
 		return r;
+	r = set_usb_redirect(devices, p->usb_redirect, err);
+	if (r < 0)
+		return r;
+	r = set_spice_devices(devices);
+	if (r >= 0)
+		r = set_nvram(root);
+	if (r < 0)
+		return r;
+	if (streq(p->virt_type, "qemu"))
+		drop_hyperv(root);
 
 	return dump(doc, ret);
 }

@@ -264,7 +264,17 @@ static bool add_bandwidth(xmlNode *iface, uint32_t kbps)
 	return prop(in, "average", avg) && prop(in, "peak", avg) && prop(add(bw, "outbound"), "average", avg);
 }
 
-int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi_error *err)
+static bool model_is_valid(const char *model)
+{
+	static const char *const models[] = { "virtio", "e1000e", "e1000", "rtl8139" };
+
+	for (size_t i = 0; i < ELEMENTSOF(models); i++)
+		if (strcmp(model, models[i]) == 0)
+			return true;
+	return false;
+}
+
+int pool_nic_interface_xml(const struct pool_nic *nic, const char *model, xmlNode **ret, struct vdi_error *err)
 {
 	xmlNode *iface;
 	int r;
@@ -272,12 +282,16 @@ int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi
 	r = pool_nic_check(nic, err);
 	if (r < 0)
 		return r;
+	if (!model)
+		model = "virtio";
+	else if (!model_is_valid(model))
+		return vdi_error_set(err, -EINVAL, "unknown NIC model '%s': virtio, e1000e, e1000 or rtl8139", model);
 	if (nic->kind == POOL_NIC_TEMPLATE)
 		return vdi_error_set(err, -EINVAL, "the template's own NICs make no new interface");
 	iface = xmlNewNode(NULL, (const xmlChar *)"interface");
 	if (!iface)
 		return -ENOMEM;
-	if (!add_source(iface, nic) || !prop(add(iface, "model"), "type", "virtio") ||
+	if (!add_source(iface, nic) || !prop(add(iface, "model"), "type", model) ||
 	    (nic->isolated && !add_isolation(iface)) || (nic->bandwidth_kbps && !add_bandwidth(iface, nic->bandwidth_kbps))) {
 		xmlFreeNode(iface);
 		return -ENOMEM;

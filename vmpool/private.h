@@ -10,6 +10,7 @@
  *   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
  *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
  *   domxml.c ──▶ nic.c (pure), xml.c (pure);   network.c ──▶ host.c, subnet.c (pure), xml.c
+ *   hardware.c (pure) ──▶ domxml.c, xml.c
  *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
@@ -41,6 +42,18 @@ xmlNode *pool_xml_child(xmlNode *parent, const char *name);
 
 /* n's attribute name as a new string; NULL when n is NULL, it has none, or no memory. */
 char *pool_xml_prop(const xmlNode *n, const char *name);
+
+/* Whether n (may be NULL) has attribute name with exactly value. */
+bool pool_xml_prop_is(const xmlNode *n, const char *name, const char *value);
+
+/* A new child element name appended to parent (borrowed, may be NULL): NULL when parent is NULL or no memory. */
+xmlNode *pool_xml_add(xmlNode *parent, const char *name);
+
+/* Sets n's attribute name to value (escaped on output); false when n is NULL or no memory. */
+bool pool_xml_set(xmlNode *n, const char *name, const char *value);
+
+/* parent's first child element called name in the namespace href, or NULL (parent may be NULL). */
+xmlNode *pool_xml_ns_child(xmlNode *parent, const char *href, const char *name);
 
 /* ---- names (naming.c): pure ---------------------------------------------- */
 
@@ -180,9 +193,10 @@ int pool_libvirt_error(struct vdi_error *err, const char *fmt, ...) __attribute_
 /* ---- network attachments (nic.c): pure --------------------------------------- */
 
 /* The one <interface> element (new, unlinked: free it with xmlFreeNode() unless linked into a document)
- * nic (borrowed; not POOL_NIC_TEMPLATE) gives a clone, without a MAC.  -EINVAL when nic fails
- * pool_nic_check(). */
-int pool_nic_interface_xml(const struct pool_nic *nic, xmlNode **ret, struct vdi_error *err);
+ * nic (borrowed; not POOL_NIC_TEMPLATE) gives a clone, without a MAC, its model model (borrowed; NULL:
+ * "virtio"; else "virtio", "e1000e", "e1000" or "rtl8139").  -EINVAL when nic fails pool_nic_check() or
+ * model is none of those. */
+int pool_nic_interface_xml(const struct pool_nic *nic, const char *model, xmlNode **ret, struct vdi_error *err);
 
 /* ---- libvirt networks' XML (network.c): pure ------------------------------------ */
 
@@ -215,9 +229,18 @@ struct pool_domxml_params {
 	const char *pool;
 	int64_t desktop_id;
 	const char *template_name;
-	const struct pool_nic *nic; /* NULL or POOL_NIC_TEMPLATE: the template's NICs; else the one NIC */
+	const struct pool_nic *nic; /* NULL or POOL_NIC_TEMPLATE: the template's NICs; else the one NIC (of the
+				     * model the template's vdihw:hardware names, see POOL_HARDWARE_NS) */
+	int usb_redirect;           /* POOL_USB_REDIRECT_TEMPLATE: the template's <redirdev>s; 0..MAX: that many */
 };
 
+/*
+ * The domain XML of a clone of template_xml (borrowed) with p (borrowed): *ret a new string.  Besides what p
+ * names, every clone gets (each only when the template has none of its kind) the SPICE agent channel, the
+ * qemu-guest-agent channel, an ich9 sound device and SPICE audio; its <nvram> keeps only its template
+ * attribute (libvirt makes each domain its own); on virt_type "qemu" (TCG) the Hyper-V enlightenments and the
+ * hypervclock timer go (QEMU refuses them without KVM).
+ */
 int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_params *p, char **ret,
 			  struct vdi_error *err);
 
@@ -229,7 +252,8 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
  */
 int pool_domxml_add_data_disk(const char *xml, const char *path, char **ret, struct vdi_error *err);
 
-/* Checks that xml is a <domain> with at most one system disk; optionally sets memory and vcpus. */
+/* Checks that xml is a <domain> with at most one system disk and at most one TPM, an emulated one (a
+ * passthrough TPM would be shared by every desktop); optionally sets memory and vcpus. */
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
 			       struct vdi_error *err);
 

@@ -61,6 +61,16 @@
 #define POOL_METADATA_NS "https://vdi.invalid/xmlns/desktop/1"
 #define POOL_METADATA_PREFIX "vdi"
 
+/*
+ * What a template's generated XML records of its OS for its clones, in its own namespace (libvirt keeps one
+ * <metadata> element per namespace, and vdi:desktop is the other): <vdihw:hardware os='win11'
+ * nic-model='e1000e'/>.  Clones keep it; the NIC a pool's network setting attaches to a clone (at creation and
+ * by pool_desktop_set_nic()) is of that model ("virtio", "e1000e", "e1000" or "rtl8139"; virtio when the
+ * domain has no such element, as for hand-written templates, which may carry one).
+ */
+#define POOL_HARDWARE_NS "https://vdi.invalid/xmlns/hardware/1"
+#define POOL_HARDWARE_PREFIX "vdihw"
+
 /* Longest SPICE password QEMU accepts through libvirt. */
 #define POOL_TICKET_MAX 60
 
