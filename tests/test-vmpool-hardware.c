@@ -142,7 +142,8 @@ static void check_common(const char *xml)
 	XP_ONE(xml, "/domain/devices/video");
 	XP_EQ(xml, "/domain/devices/memballoon/@model", "virtio");
 	XP_ONE(xml, "/domain/metadata/vdihw:hardware");
-	XP_NONE(xml, "/domain/devices/graphics");
+	XP_ONE(xml, "/domain/devices/graphics[@type='spice']");
+	XP_EQ(xml, "/domain/devices/graphics/listen/@address", "127.0.0.1");
 	check_ok(pool_domxml_check_template(xml, 0, 0, &(char *){ NULL }, NULL));
 }
 

@@ -210,7 +210,7 @@ static void add_channel(struct hwxml *x, xmlNode *devices, const char *type, con
 
 static void add_devices(struct hwxml *x, xmlNode *root)
 {
-	xmlNode *devices = el(x, root, "devices", NULL, NULL), *disk, *tpm;
+	xmlNode *devices = el(x, root, "devices", NULL, NULL), *disk, *tpm, *g;
 	bool virtio = streq(x->disk_bus, "virtio");
 
 	/* The system disk's source is the clone's overlay (pool_domxml_for_clone() sets it). */
@@ -228,6 +228,10 @@ static void add_devices(struct hwxml *x, xmlNode *root)
 		tpm = el(x, devices, "tpm", NULL, A("model", "tpm-crb"));
 		el(x, tpm, "backend", NULL, A("type", "emulator", "version", "2.0"));
 	}
+	/* Clones get their own SPICE display; this one makes the template definable as it is (to install its
+	 * OS), on this machine only. */
+	g = el(x, devices, "graphics", NULL, A("type", "spice", "autoport", "yes"));
+	el(x, g, "listen", NULL, A("type", "address", "address", "127.0.0.1"));
 	el(x, devices, "sound", NULL, A("model", x->sound));
 	el(x, devices, "audio", NULL, A("id", "1", "type", "spice"));
 	el(x, el(x, devices, "video", NULL, NULL), "model", NULL, A("type", x->video));

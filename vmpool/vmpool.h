@@ -314,9 +314,14 @@ int pool_hardware_resolve(const struct pool_hardware *in, struct pool_hardware *
 
 /*
  * A template's domain XML for hw (borrowed; resolved here first): *ret a new string that passes
- * pool_domxml_check_template().  q35; the OS's disk bus, NIC model, video and sound; UEFI through libvirt's
- * firmware autoselection (Secure Boot with enrolled keys when asked, SMM on) or SeaBIOS; a TPM 2.0 (tpm-crb,
- * emulator); for Windows the Hyper-V enlightenments and a local-time clock; a serial console; the SPICE devices.
+ * pool_domxml_check_template().  q35; the OS's disk bus (virtio vda or sata sda), video and sound; UEFI through
+ * libvirt's firmware autoselection (<os firmware='efi'> with the secure-boot and enrolled-keys features on and
+ * SMM on for Secure Boot, both off without) or SeaBIOS (no firmware attribute); a TPM 2.0 (tpm-crb, emulator)
+ * when hw->tpm; for Windows the Hyper-V enlightenments, a local-time clock and hypervclock, else UTC; rtc
+ * catchup, pit delay, no hpet; a pty serial console, a USB tablet, the SPICE agent and qemu-guest-agent
+ * channels, SPICE audio, a SPICE display on 127.0.0.1 (so that the XML can be defined as it is to install the
+ * OS; clones get their own), memballoon virtio.  No NIC: a pool's network setting attaches one to each clone,
+ * of the OS's model, which the XML records in its vdihw:hardware element (POOL_HARDWARE_NS).
  */
 int pool_domxml_for_hardware(const struct pool_hardware *hw, char **ret, struct vdi_error *err);
 
