@@ -188,6 +188,11 @@ static int template_hardware_xml(struct template_job *j)
 		if (r < 0)
 			return hardware_fail(j, vdi_error_set(&j->err, r, "os: %s", why.message));
 		in.os = &os;
+		/* The row records osinfo-db's own spelling of the id. */
+		free(j->os);
+		j->os = strdup(os.id);
+		if (!j->os)
+			return hardware_fail(j, vdi_error_set(&j->err, -ENOMEM, "out of memory"));
 	}
 	if ((r = pool_hardware_resolve(&in, &hw, &j->err)) < 0 || (r = pool_domxml_for_hardware(&hw, &j->xml, &j->err)) < 0)
 		return hardware_fail(j, r);
