@@ -90,20 +90,87 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
 	return 0;
 }
 
+/* true 1, false 0, null or absent -1 (the OS's default). */
+static int tristate_member(json_t *json, const char *name, int *ret, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, name);
+
+	*ret = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return vdi_error_set(err, -EINVAL, "\"%s\" must be true, false or null", name);
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/* os: an osinfo-db short id (which ones there are is osinfo-db's to say, on a worker); null or "": none. */
+static int os_member(json_t *json, const char **ret, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, "os");
+	const char *value;
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	value = json_string_value(v);
+	if (!value)
+		return vdi_error_set(err, -EINVAL, "\"os\" must be a string or null");
+	if (strlen(value) > POOL_OS_ID_MAX)
+		return vdi_error_set(err, -EINVAL, "os: an osinfo-db short id is at most %d characters", POOL_OS_ID_MAX);
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return vdi_error_set(err, -EINVAL, "os: an osinfo-db short id (\"vdictl os list\" shows them)");
+	*ret = *value ? value : NULL;
+	return 0;
+}
+
+/* firmware: "bios" or "uefi"; null or absent: POOL_FIRMWARE_AUTO. */
+static int firmware_member(json_t *json, enum pool_firmware *ret, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, "firmware");
+
+	*ret = POOL_FIRMWARE_AUTO;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || pool_firmware_parse(json_string_value(v), ret) < 0)
+		return vdi_error_set(err, -EINVAL, "firmware: \"bios\" or \"uefi\"");
+	return 0;
+}
+
+/* The hardware members of a template; with xml, none of them (the XML decides). */
+static int template_hardware(struct broker_template_body *ret, struct vdi_error *err)
+{
+	static const char *const hardware[] = { "os", "firmware", "secure_boot", "tpm", NULL };
+	int r;
+
+	if ((r = os_member(ret->json, &ret->os, err)) < 0 || (r = firmware_member(ret->json, &ret->firmware, err)) < 0 ||
+	    (r = tristate_member(ret->json, "secure_boot", &ret->secure_boot, err)) < 0 ||
+	    (r = tristate_member(ret->json, "tpm", &ret->tpm, err)) < 0)
+		return r;
+	for (size_t i = 0; ret->xml && hardware[i]; i++)
+		if (json_object_get(ret->json, hardware[i]))
+			return vdi_error_set(err, -EINVAL, "xml: the template XML decides the hardware; drop \"%s\" "
+					     "(os, firmware, secure_boot and tpm are for the XML vdi writes)", hardware[i]);
+	return 0;
+}
+
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err)
 {
-	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", "network", NULL };
+	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", "network",
+					       "os", "firmware", "secure_boot", "tpm", NULL };
 	struct pool_nic nic;
 	int r;
 
-	*ret = (struct broker_template_body){ 0 };
+	*ret = (struct broker_template_body){ .secure_boot = -1, .tpm = -1 };
 	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "xml", false, &ret->xml, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0 ||
-	    (r = network_member(ret->json, &ret->network, &nic, err)) < 0)
+	    (r = network_member(ret->json, &ret->network, &nic, err)) < 0 ||
+	    (r = template_hardware(ret, err)) < 0)
 		return r;
 	if (ret->disk[0] != '/')
 		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
@@ -244,6 +311,8 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 	    (r = vdi_json_get_int(ret->json, "max_per_user", false, 1, 10000, &ret->max_per_user, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "idle_timeout", false, 0, 30 * 86400, &ret->idle_timeout, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "data_disk_mib", false, 0, INT64_MAX / 2, &ret->data_disk_mib, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "usb_redirect", false, 0, POOL_USB_REDIRECT_MAX, &ret->usb_redirect,
+				  err)) < 0 ||
 	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0) || (r = pool_net_settings(ret, err)) < 0)
 		return r;
 	if (ret->prestart > ret->size)
@@ -256,11 +325,11 @@ int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_bo
 {
 	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
 					       "max_per_user", "idle_timeout", "groups", "data_disk_mib", "network",
-					       "isolate_desktops", "bandwidth_kbps", NULL };
+					       "isolate_desktops", "bandwidth_kbps", "usb_redirect", NULL };
 	const char *type = "pooled";
 	int r;
 
-	*ret = (struct broker_pool_body){ .max_per_user = 1 };
+	*ret = (struct broker_pool_body){ .max_per_user = 1, .usb_redirect = BROKER_USB_REDIRECT_DEFAULT };
 	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "template", true, &ret->template_name, err)) < 0 ||
@@ -276,7 +345,7 @@ int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_bo
 {
 	static const char *const members[] = { "size",	     "prestart",	  "max_per_user",   "idle_timeout",
 					       "groups",     "data_disk_mib",	  "network",	    "isolate_desktops",
-					       "bandwidth_kbps", NULL };
+					       "bandwidth_kbps", "usb_redirect", NULL };
 	int r;
 
 	ret->json = NULL;

@@ -33,12 +33,21 @@ int broker_parse_assign(const char *text, size_t len, bool *ret_new, struct vdi_
 /* POST /admin/hosts/drain and /admin/hosts/resume: {"host": URI}; *ret is borrowed from *ret_json. */
 int broker_parse_host(const char *text, size_t len, json_t **ret_json, const char **ret, struct vdi_error *err);
 
-/* POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given; network (a value
- * pool_nic_parse() takes) NULL when not given (null or ""). */
+/*
+ * POST /admin/templates; disk is an absolute path, memory_mib and vcpus 0 when not given; network (a value
+ * pool_nic_parse() takes) NULL when not given (null or "").  The hardware of a template vdi writes the XML of:
+ * os (an osinfo-db short id, 1..POOL_OS_ID_MAX bytes without control characters or white space; NULL when
+ * not given, null or ""), firmware ("bios" or "uefi"; POOL_FIRMWARE_AUTO when not given or null), secure_boot
+ * and tpm (true 1, false 0; -1 when not given or null: the OS's default).  With xml none of them may be given
+ * (the XML decides the hardware).
+ */
 struct broker_template_body {
 	json_t *json;
 	const char *name, *disk, *xml, *network;
 	int64_t memory_mib, vcpus;
+	const char *os;
+	enum pool_firmware firmware;
+	int secure_boot, tpm;
 };
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
 void broker_template_body_finish(struct broker_template_body *b);
@@ -75,7 +84,8 @@ int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct 
  * isolate_desktops as set (null: the default); bandwidth_kbps 0..BROKER_BANDWIDTH_KBPS_MAX.  Only what the
  * body says alone is checked here (isolate_desktops true with its own network that cannot be isolated); the
  * settings with the template's network are broker_pool_net_check()'s.  On update, a network the caller puts
- * in ret is borrowed from the caller.
+ * in ret is borrowed from the caller.  usb_redirect: the SPICE USB redirection channels of each desktop,
+ * 0..POOL_USB_REDIRECT_MAX.
  */
 struct broker_pool_body {
 	json_t *json;
@@ -87,7 +97,10 @@ struct broker_pool_body {
 	const char *network;
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps;
+	int64_t usb_redirect;               /* 0..POOL_USB_REDIRECT_MAX; create: BROKER_USB_REDIRECT_DEFAULT */
 };
+/* A pool's USB redirection channels when its creation does not say. */
+#define BROKER_USB_REDIRECT_DEFAULT 2
 int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_body *ret, struct vdi_error *err);
 void broker_pool_body_finish(struct broker_pool_body *b);

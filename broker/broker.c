@@ -66,6 +66,7 @@ static const struct broker_route routes[] = {
 	{ "POST", "/api/v1/admin/hosts/drain", broker_api_admin_host_drain },
 	{ "POST", "/api/v1/admin/hosts/resume", broker_api_admin_host_resume },
 	{ "GET", "/api/v1/admin/networks", broker_api_admin_networks },
+	{ "GET", "/api/v1/admin/os", broker_api_admin_os },
 	{ "POST", "/api/v1/admin/networks", broker_api_admin_network_add },
 	{ "DELETE", "/api/v1/admin/networks/*", broker_api_admin_network_remove },
 };

@@ -88,3 +88,4 @@ void broker_api_admin_host_resume(struct broker_req *req, void *userdata);
 void broker_api_admin_networks(struct broker_req *req, void *userdata);
 void broker_api_admin_network_add(struct broker_req *req, void *userdata);
 void broker_api_admin_network_remove(struct broker_req *req, void *userdata);
+void broker_api_admin_os(struct broker_req *req, void *userdata);

@@ -129,6 +129,7 @@ static struct pool_desktop_options job_desktop_options(const struct broker_job *
 	return (struct pool_desktop_options){
 		.data_disk_bytes = (uint64_t)j->data_disk_mib << 20,
 		.nic = j->nic.kind == POOL_NIC_TEMPLATE ? NULL : &j->nic,
+		.usb_redirect = j->usb_redirect,
 	};
 }
 
@@ -306,6 +307,9 @@ static int job_fill(struct broker_job *j, json_t *row)
 		if (j->tpl_version < 1)
 			return -EINVAL; /* a row without its template's version: the job could not record it */
 		j->data_disk_mib = broker_jint(row, "data_disk_mib");
+		/* A row without the column (none should lack it): the template's own channels, as before pools had it. */
+		j->usb_redirect = json_object_get(row, "usb_redirect") ? (int)broker_jint(row, "usb_redirect")
+								       : POOL_USB_REDIRECT_TEMPLATE;
 		if (broker_pool_nic_from_row(row, &j->nic, &j->err) < 0)
 			return -EINVAL; /* stored settings that do not go together: the API refuses them */
 		j->tpl_name = strdup(broker_jstr(row, "template"));

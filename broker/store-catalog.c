@@ -78,6 +78,13 @@ int broker_store_set_template_network(struct broker_store *s, const char *name, 
 				 network && *network ? network : NULL);
 }
 
+int broker_store_set_template_hardware(struct broker_store *s, const char *name, const char *os, const char *firmware,
+				       bool secure_boot, bool tpm)
+{
+	return broker_store_exec(s, "UPDATE templates SET os = ?2, firmware = ?3, secure_boot = ?4, tpm = ?5 WHERE name = ?1",
+				 "sssii", name, os && *os ? os : NULL, firmware, (int64_t)secure_boot, (int64_t)tpm);
+}
+
 int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len)
 {
 	_cleanup_json_ json_t *rows = NULL;
@@ -97,6 +104,7 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 {
 	return broker_store_query(s, ret,
 				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created, t.network,"
+				  " t.os, t.firmware, t.secure_boot, t.tpm,"
 				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
 				  "s", name);
@@ -184,10 +192,11 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	/* "vdi-_maintenance-<id>" names a maintenance desktop (store-maintenance.h): no pool may look like it. */
 	if (d->name[0] == '_')
 		return vdi_error_set(err, -EINVAL, "pool names beginning with '_' are reserved for vdi's own desktops");
-	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0)
+	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0 ||
+	    d->usb_redirect < 0 || d->usb_redirect > POOL_USB_REDIRECT_MAX)
 		return vdi_error_set(err, -EINVAL,
-				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0",
-				     d->name);
+				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0,"
+				     " 0 <= usb_redirect <= %d", d->name, POOL_USB_REDIRECT_MAX);
 	r = data_disk_ok(d->persistent, d->data_disk_mib, 0, err);
 	if (r < 0)
 		return r;
@@ -196,8 +205,8 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 		return r;
 	r = broker_store_prepare(s,
 				 "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
-				 " idle_timeout, groups, created, data_disk_mib, network, isolate_desktops, bandwidth_kbps)"
-				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM templates WHERE name = ?2",
+				 " idle_timeout, groups, created, data_disk_mib, network, isolate_desktops, bandwidth_kbps, usb_redirect)"
+				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 FROM templates WHERE name = ?2",
 				 &st);
 	if (r < 0)
 		return r;
@@ -216,6 +225,7 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	if (d->isolate != BROKER_ISOLATE_DEFAULT)
 		sqlite3_bind_int(st, 12, d->isolate == BROKER_ISOLATE_YES);
 	sqlite3_bind_int64(st, 13, d->bandwidth_kbps);
+	sqlite3_bind_int64(st, 14, d->usb_redirect);
 	rc = sqlite3_step(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
@@ -232,7 +242,7 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 	int r, rc;
 
 	r = broker_store_prepare(s, "SELECT p.size, p.prestart, p.max_per_user, p.idle_timeout, p.data_disk_mib,"
-				    " p.network, p.isolate_desktops, p.bandwidth_kbps, p.persistent, t.network FROM pools p"
+				    " p.network, p.isolate_desktops, p.bandwidth_kbps, p.persistent, t.network, p.usb_redirect FROM pools p"
 				    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1", &st);
 	if (r < 0)
 		return r;
@@ -251,6 +261,7 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 								     : BROKER_ISOLATE_NO,
 		.bandwidth_kbps = sqlite3_column_int64(st, 7),
 		.persistent = sqlite3_column_int(st, 8) != 0,
+		.usb_redirect = sqlite3_column_int64(st, 10),
 	};
 	snprintf(ret->network, sizeof(ret->network), "%s", (const char *)sqlite3_column_text(st, 5) ?: "");
 	snprintf(ret->template_network, sizeof(ret->template_network), "%s",
@@ -264,10 +275,10 @@ int broker_store_update_pool(struct broker_store *s, const char *name, const str
 	return broker_store_exec(s,
 				 "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
 				 " groups = coalesce(?6, groups), data_disk_mib = ?7, network = nullif(?8, ''),"
-				 " isolate_desktops = CASE ?9 WHEN 1 THEN 0 WHEN 2 THEN 1 ELSE NULL END, bandwidth_kbps = ?10"
-				 " WHERE name = ?1",
-				 "siiiisisii", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
-				 l->data_disk_mib, l->network, (int64_t)l->isolate, l->bandwidth_kbps);
+				 " isolate_desktops = CASE ?9 WHEN 1 THEN 0 WHEN 2 THEN 1 ELSE NULL END, bandwidth_kbps = ?10,"
+				 " usb_redirect = ?11 WHERE name = ?1",
+				 "siiiisisiii", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
+				 l->data_disk_mib, l->network, (int64_t)l->isolate, l->bandwidth_kbps, l->usb_redirect);
 }
 
 int broker_store_pool_exists(struct broker_store *s, const char *name)
@@ -284,7 +295,7 @@ int broker_store_pools(struct broker_store *s, const char *name, json_t **ret)
 				  " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
 				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created, p.data_disk_mib,"
 				  " coalesce(p.network, t.network) AS network, p.network IS NULL AS network_inherited,"
-				  " p.isolate_desktops, p.persistent, p.bandwidth_kbps"
+				  " p.isolate_desktops, p.persistent, p.bandwidth_kbps, p.usb_redirect"
 				  " FROM pools p JOIN templates t ON t.id = p.template_id"
 				  " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
 				  "s", name);

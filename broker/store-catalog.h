@@ -33,11 +33,18 @@ int broker_store_set_template_size(struct broker_store *s, const char *name, int
 /* Sets the network template name's desktops attach to (network NULL: the XML's own NICs; rows changed or -errno). */
 int broker_store_set_template_network(struct broker_store *s, const char *name, const char *network);
 
+/*
+ * Records the hardware template name has (what its XML was made with, or what its own XML asks): os (borrowed;
+ * NULL or "": none), firmware "bios" or "uefi", secure_boot and tpm.  Rows changed, or -errno.
+ */
+int broker_store_set_template_hardware(struct broker_store *s, const char *name, const char *os, const char *firmware,
+				       bool secure_boot, bool tpm);
+
 /* Template name's network into buf (len bytes): 1, 0 when it has none ("" in buf), -ENOENT, -errno. */
 int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len);
 
 /* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools, network
- * (null: none). */
+ * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1). */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
 /* > 0 when template name exists, 0 when not, or -errno. */
@@ -64,6 +71,7 @@ struct broker_pool_def {
 	const char *network;    /* NULL: the template's (pool-net.h) */
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps; /* 0 = none */
+	int64_t usb_redirect;   /* SPICE USB redirection channels per desktop, 0..POOL_USB_REDIRECT_MAX */
 };
 
 /* The largest data disk a pool may give (MiB): 16 TiB. */
@@ -80,6 +88,7 @@ struct broker_pool_limits {
 	char network[BROKER_NETWORK_VALUE_MAX]; /* the pool's own; "" not set (the template's) */
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps;
+	int64_t usb_redirect;
 	/* Read only (broker_store_pool_limits() fills them; the update leaves them): */
 	bool persistent;
 	char template_network[BROKER_NETWORK_VALUE_MAX]; /* "" none */
@@ -106,7 +115,7 @@ int broker_store_pool_exists(struct broker_store *s, const char *name);
  * The pools (name NULL: all, by name) with id, name, template, type ("persistent" or "pooled"),
  * size, prestart, max_per_user, idle_timeout, groups (comma-separated), draining (0/1), created,
  * data_disk_mib, network (effective: the pool's, else the template's; null none), network_inherited (0/1:
- * the pool sets none), isolate_desktops (as set: null, 0, 1), persistent (0/1), bandwidth_kbps.
+ * the pool sets none), isolate_desktops (as set: null, 0, 1), persistent (0/1), bandwidth_kbps, usb_redirect.
  */
 int broker_store_pools(struct broker_store *s, const char *name, json_t **ret);
 

@@ -19,8 +19,8 @@ int broker_store_user_desktops(struct broker_store *s, const char *user, json_t 
 int broker_store_user_desktop(struct broker_store *s, int64_t id, const char *user, json_t **ret)
 {
 	return broker_store_query(s, ret,
-				  "SELECT d.id, " BROKER_SQL_SHOWN_STATE " AS state, d.host, p.name AS pool, p.persistent"
-				  " FROM desktops d"
+				  "SELECT d.id, " BROKER_SQL_SHOWN_STATE " AS state, d.host, p.name AS pool, p.persistent,"
+				  " p.usb_redirect FROM desktops d"
 				  " JOIN pools p ON p.id = d.pool_id WHERE d.id = ?1 AND d.owner = ?2",
 				  "is", id, user);
 }

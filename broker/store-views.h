@@ -18,7 +18,7 @@ struct broker_store;
 /* user's desktops, by id: id, pool, state, type ("persistent" or "pooled"), assigned_at. */
 int broker_store_user_desktops(struct broker_store *s, const char *user, json_t **ret);
 
-/* Desktop id if user owns it: at most one row of id, state, host, pool, persistent. */
+/* Desktop id if user owns it: at most one row of id, state, host, pool, persistent, usb_redirect (its pool's). */
 int broker_store_user_desktop(struct broker_store *s, int64_t id, const char *user, json_t **ret);
 
 /* Desktop id's stored state: at most one row of state. */

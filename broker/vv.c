@@ -58,8 +58,10 @@ int broker_vv_write(const struct broker_vv *vv, char **ret, size_t *ret_len)
 		     "password=%s\n"
 		     "proxy=http://token:%s@%s\n"
 		     "delete-this-file=1\n"
-		     "title=%s\n",
-		     (long long)vv->desktop, vv->password, vv->token, gw, vv->title);
+		     "title=%s\n"
+		     "%s",
+		     (long long)vv->desktop, vv->password, vv->token, gw, vv->title,
+		     vv->usb_redirect ? "enable-usbredir=1\nenable-usb-autoshare=0\n" : "");
 	if (n < 0) {
 		*ret = NULL;
 		return -ENOMEM;

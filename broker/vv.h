@@ -3,6 +3,7 @@
 
 /* The remote-viewer file (.vv) of a desktop, reached through vdi-gateway as an HTTP proxy. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,8 @@ struct broker_vv {
 	const char *token;       /* the console token: the proxy's password */
 	const char *public_url;  /* [gateway] public_url: its host[:port] names the proxy */
 	const char *title;       /* shown by remote-viewer */
+	bool usb_redirect;       /* the desktop has USB redirection channels: enable-usbredir=1 (and
+				  * enable-usb-autoshare=0: the user picks the devices to redirect) */
 };
 
 /*

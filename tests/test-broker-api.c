@@ -805,6 +805,99 @@ static void test_pool_networks(void)
 }
 
 /* The templates' versions with the desktops on each, in the list and for one template. */
+/* Issue 17: a template's hardware from its OS (osinfo-db) or its own XML, the refusals, GET /admin/os, a pool's
+ * usb_redirect. */
+static void test_template_hardware(void)
+{
+	struct daemon d;
+	char body[1024], disk[512];
+	json_t *j, *e;
+	size_t i;
+	bool win11 = false;
+
+	start_broker(&d, NULL);
+	snprintf(disk, sizeof(disk), "%s/win.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	/* win11 needs UEFI: Secure Boot and a TPM by default, as its row says. */
+	snprintf(body, sizeof(body), "{\"name\":\"win\",\"disk\":\"%s\",\"os\":\"win11\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_str_eq(json_string_value(json_object_get(j, "os")), "win11");
+	check_str_eq(json_string_value(json_object_get(j, "firmware")), "uefi");
+	check(json_is_true(json_object_get(j, "secure_boot")));
+	check(json_is_true(json_object_get(j, "tpm")));
+	check(json_integer_value(json_object_get(j, "memory_mib")) >= 4096);
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE name = 'win' AND os = 'win11' AND firmware = 'uefi'"
+				   " AND secure_boot = 1 AND tpm = 1 AND xml LIKE '%%tpm%%'"), 1);
+	/* Turned off where the OS allows it. */
+	snprintf(body, sizeof(body), "{\"name\":\"win-notpm\",\"disk\":\"%s\",\"os\":\"win10\",\"tpm\":false}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check(json_is_false(json_object_get(j, "tpm")));
+	json_decref(j);
+	/* No OS: vdi's generic desktop, BIOS. */
+	snprintf(body, sizeof(body), "{\"name\":\"plain\",\"disk\":\"%s\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check(json_is_null(json_object_get(j, "os")));
+	check_str_eq(json_string_value(json_object_get(j, "firmware")), "bios");
+	check(json_is_false(json_object_get(j, "secure_boot")) && json_is_false(json_object_get(j, "tpm")));
+	json_decref(j);
+	/* The list shows them too. */
+	j = admin_json(&d, "GET", "/api/v1/admin/templates", NULL, 200);
+	json_array_foreach(json_object_get(j, "templates"), i, e) {
+		check(json_is_string(json_object_get(e, "firmware")));
+		check(json_is_boolean(json_object_get(e, "secure_boot")) && json_is_boolean(json_object_get(e, "tpm")));
+	}
+	json_decref(j);
+
+	/* Refusals: nothing is made. */
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"xml\":\"<domain type='kvm'/>\",\"os\":\"win11\"}",
+		 disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "xml: the template XML decides the hardware");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"os\":\"debian12\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "os: unknown OS 'debian12'");
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "debian11");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"firmware\":\"bios\",\"secure_boot\":true}",
+		 disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "secure_boot");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"os\":\"win11\",\"firmware\":\"bios\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "firmware");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"firmware\":\"efi\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "firmware");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"tpm\":\"yes\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "\"tpm\"");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates"), 3);
+
+	/* osinfo-db's OSes, filtered. */
+	j = admin_json(&d, "GET", "/api/v1/admin/os?filter=win", NULL, 200);
+	check(json_array_size(json_object_get(j, "os")) > 0);
+	json_array_foreach(json_object_get(j, "os"), i, e) {
+		check(json_is_string(json_object_get(e, "id")) && json_object_get(e, "name") &&
+		      json_object_get(e, "version") && json_object_get(e, "family"));
+		win11 = win11 || streq(json_string_value(json_object_get(e, "id")), "win11");
+	}
+	check(win11);
+	json_decref(j);
+	j = admin_json(&d, "GET", "/api/v1/admin/os?filter=no-such-os-anywhere", NULL, 200);
+	check_int_eq(json_array_size(json_object_get(j, "os")), 0);
+	json_decref(j);
+
+	/* A pool's USB redirection channels: 2 by default, 0..8. */
+	j = admin_json(&d, "POST", "/api/v1/admin/pools", "{\"name\":\"lab\",\"template\":\"plain\",\"size\":0}", 201);
+	check_int_eq(json_integer_value(json_object_get(j, "usb_redirect")), 2);
+	json_decref(j);
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"lab2\",\"template\":\"plain\",\"size\":0,\"usb_redirect\":9}", 400, "usb_redirect");
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"usb_redirect\":0}", 200);
+	check_int_eq(json_integer_value(json_object_get(j, "usb_redirect")), 0);
+	json_decref(j);
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"usb_redirect\":-1}", 400, "usb_redirect");
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/lab", "{\"usb_redirect\":8}", 200);
+	check_int_eq(json_integer_value(json_object_get(j, "usb_redirect")), 8);
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT usb_redirect FROM pools WHERE name = 'lab'"), 8);
+	stop_broker(&d);
+}
+
 static void test_template_versions(void)
 {
 	struct daemon d;
@@ -1879,6 +1972,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_admin_api),
 	VDI_TEST(test_template_versions),
 	VDI_TEST(test_pool_networks),
+	VDI_TEST(test_template_hardware),
 	VDI_TEST_TIMEOUT(test_recompose_and_data_disk, 120),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),

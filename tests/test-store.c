@@ -16,6 +16,7 @@
 #include "store-hosts.h"
 #include "store-maintenance.h"
 #include "store-recompose.h"
+#include "store-views.h"
 #include "store-private.h"
 #include "store.h"
 
@@ -1198,6 +1199,76 @@ static void test_pool_network(void)
 }
 
 /* Assignment passes over free desktops on a host without the pool's libvirt network (not looked yet: usable). */
+/* Schema 12's columns: a template's OS, firmware, Secure Boot and TPM; a pool's usb_redirect, to the rows jobs and
+ * the console read. */
+static void test_template_hardware_and_usb(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "lab", .template_name = "golden", .size = 4, .max_per_user = 1,
+				     .usb_redirect = 4 };
+	struct broker_pool_limits l;
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL, *row;
+
+	add_template(s);
+	/* The defaults: no OS, BIOS, neither. */
+	check_int_eq(broker_store_templates(s, "golden", &rows), 1);
+	row = json_array_get(rows, 0);
+	check(json_is_null(json_object_get(row, "os")));
+	check_str_eq(json_string_value(json_object_get(row, "firmware")), "bios");
+	check_int_eq(json_integer_value(json_object_get(row, "secure_boot")), 0);
+	check_int_eq(json_integer_value(json_object_get(row, "tpm")), 0);
+	json_decref(rows);
+	check_int_eq(broker_store_set_template_hardware(s, "golden", "win11", "uefi", true, true), 1);
+	check_int_eq(broker_store_templates(s, "golden", &rows), 1);
+	row = json_array_get(rows, 0);
+	check_str_eq(json_string_value(json_object_get(row, "os")), "win11");
+	check_str_eq(json_string_value(json_object_get(row, "firmware")), "uefi");
+	check_int_eq(json_integer_value(json_object_get(row, "secure_boot")), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "tpm")), 1);
+	json_decref(rows);
+	/* "" is none; a firmware the schema does not know is refused. */
+	check_int_eq(broker_store_set_template_hardware(s, "golden", "", "bios", false, true), 1);
+	check_int_eq(sql_int(path, "SELECT os IS NULL AND firmware = 'bios' AND secure_boot = 0 AND tpm = 1 FROM templates"), 1);
+	check(broker_store_set_template_hardware(s, "golden", NULL, "efi", false, false) < 0);
+	check_int_eq(broker_store_set_template_hardware(s, "nosuch", NULL, "bios", false, false), 0);
+
+	/* A pool's usb_redirect: given, in its limits and rows, updated, checked. */
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	check_ok(broker_store_pool_limits(s, "lab", &l));
+	check_int_eq(l.usb_redirect, 4);
+	check_int_eq(broker_store_pools(s, "lab", &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "usb_redirect")), 4);
+	json_decref(rows);
+	l.usb_redirect = 0;
+	check_int_eq(broker_store_update_pool(s, "lab", &l, NULL), 1);
+	check_int_eq(sql_int(path, "SELECT usb_redirect FROM pools WHERE name = 'lab'"), 0);
+	l.usb_redirect = 9;
+	check(broker_store_update_pool(s, "lab", &l, NULL) < 0);
+	d.name = "bad";
+	d.usb_redirect = 9;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+	check_str_contains(err.message, "usb_redirect");
+	d.usb_redirect = -1;
+	check_err(broker_store_add_pool(s, &d, NOW, &err), EINVAL);
+
+	/* The rows a job and a user's console read carry it. */
+	sql(path, "UPDATE pools SET usb_redirect = 3 WHERE name = 'lab'");
+	sql(path, "INSERT INTO desktops (id, pool_id, host, state, owner, updated) VALUES"
+		  " (7, 1, 'qemu+ssh://a/system', 'assigned', 'alice', 0)");
+	check_int_eq(broker_store_desktop_get(s, 7, &row), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "usb_redirect")), 3);
+	json_decref(row);
+	check_int_eq(broker_store_desktops_for_reconcile(s, &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "usb_redirect")), 3);
+	json_decref(rows);
+	check_int_eq(broker_store_user_desktop(s, 7, "alice", &rows), 1);
+	check_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "usb_redirect")), 3);
+	json_decref(rows);
+	broker_store_close(s);
+}
+
 static void test_assignment_by_network(void)
 {
 	_cleanup_free_ char *path = db_path();
@@ -1356,6 +1427,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_pool_data_disk),
 	VDI_TEST(test_recompose),
 	VDI_TEST(test_pool_network),
+	VDI_TEST(test_template_hardware_and_usb),
 	VDI_TEST(test_assignment_by_network),
 	VDI_TEST(test_assignment_place_network),
 };

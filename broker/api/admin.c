@@ -153,6 +153,7 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.network = body.network,
 		.isolate = body.isolate,
 		.bandwidth_kbps = body.bandwidth_kbps,
+		.usb_redirect = body.usb_redirect,
 	};
 	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), &err);
 	if (r < 0) {
@@ -180,6 +181,7 @@ static int pool_update_body(struct broker *b, struct broker_req *req, const char
 	body->network = cur->network[0] ? cur->network : NULL;
 	body->isolate = cur->isolate;
 	body->bandwidth_kbps = cur->bandwidth_kbps;
+	body->usb_redirect = cur->usb_redirect;
 	text = broker_req_body(req, &len);
 	if (broker_parse_pool_update(text, len, body, &err) < 0 ||
 	    (json_object_get(body->json, "data_disk_mib") &&
@@ -218,6 +220,7 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 		.data_disk_mib = body.data_disk_mib,
 		.isolate = body.isolate,
 		.bandwidth_kbps = body.bandwidth_kbps,
+		.usb_redirect = body.usb_redirect,
 	};
 	snprintf(next.network, sizeof(next.network), "%s", body.network ? body.network : "");
 	if (broker_store_update_pool(b->store, name, &next, body.groups) < 0) {

@@ -33,6 +33,7 @@ struct console_job {
 	char title[128];
 	char filename[128];
 	char object[96];
+	bool usb_redirect;
 	int64_t id;
 	char password[TICKET_LEN + 1];
 	char target[512];
@@ -63,7 +64,8 @@ static void reply_vv(struct broker_req *req, struct console_job *j, const char *
 	size_t n;
 
 	if (broker_vv_write(&(struct broker_vv){ .desktop = j->id, .password = j->password, .token = token,
-						  .public_url = j->b->cfg.gateway.public_url, .title = j->title },
+						  .public_url = j->b->cfg.gateway.public_url, .title = j->title,
+						  .usb_redirect = j->usb_redirect },
 			    &vv, &n) < 0) {
 		broker_req_reply_error(req, 500, "cannot write the remote-viewer file");
 		return;
@@ -124,6 +126,7 @@ void broker_api_console_open(struct broker_req *req, struct broker *b, const str
 	j->b = b;
 	j->vv = vv;
 	j->id = t->id;
+	j->usb_redirect = t->usb_redirect > 0;
 	j->host = t->host;
 	/* Unix seconds: the gateway and QEMU judge them by their own wall clocks. */
 	j->expires = vdi_clock_wall() + (int64_t)b->cfg.tokens.ttl;

@@ -23,6 +23,7 @@ struct broker_console_target {
 	const char *title;    /* the .vv's title */
 	const char *filename; /* the .vv's file name */
 	const char *object;   /* the audit record's object ("desktop:7") */
+	int64_t usb_redirect; /* its USB redirection channels (its pool's): > 0 turns them on in the .vv */
 };
 
 /* Starts the console of t (its strings borrowed, copied here); the reply comes from the worker's end. */

@@ -132,6 +132,7 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 					.title = title,
 					.filename = filename,
 					.object = object,
+					.usb_redirect = json_integer_value(json_object_get(row, "usb_redirect")),
 				},
 				vv);
 out:

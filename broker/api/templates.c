@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "desktops.h"
+#include "hosts.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -50,6 +51,8 @@ static int templates_json(struct broker *b, const char *name, json_t **ret)
 
 		if (!list || json_object_set_new(row, "versions", list) < 0)
 			return -ENOMEM;
+		json_object_set_new(row, "secure_boot", json_boolean(json_integer_value(json_object_get(row, "secure_boot"))));
+		json_object_set_new(row, "tpm", json_boolean(json_integer_value(json_object_get(row, "tpm"))));
 		r = broker_api_maintenance_json(b, tname, &maintenance);
 		if (r < 0 || json_object_set_new(row, "maintenance", maintenance) < 0)
 			return r < 0 ? r : -ENOMEM;
@@ -111,8 +114,15 @@ struct template_job {
 	struct pool_host **hosts; /* ... asked of these (borrowed from the desktops' slots), n_hosts of them */
 	size_t n_hosts;
 	int64_t memory, vcpus;
+	/* The hardware of the XML vdi writes (no XML given): */
+	char *os;                 /* osinfo-db short id; NULL: vdi's generic desktop */
+	enum pool_firmware firmware;
+	int secure_boot, tpm;     /* -1: the OS's default */
+	/* ... and what the template has (resolved, or what its own XML asks), from the worker: */
+	struct pool_hw_features needs;
 	struct pool_template *t;
 	int result;
+	unsigned status;          /* the reply's when result < 0 */
 	struct vdi_error err;
 };
 
@@ -122,6 +132,7 @@ static void template_job_free(struct template_job *j)
 	free(j->disk);
 	free(j->xml);
 	free(j->network);
+	free(j->os);
 	free(j->hosts);
 	pool_template_free(j->t);
 	free(j);
@@ -150,27 +161,132 @@ static int template_job_hosts(struct template_job *j, struct broker_desks *d)
 	return 0;
 }
 
-/* On a worker: the disk is read and the XML parsed, which may take a while on slow storage; the hosts are
- * asked for the network. */
+/* The status of a failed step of the hardware: the admin's (400) or the broker's (500). */
+static int hardware_fail(struct template_job *j, int r)
+{
+	j->status = r == -EINVAL || r == -ENOENT ? 400 : 500;
+	return r;
+}
+
+/* On a worker, without XML given: the template's XML vdi writes for its OS and hardware into j->xml, and the
+ * hardware as resolved into j (memory and vCPUs too). */
+static int template_hardware_xml(struct template_job *j)
+{
+	struct pool_os_profile os;
+	struct pool_hardware in = {
+		.firmware = j->firmware,
+		.secure_boot = j->secure_boot,
+		.tpm = j->tpm,
+		.memory_mib = (unsigned)j->memory,
+		.vcpus = (unsigned)j->vcpus,
+	}, hw;
+	struct vdi_error why = { 0 };
+	int r;
+
+	if (j->os) {
+		r = pool_os_profile_get(j->os, &os, &why);
+		if (r < 0)
+			return hardware_fail(j, vdi_error_set(&j->err, r, "os: %s", why.message));
+		in.os = &os;
+		/* The row records osinfo-db's own spelling of the id. */
+		free(j->os);
+		j->os = strdup(os.id);
+		if (!j->os)
+			return hardware_fail(j, vdi_error_set(&j->err, -ENOMEM, "out of memory"));
+	}
+	if ((r = pool_hardware_resolve(&in, &hw, &j->err)) < 0 || (r = pool_domxml_for_hardware(&hw, &j->xml, &j->err)) < 0)
+		return hardware_fail(j, r);
+	j->firmware = hw.firmware;
+	j->secure_boot = hw.secure_boot > 0;
+	j->tpm = hw.tpm > 0;
+	j->memory = hw.memory_mib;
+	j->vcpus = hw.vcpus;
+	j->needs = (struct pool_hw_features){ .uefi = hw.firmware == POOL_FIRMWARE_UEFI, .secure_boot = j->secure_boot,
+					      .tpm = j->tpm };
+	return 0;
+}
+
+/* On a worker: the disk is read and the XML parsed (or written), which may take a while on slow storage;
+ * osinfo-db is read; the hosts are asked for the network. */
 static void template_work(void *data)
 {
 	struct template_job *j = data;
+	bool generated = !j->xml;
 	struct pool_template_options o = {
 		.name = j->name,
 		.disk_path = j->disk,
-		.xml = j->xml,
-		.memory_mib = (unsigned)j->memory,
-		.vcpus = (unsigned)j->vcpus,
 	};
 	const char *name = broker_network_libvirt_name(j->network);
 
+	j->status = 400;
 	if (name && !network_somewhere(j, name)) {
 		j->result = vdi_error_set(&j->err, -EINVAL, "network: no host has libvirt network \"%s\" active", name);
 		return;
 	}
+	if (generated && (j->result = template_hardware_xml(j)) < 0)
+		return;
+	o.xml = j->xml;
+	/* The XML vdi writes has the resolved memory and vCPUs already. */
+	o.memory_mib = generated ? 0 : (unsigned)j->memory;
+	o.vcpus = generated ? 0 : (unsigned)j->vcpus;
 	j->result = pool_template_new(&o, &j->t, &j->err);
-	if (j->result >= 0 && j->want_default && network_somewhere(j, "default"))
+	if (j->result < 0)
+		return;
+	if (!generated) {
+		/* The admin's XML decides: what it asks of a host is what the template has. */
+		j->result = pool_domxml_needs(j->t->xml, &j->needs);
+		if (j->result < 0) {
+			(void)vdi_error_set(&j->err, j->result, "xml: cannot read the hardware it asks for: %s",
+					    strerror(-j->result));
+			j->status = j->result == -EINVAL ? 400 : 500;
+			return;
+		}
+		j->firmware = j->needs.uefi ? POOL_FIRMWARE_UEFI : POOL_FIRMWARE_BIOS;
+		j->secure_boot = j->needs.secure_boot;
+		j->tpm = j->needs.tpm;
+	}
+	if (j->want_default && network_somewhere(j, "default"))
 		j->network = strdup("network:default"); /* out of memory: no network, as on a host without one */
+}
+
+/* What a host lacks that the template needs, for the 409's message. */
+static const char *missing_what(const char *field)
+{
+	if (streq(field, "firmware"))
+		return "UEFI firmware (OVMF)";
+	if (streq(field, "secure_boot"))
+		return "OVMF with Secure Boot and enrolled keys";
+	if (streq(field, "tpm"))
+		return "a TPM emulator (swtpm)";
+	return field;
+}
+
+/* On the loop, after the work: the template, recorded with its hardware (-errno and a reply made on failure). */
+static int template_record(struct broker_req *req, struct template_job *j)
+{
+	struct broker *b = j->b;
+	struct vdi_error err = { 0 };
+	const char *missing = broker_hosts_missing_hardware(b->desks, &j->needs);
+	int r;
+
+	if (missing) {
+		broker_req_reply_error(req, 409, "%s: no host that answers offers %s", missing, missing_what(missing));
+		return -EHOSTUNREACH;
+	}
+	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), &err);
+	if (r < 0) {
+		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err.message);
+		return r;
+	}
+	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
+	if ((j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) ||
+	    broker_store_set_template_hardware(b->store, j->t->name, j->os, pool_firmware_name(j->firmware),
+					       j->secure_boot > 0, j->tpm > 0) < 0) {
+		(void)broker_store_remove_template(b->store, j->t->name);
+		broker_req_reply_error(req, 500, "cannot record the template's network and hardware");
+		return -EIO;
+	}
+	return 0;
 }
 
 static void template_complete(struct broker_req *req, void *data)
@@ -178,26 +294,15 @@ static void template_complete(struct broker_req *req, void *data)
 	struct template_job *j = data;
 	struct broker *b = j->b;
 	json_t *rows = NULL;
-	struct vdi_error err = { 0 };
-	int r;
 
 	if (!req)
 		goto out;
 	if (j->result < 0) {
-		broker_req_reply_error(req, 400, "%s", j->err.message);
+		broker_req_reply_error(req, j->status ? j->status : 400, "%s", j->err.message);
 		goto out;
 	}
-	r = broker_store_add_template(b->store, j->t->name, j->t->disk_path, j->t->xml, vdi_clock_wall(), &err);
-	if (r < 0) {
-		broker_req_reply_error(req, r == -EEXIST ? 409 : 400, "%s", err.message);
+	if (template_record(req, j) < 0)
 		goto out;
-	}
-	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
-	if (j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) {
-		(void)broker_store_remove_template(b->store, j->t->name);
-		broker_req_reply_error(req, 500, "cannot record the template's network");
-		goto out;
-	}
 	broker_api_audit(b, j->actor, "template-add", j->t->name, j->t->disk_path);
 	if (templates_json(b, j->t->name, &rows) <= 0) {
 		json_decref(rows);
@@ -237,7 +342,8 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	network = body.network;
 	j = vdi_new0(struct template_job);
 	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml))) ||
-	    (network && !(j->network = strdup(network))) || template_job_hosts(j, b->desks) < 0) {
+	    (network && !(j->network = strdup(network))) || (body.os && !(j->os = strdup(body.os))) ||
+	    template_job_hosts(j, b->desks) < 0) {
 		if (j)
 			template_job_free(j);
 		broker_req_reply_error(req, 500, "out of memory");
@@ -248,6 +354,9 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	j->want_default = !xml && !network;
 	j->memory = body.memory_mib;
 	j->vcpus = body.vcpus;
+	j->firmware = body.firmware;
+	j->secure_boot = body.secure_boot;
+	j->tpm = body.tpm;
 	snprintf(j->actor, sizeof(j->actor), "%s", actor);
 	if (broker_req_defer(req, template_work, template_complete, j) < 0) {
 		template_job_free(j);

@@ -218,4 +218,6 @@ int ctl_cmd_network_add(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_network_remove(const struct ctl *ctl, int argc, char **argv);
 
 /* Local: writes a new token key; no socket. */
+int ctl_cmd_os_list(const struct ctl *ctl, int argc, char **argv);
+
 int ctl_cmd_keygen(const struct ctl *ctl, int argc, char **argv);

@@ -17,6 +17,7 @@
 #define IDLE_MAX (366 * 86400)
 #define DATA_DISK_MAX (16ULL * 1024 * 1024) /* MiB: 16 TiB */
 #define BANDWIDTH_MAX 100000000ULL          /* kilobits/s */
+#define USB_REDIRECT_MAX 8                  /* channels per desktop (vmpool's POOL_USB_REDIRECT_MAX) */
 
 /* One row of the table: the cells of element e. */
 static int pool_row(json_t *e, struct ctl_table *t)
@@ -92,7 +93,7 @@ static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
 	{ "max-per-user", required_argument, NULL, 'u' }, { "idle-timeout", required_argument, NULL, 'i' },     \
 	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' },             \
 	{ "network", required_argument, NULL, 'n' }, { "isolate-desktops", required_argument, NULL, 'I' },     \
-	{ "bandwidth-kbps", required_argument, NULL, 'b' }
+	{ "bandwidth-kbps", required_argument, NULL, 'b' }, { "usb-redirect", required_argument, NULL, 'U' }
 
 /* body's member name set to v (new; NULL: value was not UTF-8 text): an exit status. */
 static int set_member(json_t *body, const char *name, json_t *v, const char *value)
@@ -121,6 +122,7 @@ static int pool_setting(const struct ctl *ctl, int opt, const char *value, json_
 		{ 'i', "--idle-timeout", "idle_timeout", IDLE_MAX },
 		{ 'D', "--data-disk", "data_disk_mib", DATA_DISK_MAX },
 		{ 'b', "--bandwidth-kbps", "bandwidth_kbps", BANDWIDTH_MAX },
+		{ 'U', "--usb-redirect", "usb_redirect", USB_REDIRECT_MAX },
 	};
 	json_t *groups = NULL;
 	uint64_t v;

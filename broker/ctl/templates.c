@@ -7,10 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "ctl.h"
 #include "json.h"
 #include "text.h"
+
+/* The FIRMWARE cell: "bios", "uefi", "uefi+sb" (Secure Boot); "-" from a broker that does not say. */
+static const char *firmware_cell(json_t *e, char *buf, size_t len)
+{
+	const char *fw = json_string_value(json_object_get(e, "firmware"));
+
+	snprintf(buf, len, "%s%s", fw ? fw : "-", fw && json_is_true(json_object_get(e, "secure_boot")) ? "+sb" : "");
+	return buf;
+}
 
 /*
  * One row of the table: the cells of template e; with versions (the list),
@@ -19,7 +29,7 @@
 static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 {
 	char name[256], version[32], memory[48], vcpus[32], pools[1024], created[32], states[1024], disk[1024];
-	char network[128];
+	char network[128], os[128], firmware[64], tpm[8];
 	json_t *mib = json_object_get(e, "memory_mib");
 
 	if (json_is_integer(mib))
@@ -33,6 +43,10 @@ static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 		ctl_cell(json_object_get(e, "vcpus"), vcpus, sizeof(vcpus)),
 		ctl_cell(json_object_get(e, "pools"), pools, sizeof(pools)),
 		ctl_cell_time(json_object_get(e, "created"), created, sizeof(created)),
+		/* null ("-"): none (vdi's generic desktop, or the admin's XML). */
+		ctl_cell(json_object_get(e, "os"), os, sizeof(os)),
+		firmware_cell(e, firmware, sizeof(firmware)),
+		ctl_cell(json_object_get(e, "tpm"), tpm, sizeof(tpm)),
 		/* null ("-"): the XML's own NICs. */
 		ctl_cell(json_object_get(e, "network"), network, sizeof(network)),
 		ctl_cell(json_object_get(e, "disk"), disk, sizeof(disk)),
@@ -40,7 +54,7 @@ static int template_row_cells(json_t *e, struct ctl_table *t, bool versions)
 	const char *list_cells[] = {
 		cells[0], cells[1], cells[2], cells[3], cells[4], cells[5],
 		ctl_cell_versions(json_object_get(e, "versions"), states, sizeof(states)),
-		cells[6], cells[7],
+		cells[6], cells[7], cells[8], cells[9], cells[10],
 	};
 
 	return ctl_table_add_row(t, versions ? list_cells : cells);
@@ -54,11 +68,11 @@ static int template_row(json_t *e, struct ctl_table *t)
 /* The list's columns; template show's first table has them but VERSIONS (it lists the versions below). */
 static const struct ctl_column template_columns[] = {
 	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
-	{ "POOLS", true }, { "CREATED" }, { "VERSIONS" }, { "NETWORK" }, { "DISK" },
+	{ "POOLS", true }, { "CREATED" }, { "VERSIONS" }, { "OS" }, { "FIRMWARE" }, { "TPM" }, { "NETWORK" }, { "DISK" },
 };
 static const struct ctl_column template_show_columns[] = {
 	{ "NAME" }, { "VERSION", true }, { "MEMORY", true }, { "VCPUS", true },
-	{ "POOLS", true }, { "CREATED" }, { "NETWORK" }, { "DISK" },
+	{ "POOLS", true }, { "CREATED" }, { "OS" }, { "FIRMWARE" }, { "TPM" }, { "NETWORK" }, { "DISK" },
 };
 
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv)
@@ -177,6 +191,9 @@ struct add_args {
 	const char *disk, *xml; /* --disk, --xml, or NULL (borrowed) */
 	const char *network;    /* --network, or NULL (borrowed) */
 	uint64_t memory, vcpus; /* --memory, --vcpus, or 0 */
+	const char *os;         /* --os, or NULL (borrowed) */
+	const char *firmware;   /* --firmware bios|uefi, or NULL (borrowed) */
+	int secure_boot, tpm;   /* --secure-boot 1, --no-secure-boot 0, neither -1 (the OS's default); --tpm likewise */
 };
 
 static int take_add_option(const struct ctl *ctl, int c, const char *value, void *data)
@@ -197,6 +214,22 @@ static int take_add_option(const struct ctl *ctl, int c, const char *value, void
 		return ctl_opt_uint(ctl, "--memory", value, 1, 4 * 1024 * 1024, &a->memory);
 	case 'c':
 		return ctl_opt_uint(ctl, "--vcpus", value, 1, 4096, &a->vcpus);
+	case 'o':
+		a->os = value;
+		return CTL_EXIT_OK;
+	case 'f':
+		if (!streq(value, "bios") && !streq(value, "uefi"))
+			return ctl_usage_error(ctl, "bad --firmware \"%s\": expected bios or uefi", value);
+		a->firmware = value;
+		return CTL_EXIT_OK;
+	case 'S':
+	case 's':
+		a->secure_boot = c == 'S';
+		return CTL_EXIT_OK;
+	case 'P':
+	case 'p':
+		a->tpm = c == 'P';
+		return CTL_EXIT_OK;
 	default:
 		return -1;
 	}
@@ -210,12 +243,18 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "network", required_argument, NULL, 'n' },
+		{ "os", required_argument, NULL, 'o' },
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "secure-boot", no_argument, NULL, 'S' },
+		{ "no-secure-boot", no_argument, NULL, 's' },
+		{ "tpm", no_argument, NULL, 'P' },
+		{ "no-tpm", no_argument, NULL, 'p' },
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
 	_cleanup_free_ char *disk = NULL, *xml = NULL;
 	_cleanup_json_ json_t *body = NULL, *reply = NULL;
-	struct add_args a = { 0 };
+	struct add_args a = { .secure_boot = -1, .tpm = -1 };
 	const char *name;
 	json_t *version;
 	int r;
@@ -225,6 +264,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	name = argv[optind];
 	if (!a.disk)
 		return ctl_usage_error(ctl, "%s needs --disk PATH", ctl->name);
+	/* The broker says so too; said here, nothing is sent. */
+	if (a.xml && (a.os || a.firmware || a.secure_boot >= 0 || a.tpm >= 0))
+		return ctl_usage_error(ctl, "--xml decides the hardware: drop --os, --firmware, --secure-boot and --tpm");
 
 	r = ctl_disk_path(a.disk, &disk);
 	if (r != CTL_EXIT_OK)
@@ -241,8 +283,13 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		return ctl_error(CTL_EXIT_USAGE, "--xml %s is not UTF-8 text", a.xml);
 	if (a.network && *a.network && json_object_set_new(body, "network", json_string(a.network)) < 0)
 		return ctl_error(CTL_EXIT_USAGE, "--network %s is not UTF-8 text", a.network);
+	if (a.os && *a.os && json_object_set_new(body, "os", json_string(a.os)) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "--os %s is not UTF-8 text", a.os);
 	if ((a.memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)a.memory)) < 0) ||
-	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0))
+	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0) ||
+	    (a.firmware && json_object_set_new(body, "firmware", json_string(a.firmware)) < 0) ||
+	    (a.secure_boot >= 0 && json_object_set_new(body, "secure_boot", json_boolean(a.secure_boot)) < 0) ||
+	    (a.tpm >= 0 && json_object_set_new(body, "tpm", json_boolean(a.tpm)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
 
 	r = ctl_request(ctl, "POST", "/templates", body, &reply);

@@ -19,7 +19,9 @@ struct command {
 static const struct command commands[] = {
 	{ "template", "list", ctl_cmd_template_list, "" },
 	{ "template", "show", ctl_cmd_template_show, "NAME" },
-	{ "template", "add", ctl_cmd_template_add, "NAME --disk PATH [--xml FILE] [--memory MiB] [--vcpus N] [--network VALUE]" },
+	{ "template", "add", ctl_cmd_template_add, 
+	  "NAME --disk PATH [--xml FILE | [--os ID] [--firmware bios|uefi] [--secure-boot|--no-secure-boot] "
+	  "[--tpm|--no-tpm]] [--memory MiB] [--vcpus N] [--network VALUE]" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "template", "publish", ctl_cmd_template_publish,
 	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --from-maintenance [--note TEXT] | NAME --cancel" },
@@ -30,10 +32,11 @@ static const struct command commands[] = {
 	{ "pool", "create", ctl_cmd_pool_create,
 	  "NAME --template T [--type pooled|persistent] [--size N] [--prestart N] [--max-per-user N] "
 	  "[--idle-timeout SECONDS] [--groups g1,g2] [--data-disk MiB] [--network VALUE] [--isolate-desktops yes|no] "
-	  "[--bandwidth-kbps N]" },
+	  "[--bandwidth-kbps N] [--usb-redirect N]" },
 	{ "pool", "update", ctl_cmd_pool_update,
 	  "NAME [--size N] [--prestart N] [--max-per-user N] [--idle-timeout SECONDS] [--groups g1,g2] "
-	  "[--data-disk MiB] [--network VALUE|\"\"] [--isolate-desktops yes|no|default] [--bandwidth-kbps N]" },
+	  "[--data-disk MiB] [--network VALUE|\"\"] [--isolate-desktops yes|no|default] [--bandwidth-kbps N] "
+	  "[--usb-redirect N]" },
 	{ "pool", "delete", ctl_cmd_pool_delete, "NAME" },
 	{ "pool", "recompose", ctl_cmd_pool_recompose, "NAME" },
 	{ "desktop", "list", ctl_cmd_desktop_list, "[--pool P] [--user U] [--state S]" },
@@ -51,6 +54,7 @@ static const struct command commands[] = {
 	{ "network", "list", ctl_cmd_network_list, "" },
 	{ "network", "add", ctl_cmd_network_add, "NAME --mode nat|isolated|routed --subnet CIDR" },
 	{ "network", "remove", ctl_cmd_network_remove, "NAME" },
+	{ "os", "list", ctl_cmd_os_list, "[FILTER]" },
 	{ "keygen", NULL, ctl_cmd_keygen, "PATH" },
 };
 

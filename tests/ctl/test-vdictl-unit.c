@@ -1342,8 +1342,124 @@ static void test_network_columns(void)
 	json_decref(body);
 }
 
+/* template add --os/--firmware/--secure-boot/--no-tpm go out as the body's hardware; with --xml they are a usage
+ * error; template list's OS, FIRMWARE and TPM. */
+static void test_template_hardware(void)
+{
+	struct ctl add = { .prog = "vdictl template add", .name = "template add", .usage = "NAME --disk PATH" };
+	struct ctl tlist = { .prog = "vdictl template list", .name = "template list", .usage = "" };
+	static struct cmd_run r;
+	char disk[PATH_MAX + 32], dir[PATH_MAX];
+	json_t *body;
+	char *req;
+
+	check(realpath(vdi_test_tmpdir(), dir));
+	snprintf(disk, sizeof(disk), "%s/w.qcow2", dir);
+	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"w\",\"version\":1}", &req, "w",
+		    "--disk", disk, "--os", "win11", "--firmware", "uefi", "--secure-boot", "--no-tpm", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "os")), "win11");
+	check_str_eq(json_string_value(json_object_get(body, "firmware")), "uefi");
+	check(json_is_true(json_object_get(body, "secure_boot")));
+	check(json_is_false(json_object_get(body, "tpm")));
+	json_decref(body);
+
+	/* Neither flag: the OS's default (the member is not sent). */
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"w\",\"version\":1}", &req, "w",
+		    "--disk", disk, "--os", "debian11", "--tpm", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check(!json_object_get(body, "secure_boot") && !json_object_get(body, "firmware"));
+	check(json_is_true(json_object_get(body, "tpm")));
+	json_decref(body);
+
+	/* The broker's refusal is printed. */
+	run_against(&r, ctl_cmd_template_add, &add, "409 Conflict",
+		    "{\"error\":\"tpm: no host that answers offers a TPM emulator (swtpm)\"}", &req, "w", "--disk", disk,
+		    "--tpm", NULL);
+	check_int_eq(r.status, CTL_EXIT_FAILED);
+	check_str_contains(r.err, "tpm: no host that answers offers");
+
+	/* Usage errors: nothing is sent. */
+	add.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_template_add, &add, "w", "--disk", disk, "--firmware", "efi", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--firmware");
+	run_cmd(&r, ctl_cmd_template_add, &add, "w", "--disk", disk, "--xml", disk, "--os", "win11", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--xml decides the hardware");
+
+	run_against(&r, ctl_cmd_template_list, &tlist, "200 OK",
+		    "{\"templates\":[{\"name\":\"w\",\"version\":1,\"memory_mib\":4096,\"vcpus\":2,\"pools\":0,"
+		    "\"created\":0,\"network\":null,\"disk\":\"/w.qcow2\",\"versions\":[],\"os\":\"win11\","
+		    "\"firmware\":\"uefi\",\"secure_boot\":true,\"tpm\":true},"
+		    "{\"name\":\"x\",\"version\":1,\"memory_mib\":null,\"vcpus\":null,\"pools\":0,"
+		    "\"created\":0,\"network\":null,\"disk\":\"/x.qcow2\",\"versions\":[],\"os\":null,"
+		    "\"firmware\":\"bios\",\"secure_boot\":false,\"tpm\":false}]}",
+		    &req, NULL);
+	check_int_eq(r.status, 0);
+	check_str_contains(r.out, "OS     FIRMWARE  TPM  NETWORK  DISK\n");
+	check_str_contains(r.out, "win11  uefi+sb   yes  -        /w.qcow2\n");
+	check_str_contains(r.out, "-      bios      no   -        /x.qcow2\n");
+}
+
+/* os list [FILTER]: GET /admin/os?filter=F, a table of ID NAME VERSION FAMILY. */
+static void test_os_list(void)
+{
+	struct ctl list = { .prog = "vdictl os list", .name = "os list", .usage = "[FILTER]" };
+	static struct cmd_run r;
+	char *req;
+
+	run_against(&r, ctl_cmd_os_list, &list, "200 OK",
+		    "{\"os\":[{\"id\":\"win11\",\"name\":\"Microsoft Windows 11\",\"version\":\"11\","
+		    "\"family\":\"winnt\"}]}",
+		    &req, "win 1", NULL);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "GET /api/v1/admin/os?filter=win%201 HTTP/1.1\r\n"));
+	check_str_eq(r.out, "ID     NAME                  VERSION  FAMILY\nwin11  Microsoft Windows 11  11       winnt\n");
+	run_against(&r, ctl_cmd_os_list, &list, "200 OK", "{\"os\":[]}", &req, NULL);
+	check_int_eq(r.status, 0);
+	check(startswith(req, "GET /api/v1/admin/os HTTP/1.1\r\n"));
+	list.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_os_list, &list, "a", "b", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+}
+
+/* pool create|update --usb-redirect N (0..8). */
+static void test_pool_usb_redirect(void)
+{
+	struct ctl create = { .prog = "vdictl pool create", .name = "pool create", .usage = "NAME --template T" };
+	struct ctl update = { .prog = "vdictl pool update", .name = "pool update", .usage = "NAME" };
+	static struct cmd_run r;
+	json_t *body;
+	char *req;
+
+	run_against(&r, ctl_cmd_pool_create, &create, "201 Created", "{\"name\":\"lab\"}", &req, "lab", "--template",
+		    "golden", "--usb-redirect", "4", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_int_eq(json_integer_value(json_object_get(body, "usb_redirect")), 4);
+	json_decref(body);
+	run_against(&r, ctl_cmd_pool_update, &update, "200 OK", "{\"name\":\"lab\"}", &req, "lab", "--usb-redirect",
+		    "0", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_int_eq(json_integer_value(json_object_get(body, "usb_redirect")), 0);
+	check_int_eq(json_object_size(body), 1);
+	json_decref(body);
+	update.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_pool_update, &update, "lab", "--usb-redirect", "9", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--usb-redirect");
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_parse_uint),
+	VDI_TEST(test_template_hardware),
+	VDI_TEST(test_os_list),
+	VDI_TEST(test_pool_usb_redirect),
 	VDI_TEST(test_pool_network_options),
 	VDI_TEST(test_network_columns),
 	VDI_TEST(test_parse_time_utc),

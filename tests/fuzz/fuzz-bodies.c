@@ -6,7 +6,9 @@
  * groups made of names without separators, a network value pool_nic_parse()
  * takes, isolation and a bandwidth limit only where the body's own network
  * allows them; a new libvirt network's name, mode and subnet as vmpool takes
- * them; nothing leaks (ASan).
+ * them; a template's hardware (os a short id without white space, firmware
+ * bios/uefi/auto, secure_boot and tpm -1/0/1) only without xml; a pool's
+ * usb_redirect 0..POOL_USB_REDIRECT_MAX; nothing leaks (ASan).
  */
 #include <errno.h>
 #include <string.h>
@@ -42,7 +44,23 @@ static void check_pool(const struct broker_pool_body *p)
 	FUZZ_CHECK(p->size >= 0 && p->size <= 10000 && p->prestart >= 0 && p->prestart <= p->size);
 	FUZZ_CHECK(p->max_per_user >= 1 && p->max_per_user <= 10000);
 	FUZZ_CHECK(p->idle_timeout >= 0 && p->idle_timeout <= 30 * 86400);
+	FUZZ_CHECK(p->usb_redirect >= 0 && p->usb_redirect <= POOL_USB_REDIRECT_MAX);
 	check_groups(p->groups);
+}
+
+/* A template's hardware as the parser took it: only without xml, each member in its range. */
+static void check_template_hardware(const struct broker_template_body *b)
+{
+	FUZZ_CHECK(!b->os || (*b->os && strlen(b->os) <= POOL_OS_ID_MAX));
+	for (const char *c = b->os; c && *c; c++)
+		FUZZ_CHECK((unsigned char)*c > ' ' && *c != 0x7f);
+	FUZZ_CHECK(b->firmware == POOL_FIRMWARE_AUTO || b->firmware == POOL_FIRMWARE_BIOS ||
+		   b->firmware == POOL_FIRMWARE_UEFI);
+	FUZZ_CHECK(b->secure_boot >= -1 && b->secure_boot <= 1 && b->tpm >= -1 && b->tpm <= 1);
+	if (b->xml)
+		FUZZ_CHECK(!b->os && b->firmware == POOL_FIRMWARE_AUTO && b->secure_boot == -1 && b->tpm == -1 &&
+			   !json_object_get(b->json, "os") && !json_object_get(b->json, "firmware") &&
+			   !json_object_get(b->json, "secure_boot") && !json_object_get(b->json, "tpm"));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,6 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r == 0 ? b.name && b.disk && b.disk[0] == '/' && b.memory_mib >= 0 && b.vcpus >= 0 &&
 				    b.vcpus <= 512 && network_ok(b.network)
 				  : err.message[0] != '\0' || r == -ENOMEM);
+		if (r == 0)
+			check_template_hardware(&b);
 		broker_template_body_finish(&b);
 	}
 	{
