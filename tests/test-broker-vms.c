@@ -944,6 +944,35 @@ static void test_reconcile_deletes_orphans_of_its_pools_only(void)
 
 /* ---- remote-viewer through the gateway ---------------------------------------------------------- */
 
+/* How many of remote-viewer's USB redirection channels came up, as its --spice-debug log (path) says
+ * ("usbredir-9:<id>: channel up", each id once): waits up to ms for want of them; returns the count seen last. */
+static int usbredir_channels_up(const char *path, int want, unsigned ms)
+{
+	uint64_t end = vdi_test_now_ms() + ms;
+	int up = 0;
+
+	do {
+		FILE *l = fopen(path, "re");
+		unsigned seen = 0;
+		char line[1024];
+
+		while (l && fgets(line, sizeof(line), l)) {
+			const char *at = strstr(line, "usbredir-9:");
+			int id;
+
+			if (at && strstr(at, ": channel up") && sscanf(at, "usbredir-9:%d:", &id) == 1 && id >= 0 && id < 32)
+				seen |= 1u << id;
+		}
+		if (l)
+			fclose(l);
+		up = __builtin_popcount(seen);
+		if (up >= want)
+			break;
+		usleep(500 * 1000);
+	} while (vdi_test_now_ms() < end);
+	return up;
+}
+
 static void test_remote_viewer_through_gateway(void)
 {
 	struct fixture f;
@@ -967,6 +996,8 @@ static void test_remote_viewer_through_gateway(void)
 	check_str_contains(vv, cmd);
 	snprintf(cmd, sizeof(cmd), "@127.0.0.1:%d\n", f.gateway_port);
 	check_str_contains(vv, cmd);
+	/* The pool has the default two USB redirection channels: the file lets remote-viewer use them. */
+	check_str_contains(vv, "\nenable-usbredir=1\n");
 	snprintf(file, sizeof(file), "%s/desktop.vv", vdi_test_tmpdir());
 	check(out = fopen(file, "we"));
 	fputs(vv, out);
@@ -976,7 +1007,7 @@ static void test_remote_viewer_through_gateway(void)
 	snprintf(log, sizeof(log), "%s/remote-viewer.log", vdi_test_tmpdir());
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(&scr, fbdir, log);
-	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", file, NULL }, scr.display);
+	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", "--spice-debug", file, NULL }, scr.display);
 	/* SPICE's main channel logged in: libvirt's graphics event moves the desktop to "connected". */
 	if (!wait_admin_state(&f.d, id, "connected", "u01", 60000)) {
 		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, f.gateway_log);
@@ -986,6 +1017,9 @@ static void test_remote_viewer_through_gateway(void)
 	check(fixture_gateway_log_has(&f, "CONNECT relay from"));
 	snprintf(cmd, sizeof(cmd), "desktop %lld of u01", (long long)id);
 	check(fixture_gateway_log_has(&f, cmd));
+	/* Both USB redirection channels of the desktop came up through the gateway, and no third. */
+	check_int_eq(usbredir_channels_up(log, 2, 30000), 2);
+	vdi_test_log("remote-viewer has the desktop's two USB redirection channels up");
 
 	/* And the window shows the guest's console: its banner, read off the screen by OCR
 	 * (tesseract reads the VGA font's V as U now and then: the rest of the banner must be there). */
