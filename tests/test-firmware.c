@@ -403,7 +403,8 @@ static void sweep(void)
 	n = virConnectListAllDomains(c, &doms, 0);
 	for (int i = 0; i < n; i++) {
 		if (strncmp(virDomainGetName(doms[i]), prefix, strlen(prefix)) == 0) {
-			(void)virDomainDestroy(doms[i]);
+			if (virDomainIsActive(doms[i]) == 1)
+				(void)virDomainDestroy(doms[i]);
 			(void)virDomainUndefineFlags(doms[i], VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_TPM |
 							       VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
 							       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
