@@ -107,7 +107,7 @@ static void test_debian11(void)
 	check_int_eq(p.rec_memory_mib, 1024);
 }
 
-/* An alias short id and upper case give the OS under its first short id. */
+/* An alias short id, and any case, give the OS under its first short id (as osinfo-db spells it). */
 static void test_alias_and_case(void)
 {
 	struct pool_os_profile p = get_ok("debianbullseye");
@@ -115,6 +115,8 @@ static void test_alias_and_case(void)
 	check_str_eq(p.id, "debian11");
 	p = get_ok("Win11");
 	check_str_eq(p.id, "win11");
+	p = get_ok("DRAGONFLYBSD1.0a");
+	check_str_eq(p.id, "dragonflybsd1.0A");
 }
 
 /* trisquel-9.xml recommends 1 GiB and says no minimum: the minimum is that of ubuntu18.04 it derives from
@@ -129,8 +131,8 @@ static void test_inherited_resources(void)
 	check_int_eq(p.rec_memory_mib, 2048);
 }
 
-/* id unknown: the message names it as the lower-cased shown, and suggests want1 and want2. */
-static void check_unknown(const char *id, const char *shown, const char *want1, const char *want2)
+/* id unknown: the message names it and suggests want1 and want2. */
+static void check_unknown(const char *id, const char *want1, const char *want2)
 {
 	struct vdi_error err = { 0 };
 	struct pool_os_profile p;
@@ -138,7 +140,7 @@ static void check_unknown(const char *id, const char *shown, const char *want1, 
 
 	check_err(pool_os_profile_get(id, &p, &err), ENOENT);
 	vdi_test_log("%s: %s", id, err.message);
-	snprintf(head, sizeof(head), "unknown OS '%s' (close matches: ", shown);
+	snprintf(head, sizeof(head), "unknown OS '%s' (close matches: ", id);
 	check(strncmp(err.message, head, strlen(head)) == 0);
 	check_str_contains(err.message, want1);
 	check_str_contains(err.message, want2);
@@ -152,10 +154,10 @@ static void test_unknown(void)
 	int commas = 0;
 
 	/* No debian12 in this osinfo-db: its newest Debians, and the nearest misspellings. */
-	check_unknown("debian12", "debian12", "debian11", "debiantesting");
-	check_unknown("win12", "win12", "win11", "win10");
-	check_unknown("Debain11", "debain11", "debian11", "debian11"); /* a transposition */
-	check_unknown("ubuntu20.4", "ubuntu20.4", "ubuntu20.04", "ubuntu22.04");
+	check_unknown("debian12", "debian11", "debiantesting");
+	check_unknown("win12", "win11", "win10");
+	check_unknown("Debain11", "debian11", "debian11"); /* a transposition, in any case */
+	check_unknown("ubuntu20.4", "ubuntu20.04", "ubuntu22.04");
 
 	check_err(pool_os_profile_get("debian12", &p, &err), ENOENT);
 	for (m = err.message; *m; m++)
@@ -246,6 +248,55 @@ static void test_list(void)
 	pool_os_list_free(l, n);
 }
 
+/* Every OS of the list has a profile under its own id, with a model for each device. */
+static void test_every_os(void)
+{
+	struct vdi_error err = { 0 };
+	struct pool_os_entry *l = NULL;
+	unsigned windows = 0, uefi_required = 0, virtio_disk = 0, nic_fallback = 0;
+	uint64_t t0;
+	size_t n = 0;
+
+	check_ok(pool_os_list(NULL, &l, &n, &err));
+	t0 = vdi_test_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		struct pool_os_profile p;
+
+		if (pool_os_profile_get(l[i].id, &p, &err) < 0)
+			vdi_test_fail(__FILE__, __LINE__, "%s: %s", l[i].id, err.message);
+		check_str_eq(p.id, l[i].id);
+		check_str_eq(p.name, l[i].name);
+		check(p.disk_bus && p.nic_model && p.video);
+		check(!p.uefi_required || p.uefi_supported);
+		check(!p.rec_memory_mib || p.rec_memory_mib >= p.min_memory_mib);
+		check(p.windows == !strcmp(l[i].family, "winnt"));
+		windows += p.windows;
+		uefi_required += p.uefi_required;
+		virtio_disk += !strcmp(p.disk_bus, "virtio");
+		nic_fallback += !strcmp(p.nic_model, "e1000");
+	}
+	vdi_test_log("%zu profiles in %" PRIu64 " ms: %u Windows, %u require UEFI, %u virtio disks, %u e1000 NICs",
+		     n, vdi_test_now_ms() - t0, windows, uefi_required, virtio_disk, nic_fallback);
+	pool_os_list_free(l, n);
+}
+
+/* Without osinfo-db: -EIO saying so; the load is tried again by the next call (each test has a process). */
+static void test_no_db(void)
+{
+	static const char *const vars[] = { "OSINFO_SYSTEM_DIR", "OSINFO_LOCAL_DIR", "OSINFO_USER_DIR" };
+	struct vdi_error err = { 0 };
+	struct pool_os_profile p;
+
+	for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+		check_int_eq(setenv(vars[i], vdi_test_tmpdir(), 1), 0);
+	check_err(pool_os_profile_get("win11", &p, &err), EIO);
+	check_str_eq(err.message, "osinfo-db holds no OS (is the osinfo-db package installed?)");
+	for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+		check_int_eq(unsetenv(vars[i]), 0);
+	p = get_ok("win11");
+	check(p.uefi_required);
+}
+
 struct racer {
 	pthread_barrier_t *start;
 	const char *id;
@@ -311,6 +362,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_unknown),
 	VDI_TEST(test_malformed),
 	VDI_TEST(test_list),
+	VDI_TEST(test_every_os),
+	VDI_TEST(test_no_db),
 	VDI_TEST(test_threads),
 	VDI_TEST(test_timing),
 };

@@ -14,8 +14,19 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osinfo/osinfo.h>
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_LSAN 1
+#endif
+#endif
+#ifdef HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "cleanup.h"
 #include "vmpool.h"
@@ -40,41 +51,72 @@ static void unrefp(void *p)
 }
 #define _cleanup_unref_ _cleanup_(unrefp)
 
+/*
+ * libosinfo 1.10's loader leaks the node array of each OS's <firmware> elements (19 blocks, 184 bytes with
+ * osinfo-db 0.20221130; none with the <firmware> lines taken out of a copy of the db), once, at the load.
+ * Under ASan, LeakSanitizer is told to ignore what this thread allocates during the load (a suppression
+ * cannot match it: with the default fast unwinder its stack ends in glib's g_malloc0).  What the loader
+ * keeps stays reachable from db_loader; our own queries are checked as everything else.
+ */
+static void loader_load(OsinfoLoader *loader, GError **gerr)
+{
+#ifdef HAVE_LSAN
+	__lsan_disable();
+#endif
+	osinfo_loader_process_default_path(loader, gerr);
+#ifdef HAVE_LSAN
+	__lsan_enable();
+#endif
+}
+
 static void unlockp(pthread_mutex_t **m)
 {
 	if (*m)
 		pthread_mutex_unlock(*m);
 }
 
+/* A new loader of the default osinfo-db (the system's, OSINFO_SYSTEM_DIR, the local and user ones), or NULL. */
+static OsinfoLoader *db_load(struct vdi_error *err, int *ret_r)
+{
+	_cleanup_unref_ OsinfoLoader *loader = osinfo_loader_new();
+	_cleanup_unref_ OsinfoOsList *all = NULL;
+	GError *gerr = NULL;
+
+	loader_load(loader, &gerr);
+	if (gerr) {
+		*ret_r = vdi_error_set(err, -EIO, "osinfo-db could not be loaded: %s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	all = osinfo_db_get_os_list(osinfo_loader_get_db(loader));
+	if (osinfo_list_get_length(OSINFO_LIST(all)) == 0) {
+		*ret_r = vdi_error_set(err, -EIO, "osinfo-db holds no OS (is the osinfo-db package installed?)");
+		return NULL;
+	}
+	return TAKE_PTR(loader);
+}
+
 /* Locks db_lock, loading osinfo-db when it is not yet: *ret borrowed, valid while *locked is held (the
  * caller's _cleanup_(unlockp) variable, set here). */
 static int db_get(pthread_mutex_t **locked, OsinfoDb **ret, struct vdi_error *err)
 {
-	GError *gerr = NULL;
-	OsinfoLoader *loader;
-	int r;
+	int r = 0;
 
 	pthread_mutex_lock(&db_lock);
 	*locked = &db_lock;
-	if (!db_loader) {
-		loader = osinfo_loader_new();
-		osinfo_loader_process_default_path(loader, &gerr);
-		if (gerr) {
-			r = vdi_error_set(err, -EIO, "osinfo-db could not be loaded: %s", gerr->message);
-			g_error_free(gerr);
-			g_object_unref(loader);
-			return r;
-		}
-		db_loader = loader;
-	}
+	if (!db_loader)
+		db_loader = db_load(err, &r);
+	if (!db_loader)
+		return r;
 	*ret = osinfo_loader_get_db(db_loader);
 	return 0;
 }
 
 /* ---- ids ------------------------------------------------------------------------------------------------ */
 
-/* id (borrowed) lower-cased into key, or -EINVAL. */
-static int os_id_normalize(const char *id, char key[static POOL_OS_ID_MAX + 1], struct vdi_error *err)
+/* Whether id (borrowed) is well-formed (osinfo-db's short ids are compared case-insensitively: most are lower
+ * case, a few not, "dragonflybsd1.0A"), or -EINVAL. */
+static int os_id_check(const char *id, struct vdi_error *err)
 {
 	size_t n = id ? strlen(id) : 0;
 
@@ -85,9 +127,7 @@ static int os_id_normalize(const char *id, char key[static POOL_OS_ID_MAX + 1], 
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
 			goto bad;
-		key[i] = c;
 	}
-	key[n] = '\0';
 	return 0;
 bad:
 	return vdi_error_set(err, -EINVAL, "OS id must be 1 to %d characters of a-z, 0-9, '.', '_' and '-' "
@@ -100,7 +140,7 @@ static bool os_has_short_id(OsinfoOs *os, const char *key)
 	bool found = false;
 
 	for (GList *i = ids; i && !found; i = i->next)
-		found = strcmp(i->data, key) == 0;
+		found = strcasecmp(i->data, key) == 0;
 	g_list_free(ids);
 	return found;
 }
@@ -130,7 +170,7 @@ struct candidate {
 	bool picked;
 };
 
-/* Levenshtein distance of a and b (each at most POOL_OS_ID_MAX characters). */
+/* Levenshtein distance of a and b (each at most POOL_OS_ID_MAX characters), ignoring case. */
 static unsigned edit_distance(const char *a, const char *b)
 {
 	size_t na = strlen(a), nb = strlen(b);
@@ -144,7 +184,7 @@ static unsigned edit_distance(const char *a, const char *b)
 		row[0] = (unsigned)i;
 		for (size_t j = 1; j <= nb; j++) {
 			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			unsigned best = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
 
 			if (up + 1 < best)
 				best = up + 1;
@@ -214,12 +254,12 @@ static size_t stem_len(const char *key)
 {
 	size_t n = 0;
 
-	while (key[n] >= 'a' && key[n] <= 'z')
+	while (isalpha((unsigned char)key[n]))
 		n++;
 	return n >= STEM_MIN ? n : 0;
 }
 
-/* The first short ids of db's OSes that may be what key meant, into c (new array, *ret_n entries). */
+/* The first short ids of db's OSes that may be what key meant: *ret a new array of *ret_n. */
 static int candidates_collect(OsinfoDb *db, const char *key, struct candidate **ret, size_t *ret_n)
 {
 	_cleanup_unref_ OsinfoOsList *all = osinfo_db_get_os_list(db);
@@ -236,7 +276,7 @@ static int candidates_collect(OsinfoDb *db, const char *key, struct candidate **
 		if (!id || strlen(id) > POOL_OS_ID_MAX)
 			continue;
 		c[k] = (struct candidate){ .id = id, .date = osinfo_product_get_release_date_string(p),
-					   .dist = edit_distance(key, id), .stem = stem && !strncmp(id, key, stem) };
+					   .dist = edit_distance(key, id), .stem = stem && !strncasecmp(id, key, stem) };
 		if (is_typo(&c[k]) || c[k].stem)
 			k++;
 	}
@@ -494,20 +534,19 @@ static void profile_fill(OsinfoOs *os, struct pool_os_profile *p)
 int pool_os_profile_get(const char *id, struct pool_os_profile *ret, struct vdi_error *err)
 {
 	_cleanup_(unlockp) pthread_mutex_t *locked = NULL;
-	char key[POOL_OS_ID_MAX + 1];
 	OsinfoDb *db;
 	OsinfoOs *os;
 	int r;
 
-	r = os_id_normalize(id, key, err);
+	r = os_id_check(id, err);
 	if (r < 0)
 		return r;
 	r = db_get(&locked, &db, err);
 	if (r < 0)
 		return r;
-	os = os_find(db, key);
+	os = os_find(db, id);
 	if (!os)
-		return os_unknown(db, key, err);
+		return os_unknown(db, id, err);
 	profile_fill(os, ret);
 	return 0;
 }

@@ -250,27 +250,32 @@ int pool_host_has_network(struct pool_host *host, const char *name, struct vdi_e
 
 #define POOL_OS_ID_MAX 64
 
-/* What osinfo-db recommends for an OS, as vdi's domain XML uses it. */
+/* What osinfo-db recommends for an OS, as vdi's domain XML uses it (devices, drivers and resources inherited
+ * along osinfo-db's derives-from). */
 struct pool_os_profile {
-	char id[POOL_OS_ID_MAX + 1]; /* osinfo-db short id, "win11" */
+	char id[POOL_OS_ID_MAX + 1]; /* osinfo-db's first short id, "win11" (also when asked by an alias) */
 	char name[128];              /* "Microsoft Windows 11" */
 	bool windows;                /* family winnt: Hyper-V enlightenments, a local-time clock */
 	bool uefi_required;          /* x86_64 BIOS not supported (and UEFI listed) */
 	bool uefi_supported;         /* UEFI listed (or required) */
 	const char *disk_bus;        /* static: "virtio" when the OS has virtio-blk, natively or through the drivers
 				      * osinfo-db lists for it; else "sata" */
-	const char *nic_model;       /* static: "virtio" likewise; else "e1000e", "e1000", "rtl8139" */
+	const char *nic_model;       /* static: "virtio" likewise; else "e1000e", "e1000", "rtl8139"; "e1000" when
+				      * osinfo-db names no NIC for it */
 	const char *video;           /* static: "virtio" (virtio-gpu) when native; else "qxl" (native or by drivers);
 				      * else "vga" */
 	const char *sound;           /* static: "ich9", "ich6", "ac97"; NULL: none the OS knows */
-	unsigned min_memory_mib, min_vcpus; /* x86_64 minimum resources; 0 unknown */
-	unsigned rec_memory_mib, rec_vcpus; /* x86_64 recommended resources; 0 unknown */
+	unsigned min_memory_mib, min_vcpus; /* x86_64 (else "all") minimum resources; 0 unknown */
+	unsigned rec_memory_mib, rec_vcpus; /* x86_64 (else "all") recommended, never below the minimum; 0 unknown */
 };
 
 /*
- * The profile of osinfo-db's OS id (borrowed; a short id such as "win11") into *ret.  Loads osinfo-db once per
- * process (thread-safe; the first call blocks for the load: call it on a worker).  -ENOENT and a message naming
- * close matches ("unknown OS 'debian12' (close matches: debian11, debiantesting)"); -EINVAL a malformed id.
+ * The profile of osinfo-db's OS id (borrowed; a short id such as "win11", any case) into *ret.  Loads osinfo-db
+ * once per process (thread-safe; the first call blocks about half a second for the load, later ones a few ms:
+ * call it on a worker, never on an event loop).  -ENOENT and a message naming up to 5 close matches ("unknown
+ * OS 'debian12' (close matches: debian11, debian10, debiantesting, debian9, debian8)"), or "(vdictl os list
+ * shows them)" when none is close; -EINVAL a malformed id (empty, over 64, not [A-Za-z0-9._-]); -EIO osinfo-db
+ * could not be loaded.
  */
 int pool_os_profile_get(const char *id, struct pool_os_profile *ret, struct vdi_error *err);
 
