@@ -880,6 +880,12 @@ static void test_template_hardware(void)
 	j = admin_json(&d, "GET", "/api/v1/admin/os?filter=no-such-os-anywhere", NULL, 200);
 	check_int_eq(json_array_size(json_object_get(j, "os")), 0);
 	json_decref(j);
+	{
+		char path[300] = "/api/v1/admin/os?filter=";
+
+		memset(path + strlen(path), 'w', 200);
+		admin_error(&d, "GET", path, NULL, 400, "filter");
+	}
 
 	/* A pool's USB redirection channels: 2 by default, 0..8. */
 	j = admin_json(&d, "POST", "/api/v1/admin/pools", "{\"name\":\"lab\",\"template\":\"plain\",\"size\":0}", 201);

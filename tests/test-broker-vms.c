@@ -643,7 +643,23 @@ static void kill_qemu(const char *pool, int64_t id)
 	vdi_test_log("QEMU of %s (pid %d) killed", domain, pid);
 }
 
-/* The ticket of a remote-viewer file is replaced by the next console request's. */
+/* How many <redirdev> desktop id of pool has in its live definition (virsh on qemu:///system). */
+static int redirdevs(const char *pool, int64_t id)
+{
+	char domain[128], cmd[300];
+	FILE *p;
+	int n = -1;
+
+	fixture_domain(pool, id, domain, sizeof(domain));
+	snprintf(cmd, sizeof(cmd), "virsh -q -c qemu:///system dumpxml '%s' | grep -c '<redirdev '", domain);
+	check(p = popen(cmd, "r"));
+	check(fscanf(p, "%d", &n) == 1);
+	pclose(p);
+	return n;
+}
+
+/* The ticket of a remote-viewer file is replaced by the next console request's; the file offers USB
+ * redirection, as the pool (2 channels by default) gives its desktops. */
 static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id)
 {
 	struct vdi_token_key key;
@@ -661,6 +677,9 @@ static void check_console_tickets(struct fixture *f, struct user *u1, int64_t id
 	snprintf(host, sizeof(host), "host=desktop-%lld", (long long)id);
 	check_str_contains(vv, host);
 	check_str_contains(vv, "proxy=http://token:");
+	check_str_contains(vv, "\nenable-usbredir=1\n");
+	check_str_contains(vv, "\nenable-usb-autoshare=0\n");
+	check_int_eq(redirdevs(f->pool, id), 2);
 	{
 		const char *p = strstr(vv, "\npassword=");
 

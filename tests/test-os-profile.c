@@ -280,6 +280,23 @@ static void test_every_os(void)
 	pool_os_list_free(l, n);
 }
 
+/* Without osinfo-db: -EIO saying so; the load is tried again by the next call (each test has a process). */
+static void test_no_db(void)
+{
+	static const char *const vars[] = { "OSINFO_SYSTEM_DIR", "OSINFO_LOCAL_DIR", "OSINFO_USER_DIR" };
+	struct vdi_error err = { 0 };
+	struct pool_os_profile p;
+
+	for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+		check_int_eq(setenv(vars[i], vdi_test_tmpdir(), 1), 0);
+	check_err(pool_os_profile_get("win11", &p, &err), EIO);
+	check_str_eq(err.message, "osinfo-db holds no OS (is the osinfo-db package installed?)");
+	for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+		check_int_eq(unsetenv(vars[i]), 0);
+	p = get_ok("win11");
+	check(p.uefi_required);
+}
+
 struct racer {
 	pthread_barrier_t *start;
 	const char *id;
@@ -346,6 +363,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_malformed),
 	VDI_TEST(test_list),
 	VDI_TEST(test_every_os),
+	VDI_TEST(test_no_db),
 	VDI_TEST(test_threads),
 	VDI_TEST(test_timing),
 };

@@ -18,6 +18,13 @@
 
 #include <osinfo/osinfo.h>
 #if defined(__SANITIZE_ADDRESS__)
+#define HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_LSAN 1
+#endif
+#endif
+#ifdef HAVE_LSAN
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -53,11 +60,11 @@ static void unrefp(void *p)
  */
 static void loader_load(OsinfoLoader *loader, GError **gerr)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef HAVE_LSAN
 	__lsan_disable();
 #endif
 	osinfo_loader_process_default_path(loader, gerr);
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef HAVE_LSAN
 	__lsan_enable();
 #endif
 }
@@ -68,27 +75,39 @@ static void unlockp(pthread_mutex_t **m)
 		pthread_mutex_unlock(*m);
 }
 
+/* A new loader of the default osinfo-db (the system's, OSINFO_SYSTEM_DIR, the local and user ones), or NULL. */
+static OsinfoLoader *db_load(struct vdi_error *err, int *ret_r)
+{
+	_cleanup_unref_ OsinfoLoader *loader = osinfo_loader_new();
+	_cleanup_unref_ OsinfoOsList *all = NULL;
+	GError *gerr = NULL;
+
+	loader_load(loader, &gerr);
+	if (gerr) {
+		*ret_r = vdi_error_set(err, -EIO, "osinfo-db could not be loaded: %s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	all = osinfo_db_get_os_list(osinfo_loader_get_db(loader));
+	if (osinfo_list_get_length(OSINFO_LIST(all)) == 0) {
+		*ret_r = vdi_error_set(err, -EIO, "osinfo-db holds no OS (is the osinfo-db package installed?)");
+		return NULL;
+	}
+	return TAKE_PTR(loader);
+}
+
 /* Locks db_lock, loading osinfo-db when it is not yet: *ret borrowed, valid while *locked is held (the
  * caller's _cleanup_(unlockp) variable, set here). */
 static int db_get(pthread_mutex_t **locked, OsinfoDb **ret, struct vdi_error *err)
 {
-	GError *gerr = NULL;
-	OsinfoLoader *loader;
-	int r;
+	int r = 0;
 
 	pthread_mutex_lock(&db_lock);
 	*locked = &db_lock;
-	if (!db_loader) {
-		loader = osinfo_loader_new();
-		loader_load(loader, &gerr);
-		if (gerr) {
-			r = vdi_error_set(err, -EIO, "osinfo-db could not be loaded: %s", gerr->message);
-			g_error_free(gerr);
-			g_object_unref(loader);
-			return r;
-		}
-		db_loader = loader;
-	}
+	if (!db_loader)
+		db_loader = db_load(err, &r);
+	if (!db_loader)
+		return r;
 	*ret = osinfo_loader_get_db(db_loader);
 	return 0;
 }
@@ -240,7 +259,7 @@ static size_t stem_len(const char *key)
 	return n >= STEM_MIN ? n : 0;
 }
 
-/* The first short ids of db's OSes that may be what key meant, into c (new array, *ret_n entries). */
+/* The first short ids of db's OSes that may be what key meant: *ret a new array of *ret_n. */
 static int candidates_collect(OsinfoDb *db, const char *key, struct candidate **ret, size_t *ret_n)
 {
 	_cleanup_unref_ OsinfoOsList *all = osinfo_db_get_os_list(db);

@@ -44,16 +44,17 @@ xmlNode *pool_xml_child(xmlNode *parent, const char *name);
 /* n's attribute name as a new string; NULL when n is NULL, it has none, or no memory. */
 char *pool_xml_prop(const xmlNode *n, const char *name);
 
-/* Whether n (may be NULL) has attribute name with exactly value. */
+/* Whether n (borrowed, may be NULL) has attribute name (borrowed) with exactly value (borrowed). */
 bool pool_xml_prop_is(const xmlNode *n, const char *name, const char *value);
 
 /* A new child element name appended to parent (borrowed, may be NULL): NULL when parent is NULL or no memory. */
 xmlNode *pool_xml_add(xmlNode *parent, const char *name);
 
-/* Sets n's attribute name to value (escaped on output); false when n is NULL or no memory. */
+/* Sets n's (borrowed, may be NULL) attribute name to value (both borrowed, copied; escaped on output); false
+ * when n is NULL or no memory. */
 bool pool_xml_set(xmlNode *n, const char *name, const char *value);
 
-/* parent's first child element called name in the namespace href, or NULL (parent may be NULL). */
+/* parent's (borrowed, may be NULL) first child element called name in the namespace href, or NULL. */
 xmlNode *pool_xml_ns_child(xmlNode *parent, const char *href, const char *name);
 
 /* ---- names (naming.c): pure ---------------------------------------------- */
