@@ -539,6 +539,15 @@ static int set_spice_devices(xmlNode *devices)
 }
 
 /* n USB redirection channels in place of the template's (n POOL_USB_REDIRECT_TEMPLATE: the template's stay). */
+/* Whether devices has a <controller type='usb'> (of any model: 'none' too, which the admin meant). */
+static bool has_usb_controller(xmlNode *devices)
+{
+	for (xmlNode *c = devices->children; c; c = c->next)
+		if (pool_xml_is_elem(c, "controller") && pool_xml_prop_is(c, "type", "usb"))
+			return true;
+	return false;
+}
+
 static int set_usb_redirect(xmlNode *devices, int n, struct vdi_error *err)
 {
 	if (n == POOL_USB_REDIRECT_TEMPLATE)
@@ -546,6 +555,14 @@ static int set_usb_redirect(xmlNode *devices, int n, struct vdi_error *err)
 	if (n < 0 || n > POOL_USB_REDIRECT_MAX)
 		return vdi_error_set(err, -EINVAL, "usb_redirect %d is outside 0-%d", n, POOL_USB_REDIRECT_MAX);
 	remove_children_named(devices, "redirdev");
+	if (n > 0 && !has_usb_controller(devices)) {
+		/* libvirt on a real host adds a USB controller by itself; its test driver and a template that names
+		 * none need one for the channels. */
+		xmlNode *c = pool_xml_add(devices, "controller");
+
+		if (!pool_xml_set(c, "type", "usb") || !pool_xml_set(c, "model", "qemu-xhci"))
+			return -ENOMEM;
+	}
 	for (int i = 0; i < n; i++) {
 		xmlNode *rd = pool_xml_add(devices, "redirdev");
 

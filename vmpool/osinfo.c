@@ -470,11 +470,11 @@ static void profile_firmware(OsinfoOs *os, struct pool_os_profile *p)
 static void resources_pick(OsinfoResourcesList *list, unsigned *memory_mib, unsigned *vcpus)
 {
 	_cleanup_unref_ OsinfoResourcesList *owned = list;
-	gint n = osinfo_list_get_length(OSINFO_LIST(list));
+	gint n = osinfo_list_get_length(OSINFO_LIST(owned));
 
 	for (int pass = 0; pass < 2; pass++)
 		for (gint i = 0; i < n; i++) {
-			OsinfoResources *r = OSINFO_RESOURCES(osinfo_list_get_nth(OSINFO_LIST(list), i));
+			OsinfoResources *r = OSINFO_RESOURCES(osinfo_list_get_nth(OSINFO_LIST(owned), i));
 			const char *arch = osinfo_resources_get_architecture(r);
 			gint64 ram = osinfo_resources_get_ram(r);
 			gint cpus = osinfo_resources_get_n_cpus(r);
