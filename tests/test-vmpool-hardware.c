@@ -144,7 +144,11 @@ static void check_common(const char *xml)
 	XP_ONE(xml, "/domain/metadata/vdihw:hardware");
 	XP_ONE(xml, "/domain/devices/graphics[@type='spice']");
 	XP_EQ(xml, "/domain/devices/graphics/listen/@address", "127.0.0.1");
-	check_ok(pool_domxml_check_template(xml, 0, 0, &(char *){ NULL }, NULL));
+	{
+		_cleanup_free_ char *checked = NULL;
+
+		check_ok(pool_domxml_check_template(xml, 0, 0, &checked, NULL));
+	}
 }
 
 static void check_uefi_sb_tpm(const char *xml)
