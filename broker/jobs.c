@@ -174,6 +174,15 @@ static void job_check(struct broker_job *j)
 	}
 }
 
+/* A stopped desktop takes its pool's network and USB redirection channels as they are now: a desktop follows
+ * changed ones at its next reset or recompose. */
+static void job_follow_pool(struct broker_job *j)
+{
+	j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
+	if (j->result >= 0)
+		j->result = pool_desktop_set_usb_redirect(j->host, j->domain, j->usb_redirect, &j->err);
+}
+
 /* A persistent desktop onto the current version: shut down as a stop does, a fresh overlay, its data disk
  * as its pool gives one now (made when it has none, grown when it is smaller). */
 static void job_recompose(struct broker_job *j, const struct pool_template *t)
@@ -182,7 +191,7 @@ static void job_recompose(struct broker_job *j, const struct pool_template *t)
 	if (j->result >= 0)
 		j->result = pool_desktop_reset_flags(j->host, t, j->domain, POOL_RESET_KEEP_FIRMWARE, &j->err);
 	if (j->result >= 0)
-		j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
+		job_follow_pool(j);
 	if (j->result >= 0 && j->data_disk_mib > 0)
 		j->result = pool_desktop_data_disk(j->host, j->domain, (uint64_t)j->data_disk_mib << 20, &j->err);
 }
@@ -214,10 +223,13 @@ static void job_work(void *data)
 		job_rebuild(j, broker_template_pool(t));
 		break;
 	case BROKER_JOB_RESET:
-		/* The pool's network as it is now: a pooled desktop follows a changed one at its next reset. */
-		j->result = pool_desktop_reset(j->host, broker_template_pool(t), j->domain, &j->err);
+		/* A pooled desktop's next user gets nothing of the last one's: disk, NVRAM, TPM state.  A persistent
+		 * desktop reset by an admin (or whose recompose a restart cut short) stays its owner's: a fresh disk,
+		 * its NVRAM and TPM (BitLocker keys, Windows Hello) kept, as a recompose keeps them. */
+		j->result = pool_desktop_reset_flags(j->host, broker_template_pool(t), j->domain,
+						     j->persistent ? POOL_RESET_KEEP_FIRMWARE : 0, &j->err);
 		if (j->result >= 0)
-			j->result = pool_desktop_set_nic(j->host, j->domain, job_desktop_options(j).nic, &j->err);
+			job_follow_pool(j);
 		break;
 	case BROKER_JOB_RECOMPOSE:
 		job_recompose(j, broker_template_pool(t));
@@ -307,6 +319,7 @@ static int job_fill(struct broker_job *j, json_t *row)
 		if (j->tpl_version < 1)
 			return -EINVAL; /* a row without its template's version: the job could not record it */
 		j->data_disk_mib = broker_jint(row, "data_disk_mib");
+		j->persistent = broker_jint(row, "persistent") != 0;
 		/* A row without the column (none should lack it): the template's own channels, as before pools had it. */
 		j->usb_redirect = json_object_get(row, "usb_redirect") ? (int)broker_jint(row, "usb_redirect")
 								       : POOL_USB_REDIRECT_TEMPLATE;

@@ -59,8 +59,9 @@ struct broker_job {
 	int64_t tpl_version;
 	int64_t data_disk_mib; /* ... and the user data disk its pool gives (CREATE, REBUILD, RECOMPOSE; 0: none) */
 	struct pool_nic nic;   /* ... and the NIC its pool gives (CREATE, REBUILD; POOL_NIC_TEMPLATE: the template's) */
-	int usb_redirect;      /* ... and its USB redirection channels (CREATE, REBUILD; POOL_USB_REDIRECT_TEMPLATE: the
-				* template's own) */
+	int usb_redirect;      /* ... and its USB redirection channels (CREATE, REBUILD, RESET, RECOMPOSE;
+				* POOL_USB_REDIRECT_TEMPLATE: the template's own) */
+	bool persistent;       /* ... and whether its pool is persistent (RESET keeps NVRAM and TPM state then) */
 	/* results */
 	int result;
 	int start_result;

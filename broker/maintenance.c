@@ -140,6 +140,8 @@ static void work_create(struct broker_maintenance_job *j)
 		j->result = pool_desktop_create_with(j->host, broker_template_pool(t), BROKER_MAINTENANCE_POOL, j->id,
 						     &(struct pool_desktop_options){
 							     .nic = j->nic.kind == POOL_NIC_TEMPLATE ? NULL : &j->nic,
+							     /* the template's own devices, as its admin edits them */
+							     .usb_redirect = POOL_USB_REDIRECT_TEMPLATE,
 						     },
 						     &j->err);
 	broker_template_unref(t);

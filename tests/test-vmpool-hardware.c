@@ -665,6 +665,54 @@ static void test_schema(void)
 	virConnectClose(conn);
 }
 
+/* A stopped desktop's channels follow its pool's count (pool_desktop_set_usb_redirect's XML), with the clone's rules. */
+static void test_set_usb_redirect(void)
+{
+	struct vdi_error err = { { 0 } };
+	char *xml = NULL;
+
+	check_ok(pool_domxml_set_usb_redirect(usb_template, 1, &xml, NULL));
+	XP_EQ(xml, "count(/domain/devices/redirdev[@bus='usb' and @type='spicevmc'])", "1");
+	XP_EQ(xml, "count(/domain/devices/controller[@type='usb'])", "1");
+	free(xml);
+	check_ok(pool_domxml_set_usb_redirect(usb_template, 0, &xml, NULL));
+	XP_NONE(xml, "/domain/devices/redirdev");
+	free(xml);
+	/* A template that says "no USB" (controller model none) gets no channels, which libvirt would refuse. */
+	check_ok(pool_domxml_set_usb_redirect("<domain><memory>1</memory><os/><devices><controller type='usb' "
+					      "model='none'/><redirdev bus='usb' type='spicevmc'/></devices></domain>",
+					      2, &xml, NULL));
+	XP_NONE(xml, "/domain/devices/redirdev");
+	XP_EQ(xml, "/domain/devices/controller/@model", "none");
+	free(xml);
+	xml = NULL;
+	check_err(pool_domxml_set_usb_redirect(usb_template, POOL_USB_REDIRECT_MAX + 1, &xml, &err), EINVAL);
+	check_str_contains(err.message, "usb_redirect");
+	check(!xml);
+}
+
+/* A writable pflash loader would hold every clone's EFI variables: refused; a read-only one with an NVRAM
+ * template, and firmware autoselection, are fine. */
+static void test_check_template_loader(void)
+{
+	struct vdi_error err = { { 0 } };
+	char *xml = NULL;
+
+	check_err(pool_domxml_check_template("<domain><memory>1</memory><os><loader type='pflash'>/usr/share/ovmf/"
+					     "OVMF.fd</loader></os></domain>", 0, 0, &xml, &err), EINVAL);
+	check_str_contains(err.message, "writable pflash <loader>");
+	check(!xml);
+	check_err(pool_domxml_check_template("<domain><memory>1</memory><os><loader type='pflash' readonly='no'>"
+					     "/x.fd</loader></os></domain>", 0, 0, &xml, NULL), EINVAL);
+	check_ok(pool_domxml_check_template("<domain><memory>1</memory><os><loader type='pflash' readonly='yes'>"
+					    "/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader><nvram template='/usr/share/OVMF/"
+					    "OVMF_VARS_4M.ms.fd'/></os></domain>", 0, 0, &xml, NULL));
+	free(xml);
+	check_ok(pool_domxml_check_template("<domain><memory>1</memory><os firmware='efi'/></domain>", 0, 0, &xml,
+					    NULL));
+	free(xml);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_firmware_names),
 	VDI_TEST(test_resolve),
@@ -680,6 +728,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_clone_nvram),
 	VDI_TEST(test_check_template_tpm),
 	VDI_TEST(test_schema),
+	VDI_TEST(test_set_usb_redirect),
+	VDI_TEST(test_check_template_loader),
 };
 
 int main(int argc, char **argv)

@@ -180,32 +180,3 @@ int pool_desktop_addresses(struct pool_host *host, const char *domain, char ***r
 	*ret = strv;
 	return 0;
 }
-
-int pool_desktop_set_nic(struct pool_host *host, const char *domain, const struct pool_nic *nic, struct vdi_error *err)
-{
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_domain_ virDomainPtr dom = NULL, redefined = NULL;
-	_cleanup_free_ char *xml = NULL, *nxml = NULL;
-	int r;
-
-	if (!nic || nic->kind == POOL_NIC_TEMPLATE)
-		return 0;
-	r = pool_desktop_open(host, domain, &conn, &dom, err);
-	if (r < 0)
-		return r;
-	if (virDomainIsActive(dom) != 0)
-		return vdi_error_set(err, -EBUSY, "desktop %s must be stopped to change its network", domain);
-	/* Secure: the redefinition keeps the SPICE ticket. */
-	xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-	if (!xml)
-		return pool_libvirt_error(err, "cannot read desktop %s", domain);
-	r = pool_domxml_set_nic(xml, nic, &nxml, err);
-	if (r >= 0) {
-		redefined = virDomainDefineXML(conn, nxml);
-		r = redefined ? 0 : pool_libvirt_error(err, "cannot change the network of desktop %s", domain);
-	}
-	explicit_bzero(xml, strlen(xml));
-	if (nxml)
-		explicit_bzero(nxml, strlen(nxml));
-	return r;
-}

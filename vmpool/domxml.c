@@ -177,6 +177,19 @@ static int check_tpm(xmlNode *devices, struct vdi_error *err)
 	return 0;
 }
 
+/* A firmware image of its own for every desktop: a pflash <loader> must be read-only (its variables then live in
+ * the per-desktop NVRAM libvirt makes from <nvram template=...>); a writable one would be every clone's NVRAM. */
+static int check_loader(xmlNode *root, struct vdi_error *err)
+{
+	xmlNode *loader = pool_xml_child(pool_xml_child(root, "os"), "loader");
+
+	if (!loader || !pool_xml_prop_is(loader, "type", "pflash") || pool_xml_prop_is(loader, "readonly", "yes"))
+		return 0;
+	return vdi_error_set(err, -EINVAL,
+			      "domain XML has a writable pflash <loader>: every desktop would share its EFI variables; "
+			      "use readonly='yes' with an OVMF_CODE image and <nvram template='...'/> (or <os firmware='efi'>)");
+}
+
 int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vcpus, char **ret,
 			       struct vdi_error *err)
 {
@@ -195,6 +208,8 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 		return vdi_error_set(err, -EINVAL,
 				      "domain XML has %d disks; a template has one system disk (its clones' overlay)", disks);
 	r = check_tpm(devices, err);
+	if (r >= 0)
+		r = check_loader(root, err);
 	if (r < 0)
 		return r;
 
@@ -538,24 +553,32 @@ static int set_spice_devices(xmlNode *devices)
 	return r;
 }
 
-/* n USB redirection channels in place of the template's (n POOL_USB_REDIRECT_TEMPLATE: the template's stay). */
-/* Whether devices has a <controller type='usb'> (of any model: 'none' too, which the admin meant). */
-static bool has_usb_controller(xmlNode *devices)
+/* devices' first <controller type='usb'>, or NULL. */
+static xmlNode *usb_controller(xmlNode *devices)
 {
 	for (xmlNode *c = devices->children; c; c = c->next)
 		if (pool_xml_is_elem(c, "controller") && pool_xml_prop_is(c, "type", "usb"))
-			return true;
-	return false;
+			return c;
+	return NULL;
 }
 
+/*
+ * n USB redirection channels in place of the template's (n POOL_USB_REDIRECT_TEMPLATE: the template's stay).  A
+ * domain whose USB controller is model 'none' (its template says: no USB) gets none: libvirt would refuse them.
+ */
 static int set_usb_redirect(xmlNode *devices, int n, struct vdi_error *err)
 {
+	xmlNode *usb;
+
 	if (n == POOL_USB_REDIRECT_TEMPLATE)
 		return 0;
 	if (n < 0 || n > POOL_USB_REDIRECT_MAX)
 		return vdi_error_set(err, -EINVAL, "usb_redirect %d is outside 0-%d", n, POOL_USB_REDIRECT_MAX);
 	remove_children_named(devices, "redirdev");
-	if (n > 0 && !has_usb_controller(devices)) {
+	usb = usb_controller(devices);
+	if (usb && pool_xml_prop_is(usb, "model", "none"))
+		return 0;
+	if (n > 0 && !usb) {
 		/* libvirt on a real host adds a USB controller by itself; its test driver and a template that names
 		 * none need one for the channels. */
 		xmlNode *c = pool_xml_add(devices, "controller");
@@ -570,6 +593,19 @@ static int set_usb_redirect(xmlNode *devices, int n, struct vdi_error *err)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+int pool_domxml_set_usb_redirect(const char *xml, int n, char **ret, struct vdi_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *devices;
+	int r;
+
+	r = parse_domain(xml, &doc, &devices, err);
+	if (r < 0)
+		return r;
+	r = set_usb_redirect(devices, n, err);
+	return r < 0 ? r : dump(doc, ret);
 }
 
 /* The <nvram> of os keeps its template only: no path (libvirt makes one per domain), no other source. */

@@ -11,7 +11,7 @@
  *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
  *   domxml.c ──▶ nic.c (pure), xml.c (pure);   network.c ──▶ host.c, subnet.c (pure), xml.c
  *   hardware.c (pure) ──▶ domxml.c, xml.c
- *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c
+ *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c;   desktop-def.c ──▶ lookup.c, domxml.c
  *   desktop.c ──▶ firmware.c ──▶ host.c, xml.c (pool_domcaps_read, pool_domxml_firmware_state: pure)
  *
  * host.c owns struct pool_host and its event handler; events.c registers
@@ -292,6 +292,10 @@ int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
  * string.  -EINVAL: not a domain, or a nic that pool_nic_check() refuses.
  */
 int pool_domxml_set_nic(const char *xml, const struct pool_nic *nic, char **ret, struct vdi_error *err);
+
+/* A domain XML (borrowed) with exactly n USB redirection channels (0..POOL_USB_REDIRECT_MAX; the clone's rules:
+ * a USB controller added when there is none, none at all when its controller is model 'none'): a new string. */
+int pool_domxml_set_usb_redirect(const char *xml, int n, char **ret, struct vdi_error *err);
 
 /* From a domain XML (borrowed): the MAC addresses of its <interface> elements, a new NULL-terminated array
  * of new strings (empty when none).  -EINVAL when the XML is not a domain. */

@@ -36,7 +36,8 @@
  * volumes; lookup.c finding a desktop or volume by name; nic.c a desktop's
  * network attachment and its <interface>; subnet.c IPv4 subnets; network.c
  * the host's libvirt networks; desktop-net.c a running desktop's bandwidth
- * limit and addresses; xml.c the libxml2 steps shared by domxml.c and
+ * limit and addresses; desktop-def.c a stopped desktop's NIC and USB channels
+ * as its pool says them; xml.c the libxml2 steps shared by domxml.c and
  * network.c; error.c the messages.
  *
  * Error codes used throughout:
@@ -646,6 +647,14 @@ int pool_desktop_set_bandwidth(struct pool_host *host, const char *domain, uint3
  * desktop; -EINVAL: nic does not pass pool_nic_check().  Blocks on libvirt.
  */
 int pool_desktop_set_nic(struct pool_host *host, const char *domain, const struct pool_nic *nic, struct vdi_error *err);
+
+/*
+ * Gives a stopped desktop's definition exactly n USB redirection channels (0..POOL_USB_REDIRECT_MAX; as
+ * pool_desktop_options.usb_redirect says them: POOL_USB_REDIRECT_TEMPLATE: nothing to do), so that a changed
+ * pool setting reaches a desktop at its reset or recompose.  -EBUSY: it runs; -ENOENT: no such desktop; -EINVAL:
+ * n out of range.  Blocks on libvirt.
+ */
+int pool_desktop_set_usb_redirect(struct pool_host *host, const char *domain, int n, struct vdi_error *err);
 
 /*
  * A running desktop's IP addresses, IPv4 and IPv6 without prefix, each once, neither loopback nor IPv6
