@@ -307,6 +307,23 @@ void test_cleanup_stale_runs(const char *uri)
 	virConnectClose(c);
 }
 
+struct pool_host *test_host_in_tmpdir(const char *uri, const char *storage_pool)
+{
+	_cleanup_free_ char *images = NULL, *run = NULL;
+	struct pool_host_options o = { .uri = uri, .virt_type = getenv("VDI_TEST_VIRT_TYPE"),
+				       .storage_pool = storage_pool };
+	struct vdi_error err = { { 0 } };
+	struct pool_host *host = NULL;
+
+	check(asprintf(&images, "%s/images", vdi_test_tmpdir()) > 0);
+	check(asprintf(&run, "%s/run", vdi_test_tmpdir()) > 0);
+	o.storage_path = images;
+	o.runtime_dir = run;
+	if (pool_host_new(&o, &host, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	return host;
+}
+
 void test_require_libvirt(const char *uri)
 {
 	virConnectPtr c = virConnectOpen(uri);

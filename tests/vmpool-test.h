@@ -77,5 +77,9 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
  */
 void test_cleanup_stale_runs(const char *uri);
 
+/* A new host on uri (borrowed, as storage_pool is) of virt type $VDI_TEST_VIRT_TYPE, its storage pool storage_pool
+ * in <tmpdir>/images, its runtime directory <tmpdir>/run.  Fails the test when pool_host_new() does. */
+struct pool_host *test_host_in_tmpdir(const char *uri, const char *storage_pool);
+
 /* Returns when a libvirtd answers on uri; else skips (VDI_SKIP_INTEGRATION=1) or fails the test. */
 void test_require_libvirt(const char *uri);
