@@ -100,8 +100,7 @@ static bool exists(const char *path)
 static void env_open(struct env *e)
 {
 	_cleanup_free_ char *disk = test_guest_path("efi.qcow2"), *xml_path = test_guest_path("guest-efi.xml");
-	_cleanup_free_ char *xml = NULL, *images = NULL, *run = NULL;
-	struct pool_host_options ho = { .uri = URI, .virt_type = getenv("VDI_TEST_VIRT_TYPE") };
+	_cleanup_free_ char *xml = NULL;
 	struct pool_template_options to = { .name = "efi", .disk_path = disk };
 	struct vdi_error err = { { 0 } };
 	struct pool_hw_features hw;
@@ -110,13 +109,7 @@ static void env_open(struct env *e)
 	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
 	names(e->pool, sizeof(e->pool), sp, sizeof(sp));
-	check(asprintf(&images, "%s/images", vdi_test_tmpdir()) > 0);
-	check(asprintf(&run, "%s/run", vdi_test_tmpdir()) > 0);
-	ho.storage_pool = sp;
-	ho.storage_path = images;
-	ho.runtime_dir = run;
-	if (pool_host_new(&ho, &e->host, &err) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	e->host = test_host_in_tmpdir(URI, sp);
 	if (pool_host_hardware(e->host, &hw, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "pool_host_hardware: %s", err.message);
 	if (!hw.uefi || !hw.secure_boot || !hw.tpm)

@@ -50,9 +50,7 @@ struct env {
 
 static void env_open(struct env *e)
 {
-	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(NULL), *images = NULL,
-			    *run = NULL;
-	struct pool_host_options ho = { .uri = NET_URI, .virt_type = getenv("VDI_TEST_VIRT_TYPE") };
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(NULL);
 	struct pool_template_options to = { .name = "guest", .disk_path = disk, .xml = xml };
 	struct vdi_error err = { { 0 } };
 	char sp[64];
@@ -61,13 +59,7 @@ static void env_open(struct env *e)
 	test_cleanup_stale_runs(NET_URI);
 	snprintf(sp, sizeof(sp), "vdi-test-%d-net", net_run());
 	snprintf(e->pool, sizeof(e->pool), "vn%d", net_run());
-	check(asprintf(&images, "%s/images", vdi_test_tmpdir()) > 0);
-	check(asprintf(&run, "%s/run", vdi_test_tmpdir()) > 0);
-	ho.storage_pool = sp;
-	ho.storage_path = images;
-	ho.runtime_dir = run;
-	if (pool_host_new(&ho, &e->host, &err) < 0)
-		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	e->host = test_host_in_tmpdir(NET_URI, sp);
 	if (pool_template_new(&to, &e->tmpl, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "template: %s", err.message);
 }
@@ -230,27 +222,10 @@ static void static_ip(const char *dom, const char *cidr_)
 	expect_within(dom, line, needle, BOOT_MS);
 }
 
-/* Dom's persistent definition (a new string). */
-static char *inactive_xml(const char *dom)
-{
-	virConnectPtr c = virConnectOpen(NET_URI);
-	virDomainPtr d;
-	char *xml;
-
-	check(c);
-	d = virDomainLookupByName(c, dom);
-	check(d);
-	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-	check(xml);
-	virDomainFree(d);
-	virConnectClose(c);
-	return xml;
-}
-
 /* The definition carries kib (KiB/s) both ways. */
 static void check_bandwidth_xml(const char *dom, uint64_t kib)
 {
-	_cleanup_free_ char *xml = inactive_xml(dom);
+	_cleanup_free_ char *xml = test_domain_definition(NET_URI, dom, VIR_DOMAIN_XML_INACTIVE);
 	char in[64], out[64];
 
 	snprintf(in, sizeof(in), "<inbound average='%" PRIu64 "'", kib);

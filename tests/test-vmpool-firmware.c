@@ -184,18 +184,7 @@ static struct pool_template *template_of(const char *name, const char *xml)
 /* The definition of domain as the test driver keeps it (inactive), a new string. */
 static char *definition(const char *domain)
 {
-	virConnectPtr c = virConnectOpen(TEST_URI);
-	virDomainPtr d;
-	char *xml;
-
-	check(c);
-	d = virDomainLookupByName(c, domain);
-	check(d);
-	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE);
-	check(xml);
-	virDomainFree(d);
-	virConnectClose(c);
-	return xml;
+	return test_domain_definition(TEST_URI, domain, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE);
 }
 
 /*

@@ -9,13 +9,11 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 
 #include "alloc.h"
 #include "harness.h"
 #include "private.h"
+#include "vmpool-test.h"
 #include "vmpool.h"
 
 static const struct pool_os_profile win11 = {
@@ -38,47 +36,6 @@ static const struct pool_os_profile debian11 = {
 static const struct pool_os_profile oldos = {
 	.id = "oldos", .name = "Old OS", .disk_bus = "sata", .nic_model = "e1000e", .video = "vga", .sound = "ac97",
 };
-
-/* The string value of XPath expr in xml (prefixes vdi and vdihw bound): a new string, or NULL when it selects
- * nothing. */
-static char *xpath(const char *xml, const char *expr)
-{
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
-	xmlXPathContextPtr ctx;
-	xmlXPathObjectPtr obj;
-	char *out = NULL;
-
-	check(doc);
-	ctx = xmlXPathNewContext(doc);
-	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdi", (const xmlChar *)POOL_METADATA_NS);
-	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdihw", (const xmlChar *)POOL_HARDWARE_NS);
-	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
-	check(obj);
-	if (obj->type == XPATH_NODESET && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
-		xmlChar *s = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
-
-		out = strdup((const char *)s);
-		xmlFree(s);
-	} else if (obj->type == XPATH_NUMBER) {
-		check(asprintf(&out, "%g", obj->floatval) > 0);
-	} else if (obj->type == XPATH_STRING) {
-		out = strdup((const char *)obj->stringval);
-	} else if (obj->type == XPATH_BOOLEAN) {
-		out = strdup(obj->boolval ? "true" : "false");
-	}
-	xmlXPathFreeObject(obj);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
-	return out;
-}
-
-#define XP_EQ(xml, expr, want)                          \
-	do {                                            \
-		_cleanup_free_ char *_v = xpath(xml, expr); \
-		check_str_eq(_v, want);                 \
-	} while (0)
-#define XP_NONE(xml, expr) XP_EQ(xml, "count(" expr ")", "0")
-#define XP_ONE(xml, expr) XP_EQ(xml, "count(" expr ")", "1")
 
 static char *for_hw(const struct pool_os_profile *os, enum pool_firmware fw, int sb, int tpm, unsigned mem,
 		    unsigned cpus)

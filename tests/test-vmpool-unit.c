@@ -13,9 +13,6 @@
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 
 #include "alloc.h"
 #include "harness.h"
@@ -38,34 +35,6 @@ static char *write_file(const char *name, const void *data, size_t len)
 	check(write(fd, data, len) == (ssize_t)len);
 	close(fd);
 	return path;
-}
-
-/* Evaluates an XPath expression (namespace prefix vdi bound) and returns the string value, or NULL. */
-static char *xpath(const char *xml, const char *expr)
-{
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
-	xmlXPathContextPtr ctx;
-	xmlXPathObjectPtr obj;
-	char *out = NULL;
-
-	check(doc);
-	ctx = xmlXPathNewContext(doc);
-	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdi", (const xmlChar *)POOL_METADATA_NS);
-	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
-	if (obj && obj->type == XPATH_NODESET && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
-		xmlChar *s = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
-
-		out = strdup((const char *)s);
-		xmlFree(s);
-	} else if (obj && obj->type == XPATH_NUMBER) {
-		check(asprintf(&out, "%g", obj->floatval) > 0);
-	} else if (obj && obj->type == XPATH_STRING) {
-		out = strdup((const char *)obj->stringval);
-	}
-	xmlXPathFreeObject(obj);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
-	return out;
 }
 
 static const char guest_xml[] =
@@ -442,10 +411,10 @@ static void test_template_default_and_overrides(void)
 
 	check_ok(pool_template_new(&o, &t, NULL));
 	check_int_eq(t->capacity, 3ULL << 30);
-	mem = xpath(t->xml, "/domain/memory");
-	unit = xpath(t->xml, "/domain/memory/@unit");
-	vcpu = xpath(t->xml, "/domain/vcpu");
-	video = xpath(t->xml, "/domain/devices/video/model/@type");
+	mem = test_xpath(t->xml, "/domain/memory");
+	unit = test_xpath(t->xml, "/domain/memory/@unit");
+	vcpu = test_xpath(t->xml, "/domain/vcpu");
+	video = test_xpath(t->xml, "/domain/devices/video/model/@type");
 	check_str_eq(mem, "4096");
 	check_str_eq(unit, "MiB");
 	check_str_eq(vcpu, "4");
@@ -458,11 +427,11 @@ static void test_template_default_and_overrides(void)
 	o.vcpus = 0;
 	check_ok(pool_template_new(&o, &t, NULL));
 	free(mem);
-	mem = xpath(t->xml, "/domain/memory");
+	mem = test_xpath(t->xml, "/domain/memory");
 	check_str_eq(mem, "256");
-	check(xpath(t->xml, "/domain/currentMemory") == NULL);
+	check(test_xpath(t->xml, "/domain/currentMemory") == NULL);
 	free(vcpu);
-	vcpu = xpath(t->xml, "/domain/vcpu");
+	vcpu = test_xpath(t->xml, "/domain/vcpu");
 	check_str_eq(vcpu, "1");
 	pool_template_free(t);
 }
@@ -487,32 +456,31 @@ static void test_domxml_for_clone(void)
 
 	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
 
-#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
-	XP_EQ("/domain/@type", "qemu");
-	check(xpath(xml, "/domain/@id") == NULL);
-	XP_EQ("/domain/name", "vdi-sales-3");
-	XP_EQ("/domain/uuid", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
-	XP_EQ("count(/domain/metadata/vdi:desktop)", "1");
-	XP_EQ("/domain/metadata/vdi:desktop/@pool", "sales");
-	XP_EQ("/domain/metadata/vdi:desktop/@id", "3");
-	XP_EQ("/domain/metadata/vdi:desktop/@template", "golden");
-	XP_EQ("/domain/devices/disk[@device='disk']/@type", "file");
-	XP_EQ("/domain/devices/disk[@device='disk']/driver/@type", "qcow2");
-	XP_EQ("/domain/devices/disk[@device='disk']/source/@file", "/images/vdi-sales-3.qcow2");
-	XP_EQ("count(/domain/devices/disk[@device='disk']/backingStore)", "0");
-	XP_EQ("/domain/devices/disk[@device='cdrom']/target/@dev", "sda");
-	XP_EQ("count(/domain/devices/graphics)", "1");
-	XP_EQ("/domain/devices/graphics/@type", "spice");
-	XP_EQ("/domain/devices/graphics/@passwd", "s3cret");
-	XP_EQ("/domain/devices/graphics/listen/@type", "socket");
-	XP_EQ("/domain/devices/graphics/listen/@socket", "/run/vdi/spice/vdi-sales-3.sock");
-	XP_EQ("/domain/devices/video/model/@type", "qxl");
-	XP_EQ("count(/domain/devices/interface/mac)", "2");
+	XP_EQ(xml, "/domain/@type", "qemu");
+	check(test_xpath(xml, "/domain/@id") == NULL);
+	XP_EQ(xml, "/domain/name", "vdi-sales-3");
+	XP_EQ(xml, "/domain/uuid", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+	XP_EQ(xml, "count(/domain/metadata/vdi:desktop)", "1");
+	XP_EQ(xml, "/domain/metadata/vdi:desktop/@pool", "sales");
+	XP_EQ(xml, "/domain/metadata/vdi:desktop/@id", "3");
+	XP_EQ(xml, "/domain/metadata/vdi:desktop/@template", "golden");
+	XP_EQ(xml, "/domain/devices/disk[@device='disk']/@type", "file");
+	XP_EQ(xml, "/domain/devices/disk[@device='disk']/driver/@type", "qcow2");
+	XP_EQ(xml, "/domain/devices/disk[@device='disk']/source/@file", "/images/vdi-sales-3.qcow2");
+	XP_EQ(xml, "count(/domain/devices/disk[@device='disk']/backingStore)", "0");
+	XP_EQ(xml, "/domain/devices/disk[@device='cdrom']/target/@dev", "sda");
+	XP_EQ(xml, "count(/domain/devices/graphics)", "1");
+	XP_EQ(xml, "/domain/devices/graphics/@type", "spice");
+	XP_EQ(xml, "/domain/devices/graphics/@passwd", "s3cret");
+	XP_EQ(xml, "/domain/devices/graphics/listen/@type", "socket");
+	XP_EQ(xml, "/domain/devices/graphics/listen/@socket", "/run/vdi/spice/vdi-sales-3.sock");
+	XP_EQ(xml, "/domain/devices/video/model/@type", "qxl");
+	XP_EQ(xml, "count(/domain/devices/interface/mac)", "2");
 
 	/* Fresh MACs: not the template's, different between interfaces and between clones. */
 	{
-		_cleanup_free_ char *m1 = xpath(xml, "/domain/devices/interface[1]/mac/@address");
-		_cleanup_free_ char *m2 = xpath(xml, "/domain/devices/interface[2]/mac/@address");
+		_cleanup_free_ char *m1 = test_xpath(xml, "/domain/devices/interface[1]/mac/@address");
+		_cleanup_free_ char *m2 = test_xpath(xml, "/domain/devices/interface[2]/mac/@address");
 		_cleanup_free_ char *m3 = NULL;
 
 		check(m1 && m2);
@@ -520,7 +488,7 @@ static void test_domxml_for_clone(void)
 		check(strncmp(m1, "52:54:00:", 9) == 0);
 		check(strcmp(m1, m2) != 0);
 		check_ok(pool_domxml_for_clone(guest_xml, &p, &xml2, NULL));
-		m3 = xpath(xml2, "/domain/devices/interface[1]/mac/@address");
+		m3 = test_xpath(xml2, "/domain/devices/interface[1]/mac/@address");
 		check(strcmp(m1, m3) != 0);
 	}
 
@@ -528,13 +496,12 @@ static void test_domxml_for_clone(void)
 	free(xml2);
 	p.pool = "eng";
 	check_ok(pool_domxml_for_clone(xml, &p, &xml2, NULL));
-	v = xpath(xml2, "count(/domain/metadata/vdi:desktop)");
+	v = test_xpath(xml2, "count(/domain/metadata/vdi:desktop)");
 	check_str_eq(v, "1");
 	free(v);
-	v = xpath(xml2, "/domain/metadata/vdi:desktop/@pool");
+	v = test_xpath(xml2, "/domain/metadata/vdi:desktop/@pool");
 	check_str_eq(v, "eng");
 	free(v);
-#undef XP_EQ
 }
 
 /* A user data disk: a second virtio disk after the system disk, on a free target; the system disk stays the first. */
@@ -554,10 +521,8 @@ static void test_domxml_data_disk(void)
 	};
 	_cleanup_free_ char *xml = NULL, *xml2 = NULL, *xml3 = NULL, *xml4 = NULL;
 	struct pool_desktop_info info = { 0 };
-	char *v;
 
 	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
-#define XP_EQ(doc, expr, want) do { v = xpath(doc, expr); check_str_eq(v, want); free(v); } while (0)
 	XP_EQ(xml, "count(/domain/devices/disk[@device='disk'])", "2");
 	XP_EQ(xml, "/domain/devices/disk[1]/source/@file", "/images/vdi-home-3.qcow2");
 	XP_EQ(xml, "/domain/devices/disk[1]/target/@dev", "vda");
@@ -600,7 +565,6 @@ static void test_domxml_data_disk(void)
 		XP_EQ(xml4, "/domain/devices/disk[source/@file='/images/vdi-home-3.data.qcow2']/target/@dev", "vdc");
 	}
 	check_err(pool_domxml_add_data_disk("<domain", "/x.data.qcow2", &xml4, NULL), EINVAL);
-#undef XP_EQ
 }
 
 /* A remote host's desktop: SPICE on the host's address, a port libvirt picks, still a ticket. */
@@ -614,17 +578,14 @@ static void test_domxml_spice_on_tcp(void)
 	};
 	_cleanup_free_ char *xml = NULL;
 	unsigned port = 0;
-	char *v;
 
 	check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
-#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
-	XP_EQ("count(/domain/devices/graphics)", "1");
-	XP_EQ("/domain/devices/graphics/@autoport", "yes");
-	XP_EQ("/domain/devices/graphics/@passwd", "s3cret");
-	XP_EQ("/domain/devices/graphics/listen/@type", "address");
-	XP_EQ("/domain/devices/graphics/listen/@address", "10.203.0.2");
-	XP_EQ("count(/domain/devices/graphics/listen/@socket)", "0");
-#undef XP_EQ
+	XP_EQ(xml, "count(/domain/devices/graphics)", "1");
+	XP_EQ(xml, "/domain/devices/graphics/@autoport", "yes");
+	XP_EQ(xml, "/domain/devices/graphics/@passwd", "s3cret");
+	XP_EQ(xml, "/domain/devices/graphics/listen/@type", "address");
+	XP_EQ(xml, "/domain/devices/graphics/listen/@address", "10.203.0.2");
+	XP_EQ(xml, "count(/domain/devices/graphics/listen/@socket)", "0");
 	/* Not running: no port yet. */
 	check_err(pool_domxml_spice_port(xml, &port), ENOENT);
 	check_ok(pool_domxml_spice_port("<domain><devices><graphics type='vnc' port='5900'/>"
@@ -650,9 +611,9 @@ static void test_domxml_escaping_and_missing_parts(void)
 
 	/* No devices, no disk, no name: all added. */
 	check_ok(pool_domxml_for_clone("<domain><memory>1</memory><os/></domain>", &p, &xml, NULL));
-	src = xpath(xml, "/domain/devices/disk/source/@file");
-	pw = xpath(xml, "/domain/devices/graphics/@passwd");
-	dev = xpath(xml, "/domain/devices/disk/target/@dev");
+	src = test_xpath(xml, "/domain/devices/disk/source/@file");
+	pw = test_xpath(xml, "/domain/devices/graphics/@passwd");
+	dev = test_xpath(xml, "/domain/devices/disk/target/@dev");
 	check_str_eq(src, p.disk_path);
 	check_str_eq(pw, p.spice_password);
 	check_str_eq(dev, "vda");
@@ -673,18 +634,18 @@ static void test_domxml_spice_ticket(void)
 	char *v;
 
 	check_ok(pool_domxml_spice_ticket(live, "n3w", "2030-01-02T03:04:05", &g, NULL));
-	v = xpath(g, "/graphics/@passwd");
+	v = test_xpath(g, "/graphics/@passwd");
 	check_str_eq(v, "n3w");
 	free(v);
-	v = xpath(g, "/graphics/@passwdValidTo");
+	v = test_xpath(g, "/graphics/@passwdValidTo");
 	check_str_eq(v, "2030-01-02T03:04:05");
 	free(v);
-	v = xpath(g, "/graphics/listen/@socket");
+	v = test_xpath(g, "/graphics/listen/@socket");
 	check_str_eq(v, "/run/s.sock");
 	free(v);
 
 	check_ok(pool_domxml_spice_ticket(live, "n3w", NULL, &g2, NULL));
-	check(xpath(g2, "/graphics/@passwdValidTo") == NULL);
+	check(test_xpath(g2, "/graphics/@passwdValidTo") == NULL);
 
 	check_err(pool_domxml_spice_ticket("<domain><devices/></domain>", "x", NULL, &g2, NULL), ENOENT);
 }
@@ -853,13 +814,13 @@ static char *nic_clone(const char *value, bool isolated, uint32_t kbps)
 	p = nic_params(&nic);
 	if (pool_domxml_for_clone(guest_xml, &p, &xml, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "clone on %s: %s", value, err.message);
-	v = xpath(xml, "count(/domain/devices/interface)");
+	v = test_xpath(xml, "count(/domain/devices/interface)");
 	check_str_eq(v, "1");
 	free(v);
-	v = xpath(xml, "/domain/devices/interface/model/@type");
+	v = test_xpath(xml, "/domain/devices/interface/model/@type");
 	check_str_eq(v, "virtio");
 	free(v);
-	v = xpath(xml, "/domain/devices/interface/mac/@address");
+	v = test_xpath(xml, "/domain/devices/interface/mac/@address");
 	check(v && strncmp(v, "52:54:00:", 9) == 0 && strcmp(v, "52:54:00:00:00:01") != 0);
 	free(v);
 	return xml;
@@ -867,70 +828,68 @@ static char *nic_clone(const char *value, bool isolated, uint32_t kbps)
 
 static void test_domxml_nic(void)
 {
-	char *xml, *v;
+	char *xml;
 
-#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
-#define XP_NONE(expr) do { v = xpath(xml, expr); check_str_eq(v, "0"); free(v); } while (0)
 	xml = nic_clone("network:default", false, 0);
-	XP_EQ("/domain/devices/interface/@type", "network");
-	XP_EQ("/domain/devices/interface/source/@network", "default");
-	XP_NONE("count(/domain/devices/interface/port)");
-	XP_NONE("count(/domain/devices/interface/filterref)");
-	XP_NONE("count(/domain/devices/interface/bandwidth)");
-	XP_NONE("count(/domain/devices/interface/virtualport)");
+	XP_EQ(xml, "/domain/devices/interface/@type", "network");
+	XP_EQ(xml, "/domain/devices/interface/source/@network", "default");
+	XP_NONE(xml, "/domain/devices/interface/port");
+	XP_NONE(xml, "/domain/devices/interface/filterref");
+	XP_NONE(xml, "/domain/devices/interface/bandwidth");
+	XP_NONE(xml, "/domain/devices/interface/virtualport");
 	/* The interface took the template's first one's place: before the graphics the template had. */
-	XP_EQ("count(/domain/devices/interface/following-sibling::graphics)", "1");
+	XP_EQ(xml, "count(/domain/devices/interface/following-sibling::graphics)", "1");
 	free(xml);
 
 	xml = nic_clone("bridge:br0", false, 0);
-	XP_EQ("/domain/devices/interface/@type", "bridge");
-	XP_EQ("/domain/devices/interface/source/@bridge", "br0");
-	XP_NONE("count(/domain/devices/interface/virtualport)");
-	XP_NONE("count(/domain/devices/interface/vlan)");
+	XP_EQ(xml, "/domain/devices/interface/@type", "bridge");
+	XP_EQ(xml, "/domain/devices/interface/source/@bridge", "br0");
+	XP_NONE(xml, "/domain/devices/interface/virtualport");
+	XP_NONE(xml, "/domain/devices/interface/vlan");
 	free(xml);
 
 	xml = nic_clone("ovs:ovsbr0", false, 0);
-	XP_EQ("/domain/devices/interface/@type", "bridge");
-	XP_EQ("/domain/devices/interface/source/@bridge", "ovsbr0");
-	XP_EQ("/domain/devices/interface/virtualport/@type", "openvswitch");
-	XP_NONE("count(/domain/devices/interface/vlan)");
+	XP_EQ(xml, "/domain/devices/interface/@type", "bridge");
+	XP_EQ(xml, "/domain/devices/interface/source/@bridge", "ovsbr0");
+	XP_EQ(xml, "/domain/devices/interface/virtualport/@type", "openvswitch");
+	XP_NONE(xml, "/domain/devices/interface/vlan");
 	free(xml);
 
 	xml = nic_clone("ovs:ovsbr0:42", false, 0);
-	XP_EQ("/domain/devices/interface/virtualport/@type", "openvswitch");
-	XP_EQ("count(/domain/devices/interface/vlan/tag)", "1");
-	XP_EQ("/domain/devices/interface/vlan/tag/@id", "42");
+	XP_EQ(xml, "/domain/devices/interface/virtualport/@type", "openvswitch");
+	XP_EQ(xml, "count(/domain/devices/interface/vlan/tag)", "1");
+	XP_EQ(xml, "/domain/devices/interface/vlan/tag/@id", "42");
 	free(xml);
 
 	xml = nic_clone("user", false, 0);
-	XP_EQ("/domain/devices/interface/@type", "user");
-	XP_NONE("count(/domain/devices/interface/source)");
+	XP_EQ(xml, "/domain/devices/interface/@type", "user");
+	XP_NONE(xml, "/domain/devices/interface/source");
 	free(xml);
 
 	/* Isolated: an isolated port, and clean-traffic learning the desktop's IP from DHCP. */
 	xml = nic_clone("network:lab", true, 0);
-	XP_EQ("/domain/devices/interface/port/@isolated", "yes");
-	XP_EQ("/domain/devices/interface/filterref/@filter", "clean-traffic");
-	XP_EQ("count(/domain/devices/interface/filterref/parameter)", "1");
-	XP_EQ("/domain/devices/interface/filterref/parameter/@name", "CTRL_IP_LEARNING");
-	XP_EQ("/domain/devices/interface/filterref/parameter/@value", "dhcp");
+	XP_EQ(xml, "/domain/devices/interface/port/@isolated", "yes");
+	XP_EQ(xml, "/domain/devices/interface/filterref/@filter", "clean-traffic");
+	XP_EQ(xml, "count(/domain/devices/interface/filterref/parameter)", "1");
+	XP_EQ(xml, "/domain/devices/interface/filterref/parameter/@name", "CTRL_IP_LEARNING");
+	XP_EQ(xml, "/domain/devices/interface/filterref/parameter/@value", "dhcp");
 	free(xml);
 	xml = nic_clone("bridge:br0", true, 0);
-	XP_EQ("/domain/devices/interface/port/@isolated", "yes");
-	XP_EQ("/domain/devices/interface/filterref/@filter", "clean-traffic");
+	XP_EQ(xml, "/domain/devices/interface/port/@isolated", "yes");
+	XP_EQ(xml, "/domain/devices/interface/filterref/@filter", "clean-traffic");
 	free(xml);
 
 	/* Bandwidth in KiB/s, both ways. */
 	xml = nic_clone("network:default", false, 8000);
-	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "977");
-	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "977");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/inbound/@average", "977");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/outbound/@average", "977");
 	/* Inbound also as peak: Open vSwitch limits only by that (libvirt's average is its min-rate). */
-	XP_EQ("/domain/devices/interface/bandwidth/inbound/@peak", "977");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/inbound/@peak", "977");
 	free(xml);
 	xml = nic_clone("ovs:br1:9", false, 1);
-	XP_EQ("/domain/devices/interface/bandwidth/inbound/@average", "1");
-	XP_EQ("/domain/devices/interface/bandwidth/outbound/@average", "1");
-	XP_EQ("/domain/devices/interface/bandwidth/inbound/@peak", "1");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/inbound/@average", "1");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/outbound/@average", "1");
+	XP_EQ(xml, "/domain/devices/interface/bandwidth/inbound/@peak", "1");
 	free(xml);
 
 	/* A template without NICs gets one. */
@@ -939,22 +898,20 @@ static void test_domxml_nic(void)
 		struct pool_domxml_params p = nic_params(&nic);
 
 		check_ok(pool_domxml_for_clone("<domain><memory>1</memory><os/></domain>", &p, &xml, NULL));
-		XP_EQ("count(/domain/devices/interface)", "1");
-		XP_EQ("/domain/devices/interface/source/@network", "default");
+		XP_EQ(xml, "count(/domain/devices/interface)", "1");
+		XP_EQ(xml, "/domain/devices/interface/source/@network", "default");
 		free(xml);
 		/* The template kind keeps the template's NICs (two, new MACs); a bad NIC is refused. */
 		nic = (struct pool_nic){ .kind = POOL_NIC_TEMPLATE };
 		check_ok(pool_domxml_for_clone(guest_xml, &p, &xml, NULL));
-		XP_EQ("count(/domain/devices/interface)", "2");
-		XP_EQ("count(/domain/devices/interface[@type='user']/mac)", "2");
+		XP_EQ(xml, "count(/domain/devices/interface)", "2");
+		XP_EQ(xml, "count(/domain/devices/interface[@type='user']/mac)", "2");
 		free(xml);
 		nic = (struct pool_nic){ .kind = POOL_NIC_OVS, .name = "br0", .isolated = true };
 		xml = NULL;
 		check_err(pool_domxml_for_clone(guest_xml, &p, &xml, NULL), EINVAL);
 		check(xml == NULL);
 	}
-#undef XP_EQ
-#undef XP_NONE
 }
 
 /* A desktop made on test:///default with each kind: libvirt's schema takes what vmpool writes. */
@@ -986,11 +943,11 @@ static void test_desktop_nic(void)
 		d = virDomainLookupByName(c, name);
 		check(d);
 		xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-		v = xpath(xml, "count(/domain/devices/interface)");
+		v = test_xpath(xml, "count(/domain/devices/interface)");
 		check_str_eq(v, "1");
 		free(v);
 		if (nic.bandwidth_kbps) {
-			v = xpath(xml, "/domain/devices/interface/bandwidth/inbound/@average");
+			v = test_xpath(xml, "/domain/devices/interface/bandwidth/inbound/@average");
 			check_str_eq(v, "977");
 			free(v);
 		}
@@ -1116,7 +1073,7 @@ static void test_netxml(void)
 	struct pool_network_info info;
 	struct pool_subnet subnets[4], s = subnet("10.213.9.0/24");
 	size_t n = 0;
-	char *xml = NULL, *v;
+	char *xml = NULL;
 	struct vdi_error err = { { 0 } };
 
 	check_ok(pool_netxml_read(two_ips, &info, subnets, ELEMENTSOF(subnets), &n));
@@ -1143,27 +1100,25 @@ static void test_netxml(void)
 	check_err(pool_netxml_read("<domain/>", &info, NULL, 0, NULL), EINVAL);
 	check_err(pool_netxml_read("<network", &info, NULL, 0, NULL), EINVAL);
 
-#define XP_EQ(expr, want) do { v = xpath(xml, expr); check_str_eq(v, want); free(v); } while (0)
 	check_ok(pool_netxml_new("vdi-t16-nat", "nat", &s, &xml, &err));
-	XP_EQ("/network/name", "vdi-t16-nat");
-	XP_EQ("/network/forward/@mode", "nat");
-	XP_EQ("/network/ip/@address", "10.213.9.1");
-	XP_EQ("/network/ip/@prefix", "24");
-	XP_EQ("/network/ip/dhcp/range/@start", "10.213.9.2");
-	XP_EQ("/network/ip/dhcp/range/@end", "10.213.9.254");
+	XP_EQ(xml, "/network/name", "vdi-t16-nat");
+	XP_EQ(xml, "/network/forward/@mode", "nat");
+	XP_EQ(xml, "/network/ip/@address", "10.213.9.1");
+	XP_EQ(xml, "/network/ip/@prefix", "24");
+	XP_EQ(xml, "/network/ip/dhcp/range/@start", "10.213.9.2");
+	XP_EQ(xml, "/network/ip/dhcp/range/@end", "10.213.9.254");
 	free(xml);
 	s = subnet("10.213.10.0/30");
 	check_ok(pool_netxml_new("r", "routed", &s, &xml, &err));
-	XP_EQ("/network/forward/@mode", "route");
-	XP_EQ("/network/ip/dhcp/range/@start", "10.213.10.2");
-	XP_EQ("/network/ip/dhcp/range/@end", "10.213.10.2");
+	XP_EQ(xml, "/network/forward/@mode", "route");
+	XP_EQ(xml, "/network/ip/dhcp/range/@start", "10.213.10.2");
+	XP_EQ(xml, "/network/ip/dhcp/range/@end", "10.213.10.2");
 	free(xml);
 	s = subnet("10.0.0.0/8");
 	check_ok(pool_netxml_new("i", "isolated", &s, &xml, &err));
-	XP_EQ("count(/network/forward)", "0");
-	XP_EQ("/network/ip/dhcp/range/@end", "10.255.255.254");
+	XP_EQ(xml, "count(/network/forward)", "0");
+	XP_EQ(xml, "/network/ip/dhcp/range/@end", "10.255.255.254");
 	free(xml);
-#undef XP_EQ
 	check_err(pool_netxml_new("i", "bridge", &s, &xml, &err), EINVAL);
 	check_str_contains(err.message, "none of nat, isolated, routed");
 	check_err(pool_netxml_new("a b", "nat", &s, &xml, &err), EINVAL);
@@ -1284,9 +1239,9 @@ static char *nic_average(const char *domain, bool live)
 
 	check(d);
 	xml = virDomainGetXMLDesc(d, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
-	v = xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@average");
+	v = test_xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@average");
 	if (v) {
-		_cleanup_free_ char *out = xpath(xml, "/domain/devices/interface[1]/bandwidth/outbound/@average");
+		_cleanup_free_ char *out = test_xpath(xml, "/domain/devices/interface[1]/bandwidth/outbound/@average");
 
 		check_str_eq(out, v);
 	}
@@ -1318,7 +1273,7 @@ static void test_desktop_bandwidth(void)
 		virDomainPtr d = virDomainLookupByName(c, "vdi-bw-1");
 		_cleanup_free_ char *xml = virDomainGetXMLDesc(d, 0);
 
-		v = xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@peak");
+		v = test_xpath(xml, "/domain/devices/interface[1]/bandwidth/inbound/@peak");
 		check_str_eq(v, "1954");
 		free(v);
 		virDomainFree(d);
@@ -1340,7 +1295,7 @@ static void test_desktop_bandwidth(void)
 		virDomainPtr d = virDomainLookupByName(c, "vdi-bw-2");
 		_cleanup_free_ char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
 
-		v = xpath(xml, "count(/domain/devices/interface/bandwidth/outbound[@average='977'])");
+		v = test_xpath(xml, "count(/domain/devices/interface/bandwidth/outbound[@average='977'])");
 		check_str_eq(v, "2");
 		free(v);
 		virDomainFree(d);
@@ -1371,7 +1326,7 @@ static char *nic_xpath(const char *domain, const char *expr)
 
 	check(d);
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-	v = xpath(xml, expr);
+	v = test_xpath(xml, expr);
 	free(xml);
 	virDomainFree(d);
 	virConnectClose(c);

@@ -11,6 +11,9 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
 #include "harness.h"
 #include "private.h"
@@ -26,6 +29,53 @@ bool test_domain_exists(const char *uri, const char *name)
 		virDomainFree(d);
 	virConnectClose(c);
 	return d != NULL;
+}
+
+char *test_domain_definition(const char *uri, const char *name, unsigned flags)
+{
+	virConnectPtr c = virConnectOpen(uri);
+	virDomainPtr d;
+	char *xml;
+
+	check(c);
+	d = virDomainLookupByName(c, name);
+	check(d);
+	xml = virDomainGetXMLDesc(d, flags);
+	check(xml);
+	virDomainFree(d);
+	virConnectClose(c);
+	return xml;
+}
+
+char *test_xpath(const char *xml, const char *expr)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr obj;
+	char *out = NULL;
+
+	check(doc);
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdi", (const xmlChar *)POOL_METADATA_NS);
+	xmlXPathRegisterNs(ctx, (const xmlChar *)"vdihw", (const xmlChar *)POOL_HARDWARE_NS);
+	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	check(obj);
+	if (obj->type == XPATH_NODESET && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
+		xmlChar *s = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
+
+		out = strdup((const char *)s);
+		xmlFree(s);
+	} else if (obj->type == XPATH_NUMBER) {
+		check(asprintf(&out, "%g", obj->floatval) > 0);
+	} else if (obj->type == XPATH_STRING) {
+		out = strdup((const char *)obj->stringval);
+	} else if (obj->type == XPATH_BOOLEAN) {
+		out = strdup(obj->boolval ? "true" : "false");
+	}
+	xmlXPathFreeObject(obj);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return out;
 }
 
 void test_event_record(struct pool_host *host, const struct pool_event *ev, void *userdata)
@@ -255,6 +305,23 @@ void test_cleanup_stale_runs(const char *uri)
 	}
 	free(pools);
 	virConnectClose(c);
+}
+
+struct pool_host *test_host_in_tmpdir(const char *uri, const char *storage_pool)
+{
+	_cleanup_free_ char *images = NULL, *run = NULL;
+	struct pool_host_options o = { .uri = uri, .virt_type = getenv("VDI_TEST_VIRT_TYPE"),
+				       .storage_pool = storage_pool };
+	struct vdi_error err = { { 0 } };
+	struct pool_host *host = NULL;
+
+	check(asprintf(&images, "%s/images", vdi_test_tmpdir()) > 0);
+	check(asprintf(&run, "%s/run", vdi_test_tmpdir()) > 0);
+	o.storage_path = images;
+	o.runtime_dir = run;
+	if (pool_host_new(&o, &host, &err) < 0)
+		vdi_test_fail(__FILE__, __LINE__, "pool_host_new: %s", err.message);
+	return host;
 }
 
 void test_require_libvirt(const char *uri)

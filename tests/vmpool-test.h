@@ -7,10 +7,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "alloc.h"
+#include "harness.h"
 #include "vmpool.h"
 
 /* True when libvirt at uri has a domain of that name. */
 bool test_domain_exists(const char *uri, const char *name);
+
+/* The XML of domain name at uri (virDomainGetXMLDesc flags); a new string.  Fails the test when there is none. */
+char *test_domain_definition(const char *uri, const char *name, unsigned flags);
+
+/* The string value of XPath expr in xml (borrowed both; prefixes vdi and vdihw bound): a new string, or NULL when
+ * it selects nothing.  Fails the test when xml does not parse or expr does not evaluate. */
+char *test_xpath(const char *xml, const char *expr);
+
+/* The string value of expr in xml is want; expr selects nothing; expr selects exactly one node. */
+#define XP_EQ(xml, expr, want)                                   \
+	do {                                                     \
+		_cleanup_free_ char *_v = test_xpath(xml, expr); \
+		check_str_eq(_v, want);                          \
+	} while (0)
+#define XP_NONE(xml, expr) XP_EQ(xml, "count(" expr ")", "0")
+#define XP_ONE(xml, expr) XP_EQ(xml, "count(" expr ")", "1")
 
 /* Events as text, one "type:domain:pool:id" line each ("-" for what a host event lacks). */
 struct test_event_log {
@@ -58,6 +76,10 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
  * them; those of live runs are left alone.
  */
 void test_cleanup_stale_runs(const char *uri);
+
+/* A new host on uri (borrowed, as storage_pool is) of virt type $VDI_TEST_VIRT_TYPE, its storage pool storage_pool
+ * in <tmpdir>/images, its runtime directory <tmpdir>/run.  Fails the test when pool_host_new() does. */
+struct pool_host *test_host_in_tmpdir(const char *uri, const char *storage_pool);
 
 /* Returns when a libvirtd answers on uri; else skips (VDI_SKIP_INTEGRATION=1) or fails the test. */
 void test_require_libvirt(const char *uri);

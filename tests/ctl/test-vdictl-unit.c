@@ -1238,6 +1238,25 @@ static void test_console(void)
 
 /* ---- pools' and templates' network settings against the fake broker ----------------------- */
 
+static const struct ctl pool_create_ctl = {
+	.prog = "vdictl pool create", .name = "pool create", .usage = "NAME --template T",
+};
+static const struct ctl pool_update_ctl = { .prog = "vdictl pool update", .name = "pool update", .usage = "NAME" };
+static const struct ctl template_add_ctl = {
+	.prog = "vdictl template add", .name = "template add", .usage = "NAME --disk PATH",
+};
+static const struct ctl template_list_ctl = { .prog = "vdictl template list", .name = "template list", .usage = "" };
+
+/* An empty file name in the test's directory, its absolute path into disk (len bytes; PATH_MAX + 32 will do). */
+static void empty_disk(char *disk, size_t len, const char *name)
+{
+	char dir[PATH_MAX];
+
+	check(realpath(vdi_test_tmpdir(), dir));
+	snprintf(disk, len, "%s/%s", dir, name);
+	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+}
+
 /* Runs fn with the arguments (NULL-terminated) against a fake broker that replies status text; *ret_req: the
  * request. */
 #define run_against(res, fn, ctl, status, text, ret_req, ...)                                               \
@@ -1254,8 +1273,8 @@ static void test_console(void)
 
 static void test_pool_network_options(void)
 {
-	struct ctl create = { .prog = "vdictl pool create", .name = "pool create", .usage = "NAME --template T" };
-	struct ctl update = { .prog = "vdictl pool update", .name = "pool update", .usage = "NAME" };
+	struct ctl create = pool_create_ctl;
+	struct ctl update = pool_update_ctl;
 	static struct cmd_run r;
 	json_t *body;
 	char *req;
@@ -1303,10 +1322,10 @@ static void test_pool_network_options(void)
 static void test_network_columns(void)
 {
 	struct ctl list = { .prog = "vdictl pool list", .name = "pool list", .usage = "" };
-	struct ctl tlist = { .prog = "vdictl template list", .name = "template list", .usage = "" };
-	struct ctl add = { .prog = "vdictl template add", .name = "template add", .usage = "NAME --disk PATH" };
+	struct ctl tlist = template_list_ctl;
+	struct ctl add = template_add_ctl;
 	static struct cmd_run r;
-	char disk[PATH_MAX + 32], dir[PATH_MAX];
+	char disk[PATH_MAX + 32];
 	json_t *body;
 	char *req;
 
@@ -1331,9 +1350,7 @@ static void test_network_columns(void)
 	check_str_contains(r.out, "NETWORK     DISK\n");
 	check_str_contains(r.out, "bridge:br0  /d.qcow2\n");
 
-	check(realpath(vdi_test_tmpdir(), dir));
-	snprintf(disk, sizeof(disk), "%s/t.qcow2", dir);
-	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+	empty_disk(disk, sizeof(disk), "t.qcow2");
 	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"t\",\"version\":1}", &req, "t",
 		    "--disk", disk, "--network", "network:lan", NULL);
 	check_int_eq(r.status, 0);
@@ -1346,16 +1363,14 @@ static void test_network_columns(void)
  * error; template list's OS, FIRMWARE and TPM. */
 static void test_template_hardware(void)
 {
-	struct ctl add = { .prog = "vdictl template add", .name = "template add", .usage = "NAME --disk PATH" };
-	struct ctl tlist = { .prog = "vdictl template list", .name = "template list", .usage = "" };
+	struct ctl add = template_add_ctl;
+	struct ctl tlist = template_list_ctl;
 	static struct cmd_run r;
-	char disk[PATH_MAX + 32], dir[PATH_MAX];
+	char disk[PATH_MAX + 32];
 	json_t *body;
 	char *req;
 
-	check(realpath(vdi_test_tmpdir(), dir));
-	snprintf(disk, sizeof(disk), "%s/w.qcow2", dir);
-	check(close(open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+	empty_disk(disk, sizeof(disk), "w.qcow2");
 	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"w\",\"version\":1}", &req, "w",
 		    "--disk", disk, "--os", "win11", "--firmware", "uefi", "--secure-boot", "--no-tpm", NULL);
 	check_int_eq(r.status, 0);
@@ -1430,8 +1445,8 @@ static void test_os_list(void)
 /* pool create|update --usb-redirect N (0..8). */
 static void test_pool_usb_redirect(void)
 {
-	struct ctl create = { .prog = "vdictl pool create", .name = "pool create", .usage = "NAME --template T" };
-	struct ctl update = { .prog = "vdictl pool update", .name = "pool update", .usage = "NAME" };
+	struct ctl create = pool_create_ctl;
+	struct ctl update = pool_update_ctl;
 	static struct cmd_run r;
 	json_t *body;
 	char *req;
