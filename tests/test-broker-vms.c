@@ -92,6 +92,44 @@ static void expect_console(const char *pool, int64_t id, const char *needle, cha
 
 /* ---- pooled reset, persistent keep ---------------------------------------------------------- */
 
+/* Whether desktop id of pool has TPM state on disk now: swtpm's directory by the domain's UUID, as libvirt
+ * makes it at the first start (and deletes it when the domain is undefined with its TPM). */
+static bool tpm_state_exists(const char *pool, int64_t id)
+{
+	char domain[128], uuid[VIR_UUID_STRING_BUFLEN], path[256];
+	virConnectPtr c = virConnectOpen(URI);
+	virDomainPtr dom;
+
+	check(c);
+	fixture_domain(pool, id, domain, sizeof(domain));
+	dom = virDomainLookupByName(c, domain);
+	check(dom);
+	check_ok(virDomainGetUUIDString(dom, uuid));
+	virDomainFree(dom);
+	virConnectClose(c);
+	snprintf(path, sizeof(path), "/var/lib/libvirt/swtpm/%s/tpm2", uuid);
+	return access(path, F_OK) == 0;
+}
+
+/* A template of the test guest whose every boot writes MARK to its disk, with an emulated TPM 2.0. */
+static void add_marking_template_with_tpm(struct fixture *f)
+{
+	_cleanup_free_ char *disk = test_guest_path("template.qcow2"), *xml = test_guest_xml(" vdi.marker=" MARK);
+	char *end = strstr(xml, "</devices>");
+	_cleanup_free_ char *with_tpm = NULL;
+	json_t *body;
+	char *text;
+
+	check(end);
+	check(asprintf(&with_tpm, "%.*s<tpm model='tpm-tis'><backend type='emulator' version='2.0'/></tpm>%s",
+		       (int)(end - xml), xml, end) > 0);
+	body = json_pack("{s:s, s:s, s:s}", "name", "marking", "disk", disk, "xml", with_tpm);
+	text = json_dumps(body, 0);
+	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
+	free(text);
+	json_decref(body);
+}
+
 static void test_pooled_reset_and_persistent_keep(void)
 {
 	static char console[16384];
@@ -103,8 +141,9 @@ static void test_pooled_reset_and_persistent_keep(void)
 
 	fixture_setup(&f, false, NULL);
 	snprintf(persistent, sizeof(persistent), "s%d", (int)getpid());
-	/* Every boot of this template writes the marker MARK to the disk after printing what it found. */
-	fixture_add_template(&f, "marking", " vdi.marker=" MARK);
+	/* Every boot of this template writes the marker MARK to the disk after printing what it found; its
+	 * desktops have a TPM, whose state is the user's as the disk is. */
+	add_marking_template_with_tpm(&f);
 	fixture_add_pool(&f, f.pool, "marking", "pooled", 1, 0);
 	fixture_add_pool(&f, persistent, "marking", "persistent", 2, 0);
 	fixture_login(&f, &u1, 1);
@@ -115,13 +154,16 @@ static void test_pooled_reset_and_persistent_keep(void)
 	check(wait_desktop_state(&f.d, &u1, a, "assigned", BOOT_MS));
 	expect_console(f.pool, a, "vdi-marker: none", console, sizeof(console));
 	expect_console(f.pool, a, BANNER " marker=" MARK, console, sizeof(console));
+	check(tpm_state_exists(f.pool, a));
 
-	/* Released, it is reset before anyone can have it: the overlay on disk holds no marker. */
+	/* Released, it is reset before anyone can have it: the overlay on disk holds no marker, and the TPM
+	 * state of u01's session is gone with it (the next start makes a fresh one). */
 	fixture_release(&f, &u1, a);
 	check(wait_admin_state(&f.d, a, "stopped", NULL, BOOT_MS));
 	m = read_marker(fixture_overlay(&f, f.pool, a));
 	check_str_eq(m, "none");
 	free(m);
+	check(!tpm_state_exists(f.pool, a));
 
 	/* u02 gets the same desktop (the pool holds one), and its guest finds nothing of u01's. */
 	check_int_eq(fixture_ask(&f, &u2, f.pool, 202), a);
@@ -145,6 +187,7 @@ static void test_pooled_reset_and_persistent_keep(void)
 	m = read_marker(fixture_overlay(&f, persistent, b));
 	check_str_eq(m, MARK);
 	free(m);
+	check(tpm_state_exists(persistent, b));
 	/* Asked again, it boots from the kept disk: the guest finds the marker of its last boot. */
 	check_int_eq(fixture_ask(&f, &u1, persistent, 202), b);
 	check(wait_desktop_state(&f.d, &u1, b, "assigned", BOOT_MS));
@@ -154,6 +197,19 @@ static void test_pooled_reset_and_persistent_keep(void)
 
 	/* u02 has a persistent desktop of its own, not u01's. */
 	check(fixture_ask(&f, &u2, persistent, 202) != b);
+
+	/* An admin's reset of u01's persistent desktop: a fresh disk for the same owner, its TPM kept. */
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/admin/desktops/%lld/reset", (long long)b);
+		json_decref(admin_json(&f.d, "POST", path, NULL, 202));
+		check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
+		m = read_marker(fixture_overlay(&f, persistent, b));
+		check_str_eq(m, "none");
+		free(m);
+		check(tpm_state_exists(persistent, b));
+	}
 	fixture_teardown(&f);
 }
 
