@@ -15,6 +15,7 @@
 #include "log.h"
 #include "now.h"
 #include "store.h"
+#include "template-hardware.h"
 #include "throttle.h"
 #include "workers.h"
 
@@ -137,6 +138,11 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *er
 	r = broker_store_open(b->cfg.database.path, &b->store, err);
 	if (r < 0)
 		goto fail;
+	r = broker_templates_hardware_check(b->store);
+	if (r < 0) {
+		vdi_error_set(err, r, "cannot record the templates' hardware");
+		goto fail;
+	}
 	r = vdi_token_key_load(b->cfg.tokens.key_file, &b->token_key, err);
 	if (r < 0)
 		goto fail;

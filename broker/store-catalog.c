@@ -110,6 +110,13 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 				  "s", name);
 }
 
+int broker_store_templates_own_xml(struct broker_store *s, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT name, xml, firmware, secure_boot, tpm FROM templates WHERE os IS NULL ORDER BY name",
+				  NULL);
+}
+
 int broker_store_template_exists(struct broker_store *s, const char *name)
 {
 	_cleanup_json_ json_t *rows = NULL;

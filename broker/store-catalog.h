@@ -47,6 +47,10 @@ int broker_store_template_network(struct broker_store *s, const char *name, char
  * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1). */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
+/* The templates without an OS (an admin's XML, or vdi's generic one), with name, xml, firmware, secure_boot and
+ * tpm as recorded: what broker_templates_hardware_check() compares. */
+int broker_store_templates_own_xml(struct broker_store *s, json_t **ret);
+
 /* > 0 when template name exists, 0 when not, or -errno. */
 int broker_store_template_exists(struct broker_store *s, const char *name);
 

@@ -19,6 +19,7 @@
 #include "store-views.h"
 #include "store-private.h"
 #include "store.h"
+#include "template-hardware.h"
 
 #define NOW 1800000000
 
@@ -1269,6 +1270,43 @@ static void test_template_hardware_and_usb(void)
 	broker_store_close(s);
 }
 
+/* Templates recorded before schema 12 (BIOS, no TPM, whatever their XML): the broker's start records what each
+ * XML without an OS asks of a host, so placement passes over hosts without it; a template with an OS is left. */
+static void test_template_hardware_check(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct vdi_error err = { 0 };
+	json_t *rows = NULL, *row;
+
+	check_ok(broker_store_add_template(s, "efi", "/images/efi.qcow2",
+					   "<domain><memory>1</memory><os firmware='efi'><firmware><feature enabled='yes' "
+					   "name='secure-boot'/></firmware></os><devices><tpm model='tpm-crb'><backend "
+					   "type='emulator' version='2.0'/></tpm></devices></domain>", NOW, &err));
+	check_ok(broker_store_add_template(s, "plain", "/images/plain.qcow2", "<domain><memory>1</memory><os/></domain>",
+					   NOW, &err));
+	check_ok(broker_store_add_template(s, "win", "/images/win.qcow2", "<domain><memory>1</memory><os/></domain>",
+					   NOW, &err));
+	check_int_eq(broker_store_set_template_hardware(s, "win", "win11", "uefi", true, true), 1);
+
+	check_int_eq(broker_templates_hardware_check(s), 1);
+	check_int_eq(broker_store_templates(s, NULL, &rows), 3);
+	row = json_array_get(rows, 0); /* efi */
+	check_str_eq(json_string_value(json_object_get(row, "firmware")), "uefi");
+	check_int_eq(json_integer_value(json_object_get(row, "secure_boot")), 1);
+	check_int_eq(json_integer_value(json_object_get(row, "tpm")), 1);
+	row = json_array_get(rows, 1); /* plain: as it was */
+	check_str_eq(json_string_value(json_object_get(row, "firmware")), "bios");
+	check_int_eq(json_integer_value(json_object_get(row, "tpm")), 0);
+	row = json_array_get(rows, 2); /* win: its OS decided, untouched */
+	check_str_eq(json_string_value(json_object_get(row, "os")), "win11");
+	check_int_eq(json_integer_value(json_object_get(row, "tpm")), 1);
+	json_decref(rows);
+	/* Once recorded, nothing more to do. */
+	check_int_eq(broker_templates_hardware_check(s), 0);
+	broker_store_close(s);
+}
+
 static void test_assignment_by_network(void)
 {
 	_cleanup_free_ char *path = db_path();
@@ -1428,6 +1466,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_recompose),
 	VDI_TEST(test_pool_network),
 	VDI_TEST(test_template_hardware_and_usb),
+	VDI_TEST(test_template_hardware_check),
 	VDI_TEST(test_assignment_by_network),
 	VDI_TEST(test_assignment_place_network),
 };
