@@ -16,13 +16,21 @@
 	"(SELECT coalesce(p.network, t.network) FROM pools p JOIN templates t ON t.id = p.template_id"       \
 	" WHERE p.id = ?1)"
 
-/* SQL: the desktop row's host may hand out desktops of pool ?1: it answers, is not being emptied, and had the
- * pool's libvirt network ("network:NAME") active at its last look (a host not looked at yet counts as having
- * it). */
+/* SQL, in the hosts table: the host lacks what pool ?1's template asks of a host (UEFI, Secure Boot, a TPM) at
+ * its last look (a host not looked at yet, hardware NULL, lacks nothing). */
+#define HOST_LACKS_HARDWARE                                                                                 \
+	"(hardware IS NOT NULL AND EXISTS (SELECT 1 FROM pools p JOIN templates t ON t.id = p.template_id"   \
+	" WHERE p.id = ?1 AND ((t.firmware = 'uefi' AND instr(hardware, ',uefi,') = 0)"                    \
+	" OR (t.secure_boot = 1 AND instr(hardware, ',secure-boot,') = 0)"                                  \
+	" OR (t.tpm = 1 AND instr(hardware, ',tpm,') = 0))))"
+
+/* SQL: the desktop row's host may hand out desktops of pool ?1: it answers, is not being emptied, had the
+ * pool's libvirt network ("network:NAME") active at its last look and offered the hardware its template asks
+ * (a host not looked at yet counts as having both). */
 #define HOST_USABLE                                                                                         \
 	"(host IS NULL OR host NOT IN (SELECT uri FROM hosts WHERE up = 0 OR draining = 1 OR"                 \
 	" (networks IS NOT NULL AND substr(" POOL_NETWORK ", 1, 8) = 'network:'"                           \
-	" AND instr(networks, ',' || substr(" POOL_NETWORK ", 9) || ',') = 0)))"
+	" AND instr(networks, ',' || substr(" POOL_NETWORK ", 9) || ',') = 0) OR " HOST_LACKS_HARDWARE "))"
 
 /* The pool an assignment is in. */
 struct assign_pool {

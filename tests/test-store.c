@@ -1342,6 +1342,37 @@ static void test_assignment_by_network(void)
 	broker_store_close(s);
 }
 
+/* A free desktop on a host that no longer offers what its template asks (its OVMF or swtpm went) is not handed
+ * out; a host not looked at yet counts as offering it. */
+static void test_assignment_by_hardware(void)
+{
+	_cleanup_free_ char *path = db_path();
+	struct broker_store *s = open_store(path);
+	struct broker_pool_def d = { .name = "p", .template_name = "golden", .size = 6, .max_per_user = 1 };
+	struct broker_assignment a;
+	struct vdi_error err = { 0 };
+
+	add_template(s);
+	check_int_eq(broker_store_set_template_hardware(s, "golden", "win11", "uefi", true, true), 1);
+	check_ok(broker_store_add_pool(s, &d, NOW, &err));
+	sql(path, "INSERT INTO hosts (uri, up, draining, hardware) VALUES ('qemu+tcp://h1/system', 1, 0, ',uefi,secure-boot,'),"
+		  " ('qemu+tcp://h2/system', 1, 0, ',uefi,secure-boot,tpm,'), ('qemu+tcp://h3/system', 1, 0, NULL);"
+		  "INSERT INTO desktops (id, pool_id, host, state, updated) VALUES"
+		  " (1, 1, 'qemu+tcp://h1/system', 'free', 0), (2, 1, 'qemu+tcp://h2/system', 'free', 0),"
+		  " (3, 1, 'qemu+tcp://h3/system', 'free', 0)");
+	check_ok(broker_store_assign(s, "p", "ann", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 2);
+	check_ok(broker_store_assign(s, "p", "bob", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 3);
+	/* h1 lacks a TPM: its desktop stays. */
+	check_err(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err), EHOSTUNREACH);
+	/* Without the TPM need, h1 lacks nothing the template asks. */
+	check_int_eq(broker_store_set_template_hardware(s, "golden", "win11", "uefi", true, false), 1);
+	check_ok(broker_store_assign(s, "p", "carol", false, NULL, NOW, &a, &err));
+	check_int_eq(a.desktop_id, 1);
+	broker_store_close(s);
+}
+
 /* The place callback is asked with the NAME of the pool's effective "network:NAME". */
 static const char *place_record(void *data, const char *template, const char *network)
 {
@@ -1468,6 +1499,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_hardware_and_usb),
 	VDI_TEST(test_template_hardware_check),
 	VDI_TEST(test_assignment_by_network),
+	VDI_TEST(test_assignment_by_hardware),
 	VDI_TEST(test_assignment_place_network),
 };
 
