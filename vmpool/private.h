@@ -6,12 +6,14 @@
  * Each section names the file that owns it.  Calls go one way, no circles:
  *
  *   desktop.c ──▶ data-disk.c ──▶ listing.c ──▶ lookup.c ──▶ host.c ──▶ events.c ──▶ naming.c
- *   desktop.c, data-disk.c, listing.c ──▶ lookup.c, naming.c, domxml.c;   desktop.c, listing.c ──▶ host.c
- *   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c;   all ──▶ error.c
- *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml.c, template.c
- *   domxml.c ──▶ nic.c (pure), xml.c (pure);   network.c ──▶ host.c, subnet.c (pure), xml.c
+ *   desktop.c, data-disk.c, listing.c ──▶ lookup.c, naming.c, domxml-read.c;   desktop.c, listing.c ──▶ host.c
+ *   desktop.c, data-disk.c ──▶ domxml.c;   lookup.c ──▶ naming.c;   template.c ──▶ naming.c, domxml.c
+ *   base.c ──▶ listing.c, lookup.c, host.c, naming.c, domxml-read.c, template.c;   all ──▶ error.c
+ *   domxml-read.c (pure) ──▶ domxml.c (pure) ──▶ clone-devices.c (pure), nic.c (pure), naming.c, xml.c (pure)
+ *   domxml-read.c, clone-devices.c ──▶ xml.c;   network.c ──▶ host.c, subnet.c (pure), xml.c
  *   hardware.c (pure) ──▶ domxml.c, xml.c
- *   desktop-net.c ──▶ lookup.c, listing.c, domxml.c, nic.c;   desktop-def.c ──▶ lookup.c, domxml.c
+ *   desktop-net.c ──▶ lookup.c, listing.c, domxml-read.c, nic.c
+ *   desktop-def.c ──▶ lookup.c, domxml.c, clone-devices.c
  *   desktop.c ──▶ firmware.c ──▶ host.c, xml.c (pool_domcaps_read, pool_domxml_firmware_state: pure)
  *
  * host.c owns struct pool_host and its event handler; events.c registers
@@ -56,6 +58,27 @@ bool pool_xml_set(xmlNode *n, const char *name, const char *value);
 
 /* parent's (borrowed, may be NULL) first child element called name in the namespace href, or NULL. */
 xmlNode *pool_xml_ns_child(xmlNode *parent, const char *href, const char *name);
+
+/* Template XML is small; anything bigger than this many bytes is not a domain definition (nor a storage
+ * volume's or pool's XML). */
+#define POOL_XML_MAX (1024 * 1024)
+
+/* parent's (borrowed, may be NULL) first child element called name, appended when it has none: NULL when
+ * parent is NULL or no memory. */
+xmlNode *pool_xml_ensure_child(xmlNode *parent, const char *name);
+
+/* Unlinks n (taken) from its document and frees it. */
+void pool_xml_remove(xmlNode *n);
+
+/* Unlinks and frees every child element of parent (borrowed, may be NULL) called name. */
+void pool_xml_remove_children(xmlNode *parent, const char *name);
+
+/* Parses xml (borrowed), a <domain> of at most POOL_XML_MAX bytes: *ret_doc new, *ret_devices its <devices>
+ * (borrowed from *ret_doc; added when it has none).  -EINVAL with a message (err may be NULL), -ENOMEM. */
+int pool_xml_parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct vdi_error *err);
+
+/* doc (borrowed) as indented UTF-8 text: *ret a new string. */
+int pool_xml_dump(xmlDocPtr doc, char **ret);
 
 /* ---- names (naming.c): pure ---------------------------------------------- */
 
@@ -264,7 +287,8 @@ int pool_domxml_for_clone(const char *template_xml, const struct pool_domxml_par
  * xml (borrowed) with a user data disk on path (borrowed; a data disk's name, "<domain>.data.qcow2") as one
  * more virtio disk after the system disk, on the first free target of vdb..vdz; *ret xml as it was (a copy)
  * when a disk has that source already.  The system disk of a domain is never its data disk: a disk whose
- * source is a data disk's name is skipped wherever this file looks for the system disk.
+ * source is a data disk's name is skipped wherever vmpool looks for the system disk
+ * (pool_domxml_is_system_disk()).
  */
 int pool_domxml_add_data_disk(const char *xml, const char *path, char **ret, struct vdi_error *err);
 
@@ -276,6 +300,33 @@ int pool_domxml_check_template(const char *xml, unsigned memory_mib, unsigned vc
 /* A default desktop's domain XML. */
 int pool_domxml_default(unsigned memory_mib, unsigned vcpus, char **ret, struct vdi_error *err);
 
+/*
+ * A domain XML (borrowed) whose <interface> elements are replaced by the one nic (borrowed; not
+ * POOL_NIC_TEMPLATE) makes, keeping the first one's MAC address (a fresh one when it had none): a new
+ * string.  -EINVAL: not a domain, or a nic that pool_nic_check() refuses.
+ */
+int pool_domxml_set_nic(const char *xml, const struct pool_nic *nic, char **ret, struct vdi_error *err);
+
+/* Whether n (borrowed, may be NULL) is a system disk: a <disk> device (device 'disk' or none) whose source
+ * is not a data disk's name (pool_data_disk_name_is_ours()). */
+bool pool_domxml_is_system_disk(xmlNode *n);
+
+/* ---- devices every clone gets (clone-devices.c): pure ------------------------------ */
+
+/*
+ * Gives the clone's domain root (borrowed) and its devices (borrowed) what pool_domxml_for_clone() says every
+ * clone gets, in this order: p's (borrowed) usb_redirect USB channels, the SPICE and guest agent channels,
+ * sound and SPICE audio, the <nvram> template only, and on virt_type "qemu" no Hyper-V.  -EINVAL, -ENOMEM.
+ */
+int pool_clone_devices(xmlNode *root, xmlNode *devices, const struct pool_domxml_params *p,
+		       struct vdi_error *err);
+
+/* A domain XML (borrowed) with exactly n USB redirection channels (0..POOL_USB_REDIRECT_MAX; the clone's rules:
+ * a USB controller added when there is none, none at all when its controller is model 'none'): a new string. */
+int pool_domxml_set_usb_redirect(const char *xml, int n, char **ret, struct vdi_error *err);
+
+/* ---- readers of libvirt's XML (domxml-read.c): pure ------------------------------- */
+
 /* Finds the SPICE <graphics> of a live domain XML and returns it with passwd/passwdValidTo set. */
 int pool_domxml_spice_ticket(const char *live_xml, const char *password, const char *valid_to, char **ret,
 			     struct vdi_error *err);
@@ -285,17 +336,6 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret);
 
 /* From a domain XML: our metadata's pool/id/template and the system disk's path. */
 int pool_domxml_read_desktop(const char *xml, struct pool_desktop_info *info);
-
-/*
- * A domain XML (borrowed) whose <interface> elements are replaced by the one nic (borrowed; not
- * POOL_NIC_TEMPLATE) makes, keeping the first one's MAC address (a fresh one when it had none): a new
- * string.  -EINVAL: not a domain, or a nic that pool_nic_check() refuses.
- */
-int pool_domxml_set_nic(const char *xml, const struct pool_nic *nic, char **ret, struct vdi_error *err);
-
-/* A domain XML (borrowed) with exactly n USB redirection channels (0..POOL_USB_REDIRECT_MAX; the clone's rules:
- * a USB controller added when there is none, none at all when its controller is model 'none'): a new string. */
-int pool_domxml_set_usb_redirect(const char *xml, int n, char **ret, struct vdi_error *err);
 
 /* From a domain XML (borrowed): the MAC addresses of its <interface> elements, a new NULL-terminated array
  * of new strings (empty when none).  -EINVAL when the XML is not a domain. */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The few libxml2 steps the XML files of vmpool (domxml.c, hardware.c, network.c) share, and its one-time set-up. */
+/* The few libxml2 steps the XML files of vmpool (domxml.c, domxml-read.c, clone-devices.c, hardware.c, network.c)
+ * share, and its one-time set-up. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +75,74 @@ bool pool_xml_prop_is(const xmlNode *n, const char *name, const char *value)
 
 	xmlFree(v);
 	return is;
+}
+
+xmlNode *pool_xml_ensure_child(xmlNode *parent, const char *name)
+{
+	xmlNode *n = pool_xml_child(parent, name);
+
+	return n ? n : xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
+}
+
+void pool_xml_remove(xmlNode *n)
+{
+	xmlUnlinkNode(n);
+	xmlFreeNode(n);
+}
+
+void pool_xml_remove_children(xmlNode *parent, const char *name)
+{
+	xmlNode *n = parent ? parent->children : NULL;
+
+	while (n) {
+		xmlNode *next = n->next;
+
+		if (pool_xml_is_elem(n, name))
+			pool_xml_remove(n);
+		n = next;
+	}
+}
+
+int pool_xml_parse_domain(const char *xml, xmlDocPtr *ret_doc, xmlNode **ret_devices, struct vdi_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	xmlNode *root;
+	size_t len;
+
+	if (!xml)
+		return vdi_error_set(err, -EINVAL, "no domain XML");
+	len = strlen(xml);
+	if (len == 0 || len > POOL_XML_MAX)
+		return vdi_error_set(err, -EINVAL, "domain XML is empty or larger than %d bytes", POOL_XML_MAX);
+
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
+	if (!doc) {
+		const xmlError *e = xmlGetLastError();
+
+		return vdi_error_set(err, -EINVAL, "domain XML is not well-formed: line %d: %s", e ? e->line : 0,
+				      e && e->message ? e->message : "parse error");
+	}
+	root = xmlDocGetRootElement(doc);
+	if (!pool_xml_is_elem(root, "domain"))
+		return vdi_error_set(err, -EINVAL, "domain XML must have a <domain> root element");
+
+	*ret_devices = pool_xml_ensure_child(root, "devices");
+	if (!*ret_devices)
+		return -ENOMEM;
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+int pool_xml_dump(xmlDocPtr doc, char **ret)
+{
+	xmlChar *mem = NULL;
+	int len = 0;
+
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
+	if (!mem)
+		return -ENOMEM;
+	*ret = strdup((const char *)mem);
+	xmlFree(mem);
+	return *ret ? 0 : -ENOMEM;
 }
