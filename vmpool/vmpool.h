@@ -31,14 +31,17 @@
  * connection, its reconnects and the event handler; events.c libvirt's event
  * loop thread and the callbacks that turn libvirt's events into struct
  * pool_event; naming.c the names below; template.c templates and image
- * probes; base.c templates' base volumes; desktop.c and domxml.c desktops;
- * data-disk.c their user data disks; listing.c the lists of desktops and
- * volumes; lookup.c finding a desktop or volume by name; nic.c a desktop's
- * network attachment and its <interface>; subnet.c IPv4 subnets; network.c
- * the host's libvirt networks; desktop-net.c a running desktop's bandwidth
- * limit and addresses; desktop-def.c a stopped desktop's NIC and USB channels
- * as its pool says them; xml.c the libxml2 steps shared by domxml.c and
- * network.c; error.c the messages.
+ * probes; base.c templates' base volumes; desktop.c and domxml.c desktops
+ * (domxml.c the domain XML vdi writes); clone-devices.c the devices every
+ * clone gets and its USB channels; domxml-read.c what vmpool reads from
+ * libvirt's domain, volume and pool XML; data-disk.c their user data disks;
+ * listing.c the lists of desktops and volumes; lookup.c finding a desktop or
+ * volume by name; nic.c a desktop's network attachment and its <interface>;
+ * subnet.c IPv4 subnets; network.c the host's libvirt networks;
+ * desktop-net.c a running desktop's bandwidth limit and addresses;
+ * desktop-def.c a stopped desktop's NIC and USB channels as its pool says
+ * them; xml.c the libxml2 steps shared by the XML files (parsing and writing
+ * a domain among them); error.c the messages.
  *
  * Error codes used throughout:
  *   -EINVAL   bad argument, corrupt template disk, bad template XML
