@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vmpool/hardware.c and the clone-time devices of vmpool/domxml.c: the domain XML a template gets from an OS
+ * vmpool/hardware.c and the clone-time devices (vmpool/clone-devices.c): the domain XML a template gets from an OS
  * profile (hand-built here as osinfo-db 0.20221130 describes win11, win10 and debian11), what a domain XML
  * needs of a host, and what every clone gets.  Pure, but for one schema check on libvirt's test driver.
  */
