@@ -125,18 +125,6 @@ int pool_domxml_spice_port(const char *live_xml, unsigned *ret)
 	return -ENOENT;
 }
 
-static void xmlXPathFreeContextp(xmlXPathContextPtr *p)
-{
-	if (*p)
-		xmlXPathFreeContext(*p);
-}
-
-static void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
-{
-	if (*p)
-		xmlXPathFreeObject(*p);
-}
-
 /* Like pool_strv_free() (listing.c, which calls this file: no circle). */
 static void strv_free(char **strv)
 {

@@ -22,18 +22,6 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
 
-static void xmlXPathFreeContextp(xmlXPathContextPtr *p)
-{
-	if (*p)
-		xmlXPathFreeContext(*p);
-}
-
-static void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
-{
-	if (*p)
-		xmlXPathFreeObject(*p);
-}
-
 /* Evaluates expr and copies the string value of the first result into buf. */
 static int xpath_string(xmlXPathContextPtr ctx, const char *expr, char *buf, size_t len)
 {

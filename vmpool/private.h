@@ -28,6 +28,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 
 #include "cleanup.h"
 #include "vmpool.h"
@@ -364,6 +365,18 @@ static inline void xmlFreeDocp(xmlDocPtr *d)
 		xmlFreeDoc(*d);
 }
 #define _cleanup_xmldoc_ _cleanup_(xmlFreeDocp)
+
+static inline void xmlXPathFreeContextp(xmlXPathContextPtr *p)
+{
+	if (*p)
+		xmlXPathFreeContext(*p);
+}
+
+static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *p)
+{
+	if (*p)
+		xmlXPathFreeObject(*p);
+}
 
 static inline void virConnectClosep(virConnectPtr *c)
 {
