@@ -185,15 +185,40 @@ char *test_guest_xml(const char *extra_cmdline)
  * timeout passes (false).  The guest prints its banner every 2 s, so a
  * console opened late still sees it.  The text read goes to out.
  */
+/* Writes text (a command and its newline) to the console stream st of domain, within end. */
+static void console_send(virStreamPtr st, const char *domain, const char *text, uint64_t end)
+{
+	size_t sent = 0;
+
+	while (sent < strlen(text) && vdi_test_now_ms() < end) {
+		int n = virStreamSend(st, text + sent, strlen(text) - sent);
+
+		if (n == -2) {
+			usleep(20 * 1000);
+			continue;
+		}
+		if (n < 0)
+			vdi_test_fail(__FILE__, __LINE__, "cannot write to the console of %s: %s", domain,
+				      virGetLastErrorMessage());
+		sent += (size_t)n;
+	}
+}
+
+/* How long the guest's tty may take to echo a command before it counts as lost, and how often it is typed. */
+#define ECHO_MS 5000
+#define ECHO_TRIES 3
+
 bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
 			  unsigned timeout_ms, char *out, size_t outlen)
 {
 	virConnectPtr c;
 	virDomainPtr d;
 	virStreamPtr st;
-	uint64_t end = vdi_test_now_ms() + timeout_ms;
+	uint64_t end = vdi_test_now_ms() + timeout_ms, typed = 0;
+	_cleanup_free_ char *text = NULL;
 	size_t used = 0;
-	bool found = false;
+	bool found = false, echoed = !line;
+	int tries = 0;
 
 	/* A non-blocking stream only gets data while libvirt's event loop runs (vmpool's thread). */
 	pool_events_init_once();
@@ -207,28 +232,22 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 		vdi_test_fail(__FILE__, __LINE__, "cannot open the console of %s: %s", domain, virGetLastErrorMessage());
 
 	out[0] = '\0';
-	if (line) {
-		_cleanup_free_ char *text = NULL;
-		size_t sent = 0;
-
+	if (line)
 		check(asprintf(&text, "%s\n", line) > 0);
-		while (sent < strlen(text) && vdi_test_now_ms() < end) {
-			int n = virStreamSend(st, text + sent, strlen(text) - sent);
-
-			if (n == -2) {
-				usleep(20 * 1000);
-				continue;
-			}
-			if (n < 0)
-				vdi_test_fail(__FILE__, __LINE__, "cannot write to the console of %s: %s", domain,
-					      virGetLastErrorMessage());
-			sent += (size_t)n;
-		}
-	}
 	while (!found && vdi_test_now_ms() < end) {
 		char buf[4096];
-		int n = virStreamRecv(st, buf, sizeof(buf));
+		int n;
 
+		/* The guest's tty echoes what it receives at once, whatever its shell is doing: no echo means the
+		 * bytes were lost (a console stream just taken over from another), and typing again is safe. */
+		if (!echoed && tries < ECHO_TRIES && (tries == 0 || vdi_test_now_ms() >= typed + ECHO_MS)) {
+			if (tries > 0)
+				vdi_test_log("%s: no echo of \"%s\" within %d ms; typing it again", domain, line, ECHO_MS);
+			console_send(st, domain, text, end);
+			typed = vdi_test_now_ms();
+			tries++;
+		}
+		n = virStreamRecv(st, buf, sizeof(buf));
 		if (n == -2) {
 			usleep(20 * 1000);
 			continue;
@@ -250,6 +269,7 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 		memcpy(out + used, buf, (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1);
 		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
 		out[used] = '\0';
+		echoed = echoed || strstr(out, line);
 		found = strstr(out, needle) != NULL;
 	}
 	(void)virStreamAbort(st);
