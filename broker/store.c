@@ -164,6 +164,14 @@ static const char *const migrations[] = {
 	 "ALTER TABLE templates ADD COLUMN tpm INTEGER NOT NULL DEFAULT 0 CHECK (tpm IN (0, 1));"
 	 "ALTER TABLE pools ADD COLUMN usb_redirect INTEGER NOT NULL DEFAULT 2 CHECK (usb_redirect >= 0 AND usb_redirect <= 8);"
 	 "ALTER TABLE hosts ADD COLUMN hardware TEXT;"),
+	/* 12 -> 13: the desktop a user sees.  A pool's lock_on_disconnect (NULL: the default, on for persistent
+	 * pools) and what a second viewer of a desktop gets ('takeover' the first's place, or 'refuse'd); a
+	 * template's monitors (heads) and the command its guest agent runs to lock the screen (NULL: the default,
+	 * `loginctl lock-sessions`). */
+	("ALTER TABLE pools ADD COLUMN lock_on_disconnect INTEGER CHECK (lock_on_disconnect IN (0, 1));"
+	 "ALTER TABLE pools ADD COLUMN second_viewer TEXT NOT NULL DEFAULT 'takeover' CHECK (second_viewer IN ('takeover', 'refuse'));"
+	 "ALTER TABLE templates ADD COLUMN heads INTEGER NOT NULL DEFAULT 1 CHECK (heads >= 1 AND heads <= 4);"
+	 "ALTER TABLE templates ADD COLUMN lock_command TEXT;"),
 };
 
 _Static_assert(ELEMENTSOF(migrations) == BROKER_STORE_SCHEMA_VERSION, "one migration per schema version");

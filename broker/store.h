@@ -31,7 +31,7 @@ struct broker_store;
  */
 
 /* The schema version this code writes; older files are migrated on open. */
-#define BROKER_STORE_SCHEMA_VERSION 12
+#define BROKER_STORE_SCHEMA_VERSION 13
 
 /* Opens (creating if needed) the database at path, or ":memory:". *ret is new. */
 int broker_store_open(const char *path, struct broker_store **ret, struct vdi_error *err);

@@ -201,7 +201,7 @@ static void test_migrate_5_to_6(void)
 	check_ok(broker_store_add_template(s, "other", "/images/other.qcow2", "<domain/>", NOW + 60, &err));
 	add_pool(s, "lab", 5);
 	broker_store_close(s);
-	/* Schema 5 is schema 6 without the table (nor the later ones: 8's table, 9's, 11's and 12's columns); golden was at
+	/* Schema 5 is schema 6 without the table (nor the later ones: 8's table, 9's, 11's, 12's and 13's columns); golden was at
 	 * version 3 then. */
 	sql(path, "DROP TABLE maintenance; DROP TABLE template_versions; ALTER TABLE pools DROP COLUMN data_disk_mib;"
 		  "ALTER TABLE desktops DROP COLUMN recompose; ALTER TABLE pools DROP COLUMN network;"
@@ -210,6 +210,8 @@ static void test_migrate_5_to_6(void)
 		  "ALTER TABLE templates DROP COLUMN os; ALTER TABLE templates DROP COLUMN firmware;"
 		  "ALTER TABLE templates DROP COLUMN secure_boot; ALTER TABLE templates DROP COLUMN tpm;"
 		  "ALTER TABLE pools DROP COLUMN usb_redirect; ALTER TABLE hosts DROP COLUMN hardware;"
+		  "ALTER TABLE pools DROP COLUMN lock_on_disconnect; ALTER TABLE pools DROP COLUMN second_viewer;"
+		  "ALTER TABLE templates DROP COLUMN heads; ALTER TABLE templates DROP COLUMN lock_command;"
 		  "PRAGMA user_version = 5;"
 		  "UPDATE templates SET version = 3 WHERE name = 'golden';"
 		  "INSERT INTO desktops (pool_id, state, template_version, updated)"
