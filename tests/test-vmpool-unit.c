@@ -1439,6 +1439,78 @@ static void test_addresses_collect(void)
 	pool_strv_free(strv);
 }
 
+/* What a guest agent tells (virDomainGetGuestInfo's typed parameters, as libvirt names them): host name, users
+ * each once, addresses filtered as pool_addresses_collect() filters them. */
+static void test_guest_info_from_params(void)
+{
+	virTypedParameterPtr p = NULL;
+	int n = 0, max = 0;
+	struct pool_guest_info info;
+
+	check_ok(virInitialize()); /* libvirt's error state, which virTypedParamsAdd*() reset */
+	check_ok(virTypedParamsAddString(&p, &n, &max, "hostname", "vdi-guest"));
+	check_ok(virTypedParamsAddUInt(&p, &n, &max, "user.count", 3));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "user.0.name", "vdiuser"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "user.1.name", "ann"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "user.2.name", "vdiuser"));
+	check_ok(virTypedParamsAddUInt(&p, &n, &max, "if.count", 2));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.0.name", "lo"));
+	check_ok(virTypedParamsAddUInt(&p, &n, &max, "if.0.addr.count", 2));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.0.addr.0.type", "ipv4"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.0.addr.0.addr", "127.0.0.1"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.0.addr.1.type", "ipv6"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.0.addr.1.addr", "::1"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.name", "eth0"));
+	check_ok(virTypedParamsAddUInt(&p, &n, &max, "if.1.addr.count", 3));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.0.type", "ipv4"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.0.addr", "10.0.2.15"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.1.type", "ipv6"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.1.addr", "fe80::5054:ff:fe12:3456"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.2.type", "ipv6"));
+	check_ok(virTypedParamsAddString(&p, &n, &max, "if.1.addr.2.addr", "fec0::5054:ff:fe12:3456"));
+	check_ok(pool_guest_info_from_params(p, n, &info));
+	check(info.agent);
+	check_str_eq(info.hostname, "vdi-guest");
+	check_str_eq(info.users[0], "vdiuser");
+	check_str_eq(info.users[1], "ann");
+	check(info.users[2] == NULL);
+	check_str_eq(info.addresses[0], "10.0.2.15");
+	check_str_eq(info.addresses[1], "fec0::5054:ff:fe12:3456");
+	check(info.addresses[2] == NULL);
+	pool_guest_info_finish(&info);
+	check(!info.agent && !info.hostname && !info.users);
+	virTypedParamsFree(p, n);
+
+	/* An agent that supports none of them (an old one): it answered, with nothing. */
+	check_ok(pool_guest_info_from_params(NULL, 0, &info));
+	check(info.agent && !info.hostname && info.users && !info.users[0] && info.addresses && !info.addresses[0]);
+	pool_guest_info_finish(&info);
+}
+
+/* Whether a domain's live XML has the guest agent channel, and whether libvirt says an agent opened it. */
+static void test_domxml_agent_state(void)
+{
+	static const char *const with = "<domain type='qemu'><devices><channel type='unix'>"
+					"<target type='virtio' name='org.qemu.guest_agent.0' state='%s'/></channel>"
+					"</devices></domain>";
+	char xml[512];
+
+	snprintf(xml, sizeof(xml), with, "connected");
+	check_int_eq(pool_domxml_agent_state(xml), POOL_AGENT_CONNECTED);
+	snprintf(xml, sizeof(xml), with, "disconnected");
+	check_int_eq(pool_domxml_agent_state(xml), POOL_AGENT_DISCONNECTED);
+	check_int_eq(pool_domxml_agent_state("<domain><devices><channel type='unix'>"
+					     "<target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>"),
+		     POOL_AGENT_DISCONNECTED);
+	/* The SPICE agent's channel is not the guest agent's. */
+	check_int_eq(pool_domxml_agent_state("<domain><devices><channel type='spicevmc'>"
+					     "<target type='virtio' name='com.redhat.spice.0' state='connected'/></channel>"
+					     "</devices></domain>"),
+		     POOL_AGENT_NONE);
+	check_int_eq(pool_domxml_agent_state("<domain/>"), POOL_AGENT_NONE);
+	check_int_eq(pool_domxml_agent_state("<network/>"), -EINVAL);
+}
+
 /* ---- capabilities: which domain type "auto" picks ------------------------------ */
 
 static char *caps_xml(const char *arch, const char *feature, const char *domains)
@@ -2130,6 +2202,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_set_nic),
 	VDI_TEST(test_desktop_addresses),
 	VDI_TEST(test_addresses_collect),
+	VDI_TEST(test_guest_info_from_params),
+	VDI_TEST(test_domxml_agent_state),
 	VDI_TEST(test_base_list_and_delete),
 	VDI_TEST(test_path_user_through_overlay),
 	VDI_TEST(test_first_clone_validates_template),

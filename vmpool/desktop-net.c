@@ -78,7 +78,7 @@ int pool_desktop_set_bandwidth(struct pool_host *host, const char *domain, uint3
 	return r < 0 && virDomainIsActive(dom) == 0 ? 0 : r;
 }
 
-static bool is_shown(int type, const char *addr)
+bool pool_address_is_shown(int type, const char *addr)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
@@ -112,7 +112,7 @@ int pool_addresses_collect(virDomainInterfacePtr *ifaces, size_t n, char ***ret)
 		for (unsigned j = 0; j < ifaces[i]->naddrs; j++) {
 			const virDomainIPAddress *a = &ifaces[i]->addrs[j];
 
-			if (!a->addr || !is_shown(a->type, a->addr) || strv_has(strv, k, a->addr))
+			if (!a->addr || !pool_address_is_shown(a->type, a->addr) || strv_has(strv, k, a->addr))
 				continue;
 			strv[k] = strdup(a->addr);
 			if (!strv[k]) {

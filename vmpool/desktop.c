@@ -271,25 +271,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
-			  struct vdi_error *err)
+/* Waits until deadline (now_ms()) for dom to stop: 1 when it did, 0 when it still runs, -errno. */
+static int wait_stopped(struct pool_host *host, virDomainPtr dom, const char *domain, uint64_t deadline,
+			struct vdi_error *err)
 {
-	_cleanup_conn_ virConnectPtr conn = NULL;
-	_cleanup_domain_ virDomainPtr dom = NULL;
-	uint64_t deadline;
-	int r;
-
-	r = pool_desktop_open(host, domain, &conn, &dom, err);
-	if (r < 0)
-		return r;
-	if (virDomainIsActive(dom) != 1)
-		return 0;
-
-	if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
-		vdi_debug("ACPI shutdown of %s refused: %s", domain, virGetLastErrorMessage());
-
-	deadline = now_ms() + timeout_ms;
-	while (now_ms() < deadline) {
+	for (;;) {
 		int active = virDomainIsActive(dom);
 
 		if (active == 0) {
@@ -298,8 +284,41 @@ int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned t
 		}
 		if (active < 0)
 			return pool_libvirt_error(err, "cannot query desktop %s", domain);
+		if (now_ms() >= deadline)
+			return 0;
 		usleep(SHUTDOWN_POLL_MS * 1000);
 	}
+}
+
+int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
+			  struct vdi_error *err)
+{
+	_cleanup_conn_ virConnectPtr conn = NULL;
+	_cleanup_domain_ virDomainPtr dom = NULL;
+	uint64_t start, deadline;
+	int r;
+
+	r = pool_desktop_open(host, domain, &conn, &dom, err);
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) != 1)
+		return 0;
+
+	start = now_ms();
+	deadline = start + timeout_ms;
+	/* The guest agent first (a clean shutdown of the guest's OS, where ACPI may ask a user), half the time. */
+	if (pool_agent_shutdown(dom, domain)) {
+		r = wait_stopped(host, dom, domain, start + timeout_ms / 2, err);
+		if (r != 0)
+			return r;
+		vdi_debug("%s still runs %u ms after its guest agent was asked to shut it down: ACPI", domain,
+			  timeout_ms / 2);
+	}
+	if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
+		vdi_debug("ACPI shutdown of %s refused: %s", domain, virGetLastErrorMessage());
+	r = wait_stopped(host, dom, domain, deadline, err);
+	if (r != 0)
+		return r;
 	r = destroy_dom(host, dom, domain, err);
 	return r < 0 ? r : 0;
 }

@@ -15,6 +15,7 @@
  *   desktop-net.c ──▶ lookup.c, listing.c, domxml-read.c, nic.c
  *   desktop-def.c ──▶ lookup.c, domxml.c, clone-devices.c
  *   desktop.c ──▶ firmware.c ──▶ host.c, xml.c (pool_domcaps_read, pool_domxml_firmware_state: pure)
+ *   desktop.c ──▶ agent.c ──▶ lookup.c, xml.c, desktop-net.c
  *
  * host.c owns struct pool_host and its event handler; events.c registers
  * libvirt's callbacks on a connection it is given and hands what they say
@@ -207,6 +208,33 @@ enum pool_pause_reason pool_pause_reason_of(virDomainPtr dom, int state, int rea
  * prefix, each once, without loopback (127.0.0.0/8, ::1) and IPv6 link-local (fe80::/10) ones.  *ret a
  * new NULL-terminated array of new strings (empty when there are none). */
 int pool_addresses_collect(virDomainInterfacePtr *ifaces, size_t n, char ***ret);
+
+/* Whether addr (borrowed) of type (VIR_IP_ADDR_TYPE_IPV4 or _IPV6) is one vdi shows: neither loopback
+ * (127.0.0.0/8, ::1) nor IPv6 link-local (fe80::/10), and well formed. */
+bool pool_address_is_shown(int type, const char *addr);
+
+/* ---- the guest agent (agent.c) ------------------------------------------------------------ */
+
+#define POOL_AGENT_CHANNEL "org.qemu.guest_agent.0"
+
+enum {
+	POOL_AGENT_NONE,         /* the domain has no guest agent channel */
+	POOL_AGENT_DISCONNECTED, /* it has one, and no agent in the guest opened it (or libvirt does not say) */
+	POOL_AGENT_CONNECTED,    /* an agent in the guest has the port open (libvirt's state='connected') */
+};
+
+/* From a domain's live XML (borrowed): one of POOL_AGENT_*; -EINVAL: not a domain.  Pure. */
+int pool_domxml_agent_state(const char *xml);
+/* The same of dom (borrowed) as libvirt has it now: -EIO (libvirt's error is set) when it cannot say. */
+int pool_agent_state(virDomainPtr dom);
+
+/* From virDomainGetGuestInfo()'s n typed parameters (borrowed; hostname, user.*, if.*): *ret (agent true;
+ * finish it), users and addresses each once, the addresses as pool_address_is_shown() filters them.  Pure. */
+int pool_guest_info_from_params(virTypedParameterPtr params, int n, struct pool_guest_info *ret);
+
+/* Asks the agent of running dom (borrowed; domain its name, for messages) to power the guest off
+ * (VIR_DOMAIN_SHUTDOWN_GUEST_AGENT): true when an agent is connected and took the request. */
+bool pool_agent_shutdown(virDomainPtr dom, const char *domain);
 
 /* ---- firmware and TPM (firmware.c) ------------------------------------------------------ */
 

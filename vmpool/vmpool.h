@@ -39,6 +39,7 @@
  * volume by name; nic.c a desktop's network attachment and its <interface>;
  * subnet.c IPv4 subnets; network.c the host's libvirt networks;
  * desktop-net.c a running desktop's bandwidth limit and addresses;
+ * agent.c its guest agent (shutdown through it, what it tells of the guest);
  * desktop-def.c a stopped desktop's NIC and USB channels as its pool says
  * them; xml.c the libxml2 steps shared by the XML files (parsing and writing
  * a domain among them); error.c the messages.
@@ -572,9 +573,11 @@ int pool_desktop_data_disk(struct pool_host *host, const char *domain, uint64_t 
 int pool_desktop_start(struct pool_host *host, const char *domain, struct vdi_error *err);
 
 /*
- * Asks the guest to shut down (ACPI) and waits up to timeout_ms for it to
- * stop; then destroys it.  Returns 1 when the guest stopped by itself, 0
- * when it had to be destroyed or was not running.
+ * Asks the guest to shut down and waits up to timeout_ms in all for it to stop; then destroys it.  A desktop
+ * whose guest agent answers (its org.qemu.guest_agent.0 channel connected: qemu-guest-agent runs in the guest)
+ * is asked through the agent first (VIR_DOMAIN_SHUTDOWN_GUEST_AGENT) and given half of timeout_ms; one
+ * still running then, or without an agent, or whose agent refused, gets the ACPI power button for the rest.
+ * Returns 1 when the guest stopped by itself, 0 when it had to be destroyed or was not running.
  */
 int pool_desktop_shutdown(struct pool_host *host, const char *domain, unsigned timeout_ms,
 			  struct vdi_error *err);
@@ -667,6 +670,28 @@ int pool_desktop_set_usb_redirect(struct pool_host *host, const char *domain, in
  * Blocks on libvirt (the agent: a few seconds at most).
  */
 int pool_desktop_addresses(struct pool_host *host, const char *domain, char ***ret, struct vdi_error *err);
+
+/* ---- the guest agent (agent.c) ---- */
+
+/* What a running desktop's guest agent (qemu-guest-agent on its org.qemu.guest_agent.0 channel) tells. */
+struct pool_guest_info {
+	bool agent;        /* an agent answered; when false the rest is NULL */
+	char *hostname;    /* the guest's host name; NULL when it told none */
+	char **users;      /* the users logged in now, each once: a NULL-terminated array (empty: none) */
+	char **addresses;  /* its interfaces' addresses, as pool_desktop_addresses() shows them */
+};
+
+/*
+ * Asks the desktop's guest agent for its host name, logged-in users and addresses (virDomainGetGuestInfo:
+ * USERS, HOSTNAME, INTERFACES; what the agent does not support stays empty).  A desktop that does not run,
+ * has no agent channel or whose channel no agent opened: 0 with ret->agent false.  -EIO when the agent is
+ * there and does not answer (libvirt waits for it 5 s at most) or answers with an error.  Free *ret with
+ * pool_guest_info_finish() (also after a failure).  Blocks on libvirt.
+ */
+int pool_desktop_guest_info(struct pool_host *host, const char *domain, struct pool_guest_info *ret,
+			    struct vdi_error *err);
+/* Frees info's contents and zeroes it. */
+void pool_guest_info_finish(struct pool_guest_info *info);
 
 enum pool_desktop_state {
 	POOL_DESKTOP_STOPPED,
