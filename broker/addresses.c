@@ -25,6 +25,7 @@
 struct entry {
 	int64_t id;
 	char **addrs;       /* NULL: not read yet */
+	json_t *guest;      /* what its guest agent told ({hostname, users}); NULL: no agent answered */
 	int64_t first_seen; /* vdi_clock_steady() */
 };
 
@@ -44,6 +45,7 @@ struct item {
 	struct pool_host *host; /* borrowed from the desktops module */
 	char domain[128];
 	char **addrs;
+	struct pool_guest_info info;
 	int r;
 };
 
@@ -68,8 +70,10 @@ int broker_addresses_new(const struct broker_addresses_options *o, struct broker
 
 static void entries_free(struct entry *e, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		pool_strv_free(e[i].addrs);
+		json_decref(e[i].guest);
+	}
 	free(e);
 }
 
@@ -104,28 +108,71 @@ json_t *broker_addresses_json(struct broker_addresses *a, int64_t id)
 	return arr;
 }
 
+json_t *broker_addresses_guest_json(struct broker_addresses *a, int64_t id)
+{
+	struct entry *e = a ? entry_find(a, id) : NULL;
+
+	return e && e->guest ? json_incref(e->guest) : json_null();
+}
+
 /* ---- the read, on a worker ----------------------------------------------------------------- */
+
+/* One desktop: what its guest agent tells, and its addresses (the agent's when it told some, else
+ * pool_desktop_addresses()'s: DHCP leases first). */
+static void read_item(struct item *it)
+{
+	struct vdi_error err = { 0 };
+	int r;
+
+	r = pool_desktop_guest_info(it->host, it->domain, &it->info, &err);
+	if (r < 0) {
+		vdi_debug("cannot ask the guest agent of %s: %s", it->domain, err.message);
+		pool_guest_info_finish(&it->info);
+	}
+	if (it->info.agent && it->info.addresses[0]) {
+		it->addrs = TAKE_PTR(it->info.addresses);
+		it->r = 0;
+		return;
+	}
+	err = (struct vdi_error){ 0 };
+	it->r = pool_desktop_addresses(it->host, it->domain, &it->addrs, &err);
+	if (it->r < 0 && it->r != -ENOENT)
+		vdi_debug("cannot read the addresses of %s: %s", it->domain, err.message);
+}
 
 static void read_work(void *data)
 {
 	struct read_job *job = data;
 
-	for (size_t i = 0; i < job->n; i++) {
-		struct item *it = &job->items[i];
-		struct vdi_error err = { 0 };
-
-		it->r = pool_desktop_addresses(it->host, it->domain, &it->addrs, &err);
-		if (it->r < 0 && it->r != -ENOENT)
-			vdi_debug("cannot read the addresses of %s: %s", it->domain, err.message);
-	}
+	for (size_t i = 0; i < job->n; i++)
+		read_item(&job->items[i]);
 }
 
 static void read_job_free(struct read_job *job)
 {
-	for (size_t i = 0; i < job->n; i++)
+	for (size_t i = 0; i < job->n; i++) {
 		pool_strv_free(job->items[i].addrs);
+		pool_guest_info_finish(&job->items[i].info);
+	}
 	free(job->items);
 	free(job);
+}
+
+static json_t *strv_json(char **strv)
+{
+	json_t *arr = json_array();
+
+	for (char **s = strv; arr && s && *s; s++)
+		json_array_append_new(arr, json_string(*s));
+	return arr;
+}
+
+/* {hostname, users} of what an agent told (borrowed), or NULL when none answered. */
+static json_t *guest_json(const struct pool_guest_info *info)
+{
+	if (!info->agent)
+		return NULL;
+	return json_pack("{s:s?, s:o}", "hostname", info->hostname, "users", strv_json(info->users));
 }
 
 /* On the loop: the desktops still running take what was read (a failed read keeps the last). */
@@ -140,7 +187,11 @@ static void read_done(void *data, int cancelled)
 			struct item *it = &job->items[i];
 			struct entry *e = entry_find(a, it->id);
 
-			if (!e || (it->r < 0 && it->r != -ENOENT))
+			if (!e)
+				continue;
+			json_decref(e->guest);
+			e->guest = guest_json(&it->info);
+			if (it->r < 0 && it->r != -ENOENT)
 				continue;
 			pool_strv_free(e->addrs);
 			e->addrs = TAKE_PTR(it->addrs);
@@ -169,6 +220,7 @@ static int rebuild(struct broker_addresses *a, json_t *rows, int64_t now)
 		fresh[i].id = json_integer_value(json_object_get(row, "id"));
 		fresh[i].first_seen = old ? old->first_seen : now;
 		fresh[i].addrs = old ? TAKE_PTR(old->addrs) : NULL;
+		fresh[i].guest = old ? TAKE_PTR(old->guest) : NULL;
 	}
 	entries_free(a->entries, a->n);
 	a->entries = fresh;

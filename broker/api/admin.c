@@ -309,9 +309,11 @@ void broker_api_admin_desktops(struct broker_req *req, void *userdata)
 		json_t *row;
 
 		json_array_foreach(rows, i, row) {
+			int64_t id = json_integer_value(json_object_get(row, "id"));
+
 			json_object_set_new(row, "recompose", json_boolean(json_integer_value(json_object_get(row, "recompose"))));
-			json_object_set_new(row, "addresses",
-					    broker_addresses_json(b->addresses, json_integer_value(json_object_get(row, "id"))));
+			json_object_set_new(row, "addresses", broker_addresses_json(b->addresses, id));
+			json_object_set_new(row, "guest", broker_addresses_guest_json(b->addresses, id));
 		}
 	}
 	broker_api_reply_rows(req, r, "desktops", rows);

@@ -15,7 +15,7 @@
 static int desktop_row(json_t *e, struct ctl_table *t)
 {
 	char id[32], pool[256], state[32], owner[256], host[512], domain[256], assigned[32], disc[32], upd[32],
-		addresses[1024];
+		addresses[1024], guest[1024];
 	const char *cells[] = {
 		ctl_cell(json_object_get(e, "id"), id, sizeof(id)),
 		ctl_cell(json_object_get(e, "pool"), pool, sizeof(pool)),
@@ -27,6 +27,7 @@ static int desktop_row(json_t *e, struct ctl_table *t)
 		ctl_cell_time(json_object_get(e, "last_disconnect"), disc, sizeof(disc)),
 		ctl_cell_time(json_object_get(e, "updated"), upd, sizeof(upd)),
 		ctl_cell(json_object_get(e, "addresses"), addresses, sizeof(addresses)),
+		ctl_cell_guest(json_object_get(e, "guest"), guest, sizeof(guest)),
 	};
 
 	return ctl_table_add_row(t, cells);
@@ -59,7 +60,7 @@ int ctl_cmd_desktop_list(const struct ctl *ctl, int argc, char **argv)
 	static const struct ctl_options options = { opts, take_list_option, 0, NULL };
 	static const struct ctl_column columns[] = {
 		{ "ID", true }, { "POOL" }, { "STATE" }, { "OWNER" }, { "HOST" }, { "DOMAIN" },
-		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" }, { "ADDRESSES" },
+		{ "ASSIGNED" }, { "DISCONNECTED" }, { "UPDATED" }, { "ADDRESSES" }, { "GUEST" },
 	};
 	_cleanup_free_ char *target = strdup("/desktops");
 	int r;

@@ -315,6 +315,27 @@ const char *ctl_cell(const json_t *v, char *buf, size_t len)
 	return buf;
 }
 
+const char *ctl_cell_guest(const json_t *v, char *buf, size_t len)
+{
+	const json_t *users = json_object_get(v, "users");
+	char list[1024];
+	size_t pos = 0;
+
+	if (!json_is_object(v))
+		return ctl_cell(NULL, buf, len);
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	append(buf, len, &pos, json_is_string(json_object_get(v, "hostname")) ?
+				       json_string_value(json_object_get(v, "hostname")) : "?");
+	if (json_array_size(users) > 0) {
+		append(buf, len, &pos, " (");
+		append(buf, len, &pos, ctl_cell(users, list, sizeof(list)));
+		append(buf, len, &pos, ")");
+	}
+	return buf;
+}
+
 const char *ctl_cell_time(const json_t *v, char *buf, size_t len)
 {
 	if (json_is_integer(v) && json_integer_value(v) != 0)

@@ -72,6 +72,10 @@ int ctl_query_append(char **target, const char *key, const char *value);
  */
 const char *ctl_cell(const json_t *v, char *buf, size_t len);
 
+/* A desktop's "guest" ({hostname, users}: what its guest agent tells) as "HOST (USER,USER)": "HOST" without
+ * users, "?" for a host name it did not tell; null or missing (no agent) as "-". */
+const char *ctl_cell_guest(const json_t *v, char *buf, size_t len);
+
 /* A time in unix seconds as ctl_format_time() writes it; null, missing or 0 as "-". */
 const char *ctl_cell_time(const json_t *v, char *buf, size_t len);
 

@@ -326,6 +326,19 @@ static void test_cells(void)
 	j = json_string("abcdefgh");
 	check_str_eq(ctl_cell(j, small, sizeof(small)), "abcde");
 	json_decref(j);
+
+	/* A desktop's guest agent: host name and users; none (null) as "-". */
+	j = json_loads("{\"both\":{\"hostname\":\"vdi-guest\",\"users\":[\"ann\",\"bob\"]},"
+		       "\"host\":{\"hostname\":\"h\",\"users\":[]},\"users\":{\"hostname\":null,\"users\":[\"ann\"]},"
+		       "\"none\":null}", 0, NULL);
+	check(j);
+	check_str_eq(ctl_cell_guest(json_object_get(j, "both"), buf, sizeof(buf)), "vdi-guest (ann,bob)");
+	check_str_eq(ctl_cell_guest(json_object_get(j, "host"), buf, sizeof(buf)), "h");
+	check_str_eq(ctl_cell_guest(json_object_get(j, "users"), buf, sizeof(buf)), "? (ann)");
+	check_str_eq(ctl_cell_guest(json_object_get(j, "none"), buf, sizeof(buf)), "-");
+	check_str_eq(ctl_cell_guest(json_object_get(j, "missing"), buf, sizeof(buf)), "-");
+	check_str_eq(ctl_cell_guest(json_object_get(j, "both"), small, sizeof(small)), "vdi-g");
+	json_decref(j);
 }
 
 static void test_cell_time(void)
