@@ -417,6 +417,14 @@ async function updatePoolNetwork(event) {
 	refresh();
 }
 
+// What a desktop's guest agent tells: "host (user, user)"; a dash without an agent.
+function guestText(g) {
+	if (!g)
+		return '—';
+	const users = (g.users || []).join(', ');
+	return `${g.hostname || '?'}${users ? ` (${users})` : ''}`;
+}
+
 async function desktops() {
 	const q = new URLSearchParams();
 	for (const [key, id] of [['pool', 'filter-pool'], ['state', 'filter-state'], ['user', 'filter-user']])
@@ -440,6 +448,9 @@ async function desktops() {
 		const addresses = row.insertCell();
 		addresses.className = 'addresses';
 		addresses.textContent = (d.addresses || []).join(', ') || '—';
+		const guest = row.insertCell();
+		guest.className = 'guest';
+		guest.textContent = guestText(d.guest);
 		row.insertCell().textContent = when(d.assigned_at);
 		row.insertCell().textContent = when(d.updated);
 		const actions = row.insertCell();
