@@ -8,7 +8,9 @@
  *
  *  - a pooled desktop is reset between users (the guest of the second user
  *    finds no marker of the first), a persistent one keeps its disk across
- *    sessions and shutdowns;
+ *    sessions and shutdowns; while it runs, the admin listing shows what its guest agent tells (host
+ *    name vdi-guest, user vdiuser, address 10.0.2.15), and its release shuts it down through the agent
+ *    (the guest's console says "vdi-shutdown: agent");
  *  - 20 users at once on a pool of 10: 10 desktops, 10 "pool exhausted";
  *  - 16 users at once on a pool of 8 with 5 spares booted: 8 desktops (the spares among them),
  *    8 "pool exhausted", each desktop its winner's in the store, libvirt and its SPICE server;
@@ -130,6 +132,78 @@ static void add_marking_template_with_tpm(struct fixture *f)
 	json_decref(body);
 }
 
+/* ---- the guest agent ----------------------------------------------------------------------- */
+
+#define GUEST_SHOWN_MS 60000 /* the broker asks the agents every 10 s; qemu-ga starts after the banner */
+
+/* Desktop id's row of pool in GET /admin/desktops (a new reference), or NULL. */
+static json_t *admin_row(struct fixture *f, const char *pool, int64_t id)
+{
+	json_t *j = fixture_desktops(f, pool), *d, *found = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "desktops"), i, d) {
+		if (json_integer_value(json_object_get(d, "id")) == id)
+			found = json_incref(d);
+	}
+	json_decref(j);
+	return found;
+}
+
+static bool strings_have(json_t *arr, const char *s)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e) {
+		if (streq_ptr(json_string_value(e), s))
+			return true;
+	}
+	return false;
+}
+
+/* Waits until the admin listing shows what desktop id's guest agent tells: the text guest's host name, its
+ * console user and its address on QEMU's user network (build-guest). */
+static void wait_admin_guest(struct fixture *f, const char *pool, int64_t id)
+{
+	uint64_t end = vdi_test_now_ms() + GUEST_SHOWN_MS;
+
+	for (;; usleep(500 * 1000)) {
+		json_t *row = admin_row(f, pool, id), *guest = json_object_get(row, "guest");
+		_cleanup_free_ char *text = NULL;
+
+		check(row);
+		check(json_is_null(guest) || json_is_object(guest));
+		if (streq_ptr(json_string_value(json_object_get(guest, "hostname")), "vdi-guest") &&
+		    strings_have(json_object_get(guest, "users"), "vdiuser") &&
+		    strings_have(json_object_get(row, "addresses"), "10.0.2.15")) {
+			vdi_test_log("GET /admin/desktops: desktop %lld's guest agent tells vdi-guest, vdiuser, 10.0.2.15",
+				     (long long)id);
+			json_decref(row);
+			return;
+		}
+		if (vdi_test_now_ms() > end) {
+			text = json_dumps(row, JSON_COMPACT);
+			vdi_test_fail(__FILE__, __LINE__, "GET /admin/desktops never showed the guest agent's host name vdi-guest, "
+				      "user vdiuser and address 10.0.2.15: %s", text);
+		}
+		json_decref(row);
+	}
+}
+
+struct release_call {
+	struct fixture *f;
+	struct user *u;
+	int64_t id;
+};
+
+static void release_call(void *data)
+{
+	struct release_call *c = data;
+
+	fixture_release(c->f, c->u, c->id);
+}
+
 static void test_pooled_reset_and_persistent_keep(void)
 {
 	static char console[16384];
@@ -180,9 +254,19 @@ static void test_pooled_reset_and_persistent_keep(void)
 	fixture_login(&f, &u1, 1);
 	check_int_eq(fixture_ask(&f, &u1, persistent, 200), b);
 
-	fixture_release(&f, &u1, b);
-	check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
+	/* Its guest agent (qemu-ga in the guest) tells the admin listing the guest's host name, user and address;
+	 * the release shuts it down through the agent, as the guest's console tells (build-guest). */
+	wait_admin_guest(&f, persistent, b);
 	fixture_domain(persistent, b, domain, sizeof(domain));
+	{
+		struct release_call rc = { .f = &f, .u = &u1, .id = b };
+
+		if (!test_console_during(URI, domain, release_call, &rc, "vdi-shutdown: agent", BOOT_MS, console,
+					 sizeof(console)))
+			vdi_test_fail(__FILE__, __LINE__, "%s: no \"vdi-shutdown: agent\" on the console:\n%s", domain, console);
+		check(!strstr(console, "vdi-shutdown: acpi"));
+	}
+	check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
 	check(test_domain_exists(URI, domain));
 	m = read_marker(fixture_overlay(&f, persistent, b));
 	check_str_eq(m, MARK);

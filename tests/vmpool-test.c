@@ -208,8 +208,25 @@ static void console_send(virStreamPtr st, const char *domain, const char *text, 
 #define ECHO_MS 5000
 #define ECHO_TRIES 3
 
-bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
-			  unsigned timeout_ms, char *out, size_t outlen)
+/* What runs on a thread of its own once the console is open (test_console_during()). */
+struct console_action {
+	void (*fn)(void *arg);
+	void *arg;
+	pthread_t thread;
+};
+
+static void *console_action_run(void *data)
+{
+	struct console_action *a = data;
+
+	a->fn(a->arg);
+	return NULL;
+}
+
+/* The console of domain: line typed (NULL: none) and action started (NULL: none) once it is open, read until
+ * needle or timeout_ms; the action is joined before it returns. */
+static bool console_session(const char *uri, const char *domain, const char *line, struct console_action *action,
+			    const char *needle, unsigned timeout_ms, char *out, size_t outlen)
 {
 	virConnectPtr c;
 	virDomainPtr d;
@@ -234,6 +251,8 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 	out[0] = '\0';
 	if (line)
 		check(asprintf(&text, "%s\n", line) > 0);
+	if (action)
+		check_int_eq(pthread_create(&action->thread, NULL, console_action_run, action), 0);
 	while (!found && vdi_test_now_ms() < end) {
 		char buf[4096];
 		int n;
@@ -272,11 +291,27 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 		echoed = echoed || strstr(out, line);
 		found = strstr(out, needle) != NULL;
 	}
+	if (action)
+		check_int_eq(pthread_join(action->thread, NULL), 0);
 	(void)virStreamAbort(st);
 	virStreamFree(st);
 	virDomainFree(d);
 	virConnectClose(c);
 	return found;
+}
+
+bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
+			  unsigned timeout_ms, char *out, size_t outlen)
+{
+	return console_session(uri, domain, line, NULL, needle, timeout_ms, out, outlen);
+}
+
+bool test_console_during(const char *uri, const char *domain, void (*fn)(void *arg), void *arg, const char *needle,
+			 unsigned timeout_ms, char *out, size_t outlen)
+{
+	struct console_action a = { .fn = fn, .arg = arg };
+
+	return console_session(uri, domain, NULL, &a, needle, timeout_ms, out, outlen);
 }
 
 bool test_console_wait(const char *uri, const char *domain, const char *needle, unsigned timeout_ms, char *out,

@@ -69,6 +69,11 @@ bool test_console_wait(const char *uri, const char *domain, const char *needle, 
 bool test_console_command(const char *uri, const char *domain, const char *line, const char *needle,
 			  unsigned timeout_ms, char *out, size_t outlen);
 
+/* The same while fn(arg) runs on a thread of its own, started once the console is open (so that nothing the
+ * guest prints meanwhile is missed: a shutdown's last lines, say) and joined before it returns. */
+bool test_console_during(const char *uri, const char *domain, void (*fn)(void *arg), void *arg, const char *needle,
+			 unsigned timeout_ms, char *out, size_t outlen);
+
 /*
  * Test storage pools are named vdi-test-<run>-<test>, <run> being the pid of
  * the test binary's main process.  Pools of runs whose process is gone
