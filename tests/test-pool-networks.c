@@ -8,7 +8,7 @@
  *     --network network:vdit<pid>a`), isolated by default (`vdictl pool list`, GET /admin/pools);
  *   - two users' desktops (booted side by side) get leases, which their serial consoles say and
  *     GET /admin/desktops, `vdictl desktop list` and the admin page (tests/browser/web-addresses.mjs
- *     in Debian's chromium) show;
+ *     in Debian's chromium) show, with what their guest agents tell (host name, user: issue 18);
  *   - isolated, desktop A reaches neither B's TCP listener nor B by ping, while both reach a TCP
  *     listener of the test's on the network's gateway address (and ping it); after `vdictl pool
  *     update --isolate-desktops no` and both desktops released and given again (their reset takes
@@ -619,7 +619,18 @@ static void test_pool_networks(void)
 	}
 	step("both addresses in GET /admin/desktops and vdictl desktop list");
 	browser_shows(&f, ids, addrs, 2);
-	step("both addresses on the admin page");
+	step("both addresses on the admin page, and what their guest agents tell");
+	/* The page waited for the guest agents' answers (issue 18): vdictl shows them too. */
+	for (int i = 0; i < 2; i++) {
+		struct run gr;
+		char key[32];
+
+		vdictl_ok(&f, &gr, "desktop list --pool %s", f.pool);
+		snprintf(key, sizeof(key), "%lld", (long long)dk[i].id);
+		check(table_cell(gr.out, "ID", key, "GUEST", cell, sizeof(cell)));
+		check_str_eq(cell, "vdi-guest (vdiuser)");
+	}
+	step("both guests' host name and user in vdictl desktop list");
 
 	/* 4. Isolated: A reaches the gateway, not B; B reaches the gateway. */
 	listener_open(&gw, gateway);

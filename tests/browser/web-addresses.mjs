@@ -6,7 +6,8 @@
 //   node web-addresses.mjs BROKER_URL DIR ID ADDRESS [ID ADDRESS ...]
 //
 // The admin adm ("adm-pw") logs in and opens the administration page; each desktop ID's row must show
-// its ADDRESS (what its guest said its lease is) in its Addresses column.  Prints "ok: ..." per step;
+// its ADDRESS (what its guest said its lease is) in its Addresses column, and in its Guest column what its
+// guest agent tells (issue 18): the test guest's host name and console user, "vdi-guest (vdiuser)".  Prints "ok: ..." per step;
 // exits 0 when every step holds.  Screenshot: DIR/admin-addresses.png.
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
@@ -47,6 +48,9 @@ try {
 	check(column >= 0, `the desktops table has an Addresses column (${header.join(', ')})`);
 	// The page refreshes by itself (every 5 s): the broker may read a lease a moment after the test saw it.
 	const shown = (row) => page.$eval(row, (r, c) => r.cells[c].textContent, column);
+	const guestColumn = header.indexOf('Guest');
+	check(guestColumn >= 0, 'the desktops table has a Guest column');
+	const guestShown = (row) => page.$eval(row, (r, c) => r.cells[c].textContent, guestColumn);
 	const results = [];
 	for (const { id, address } of desktops) {
 		const row = `#desktops tbody tr[data-id="${id}"]`;
@@ -58,12 +62,20 @@ try {
 			text = await shown(row);
 		}
 		const classed = await page.$eval(row, (r) => r.querySelector('td.addresses') !== null);
-		results.push({ id, address, text, classed });
+		// The broker asks the guest agents every 10 s; qemu-ga starts after the guest's lease.
+		const guestEnd = Date.now() + 30000;
+		let guest = await guestShown(row);
+		while (guest !== 'vdi-guest (vdiuser)' && Date.now() < guestEnd) {
+			await new Promise((r) => setTimeout(r, 250));
+			guest = await guestShown(row);
+		}
+		results.push({ id, address, text, classed, guest });
 	}
 	await page.screenshot({ path: join(dir, 'admin-addresses.png'), fullPage: true });
-	for (const { id, address, text, classed } of results) {
+	for (const { id, address, text, classed, guest } of results) {
 		check(text === address, `desktop ${id}'s row shows its address ${address} (it shows "${text}")`);
 		check(classed, `desktop ${id}'s address is in the cell of class "addresses"`);
+		check(guest === 'vdi-guest (vdiuser)', `desktop ${id}'s row shows its guest agent's "vdi-guest (vdiuser)" (it shows "${guest}")`);
 	}
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
