@@ -166,7 +166,7 @@ static bool strings_have(json_t *arr, const char *s)
  * console user and its address on QEMU's user network (build-guest). */
 static void wait_admin_guest(struct fixture *f, const char *pool, int64_t id)
 {
-	uint64_t end = vdi_test_now_ms() + GUEST_SHOWN_MS;
+	uint64_t start = vdi_test_now_ms(), end = start + GUEST_SHOWN_MS;
 
 	for (;; usleep(500 * 1000)) {
 		json_t *row = admin_row(f, pool, id), *guest = json_object_get(row, "guest");
@@ -177,8 +177,8 @@ static void wait_admin_guest(struct fixture *f, const char *pool, int64_t id)
 		if (streq_ptr(json_string_value(json_object_get(guest, "hostname")), "vdi-guest") &&
 		    strings_have(json_object_get(guest, "users"), "vdiuser") &&
 		    strings_have(json_object_get(row, "addresses"), "10.0.2.15")) {
-			vdi_test_log("GET /admin/desktops: desktop %lld's guest agent tells vdi-guest, vdiuser, 10.0.2.15",
-				     (long long)id);
+			vdi_test_log("GET /admin/desktops: desktop %lld's guest agent tells vdi-guest, vdiuser, 10.0.2.15 "
+				     "(shown after %llu ms)", (long long)id, (unsigned long long)(vdi_test_now_ms() - start));
 			json_decref(row);
 			return;
 		}
@@ -260,11 +260,14 @@ static void test_pooled_reset_and_persistent_keep(void)
 	fixture_domain(persistent, b, domain, sizeof(domain));
 	{
 		struct release_call rc = { .f = &f, .u = &u1, .id = b };
+		uint64_t t0 = vdi_test_now_ms();
 
 		if (!test_console_during(URI, domain, release_call, &rc, "vdi-shutdown: agent", BOOT_MS, console,
 					 sizeof(console)))
 			vdi_test_fail(__FILE__, __LINE__, "%s: no \"vdi-shutdown: agent\" on the console:\n%s", domain, console);
 		check(!strstr(console, "vdi-shutdown: acpi"));
+		vdi_test_log("%s: \"vdi-shutdown: agent\" on its console %llu ms after the release", domain,
+			     (unsigned long long)(vdi_test_now_ms() - t0));
 	}
 	check(wait_admin_state(&f.d, b, "stopped", "u01", BOOT_MS));
 	check(test_domain_exists(URI, domain));
