@@ -357,10 +357,10 @@ static int viewer_settings(struct broker_pool_body *ret, struct vdi_error *err)
 		return vdi_error_set(err, -EINVAL, "\"lock_on_disconnect\" must be true, false or null");
 	if (lock)
 		ret->lock_on_disconnect = json_is_null(lock) ? BROKER_LOCK_DEFAULT : json_is_true(lock);
-	if (second && !streq(json_string_value(second), "takeover") && !streq(json_string_value(second), "refuse"))
+	if (second && !streq_ptr(json_string_value(second), "takeover") && !streq_ptr(json_string_value(second), "refuse"))
 		return vdi_error_set(err, -EINVAL, "\"second_viewer\" must be \"takeover\" or \"refuse\"");
 	if (second)
-		ret->refuse_second_viewer = streq(json_string_value(second), "refuse");
+		ret->refuse_second_viewer = streq_ptr(json_string_value(second), "refuse");
 	return 0;
 }
 

@@ -116,7 +116,7 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 	}
 	pool = json_string_value(json_object_get(row, "pool"));
 	/* second_viewer "refuse": never a second viewer while one is open (viewers.h). */
-	if (streq(json_string_value(json_object_get(row, "second_viewer")), "refuse") &&
+	if (streq_ptr(json_string_value(json_object_get(row, "second_viewer")), "refuse") &&
 	    broker_viewers_open(b->desks, id, pool)) {
 		broker_req_reply_error(req, 409, "desktop %lld is open in another viewer", (long long)id);
 		goto out;
