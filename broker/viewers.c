@@ -25,8 +25,7 @@ struct broker_viewer {
 	int64_t id;
 	char pool[40];
 	size_t host;          /* its slot */
-	unsigned channels;    /* connections open */
-	bool logged_in;       /* one of them logged in since they were last all closed */
+	struct broker_viewer_count count;
 	bool agent_told;      /* "no guest agent" was logged for it */
 };
 
@@ -179,25 +178,24 @@ static void lock_start(struct broker_desks *d, const struct broker_queued_event 
 
 /* ---- counting ------------------------------------------------------------------------------------ */
 
-/* A graphics event: true when it closed the last connection after a login (the last client left). */
-static bool graphics(struct broker_viewer *e, enum pool_event_type type)
+bool broker_viewers_count(struct broker_viewer_count *c, enum pool_event_type type)
 {
 	switch (type) {
 	case POOL_EVENT_GRAPHICS_CONNECT:
-		e->channels++;
+		c->channels++;
 		return false;
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
 		/* Its connect came before this broker listened. */
-		if (e->channels == 0)
-			e->channels = 1;
-		e->logged_in = true;
+		if (c->channels == 0)
+			c->channels = 1;
+		c->logged_in = true;
 		return false;
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
-		if (e->channels > 0)
-			e->channels--;
-		if (e->channels > 0 || !e->logged_in)
+		if (c->channels > 0)
+			c->channels--;
+		if (c->channels > 0 || !c->logged_in)
 			return false;
-		e->logged_in = false;
+		c->logged_in = false;
 		return true;
 	default:
 		return false;
@@ -217,7 +215,7 @@ void broker_viewers_event(struct broker_desks *d, const struct broker_queued_eve
 			vdi_warn("desktop %lld: out of memory counting its SPICE clients", (long long)ev->id);
 			return;
 		}
-		if (graphics(e, ev->type))
+		if (broker_viewers_count(&e->count, ev->type))
 			lock_start(d, ev);
 		return;
 	case POOL_EVENT_STOPPED:
@@ -240,12 +238,12 @@ bool broker_viewers_open(struct broker_desks *d, int64_t id, const char *pool)
 {
 	struct broker_viewer *e = find(d, id, pool);
 
-	return e && e->channels > 0 && e->logged_in;
+	return e && e->count.channels > 0 && e->count.logged_in;
 }
 
 unsigned broker_viewers_channels(struct broker_desks *d, int64_t id, const char *pool)
 {
 	struct broker_viewer *e = find(d, id, pool);
 
-	return e ? e->channels : 0;
+	return e ? e->count.channels : 0;
 }

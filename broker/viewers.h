@@ -19,11 +19,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmpool.h"
+
 struct broker_desks;
 struct broker_queued_event;
 
 /* How long a lock command may run in the guest. */
 #define BROKER_LOCK_TIMEOUT_MS 15000
+
+/* One desktop's SPICE connections as counted: open now, and one logged in since they were last all closed. */
+struct broker_viewer_count {
+	unsigned channels;
+	bool logged_in;
+};
+
+/*
+ * Counts one event of type (a graphics event; others change nothing) into c: true when it closed the
+ * last connection after a login (the last viewer left).  An initialize with none open counts one (its
+ * connect came before the broker listened); a disconnect with none open counts none.  Pure.
+ */
+bool broker_viewers_count(struct broker_viewer_count *c, enum pool_event_type type);
 
 /* Frees what the desktop module's counts hold (broker_desks_free()). */
 void broker_viewers_free(struct broker_desks *d);
