@@ -1248,6 +1248,11 @@ static void test_web_login_page(void)
 	(void)system(cmd);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	check_alive(&d);
+	/* What the admin page set (issue 18). */
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'kiosk' AND lock_on_disconnect = 0"
+				   " AND second_viewer = 'refuse'"), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE name = 'golden'"
+				   " AND lock_command = '/bin/vdi-lock --now'"), 1);
 	stop_broker(&d);
 }
 
