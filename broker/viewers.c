@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "desktops-private.h"
 #include "hosts.h"
+#include "jobs.h"
 #include "json.h"
 #include "log.h"
 #include "store-catalog.h"
@@ -135,6 +136,11 @@ static void lock_done(void *data, int cancelled)
 			e->agent_told = true;
 		return;
 	}
+	/* It stopped meanwhile (its viewers went with it): nothing to lock. */
+	if (j->result == -ESRCH || j->result == -ENOENT) {
+		vdi_debug("desktop %lld: not locked: %s", (long long)j->id, j->err.message);
+		return;
+	}
 	snprintf(object, sizeof(object), "desktop:%lld", (long long)j->id);
 	if (j->result < 0)
 		snprintf(detail, sizeof(detail), "%s: %s", j->command,
@@ -157,6 +163,9 @@ static void lock_start(struct broker_desks *d, const struct broker_queued_event 
 	const char *command;
 	int r;
 
+	/* A release, stop or reset under way: its viewers go because the desktop does. */
+	if (broker_desks_busy(d, ev->id))
+		return;
 	r = broker_store_desktop_lock(d->store, ev->id, ev->pool, &rows);
 	if (r <= 0 || !json_integer_value(json_object_get((row = json_array_get(rows, 0)), "lock_on_disconnect")))
 		return;

@@ -11,7 +11,8 @@
  * What is counted are SPICE channel connections: a client opens several (main, display, inputs, cursor,
  * sound, USB), each with its connect and disconnect event; one that a ticket refused has no initialize
  * event.  A desktop is open in a viewer while connections are open and one of them logged in since they
- * were last all closed; when all are closed after such a login, its last client has left.  A desktop that
+ * were last all closed; when all are closed after such a login, its last client has left (no lock while a
+ * job has the desktop: a release, stop or reset takes its viewers away; none when it stopped meanwhile).  A desktop that
  * stops, and every desktop of a host whose connection is lost, count none: a client connected before this
  * broker saw its events (a restart) is not counted.
  */
