@@ -95,6 +95,15 @@ static void forget(struct broker_desks *d, size_t i)
 	d->viewers->v[i] = d->viewers->v[--d->viewers->n];
 }
 
+void broker_viewers_forget(struct broker_desks *d, int64_t id, const char *pool)
+{
+	for (size_t i = 0; d->viewers && i < d->viewers->n; i++)
+		if (d->viewers->v[i].id == id && streq_ptr(d->viewers->v[i].pool, pool)) {
+			forget(d, i);
+			return;
+		}
+}
+
 static void forget_host(struct broker_desks *d, size_t host)
 {
 	for (size_t i = 0; d->viewers && i < d->viewers->n;)
@@ -229,11 +238,7 @@ void broker_viewers_event(struct broker_desks *d, const struct broker_queued_eve
 		return;
 	case POOL_EVENT_STOPPED:
 	case POOL_EVENT_CRASHED:
-		for (size_t i = 0; d->viewers && i < d->viewers->n; i++)
-			if (d->viewers->v[i].id == ev->id && streq(d->viewers->v[i].pool, ev->pool)) {
-				forget(d, i);
-				break;
-			}
+		broker_viewers_forget(d, ev->id, ev->pool);
 		return;
 	case POOL_EVENT_HOST_LOST:
 		forget_host(d, ev->host);

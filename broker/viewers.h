@@ -13,7 +13,7 @@
  * event.  A desktop is open in a viewer while connections are open and one of them logged in since they
  * were last all closed; when all are closed after such a login, its last client has left (no lock while a
  * job has the desktop: a release, stop or reset takes its viewers away; none when it stopped meanwhile).  A desktop that
- * stops, and every desktop of a host whose connection is lost, count none: a client connected before this
+ * stops (or that reconcile finds not running), and every desktop of a host whose connection is lost, count none: a client connected before this
  * broker saw its events (a restart) is not counted.
  */
 
@@ -49,6 +49,9 @@ void broker_viewers_free(struct broker_desks *d);
  * host lost): the counts follow, and when the last client of a desktop left, its lock starts.
  */
 void broker_viewers_event(struct broker_desks *d, const struct broker_queued_event *ev);
+
+/* Reconcile found desktop id of pool (borrowed) not running: it counts none. */
+void broker_viewers_forget(struct broker_desks *d, int64_t id, const char *pool);
 
 /* Desktop id of pool (borrowed) is open in a viewer now (see above). */
 bool broker_viewers_open(struct broker_desks *d, int64_t id, const char *pool);
