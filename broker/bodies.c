@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "json.h"
+#include "store-catalog.h"
 
 /* A `network` member (null or "": *ret NULL) as pool_nic_parse() takes it; absent: *ret as it is. */
 static int network_member(json_t *json, const char **ret, struct pool_nic *ret_nic, struct vdi_error *err)
@@ -155,10 +156,73 @@ static int template_hardware(struct broker_template_body *ret, struct vdi_error 
 	return 0;
 }
 
+/* The words of a lock command (borrowed) into argv, pointing into buf (a copy). */
+int broker_lock_command_argv(const char *command, char *buf, size_t len, const char *argv[BROKER_LOCK_ARGS_MAX + 1])
+{
+	char *save = NULL;
+	size_t n = 0;
+
+	if (!command || strlen(command) >= len)
+		return -EINVAL;
+	memcpy(buf, command, strlen(command) + 1);
+	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (n == BROKER_LOCK_ARGS_MAX)
+			return -EINVAL;
+		argv[n++] = w;
+	}
+	argv[n] = NULL;
+	return n ? 0 : -EINVAL;
+}
+
+/* lock_command: printable text of words (null or "": *ret NULL, the default); absent: *ret as it is. */
+static int lock_command_member(json_t *json, const char **ret, struct vdi_error *err)
+{
+	json_t *v = json_object_get(json, "lock_command");
+	const char *argv[BROKER_LOCK_ARGS_MAX + 1];
+	char buf[BROKER_LOCK_COMMAND_MAX + 1];
+	const char *value;
+
+	if (!v)
+		return 0;
+	*ret = NULL;
+	if (json_is_null(v))
+		return 0;
+	value = json_string_value(v);
+	if (!value)
+		return vdi_error_set(err, -EINVAL, "\"lock_command\" must be a string or null");
+	if (!*value)
+		return 0;
+	if (strlen(value) > BROKER_LOCK_COMMAND_MAX)
+		return vdi_error_set(err, -EINVAL, "lock_command: at most %d bytes", BROKER_LOCK_COMMAND_MAX);
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return vdi_error_set(err, -EINVAL, "lock_command: one line of text (a program and its arguments)");
+	if (broker_lock_command_argv(value, buf, sizeof(buf), argv) < 0)
+		return vdi_error_set(err, -EINVAL, "lock_command: a program and at most %d arguments, separated by spaces",
+				     BROKER_LOCK_ARGS_MAX - 1);
+	*ret = value;
+	return 0;
+}
+
+int broker_parse_template_update(const char *text, size_t len, struct broker_template_body *ret,
+				 bool *has_lock_command, struct vdi_error *err)
+{
+	static const char *const members[] = { "lock_command", NULL };
+	int r;
+
+	*ret = (struct broker_template_body){ .secure_boot = -1, .tpm = -1 };
+	*has_lock_command = false;
+	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
+	    (r = lock_command_member(ret->json, &ret->lock_command, err)) < 0)
+		return r;
+	*has_lock_command = json_object_get(ret->json, "lock_command") != NULL;
+	return 0;
+}
+
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", "network",
-					       "os", "firmware", "secure_boot", "tpm", NULL };
+					       "os", "firmware", "secure_boot", "tpm", "lock_command", NULL };
 	struct pool_nic nic;
 	int r;
 
@@ -170,7 +234,7 @@ int broker_parse_template(const char *text, size_t len, struct broker_template_b
 	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0 ||
 	    (r = network_member(ret->json, &ret->network, &nic, err)) < 0 ||
-	    (r = template_hardware(ret, err)) < 0)
+	    (r = template_hardware(ret, err)) < 0 || (r = lock_command_member(ret->json, &ret->lock_command, err)) < 0)
 		return r;
 	if (ret->disk[0] != '/')
 		return vdi_error_set(err, -EINVAL, "\"disk\" must be an absolute path on the host");
@@ -283,6 +347,23 @@ static int isolate_member(json_t *json, enum broker_isolate *ret, struct vdi_err
 	return 0;
 }
 
+/* lock_on_disconnect: true, false, null (the default); second_viewer: "takeover" or "refuse"; absent: as they are. */
+static int viewer_settings(struct broker_pool_body *ret, struct vdi_error *err)
+{
+	json_t *lock = json_object_get(ret->json, "lock_on_disconnect");
+	json_t *second = json_object_get(ret->json, "second_viewer");
+
+	if (lock && !json_is_boolean(lock) && !json_is_null(lock))
+		return vdi_error_set(err, -EINVAL, "\"lock_on_disconnect\" must be true, false or null");
+	if (lock)
+		ret->lock_on_disconnect = json_is_null(lock) ? BROKER_LOCK_DEFAULT : json_is_true(lock);
+	if (second && !streq_ptr(json_string_value(second), "takeover") && !streq_ptr(json_string_value(second), "refuse"))
+		return vdi_error_set(err, -EINVAL, "\"second_viewer\" must be \"takeover\" or \"refuse\"");
+	if (second)
+		ret->refuse_second_viewer = streq_ptr(json_string_value(second), "refuse");
+	return 0;
+}
+
 /* network, isolate_desktops, bandwidth_kbps; isolation on a network given here that cannot have it. */
 static int pool_net_settings(struct broker_pool_body *ret, struct vdi_error *err)
 {
@@ -313,7 +394,8 @@ static int pool_settings(struct broker_pool_body *ret, bool size_required, struc
 	    (r = vdi_json_get_int(ret->json, "data_disk_mib", false, 0, INT64_MAX / 2, &ret->data_disk_mib, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "usb_redirect", false, 0, POOL_USB_REDIRECT_MAX, &ret->usb_redirect,
 				  err)) < 0 ||
-	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0) || (r = pool_net_settings(ret, err)) < 0)
+	    (groups && (r = groups_string(groups, &ret->groups, err)) < 0) || (r = pool_net_settings(ret, err)) < 0 ||
+	    (r = viewer_settings(ret, err)) < 0)
 		return r;
 	if (ret->prestart > ret->size)
 		return vdi_error_set(err, -EINVAL, "\"prestart\" (%lld) must not exceed \"size\" (%lld)",
@@ -325,11 +407,13 @@ int broker_parse_pool_create(const char *text, size_t len, struct broker_pool_bo
 {
 	static const char *const members[] = { "name",		"template", "type",	    "size", "prestart",
 					       "max_per_user", "idle_timeout", "groups", "data_disk_mib", "network",
-					       "isolate_desktops", "bandwidth_kbps", "usb_redirect", NULL };
+					       "isolate_desktops", "bandwidth_kbps", "usb_redirect", "lock_on_disconnect",
+					       "second_viewer", NULL };
 	const char *type = "pooled";
 	int r;
 
-	*ret = (struct broker_pool_body){ .max_per_user = 1, .usb_redirect = BROKER_USB_REDIRECT_DEFAULT };
+	*ret = (struct broker_pool_body){ .max_per_user = 1, .usb_redirect = BROKER_USB_REDIRECT_DEFAULT,
+					  .lock_on_disconnect = BROKER_LOCK_DEFAULT };
 	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "template", true, &ret->template_name, err)) < 0 ||
@@ -345,7 +429,7 @@ int broker_parse_pool_update(const char *text, size_t len, struct broker_pool_bo
 {
 	static const char *const members[] = { "size",	     "prestart",	  "max_per_user",   "idle_timeout",
 					       "groups",     "data_disk_mib",	  "network",	    "isolate_desktops",
-					       "bandwidth_kbps", "usb_redirect", NULL };
+					       "bandwidth_kbps", "usb_redirect", "lock_on_disconnect", "second_viewer", NULL };
 	int r;
 
 	ret->json = NULL;

@@ -39,8 +39,12 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
  * os (an osinfo-db short id, 1..POOL_OS_ID_MAX bytes without control characters or white space; NULL when
  * not given, null or ""), firmware ("bios" or "uefi"; POOL_FIRMWARE_AUTO when not given or null), secure_boot
  * and tpm (true 1, false 0; -1 when not given or null: the OS's default).  With xml none of them may be given
- * (the XML decides the hardware).
+ * (the XML decides the hardware).  lock_command: the program and its arguments, separated by spaces (no shell,
+ * no quoting), that the guest agent runs to lock the screen: 1..BROKER_LOCK_COMMAND_MAX bytes of printable
+ * text, at most BROKER_LOCK_ARGS_MAX words; NULL when not given, null or "" (the default).
  */
+#define BROKER_LOCK_COMMAND_MAX 512
+#define BROKER_LOCK_ARGS_MAX 32
 struct broker_template_body {
 	json_t *json;
 	const char *name, *disk, *xml, *network;
@@ -48,9 +52,19 @@ struct broker_template_body {
 	const char *os;
 	enum pool_firmware firmware;
 	int secure_boot, tpm;
+	const char *lock_command;
 };
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
+/* PATCH /admin/templates/{name}: {"lock_command": ...} as above (given: has_lock_command). */
+int broker_parse_template_update(const char *text, size_t len, struct broker_template_body *ret,
+				 bool *has_lock_command, struct vdi_error *err);
 void broker_template_body_finish(struct broker_template_body *b);
+
+/*
+ * Splits a lock_command that broker_parse_template() took (borrowed) into argv: at most
+ * BROKER_LOCK_ARGS_MAX words, NULL-terminated, pointing into buf (len bytes, a copy of it).  0, or -EINVAL.
+ */
+int broker_lock_command_argv(const char *command, char *buf, size_t len, const char *argv[BROKER_LOCK_ARGS_MAX + 1]);
 
 /*
  * POST /admin/templates/{name}/publish: exactly one of disk (an absolute path) and
@@ -85,7 +99,8 @@ int broker_parse_rollback(const char *text, size_t len, int64_t *ret_to, struct 
  * body says alone is checked here (isolate_desktops true with its own network that cannot be isolated); the
  * settings with the template's network are broker_pool_net_check()'s.  On update, a network the caller puts
  * in ret is borrowed from the caller.  usb_redirect: the SPICE USB redirection channels of each desktop,
- * 0..POOL_USB_REDIRECT_MAX.
+ * 0..POOL_USB_REDIRECT_MAX.  lock_on_disconnect: true, false or null (BROKER_LOCK_DEFAULT: on for persistent
+ * pools); second_viewer: "takeover" or "refuse" (refuse_second_viewer).
  */
 struct broker_pool_body {
 	json_t *json;
@@ -98,6 +113,8 @@ struct broker_pool_body {
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps;
 	int64_t usb_redirect;               /* 0..POOL_USB_REDIRECT_MAX; create: BROKER_USB_REDIRECT_DEFAULT */
+	int lock_on_disconnect;             /* BROKER_LOCK_DEFAULT (store-catalog.h), 0, 1; create: the default */
+	bool refuse_second_viewer;          /* create: false (takeover) */
 };
 /* A pool's USB redirection channels when its creation does not say. */
 #define BROKER_USB_REDIRECT_DEFAULT 2

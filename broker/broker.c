@@ -39,6 +39,7 @@ static const struct broker_route routes[] = {
 	{ "GET", "/api/v1/admin/templates", broker_api_admin_templates },
 	{ "POST", "/api/v1/admin/templates", broker_api_admin_template_add },
 	{ "GET", "/api/v1/admin/templates/*", broker_api_admin_template },
+	{ "PATCH", "/api/v1/admin/templates/*", broker_api_admin_template_update },
 	{ "DELETE", "/api/v1/admin/templates/*", broker_api_admin_template_remove },
 	{ "POST", "/api/v1/admin/templates/*/publish", broker_api_admin_template_publish },
 	{ "DELETE", "/api/v1/admin/templates/*/publish", broker_api_admin_template_publish_cancel },

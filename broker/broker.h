@@ -67,6 +67,7 @@ void broker_api_admin_template_edit_console(struct broker_req *req, void *userda
 void broker_api_admin_template_edit_console_vv(struct broker_req *req, void *userdata);
 void broker_api_admin_template(struct broker_req *req, void *userdata);
 void broker_api_admin_template_add(struct broker_req *req, void *userdata);
+void broker_api_admin_template_update(struct broker_req *req, void *userdata);
 void broker_api_admin_template_remove(struct broker_req *req, void *userdata);
 void broker_api_admin_pools(struct broker_req *req, void *userdata);
 void broker_api_admin_pool_create(struct broker_req *req, void *userdata);

@@ -154,6 +154,9 @@ struct broker_desks {
 	bool reconciling;
 	int64_t last_reconcile, last_sweep, last_resume; /* vdi_clock_steady() */
 
+	/* viewers.c: the SPICE connections of each desktop */
+	struct broker_viewers *viewers;
+
 	/* events.c */
 	pthread_mutex_t lock; /* guards the event queue: libvirt's event thread fills it */
 	struct broker_queued_event *events;

@@ -24,6 +24,7 @@
 #include "store-sessions.h"
 #include "store.h"
 #include "template-cache.h"
+#include "viewers.h"
 
 /* Seconds between reconciles, and between sweeps of expired sessions. */
 #define RECONCILE_INTERVAL 60
@@ -100,6 +101,7 @@ struct broker_desks *broker_desks_free(struct broker_desks *d)
 	free(d->touched.ids);
 	free(d->recheck.ids);
 	broker_maintenance_free(d);
+	broker_viewers_free(d);
 	free(d);
 	return NULL;
 }

@@ -20,6 +20,7 @@
 #include "spares.h"
 #include "store-desktops.h"
 #include "store-hosts.h"
+#include "viewers.h"
 
 int broker_events_new(struct broker_desks *d)
 {
@@ -39,6 +40,7 @@ void broker_events_free(struct broker_desks *d)
 static bool event_matters(enum pool_event_type type)
 {
 	switch (type) {
+	case POOL_EVENT_GRAPHICS_CONNECT:
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
 	case POOL_EVENT_STOPPED:
@@ -85,11 +87,15 @@ static bool store_may_retry(int r)
 	return r == -EBUSY || r == -ENOMEM || r == -ENOSPC;
 }
 
-/* A SPICE client came (or went): the state, or the state a paused desktop goes back to, follows it. */
+/* A SPICE client came (or went: its last connection closed, viewers.h): the state, or the state a paused
+ * desktop goes back to, follows it. */
 static int graphics_event(struct broker_desks *d, struct broker_queued_event *ev)
 {
 	int r;
 
+	if (ev->type == POOL_EVENT_GRAPHICS_CONNECT ||
+	    (ev->type == POOL_EVENT_GRAPHICS_DISCONNECT && broker_viewers_channels(d, ev->id, ev->pool) > 0))
+		return 0;
 	r = broker_store_desktop_spice(d->store, ev->id, ev->pool, ev->type == POOL_EVENT_GRAPHICS_INITIALIZE, ev->at);
 	if (r > 0)
 		vdi_debug("desktop %lld: %s", (long long)ev->id,
@@ -165,7 +171,11 @@ static int handle_event(struct broker_desks *d, struct broker_queued_event *ev)
 		broker_maintenance_event(d, ev);
 		return 0;
 	}
+	/* Counted once, however often the store refuses what follows. */
+	if (first)
+		broker_viewers_event(d, ev);
 	switch (ev->type) {
+	case POOL_EVENT_GRAPHICS_CONNECT:
 	case POOL_EVENT_GRAPHICS_INITIALIZE:
 	case POOL_EVENT_GRAPHICS_DISCONNECT:
 		r = graphics_event(d, ev);

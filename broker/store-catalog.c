@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cleanup.h"
 #include "json.h"
 #include "store-private.h"
@@ -78,6 +79,12 @@ int broker_store_set_template_network(struct broker_store *s, const char *name, 
 				 network && *network ? network : NULL);
 }
 
+int broker_store_set_template_lock_command(struct broker_store *s, const char *name, const char *lock_command)
+{
+	return broker_store_exec(s, "UPDATE templates SET lock_command = ?2 WHERE name = ?1", "ss", name,
+				 lock_command && *lock_command ? lock_command : NULL);
+}
+
 int broker_store_set_template_hardware(struct broker_store *s, const char *name, const char *os, const char *firmware,
 				       bool secure_boot, bool tpm)
 {
@@ -104,7 +111,7 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 {
 	return broker_store_query(s, ret,
 				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created, t.network,"
-				  " t.os, t.firmware, t.secure_boot, t.tpm,"
+				  " t.os, t.firmware, t.secure_boot, t.tpm, t.lock_command,"
 				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
 				  "s", name);
@@ -200,10 +207,12 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 	if (d->name[0] == '_')
 		return vdi_error_set(err, -EINVAL, "pool names beginning with '_' are reserved for vdi's own desktops");
 	if (d->size < 0 || d->prestart < 0 || d->prestart > d->size || d->max_per_user < 1 || d->idle_timeout < 0 ||
-	    d->usb_redirect < 0 || d->usb_redirect > POOL_USB_REDIRECT_MAX)
+	    d->usb_redirect < 0 || d->usb_redirect > POOL_USB_REDIRECT_MAX || d->lock_on_disconnect < BROKER_LOCK_DEFAULT ||
+	    d->lock_on_disconnect > 1)
 		return vdi_error_set(err, -EINVAL,
 				     "pool \"%s\": size >= 0, 0 <= prestart <= size, max_per_user >= 1, idle_timeout >= 0,"
-				     " 0 <= usb_redirect <= %d", d->name, POOL_USB_REDIRECT_MAX);
+				     " 0 <= usb_redirect <= %d, lock_on_disconnect default, 0 or 1", d->name,
+				     POOL_USB_REDIRECT_MAX);
 	r = data_disk_ok(d->persistent, d->data_disk_mib, 0, err);
 	if (r < 0)
 		return r;
@@ -212,8 +221,10 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 		return r;
 	r = broker_store_prepare(s,
 				 "INSERT INTO pools (name, template_id, persistent, size, prestart, max_per_user,"
-				 " idle_timeout, groups, created, data_disk_mib, network, isolate_desktops, bandwidth_kbps, usb_redirect)"
-				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 FROM templates WHERE name = ?2",
+				 " idle_timeout, groups, created, data_disk_mib, network, isolate_desktops, bandwidth_kbps, usb_redirect,"
+				 " lock_on_disconnect, second_viewer)"
+				 " SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 FROM templates"
+				 " WHERE name = ?2",
 				 &st);
 	if (r < 0)
 		return r;
@@ -233,6 +244,9 @@ int broker_store_add_pool(struct broker_store *s, const struct broker_pool_def *
 		sqlite3_bind_int(st, 12, d->isolate == BROKER_ISOLATE_YES);
 	sqlite3_bind_int64(st, 13, d->bandwidth_kbps);
 	sqlite3_bind_int64(st, 14, d->usb_redirect);
+	if (d->lock_on_disconnect != BROKER_LOCK_DEFAULT)
+		sqlite3_bind_int(st, 15, d->lock_on_disconnect);
+	sqlite3_bind_text(st, 16, d->refuse_second_viewer ? "refuse" : "takeover", -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vdi_error_set(err, -EEXIST, "pool \"%s\" exists already", d->name);
@@ -249,8 +263,8 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 	int r, rc;
 
 	r = broker_store_prepare(s, "SELECT p.size, p.prestart, p.max_per_user, p.idle_timeout, p.data_disk_mib,"
-				    " p.network, p.isolate_desktops, p.bandwidth_kbps, p.persistent, t.network, p.usb_redirect FROM pools p"
-				    " JOIN templates t ON t.id = p.template_id WHERE p.name = ?1", &st);
+				    " p.network, p.isolate_desktops, p.bandwidth_kbps, p.persistent, t.network, p.usb_redirect,"
+				    " p.lock_on_disconnect, p.second_viewer FROM pools p JOIN templates t ON t.id = p.template_id WHERE p.name = ?1", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -269,6 +283,9 @@ int broker_store_pool_limits(struct broker_store *s, const char *name, struct br
 		.bandwidth_kbps = sqlite3_column_int64(st, 7),
 		.persistent = sqlite3_column_int(st, 8) != 0,
 		.usb_redirect = sqlite3_column_int64(st, 10),
+		.lock_on_disconnect = sqlite3_column_type(st, 11) == SQLITE_NULL ? BROKER_LOCK_DEFAULT
+										: sqlite3_column_int(st, 11) != 0,
+		.refuse_second_viewer = streq((const char *)sqlite3_column_text(st, 12) ?: "", "refuse"),
 	};
 	snprintf(ret->network, sizeof(ret->network), "%s", (const char *)sqlite3_column_text(st, 5) ?: "");
 	snprintf(ret->template_network, sizeof(ret->template_network), "%s",
@@ -283,9 +300,11 @@ int broker_store_update_pool(struct broker_store *s, const char *name, const str
 				 "UPDATE pools SET size = ?2, prestart = ?3, max_per_user = ?4, idle_timeout = ?5,"
 				 " groups = coalesce(?6, groups), data_disk_mib = ?7, network = nullif(?8, ''),"
 				 " isolate_desktops = CASE ?9 WHEN 1 THEN 0 WHEN 2 THEN 1 ELSE NULL END, bandwidth_kbps = ?10,"
-				 " usb_redirect = ?11 WHERE name = ?1",
-				 "siiiisisiii", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
-				 l->data_disk_mib, l->network, (int64_t)l->isolate, l->bandwidth_kbps, l->usb_redirect);
+				 " usb_redirect = ?11, lock_on_disconnect = CASE ?12 WHEN 0 THEN 0 WHEN 1 THEN 1 ELSE NULL END,"
+				 " second_viewer = ?13 WHERE name = ?1",
+				 "siiiisisiiiis", name, l->size, l->prestart, l->max_per_user, l->idle_timeout, groups,
+				 l->data_disk_mib, l->network, (int64_t)l->isolate, l->bandwidth_kbps, l->usb_redirect,
+				 (int64_t)l->lock_on_disconnect, l->refuse_second_viewer ? "refuse" : "takeover");
 }
 
 int broker_store_pool_exists(struct broker_store *s, const char *name)
@@ -302,7 +321,8 @@ int broker_store_pools(struct broker_store *s, const char *name, json_t **ret)
 				  " CASE p.persistent WHEN 1 THEN 'persistent' ELSE 'pooled' END AS type, p.size, p.prestart,"
 				  " p.max_per_user, p.idle_timeout, p.groups, p.draining, p.created, p.data_disk_mib,"
 				  " coalesce(p.network, t.network) AS network, p.network IS NULL AS network_inherited,"
-				  " p.isolate_desktops, p.persistent, p.bandwidth_kbps, p.usb_redirect"
+				  " p.isolate_desktops, p.persistent, p.bandwidth_kbps, p.usb_redirect,"
+				  " coalesce(p.lock_on_disconnect, p.persistent) AS lock_on_disconnect, p.second_viewer"
 				  " FROM pools p JOIN templates t ON t.id = p.template_id"
 				  " WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name",
 				  "s", name);

@@ -40,11 +40,19 @@ int broker_store_set_template_network(struct broker_store *s, const char *name, 
 int broker_store_set_template_hardware(struct broker_store *s, const char *name, const char *os, const char *firmware,
 				       bool secure_boot, bool tpm);
 
+/* What a desktop runs through its guest agent to lock its screen when its template names nothing else. */
+#define BROKER_LOCK_COMMAND_DEFAULT "loginctl lock-sessions"
+
+/* Sets the command template name's desktops lock their screen with through the guest agent (lock_command NULL:
+ * the default, BROKER_LOCK_COMMAND_DEFAULT; rows changed or -errno). */
+int broker_store_set_template_lock_command(struct broker_store *s, const char *name, const char *lock_command);
+
 /* Template name's network into buf (len bytes): 1, 0 when it has none ("" in buf), -ENOENT, -errno. */
 int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len);
 
 /* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools, network
- * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1). */
+ * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1), lock_command (null: the
+ * default). */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
 /* The templates without an OS (an admin's XML, or vdi's generic one), with name, xml, firmware, secure_boot and
@@ -76,7 +84,12 @@ struct broker_pool_def {
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps; /* 0 = none */
 	int64_t usb_redirect;   /* SPICE USB redirection channels per desktop, 0..POOL_USB_REDIRECT_MAX */
+	int lock_on_disconnect; /* BROKER_LOCK_DEFAULT (on for persistent pools), 0 off, 1 on */
+	bool refuse_second_viewer; /* second_viewer "refuse" (false: "takeover") */
 };
+
+/* lock_on_disconnect not set: on for persistent pools, off for pooled ones. */
+#define BROKER_LOCK_DEFAULT (-1)
 
 /* The largest data disk a pool may give (MiB): 16 TiB. */
 #define BROKER_DATA_DISK_MIB_MAX (16LL * 1024 * 1024)
@@ -93,6 +106,8 @@ struct broker_pool_limits {
 	enum broker_isolate isolate;
 	int64_t bandwidth_kbps;
 	int64_t usb_redirect;
+	int lock_on_disconnect;    /* as in broker_pool_def */
+	bool refuse_second_viewer;
 	/* Read only (broker_store_pool_limits() fills them; the update leaves them): */
 	bool persistent;
 	char template_network[BROKER_NETWORK_VALUE_MAX]; /* "" none */
@@ -119,7 +134,8 @@ int broker_store_pool_exists(struct broker_store *s, const char *name);
  * The pools (name NULL: all, by name) with id, name, template, type ("persistent" or "pooled"),
  * size, prestart, max_per_user, idle_timeout, groups (comma-separated), draining (0/1), created,
  * data_disk_mib, network (effective: the pool's, else the template's; null none), network_inherited (0/1:
- * the pool sets none), isolate_desktops (as set: null, 0, 1), persistent (0/1), bandwidth_kbps, usb_redirect.
+ * the pool sets none), isolate_desktops (as set: null, 0, 1), persistent (0/1), bandwidth_kbps, usb_redirect,
+ * lock_on_disconnect (effective: 0/1), second_viewer ("takeover", "refuse").
  */
 int broker_store_pools(struct broker_store *s, const char *name, json_t **ret);
 

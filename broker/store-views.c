@@ -20,9 +20,18 @@ int broker_store_user_desktop(struct broker_store *s, int64_t id, const char *us
 {
 	return broker_store_query(s, ret,
 				  "SELECT d.id, " BROKER_SQL_SHOWN_STATE " AS state, d.host, p.name AS pool, p.persistent,"
-				  " p.usb_redirect FROM desktops d"
+				  " p.usb_redirect, p.second_viewer FROM desktops d"
 				  " JOIN pools p ON p.id = d.pool_id WHERE d.id = ?1 AND d.owner = ?2",
 				  "is", id, user);
+}
+
+int broker_store_desktop_lock(struct broker_store *s, int64_t id, const char *pool, json_t **ret)
+{
+	return broker_store_query(s, ret,
+				  "SELECT d.host, coalesce(p.lock_on_disconnect, p.persistent) AS lock_on_disconnect,"
+				  " t.lock_command FROM desktops d JOIN pools p ON p.id = d.pool_id"
+				  " JOIN templates t ON t.id = p.template_id WHERE d.id = ?1 AND p.name = ?2",
+				  "is", id, pool);
 }
 
 int broker_store_desktop_state(struct broker_store *s, int64_t id, json_t **ret)

@@ -18,8 +18,15 @@ struct broker_store;
 /* user's desktops, by id: id, pool, state, type ("persistent" or "pooled"), assigned_at. */
 int broker_store_user_desktops(struct broker_store *s, const char *user, json_t **ret);
 
-/* Desktop id if user owns it: at most one row of id, state, host, pool, persistent, usb_redirect (its pool's). */
+/* Desktop id if user owns it: at most one row of id, state, host, pool, persistent, usb_redirect and second_viewer
+ * (its pool's). */
 int broker_store_user_desktop(struct broker_store *s, int64_t id, const char *user, json_t **ret);
+
+/*
+ * What desktop id of pool (borrowed) does when its last SPICE client leaves (viewers.c): at most one row of
+ * host, lock_on_disconnect (its pool's, effective: 0/1) and lock_command (its template's; null: the default).
+ */
+int broker_store_desktop_lock(struct broker_store *s, int64_t id, const char *pool, json_t **ret);
 
 /* Desktop id's stored state: at most one row of state. */
 int broker_store_desktop_state(struct broker_store *s, int64_t id, json_t **ret);

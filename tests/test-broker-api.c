@@ -906,6 +906,95 @@ static void test_template_hardware(void)
 	stop_broker(&d);
 }
 
+/* Issue 18: a pool's lock_on_disconnect (default: on for persistent pools) and second_viewer, a template's
+ * lock_command (add and PATCH); every bad value is a 400 naming the field, and changes nothing. */
+static void test_viewer_settings(void)
+{
+	struct daemon d;
+	char body[1024], disk[512], lng[700];
+	json_t *j;
+
+	start_broker(&d, NULL);
+	snprintf(disk, sizeof(disk), "%s/t.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"plain\",\"disk\":\"%s\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check(json_is_null(json_object_get(j, "lock_command")));
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"name\":\"locky\",\"disk\":\"%s\",\"lock_command\":\"/bin/vdi-lock now\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_str_eq(json_string_value(json_object_get(j, "lock_command")), "/bin/vdi-lock now");
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"name\":\"bad\",\"disk\":\"%s\",\"lock_command\":\"a\\nb\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "lock_command");
+	snprintf(body, sizeof(body), "{\"name\":\"bad\",\"disk\":\"%s\",\"lock_command\":7}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "lock_command");
+	snprintf(body, sizeof(body), "{\"name\":\"bad\",\"disk\":\"%s\",\"lock_command\":\"   \"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "lock_command");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE name = 'bad'"), 0);
+	/* PATCH: set, back to the default (null or ""), refused. */
+	j = admin_json(&d, "PATCH", "/api/v1/admin/templates/plain", "{\"lock_command\":\"/bin/vdi-lock\"}", 200);
+	check_str_eq(json_string_value(json_object_get(j, "lock_command")), "/bin/vdi-lock");
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM audit WHERE action = 'template-update' AND object = 'plain'"), 1);
+	memset(lng, 'x', sizeof(lng) - 1);
+	lng[sizeof(lng) - 1] = '\0';
+	snprintf(body, sizeof(body), "{\"lock_command\":\"%s\"}", lng);
+	admin_error(&d, "PATCH", "/api/v1/admin/templates/plain", body, 400, "lock_command");
+	admin_error(&d, "PATCH", "/api/v1/admin/templates/plain", "{\"heads\":2,\"lock\":1}", 400, "");
+	admin_error(&d, "PATCH", "/api/v1/admin/templates/nosuch", "{\"lock_command\":null}", 404, "no such template");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE lock_command = '/bin/vdi-lock'"), 1);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/templates/locky", "{\"lock_command\":\"\"}", 200);
+	check(json_is_null(json_object_get(j, "lock_command")));
+	json_decref(j);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/templates/plain", "{\"lock_command\":null}", 200);
+	check(json_is_null(json_object_get(j, "lock_command")));
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE lock_command IS NULL"), 2);
+
+	/* Pools: the defaults, each way. */
+	j = admin_json(&d, "POST", "/api/v1/admin/pools", "{\"name\":\"pooled\",\"template\":\"plain\",\"size\":0}", 201);
+	check(json_is_false(json_object_get(j, "lock_on_disconnect")));
+	check_str_eq(json_string_value(json_object_get(j, "second_viewer")), "takeover");
+	json_decref(j);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools",
+		       "{\"name\":\"mine\",\"template\":\"plain\",\"type\":\"persistent\",\"size\":0}", 201);
+	check(json_is_true(json_object_get(j, "lock_on_disconnect")));
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE lock_on_disconnect IS NULL"), 2);
+	j = admin_json(&d, "POST", "/api/v1/admin/pools",
+		       "{\"name\":\"kiosk\",\"template\":\"plain\",\"size\":0,\"lock_on_disconnect\":true,"
+		       "\"second_viewer\":\"refuse\"}", 201);
+	check(json_is_true(json_object_get(j, "lock_on_disconnect")));
+	check_str_eq(json_string_value(json_object_get(j, "second_viewer")), "refuse");
+	json_decref(j);
+	/* Refusals. */
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"plain\",\"size\":0,\"lock_on_disconnect\":\"yes\"}", 400,
+		    "lock_on_disconnect");
+	admin_error(&d, "POST", "/api/v1/admin/pools",
+		    "{\"name\":\"x\",\"template\":\"plain\",\"size\":0,\"second_viewer\":\"share\"}", 400,
+		    "second_viewer");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/kiosk", "{\"second_viewer\":null}", 400, "second_viewer");
+	admin_error(&d, "PATCH", "/api/v1/admin/pools/kiosk", "{\"lock_on_disconnect\":1}", 400, "lock_on_disconnect");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'x'"), 0);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'kiosk' AND lock_on_disconnect = 1"
+				   " AND second_viewer = 'refuse'"), 1);
+	/* Updates: off, takeover, back to the default (null); the rest stays. */
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/mine", "{\"lock_on_disconnect\":false}", 200);
+	check(json_is_false(json_object_get(j, "lock_on_disconnect")));
+	json_decref(j);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/kiosk", "{\"second_viewer\":\"takeover\",\"size\":1}", 200);
+	check_str_eq(json_string_value(json_object_get(j, "second_viewer")), "takeover");
+	check(json_is_true(json_object_get(j, "lock_on_disconnect")));
+	json_decref(j);
+	j = admin_json(&d, "PATCH", "/api/v1/admin/pools/mine", "{\"lock_on_disconnect\":null}", 200);
+	check(json_is_true(json_object_get(j, "lock_on_disconnect")));
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'mine' AND lock_on_disconnect IS NULL"), 1);
+	stop_broker(&d);
+}
+
 static void test_template_versions(void)
 {
 	struct daemon d;
@@ -1161,6 +1250,11 @@ static void test_web_login_page(void)
 	(void)system(cmd);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	check_alive(&d);
+	/* What the admin page set (issue 18). */
+	check_int_eq(store_int(&d, "SELECT count(*) FROM pools WHERE name = 'kiosk' AND lock_on_disconnect = 0"
+				   " AND second_viewer = 'refuse'"), 1);
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE name = 'golden'"
+				   " AND lock_command = '/bin/vdi-lock --now'"), 1);
 	stop_broker(&d);
 }
 
@@ -1986,6 +2080,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_versions),
 	VDI_TEST(test_pool_networks),
 	VDI_TEST(test_template_hardware),
+	VDI_TEST(test_viewer_settings),
 	VDI_TEST_TIMEOUT(test_recompose_and_data_disk, 120),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),

@@ -1140,7 +1140,7 @@ static void test_remote_viewer_through_gateway(void)
 	struct fixture f;
 	struct user u1;
 	_cleanup_free_ char *vv = NULL;
-	char path[128], file[600], cmd[1600], log[600], fbdir[600];
+	char path[128], file[600], cmd[1600], log[600], fbdir[600], domain[128], serial[8192];
 	struct screen scr;
 	pid_t viewer;
 	int64_t id;
@@ -1150,6 +1150,12 @@ static void test_remote_viewer_through_gateway(void)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
 	fixture_setup(&f, true, NULL);
 	id = fixture_running_desktop(&f, &u1, 0);
+	/* Issue 18: the pool refuses a second viewer and locks the screen when the last one leaves, through the
+	 * guest agent running the template's lock command (the test guest's /bin/vdi-lock). */
+	json_decref(admin_json(&f.d, "PATCH", "/api/v1/admin/templates/golden", "{\"lock_command\":\"/bin/vdi-lock\"}",
+			       200));
+	snprintf(path, sizeof(path), "/api/v1/admin/pools/%s", f.pool);
+	json_decref(admin_json(&f.d, "PATCH", path, "{\"lock_on_disconnect\":true,\"second_viewer\":\"refuse\"}", 200));
 
 	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
@@ -1202,6 +1208,16 @@ static void test_remote_viewer_through_gateway(void)
 		vdi_test_log("remote-viewer shows the guest's banner");
 		free(text);
 	}
+	/* second_viewer "refuse": no second console while it is open, neither for the browser nor a .vv. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	snprintf(cmd, sizeof(cmd), "desktop %lld is open in another viewer", (long long)id);
+	expect_reply(&f.d, "POST", path, u1.hdr, NULL, 409, cmd);
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
+	expect_reply(&f.d, "GET", path, u1.hdr, NULL, 409, cmd);
+	/* Not locked while it is connected. */
+	fixture_domain(f.pool, id, domain, sizeof(domain));
+	if (!test_console_command(FIXTURE_URI, domain, "vdi-locked?", "vdi-lock: off", 30000, serial, sizeof(serial)))
+		vdi_test_fail(__FILE__, __LINE__, "the guest does not say its screen is unlocked; console:\n%s", serial);
 
 	/* When it goes, the desktop sees its client leave. */
 	kill(viewer, SIGTERM);
@@ -1214,6 +1230,30 @@ static void test_remote_viewer_through_gateway(void)
 		check_ok(http_request(f.gateway_port, "GET", "/metrics", NULL, NULL, 0, &m));
 		vdi_test_fail(__FILE__, __LINE__, "the desktop did not see its client go; gateway:\n%s", m.body);
 	}
+	/* The last client left: the broker ran /bin/vdi-lock through the guest agent, as the guest says. */
+	if (!test_console_command(FIXTURE_URI, domain, "vdi-locked?", "vdi-lock: on", 60000, serial, sizeof(serial)))
+		vdi_test_fail(__FILE__, __LINE__, "the guest's screen was not locked after its viewer left; console:\n%s",
+			      serial);
+	/* Audited once (the audit is written at the broker's next tick). */
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=desktop-lock&object=desktop:%lld", (long long)id);
+	{
+		uint64_t end = vdi_test_now_ms() + 10000;
+		json_t *a = NULL;
+
+		do {
+			json_decref(a);
+			usleep(200 * 1000);
+			a = admin_json(&f.d, "GET", path, NULL, 200);
+		} while (json_array_size(json_object_get(a, "audit")) == 0 && vdi_test_now_ms() < end);
+		check_int_eq(json_array_size(json_object_get(a, "audit")), 1);
+		check_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a, "audit"), 0), "detail")),
+			     "/bin/vdi-lock: exit 0");
+		json_decref(a);
+	}
+	vdi_test_log("the guest's screen was locked when remote-viewer left");
+	/* And with no viewer open, a console is given again. */
+	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console", (long long)id);
+	expect_reply(&f.d, "POST", path, u1.hdr, NULL, 200, "\"token\"");
 	fixture_teardown(&f);
 }
 

@@ -459,6 +459,8 @@ static void test_spice_redq_ticket_and_graphics_events(void)
 	check(test_event_wait(&log, "graphics-connect:vdi-spice-1", 10000));
 	check(test_event_wait(&log, "graphics-initialize:vdi-spice-1", 10000));
 	check(test_event_wait(&log, "graphics-disconnect:vdi-spice-1", 10000));
+	/* Each names its client: on the unix socket, "unix" (issue 18). */
+	check(test_event_wait(&log, "graphics-initialize:vdi-spice-1:spice:1:client=unix\n", 1000));
 
 	check_ok(spice_link_probe(target, "wrong", 5000, &res));
 	check(res.auth_result != 0);

@@ -1410,6 +1410,27 @@ static void test_desktop_addresses(void)
 	pool_host_free(host);
 }
 
+/* A program through the guest agent: the test driver has none (the real one: test-broker-vms); the refusals. */
+static void test_agent_exec_refusals(void)
+{
+	struct pool_host *host = test_host();
+	struct pool_template *t = test_template(guest_xml);
+	struct vdi_error err = { { 0 } };
+	const char *lock[] = { "/bin/vdi-lock", NULL }, *none[] = { NULL };
+	int status = -1;
+
+	check_ok(pool_desktop_create(host, t, "ax", 1, &err));
+	check_ok(pool_desktop_start(host, "vdi-ax-1", &err));
+	check_err(pool_desktop_agent_exec(host, "vdi-ax-1", lock, 1000, &status, &err), EOPNOTSUPP);
+	check_str_contains(err.message, "vdi-ax-1");
+	check_int_eq(status, -1);
+	check_err(pool_desktop_agent_exec(host, "vdi-ax-1", none, 1000, &status, &err), EINVAL);
+	check_err(pool_desktop_agent_exec(host, "vdi-ax-2", lock, 1000, &status, &err), ENOENT);
+	check_err(pool_desktop_agent_exec(host, "not-ours", lock, 1000, &status, &err), EINVAL);
+	pool_template_free(t);
+	pool_host_free(host);
+}
+
 /* What is shown of what libvirt reports: no loopback, no link-local, each address once. */
 static void test_addresses_collect(void)
 {
@@ -2211,6 +2232,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_desktop_bandwidth),
 	VDI_TEST(test_desktop_set_nic),
 	VDI_TEST(test_desktop_addresses),
+	VDI_TEST(test_agent_exec_refusals),
 	VDI_TEST(test_addresses_collect),
 	VDI_TEST(test_guest_info_from_params),
 	VDI_TEST(test_domxml_agent_state),

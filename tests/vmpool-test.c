@@ -81,11 +81,12 @@ char *test_xpath(const char *xml, const char *expr)
 void test_event_record(struct pool_host *host, const struct pool_event *ev, void *userdata)
 {
 	struct test_event_log *log = userdata;
-	char line[160];
+	char line[320];
 
 	(void)host;
-	snprintf(line, sizeof(line), "%s:%s:%s:%lld\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-",
-		 ev->pool ? ev->pool : "-", (long long)ev->desktop_id);
+	snprintf(line, sizeof(line), "%s:%s:%s:%lld%s%s\n", pool_event_type_name(ev->type), ev->domain ? ev->domain : "-",
+		 ev->pool ? ev->pool : "-", (long long)ev->desktop_id, ev->client ? ":client=" : "",
+		 ev->client ? ev->client : "");
 	pthread_mutex_lock(&log->lock);
 	if (strlen(log->text) + strlen(line) < sizeof(log->text))
 		strcat(log->text, line);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <libvirt/virterror.h>
@@ -104,11 +105,12 @@ static enum pool_pause_reason suspended_reason(int detail)
 }
 
 static void emit_domain(const struct pool_event_sink *sink, virDomainPtr dom, enum pool_event_type type, int detail,
-			enum pool_pause_reason why)
+			enum pool_pause_reason why, const char *client)
 {
 	const char *name = virDomainGetName(dom);
 	char pool[64];
-	struct pool_event ev = { .type = type, .domain = name, .pool = pool, .detail = detail, .pause_reason = why };
+	struct pool_event ev = { .type = type, .domain = name, .pool = pool, .detail = detail, .pause_reason = why,
+				 .client = client };
 
 	/* Only vdi's domains: the name says so without a round trip to libvirtd. */
 	if (!name || pool_domain_name_parse(name, pool, sizeof(pool), &ev.desktop_id) < 0)
@@ -155,8 +157,19 @@ static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int det
 	default:
 		return 0;
 	}
-	emit_domain(opaque, dom, type, detail, why);
+	emit_domain(opaque, dom, type, detail, why, NULL);
 	return 0;
+}
+
+/* A graphics event's client address, for logs: "ipv4 HOST:PORT", "ipv6 [HOST]:PORT", "unix". */
+static void graphics_client(const virDomainEventGraphicsAddress *a, char *buf, size_t len)
+{
+	if (!a || a->family == VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_UNIX)
+		snprintf(buf, len, "unix");
+	else if (a->family == VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV6)
+		snprintf(buf, len, "ipv6 [%s]:%s", a->node ? a->node : "?", a->service ? a->service : "?");
+	else
+		snprintf(buf, len, "ipv4 %s:%s", a->node ? a->node : "?", a->service ? a->service : "?");
 }
 
 static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
@@ -164,10 +177,10 @@ static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
 			const char *auth_scheme, const virDomainEventGraphicsSubject *subject, void *opaque)
 {
 	enum pool_event_type type;
+	char client[160];
 
 	(void)conn;
 	(void)local;
-	(void)remote;
 	(void)auth_scheme;
 	(void)subject;
 	switch (phase) {
@@ -183,7 +196,8 @@ static void graphics_cb(virConnectPtr conn, virDomainPtr dom, int phase,
 	default:
 		return;
 	}
-	emit_domain(opaque, dom, type, phase, POOL_PAUSE_NONE);
+	graphics_client(remote, client, sizeof(client));
+	emit_domain(opaque, dom, type, phase, POOL_PAUSE_NONE, client);
 }
 
 /* libvirt's freecb: the registration is gone, its hold on the sink's owner with it. */

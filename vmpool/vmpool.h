@@ -170,6 +170,9 @@ struct pool_event {
 	int64_t desktop_id;
 	int detail;         /* libvirt's event detail, for logs */
 	enum pool_pause_reason pause_reason; /* POOL_EVENT_SUSPENDED: why (NOSPACE is never told here: IOERROR) */
+	/* Graphics events, one per SPICE channel connection (a client opens several: main, display, inputs,
+	 * ...): the client's address ("ipv4 127.0.0.1:40210", "unix" on a unix socket), for logs; NULL otherwise. */
+	const char *client;
 };
 
 /*
@@ -740,3 +743,17 @@ int pool_overlay_list(struct pool_host *host, char ***ret, struct vdi_error *err
  * into ret_domain (len bytes): 0, or -EINVAL when volume is neither. */
 int pool_volume_domain(const char *volume, char *ret_domain, size_t len);
 char **pool_strv_free(char **strv);
+
+/* ---- a program run by the guest agent (agent-exec.c; issue 18, helper viewers) ---------------- */
+
+/*
+ * Runs argv (borrowed, NULL-terminated; argv[0] the program's path in the guest, no shell) inside the
+ * running desktop domain through its guest agent (guest-exec, then guest-exec-status every 100 ms) and
+ * waits up to timeout_ms for it to exit: 0 and its exit status in *ret_exit_status (128 + the signal
+ * that ended it).  -EOPNOTSUPP: the domain has no guest agent channel; -ENOTCONN: no agent answers on
+ * it (none installed, not started yet); -ESRCH: the desktop does not run; -ETIMEDOUT: it still runs
+ * (it is left running); -ENOENT: no such desktop; -EINVAL: argv empty.  Blocks on libvirt and the
+ * agent (up to timeout_ms plus a few seconds): workers only.
+ */
+int pool_desktop_agent_exec(struct pool_host *host, const char *domain, const char *const *argv, int timeout_ms,
+			    int *ret_exit_status, struct vdi_error *err);

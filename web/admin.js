@@ -96,13 +96,18 @@ function poolRow(p) {
 }
 
 // A pool's network cell: the effective network (none: the template XML's own NICs), whether it is the
-// template's, isolation and the bandwidth limit.
+// template's, isolation and the bandwidth limit; then what its viewers get: the lock when the last one
+// leaves, a second viewer refused.
 function poolNetwork(p) {
 	const parts = [p.network ? p.network + (p.network_inherited ? ' (template\'s)' : '') : 'template XML\'s NICs'];
 	if (p.isolate_desktops)
 		parts.push('isolated');
 	if (p.bandwidth_kbps)
 		parts.push(`${p.bandwidth_kbps} kbit/s`);
+	if (p.lock_on_disconnect)
+		parts.push('locks when the viewer leaves');
+	if (p.second_viewer === 'refuse')
+		parts.push('second viewer refused');
 	return parts.join(', ');
 }
 
@@ -275,6 +280,30 @@ function maintenanceUpdate(box, m) {
 	q('edit-discard').hidden = !m || MAINTENANCE_BUSY.has(m.state);
 }
 
+// The command a template's desktops run through their guest agent to lock the screen (empty: the default).
+function lockCommandForm(box, t) {
+	const form = el('form', null, box, 'lock-command');
+	const l = el('label', 'Lock command', form);
+	const input = Object.assign(el('input', null, l), { name: 'lock_command', maxLength: 512,
+		placeholder: 'loginctl lock-sessions', title: 'a program and its arguments, run by the guest agent; ' +
+			'empty: loginctl lock-sessions' });
+	input.addEventListener('input', () => { input.dataset.edited = 'yes'; });
+	el('button', 'Set', form, 'set-lock-command').type = 'submit';
+	const error = el('p', null, form, 'lock-command-error error');
+	error.setAttribute('role', 'alert');
+	error.hidden = true;
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		const r = await api('PATCH', `/admin/templates/${encodeURIComponent(t.name)}`,
+			{ lock_command: input.value.trim() || null });
+		show(error, r.status === 200 ? '' : `Cannot set the lock command of ${t.name}: ${r.json.error || r.status}`);
+		if (r.status === 200) {
+			delete input.dataset.edited;
+			refresh();
+		}
+	});
+}
+
 function templateBox(t) {
 	const box = el('article', null, null, 'template');
 	el('h3', null, box);
@@ -290,6 +319,7 @@ function templateBox(t) {
 	}
 	table.createTBody();
 	maintenanceBox(box, t);
+	lockCommandForm(box, t);
 	const form = el('form', null, box, 'publish');
 	el('h4', 'Publish a new version', form);
 	const source = el('fieldset', null, form, 'source');
@@ -340,6 +370,9 @@ function templateUpdate(box, t) {
 		`${size || 'memory and vCPUs from its domain XML'}; disk ${t.disk}`;
 	keyed(box.querySelector('table.versions').tBodies[0], versions, 'version', (v) => String(v.version),
 		versionRow, versionUpdate);
+	const lock = box.querySelector('form.lock-command input');
+	if (!lock.dataset.edited && lock.value !== (t.lock_command || ''))
+		lock.value = t.lock_command || '';
 	box.querySelector('button.cancel-publish').hidden = !versions.some((v) => v.state === 'scheduled');
 	// What rollback goes back to by default: the newest ready version below the current one.
 	const back = versions.find((v) => v.version < t.version && (!v.state || v.state === 'ready'));
@@ -376,6 +409,9 @@ async function createPool(event) {
 		body.isolate_desktops = $('pool-isolate').value === 'yes';
 	if (Number($('pool-bandwidth').value || 0))
 		body.bandwidth_kbps = Number($('pool-bandwidth').value);
+	if ($('pool-lock').value)
+		body.lock_on_disconnect = $('pool-lock').value === 'yes';
+	body.second_viewer = $('pool-second-viewer').value;
 	const r = await api('POST', '/admin/pools', body);
 	if (r.status !== 201) {
 		show($('pool-error'), `Cannot create the pool: ${r.json.error || r.status}`);
@@ -400,6 +436,11 @@ async function updatePoolNetwork(event) {
 		body.isolate_desktops = isolate === 'default' ? null : isolate === 'yes';
 	if ($('pool-net-bandwidth').value !== '')
 		body.bandwidth_kbps = Number($('pool-net-bandwidth').value);
+	const lock = $('pool-net-lock').value;
+	if (lock !== 'keep')
+		body.lock_on_disconnect = lock === 'default' ? null : lock === 'yes';
+	if ($('pool-net-second-viewer').value !== 'keep')
+		body.second_viewer = $('pool-net-second-viewer').value;
 	if (!name || !Object.keys(body).length) {
 		show($('pool-net-error'), 'Choose a pool and what to change.');
 		return;
@@ -414,6 +455,8 @@ async function updatePoolNetwork(event) {
 		$(id).value = '';
 	$('pool-net-inherit').checked = false;
 	$('pool-net-isolate').value = 'keep';
+	$('pool-net-lock').value = 'keep';
+	$('pool-net-second-viewer').value = 'keep';
 	refresh();
 }
 

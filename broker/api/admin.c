@@ -86,6 +86,8 @@ static int pools_json(struct broker *b, const char *name, json_t **ret)
 		json_object_set_new(row, "groups", groups);
 		json_object_set_new(row, "desktops", desktops);
 		json_object_set_new(row, "draining", json_boolean(json_integer_value(json_object_get(row, "draining"))));
+		json_object_set_new(row, "lock_on_disconnect",
+				    json_boolean(json_integer_value(json_object_get(row, "lock_on_disconnect"))));
 		pool_net_json(row);
 		json_object_del(row, "id");
 	}
@@ -154,6 +156,8 @@ void broker_api_admin_pool_create(struct broker_req *req, void *userdata)
 		.isolate = body.isolate,
 		.bandwidth_kbps = body.bandwidth_kbps,
 		.usb_redirect = body.usb_redirect,
+		.lock_on_disconnect = body.lock_on_disconnect,
+		.refuse_second_viewer = body.refuse_second_viewer,
 	};
 	r = broker_store_add_pool(b->store, &d, vdi_clock_wall(), &err);
 	if (r < 0) {
@@ -182,6 +186,8 @@ static int pool_update_body(struct broker *b, struct broker_req *req, const char
 	body->isolate = cur->isolate;
 	body->bandwidth_kbps = cur->bandwidth_kbps;
 	body->usb_redirect = cur->usb_redirect;
+	body->lock_on_disconnect = cur->lock_on_disconnect;
+	body->refuse_second_viewer = cur->refuse_second_viewer;
 	text = broker_req_body(req, &len);
 	if (broker_parse_pool_update(text, len, body, &err) < 0 ||
 	    (json_object_get(body->json, "data_disk_mib") &&
@@ -221,6 +227,8 @@ void broker_api_admin_pool_update(struct broker_req *req, void *userdata)
 		.isolate = body.isolate,
 		.bandwidth_kbps = body.bandwidth_kbps,
 		.usb_redirect = body.usb_redirect,
+		.lock_on_disconnect = body.lock_on_disconnect,
+		.refuse_second_viewer = body.refuse_second_viewer,
 	};
 	snprintf(next.network, sizeof(next.network), "%s", body.network ? body.network : "");
 	if (broker_store_update_pool(b->store, name, &next, body.groups) < 0) {

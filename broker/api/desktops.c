@@ -21,6 +21,7 @@
 #include "store-sessions.h"
 #include "store-views.h"
 #include "store.h"
+#include "viewers.h"
 #include "vmpool.h"
 
 void broker_api_desktops(struct broker_req *req, void *userdata)
@@ -114,6 +115,12 @@ static void console(struct broker_req *req, struct broker *b, bool vv)
 		goto out;
 	}
 	pool = json_string_value(json_object_get(row, "pool"));
+	/* second_viewer "refuse": never a second viewer while one is open (viewers.h). */
+	if (streq_ptr(json_string_value(json_object_get(row, "second_viewer")), "refuse") &&
+	    broker_viewers_open(b->desks, id, pool)) {
+		broker_req_reply_error(req, 409, "desktop %lld is open in another viewer", (long long)id);
+		goto out;
+	}
 	if (pool_domain_name(pool, id, domain, sizeof(domain)) < 0) {
 		broker_req_reply_error(req, 500, "cannot prepare the console");
 		goto out;

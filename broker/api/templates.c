@@ -116,6 +116,7 @@ struct template_job {
 	int64_t memory, vcpus;
 	/* The hardware of the XML vdi writes (no XML given): */
 	char *os;                 /* osinfo-db short id; NULL: vdi's generic desktop */
+	char *lock_command;       /* NULL: the default */
 	enum pool_firmware firmware;
 	int secure_boot, tpm;     /* -1: the OS's default */
 	/* ... and what the template has (resolved, or what its own XML asks), from the worker: */
@@ -133,6 +134,7 @@ static void template_job_free(struct template_job *j)
 	free(j->xml);
 	free(j->network);
 	free(j->os);
+	free(j->lock_command);
 	free(j->hosts);
 	pool_template_free(j->t);
 	free(j);
@@ -281,9 +283,10 @@ static int template_record(struct broker_req *req, struct template_job *j)
 	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
 	if ((j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) ||
 	    broker_store_set_template_hardware(b->store, j->t->name, j->os, pool_firmware_name(j->firmware),
-					       j->secure_boot > 0, j->tpm > 0) < 0) {
+					       j->secure_boot > 0, j->tpm > 0) < 0 ||
+	    (j->lock_command && broker_store_set_template_lock_command(b->store, j->t->name, j->lock_command) < 0)) {
 		(void)broker_store_remove_template(b->store, j->t->name);
-		broker_req_reply_error(req, 500, "cannot record the template's network and hardware");
+		broker_req_reply_error(req, 500, "cannot record the template's network, hardware and lock command");
 		return -EIO;
 	}
 	return 0;
@@ -343,6 +346,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	j = vdi_new0(struct template_job);
 	if (!j || !(j->name = strdup(name)) || !(j->disk = strdup(disk)) || (xml && !(j->xml = strdup(xml))) ||
 	    (network && !(j->network = strdup(network))) || (body.os && !(j->os = strdup(body.os))) ||
+	    (body.lock_command && !(j->lock_command = strdup(body.lock_command))) ||
 	    template_job_hosts(j, b->desks) < 0) {
 		if (j)
 			template_job_free(j);
@@ -362,6 +366,39 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 		template_job_free(j);
 		broker_req_reply_error(req, 503, "the broker is busy; try again");
 	}
+}
+
+/* PATCH /admin/templates/{name}: its lock_command (what its desktops run through the guest agent to lock). */
+void broker_api_admin_template_update(struct broker_req *req, void *userdata)
+{
+	struct broker *b = userdata;
+	const char *name = broker_req_param(req, 0);
+	_cleanup_(broker_template_body_finish) struct broker_template_body body = { 0 };
+	_cleanup_free_ char *detail = NULL;
+	struct vdi_error err = { 0 };
+	char actor[ACTOR_MAX];
+	bool has_lock;
+	const char *text;
+	size_t len;
+
+	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
+		return;
+	if (broker_store_template_exists(b->store, name) <= 0) {
+		broker_req_reply_error(req, 404, "no such template");
+		return;
+	}
+	text = broker_req_body(req, &len);
+	if (broker_parse_template_update(text, len, &body, &has_lock, &err) < 0) {
+		broker_req_reply_error(req, 400, "%s", err.message);
+		return;
+	}
+	if (has_lock && broker_store_set_template_lock_command(b->store, name, body.lock_command) < 0) {
+		broker_req_reply_error(req, 500, "cannot update template \"%s\"", name);
+		return;
+	}
+	detail = json_dumps(body.json, JSON_COMPACT | JSON_SORT_KEYS);
+	broker_api_audit(b, actor, "template-update", name, detail);
+	broker_api_reply_template(req, b, 200, name);
 }
 
 void broker_api_admin_template_remove(struct broker_req *req, void *userdata)

@@ -186,6 +186,7 @@ void ctl_print_maintenance(json_t *m);
 int ctl_cmd_template_list(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_show(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_template_set(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_remove(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_publish(const struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_template_rollback(const struct ctl *ctl, int argc, char **argv);

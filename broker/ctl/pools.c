@@ -23,7 +23,7 @@
 static int pool_row(json_t *e, struct ctl_table *t)
 {
 	char name[256], tmpl[256], type[32], size[32], prestart[32], max[32], idle[32], groups[1024];
-	char counts[512], desktops[600], network[128], isolated[8];
+	char counts[512], desktops[600], network[128], isolated[8], lock[8], second[32];
 	json_t *g = json_object_get(e, "groups");
 
 	ctl_cell_counts(json_object_get(e, "desktops"), counts, sizeof(counts));
@@ -42,6 +42,8 @@ static int pool_row(json_t *e, struct ctl_table *t)
 		/* null: the template XML's own NICs. */
 		ctl_cell(json_object_get(e, "network"), network, sizeof(network)),
 		ctl_cell(json_object_get(e, "isolate_desktops"), isolated, sizeof(isolated)),
+		ctl_cell(json_object_get(e, "lock_on_disconnect"), lock, sizeof(lock)),
+		ctl_cell(json_object_get(e, "second_viewer"), second, sizeof(second)),
 		desktops,
 	};
 
@@ -52,7 +54,8 @@ int ctl_cmd_pool_list(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct ctl_column columns[] = {
 		{ "NAME" }, { "TEMPLATE" }, { "TYPE" }, { "SIZE", true }, { "PRESTART", true },
-		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "NETWORK" }, { "ISOLATED" }, { "DESKTOPS" },
+		{ "MAX/USER", true }, { "IDLE(s)", true }, { "GROUPS" }, { "NETWORK" }, { "ISOLATED" }, { "LOCK" },
+		{ "2ND-VIEWER" }, { "DESKTOPS" },
 	};
 	int r;
 
@@ -93,7 +96,9 @@ static int parse_groups(const struct ctl *ctl, const char *value, json_t **ret)
 	{ "max-per-user", required_argument, NULL, 'u' }, { "idle-timeout", required_argument, NULL, 'i' },     \
 	{ "groups", required_argument, NULL, 'g' }, { "data-disk", required_argument, NULL, 'D' },             \
 	{ "network", required_argument, NULL, 'n' }, { "isolate-desktops", required_argument, NULL, 'I' },     \
-	{ "bandwidth-kbps", required_argument, NULL, 'b' }, { "usb-redirect", required_argument, NULL, 'U' }
+	{ "bandwidth-kbps", required_argument, NULL, 'b' }, { "usb-redirect", required_argument, NULL, 'U' },   \
+	{ "lock-on-disconnect", no_argument, NULL, 'L' }, { "no-lock-on-disconnect", no_argument, NULL, 'l' },  \
+	{ "second-viewer", required_argument, NULL, 'V' }
 
 /* body's member name set to v (new; NULL: value was not UTF-8 text): an exit status. */
 static int set_member(json_t *body, const char *name, json_t *v, const char *value)
@@ -187,6 +192,13 @@ static int take_pool_option(const struct ctl *ctl, int c, const char *value, voi
 		return CTL_EXIT_OK;
 	case 'I':
 		return isolate_option(ctl, a, value);
+	case 'L':
+	case 'l':
+		return set_member(a->body, "lock_on_disconnect", json_boolean(c == 'L'), "");
+	case 'V':
+		if (!streq(value, "takeover") && !streq(value, "refuse"))
+			return ctl_usage_error(ctl, "bad --second-viewer \"%s\": expected takeover or refuse", value);
+		return set_member(a->body, "second_viewer", json_string(value), value);
 	default:
 		return pool_setting(ctl, c, value, a->body);
 	}
@@ -244,7 +256,8 @@ int ctl_cmd_pool_update(const struct ctl *ctl, int argc, char **argv)
 	name = argv[optind];
 	if (json_object_size(body) == 0)
 		return ctl_usage_error(ctl, "nothing to change: give --size, --prestart, --max-per-user, "
-					    "--idle-timeout, --groups, --data-disk, --network, --isolate-desktops or --bandwidth-kbps");
+					    "--idle-timeout, --groups, --data-disk, --network, --isolate-desktops, --bandwidth-kbps, "
+					    "--usb-redirect, --[no-]lock-on-disconnect or --second-viewer");
 
 	r = ctl_request_at(ctl, "PATCH", "pools", name, NULL, body, &reply);
 	if (!reply)

@@ -194,6 +194,7 @@ struct add_args {
 	const char *os;         /* --os, or NULL (borrowed) */
 	const char *firmware;   /* --firmware bios|uefi, or NULL (borrowed) */
 	int secure_boot, tpm;   /* --secure-boot 1, --no-secure-boot 0, neither -1 (the OS's default); --tpm likewise */
+	const char *lock_command; /* --lock-command, or NULL (borrowed) */
 };
 
 static int take_add_option(const struct ctl *ctl, int c, const char *value, void *data)
@@ -230,6 +231,9 @@ static int take_add_option(const struct ctl *ctl, int c, const char *value, void
 	case 'p':
 		a->tpm = c == 'P';
 		return CTL_EXIT_OK;
+	case 'L':
+		a->lock_command = value;
+		return CTL_EXIT_OK;
 	default:
 		return -1;
 	}
@@ -249,6 +253,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "no-secure-boot", no_argument, NULL, 's' },
 		{ "tpm", no_argument, NULL, 'P' },
 		{ "no-tpm", no_argument, NULL, 'p' },
+		{ "lock-command", required_argument, NULL, 'L' },
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
@@ -291,6 +296,9 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 	    (a.secure_boot >= 0 && json_object_set_new(body, "secure_boot", json_boolean(a.secure_boot)) < 0) ||
 	    (a.tpm >= 0 && json_object_set_new(body, "tpm", json_boolean(a.tpm)) < 0))
 		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	if (a.lock_command && *a.lock_command &&
+	    json_object_set_new(body, "lock_command", json_string(a.lock_command)) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "--lock-command %s is not UTF-8 text", a.lock_command);
 
 	r = ctl_request(ctl, "POST", "/templates", body, &reply);
 	if (!reply)
@@ -300,6 +308,42 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		printf("template \"%s\" added (version %" JSON_INTEGER_FORMAT ")\n", name, json_integer_value(version));
 	else
 		printf("template \"%s\" added\n", name);
+	return CTL_EXIT_OK;
+}
+
+static int take_set_option(const struct ctl *ctl, int c, const char *value, void *data)
+{
+	json_t *body = data;
+
+	(void)ctl;
+	if (c != 'L')
+		return -1;
+	/* "": back to the default. */
+	if (json_object_set_new(body, "lock_command", *value ? json_string(value) : json_null()) < 0)
+		return ctl_error(CTL_EXIT_USAGE, "--lock-command %s is not UTF-8 text", value);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_template_set(const struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "lock-command", required_argument, NULL, 'L' },
+		CTL_OPTIONS_END,
+	};
+	static const struct ctl_options options = { opts, take_set_option, 1, "a template NAME" };
+	_cleanup_json_ json_t *body = json_object(), *reply = NULL;
+	int r;
+
+	if (!body)
+		return ctl_error(CTL_EXIT_FAILED, "out of memory");
+	if (!ctl_parse_options(ctl, argc, argv, &options, body, &r))
+		return r;
+	if (json_object_size(body) == 0)
+		return ctl_usage_error(ctl, "nothing to change: give --lock-command");
+	r = ctl_request_at(ctl, "PATCH", "templates", argv[optind], NULL, body, &reply);
+	if (!reply)
+		return r;
+	printf("template \"%s\" updated\n", argv[optind]);
 	return CTL_EXIT_OK;
 }
 

@@ -21,7 +21,8 @@ static const struct command commands[] = {
 	{ "template", "show", ctl_cmd_template_show, "NAME" },
 	{ "template", "add", ctl_cmd_template_add, 
 	  "NAME --disk PATH [--xml FILE | [--os ID] [--firmware bios|uefi] [--secure-boot|--no-secure-boot] "
-	  "[--tpm|--no-tpm]] [--memory MiB] [--vcpus N] [--network VALUE]" },
+	  "[--tpm|--no-tpm]] [--memory MiB] [--vcpus N] [--network VALUE] [--lock-command CMD]" },
+	{ "template", "set", ctl_cmd_template_set, "NAME --lock-command CMD|\"\"" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "template", "publish", ctl_cmd_template_publish,
 	  "NAME --disk FILE [--note TEXT] [--at TIME] | NAME --from-maintenance [--note TEXT] | NAME --cancel" },
@@ -32,11 +33,12 @@ static const struct command commands[] = {
 	{ "pool", "create", ctl_cmd_pool_create,
 	  "NAME --template T [--type pooled|persistent] [--size N] [--prestart N] [--max-per-user N] "
 	  "[--idle-timeout SECONDS] [--groups g1,g2] [--data-disk MiB] [--network VALUE] [--isolate-desktops yes|no] "
-	  "[--bandwidth-kbps N] [--usb-redirect N]" },
+	  "[--bandwidth-kbps N] [--usb-redirect N] [--lock-on-disconnect|--no-lock-on-disconnect] "
+	  "[--second-viewer takeover|refuse]" },
 	{ "pool", "update", ctl_cmd_pool_update,
 	  "NAME [--size N] [--prestart N] [--max-per-user N] [--idle-timeout SECONDS] [--groups g1,g2] "
 	  "[--data-disk MiB] [--network VALUE|\"\"] [--isolate-desktops yes|no|default] [--bandwidth-kbps N] "
-	  "[--usb-redirect N]" },
+	  "[--usb-redirect N] [--lock-on-disconnect|--no-lock-on-disconnect] [--second-viewer takeover|refuse]" },
 	{ "pool", "delete", ctl_cmd_pool_delete, "NAME" },
 	{ "pool", "recompose", ctl_cmd_pool_recompose, "NAME" },
 	{ "desktop", "list", ctl_cmd_desktop_list, "[--pool P] [--user U] [--state S]" },

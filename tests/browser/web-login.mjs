@@ -87,6 +87,32 @@ try {
 	check(await page.textContent(`${hrow} td.hardware`) === '' &&
 		await page.textContent('#hosts thead th:nth-child(9)') === 'Hardware',
 		'the hosts table has a Hardware column, empty for a host whose hardware is not known');
+
+	// Issue 18: a pool's lock on disconnect and second viewer (the form, then an update), shown in its
+	// row; a template's lock command (test-broker-api checks the store afterwards).
+	await page.fill('#pool-name', 'kiosk');
+	await page.selectOption('#pool-template', 'golden');
+	await page.fill('#pool-size', '0');
+	await page.selectOption('#pool-lock', 'yes');
+	await page.selectOption('#pool-second-viewer', 'refuse');
+	await page.click('#pool-create');
+	const krow = '#pools tbody tr[data-pool="kiosk"] td.network';
+	await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('second viewer refused'),
+		krow, { timeout: 10000 });
+	check((await page.textContent(krow)).includes('locks when the viewer leaves'),
+		'a new pool locks when its viewer leaves and refuses a second viewer, as its row says');
+	await page.selectOption('#pool-net-pool', 'kiosk');
+	await page.selectOption('#pool-net-lock', 'no');
+	await page.click('#pool-net-update');
+	await page.waitForFunction((sel) => !document.querySelector(sel)?.textContent.includes('locks'), krow,
+		{ timeout: 10000 });
+	check((await page.textContent(krow)).includes('second viewer refused'), 'an update turns the lock off, the rest stays');
+	const lock = 'article.template[data-template="golden"] form.lock-command';
+	await page.fill(`${lock} input`, '/bin/vdi-lock --now');
+	await page.click(`${lock} button.set-lock-command`);
+	await page.waitForFunction((sel) => document.querySelector(`${sel} input`)?.dataset.edited === undefined, lock,
+		{ timeout: 10000 });
+	check(await page.inputValue(`${lock} input`) === '/bin/vdi-lock --now', 'a template\'s lock command is set');
 } catch (e) {
 	console.log(`not ok: ${e.message}`);
 	status = 1;

@@ -1351,9 +1351,9 @@ static void test_network_columns(void)
 		    "\"network_inherited\":true,\"isolate_desktops\":false,\"bandwidth_kbps\":0}]}",
 		    &req, NULL);
 	check_int_eq(r.status, 0);
-	check_str_contains(r.out, "GROUPS    NETWORK          ISOLATED  DESKTOPS\n");
-	check_str_contains(r.out, "everyone  network:default  yes       none\n");
-	check_str_contains(r.out, "everyone  -                no        none\n");
+	check_str_contains(r.out, "GROUPS    NETWORK          ISOLATED  LOCK  2ND-VIEWER  DESKTOPS\n");
+	check_str_contains(r.out, "everyone  network:default  yes       -     -           none\n");
+	check_str_contains(r.out, "everyone  -                no        -     -           none\n");
 
 	run_against(&r, ctl_cmd_template_list, &tlist, "200 OK",
 		    "{\"templates\":[{\"name\":\"golden\",\"version\":1,\"memory_mib\":null,\"vcpus\":null,\"pools\":1,"
@@ -1483,8 +1483,69 @@ static void test_pool_usb_redirect(void)
 	check_str_contains(r.err, "--usb-redirect");
 }
 
+/* pool create|update --[no-]lock-on-disconnect --second-viewer takeover|refuse, their columns; template add|set
+ * --lock-command (issue 18). */
+static void test_viewer_options(void)
+{
+	struct ctl create = pool_create_ctl;
+	struct ctl update = pool_update_ctl;
+	struct ctl list = { .prog = "vdictl pool list", .name = "pool list", .usage = "" };
+	struct ctl add = template_add_ctl;
+	struct ctl set = { .prog = "vdictl template set", .name = "template set", .usage = "NAME" };
+	static struct cmd_run r;
+	char disk[PATH_MAX + 32];
+	json_t *body;
+	char *req;
+
+	run_against(&r, ctl_cmd_pool_create, &create, "201 Created", "{\"name\":\"lab\"}", &req, "lab", "--template",
+		    "golden", "--lock-on-disconnect", "--second-viewer", "refuse", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check(json_is_true(json_object_get(body, "lock_on_disconnect")));
+	check_str_eq(json_string_value(json_object_get(body, "second_viewer")), "refuse");
+	json_decref(body);
+	run_against(&r, ctl_cmd_pool_update, &update, "200 OK", "{\"name\":\"lab\"}", &req, "lab",
+		    "--no-lock-on-disconnect", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check(json_is_false(json_object_get(body, "lock_on_disconnect")));
+	check_int_eq(json_object_size(body), 1);
+	json_decref(body);
+	update.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_pool_update, &update, "lab", "--second-viewer", "share", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--second-viewer");
+
+	run_against(&r, ctl_cmd_pool_list, &list, "200 OK",
+		    "{\"pools\":[{\"name\":\"lab\",\"template\":\"golden\",\"type\":\"persistent\",\"size\":2,"
+		    "\"prestart\":0,\"max_per_user\":1,\"idle_timeout\":0,\"groups\":[],\"desktops\":{},\"network\":null,"
+		    "\"isolate_desktops\":false,\"lock_on_disconnect\":true,\"second_viewer\":\"refuse\"}]}", &req, NULL);
+	check_int_eq(r.status, 0);
+	check_str_contains(r.out, "ISOLATED  LOCK  2ND-VIEWER  DESKTOPS\n");
+	check_str_contains(r.out, "no        yes   refuse      none\n");
+
+	empty_disk(disk, sizeof(disk), "t.qcow2");
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"t\"}", &req, "t", "--disk", disk,
+		    "--lock-command", "/bin/vdi-lock now", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_str_eq(json_string_value(json_object_get(body, "lock_command")), "/bin/vdi-lock now");
+	json_decref(body);
+	run_against(&r, ctl_cmd_template_set, &set, "200 OK", "{\"name\":\"t\"}", &req, "t", "--lock-command", "", NULL);
+	check_int_eq(r.status, 0);
+	check_str_contains(req, "PATCH /api/v1/admin/templates/t ");
+	body = request_body(req);
+	check(json_is_null(json_object_get(body, "lock_command")));
+	json_decref(body);
+	set.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_template_set, &set, "t", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--lock-command");
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_parse_uint),
+	VDI_TEST(test_viewer_options),
 	VDI_TEST(test_template_hardware),
 	VDI_TEST(test_os_list),
 	VDI_TEST(test_pool_usb_redirect),

@@ -553,7 +553,7 @@ static void test_config_and_json(void)
 	/* No --socket: [broker] admin_socket from the configuration. */
 	vdictl(&r, NULL, "--config", d.conf, "pool", "list", NULL);
 	check_run(&r, 0);
-	check_str_eq(r.out, "NAME  TEMPLATE  TYPE  SIZE  PRESTART  MAX/USER  IDLE(s)  GROUPS  NETWORK  ISOLATED  DESKTOPS\n");
+	check_str_eq(r.out, "NAME  TEMPLATE  TYPE  SIZE  PRESTART  MAX/USER  IDLE(s)  GROUPS  NETWORK  ISOLATED  LOCK  2ND-VIEWER  DESKTOPS\n");
 
 	vdictl(&r, NULL, "--config", d.conf, "--json", "host", "list", NULL);
 	check_run(&r, 0);

@@ -8,7 +8,8 @@
  * allows them; a new libvirt network's name, mode and subnet as vmpool takes
  * them; a template's hardware (os a short id without white space, firmware
  * bios/uefi/auto, secure_boot and tpm -1/0/1) only without xml; a pool's
- * usb_redirect 0..POOL_USB_REDIRECT_MAX; nothing leaks (ASan).
+ * usb_redirect 0..POOL_USB_REDIRECT_MAX; a pool's lock_on_disconnect -1/0/1; a template's lock_command
+ * printable, at most BROKER_LOCK_COMMAND_MAX bytes, words broker_lock_command_argv() splits; nothing leaks (ASan).
  */
 #include <errno.h>
 #include <string.h>
@@ -45,7 +46,22 @@ static void check_pool(const struct broker_pool_body *p)
 	FUZZ_CHECK(p->max_per_user >= 1 && p->max_per_user <= 10000);
 	FUZZ_CHECK(p->idle_timeout >= 0 && p->idle_timeout <= 30 * 86400);
 	FUZZ_CHECK(p->usb_redirect >= 0 && p->usb_redirect <= POOL_USB_REDIRECT_MAX);
+	FUZZ_CHECK(p->lock_on_disconnect >= -1 && p->lock_on_disconnect <= 1);
 	check_groups(p->groups);
+}
+
+/* NULL, or a command broker_lock_command_argv() splits into words. */
+static void check_lock_command(const char *command)
+{
+	const char *argv[BROKER_LOCK_ARGS_MAX + 1];
+	char buf[BROKER_LOCK_COMMAND_MAX + 1];
+
+	if (!command)
+		return;
+	FUZZ_CHECK(*command && strlen(command) <= BROKER_LOCK_COMMAND_MAX);
+	for (const char *c = command; *c; c++)
+		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
+	FUZZ_CHECK(broker_lock_command_argv(command, buf, sizeof(buf), argv) == 0 && argv[0] && *argv[0]);
 }
 
 /* A template's hardware as the parser took it: only without xml, each member in its range. */
@@ -91,8 +107,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r == 0 ? b.name && b.disk && b.disk[0] == '/' && b.memory_mib >= 0 && b.vcpus >= 0 &&
 				    b.vcpus <= 512 && network_ok(b.network)
 				  : err.message[0] != '\0' || r == -ENOMEM);
-		if (r == 0)
+		if (r == 0) {
 			check_template_hardware(&b);
+			check_lock_command(b.lock_command);
+		}
+		broker_template_body_finish(&b);
+	}
+	{
+		struct broker_template_body b;
+		bool has_lock;
+
+		err.message[0] = '\0';
+		r = broker_parse_template_update(text, size, &b, &has_lock, &err);
+		FUZZ_CHECK(r == 0 || err.message[0] || r == -ENOMEM);
+		if (r == 0)
+			check_lock_command(b.lock_command);
 		broker_template_body_finish(&b);
 	}
 	{
