@@ -46,6 +46,22 @@ int pool_agent_state(virDomainPtr dom)
 	return pool_domxml_agent_state(xml);
 }
 
+/*
+ * libvirt waits for an agent's answer without end by default (after its own 5 s guest-sync): an agent that
+ * hangs in a loaded guest would hold a worker for good.  vdi's domains are vdi's, so their agent commands get
+ * this many seconds (libvirtd keeps it per domain while it runs).
+ */
+#define AGENT_TIMEOUT_S 10
+
+static void agent_timeout(virDomainPtr dom, const char *domain)
+{
+	if (virDomainAgentSetResponseTimeout(dom, AGENT_TIMEOUT_S, 0) < 0) {
+		vdi_debug("cannot limit the guest agent answers of %s to %d s: %s", domain, AGENT_TIMEOUT_S,
+			  virGetLastErrorMessage());
+		virResetLastError();
+	}
+}
+
 /* ---- what the agent tells ------------------------------------------------------------------ */
 
 /* Appends a copy of s (borrowed) to *strv (a NULL-terminated array of *n strings) unless it is there. */
@@ -184,6 +200,7 @@ int pool_desktop_guest_info(struct pool_host *host, const char *domain, struct p
 		return pool_libvirt_error(err, "cannot read desktop %s", domain);
 	if (r != POOL_AGENT_CONNECTED)
 		return 0;
+	agent_timeout(dom, domain);
 	if (virDomainGetGuestInfo(dom, GUEST_INFO_TYPES, &params, &n, 0) < 0)
 		return pool_libvirt_error(err, "the guest agent of desktop %s does not answer", domain);
 	r = pool_guest_info_from_params(params, n, ret);
@@ -197,8 +214,9 @@ bool pool_agent_shutdown(virDomainPtr dom, const char *domain)
 {
 	if (pool_agent_state(dom) != POOL_AGENT_CONNECTED)
 		return false;
+	agent_timeout(dom, domain);
 	if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_GUEST_AGENT) < 0) {
-		vdi_debug("the guest agent of %s refused to shut it down: %s", domain, virGetLastErrorMessage());
+		vdi_debug("the guest agent of %s did not take the shutdown: %s", domain, virGetLastErrorMessage());
 		virResetLastError();
 		return false;
 	}

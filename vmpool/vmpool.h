@@ -688,8 +688,9 @@ struct pool_guest_info {
  * Asks the desktop's guest agent for its host name, logged-in users and addresses (virDomainGetGuestInfo:
  * USERS, HOSTNAME, INTERFACES; what the agent does not support stays empty).  A desktop that does not run,
  * has no agent channel or whose channel no agent opened: 0 with ret->agent false.  -EIO when the agent is
- * there and does not answer (libvirt waits for it 5 s at most) or answers with an error.  Free *ret with
- * pool_guest_info_finish() (also after a failure).  Blocks on libvirt.
+ * there and does not answer (vmpool sets the domain's agent response timeout to 10 s:
+ * virDomainAgentSetResponseTimeout) or answers with an error.  Free *ret with pool_guest_info_finish() (also
+ * after a failure).  Blocks on libvirt.
  */
 int pool_desktop_guest_info(struct pool_host *host, const char *domain, struct pool_guest_info *ret,
 			    struct vdi_error *err);

@@ -466,7 +466,7 @@ static void test_pools_desktops_audit(void)
 	/* Desktops: a table with its header, and JSON for the pool. */
 	vdictl(&r, NULL, "--socket", d.socket, "desktop", "list", NULL);
 	check_run(&r, 0);
-	check(startswith(r.out, "ID  POOL  STATE  OWNER  HOST  DOMAIN  ASSIGNED  DISCONNECTED  UPDATED  ADDRESSES\n"));
+	check(startswith(r.out, "ID  POOL  STATE  OWNER  HOST  DOMAIN  ASSIGNED  DISCONNECTED  UPDATED  ADDRESSES  GUEST\n"));
 	j = json_of(&d, "desktop", "list", "--pool", "lab", "--state", "free", NULL);
 	check(json_is_array(json_object_get(j, "desktops")));
 	json_array_foreach(json_object_get(j, "desktops"), i, e) {
