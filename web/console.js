@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The console: the system's spice-html5 (served by vdi-broker under /spice-html5/) on the
 // gateway URL of a fresh console token.  The picture is scaled to fill the window (and the guest
-// asked for the window's size when it runs a SPICE agent); a dropped connection or an expired
+// asked for the window's size when it runs a SPICE agent); full screen shows the desktop alone,
+// at the screen's size (the guest asked for it likewise); a dropped connection or an expired
 // ticket is answered with a fresh token and a new connection.  ?id=N opens the user's desktop N,
 // ?template=NAME the maintenance desktop of template NAME (admins, from the admin page).
 //
@@ -13,7 +14,8 @@
 //
 // window.vdiConsole tells tests (and the curious) how it goes: state ('connecting', 'connected',
 // 'reconnecting', 'taken-over', 'failed'), connects, firstFrame (ms since the page started
-// loading, for the first frame of the current connection), takenOver (times), error.
+// loading, for the first frame of the current connection), takenOver (times), asked (the size
+// last asked of the guest's agent: {w, h}), error.
 import * as Spice from '/spice-html5/main.js';
 import { $, api, header, show, whoami } from '/api.js';
 
@@ -111,6 +113,8 @@ function stopConnection() {
 // Not connected, because another viewer has the desktop: text says so, the button (label)
 // connects again.
 function otherViewer(text, label) {
+	if (document.fullscreenElement)
+		document.exitFullscreen().catch(() => {});
 	clearTimeout(retryTimer);
 	clearTimeout(stableTimer);
 	stopConnection();
@@ -157,7 +161,8 @@ function fit() {
 	vc.fitted = { w: c.width, h: c.height };
 }
 
-// With a SPICE agent in the guest, ask it for a display of the window's size (multiples of 8).
+// With a SPICE agent in the guest, ask it for a display of the area's size (multiples of 8), once
+// the area has kept its size for 300 ms.
 let agentTimer = null;
 function askGuestSize() {
 	clearTimeout(agentTimer);
@@ -166,8 +171,10 @@ function askGuestSize() {
 		if (!sc || !sc.agent_connected)
 			return;
 		const w = area.clientWidth - area.clientWidth % 8, h = area.clientHeight - area.clientHeight % 8;
-		if (w > 0 && h > 0)
+		if (w > 0 && h > 0) {
 			sc.resize_window(0, w, h, 32, 0, 0);
+			vc.asked = { w, h };
+		}
 	}, 300);
 }
 
@@ -300,9 +307,11 @@ async function main() {
 		if (c)
 			c.focus();
 	});
-	$('fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen().catch(() => {}));
+	// The desktop alone fills the screen (Esc leaves); the area's new size is asked of the guest.
+	$('fullscreen').addEventListener('click', () => $('spice-area').requestFullscreen().catch(() => {}));
 	$('take-back').addEventListener('click', takeBack);
-	window.addEventListener('resize', () => { fit(); askGuestSize(); });
+	// The window's size, full screen, the header's height: whatever changes the area's size.
+	new ResizeObserver(() => { fit(); askGuestSize(); }).observe($('spice-area'));
 	window.addEventListener('pagehide', () => {
 		leaving = true;
 		clearTimeout(retryTimer);
