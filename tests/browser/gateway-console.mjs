@@ -7,7 +7,8 @@
 // (web/console.js, with a stand-in for the broker's API) through the same gateway, refused once:
 // the console token never reaches the browser's console log.  Two tabs of the console page on
 // the same desktop: the second takes it over, the first says so and does not reconnect until
-// "Take it back", which takes it over in turn.  TAP on stdout.
+// "Take it back", which takes it over in turn; a pool that refuses a second viewer (409 "... open
+// in another viewer") gets "Try again", which connects once the broker lets it.  TAP on stdout.
 //
 // Environment (meson sets it): VDI_GATEWAY_BIN, VDI_TEST_SPICE_BIN, VDI_SOURCE_ROOT.
 // VDI_TEST_KEEP=1 keeps the temp dir (screenshots, logs).
@@ -92,7 +93,7 @@ const QUADRANTS = [
 ];
 
 async function main() {
-	console.log('1..4');
+	console.log('1..5');
 
 	const key = randomBytes(32);
 	writeFileSync(join(dir, 'token.key'), key, { mode: 0o600 });
@@ -317,6 +318,49 @@ async function main() {
 				} finally {
 					server.kill('SIGTERM');
 				}
+			}
+		});
+
+		await test('a console request refused for another viewer says so, and "Try again" connects', async () => {
+			const own = join(dir, 'refused.sock');
+			await start(env('VDI_TEST_SPICE_BIN'), ['--unix', own, '--password', ticket], 'spice-refused.log', /ready/);
+			let asked = 0;
+			const pages = await serveWeb((method, path) => {
+				if (method === 'GET' && path === '/me')
+					return [200, { user: 'ann', admin: false, csrf: 'c' }];
+				if (method === 'GET' && path === '/desktops')
+					return [200, { desktops: [{ id: 13, pool: 'p', state: 'connected' }] }];
+				if (method === 'POST' && path === '/desktops/13/console') {
+					if (++asked === 1)
+						return [409, { error: 'desktop 13 is open in another viewer' }];
+					const t = token(key, { sub: 'ann', dsk: 13, tgt: `unix:${own}`, exp: Math.floor(Date.now() / 1000) + 120,
+						jti: b64url(randomBytes(12)) });
+					return [200, { url: `ws://127.0.0.1:${gwPort}/spice?token=${t}`, password: ticket, token: t }];
+				}
+				return [404, { error: 'no such thing' }];
+			});
+			const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+			await page.addInitScript(() => localStorage.setItem('vdi-csrf', 'c'));
+			try {
+				await page.goto(`http://127.0.0.1:${pages.address().port}/console.html?id=13`);
+				await page.waitForSelector('#taken-over:not([hidden])', { timeout: 10000 });
+				const text = await page.textContent('#taken-over-text'), button = await page.textContent('#take-back');
+				check(text === 'desktop 13 is open in another viewer. Close it there, then try again.' && button === 'Try again',
+					`the page says why and offers to try again ("${text}", "${button}")`);
+				// A refusal taken for "not running" would be asked again after the backoff's first 0.5 s.
+				await sleep(1000);
+				check(asked === 1, `it does not ask again by itself (${asked} console requests)`);
+				await page.click('#take-back');
+				let s = null;
+				for (let i = 0; i < 300 && s?.state !== 'connected'; i++) {
+					await sleep(100);
+					s = await page.evaluate(() => ({ state: window.vdiConsole.state, connects: window.vdiConsole.connects }));
+				}
+				check(s?.state === 'connected' && s.connects === 1 && asked === 2 && await page.isHidden('#taken-over'),
+					`"Try again" connects (${JSON.stringify(s)}, ${asked} console requests)`);
+			} finally {
+				await page.close();
+				pages.close();
 			}
 		});
 	} finally {
