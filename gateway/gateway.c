@@ -289,6 +289,7 @@ struct gw *gw_free(struct gw *gw)
 		return NULL;
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx);
+	gw_registry_clear(&gw->registry);
 	explicit_bzero(&gw->key, sizeof(gw->key));
 	free(gw);
 	return NULL;

@@ -11,7 +11,7 @@ const char *gw_refusal_name(enum gw_refusal r)
 		[GW_REFUSED_NO_TOKEN] = "no-token",       [GW_REFUSED_MALFORMED] = "malformed",
 		[GW_REFUSED_SIGNATURE] = "bad-signature", [GW_REFUSED_EXPIRED] = "expired",
 		[GW_REFUSED_TARGET] = "target",           [GW_REFUSED_BAD_REQUEST] = "bad-request", [GW_REFUSED_ORIGIN] = "origin",
-		[GW_REFUSED_UNREACHABLE] = "unreachable",
+		[GW_REFUSED_UNREACHABLE] = "unreachable", [GW_REFUSED_SUPERSEDED] = "superseded",
 	};
 
 	return (unsigned)r < GW_REFUSED_N ? names[r] : "unknown";
@@ -36,9 +36,12 @@ char *gw_metrics_text(const struct gw_metrics *m)
 		"# TYPE vdi_gateway_bytes_total counter\n"
 		"vdi_gateway_bytes_total{direction=\"to_desktop\"} %" PRIu64 "\n"
 		"vdi_gateway_bytes_total{direction=\"to_client\"} %" PRIu64 "\n"
+		"# HELP vdi_gateway_taken_over_total Relays closed because another viewer opened their desktop.\n"
+		"# TYPE vdi_gateway_taken_over_total counter\n"
+		"vdi_gateway_taken_over_total %" PRIu64 "\n"
 		"# HELP vdi_gateway_refused_total Connections refused, by reason.\n"
 		"# TYPE vdi_gateway_refused_total counter\n",
-		m->open, m->opened_total, m->bytes_to_target, m->bytes_to_client);
+		m->open, m->opened_total, m->bytes_to_target, m->bytes_to_client, m->taken_over);
 	for (int r = 0; r < GW_REFUSED_N; r++)
 		fprintf(f, "vdi_gateway_refused_total{reason=\"%s\"} %" PRIu64 "\n", gw_refusal_name(r), m->refused[r]);
 	if (fclose(f) != 0) {

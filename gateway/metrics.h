@@ -15,6 +15,7 @@ enum gw_refusal {
 	GW_REFUSED_BAD_REQUEST,  /* neither /spice nor a well-formed CONNECT */
 	GW_REFUSED_ORIGIN,       /* a WebSocket from a page of an origin not in allowed_origins */
 	GW_REFUSED_UNREACHABLE,  /* the target did not answer */
+	GW_REFUSED_SUPERSEDED,   /* a token whose viewer another viewer of the desktop took over */
 	GW_REFUSED_N,
 };
 
@@ -24,6 +25,7 @@ struct gw_metrics {
 	uint64_t bytes_to_target;
 	uint64_t bytes_to_client;
 	uint64_t refused[GW_REFUSED_N];
+	uint64_t taken_over;     /* relays closed because another viewer opened their desktop */
 };
 
 const char *gw_refusal_name(enum gw_refusal r);

@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "lws-listen.h"
 #include "metrics.h"
+#include "registry.h"
 #include "token.h"
 
 struct vdi_config;
@@ -23,6 +24,7 @@ struct gw {
 	struct vdi_listen where; /* [gateway] listen, resolved */
 	struct lws_protocols protocols[5];
 	struct gw_metrics metrics;
+	struct gw_registry registry; /* the relays by desktop, for takeover */
 	atomic_bool stop;
 };
 

@@ -11,6 +11,12 @@
  * on either side holds the gateway's memory per connection to about
  * QUEUE_HIGH + one read each way.  Chunks are 16-64 KiB and each goes out
  * as one WebSocket frame: spice-html5 reassembles small frames slowly.
+ *
+ * Takeover: every admitted relay is in the registry of its desktop (registry.h).  A relay of
+ * another viewer (console token) of the same desktop, once its own desktop socket is connected,
+ * closes the older viewer's relays: a WebSocket with close code 4000 and the reason "taken over
+ * by another viewer" (web/console.js then offers to take it back instead of reconnecting), a
+ * CONNECT tunnel by closing it.  A relay of a viewer taken over is refused the same way.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,6 +39,9 @@
 #define QUEUE_HIGH (256 * 1024)
 #define QUEUE_LOW (64 * 1024)
 
+#define GW_CLOSE_TAKEN_OVER 4000
+#define GW_TAKEN_OVER_REASON "taken over by another viewer"
+
 struct chunk {
 	struct chunk *next;
 	size_t len, cap;
@@ -53,6 +62,8 @@ struct relay {
 	bool client_paused, target_paused;
 	bool target_gone;     /* flush "down", then close the client */
 	bool close_after_flush;
+	bool taken_over;      /* another viewer has the desktop: close the client (4000), relay nothing */
+	struct gw_member member; /* in the registry while admitted */
 	struct queue up, down;
 	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
 	size_t head_len;
@@ -123,6 +134,7 @@ static void kill_wsi(struct lws *wsi)
 
 static void relay_maybe_free(struct relay *r)
 {
+	gw_registry_leave(&r->gw->registry, &r->member);
 	if (r->client || r->target)
 		return;
 	if (r->admitted)
@@ -143,6 +155,31 @@ static void touch(struct relay *r)
 		lws_set_timeout(r->client, PENDING_TIMEOUT_USER_OK, (int)(idle > 86400 * 7 ? 86400 * 7 : idle));
 	else
 		lws_set_timeout(r->client, NO_PENDING_TIMEOUT, 0);
+}
+
+/* The client goes: a WebSocket taken over is told why (client_writeable), any other just closes. */
+static void end_client(struct relay *r)
+{
+	if (r->ws && r->taken_over)
+		lws_callback_on_writable(r->client);
+	else
+		kill_wsi(r->client);
+}
+
+/* Another viewer opened r's desktop (gw_registry_join's callback). */
+static void taken_over(struct gw_member *m, void *data)
+{
+	struct relay *r = m->owner;
+	const struct relay *by = data;
+
+	vdi_info("relay for %s taken over by another viewer (%s)", r->desc, by->desc);
+	r->gw->metrics.taken_over++;
+	r->taken_over = true;
+	queue_clear(&r->up);
+	queue_clear(&r->down);
+	kill_wsi(r->target);
+	if (r->client)
+		end_client(r);
 }
 
 /* Connects the token's target and adopts the socket; -errno when it cannot be reached. */
@@ -174,12 +211,18 @@ static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 	if (r->connecting)
 		lws_callback_on_writable(r->target);
 	touch(r);
+	/* Admitted: the desktop's other viewers lose it (none is refused here: gw_registry_superseded
+	 * came first, on the same loop). */
+	r->member.owner = r;
+	(void)gw_registry_join(&r->gw->registry, &r->member, c, taken_over, r);
 	return 0;
 }
 
-/* Bytes from the client: on to the desktop. */
+/* Bytes from the client: on to the desktop (none once taken over: it is being closed). */
 static int from_client(struct relay *r, const void *data, size_t len)
 {
+	if (r->taken_over)
+		return 0;
 	if (!r->target || queue_push(&r->up, data, len) < 0)
 		return -1;
 	r->gw->metrics.bytes_to_target += len;
@@ -196,6 +239,8 @@ static int from_client(struct relay *r, const void *data, size_t len)
 /* Bytes from the desktop: on to the client. */
 static int from_target(struct relay *r, const void *data, size_t len)
 {
+	if (r->taken_over)
+		return 0;
 	if (!r->client || queue_push(&r->down, data, len) < 0)
 		return -1;
 	r->gw->metrics.bytes_to_client += len;
@@ -212,6 +257,13 @@ static int from_target(struct relay *r, const void *data, size_t len)
 static int client_writeable(struct relay *r)
 {
 	struct chunk *c = r->down.head;
+
+	if (r->taken_over) {
+		if (r->ws)
+			lws_close_reason(r->client, GW_CLOSE_TAKEN_OVER, (unsigned char *)GW_TAKEN_OVER_REASON,
+					 strlen(GW_TAKEN_OVER_REASON));
+		return -1;
+	}
 
 	if (c) {
 		if (lws_write(r->client, c->buf + LWS_PRE, c->len, r->ws ? LWS_WRITE_BINARY : LWS_WRITE_RAW) <
@@ -263,6 +315,7 @@ static int target_writeable(struct relay *r)
 static void client_closed(struct relay *r)
 {
 	r->client = NULL;
+	gw_registry_leave(&r->gw->registry, &r->member);
 	kill_wsi(r->target);
 	relay_maybe_free(r);
 }
@@ -297,6 +350,13 @@ int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		r->ws = true;
 		r->client = wsi;
 		lws_set_opaque_user_data(wsi, r);
+		if (gw_registry_superseded(&gw->registry, &claims)) {
+			/* Open already: it is closed with the code that says why. */
+			gw_refuse(gw, GW_REFUSED_SUPERSEDED, "WebSocket", peer, "its viewer was taken over");
+			r->taken_over = true;
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		e = relay_connect(r, &claims);
 		if (e < 0) {
 			gw_refuse(gw, GW_REFUSED_UNREACHABLE, "WebSocket", peer, strerror(-e));
@@ -380,6 +440,10 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden", "the token is for another desktop");
 		return 0;
 	}
+	if (gw_registry_superseded(&r->gw->registry, &claims)) {
+		connect_refuse(r, GW_REFUSED_SUPERSEDED, peer, "409 Conflict", "its viewer was taken over");
+		return 0;
+	}
 	e = relay_connect(r, &claims);
 	if (e < 0) {
 		connect_refuse(r, GW_REFUSED_UNREACHABLE, peer, "502 Bad Gateway", strerror(-e));
@@ -461,9 +525,10 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 			lws_set_opaque_user_data(wsi, NULL);
 			r->target = NULL;
 			r->target_gone = true;
+			gw_registry_leave(&r->gw->registry, &r->member);
 			/* What the desktop said last still reaches the client, then it is closed. */
 			if (r->client && !r->down.head)
-				kill_wsi(r->client);
+				end_client(r);
 			else if (r->client)
 				lws_callback_on_writable(r->client);
 			relay_maybe_free(r);

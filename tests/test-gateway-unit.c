@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The gateway's parsers: CONNECT requests and relay targets. */
+/* The gateway's parsers (CONNECT requests, relay targets) and its registry of relays by desktop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "proxy.h"
+#include "registry.h"
 #include "target.h"
 #include "tcp-target.h"
 
@@ -171,12 +173,93 @@ static void test_origin_allowed(void)
 	check(gw_origin_allowed("https://anything.example", any));
 }
 
+/* ---- the registry ---------------------------------------------------------------------------- */
+
+struct taken {
+	struct gw_member *who[8];
+	int n;
+};
+
+static void note_taken(struct gw_member *m, void *data)
+{
+	struct taken *t = data;
+
+	check(!m->desk); /* out of the registry already */
+	t->who[t->n++] = m;
+}
+
+static struct vdi_token_claims viewer(int64_t dsk, const char *tgt, const char *jti)
+{
+	struct vdi_token_claims c = { .dsk = dsk };
+
+	snprintf(c.tgt, sizeof(c.tgt), "%s", tgt);
+	snprintf(c.jti, sizeof(c.jti), "%s", jti);
+	return c;
+}
+
+static void test_registry_takeover(void)
+{
+	struct gw_registry reg = { 0 };
+	struct gw_member a1 = { 0 }, a2 = { 0 }, b1 = { 0 }, m1 = { 0 }, late = { 0 }, c[10] = { { 0 } };
+	struct vdi_token_claims a = viewer(3, "unix:/run/d3", "A"), b = viewer(3, "unix:/run/d3", "B"),
+				m = viewer(3, "unix:/run/maint3", "M"), far = viewer(3 + GW_REGISTRY_BUCKETS, "unix:/run/d3", "F");
+	struct taken t = { 0 };
+
+	/* One viewer's channels share a desktop; another desktop id or target is another desktop. */
+	check_int_eq(gw_registry_join(&reg, &a1, &a, note_taken, &t), 0);
+	check_int_eq(gw_registry_join(&reg, &a2, &a, note_taken, &t), 0);
+	check_int_eq(gw_registry_join(&reg, &m1, &m, note_taken, &t), 0);
+	check_int_eq(gw_registry_join(&reg, &late, &far, note_taken, &t), 0); /* same bucket */
+	check_int_eq(t.n, 0);
+	check_int_eq(gw_registry_count(&reg, 3, "unix:/run/d3"), 2);
+	check_int_eq(gw_registry_count(&reg, 3, "unix:/run/maint3"), 1);
+	gw_registry_leave(&reg, &late);
+	check_int_eq(gw_registry_count(&reg, 3 + GW_REGISTRY_BUCKETS, "unix:/run/d3"), 0);
+
+	/* Viewer B takes both of A's; A is superseded there, and only there. */
+	check_int_eq(gw_registry_join(&reg, &b1, &b, note_taken, &t), 2);
+	check_int_eq(t.n, 2);
+	check((t.who[0] == &a1 && t.who[1] == &a2) || (t.who[0] == &a2 && t.who[1] == &a1));
+	check_int_eq(gw_registry_count(&reg, 3, "unix:/run/d3"), 1);
+	check(gw_registry_superseded(&reg, &a));
+	check(!gw_registry_superseded(&reg, &b));
+	memset(&late, 0, sizeof(late));
+	check_err(gw_registry_join(&reg, &late, &a, note_taken, &t), ESTALE);
+	check(!late.desk);
+	check_int_eq(gw_registry_count(&reg, 3, "unix:/run/maint3"), 1);
+	gw_registry_leave(&reg, &a1); /* taken over: no longer in it, nothing happens */
+
+	/* Ten more viewers one after another: each takes the last one's; the newest eight are remembered. */
+	for (int i = 0; i < 10; i++) {
+		char jti[8];
+		struct vdi_token_claims v;
+
+		snprintf(jti, sizeof(jti), "V%d", i);
+		v = viewer(3, "unix:/run/d3", jti);
+		t.n = 0;
+		check_int_eq(gw_registry_join(&reg, &c[i], &v, note_taken, &t), 1);
+		check(t.who[0] == (i ? &c[i - 1] : &b1));
+	}
+	check(gw_registry_superseded(&reg, &(struct vdi_token_claims){ .dsk = 3, .tgt = "unix:/run/d3", .jti = "V8" }));
+	check(!gw_registry_superseded(&reg, &(struct vdi_token_claims){ .dsk = 3, .tgt = "unix:/run/d3", .jti = "V9" }));
+
+	/* The desktop's last relay leaves: it is forgotten, superseded viewers with it. */
+	gw_registry_leave(&reg, &c[9]);
+	check_int_eq(gw_registry_count(&reg, 3, "unix:/run/d3"), 0);
+	check(!gw_registry_superseded(&reg, &a));
+	gw_registry_leave(&reg, &m1);
+	for (size_t i = 0; i < GW_REGISTRY_BUCKETS; i++)
+		check(!reg.buckets[i]);
+	gw_registry_clear(&reg);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_proxy_parse),
 	VDI_TEST(test_target_allowed),
 	VDI_TEST(test_target_tcp_ranges),
 	VDI_TEST(test_target_tcp_connect),
 	VDI_TEST(test_origin_allowed),
+	VDI_TEST(test_registry_takeover),
 };
 
 int main(int argc, char **argv)

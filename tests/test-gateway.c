@@ -6,7 +6,7 @@
  * sockets for HTTP CONNECT: handshake and subprotocol, 100 MiB each way
  * byte-exact, bounded memory with stalled browsers and stalled desktops (one
  * and fifty at once) and with 1,000 relays, every kind of bad token and
- * target, bad HTTP, metrics.
+ * target, bad HTTP, metrics, a second viewer taking a desktop over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1056,7 +1056,8 @@ static void test_clock_jumps(void)
 	target_start(&t, &g, "clock.sock", TARGET_ECHO);
 	tgt = target_name(&t);
 	token = token_for(&g.key, 7, tgt, 60);
-	expired = token_for(&g.key, 7, tgt, -1);
+	/* Another desktop's (with the same target): desktop 7's would take over the open relay. */
+	expired = token_for(&g.key, 8, tgt, -1);
 
 	ws_open_token(&ws, &g, token, "binary");
 	check_int_eq(ws.status, 101);
@@ -1212,6 +1213,130 @@ static void test_connect_relay(void)
 	check_int_eq(t.connections, 1);
 	check(log_has(&g, "127.0.0.1: no-token"));
 	check(log_has(&g, "127.0.0.1: target: the token is for another desktop"));
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* ---- a second viewer ----------------------------------------------------------------------------- */
+
+/* A WebSocket echoes len bytes of data (any bytes). */
+static void check_echo(struct ws_client *ws, const char *data)
+{
+	uint8_t *got = NULL;
+	size_t len = 0;
+
+	check_ok(ws_client_send(ws, data, strlen(data)));
+	check_ok(ws_client_recv(ws, &got, &len, 5000));
+	check(len == strlen(data) && memcmp(got, data, len) == 0);
+	free(got);
+}
+
+/* The server closes ws with 4000, "taken over by another viewer", before any more data. */
+static void check_taken_over(struct ws_client *ws, const char *what)
+{
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int r = ws_client_recv(ws, &got, &len, 10000);
+
+	if (r == 0)
+		free(got);
+	if (r != -EPIPE || ws->close_code != 4000)
+		vdi_test_fail(__FILE__, __LINE__, "%s: expected close 4000, got %s, code %d \"%s\"", what,
+			      r == 0 ? "data" : strerror(-r), ws->close_code, ws->close_reason);
+	check_str_eq(ws->close_reason, "taken over by another viewer");
+	ws_client_close(ws);
+}
+
+/* Opens a CONNECT tunnel to desktop dsk with token; returns the socket once the gateway said 200. */
+static int connect_tunnel(struct gateway *g, int64_t dsk, const char *token)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
+	int fd = tcp_connect(g->port);
+
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	return fd;
+}
+
+/* One desktop, one viewer (console token) after another: each new viewer's relays close the older
+ * viewer's, all its channels (WebSocket: close 4000 with the reason; CONNECT: the tunnel ends);
+ * the channels of one viewer do not; an older viewer's late channel is refused the same way; a
+ * desktop with the same id but another SPICE server (a maintenance desktop's) is not touched. */
+static void test_second_viewer_takes_over(void)
+{
+	struct gateway g;
+	struct target t, other;
+	struct ws_client a1, a2, a3, b1, m1, d1;
+	_cleanup_free_ char *tgt = NULL, *other_tgt = NULL, *a = NULL, *b = NULL, *c = NULL, *d = NULL, *m = NULL,
+			    *metrics = NULL, *stale = NULL;
+	char buf[16];
+	int fd;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk13.sock", TARGET_ECHO);
+	target_start(&other, &g, "maint13.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	other_tgt = target_name(&other);
+	a = token_for(&g.key, 13, tgt, 60);
+	b = token_for(&g.key, 13, tgt, 60);
+	c = token_for(&g.key, 13, tgt, 60);
+	d = token_for(&g.key, 13, tgt, 60);
+	m = token_for(&g.key, 13, other_tgt, 60);
+
+	/* Viewer A with two channels, and the other desktop 13's viewer. */
+	ws_open_token(&a1, &g, a, "binary");
+	ws_open_token(&a2, &g, a, "binary");
+	ws_open_token(&m1, &g, m, "binary");
+	check(a1.status == 101 && a2.status == 101 && m1.status == 101);
+	check_echo(&a1, "a1");
+	check_echo(&a2, "a2");
+	check_echo(&m1, "m1");
+
+	/* Viewer B: A's channels are closed and say why; B and the other desktop work. */
+	ws_open_token(&b1, &g, b, "binary");
+	check_int_eq(b1.status, 101);
+	check_taken_over(&a1, "A's first channel");
+	check_taken_over(&a2, "A's second channel");
+	check_echo(&b1, "b1");
+	check_echo(&m1, "m1 again");
+	check(log_has(&g, "relay for desktop 13 of ann taken over by another viewer"));
+
+	/* A's late channel: open, then closed the same way; it never reached the desktop. */
+	ws_open_token(&a3, &g, a, "binary");
+	check_int_eq(a3.status, 101);
+	check_taken_over(&a3, "A's late channel");
+	check_int_eq(t.connections, 3);
+	check_echo(&b1, "b1 again");
+
+	/* Viewer C, a thin client's tunnel: B's WebSocket goes; then viewer D's WebSocket ends the tunnel. */
+	fd = connect_tunnel(&g, 13, c);
+	check_taken_over(&b1, "B, by a CONNECT tunnel");
+	check(send(fd, "tunnel", 6, MSG_NOSIGNAL) == 6);
+	check(recv(fd, buf, 6, MSG_WAITALL) == 6 && memcmp(buf, "tunnel", 6) == 0);
+	ws_open_token(&d1, &g, d, "binary");
+	check_int_eq(d1.status, 101);
+	{
+		ssize_t n;
+
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			;
+		check_int_eq(n, 0);
+	}
+	close(fd);
+	check_echo(&d1, "d1");
+	/* C's tunnel again: refused with 409, not taking D's desktop back. */
+	stale = connect_request(13, c);
+	expect_connect_status(&g, stale, "HTTP/1.1 409 ");
+	check_echo(&d1, "d1 again");
+	check_echo(&m1, "m1 at last");
+
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_taken_over_total 4\n");
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"superseded\"} 2\n");
+	ws_client_close(&d1);
+	ws_client_close(&m1);
+	wait_no_relays(&g);
 	check_healthy(&g);
 	stop_gateway(&g);
 }
@@ -1443,6 +1568,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_fifty_stalled_desktops, 300),
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
+	VDI_TEST(test_second_viewer_takes_over),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),

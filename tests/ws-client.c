@@ -242,6 +242,10 @@ int ws_client_recv(struct ws_client *ws, uint8_t **ret, size_t *ret_len, int tim
 		}
 		switch (opcode) {
 		case 0x8: /* close */
+			if (len >= 2) {
+				ws->close_code = payload[0] << 8 | payload[1];
+				snprintf(ws->close_reason, sizeof(ws->close_reason), "%.*s", (int)(len - 2), payload + 2);
+			}
 			free(payload);
 			return -EPIPE;
 		case 0x9: /* ping: answer */

@@ -19,6 +19,8 @@ struct ws_client {
 	uint8_t *pending;      /* bytes read past the handshake */
 	size_t pending_len;
 	pthread_mutex_t send_lock; /* one frame at a time: a sender and pongs from the receiver */
+	int close_code;        /* of the server's close frame (0: none came, or it had no code) */
+	char close_reason[124]; /* its reason */
 };
 
 /*
@@ -35,8 +37,8 @@ int ws_client_send(struct ws_client *ws, const void *data, size_t len);
 
 /*
  * Receives the payload of the next data frame into a new buffer (*ret, *ret_len).
- * Pings are answered on the way. Returns 0, -EPIPE on a close frame or end of
- * stream, -ETIMEDOUT after timeout_ms without a byte, -errno.
+ * Pings are answered on the way. Returns 0, -EPIPE on a close frame (its code and
+ * reason in ws->close_code, ws->close_reason) or end of stream, -ETIMEDOUT after timeout_ms without a byte, -errno.
  */
 int ws_client_recv(struct ws_client *ws, uint8_t **ret, size_t *ret_len, int timeout_ms);
 

@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The console: the system's spice-html5 (served by vdi-broker under /spice-html5/) on the
 // gateway URL of a fresh console token.  The picture is scaled to fill the window (and the guest
-// asked for the window's size when it runs a SPICE agent); a dropped connection or an expired
+// asked for the window's size when it runs a SPICE agent); full screen shows the desktop alone,
+// at the screen's size (the guest asked for it likewise); a dropped connection or an expired
 // ticket is answered with a fresh token and a new connection.  ?id=N opens the user's desktop N,
 // ?template=NAME the maintenance desktop of template NAME (admins, from the admin page).
 //
-// window.vdiConsole tells tests (and the curious) how it goes: state, connects, firstFrame (ms
-// since the page started loading, for the first frame of the current connection), error.
+// Another viewer of the desktop (a second tab, remote-viewer) takes it over: the gateway closes
+// this page's sockets with code 4000, and the page does not reconnect (two viewers would take
+// turns for ever) but says so and offers "Take it back", a new connection that takes the desktop
+// over in turn.  A pool that refuses a second viewer answers the console request with 409 and
+// "… open in another viewer": the page says that and offers to try again.
+//
+// window.vdiConsole tells tests (and the curious) how it goes: state ('connecting', 'connected',
+// 'reconnecting', 'taken-over', 'failed'), connects, firstFrame (ms since the page started
+// loading, for the first frame of the current connection), takenOver (times), asked (the size
+// last asked of the guest's agent: {w, h}), error.
 import * as Spice from '/spice-html5/main.js';
 import { $, api, header, show, whoami } from '/api.js';
 
@@ -16,6 +25,8 @@ import { $, api, header, show, whoami } from '/api.js';
 // hidden, and the sockets it opens connect to the real one, whose url they also show hidden.
 const HIDDEN = 'hidden';
 const realUrls = new Map();   // the URL shown (token hidden) -> the real one, of the latest token
+// The gateway's close code when another viewer took the desktop (gateway/relay.c).
+const TAKEN_OVER = 4000;
 
 function hideToken(url) {
 	try {
@@ -33,11 +44,32 @@ const PageWebSocket = window.WebSocket;
 window.WebSocket = class extends PageWebSocket {
 	constructor(url, protocols) {
 		super(realUrls.get(String(url)) ?? url, protocols);
+		// Before spice-html5's own listener (which sees no close code), so that its error
+		// report finds the page taken over rather than retrying.
+		const connection = vc.connects;
+		this.addEventListener('close', (e) => {
+			if (e.code === TAKEN_OVER)
+				takenOver(connection);
+		});
 	}
 
 	get url() {
 		return hideToken(super.url);
 	}
+};
+
+// spice-html5 0.3.0 sends the RSA-encrypted SPICE ticket without its leading zero bytes (ticket.js
+// rsa_encrypt: the number's hex digits, not the modulus's length), which SpiceLinkAuthTicket then
+// pads at the end: one channel in 256 fails its ticket ("failed to decrypt RSA encrypted
+// password" on the server), which left a console without a picture now and then.  The ticket of
+// every channel (they share SpiceConn's prototype) is padded at the front to the key's length.
+const TICKET_BYTES = 1024 / 8; // SPICE_TICKET_KEY_PAIR_LENGTH / 8
+const SpiceConnProto = Object.getPrototypeOf(Spice.SpiceMainConn.prototype);
+const sendTicket = SpiceConnProto.send_ticket;
+SpiceConnProto.send_ticket = function (ticket) {
+	if (Array.isArray(ticket) && ticket.length < TICKET_BYTES)
+		ticket = new Array(TICKET_BYTES - ticket.length).fill(0).concat(ticket);
+	return sendTicket.call(this, ticket);
 };
 
 // The URL to give spice-html5 for a token's URL.
@@ -54,7 +86,8 @@ const id = params.get('id');
 const template = params.get('template');
 const consolePath = template !== null ? `/admin/templates/${encodeURIComponent(template)}/edit/console`
 	: `/desktops/${encodeURIComponent(id)}/console`;
-const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, error: null, conn: null };
+const vc = window.vdiConsole = { state: 'connecting', connects: 0, firstFrame: null, takenOver: 0, error: null,
+	conn: null };
 let failures = 0;
 let retryTimer = null, stableTimer = null;
 let leaving = false;
@@ -68,6 +101,45 @@ function fail(text) {
 	vc.error = text;
 	status('Not connected');
 	show($('console-error'), text);
+}
+
+function stopConnection() {
+	if (vc.conn) {
+		try { vc.conn.stop(); } catch (e) { /* already closed */ }
+		vc.conn = null;
+	}
+}
+
+// Not connected, because another viewer has the desktop: text says so, the button (label)
+// connects again.
+function otherViewer(text, label) {
+	if (document.fullscreenElement)
+		document.exitFullscreen().catch(() => {});
+	clearTimeout(retryTimer);
+	clearTimeout(stableTimer);
+	stopConnection();
+	vc.state = 'taken-over';
+	status('Not connected');
+	show($('console-error'), '');
+	$('taken-over-text').textContent = text;
+	$('take-back').textContent = label;
+	$('taken-over').hidden = false;
+	$('take-back').focus();
+}
+
+// A socket of connection number connection was closed because another viewer opened the desktop.
+function takenOver(connection) {
+	if (connection !== vc.connects || leaving || vc.state === 'taken-over')
+		return;
+	vc.takenOver++;
+	otherViewer('This desktop was opened in another window.', 'Take it back');
+}
+
+function takeBack() {
+	$('taken-over').hidden = true;
+	failures = 0;
+	status('Connecting…');
+	connect();
 }
 
 function canvas() {
@@ -89,7 +161,8 @@ function fit() {
 	vc.fitted = { w: c.width, h: c.height };
 }
 
-// With a SPICE agent in the guest, ask it for a display of the window's size (multiples of 8).
+// With a SPICE agent in the guest, ask it for a display of the area's size (multiples of 8), once
+// the area has kept its size for 300 ms.
 let agentTimer = null;
 function askGuestSize() {
 	clearTimeout(agentTimer);
@@ -98,8 +171,10 @@ function askGuestSize() {
 		if (!sc || !sc.agent_connected)
 			return;
 		const w = area.clientWidth - area.clientWidth % 8, h = area.clientHeight - area.clientHeight % 8;
-		if (w > 0 && h > 0)
+		if (w > 0 && h > 0) {
 			sc.resize_window(0, w, h, 32, 0, 0);
+			vc.asked = { w, h };
+		}
 	}, 300);
 }
 
@@ -112,7 +187,7 @@ function watchFirstFrame(connection) {
 	const ctx = probe.getContext('2d', { willReadFrequently: true });
 	const until = performance.now() + 60000;
 	const look = () => {
-		if (connection !== vc.connects || leaving || performance.now() > until)
+		if (connection !== vc.connects || leaving || vc.state === 'taken-over' || performance.now() > until)
 			return;
 		const c = canvas();
 		if (c && c.width) {
@@ -132,13 +207,10 @@ function watchFirstFrame(connection) {
 }
 
 function retry(why) {
-	if (leaving)
+	if (leaving || vc.state === 'taken-over')
 		return;
 	clearTimeout(stableTimer);
-	if (vc.conn) {
-		try { vc.conn.stop(); } catch (e) { /* already closed */ }
-		vc.conn = null;
-	}
+	stopConnection();
 	failures++;
 	if (failures > 8)
 		return fail(`The connection to your desktop keeps failing (${why}). Reload the page to try again.`);
@@ -153,6 +225,8 @@ function retry(why) {
 async function connect() {
 	vc.state = 'connecting';
 	const r = await api('POST', consolePath);
+	if (vc.state === 'taken-over' || leaving)
+		return;
 	if (r.status === 401) {
 		location.href = '/';
 		return;
@@ -162,6 +236,8 @@ async function connect() {
 	if (r.status === 404)
 		return fail(template !== null ? `Template ${template} has no maintenance desktop (${r.json.error || 404}).`
 			: `There is no desktop ${id} of yours.`);
+	if (r.status === 409 && /in another viewer/.test(r.json.error || ''))
+		return otherViewer(`${r.json.error}. Close it there, then try again.`, 'Try again');
 	if (r.status === 409)
 		return retry(`the desktop is not running: ${r.json.error}`);
 	if (r.status !== 200)
@@ -178,8 +254,8 @@ async function connect() {
 			onsuccess: () => {
 				if (connection !== vc.connects)
 					return;
-				// Failures count until a connection has lasted: another client taking the desktop
-				// (a second tab, remote-viewer) must not make two consoles take turns for ever.
+				// Failures count until a connection has lasted: a desktop that drops every
+				// connection at once must not be retried for ever.
 				clearTimeout(stableTimer);
 				stableTimer = setTimeout(() => { failures = 0; }, 30000);
 				vc.state = 'connected';
@@ -231,16 +307,16 @@ async function main() {
 		if (c)
 			c.focus();
 	});
-	$('fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen().catch(() => {}));
-	window.addEventListener('resize', () => { fit(); askGuestSize(); });
+	// The desktop alone fills the screen (Esc leaves); the area's new size is asked of the guest.
+	$('fullscreen').addEventListener('click', () => $('spice-area').requestFullscreen().catch(() => {}));
+	$('take-back').addEventListener('click', takeBack);
+	// The window's size, full screen, the header's height: whatever changes the area's size.
+	new ResizeObserver(() => { fit(); askGuestSize(); }).observe($('spice-area'));
 	window.addEventListener('pagehide', () => {
 		leaving = true;
 		clearTimeout(retryTimer);
 		clearTimeout(stableTimer);
-		if (vc.conn) {
-			vc.conn.stop();
-			vc.conn = null;
-		}
+		stopConnection();
 	});
 	// Back from the browser's back/forward cache: a fresh token and a new connection.
 	window.addEventListener('pageshow', (e) => {
@@ -248,6 +324,7 @@ async function main() {
 			return;
 		leaving = false;
 		failures = 0;
+		$('taken-over').hidden = true;
 		connect();
 	});
 	// The guest may change its resolution (a new canvas, or a new size): follow it.

@@ -68,13 +68,14 @@ export function consoleUrl(server, uri, password) {
 		`&password=${encodeURIComponent(password)}`;
 }
 
-export async function launch() {
+// Debian's chromium, headless; extra: more command line arguments.
+export async function launch(extra = []) {
 	for (const need of [CHROMIUM, join(SPICE_HTML5, 'main.js')])
 		if (!existsSync(need))
 			throw new Error(`${need} is missing: tools/install-deps installs Debian's chromium and spice-html5`);
 	return chromium.launch({
 		executablePath: CHROMIUM,
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-			'--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+			'--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync', ...extra],
 	});
 }
