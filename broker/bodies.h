@@ -39,7 +39,7 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
  * os (an osinfo-db short id, 1..POOL_OS_ID_MAX bytes without control characters or white space; NULL when
  * not given, null or ""), firmware ("bios" or "uefi"; POOL_FIRMWARE_AUTO when not given or null), secure_boot
  * and tpm (true 1, false 0; -1 when not given or null: the OS's default).  With xml none of them may be given
- * (the XML decides the hardware).
+ * (the XML decides the hardware).  heads: the monitors of its desktops, 1..POOL_HEADS_MAX (1 when not given).
  */
 struct broker_template_body {
 	json_t *json;
@@ -48,6 +48,7 @@ struct broker_template_body {
 	const char *os;
 	enum pool_firmware firmware;
 	int secure_boot, tpm;
+	int64_t heads;
 };
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
 void broker_template_body_finish(struct broker_template_body *b);
