@@ -37,7 +37,7 @@ pid_t screen_spawn(const char *log, char *const argv[], const char *display)
 	return pid;
 }
 
-static void start_xvfb(struct screen *s, const char *dir, const char *log, const char *geometry, bool noreset)
+void screen_start(struct screen *s, const char *dir, const char *log)
 {
 	char fdtext[16];
 	int dfd[2];
@@ -51,9 +51,8 @@ static void start_xvfb(struct screen *s, const char *dir, const char *log, const
 	check(pipe(dfd) == 0);
 	snprintf(fdtext, sizeof(fdtext), "%d", dfd[1]);
 	/* Xvfb writes the display number it took to -displayfd. */
-	s->xvfb = screen_spawn(log, (char *[]){ "/usr/bin/Xvfb", "-displayfd", fdtext, "-screen", "0", (char *)geometry,
-						"-fbdir", (char *)dir, "-nolisten", "tcp", noreset ? "-noreset" : NULL,
-						NULL },
+	s->xvfb = screen_spawn(log, (char *[]){ "/usr/bin/Xvfb", "-displayfd", fdtext, "-screen", "0", "1024x768x24",
+						"-fbdir", (char *)dir, "-nolisten", "tcp", NULL },
 			       NULL);
 	close(dfd[1]);
 	n = read(dfd[0], s->display + 1, sizeof(s->display) - 2);
@@ -61,16 +60,6 @@ static void start_xvfb(struct screen *s, const char *dir, const char *log, const
 	check(n > 0);
 	s->display[0] = ':';
 	s->display[strcspn(s->display, "\n")] = '\0';
-}
-
-void screen_start(struct screen *s, const char *dir, const char *log)
-{
-	start_xvfb(s, dir, log, "1024x768x24", false);
-}
-
-void screen_start_size(struct screen *s, const char *dir, const char *log, const char *geometry)
-{
-	start_xvfb(s, dir, log, geometry, true);
 }
 
 void screen_stop(struct screen *s)

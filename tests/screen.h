@@ -20,9 +20,6 @@ struct screen {
 
 /* Starts Xvfb (1024x768x24) with its files under dir, output to log; fails the test when it cannot. */
 void screen_start(struct screen *s, const char *dir, const char *log);
-/* The same with screen 0 of geometry ("2048x768x24"), and without Xvfb's reset when its last client leaves
- * (what a client set on it, RandR monitors say, stays). */
-void screen_start_size(struct screen *s, const char *dir, const char *log, const char *geometry);
 void screen_stop(struct screen *s);
 
 /* Starts argv[0] with DISPLAY set (display may be NULL), output appended to log; killed with the test. */
