@@ -180,6 +180,16 @@ char *test_guest_xml(const char *extra_cmdline)
 	return xml;
 }
 
+char *test_guest_graphical_xml(void)
+{
+	_cleanup_free_ char *xml_path = test_guest_path("guest-graphical.xml"), *kernel = test_guest_path("vmlinuz"),
+			    *initrd = test_guest_path("initrd-graphical.img");
+	char *xml = read_text(xml_path);
+
+	xml = replace(xml, "@KERNEL@", kernel);
+	return replace(xml, "@INITRD@", initrd);
+}
+
 /*
  * Reads the desktop's serial console until needle appears (true) or the
  * timeout passes (false).  The guest prints its banner every 2 s, so a

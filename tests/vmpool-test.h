@@ -57,6 +57,9 @@ char *test_guest_path(const char *file);
 /* The test guest's domain XML (VDI_TEST_GUEST_DIR) with extra kernel arguments; a new string. */
 char *test_guest_xml(const char *extra_cmdline);
 
+/* The graphical test guest's domain XML (guest-graphical.xml, initrd-graphical.img); a new string. */
+char *test_guest_graphical_xml(void);
+
 /*
  * Reads the desktop's serial console until needle appears (true) or the
  * timeout passes (false).  The guest prints its banner every 2 s, so a
