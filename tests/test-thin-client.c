@@ -37,36 +37,14 @@
 
 /* ---- the graphical test desktop ------------------------------------------------------------------- */
 
-/* Its domain XML (guest-graphical.xml with the kernel and its initrd in place of the placeholders). */
-static char *graphical_xml(void)
-{
-	_cleanup_free_ char *path = test_guest_path("guest-graphical.xml"), *kernel = test_guest_path("vmlinuz"),
-			    *initrd = test_guest_path("initrd-graphical.img");
-	_cleanup_free_ char *cmd = NULL;
-	char *xml = NULL;
-	size_t len = 0;
-	FILE *p;
-
-	if (access(path, R_OK) != 0)
-		vdi_test_fail(__FILE__, __LINE__, "no %s: tests/guest/build-guest makes it", path);
-	check(asprintf(&cmd, "sed -e 's|@KERNEL@|%s|' -e 's|@INITRD@|%s|' '%s'", kernel, initrd, path) > 0);
-	check(p = popen(cmd, "r"));
-	check(getdelim(&xml, &len, '\0', p) > 0);
-	check(pclose(p) == 0);
-	return xml;
-}
-
 /* The template "gfx" of the graphical guest with two monitors. */
 static void add_graphical_template(struct fixture *f)
 {
-	_cleanup_free_ char *xml = graphical_xml(), *disk = test_guest_path("graphical.qcow2");
+	/* The graphical variant's disk is the text guest's (build-guest). */
+	_cleanup_free_ char *xml = test_guest_graphical_xml(), *disk = test_guest_path("template.qcow2");
 	_cleanup_free_ char *text = NULL;
 	json_t *body, *reply;
 
-	if (access(disk, R_OK) != 0) {
-		free(disk);
-		disk = test_guest_path("template.qcow2");
-	}
 	body = json_pack("{s:s, s:s, s:s, s:i}", "name", "gfx", "disk", disk, "xml", xml, "heads", 2);
 	check(text = json_dumps(body, 0));
 	reply = admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201);
