@@ -222,11 +222,11 @@ int broker_parse_template_update(const char *text, size_t len, struct broker_tem
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err)
 {
 	static const char *const members[] = { "name", "disk", "xml", "memory_mib", "vcpus", "network",
-					       "os", "firmware", "secure_boot", "tpm", "lock_command", NULL };
+					       "os", "firmware", "secure_boot", "tpm", "lock_command", "heads", NULL };
 	struct pool_nic nic;
 	int r;
 
-	*ret = (struct broker_template_body){ .secure_boot = -1, .tpm = -1 };
+	*ret = (struct broker_template_body){ .secure_boot = -1, .tpm = -1, .heads = 1 };
 	if ((r = object(text, len, members, &ret->json, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "name", true, &ret->name, err)) < 0 ||
 	    (r = vdi_json_get_string(ret->json, "disk", true, &ret->disk, err)) < 0 ||
@@ -234,6 +234,7 @@ int broker_parse_template(const char *text, size_t len, struct broker_template_b
 	    (r = vdi_json_get_int(ret->json, "memory_mib", false, 0, 1024 * 1024, &ret->memory_mib, err)) < 0 ||
 	    (r = vdi_json_get_int(ret->json, "vcpus", false, 0, 512, &ret->vcpus, err)) < 0 ||
 	    (r = network_member(ret->json, &ret->network, &nic, err)) < 0 ||
+	    (r = vdi_json_get_int(ret->json, "heads", false, 1, POOL_HEADS_MAX, &ret->heads, err)) < 0 ||
 	    (r = template_hardware(ret, err)) < 0 || (r = lock_command_member(ret->json, &ret->lock_command, err)) < 0)
 		return r;
 	if (ret->disk[0] != '/')

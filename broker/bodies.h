@@ -41,7 +41,8 @@ int broker_parse_host(const char *text, size_t len, json_t **ret_json, const cha
  * and tpm (true 1, false 0; -1 when not given or null: the OS's default).  With xml none of them may be given
  * (the XML decides the hardware).  lock_command: the program and its arguments, separated by spaces (no shell,
  * no quoting), that the guest agent runs to lock the screen: 1..BROKER_LOCK_COMMAND_MAX bytes of printable
- * text, at most BROKER_LOCK_ARGS_MAX words; NULL when not given, null or "" (the default).
+ * text, at most BROKER_LOCK_ARGS_MAX words; NULL when not given, null or "" (the default).  heads: the monitors
+ * of its desktops, 1..POOL_HEADS_MAX (1 when not given).
  */
 #define BROKER_LOCK_COMMAND_MAX 512
 #define BROKER_LOCK_ARGS_MAX 32
@@ -53,6 +54,7 @@ struct broker_template_body {
 	enum pool_firmware firmware;
 	int secure_boot, tpm;
 	const char *lock_command;
+	int64_t heads;
 };
 int broker_parse_template(const char *text, size_t len, struct broker_template_body *ret, struct vdi_error *err);
 /* PATCH /admin/templates/{name}: {"lock_command": ...} as above (given: has_lock_command). */

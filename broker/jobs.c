@@ -130,6 +130,7 @@ static struct pool_desktop_options job_desktop_options(const struct broker_job *
 		.data_disk_bytes = (uint64_t)j->data_disk_mib << 20,
 		.nic = j->nic.kind == POOL_NIC_TEMPLATE ? NULL : &j->nic,
 		.usb_redirect = j->usb_redirect,
+		.heads = j->heads,
 	};
 }
 
@@ -323,6 +324,8 @@ static int job_fill(struct broker_job *j, json_t *row)
 		/* A row without the column (none should lack it): the template's own channels, as before pools had it. */
 		j->usb_redirect = json_object_get(row, "usb_redirect") ? (int)broker_jint(row, "usb_redirect")
 								       : POOL_USB_REDIRECT_TEMPLATE;
+		/* A row without the column (none should lack it): the template's XML's video, as before heads. */
+		j->heads = json_object_get(row, "heads") ? (int)broker_jint(row, "heads") : 1;
 		if (broker_pool_nic_from_row(row, &j->nic, &j->err) < 0)
 			return -EINVAL; /* stored settings that do not go together: the API refuses them */
 		j->tpl_name = strdup(broker_jstr(row, "template"));

@@ -61,6 +61,7 @@ struct broker_job {
 	struct pool_nic nic;   /* ... and the NIC its pool gives (CREATE, REBUILD; POOL_NIC_TEMPLATE: the template's) */
 	int usb_redirect;      /* ... and its USB redirection channels (CREATE, REBUILD, RESET, RECOMPOSE;
 				* POOL_USB_REDIRECT_TEMPLATE: the template's own) */
+	int heads;             /* ... and its template's monitors (CREATE, REBUILD, RESET, RECOMPOSE; 1: its XML's video) */
 	bool persistent;       /* ... and whether its pool is persistent (RESET keeps NVRAM and TPM state then) */
 	/* results */
 	int result;

@@ -73,6 +73,11 @@ int broker_store_set_template_size(struct broker_store *s, const char *name, int
 				 memory_mib, vcpus);
 }
 
+int broker_store_set_template_heads(struct broker_store *s, const char *name, int64_t heads)
+{
+	return broker_store_exec(s, "UPDATE templates SET heads = ?2 WHERE name = ?1", "si", name, heads);
+}
+
 int broker_store_set_template_network(struct broker_store *s, const char *name, const char *network)
 {
 	return broker_store_exec(s, "UPDATE templates SET network = ?2 WHERE name = ?1", "ss", name,
@@ -111,7 +116,7 @@ int broker_store_templates(struct broker_store *s, const char *name, json_t **re
 {
 	return broker_store_query(s, ret,
 				  "SELECT t.name, t.disk_path AS disk, t.memory_mib, t.vcpus, t.version, t.created, t.network,"
-				  " t.os, t.firmware, t.secure_boot, t.tpm, t.lock_command,"
+				  " t.os, t.firmware, t.secure_boot, t.tpm, t.heads, t.lock_command,"
 				  " (SELECT count(*) FROM pools WHERE template_id = t.id) AS pools FROM templates t"
 				  " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name",
 				  "s", name);

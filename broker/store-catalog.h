@@ -46,13 +46,15 @@ int broker_store_set_template_hardware(struct broker_store *s, const char *name,
 /* Sets the command template name's desktops lock their screen with through the guest agent (lock_command NULL:
  * the default, BROKER_LOCK_COMMAND_DEFAULT; rows changed or -errno). */
 int broker_store_set_template_lock_command(struct broker_store *s, const char *name, const char *lock_command);
+/* Records the monitors (1..4) template name's desktops get (rows changed, or -errno). */
+int broker_store_set_template_heads(struct broker_store *s, const char *name, int64_t heads);
 
 /* Template name's network into buf (len bytes): 1, 0 when it has none ("" in buf), -ENOENT, -errno. */
 int broker_store_template_network(struct broker_store *s, const char *name, char *buf, size_t len);
 
 /* The templates (name NULL: all, by name) with name, disk, memory_mib, vcpus, version, created, pools, network
- * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1), lock_command (null: the
- * default). */
+ * (null: none), os (null: none), firmware ("bios", "uefi"), secure_boot and tpm (0/1), heads (monitors, 1..4),
+ * lock_command (null: the default). */
 int broker_store_templates(struct broker_store *s, const char *name, json_t **ret);
 
 /* The templates without an OS (an admin's XML, or vdi's generic one), with name, xml, firmware, secure_boot and

@@ -27,7 +27,7 @@ int broker_store_desktop_get(struct broker_store *s, int64_t id, json_t **ret)
 	int r = broker_store_query(s, &rows,
 				   "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
 				   " (p.draining OR IFNULL(h.draining, 0)) AS draining,"
-				   " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib, p.data_disk_mib, p.usb_redirect,"
+				   " t.name AS template, t.disk_path, t.xml, t.version, t.memory_mib, t.heads, p.data_disk_mib, p.usb_redirect,"
 				   " d.template_version, d.recompose, " POOL_NET_COLUMNS
 				   " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id"
 				   " LEFT JOIN hosts h ON h.uri = d.host WHERE d.id = ?1",
@@ -324,7 +324,7 @@ int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret)
 {
 	return broker_store_query(s, ret,
 				  "SELECT d.id, d.state, d.owner, d.host, d.paused_from, d.message, p.name AS pool, p.persistent,"
-				  " p.draining, t.name AS template, t.disk_path, t.xml, t.version, p.data_disk_mib, p.usb_redirect, "
+				  " p.draining, t.name AS template, t.disk_path, t.xml, t.version, t.heads, p.data_disk_mib, p.usb_redirect, "
 				  POOL_NET_COLUMNS " FROM desktops d JOIN pools p ON p.id = d.pool_id JOIN templates t ON t.id = p.template_id",
 				  NULL);
 }

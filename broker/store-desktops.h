@@ -21,7 +21,7 @@ struct broker_store;
 /*
  * Desktop id's row with its pool's and template's settings: id, state, owner, host, paused_from,
  * message, pool, persistent, draining (its pool's or its host's), template, disk_path, xml,
- * version (the template's current one), memory_mib, data_disk_mib and usb_redirect (its pool's), template_version
+ * version (the template's current one), memory_mib, heads (its monitors), data_disk_mib and usb_redirect (its pool's), template_version
  * (its overlay's), recompose (1: marked for a recompose), network (effective), isolate_desktops (as set),
  * bandwidth_kbps (pool-net.h's broker_pool_nic_from_row() reads them).  1 and *ret (new), 0 and *ret NULL when there is none, or -errno.
  */
@@ -154,7 +154,7 @@ int broker_store_desktops_idle(struct broker_store *s, int64_t now, json_t **ret
 int broker_store_desktops_paused(struct broker_store *s, int64_t after, json_t **ret);
 
 /* Every desktop as reconcile judges it (id, state, owner, host, paused_from, message, pool,
- * persistent, draining, template, disk_path, xml, version, data_disk_mib, usb_redirect, network, isolate_desktops,
+ * persistent, draining, template, disk_path, xml, version, heads, data_disk_mib, usb_redirect, network, isolate_desktops,
  * bandwidth_kbps): rows or -errno. */
 int broker_store_desktops_for_reconcile(struct broker_store *s, json_t **ret);
 

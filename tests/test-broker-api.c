@@ -995,6 +995,55 @@ static void test_viewer_settings(void)
 	stop_broker(&d);
 }
 
+/* Issue 18: a template's monitors (heads): 1 by default, 1..4, in its row and listing; more than one refused for an
+ * XML whose video cannot show them. */
+static void test_template_heads(void)
+{
+	struct daemon d;
+	char body[1024], disk[512];
+	json_t *j, *e;
+	size_t i;
+
+	start_broker(&d, NULL);
+	snprintf(disk, sizeof(disk), "%s/heads.qcow2", vdi_test_tmpdir());
+	make_disk(disk);
+	snprintf(body, sizeof(body), "{\"name\":\"one\",\"disk\":\"%s\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_int_eq(json_integer_value(json_object_get(j, "heads")), 1);
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"name\":\"two\",\"disk\":\"%s\",\"heads\":2}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_int_eq(json_integer_value(json_object_get(j, "heads")), 2);
+	json_decref(j);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"four\",\"disk\":\"%s\",\"heads\":4,\"xml\":\"<domain type='kvm'><name>x</name>"
+		 "<memory unit='MiB'>256</memory><os><type>hvm</type></os><devices><video><model type='virtio'/></video>"
+		 "</devices></domain>\"}", disk);
+	j = admin_json(&d, "POST", "/api/v1/admin/templates", body, 201);
+	check_int_eq(json_integer_value(json_object_get(j, "heads")), 4);
+	json_decref(j);
+	check_int_eq(store_int(&d, "SELECT heads FROM templates WHERE name = 'two'"), 2);
+	j = admin_json(&d, "GET", "/api/v1/admin/templates", NULL, 200);
+	json_array_foreach(json_object_get(j, "templates"), i, e)
+		check(json_integer_value(json_object_get(e, "heads")) >= 1);
+	json_decref(j);
+
+	/* Refusals name the member; nothing is made. */
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"heads\":5}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "heads");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"heads\":0}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "heads");
+	snprintf(body, sizeof(body), "{\"name\":\"t\",\"disk\":\"%s\",\"heads\":\"2\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "heads");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"t\",\"disk\":\"%s\",\"heads\":2,\"xml\":\"<domain type='kvm'><name>x</name>"
+		 "<memory unit='MiB'>256</memory><os><type>hvm</type></os><devices><video><model type='vga'/></video>"
+		 "</devices></domain>\"}", disk);
+	admin_error(&d, "POST", "/api/v1/admin/templates", body, 400, "heads: the template's video is \"vga\"");
+	check_int_eq(store_int(&d, "SELECT count(*) FROM templates"), 3);
+	stop_broker(&d);
+}
+
 static void test_template_versions(void)
 {
 	struct daemon d;
@@ -2081,6 +2130,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_pool_networks),
 	VDI_TEST(test_template_hardware),
 	VDI_TEST(test_viewer_settings),
+	VDI_TEST(test_template_heads),
 	VDI_TEST_TIMEOUT(test_recompose_and_data_disk, 120),
 	VDI_TEST(test_static_files),
 	VDI_TEST(test_login_me_logout),

@@ -464,6 +464,77 @@ static void test_clone_usb_redirect(void)
 	check(!xml);
 }
 
+/* A template's heads: its clones' qxl video gets that many monitors and the memory for them (never less than
+ * the template gives), a virtio one the monitors; 1 leaves the video as the template has it; other models
+ * and out-of-range counts are refused, by the check the broker runs when a template is added too. */
+static void test_clone_heads(void)
+{
+	static const char qxl[] =
+		"<domain><memory>1</memory><os/><devices><video><model type='qxl' heads='1'/></video></devices></domain>";
+	static const char big[] =
+		"<domain><memory>1</memory><os/><devices><video><model type='qxl' ram='524288' vgamem='131072'/>"
+		"</video></devices></domain>";
+	static const char virtio[] =
+		"<domain><memory>1</memory><os/><devices><video><model type='virtio'/></video></devices></domain>";
+	static const char vga[] =
+		"<domain><memory>1</memory><os/><devices><video><model type='vga'/></video></devices></domain>";
+	struct pool_domxml_params p = clone_params();
+	struct vdi_error err = { { 0 } };
+	char *xml;
+
+	xml = clone_of(qxl, &p);
+	XP_EQ(xml, "/domain/devices/video/model/@heads", "1");
+	XP_NONE(xml, "/domain/devices/video/model/@vgamem");
+	free(xml);
+	p.heads = 2;
+	xml = clone_of(qxl, &p);
+	XP_EQ(xml, "/domain/devices/video/model/@heads", "2");
+	XP_EQ(xml, "/domain/devices/video/model/@vgamem", "32768");
+	XP_EQ(xml, "/domain/devices/video/model/@ram", "131072");
+	XP_EQ(xml, "/domain/devices/video/model/@vram", "65536");
+	free(xml);
+	p.heads = 3;
+	xml = clone_of(qxl, &p);
+	XP_EQ(xml, "/domain/devices/video/model/@vgamem", "65536");
+	XP_EQ(xml, "/domain/devices/video/model/@ram", "262144");
+	free(xml);
+	/* The template's own larger memory stays. */
+	p.heads = POOL_HEADS_MAX;
+	xml = clone_of(big, &p);
+	XP_EQ(xml, "/domain/devices/video/model/@heads", "4");
+	XP_EQ(xml, "/domain/devices/video/model/@vgamem", "131072");
+	XP_EQ(xml, "/domain/devices/video/model/@ram", "524288");
+	free(xml);
+	/* A template without video gets qxl with its SPICE display, and the monitors. */
+	p.heads = 2;
+	xml = clone_of("<domain><memory>1</memory><os/></domain>", &p);
+	XP_EQ(xml, "/domain/devices/video/model/@type", "qxl");
+	XP_EQ(xml, "/domain/devices/video/model/@heads", "2");
+	free(xml);
+	xml = clone_of(virtio, &p);
+	XP_EQ(xml, "/domain/devices/video/model/@heads", "2");
+	XP_NONE(xml, "/domain/devices/video/model/@vgamem");
+	free(xml);
+	xml = NULL;
+	check_err(pool_domxml_for_clone(vga, &p, &xml, &err), EINVAL);
+	check_str_contains(err.message, "heads");
+	p.heads = POOL_HEADS_MAX + 1;
+	check_err(pool_domxml_for_clone(qxl, &p, &xml, NULL), EINVAL);
+	check(!xml);
+
+	/* The check at template add. */
+	check_ok(pool_domxml_heads_check(qxl, 2, NULL));
+	check_ok(pool_domxml_heads_check(virtio, POOL_HEADS_MAX, NULL));
+	check_ok(pool_domxml_heads_check("<domain><memory>1</memory><os/></domain>", 2, NULL));
+	check_ok(pool_domxml_heads_check(vga, 1, NULL));
+	check_err(pool_domxml_heads_check(vga, 2, &err), EINVAL);
+	check_str_contains(err.message, "heads: the template's video is \"vga\"");
+	check_err(pool_domxml_heads_check(qxl, 0, &err), EINVAL);
+	check_str_contains(err.message, "heads: 0 is outside 1-4");
+	check_err(pool_domxml_heads_check(qxl, POOL_HEADS_MAX + 1, NULL), EINVAL);
+	check_err(pool_domxml_heads_check("<nodomain/>", 2, NULL), EINVAL);
+}
+
 /* A template without SPICE devices gets them; one with its own keeps them, not doubled. */
 static void test_clone_spice_devices(void)
 {
@@ -680,6 +751,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_nic_model),
 	VDI_TEST(test_needs),
 	VDI_TEST(test_clone_usb_redirect),
+	VDI_TEST(test_clone_heads),
 	VDI_TEST(test_clone_spice_devices),
 	VDI_TEST(test_clone_hyperv_on_tcg),
 	VDI_TEST(test_clone_nvram),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The devices every clone gets at clone time (pool_clone_devices(), for pool_domxml_for_clone()) and the USB
- * redirection channels of a stopped desktop (pool_domxml_set_usb_redirect()). */
+/* The devices every clone gets at clone time (pool_clone_devices(), for pool_domxml_for_clone()), the USB
+ * redirection channels of a stopped desktop (pool_domxml_set_usb_redirect()) and its monitors (heads). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <libxml/tree.h>
@@ -105,6 +106,89 @@ int pool_domxml_set_usb_redirect(const char *xml, int n, char **ret, struct vdi_
 	return r < 0 ? r : pool_xml_dump(doc, ret);
 }
 
+/* The <model> of devices' first <video> (NULL: none), and whether N monitors can be shown on it. */
+static xmlNode *video_model(xmlNode *devices)
+{
+	return pool_xml_child(pool_xml_child(devices, "video"), "model");
+}
+
+static bool model_has_heads(xmlNode *model)
+{
+	return pool_xml_prop_is(model, "type", "qxl") || pool_xml_prop_is(model, "type", "virtio");
+}
+
+int pool_domxml_heads_check(const char *xml, int heads, struct vdi_error *err)
+{
+	_cleanup_xmldoc_ xmlDocPtr doc = NULL;
+	_cleanup_free_ char *type = NULL;
+	xmlNode *devices, *model;
+	int r;
+
+	if (heads < 1 || heads > POOL_HEADS_MAX)
+		return vdi_error_set(err, -EINVAL, "heads: %d is outside 1-%d", heads, POOL_HEADS_MAX);
+	r = pool_xml_parse_domain(xml, &doc, &devices, err);
+	if (r < 0 || heads == 1)
+		return r;
+	/* A domain without <video> gets qxl with its SPICE display (pool_domxml_for_clone()). */
+	model = video_model(devices);
+	if (!pool_xml_child(devices, "video") || model_has_heads(model))
+		return 0;
+	type = pool_xml_prop(model, "type");
+	return vdi_error_set(err, -EINVAL, "heads: the template's video is \"%s\": more than one monitor needs "
+			     "a qxl or virtio video model", type ? type : "(none)");
+}
+
+/* The KiB attribute name of model at least min (raised to it when smaller or unset; never lowered). */
+static int raise_kib(xmlNode *model, const char *name, unsigned long min)
+{
+	_cleanup_free_ char *cur = pool_xml_prop(model, name);
+	char buf[24];
+
+	if (cur && strtoul(cur, NULL, 10) >= min)
+		return 0;
+	snprintf(buf, sizeof(buf), "%lu", min);
+	return pool_xml_set(model, name, buf) ? 0 : -ENOMEM;
+}
+
+/* The smallest power of two >= n. */
+static unsigned long pow2_at_least(unsigned long n)
+{
+	unsigned long p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * heads monitors (2..POOL_HEADS_MAX; 0 and 1: the template's video as it is) on the first <video>, a qxl or
+ * virtio one.  qxl also gets its memory for them, in KiB: vgamem 16 MiB per monitor (a 1920x1080x32 frame
+ * buffer is 7.9 MiB; the guest's primary surface spans all of them), ram 64 MiB per monitor (QEMU wants at
+ * least twice vgamem), vram 64 MiB; each a power of two, never less than the template gives.
+ */
+static int set_heads(xmlNode *devices, int heads, struct vdi_error *err)
+{
+	xmlNode *model = video_model(devices);
+	char buf[8];
+
+	if (heads == 0 || heads == 1)
+		return 0;
+	if (heads < 0 || heads > POOL_HEADS_MAX)
+		return vdi_error_set(err, -EINVAL, "heads: %d is outside 1-%d", heads, POOL_HEADS_MAX);
+	if (!model_has_heads(model))
+		return vdi_error_set(err, -EINVAL, "heads: more than one monitor needs a qxl or virtio video model");
+	snprintf(buf, sizeof(buf), "%d", heads);
+	if (!pool_xml_set(model, "heads", buf))
+		return -ENOMEM;
+	if (!pool_xml_prop_is(model, "type", "qxl"))
+		return 0;
+	if (raise_kib(model, "vgamem", pow2_at_least(16384UL * (unsigned long)heads)) < 0 ||
+	    raise_kib(model, "ram", pow2_at_least(65536UL * (unsigned long)heads)) < 0 ||
+	    raise_kib(model, "vram", 65536) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The <nvram> of os keeps its template only: no path (libvirt makes one per domain), no other source. */
 static int set_nvram(xmlNode *root)
 {
@@ -149,6 +233,8 @@ int pool_clone_devices(xmlNode *root, xmlNode *devices, const struct pool_domxml
 	if (r < 0)
 		return r;
 	r = set_spice_devices(devices);
+	if (r >= 0)
+		r = set_heads(devices, p->heads, err);
 	if (r >= 0)
 		r = set_nvram(root);
 	if (r < 0)

@@ -181,6 +181,7 @@ int pool_desktop_create_with(struct pool_host *host, const struct pool_template 
 		.template_name = t->name,
 		.nic = opts ? opts->nic : NULL,
 		.usb_redirect = opts ? opts->usb_redirect : POOL_USB_REDIRECT_TEMPLATE,
+		.heads = opts ? opts->heads : 0,
 	};
 	r = pool_domxml_for_clone(t->xml, &p, &xml, err);
 	if (r < 0)

@@ -300,6 +300,7 @@ struct pool_domxml_params {
 	const struct pool_nic *nic; /* NULL or POOL_NIC_TEMPLATE: the template's NICs; else the one NIC (of the
 				     * model the template's vdihw:hardware names, see POOL_HARDWARE_NS) */
 	int usb_redirect;           /* POOL_USB_REDIRECT_TEMPLATE: the template's <redirdev>s; 0..MAX: that many */
+	int heads;                  /* 0, 1: the template's <video>; 2..POOL_HEADS_MAX: that many monitors */
 };
 
 /*
@@ -345,7 +346,8 @@ bool pool_domxml_is_system_disk(xmlNode *n);
 /*
  * Gives the clone's domain root (borrowed) and its devices (borrowed) what pool_domxml_for_clone() says every
  * clone gets, in this order: p's (borrowed) usb_redirect USB channels, the SPICE and guest agent channels,
- * sound and SPICE audio, the <nvram> template only, and on virt_type "qemu" no Hyper-V.  -EINVAL, -ENOMEM.
+ * sound and SPICE audio, p's heads monitors, the <nvram> template only, and on virt_type "qemu" no Hyper-V.
+ * -EINVAL, -ENOMEM.
  */
 int pool_clone_devices(xmlNode *root, xmlNode *devices, const struct pool_domxml_params *p,
 		       struct vdi_error *err);

@@ -357,6 +357,18 @@ int pool_domxml_needs(const char *xml, struct pool_hw_features *ret);
  */
 int pool_host_hardware(struct pool_host *host, struct pool_hw_features *ret, struct vdi_error *err);
 
+/* ---- monitors (clone-devices.c): pure -------------------------------------------------- */
+
+/* The most monitors (heads) a desktop's video device gets: pool_desktop_options.heads. */
+#define POOL_HEADS_MAX 4
+
+/*
+ * Whether a desktop of the domain XML xml (borrowed) can have heads monitors (1..POOL_HEADS_MAX): one always;
+ * more when its first <video> is a qxl or virtio model (the clone's video gets heads='N' then: more than one
+ * on any other model, or none, could not be shown).  0, or -EINVAL with a message starting "heads: ".
+ */
+int pool_domxml_heads_check(const char *xml, int heads, struct vdi_error *err);
+
 /* ---- templates ----------------------------------------------------------- */
 
 struct pool_template {
@@ -553,6 +565,10 @@ struct pool_desktop_options {
 	 * elements as they are (also when opts is NULL); 0..POOL_USB_REDIRECT_MAX: exactly that many
 	 * <redirdev bus='usb' type='spicevmc'/> (the template's go). */
 	int usb_redirect;
+	/* Monitors: 0 or 1, the template's <video> as it is (also when opts is NULL); 2..POOL_HEADS_MAX: its
+	 * first <video>, qxl or virtio, gets heads='N' (pool_domxml_heads_check()), a qxl one also the video
+	 * memory for N monitors of up to 1920x1080 each (what the template has when it has more). */
+	int heads;
 };
 
 #define POOL_USB_REDIRECT_TEMPLATE (-1)

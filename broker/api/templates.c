@@ -114,6 +114,7 @@ struct template_job {
 	struct pool_host **hosts; /* ... asked of these (borrowed from the desktops' slots), n_hosts of them */
 	size_t n_hosts;
 	int64_t memory, vcpus;
+	int64_t heads;            /* its desktops' monitors */
 	/* The hardware of the XML vdi writes (no XML given): */
 	char *os;                 /* osinfo-db short id; NULL: vdi's generic desktop */
 	char *lock_command;       /* NULL: the default */
@@ -232,7 +233,7 @@ static void template_work(void *data)
 	o.memory_mib = generated ? 0 : (unsigned)j->memory;
 	o.vcpus = generated ? 0 : (unsigned)j->vcpus;
 	j->result = pool_template_new(&o, &j->t, &j->err);
-	if (j->result < 0)
+	if (j->result < 0 || (j->result = pool_domxml_heads_check(j->t->xml, (int)j->heads, &j->err)) < 0)
 		return;
 	if (!generated) {
 		/* The admin's XML decides: what it asks of a host is what the template has. */
@@ -281,12 +282,13 @@ static int template_record(struct broker_req *req, struct template_job *j)
 		return r;
 	}
 	(void)broker_store_set_template_size(b->store, j->t->name, j->memory, j->vcpus);
-	if ((j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) ||
+	if (broker_store_set_template_heads(b->store, j->t->name, j->heads) < 0 ||
+	    (j->network && broker_store_set_template_network(b->store, j->t->name, j->network) < 0) ||
 	    broker_store_set_template_hardware(b->store, j->t->name, j->os, pool_firmware_name(j->firmware),
 					       j->secure_boot > 0, j->tpm > 0) < 0 ||
 	    (j->lock_command && broker_store_set_template_lock_command(b->store, j->t->name, j->lock_command) < 0)) {
 		(void)broker_store_remove_template(b->store, j->t->name);
-		broker_req_reply_error(req, 500, "cannot record the template's network, hardware and lock command");
+		broker_req_reply_error(req, 500, "cannot record the template's monitors, network, hardware and lock command");
 		return -EIO;
 	}
 	return 0;
@@ -358,6 +360,7 @@ void broker_api_admin_template_add(struct broker_req *req, void *userdata)
 	j->want_default = !xml && !network;
 	j->memory = body.memory_mib;
 	j->vcpus = body.vcpus;
+	j->heads = body.heads;
 	j->firmware = body.firmware;
 	j->secure_boot = body.secure_boot;
 	j->tpm = body.tpm;

@@ -195,6 +195,7 @@ struct add_args {
 	const char *firmware;   /* --firmware bios|uefi, or NULL (borrowed) */
 	int secure_boot, tpm;   /* --secure-boot 1, --no-secure-boot 0, neither -1 (the OS's default); --tpm likewise */
 	const char *lock_command; /* --lock-command, or NULL (borrowed) */
+	uint64_t heads;         /* --heads, or 0 (the broker's default: one monitor) */
 };
 
 static int take_add_option(const struct ctl *ctl, int c, const char *value, void *data)
@@ -215,6 +216,8 @@ static int take_add_option(const struct ctl *ctl, int c, const char *value, void
 		return ctl_opt_uint(ctl, "--memory", value, 1, 4 * 1024 * 1024, &a->memory);
 	case 'c':
 		return ctl_opt_uint(ctl, "--vcpus", value, 1, 4096, &a->vcpus);
+	case 'H':
+		return ctl_opt_uint(ctl, "--heads", value, 1, 4, &a->heads);
 	case 'o':
 		a->os = value;
 		return CTL_EXIT_OK;
@@ -254,6 +257,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		{ "tpm", no_argument, NULL, 'P' },
 		{ "no-tpm", no_argument, NULL, 'p' },
 		{ "lock-command", required_argument, NULL, 'L' },
+		{ "heads", required_argument, NULL, 'H' },
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_options options = { opts, take_add_option, 1, "a template NAME" };
@@ -292,6 +296,7 @@ int ctl_cmd_template_add(const struct ctl *ctl, int argc, char **argv)
 		return ctl_error(CTL_EXIT_USAGE, "--os %s is not UTF-8 text", a.os);
 	if ((a.memory && json_object_set_new(body, "memory_mib", json_integer((json_int_t)a.memory)) < 0) ||
 	    (a.vcpus && json_object_set_new(body, "vcpus", json_integer((json_int_t)a.vcpus)) < 0) ||
+	    (a.heads && json_object_set_new(body, "heads", json_integer((json_int_t)a.heads)) < 0) ||
 	    (a.firmware && json_object_set_new(body, "firmware", json_string(a.firmware)) < 0) ||
 	    (a.secure_boot >= 0 && json_object_set_new(body, "secure_boot", json_boolean(a.secure_boot)) < 0) ||
 	    (a.tpm >= 0 && json_object_set_new(body, "tpm", json_boolean(a.tpm)) < 0))

@@ -21,7 +21,7 @@ static const struct command commands[] = {
 	{ "template", "show", ctl_cmd_template_show, "NAME" },
 	{ "template", "add", ctl_cmd_template_add, 
 	  "NAME --disk PATH [--xml FILE | [--os ID] [--firmware bios|uefi] [--secure-boot|--no-secure-boot] "
-	  "[--tpm|--no-tpm]] [--memory MiB] [--vcpus N] [--network VALUE] [--lock-command CMD]" },
+	  "[--tpm|--no-tpm]] [--memory MiB] [--vcpus N] [--network VALUE] [--heads N] [--lock-command CMD]" },
 	{ "template", "set", ctl_cmd_template_set, "NAME --lock-command CMD|\"\"" },
 	{ "template", "remove", ctl_cmd_template_remove, "NAME" },
 	{ "template", "publish", ctl_cmd_template_publish,

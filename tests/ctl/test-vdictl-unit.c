@@ -1456,6 +1456,36 @@ static void test_os_list(void)
 }
 
 /* pool create|update --usb-redirect N (0..8). */
+/* Issue 18: template add --heads N sends heads (1..4); without it none is sent (the broker's one). */
+static void test_template_heads(void)
+{
+	struct ctl add = template_add_ctl;
+	static struct cmd_run r;
+	char disk[PATH_MAX + 32];
+	json_t *body;
+	char *req;
+
+	empty_disk(disk, sizeof(disk), "h.qcow2");
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"h\",\"version\":1}", &req, "h",
+		    "--disk", disk, "--heads", "2", NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check_int_eq(json_integer_value(json_object_get(body, "heads")), 2);
+	json_decref(body);
+	run_against(&r, ctl_cmd_template_add, &add, "201 Created", "{\"name\":\"h\",\"version\":1}", &req, "h",
+		    "--disk", disk, NULL);
+	check_int_eq(r.status, 0);
+	body = request_body(req);
+	check(!json_object_get(body, "heads"));
+	json_decref(body);
+	add.socket = "/nonexistent/socket";
+	run_cmd(&r, ctl_cmd_template_add, &add, "h", "--disk", disk, "--heads", "5", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+	check_str_contains(r.err, "--heads");
+	run_cmd(&r, ctl_cmd_template_add, &add, "h", "--disk", disk, "--heads", "0", NULL);
+	check_int_eq(r.status, CTL_EXIT_USAGE);
+}
+
 static void test_pool_usb_redirect(void)
 {
 	struct ctl create = pool_create_ctl;
@@ -1549,6 +1579,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_template_hardware),
 	VDI_TEST(test_os_list),
 	VDI_TEST(test_pool_usb_redirect),
+	VDI_TEST(test_template_heads),
 	VDI_TEST(test_pool_network_options),
 	VDI_TEST(test_network_columns),
 	VDI_TEST(test_parse_time_utc),

@@ -7,7 +7,7 @@
  * takes, isolation and a bandwidth limit only where the body's own network
  * allows them; a new libvirt network's name, mode and subnet as vmpool takes
  * them; a template's hardware (os a short id without white space, firmware
- * bios/uefi/auto, secure_boot and tpm -1/0/1) only without xml; a pool's
+ * bios/uefi/auto, secure_boot and tpm -1/0/1) only without xml, its heads 1..POOL_HEADS_MAX; a pool's
  * usb_redirect 0..POOL_USB_REDIRECT_MAX; a pool's lock_on_disconnect -1/0/1; a template's lock_command
  * printable, at most BROKER_LOCK_COMMAND_MAX bytes, words broker_lock_command_argv() splits; nothing leaks (ASan).
  */
@@ -73,6 +73,7 @@ static void check_template_hardware(const struct broker_template_body *b)
 	FUZZ_CHECK(b->firmware == POOL_FIRMWARE_AUTO || b->firmware == POOL_FIRMWARE_BIOS ||
 		   b->firmware == POOL_FIRMWARE_UEFI);
 	FUZZ_CHECK(b->secure_boot >= -1 && b->secure_boot <= 1 && b->tpm >= -1 && b->tpm <= 1);
+	FUZZ_CHECK(b->heads >= 1 && b->heads <= POOL_HEADS_MAX);
 	if (b->xml)
 		FUZZ_CHECK(!b->os && b->firmware == POOL_FIRMWARE_AUTO && b->secure_boot == -1 && b->tpm == -1 &&
 			   !json_object_get(b->json, "os") && !json_object_get(b->json, "firmware") &&
