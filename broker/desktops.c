@@ -125,6 +125,7 @@ void broker_desks_tick(struct broker_desks *d)
 	if (d->n_kept)
 		broker_events_apply(d);
 	broker_spares_reclaim_idle(d, now);
+	broker_viewers_tick(d);
 	if (steady - d->last_reconcile >= RECONCILE_INTERVAL)
 		broker_reconcile_start(d);
 	if (steady - d->last_sweep >= RECONCILE_INTERVAL) {

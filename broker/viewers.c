@@ -28,6 +28,8 @@ struct broker_viewer {
 	size_t host;          /* its slot */
 	struct broker_viewer_count count;
 	bool agent_told;      /* "no guest agent" was logged for it */
+	int64_t lock_due;     /* steady seconds when its lock starts unless a client came back; 0: none due */
+	bool locking;         /* its lock runs on a worker */
 };
 
 struct broker_viewers {
@@ -137,6 +139,8 @@ static void lock_done(void *data, int cancelled)
 	if (cancelled)
 		return;
 	e = find(j->d, j->id, j->pool);
+	if (e)
+		e->locking = false;
 	if (j->result == -EOPNOTSUPP || j->result == -ENOTCONN) {
 		if (!e || !e->agent_told)
 			vdi_info("desktop %lld: its screen is not locked when its viewer leaves: %s", (long long)j->id,
@@ -163,8 +167,8 @@ static void lock_done(void *data, int cancelled)
 	(void)broker_store_audit(j->d->store, vdi_clock_wall(), "broker", "desktop-lock", object, detail);
 }
 
-/* The last client of desktop ev->id left: its lock on a worker when its pool says so. */
-static void lock_start(struct broker_desks *d, const struct broker_queued_event *ev)
+/* The last client of desktop e left BROKER_LOCK_GRACE_S ago: its lock on a worker when its pool says so. */
+static void lock_start(struct broker_desks *d, struct broker_viewer *e)
 {
 	_cleanup_json_ json_t *rows = NULL;
 	struct lock_job *j;
@@ -173,9 +177,9 @@ static void lock_start(struct broker_desks *d, const struct broker_queued_event 
 	int r;
 
 	/* A release, stop or reset under way: its viewers go because the desktop does. */
-	if (broker_desks_busy(d, ev->id))
+	if (broker_desks_busy(d, e->id))
 		return;
-	r = broker_store_desktop_lock(d->store, ev->id, ev->pool, &rows);
+	r = broker_store_desktop_lock(d->store, e->id, e->pool, &rows);
 	if (r <= 0 || !json_integer_value(json_object_get((row = json_array_get(rows, 0)), "lock_on_disconnect")))
 		return;
 	command = json_string_value(json_object_get(row, "lock_command"));
@@ -183,14 +187,33 @@ static void lock_start(struct broker_desks *d, const struct broker_queued_event 
 	if (!j)
 		return;
 	j->d = d;
-	j->id = ev->id;
+	j->id = e->id;
 	j->host = broker_hosts_find(d, json_string_value(json_object_get(row, "host")));
-	snprintf(j->pool, sizeof(j->pool), "%s", ev->pool);
+	snprintf(j->pool, sizeof(j->pool), "%s", e->pool);
 	snprintf(j->command, sizeof(j->command), "%s", command ? command : BROKER_LOCK_COMMAND_DEFAULT);
-	if (!j->host || pool_domain_name(ev->pool, ev->id, j->domain, sizeof(j->domain)) < 0 ||
+	if (!j->host || pool_domain_name(e->pool, e->id, j->domain, sizeof(j->domain)) < 0 ||
 	    (r = vdi_workers_submit(d->workers, lock_work, lock_done, j)) < 0) {
-		vdi_warn("desktop %lld: its last viewer left, and its screen cannot be locked now", (long long)ev->id);
+		vdi_warn("desktop %lld: its last viewer left, and its screen cannot be locked now", (long long)e->id);
 		free(j);
+		return;
+	}
+	e->locking = true;
+}
+
+void broker_viewers_tick(struct broker_desks *d)
+{
+	int64_t now = vdi_clock_steady();
+
+	for (size_t i = 0; d->viewers && i < d->viewers->n; i++) {
+		struct broker_viewer *e = &d->viewers->v[i];
+
+		if (!e->lock_due || e->lock_due > now)
+			continue;
+		e->lock_due = 0;
+		/* A client that came back meanwhile (a reconnect, a takeover's new viewer) keeps it unlocked;
+		 * a lock still running for it is enough. */
+		if (e->count.channels == 0 && !e->locking)
+			lock_start(d, e);
 	}
 }
 
@@ -234,7 +257,7 @@ void broker_viewers_event(struct broker_desks *d, const struct broker_queued_eve
 			return;
 		}
 		if (broker_viewers_count(&e->count, ev->type))
-			lock_start(d, ev);
+			e->lock_due = vdi_clock_steady() + BROKER_LOCK_GRACE_S;
 		return;
 	case POOL_EVENT_STOPPED:
 	case POOL_EVENT_CRASHED:

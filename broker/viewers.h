@@ -11,7 +11,8 @@
  * What is counted are SPICE channel connections: a client opens several (main, display, inputs, cursor,
  * sound, USB), each with its connect and disconnect event; one that a ticket refused has no initialize
  * event.  A desktop is open in a viewer while connections are open and one of them logged in since they
- * were last all closed; when all are closed after such a login, its last client has left (no lock while a
+ * were last all closed; when all are closed after such a login, its last client has left, and its lock starts
+ * BROKER_LOCK_GRACE_S later unless a client came back meanwhile (no lock while a
  * job has the desktop: a release, stop or reset takes its viewers away; none when it stopped meanwhile).  A desktop that
  * stops (or that reconcile finds not running), and every desktop of a host whose connection is lost, count none: a client connected before this
  * broker saw its events (a restart) is not counted.
@@ -24,6 +25,10 @@
 
 struct broker_desks;
 struct broker_queued_event;
+
+/* How long after the last client left the lock starts, unless one came back (a reconnect, a takeover's new
+ * viewer, whose channels may connect after the old ones closed). */
+#define BROKER_LOCK_GRACE_S 3
 
 /* How long a lock command may run in the guest. */
 #define BROKER_LOCK_TIMEOUT_MS 15000
@@ -49,6 +54,9 @@ void broker_viewers_free(struct broker_desks *d);
  * host lost): the counts follow, and when the last client of a desktop left, its lock starts.
  */
 void broker_viewers_event(struct broker_desks *d, const struct broker_queued_event *ev);
+
+/* Once a second, from the loop's tick: the locks that are due start (one at a time per desktop). */
+void broker_viewers_tick(struct broker_desks *d);
 
 /* Reconcile found desktop id of pool (borrowed) not running: it counts none. */
 void broker_viewers_forget(struct broker_desks *d, int64_t id, const char *pool);

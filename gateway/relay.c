@@ -63,7 +63,8 @@ struct relay {
 	bool target_gone;     /* flush "down", then close the client */
 	bool close_after_flush;
 	bool taken_over;      /* another viewer has the desktop: close the client (4000), relay nothing */
-	struct gw_member member; /* in the registry while admitted */
+	struct gw_member member; /* in the registry once its desktop socket is connected */
+	struct vdi_token_claims claims; /* a TCP target's, until its connect completes and it joins */
 	struct queue up, down;
 	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
 	size_t head_len;
@@ -208,14 +209,35 @@ static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 		snprintf(r->desc, sizeof(r->desc), "desktop %lld of %s", (long long)c->dsk,
 			 vdi_log_safe(c->sub, user, sizeof(user)));
 	}
-	if (r->connecting)
-		lws_callback_on_writable(r->target);
 	touch(r);
-	/* Admitted: the desktop's other viewers lose it (none is refused here: gw_registry_superseded
-	 * came first, on the same loop). */
 	r->member.owner = r;
+	if (r->connecting) {
+		/* The desktop's other viewers keep it until this one has reached it (relay_join). */
+		r->claims = *c;
+		lws_callback_on_writable(r->target);
+		return 0;
+	}
+	/* Reached (a unix socket connects at once): the desktop's other viewers lose it (none is
+	 * refused here: gw_registry_superseded came first, on the same loop). */
 	(void)gw_registry_join(&r->gw->registry, &r->member, c, taken_over, r);
 	return 0;
+}
+
+/* A TCP target is reached: r joins its desktop, whose other viewers lose it; -1 when r's own viewer was
+ * taken over while it connected (it is closed as taken over). */
+static int relay_join(struct relay *r)
+{
+	int e = gw_registry_join(&r->gw->registry, &r->member, &r->claims, taken_over, r);
+
+	explicit_bzero(&r->claims, sizeof(r->claims));
+	if (e != -ESTALE)
+		return 0;
+	vdi_info("relay for %s: its viewer was taken over while it connected", r->desc);
+	r->gw->metrics.refused[GW_REFUSED_SUPERSEDED]++;
+	r->taken_over = true;
+	if (r->client)
+		end_client(r);
+	return -1;
 }
 
 /* Bytes from the client: on to the desktop (none once taken over: it is being closed). */
@@ -296,6 +318,8 @@ static int target_writeable(struct relay *r)
 			return -1;
 		}
 		r->connecting = false;
+		if (relay_join(r) < 0)
+			return -1;
 	}
 	c = r->up.head;
 	if (c) {
