@@ -174,8 +174,9 @@ static unsigned judge_rows(struct broker_desks *d, struct broker_job *j)
 			continue;
 		dom = find_domain(j, slot->index, name);
 		facts_of(row, dom, find_overlay(j, slot->index, name), &f);
-		/* A desktop that does not run has no viewer, whatever events were missed (viewers.h). */
-		if (f.run != BROKER_RUN_RUNNING)
+		/* A desktop that does not run has no viewer, whatever events were missed (viewers.h); a paused one
+		 * keeps its clients. */
+		if (f.run == BROKER_RUN_STOPPED)
 			broker_viewers_forget(d, id, broker_jstr(row, "pool"));
 		if (act(d, row, broker_reconcile_decide(&f), &f, dom))
 			fixed++;

@@ -941,7 +941,7 @@ static void test_viewer_settings(void)
 	lng[sizeof(lng) - 1] = '\0';
 	snprintf(body, sizeof(body), "{\"lock_command\":\"%s\"}", lng);
 	admin_error(&d, "PATCH", "/api/v1/admin/templates/plain", body, 400, "lock_command");
-	admin_error(&d, "PATCH", "/api/v1/admin/templates/plain", "{\"heads\":2,\"lock\":1}", 400, "");
+	admin_error(&d, "PATCH", "/api/v1/admin/templates/plain", "{\"heads\":2,\"lock\":1}", 400, "heads");
 	admin_error(&d, "PATCH", "/api/v1/admin/templates/nosuch", "{\"lock_command\":null}", 404, "no such template");
 	check_int_eq(store_int(&d, "SELECT count(*) FROM templates WHERE lock_command = '/bin/vdi-lock'"), 1);
 	j = admin_json(&d, "PATCH", "/api/v1/admin/templates/locky", "{\"lock_command\":\"\"}", 200);

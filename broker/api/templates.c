@@ -383,11 +383,13 @@ void broker_api_admin_template_update(struct broker_req *req, void *userdata)
 	bool has_lock;
 	const char *text;
 	size_t len;
+	int r;
 
 	if (broker_require_admin(b->store, req, actor, sizeof(actor)) < 0)
 		return;
-	if (broker_store_template_exists(b->store, name) <= 0) {
-		broker_req_reply_error(req, 404, "no such template");
+	r = broker_store_template_exists(b->store, name);
+	if (r <= 0) {
+		broker_req_reply_error(req, r < 0 ? 500 : 404, r < 0 ? "cannot read the templates" : "no such template");
 		return;
 	}
 	text = broker_req_body(req, &len);
