@@ -181,30 +181,83 @@ void pool_guest_info_finish(struct pool_guest_info *info)
 
 #define GUEST_INFO_TYPES (VIR_DOMAIN_GUEST_INFO_USERS | VIR_DOMAIN_GUEST_INFO_HOSTNAME | VIR_DOMAIN_GUEST_INFO_INTERFACES)
 
+/* What the agent tells of types into *ret (as pool_guest_info_from_params); < 0 when it does not answer them. */
+static int guest_info_of(virDomainPtr dom, unsigned types, struct pool_guest_info *ret)
+{
+	virTypedParameterPtr params = NULL;
+	int n = 0, r;
+
+	if (virDomainGetGuestInfo(dom, types, &params, &n, 0) < 0)
+		return -EIO;
+	r = pool_guest_info_from_params(params, n, ret);
+	virTypedParamsFree(params, n);
+	return r;
+}
+
+/*
+ * libvirt fails the whole call when the agent lacks one of the commands asked for (an older qemu-ga, or one
+ * with guest-get-users or guest-network-get-interfaces blocked): then each on its own, and what answers is kept.
+ */
+static int guest_info_each(virDomainPtr dom, struct pool_guest_info *ret)
+{
+	struct pool_guest_info name = { 0 }, users = { 0 }, addrs = { 0 };
+	int answered = (guest_info_of(dom, VIR_DOMAIN_GUEST_INFO_HOSTNAME, &name) >= 0) +
+		       (guest_info_of(dom, VIR_DOMAIN_GUEST_INFO_USERS, &users) >= 0) +
+		       (guest_info_of(dom, VIR_DOMAIN_GUEST_INFO_INTERFACES, &addrs) >= 0);
+
+	/* Each answer holds its own type only (the others empty); a type that failed is empty. */
+	*ret = (struct pool_guest_info){ .agent = true, .hostname = name.hostname, .users = users.users,
+					 .addresses = addrs.addresses };
+	name.hostname = NULL;
+	users.users = addrs.addresses = NULL;
+	pool_guest_info_finish(&name);
+	pool_guest_info_finish(&users);
+	pool_guest_info_finish(&addrs);
+	if (!ret->users)
+		ret->users = vdi_calloc(1, sizeof(char *));
+	if (!ret->addresses)
+		ret->addresses = vdi_calloc(1, sizeof(char *));
+	if (!answered || !ret->users || !ret->addresses) {
+		pool_guest_info_finish(ret);
+		return answered ? -ENOMEM : -EIO;
+	}
+	return 0;
+}
+
 int pool_desktop_guest_info(struct pool_host *host, const char *domain, struct pool_guest_info *ret,
 			    struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
-	virTypedParameterPtr params = NULL;
-	int n = 0, r;
+	int r;
 
 	*ret = (struct pool_guest_info){ 0 };
 	r = pool_desktop_open(host, domain, &conn, &dom, err);
 	if (r < 0)
 		return r;
-	if (virDomainIsActive(dom) != 1)
+	r = virDomainIsActive(dom);
+	if (r < 0)
+		return pool_libvirt_error(err, "cannot tell whether desktop %s runs", domain);
+	if (r == 0)
 		return 0;
 	r = pool_agent_state(dom);
-	if (r < 0)
+	if (r == -EIO)
 		return pool_libvirt_error(err, "cannot read desktop %s", domain);
+	if (r < 0)
+		return vdi_error_set(err, r, "the definition of desktop %s is not XML vdi can read", domain);
 	if (r != POOL_AGENT_CONNECTED)
 		return 0;
 	agent_timeout(dom, domain);
-	if (virDomainGetGuestInfo(dom, GUEST_INFO_TYPES, &params, &n, 0) < 0)
-		return pool_libvirt_error(err, "the guest agent of desktop %s does not answer", domain);
-	r = pool_guest_info_from_params(params, n, ret);
-	virTypedParamsFree(params, n);
+	r = guest_info_of(dom, GUEST_INFO_TYPES, ret);
+	if (r == -EIO) {
+		_cleanup_free_ char *why = strdup(virGetLastErrorMessage());
+
+		virResetLastError();
+		r = guest_info_each(dom, ret);
+		if (r == -EIO)
+			return vdi_error_set(err, -EIO, "the guest agent of desktop %s does not answer: %s", domain,
+					     why ? why : "out of memory");
+	}
 	return r;
 }
 
