@@ -3,13 +3,16 @@
 #
 # The README's first command: tools/demo runs on a pseudo-terminal as a person would run it (its
 # own directory, ports, pool and storage pool, so a demo of the machine is not touched), prints
-# the URL and the demo users, the user can log in and get the desktop started ahead, and Ctrl-C
-# typed into the terminal stops everything: exit status 130, no domain of its pool, no storage
-# pool, no vdi-broker or vdi-gateway left.  TAP on stdout.
+# the URL and the demo users, the user can log in and get the desktop started ahead, which is the
+# graphical test guest with its X screen up (its serial console answers "vdi-xrandr" with the
+# screen's mode, which only the graphical guest's X does), and Ctrl-C typed into the terminal
+# stops everything: exit status 130, no domain of its pool, no storage pool, no vdi-broker or
+# vdi-gateway left.  TAP on stdout.
 import json
 import os
 import pty
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -83,6 +86,36 @@ def read_until(fd, out, needle, seconds):
     return out
 
 
+def console_command(domain, line, answer, seconds):
+    """What the domain's serial console printed (virsh console on a pseudo-terminal) until the
+    regular expression answer matched, typing line every 5 s; (match or None, the text read)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("virsh", ["virsh", "-c", "qemu:///system", "console", domain, "--force"])
+    out, typed, found = b"", 0.0, None
+    end = time.time() + seconds
+    try:
+        while time.time() < end and not found:
+            if time.time() >= typed + 5:
+                os.write(fd, line.encode() + b"\n")
+                typed = time.time()
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                found = re.search(answer, out.decode(errors="replace"))
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return found, out.decode(errors="replace")
+
+
 def main():
     source, build = os.environ["VDI_SOURCE_ROOT"], os.environ["VDI_BUILD_ROOT"]
     tag = "t%d" % os.getpid()
@@ -92,7 +125,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_PRELOAD", "MALLOC_"))}
     env.update(VDI_DEMO_DIR=tmp, VDI_DEMO_PORT=str(port), VDI_DEMO_GATEWAY_PORT=str(gw_port),
                VDI_DEMO_POOL=tag, VDI_DEMO_STORAGE_POOL="vdi-demo-" + tag, VDI_DEMO_BUILD=build)
-    print("1..9", flush=True)
+    print("1..10", flush=True)
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(source)
@@ -100,6 +133,9 @@ def main():
         os.execve(os.path.join(source, "tools", "demo"), ["tools/demo"], env)
     out = read_until(fd, b"", b"Ctrl-C stops", 600)
     text = out.decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("demo: "):
+            print("# " + line.rstrip("\r"), flush=True)
     url = "http://127.0.0.1:%d/" % port
     if not ok(url in text and "demo  / demo" in text and "DEMO ONLY" in text,
               "the demo prints the URL, the demo users and that they are for the demo only"):
@@ -118,6 +154,10 @@ def main():
     except VirshError as e:
         state = str(e)
     ok(state == "running", "its domain runs (%s)" % state)
+    # The graphical test guest: its X screen answers on the serial console (no SPICE client yet: 1024x768).
+    found, text = console_command("vdi-%s-%s" % (tag, got.get("id")), "vdi-xrandr", r"vdi-xrandr: \d+x\d+", 120)
+    if not ok(found, "the desktop is the graphical test guest with X up (%s)" % (found.group(0) if found else "no answer")):
+        sys.stdout.write("# " + text[-3000:].replace("\n", "\n# ") + "\n")
     # The same questions as after Ctrl-C, while the demo runs: they see its domain and storage pool.
     try:
         domains, storage = demo_in_libvirt(tag)
