@@ -6,7 +6,8 @@
  * sockets for HTTP CONNECT: handshake and subprotocol, 100 MiB each way
  * byte-exact, bounded memory with stalled browsers and stalled desktops (one
  * and fifty at once) and with 1,000 relays, every kind of bad token and
- * target, bad HTTP, metrics, a second viewer taking a desktop over.
+ * target, bad HTTP, metrics, a second viewer taking a desktop over (one that
+ * cannot reach a TCP desktop taking nothing).
  */
 #include <errno.h>
 #include <fcntl.h>
