@@ -6,7 +6,8 @@
  * sockets for HTTP CONNECT: handshake and subprotocol, 100 MiB each way
  * byte-exact, bounded memory with stalled browsers and stalled desktops (one
  * and fifty at once) and with 1,000 relays, every kind of bad token and
- * target, bad HTTP, metrics, a second viewer taking a desktop over.
+ * target, bad HTTP, metrics, a second viewer taking a desktop over (one that
+ * cannot reach a TCP desktop taking nothing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,15 +50,21 @@ struct gateway {
 
 /* ---- the daemon ------------------------------------------------------------------------------ */
 
-static void start_gateway_with(struct gateway *g, const char *extra);
+static void start_gateway_allowing(struct gateway *g, const char *tcp_target, const char *extra);
 
 static void start_gateway(struct gateway *g)
 {
-	start_gateway_with(g, "");
+	start_gateway_allowing(g, "tcp:127.0.0.1:1", "");
 }
 
 /* extra: more [gateway] lines. */
 static void start_gateway_with(struct gateway *g, const char *extra)
+{
+	start_gateway_allowing(g, "tcp:127.0.0.1:1", extra);
+}
+
+/* allowed_targets: the spice directory and tcp_target; extra: more [gateway] lines. */
+static void start_gateway_allowing(struct gateway *g, const char *tcp_target, const char *extra)
 {
 	const char *bin = getenv("VDI_GATEWAY_BIN");
 	struct vdi_error err = { 0 };
@@ -78,9 +85,9 @@ static void start_gateway_with(struct gateway *g, const char *extra)
 	if (vdi_token_key_load(g->key_path, &g->key, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check(f = fopen(g->conf, "we"));
-	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, tcp:127.0.0.1:1\n%s"
+	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, %s\n%s"
 		   "[tokens]\nkey_file = %s\n",
-		g->spice_dir, extra, g->key_path);
+		g->spice_dir, tcp_target, extra, g->key_path);
 	fclose(f);
 
 	out = open(g->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1341,6 +1348,121 @@ static void test_second_viewer_takes_over(void)
 	stop_gateway(&g);
 }
 
+/* A listening TCP socket on 127.0.0.1 with an accept queue of one (backlog 0); *port: its port (0: any). */
+static int tcp_listener(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	check(fd >= 0);
+	check(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	check(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	check(listen(fd, 0) == 0);
+	check(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* The desktop accepts the gateway's next connection on listen_fd and echoes it on a thread of its own. */
+static void tcp_accept_echo(struct target *t, int listen_fd)
+{
+	struct conn_args *a = calloc(1, sizeof(*a));
+	pthread_attr_t attr;
+	pthread_t th;
+
+	check(a);
+	a->t = t;
+	a->stat = &t->conns[0];
+	a->fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	check(a->fd >= 0);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	check_int_eq(pthread_create(&th, &attr, target_conn, a), 0);
+	pthread_attr_destroy(&attr);
+}
+
+/* ws (viewer A) echoes data, still: it was not closed (what: when). */
+static void check_still_echoes(struct ws_client *ws, const char *data, const char *what)
+{
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int r;
+
+	check_ok(ws_client_send(ws, data, strlen(data)));
+	r = ws_client_recv(ws, &got, &len, 5000);
+	if (r < 0)
+		vdi_test_fail(__FILE__, __LINE__, "A %s: its WebSocket ended: %s, close code %d \"%s\"", what,
+			      strerror(-r), ws->close_code, ws->close_reason);
+	check(len == strlen(data) && memcmp(got, data, len) == 0);
+	free(got);
+}
+
+/* A desktop on a TCP target (a remote host's SPICE port): viewer B, whose connect to it is pending
+ * (the listener's accept queue is full) and then fails (the listener went), leaves viewer A's
+ * channel working, not closed; viewer C, whose connect completes, takes it over. */
+static void test_unreachable_viewer_takes_nothing(void)
+{
+	struct gateway g;
+	struct target t = { .mode = TARGET_ECHO };
+	struct ws_client a1, b1, c1;
+	_cleanup_free_ char *tgt = NULL, *a = NULL, *b = NULL, *c = NULL, *metrics = NULL;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int port = 0, lfd, filler, r;
+
+	lfd = tcp_listener(&port);
+	check(asprintf(&tgt, "tcp:127.0.0.1:%d", port) > 0);
+	start_gateway_allowing(&g, tgt, "");
+	a = token_for(&g.key, 14, tgt, 60);
+	b = token_for(&g.key, 14, tgt, 60);
+	c = token_for(&g.key, 14, tgt, 60);
+
+	ws_open_token(&a1, &g, a, "binary");
+	check_int_eq(a1.status, 101);
+	tcp_accept_echo(&t, lfd);
+	check_echo(&a1, "a1");
+
+	/* The desktop's accept queue fills: B's connect stays pending (its SYNs are dropped) ... */
+	filler = tcp_connect(port);
+	ws_open_token(&b1, &g, b, "binary");
+	check_int_eq(b1.status, 101);
+	check_still_echoes(&a1, "a1 while B connects", "while B connects");
+	/* ... until the listener goes: B's next SYN is refused, and B's WebSocket ends. */
+	close(lfd);
+	close(filler);
+	r = ws_client_recv(&b1, &got, &len, 15000);
+	if (r == 0)
+		free(got);
+	vdi_test_log("B: %s, close code %d", r == 0 ? "data" : strerror(-r), b1.close_code);
+	check_int_eq(r, -EPIPE);
+	check(b1.close_code != 4000);
+	ws_client_close(&b1);
+	/* A was not taken over: it still echoes through its own connection. */
+	check_still_echoes(&a1, "a1 after B failed", "after B failed");
+	check(!log_has(&g, "taken over by another viewer"));
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_taken_over_total 0\n");
+
+	/* The listener is back: viewer C reaches the desktop and takes it over from A. */
+	lfd = tcp_listener(&port);
+	ws_open_token(&c1, &g, c, "binary");
+	check_int_eq(c1.status, 101);
+	tcp_accept_echo(&t, lfd);
+	check_taken_over(&a1, "A, by C");
+	check_echo(&c1, "c1");
+	check(log_has(&g, "relay for desktop 14 of ann taken over by another viewer"));
+	free(metrics);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_taken_over_total 1\n");
+	ws_client_close(&c1);
+	close(lfd);
+	wait_no_relays(&g);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
 /* ---- bad HTTP ------------------------------------------------------------------------------------ */
 
 static void test_bad_http_and_slowloris(void)
@@ -1569,6 +1691,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
 	VDI_TEST(test_second_viewer_takes_over),
+	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
