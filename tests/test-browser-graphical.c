@@ -7,6 +7,9 @@
  * 1024x700), opens the desktop in a second window (the first is taken over) and goes full screen
  * there; for each size the page asked of the guest's agent, this test asks the guest itself on its
  * serial console ("vdi-xrandr": the mode of its X screen) and tells the script what it said.
+ * Then the console closes with the graphical pool's lock_on_disconnect on (the template's
+ * lock_command /bin/vdi-lock: i3lock paints the guest's whole screen #3366cc): the broker audits
+ * desktop-lock, the guest says it is locked, and the console opened again shows the lock colour.
  * One boot of each guest.  Screenshots go to VDI_SCREENSHOT_DIR as in test-browser-web.
  */
 #include <errno.h>
@@ -26,7 +29,8 @@
 #include "vmpool-test.h"
 
 #define BOOT_MS 300000 /* the graphical guest under TCG, with others on the machine */
-#define STEPS 3
+#define STEPS 3 /* the modes the guest is asked for; then the two lock steps */
+#define LOCK_MS 60000 /* the lock runs through the guest agent on a worker; guest-exec under TCG */
 
 /* The graphical guest's domain XML (build-guest's guest-graphical.xml) with its kernel and initrd. */
 static char *graphical_xml(void)
@@ -58,7 +62,8 @@ static char *graphical_xml(void)
 static void add_graphical_template(struct fixture *f, const char *name)
 {
 	_cleanup_free_ char *xml = graphical_xml(), *disk = test_guest_path("template.qcow2"), *text = NULL;
-	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml, "lock_command",
+				 "/bin/vdi-lock");
 
 	text = json_dumps(body, 0);
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
@@ -129,32 +134,137 @@ static void keep_screenshots(const char *dir)
 	vdi_test_log("screenshots in %s", keep);
 }
 
-/* Runs graphical.mjs, answering its steps, until it exits; returns its exit status. */
-static int run_browser(struct fixture *f, const char *dir, const char *gfx_pool, const char *text_pool,
-		       const char *domain)
+/* What the script runs against and asks about. */
+struct run {
+	struct fixture *f;
+	const char *dir, *pool, *domain;
+	int64_t id;
+};
+
+/* Answers the script's step DIR/NAME.json with DIR/NAME.ok (or .fail) holding text. */
+static void answer(const struct run *r, const char *name, bool ok, const char *text)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", r->dir, name, ok ? "ok" : "fail");
+	check(f = fopen(path, "we"));
+	fprintf(f, "%s\n", text);
+	fclose(f);
+}
+
+/* lock-ready: the console is open on the desktop and shows no lock; the guest says so too, then the
+ * pool's lock_on_disconnect goes on (not before: the Connect timings left the console many times). */
+static void lock_ready(const struct run *r)
+{
+	char path[700], out[8192] = "";
+	json_error_t jerr;
+	json_t *j;
+	int64_t id;
+
+	snprintf(path, sizeof(path), "%s/lock-ready.json", r->dir);
+	j = json_load_file(path, 0, &jerr);
+	if (!j)
+		vdi_test_fail(__FILE__, __LINE__, "%s: %s", path, jerr.text);
+	id = json_integer_value(json_object_get(j, "id"));
+	vdi_test_log("before the lock the console of desktop %lld shows %.1f%% of the lock colour", (long long)id,
+		     100 * json_number_value(json_object_get(j, "share")));
+	json_decref(j);
+	if (id != r->id) {
+		answer(r, "lock-ready", false, "the console is not on the pool's desktop");
+		return;
+	}
+	if (!test_console_command(FIXTURE_URI, r->domain, "vdi-locked?", "vdi-lock: off", 30000, out, sizeof(out))) {
+		vdi_test_log("the guest does not say its screen is unlocked; its console:\n%s", out);
+		answer(r, "lock-ready", false, "the guest does not say its screen is unlocked (vdi-lock: off)");
+		return;
+	}
+	snprintf(path, sizeof(path), "/api/v1/admin/pools/%s", r->pool);
+	j = admin_json(&r->f->d, "PATCH", path, "{\"lock_on_disconnect\":true}", 200);
+	check(json_is_true(json_object_get(j, "lock_on_disconnect")));
+	json_decref(j);
+	answer(r, "lock-ready", true, "lock_on_disconnect on");
+}
+
+/* The desktop's desktop-lock audit rows, waited for up to LOCK_MS; the first one's detail in detail. */
+static size_t lock_audits(const struct run *r, char *detail, size_t len)
+{
+	char path[160];
+	uint64_t end = vdi_test_now_ms() + LOCK_MS;
+	json_t *a = NULL, *rows;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/admin/audit?action=desktop-lock&object=desktop:%lld", (long long)r->id);
+	do {
+		json_decref(a);
+		usleep(500 * 1000);
+		a = admin_json(&r->f->d, "GET", path, NULL, 200);
+		rows = json_object_get(a, "audit");
+	} while (json_array_size(rows) == 0 && vdi_test_now_ms() < end);
+	snprintf(detail, len, "%s", json_string_value(json_object_get(json_array_get(rows, 0), "detail")) ?: "");
+	n = json_array_size(rows);
+	json_decref(a);
+	return n;
+}
+
+/* lock-closed: the console page closed (its last SPICE client left): the broker locked the guest's
+ * screen through its agent (audited) and the guest says it is locked. */
+static void lock_closed(const struct run *r)
+{
+	char detail[256], out[8192] = "", why[400];
+
+	if (lock_audits(r, detail, sizeof(detail)) == 0) {
+		snprintf(why, sizeof(why), "no desktop-lock audit within %d s of the console closing", LOCK_MS / 1000);
+	} else if (strcmp(detail, "/bin/vdi-lock: exit 0") != 0) {
+		snprintf(why, sizeof(why), "the lock's audit says \"%s\", not \"/bin/vdi-lock: exit 0\"", detail);
+	} else if (!test_console_command(FIXTURE_URI, r->domain, "vdi-locked?", "vdi-lock: on", 30000, out,
+					 sizeof(out))) {
+		vdi_test_log("the guest's console:\n%s", out);
+		snprintf(why, sizeof(why), "audited (%s), but the guest does not say vdi-lock: on", detail);
+	} else {
+		vdi_test_log("the console closed: audited desktop-lock (%s), the guest says vdi-lock: on", detail);
+		answer(r, "lock-closed", true, "audited desktop-lock, and the guest says vdi-lock: on");
+		return;
+	}
+	vdi_test_log("lock: %s", why);
+	answer(r, "lock-closed", false, why);
+}
+
+/* Runs graphical.mjs, answering its steps (mode-1..STEPS, lock-ready, lock-closed) until it exits;
+ * returns its exit status. */
+static int run_browser(const struct run *r, const char *text_pool)
 {
 	char log[700], script[700], base[64], path[700], line[1024];
 	int status = 0, answered = 0;
 	pid_t node;
 	FILE *out;
 
-	snprintf(log, sizeof(log), "%s/graphical.log", dir);
+	snprintf(log, sizeof(log), "%s/graphical.log", r->dir);
 	snprintf(script, sizeof(script), "%s/tests/browser/graphical.mjs", test_env_or_fail("VDI_SOURCE_ROOT"));
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", f->d.port);
-	node = screen_spawn(log, (char *[]){ (char *)test_env_or_fail("VDI_NODE_BIN"), script, base, (char *)dir,
-					     (char *)gfx_pool, (char *)text_pool, NULL },
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", r->f->d.port);
+	node = screen_spawn(log, (char *[]){ (char *)test_env_or_fail("VDI_NODE_BIN"), script, base, (char *)r->dir,
+					     (char *)r->pool, (char *)text_pool, NULL },
 			    NULL);
 	for (;;) {
-		pid_t r = waitpid(node, &status, WNOHANG);
+		pid_t w = waitpid(node, &status, WNOHANG);
 
-		check(r >= 0);
-		if (r == node)
+		check(w >= 0);
+		if (w == node)
 			break;
-		snprintf(path, sizeof(path), "%s/mode-%d.json", dir, answered + 1);
-		if (answered < STEPS && access(path, F_OK) == 0)
-			answer_step(domain, dir, ++answered);
+		if (answered < STEPS)
+			snprintf(path, sizeof(path), "%s/mode-%d.json", r->dir, answered + 1);
 		else
+			snprintf(path, sizeof(path), "%s/%s.json", r->dir, answered == STEPS ? "lock-ready" : "lock-closed");
+		if (answered < STEPS + 2 && access(path, F_OK) == 0) {
+			if (++answered <= STEPS)
+				answer_step(r->domain, r->dir, answered);
+			else if (answered == STEPS + 1)
+				lock_ready(r);
+			else
+				lock_closed(r);
+		} else {
 			usleep(200 * 1000);
+		}
 	}
 	check(out = fopen(log, "re"));
 	while (fgets(line, sizeof(line), out)) {
@@ -162,7 +272,7 @@ static int run_browser(struct fixture *f, const char *dir, const char *gfx_pool,
 		vdi_test_log("browser: %s", line);
 	}
 	fclose(out);
-	check_int_eq(answered, STEPS);
+	check_int_eq(answered, STEPS + 2);
 	return status;
 }
 
@@ -193,7 +303,7 @@ static void test_graphical_console(void)
 
 	snprintf(dir, sizeof(dir), "%s/browser", vdi_test_tmpdir());
 	check(mkdir(dir, 0755) == 0);
-	status = run_browser(&f, dir, gfx, text, domain);
+	status = run_browser(&(struct run){ .f = &f, .dir = dir, .pool = gfx, .domain = domain, .id = id }, text);
 	keep_screenshots(dir);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "the browser's steps failed (above); gateway log: %s", f.gateway_log);

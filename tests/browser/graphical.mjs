@@ -15,9 +15,14 @@
 //    DIR/mode-K.ok or DIR/mode-K.fail after asking the guest ("vdi-xrandr" on its serial console);
 //  - a second window (a new login) opens the same desktop: the first says it was taken over;
 //  - in the second, full screen: the desktop alone fills the screen (1920x1080, chromium's
-//    --screen-info), the guest is asked for the screen's size and must report it (mode-3).
+//    --screen-info), the guest is asked for the screen's size and must report it (mode-3);
+//  - the lock: the guest's picture is not the lock's colour (#3366cc); DIR/lock-ready.json
+//    ({id, share}) has the test check the guest and turn the pool's lock_on_disconnect on
+//    (lock-ready.ok); the console page closes (its last SPICE client leaves), DIR/lock-closed.json
+//    has the test wait for the lock (audited desktop-lock, the guest's "vdi-lock: on":
+//    lock-closed.ok); the console opened again shows the lock: most of its picture is #3366cc.
 // Prints "ok: ..." per step; exits 0 when every step holds.  Screenshots in DIR: graphical.png,
-// graphical-1024.png, graphical-taken-over.png, graphical-fullscreen.png.
+// graphical-1024.png, graphical-taken-over.png, graphical-fullscreen.png, graphical-locked.png.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './lib.mjs';
@@ -83,6 +88,31 @@ async function connectTimed(page, pool) {
 	return { ms: Math.round(first - clicked), id: Number(new URL(page.url()).searchParams.get('id')) };
 }
 
+// Asks the test (DIR/NAME.json holding body) and waits for its answer, DIR/NAME.ok (its text returned) or
+// DIR/NAME.fail (thrown).
+async function ask(name, body, what) {
+	const file = join(dir, name);
+	writeFileSync(`${file}.json`, JSON.stringify(body));
+	await until(() => existsSync(`${file}.ok`) || existsSync(`${file}.fail`), `${what}: the test's answer`, 180000);
+	if (existsSync(`${file}.fail`))
+		throw new Error(`${what}: ${readFileSync(`${file}.fail`, 'utf8').trim()}`);
+	return readFileSync(`${file}.ok`, 'utf8').trim();
+}
+
+// The share (0..1) of the guest's picture (the canvas, every pixel) in the lock's colour, #3366cc, and its size.
+const LOCK = [0x33, 0x66, 0xcc];
+const lockShare = (page) => page.evaluate((lock) => {
+	const c = document.querySelector('#spice-screen canvas');
+	if (!c || !c.width || !c.height)
+		return { share: 0, w: 0, h: 0 };
+	const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	let n = 0;
+	for (let i = 0; i < px.length; i += 4)
+		if (Math.abs(px[i] - lock[0]) <= 8 && Math.abs(px[i + 1] - lock[1]) <= 8 && Math.abs(px[i + 2] - lock[2]) <= 8)
+			n++;
+	return { share: n / (c.width * c.height), w: c.width, h: c.height };
+}, LOCK);
+
 // The page asked the guest for the area's size and the guest's picture has it; then the guest is asked (by the test,
 // on its serial console) what mode it is in.  what names the step.
 let step = 0;
@@ -96,12 +126,9 @@ async function guestFollows(page, what, want) {
 	}, () => `${what}: the guest's picture takes the size asked (${JSON.stringify(s)})`, 90000);
 	check(true, `${what}: the page asked the guest for ${s.asked.w}x${s.asked.h} and its picture has that size`);
 	step++;
-	const file = join(dir, `mode-${step}`);
-	writeFileSync(`${file}.json`, JSON.stringify({ w: s.asked.w, h: s.asked.h, what }));
-	await until(() => existsSync(`${file}.ok`) || existsSync(`${file}.fail`), `${what}: the test's look at the guest`, 120000);
-	if (existsSync(`${file}.fail`))
-		throw new Error(`${what}: the guest does not report ${s.asked.w}x${s.asked.h}: ${readFileSync(`${file}.fail`, 'utf8')}`);
-	check(true, `${what}: the guest reports ${readFileSync(`${file}.ok`, 'utf8').trim()}`);
+	const said = await ask(`mode-${step}`, { w: s.asked.w, h: s.asked.h, what },
+		`${what}: the guest reports ${s.asked.w}x${s.asked.h}`);
+	check(true, `${what}: the guest reports ${said}`);
 	return s;
 }
 
@@ -170,6 +197,25 @@ try {
 		`full screen shows the desktop alone, at the screen's ${SCREEN.w}x${SCREEN.h} (${JSON.stringify(full)})`);
 	await drawn(f, 'full screen');
 	await f.screenshot({ path: join(dir, 'graphical-fullscreen.png') });
+
+	// --- the console closes: the guest's screen is locked, as the console shows when it opens again ---
+	const before = await lockShare(f);
+	check(before.share < 0.5, `before the lock ${(100 * before.share).toFixed(1)}% of the guest's picture ` +
+		`(${before.w}x${before.h}) is the lock's colour`);
+	check(true, `the guest is not locked and the pool locks on disconnect: ` +
+		await ask('lock-ready', { id: gfxId, share: before.share }, 'before the lock'));
+	await f.close();
+	check(true, `the console closed: ${await ask('lock-closed', { id: gfxId }, 'the lock after the console closed')}`);
+	const g = await ctxF.newPage();
+	await g.goto(`${base}/console.html?id=${gfxId}`);
+	await until(async () => (await consoleState(g))?.firstFrame, 'the console\'s first frame after the lock', 120000);
+	let locked = null;
+	await until(async () => (locked = await lockShare(g)).share >= 0.9,
+		() => `the console opened again shows the lock (${(100 * locked.share).toFixed(1)}% of its ` +
+			`${locked.w}x${locked.h} picture is #3366cc)`, 60000);
+	check(true, `the console opened again shows the lock: ${(100 * locked.share).toFixed(1)}% of its ` +
+		`${locked.w}x${locked.h} picture is #3366cc`);
+	await g.screenshot({ path: join(dir, 'graphical-locked.png') });
 } catch (e) {
 	console.log(`FAILED: ${e.message}`);
 	status = 1;
