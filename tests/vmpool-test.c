@@ -218,6 +218,7 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 	_cleanup_free_ char *text = NULL;
 	size_t used = 0;
 	bool found = false, echoed = !line;
+	const char *at;
 	int tries = 0;
 
 	/* A non-blocking stream only gets data while libvirt's event loop runs (vmpool's thread). */
@@ -270,7 +271,10 @@ bool test_console_command(const char *uri, const char *domain, const char *line,
 		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
 		out[used] = '\0';
 		echoed = echoed || strstr(out, line);
-		found = strstr(out, needle) != NULL;
+		/* The line the needle is in, whole: the rest of it may come in the next read (a guest slowed down by
+		 * others on the CPUs), and callers read what follows the needle. */
+		at = strstr(out, needle);
+		found = at && strchr(at + strlen(needle), '\n');
 	}
 	(void)virStreamAbort(st);
 	virStreamFree(st);

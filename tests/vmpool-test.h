@@ -58,7 +58,7 @@ char *test_guest_path(const char *file);
 char *test_guest_xml(const char *extra_cmdline);
 
 /*
- * Reads the desktop's serial console until needle appears (true) or the
+ * Reads the desktop's serial console until needle appears, with the rest of its line (true), or the
  * timeout passes (false).  The guest prints its banner every 2 s, so a
  * console opened late still sees it.  The text read goes to out.
  */
