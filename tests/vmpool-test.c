@@ -246,6 +246,7 @@ static bool console_session(const char *uri, const char *domain, const char *lin
 	_cleanup_free_ char *text = NULL;
 	size_t used = 0;
 	bool found = false, echoed = !line;
+	const char *at;
 	int tries = 0;
 
 	/* A non-blocking stream only gets data while libvirt's event loop runs (vmpool's thread). */
@@ -300,7 +301,10 @@ static bool console_session(const char *uri, const char *domain, const char *lin
 		used += (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
 		out[used] = '\0';
 		echoed = echoed || strstr(out, line);
-		found = strstr(out, needle) != NULL;
+		/* The line the needle is in, whole: the rest of it may come in the next read (a guest slowed down by
+		 * others on the CPUs), and callers read what follows the needle. */
+		at = strstr(out, needle);
+		found = at && strchr(at + strlen(needle), '\n');
 	}
 	if (action)
 		check_int_eq(pthread_join(action->thread, NULL), 0);

@@ -61,7 +61,7 @@ char *test_guest_xml(const char *extra_cmdline);
 char *test_guest_graphical_xml(void);
 
 /*
- * Reads the desktop's serial console until needle appears (true) or the
+ * Reads the desktop's serial console until needle appears, with the rest of its line (true), or the
  * timeout passes (false).  The guest prints its banner every 2 s, so a
  * console opened late still sees it.  The text read goes to out.
  */
