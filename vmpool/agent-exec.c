@@ -10,6 +10,7 @@
 #include <libvirt/virterror.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "json.h"
 #include "private.h"
 
@@ -106,20 +107,13 @@ static int exec_status(virDomainPtr dom, const char *domain, int64_t pid, int *r
 	return 1;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pool_desktop_agent_exec(struct pool_host *host, const char *domain, const char *const *argv, int timeout_ms,
 			    int *ret_exit_status, struct vdi_error *err)
 {
 	_cleanup_conn_ virConnectPtr conn = NULL;
 	_cleanup_domain_ virDomainPtr dom = NULL;
-	int64_t pid, end = now_ms() + timeout_ms;
+	double end = vdi_clock_mono() + timeout_ms / 1000.0;
+	int64_t pid;
 	int r;
 
 	if (!argv || !argv[0] || argv[0][0] == '\0')
@@ -131,7 +125,7 @@ int pool_desktop_agent_exec(struct pool_host *host, const char *domain, const ch
 	if (r < 0)
 		return r;
 	while ((r = exec_status(dom, domain, pid, ret_exit_status, err)) == 0) {
-		if (now_ms() >= end)
+		if (vdi_clock_mono() >= end)
 			return vdi_error_set(err, -ETIMEDOUT, "%s (pid %lld in desktop %s) still runs after %d ms", argv[0],
 					     (long long)pid, domain, timeout_ms);
 		nanosleep(&(struct timespec){ .tv_nsec = AGENT_POLL_NS }, NULL);
