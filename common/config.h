@@ -25,6 +25,7 @@ struct vdi_config {
 		uint64_t login_lockout;      /* seconds */
 		char *web_root;              /* path */
 		char *spice_html5;           /* path of the system's spice-html5, served under /spice-html5/ */
+		char *tls_cert, *tls_key;    /* PEM paths; both set: HTTPS on listen; NULL: plain HTTP */
 	} broker;
 	struct {
 		char *path;
@@ -47,6 +48,8 @@ struct vdi_config {
 		char **allowed_targets;      /* NULL-terminated */
 		char **allowed_origins;      /* NULL-terminated; "*" = any */
 		uint64_t idle_timeout;       /* seconds without traffic before a relay is closed; 0: never */
+		char *tls_cert, *tls_key;    /* PEM paths; both set: WSS and CONNECT over TLS, SPICE TLS; NULL: plain */
+		char *tls_ca;                /* PEM of the CA that signed tls_cert: the .vv's ca= (the broker reads it) */
 	} gateway;
 	struct {
 		char *key_file;
