@@ -74,7 +74,9 @@ void fixture_login(struct fixture *f, struct user *u, int i)
 	user_login(&f->d, u, name, pw);
 }
 
-/* A template named name from the test guest, whose kernel command line gets extra_cmdline. */
+/* A template named name from the test guest, whose kernel command line gets extra_cmdline.  Its lock_command is
+ * the guest's own /bin/vdi-lock (the default, loginctl, is not in the test guest): a persistent pool's desktops
+ * are locked when their viewer leaves, and that must not fail in every test that has one. */
 void fixture_add_template(struct fixture *f, const char *name, const char *extra_cmdline)
 {
 	_cleanup_free_ char *disk = test_guest_path("template.qcow2");
@@ -85,7 +87,8 @@ void fixture_add_template(struct fixture *f, const char *name, const char *extra
 void fixture_add_template_disk(struct fixture *f, const char *name, const char *disk, const char *extra_cmdline)
 {
 	_cleanup_free_ char *xml = test_guest_xml(extra_cmdline);
-	json_t *body = json_pack("{s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml);
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "disk", disk, "xml", xml, "lock_command",
+				 "/bin/vdi-lock");
 	_cleanup_free_ char *text = json_dumps(body, 0);
 
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));

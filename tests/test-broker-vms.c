@@ -125,7 +125,8 @@ static void add_marking_template_with_tpm(struct fixture *f)
 	check(end);
 	check(asprintf(&with_tpm, "%.*s<tpm model='tpm-tis'><backend type='emulator' version='2.0'/></tpm>%s",
 		       (int)(end - xml), xml, end) > 0);
-	body = json_pack("{s:s, s:s, s:s}", "name", "marking", "disk", disk, "xml", with_tpm);
+	body = json_pack("{s:s, s:s, s:s, s:s}", "name", "marking", "disk", disk, "xml", with_tpm, "lock_command",
+			 "/bin/vdi-lock");
 	text = json_dumps(body, 0);
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/templates", text, 201));
 	free(text);

@@ -163,7 +163,7 @@ static void test_recompose_keeps_the_data_disk(void)
 	v2 = stamped("v2");
 	v3 = stamped("v3");
 	xml = test_guest_xml(NULL);
-	j = json_pack("{s:s, s:s, s:s}", "name", "golden", "disk", v1, "xml", xml);
+	j = json_pack("{s:s, s:s, s:s, s:s}", "name", "golden", "disk", v1, "xml", xml, "lock_command", "/bin/vdi-lock");
 	text = json_dumps(j, 0);
 	json_decref(j);
 	json_decref(admin_json(&f.d, "POST", "/api/v1/admin/templates", text, 201));
