@@ -1809,7 +1809,8 @@ static void test_tls_wss_and_connect(void)
 }
 
 /* SIGHUP after a renewal: the open WSS relay and CONNECT tunnel go on, new connections get the new
- * certificate; a bad new pair (the key of another certificate) is logged and the renewed one kept. */
+ * certificate; a bad new pair (the key of another certificate, a key of another type) is logged and
+ * the renewed one kept. */
 static void test_tls_sighup_reload(void)
 {
 	struct gateway g;
@@ -1852,6 +1853,18 @@ static void test_tls_sighup_reload(void)
 	check(kill(g.pid, SIGHUP) == 0);
 	wait_log(&g, "is not the key of the certificate in");
 	check(log_has(&g, pem));
+	wss_open(&ws2, &g, token, ca);
+	check_str_eq(ws2.peer_serial, new_serial);
+	ws_client_close(&ws2);
+
+	/* A right pair of another key type (RSA for EC) would be served beside the old: refused too. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -newkey rsa:2048 -nodes -subj '/CN=rsa' -keyout gw.key -out rsa.csr 2>/dev/null &&"
+		 " openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out gw.pem 2>/dev/null",
+		 dir);
+	check_int_eq(system(cmd), 0);
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "is an RSA key, the one in use an EC key: restart the daemon");
 	wss_open(&ws2, &g, token, ca);
 	check_str_eq(ws2.peer_serial, new_serial);
 	ws_client_close(&ws2);
