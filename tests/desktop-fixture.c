@@ -121,8 +121,8 @@ static void append_tls(const struct fixture *f, const char *name, bool ca, char 
 	size_t n = strlen(buf);
 	const char *d = f->tls_dir;
 
-	snprintf(buf + n, len - n, "tls_cert = %s/%s.pem\ntls_key = %s/%s.key\n%s%s%s", d, name, d, name,
-		 ca ? "tls_ca = " : "", ca ? d : "", ca ? "/ca.pem\n" : "");
+	check((size_t)snprintf(buf + n, len - n, "tls_cert = %s/%s.pem\ntls_key = %s/%s.key\n%s%s%s", d, name, d, name,
+			       ca ? "tls_ca = " : "", ca ? d : "", ca ? "/ca.pem\n" : "") < len - n);
 }
 
 /* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets);
@@ -242,7 +242,7 @@ void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf
 		if (o->tls)
 			append_tls(f, "gateway", true, libvirt, sizeof(libvirt));
 	}
-	snprintf(conf, sizeof(conf), "%s", broker_conf ? broker_conf : "");
+	check((size_t)snprintf(conf, sizeof(conf), "%s", broker_conf ? broker_conf : "") < sizeof(conf));
 	if (o->tls)
 		append_tls(f, "broker", false, conf, sizeof(conf));
 	start_broker_with(&f->d, conf, libvirt);
