@@ -1863,6 +1863,61 @@ static void test_tls_sighup_reload(void)
 	stop_gateway(&g);
 }
 
+/* 32 MiB from the desktop, byte-exact, over WSS and inside a TLS CONNECT tunnel (partial TLS writes,
+ * flow control with TLS buffering). */
+static void test_tls_download_byte_exact(void)
+{
+	const uint64_t total = 32ull << 20;
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	char dir[600], ca[700];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t received = 0, mismatches = 0;
+	uint8_t *buf = malloc(65536);
+	SSL *ssl;
+	int fd;
+
+	check(buf);
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls3.sock", TARGET_STREAM);
+	t.send = total;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 33, tgt, 60);
+
+	wss_open(&ws, &g, token, ca);
+	while (received < total) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		check_ok(ws_client_recv(&ws, &got, &len, 30000));
+		for (size_t i = 0; i < len; i++)
+			mismatches += got[i] != pattern(received + i);
+		received += len;
+		free(got);
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
+	ws_client_close(&ws);
+
+	ssl = tls_tunnel(&g, 33, token, ca, &fd);
+	for (received = 0; received < total;) {
+		int n = SSL_read(ssl, buf, 65536);
+
+		check(n > 0);
+		for (int i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
+	SSL_free(ssl);
+	close(fd);
+	free(buf);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -1884,6 +1939,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_check_config),
 	VDI_TEST(test_tls_wss_and_connect),
 	VDI_TEST_TIMEOUT(test_tls_sighup_reload, 60),
+	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
 };
 
 int main(int argc, char **argv)
