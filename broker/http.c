@@ -314,6 +314,9 @@ static void context_info(struct broker_http *h, struct lws_context_creation_info
 		info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info->ssl_cert_filepath = h->tls_cert;
 		info->ssl_private_key_filepath = h->tls_key;
+		/* HTTP/1.1 only: the handlers answer as HTTP/1.1 does, and Debian's libwebsockets
+		 * offers h2 by ALPN, where chromium's first request got ERR_HTTP2_COMPRESSION_ERROR. */
+		info->alpn = "http/1.1";
 	}
 }
 

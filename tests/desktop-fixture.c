@@ -107,20 +107,44 @@ void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, con
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
 }
 
-/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets). */
+/* The test's CA and the certificates "broker" and "gateway" in f->tls_dir (tests/tls/make-certs). */
+static void make_certs(struct fixture *f)
+{
+	char cmd[1500];
+
+	snprintf(f->tls_dir, sizeof(f->tls_dir), "%s/tls", vdi_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tls/make-certs' '%s' broker gateway", test_env_or_fail("VDI_SOURCE_ROOT"),
+		 f->tls_dir);
+	check_int_eq(system(cmd), 0);
+}
+
+/* Appends to buf the lines naming certificate name of f->tls_dir and its key, and the CA when ca. */
+static void append_tls(const struct fixture *f, const char *name, bool ca, char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+	const char *d = f->tls_dir;
+
+	check((size_t)snprintf(buf + n, len - n, "tls_cert = %s/%s.pem\ntls_key = %s/%s.key\n%s%s%s", d, name, d, name,
+			       ca ? "tls_ca = " : "", ca ? d : "", ca ? "/ca.pem\n" : "") < len - n);
+}
+
+/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets);
+ * with TLS when f->tls_dir is set. */
 static void start_gateway(struct fixture *f, const char *extra_targets)
 {
 	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
-	char conf[600], line[512];
+	char conf[600], line[512], tls[2000] = "";
 	uint64_t end;
 	FILE *c;
 	int out;
 
+	if (*f->tls_dir)
+		append_tls(f, "gateway", true, tls, sizeof(tls));
 	snprintf(conf, sizeof(conf), "%s/gateway.conf", vdi_test_tmpdir());
 	snprintf(f->gateway_log, sizeof(f->gateway_log), "%s/gateway.log", vdi_test_tmpdir());
 	check(c = fopen(conf, "we"));
-	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/%s%s\n[tokens]\nkey_file = %s\n",
-		vdi_test_tmpdir(), extra_targets ? ", " : "", extra_targets ? extra_targets : "", f->key_path);
+	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/%s%s\n%s[tokens]\nkey_file = %s\n",
+		vdi_test_tmpdir(), extra_targets ? ", " : "", extra_targets ? extra_targets : "", tls, f->key_path);
 	fclose(c);
 	if (access(f->key_path, F_OK) != 0)
 		check_ok(vdi_token_key_generate(f->key_path, NULL));
@@ -187,7 +211,7 @@ void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf)
 void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o)
 {
 	static const struct fixture_options none = { 0 };
-	char libvirt[2048];
+	char libvirt[4096], conf[4096];
 
 	test_require_libvirt(URI);
 	test_cleanup_stale_runs(URI);
@@ -208,15 +232,23 @@ void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf
 	write_users();
 	if (!o)
 		o = &none;
+	if (o->tls)
+		make_certs(f);
 	snprintf(libvirt, sizeof(libvirt), "hosts = %s%s%s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
 		 o->extra_hosts ? ", " : "", o->extra_hosts ? o->extra_hosts : "", f->storage_pool);
 	if (gateway) {
 		/* The broker's console URLs and .vv files name the gateway. */
 		start_gateway(f, o->extra_targets);
 		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
-			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
+			 "[gateway]\npublic_url = %s://127.0.0.1:%d\n", o->tls ? "wss" : "ws", f->gateway_port);
+		/* As one vdi.conf says it for both daemons: the broker's .vv files name the gateway's CA. */
+		if (o->tls)
+			append_tls(f, "gateway", true, libvirt, sizeof(libvirt));
 	}
-	start_broker_with(&f->d, broker_conf, libvirt);
+	check((size_t)snprintf(conf, sizeof(conf), "%s", broker_conf ? broker_conf : "") < sizeof(conf));
+	if (o->tls)
+		append_tls(f, "broker", false, conf, sizeof(conf));
+	start_broker_with(&f->d, conf, libvirt);
 }
 
 /* Domain names of this test's broker pools: "vdi-<p|q|s><pid>-<id>". */

@@ -32,6 +32,7 @@ struct fixture {
 	pid_t gateway;         /* vdi-gateway, when the test started one */
 	int gateway_port;
 	char gateway_log[600];
+	char tls_dir[600];     /* with fixture_options.tls: tests/tls/make-certs' CA, "broker" and "gateway" */
 };
 
 
@@ -42,6 +43,10 @@ void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf);
 struct fixture_options {
 	const char *extra_hosts;    /* appended to [libvirt] hosts */
 	const char *extra_targets;  /* appended to the gateway's allowed_targets */
+	/* Both daemons speak TLS, with certificates of a CA of the test's own (f->tls_dir: ca.pem, broker.pem,
+	 * gateway.pem and their keys): the broker HTTPS on its port, the gateway WSS and CONNECT over TLS, the
+	 * console URLs wss:// (as a site's one vdi.conf would say it); the admin socket stays plain. */
+	bool tls;
 };
 
 void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o);

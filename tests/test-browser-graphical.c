@@ -10,6 +10,9 @@
  * Then the console closes with the graphical pool's lock_on_disconnect on (the template's
  * lock_command /bin/vdi-lock: i3lock paints the guest's whole screen #3366cc): the broker audits
  * desktop-lock, the guest says it is locked, and the console opened again shows the lock colour.
+ * All of it over TLS: the broker serves HTTPS and the gateway WSS, with certificates of a CA of the
+ * test's own (tests/tls/make-certs), which chromium trusts through its NSS database, not by ignoring
+ * certificate errors; one that does not trust it is refused the page.
  * One boot of each guest.  Screenshots go to VDI_SCREENSHOT_DIR as in test-browser-web.
  */
 #include <errno.h>
@@ -234,16 +237,17 @@ static void lock_closed(const struct run *r)
  * returns its exit status. */
 static int run_browser(const struct run *r, const char *text_pool)
 {
-	char log[700], script[700], base[64], path[700], line[1024];
+	char log[700], script[700], base[64], path[700], line[1024], ca[700];
 	int status = 0, answered = 0;
 	pid_t node;
 	FILE *out;
 
 	snprintf(log, sizeof(log), "%s/graphical.log", r->dir);
 	snprintf(script, sizeof(script), "%s/tests/browser/graphical.mjs", test_env_or_fail("VDI_SOURCE_ROOT"));
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", r->f->d.port);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", r->f->d.port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", r->f->tls_dir);
 	node = screen_spawn(log, (char *[]){ (char *)test_env_or_fail("VDI_NODE_BIN"), script, base, (char *)r->dir,
-					     (char *)r->pool, (char *)text_pool, NULL },
+					     (char *)r->pool, (char *)text_pool, ca, NULL },
 			    NULL);
 	for (;;) {
 		pid_t w = waitpid(node, &status, WNOHANG);
@@ -284,7 +288,7 @@ static void test_graphical_console(void)
 	int status;
 
 	snprintf(conf, sizeof(conf), "web_root = %s/web\n", test_env_or_fail("VDI_SOURCE_ROOT"));
-	fixture_setup(&f, true, conf);
+	fixture_setup_with(&f, true, conf, &(struct fixture_options){ .tls = true });
 	snprintf(gfx_tmpl, sizeof(gfx_tmpl), "graphical%d", (int)getpid());
 	snprintf(text_tmpl, sizeof(text_tmpl), "text%d", (int)getpid());
 	add_graphical_template(&f, gfx_tmpl);

@@ -8,16 +8,20 @@
 // the console token never reaches the browser's console log.  Two tabs of the console page on
 // the same desktop: the second takes it over, the first says so and does not reconnect until
 // "Take it back", which takes it over in turn; a pool that refuses a second viewer (409 "... open
-// in another viewer") gets "Try again", which connects once the broker lets it.  TAP on stdout.
+// in another viewer") gets "Try again", which connects once the broker lets it.  Over TLS: the page
+// on https://, a gateway with tls_cert and tls_key relaying wss://, chromium trusting the test's
+// own CA (tests/tls/make-certs) through its NSS database; one that does not gets no picture; a
+// renewal with SIGHUP keeps the open console and new ones get the new certificate.  TAP on stdout.
 //
 // Environment (meson sets it): VDI_GATEWAY_BIN, VDI_TEST_SPICE_BIN, VDI_SOURCE_ROOT.
 // VDI_TEST_KEEP=1 keeps the temp dir (screenshots, logs).
-import { spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { X509Certificate, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consoleUrl, launch, serveConsole, serveWeb } from './lib.mjs';
+import { connect as tlsConnect } from 'node:tls';
+import { consoleUrl, homeTrusting, launch, serveConsole, serveWeb } from './lib.mjs';
 
 const env = (name) => {
 	const v = process.env[name];
@@ -83,6 +87,17 @@ function token(key, claims) {
 	return `v1.${payload}.${b64url(mac)}`;
 }
 
+// The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:port presents (verified against ca).
+function servedCert(port, ca) {
+	return new Promise((resolve, reject) => {
+		const c = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(ca), servername: 'localhost' }, () => {
+			resolve(c.getPeerCertificate().fingerprint256);
+			c.end();
+		});
+		c.on('error', reject);
+	});
+}
+
 // ---- the test -------------------------------------------------------------------------------------
 
 const QUADRANTS = [
@@ -92,8 +107,29 @@ const QUADRANTS = [
 	{ name: 'white', x: 480, y: 360, rgb: [255, 255, 255] },
 ];
 
+// Waits for the canvas spice-html5 draws (once the display channel has its surface), which must then show the
+// four quadrants; returns their pixels, or null after 30 s.
+async function picture(page) {
+	for (let i = 0; i < 300; i++) {
+		const state = await page.evaluate(() => window.vdiConsole && window.vdiConsole.state);
+		check(state !== 'error', `spice-html5 failed: ${await page.evaluate(() => window.vdiConsole.error)}`);
+		const pixels = await page.evaluate((qs) => {
+			const c = document.querySelector('#spice-screen canvas');
+			if (!c || c.width < 640 || c.height < 480)
+				return null;
+			const ctx = c.getContext('2d');
+			const got = qs.map((q) => Array.from(ctx.getImageData(q.x, q.y, 1, 1).data.slice(0, 3)));
+			return got.every((p, i) => p.join() === qs[i].rgb.join()) ? got : null;
+		}, QUADRANTS);
+		if (pixels)
+			return pixels;
+		await sleep(100);
+	}
+	return null;
+}
+
 async function main() {
-	console.log('1..5');
+	console.log('1..6');
 
 	const key = randomBytes(32);
 	writeFileSync(join(dir, 'token.key'), key, { mode: 0o600 });
@@ -193,28 +229,85 @@ async function main() {
 			const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
 			const t0 = Date.now();
 			await page.goto(consoleUrl(web, uri, ticket));
-			// The canvas appears once the display channel has its surface; then it must show the picture.
-			let pixels = null;
-			for (let i = 0; i < 300 && !pixels; i++) {
-				const state = await page.evaluate(() => window.vdiConsole && window.vdiConsole.state);
-				check(state !== 'error', `spice-html5 failed: ${await page.evaluate(() => window.vdiConsole.error)}`);
-				pixels = await page.evaluate((qs) => {
-					const c = document.querySelector('#spice-screen canvas');
-					if (!c || c.width < 640 || c.height < 480)
-						return null;
-					const ctx = c.getContext('2d');
-					const got = qs.map((q) => Array.from(ctx.getImageData(q.x, q.y, 1, 1).data.slice(0, 3)));
-					return got.every((p, i) => p.join() === qs[i].rgb.join()) ? got : null;
-				}, QUADRANTS);
-				if (!pixels)
-					await sleep(100);
-			}
+			const pixels = await picture(page);
 			await page.screenshot({ path: join(dir, 'spice-html5.png') });
 			console.log(`# first frame with the picture after ${Date.now() - t0} ms; screenshot ${join(dir, 'spice-html5.png')}`);
 			check(pixels, 'the canvas shows red | green over blue | white at the quadrants\' centres');
 			const log = readFileSync(join(dir, 'gateway.log'), 'utf8');
 			check(/WebSocket relay from .* to desktop 11 of ann/.test(log), 'the gateway relayed the WebSockets');
 			await page.close();
+		});
+
+		await test('over TLS: an https:// page, the gateway\'s wss:// relay, chromium trusting the test CA; a renewal', async () => {
+			// The test's own CA and certificates (tests/tls/make-certs); chromium trusts the CA through the NSS
+			// database of a home of its own, as a user who imported their site's CA (no certificate error ignored).
+			const certs = join(dir, 'tls');
+			const makeCerts = (...names) => {
+				const made = spawnSync('sh', [new URL('../tls/make-certs', import.meta.url).pathname, certs, ...names],
+					{ encoding: 'utf8' });
+				check(made.status === 0, `make-certs: ${made.stderr}`);
+			};
+			makeCerts('gateway', 'web');
+			writeFileSync(join(dir, 'vdi-tls.conf'), `[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:${dir}/\n` +
+				`tls_cert = ${certs}/gateway.pem\ntls_key = ${certs}/gateway.key\ntls_ca = ${certs}/ca.pem\n` +
+				`[tokens]\nkey_file = ${dir}/token.key\n`);
+			const tlsGw = await start(env('VDI_GATEWAY_BIN'), ['--config', join(dir, 'vdi-tls.conf')], 'gateway-tls.log',
+				/listening on port (\d+)/);
+			const tlsGwChild = children[children.length - 1];
+			const tlsLog = () => readFileSync(join(dir, 'gateway-tls.log'), 'utf8');
+			const wss = (dsk) => `wss://127.0.0.1:${tlsGw[1]}/spice?token=` + token(key, { sub: 'ann', dsk,
+				tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 120, jti: b64url(randomBytes(12)) });
+			const site = await serveConsole({ cert: join(certs, 'web.pem'), key: join(certs, 'web.key') });
+			const trusting = await launch([], homeTrusting(join(certs, 'ca.pem'), dir));
+			try {
+				const page = await trusting.newPage({ viewport: { width: 800, height: 600 } });
+				await page.goto(consoleUrl(site, wss(21), ticket));
+				check(page.url().startsWith('https://127.0.0.1:'), `the page is served over HTTPS (${page.url()})`);
+				const pixels = await picture(page);
+				await page.screenshot({ path: join(dir, 'spice-html5-tls.png') });
+				check(pixels, 'the canvas shows red | green over blue | white at the quadrants\' centres');
+				check(/WebSocket relay from .* to desktop 21 of ann/.test(tlsLog()), 'the TLS gateway relayed the WebSockets');
+
+				// The same socket from a chromium that does not trust the CA: the TLS handshake fails, no picture.
+				const plain = await browser.newPage();
+				await plain.goto(consoleUrl(web, wss(22), ticket));
+				let state = 'connecting';
+				for (let i = 0; i < 100 && state === 'connecting'; i++) {
+					await sleep(50);
+					state = await plain.evaluate(() => window.vdiConsole.state);
+				}
+				const canvas = await plain.evaluate(() => !!document.querySelector('#spice-screen canvas'));
+				check(state === 'error' && !canvas, `without the CA: state ${state}, canvas ${canvas}`);
+				check(!/to desktop 22 of ann/.test(tlsLog()), 'and no relay for it');
+				await plain.close();
+
+				// A renewal: a new key and certificate of the same CA over the files, then SIGHUP.  The open console
+				// stays; the port serves the new certificate, which a new console in chromium accepts.
+				const old = await servedCert(Number(tlsGw[1]), join(certs, 'ca.pem'));
+				makeCerts('gateway');
+				const renewed = new X509Certificate(readFileSync(join(certs, 'gateway.pem'))).fingerprint256;
+				check(renewed !== old, 'make-certs made a new certificate');
+				tlsGwChild.kill('SIGHUP');
+				for (let i = 0; i < 100 && !/SIGHUP: reloaded the certificate/.test(tlsLog()); i++)
+					await sleep(50);
+				check(/SIGHUP: reloaded the certificate/.test(tlsLog()), `the gateway reloaded: ${tlsLog().slice(-300)}`);
+				const now = await servedCert(Number(tlsGw[1]), join(certs, 'ca.pem'));
+				check(now === renewed, `new connections get the renewed certificate (${now}, renewed ${renewed})`);
+				// (Checked before the next console: the test SPICE server lets one client in, the newest.)
+				await sleep(1000);
+				const open = await page.evaluate(() => ({ state: window.vdiConsole.state,
+					ws: window.vdiConsole.conn.ws.readyState }));
+				check(open.state === 'connected' && open.ws === 1 && await picture(page),
+					`the console opened before the renewal is still connected (${JSON.stringify(open)})`);
+				await page.close();
+				const fresh = await trusting.newPage({ viewport: { width: 800, height: 600 } });
+				await fresh.goto(consoleUrl(site, wss(23), ticket));
+				check(await picture(fresh), 'a console opened after the renewal shows the picture');
+				await fresh.close();
+			} finally {
+				await trusting.close();
+				site.close();
+			}
 		});
 
 		await test('a token for another target, or expired, gets no picture', async () => {

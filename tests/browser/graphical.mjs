@@ -3,10 +3,15 @@
 // The console page with the graphical test desktop (Xorg on QXL, spice-vdagent), in Debian's
 // chromium against the vdi-broker and vdi-gateway that test-browser-graphical starts:
 //
-//   node graphical.mjs BROKER_URL DIR GRAPHICAL_POOL TEXT_POOL
+//   node graphical.mjs BROKER_URL DIR GRAPHICAL_POOL TEXT_POOL [CA]
 //
 // Both pools are pooled with a desktop started ahead, for the group "lab"; u01 ("u01-pw") uses
-// them.  Steps:
+// them.  With CA (a PEM file), BROKER_URL is https:// and the gateway wss://, both with
+// certificates of that CA (the test's own): chromium trusts it through the NSS database of a home
+// of its own, as a user who imported their site's CA (lib.mjs homeTrusting), and every step below
+// runs over HTTPS and WSS; first a chromium that does not trust it must refuse the page
+// (ERR_CERT_AUTHORITY_INVALID), the session cookie must be Secure and the console's sockets wss://.
+// Steps:
 //  - Connect → first frame, three times on each pool, alternating: prints
 //    "connect-to-first-frame-ms text: N" and "connect-to-first-frame-ms graphical: N";
 //  - the graphical console at 1280x800, then 1024x700: the page asks the guest's agent for its
@@ -25,11 +30,11 @@
 // graphical-1024.png, graphical-taken-over.png, graphical-fullscreen.png, graphical-locked.png.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch } from './lib.mjs';
+import { homeTrusting, launch } from './lib.mjs';
 
-const [base, dir, gfxPool, textPool] = process.argv.slice(2);
-if (!base || !dir || !gfxPool || !textPool) {
-	console.error('usage: node graphical.mjs BROKER_URL DIR GRAPHICAL_POOL TEXT_POOL');
+const [base, dir, gfxPool, textPool, ca] = process.argv.slice(2);
+if (!base || !dir || !gfxPool || !textPool || base.startsWith('https:') !== !!ca) {
+	console.error('usage: node graphical.mjs BROKER_URL DIR GRAPHICAL_POOL TEXT_POOL [CA] (CA with an https:// URL)');
 	process.exit(2);
 }
 const SCREEN = { w: 1920, h: 1080 };
@@ -145,9 +150,34 @@ async function drawn(page, what) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const browser = await launch([`--screen-info={${SCREEN.w}x${SCREEN.h}}`, '--window-size=1280,800']);
+// Over TLS: a chromium that does not trust the test's CA refuses the broker's page (so the page is the broker's
+// TLS with that CA's certificate, and the trust below comes from the NSS database alone).
+async function untrustedRefuses() {
+	const other = await launch();
+	try {
+		const page = await other.newPage();
+		const why = await page.goto(base + '/').then(() => 'it loaded', (e) => e.message.split('\n')[0]);
+		check(why.includes('net::ERR_CERT_AUTHORITY_INVALID'), `a chromium without the test's CA refuses ${base} (${why})`);
+	} finally {
+		await other.close();
+	}
+}
+
+// Over TLS: the session cookie is Secure and the console's sockets go to the gateway over wss://.
+async function overTls(ctx, page) {
+	const cookie = (await ctx.cookies(base)).find((c) => c.name === 'vdi_session');
+	check(cookie && cookie.secure && cookie.httpOnly, `the session cookie is Secure and HttpOnly (${JSON.stringify(
+		cookie && { secure: cookie.secure, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite })})`);
+	const ws = await page.evaluate(() => window.vdiConsole.conn.ws.url);
+	check(page.url().startsWith('https://') && ws.startsWith('wss://'), `the console (${page.url()}) is on wss:// (${ws})`);
+}
+
+const browser = await launch([`--screen-info={${SCREEN.w}x${SCREEN.h}}`, '--window-size=1280,800'],
+	ca ? homeTrusting(ca, dir) : null);
 let status = 0;
 try {
+	if (ca)
+		await untrustedRefuses();
 	const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 	const a = await ctxA.newPage();
 	await login(a, 'u01', 'u01-pw');
@@ -166,6 +196,8 @@ try {
 	}
 	console.log(`connect-to-first-frame-median-ms text: ${median(times.text)} graphical: ${median(times.graphical)}`);
 	check(gfxId > 0, `Connect opened the graphical desktop ${gfxId} (${times.graphical.join(', ')} ms to its first frame)`);
+	if (ca)
+		await overTls(ctxA, a);
 
 	// --- the guest follows the window ---
 	await guestFollows(a, 'at 1280x800');
