@@ -187,7 +187,7 @@ static void taken_over(struct gw_member *m, void *data)
 static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 {
 	lws_adopt_desc_t desc = { 0 };
-	int fd = gw_target_connect(c->tgt);
+	int fd = gw_target_connect(c->tgt, r->gw->cfg->gateway.allowed_targets);
 
 	if (fd < 0)
 		return fd;
