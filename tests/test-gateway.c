@@ -63,6 +63,10 @@ static void start_gateway_with(struct gateway *g, const char *extra)
 	start_gateway_allowing(g, "tcp:127.0.0.1:1", extra);
 }
 
+#define GW_TEST_TTL 120
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* allowed_targets: the spice directory and tcp_target; extra: more [gateway] lines. */
 static void start_gateway_allowing(struct gateway *g, const char *tcp_target, const char *extra)
 {
@@ -85,8 +89,9 @@ static void start_gateway_allowing(struct gateway *g, const char *tcp_target, co
 	if (vdi_token_key_load(g->key_path, &g->key, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check(f = fopen(g->conf, "we"));
+	/* [tokens] ttl: the longest-lived token these tests sign (the gateway refuses longer ones). */
 	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, %s\n%s"
-		   "[tokens]\nkey_file = %s\n",
+		   "[tokens]\nkey_file = %s\nttl = " STRINGIFY(GW_TEST_TTL) "\n",
 		g->spice_dir, tcp_target, extra, g->key_path);
 	fclose(f);
 
@@ -1077,9 +1082,9 @@ static void test_clock_jumps(void)
 	free(got);
 	expect_ws_status(&g, token, 401, "after the jump forward", NULL);
 	/* 25 s back: the token works again; and a token expired a second ago still passes there, for
-	 * its 25 s of skew.  Further back than VDI_TOKEN_SKEW (30 s), the token's 60 s are more than
-	 * [tokens] ttl ahead of the gateway's clock: refused (clocks must agree to within 30 s). */
-	fake_clock_set(-45);
+	 * its 25 s of skew.  100 s back, the token's exp is more than [tokens] ttl (120) + 30 s ahead
+	 * of the gateway's clock: refused (clocks must agree to within 30 s). */
+	fake_clock_set(-100);
 	expect_ws_status(&g, token, 401, "after a jump back beyond the skew", NULL);
 	fake_clock_set(-25);
 	expect_ws_status(&g, token, 101, "after the jump back", NULL);
@@ -1739,10 +1744,10 @@ static void test_token_outliving_ttl(void)
 	snprintf(c.tgt, sizeof(c.tgt), "%s", tgt);
 	check_ok(vdi_token_sign(&g.key, &c, &forever));
 	hour = token_for(&g.key, 10, tgt, 3600);
-	ok = token_for(&g.key, 10, tgt, 60); /* [tokens] ttl is 60 by default */
+	ok = token_for(&g.key, 10, tgt, GW_TEST_TTL);
 
 	expect_ws_refused(&g, forever, 401, "exp 2^63-1");
-	expect_ws_refused(&g, hour, 401, "an hour, ttl 60");
+	expect_ws_refused(&g, hour, 401, "an hour, ttl 120");
 	req = connect_request(10, hour);
 	expect_connect_status(&g, req, "HTTP/1.1 403 ");
 	check_int_eq(t.connections, 0);
