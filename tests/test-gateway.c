@@ -1471,6 +1471,42 @@ static void test_unreachable_viewer_takes_nothing(void)
 	stop_gateway(&g);
 }
 
+/* A TCP desktop whose connect is pending (its listener's accept queue full) and then fails (the listener
+ * goes): the WebSocket ends and the gateway counts and logs it as unreachable, like a connect refused at once. */
+static void test_pending_connect_fails_unreachable(void)
+{
+	struct gateway g;
+	struct ws_client ws;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *metrics = NULL;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int port = 0, lfd, filler, r;
+
+	lfd = tcp_listener(&port);
+	check(asprintf(&tgt, "tcp:127.0.0.1:%d", port) > 0);
+	start_gateway_allowing(&g, tgt, "");
+	token = token_for(&g.key, 15, tgt, 60);
+	filler = tcp_connect(port); /* the accept queue (0: one connection) is full */
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 0\n");
+	close(lfd);
+	close(filler);
+	r = ws_client_recv(&ws, &got, &len, 15000);
+	if (r == 0)
+		free(got);
+	check_int_eq(r, -EPIPE);
+	ws_client_close(&ws);
+	wait_no_relays(&g);
+	free(metrics);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 1\n");
+	check(log_has(&g, "relay for desktop 15 of ann: cannot reach the desktop"));
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
 /* ---- bad HTTP ------------------------------------------------------------------------------------ */
 
 static void test_bad_http_and_slowloris(void)
@@ -1781,6 +1817,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_connect_relay),
 	VDI_TEST(test_second_viewer_takes_over),
 	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
+	VDI_TEST_TIMEOUT(test_pending_connect_fails_unreachable, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
