@@ -262,3 +262,22 @@ int vdi_token_verify(const struct vdi_token_key *key, const char *token, int64_t
 	*ret = c;
 	return fail(ret_reason, "ok", 0);
 }
+
+int vdi_token_verify_ttl(const struct vdi_token_key *key, const char *token, int64_t now, int64_t ttl,
+			 struct vdi_token_claims *ret, const char **ret_reason)
+{
+	struct vdi_token_claims c;
+	int64_t latest;
+	int r;
+
+	if (ttl < 0 || ttl > INT64_MAX - VDI_TOKEN_SKEW)
+		return fail(ret_reason, "bad ttl", -EINVAL);
+	r = vdi_token_verify(key, token, now, &c, ret_reason);
+	if (r < 0)
+		return r;
+	/* The latest exp a signer could have given it (none is later than INT64_MAX). */
+	if (!__builtin_add_overflow(now, ttl + VDI_TOKEN_SKEW, &latest) && c.exp > latest)
+		return fail(ret_reason, "token lives longer than [tokens] ttl", -ERANGE);
+	*ret = c;
+	return 0;
+}

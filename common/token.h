@@ -22,6 +22,7 @@
 #define VDI_TOKEN_KEY_MIN 32
 #define VDI_TOKEN_KEY_MAX 256
 #define VDI_TOKEN_MAX 2048 /* longest token accepted */
+#define VDI_TOKEN_SKEW 30  /* seconds a verifier's clock may be behind the signer's */
 
 struct vdi_token_key {
 	uint8_t bytes[VDI_TOKEN_KEY_MAX];
@@ -55,6 +56,15 @@ int vdi_token_sign(const struct vdi_token_key *key, struct vdi_token_claims *cla
  */
 int vdi_token_verify(const struct vdi_token_key *key, const char *token, int64_t now, struct vdi_token_claims *ret,
 		     const char **ret_reason);
+
+/*
+ * vdi_token_verify(), and a token that expires further ahead of now than
+ * ttl + VDI_TOKEN_SKEW seconds is refused too, -ERANGE: its signer, whose
+ * tokens live ttl seconds ([tokens] ttl), did not make it so (a leaked key,
+ * or a clock far ahead).
+ */
+int vdi_token_verify_ttl(const struct vdi_token_key *key, const char *token, int64_t now, int64_t ttl,
+			 struct vdi_token_claims *ret, const char **ret_reason);
 
 /* RFC 4648 section 5 without padding: out needs 4 * ceil(len / 3) + 1 bytes. */
 void vdi_base64url_encode(const uint8_t *in, size_t len, char *out);

@@ -11,6 +11,7 @@
  *   "vdi-target"  the sockets to the desktops, adopted (relay.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,18 @@ int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, co
 	     struct vdi_token_claims *claims, enum gw_refusal *why)
 {
 	const char *reason = NULL;
-	char safe[128];
+	char safe[128], real[PATH_MAX];
 	int r;
 
 	if (!token || !*token)
 		return refuse_admission(gw, GW_REFUSED_NO_TOKEN, what, peer, NULL, why);
-	r = vdi_token_verify(&gw->key, token, now, claims, &reason);
+	/* Judged by time: not expired, and not living longer than the broker makes tokens live. */
+	r = now ? vdi_token_verify_ttl(&gw->key, token, now, (int64_t)gw->cfg->tokens.ttl, claims, &reason)
+		: vdi_token_verify(&gw->key, token, now, claims, &reason);
 	if (r == -EKEYEXPIRED)
 		return refuse_admission(gw, GW_REFUSED_EXPIRED, what, peer, reason, why);
+	if (r == -ERANGE)
+		return refuse_admission(gw, GW_REFUSED_LIFETIME, what, peer, reason, why);
 	if (r == -EPERM)
 		return refuse_admission(gw, GW_REFUSED_SIGNATURE, what, peer, reason, why);
 	if (r < 0)
@@ -68,6 +73,14 @@ int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, co
 
 		snprintf(detail, sizeof(detail), "target %s is not in allowed_targets",
 			 vdi_log_safe(claims->tgt, safe, sizeof(safe)));
+		return refuse_admission(gw, GW_REFUSED_TARGET, what, peer, detail, why);
+	}
+	/* A link in an allowed directory must not lead out of it (relay.c connects the same way). */
+	if (gw_target_resolve(claims->tgt, gw->cfg->gateway.allowed_targets, real, sizeof(real)) == -EACCES) {
+		char detail[512], safe_real[256];
+
+		snprintf(detail, sizeof(detail), "target %s leads to %s, outside allowed_targets",
+			 vdi_log_safe(claims->tgt, safe, sizeof(safe)), vdi_log_safe(real, safe_real, sizeof(safe_real)));
 		return refuse_admission(gw, GW_REFUSED_TARGET, what, peer, detail, why);
 	}
 	return 0;
@@ -140,7 +153,7 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	static const unsigned status[GW_REFUSED_N] = {
 		[GW_REFUSED_NO_TOKEN] = 401, [GW_REFUSED_MALFORMED] = 401, [GW_REFUSED_SIGNATURE] = 401,
 		[GW_REFUSED_EXPIRED] = 401,  [GW_REFUSED_TARGET] = 403,    [GW_REFUSED_BAD_REQUEST] = 400,
-		[GW_REFUSED_ORIGIN] = 403,
+		[GW_REFUSED_ORIGIN] = 403,   [GW_REFUSED_LIFETIME] = 401,
 	};
 	struct vdi_token_claims claims;
 	char uri[64] = "", token[VDI_TOKEN_MAX + 1] = "", peer[64] = "", origin[256] = "";

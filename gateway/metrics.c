@@ -12,6 +12,7 @@ const char *gw_refusal_name(enum gw_refusal r)
 		[GW_REFUSED_SIGNATURE] = "bad-signature", [GW_REFUSED_EXPIRED] = "expired",
 		[GW_REFUSED_TARGET] = "target",           [GW_REFUSED_BAD_REQUEST] = "bad-request", [GW_REFUSED_ORIGIN] = "origin",
 		[GW_REFUSED_UNREACHABLE] = "unreachable", [GW_REFUSED_SUPERSEDED] = "superseded",
+		[GW_REFUSED_LIFETIME] = "lifetime",
 	};
 
 	return (unsigned)r < GW_REFUSED_N ? names[r] : "unknown";

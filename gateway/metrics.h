@@ -16,6 +16,7 @@ enum gw_refusal {
 	GW_REFUSED_ORIGIN,       /* a WebSocket from a page of an origin not in allowed_origins */
 	GW_REFUSED_UNREACHABLE,  /* the target did not answer */
 	GW_REFUSED_SUPERSEDED,   /* a token whose viewer another viewer of the desktop took over */
+	GW_REFUSED_LIFETIME,     /* a token expiring further ahead than [tokens] ttl (+ skew) */
 	GW_REFUSED_N,
 };
 

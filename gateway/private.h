@@ -32,7 +32,8 @@ struct gw {
 
 /*
  * Checks a console token (borrowed, may be NULL) for a new connection: signature, expiry at now
- * (unix seconds; 0 skips it), target within allowed_targets.  Returns 0 and fills *claims when
+ * (unix seconds; 0 skips it) and an exp no further ahead than [tokens] ttl plus VDI_TOKEN_SKEW,
+ * target within allowed_targets (a unix one's links followed: gw_target_resolve).  Returns 0 and fills *claims when
  * admitted, else -EACCES with the refusal in *why (may be NULL), counted and logged with what,
  * from peer (both borrowed).
  */

@@ -187,7 +187,7 @@ static void taken_over(struct gw_member *m, void *data)
 static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 {
 	lws_adopt_desc_t desc = { 0 };
-	int fd = gw_target_connect(c->tgt);
+	int fd = gw_target_connect(c->tgt, r->gw->cfg->gateway.allowed_targets);
 
 	if (fd < 0)
 		return fd;
@@ -304,6 +304,14 @@ static int client_writeable(struct relay *r)
 	return 0;
 }
 
+/* r's TCP connect failed (err: its SO_ERROR, 0 if unknown): logged and counted once, whichever callback saw it. */
+static void target_unreachable(struct relay *r, int err)
+{
+	vdi_info("relay for %s: cannot reach the desktop: %s", r->desc, err ? strerror(err) : "connection failed");
+	r->gw->metrics.refused[GW_REFUSED_UNREACHABLE]++;
+	r->connecting = false;
+}
+
 static int target_writeable(struct relay *r)
 {
 	struct chunk *c;
@@ -313,8 +321,7 @@ static int target_writeable(struct relay *r)
 		socklen_t elen = sizeof(err);
 
 		if (getsockopt(lws_get_socket_fd(r->target), SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
-			vdi_info("relay for %s: cannot reach the desktop: %s", r->desc, strerror(err ? err : errno));
-			r->gw->metrics.refused[GW_REFUSED_UNREACHABLE]++;
+			target_unreachable(r, err ? err : errno);
 			return -1;
 		}
 		r->connecting = false;
@@ -535,6 +542,15 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return r ? target_writeable(r) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
+		/* A TCP connect that failed while under way: libwebsockets may close the socket on its
+		 * error without a writeable callback (target_writeable) to see it. */
+		if (r && r->connecting) {
+			int err = 0;
+			socklen_t elen = sizeof(err);
+
+			(void)getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_ERROR, &err, &elen);
+			target_unreachable(r, err);
+		}
 		if (r) {
 			/* A desktop that said its last words and hung up while we were not reading from it
 			 * (flow control): those words are still in the socket; take them before it goes. */

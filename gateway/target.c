@@ -2,6 +2,8 @@
 #include "target.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -65,24 +68,104 @@ bool gw_target_allowed(const char *target, char *const *allowed)
 	return false;
 }
 
-int gw_target_connect(const char *target)
+/* Whether real (a path with no links) is a socket an entry of allowed admits, the entry's own links resolved. */
+static bool real_path_allowed(const char *real, char *const *allowed)
+{
+	for (char *const *a = allowed; a && *a; a++) {
+		char entry[PATH_MAX];
+		size_t len;
+
+		if (!startswith(*a, "unix:") || !realpath(*a + strlen("unix:"), entry))
+			continue;
+		len = strlen(entry);
+		if ((*a)[strlen(*a) - 1] != '/') {
+			if (streq(real, entry))
+				return true;
+		} else if (len > 1 && strncmp(real, entry, len) == 0 && real[len] == '/' && real[len + 1] &&
+			   !strchr(real + len + 1, '/')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Opens (O_PATH, links followed) what a unix target's path leads to and reads its real path from
+ * the descriptor, so that what is judged is what gets connected.  Returns the descriptor, -EACCES
+ * when the socket is outside allowed, -ENOTSOCK when it is not a socket, -errno.
+ */
+static int open_unix_target(const char *path, char *const *allowed, char *real, size_t size)
+{
+	char proc[32];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, size - 1);
+	if (n < 0 || (size_t)n >= size - 1 || fstat(fd, &st) < 0) {
+		int r = n < 0 ? -errno : -ENAMETOOLONG;
+
+		close(fd);
+		return r;
+	}
+	real[n] = '\0';
+	if (!S_ISSOCK(st.st_mode) || !real_path_allowed(real, allowed)) {
+		close(fd);
+		return S_ISSOCK(st.st_mode) ? -EACCES : -ENOTSOCK;
+	}
+	return fd;
+}
+
+int gw_target_resolve(const char *target, char *const *allowed, char *real, size_t size)
+{
+	const char *path = unix_path(target);
+	int fd;
+
+	if (size < 2)
+		return -EINVAL;
+	snprintf(real, size, "%s", path ? path : target ? target : "");
+	if (!path)
+		return 0;
+	fd = open_unix_target(path, allowed, real, size);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* Connects the socket a unix target leads to, through its O_PATH descriptor: no link is swapped in between. */
+static int connect_unix(const char *path, char *const *allowed)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char real[PATH_MAX];
+	int pfd, fd, r;
+
+	pfd = open_unix_target(path, allowed, real, sizeof(real));
+	if (pfd < 0)
+		return pfd;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", pfd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		close(pfd);
+		return r;
+	}
+	close(pfd);
+	return fd;
+}
+
+int gw_target_connect(const char *target, char *const *allowed)
 {
 	const char *path = unix_path(target);
 	int fd, r;
 
 	if (path) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-		memcpy(sa.sun_path, path, strlen(path) + 1);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		return fd;
+		return connect_unix(path, allowed);
 	} else {
 		struct sockaddr_storage ss = { 0 };
 		struct vdi_tcp_pattern t;

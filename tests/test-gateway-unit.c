@@ -2,11 +2,16 @@
 /* The gateway's parsers (CONNECT requests, relay targets) and its registry of relays by desktop. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -82,9 +87,9 @@ static void test_target_allowed(void)
 	check(!gw_target_allowed(NULL, allowed));
 	check(!gw_target_allowed("unix:/srv/one.sock", NULL));
 	/* Connecting: only numeric addresses, only well-formed targets. */
-	check_err(gw_target_connect("tcp:localhost:5900"), EINVAL);
-	check_err(gw_target_connect("ftp:x"), EINVAL);
-	check_err(gw_target_connect("unix:/nonexistent/dir/x.sock"), ENOENT);
+	check_err(gw_target_connect("tcp:localhost:5900", allowed), EINVAL);
+	check_err(gw_target_connect("ftp:x", allowed), EINVAL);
+	check_err(gw_target_connect("unix:/nonexistent/dir/x.sock", allowed), ENOENT);
 }
 
 /* TCP targets of remote hosts: networks and port ranges (tcp-target.h). */
@@ -143,7 +148,7 @@ static void test_target_tcp_connect(void)
 	check_int_eq(listen(lfd, 1), 0);
 	check_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
 	snprintf(target, sizeof(target), "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
-	check((fd = gw_target_connect(target)) >= 0);
+	check((fd = gw_target_connect(target, NULL)) >= 0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	check_int_eq(poll(&pfd, 1, 5000), 1);
 	salen = sizeof(err);
@@ -156,6 +161,98 @@ static void test_target_tcp_connect(void)
 	close(afd);
 	close(fd);
 	close(lfd);
+}
+
+/* A listening unix socket at dir/name (non-blocking: accept says whether anyone came). */
+static int unix_listener(const char *dir, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0);
+	check((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) < sizeof(sa.sun_path));
+	check_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	check_int_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+/* Whether a connection waits on listener fd (and takes it). */
+static bool accepted(int fd)
+{
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return false;
+	close(c);
+	return true;
+}
+
+/* Pen test: a link in an allowed directory to a socket outside it was followed. Its name is allowed; where it
+ * leads is not, and nothing connects to the socket outside. A link within the directory, or an entry naming
+ * the link itself, or an allowed directory reached through a link, are still fine. */
+static void test_target_symlink_out(void)
+{
+	char dir[PATH_MAX], spice[PATH_MAX + 8], out[PATH_MAX + 8], path[PATH_MAX + 64], real[PATH_MAX], want[PATH_MAX + 64];
+	char entry[PATH_MAX + 64], exact[PATH_MAX + 64], via[PATH_MAX + 64];
+	char tgt_link[PATH_MAX + 64], tgt_alias[PATH_MAX + 64], tgt_file[PATH_MAX + 64], tgt_via[PATH_MAX + 64];
+	int secret, inside, fd;
+
+	check(realpath(vdi_test_tmpdir(), dir));
+	snprintf(spice, sizeof(spice), "%s/spice", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	check_int_eq(mkdir(spice, 0755), 0);
+	check_int_eq(mkdir(out, 0755), 0);
+	secret = unix_listener(out, "secret.sock");
+	inside = unix_listener(spice, "real.sock");
+	snprintf(path, sizeof(path), "%s/link.sock", spice);
+	check_int_eq(symlink("../out/secret.sock", path), 0);
+	snprintf(path, sizeof(path), "%s/alias.sock", spice);
+	check_int_eq(symlink("real.sock", path), 0);
+	snprintf(path, sizeof(path), "%s/file.sock", spice);
+	check((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/spice-link", dir);
+	check_int_eq(symlink("spice", path), 0);
+	snprintf(entry, sizeof(entry), "unix:%s/", spice);
+	snprintf(tgt_link, sizeof(tgt_link), "unix:%s/link.sock", spice);
+	snprintf(tgt_alias, sizeof(tgt_alias), "unix:%s/alias.sock", spice);
+	snprintf(tgt_file, sizeof(tgt_file), "unix:%s/file.sock", spice);
+	snprintf(exact, sizeof(exact), "unix:%s/link.sock", spice);
+	snprintf(via, sizeof(via), "unix:%s/spice-link/", dir);
+	snprintf(tgt_via, sizeof(tgt_via), "unix:%s/spice-link/real.sock", dir);
+
+	{
+		char *allowed[] = { entry, NULL };
+
+		check(gw_target_allowed(tgt_link, allowed)); /* by its name */
+		check_err(gw_target_resolve(tgt_link, allowed, real, sizeof(real)), EACCES);
+		snprintf(want, sizeof(want), "%s/secret.sock", out);
+		check_str_eq(real, want);
+		check_err(gw_target_connect(tgt_link, allowed), EACCES);
+		check(!accepted(secret));
+		check_err(gw_target_connect(tgt_file, allowed), ENOTSOCK);
+		check_ok(gw_target_resolve(tgt_alias, allowed, real, sizeof(real)));
+		check((fd = gw_target_connect(tgt_alias, allowed)) >= 0);
+		close(fd);
+		check(accepted(inside));
+		check_ok(gw_target_resolve("tcp:127.0.0.1:5900", allowed, real, sizeof(real)));
+	}
+	{
+		char *allowed[] = { exact, NULL };
+
+		check((fd = gw_target_connect(tgt_link, allowed)) >= 0);
+		close(fd);
+		check(accepted(secret));
+	}
+	{
+		char *allowed[] = { via, NULL };
+
+		check((fd = gw_target_connect(tgt_via, allowed)) >= 0);
+		close(fd);
+		check(accepted(inside));
+	}
+	close(secret);
+	close(inside);
 }
 
 static void test_origin_allowed(void)
@@ -258,6 +355,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_target_allowed),
 	VDI_TEST(test_target_tcp_ranges),
 	VDI_TEST(test_target_tcp_connect),
+	VDI_TEST(test_target_symlink_out),
 	VDI_TEST(test_origin_allowed),
 	VDI_TEST(test_registry_takeover),
 };

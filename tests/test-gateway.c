@@ -65,6 +65,10 @@ static void start_gateway_with(struct gateway *g, const char *extra)
 	start_gateway_allowing(g, "tcp:127.0.0.1:1", extra);
 }
 
+#define GW_TEST_TTL 600
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* allowed_targets: the spice directory and tcp_target; extra: more [gateway] lines. */
 static void start_gateway_allowing(struct gateway *g, const char *tcp_target, const char *extra)
 {
@@ -87,8 +91,9 @@ static void start_gateway_allowing(struct gateway *g, const char *tcp_target, co
 	if (vdi_token_key_load(g->key_path, &g->key, &err) < 0)
 		vdi_test_fail(__FILE__, __LINE__, "%s", err.message);
 	check(f = fopen(g->conf, "we"));
+	/* [tokens] ttl: the longest-lived token these tests sign (the gateway refuses longer ones). */
 	fprintf(f, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/, %s\n%s"
-		   "[tokens]\nkey_file = %s\n",
+		   "[tokens]\nkey_file = %s\nttl = " STRINGIFY(GW_TEST_TTL) "\n",
 		g->spice_dir, tcp_target, extra, g->key_path);
 	fclose(f);
 
@@ -1078,9 +1083,12 @@ static void test_clock_jumps(void)
 	check(len == 10 && memcmp(got, "after-jump", 10) == 0);
 	free(got);
 	expect_ws_status(&g, token, 401, "after the jump forward", NULL);
-	/* 50 s back: the token works again; and a token expired a second ago still passes there, for
-	 * its 50 s of skew (clocks must agree to well within [tokens] ttl). */
-	fake_clock_set(-50);
+	/* 25 s back: the token works again; and a token expired a second ago still passes there, for
+	 * its 25 s of skew.  GW_TEST_TTL back, the token's exp is more than [tokens] ttl + 30 s ahead
+	 * of the gateway's clock: refused (clocks must agree to within 30 s). */
+	fake_clock_set(-GW_TEST_TTL);
+	expect_ws_status(&g, token, 401, "after a jump back beyond the skew", NULL);
+	fake_clock_set(-25);
 	expect_ws_status(&g, token, 101, "after the jump back", NULL);
 	expect_ws_status(&g, expired, 101, "expired, within the skew", NULL);
 	check_ok(ws_client_send(&ws, "still", 5));
@@ -1266,6 +1274,87 @@ static int connect_tunnel(struct gateway *g, int64_t dsk, const char *token)
 	head = read_head(fd);
 	check(startswith(head, "HTTP/1.1 200 "));
 	return fd;
+}
+
+/* ---- pen-test findings ----------------------------------------------------------------------- */
+
+/* A token whose target is a link in the spice directory to a socket outside it: refused (403 and CONNECT 403,
+ * logged with where it leads), and the socket outside sees no connection; a link within the directory works. */
+static void test_symlink_out_of_allowed_dir(void)
+{
+	struct gateway g;
+	struct target outside, inside;
+	struct ws_client ws;
+	_cleanup_free_ char *token = NULL, *alias_token = NULL, *req = NULL, *metrics = NULL;
+	char link[700], alias[700], tgt[720];
+
+	start_gateway(&g);
+	/* In the test's directory, next to (not in) the allowed spice directory. */
+	target_start(&outside, &g, "../outside.sock", TARGET_ECHO);
+	target_start(&inside, &g, "desk9.sock", TARGET_ECHO);
+	snprintf(link, sizeof(link), "%s/link.sock", g.spice_dir);
+	check_int_eq(symlink("../outside.sock", link), 0);
+	snprintf(alias, sizeof(alias), "%s/alias.sock", g.spice_dir);
+	check_int_eq(symlink("desk9.sock", alias), 0);
+	snprintf(tgt, sizeof(tgt), "unix:%s", link);
+	token = token_for(&g.key, 9, tgt, 60);
+	snprintf(tgt, sizeof(tgt), "unix:%s", alias);
+	alias_token = token_for(&g.key, 9, tgt, 60);
+
+	expect_ws_refused(&g, token, 403, "link out of the spice directory");
+	req = connect_request(9, token);
+	expect_connect_status(&g, req, "HTTP/1.1 403 ");
+	check_int_eq(outside.connections, 0);
+	check(log_has(&g, "link.sock leads to "));
+	check(log_has(&g, "/outside.sock, outside allowed_targets"));
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"target\"} 2");
+
+	ws_open_token(&ws, &g, alias_token, "binary");
+	check_int_eq(ws.status, 101);
+	check_echo(&ws, "through a link inside");
+	ws_client_close(&ws);
+	check_int_eq(inside.connections, 1);
+	check_int_eq(outside.connections, 0);
+	stop_gateway(&g);
+}
+
+/* A token signed with the right key whose exp is further ahead than [tokens] ttl + 30 s (2^63-1 was taken):
+ * refused, WebSocket 401 and CONNECT 403, counted as "lifetime"; one of the broker's ttl still works. */
+static void test_token_outliving_ttl(void)
+{
+	struct gateway g;
+	struct target t;
+	struct vdi_token_claims c = { .dsk = 10, .exp = INT64_MAX };
+	_cleanup_free_ char *tgt = NULL, *forever = NULL, *hour = NULL, *ok = NULL, *req = NULL, *metrics = NULL;
+
+	start_gateway_with(&g, "");
+	target_start(&t, &g, "desk10.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	snprintf(c.sub, sizeof(c.sub), "ann");
+	snprintf(c.tgt, sizeof(c.tgt), "%s", tgt);
+	check_ok(vdi_token_sign(&g.key, &c, &forever));
+	hour = token_for(&g.key, 10, tgt, 3600);
+	ok = token_for(&g.key, 10, tgt, GW_TEST_TTL);
+
+	expect_ws_refused(&g, forever, 401, "exp 2^63-1");
+	expect_ws_refused(&g, hour, 401, "an hour, ttl 600");
+	req = connect_request(10, hour);
+	expect_connect_status(&g, req, "HTTP/1.1 403 ");
+	check_int_eq(t.connections, 0);
+	check(log_has(&g, "127.0.0.1: lifetime: token lives longer than [tokens] ttl"));
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"lifetime\"} 3");
+	{
+		struct ws_client ws;
+
+		ws_open_token(&ws, &g, ok, "binary");
+		check_int_eq(ws.status, 101);
+		check_echo(&ws, "within ttl");
+		ws_client_close(&ws);
+	}
+	check_int_eq(t.connections, 1);
+	stop_gateway(&g);
 }
 
 /* One desktop, one viewer (console token) after another: each new viewer's relays close the older
@@ -1461,6 +1550,42 @@ static void test_unreachable_viewer_takes_nothing(void)
 	ws_client_close(&c1);
 	close(lfd);
 	wait_no_relays(&g);
+	check_healthy(&g);
+	stop_gateway(&g);
+}
+
+/* A TCP desktop whose connect is pending (its listener's accept queue full) and then fails (the listener
+ * goes): the WebSocket ends and the gateway counts and logs it as unreachable, like a connect refused at once. */
+static void test_pending_connect_fails_unreachable(void)
+{
+	struct gateway g;
+	struct ws_client ws;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *metrics = NULL;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	int port = 0, lfd, filler, r;
+
+	lfd = tcp_listener(&port);
+	check(asprintf(&tgt, "tcp:127.0.0.1:%d", port) > 0);
+	start_gateway_allowing(&g, tgt, "");
+	token = token_for(&g.key, 15, tgt, 60);
+	filler = tcp_connect(port); /* the accept queue (0: one connection) is full */
+	ws_open_token(&ws, &g, token, "binary");
+	check_int_eq(ws.status, 101);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 0\n");
+	close(lfd);
+	close(filler);
+	r = ws_client_recv(&ws, &got, &len, 15000);
+	if (r == 0)
+		free(got);
+	check_int_eq(r, -EPIPE);
+	ws_client_close(&ws);
+	wait_no_relays(&g);
+	free(metrics);
+	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 1\n");
+	check(log_has(&g, "relay for desktop 15 of ann: cannot reach the desktop"));
 	check_healthy(&g);
 	stop_gateway(&g);
 }
@@ -1966,6 +2091,8 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
 	VDI_TEST(test_bad_tokens_and_targets),
+	VDI_TEST(test_symlink_out_of_allowed_dir),
+	VDI_TEST(test_token_outliving_ttl),
 	VDI_TEST(test_foreign_origin),
 	VDI_TEST_TIMEOUT(test_target_vanishes_mid_stream, 120),
 	VDI_TEST(test_clock_jumps),
@@ -1977,6 +2104,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_connect_relay),
 	VDI_TEST(test_second_viewer_takes_over),
 	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
+	VDI_TEST_TIMEOUT(test_pending_connect_fails_unreachable, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),

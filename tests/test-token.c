@@ -246,6 +246,49 @@ static void test_keys(void)
 	}
 }
 
+/* A correctly signed token that lives longer than the signer's [tokens] ttl (pen test: exp 2^63-1 was
+ * accepted) is refused; one within ttl plus the clocks' skew passes. */
+static void test_lifetime_beyond_ttl(void)
+{
+	struct vdi_token_key k = key('k');
+	struct vdi_token_claims c = claims(), got;
+	_cleanup_free_ char *forever = NULL, *hour = NULL, *edge = NULL, *past_edge = NULL, *ok = NULL;
+	const char *reason = NULL;
+
+	c.exp = INT64_MAX;
+	check_ok(vdi_token_sign(&k, &c, &forever));
+	check_err(vdi_token_verify_ttl(&k, forever, NOW, 60, &got, &reason), ERANGE);
+	check_str_eq(reason, "token lives longer than [tokens] ttl");
+	c.exp = NOW + 3600;
+	c.jti[0] = '\0';
+	check_ok(vdi_token_sign(&k, &c, &hour));
+	check_err(vdi_token_verify_ttl(&k, hour, NOW, 60, &got, &reason), ERANGE);
+	check_ok(vdi_token_verify_ttl(&k, hour, NOW, 3600, &got, &reason));
+	/* ttl + VDI_TOKEN_SKEW ahead is the last second a verifier's slow clock may see. */
+	c.exp = NOW + 60 + VDI_TOKEN_SKEW;
+	c.jti[0] = '\0';
+	check_ok(vdi_token_sign(&k, &c, &edge));
+	check_ok(vdi_token_verify_ttl(&k, edge, NOW, 60, &got, &reason));
+	check_int_eq(got.exp, NOW + 60 + VDI_TOKEN_SKEW);
+	c.exp++;
+	c.jti[0] = '\0';
+	check_ok(vdi_token_sign(&k, &c, &past_edge));
+	check_err(vdi_token_verify_ttl(&k, past_edge, NOW, 60, &got, &reason), ERANGE);
+	/* What the broker signs passes; expiry and signature are still judged first. */
+	c = claims();
+	check_ok(vdi_token_sign(&k, &c, &ok));
+	check_ok(vdi_token_verify_ttl(&k, ok, NOW, 60, &got, &reason));
+	check_err(vdi_token_verify_ttl(&k, ok, NOW + 60, 60, &got, &reason), EKEYEXPIRED);
+	{
+		struct vdi_token_key other = key('o');
+
+		check_err(vdi_token_verify_ttl(&other, forever, NOW, 60, &got, &reason), EPERM);
+	}
+	/* At the far end of time (now + ttl would overflow) no exp is too late: no overflow either. */
+	check_ok(vdi_token_verify_ttl(&k, forever, INT64_MAX - 10, 60, &got, &reason));
+	check_err(vdi_token_verify_ttl(&k, ok, NOW, -1, &got, &reason), EINVAL);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_base64url_vectors),
 	VDI_TEST(test_round_trip),
@@ -253,6 +296,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_malformed),
 	VDI_TEST(test_signed_but_malformed_claims),
 	VDI_TEST(test_keys),
+	VDI_TEST(test_lifetime_beyond_ttl),
 };
 
 int main(int argc, char **argv)
