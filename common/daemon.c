@@ -4,10 +4,12 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "listen.h"
 #include "paths.h"
+#include "tls.h"
 
 /* The daemon's listen address as it would start: resolved, and one of this machine's. */
 static int check_listen(const char *name, const char *listen_key, const struct vdi_config *cfg)
@@ -21,6 +23,22 @@ static int check_listen(const char *name, const char *listen_key, const struct v
 		return -1;
 	}
 	return 0;
+}
+
+/* The daemon's certificates as it would load them: [SECTION] tls_cert + tls_key, the gateway's tls_ca. */
+static int check_tls(const char *name, const char *section, const struct vdi_config *cfg)
+{
+	bool gateway = streq(section, "gateway");
+	struct vdi_error msg = { 0 };
+	int r;
+
+	r = vdi_tls_check_pair(section, gateway ? cfg->gateway.tls_cert : cfg->broker.tls_cert,
+			       gateway ? cfg->gateway.tls_key : cfg->broker.tls_key, &msg);
+	if (r >= 0)
+		r = vdi_tls_check_ca("gateway", cfg->gateway.tls_ca, cfg->gateway.tls_cert, &msg);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", name, msg.message[0] ? msg.message : strerror(-r));
+	return r;
 }
 
 int vdi_daemon_config(int argc, char **argv, const char *name, const char *listen_key, struct vdi_config *cfg)
@@ -54,6 +72,10 @@ int vdi_daemon_config(int argc, char **argv, const char *name, const char *liste
 	}
 	if (vdi_config_load(path, cfg, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", name, err.message);
+		return -1;
+	}
+	if (check_tls(name, listen_key, cfg) < 0) {
+		vdi_config_finish(cfg);
 		return -1;
 	}
 	if (check_only) {

@@ -12,6 +12,8 @@
  * bad option (2), or a configuration error (1, printed as "name: message").
  * --check-config also resolves the daemon's own listen address (listen_key:
  * "broker" or "gateway") and checks that this machine has it, as the daemon
- * does when it starts.
+ * does when it starts.  Both ways it checks the daemon's TLS certificates ([broker] or
+ * [gateway] tls_cert + tls_key, and [gateway] tls_ca, which the broker reads for .vv files too):
+ * a daemon with a bad pair does not start.
  */
 int vdi_daemon_config(int argc, char **argv, const char *name, const char *listen_key, struct vdi_config *cfg);

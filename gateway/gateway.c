@@ -23,6 +23,7 @@
 #include "log.h"
 #include "private.h"
 #include "target.h"
+#include "tls.h"
 
 /* What a client sends is small (input, acks): 16 KiB a read, allocated per connection. */
 #define WS_RX_BUFFER (16 * 1024)
@@ -200,6 +201,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(gw, wsi, in);
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* While the vhost is made: its TLS context, kept for gw_reload_tls(). */
+		gw->ssl_ctx = user;
+		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}
@@ -234,6 +239,10 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 	int r;
 
 	r = vdi_listen_resolve(cfg->gateway.listen ? cfg->gateway.listen : "", &where, err);
+	if (r < 0)
+		return r;
+
+	r = vdi_tls_check_pair("gateway", cfg->gateway.tls_cert, cfg->gateway.tls_key, err);
 	if (r < 0)
 		return r;
 
@@ -272,6 +281,12 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 	/* CONNECT requests go raw, to "vdi-connect". */
 	info.listen_accept_role = "raw-skt";
 	info.listen_accept_protocol = "vdi-connect";
+	/* TLS on the one port: WSS, and CONNECT inside TLS (lws turns it raw after the handshake). */
+	if (cfg->gateway.tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->gateway.tls_cert;
+		info.ssl_private_key_filepath = cfg->gateway.tls_key;
+	}
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
 		vdi_error_set(err, -EIO, "cannot start the event loop");
@@ -283,6 +298,11 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 		vdi_error_set(err, -EADDRINUSE, "cannot listen on %s", cfg->gateway.listen);
 		gw_free(gw);
 		return -EADDRINUSE;
+	}
+	if (cfg->gateway.tls_cert && !gw->ssl_ctx) {
+		vdi_error_set(err, -EIO, "[gateway] tls_cert: the listener has no TLS context");
+		gw_free(gw);
+		return -EIO;
 	}
 	*ret = gw;
 	return 0;
@@ -310,11 +330,42 @@ const char *gw_address(struct gw *gw)
 	return vdi_listen_describe(&gw->where);
 }
 
+int gw_reload_tls(struct gw *gw, struct vdi_error *err)
+{
+	if (!gw->ssl_ctx)
+		return 0;
+	return vdi_tls_load_pair(gw->ssl_ctx, "gateway", gw->cfg->gateway.tls_cert, gw->cfg->gateway.tls_key, err);
+}
+
+void gw_reload(struct gw *gw)
+{
+	atomic_store(&gw->reload, true);
+	lws_cancel_service(gw->ctx);
+}
+
+static void reload_now(struct gw *gw)
+{
+	struct vdi_error err = { 0 };
+
+	if (!gw->ssl_ctx) {
+		vdi_info("SIGHUP: no [gateway] tls_cert, nothing to reload");
+		return;
+	}
+	if (gw_reload_tls(gw, &err) < 0)
+		vdi_error("SIGHUP: %s; the certificate loaded before stays in use", err.message);
+	else
+		vdi_info("SIGHUP: reloaded the certificate %s and key %s", gw->cfg->gateway.tls_cert,
+			 gw->cfg->gateway.tls_key);
+}
+
 int gw_run(struct gw *gw)
 {
-	while (!atomic_load(&gw->stop))
+	while (!atomic_load(&gw->stop)) {
+		if (atomic_exchange(&gw->reload, false))
+			reload_now(gw);
 		if (lws_service(gw->ctx, 0) < 0)
 			return -EIO;
+	}
 	return 0;
 }
 

@@ -12,8 +12,9 @@ static struct gw *running;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	if (running)
+	if (running && sig == SIGHUP)
+		gw_reload(running);
+	else if (running)
 		gw_stop(running);
 }
 
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
 	running = gw;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	vdi_info("vdi-gateway listening on port %d at %s", gw_port(gw), gw_address(gw));
 	r = gw_run(gw);
 	running = NULL;

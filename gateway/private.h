@@ -21,11 +21,13 @@ struct gw {
 	struct vdi_token_key key;
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
+	SSL_CTX *ssl_ctx; /* the vhost's, with [gateway] tls_cert (NULL: plain); lws owns it */
 	struct vdi_listen where; /* [gateway] listen, resolved */
 	struct lws_protocols protocols[5];
 	struct gw_metrics metrics;
 	struct gw_registry registry; /* the relays by desktop, for takeover */
 	atomic_bool stop;
+	atomic_bool reload; /* SIGHUP came: gw_run() reloads the certificate */
 };
 
 /*
