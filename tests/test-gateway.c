@@ -1747,8 +1747,8 @@ static void wait_log(struct gateway *g, const char *needle)
 			vdi_test_fail(__FILE__, __LINE__, "no \"%s\" in the gateway's log", needle);
 }
 
-/* With tls_cert: the port speaks TLS only; WSS relays, CONNECT inside TLS relays (and refuses),
- * /healthz over HTTPS, all with the configured certificate. */
+/* With tls_cert: WSS relays, CONNECT inside TLS relays (and refuses), /healthz over HTTPS, all with the
+ * configured certificate; in plain, a CONNECT still relays but HTTP and WebSockets are refused. */
 static void test_tls_wss_and_connect(void)
 {
 	struct gateway g;
@@ -1757,7 +1757,7 @@ static void test_tls_wss_and_connect(void)
 	char dir[600], ca[700], pem[700], serial[80];
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	SSL *ssl;
-	int fd, r;
+	int fd;
 
 	start_tls_gateway(&g, dir, sizeof(dir));
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
@@ -1768,10 +1768,9 @@ static void test_tls_wss_and_connect(void)
 	tgt = target_name(&t);
 	token = token_for(&g.key, 31, tgt, 60);
 
-	/* Plain HTTP and a plain WebSocket get nowhere on the TLS port. */
-	r = ws_client_open(&ws, g.port, "/healthz", NULL);
-	check(r < 0 || ws.status != 101);
-	ws_client_close(&ws);
+	/* Plain HTTP and a plain WebSocket are refused on the TLS port: no token in the clear. */
+	expect_ws_status(&g, token, 403, "plain WebSocket on the TLS port", "this gateway speaks TLS");
+	http_expect(g.port, "GET", "/healthz", NULL, 403, "use https:// or wss://");
 	check_int_eq(t.connections, 0);
 
 	wss_open(&ws, &g, token, ca);
@@ -1784,6 +1783,24 @@ static void test_tls_wss_and_connect(void)
 	SSL_free(ssl);
 	close(fd);
 	check_int_eq(t.connections, 2);
+
+	/* A plain CONNECT still relays (a .vv with proxy=http://: its SPICE is TLS inside the tunnel). */
+	fd = connect_tunnel(&g, 31, token);
+	check(send(fd, "REDQ-plain", 10, MSG_NOSIGNAL) == 10);
+	{
+		char buf[16];
+		size_t got = 0;
+
+		while (got < 10) {
+			ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			check(n > 0);
+			got += (size_t)n;
+		}
+		check(memcmp(buf, "REDQ-plain", 10) == 0);
+	}
+	close(fd);
+	check_int_eq(t.connections, 3);
 
 	/* A refusal comes back inside TLS too. */
 	fd = tcp_connect(g.port);
@@ -1804,12 +1821,13 @@ static void test_tls_wss_and_connect(void)
 	http_client_use_tls(ca);
 	check_healthy(&g);
 	http_client_use_tls(NULL);
-	check_int_eq(t.connections, 2);
+	check_int_eq(t.connections, 3);
 	stop_gateway(&g);
 }
 
 /* SIGHUP after a renewal: the open WSS relay and CONNECT tunnel go on, new connections get the new
- * certificate; a bad new pair (the key of another certificate) is logged and the renewed one kept. */
+ * certificate; a bad new pair (the key of another certificate, a key of another type) is logged and
+ * the renewed one kept. */
 static void test_tls_sighup_reload(void)
 {
 	struct gateway g;
@@ -1855,6 +1873,18 @@ static void test_tls_sighup_reload(void)
 	wss_open(&ws2, &g, token, ca);
 	check_str_eq(ws2.peer_serial, new_serial);
 	ws_client_close(&ws2);
+
+	/* A right pair of another key type (RSA for EC) would be served beside the old: refused too. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -newkey rsa:2048 -nodes -subj '/CN=rsa' -keyout gw.key -out rsa.csr 2>/dev/null &&"
+		 " openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out gw.pem 2>/dev/null",
+		 dir);
+	check_int_eq(system(cmd), 0);
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "is an RSA key, the one in use an EC key: restart the daemon");
+	wss_open(&ws2, &g, token, ca);
+	check_str_eq(ws2.peer_serial, new_serial);
+	ws_client_close(&ws2);
 	check_echo(&ws, "still");
 	tunnel_echo(ssl, "still-thin");
 	ws_client_close(&ws);
@@ -1863,8 +1893,8 @@ static void test_tls_sighup_reload(void)
 	stop_gateway(&g);
 }
 
-/* 32 MiB from the desktop, byte-exact, over WSS and inside a TLS CONNECT tunnel (partial TLS writes,
- * flow control with TLS buffering). */
+/* 32 MiB from the desktop, byte-exact, over WSS, inside a TLS CONNECT tunnel (partial TLS writes,
+ * flow control with TLS buffering) and in a plain CONNECT tunnel on the TLS port. */
 static void test_tls_download_byte_exact(void)
 {
 	const uint64_t total = 32ull << 20;
@@ -1913,6 +1943,20 @@ static void test_tls_download_byte_exact(void)
 	check_int_eq(received, total);
 	check_int_eq(mismatches, 0);
 	SSL_free(ssl);
+	close(fd);
+
+	/* And a plain CONNECT on the TLS port. */
+	fd = connect_tunnel(&g, 33, token);
+	for (received = 0; received < total;) {
+		ssize_t n = recv(fd, buf, 65536, 0);
+
+		check(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
 	close(fd);
 	free(buf);
 	stop_gateway(&g);
