@@ -11,7 +11,7 @@
  *   idle ADDR               --count N (2000) --cgroup DIR: N connections that stay idle, then the
  *                           proportional set size (PSS) of DIR's processes; prints before_kib= after_kib=.
  *   echo ADDR               --count N (2000): one connection, N round trips of 100 bytes; prints p50_us=
- *                           p99_us=.
+ *                           p99_us=; --samples FILE appends each round trip's microseconds to FILE.
  *
  * ADDR: ws://127.0.0.1:PORT/PATH (WebSocket), wss://... (WebSocket over TLS), tcp://127.0.0.1:PORT (raw),
  * unix:PATH (the source itself, no relay).  Every mode has a bound: count, size, and --timeout S (60)
@@ -530,7 +530,7 @@ static int cmp_double(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static int run_echo(const struct addr *a, int count)
+static int run_echo(const struct addr *a, int count, const char *samples)
 {
 	struct conn c;
 	unsigned char msg[ECHO_LEN], buf[4096];
@@ -556,6 +556,15 @@ static int run_echo(const struct addr *a, int count)
 		us[i] = (bench_now_ms() - t0) * 1e3;
 	}
 	conn_close(&c);
+	if (samples) {
+		FILE *f = fopen(samples, "ae");
+
+		if (!f)
+			fail("cannot write the samples");
+		for (int i = 0; i < count; i++)
+			fprintf(f, "%.1f\n", us[i]);
+		fclose(f);
+	}
 	qsort(us, (size_t)count, sizeof(*us), cmp_double);
 	printf("count=%d p50_us=%.1f p99_us=%.1f\n", count, us[count / 2], us[(int)((count - 1) * 0.99 + 0.5)]);
 	return 0;
@@ -582,14 +591,15 @@ static int run_token(const char *key_file, const char *target)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-gateway source PATH | token KEYFILE TARGET | download ADDR [--streams N] "
-			"[--mib M] | idle ADDR [--count N] [--cgroup DIR] | echo ADDR [--count N]  [--timeout S]\n");
+			"[--mib M] | idle ADDR [--count N] [--cgroup DIR] | echo ADDR [--count N] [--samples FILE]  "
+			"[--timeout S]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	int streams = 16, mib = 64, count = 2000;
-	const char *cgroup = NULL;
+	const char *cgroup = NULL, *samples = NULL;
 	struct addr a;
 
 	if (argc < 3)
@@ -607,6 +617,8 @@ int main(int argc, char **argv)
 			count = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--cgroup") == 0)
 			cgroup = argv[i + 1];
+		else if (strcmp(argv[i], "--samples") == 0)
+			samples = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout") == 0)
 			timeout_s = atof(argv[i + 1]);
 		else
@@ -626,7 +638,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "idle") == 0)
 		return run_idle(&a, count, cgroup);
 	if (strcmp(argv[1], "echo") == 0)
-		return run_echo(&a, count);
+		return run_echo(&a, count, samples);
 	usage();
 	return 2;
 }
