@@ -14,6 +14,7 @@
  *                           p99_us=; --samples FILE appends each round trip's microseconds to FILE.
  *
  * ADDR: ws://127.0.0.1:PORT/PATH (WebSocket), wss://... (WebSocket over TLS), tcp://127.0.0.1:PORT (raw),
+ * connect://127.0.0.1:PORT/TOKEN (a thin client's HTTP CONNECT to desktop-1:5900 with TOKEN, then raw),
  * unix:PATH (the source itself, no relay).  Every mode has a bound: count, size, and --timeout S (60)
  * after which it gives up and exits 1.  Loopback only: nothing but 127.0.0.1 and unix sockets is accepted.
  */
@@ -38,6 +39,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "bench.h"
@@ -47,10 +49,10 @@
 #define ECHO_LEN 100
 
 struct addr {
-	enum { A_UNIX, A_TCP, A_WS } kind;
+	enum { A_UNIX, A_TCP, A_WS, A_CONNECT } kind;
 	bool tls;
 	int port;
-	char path[2048]; /* unix: the socket; ws: the request path */
+	char path[2048]; /* unix: the socket; ws: the request path; connect: the token */
 };
 
 struct conn {
@@ -98,11 +100,13 @@ static int parse_addr(const char *s, struct addr *a)
 		a->kind = A_WS, a->tls = true, p = s + 16;
 	else if (strncmp(s, "tcp://127.0.0.1:", 16) == 0)
 		a->kind = A_TCP, p = s + 16;
+	else if (strncmp(s, "connect://127.0.0.1:", 20) == 0)
+		a->kind = A_CONNECT, p = s + 20;
 	else
 		return -EINVAL;
 	a->port = atoi(p);
 	p = strchr(p, '/');
-	snprintf(a->path, sizeof(a->path), "%s", p ? p : "/");
+	snprintf(a->path, sizeof(a->path), "%s", p ? p + (a->kind == A_CONNECT) : "/");
 	return a->port > 0 ? 0 : -EINVAL;
 }
 
@@ -305,17 +309,12 @@ static void send_payload(struct conn *c, const unsigned char *p, size_t n)
 	write_all(c, f, h + 4 + n);
 }
 
-/* The WebSocket handshake on a blocking c; the server's answer must be 101. */
-static void ws_handshake(struct conn *c, const struct addr *a)
+/* Sends the request head req on a blocking c; the answer's status line must start with want. */
+static void http_handshake(struct conn *c, const char *req, const char *want)
 {
-	char req[4096], resp[4096];
+	char resp[4096];
 	size_t len = 0;
 
-	snprintf(req, sizeof(req),
-		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-		 "Sec-WebSocket-Protocol: binary\r\n\r\n",
-		 a->path, a->port);
 	write_all(c, req, strlen(req));
 	/* One byte at a time: nothing of the first frame may be taken with the head. */
 	while (len < sizeof(resp) - 1) {
@@ -328,10 +327,34 @@ static void ws_handshake(struct conn *c, const struct addr *a)
 		if (len >= 4 && memcmp(resp + len - 4, "\r\n\r\n", 4) == 0)
 			break;
 	}
-	if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
-		fprintf(stderr, "bench-gateway: WebSocket handshake refused: %.80s\n", resp);
+	if (strncmp(resp, want, strlen(want)) != 0) {
+		fprintf(stderr, "bench-gateway: handshake refused: %.80s\n", resp);
 		exit(1);
 	}
+}
+
+static void ws_handshake(struct conn *c, const struct addr *a)
+{
+	char req[4096];
+
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+		 "Sec-WebSocket-Protocol: binary\r\n\r\n",
+		 a->path, a->port);
+	http_handshake(c, req, "HTTP/1.1 101");
+}
+
+/* A thin client's HTTP CONNECT to the gateway, the token as Basic credential "token:<token>". */
+static void connect_handshake(struct conn *c, const struct addr *a)
+{
+	char cred[2100], b64[2900], req[4096];
+
+	snprintf(cred, sizeof(cred), "token:%s", a->path);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred, (int)strlen(cred));
+	snprintf(req, sizeof(req), "CONNECT desktop-1:5900 HTTP/1.1\r\nHost: desktop-1:5900\r\n"
+		 "Proxy-Authorization: Basic %s\r\n\r\n", b64);
+	http_handshake(c, req, "HTTP/1.1 200");
 }
 
 /* Connects to a (blocking), shakes hands, and says what it wants (mode: 'D', 'E', 'I'). */
@@ -365,6 +388,8 @@ static void conn_open(struct conn *c, const struct addr *a, char mode)
 	c->ws = a->kind == A_WS;
 	if (c->ws)
 		ws_handshake(c, a);
+	else if (a->kind == A_CONNECT)
+		connect_handshake(c, a);
 	send_payload(c, (const unsigned char *)&mode, 1);
 }
 
