@@ -9,7 +9,8 @@
  *   download ADDR           --streams N (16) --mib M (64 per stream): N streams at once, each until it
  *                           has M MiB; prints bytes= seconds=.
  *   idle ADDR               --count N (2000) --cgroup DIR: N connections that stay idle, then the
- *                           proportional set size (PSS) of DIR's processes; prints before_kib= after_kib=.
+ *                           proportional set size (PSS) of DIR's processes; prints before_kib= after_kib=
+ *                           (PSS) and before_rss_kib= after_rss_kib= (RSS, summed).
  *   echo ADDR               --count N (2000): one connection, N round trips of 100 bytes; prints p50_us=
  *                           p99_us=; --samples FILE appends each round trip's microseconds to FILE.
  *
@@ -493,13 +494,14 @@ static int run_download(const struct addr *a, int streams, int mib)
 	return 0;
 }
 
-/* The PSS of the processes in cgroup dir, in KiB (smaps_rollup; VmRSS where there is none). */
-static long cgroup_pss_kib(const char *dir)
+/* The PSS and RSS of the processes in cgroup dir, in KiB (smaps_rollup). */
+static void cgroup_memory_kib(const char *dir, long *pss, long *rss)
 {
 	char path[600], line[256];
-	long total = 0, pid;
+	long pid;
 	FILE *procs;
 
+	*pss = *rss = 0;
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	procs = fopen(path, "re");
 	if (!procs)
@@ -510,32 +512,36 @@ static long cgroup_pss_kib(const char *dir)
 
 		snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", pid);
 		f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f))
+		while (f && fgets(line, sizeof(line), f)) {
 			if (sscanf(line, "Pss: %ld kB", &kib) == 1)
-				total += kib;
+				*pss += kib;
+			else if (sscanf(line, "Rss: %ld kB", &kib) == 1)
+				*rss += kib;
+		}
 		if (f)
 			fclose(f);
 	}
 	fclose(procs);
-	return total;
 }
 
 static int run_idle(const struct addr *a, int count, const char *cgroup)
 {
 	struct conn *cs = calloc((size_t)count, sizeof(*cs));
-	long before, after;
+	long before = 0, after = 0, before_rss = 0, after_rss = 0;
 
 	if (!cs)
 		fail("out of memory");
 	raise_nofile();
-	before = cgroup ? cgroup_pss_kib(cgroup) : 0;
+	if (cgroup)
+		cgroup_memory_kib(cgroup, &before, &before_rss);
 	for (int i = 0; i < count; i++) {
 		check_deadline();
 		conn_open(&cs[i], a, 'I');
 	}
 	/* Let the relay settle (its last accepts, forks), then see what it holds. */
 	sleep(2);
-	after = cgroup ? cgroup_pss_kib(cgroup) : 0;
+	if (cgroup)
+		cgroup_memory_kib(cgroup, &after, &after_rss);
 	for (int i = 0; i < count; i++) {
 		struct pollfd p = { .fd = cs[i].fd, .events = POLLIN };
 
@@ -544,7 +550,8 @@ static int run_idle(const struct addr *a, int count, const char *cgroup)
 			fail("an idle connection was closed or got data");
 		conn_close(&cs[i]);
 	}
-	printf("count=%d before_kib=%ld after_kib=%ld\n", count, before, after);
+	printf("count=%d before_kib=%ld after_kib=%ld before_rss_kib=%ld after_rss_kib=%ld\n", count, before, after,
+	       before_rss, after_rss);
 	return 0;
 }
 
