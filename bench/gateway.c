@@ -221,6 +221,9 @@ static int run_source(const char *path)
 		}
 	}
 	unlink(path);
+	close(ep);
+	close(lfd);
+	free(data);
 	return 0;
 }
 
@@ -491,6 +494,9 @@ static int run_download(const struct addr *a, int streams, int mib)
 		}
 	}
 	printf("bytes=%llu seconds=%.4f\n", (unsigned long long)total, (bench_now_ms() - t0) / 1e3);
+	close(ep);
+	free(buf);
+	free(cs);
 	return 0;
 }
 
@@ -552,6 +558,7 @@ static int run_idle(const struct addr *a, int count, const char *cgroup)
 	}
 	printf("count=%d before_kib=%ld after_kib=%ld before_rss_kib=%ld after_rss_kib=%ld\n", count, before, after,
 	       before_rss, after_rss);
+	free(cs);
 	return 0;
 }
 
@@ -599,6 +606,7 @@ static int run_echo(const struct addr *a, int count, const char *samples)
 	}
 	qsort(us, (size_t)count, sizeof(*us), cmp_double);
 	printf("count=%d p50_us=%.1f p99_us=%.1f\n", count, us[count / 2], us[(int)((count - 1) * 0.99 + 0.5)]);
+	free(us);
 	return 0;
 }
 
