@@ -28,6 +28,10 @@
 
 /* What a client sends is small (input, acks): 16 KiB a read, allocated per connection. */
 #define WS_RX_BUFFER (16 * 1024)
+/* What it is sent is not: a whole frame (relay.c: up to 64 KiB) in one send().  Left 0, libwebsockets
+ * would send at most WS_RX_BUFFER at a time and copy the rest of each frame aside until the socket
+ * is writable again: four sends, a copy and a wake-up of the loop more per frame. */
+#define WS_TX_PACKET (64 * 1024)
 
 /* ---- admission ------------------------------------------------------------------------------- */
 
@@ -288,6 +292,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 	gw->protocols[0] = (struct lws_protocols){ .name = "http", .callback = http_callback };
 	gw->protocols[1] = (struct lws_protocols){
 		.name = "binary", .callback = gw_relay_ws_callback, .rx_buffer_size = WS_RX_BUFFER,
+		.tx_packet_size = WS_TX_PACKET,
 	};
 	gw->protocols[2] = (struct lws_protocols){ .name = "vdi-connect", .callback = gw_relay_connect_callback };
 	gw->protocols[3] = (struct lws_protocols){ .name = "vdi-target", .callback = gw_relay_target_callback };

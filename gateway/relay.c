@@ -73,6 +73,49 @@ struct relay {
 
 /* ---- queues ------------------------------------------------------------------------------------ */
 
+/*
+ * Full chunks (FRAME_MAX) that were sent wait here for the next read: a stream takes one per read
+ * and gives it back once it is written, and malloc handed each back to the kernel (brk), then
+ * faulted its pages in again for the next.  At most SPARE_MAX (4 MiB) for all relays: they all run
+ * on the gateway's one event loop, so no lock.
+ */
+#define SPARE_MAX 64
+
+static struct chunk *spare;
+static unsigned spare_count;
+
+/* A chunk for the first len bytes of a push: CHUNK_MIN for a small one, else a full one. */
+static struct chunk *chunk_new(size_t len)
+{
+	size_t cap = len <= CHUNK_MIN ? CHUNK_MIN : FRAME_MAX;
+	struct chunk *c;
+
+	if (cap == FRAME_MAX && spare) {
+		c = spare;
+		spare = c->next;
+		spare_count--;
+	} else {
+		c = malloc(sizeof(*c) + LWS_PRE + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+	}
+	c->next = NULL;
+	c->len = 0;
+	return c;
+}
+
+static void chunk_free(struct chunk *c)
+{
+	if (c->cap == FRAME_MAX && spare_count < SPARE_MAX) {
+		c->next = spare;
+		spare = c;
+		spare_count++;
+		return;
+	}
+	free(c);
+}
+
 static int queue_push(struct queue *q, const void *data, size_t len)
 {
 	const unsigned char *p = data;
@@ -82,14 +125,9 @@ static int queue_push(struct queue *q, const void *data, size_t len)
 		size_t n;
 
 		if (!t || t->len == t->cap) {
-			size_t cap = len > FRAME_MAX ? FRAME_MAX : len < CHUNK_MIN ? CHUNK_MIN : len;
-
-			t = malloc(sizeof(*t) + LWS_PRE + cap);
+			t = chunk_new(len);
 			if (!t)
 				return -ENOMEM;
-			t->next = NULL;
-			t->len = 0;
-			t->cap = cap;
 			if (q->tail)
 				q->tail->next = t;
 			else
@@ -116,7 +154,7 @@ static void queue_pop(struct queue *q)
 	if (!q->head)
 		q->tail = NULL;
 	q->bytes -= c->len;
-	free(c);
+	chunk_free(c);
 }
 
 static void queue_clear(struct queue *q)
