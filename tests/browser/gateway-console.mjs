@@ -153,7 +153,7 @@ async function main() {
 			if (method === 'GET' && path === '/desktops')
 				return [200, { desktops: [{ id: 12, pool: 'p', state: 'connected' }] }];
 			if (method === 'POST' && path === '/desktops/12/console') {
-				const t = token(key, { sub: 'ann', dsk: 12, tgt: `unix:${own}`, exp: Math.floor(Date.now() / 1000) + 120,
+				const t = token(key, { sub: 'ann', dsk: 12, tgt: `unix:${own}`, exp: Math.floor(Date.now() / 1000) + 60,
 					jti: b64url(randomBytes(12)) });
 				tokens.push(t);
 				return [200, { url: `ws://127.0.0.1:${gwPort}/spice?token=${t}`, password: ticket, token: t }];
@@ -223,7 +223,7 @@ async function main() {
 
 	try {
 		await test('spice-html5 shows the test server\'s picture through the gateway', async () => {
-			const t = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 120,
+			const t = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 60,
 				jti: b64url(randomBytes(12)) });
 			const uri = `ws://127.0.0.1:${gwPort}/spice?token=${t}`;
 			const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -256,7 +256,7 @@ async function main() {
 			const tlsGwChild = children[children.length - 1];
 			const tlsLog = () => readFileSync(join(dir, 'gateway-tls.log'), 'utf8');
 			const wss = (dsk) => `wss://127.0.0.1:${tlsGw[1]}/spice?token=` + token(key, { sub: 'ann', dsk,
-				tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 120, jti: b64url(randomBytes(12)) });
+				tgt: `unix:${sock}`, exp: Math.floor(Date.now() / 1000) + 60, jti: b64url(randomBytes(12)) });
 			const site = await serveConsole({ cert: join(certs, 'web.pem'), key: join(certs, 'web.key') });
 			const trusting = await launch([], homeTrusting(join(certs, 'ca.pem'), dir));
 			try {
@@ -338,7 +338,7 @@ async function main() {
 				if (method === 'GET' && path === '/desktops')
 					return [200, { desktops: [{ id: 11, pool: 'p', state: 'connected' }] }];
 				if (method === 'POST' && path === '/desktops/11/console') {
-					const exp = Math.floor(Date.now() / 1000) + (tokens.length === 0 ? -5 : 120);
+					const exp = Math.floor(Date.now() / 1000) + (tokens.length === 0 ? -5 : 60);
 					const t = token(key, { sub: 'ann', dsk: 11, tgt: `unix:${sock}`, exp, jti: b64url(randomBytes(12)) });
 					tokens.push(t);
 					return [200, { url: `ws://127.0.0.1:${gwPort}/spice?token=${t}`, password: ticket, token: t }];
@@ -426,7 +426,7 @@ async function main() {
 				if (method === 'POST' && path === '/desktops/13/console') {
 					if (++asked === 1)
 						return [409, { error: 'desktop 13 is open in another viewer' }];
-					const t = token(key, { sub: 'ann', dsk: 13, tgt: `unix:${own}`, exp: Math.floor(Date.now() / 1000) + 120,
+					const t = token(key, { sub: 'ann', dsk: 13, tgt: `unix:${own}`, exp: Math.floor(Date.now() / 1000) + 60,
 						jti: b64url(randomBytes(12)) });
 					return [200, { url: `ws://127.0.0.1:${gwPort}/spice?token=${t}`, password: ticket, token: t }];
 				}
