@@ -80,11 +80,17 @@ int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, co
 		return refuse_admission(gw, GW_REFUSED_TARGET, what, peer, detail, why);
 	}
 	/* A link in an allowed directory must not lead out of it (relay.c connects the same way). */
-	if (gw_target_resolve(claims->tgt, gw->cfg->gateway.allowed_targets, real, sizeof(real)) == -EACCES) {
+	r = gw_target_resolve(claims->tgt, gw->cfg->gateway.allowed_targets, real, sizeof(real));
+	if (r == -EACCES || r == -EMLINK) {
 		char detail[512], safe_real[256];
 
-		snprintf(detail, sizeof(detail), "target %s leads to %s, outside allowed_targets",
-			 vdi_log_safe(claims->tgt, safe, sizeof(safe)), vdi_log_safe(real, safe_real, sizeof(safe_real)));
+		if (r == -EMLINK)
+			snprintf(detail, sizeof(detail), "target %s is a socket with another name (a hard link)",
+				 vdi_log_safe(claims->tgt, safe, sizeof(safe)));
+		else
+			snprintf(detail, sizeof(detail), "target %s leads to %s, outside allowed_targets",
+				 vdi_log_safe(claims->tgt, safe, sizeof(safe)),
+				 vdi_log_safe(real, safe_real, sizeof(safe_real)));
 		return refuse_admission(gw, GW_REFUSED_TARGET, what, peer, detail, why);
 	}
 	return 0;

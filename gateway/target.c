@@ -112,6 +112,11 @@ static int open_unix_target(const char *path, char *const *allowed, char *real, 
 		return r;
 	}
 	real[n] = '\0';
+	/* A hard link has no "real" path: its name is inside, the socket may be anybody's (libvirt's). */
+	if (S_ISSOCK(st.st_mode) && st.st_nlink != 1) {
+		close(fd);
+		return -EMLINK;
+	}
 	if (!S_ISSOCK(st.st_mode) || !real_path_allowed(real, allowed)) {
 		close(fd);
 		return S_ISSOCK(st.st_mode) ? -EACCES : -ENOTSOCK;

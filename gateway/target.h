@@ -31,7 +31,8 @@ bool gw_origin_allowed(const char *origin, char *const *allowed);
  * Where a target leads, beyond gw_target_allowed()'s look at its name: a
  * unix target's path with its symbolic links followed must be a socket
  * that allowed admits (an entry's own links followed too).  Returns 0 (a
- * TCP target always), -EACCES when it leads outside allowed, -ENOTSOCK,
+ * TCP target always), -EACCES when it leads outside allowed, -EMLINK for a
+ * socket with more than one name (a hard link: its path says nothing), -ENOTSOCK,
  * or -errno when it cannot be looked at (a missing socket: -ENOENT);
  * real (size bytes) gets the resolved path, or the target as it is.
  */

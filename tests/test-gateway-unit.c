@@ -195,6 +195,7 @@ static void test_target_symlink_out(void)
 	char dir[PATH_MAX], spice[PATH_MAX + 8], out[PATH_MAX + 8], path[PATH_MAX + 64], real[PATH_MAX], want[PATH_MAX + 64];
 	char entry[PATH_MAX + 64], exact[PATH_MAX + 64], via[PATH_MAX + 64];
 	char tgt_link[PATH_MAX + 64], tgt_alias[PATH_MAX + 64], tgt_file[PATH_MAX + 64], tgt_via[PATH_MAX + 64];
+	char tgt_hard[PATH_MAX + 72];
 	int secret, inside, fd;
 
 	check(realpath(vdi_test_tmpdir(), dir));
@@ -230,6 +231,16 @@ static void test_target_symlink_out(void)
 		check_str_eq(real, want);
 		check_err(gw_target_connect(tgt_link, allowed), EACCES);
 		check(!accepted(secret));
+		/* A hard link to the socket outside: its name is inside, and so is its /proc path. */
+		snprintf(path, sizeof(path), "%s/hard.sock", spice);
+		snprintf(want, sizeof(want), "%s/secret.sock", out);
+		check_int_eq(link(want, path), 0);
+		snprintf(tgt_hard, sizeof(tgt_hard), "unix:%s", path);
+		check(gw_target_allowed(tgt_hard, allowed));
+		check_err(gw_target_resolve(tgt_hard, allowed, real, sizeof(real)), EMLINK);
+		check_err(gw_target_connect(tgt_hard, allowed), EMLINK);
+		check(!accepted(secret));
+		check_int_eq(unlink(path), 0);
 		check_err(gw_target_connect(tgt_file, allowed), ENOTSOCK);
 		check_ok(gw_target_resolve(tgt_alias, allowed, real, sizeof(real)));
 		check((fd = gw_target_connect(tgt_alias, allowed)) >= 0);
