@@ -384,6 +384,8 @@ static int target_writeable(struct relay *r)
 static void client_closed(struct relay *r)
 {
 	r->client = NULL;
+	/* A TCP connect the client did not wait for is given up, not failed: not counted as unreachable. */
+	r->connecting = false;
 	gw_registry_leave(&r->gw->registry, &r->member);
 	kill_wsi(r->target);
 	relay_maybe_free(r);

@@ -1567,7 +1567,7 @@ static void test_pending_connect_fails_unreachable(void)
 
 	lfd = tcp_listener(&port);
 	check(asprintf(&tgt, "tcp:127.0.0.1:%d", port) > 0);
-	start_gateway_allowing(&g, tgt, "");
+	start_gateway_allowing(&g, "tcp:127.0.0.1:1-65535", "");
 	token = token_for(&g.key, 15, tgt, 60);
 	filler = tcp_connect(port); /* the accept queue (0: one connection) is full */
 	ws_open_token(&ws, &g, token, "binary");
@@ -1586,6 +1586,26 @@ static void test_pending_connect_fails_unreachable(void)
 	metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
 	check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 1\n");
 	check(log_has(&g, "relay for desktop 15 of ann: cannot reach the desktop"));
+
+	/* A client that leaves while its connect is under way gave up: the desktop was not unreachable. */
+	{
+		_cleanup_free_ char *tgt2 = NULL, *token2 = NULL;
+		int port2 = 0, lfd2 = tcp_listener(&port2), filler2;
+
+		check(asprintf(&tgt2, "tcp:127.0.0.1:%d", port2) > 0);
+		token2 = token_for(&g.key, 16, tgt2, 60);
+		filler2 = tcp_connect(port2);
+		ws_open_token(&ws, &g, token2, "binary");
+		check_int_eq(ws.status, 101);
+		ws_client_close(&ws);
+		wait_no_relays(&g);
+		free(metrics);
+		metrics = http_text(g.port, "GET", "/metrics", NULL, 200, NULL);
+		check_str_contains(metrics, "vdi_gateway_refused_total{reason=\"unreachable\"} 1\n"); /* desktop 15's */
+		check(!log_has(&g, "relay for desktop 16 of ann: cannot reach the desktop"));
+		close(filler2);
+		close(lfd2);
+	}
 	check_healthy(&g);
 	stop_gateway(&g);
 }
