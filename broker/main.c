@@ -26,11 +26,12 @@ int main(int argc, char **argv)
 	struct vdi_error err = { 0 };
 	int r;
 
+	vdi_daemon_signals_hold();
 	r = vdi_daemon_config(argc, argv, "vdi-broker", "broker", &cfg);
 	if (r <= 0)
 		return -r;
 
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* also while it starts */
 	r = broker_new(&cfg, &b, &err);
 	if (r < 0) {
 		fprintf(stderr, "vdi-broker: %s\n", err.message);
@@ -38,9 +39,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	running = b;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	vdi_daemon_signals_take(on_signal);
 	vdi_info("vdi-broker listening on port %d at %s", broker_port(b), broker_address(b));
 	r = broker_run(b);
 	running = NULL;

@@ -2,6 +2,8 @@
 #include "daemon.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,4 +92,34 @@ int vdi_daemon_config(int argc, char **argv, const char *name, const char *liste
 		return 0;
 	}
 	return 1;
+}
+
+static void daemon_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+void vdi_daemon_signals_hold(void)
+{
+	sigset_t set;
+
+	daemon_signals(&set);
+	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+void vdi_daemon_signals_take(void (*handler)(int sig))
+{
+	struct sigaction sa = { .sa_handler = handler };
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	daemon_signals(&set);
+	(void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }

@@ -17,3 +17,13 @@
  * a daemon with a bad pair does not start.
  */
 int vdi_daemon_config(int argc, char **argv, const char *name, const char *listen_key, struct vdi_config *cfg);
+
+/*
+ * The daemons' signals: SIGINT, SIGTERM (stop) and SIGHUP (reload).  vdi_daemon_signals_hold(), first
+ * thing in main(), blocks them, so that every thread made afterwards (workers, libvirt's) never runs a
+ * handler and a SIGHUP while the daemon starts waits instead of killing it.  vdi_daemon_signals_take()
+ * installs handler for the three (and ignores SIGPIPE) and unblocks them in the calling thread only,
+ * the event loop's: a pending one is delivered then.
+ */
+void vdi_daemon_signals_hold(void);
+void vdi_daemon_signals_take(void (*handler)(int sig));

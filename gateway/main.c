@@ -25,11 +25,12 @@ int main(int argc, char **argv)
 	struct vdi_error err = { 0 };
 	int r;
 
+	vdi_daemon_signals_hold();
 	r = vdi_daemon_config(argc, argv, "vdi-gateway", "gateway", &cfg);
 	if (r <= 0)
 		return -r;
 
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* also while it starts */
 	r = gw_new(&cfg, &gw, &err);
 	if (r < 0) {
 		fprintf(stderr, "vdi-gateway: %s\n", err.message);
@@ -37,9 +38,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	running = gw;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	vdi_daemon_signals_take(on_signal);
 	vdi_info("vdi-gateway listening on port %d at %s", gw_port(gw), gw_address(gw));
 	r = gw_run(gw);
 	running = NULL;
