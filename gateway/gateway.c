@@ -325,6 +325,8 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 				LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 		info.ssl_cert_filepath = cfg->gateway.tls_cert;
 		info.ssl_private_key_filepath = cfg->gateway.tls_key;
+		/* HTTP/1.1 only, as the broker: WebSockets over HTTP/2 (RFC 8441) are not what clients here speak. */
+		info.alpn = "http/1.1";
 	}
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
