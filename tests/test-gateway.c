@@ -34,8 +34,10 @@
 #include "broker-test.h"
 #include "harness.h"
 #include "http-client.h"
+#include "tls-pem.h"
 #include "token.h"
 #include "screen.h"
+#include "vv.h"
 #include "ws-client.h"
 
 struct gateway {
@@ -1570,59 +1572,213 @@ static bool shows_pattern(const struct screen *scr)
 	return c[0].x < c[1].x && c[2].x < c[3].x && c[0].y < c[2].y && c[1].y < c[3].y;
 }
 
-static void test_remote_viewer_sees_the_picture(void)
+/* tcpdump on loopback, TCP port only, into path (its messages to log); returns once it captures. */
+static pid_t capture_start(int port, const char *path, const char *log)
 {
-	struct gateway g;
-	char sock[700], log[600], fbdir[600], vv[600], ticket[] = "Pic-Ticket-1";
+	char filter[32];
+	pid_t pid;
+
+	if (access("/usr/bin/tcpdump", X_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "tcpdump is needed: tools/install-deps installs it");
+	snprintf(filter, sizeof(filter), "tcp port %d", port);
+	pid = screen_spawn(log, (char *[]){ "/usr/bin/tcpdump", "-i", "lo", "-U", "-s", "0", "-Z", "root", "-w",
+					    (char *)path, filter, NULL },
+			   NULL);
+	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "listening on lo"); usleep(20 * 1000))
+		check(vdi_test_now_ms() < end);
+	return pid;
+}
+
+static void capture_stop(pid_t pid)
+{
+	int status;
+
+	check(kill(pid, SIGINT) == 0);
+	check(waitpid(pid, &status, 0) == pid);
+}
+
+/* Whether the captured packets (the file's bytes) hold needle. */
+static bool capture_has(const char *path, const char *needle)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+
+	check(f);
+	check(data = malloc(64 << 20));
+	len = fread(data, 1, 64 << 20, f);
+	fclose(f);
+	check(len > 0);
+	return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+/* The base64 of "token:T": how remote-viewer's Proxy-Authorization carries it. */
+static char *basic_credential(const char *token)
+{
+	_cleanup_free_ char *cred = NULL;
+	char *out;
+	int n;
+
+	check(asprintf(&cred, "token:%s", token) > 0);
+	check(out = malloc(strlen(cred) * 2 + 8));
+	n = EVP_EncodeBlock((unsigned char *)out, (unsigned char *)cred, (int)strlen(cred));
+	check(n > 0);
+	return out;
+}
+
+struct viewer_session {
+	const char *tls_dir;   /* NULL: plain; else tests/tls/make-certs' directory with ca.pem, gateway.pem */
+	char capture[600];     /* filled: the capture of the gateway's port */
+	char token[VDI_TOKEN_MAX + 1];
+};
+
+/* The .vv as the broker writes it (broker/vv.c) for desktop 7 through g, TLS as the gateway has it. */
+static void write_vv(struct gateway *g, struct viewer_session *v, const char *ticket, const char *path)
+{
+	_cleanup_free_ char *pem = NULL, *url = NULL, *ca = NULL, *out = NULL;
+	char subject[512];
+	struct vdi_error err = { 0 };
+	size_t len;
+	FILE *f;
+
+	check(asprintf(&url, "ws://127.0.0.1:%d", g->port) > 0);
+	if (v->tls_dir) {
+		check(asprintf(&pem, "%s/gateway.pem", v->tls_dir) > 0);
+		check(asprintf(&ca, "%s/ca.pem", v->tls_dir) > 0);
+		check_ok(vdi_pem_subject(pem, subject, sizeof(subject), &err));
+		free(pem);
+		pem = NULL;
+		check_ok(vdi_pem_certificates(ca, &pem, &err));
+	}
+	check_ok(broker_vv_write(&(struct broker_vv){ .desktop = 7, .password = ticket, .token = v->token,
+						     .public_url = url, .title = "picture",
+						     .host_subject = v->tls_dir ? subject : NULL, .ca = pem },
+				 &out, &len));
+	check(f = fopen(path, "we"));
+	check(fwrite(out, 1, len, f) == len);
+	fclose(f);
+}
+
+/* remote-viewer's command: with TLS to the gateway, it trusts the test CA as a system CA (GLib checks
+ * an https proxy's certificate against the system's store, not the .vv's ca): in a mount namespace of
+ * its own where the system's bundle has the test CA too. */
+static char **viewer_argv(const struct viewer_session *v, const char *vv, char *bundle, size_t len)
+{
+	static char *plain[3], *tls[9];
+	_cleanup_free_ char *cmd = NULL;
+
+	if (!v->tls_dir) {
+		plain[0] = "/usr/bin/remote-viewer";
+		plain[1] = (char *)vv;
+		return plain;
+	}
+	snprintf(bundle, len, "%s/system-and-test-ca.crt", vdi_test_tmpdir());
+	check(asprintf(&cmd, "cat /etc/ssl/certs/ca-certificates.crt '%s/ca.pem' > '%s'", v->tls_dir, bundle) > 0);
+	check_int_eq(system(cmd), 0);
+	tls[0] = "/usr/bin/unshare";
+	tls[1] = "-m";
+	tls[2] = "/bin/sh";
+	tls[3] = "-c";
+	tls[4] = "mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec /usr/bin/remote-viewer \"$1\"";
+	tls[5] = bundle;
+	tls[6] = (char *)vv;
+	return tls;
+}
+
+/* remote-viewer with the .vv of desktop 7 (the test SPICE server) through g, on a virtual screen, the
+ * gateway's port captured: it shows the picture. */
+static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
+{
+	char sock[700], log[600], fbdir[600], vv[600], bundle[600], ticket[] = "Pic-Ticket-1";
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	struct screen scr;
-	pid_t spice, viewer;
-	FILE *f;
+	pid_t spice, viewer, dump;
 	bool seen = false;
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
-	start_gateway(&g);
-	snprintf(sock, sizeof(sock), "%s/picture.sock", g.spice_dir);
+	snprintf(sock, sizeof(sock), "%s/picture.sock", g->spice_dir);
 	snprintf(log, sizeof(log), "%s/clients.log", vdi_test_tmpdir());
 	spice = screen_spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
 		      NULL);
 	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
 		check(vdi_test_now_ms() < end);
 	check(asprintf(&tgt, "unix:%s", sock) > 0);
-	token = token_for(&g.key, 7, tgt, 120);
-
-	/* The .vv file as the broker writes it. */
+	token = token_for(&g->key, 7, tgt, 120);
+	snprintf(v->token, sizeof(v->token), "%s", token);
 	snprintf(vv, sizeof(vv), "%s/desktop-7.vv", vdi_test_tmpdir());
-	check(f = fopen(vv, "we"));
-	fprintf(f, "[virt-viewer]\ntype=spice\nhost=desktop-7\nport=5900\npassword=%s\nproxy=http://token:%s@127.0.0.1:%d\n"
-		   "title=picture\n",
-		ticket, token, g.port);
-	fclose(f);
+	write_vv(g, v, ticket, vv);
 
+	snprintf(v->capture, sizeof(v->capture), "%s/gateway-port.pcap", vdi_test_tmpdir());
+	dump = capture_start(g->port, v->capture, log);
 	/* A virtual screen whose pixels are a file, and remote-viewer on it. */
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(&scr, fbdir, log);
-	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
+	viewer = screen_spawn(log, viewer_argv(v, vv, bundle, sizeof(bundle)), scr.display);
 
 	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
 		seen = shows_pattern(&scr);
 	if (!seen) {
 		char cmd[1400];
 
-		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, g.log_path);
+		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, g->log_path);
 		(void)system(cmd);
 	}
 	check(seen);
 	/* It came through the CONNECT relay, channel by channel. */
-	check(log_has(&g, "CONNECT relay from"));
+	check(log_has(g, "CONNECT relay from"));
 	check(file_has(log, "a client's channel is up"));
 
 	kill(viewer, SIGTERM);
 	waitpid(viewer, NULL, 0);
+	capture_stop(dump);
 	screen_stop(&scr);
 	kill(spice, SIGTERM);
 	waitpid(spice, NULL, 0);
+}
+
+static void test_remote_viewer_sees_the_picture(void)
+{
+	struct viewer_session v = { 0 };
+	struct gateway g;
+	_cleanup_free_ char *cred = NULL;
+
+	start_gateway(&g);
+	viewer_sees_the_picture(&g, &v);
+	/* In the clear: the token, the CONNECT and SPICE's link messages ("REDQ") are all on the wire, as
+	 * the TLS case below checks they are not. */
+	cred = basic_credential(v.token);
+	check(capture_has(v.capture, cred));
+	check(capture_has(v.capture, "CONNECT desktop-7:5900"));
+	check(capture_has(v.capture, "REDQ"));
+	stop_gateway(&g);
+}
+
+/* TLS to the gateway (an https proxy), then SPICE over TLS to desktop-7:5901 inside the tunnel, which
+ * the gateway ends with its certificate: the .vv's ca and host-subject; nothing readable on the wire. */
+static void test_remote_viewer_over_tls(void)
+{
+	struct viewer_session v = { 0 };
+	struct gateway g;
+	char dir[600], cmd[1400], extra[2200];
+	_cleanup_free_ char *cred = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/tls", vdi_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "'%s/tests/tls/make-certs' '%s' gateway", test_env("VDI_SOURCE_ROOT"), dir);
+	check_int_eq(system(cmd), 0);
+	snprintf(extra, sizeof(extra), "tls_cert = %s/gateway.pem\ntls_key = %s/gateway.key\ntls_ca = %s/ca.pem\n", dir,
+		 dir, dir);
+	start_gateway_with(&g, extra);
+	v.tls_dir = dir;
+	viewer_sees_the_picture(&g, &v);
+	/* Every channel came through a tunnel whose SPICE the gateway decrypted itself. */
+	check(log_has(&g, "(SPICE over TLS)"));
+	check(!log_has(&g, "TLS tunnel for"));
+	cred = basic_credential(v.token);
+	check(!capture_has(v.capture, cred));
+	check(!capture_has(v.capture, v.token));
+	check(!capture_has(v.capture, "CONNECT desktop-"));
+	check(!capture_has(v.capture, "REDQ"));
 	stop_gateway(&g);
 }
 
@@ -1694,6 +1850,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_over_tls, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
 };
