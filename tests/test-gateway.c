@@ -1226,6 +1226,27 @@ static void test_connect_relay(void)
 	stop_gateway(&g);
 }
 
+/* CONNECT desktop-N:5901 asks for SPICE over TLS, which a gateway without tls_cert cannot end. */
+static void test_connect_tls_port_needs_a_certificate(void)
+{
+	struct gateway g;
+	struct target t;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL;
+	char *p;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk5.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 5, tgt, 60);
+	req = connect_request(5, token);
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	expect_connect_status(&g, req, "HTTP/1.1 403 ");
+	check(log_has(&g, "SPICE over TLS (port 5901) needs [gateway] tls_cert"));
+	check_int_eq(t.connections, 0);
+	stop_gateway(&g);
+}
+
 /* ---- a second viewer ----------------------------------------------------------------------------- */
 
 /* A WebSocket echoes len bytes of data (any bytes). */
@@ -1647,8 +1668,17 @@ static void write_vv(struct gateway *g, struct viewer_session *v, const char *ti
 		check(asprintf(&ca, "%s/ca.pem", v->tls_dir) > 0);
 		check_ok(vdi_pem_subject(pem, subject, sizeof(subject), &err));
 		free(pem);
+		/* The spelling make-certs wrote down; a key file gives no certificate (nor its key). */
+		check(asprintf(&pem, "%s/gateway.subject", v->tls_dir) > 0);
+		check(file_has(pem, subject) && strchr(subject, ',') && !strchr(subject, '/'));
+		free(pem);
+		check(asprintf(&pem, "%s/gateway.key", v->tls_dir) > 0);
+		check_err(vdi_pem_certificates(pem, &out, &err), EINVAL);
+		check(strstr(err.message, "gateway.key: no PEM certificate"));
+		free(pem);
 		pem = NULL;
 		check_ok(vdi_pem_certificates(ca, &pem, &err));
+		check(startswith(pem, "-----BEGIN CERTIFICATE-----\n") && !strstr(pem, "PRIVATE"));
 	}
 	check_ok(broker_vv_write(&(struct broker_vv){ .desktop = 7, .password = ticket, .token = v->token,
 						     .public_url = url, .title = "picture",
@@ -1846,6 +1876,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_fifty_stalled_desktops, 300),
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
+	VDI_TEST(test_connect_tls_port_needs_a_certificate),
 	VDI_TEST(test_second_viewer_takes_over),
 	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
