@@ -164,6 +164,8 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *er
 		.admin_socket = b->cfg.broker.admin_socket,
 		.web_root = b->cfg.broker.web_root,
 		.spice_html5 = b->cfg.broker.spice_html5,
+		.tls_cert = b->cfg.broker.tls_cert,
+		.tls_key = b->cfg.broker.tls_key,
 		.on_wake = on_wake,
 		.on_tick = on_tick,
 		.tick_ms = 1000,
@@ -230,6 +232,11 @@ int broker_run(struct broker *b)
 void broker_stop(struct broker *b)
 {
 	broker_http_stop(b->http);
+}
+
+void broker_reload(struct broker *b)
+{
+	broker_http_reload(b->http);
 }
 
 int broker_port(struct broker *b)

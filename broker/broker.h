@@ -38,6 +38,8 @@ int broker_new(struct vdi_config *cfg, struct broker **ret, struct vdi_error *er
 struct broker *broker_free(struct broker *b);
 int broker_run(struct broker *b);
 void broker_stop(struct broker *b);
+/* SIGHUP, from a signal handler: reload the [broker] TLS certificate on the loop (broker_http_reload). */
+void broker_reload(struct broker *b);
 int broker_port(struct broker *b);
 /* Where it listens, for logs: "127.0.0.1", "::1" or "every address". */
 const char *broker_address(struct broker *b);

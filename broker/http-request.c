@@ -148,6 +148,8 @@ bool broker_req_is_tls(struct broker_req *req)
 	const char *origin = broker_req_header(req, "origin");
 	char proto[16];
 
+	if (req->wsi && lws_is_ssl(req->wsi))
+		return true; /* our own TLS listener */
 	if (origin && startswith(origin, "https://"))
 		return true;
 	return req->wsi && lws_hdr_custom_copy(req->wsi, proto, sizeof(proto), "x-forwarded-proto:", 18) > 0 &&

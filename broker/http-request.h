@@ -23,7 +23,8 @@ const char *broker_req_header(struct broker_req *req, const char *name);
 const char *broker_req_cookie(struct broker_req *req, const char *name);
 /* The client's address as text ("admin-socket" on the admin socket). */
 const char *broker_req_peer(struct broker_req *req);
-/* Whether the client speaks TLS to us or to a proxy before us (Origin https://, X-Forwarded-Proto: https). */
+/* Whether the client speaks TLS to us (a [broker] tls_cert listener) or to a proxy before us (Origin
+ * https://, X-Forwarded-Proto: https). */
 bool broker_req_is_tls(struct broker_req *req);
 /* Whether the request came over the admin unix socket. */
 bool broker_req_on_admin_socket(struct broker_req *req);

@@ -21,7 +21,9 @@
 #include "alloc.h"
 #include "http-private.h"
 #include "http-static.h"
+#include "log.h"
 #include "lws-listen.h"
+#include "tls.h"
 #include "workers.h"
 
 struct broker_http {
@@ -33,6 +35,9 @@ struct broker_http {
 	struct vdi_workers *workers;
 	atomic_bool stop;
 	atomic_bool woken;
+	atomic_bool reload; /* SIGHUP: read the certificate again */
+	const char *tls_cert, *tls_key; /* borrowed from the options; NULL: plain */
+	SSL_CTX *ssl_ctx;   /* the TCP vhost's with TLS (lws owns it) */
 	struct lws_protocols protocols[2];
 	struct broker_static files; /* web_root and spice_html5 */
 	char *admin_socket;
@@ -196,6 +201,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		on_cancelled(h);
 		return 0;
 
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* While the TCP vhost is made with TLS: its context, for broker_http_reload_tls(). */
+		h->ssl_ctx = user;
+		return 0;
+
 	default:
 		break;
 	}
@@ -235,7 +245,10 @@ static int listen_admin(struct broker_http *h, const char *path, const struct lw
 		return -ENOMEM;
 	/* Nothing of the TCP listener's address family options applies to a unix socket. */
 	info.options &= ~(uint64_t)(LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE |
-				    LWS_SERVER_OPTION_DISABLE_IPV6);
+				    LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT);
+	/* Plain: it is a local socket, and vdi-ctl speaks HTTP to it. */
+	info.ssl_cert_filepath = NULL;
+	info.ssl_private_key_filepath = NULL;
 	info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
 	info.iface = path;
 	info.port = 0;
@@ -275,6 +288,8 @@ static struct broker_http *http_alloc(const struct broker_http_options *opts, co
 	h->workers = opts->workers;
 	h->tick_ms = opts->tick_ms;
 	h->where = *where;
+	h->tls_cert = opts->tls_cert;
+	h->tls_key = opts->tls_key;
 	broker_static_init(&h->files, opts->web_root, opts->spice_html5);
 	h->protocols[0] = (struct lws_protocols){
 		.name = "http",
@@ -295,6 +310,11 @@ static void context_info(struct broker_http *h, struct lws_context_creation_info
 	info->options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	vdi_listen_to_lws(&h->where, info);
 	info->vhost_name = "default";
+	if (h->tls_cert) {
+		info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info->ssl_cert_filepath = h->tls_cert;
+		info->ssl_private_key_filepath = h->tls_key;
+	}
 }
 
 int broker_http_new(const struct broker_http_options *opts, struct broker_http **ret, struct vdi_error *err)
@@ -308,6 +328,9 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 	if (r < 0)
 		return r;
 
+	r = vdi_tls_check_pair("broker", opts->tls_cert, opts->tls_key, err);
+	if (r < 0)
+		return r;
 	h = http_alloc(opts, &where);
 	if (!h)
 		return -ENOMEM;
@@ -324,6 +347,10 @@ int broker_http_new(const struct broker_http_options *opts, struct broker_http *
 		vdi_error_set(err, -EADDRINUSE, "cannot listen on %s", opts->listen);
 		broker_http_free(h);
 		return -EADDRINUSE;
+	}
+	if (h->tls_cert && !h->ssl_ctx) {
+		broker_http_free(h);
+		return vdi_error_set(err, -EIO, "[broker] tls_cert: the listener has no TLS context");
 	}
 	if (opts->admin_socket && *opts->admin_socket) {
 		r = listen_admin(h, opts->admin_socket, &info, err);
@@ -363,11 +390,39 @@ const char *broker_http_address(struct broker_http *h)
 	return vdi_listen_describe(&h->where);
 }
 
+int broker_http_reload_tls(struct broker_http *h, struct vdi_error *err)
+{
+	if (!h->ssl_ctx)
+		return 0;
+	return vdi_tls_load_pair(h->ssl_ctx, "broker", h->tls_cert, h->tls_key, err);
+}
+
+void broker_http_reload(struct broker_http *h)
+{
+	atomic_store(&h->reload, true);
+	lws_cancel_service(h->ctx);
+}
+
+static void reload_now(struct broker_http *h)
+{
+	struct vdi_error err = { 0 };
+
+	if (!h->ssl_ctx)
+		vdi_info("SIGHUP: no [broker] tls_cert, nothing to reload");
+	else if (broker_http_reload_tls(h, &err) < 0)
+		vdi_error("SIGHUP: %s; the certificate loaded before stays in use", err.message);
+	else
+		vdi_info("SIGHUP: reloaded the certificate %s and key %s", h->tls_cert, h->tls_key);
+}
+
 int broker_http_run(struct broker_http *h)
 {
-	while (!atomic_load(&h->stop))
+	while (!atomic_load(&h->stop)) {
+		if (atomic_exchange(&h->reload, false))
+			reload_now(h);
 		if (lws_service(h->ctx, 0) < 0)
 			return -EIO;
+	}
 	return 0;
 }
 

@@ -31,6 +31,9 @@ struct broker_http_options {
 	const char *admin_socket;    /* path of a unix socket serving the same routes (mode 0660), or NULL */
 	const char *web_root;        /* GET of an unrouted path outside /api/ serves a file from here, or NULL */
 	const char *spice_html5;     /* GET /spice-html5/... serves the system's spice-html5 from here, or NULL */
+	/* [broker] tls_cert, tls_key: PEM paths, both or neither (NULL: plain HTTP).  Both: HTTPS on
+	 * listen (the admin socket stays plain).  Borrowed for h's life (broker_http_reload_tls reads them). */
+	const char *tls_cert, *tls_key;
 	/* Called on the loop thread after broker_http_wake() (from any thread) and on each tick. */
 	void (*on_wake)(void *userdata);
 	void (*on_tick)(void *userdata);
@@ -58,6 +61,15 @@ void broker_http_wake(struct broker_http *h);
 
 /* The workers' notify: makes the loop run the finished jobs' completions soon; thread-safe. */
 void broker_http_notify(struct broker_http *h);
+
+/*
+ * Makes the loop read tls_cert and tls_key again soon (SIGHUP: a renewal); thread- and signal-safe.
+ * Open connections keep the certificate they were made with; a bad new pair is logged and the old
+ * one stays.
+ */
+void broker_http_reload(struct broker_http *h);
+/* The same at once, on the loop's thread: 0 (also without TLS) or -errno with the reason in err. */
+int broker_http_reload_tls(struct broker_http *h, struct vdi_error *err);
 
 /* Runs the loop until broker_http_stop() (thread- and signal-safe). */
 int broker_http_run(struct broker_http *h);

@@ -13,8 +13,9 @@ static struct broker *running;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	if (running)
+	if (running && sig == SIGHUP)
+		broker_reload(running);
+	else if (running)
 		broker_stop(running);
 }
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 	running = b;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	vdi_info("vdi-broker listening on port %d at %s", broker_port(b), broker_address(b));
 	r = broker_run(b);
 	running = NULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -153,6 +154,21 @@ out:
 	return r;
 }
 
+/* OpenSSL keeps one certificate per key type: one of another type would be added beside the old, not
+ * replace it, and clients could still be shown the old one. */
+static int same_key_type(SSL_CTX *ctx, const char *section, const char *key, EVP_PKEY *pkey,
+			 struct vdi_error *err)
+{
+	X509 *now = SSL_CTX_get0_certificate(ctx);
+	EVP_PKEY *now_key = now ? X509_get0_pubkey(now) : NULL;
+
+	if (!now_key || EVP_PKEY_get_base_id(now_key) == EVP_PKEY_get_base_id(pkey))
+		return 0;
+	return vdi_error_set(err, -EINVAL,
+			     "[%s] tls_key: %s is an %s key, the one in use an %s key: restart the daemon to change the type",
+			     section, key, EVP_PKEY_get0_type_name(pkey), EVP_PKEY_get0_type_name(now_key));
+}
+
 int vdi_tls_load_pair(SSL_CTX *ctx, const char *section, const char *cert, const char *key,
 		      struct vdi_error *err)
 {
@@ -162,6 +178,8 @@ int vdi_tls_load_pair(SSL_CTX *ctx, const char *section, const char *cert, const
 	if (!cert || !key)
 		return vdi_error_set(err, -EINVAL, "[%s] tls_cert and tls_key: both are needed", section);
 	r = read_pair(section, cert, key, &p, err);
+	if (r >= 0)
+		r = same_key_type(ctx, section, key, p.key, err);
 	/* Certificate, key and chain replaced in one call (override 1): never a half-changed ctx. */
 	if (r >= 0 && SSL_CTX_use_cert_and_key(ctx, p.cert, p.key, p.chain, 1) != 1) {
 		unsigned long e = ERR_get_error();

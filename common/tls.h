@@ -26,8 +26,8 @@ int vdi_tls_check_ca(const char *section, const char *ca, const char *cert, stru
 
 /*
  * Reads the pair as vdi_tls_check_pair() checks it and makes it ctx's certificate, chain and key
- * at once: connections that are open keep the one they were made with, new ones get this.  On
- * failure ctx keeps what it had.  0 or -errno with the reason in err.
+ * at once: connections that are open keep the one they were made with, new ones get this.  The
+ * key must be of the type (EC, RSA) of the one in use, if any.  On failure ctx keeps what it had.  0 or -errno with the reason in err.
  */
 int vdi_tls_load_pair(SSL_CTX *ctx, const char *section, const char *cert, const char *key,
 		      struct vdi_error *err);

@@ -123,6 +123,18 @@ static bool asks_binary(struct lws *wsi)
 	return false;
 }
 
+/*
+ * With tls_cert the port takes plain connections too, for thin clients whose .vv says
+ * proxy=http:// (their SPICE is TLS inside the tunnel): a plain CONNECT goes raw as ever, but
+ * plain HTTP and plain WebSockets are refused, so that no browser sends a token in the clear.
+ */
+#define PLAIN_REFUSED "this gateway speaks TLS: use https:// or wss://"
+
+static bool plain_on_tls(struct gw *gw, struct lws *wsi)
+{
+	return gw->ssl_ctx && !lws_is_ssl(wsi);
+}
+
 /* Before a WebSocket is accepted: 0 goes on, 1 after a refusal was written, -1 hangs up. */
 static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 {
@@ -138,6 +150,10 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	int r;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (plain_on_tls(gw, wsi)) {
+		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "WebSocket", peer, "plain ws:// on the TLS port");
+		return reply_error(wsi, 403, PLAIN_REFUSED) < 0 ? -1 : 1;
+	}
 	if (!upgrade || strcasecmp(upgrade, "websocket") != 0 ||
 	    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || !streq(uri, "/spice")) {
 		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "upgrade", peer, "only GET /spice takes a WebSocket");
@@ -177,6 +193,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		const char *path = in;
 		char peer[64] = "";
 
+		if (plain_on_tls(gw, wsi))
+			return reply_error(wsi, 403, PLAIN_REFUSED);
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return reply_error(wsi, 405, "method not allowed");
 		if (streq(path, "/healthz"))
@@ -282,9 +300,11 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 	/* CONNECT requests go raw, to "vdi-connect". */
 	info.listen_accept_role = "raw-skt";
 	info.listen_accept_protocol = "vdi-connect";
-	/* TLS on the one port: WSS, and CONNECT inside TLS (lws turns it raw after the handshake). */
+	/* TLS on the one port: WSS, and CONNECT inside TLS (lws turns it raw after the handshake);
+	 * plain connections are let in for a plain CONNECT alone (plain_on_tls). */
 	if (cfg->gateway.tls_cert) {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+				LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 		info.ssl_cert_filepath = cfg->gateway.tls_cert;
 		info.ssl_private_key_filepath = cfg->gateway.tls_key;
 	}

@@ -57,6 +57,7 @@ void run_broker(struct daemon *d)
 	int out[2];
 	FILE *f;
 
+	snprintf(d->log_path, sizeof(d->log_path), "%s/broker.log", vdi_test_tmpdir());
 	check(pipe2(out, O_CLOEXEC) == 0);
 	d->pid = fork();
 	check(d->pid >= 0);
@@ -88,13 +89,40 @@ void run_broker(struct daemon *d)
 				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	}
 	check(d->port > 0);
-	/* Keep draining its log so it never blocks on a full pipe. */
+	/* Keep draining its log so it never blocks on a full pipe; a copy goes to log_path. */
 	if (fork() == 0) {
-		while (fgets(line, sizeof(line), f))
+		FILE *copy = fopen(d->log_path, "ae");
+
+		while (fgets(line, sizeof(line), f)) {
 			fputs(line, stderr);
+			if (copy) {
+				fputs(line, copy);
+				fflush(copy);
+			}
+		}
 		_exit(0);
 	}
 	fclose(f);
+}
+
+bool broker_log_has(struct daemon *d, const char *needle)
+{
+	FILE *f = fopen(d->log_path, "re");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+void broker_wait_log(struct daemon *d, const char *needle)
+{
+	for (uint64_t end = vdi_test_now_ms() + 10000; !broker_log_has(d, needle); usleep(50 * 1000))
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "no \"%s\" in the broker's log", needle);
 }
 
 void stop_broker(struct daemon *d)

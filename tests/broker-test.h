@@ -17,6 +17,7 @@ struct daemon {
 	char db[512];
 	char conf[512];
 	char admin_socket[512];
+	char log_path[512]; /* what it wrote to stderr, also copied to the test's stderr */
 };
 
 /* Writes vdi.conf (with extra [broker] lines) and starts the broker on libvirt's test:///default. */
@@ -25,6 +26,9 @@ void start_broker(struct daemon *d, const char *extra_conf);
 void start_broker_with(struct daemon *d, const char *extra_conf, const char *libvirt_section);
 /* Starts the broker again with the same configuration and database. */
 void run_broker(struct daemon *d);
+/* Whether the broker's log has needle; waiting (10 s at most) for it: fails the test without it. */
+bool broker_log_has(struct daemon *d, const char *needle);
+void broker_wait_log(struct daemon *d, const char *needle);
 /* SIGTERM; checks that it exits 0. */
 void stop_broker(struct daemon *d);
 /* SIGKILL, as a crash would. */

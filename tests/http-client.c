@@ -13,8 +13,50 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tls-client.h"
 
-static int request(int fd, const char *host, const char *method, const char *path, const char *headers,
+#include <openssl/ssl.h>
+
+static char tls_ca[512]; /* http_client_use_tls(): "" is plain */
+
+void http_client_use_tls(const char *ca_file)
+{
+	snprintf(tls_ca, sizeof(tls_ca), "%s", ca_file ? ca_file : "");
+}
+
+/* A connection: its socket and, over TLS, the session on it. */
+struct conn {
+	int fd;
+	SSL *ssl;
+};
+
+static int conn_send(struct conn *c, const void *data, size_t len)
+{
+	if (c->ssl)
+		return tls_client_send(c->ssl, data, len);
+	return send(c->fd, data, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -EIO;
+}
+
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	if (c->ssl) {
+		int n = SSL_read(c->ssl, buf, (int)len);
+
+		return n > 0 ? n : 0;
+	}
+	return recv(c->fd, buf, len, 0);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->ssl) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	close(c->fd);
+}
+
+static int request(struct conn *c, const char *host, const char *method, const char *path, const char *headers,
 		   const char *body, size_t body_len, struct http_reply *ret);
 
 int http_request(int port, const char *method, const char *path, const char *headers, const char *body,
@@ -35,7 +77,21 @@ int http_request(int port, const char *method, const char *path, const char *hea
 		return n;
 	}
 	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
-	return request(fd, host, method, path, headers, body, body_len, ret);
+	{
+		struct conn c = { .fd = fd };
+
+		if (tls_ca[0]) {
+			struct timeval tv = { .tv_sec = 30 };
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			if (tls_client_start(fd, tls_ca, &c.ssl) < 0) {
+				close(fd);
+				return -EPROTO;
+			}
+			tls_client_peer_serial(c.ssl, ret->peer_serial, sizeof(ret->peer_serial));
+		}
+		return request(&c, host, method, path, headers, body, body_len, ret);
+	}
 }
 
 int http_request_unix(const char *socket_path, const char *method, const char *path, const char *headers,
@@ -56,11 +112,11 @@ int http_request_unix(const char *socket_path, const char *method, const char *p
 		close(fd);
 		return n;
 	}
-	return request(fd, "localhost", method, path, headers, body, body_len, ret);
+	return request(&(struct conn){ .fd = fd }, "localhost", method, path, headers, body, body_len, ret);
 }
 
-/* Sends the request on fd (taken) and reads the reply. */
-static int request(int fd, const char *host, const char *method, const char *path, const char *headers,
+/* Sends the request on c (taken) and reads the reply. */
+static int request(struct conn *c, const char *host, const char *method, const char *path, const char *headers,
 		   const char *body, size_t body_len, struct http_reply *ret)
 {
 	struct timeval tv = { .tv_sec = 30 };
@@ -68,13 +124,13 @@ static int request(int fd, const char *host, const char *method, const char *pat
 	size_t len = 0, cap = 0;
 	int n;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(head, sizeof(head),
 		     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s%s%zu\r\n\r\n", method, path, host,
 		     headers ? headers : "", body ? "Content-Type: application/json\r\nContent-Length: " : "Content-Length: ",
 		     body ? body_len : 0);
-	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n || (body && send(fd, body, body_len, MSG_NOSIGNAL) != (ssize_t)body_len)) {
-		close(fd);
+	if (conn_send(c, head, (size_t)n) < 0 || (body && conn_send(c, body, body_len) < 0)) {
+		conn_close(c);
 		return -EIO;
 	}
 	for (;;) {
@@ -85,17 +141,17 @@ static int request(int fd, const char *host, const char *method, const char *pat
 
 			if (!b) {
 				free(buf);
-				close(fd);
+				conn_close(c);
 				return -ENOMEM;
 			}
 			buf = b;
 		}
-		got = recv(fd, buf + len, cap - len - 1, 0);
+		got = conn_recv(c, buf + len, cap - len - 1);
 		if (got <= 0)
 			break;
 		len += (size_t)got;
 	}
-	close(fd);
+	conn_close(c);
 	if (!buf)
 		return -ECONNRESET;
 	buf[len] = '\0';

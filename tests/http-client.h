@@ -9,7 +9,15 @@ struct http_reply {
 	int status;
 	char headers[8192]; /* raw, lower-cased names */
 	char *body;         /* NUL-terminated */
+	char peer_serial[80]; /* over TLS: the serial of the server's certificate, in hex ("" in plain) */
 };
+
+/*
+ * From now on requests to TCP ports (http_request and all built on it) speak TLS, trusting
+ * ca_file (copied) alone and checking the server's certificate names 127.0.0.1; NULL: plain HTTP
+ * again.  For a test's HTTPS daemons; the unix socket stays plain.
+ */
+void http_client_use_tls(const char *ca_file);
 
 /*
  * Sends method path to 127.0.0.1:port with the extra header lines (each

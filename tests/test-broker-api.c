@@ -26,6 +26,7 @@
 #include "broker-test.h"
 #include "http-client.h"
 #include "screen.h"
+#include "tls-client.h"
 
 static void test_login_me_logout(void)
 {
@@ -2121,8 +2122,64 @@ static void test_hosts_hardware(void)
 	json_decref(j);
 }
 
+/* [broker] tls_cert, tls_key: HTTPS on listen (plain HTTP gets nowhere there), login works and its cookie
+ * is Secure; the admin socket stays plain; SIGHUP after a renewal: new connections get the new certificate,
+ * a key of another certificate is logged and the renewed pair kept. */
+static void test_https(void)
+{
+	struct daemon d;
+	struct http_reply r;
+	char dir[600], extra[1400], ca[700], pem[700], cmd[1600], serial[80], renewed[80], sc[512], hdr[512];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/tls", vdi_test_tmpdir());
+	tls_make_certs(dir, "broker other");
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/broker.pem", dir);
+	tls_file_serial(pem, serial, sizeof(serial));
+	snprintf(extra, sizeof(extra), "tls_cert = %s\ntls_key = %s/broker.key\n", pem, dir);
+	start_broker(&d, extra);
+
+	rc = http_request(d.port, "GET", "/healthz", NULL, NULL, 0, &r);
+	check(rc < 0 || r.status != 200);
+	if (rc >= 0)
+		http_reply_finish(&r);
+
+	http_client_use_tls(ca);
+	check_alive(&d);
+	r = req_status(&d, "POST", "/api/v1/login", NULL, "{\"username\":\"ann\",\"password\":\"ann-secret\"}", 200);
+	check_str_eq(r.peer_serial, serial);
+	check(http_reply_header(&r, "set-cookie", sc, sizeof(sc)));
+	check_str_contains(sc, "vdi_session=");
+	check_str_contains(sc, "; Secure");
+	http_reply_finish(&r);
+	snprintf(hdr, sizeof(hdr), "Cookie: %.*s\r\n", (int)(strchr(sc, ';') - sc), sc);
+	expect_reply(&d, "GET", "/api/v1/me", hdr, NULL, 200, "\"user\":\"ann\"");
+	admin_status(&d, "GET", "/healthz", NULL, 200);
+
+	tls_make_certs(dir, "broker");
+	tls_file_serial(pem, renewed, sizeof(renewed));
+	check(!streq(renewed, serial));
+	check(kill(d.pid, SIGHUP) == 0);
+	broker_wait_log(&d, "SIGHUP: reloaded the certificate");
+	r = req_status(&d, "GET", "/api/v1/me", hdr, NULL, 200);
+	check_str_eq(r.peer_serial, renewed);
+	http_reply_finish(&r);
+
+	snprintf(cmd, sizeof(cmd), "cp '%s/other.pem' '%s'", dir, pem);
+	check_int_eq(system(cmd), 0);
+	check(kill(d.pid, SIGHUP) == 0);
+	broker_wait_log(&d, "is not the key of the certificate in");
+	r = req_status(&d, "GET", "/healthz", NULL, NULL, 200);
+	check_str_eq(r.peer_serial, renewed);
+	http_reply_finish(&r);
+	http_client_use_tls(NULL);
+	stop_broker(&d);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_web_login_page, 120),
+	VDI_TEST(test_https),
 	VDI_TEST(test_assignment_policy),
 	VDI_TEST(test_desktop_bad_input),
 	VDI_TEST(test_admin_api),

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "alloc.h"
 #include "broker-test.h"
@@ -37,6 +38,7 @@
 #include "tls-pem.h"
 #include "token.h"
 #include "screen.h"
+#include "tls-client.h"
 #include "vv.h"
 #include "ws-client.h"
 
@@ -1863,6 +1865,289 @@ static void test_check_config(void)
 	check_int_eq(system(cmd), 0);
 }
 
+/* ---- TLS ([gateway] tls_cert, tls_key) ------------------------------------------------------------- */
+
+/* A gateway with TLS from dir/gw.pem + dir/gw.key (made here), trusting dir/ca.pem for the test's requests. */
+static void start_tls_gateway(struct gateway *g, char *dir, size_t dirlen)
+{
+	char extra[2200];
+
+	snprintf(dir, dirlen, "%s/tls", vdi_test_tmpdir());
+	tls_make_certs(dir, "gw other");
+	snprintf(extra, sizeof(extra), "tls_cert = %s/gw.pem\ntls_key = %s/gw.key\n", dir, dir);
+	start_gateway_with(g, extra);
+}
+
+/* A WSS relay to token's target, its TLS checked against ca. */
+static void wss_open(struct ws_client *ws, struct gateway *g, const char *token, const char *ca)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "/spice?token=%s", token);
+	check_ok(ws_client_open_tls(ws, g->port, path, "binary", NULL, ca));
+	check_int_eq(ws->status, 101);
+}
+
+/* A CONNECT tunnel inside TLS: the session once the gateway said 200 (its socket in *fd). */
+static SSL *tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token);
+	char head[512] = "";
+	size_t len = 0;
+	SSL *ssl = NULL;
+
+	*fd = tcp_connect(g->port);
+	check_ok(tls_client_start(*fd, ca, &ssl));
+	check_ok(tls_client_send(ssl, req, strlen(req)));
+	while (len < sizeof(head) - 1 && !strstr(head, "\r\n\r\n")) {
+		int n = SSL_read(ssl, head + len, 1);
+
+		check(n == 1);
+		len++;
+	}
+	if (!startswith(head, "HTTP/1.1 200 "))
+		vdi_test_fail(__FILE__, __LINE__, "CONNECT inside TLS: %s", head);
+	return ssl;
+}
+
+static void tunnel_echo(SSL *ssl, const char *data)
+{
+	char buf[64];
+	size_t got = 0, len = strlen(data);
+
+	check_ok(tls_client_send(ssl, data, len));
+	while (got < len) {
+		int n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - got));
+
+		check(n > 0);
+		got += (size_t)n;
+	}
+	check(got == len && memcmp(buf, data, len) == 0);
+}
+
+/* Waits (10 s at most) for needle in the gateway's log. */
+static void wait_log(struct gateway *g, const char *needle)
+{
+	for (uint64_t end = vdi_test_now_ms() + 10000; !log_has(g, needle); usleep(50 * 1000))
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "no \"%s\" in the gateway's log", needle);
+}
+
+/* With tls_cert: WSS relays, CONNECT inside TLS relays (and refuses), /healthz over HTTPS, all with the
+ * configured certificate; in plain, a CONNECT still relays but HTTP and WebSockets are refused. */
+static void test_tls_wss_and_connect(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	char dir[600], ca[700], pem[700], serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	SSL *ssl;
+	int fd;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/gw.pem", dir);
+	tls_file_serial(pem, serial, sizeof(serial));
+	check(serial[0]);
+	target_start(&t, &g, "tls1.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 31, tgt, 60);
+
+	/* Plain HTTP and a plain WebSocket are refused on the TLS port: no token in the clear. */
+	expect_ws_status(&g, token, 403, "plain WebSocket on the TLS port", "this gateway speaks TLS");
+	http_expect(g.port, "GET", "/healthz", NULL, 403, "use https:// or wss://");
+	check_int_eq(t.connections, 0);
+
+	wss_open(&ws, &g, token, ca);
+	check_str_eq(ws.peer_serial, serial);
+	check_echo(&ws, "REDQ-over-wss");
+	ws_client_close(&ws);
+
+	ssl = tls_tunnel(&g, 31, token, ca, &fd);
+	tunnel_echo(ssl, "REDQ-thin-over-tls");
+	SSL_free(ssl);
+	close(fd);
+	check_int_eq(t.connections, 2);
+
+	/* A plain CONNECT still relays (a .vv with proxy=http://: its SPICE is TLS inside the tunnel). */
+	fd = connect_tunnel(&g, 31, token);
+	check(send(fd, "REDQ-plain", 10, MSG_NOSIGNAL) == 10);
+	{
+		char buf[16];
+		size_t got = 0;
+
+		while (got < 10) {
+			ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			check(n > 0);
+			got += (size_t)n;
+		}
+		check(memcmp(buf, "REDQ-plain", 10) == 0);
+	}
+	close(fd);
+	check_int_eq(t.connections, 3);
+
+	/* A refusal comes back inside TLS too. */
+	fd = tcp_connect(g.port);
+	check_ok(tls_client_start(fd, ca, &ssl));
+	{
+		static const char req[] = "CONNECT desktop-31:5900 HTTP/1.1\r\nHost: desktop-31:5900\r\n\r\n";
+		char head[256] = "";
+		int n;
+
+		check_ok(tls_client_send(ssl, req, strlen(req)));
+		n = SSL_read(ssl, head, sizeof(head) - 1);
+		check(n > 0);
+		check(startswith(head, "HTTP/1.1 407 "));
+	}
+	SSL_free(ssl);
+	close(fd);
+
+	http_client_use_tls(ca);
+	check_healthy(&g);
+	http_client_use_tls(NULL);
+	check_int_eq(t.connections, 3);
+	stop_gateway(&g);
+}
+
+/* SIGHUP after a renewal: the open WSS relay and CONNECT tunnel go on, new connections get the new
+ * certificate; a bad new pair (the key of another certificate, a key of another type) is logged and
+ * the renewed one kept. */
+static void test_tls_sighup_reload(void)
+{
+	struct gateway g;
+	struct target t;
+	struct ws_client ws, ws2;
+	char dir[600], ca[700], pem[700], cmd[2200], old_serial[80], new_serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	SSL *ssl;
+	int fd;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/gw.pem", dir);
+	tls_file_serial(pem, old_serial, sizeof(old_serial));
+	target_start(&t, &g, "tls2.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 32, tgt, 600);
+	wss_open(&ws, &g, token, ca);
+	check_str_eq(ws.peer_serial, old_serial);
+	check_echo(&ws, "before");
+	ssl = tls_tunnel(&g, 32, token, ca, &fd);
+	tunnel_echo(ssl, "before-thin");
+
+	/* A renewal: a new key and certificate in the same files. */
+	tls_make_certs(dir, "gw");
+	tls_file_serial(pem, new_serial, sizeof(new_serial));
+	check(!streq(new_serial, old_serial));
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "SIGHUP: reloaded the certificate");
+	check_echo(&ws, "after");
+	tunnel_echo(ssl, "after-thin");
+	wss_open(&ws2, &g, token, ca);
+	check_str_eq(ws2.peer_serial, new_serial);
+	check_echo(&ws2, "new");
+	ws_client_close(&ws2);
+
+	/* Another certificate with gw's key: refused, the renewed pair stays. */
+	snprintf(cmd, sizeof(cmd), "cp '%s/other.pem' '%s'", dir, pem);
+	check_int_eq(system(cmd), 0);
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "is not the key of the certificate in");
+	check(log_has(&g, pem));
+	wss_open(&ws2, &g, token, ca);
+	check_str_eq(ws2.peer_serial, new_serial);
+	ws_client_close(&ws2);
+
+	/* A right pair of another key type (RSA for EC) would be served beside the old: refused too. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -newkey rsa:2048 -nodes -subj '/CN=rsa' -keyout gw.key -out rsa.csr 2>/dev/null &&"
+		 " openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out gw.pem 2>/dev/null",
+		 dir);
+	check_int_eq(system(cmd), 0);
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "is an RSA key, the one in use an EC key: restart the daemon");
+	wss_open(&ws2, &g, token, ca);
+	check_str_eq(ws2.peer_serial, new_serial);
+	ws_client_close(&ws2);
+	check_echo(&ws, "still");
+	tunnel_echo(ssl, "still-thin");
+	ws_client_close(&ws);
+	SSL_free(ssl);
+	close(fd);
+	stop_gateway(&g);
+}
+
+/* 32 MiB from the desktop, byte-exact, over WSS, inside a TLS CONNECT tunnel (partial TLS writes,
+ * flow control with TLS buffering) and in a plain CONNECT tunnel on the TLS port. */
+static void test_tls_download_byte_exact(void)
+{
+	const uint64_t total = 32ull << 20;
+	struct gateway g;
+	struct target t;
+	struct ws_client ws;
+	char dir[600], ca[700];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t received = 0, mismatches = 0;
+	uint8_t *buf = malloc(65536);
+	SSL *ssl;
+	int fd;
+
+	check(buf);
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls3.sock", TARGET_STREAM);
+	t.send = total;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 33, tgt, 60);
+
+	wss_open(&ws, &g, token, ca);
+	while (received < total) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		check_ok(ws_client_recv(&ws, &got, &len, 30000));
+		for (size_t i = 0; i < len; i++)
+			mismatches += got[i] != pattern(received + i);
+		received += len;
+		free(got);
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
+	ws_client_close(&ws);
+
+	ssl = tls_tunnel(&g, 33, token, ca, &fd);
+	for (received = 0; received < total;) {
+		int n = SSL_read(ssl, buf, 65536);
+
+		check(n > 0);
+		for (int i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
+	SSL_free(ssl);
+	close(fd);
+
+	/* And a plain CONNECT on the TLS port. */
+	fd = connect_tunnel(&g, 33, token);
+	for (received = 0; received < total;) {
+		ssize_t n = recv(fd, buf, 65536, 0);
+
+		check(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, total);
+	check_int_eq(mismatches, 0);
+	close(fd);
+	free(buf);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -1884,6 +2169,9 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_remote_viewer_over_tls, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
+	VDI_TEST(test_tls_wss_and_connect),
+	VDI_TEST_TIMEOUT(test_tls_sighup_reload, 60),
+	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
 };
 
 int main(int argc, char **argv)

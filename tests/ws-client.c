@@ -12,12 +12,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "random.h"
+#include <openssl/ssl.h>
 
-static int send_all(int fd, const void *data, size_t len)
+#include "random.h"
+#include "tls-client.h"
+
+static int send_all(struct ws_client *ws, const void *data, size_t len)
 {
 	const uint8_t *p = data;
+	int fd = ws->fd;
 
+	if (ws->ssl)
+		return tls_client_send(ws->ssl, data, len);
 	while (len) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 
@@ -32,12 +38,37 @@ static int send_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static ssize_t recv_some(struct ws_client *ws, void *buf, size_t len)
+{
+	if (ws->ssl) {
+		int n = SSL_read(ws->ssl, buf, (int)len);
+
+		return n > 0 ? n : 0;
+	}
+	return recv(ws->fd, buf, len, 0);
+}
+
+static int open_on(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers,
+		   const char *ca_file);
+
 int ws_client_open(struct ws_client *ws, int port, const char *path, const char *subprotocol)
 {
-	return ws_client_open_with(ws, port, path, subprotocol, NULL);
+	return open_on(ws, port, path, subprotocol, NULL, NULL);
 }
 
 int ws_client_open_with(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers)
+{
+	return open_on(ws, port, path, subprotocol, headers, NULL);
+}
+
+int ws_client_open_tls(struct ws_client *ws, int port, const char *path, const char *subprotocol,
+		       const char *headers, const char *ca_file)
+{
+	return open_on(ws, port, path, subprotocol, headers, ca_file);
+}
+
+static int open_on(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers,
+		   const char *ca_file)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -54,6 +85,12 @@ int ws_client_open_with(struct ws_client *ws, int port, const char *path, const 
 		return -errno;
 	if (connect(ws->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
+	if (ca_file) {
+		r = tls_client_start(ws->fd, ca_file, &ws->ssl);
+		if (r < 0)
+			return r;
+		tls_client_peer_serial(ws->ssl, ws->peer_serial, sizeof(ws->peer_serial));
+	}
 	r = vdi_random_bytes(nonce, sizeof(nonce));
 	if (r < 0)
 		return r;
@@ -79,12 +116,12 @@ int ws_client_open_with(struct ws_client *ws, int port, const char *path, const 
 		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s\r\n",
 		 path, port, key, proto, headers ? headers : "");
-	r = send_all(ws->fd, req, strlen(req));
+	r = send_all(ws, req, strlen(req));
 	if (r < 0)
 		return r;
 	/* The reply head, and for a refusal its body (Content-Length) too. */
 	for (;;) {
-		ssize_t n = recv(ws->fd, buf + len, sizeof(buf) - 1 - len, 0);
+		ssize_t n = recv_some(ws, buf + len, sizeof(buf) - 1 - len);
 
 		if (n <= 0)
 			return n < 0 ? -errno : -EPROTO;
@@ -118,7 +155,7 @@ int ws_client_open_with(struct ws_client *ws, int port, const char *path, const 
 
 		memmove(ws->body, end + 4, have < sizeof(ws->body) ? have : sizeof(ws->body) - 1);
 		while (have < want && have < sizeof(ws->body) - 1) {
-			ssize_t n = recv(ws->fd, ws->body + have, sizeof(ws->body) - 1 - have, 0);
+			ssize_t n = recv_some(ws, ws->body + have, sizeof(ws->body) - 1 - have);
 
 			if (n <= 0)
 				break;
@@ -159,7 +196,7 @@ static int send_frame(struct ws_client *ws, unsigned opcode, const void *data, s
 	for (size_t i = 0; i < len; i++)
 		buf[h + 4 + i] = ((const uint8_t *)data)[i] ^ mask[i & 3];
 	pthread_mutex_lock(&ws->send_lock);
-	r = send_all(ws->fd, buf, h + 4 + len);
+	r = send_all(ws, buf, h + 4 + len);
 	pthread_mutex_unlock(&ws->send_lock);
 	free(buf);
 	return r;
@@ -188,12 +225,13 @@ static int read_exact(struct ws_client *ws, void *out, size_t len, int timeout_m
 			len -= take;
 			continue;
 		}
-		n = poll(&pfd, 1, timeout_ms);
+		/* Over TLS, bytes OpenSSL already decrypted are not in the socket any more. */
+		n = ws->ssl && SSL_pending(ws->ssl) > 0 ? 1 : poll(&pfd, 1, timeout_ms);
 		if (n == 0)
 			return -ETIMEDOUT;
 		if (n < 0)
 			return -errno;
-		n = recv(ws->fd, p, len, 0);
+		n = recv_some(ws, p, len);
 		if (n == 0)
 			return -EPIPE;
 		if (n < 0)
@@ -267,6 +305,10 @@ int ws_client_recv(struct ws_client *ws, uint8_t **ret, size_t *ret_len, int tim
 
 void ws_client_close(struct ws_client *ws)
 {
+	if (ws->ssl) {
+		SSL_free(ws->ssl);
+		ws->ssl = NULL;
+	}
 	if (ws->fd >= 0)
 		close(ws->fd);
 	ws->fd = -1;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct ssl_st SSL;
+
 struct ws_client {
 	int fd;
 	int status;            /* HTTP status of the handshake (101 when upgraded) */
@@ -21,6 +23,8 @@ struct ws_client {
 	pthread_mutex_t send_lock; /* one frame at a time: a sender and pongs from the receiver */
 	int close_code;        /* of the server's close frame (0: none came, or it had no code) */
 	char close_reason[124]; /* its reason */
+	SSL *ssl;              /* over TLS (ws_client_open_tls), else NULL */
+	char peer_serial[80];  /* over TLS: the serial of the server's certificate, in hex */
 };
 
 /*
@@ -31,6 +35,13 @@ struct ws_client {
 int ws_client_open(struct ws_client *ws, int port, const char *path, const char *subprotocol);
 /* The same with more request header lines (each ending in \r\n), e.g. "Origin: ...\r\n". */
 int ws_client_open_with(struct ws_client *ws, int port, const char *path, const char *subprotocol, const char *headers);
+
+/*
+ * The same over TLS (wss://), trusting ca_file alone (tls-client.h).  -EPROTO when the TLS
+ * handshake or the certificate's verification failed.  Over TLS, one thread at a time uses ws.
+ */
+int ws_client_open_tls(struct ws_client *ws, int port, const char *path, const char *subprotocol,
+		       const char *headers, const char *ca_file);
 
 /* Sends data as one binary frame; 0 or -errno. Safe while another thread receives. */
 int ws_client_send(struct ws_client *ws, const void *data, size_t len);
