@@ -1651,6 +1651,7 @@ static char *basic_credential(const char *token)
 
 struct viewer_session {
 	const char *tls_dir;   /* NULL: plain; else tests/tls/make-certs' directory with ca.pem, gateway.pem */
+	bool plain_proxy;      /* with tls_dir: proxy=http:// (the CONNECT in the clear, SPICE TLS inside) */
 	char capture[600];     /* filled: the capture of the gateway's port */
 	char token[VDI_TOKEN_MAX + 1];
 };
@@ -1686,6 +1687,13 @@ static void write_vv(struct gateway *g, struct viewer_session *v, const char *ti
 						     .public_url = url, .title = "picture",
 						     .host_subject = v->tls_dir ? subject : NULL, .ca = pem },
 				 &out, &len));
+	if (v->plain_proxy) {
+		char *p = strstr(out, "\nproxy=https://");
+
+		check(p);
+		memmove(p + strlen("\nproxy=http"), p + strlen("\nproxy=https"), strlen(p + strlen("\nproxy=https")) + 1);
+		len--;
+	}
 	check(f = fopen(path, "we"));
 	check(fwrite(out, 1, len, f) == len);
 	fclose(f);
@@ -1699,7 +1707,7 @@ static char **viewer_argv(const struct viewer_session *v, const char *vv, char *
 	static char *plain[3], *tls[9];
 	_cleanup_free_ char *cmd = NULL;
 
-	if (!v->tls_dir) {
+	if (!v->tls_dir || v->plain_proxy) {
 		plain[0] = "/usr/bin/remote-viewer";
 		plain[1] = (char *)vv;
 		return plain;
@@ -1788,19 +1796,26 @@ static void test_remote_viewer_sees_the_picture(void)
 
 /* TLS to the gateway (an https proxy), then SPICE over TLS to desktop-7:5901 inside the tunnel, which
  * the gateway ends with its certificate: the .vv's ca and host-subject; nothing readable on the wire. */
+/* A gateway with [gateway] tls_cert, its certificates in dir. */
+static void start_spice_tls_gateway(struct gateway *g, char *dir, size_t len)
+{
+	char extra[2200];
+
+	snprintf(dir, len, "%s/tls", vdi_test_tmpdir());
+	tls_make_certs(dir, "gateway");
+	snprintf(extra, sizeof(extra), "tls_cert = %s/gateway.pem\ntls_key = %s/gateway.key\ntls_ca = %s/ca.pem\n", dir,
+		 dir, dir);
+	start_gateway_with(g, extra);
+}
+
 static void test_remote_viewer_over_tls(void)
 {
 	struct viewer_session v = { 0 };
 	struct gateway g;
-	char dir[600], cmd[1400], extra[2200];
+	char dir[600];
 	_cleanup_free_ char *cred = NULL;
 
-	snprintf(dir, sizeof(dir), "%s/tls", vdi_test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "'%s/tests/tls/make-certs' '%s' gateway", test_env("VDI_SOURCE_ROOT"), dir);
-	check_int_eq(system(cmd), 0);
-	snprintf(extra, sizeof(extra), "tls_cert = %s/gateway.pem\ntls_key = %s/gateway.key\ntls_ca = %s/ca.pem\n", dir,
-		 dir, dir);
-	start_gateway_with(&g, extra);
+	start_spice_tls_gateway(&g, dir, sizeof(dir));
 	v.tls_dir = dir;
 	viewer_sees_the_picture(&g, &v);
 	/* Every channel came through a tunnel whose SPICE the gateway decrypted itself. */
@@ -1810,6 +1825,28 @@ static void test_remote_viewer_over_tls(void)
 	check(!capture_has(v.capture, cred));
 	check(!capture_has(v.capture, v.token));
 	check(!capture_has(v.capture, "CONNECT desktop-"));
+	check(!capture_has(v.capture, "REDQ"));
+	stop_gateway(&g);
+}
+
+/* The same .vv with proxy=http:// (the gateway takes a plain CONNECT on its TLS port): the CONNECT and
+ * its token are in the clear, SPICE after it is TLS that the gateway ends (the .vv's ca suffices: no
+ * system CA is involved), so no "REDQ" on the wire. */
+static void test_remote_viewer_spice_tls_in_plain_connect(void)
+{
+	struct viewer_session v = { .plain_proxy = true };
+	struct gateway g;
+	char dir[600];
+	_cleanup_free_ char *cred = NULL;
+
+	start_spice_tls_gateway(&g, dir, sizeof(dir));
+	v.tls_dir = dir;
+	viewer_sees_the_picture(&g, &v);
+	check(log_has(&g, "(SPICE over TLS)"));
+	check(!log_has(&g, "TLS tunnel for"));
+	cred = basic_credential(v.token);
+	check(capture_has(v.capture, cred));
+	check(capture_has(v.capture, "CONNECT desktop-7:5901"));
 	check(!capture_has(v.capture, "REDQ"));
 	stop_gateway(&g);
 }
@@ -2167,6 +2204,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_over_tls, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_spice_tls_in_plain_connect, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
 	VDI_TEST(test_tls_wss_and_connect),
