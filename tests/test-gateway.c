@@ -2185,6 +2185,88 @@ static void test_tls_download_byte_exact(void)
 	stop_gateway(&g);
 }
 
+/* CONNECT desktop-N:5901 in the clear, then TLS with the gateway inside the tunnel: its handshake's
+ * certificate serial into serial. */
+static SSL *spice_tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd,
+			     char *serial, size_t len)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
+	SSL *ssl = NULL;
+	char *p;
+
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	*fd = tcp_connect(g->port);
+	check(send(*fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(*fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	check_ok(tls_client_start(*fd, ca, &ssl));
+	tls_client_peer_serial(ssl, serial, len);
+	return ssl;
+}
+
+/* SPICE over TLS in a tunnel (CONNECT :5901): plaintext reaches the desktop and comes back encrypted;
+ * SIGHUP with a renewed certificate keeps an open tunnel and gives new ones the new certificate; a
+ * client that does not speak TLS there is logged and closed, the desktop seeing nothing of it. */
+static void test_spice_tls_tunnel_and_reload(void)
+{
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], pem[700], old_serial[80], new_serial[80], serial[80], buf[64];
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL, *head = NULL;
+	SSL *ssl, *ssl2;
+	int fd, fd2;
+	char *p;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/gw.pem", dir);
+	tls_file_serial(pem, old_serial, sizeof(old_serial));
+	target_start(&t, &g, "tunnel.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 33, tgt, 600);
+	ssl = spice_tls_tunnel(&g, 33, token, ca, &fd, serial, sizeof(serial));
+	check_str_eq(serial, old_serial);
+	/* Longer than the link header the gateway reads the desktop's first words by. */
+	tunnel_echo(ssl, "REDQ-through-tls-0123456789abcdef");
+	check(log_has(&g, "to desktop 33 of ann (SPICE over TLS)"));
+
+	tls_make_certs(dir, "gw");
+	tls_file_serial(pem, new_serial, sizeof(new_serial));
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "SIGHUP: reloaded the certificate");
+	tunnel_echo(ssl, "after");
+	ssl2 = spice_tls_tunnel(&g, 33, token, ca, &fd2, serial, sizeof(serial));
+	check_str_eq(serial, new_serial);
+	tunnel_echo(ssl2, "new");
+	SSL_free(ssl2);
+	close(fd2);
+	SSL_free(ssl);
+	close(fd);
+
+	/* Plain SPICE where TLS is due: closed (after a TLS alert), nothing relayed. */
+	req = connect_request(33, token);
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	fd = tcp_connect(g.port);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	check(send(fd, "REDQ\x02\0\0\0\x02\0\0\0\x10\0\0\0", 16, MSG_NOSIGNAL) == 16);
+	{
+		size_t got = 0;
+		ssize_t n;
+
+		while (got < sizeof(buf) && (n = recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+			got += (size_t)n;
+		/* Not the desktop's echo: nothing, or a TLS alert record. */
+		check(!got || (buf[0] == 0x15 && !memmem(buf, got, "REDQ", 4)));
+	}
+	close(fd);
+	wait_log(&g, "TLS tunnel for desktop 33 of ann:");
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2210,6 +2292,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST(test_tls_wss_and_connect),
 	VDI_TEST_TIMEOUT(test_tls_sighup_reload, 60),
 	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_and_reload, 60),
 };
 
 int main(int argc, char **argv)
