@@ -1699,37 +1699,11 @@ static void write_vv(struct gateway *g, struct viewer_session *v, const char *ti
 	fclose(f);
 }
 
-/* remote-viewer's command: with TLS to the gateway, it trusts the test CA as a system CA (GLib checks
- * an https proxy's certificate against the system's store, not the .vv's ca): in a mount namespace of
- * its own where the system's bundle has the test CA too. */
-static char **viewer_argv(const struct viewer_session *v, const char *vv, char *bundle, size_t len)
-{
-	static char *plain[3], *tls[9];
-	_cleanup_free_ char *cmd = NULL;
-
-	if (!v->tls_dir || v->plain_proxy) {
-		plain[0] = "/usr/bin/remote-viewer";
-		plain[1] = (char *)vv;
-		return plain;
-	}
-	snprintf(bundle, len, "%s/system-and-test-ca.crt", vdi_test_tmpdir());
-	check(asprintf(&cmd, "cat /etc/ssl/certs/ca-certificates.crt '%s/ca.pem' > '%s'", v->tls_dir, bundle) > 0);
-	check_int_eq(system(cmd), 0);
-	tls[0] = "/usr/bin/unshare";
-	tls[1] = "-m";
-	tls[2] = "/bin/sh";
-	tls[3] = "-c";
-	tls[4] = "mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec /usr/bin/remote-viewer \"$1\"";
-	tls[5] = bundle;
-	tls[6] = (char *)vv;
-	return tls;
-}
-
 /* remote-viewer with the .vv of desktop 7 (the test SPICE server) through g, on a virtual screen, the
  * gateway's port captured: it shows the picture. */
 static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 {
-	char sock[700], log[600], fbdir[600], vv[600], bundle[600], ticket[] = "Pic-Ticket-1";
+	char sock[700], log[600], fbdir[600], vv[600], ca[700], ticket[] = "Pic-Ticket-1";
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	struct screen scr;
 	pid_t spice, viewer, dump;
@@ -1754,7 +1728,14 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 	/* A virtual screen whose pixels are a file, and remote-viewer on it. */
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(&scr, fbdir, log);
-	viewer = screen_spawn(log, viewer_argv(v, vv, bundle, sizeof(bundle)), scr.display);
+	/* With TLS to the gateway (an https proxy), GLib checks its certificate against the system's CAs, not
+	 * the .vv's ca: the test CA is one of them for remote-viewer. */
+	if (v->tls_dir && !v->plain_proxy) {
+		snprintf(ca, sizeof(ca), "%s/ca.pem", v->tls_dir);
+		viewer = screen_spawn_trusting(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display, ca);
+	} else {
+		viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
+	}
 
 	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
 		seen = shows_pattern(&scr);
