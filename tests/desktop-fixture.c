@@ -104,8 +104,9 @@ void fixture_add_pool(struct fixture *f, const char *name, const char *tmpl, con
 	json_decref(admin_json(&f->d, "POST", "/api/v1/admin/pools", body, 201));
 }
 
-/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets). */
-static void start_gateway(struct fixture *f, const char *extra_targets)
+/* vdi-gateway on 127.0.0.1, any port, admitting the SPICE sockets of this test's desktops (and extra_targets);
+ * with TLS when tls_dir is set. */
+static void start_gateway(struct fixture *f, const char *extra_targets, const char *tls_dir)
 {
 	const char *bin = test_env_or_fail("VDI_GATEWAY_BIN");
 	char conf[600], line[512];
@@ -118,6 +119,9 @@ static void start_gateway(struct fixture *f, const char *extra_targets)
 	check(c = fopen(conf, "we"));
 	fprintf(c, "[gateway]\nlisten = 127.0.0.1:0\nallowed_targets = unix:%s/run/spice/%s%s\n[tokens]\nkey_file = %s\n",
 		vdi_test_tmpdir(), extra_targets ? ", " : "", extra_targets ? extra_targets : "", f->key_path);
+	if (tls_dir)
+		fprintf(c, "[gateway]\ntls_cert = %s/gateway.pem\ntls_key = %s/gateway.key\ntls_ca = %s/ca.pem\n", tls_dir,
+			tls_dir, tls_dir);
 	fclose(c);
 	if (access(f->key_path, F_OK) != 0)
 		check_ok(vdi_token_key_generate(f->key_path, NULL));
@@ -209,9 +213,12 @@ void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf
 		 o->extra_hosts ? ", " : "", o->extra_hosts ? o->extra_hosts : "", f->storage_pool);
 	if (gateway) {
 		/* The broker's console URLs and .vv files name the gateway. */
-		start_gateway(f, o->extra_targets);
+		start_gateway(f, o->extra_targets, o->tls_dir);
 		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
-			 "[gateway]\npublic_url = ws://127.0.0.1:%d\n", f->gateway_port);
+			 "[gateway]\npublic_url = %s://127.0.0.1:%d\n", o->tls_dir ? "wss" : "ws", f->gateway_port);
+		if (o->tls_dir)
+			snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
+				 "tls_cert = %s/gateway.pem\ntls_ca = %s/ca.pem\n", o->tls_dir, o->tls_dir);
 	}
 	start_broker_with(&f->d, broker_conf, libvirt);
 }

@@ -42,6 +42,8 @@ void fixture_setup(struct fixture *f, bool gateway, const char *broker_conf);
 struct fixture_options {
 	const char *extra_hosts;    /* appended to [libvirt] hosts */
 	const char *extra_targets;  /* appended to the gateway's allowed_targets */
+	const char *tls_dir;        /* tests/tls/make-certs' directory with gateway.pem: the gateway speaks TLS
+				     * with it, the broker's [gateway] names it and ca.pem (.vv for SPICE TLS) */
 };
 
 void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o);
