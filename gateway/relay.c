@@ -121,7 +121,8 @@ static void queue_pop(struct queue *q)
 	free(c);
 }
 
-/* What comes next goes in a chunk (a write, a TLS record) of its own. */
+/* What comes next goes in a chunk (a write, a TLS record) of its own: the tail's cap shrinks to its length
+ * (never above what it was allocated with). */
 static void queue_seal(struct queue *q)
 {
 	if (q->tail)
