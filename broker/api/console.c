@@ -41,6 +41,7 @@ struct console_job {
 	int64_t expires;
 	char *ca;          /* .vv with [gateway] tls_cert: the PEM of [gateway] tls_ca (may stay NULL) */
 	char subject[512]; /* and the subject of tls_cert ("": plain SPICE) */
+	bool tls_failed;   /* they could not be read (err says why) */
 	int result;
 	struct vdi_error err;
 };
@@ -63,8 +64,10 @@ static void console_work(void *data)
 		j->result = vdi_pem_subject(cfg->gateway.tls_cert, j->subject, sizeof(j->subject), &j->err);
 		if (j->result >= 0 && cfg->gateway.tls_ca)
 			j->result = vdi_pem_certificates(cfg->gateway.tls_ca, &j->ca, &j->err);
-		if (j->result < 0)
+		if (j->result < 0) {
+			j->tls_failed = true;
 			return;
+		}
 	}
 	j->result = pool_desktop_set_ticket(j->host, j->domain, j->password, (time_t)j->expires, &j->err);
 	if (j->result >= 0)
@@ -99,6 +102,12 @@ static void console_complete(struct broker_req *req, void *data)
 
 	if (!req)
 		goto out;
+	if (j->tls_failed) {
+		vdi_warn("remote-viewer file for %s: %s", j->what, j->err.message);
+		broker_req_reply_error(req, 500, "cannot write the remote-viewer file: the gateway's certificate "
+					    "cannot be read (the broker's log says why)");
+		goto out;
+	}
 	if (j->result < 0) {
 		vdi_warn("console for %s: %s", j->what, j->err.message);
 		broker_req_reply_error(req, j->result == -ENOTCONN ? 503 : 409, "cannot open the console of %s: %s",
