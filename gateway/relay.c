@@ -68,6 +68,7 @@ struct relay {
 	struct vdi_token_claims claims; /* a TCP target's, until its connect completes and it joins */
 	struct queue up, down;
 	struct gw_tunnel_tls *tls; /* CONNECT desktop-N:5901: the client speaks TLS, the desktop plaintext */
+	bool tls_waiting;     /* the desktop is not read until the client's TLS handshake is done */
 	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
 	size_t head_len;
 	char desc[96];        /* "desktop 12 of ann", for the log */
@@ -311,6 +312,11 @@ static int client_in(struct relay *r, const void *data, size_t len)
 	if (!r->tls)
 		return from_client(r, data, len);
 	e = gw_tunnel_tls_from_client(r->tls, data, len, sink_target, sink_client, r, r->desc);
+	if (e >= 0 && r->tls_waiting && gw_tunnel_tls_ready(r->tls)) {
+		r->tls_waiting = false;
+		if (r->target && !r->target_paused)
+			lws_rx_flow_control(r->target, 1);
+	}
 	if (e == -EPROTO && r->client) {
 		r->close_after_flush = true;
 		lws_callback_on_writable(r->client);
@@ -531,6 +537,10 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		return 0;
 	}
 	vdi_info("CONNECT relay from %s to %s%s", peer, r->desc, r->tls ? " (SPICE over TLS)" : "");
+	if (r->tls) {
+		r->tls_waiting = true;
+		lws_rx_flow_control(r->target, 0);
+	}
 	if (queue_push(&r->down, ok, strlen(ok)) < 0)
 		return -1;
 	lws_callback_on_writable(r->client);

@@ -62,8 +62,9 @@ static SSL_CTX *ctx_load(const char *cert, const char *key, struct vdi_error *er
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	/* Nobody resumes a SPICE channel's session: no tickets, no cache. */
+	/* Nobody resumes a SPICE channel's session: no tickets, no cache; idle tunnels hold no buffers. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	return ctx;
@@ -170,6 +171,11 @@ int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t le
 	explicit_bzero(buf, sizeof(buf));
 	n = flush_out(t, cipher, data);
 	return r < 0 ? r : n;
+}
+
+bool gw_tunnel_tls_ready(const struct gw_tunnel_tls *t)
+{
+	return SSL_is_init_finished(t->ssl);
 }
 
 /* How many of the desktop's next len bytes belong to the current stage (in, for the header). */

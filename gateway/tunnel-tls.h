@@ -8,6 +8,7 @@
  * the client's bytes as they arrive and takes the bytes to send back.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -41,6 +42,10 @@ typedef int (*gw_tunnel_tls_sink)(void *data, const void *buf, size_t len);
  */
 int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t len, gw_tunnel_tls_sink plain,
 			      gw_tunnel_tls_sink cipher, void *data, const char *desc);
+
+/* Whether the handshake is done: only then can the desktop's bytes go out (the relay does not read them
+ * before). */
+bool gw_tunnel_tls_ready(const struct gw_tunnel_tls *t);
 
 /* The desktop's bytes (plaintext), encrypted to cipher. */
 int gw_tunnel_tls_to_client(struct gw_tunnel_tls *t, const void *in, size_t len, gw_tunnel_tls_sink cipher,

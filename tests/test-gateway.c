@@ -2248,6 +2248,53 @@ static void test_spice_tls_tunnel_and_reload(void)
 	stop_gateway(&g);
 }
 
+/* 16 MiB from the desktop and 4 MiB to it through SPICE over TLS in a tunnel, byte-exact both ways. */
+static void test_spice_tls_tunnel_byte_exact(void)
+{
+	const uint64_t down = 16ull << 20, up = 4ull << 20;
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t received = 0, mismatches = 0;
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+	SSL *ssl;
+	int fd;
+
+	check(buf);
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls4.sock", TARGET_STREAM);
+	t.send = down;
+	t.expect = up;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 34, tgt, 60);
+	ssl = spice_tls_tunnel(&g, 34, token, ca, &fd, serial, sizeof(serial));
+	while (received < down) {
+		int n = SSL_read(ssl, buf, 65536);
+
+		check(n > 0);
+		for (int i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, down);
+	check_int_eq(mismatches, 0);
+	for (uint64_t sent = 0; sent < up; sent += 65536) {
+		for (size_t i = 0; i < 65536; i++)
+			buf[i] = pattern(sent + i);
+		check_ok(tls_client_send(ssl, buf, 65536));
+	}
+	for (uint64_t end = vdi_test_now_ms() + 30000; __atomic_load_n(&t.received, __ATOMIC_SEQ_CST) < up;
+	     usleep(20 * 1000))
+		check(vdi_test_now_ms() < end);
+	check_int_eq(t.received, up);
+	check_int_eq(t.mismatches, 0);
+	SSL_free(ssl);
+	close(fd);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2274,6 +2321,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_tls_sighup_reload, 60),
 	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_and_reload, 60),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_byte_exact, 120),
 };
 
 int main(int argc, char **argv)
