@@ -130,6 +130,16 @@ static void queue_seal(struct queue *q)
 		q->tail->cap = q->tail->len;
 }
 
+/* Whether q holds fewer than n chunks (it looks at n at most). */
+static bool queue_shorter(const struct queue *q, unsigned n)
+{
+	const struct chunk *c = q->head;
+
+	for (; c && n; c = c->next)
+		n--;
+	return n > 0;
+}
+
 static void queue_clear(struct queue *q)
 {
 	while (q->head)
@@ -294,13 +304,20 @@ static int sink_target(void *data, const void *buf, size_t len)
 	return from_client(data, buf, len);
 }
 
-/* Each piece of ciphertext is written apart: record boundaries matter to spice-gtk (tunnel-tls.c). */
+/*
+ * Each piece of ciphertext (a SPICE message, a part of the link) is written apart while fewer than
+ * TLS_PIECES_APART chunks wait: record boundaries matter to spice-gtk (tunnel-tls.c), and a chunk is
+ * at least CHUNK_MIN however small its piece.  A client that lags gets them joined, as before.
+ */
+#define TLS_PIECES_APART 16
+
 static int sink_client(void *data, const void *buf, size_t len)
 {
 	struct relay *r = data;
 	int e = from_target(r, buf, len);
 
-	queue_seal(&r->down);
+	if (queue_shorter(&r->down, TLS_PIECES_APART))
+		queue_seal(&r->down);
 	return e;
 }
 

@@ -15,23 +15,29 @@
 #include "tls.h"
 
 /*
- * The desktop's first words, its link reply (a 16-byte header "REDQ", versions, then the size of
- * the rest) and its 4-byte link result, go out each in TLS records of its own, as spice-server's own
- * TLS sends them: spice-gtk reads exactly the link result, then waits for its socket to be readable
- * before it reads on, so a first message that shared the result's record (OpenSSL holds it) or its
- * proxy TLS record (GLib holds it) would never be read.  The desktop's socket joins them (one read).
+ * TLS records as spice-server's own TLS makes them, none holding the end of one SPICE message and
+ * the start of the next: spice-gtk reads a message, then waits for its socket to be readable before
+ * it reads on, so bytes that OpenSSL already holds (the rest of a record) would wait for whatever
+ * the desktop sends next, maybe never.  The desktop's socket joins what it writes (one read), so
+ * the tunnel follows the stream: the link reply (a 16-byte header "REDQ", versions, then the size
+ * of the rest), the 4-byte link result, then messages (a 6-byte mini header: type, then size;
+ * spice-server and spice-gtk always agree on it).  Each also goes to the relay on its own (a
+ * flush), which writes it apart when it can (relay.c): the client's proxy TLS (GLib) would hold
+ * what followed in the same record of its own, unseen by spice-gtk too.  Were the stream not what
+ * it says, only records would be cut elsewhere: every byte still goes out.
  */
-enum link_stage { LINK_HEADER, LINK_REPLY, LINK_RESULT, LINK_DONE };
+enum stage { LINK_HEADER, LINK_REPLY, LINK_RESULT, MSG_HEADER, MSG_BODY };
 
 #define LINK_HEADER_LEN 16
 #define LINK_RESULT_LEN 4
+#define MSG_HEADER_LEN 6
 
 struct gw_tunnel_tls {
 	SSL *ssl;
 	BIO *in, *out; /* memory: the client's ciphertext in, ours out (owned by ssl) */
 	bool failed;
-	enum link_stage stage;
-	unsigned char header[LINK_HEADER_LEN];
+	enum stage stage;
+	unsigned char header[LINK_HEADER_LEN]; /* the link's or a message's, as far as it came */
 	size_t left;   /* bytes until the stage's end */
 };
 
@@ -178,34 +184,56 @@ bool gw_tunnel_tls_ready(const struct gw_tunnel_tls *t)
 	return SSL_is_init_finished(t->ssl);
 }
 
-/* How many of the desktop's next len bytes belong to the current stage (in, for the header). */
+/* How many of the desktop's next len bytes belong to the current stage (a header's kept). */
 static size_t stage_bytes(struct gw_tunnel_tls *t, const unsigned char *in, size_t len)
 {
 	size_t n = len < t->left ? len : t->left;
 
 	if (t->stage == LINK_HEADER)
 		memcpy(t->header + LINK_HEADER_LEN - t->left, in, n);
+	else if (t->stage == MSG_HEADER)
+		memcpy(t->header + MSG_HEADER_LEN - t->left, in, n);
 	return n;
 }
 
-/* The stage is over: the next, and whether the bytes so far make records of their own. */
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A message's end (or its header's, with no body): the next begins. */
+static void next_message(struct gw_tunnel_tls *t)
+{
+	t->stage = MSG_HEADER;
+	t->left = MSG_HEADER_LEN;
+}
+
+/* The stage is over: the next; whether a piece (a link part, a message) ends here. */
 static bool stage_next(struct gw_tunnel_tls *t)
 {
-	switch (t->stage) {
-	case LINK_HEADER: {
-		uint32_t size = (uint32_t)t->header[12] | (uint32_t)t->header[13] << 8 |
-				(uint32_t)t->header[14] << 16 | (uint32_t)t->header[15] << 24;
+	uint32_t size;
 
+	switch (t->stage) {
+	case LINK_HEADER:
+		size = le32(t->header + 12);
 		t->stage = size ? LINK_REPLY : LINK_RESULT;
 		t->left = size ? size : LINK_RESULT_LEN;
 		return !size;
-	}
 	case LINK_REPLY:
 		t->stage = LINK_RESULT;
 		t->left = LINK_RESULT_LEN;
 		return true;
-	default:
-		t->stage = LINK_DONE;
+	case MSG_HEADER:
+		size = le32(t->header + 2);
+		if (size) {
+			t->stage = MSG_BODY;
+			t->left = size;
+			return false;
+		}
+		next_message(t);
+		return true;
+	default: /* the link result, a message's body */
+		next_message(t);
 		return true;
 	}
 }
@@ -224,23 +252,27 @@ static int encrypt(struct gw_tunnel_tls *t, const void *in, size_t len)
 int gw_tunnel_tls_to_client(struct gw_tunnel_tls *t, const void *in, size_t len, gw_tunnel_tls_sink cipher,
 			    void *data)
 {
-	const unsigned char *p = in;
+	const unsigned char *p = in, *start = in;
 	int r;
 
 	if (t->failed)
 		return -EPROTO;
-	while (len && t->stage != LINK_DONE) {
+	while (len) {
 		size_t n = stage_bytes(t, p, len);
 
-		if (encrypt(t, p, n) < 0)
-			return -EPROTO;
 		p += n;
 		len -= n;
 		t->left -= n;
-		if (!t->left && stage_next(t) && (r = flush_out(t, cipher, data)) < 0)
+		if (t->left || !stage_next(t))
+			continue;
+		/* One record (SSL_write) up to here, handed over on its own. */
+		if (encrypt(t, start, (size_t)(p - start)) < 0)
+			return -EPROTO;
+		start = p;
+		if ((r = flush_out(t, cipher, data)) < 0)
 			return r;
 	}
-	if (encrypt(t, p, len) < 0)
+	if (encrypt(t, start, (size_t)(p - start)) < 0)
 		return -EPROTO;
 	return flush_out(t, cipher, data);
 }
