@@ -500,6 +500,17 @@ static void connect_refuse(struct relay *r, enum gw_refusal why, const char *pee
 	connect_reply_close(r, status);
 }
 
+/* CONNECT desktop-N:5901: SPICE over TLS, which the gateway ends with its certificate; -1 when refused. */
+static int connect_tls(struct relay *r, const char *peer)
+{
+	r->tls = gw_tunnel_tls_new(r->gw);
+	if (r->tls)
+		return 0;
+	connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden",
+		       r->gw->tunnel_tls ? "out of memory" : "SPICE over TLS (port 5901) needs [gateway] tls_cert");
+	return -1;
+}
+
 /* The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included). */
 static int connect_head(struct relay *r, const void *in, size_t len)
 {
@@ -538,12 +549,8 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden", "the token is for another desktop");
 		return 0;
 	}
-	/* 5901: SPICE over TLS, which the gateway ends with its certificate. */
-	if (req.port == 5901 && !(r->tls = gw_tunnel_tls_new(r->gw))) {
-		connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden",
-			       r->gw->tunnel_tls ? "out of memory" : "SPICE over TLS (port 5901) needs [gateway] tls_cert");
+	if (req.port == 5901 && connect_tls(r, peer) < 0)
 		return 0;
-	}
 	if (gw_registry_superseded(&r->gw->registry, &claims)) {
 		connect_refuse(r, GW_REFUSED_SUPERSEDED, peer, "409 Conflict", "its viewer was taken over");
 		return 0;
@@ -554,7 +561,7 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		return 0;
 	}
 	vdi_info("CONNECT relay from %s to %s%s", peer, r->desc, r->tls ? " (SPICE over TLS)" : "");
-	if (r->tls) {
+	if (r->tls) { /* the desktop waits for the client's handshake */
 		r->tls_waiting = true;
 		lws_rx_flow_control(r->target, 0);
 	}
