@@ -25,6 +25,7 @@
 #include "private.h"
 #include "target.h"
 #include "tls.h"
+#include "tunnel-tls.h"
 
 /* What a client sends is small (input, acks): 16 KiB a read, allocated per connection. */
 #define WS_RX_BUFFER (16 * 1024)
@@ -293,6 +294,11 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 		free(gw);
 		return r;
 	}
+	r = gw_tunnel_tls_load(gw, err);
+	if (r < 0) {
+		gw_free(gw);
+		return r;
+	}
 	raise_fd_limit();
 
 	gw->protocols[0] = (struct lws_protocols){ .name = "http", .callback = http_callback };
@@ -356,6 +362,7 @@ struct gw *gw_free(struct gw *gw)
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx);
 	gw_registry_clear(&gw->registry);
+	gw_tunnel_tls_unload(gw);
 	explicit_bzero(&gw->key, sizeof(gw->key));
 	free(gw);
 	return NULL;
@@ -373,9 +380,13 @@ const char *gw_address(struct gw *gw)
 
 int gw_reload_tls(struct gw *gw, struct vdi_error *err)
 {
+	int r;
+
 	if (!gw->ssl_ctx)
 		return 0;
-	return vdi_tls_load_pair(gw->ssl_ctx, "gateway", gw->cfg->gateway.tls_cert, gw->cfg->gateway.tls_key, err);
+	r = vdi_tls_load_pair(gw->ssl_ctx, "gateway", gw->cfg->gateway.tls_cert, gw->cfg->gateway.tls_key, err);
+	/* And the one SPICE tunnels (CONNECT desktop-N:5901) are ended with. */
+	return r < 0 ? r : gw_tunnel_tls_load(gw, err);
 }
 
 void gw_reload(struct gw *gw)

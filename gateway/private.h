@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "gateway.h"
 #include "lws-listen.h"
@@ -26,6 +27,7 @@ struct gw {
 	struct lws_protocols protocols[5];
 	struct gw_metrics metrics;
 	struct gw_registry registry; /* the relays by desktop, for takeover */
+	SSL_CTX *tunnel_tls;       /* CONNECT desktop-N:5901: [gateway] tls_cert (tunnel-tls.h); NULL: none */
 	atomic_bool stop;
 	atomic_bool reload; /* SIGHUP came: gw_run() reloads the certificate */
 };

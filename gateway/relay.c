@@ -33,6 +33,7 @@
 #include "private.h"
 #include "proxy.h"
 #include "target.h"
+#include "tunnel-tls.h"
 
 #define CHUNK_MIN (16 * 1024)
 #define FRAME_MAX (64 * 1024)
@@ -66,6 +67,8 @@ struct relay {
 	struct gw_member member; /* in the registry once its desktop socket is connected */
 	struct vdi_token_claims claims; /* a TCP target's, until its connect completes and it joins */
 	struct queue up, down;
+	struct gw_tunnel_tls *tls; /* CONNECT desktop-N:5901: the client speaks TLS, the desktop plaintext */
+	bool tls_waiting;     /* the desktop is not read until the client's TLS handshake is done */
 	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
 	size_t head_len;
 	char desc[96];        /* "desktop 12 of ann", for the log */
@@ -157,6 +160,24 @@ static void queue_pop(struct queue *q)
 	chunk_free(c);
 }
 
+/* What comes next goes in a chunk (a write, a TLS record) of its own: the tail's cap shrinks to its length
+ * (never above what it was allocated with). */
+static void queue_seal(struct queue *q)
+{
+	if (q->tail)
+		q->tail->cap = q->tail->len;
+}
+
+/* Whether q holds fewer than n chunks (it looks at n at most). */
+static bool queue_shorter(const struct queue *q, unsigned n)
+{
+	const struct chunk *c = q->head;
+
+	for (; c && n; c = c->next)
+		n--;
+	return n > 0;
+}
+
 static void queue_clear(struct queue *q)
 {
 	while (q->head)
@@ -180,6 +201,7 @@ static void relay_maybe_free(struct relay *r)
 		r->gw->metrics.open--;
 	queue_clear(&r->up);
 	queue_clear(&r->down);
+	gw_tunnel_tls_free(r->tls);
 	free(r);
 }
 
@@ -311,6 +333,58 @@ static int from_target(struct relay *r, const void *data, size_t len)
 	}
 	touch(r);
 	return 0;
+}
+
+/* ---- SPICE over TLS in a CONNECT tunnel (tunnel-tls.h): the same pumps, through OpenSSL ---------- */
+
+static int sink_target(void *data, const void *buf, size_t len)
+{
+	return from_client(data, buf, len);
+}
+
+/*
+ * Each piece of ciphertext (a SPICE message, a part of the link) is written apart while fewer than
+ * TLS_PIECES_APART chunks wait: record boundaries matter to spice-gtk (tunnel-tls.c), and a chunk is
+ * at least CHUNK_MIN however small its piece.  A client that lags gets them joined, as before.
+ */
+#define TLS_PIECES_APART 16
+
+static int sink_client(void *data, const void *buf, size_t len)
+{
+	struct relay *r = data;
+	int e = from_target(r, buf, len);
+
+	if (queue_shorter(&r->down, TLS_PIECES_APART))
+		queue_seal(&r->down);
+	return e;
+}
+
+/* The client's bytes: < 0 closes it (one that fails TLS first gets its alert). */
+static int client_in(struct relay *r, const void *data, size_t len)
+{
+	int e;
+
+	if (!r->tls)
+		return from_client(r, data, len);
+	e = gw_tunnel_tls_from_client(r->tls, data, len, sink_target, sink_client, r, r->desc);
+	if (e >= 0 && r->tls_waiting && gw_tunnel_tls_ready(r->tls)) {
+		r->tls_waiting = false;
+		if (r->target && !r->target_paused)
+			lws_rx_flow_control(r->target, 1);
+	}
+	if (e == -EPROTO && r->client) {
+		r->close_after_flush = true;
+		lws_callback_on_writable(r->client);
+		return 0;
+	}
+	return e;
+}
+
+static int target_in(struct relay *r, const void *data, size_t len)
+{
+	if (!r->tls || r->taken_over)
+		return from_target(r, data, len);
+	return gw_tunnel_tls_to_client(r->tls, data, len, sink_client, r);
 }
 
 /* The client may take more: one chunk (one frame for a WebSocket). Returns -1 to close it. */
@@ -473,6 +547,17 @@ static void connect_refuse(struct relay *r, enum gw_refusal why, const char *pee
 	connect_reply_close(r, status);
 }
 
+/* CONNECT desktop-N:5901: SPICE over TLS, which the gateway ends with its certificate; -1 when refused. */
+static int connect_tls(struct relay *r, const char *peer)
+{
+	r->tls = gw_tunnel_tls_new(r->gw);
+	if (r->tls)
+		return 0;
+	connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden",
+		       r->gw->tunnel_tls ? "out of memory" : "SPICE over TLS (port 5901) needs [gateway] tls_cert");
+	return -1;
+}
+
 /* The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included). */
 static int connect_head(struct relay *r, const void *in, size_t len)
 {
@@ -507,10 +592,12 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_reply_close(r, "403 Forbidden"); /* gw_admit counted and logged it */
 		return 0;
 	}
-	if (claims.dsk != req.desktop || req.port != 5900) {
+	if (claims.dsk != req.desktop || (req.port != 5900 && req.port != 5901)) {
 		connect_refuse(r, GW_REFUSED_TARGET, peer, "403 Forbidden", "the token is for another desktop");
 		return 0;
 	}
+	if (req.port == 5901 && connect_tls(r, peer) < 0)
+		return 0;
 	if (gw_registry_superseded(&r->gw->registry, &claims)) {
 		connect_refuse(r, GW_REFUSED_SUPERSEDED, peer, "409 Conflict", "its viewer was taken over");
 		return 0;
@@ -520,12 +607,16 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 		connect_refuse(r, GW_REFUSED_UNREACHABLE, peer, "502 Bad Gateway", strerror(-e));
 		return 0;
 	}
-	vdi_info("CONNECT relay from %s to %s", peer, r->desc);
+	vdi_info("CONNECT relay from %s to %s%s", peer, r->desc, r->tls ? " (SPICE over TLS)" : "");
+	if (r->tls) { /* the desktop waits for the client's handshake */
+		r->tls_waiting = true;
+		lws_rx_flow_control(r->target, 0);
+	}
 	if (queue_push(&r->down, ok, strlen(ok)) < 0)
 		return -1;
 	lws_callback_on_writable(r->client);
 	/* Whatever came after the request is the client's first SPICE bytes. */
-	if (r->head_len > (size_t)n && from_client(r, r->head + n, r->head_len - (size_t)n) < 0)
+	if (r->head_len > (size_t)n && client_in(r, r->head + n, r->head_len - (size_t)n) < 0)
 		return -1;
 	explicit_bzero(r->head, sizeof(r->head));
 	return 0;
@@ -555,7 +646,7 @@ int gw_relay_connect_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return 0; /* refused: ignore the rest */
 		if (!r->admitted)
 			return connect_head(r, in, len);
-		return from_client(r, in, len) < 0 ? -1 : 0;
+		return client_in(r, in, len) < 0 ? -1 : 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return r ? client_writeable(r) : 0;
 	case LWS_CALLBACK_RAW_CLOSE:
@@ -578,7 +669,7 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	(void)user;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX:
-		return r ? (from_target(r, in, len) < 0 ? -1 : 0) : -1;
+		return r ? (target_in(r, in, len) < 0 ? -1 : 0) : -1;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return r ? target_writeable(r) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
@@ -599,7 +690,7 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 				ssize_t n;
 
 				while ((n = recv(lws_get_socket_fd(wsi), buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-					if (from_target(r, buf, (size_t)n) < 0)
+					if (target_in(r, buf, (size_t)n) < 0)
 						break;
 			}
 			lws_set_opaque_user_data(wsi, NULL);

@@ -232,7 +232,7 @@ void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf
 	write_users();
 	if (!o)
 		o = &none;
-	if (o->tls)
+	if (o->tls || o->tls_gateway)
 		make_certs(f);
 	snprintf(libvirt, sizeof(libvirt), "hosts = %s%s%s\nstorage_pool = %s\nshutdown_timeout = 20\n", URI,
 		 o->extra_hosts ? ", " : "", o->extra_hosts ? o->extra_hosts : "", f->storage_pool);
@@ -240,9 +240,9 @@ void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf
 		/* The broker's console URLs and .vv files name the gateway. */
 		start_gateway(f, o->extra_targets);
 		snprintf(libvirt + strlen(libvirt), sizeof(libvirt) - strlen(libvirt),
-			 "[gateway]\npublic_url = %s://127.0.0.1:%d\n", o->tls ? "wss" : "ws", f->gateway_port);
+			 "[gateway]\npublic_url = %s://127.0.0.1:%d\n", *f->tls_dir ? "wss" : "ws", f->gateway_port);
 		/* As one vdi.conf says it for both daemons: the broker's .vv files name the gateway's CA. */
-		if (o->tls)
+		if (*f->tls_dir)
 			append_tls(f, "gateway", true, libvirt, sizeof(libvirt));
 	}
 	check((size_t)snprintf(conf, sizeof(conf), "%s", broker_conf ? broker_conf : "") < sizeof(conf));

@@ -32,7 +32,7 @@ struct fixture {
 	pid_t gateway;         /* vdi-gateway, when the test started one */
 	int gateway_port;
 	char gateway_log[600];
-	char tls_dir[600];     /* with fixture_options.tls: tests/tls/make-certs' CA, "broker" and "gateway" */
+	char tls_dir[600];     /* with fixture_options.tls or tls_gateway: tests/tls/make-certs' CA, "broker" and "gateway" */
 };
 
 
@@ -47,6 +47,9 @@ struct fixture_options {
 	 * gateway.pem and their keys): the broker HTTPS on its port, the gateway WSS and CONNECT over TLS, the
 	 * console URLs wss:// (as a site's one vdi.conf would say it); the admin socket stays plain. */
 	bool tls;
+	/* The gateway alone speaks TLS (the broker plain, as behind a proxy of its own), same certificates; the
+	 * broker's [gateway] names its certificate and CA (for .vv files of SPICE over TLS). */
+	bool tls_gateway;
 };
 
 void fixture_setup_with(struct fixture *f, bool gateway, const char *broker_conf, const struct fixture_options *o);

@@ -25,6 +25,13 @@ void screen_stop(struct screen *s);
 /* Starts argv[0] with DISPLAY set (display may be NULL), output appended to log; killed with the test. */
 pid_t screen_spawn(const char *log, char *const argv[], const char *display);
 
+/*
+ * As screen_spawn, with the CA certificate ca_file trusted as a system CA: argv runs in a mount
+ * namespace of its own whose /etc/ssl/certs/ca-certificates.crt (the store GLib's TLS checks an
+ * https proxy against) also holds ca_file.  The test runs as root (unshare, mount).
+ */
+pid_t screen_spawn_trusting(const char *log, char *const argv[], const char *display, const char *ca_file);
+
 struct screen_colour {
 	uint32_t rgb;      /* 0xRRGGBB */
 	uint64_t count;    /* filled: pixels of that colour */

@@ -1136,12 +1136,14 @@ static int usbredir_channels_up(const char *path, int want, unsigned ms)
 	return up;
 }
 
+/* Issue 19: the gateway has TLS ([gateway] tls_cert), so the .vv has remote-viewer reach it as an https proxy
+ * and speak SPICE over TLS inside the tunnel, ended by the gateway (test-thin-client keeps the plain path). */
 static void test_remote_viewer_through_gateway(void)
 {
 	struct fixture f;
 	struct user u1;
 	_cleanup_free_ char *vv = NULL;
-	char path[128], file[600], cmd[1600], log[600], fbdir[600], domain[128], serial[8192];
+	char path[128], file[600], cmd[1600], log[600], fbdir[600], domain[128], serial[8192], ca[700];
 	struct screen scr;
 	pid_t viewer;
 	int64_t id;
@@ -1149,7 +1151,8 @@ static void test_remote_viewer_through_gateway(void)
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
-	fixture_setup(&f, true, NULL);
+	fixture_setup_with(&f, true, NULL, &(struct fixture_options){ .tls_gateway = true });
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f.tls_dir);
 	id = fixture_running_desktop(&f, &u1, 0);
 	/* Issue 18: the pool refuses a second viewer and locks the screen when the last one leaves, through the
 	 * guest agent running the template's lock command (the test guest's /bin/vdi-lock). */
@@ -1158,11 +1161,15 @@ static void test_remote_viewer_through_gateway(void)
 	snprintf(path, sizeof(path), "/api/v1/admin/pools/%s", f.pool);
 	json_decref(admin_json(&f.d, "PATCH", path, "{\"lock_on_disconnect\":true,\"second_viewer\":\"refuse\"}", 200));
 
-	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway, token as password. */
+	/* The .vv file the user downloads, as the broker writes it: proxy = the gateway over TLS, token as
+	 * password; SPICE over TLS with the gateway's subject and the CA inline. */
 	snprintf(path, sizeof(path), "/api/v1/desktops/%lld/console.vv", (long long)id);
 	vv = req_text(&f.d, "GET", path, u1.hdr, NULL, 200);
-	snprintf(cmd, sizeof(cmd), "proxy=http://token:");
+	snprintf(cmd, sizeof(cmd), "proxy=https://token:");
 	check_str_contains(vv, cmd);
+	check_str_contains(vv, "\ntls-port=5901\nsecure-channels=all\nhost-subject=O=vdi test,CN=gateway\n");
+	check_str_contains(vv, "\nca=-----BEGIN CERTIFICATE-----\\n");
+	check(!strstr(vv, "\nport="));
 	snprintf(cmd, sizeof(cmd), "@127.0.0.1:%d\n", f.gateway_port);
 	check_str_contains(vv, cmd);
 	/* The pool has the default two USB redirection channels: the file lets remote-viewer use them. */
@@ -1176,7 +1183,8 @@ static void test_remote_viewer_through_gateway(void)
 	snprintf(log, sizeof(log), "%s/remote-viewer.log", vdi_test_tmpdir());
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(&scr, fbdir, log);
-	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", "--spice-debug", file, NULL }, scr.display);
+	viewer = screen_spawn_trusting(log, (char *[]){ "/usr/bin/remote-viewer", "--spice-debug", file, NULL },
+				       scr.display, ca);
 	/* SPICE's main channel logged in: libvirt's graphics event moves the desktop to "connected". */
 	if (!wait_admin_state(&f.d, id, "connected", "u01", 60000)) {
 		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, f.gateway_log);
@@ -1184,6 +1192,8 @@ static void test_remote_viewer_through_gateway(void)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer did not get to the desktop");
 	}
 	check(fixture_gateway_log_has(&f, "CONNECT relay from"));
+	check(fixture_gateway_log_has(&f, "(SPICE over TLS)"));
+	check(!fixture_gateway_log_has(&f, "TLS tunnel for"));
 	snprintf(cmd, sizeof(cmd), "desktop %lld of u01", (long long)id);
 	check(fixture_gateway_log_has(&f, cmd));
 	/* Both USB redirection channels of the desktop came up through the gateway, and no third. */

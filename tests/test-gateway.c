@@ -35,9 +35,11 @@
 #include "broker-test.h"
 #include "harness.h"
 #include "http-client.h"
+#include "tls-pem.h"
 #include "token.h"
 #include "screen.h"
 #include "tls-client.h"
+#include "vv.h"
 #include "ws-client.h"
 
 struct gateway {
@@ -1234,6 +1236,27 @@ static void test_connect_relay(void)
 	stop_gateway(&g);
 }
 
+/* CONNECT desktop-N:5901 asks for SPICE over TLS, which a gateway without tls_cert cannot end. */
+static void test_connect_tls_port_needs_a_certificate(void)
+{
+	struct gateway g;
+	struct target t;
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL;
+	char *p;
+
+	start_gateway(&g);
+	target_start(&t, &g, "desk5.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 5, tgt, 60);
+	req = connect_request(5, token);
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	expect_connect_status(&g, req, "HTTP/1.1 403 ");
+	check(log_has(&g, "SPICE over TLS (port 5901) needs [gateway] tls_cert"));
+	check_int_eq(t.connections, 0);
+	stop_gateway(&g);
+}
+
 /* ---- a second viewer ----------------------------------------------------------------------------- */
 
 /* A WebSocket echoes len bytes of data (any bytes). */
@@ -1717,59 +1740,240 @@ static bool shows_pattern(const struct screen *scr)
 	return c[0].x < c[1].x && c[2].x < c[3].x && c[0].y < c[2].y && c[1].y < c[3].y;
 }
 
-static void test_remote_viewer_sees_the_picture(void)
+/* tcpdump on loopback, TCP port only, into path (its messages to log); returns once it captures. */
+static pid_t capture_start(int port, const char *path, const char *log)
 {
-	struct gateway g;
-	char sock[700], log[600], fbdir[600], vv[600], ticket[] = "Pic-Ticket-1";
+	char filter[32];
+	pid_t pid;
+
+	if (access("/usr/bin/tcpdump", X_OK) != 0)
+		vdi_test_fail(__FILE__, __LINE__, "tcpdump is needed: tools/install-deps installs it");
+	snprintf(filter, sizeof(filter), "tcp port %d", port);
+	pid = screen_spawn(log, (char *[]){ "/usr/bin/tcpdump", "-i", "lo", "-U", "-s", "0", "-Z", "root", "-w",
+					    (char *)path, filter, NULL },
+			   NULL);
+	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "listening on lo"); usleep(20 * 1000))
+		check(vdi_test_now_ms() < end);
+	return pid;
+}
+
+static void capture_stop(pid_t pid)
+{
+	int status;
+
+	check(kill(pid, SIGINT) == 0);
+	check(waitpid(pid, &status, 0) == pid);
+}
+
+/* Whether the captured packets (the file's bytes) hold needle. */
+static bool capture_has(const char *path, const char *needle)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+
+	check(f);
+	check(data = malloc(64 << 20));
+	len = fread(data, 1, 64 << 20, f);
+	fclose(f);
+	check(len > 0);
+	return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+/* The base64 of "token:T": how remote-viewer's Proxy-Authorization carries it. */
+static char *basic_credential(const char *token)
+{
+	_cleanup_free_ char *cred = NULL;
+	char *out;
+	int n;
+
+	check(asprintf(&cred, "token:%s", token) > 0);
+	check(out = malloc(strlen(cred) * 2 + 8));
+	n = EVP_EncodeBlock((unsigned char *)out, (unsigned char *)cred, (int)strlen(cred));
+	check(n > 0);
+	return out;
+}
+
+struct viewer_session {
+	const char *tls_dir;   /* NULL: plain; else tests/tls/make-certs' directory with ca.pem, gateway.pem */
+	bool plain_proxy;      /* with tls_dir: proxy=http:// (the CONNECT in the clear, SPICE TLS inside) */
+	char capture[600];     /* filled: the capture of the gateway's port */
+	char token[VDI_TOKEN_MAX + 1];
+};
+
+/* The .vv as the broker writes it (broker/vv.c) for desktop 7 through g, TLS as the gateway has it. */
+static void write_vv(struct gateway *g, struct viewer_session *v, const char *ticket, const char *path)
+{
+	_cleanup_free_ char *pem = NULL, *url = NULL, *ca = NULL, *out = NULL;
+	char subject[512];
+	struct vdi_error err = { 0 };
+	size_t len;
+	FILE *f;
+
+	check(asprintf(&url, "ws://127.0.0.1:%d", g->port) > 0);
+	if (v->tls_dir) {
+		check(asprintf(&pem, "%s/gateway.pem", v->tls_dir) > 0);
+		check(asprintf(&ca, "%s/ca.pem", v->tls_dir) > 0);
+		check_ok(vdi_pem_subject(pem, subject, sizeof(subject), &err));
+		free(pem);
+		/* The spelling make-certs wrote down; a key file gives no certificate (nor its key). */
+		check(asprintf(&pem, "%s/gateway.subject", v->tls_dir) > 0);
+		check(file_has(pem, subject) && strchr(subject, ',') && !strchr(subject, '/'));
+		free(pem);
+		check(asprintf(&pem, "%s/gateway.key", v->tls_dir) > 0);
+		check_err(vdi_pem_certificates(pem, &out, &err), EINVAL);
+		check(strstr(err.message, "gateway.key: no PEM certificate"));
+		free(pem);
+		pem = NULL;
+		check_ok(vdi_pem_certificates(ca, &pem, &err));
+		check(startswith(pem, "-----BEGIN CERTIFICATE-----\n") && !strstr(pem, "PRIVATE"));
+	}
+	check_ok(broker_vv_write(&(struct broker_vv){ .desktop = 7, .password = ticket, .token = v->token,
+						     .public_url = url, .title = "picture",
+						     .host_subject = v->tls_dir ? subject : NULL, .ca = pem },
+				 &out, &len));
+	if (v->plain_proxy) {
+		char *p = strstr(out, "\nproxy=https://");
+
+		check(p);
+		memmove(p + strlen("\nproxy=http"), p + strlen("\nproxy=https"), strlen(p + strlen("\nproxy=https")) + 1);
+		len--;
+	}
+	check(f = fopen(path, "we"));
+	check(fwrite(out, 1, len, f) == len);
+	fclose(f);
+}
+
+/* remote-viewer with the .vv of desktop 7 (the test SPICE server) through g, on a virtual screen, the
+ * gateway's port captured: it shows the picture. */
+static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
+{
+	char sock[700], log[600], fbdir[600], vv[600], ca[700], ticket[] = "Pic-Ticket-1";
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	struct screen scr;
-	pid_t spice, viewer;
-	FILE *f;
+	pid_t spice, viewer, dump;
 	bool seen = false;
 
 	if (access("/usr/bin/remote-viewer", X_OK) != 0)
 		vdi_test_fail(__FILE__, __LINE__, "remote-viewer is needed: tools/install-deps installs it");
-	start_gateway(&g);
-	snprintf(sock, sizeof(sock), "%s/picture.sock", g.spice_dir);
+	snprintf(sock, sizeof(sock), "%s/picture.sock", g->spice_dir);
 	snprintf(log, sizeof(log), "%s/clients.log", vdi_test_tmpdir());
 	spice = screen_spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
 		      NULL);
 	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
 		check(vdi_test_now_ms() < end);
 	check(asprintf(&tgt, "unix:%s", sock) > 0);
-	token = token_for(&g.key, 7, tgt, 120);
-
-	/* The .vv file as the broker writes it. */
+	token = token_for(&g->key, 7, tgt, 120);
+	snprintf(v->token, sizeof(v->token), "%s", token);
 	snprintf(vv, sizeof(vv), "%s/desktop-7.vv", vdi_test_tmpdir());
-	check(f = fopen(vv, "we"));
-	fprintf(f, "[virt-viewer]\ntype=spice\nhost=desktop-7\nport=5900\npassword=%s\nproxy=http://token:%s@127.0.0.1:%d\n"
-		   "title=picture\n",
-		ticket, token, g.port);
-	fclose(f);
+	write_vv(g, v, ticket, vv);
 
+	snprintf(v->capture, sizeof(v->capture), "%s/gateway-port.pcap", vdi_test_tmpdir());
+	dump = capture_start(g->port, v->capture, log);
 	/* A virtual screen whose pixels are a file, and remote-viewer on it. */
 	snprintf(fbdir, sizeof(fbdir), "%s/fb", vdi_test_tmpdir());
 	screen_start(&scr, fbdir, log);
-	viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
+	/* With TLS to the gateway (an https proxy), GLib checks its certificate against the system's CAs, not
+	 * the .vv's ca: the test CA is one of them for remote-viewer. */
+	if (v->tls_dir && !v->plain_proxy) {
+		snprintf(ca, sizeof(ca), "%s/ca.pem", v->tls_dir);
+		viewer = screen_spawn_trusting(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display, ca);
+	} else {
+		viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
+	}
 
 	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
 		seen = shows_pattern(&scr);
 	if (!seen) {
 		char cmd[1400];
 
-		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, g.log_path);
+		snprintf(cmd, sizeof(cmd), "cat '%s' '%s' >&2", log, g->log_path);
 		(void)system(cmd);
 	}
 	check(seen);
 	/* It came through the CONNECT relay, channel by channel. */
-	check(log_has(&g, "CONNECT relay from"));
+	check(log_has(g, "CONNECT relay from"));
 	check(file_has(log, "a client's channel is up"));
 
 	kill(viewer, SIGTERM);
 	waitpid(viewer, NULL, 0);
+	capture_stop(dump);
 	screen_stop(&scr);
 	kill(spice, SIGTERM);
 	waitpid(spice, NULL, 0);
+}
+
+static void test_remote_viewer_sees_the_picture(void)
+{
+	struct viewer_session v = { 0 };
+	struct gateway g;
+	_cleanup_free_ char *cred = NULL;
+
+	start_gateway(&g);
+	viewer_sees_the_picture(&g, &v);
+	/* In the clear: the token, the CONNECT and SPICE's link messages ("REDQ") are all on the wire, as
+	 * the TLS case below checks they are not. */
+	cred = basic_credential(v.token);
+	check(capture_has(v.capture, cred));
+	check(capture_has(v.capture, "CONNECT desktop-7:5900"));
+	check(capture_has(v.capture, "REDQ"));
+	stop_gateway(&g);
+}
+
+/* TLS to the gateway (an https proxy), then SPICE over TLS to desktop-7:5901 inside the tunnel, which
+ * the gateway ends with its certificate: the .vv's ca and host-subject; nothing readable on the wire. */
+/* A gateway with [gateway] tls_cert, its certificates in dir. */
+static void start_spice_tls_gateway(struct gateway *g, char *dir, size_t len)
+{
+	char extra[2200];
+
+	snprintf(dir, len, "%s/tls", vdi_test_tmpdir());
+	tls_make_certs(dir, "gateway");
+	snprintf(extra, sizeof(extra), "tls_cert = %s/gateway.pem\ntls_key = %s/gateway.key\ntls_ca = %s/ca.pem\n", dir,
+		 dir, dir);
+	start_gateway_with(g, extra);
+}
+
+static void test_remote_viewer_over_tls(void)
+{
+	struct viewer_session v = { 0 };
+	struct gateway g;
+	char dir[600];
+	_cleanup_free_ char *cred = NULL;
+
+	start_spice_tls_gateway(&g, dir, sizeof(dir));
+	v.tls_dir = dir;
+	viewer_sees_the_picture(&g, &v);
+	/* Every channel came through a tunnel whose SPICE the gateway decrypted itself. */
+	check(log_has(&g, "(SPICE over TLS)"));
+	check(!log_has(&g, "TLS tunnel for"));
+	cred = basic_credential(v.token);
+	check(!capture_has(v.capture, cred));
+	check(!capture_has(v.capture, v.token));
+	check(!capture_has(v.capture, "CONNECT desktop-"));
+	check(!capture_has(v.capture, "REDQ"));
+	stop_gateway(&g);
+}
+
+/* The same .vv with proxy=http:// (the gateway takes a plain CONNECT on its TLS port): the CONNECT and
+ * its token are in the clear, SPICE after it is TLS that the gateway ends (the .vv's ca suffices: no
+ * system CA is involved), so no "REDQ" on the wire. */
+static void test_remote_viewer_spice_tls_in_plain_connect(void)
+{
+	struct viewer_session v = { .plain_proxy = true };
+	struct gateway g;
+	char dir[600];
+	_cleanup_free_ char *cred = NULL;
+
+	start_spice_tls_gateway(&g, dir, sizeof(dir));
+	v.tls_dir = dir;
+	viewer_sees_the_picture(&g, &v);
+	check(log_has(&g, "(SPICE over TLS)"));
+	check(!log_has(&g, "TLS tunnel for"));
+	cred = basic_credential(v.token);
+	check(capture_has(v.capture, cred));
+	check(capture_has(v.capture, "CONNECT desktop-7:5901"));
+	check(!capture_has(v.capture, "REDQ"));
 	stop_gateway(&g);
 }
 
@@ -2107,6 +2311,135 @@ static void test_tls_download_byte_exact(void)
 	stop_gateway(&g);
 }
 
+/* CONNECT desktop-N:5901 in the clear, then TLS with the gateway inside the tunnel: its handshake's
+ * certificate serial into serial. */
+static SSL *spice_tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd,
+			     char *serial, size_t len)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
+	SSL *ssl = NULL;
+	char *p;
+
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	*fd = tcp_connect(g->port);
+	check(send(*fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(*fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	check_ok(tls_client_start(*fd, ca, &ssl));
+	tls_client_peer_serial(ssl, serial, len);
+	return ssl;
+}
+
+/* SPICE over TLS in a tunnel (CONNECT :5901): plaintext reaches the desktop and comes back encrypted;
+ * SIGHUP with a renewed certificate keeps an open tunnel and gives new ones the new certificate; a
+ * client that does not speak TLS there is logged and closed, the desktop seeing nothing of it. */
+static void test_spice_tls_tunnel_and_reload(void)
+{
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], pem[700], old_serial[80], new_serial[80], serial[80], buf[64];
+	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL, *head = NULL;
+	SSL *ssl, *ssl2;
+	int fd, fd2;
+	char *p;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/gw.pem", dir);
+	tls_file_serial(pem, old_serial, sizeof(old_serial));
+	target_start(&t, &g, "tunnel.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 33, tgt, 600);
+	ssl = spice_tls_tunnel(&g, 33, token, ca, &fd, serial, sizeof(serial));
+	check_str_eq(serial, old_serial);
+	/* Longer than the link header the gateway reads the desktop's first words by. */
+	tunnel_echo(ssl, "REDQ-through-tls-0123456789abcdef");
+	check(log_has(&g, "to desktop 33 of ann (SPICE over TLS)"));
+
+	tls_make_certs(dir, "gw");
+	tls_file_serial(pem, new_serial, sizeof(new_serial));
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "SIGHUP: reloaded the certificate");
+	tunnel_echo(ssl, "after");
+	ssl2 = spice_tls_tunnel(&g, 33, token, ca, &fd2, serial, sizeof(serial));
+	check_str_eq(serial, new_serial);
+	tunnel_echo(ssl2, "new");
+	SSL_free(ssl2);
+	close(fd2);
+	SSL_free(ssl);
+	close(fd);
+
+	/* Plain SPICE where TLS is due: closed (after a TLS alert), nothing relayed. */
+	req = connect_request(33, token);
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	fd = tcp_connect(g.port);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	check(send(fd, "REDQ\x02\0\0\0\x02\0\0\0\x10\0\0\0", 16, MSG_NOSIGNAL) == 16);
+	{
+		size_t got = 0;
+		ssize_t n;
+
+		while (got < sizeof(buf) && (n = recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+			got += (size_t)n;
+		/* Not the desktop's echo: nothing, or a TLS alert record. */
+		check(!got || (buf[0] == 0x15 && !memmem(buf, got, "REDQ", 4)));
+	}
+	close(fd);
+	wait_log(&g, "TLS tunnel for desktop 33 of ann:");
+	stop_gateway(&g);
+}
+
+/* 16 MiB from the desktop and 4 MiB to it through SPICE over TLS in a tunnel, byte-exact both ways. */
+static void test_spice_tls_tunnel_byte_exact(void)
+{
+	const uint64_t down = 16ull << 20, up = 4ull << 20;
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	uint64_t received = 0, mismatches = 0;
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+	SSL *ssl;
+	int fd;
+
+	check(buf);
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls4.sock", TARGET_STREAM);
+	t.send = down;
+	t.expect = up;
+	tgt = target_name(&t);
+	token = token_for(&g.key, 34, tgt, 60);
+	ssl = spice_tls_tunnel(&g, 34, token, ca, &fd, serial, sizeof(serial));
+	while (received < down) {
+		int n = SSL_read(ssl, buf, 65536);
+
+		check(n > 0);
+		for (int i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(received, down);
+	check_int_eq(mismatches, 0);
+	for (uint64_t sent = 0; sent < up; sent += 65536) {
+		for (size_t i = 0; i < 65536; i++)
+			buf[i] = pattern(sent + i);
+		check_ok(tls_client_send(ssl, buf, 65536));
+	}
+	for (uint64_t end = vdi_test_now_ms() + 30000; __atomic_load_n(&t.received, __ATOMIC_SEQ_CST) < up;
+	     usleep(20 * 1000))
+		check(vdi_test_now_ms() < end);
+	check_int_eq(t.received, up);
+	check_int_eq(t.mismatches, 0);
+	SSL_free(ssl);
+	close(fd);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2122,16 +2455,21 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_fifty_stalled_desktops, 300),
 	VDI_TEST_TIMEOUT(test_thousand_connections, 300),
 	VDI_TEST(test_connect_relay),
+	VDI_TEST(test_connect_tls_port_needs_a_certificate),
 	VDI_TEST(test_second_viewer_takes_over),
 	VDI_TEST_TIMEOUT(test_unreachable_viewer_takes_nothing, 60),
 	VDI_TEST_TIMEOUT(test_pending_connect_fails_unreachable, 60),
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_over_tls, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_spice_tls_in_plain_connect, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
 	VDI_TEST(test_tls_wss_and_connect),
 	VDI_TEST_TIMEOUT(test_tls_sighup_reload, 60),
 	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_and_reload, 60),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_byte_exact, 120),
 };
 
 int main(int argc, char **argv)

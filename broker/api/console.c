@@ -16,6 +16,7 @@
 #include "log.h"
 #include "random.h"
 #include "store.h"
+#include "tls-pem.h"
 #include "token.h"
 #include "vmpool.h"
 #include "vv.h"
@@ -38,6 +39,9 @@ struct console_job {
 	char password[TICKET_LEN + 1];
 	char target[512];
 	int64_t expires;
+	char *ca;          /* .vv with [gateway] tls_cert: the PEM of [gateway] tls_ca (may stay NULL) */
+	char subject[512]; /* and the subject of tls_cert ("": plain SPICE) */
+	bool tls_failed;   /* they could not be read (err says why) */
 	int result;
 	struct vdi_error err;
 };
@@ -45,6 +49,7 @@ struct console_job {
 static void console_job_free(struct console_job *j)
 {
 	explicit_bzero(j->password, sizeof(j->password));
+	free(j->ca);
 	free(j);
 }
 
@@ -52,6 +57,18 @@ static void console_work(void *data)
 {
 	struct console_job *j = data;
 
+	const struct vdi_config *cfg = &j->b->cfg;
+
+	/* SPICE over TLS: what remote-viewer needs to trust the gateway, read from disk here. */
+	if (j->vv && cfg->gateway.tls_cert) {
+		j->result = vdi_pem_subject(cfg->gateway.tls_cert, j->subject, sizeof(j->subject), &j->err);
+		if (j->result >= 0 && cfg->gateway.tls_ca)
+			j->result = vdi_pem_certificates(cfg->gateway.tls_ca, &j->ca, &j->err);
+		if (j->result < 0) {
+			j->tls_failed = true;
+			return;
+		}
+	}
 	j->result = pool_desktop_set_ticket(j->host, j->domain, j->password, (time_t)j->expires, &j->err);
 	if (j->result >= 0)
 		j->result = pool_desktop_spice_target(j->host, j->domain, j->target, sizeof(j->target));
@@ -65,7 +82,8 @@ static void reply_vv(struct broker_req *req, struct console_job *j, const char *
 
 	if (broker_vv_write(&(struct broker_vv){ .desktop = j->id, .password = j->password, .token = token,
 						  .public_url = j->b->cfg.gateway.public_url, .title = j->title,
-						  .usb_redirect = j->usb_redirect },
+						  .usb_redirect = j->usb_redirect,
+						  .host_subject = j->subject[0] ? j->subject : NULL, .ca = j->ca },
 			    &vv, &n) < 0) {
 		broker_req_reply_error(req, 500, "cannot write the remote-viewer file");
 		return;
@@ -84,6 +102,12 @@ static void console_complete(struct broker_req *req, void *data)
 
 	if (!req)
 		goto out;
+	if (j->tls_failed) {
+		vdi_warn("remote-viewer file for %s: %s", j->what, j->err.message);
+		broker_req_reply_error(req, 500, "cannot write the remote-viewer file: the gateway's certificate "
+					    "cannot be read (the broker's log says why)");
+		goto out;
+	}
 	if (j->result < 0) {
 		vdi_warn("console for %s: %s", j->what, j->err.message);
 		broker_req_reply_error(req, j->result == -ENOTCONN ? 503 : 409, "cannot open the console of %s: %s",
