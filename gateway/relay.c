@@ -300,6 +300,28 @@ static int relay_join(struct relay *r)
 	return -1;
 }
 
+/*
+ * The one predicate for reading the client (libwebsockets has one rx-flow bit per connection): not
+ * while "up" is above QUEUE_HIGH, nor, for a TLS tunnel, while "down" is: OpenSSL answers some of
+ * the client's records from reading alone (a TLS 1.3 KeyUpdate asks for one back), so a client that
+ * sends them and never reads would fill "down" without the desktop saying a word.  Read again once
+ * both are below QUEUE_LOW.
+ */
+static void client_flow(struct relay *r)
+{
+	bool down = r->tls != NULL;
+
+	if (!r->client)
+		return;
+	if (!r->client_paused && (r->up.bytes >= QUEUE_HIGH || (down && r->down.bytes >= QUEUE_HIGH))) {
+		r->client_paused = true;
+		lws_rx_flow_control(r->client, 0);
+	} else if (r->client_paused && r->up.bytes < QUEUE_LOW && (!down || r->down.bytes < QUEUE_LOW)) {
+		r->client_paused = false;
+		lws_rx_flow_control(r->client, 1);
+	}
+}
+
 /* Bytes from the client: on to the desktop (none once taken over: it is being closed). */
 static int from_client(struct relay *r, const void *data, size_t len)
 {
@@ -310,10 +332,7 @@ static int from_client(struct relay *r, const void *data, size_t len)
 	r->gw->metrics.bytes_to_target += len;
 	if (!r->connecting)
 		lws_callback_on_writable(r->target);
-	if (r->up.bytes >= QUEUE_HIGH && !r->client_paused) {
-		r->client_paused = true;
-		lws_rx_flow_control(r->client, 0);
-	}
+	client_flow(r);
 	touch(r);
 	return 0;
 }
@@ -354,6 +373,7 @@ static int sink_client(void *data, const void *buf, size_t len)
 	struct relay *r = data;
 	int e = from_target(r, buf, len);
 
+	client_flow(r); /* a KeyUpdate's answer, a handshake's: waits for the client to read */
 	if (queue_shorter(&r->down, TLS_PIECES_APART))
 		queue_seal(&r->down);
 	return e;
@@ -404,10 +424,12 @@ static int client_writeable(struct relay *r)
 		    (int)c->len)
 			return -1;
 		queue_pop(&r->down);
-		if (r->target_paused && r->down.bytes < QUEUE_LOW && r->target) {
+		if (r->target_paused && r->down.bytes < QUEUE_LOW && r->target && !r->tls_waiting) {
 			r->target_paused = false;
 			lws_rx_flow_control(r->target, 1);
 		}
+		if (r->tls)
+			client_flow(r);
 	}
 	if (r->down.head)
 		lws_callback_on_writable(r->client);
@@ -445,10 +467,7 @@ static int target_writeable(struct relay *r)
 		if (lws_write(r->target, c->buf + LWS_PRE, c->len, LWS_WRITE_RAW) < (int)c->len)
 			return -1;
 		queue_pop(&r->up);
-		if (r->client_paused && r->up.bytes < QUEUE_LOW && r->client) {
-			r->client_paused = false;
-			lws_rx_flow_control(r->client, 1);
-		}
+		client_flow(r);
 	}
 	if (r->up.head)
 		lws_callback_on_writable(r->target);

@@ -2440,6 +2440,80 @@ static void test_spice_tls_tunnel_byte_exact(void)
 	stop_gateway(&g);
 }
 
+/* Sends what the client's memory BIO holds to fd; false once the gateway stopped taking it (3 s). */
+static bool flood_flush(BIO *mem, int fd)
+{
+	char *p;
+	long n = BIO_get_mem_data(mem, &p);
+
+	for (long off = 0; off < n;) {
+		ssize_t w = send(fd, p + off, (size_t)(n - off), MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return false;
+		off += w;
+	}
+	(void)BIO_reset(mem);
+	return true;
+}
+
+/*
+ * A tunnel's client that floods TLS 1.3 KeyUpdates (update_requested) and never reads: each makes
+ * the gateway's OpenSSL write a KeyUpdate of its own back, from reading alone.  The gateway stops
+ * reading that client while its replies wait (as for any producer above the queue's bound), so its
+ * memory stays bounded; a gateway that queued the replies grew by ~27 bytes a KeyUpdate.
+ */
+static void test_spice_tls_tunnel_keyupdate_flood(void)
+{
+	const long flood = 1500000;
+	const struct timeval tmo = { .tv_sec = 3 };
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	long before, grown, sent = 0;
+	BIO *mem;
+	SSL *ssl;
+	int fd;
+
+	gateway_without_quarantine();
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls5.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 35, tgt, 600);
+	ssl = spice_tls_tunnel(&g, 35, token, ca, &fd, serial, sizeof(serial));
+	check_str_eq(SSL_get_version(ssl), "TLSv1.3");
+	tunnel_echo(ssl, "before the flood");
+	before = rss_kib(g.pid);
+
+	/* The client's records go to memory first, then to the socket 64 KiB at a time: fast enough to
+	 * out-run the gateway's replies.  A byte of data now and then keeps OpenSSL's count of
+	 * KeyUpdates in a row (it refuses too many without data) from ending the flood. */
+	check(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) == 0);
+	mem = BIO_new(BIO_s_mem());
+	check(mem);
+	SSL_set0_wbio(ssl, mem);
+	for (; sent < flood; sent++) {
+		check_int_eq(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+		check_int_eq(SSL_do_handshake(ssl), 1);
+		if (sent % 16 == 15)
+			check_int_eq(SSL_write(ssl, "k", 1), 1);
+		if (BIO_ctrl_pending(mem) >= 65536 && !flood_flush(mem, fd))
+			break;
+	}
+	if (sent == flood)
+		(void)flood_flush(mem, fd);
+	/* What the gateway read is handled: its reply queue as long as it gets. */
+	usleep(500 * 1000);
+	grown = check_rss_bound(&g, before, relays_bound_kib(1), "a KeyUpdate flood");
+	vdi_test_log("gateway RSS %ld KiB before, %ld KiB more after %ld of %ld KeyUpdates sent (bound %ld KiB)", before,
+		     grown, sent, flood, relays_bound_kib(1));
+	SSL_free(ssl);
+	close(fd);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2470,6 +2544,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_tls_download_byte_exact, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_and_reload, 60),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_byte_exact, 120),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_keyupdate_flood, 120),
 };
 
 int main(int argc, char **argv)
