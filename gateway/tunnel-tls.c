@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "alloc.h"
@@ -133,6 +134,46 @@ void gw_tunnel_tls_free(struct gw_tunnel_tls *t)
 	free(t);
 }
 
+/*
+ * A memory BIO's buffer only grows, and emptying it (BIO_reset) clears all of it: one that a full
+ * screen grew would be cleared again for every small message after, and kept by the tunnel while
+ * idle.  One grown past BIO_KEEP is dropped once empty (its clearing costs what growing it did); a
+ * new one grows again if need be.
+ */
+#define BIO_KEEP 4096
+
+static size_t bio_size(BIO *b)
+{
+	BUF_MEM *m = NULL;
+
+	return BIO_get_mem_ptr(b, &m) > 0 && m ? m->max : 0;
+}
+
+/* t->out, emptied. */
+static void out_empty(struct gw_tunnel_tls *t)
+{
+	BIO *b = bio_size(t->out) > BIO_KEEP ? BIO_new(BIO_s_mem()) : NULL;
+
+	if (!b) {
+		(void)BIO_reset(t->out);
+		return;
+	}
+	SSL_set0_wbio(t->ssl, b); /* frees the old */
+	t->out = b;
+}
+
+/* t->in, once OpenSSL has read all of it. */
+static void in_shrink(struct gw_tunnel_tls *t)
+{
+	BIO *b;
+
+	if (BIO_ctrl_pending(t->in) || bio_size(t->in) <= BIO_KEEP || !(b = BIO_new(BIO_s_mem())))
+		return;
+	BIO_set_mem_eof_return(b, -1);
+	SSL_set0_rbio(t->ssl, b);
+	t->in = b;
+}
+
 /* What OpenSSL has for the client, to cipher. */
 static int flush_out(struct gw_tunnel_tls *t, gw_tunnel_tls_sink cipher, void *data)
 {
@@ -143,7 +184,7 @@ static int flush_out(struct gw_tunnel_tls *t, gw_tunnel_tls_sink cipher, void *d
 	if (n <= 0)
 		return 0;
 	r = cipher(data, p, (size_t)n);
-	(void)BIO_reset(t->out);
+	out_empty(t);
 	return r;
 }
 
@@ -158,6 +199,7 @@ int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t le
 		return -EPROTO;
 	if (len > INT32_MAX || BIO_write(t->in, in, (int)len) != (int)len)
 		return -ENOMEM;
+	ERR_clear_error(); /* SSL_get_error looks at this thread's queue: nothing of another's */
 	while ((n = SSL_read(t->ssl, buf, sizeof(buf))) > 0) {
 		r = plain(data, buf, (size_t)n);
 		if (r < 0)
@@ -175,6 +217,7 @@ int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t le
 		}
 	}
 	explicit_bzero(buf, sizeof(buf));
+	in_shrink(t);
 	n = flush_out(t, cipher, data);
 	return r < 0 ? r : n;
 }
@@ -241,6 +284,7 @@ static bool stage_next(struct gw_tunnel_tls *t)
 static int encrypt(struct gw_tunnel_tls *t, const void *in, size_t len)
 {
 	/* The desktop answers only what came through a finished handshake: writing cannot want to read. */
+	ERR_clear_error();
 	if (len > INT32_MAX || (len && SSL_write(t->ssl, in, (int)len) != (int)len)) {
 		ERR_clear_error();
 		t->failed = true;
