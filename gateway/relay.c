@@ -712,6 +712,9 @@ int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 					if (target_in(r, buf, (size_t)n) < 0)
 						break;
 			}
+			/* A TLS tunnel's client learns that the session ended (not a cut), after those words. */
+			if (r->client && r->tls && !r->taken_over)
+				(void)gw_tunnel_tls_shutdown(r->tls, sink_client, r);
 			lws_set_opaque_user_data(wsi, NULL);
 			r->target = NULL;
 			r->target_gone = true;

@@ -188,6 +188,24 @@ static int flush_out(struct gw_tunnel_tls *t, gw_tunnel_tls_sink cipher, void *d
 	return r;
 }
 
+/* The end of our side of the session (a close_notify alert) into t->out; after a fatal error there is
+ * none to end. */
+static void close_notify(struct gw_tunnel_tls *t)
+{
+	if (t->failed || !SSL_is_init_finished(t->ssl))
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(t->ssl);
+	ERR_clear_error();
+}
+
+int gw_tunnel_tls_shutdown(struct gw_tunnel_tls *t, gw_tunnel_tls_sink cipher, void *data)
+{
+	close_notify(t);
+	t->failed = true; /* nothing goes through after it */
+	return flush_out(t, cipher, data);
+}
+
 int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t len, gw_tunnel_tls_sink plain,
 			      gw_tunnel_tls_sink cipher, void *data, const char *desc)
 {
@@ -212,6 +230,8 @@ int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t le
 			/* A bad handshake gets its alert out first (flush_out below). */
 			vdi_info("TLS tunnel for %s: %s", desc,
 				 e == SSL_ERROR_ZERO_RETURN ? "the client closed TLS" : ssl_reason(why, sizeof(why)));
+			if (e == SSL_ERROR_ZERO_RETURN)
+				close_notify(t); /* our own back, flushed below */
 			t->failed = true;
 			r = -EPROTO;
 		}

@@ -47,6 +47,13 @@ int gw_tunnel_tls_from_client(struct gw_tunnel_tls *t, const void *in, size_t le
  * before). */
 bool gw_tunnel_tls_ready(const struct gw_tunnel_tls *t);
 
+/*
+ * The desktop hung up: the client is told the session ends (close_notify, to cipher) before the
+ * tunnel closes, so it can tell the end from a cut.  Nothing goes through t after it.  (A client's own
+ * close_notify is answered by gw_tunnel_tls_from_client.)
+ */
+int gw_tunnel_tls_shutdown(struct gw_tunnel_tls *t, gw_tunnel_tls_sink cipher, void *data);
+
 /* The desktop's bytes (plaintext), encrypted to cipher. */
 int gw_tunnel_tls_to_client(struct gw_tunnel_tls *t, const void *in, size_t len, gw_tunnel_tls_sink cipher,
 			    void *data);

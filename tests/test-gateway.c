@@ -2568,6 +2568,52 @@ static void test_spice_tls_idle_tunnels_hold_little(void)
 	stop_gateway(&g);
 }
 
+/* Whether the peer ended the session in ssl with a close_notify (not a cut connection). */
+static bool tls_closed_cleanly(SSL *ssl)
+{
+	char buf[64];
+	int n;
+
+	while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0)
+		;
+	return SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+}
+
+/* The gateway ends a tunnel's TLS session with a close_notify: answering the client's own, and when the
+ * desktop hangs up (after what it said last). */
+static void test_spice_tls_tunnel_close_notify(void)
+{
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+	SSL *ssl;
+	int fd;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls7.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 37, tgt, 600);
+
+	ssl = spice_tls_tunnel(&g, 37, token, ca, &fd, serial, sizeof(serial));
+	tunnel_echo(ssl, "the client ends it");
+	check_int_eq(SSL_shutdown(ssl), 0); /* ours sent, the gateway's not yet read */
+	check(tls_closed_cleanly(ssl));
+	wait_log(&g, "TLS tunnel for desktop 37 of ann: the client closed TLS");
+	SSL_free(ssl);
+	close(fd);
+
+	ssl = spice_tls_tunnel(&g, 37, token, ca, &fd, serial, sizeof(serial));
+	tunnel_echo(ssl, "the desktop ends it");
+	check_int_eq(get_int(&t.connections), 2);
+	check(shutdown(t.conns[1].fd, SHUT_RDWR) == 0);
+	check(tls_closed_cleanly(ssl));
+	SSL_free(ssl);
+	close(fd);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2600,6 +2646,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_byte_exact, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_keyupdate_flood, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_idle_tunnels_hold_little, 120),
+	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_close_notify, 60),
 };
 
 int main(int argc, char **argv)
