@@ -192,3 +192,25 @@ int vdi_tls_load_pair(SSL_CTX *ctx, const char *section, const char *cert, const
 	pair_free(&p);
 	return r;
 }
+
+int vdi_tls_use_pair_of(SSL_CTX *ctx, SSL_CTX *from, const char *section, const char *key, struct vdi_error *err)
+{
+	X509 *cert = SSL_CTX_get0_certificate(from);
+	EVP_PKEY *pkey = SSL_CTX_get0_privatekey(from);
+	STACK_OF(X509) *chain = NULL;
+	int r;
+
+	if (!cert || !pkey || SSL_CTX_get0_chain_certs(from, &chain) != 1)
+		return vdi_error_set(err, -EINVAL, "[%s] tls_cert: no certificate loaded", section);
+	r = same_key_type(ctx, section, key, pkey, err);
+	if (r >= 0 && SSL_CTX_use_cert_and_key(ctx, cert, pkey, chain, 1) != 1) {
+		unsigned long e = ERR_get_error();
+		char why[256];
+
+		ERR_error_string_n(e, why, sizeof(why));
+		r = vdi_error_set(err, -EINVAL, "[%s] tls_cert: cannot use the certificate and key of %s: %s", section,
+				  key, why);
+	}
+	ERR_clear_error();
+	return r;
+}

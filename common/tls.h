@@ -29,5 +29,12 @@ int vdi_tls_check_ca(const char *section, const char *ca, const char *cert, stru
  * at once: connections that are open keep the one they were made with, new ones get this.  The
  * key must be of the type (EC, RSA) of the one in use, if any.  On failure ctx keeps what it had.  0 or -errno with the reason in err.
  */
+/*
+ * Makes the certificate, chain and key that from holds (loaded by vdi_tls_load_pair) ctx's too, as
+ * vdi_tls_load_pair would (the same key type; ctx unchanged on failure): a pair read once serves two
+ * contexts.  key: its file, for the message.
+ */
+int vdi_tls_use_pair_of(SSL_CTX *ctx, SSL_CTX *from, const char *section, const char *key, struct vdi_error *err);
+
 int vdi_tls_load_pair(SSL_CTX *ctx, const char *section, const char *cert, const char *key,
 		      struct vdi_error *err);

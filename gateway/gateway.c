@@ -378,15 +378,30 @@ const char *gw_address(struct gw *gw)
 	return vdi_listen_describe(&gw->where);
 }
 
+/*
+ * The pair is read once, into the new context of SPICE tunnels (CONNECT desktop-N:5901), and WSS's
+ * (libwebsockets') context takes it from there: both change, or neither (a renewal replaced between
+ * two reads, a key of another type) and the old pair stays in use for all.
+ */
 int gw_reload_tls(struct gw *gw, struct vdi_error *err)
 {
+	SSL_CTX *tunnels;
 	int r;
 
 	if (!gw->ssl_ctx)
 		return 0;
-	r = vdi_tls_load_pair(gw->ssl_ctx, "gateway", gw->cfg->gateway.tls_cert, gw->cfg->gateway.tls_key, err);
-	/* And the one SPICE tunnels (CONNECT desktop-N:5901) are ended with. */
-	return r < 0 ? r : gw_tunnel_tls_load(gw, err);
+	r = gw_tunnel_tls_prepare(gw, &tunnels, err);
+	if (r < 0)
+		return r;
+	if (!tunnels)
+		return vdi_error_set(err, -EINVAL, "[gateway] tls_cert: unset");
+	r = vdi_tls_use_pair_of(gw->ssl_ctx, tunnels, "gateway", gw->cfg->gateway.tls_key, err);
+	if (r < 0) {
+		SSL_CTX_free(tunnels);
+		return r;
+	}
+	gw_tunnel_tls_install(gw, tunnels);
+	return 0;
 }
 
 void gw_reload(struct gw *gw)

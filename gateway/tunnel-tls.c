@@ -77,21 +77,33 @@ static SSL_CTX *ctx_load(const char *cert, const char *key, struct vdi_error *er
 	return ctx;
 }
 
-int gw_tunnel_tls_load(struct gw *gw, struct vdi_error *err)
+int gw_tunnel_tls_prepare(struct gw *gw, SSL_CTX **ret, struct vdi_error *err)
 {
 	const char *cert = gw->cfg->gateway.tls_cert, *key = gw->cfg->gateway.tls_key;
-	SSL_CTX *ctx = NULL;
 
-	if (cert) {
-		if (!key)
-			return vdi_error_set(err, -EINVAL, "[gateway] tls_cert: set tls_key too");
-		ctx = ctx_load(cert, key, err);
-		if (!ctx)
-			return -EINVAL;
-	}
+	*ret = NULL;
+	if (!cert)
+		return 0;
+	if (!key)
+		return vdi_error_set(err, -EINVAL, "[gateway] tls_cert: set tls_key too");
+	*ret = ctx_load(cert, key, err);
+	return *ret ? 0 : -EINVAL;
+}
+
+void gw_tunnel_tls_install(struct gw *gw, SSL_CTX *ctx)
+{
 	SSL_CTX_free(gw->tunnel_tls);
 	gw->tunnel_tls = ctx;
-	return 0;
+}
+
+int gw_tunnel_tls_load(struct gw *gw, struct vdi_error *err)
+{
+	SSL_CTX *ctx;
+	int r = gw_tunnel_tls_prepare(gw, &ctx, err);
+
+	if (r >= 0)
+		gw_tunnel_tls_install(gw, ctx);
+	return r;
 }
 
 void gw_tunnel_tls_unload(struct gw *gw)

@@ -25,6 +25,11 @@ struct gw_tunnel_tls;
  */
 int gw_tunnel_tls_load(struct gw *gw, struct vdi_error *err);
 
+/* gw_tunnel_tls_load in two steps: the new context (NULL without tls_cert) read from the files, which
+ * can fail and changes nothing; then made gw's, which cannot fail (ctx is gw's then). */
+int gw_tunnel_tls_prepare(struct gw *gw, SSL_CTX **ret, struct vdi_error *err);
+void gw_tunnel_tls_install(struct gw *gw, SSL_CTX *ctx);
+
 /* Frees gw's tunnel certificate (open tunnels hold their own reference). */
 void gw_tunnel_tls_unload(struct gw *gw);
 
