@@ -40,6 +40,9 @@
 #define QUEUE_HIGH (256 * 1024)
 #define QUEUE_LOW (64 * 1024)
 
+/* A TLS tunnel's client has this long for its handshake (whatever idle_timeout says). */
+#define TLS_HANDSHAKE_SECS 10
+
 #define GW_CLOSE_TAKEN_OVER 4000
 #define GW_TAKEN_OVER_REASON "taken over by another viewer"
 
@@ -69,6 +72,7 @@ struct relay {
 	struct queue up, down;
 	struct gw_tunnel_tls *tls; /* CONNECT desktop-N:5901: the client speaks TLS, the desktop plaintext */
 	bool tls_waiting;     /* the desktop is not read until the client's TLS handshake is done */
+	bool join_due;        /* claims kept: it joins the registry once connected (and its TLS handshake done) */
 	char head[GW_PROXY_HEAD_MAX]; /* CONNECT: the request as it arrives */
 	size_t head_len;
 	char desc[96];        /* "desktop 12 of ann", for the log */
@@ -212,6 +216,8 @@ static void touch(struct relay *r)
 
 	if (!r->client)
 		return;
+	if (r->tls && !gw_tunnel_tls_ready(r->tls))
+		return; /* the handshake's deadline (relay_connect) stays: a slow one is not given more time */
 	if (idle)
 		lws_set_timeout(r->client, PENDING_TIMEOUT_USER_OK, (int)(idle > 86400 * 7 ? 86400 * 7 : idle));
 	else
@@ -269,12 +275,18 @@ static int relay_connect(struct relay *r, const struct vdi_token_claims *c)
 		snprintf(r->desc, sizeof(r->desc), "desktop %lld of %s", (long long)c->dsk,
 			 vdi_log_safe(c->sub, user, sizeof(user)));
 	}
-	touch(r);
+	if (r->tls)
+		lws_set_timeout(r->client, PENDING_TIMEOUT_USER_OK, TLS_HANDSHAKE_SECS);
+	else
+		touch(r);
 	r->member.owner = r;
-	if (r->connecting) {
-		/* The desktop's other viewers keep it until this one has reached it (relay_join). */
+	if (r->connecting || r->tls) {
+		/* The desktop's other viewers keep it until this one has reached it, and a TLS tunnel's
+		 * client has done its handshake (relay_try_join). */
 		r->claims = *c;
-		lws_callback_on_writable(r->target);
+		r->join_due = true;
+		if (r->connecting)
+			lws_callback_on_writable(r->target);
 		return 0;
 	}
 	/* Reached (a unix socket connects at once): the desktop's other viewers lose it (none is
@@ -298,6 +310,15 @@ static int relay_join(struct relay *r)
 	if (r->client)
 		end_client(r);
 	return -1;
+}
+
+/* relay_join once r's desktop is reached and its TLS handshake (if any) is done; else 0, later. */
+static int relay_try_join(struct relay *r)
+{
+	if (!r->join_due || r->connecting || (r->tls && !gw_tunnel_tls_ready(r->tls)))
+		return 0;
+	r->join_due = false;
+	return relay_join(r);
 }
 
 /*
@@ -389,6 +410,9 @@ static int client_in(struct relay *r, const void *data, size_t len)
 	e = gw_tunnel_tls_from_client(r->tls, data, len, sink_target, sink_client, r, r->desc);
 	if (e >= 0 && r->tls_waiting && gw_tunnel_tls_ready(r->tls)) {
 		r->tls_waiting = false;
+		touch(r); /* the handshake's deadline gives way to idle_timeout */
+		if (relay_try_join(r) < 0)
+			return 0; /* its viewer was taken over: closed */
 		if (r->target && !r->target_paused)
 			lws_rx_flow_control(r->target, 1);
 	}
@@ -459,7 +483,7 @@ static int target_writeable(struct relay *r)
 			return -1;
 		}
 		r->connecting = false;
-		if (relay_join(r) < 0)
+		if (relay_try_join(r) < 0)
 			return -1;
 	}
 	c = r->up.head;

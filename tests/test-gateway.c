@@ -2614,6 +2614,71 @@ static void test_spice_tls_tunnel_close_notify(void)
 	stop_gateway(&g);
 }
 
+/* CONNECT desktop-N:5901 answered 200, no handshake yet: the socket. */
+static int spice_tls_connect_only(struct gateway *g, int64_t dsk, const char *token)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
+	char *p;
+	int fd;
+
+	while ((p = strstr(req, ":5900")))
+		p[4] = '1';
+	fd = tcp_connect(g->port);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	check(startswith(head, "HTTP/1.1 200 "));
+	return fd;
+}
+
+/*
+ * A tunnel's client that never does its TLS handshake is closed (10 s) even with idle_timeout = 0, and
+ * takes nothing meanwhile: another viewer of the desktop keeps it until the newcomer's handshake is
+ * done, then loses it.
+ */
+static void test_spice_tls_handshake_deadline_and_takeover(void)
+{
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], serial[80], extra[2200], c;
+	_cleanup_free_ char *tgt = NULL, *a = NULL, *b = NULL;
+	struct pollfd pfd;
+	SSL *ssl_a, *ssl_b;
+	int fd_a, fd_b, silent;
+
+	snprintf(dir, sizeof(dir), "%s/tls", vdi_test_tmpdir());
+	tls_make_certs(dir, "gw");
+	snprintf(extra, sizeof(extra), "tls_cert = %s/gw.pem\ntls_key = %s/gw.key\nidle_timeout = 0\n", dir, dir);
+	start_gateway_with(&g, extra);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	target_start(&t, &g, "tls8.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	a = token_for(&g.key, 38, tgt, 600);
+	b = token_for(&g.key, 38, tgt, 600);
+
+	/* A silent client: closed by the gateway (the test gives up after 30 s). */
+	silent = spice_tls_connect_only(&g, 38, a);
+	pfd = (struct pollfd){ .fd = silent, .events = POLLIN };
+	check_int_eq(poll(&pfd, 1, 30000), 1);
+	check(recv(silent, &c, 1, 0) <= 0);
+	close(silent);
+
+	/* Viewer A's tunnel; viewer B's CONNECT without a handshake takes nothing; its handshake does. */
+	ssl_a = spice_tls_tunnel(&g, 38, a, ca, &fd_a, serial, sizeof(serial));
+	tunnel_echo(ssl_a, "A's");
+	fd_b = spice_tls_connect_only(&g, 38, b);
+	tunnel_echo(ssl_a, "A's still");
+	check(!log_has(&g, "relay for desktop 38 of ann taken over"));
+	check_ok(tls_client_start(fd_b, ca, &ssl_b));
+	tunnel_echo(ssl_b, "B's");
+	wait_log(&g, "relay for desktop 38 of ann taken over by another viewer");
+	check(SSL_read(ssl_a, &c, 1) <= 0);
+	SSL_free(ssl_a);
+	SSL_free(ssl_b);
+	close(fd_a);
+	close(fd_b);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2647,6 +2712,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_keyupdate_flood, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_idle_tunnels_hold_little, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_close_notify, 60),
+	VDI_TEST_TIMEOUT(test_spice_tls_handshake_deadline_and_takeover, 90),
 };
 
 int main(int argc, char **argv)
