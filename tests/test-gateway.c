@@ -2679,6 +2679,59 @@ static void test_spice_tls_handshake_deadline_and_takeover(void)
 	stop_gateway(&g);
 }
 
+/* The serials a new WSS relay and a new SPICE TLS tunnel are shown, which must be the same: expect. */
+static void check_both_serve(struct gateway *g, const char *token, const char *ca, const char *expect)
+{
+	struct ws_client ws;
+	char serial[80];
+	SSL *ssl;
+	int fd;
+
+	wss_open(&ws, g, token, ca);
+	check_str_eq(ws.peer_serial, expect);
+	ws_client_close(&ws);
+	ssl = spice_tls_tunnel(g, 39, token, ca, &fd, serial, sizeof(serial));
+	check_str_eq(serial, expect);
+	SSL_free(ssl);
+	close(fd);
+}
+
+/* SIGHUP changes WSS's and the tunnels' certificate together, or neither: a pair WSS refuses (a key
+ * of another type) leaves the tunnels on the pair in use too. */
+static void test_tls_reload_both_or_neither(void)
+{
+	struct gateway g;
+	struct target t;
+	char dir[600], ca[700], pem[700], cmd[2200], old_serial[80], new_serial[80];
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
+
+	start_tls_gateway(&g, dir, sizeof(dir));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/gw.pem", dir);
+	tls_file_serial(pem, old_serial, sizeof(old_serial));
+	target_start(&t, &g, "tls9.sock", TARGET_ECHO);
+	tgt = target_name(&t);
+	token = token_for(&g.key, 39, tgt, 600);
+	check_both_serve(&g, token, ca, old_serial);
+
+	tls_make_certs(dir, "gw");
+	tls_file_serial(pem, new_serial, sizeof(new_serial));
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "SIGHUP: reloaded the certificate");
+	check_both_serve(&g, token, ca, new_serial);
+
+	/* The tunnels alone could take an RSA pair (a context of their own); WSS's cannot. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -newkey rsa:2048 -nodes -subj '/CN=rsa' -keyout gw.key -out rsa.csr 2>/dev/null &&"
+		 " openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out gw.pem 2>/dev/null",
+		 dir);
+	check_int_eq(system(cmd), 0);
+	check(kill(g.pid, SIGHUP) == 0);
+	wait_log(&g, "is an RSA key, the one in use an EC key: restart the daemon");
+	check_both_serve(&g, token, ca, new_serial);
+	stop_gateway(&g);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_handshake_and_echo),
 	VDI_TEST_TIMEOUT(test_hundred_mib_each_way, 300),
@@ -2713,6 +2766,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_spice_tls_idle_tunnels_hold_little, 120),
 	VDI_TEST_TIMEOUT(test_spice_tls_tunnel_close_notify, 60),
 	VDI_TEST_TIMEOUT(test_spice_tls_handshake_deadline_and_takeover, 90),
+	VDI_TEST_TIMEOUT(test_tls_reload_both_or_neither, 60),
 };
 
 int main(int argc, char **argv)
