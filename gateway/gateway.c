@@ -216,8 +216,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		const char *path = in;
 		char peer[64] = "";
 
-		if (gw_plain_on_tls(gw, wsi))
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+		if (gw_plain_on_tls(gw, wsi)) {
+			gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "HTTP", peer, "plain HTTP on the TLS port");
 			return reply_error(wsi, 403, PLAIN_REFUSED);
+		}
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return reply_error(wsi, 405, "method not allowed");
 		if (streq(path, "/healthz"))
@@ -230,7 +233,6 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			text = gw_metrics_text(&gw->metrics);
 			return text ? reply(wsi, 200, "text/plain; version=0.0.4", text) : -1;
 		}
-		lws_get_peer_simple(wsi, peer, sizeof(peer));
 		if (streq(path, "/spice")) {
 			gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "GET /spice", peer, "not a WebSocket upgrade");
 			return reply_error(wsi, 400, "GET /spice must be a WebSocket upgrade");

@@ -2228,8 +2228,9 @@ static void test_tls_wss_and_connect(void)
 
 	http_client_use_tls(ca);
 	check_healthy(&g);
-	/* The plain WebSocket and the two plain CONNECTs. */
-	http_expect(g.port, "GET", "/metrics", NULL, 200, "vdi_gateway_refused_total{reason=\"bad-request\"} 3\n");
+	/* The plain WebSocket, the plain GET and the two plain CONNECTs. */
+	check(log_has(&g, "refused HTTP from 127.0.0.1: bad-request: plain HTTP on the TLS port"));
+	http_expect(g.port, "GET", "/metrics", NULL, 200, "vdi_gateway_refused_total{reason=\"bad-request\"} 4\n");
 	http_client_use_tls(NULL);
 	check_int_eq(t.connections, 2);
 	stop_gateway(&g);
