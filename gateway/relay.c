@@ -578,6 +578,19 @@ static int connect_tls(struct relay *r, const char *peer)
 
 #define CONNECT_PLAIN_REFUSED "this gateway speaks TLS: CONNECT inside TLS (proxy=https://)"
 
+/* A plain CONNECT to a gateway with tls_cert (its token, and on 5900 all of SPICE, in the clear):
+ * refused, true; else false. */
+static bool connect_plain_refused(struct relay *r, struct gw_proxy_request *req, const char *peer)
+{
+	if (!gw_plain_on_tls(r->gw, r->client))
+		return false;
+	explicit_bzero(r->head, sizeof(r->head));
+	explicit_bzero(req->token, sizeof(req->token));
+	gw_refuse(r->gw, GW_REFUSED_BAD_REQUEST, "CONNECT", peer, "plain CONNECT on the TLS port");
+	connect_reply_body_close(r, "403 Forbidden", CONNECT_PLAIN_REFUSED);
+	return true;
+}
+
 /*
  * The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included).
  * With tls_cert a CONNECT must come inside TLS: a plain one, once its head is whole (or
@@ -601,12 +614,8 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 	n = gw_proxy_parse(r->head, r->head_len, &req);
 	if (n == 0)
 		return 0; /* more to come */
-	if (gw_plain_on_tls(r->gw, r->client)) { /* its token (and SPICE on 5900) in the clear */
-		explicit_bzero(r->head, sizeof(r->head));
-		gw_refuse(r->gw, GW_REFUSED_BAD_REQUEST, "CONNECT", peer, "plain CONNECT on the TLS port");
-		connect_reply_body_close(r, "403 Forbidden", CONNECT_PLAIN_REFUSED);
+	if (connect_plain_refused(r, &req, peer))
 		return 0;
-	}
 	if (n < 0) {
 		connect_refuse(r, GW_REFUSED_BAD_REQUEST, peer, n == -ENOENT ? "404 Not Found" : "400 Bad Request",
 			       n == -ENOENT ? "not a desktop-<id>:<port> authority" : "malformed CONNECT request");
