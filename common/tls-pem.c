@@ -14,13 +14,15 @@
 #include "alloc.h"
 #include "cleanup.h"
 
-static FILE *open_pem(const char *path, struct vdi_error *err)
+static int open_pem(const char *path, FILE **ret, struct vdi_error *err)
 {
-	FILE *f = fopen(path, "re");
+	int e;
 
-	if (!f)
-		vdi_error_set(err, -errno, "%s: %s", path, strerror(errno));
-	return f;
+	*ret = fopen(path, "re");
+	if (*ret)
+		return 0;
+	e = errno;
+	return vdi_error_set(err, -e, "%s: %s", path, strerror(e));
 }
 
 /* Each certificate of f written to out; how many, or -errno. */
@@ -43,14 +45,15 @@ static int copy_certificates(FILE *f, BIO *out)
 
 int vdi_pem_certificates(const char *path, char **ret, struct vdi_error *err)
 {
-	_cleanup_fclose_ FILE *f = open_pem(path, err);
+	_cleanup_fclose_ FILE *f = NULL;
 	BIO *out;
 	char *p;
 	long len;
 	int n, r;
 
-	if (!f)
-		return -ENOENT;
+	r = open_pem(path, &f, err);
+	if (r < 0)
+		return r;
 	out = BIO_new(BIO_s_mem());
 	if (!out)
 		return -ENOMEM;
@@ -83,11 +86,29 @@ static bool append(char *buf, size_t len, size_t *at, const char *s, size_t n, b
 	return true;
 }
 
-static int spell_name(const X509_NAME *name, char *buf, size_t len)
+/* Why entry i of a subject cannot be spelled as spice-gtk compares it, or NULL when it can. */
+static const char *unspellable(const X509_NAME_ENTRY *e, int i, const unsigned char *value, int n)
+{
+	int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+
+	if (n < 0)
+		return "a value of the subject is not a string";
+	if (nid == NID_undef || !OBJ_nid2sn(nid))
+		return "the subject has an attribute without a short name (it would read UNDEF=)";
+	if (X509_NAME_ENTRY_set(e) != i)
+		return "the subject has a multi-valued RDN (A=x+B=y)";
+	if (n > 0 && memchr(value, '\0', (size_t)n))
+		return "a value of the subject holds a NUL";
+	return NULL;
+}
+
+/* The subject spelled into buf; -EINVAL with the reason in *why, or -ENAMETOOLONG. */
+static int spell_name(const X509_NAME *name, char *buf, size_t len, const char **why)
 {
 	size_t at = 0;
 
 	buf[0] = '\0';
+	*why = "the subject is empty";
 	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
 		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
 		const char *key = OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)));
@@ -95,33 +116,39 @@ static int spell_name(const X509_NAME *name, char *buf, size_t len)
 		int n = ASN1_STRING_to_UTF8(&value, X509_NAME_ENTRY_get_data(e));
 		bool ok;
 
-		if (n < 0 || !key)
+		*why = unspellable(e, i, value, n);
+		if (*why) {
+			OPENSSL_free(value);
 			return -EINVAL;
+		}
 		ok = (!i || append(buf, len, &at, ",", 1, false)) && append(buf, len, &at, key, strlen(key), false) &&
 		     append(buf, len, &at, "=", 1, false) && append(buf, len, &at, (char *)value, (size_t)n, true);
 		OPENSSL_free(value);
-		if (!ok)
+		if (!ok) {
+			*why = "the subject is too long";
 			return -ENAMETOOLONG;
+		}
 	}
 	return at ? 0 : -EINVAL;
 }
 
 int vdi_pem_subject(const char *path, char *buf, size_t len, struct vdi_error *err)
 {
-	_cleanup_fclose_ FILE *f = open_pem(path, err);
+	_cleanup_fclose_ FILE *f = NULL;
+	const char *why = NULL;
 	X509 *x;
 	int r;
 
-	if (!f)
-		return -ENOENT;
+	r = open_pem(path, &f, err);
+	if (r < 0)
+		return r;
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	ERR_clear_error();
 	if (!x)
 		return vdi_error_set(err, -EINVAL, "%s: no PEM certificate", path);
-	r = spell_name(X509_get_subject_name(x), buf, len);
+	r = spell_name(X509_get_subject_name(x), buf, len, &why);
 	X509_free(x);
 	if (r < 0)
-		return vdi_error_set(err, r, "%s: %s", path,
-				     r == -ENAMETOOLONG ? "the subject is too long" : "the subject cannot be spelled");
+		return vdi_error_set(err, r, "%s: %s", path, why);
 	return 0;
 }

@@ -20,6 +20,8 @@ int vdi_pem_certificates(const char *path, char **ret, struct vdi_error *err);
 /*
  * The subject of the first certificate in path as spice-gtk's host-subject spells it: its entries
  * in the certificate's order, "KEY=value" joined by ",", with "\" and "," in values escaped by "\"
- * (e.g. "O=vdi test,CN=gateway").  -ENAMETOOLONG when it does not fit len bytes.
+ * (e.g. "O=vdi test,CN=gateway").  -ENAMETOOLONG when it does not fit len bytes; -EINVAL for a
+ * subject no .vv could match (an attribute without a short name, a multi-valued RDN, a value holding
+ * a NUL, an empty subject); the -errno of fopen() when path cannot be read.  err names the file.
  */
 int vdi_pem_subject(const char *path, char *buf, size_t len, struct vdi_error *err);

@@ -147,13 +147,13 @@ static bool asks_binary(struct lws *wsi)
 }
 
 /*
- * With tls_cert the port takes plain connections too, for thin clients whose .vv says
- * proxy=http:// (their SPICE is TLS inside the tunnel): a plain CONNECT goes raw as ever, but
- * plain HTTP and plain WebSockets are refused, so that no browser sends a token in the clear.
+ * With tls_cert the port still accepts plain connections, only to refuse them with a reason a
+ * person can read: plain HTTP and plain WebSockets here, a plain CONNECT in relay.c's connect_head,
+ * so that no client sends a token (or SPICE) in the clear.
  */
 #define PLAIN_REFUSED "this gateway speaks TLS: use https:// or wss://"
 
-static bool plain_on_tls(struct gw *gw, struct lws *wsi)
+bool gw_plain_on_tls(struct gw *gw, struct lws *wsi)
 {
 	return gw->ssl_ctx && !lws_is_ssl(wsi);
 }
@@ -173,7 +173,7 @@ static int confirm_upgrade(struct gw *gw, struct lws *wsi, const char *upgrade)
 	int r;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (plain_on_tls(gw, wsi)) {
+	if (gw_plain_on_tls(gw, wsi)) {
 		gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "WebSocket", peer, "plain ws:// on the TLS port");
 		return reply_error(wsi, 403, PLAIN_REFUSED) < 0 ? -1 : 1;
 	}
@@ -216,8 +216,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		const char *path = in;
 		char peer[64] = "";
 
-		if (plain_on_tls(gw, wsi))
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+		if (gw_plain_on_tls(gw, wsi)) {
+			gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "HTTP", peer, "plain HTTP on the TLS port");
 			return reply_error(wsi, 403, PLAIN_REFUSED);
+		}
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return reply_error(wsi, 405, "method not allowed");
 		if (streq(path, "/healthz"))
@@ -230,7 +233,6 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			text = gw_metrics_text(&gw->metrics);
 			return text ? reply(wsi, 200, "text/plain; version=0.0.4", text) : -1;
 		}
-		lws_get_peer_simple(wsi, peer, sizeof(peer));
 		if (streq(path, "/spice")) {
 			gw_refuse(gw, GW_REFUSED_BAD_REQUEST, "GET /spice", peer, "not a WebSocket upgrade");
 			return reply_error(wsi, 400, "GET /spice must be a WebSocket upgrade");
@@ -325,7 +327,7 @@ int gw_new(const struct vdi_config *cfg, struct gw **ret, struct vdi_error *err)
 	info.listen_accept_role = "raw-skt";
 	info.listen_accept_protocol = "vdi-connect";
 	/* TLS on the one port: WSS, and CONNECT inside TLS (lws turns it raw after the handshake);
-	 * plain connections are let in for a plain CONNECT alone (plain_on_tls). */
+	 * plain connections are let in only to be refused with a reason (gw_plain_on_tls). */
 	if (cfg->gateway.tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
 				LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
@@ -361,6 +363,7 @@ struct gw *gw_free(struct gw *gw)
 		return NULL;
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx);
+	gw_relay_cleanup();
 	gw_registry_clear(&gw->registry);
 	gw_tunnel_tls_unload(gw);
 	explicit_bzero(&gw->key, sizeof(gw->key));

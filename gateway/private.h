@@ -42,8 +42,12 @@ struct gw {
 int gw_admit(struct gw *gw, const char *token, int64_t now, const char *what, const char *peer,
 	     struct vdi_token_claims *claims, enum gw_refusal *why);
 void gw_refuse(struct gw *gw, enum gw_refusal why, const char *what, const char *peer, const char *detail);
+/* Whether wsi came in the clear to a gateway with tls_cert: such a connection is only refused. */
+bool gw_plain_on_tls(struct gw *gw, struct lws *wsi);
 
 /* relay.c: the protocols' callbacks. */
 int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int gw_relay_connect_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int gw_relay_target_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* gw_free, once the loop's relays are gone: frees the chunks kept for the next reads. */
+void gw_relay_cleanup(void);

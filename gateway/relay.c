@@ -123,6 +123,17 @@ static void chunk_free(struct chunk *c)
 	free(c);
 }
 
+void gw_relay_cleanup(void)
+{
+	while (spare) {
+		struct chunk *c = spare;
+
+		spare = c->next;
+		free(c);
+	}
+	spare_count = 0;
+}
+
 static int queue_push(struct queue *q, const void *data, size_t len)
 {
 	const unsigned char *p = data;
@@ -570,17 +581,24 @@ int gw_relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
 /* ---- thin clients (HTTP CONNECT, then raw) ---------------------------------------------------- */
 
-/* Answers status and closes once it is sent. */
-static void connect_reply_close(struct relay *r, const char *status)
+/* Answers status with body (a line of text, may be NULL) and closes once it is sent. */
+static void connect_reply_body_close(struct relay *r, const char *status, const char *body)
 {
-	char reply[256];
+	char reply[512];
 
 	snprintf(reply, sizeof(reply),
-		 "HTTP/1.1 %s\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", status,
-		 streq(status, "407 Proxy Authentication Required") ? "Proxy-Authenticate: Basic realm=\"vdi\"\r\n" : "");
+		 "HTTP/1.1 %s\r\n%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s%s", status,
+		 streq(status, "407 Proxy Authentication Required") ? "Proxy-Authenticate: Basic realm=\"vdi\"\r\n" : "",
+		 body ? "Content-Type: text/plain\r\n" : "", body ? strlen(body) + 1 : 0, body ? body : "",
+		 body ? "\n" : "");
 	(void)queue_push(&r->down, reply, strlen(reply));
 	r->close_after_flush = true;
 	lws_callback_on_writable(r->client);
+}
+
+static void connect_reply_close(struct relay *r, const char *status)
+{
+	connect_reply_body_close(r, status, NULL);
 }
 
 static void connect_refuse(struct relay *r, enum gw_refusal why, const char *peer, const char *status,
@@ -601,7 +619,26 @@ static int connect_tls(struct relay *r, const char *peer)
 	return -1;
 }
 
-/* The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included). */
+#define CONNECT_PLAIN_REFUSED "this gateway speaks TLS: CONNECT inside TLS (proxy=https://)"
+
+/* A plain CONNECT to a gateway with tls_cert (its token, and on 5900 all of SPICE, in the clear):
+ * refused, true; else false. */
+static bool connect_plain_refused(struct relay *r, struct gw_proxy_request *req, const char *peer)
+{
+	if (!gw_plain_on_tls(r->gw, r->client))
+		return false;
+	explicit_bzero(r->head, sizeof(r->head));
+	explicit_bzero(req->token, sizeof(req->token));
+	gw_refuse(r->gw, GW_REFUSED_BAD_REQUEST, "CONNECT", peer, "plain CONNECT on the TLS port");
+	connect_reply_body_close(r, "403 Forbidden", CONNECT_PLAIN_REFUSED);
+	return true;
+}
+
+/*
+ * The request arrives (libwebsockets saw "CONNECT" and turned the socket raw, request included).
+ * With tls_cert a CONNECT must come inside TLS: a plain one, once its head is whole (or
+ * malformed), is refused 403 with the reason as its body.
+ */
 static int connect_head(struct relay *r, const void *in, size_t len)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -620,6 +657,8 @@ static int connect_head(struct relay *r, const void *in, size_t len)
 	n = gw_proxy_parse(r->head, r->head_len, &req);
 	if (n == 0)
 		return 0; /* more to come */
+	if (connect_plain_refused(r, &req, peer))
+		return 0;
 	if (n < 0) {
 		connect_refuse(r, GW_REFUSED_BAD_REQUEST, peer, n == -ENOENT ? "404 Not Found" : "400 Bad Request",
 			       n == -ENOENT ? "not a desktop-<id>:<port> authority" : "malformed CONNECT request");

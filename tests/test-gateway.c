@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
@@ -150,6 +151,14 @@ static bool file_has(const char *path, const char *needle)
 static bool log_has(struct gateway *g, const char *needle)
 {
 	return file_has(g->log_path, needle);
+}
+
+/* Waits (10 s at most) for needle in the gateway's log. */
+static void wait_log(struct gateway *g, const char *needle)
+{
+	for (uint64_t end = vdi_test_now_ms() + 10000; !log_has(g, needle); usleep(50 * 1000))
+		if (vdi_test_now_ms() > end)
+			vdi_test_fail(__FILE__, __LINE__, "no \"%s\" in the gateway's log", needle);
 }
 
 static void check_healthy(struct gateway *g)
@@ -1765,11 +1774,13 @@ static void capture_stop(pid_t pid)
 	check(waitpid(pid, &status, 0) == pid);
 }
 
-/* Whether the captured packets (the file's bytes) hold needle. */
-static bool capture_has(const char *path, const char *needle)
+#define CONNECT_PLAIN_REFUSED "this gateway speaks TLS: CONNECT inside TLS (proxy=https://)"
+
+/* How many times the captured packets (the file's bytes) hold needle; their size in *size. */
+static size_t capture_count(const char *path, const char *needle, size_t *size)
 {
 	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
+	size_t len = 0, n = 0, nlen = strlen(needle);
 	FILE *f = fopen(path, "re");
 
 	check(f);
@@ -1777,7 +1788,27 @@ static bool capture_has(const char *path, const char *needle)
 	len = fread(data, 1, 64 << 20, f);
 	fclose(f);
 	check(len > 0);
-	return memmem(data, len, needle, strlen(needle)) != NULL;
+	for (const char *p = data; (p = memmem(p, len - (size_t)(p - data), needle, nlen)); p += nlen)
+		n++;
+	if (size)
+		*size = len;
+	return n;
+}
+
+static bool capture_has(const char *path, const char *needle)
+{
+	return capture_count(path, needle, NULL) > 0;
+}
+
+/* TLS 1.2/1.3 application-data records on the wire: at least min of them, in more than min_size bytes,
+ * so that a capture of nothing (or of the handshake alone) fails the negative checks beside. */
+static void capture_has_tls_data(const char *path, size_t min, size_t min_size)
+{
+	size_t size = 0, records = capture_count(path, "\x17\x03\x03", &size);
+
+	vdi_test_log("capture: %zu bytes, %zu application-data record headers", size, records);
+	check(records >= min);
+	check(size > min_size);
 }
 
 /* The base64 of "token:T": how remote-viewer's Proxy-Authorization carries it. */
@@ -1796,7 +1827,7 @@ static char *basic_credential(const char *token)
 
 struct viewer_session {
 	const char *tls_dir;   /* NULL: plain; else tests/tls/make-certs' directory with ca.pem, gateway.pem */
-	bool plain_proxy;      /* with tls_dir: proxy=http:// (the CONNECT in the clear, SPICE TLS inside) */
+	bool plain_proxy;      /* with tls_dir: proxy=http:// (a plain CONNECT, which the gateway refuses) */
 	char capture[600];     /* filled: the capture of the gateway's port */
 	char token[VDI_TOKEN_MAX + 1];
 };
@@ -1845,7 +1876,7 @@ static void write_vv(struct gateway *g, struct viewer_session *v, const char *ti
 }
 
 /* remote-viewer with the .vv of desktop 7 (the test SPICE server) through g, on a virtual screen, the
- * gateway's port captured: it shows the picture. */
+ * gateway's port captured: it shows the picture (with plain_proxy: the gateway refuses it). */
 static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 {
 	char sock[700], log[600], fbdir[600], vv[600], ca[700], ticket[] = "Pic-Ticket-1";
@@ -1882,6 +1913,18 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 		viewer = screen_spawn(log, (char *[]){ "/usr/bin/remote-viewer", vv, NULL }, scr.display);
 	}
 
+	if (v->plain_proxy) {
+		/* Refused: the desktop sees no client, the screen no picture. */
+		wait_log(g, "refused CONNECT from 127.0.0.1: bad-request: plain CONNECT on the TLS port");
+		check(!log_has(g, "CONNECT relay from"));
+		check(!file_has(log, "a client's channel is up"));
+		check(!shows_pattern(&scr));
+		/* tcpdump may not have written the packets yet: the refusal's body is the last of them. */
+		for (uint64_t end = vdi_test_now_ms() + 10000; !capture_has(v->capture, CONNECT_PLAIN_REFUSED);
+		     usleep(50 * 1000))
+			check(vdi_test_now_ms() < end);
+		seen = true;
+	}
 	for (uint64_t end = vdi_test_now_ms() + 60000; !seen && vdi_test_now_ms() < end; usleep(250 * 1000))
 		seen = shows_pattern(&scr);
 	if (!seen) {
@@ -1892,8 +1935,8 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 	}
 	check(seen);
 	/* It came through the CONNECT relay, channel by channel. */
-	check(log_has(g, "CONNECT relay from"));
-	check(file_has(log, "a client's channel is up"));
+	check(v->plain_proxy || log_has(g, "CONNECT relay from"));
+	check(v->plain_proxy || file_has(log, "a client's channel is up"));
 
 	kill(viewer, SIGTERM);
 	waitpid(viewer, NULL, 0);
@@ -1952,13 +1995,14 @@ static void test_remote_viewer_over_tls(void)
 	check(!capture_has(v.capture, v.token));
 	check(!capture_has(v.capture, "CONNECT desktop-"));
 	check(!capture_has(v.capture, "REDQ"));
+	/* What was captured is the session itself: TLS records carrying it, the picture's worth. */
+	capture_has_tls_data(v.capture, 20, 20000);
 	stop_gateway(&g);
 }
 
-/* The same .vv with proxy=http:// (the gateway takes a plain CONNECT on its TLS port): the CONNECT and
- * its token are in the clear, SPICE after it is TLS that the gateway ends (the .vv's ca suffices: no
- * system CA is involved), so no "REDQ" on the wire. */
-static void test_remote_viewer_spice_tls_in_plain_connect(void)
+/* The same .vv with proxy=http:// (an old .vv, or a broker that does not know the gateway's TLS): the
+ * gateway refuses the plain CONNECT on its TLS port, which says why; remote-viewer shows nothing. */
+static void test_remote_viewer_plain_connect_refused(void)
 {
 	struct viewer_session v = { .plain_proxy = true };
 	struct gateway g;
@@ -1968,12 +2012,14 @@ static void test_remote_viewer_spice_tls_in_plain_connect(void)
 	start_spice_tls_gateway(&g, dir, sizeof(dir));
 	v.tls_dir = dir;
 	viewer_sees_the_picture(&g, &v);
-	check(log_has(&g, "(SPICE over TLS)"));
-	check(!log_has(&g, "TLS tunnel for"));
+	check(!log_has(&g, "(SPICE over TLS)"));
+	/* The refusal on the wire, and nothing of SPICE. */
 	cred = basic_credential(v.token);
 	check(capture_has(v.capture, cred));
 	check(capture_has(v.capture, "CONNECT desktop-7:5901"));
+	check(capture_has(v.capture, "HTTP/1.1 403 Forbidden"));
 	check(!capture_has(v.capture, "REDQ"));
+	check(!capture_has(v.capture, "\x16\x03\x01"));
 	stop_gateway(&g);
 }
 
@@ -2051,14 +2097,17 @@ static void wss_open(struct ws_client *ws, struct gateway *g, const char *token,
 	check_int_eq(ws->status, 101);
 }
 
-/* A CONNECT tunnel inside TLS: the session once the gateway said 200 (its socket in *fd). */
-static SSL *tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd)
+/* A CONNECT desktop-dsk:port tunnel inside TLS: the session once the gateway said 200 (its socket in *fd). */
+static SSL *tls_tunnel_to(struct gateway *g, int64_t dsk, int port, const char *token, const char *ca, int *fd)
 {
 	_cleanup_free_ char *req = connect_request(dsk, token);
 	char head[512] = "";
 	size_t len = 0;
 	SSL *ssl = NULL;
+	char *p;
 
+	while (port == 5901 && (p = strstr(req, ":5900")))
+		p[4] = '1';
 	*fd = tcp_connect(g->port);
 	check_ok(tls_client_start(*fd, ca, &ssl));
 	check_ok(tls_client_send(ssl, req, strlen(req)));
@@ -2071,6 +2120,35 @@ static SSL *tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const 
 	if (!startswith(head, "HTTP/1.1 200 "))
 		vdi_test_fail(__FILE__, __LINE__, "CONNECT inside TLS: %s", head);
 	return ssl;
+}
+
+static SSL *tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd)
+{
+	return tls_tunnel_to(g, dsk, 5900, token, ca, fd);
+}
+
+/* A plain CONNECT desktop-dsk:port to the TLS gateway g: refused, the reason in the body. */
+static void plain_connect_refused(struct gateway *g, int64_t dsk, int port, const char *token)
+{
+	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
+	char body[128] = "";
+	size_t got = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	while (port == 5901 && (p = strstr(req, ":5900")))
+		p[4] = '1';
+	fd = tcp_connect(g->port);
+	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+	head = read_head(fd);
+	if (!startswith(head, "HTTP/1.1 403 "))
+		vdi_test_fail(__FILE__, __LINE__, "plain CONNECT on the TLS port: %s", head);
+	check(strstr(head, "Content-Length: 61\r\n"));
+	while (got < sizeof(body) - 1 && (n = recv(fd, body + got, sizeof(body) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	check_str_eq(body, CONNECT_PLAIN_REFUSED "\n");
+	close(fd);
 }
 
 static void tunnel_echo(SSL *ssl, const char *data)
@@ -2088,16 +2166,8 @@ static void tunnel_echo(SSL *ssl, const char *data)
 	check(got == len && memcmp(buf, data, len) == 0);
 }
 
-/* Waits (10 s at most) for needle in the gateway's log. */
-static void wait_log(struct gateway *g, const char *needle)
-{
-	for (uint64_t end = vdi_test_now_ms() + 10000; !log_has(g, needle); usleep(50 * 1000))
-		if (vdi_test_now_ms() > end)
-			vdi_test_fail(__FILE__, __LINE__, "no \"%s\" in the gateway's log", needle);
-}
-
 /* With tls_cert: WSS relays, CONNECT inside TLS relays (and refuses), /healthz over HTTPS, all with the
- * configured certificate; in plain, a CONNECT still relays but HTTP and WebSockets are refused. */
+ * configured certificate; in plain, HTTP, WebSockets and CONNECT (to 5900 or 5901) are refused. */
 static void test_tls_wss_and_connect(void)
 {
 	struct gateway g;
@@ -2133,23 +2203,12 @@ static void test_tls_wss_and_connect(void)
 	close(fd);
 	check_int_eq(t.connections, 2);
 
-	/* A plain CONNECT still relays (a .vv with proxy=http://: its SPICE is TLS inside the tunnel). */
-	fd = connect_tunnel(&g, 31, token);
-	check(send(fd, "REDQ-plain", 10, MSG_NOSIGNAL) == 10);
-	{
-		char buf[16];
-		size_t got = 0;
-
-		while (got < 10) {
-			ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
-
-			check(n > 0);
-			got += (size_t)n;
-		}
-		check(memcmp(buf, "REDQ-plain", 10) == 0);
-	}
-	close(fd);
-	check_int_eq(t.connections, 3);
+	/* A plain CONNECT is refused, to either port (an old .vv with proxy=http://): its token would be
+	 * in the clear, and on 5900 all of SPICE too.  Logged and counted; the desktop sees nothing. */
+	plain_connect_refused(&g, 31, 5900, token);
+	plain_connect_refused(&g, 31, 5901, token);
+	wait_log(&g, "refused CONNECT from 127.0.0.1: bad-request: plain CONNECT on the TLS port");
+	check_int_eq(t.connections, 2);
 
 	/* A refusal comes back inside TLS too. */
 	fd = tcp_connect(g.port);
@@ -2169,8 +2228,11 @@ static void test_tls_wss_and_connect(void)
 
 	http_client_use_tls(ca);
 	check_healthy(&g);
+	/* The plain WebSocket, the plain GET and the two plain CONNECTs. */
+	check(log_has(&g, "refused HTTP from 127.0.0.1: bad-request: plain HTTP on the TLS port"));
+	http_expect(g.port, "GET", "/metrics", NULL, 200, "vdi_gateway_refused_total{reason=\"bad-request\"} 4\n");
 	http_client_use_tls(NULL);
-	check_int_eq(t.connections, 3);
+	check_int_eq(t.connections, 2);
 	stop_gateway(&g);
 }
 
@@ -2242,8 +2304,8 @@ static void test_tls_sighup_reload(void)
 	stop_gateway(&g);
 }
 
-/* 32 MiB from the desktop, byte-exact, over WSS, inside a TLS CONNECT tunnel (partial TLS writes,
- * flow control with TLS buffering) and in a plain CONNECT tunnel on the TLS port. */
+/* 32 MiB from the desktop, byte-exact, over WSS and inside a TLS CONNECT tunnel (partial TLS writes,
+ * flow control with TLS buffering). */
 static void test_tls_download_byte_exact(void)
 {
 	const uint64_t total = 32ull << 20;
@@ -2293,40 +2355,19 @@ static void test_tls_download_byte_exact(void)
 	check_int_eq(mismatches, 0);
 	SSL_free(ssl);
 	close(fd);
-
-	/* And a plain CONNECT on the TLS port. */
-	fd = connect_tunnel(&g, 33, token);
-	for (received = 0; received < total;) {
-		ssize_t n = recv(fd, buf, 65536, 0);
-
-		check(n > 0);
-		for (ssize_t i = 0; i < n; i++)
-			mismatches += buf[i] != pattern(received + (uint64_t)i);
-		received += (uint64_t)n;
-	}
-	check_int_eq(received, total);
-	check_int_eq(mismatches, 0);
-	close(fd);
 	free(buf);
 	stop_gateway(&g);
 }
 
-/* CONNECT desktop-N:5901 in the clear, then TLS with the gateway inside the tunnel: its handshake's
- * certificate serial into serial. */
+/* CONNECT desktop-N:5901 inside TLS, then SPICE's TLS with the gateway inside the tunnel (TLS in TLS,
+ * as remote-viewer with proxy=https://): its handshake's certificate serial into serial.  SSL_free()
+ * of it ends both sessions. */
 static SSL *spice_tls_tunnel(struct gateway *g, int64_t dsk, const char *token, const char *ca, int *fd,
 			     char *serial, size_t len)
 {
-	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
-	SSL *ssl = NULL;
-	char *p;
+	SSL *outer = tls_tunnel_to(g, dsk, 5901, token, ca, fd), *ssl = NULL;
 
-	while ((p = strstr(req, ":5900")))
-		p[4] = '1';
-	*fd = tcp_connect(g->port);
-	check(send(*fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
-	head = read_head(*fd);
-	check(startswith(head, "HTTP/1.1 200 "));
-	check_ok(tls_client_start(*fd, ca, &ssl));
+	check_ok(tls_client_start_inside(outer, ca, &ssl));
 	tls_client_peer_serial(ssl, serial, len);
 	return ssl;
 }
@@ -2339,10 +2380,9 @@ static void test_spice_tls_tunnel_and_reload(void)
 	struct gateway g;
 	struct target t;
 	char dir[600], ca[700], pem[700], old_serial[80], new_serial[80], serial[80], buf[64];
-	_cleanup_free_ char *tgt = NULL, *token = NULL, *req = NULL, *head = NULL;
+	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	SSL *ssl, *ssl2;
 	int fd, fd2;
-	char *p;
 
 	start_tls_gateway(&g, dir, sizeof(dir));
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
@@ -2370,24 +2410,21 @@ static void test_spice_tls_tunnel_and_reload(void)
 	SSL_free(ssl);
 	close(fd);
 
-	/* Plain SPICE where TLS is due: closed (after a TLS alert), nothing relayed. */
-	req = connect_request(33, token);
-	while ((p = strstr(req, ":5900")))
-		p[4] = '1';
-	fd = tcp_connect(g.port);
-	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
-	head = read_head(fd);
-	check(startswith(head, "HTTP/1.1 200 "));
-	check(send(fd, "REDQ\x02\0\0\0\x02\0\0\0\x10\0\0\0", 16, MSG_NOSIGNAL) == 16);
+	/* Plain SPICE where TLS is due (inside the TLS to the gateway): closed (after a TLS alert),
+	 * nothing relayed. */
+	ssl = tls_tunnel_to(&g, 33, 5901, token, ca, &fd);
+	check_ok(tls_client_send(ssl, "REDQ\x02\0\0\0\x02\0\0\0\x10\0\0\0", 16));
 	{
 		size_t got = 0;
-		ssize_t n;
+		int n;
 
-		while (got < sizeof(buf) && (n = recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+		while (got < sizeof(buf) && (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - got))) > 0)
 			got += (size_t)n;
+		ERR_clear_error();
 		/* Not the desktop's echo: nothing, or a TLS alert record. */
 		check(!got || (buf[0] == 0x15 && !memmem(buf, got, "REDQ", 4)));
 	}
+	SSL_free(ssl);
 	close(fd);
 	wait_log(&g, "TLS tunnel for desktop 33 of ann:");
 	stop_gateway(&g);
@@ -2754,7 +2791,7 @@ static const struct vdi_test tests[] = {
 	VDI_TEST_TIMEOUT(test_bad_http_and_slowloris, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_sees_the_picture, 120),
 	VDI_TEST_TIMEOUT(test_remote_viewer_over_tls, 120),
-	VDI_TEST_TIMEOUT(test_remote_viewer_spice_tls_in_plain_connect, 120),
+	VDI_TEST_TIMEOUT(test_remote_viewer_plain_connect_refused, 120),
 	VDI_TEST_TIMEOUT(test_idle_timeout, 60),
 	VDI_TEST(test_check_config),
 	VDI_TEST(test_tls_wss_and_connect),

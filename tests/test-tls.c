@@ -4,16 +4,23 @@
  * daemon's --check-config and its start refuse it, exit 1 and name the key and the file (a missing
  * file, a file that is not PEM, the key of another certificate, one of the pair alone, a tls_ca that
  * did not sign tls_cert); a good configuration passes.  Certificates from tests/tls/make-certs.
+ * And common/tls-pem's reading of them for a .vv: its real errno, subjects no .vv could match.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "alloc.h"
 #include "cleanup.h"
 #include "harness.h"
 #include "tls-client.h"
+#include "tls-pem.h"
 
 static char dir[512], other_ca_dir[512];
 
@@ -155,9 +162,88 @@ static void test_ca_and_good(void)
 	check_str_contains(out, "configuration OK");
 }
 
+/* A self-signed certificate in dir/file whose subject is name (taken). */
+static void write_cert(const char *file, X509_NAME *name)
+{
+	char path[700];
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	FILE *f;
+
+	check(key && x);
+	check(ASN1_INTEGER_set(X509_get_serialNumber(x), 1) == 1);
+	check(X509_gmtime_adj(X509_getm_notBefore(x), 0) && X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	check(X509_set_subject_name(x, name) == 1 && X509_set_issuer_name(x, name) == 1);
+	check(X509_set_pubkey(x, key) == 1 && X509_sign(x, key, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	check(f = fopen(path, "we"));
+	check(PEM_write_X509(f, x) == 1);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	X509_NAME_free(name);
+}
+
+/* The subject of dir/file is refused with -EINVAL and why, naming the file. */
+static void expect_subject_refused(const char *file, const char *why)
+{
+	char path[700], buf[256];
+	struct vdi_error err = { 0 };
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	check_err(vdi_pem_subject(path, buf, sizeof(buf), &err), EINVAL);
+	check_str_contains(err.message, path);
+	check_str_contains(err.message, why);
+}
+
+static X509_NAME *name_of(const char *o, const char *field, const unsigned char *value, int len, int set)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	check(n);
+	check(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)o, -1, -1, 0) == 1);
+	check(X509_NAME_add_entry_by_txt(n, field, MBSTRING_ASC, value, len, -1, set) == 1);
+	return n;
+}
+
+/* What a .vv carries: the subject as spice-gtk spells it, refused when no .vv could match it; the
+ * certificates alone; and fopen()'s own errno when the file cannot be read. */
+static void test_pem_for_vv(void)
+{
+	char path[700], buf[256];
+	struct vdi_error err = { 0 };
+	_cleanup_free_ char *pem = NULL;
+
+	make_files();
+	write_cert("good.pem", name_of("vdi, test", "CN", (const unsigned char *)"a\\b", -1, 0));
+	snprintf(path, sizeof(path), "%s/good.pem", dir);
+	check_ok(vdi_pem_subject(path, buf, sizeof(buf), &err));
+	check_str_eq(buf, "O=vdi\\, test,CN=a\\\\b");
+	check_err(vdi_pem_subject(path, buf, 12, &err), ENAMETOOLONG);
+	check_ok(vdi_pem_certificates(path, &pem, &err));
+	check(startswith(pem, "-----BEGIN CERTIFICATE-----\n"));
+
+	write_cert("nul.pem", name_of("vdi", "CN", (const unsigned char *)"gate\0way", 8, 0));
+	expect_subject_refused("nul.pem", "holds a NUL");
+	write_cert("oid.pem", name_of("vdi", "1.2.3.4.5", (const unsigned char *)"x", -1, 0));
+	expect_subject_refused("oid.pem", "without a short name");
+	write_cert("multi.pem", name_of("vdi", "CN", (const unsigned char *)"gateway", -1, -1));
+	expect_subject_refused("multi.pem", "multi-valued RDN");
+
+	/* Not -ENOENT for every failure: the file's own reason (a path through a regular file). */
+	snprintf(path, sizeof(path), "%s/good.pem/x.pem", dir);
+	check_err(vdi_pem_subject(path, buf, sizeof(buf), &err), ENOTDIR);
+	check_str_contains(err.message, "Not a directory");
+	check_err(vdi_pem_certificates(path, &pem, &err), ENOTDIR);
+	snprintf(path, sizeof(path), "%s/missing.pem", dir);
+	check_err(vdi_pem_certificates(path, &pem, &err), ENOENT);
+	check_str_contains(err.message, path);
+}
+
 static const struct vdi_test tests[] = {
 	VDI_TEST(test_bad_pairs),
 	VDI_TEST(test_ca_and_good),
+	VDI_TEST(test_pem_for_vv),
 };
 
 int main(int argc, char **argv)

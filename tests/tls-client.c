@@ -14,18 +14,30 @@
 
 #include "harness.h"
 
-int tls_client_start(int fd, const char *ca_file, SSL **ret)
+/* TLS over fd, or over the session outer (taken: freed with the new one) when fd < 0. */
+static int client_start(int fd, SSL *outer, const char *ca_file, SSL **ret)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl = NULL;
+	BIO *bio = NULL;
 	int r = -EPROTO;
 
 	if (!ctx || SSL_CTX_load_verify_file(ctx, ca_file) != 1)
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	ssl = SSL_new(ctx);
-	if (!ssl || SSL_set_fd(ssl, fd) != 1 || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1") != 1)
+	if (!ssl || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1") != 1)
 		goto out;
+	if (fd >= 0 && SSL_set_fd(ssl, fd) != 1)
+		goto out;
+	if (fd < 0) {
+		bio = BIO_new(BIO_f_ssl());
+		if (!bio)
+			goto out;
+		BIO_set_ssl(bio, outer, BIO_CLOSE);
+		outer = NULL;
+		SSL_set_bio(ssl, bio, bio);
+	}
 	if (SSL_connect(ssl) != 1 || SSL_get_verify_result(ssl) != X509_V_OK)
 		goto out;
 	*ret = ssl;
@@ -34,8 +46,19 @@ int tls_client_start(int fd, const char *ca_file, SSL **ret)
 out:
 	ERR_clear_error();
 	SSL_free(ssl);
+	SSL_free(outer);
 	SSL_CTX_free(ctx); /* the SSL keeps a reference */
 	return r;
+}
+
+int tls_client_start(int fd, const char *ca_file, SSL **ret)
+{
+	return client_start(fd, NULL, ca_file, ret);
+}
+
+int tls_client_start_inside(SSL *outer, const char *ca_file, SSL **ret)
+{
+	return client_start(-1, outer, ca_file, ret);
 }
 
 int tls_client_send(SSL *ssl, const void *data, size_t len)

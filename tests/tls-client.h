@@ -17,6 +17,11 @@ typedef struct ssl_st SSL;
  * verification failed.
  */
 int tls_client_start(int fd, const char *ca_file, SSL **ret);
+/*
+ * The same inside the TLS session outer (a CONNECT tunnel's TLS inside TLS to the proxy): outer is
+ * taken, SSL_free() of *ret frees it too (always, even on failure).
+ */
+int tls_client_start_inside(SSL *outer, const char *ca_file, SSL **ret);
 
 /* Sends all of data; 0 or -EIO. */
 int tls_client_send(SSL *ssl, const void *data, size_t len);
