@@ -2477,19 +2477,15 @@ static void test_spice_tls_tunnel_byte_exact(void)
 	stop_gateway(&g);
 }
 
-/* Sends what the client's memory BIO holds to fd; false once the gateway stopped taking it (3 s). */
-static bool flood_flush(BIO *mem, int fd)
+/* Sends what the client's memory BIO holds through the TLS to the gateway (outer); false once the
+ * gateway stopped taking it (the socket's 3 s send timeout). */
+static bool flood_flush(BIO *mem, SSL *outer)
 {
 	char *p;
 	long n = BIO_get_mem_data(mem, &p);
 
-	for (long off = 0; off < n;) {
-		ssize_t w = send(fd, p + off, (size_t)(n - off), MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return false;
-		off += w;
-	}
+	if (n > 0 && tls_client_send(outer, p, (size_t)n) < 0)
+		return false;
 	(void)BIO_reset(mem);
 	return true;
 }
@@ -2510,7 +2506,7 @@ static void test_spice_tls_tunnel_keyupdate_flood(void)
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
 	long before, grown, sent = 0;
 	BIO *mem;
-	SSL *ssl;
+	SSL *ssl, *outer = NULL;
 	int fd;
 
 	gateway_without_quarantine();
@@ -2528,19 +2524,20 @@ static void test_spice_tls_tunnel_keyupdate_flood(void)
 	 * out-run the gateway's replies.  A byte of data now and then keeps OpenSSL's count of
 	 * KeyUpdates in a row (it refuses too many without data) from ending the flood. */
 	check(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) == 0);
+	check(BIO_get_ssl(SSL_get_rbio(ssl), &outer) == 1 && outer);
 	mem = BIO_new(BIO_s_mem());
 	check(mem);
-	SSL_set0_wbio(ssl, mem);
+	SSL_set0_wbio(ssl, mem); /* the BIO to outer stays ssl's rbio */
 	for (; sent < flood; sent++) {
 		check_int_eq(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
 		check_int_eq(SSL_do_handshake(ssl), 1);
 		if (sent % 16 == 15)
 			check_int_eq(SSL_write(ssl, "k", 1), 1);
-		if (BIO_ctrl_pending(mem) >= 65536 && !flood_flush(mem, fd))
+		if (BIO_ctrl_pending(mem) >= 65536 && !flood_flush(mem, outer))
 			break;
 	}
 	if (sent == flood)
-		(void)flood_flush(mem, fd);
+		(void)flood_flush(mem, outer);
 	/* What the gateway read is handled: its reply queue as long as it gets. */
 	usleep(500 * 1000);
 	grown = check_rss_bound(&g, before, relays_bound_kib(1), "a KeyUpdate flood");
@@ -2651,21 +2648,6 @@ static void test_spice_tls_tunnel_close_notify(void)
 	stop_gateway(&g);
 }
 
-/* CONNECT desktop-N:5901 answered 200, no handshake yet: the socket. */
-static int spice_tls_connect_only(struct gateway *g, int64_t dsk, const char *token)
-{
-	_cleanup_free_ char *req = connect_request(dsk, token), *head = NULL;
-	char *p;
-	int fd;
-
-	while ((p = strstr(req, ":5900")))
-		p[4] = '1';
-	fd = tcp_connect(g->port);
-	check(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
-	head = read_head(fd);
-	check(startswith(head, "HTTP/1.1 200 "));
-	return fd;
-}
 
 /*
  * A tunnel's client that never does its TLS handshake is closed (10 s) even with idle_timeout = 0, and
@@ -2679,7 +2661,7 @@ static void test_spice_tls_handshake_deadline_and_takeover(void)
 	char dir[600], ca[700], serial[80], extra[2200], c;
 	_cleanup_free_ char *tgt = NULL, *a = NULL, *b = NULL;
 	struct pollfd pfd;
-	SSL *ssl_a, *ssl_b;
+	SSL *ssl_a, *ssl_b, *outer;
 	int fd_a, fd_b, silent;
 
 	snprintf(dir, sizeof(dir), "%s/tls", vdi_test_tmpdir());
@@ -2693,19 +2675,20 @@ static void test_spice_tls_handshake_deadline_and_takeover(void)
 	b = token_for(&g.key, 38, tgt, 600);
 
 	/* A silent client: closed by the gateway (the test gives up after 30 s). */
-	silent = spice_tls_connect_only(&g, 38, a);
+	outer = tls_tunnel_to(&g, 38, 5901, a, ca, &silent);
 	pfd = (struct pollfd){ .fd = silent, .events = POLLIN };
 	check_int_eq(poll(&pfd, 1, 30000), 1);
-	check(recv(silent, &c, 1, 0) <= 0);
+	check(SSL_read(outer, &c, 1) <= 0);
+	SSL_free(outer);
 	close(silent);
 
 	/* Viewer A's tunnel; viewer B's CONNECT without a handshake takes nothing; its handshake does. */
 	ssl_a = spice_tls_tunnel(&g, 38, a, ca, &fd_a, serial, sizeof(serial));
 	tunnel_echo(ssl_a, "A's");
-	fd_b = spice_tls_connect_only(&g, 38, b);
+	outer = tls_tunnel_to(&g, 38, 5901, b, ca, &fd_b);
 	tunnel_echo(ssl_a, "A's still");
 	check(!log_has(&g, "relay for desktop 38 of ann taken over"));
-	check_ok(tls_client_start(fd_b, ca, &ssl_b));
+	check_ok(tls_client_start_inside(outer, ca, &ssl_b));
 	tunnel_echo(ssl_b, "B's");
 	wait_log(&g, "relay for desktop 38 of ann taken over by another viewer");
 	check(SSL_read(ssl_a, &c, 1) <= 0);
