@@ -18,6 +18,7 @@
 // last asked of the guest's agent: {w, h}), error.
 import * as Spice from '/spice-html5/main.js';
 import { $, api, header, show, whoami } from '/api.js';
+import { padSpiceTickets } from '/spice-ticket.js';
 
 // spice-html5 writes its WebSocket's URL to the browser's console when the socket fails
 // (spiceconn.js: "Can't connect to websocket on URL: …", "Unable to connect to …"), and that URL
@@ -58,19 +59,7 @@ window.WebSocket = class extends PageWebSocket {
 	}
 };
 
-// spice-html5 0.3.0 sends the RSA-encrypted SPICE ticket without its leading zero bytes (ticket.js
-// rsa_encrypt: the number's hex digits, not the modulus's length), which SpiceLinkAuthTicket then
-// pads at the end: one channel in 256 fails its ticket ("failed to decrypt RSA encrypted
-// password" on the server), which left a console without a picture now and then.  The ticket of
-// every channel (they share SpiceConn's prototype) is padded at the front to the key's length.
-const TICKET_BYTES = 1024 / 8; // SPICE_TICKET_KEY_PAIR_LENGTH / 8
-const SpiceConnProto = Object.getPrototypeOf(Spice.SpiceMainConn.prototype);
-const sendTicket = SpiceConnProto.send_ticket;
-SpiceConnProto.send_ticket = function (ticket) {
-	if (Array.isArray(ticket) && ticket.length < TICKET_BYTES)
-		ticket = new Array(TICKET_BYTES - ticket.length).fill(0).concat(ticket);
-	return sendTicket.call(this, ticket);
-};
+padSpiceTickets(Spice);
 
 // The URL to give spice-html5 for a token's URL.
 function shownUrl(url) {

@@ -18,14 +18,17 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
  * when tls is { cert, key } (PEM file names). */
 export function serveConsole(tls = null) {
 	const page = join(new URL('.', import.meta.url).pathname, 'console.html');
+	const ticketFix = join(new URL('../../web/', import.meta.url).pathname, 'spice-ticket.js');
 	const serve = (req, res) => {
 		const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
 		let file = null;
 		if (path === '/console.html')
 			file = page;
+		else if (path === '/spice-ticket.js')
+			file = ticketFix;
 		else if (path.startsWith('/spice-html5/'))
 			file = normalize(join(SPICE_HTML5, path.slice('/spice-html5/'.length)));
-		if (!file || !(file === page || file.startsWith(SPICE_HTML5 + '/')) || !existsSync(file) ||
+		if (!file || !(file === page || file === ticketFix || file.startsWith(SPICE_HTML5 + '/')) || !existsSync(file) ||
 		    !statSync(file).isFile()) {
 			res.writeHead(404).end();
 			return;
