@@ -226,6 +226,24 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)((i * 131) ^ (i >> 9) ^ (i >> 17));
 }
 
+/* Reads want bytes or more off ssl into buf (size bytes), each checked against pattern(): how many came;
+ * fails the test on a read error or a byte that is not the pattern's. */
+static uint64_t ssl_read_pattern(SSL *ssl, uint8_t *buf, int size, uint64_t want)
+{
+	uint64_t received = 0, mismatches = 0;
+
+	while (received < want) {
+		int n = SSL_read(ssl, buf, size);
+
+		check(n > 0);
+		for (int i = 0; i < n; i++)
+			mismatches += buf[i] != pattern(received + (uint64_t)i);
+		received += (uint64_t)n;
+	}
+	check_int_eq(mismatches, 0);
+	return received;
+}
+
 struct conn_args {
 	struct target *t;
 	struct target_conn_stat *stat;
@@ -2343,16 +2361,7 @@ static void test_tls_download_byte_exact(void)
 	ws_client_close(&ws);
 
 	ssl = tls_tunnel(&g, 33, token, ca, &fd);
-	for (received = 0; received < total;) {
-		int n = SSL_read(ssl, buf, 65536);
-
-		check(n > 0);
-		for (int i = 0; i < n; i++)
-			mismatches += buf[i] != pattern(received + (uint64_t)i);
-		received += (uint64_t)n;
-	}
-	check_int_eq(received, total);
-	check_int_eq(mismatches, 0);
+	check_int_eq(ssl_read_pattern(ssl, buf, 65536, total), total);
 	SSL_free(ssl);
 	close(fd);
 	free(buf);
@@ -2438,7 +2447,6 @@ static void test_spice_tls_tunnel_byte_exact(void)
 	struct target t;
 	char dir[600], ca[700], serial[80];
 	_cleanup_free_ char *tgt = NULL, *token = NULL;
-	uint64_t received = 0, mismatches = 0;
 	_cleanup_free_ uint8_t *buf = malloc(65536);
 	SSL *ssl;
 	int fd;
@@ -2452,16 +2460,7 @@ static void test_spice_tls_tunnel_byte_exact(void)
 	tgt = target_name(&t);
 	token = token_for(&g.key, 34, tgt, 60);
 	ssl = spice_tls_tunnel(&g, 34, token, ca, &fd, serial, sizeof(serial));
-	while (received < down) {
-		int n = SSL_read(ssl, buf, 65536);
-
-		check(n > 0);
-		for (int i = 0; i < n; i++)
-			mismatches += buf[i] != pattern(received + (uint64_t)i);
-		received += (uint64_t)n;
-	}
-	check_int_eq(received, down);
-	check_int_eq(mismatches, 0);
+	check_int_eq(ssl_read_pattern(ssl, buf, 65536, down), down);
 	for (uint64_t sent = 0; sent < up; sent += 65536) {
 		for (size_t i = 0; i < 65536; i++)
 			buf[i] = pattern(sent + i);
@@ -2576,18 +2575,8 @@ static void test_spice_tls_idle_tunnels_hold_little(void)
 	token = token_for(&g.key, 36, tgt, 600);
 	before = rss_kib(g.pid);
 	for (int i = 0; i < N; i++) {
-		uint64_t received = 0, mismatches = 0;
-
 		ssl[i] = spice_tls_tunnel(&g, 36, token, ca, &fd[i], serial, sizeof(serial));
-		while (received < down) {
-			int n = SSL_read(ssl[i], buf, 65536);
-
-			check(n > 0);
-			for (int k = 0; k < n; k++)
-				mismatches += buf[k] != pattern(received + (uint64_t)k);
-			received += (uint64_t)n;
-		}
-		check_int_eq(mismatches, 0);
+		(void)ssl_read_pattern(ssl[i], buf, 65536, down);
 	}
 #if defined(__SANITIZE_ADDRESS__)
 	bound = 2 * bound + 16 * 1024;
