@@ -107,15 +107,7 @@ void run_broker(struct daemon *d)
 
 bool broker_log_has(struct daemon *d, const char *needle)
 {
-	FILE *f = fopen(d->log_path, "re");
-	char line[1024];
-	bool found = false;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return found;
+	return vdi_test_file_has(d->log_path, needle);
 }
 
 void broker_wait_log(struct daemon *d, const char *needle)

@@ -242,3 +242,16 @@ int vdi_test_main(int argc, char **argv, const struct vdi_test *tests, size_t n)
 	/* Skips travel in the TAP stream ("# SKIP"): meson marks a file whose tests all skipped as SKIP. */
 	return failed ? 1 : 0;
 }
+
+bool vdi_test_file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}

@@ -52,6 +52,8 @@ void vdi_test_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A fresh directory under $TMPDIR (mode 0755 so that QEMU's user can reach files in it), removed at exit. */
 const char *vdi_test_tmpdir(void);
+/* Whether a line of the file at path (absent: none) holds needle; lines of up to 1023 bytes. */
+bool vdi_test_file_has(const char *path, const char *needle);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t vdi_test_now_ms(void);

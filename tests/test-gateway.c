@@ -135,22 +135,9 @@ static void stop_gateway(struct gateway *g)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "re");
-	char line[1024];
-	bool found = false;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static bool log_has(struct gateway *g, const char *needle)
 {
-	return file_has(g->log_path, needle);
+	return vdi_test_file_has(g->log_path, needle);
 }
 
 /* Waits (10 s at most) for needle in the gateway's log. */
@@ -1779,7 +1766,7 @@ static pid_t capture_start(int port, const char *path, const char *log)
 	pid = screen_spawn(log, (char *[]){ "/usr/bin/tcpdump", "-i", "lo", "-U", "-s", "0", "-Z", "root", "-w",
 					    (char *)path, filter, NULL },
 			   NULL);
-	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "listening on lo"); usleep(20 * 1000))
+	for (uint64_t end = vdi_test_now_ms() + 10000; !vdi_test_file_has(log, "listening on lo"); usleep(20 * 1000))
 		check(vdi_test_now_ms() < end);
 	return pid;
 }
@@ -1867,7 +1854,7 @@ static void write_vv(struct gateway *g, struct viewer_session *v, const char *ti
 		free(pem);
 		/* The spelling make-certs wrote down; a key file gives no certificate (nor its key). */
 		check(asprintf(&pem, "%s/gateway.subject", v->tls_dir) > 0);
-		check(file_has(pem, subject) && strchr(subject, ',') && !strchr(subject, '/'));
+		check(vdi_test_file_has(pem, subject) && strchr(subject, ',') && !strchr(subject, '/'));
 		free(pem);
 		check(asprintf(&pem, "%s/gateway.key", v->tls_dir) > 0);
 		check_err(vdi_pem_certificates(pem, &out, &err), EINVAL);
@@ -1909,7 +1896,7 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 	snprintf(log, sizeof(log), "%s/clients.log", vdi_test_tmpdir());
 	spice = screen_spawn(log, (char *[]){ (char *)test_env("VDI_TEST_SPICE_BIN"), "--unix", sock, "--password", ticket, NULL },
 		      NULL);
-	for (uint64_t end = vdi_test_now_ms() + 10000; !file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
+	for (uint64_t end = vdi_test_now_ms() + 10000; !vdi_test_file_has(log, "vdi-test-spice ready"); usleep(20 * 1000))
 		check(vdi_test_now_ms() < end);
 	check(asprintf(&tgt, "unix:%s", sock) > 0);
 	token = token_for(&g->key, 7, tgt, 120);
@@ -1935,7 +1922,7 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 		/* Refused: the desktop sees no client, the screen no picture. */
 		wait_log(g, "refused CONNECT from 127.0.0.1: bad-request: plain CONNECT on the TLS port");
 		check(!log_has(g, "CONNECT relay from"));
-		check(!file_has(log, "a client's channel is up"));
+		check(!vdi_test_file_has(log, "a client's channel is up"));
 		check(!shows_pattern(&scr));
 		/* tcpdump may not have written the packets yet: the refusal's body is the last of them. */
 		for (uint64_t end = vdi_test_now_ms() + 10000; !capture_has(v->capture, CONNECT_PLAIN_REFUSED);
@@ -1954,7 +1941,7 @@ static void viewer_sees_the_picture(struct gateway *g, struct viewer_session *v)
 	check(seen);
 	/* It came through the CONNECT relay, channel by channel. */
 	check(v->plain_proxy || log_has(g, "CONNECT relay from"));
-	check(v->plain_proxy || file_has(log, "a client's channel is up"));
+	check(v->plain_proxy || vdi_test_file_has(log, "a client's channel is up"));
 
 	kill(viewer, SIGTERM);
 	waitpid(viewer, NULL, 0);
